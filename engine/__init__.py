@@ -1,0 +1,1 @@
+"""Pure core: gateway types, spec loading and validation, the compiler and the plans it builds (no I/O)."""

@@ -1,0 +1,1 @@
+"""Provider spec loading: YAML with source marks, JSON Schema + semantic validation, diagnostics."""

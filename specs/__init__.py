@@ -1,0 +1,1 @@
+"""Provider specs shipped with the library (package data, read with importlib.resources)."""

@@ -1,0 +1,1 @@
+"""The `vllora-llm` command line."""

@@ -1,0 +1,1 @@
+"""Public types, laid out like the crate (`vllora_llm::types`)."""
