@@ -1,0 +1,106 @@
+"""Error bodies → typed `LLMError`s, as declared in the spec's `errors:`.
+
+Status families give the default class (401 auth, 403 permission, 404 not found, 4xx invalid request,
+429 rate limit, 408/409/5xx retryable); the spec may name classes per status or per provider error type,
+where the message, type and code are found, which header holds the request id, and where a body carries a
+retry delay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from .errors import (
+    ERROR_CLASSES,
+    AuthenticationError,
+    InvalidRequestError,
+    LLMError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    RateLimitError,
+)
+from .paths import compile_getter
+from .transforms import Context, bind
+
+ErrorBuilder = Callable[[int, Mapping[str, str], bytes], LLMError]
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+def default_class(status: int) -> type[LLMError]:
+    if status == 401:
+        return AuthenticationError
+    if status == 403:
+        return PermissionDeniedError
+    if status == 404:
+        return NotFoundError
+    if status == 429:
+        return RateLimitError
+    if 400 <= status < 500 and status not in (408, 409):
+        return InvalidRequestError
+    return ProviderError
+
+
+def _class_entry(entry: Any) -> tuple[type[LLMError], bool | None]:
+    if isinstance(entry, str):
+        return ERROR_CLASSES[entry], None
+    return ERROR_CLASSES[entry["class"]], entry.get("retryable")
+
+
+def compile_errors(spec: Mapping[str, Any], provider: str) -> ErrorBuilder:
+    message = compile_getter(spec.get("message", "error.message"))
+    kind = compile_getter(spec.get("type", "error.type"))
+    code = compile_getter(spec.get("code", "error.code"))
+    request_id_header = spec.get("request_id_header", "x-request-id").lower()
+    type_header = spec.get("type_header", "").lower()
+    by_status = {int(k): _class_entry(v) for k, v in (spec.get("status") or {}).items()}
+    by_type = {str(k): _class_entry(v) for k, v in (spec.get("types") or {}).items()}
+    retryable_status = RETRYABLE_STATUS | frozenset(spec.get("retryable_status") or ())
+    retry_spec = spec.get("retry_after")
+    retry_get = compile_getter(retry_spec["from"]) if retry_spec else None
+    retry_fn = None
+    if retry_spec and "transform" in retry_spec:
+        ref = retry_spec["transform"]
+        retry_fn = bind(ref, {}) if isinstance(ref, str) else bind(ref["name"], ref.get("args"))
+
+    def build(status: int, headers: Mapping[str, str], body: bytes) -> LLMError:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        try:
+            data: Any = msgspec.json.decode(body) if body else None
+        except msgspec.DecodeError:
+            data = None
+        if isinstance(data, list) and data and isinstance(data[0], dict):
+            data = data[0]  # some APIs wrap the error object in a one-element array
+        text = message(data) if data is not None else None
+        if text is None:
+            preview = body[:300].decode("utf-8", "replace").strip()
+            text = f"HTTP {status}" + (f": {preview}" if preview else "")
+        error_type = (lowered.get(type_header) if type_header else None) or (kind(data) if data is not None else None)
+        if isinstance(error_type, str) and ":" in error_type and type_header:
+            error_type = error_type.split(":", 1)[0]
+        error_code = code(data) if data is not None else None
+        cls, retryable = by_type.get(str(error_type), (None, None)) if error_type is not None else (None, None)
+        if cls is None:
+            cls, retryable = by_status.get(status, (default_class(status), None))
+        if retryable is None:
+            retryable = status in retryable_status
+        retry_after = None
+        if retry_get is not None and data is not None:
+            raw = retry_get(data)
+            retry_after = retry_fn(raw, Context(provider)) if retry_fn is not None and raw is not None else raw
+        return cls(
+            str(text),
+            provider=provider,
+            status=status,
+            error_type=str(error_type or error_code) if (error_type or error_code) else None,
+            request_id=lowered.get(request_id_header),
+            retry_after=float(retry_after) if isinstance(retry_after, (int, float)) else None,
+            body=data if data is not None else body[:2000].decode("utf-8", "replace"),
+            retryable=retryable,
+        )
+
+    return build

@@ -1,0 +1,428 @@
+"""The unified gateway types (the crate's `vllora_llm::types::gateway`), as msgspec Structs.
+
+They follow OpenAI's chat-completions JSON shape, so a plain dict in that shape converts losslessly, and
+the OpenAI wire format can be encoded and decoded with no per-field work. Each type has `from_dict()` and
+`to_dict()`; a malformed input raises `InvalidRequestError` naming the JSON path, never a msgspec error.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+from .errors import InvalidRequestError
+
+T = TypeVar("T", bound="GatewayStruct")
+
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filter", "function_call", "error")
+
+
+class TextContent(str):
+    """A message's content when it is one string; `as_string()` as in the crate."""
+
+    __slots__ = ()
+
+    def as_string(self) -> str:
+        return str(self)
+
+
+class PartsContent(list):  # type: ignore[type-arg]
+    """A message's content when it is a list of parts; `as_string()` joins the text parts."""
+
+    def as_string(self) -> str:
+        return "".join(p.text for p in self if isinstance(p, TextPart))
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return str(obj)
+    if isinstance(obj, list):
+        return list(obj)
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+JSON_ENCODER = msgspec.json.Encoder(enc_hook=_enc_hook)
+
+_PATH = re.compile(r"\s*-\s*at\s*`\$\.?(?P<path>[^`]*)`\s*$")
+
+
+def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, *, root: str = "") -> InvalidRequestError:
+    """Turn msgspec's message into ours: `messages[2].content[0].image_url.url: expected str, got int`."""
+    text = str(exc)
+    path = root
+    match = _PATH.search(text)
+    if match:
+        inner = match.group("path")
+        if inner.startswith("["):
+            path = f"{root}{inner}"
+        elif inner:
+            path = f"{root}.{inner}" if root else inner
+        text = text[: match.start()]
+    unknown = re.match(r"Object contains unknown field `([^`]*)`", text)
+    if unknown:
+        path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+        text = "unknown field (not part of the unified request; use extra_body to send it verbatim)"
+    text = text.replace("`", "'")
+    text = text[:1].lower() + text[1:]
+    return InvalidRequestError(f"{path or '<request>'}: {text}", path=path or None)
+
+
+class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """Shared conversions; every gateway type derives from it."""
+
+    @classmethod
+    def from_dict(cls: type[T], data: Any) -> T:
+        if isinstance(data, cls):
+            return data
+        try:
+            return msgspec.convert(data, cls)
+        except msgspec.ValidationError as exc:
+            raise validation_error(exc) from None
+
+    @classmethod
+    def from_json(cls: type[T], data: bytes | str) -> T:
+        try:
+            return msgspec.json.decode(data, type=cls)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise validation_error(exc) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = msgspec.to_builtins(self, enc_hook=_enc_hook)
+        return out
+
+    def to_json(self) -> bytes:
+        return JSON_ENCODER.encode(self)
+
+
+# ---- message content -------------------------------------------------------------------------------------
+
+
+class CacheControl(GatewayStruct):
+    """A prompt-caching breakpoint on a content part (Anthropic-style `ephemeral`, optional ttl)."""
+
+    type: str = "ephemeral"
+    ttl: str | None = None
+
+
+class TextPart(GatewayStruct, tag_field="type", tag="text"):
+    text: str
+    cache_control: CacheControl | None = None
+
+
+class ImageUrl(GatewayStruct):
+    url: str
+    detail: str | None = None
+
+
+class ImageUrlPart(GatewayStruct, tag_field="type", tag="image_url"):
+    image_url: ImageUrl
+    cache_control: CacheControl | None = None
+
+
+class InputAudio(GatewayStruct):
+    data: str
+    format: str
+
+
+class InputAudioPart(GatewayStruct, tag_field="type", tag="input_audio"):
+    input_audio: InputAudio
+    cache_control: CacheControl | None = None
+
+
+class FileRef(GatewayStruct):
+    file_data: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+
+
+class FilePart(GatewayStruct, tag_field="type", tag="file"):
+    file: FileRef
+    cache_control: CacheControl | None = None
+
+
+ContentPart = TextPart | ImageUrlPart | InputAudioPart | FilePart
+
+
+class FunctionCall(GatewayStruct):
+    name: str
+    arguments: str = ""
+
+
+class ToolCall(GatewayStruct):
+    id: str
+    function: FunctionCall
+    type: str = "function"
+    signature: str | None = None
+    """An opaque provider token that must travel back with this call (e.g. a thought signature)."""
+
+
+class ReasoningDetail(GatewayStruct):
+    """One reasoning block exactly as the provider gave it, so it can be sent back byte-exact."""
+
+    type: Literal["thinking", "redacted_thinking"] = "thinking"
+    text: str | None = None
+    signature: str | None = None
+    data: str | None = None
+
+
+class ChatCompletionMessage(GatewayStruct):
+    """One turn of a conversation (request history or a response)."""
+
+    role: Role
+    content: str | list[ContentPart] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    refusal: str | None = None
+    reasoning: str | None = None
+    reasoning_details: list[ReasoningDetail] | None = None
+    function_call: FunctionCall | None = None
+
+    def __post_init__(self) -> None:
+        content = self.content
+        if type(content) is str:
+            self.content = TextContent(content)
+        elif type(content) is list:
+            self.content = PartsContent(content)
+
+    @classmethod
+    def new_text(cls, role: Role, text: str) -> ChatCompletionMessage:
+        return cls(role=role, content=text)
+
+    def text(self) -> str:
+        """The text of the content ('' when there is none)."""
+        content = self.content
+        if content is None:
+            return ""
+        if isinstance(content, str):
+            return str(content)
+        return "".join(p.text for p in content if isinstance(p, TextPart))
+
+
+# ---- request ---------------------------------------------------------------------------------------------
+
+
+class FunctionDefinition(GatewayStruct):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class Tool(GatewayStruct):
+    function: FunctionDefinition
+    type: str = "function"
+
+
+class ToolChoiceFunction(GatewayStruct):
+    name: str
+
+
+class NamedToolChoice(GatewayStruct):
+    function: ToolChoiceFunction
+    type: str = "function"
+
+
+ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
+
+
+class TextFormat(GatewayStruct, tag_field="type", tag="text"):
+    pass
+
+
+class JsonObjectFormat(GatewayStruct, tag_field="type", tag="json_object"):
+    pass
+
+
+class JsonSchemaSpec(GatewayStruct):
+    name: str
+    schema: dict[str, Any] | None = None
+    strict: bool | None = None
+    description: str | None = None
+
+
+class JsonSchemaFormat(GatewayStruct, tag_field="type", tag="json_schema"):
+    json_schema: JsonSchemaSpec
+
+
+ResponseFormat = TextFormat | JsonObjectFormat | JsonSchemaFormat
+
+
+class StreamOptions(GatewayStruct):
+    include_usage: bool | None = None
+
+
+class ThinkingConfig(GatewayStruct, forbid_unknown_fields=True):
+    type: Literal["enabled", "disabled", "adaptive"] = "enabled"
+    budget_tokens: int | None = None
+
+
+class ProviderSpecific(GatewayStruct, forbid_unknown_fields=True):
+    """Options that only some providers understand; each spec says what it does with them."""
+
+    top_k: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    thinking: ThinkingConfig | None = None
+    additional_parameters: dict[str, Any] | None = None
+    cached_content: str | None = None
+
+
+Temperature = Annotated[float, msgspec.Meta(ge=0, le=2)]
+Probability = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Penalty = Annotated[float, msgspec.Meta(ge=-2, le=2)]
+
+
+class ChatCompletionRequest(GatewayStruct, forbid_unknown_fields=True):
+    """The one request type for every provider (OpenAI's shape plus `provider_specific`)."""
+
+    model: str
+    messages: list[ChatCompletionMessage]
+    max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_completion_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    temperature: Temperature | None = None
+    top_p: Probability | None = None
+    n: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    stop: str | list[str] | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    user: str | None = None
+    seed: int | None = None
+    response_format: ResponseFormat | None = None
+    prompt_cache_key: str | None = None
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    tools: list[Tool] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    functions: list[FunctionDefinition] | None = None
+    function_call: Literal["auto", "none"] | ToolChoiceFunction | None = None
+    reasoning_effort: str | None = None
+    provider_specific: ProviderSpecific | None = None
+    extra_body: dict[str, Any] | None = None
+    """Fields sent verbatim at the top of the provider's body (escape hatch; no mapping, no checks)."""
+
+    @classmethod
+    def coerce(cls, data: ChatCompletionRequest | dict[str, Any] | bytes | str) -> ChatCompletionRequest:
+        """Accept the typed request, a dict in OpenAI's JSON shape, or its JSON text."""
+        if isinstance(data, ChatCompletionRequest):
+            return data
+        if isinstance(data, (bytes, str)):
+            return cls.from_json(data)
+        if isinstance(data, dict):
+            return cls.from_dict(data)
+        raise InvalidRequestError(f"<request>: expected a ChatCompletionRequest or a dict, got {type(data).__name__}")
+
+
+# ---- responses -------------------------------------------------------------------------------------------
+
+
+class PromptTokensDetails(GatewayStruct):
+    cached_tokens: int | None = None
+    cache_creation_tokens: int | None = None
+    audio_tokens: int | None = None
+
+
+class CompletionTokensDetails(GatewayStruct):
+    reasoning_tokens: int | None = None
+    audio_tokens: int | None = None
+
+
+class Usage(GatewayStruct):
+    """Token counts in OpenAI's convention: prompt includes cached tokens, completion includes reasoning."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+    cost: float | None = None
+
+
+class RequestWarning(GatewayStruct):
+    """A setting the provider could not honour: returned with the response, never silently dropped."""
+
+    code: str
+    message: str
+    param: str | None = None
+
+
+class Choice(GatewayStruct):
+    message: ChatCompletionMessage
+    index: int = 0
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+class ChatCompletionMessageWithFinishReason(GatewayStruct):
+    """A whole (non-streamed) response: choices, usage, and the warnings the mapping produced."""
+
+    choices: list[Choice]
+    id: str | None = None
+    model: str | None = None
+    created: int | None = None
+    object: str = "chat.completion"
+    usage: Usage | None = None
+    warnings: list[RequestWarning] = msgspec.field(default_factory=list)
+    provider: str | None = None
+    system_fingerprint: str | None = None
+
+    def message(self) -> ChatCompletionMessage:
+        """The first choice's message (the crate's `message()`)."""
+        if not self.choices:
+            return ChatCompletionMessage(role="assistant")
+        return self.choices[0].message
+
+    def finish_reason(self) -> str | None:
+        return self.choices[0].finish_reason if self.choices else None
+
+    def text(self) -> str:
+        return self.message().text()
+
+
+ChatCompletionResponse = ChatCompletionMessageWithFinishReason
+
+
+class FunctionCallDelta(GatewayStruct):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCallDelta(GatewayStruct):
+    index: int = 0
+    id: str | None = None
+    type: str | None = None
+    function: FunctionCallDelta | None = None
+    signature: str | None = None
+
+
+class ChoiceDelta(GatewayStruct):
+    role: str | None = None
+    content: str | None = None
+    refusal: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+    reasoning: str | None = None
+    reasoning_details: list[ReasoningDetail] | None = None
+
+
+class ChunkChoice(GatewayStruct):
+    delta: ChoiceDelta
+    index: int = 0
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+class ChatCompletionChunk(GatewayStruct):
+    """One streamed piece, in OpenAI's chunk shape whatever the provider."""
+
+    choices: list[ChunkChoice] = msgspec.field(default_factory=list)
+    id: str | None = None
+    model: str | None = None
+    created: int | None = None
+    object: str = "chat.completion.chunk"
+    usage: Usage | None = None
+

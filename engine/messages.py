@@ -1,0 +1,204 @@
+"""Message mapping: unified conversation → the provider's turns, as declared in the spec's `messages:`.
+
+`passthrough` keeps OpenAI's shape (optionally renaming roles). `template` flattens every unified message
+into typed parts (text, image_url, input_audio, file, tool_call, tool_result, reasoning, redacted_reasoning),
+lifts system messages, maps roles, renders each part with its template, merges consecutive same-role turns
+and renders each turn. Each step is generic; the spec supplies names and shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import MappingError
+from .paths import compile_setter
+from .templates import Evaluator, compile_template
+from .transforms import Context
+
+MessagesOp = Callable[[list[dict[str, Any]], dict[str, Any], Context], None]
+PART_KINDS = ("text", "image_url", "input_audio", "file", "tool_call", "tool_result", "reasoning",
+              "redacted_reasoning", "refusal")
+SYSTEM_ROLES = ("system", "developer")
+
+
+def compile_messages(spec: Mapping[str, Any], provider: str) -> MessagesOp:
+    if spec.get("mode", "passthrough") == "passthrough":
+        return _passthrough(spec)
+    return _TemplateMapper(spec, provider).apply
+
+
+def _passthrough(spec: Mapping[str, Any]) -> MessagesOp:
+    roles = dict(spec.get("roles") or {})
+    put = compile_setter(spec.get("to", "messages"))
+
+    def apply(messages: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
+        if roles:
+            messages = [{**m, "role": roles.get(m["role"], m["role"])} for m in messages]
+        put(body, messages)
+
+    return apply
+
+
+class _TemplateMapper:
+    def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
+        self.provider = provider
+        self.put = compile_setter(spec.get("to", "messages"))
+        self.roles: dict[str, str] = dict(spec.get("roles") or {})
+        self.merge = bool(spec.get("merge_consecutive_roles", False))
+        self.turn = compile_template(spec.get("turn", {"role": "$role", "content": "$parts"}), ("messages", "turn"))
+        self.parts: dict[str, Evaluator] = {
+            kind: compile_template(tpl, ("messages", "parts", kind)) for kind, tpl in (spec.get("parts") or {}).items()
+        }
+        order = list(spec.get("order") or [])
+        self.rank = {kind: order.index(kind) if kind in order else len(order) for kind in PART_KINDS}
+        system = dict(spec.get("system") or {})
+        self.system_to = compile_setter(system["to"]) if system.get("to") else None
+        self.system_format = system.get("format", "string")
+        self.system_take = system.get("take", "leading")
+        self.system_later = system.get("later", "error")
+        self.system_roles = tuple(system.get("roles") or SYSTEM_ROLES)
+        self.system_template = (
+            compile_template(system["template"], ("messages", "system", "template")) if "template" in system else None
+        )
+        results = dict(spec.get("tool_results") or {})
+        self.require_call = bool(results.get("require_call", False))
+        cache = dict(spec.get("cache_points") or {})
+        self.cache_point = (
+            compile_template(cache["template"], ("messages", "cache_points", "template")) if "template" in cache else None
+        )
+
+    # -- the steps ------------------------------------------------------------------------------------------
+
+    def apply(self, messages: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
+        system_parts, rest = self._split_system(messages)
+        if system_parts and self.system_to is not None:
+            self._put_system(system_parts, body, ctx)
+        turns: list[tuple[str, list[Any]]] = []
+        call_names: dict[str, str] = {}
+        for index, message in rest:
+            role = self._role(message, index)
+            rendered = self._render_parts(message, index, call_names, ctx)
+            if not rendered:
+                continue
+            if self.merge and turns and turns[-1][0] == role:
+                turns[-1][1].extend(rendered)
+            else:
+                turns.append((role, rendered))
+        self.put(body, [self.turn({"role": role, "parts": parts}, ctx) for role, parts in turns])
+
+    def _split_system(self, messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[int, dict[str, Any]]]]:
+        lifted: list[dict[str, Any]] = []
+        rest: list[tuple[int, dict[str, Any]]] = []
+        leading = True
+        for index, message in enumerate(messages):
+            is_system = message.get("role") in self.system_roles
+            if is_system and self.system_to is not None:
+                if leading or self.system_take == "all" or self.system_later == "merge":
+                    if self.system_take == "first" and lifted:
+                        rest.append((index, self._later_system(message, index)))
+                    else:
+                        lifted.extend(self._text_parts(message))
+                    continue
+                rest.append((index, self._later_system(message, index)))
+                continue
+            leading = False
+            rest.append((index, message))
+        return lifted, rest
+
+    def _later_system(self, message: dict[str, Any], index: int) -> dict[str, Any]:
+        if self.system_later == "user":
+            return {**message, "role": "user"}
+        if self.system_later == "keep":
+            return message
+        raise MappingError(
+            f"messages[{index}]: a {message.get('role')} message after the conversation started is not supported "
+            f"by {self.provider} (move it to the start)",
+            path=f"messages[{index}]", provider=self.provider,
+        )
+
+    @staticmethod
+    def _text_parts(message: dict[str, Any]) -> list[dict[str, Any]]:
+        content = message.get("content")
+        if content is None:
+            return []
+        if isinstance(content, str):
+            return [{"type": "text", "text": content}]
+        return [p for p in content if p.get("type") == "text"]
+
+    def _put_system(self, parts: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
+        assert self.system_to is not None
+        text_tpl = self.parts.get("text")
+        cached = any(p.get("cache_control") for p in parts)
+        if self.system_format == "string" and not cached:
+            value: Any = "\n\n".join(p["text"] for p in parts)
+        else:
+            value = [text_tpl(p, ctx) if text_tpl else p for p in parts]
+        if self.system_template is not None:
+            value = self.system_template({"parts": value, "text": "\n\n".join(p["text"] for p in parts)}, ctx)
+        self.system_to(body, value)
+
+    def _role(self, message: dict[str, Any], index: int) -> str:
+        role = str(message.get("role"))
+        mapped = self.roles.get(role)
+        if mapped is None:
+            raise MappingError(
+                f"messages[{index}].role: role {role!r} is not supported by {self.provider}",
+                path=f"messages[{index}].role", provider=self.provider,
+            )
+        return mapped
+
+    def _render_parts(
+        self, message: dict[str, Any], index: int, call_names: dict[str, str], ctx: Context
+    ) -> list[Any]:
+        raw: list[tuple[str, dict[str, Any], str]] = []
+        role = message.get("role")
+        for j, detail in enumerate(message.get("reasoning_details") or ()):
+            kind = "redacted_reasoning" if detail.get("type") == "redacted_thinking" else "reasoning"
+            raw.append((kind, detail, f"messages[{index}].reasoning_details[{j}]"))
+        if role in ("tool", "function"):
+            call_id = message.get("tool_call_id") or message.get("name") or ""
+            name = call_names.get(call_id) or message.get("name")
+            if self.require_call and call_id not in call_names:
+                raise MappingError(
+                    f"messages[{index}].tool_call_id: {call_id!r} answers no earlier assistant tool call",
+                    path=f"messages[{index}].tool_call_id", provider=self.provider,
+                )
+            item = {"tool_call_id": call_id, "name": name, "content": _content_text(message.get("content"))}
+            raw.append(("tool_result", item, f"messages[{index}]"))
+        else:
+            content = message.get("content")
+            if isinstance(content, str):
+                if content:
+                    raw.append(("text", {"type": "text", "text": content}, f"messages[{index}].content"))
+            elif content:
+                for j, part in enumerate(content):
+                    raw.append((str(part.get("type")), part, f"messages[{index}].content[{j}]"))
+            if message.get("refusal"):
+                raw.append(("refusal", {"text": message["refusal"]}, f"messages[{index}].refusal"))
+        for j, call in enumerate(message.get("tool_calls") or ()):
+            call_names[call.get("id", "")] = call.get("function", {}).get("name", "")
+            raw.append(("tool_call", call, f"messages[{index}].tool_calls[{j}]"))
+        raw.sort(key=lambda entry: self.rank.get(entry[0], len(PART_KINDS)))
+        out: list[Any] = []
+        for kind, item, where in raw:
+            render = self.parts.get(kind)
+            if render is None:
+                if kind == "refusal":
+                    continue
+                raise MappingError(
+                    f"{where}: {kind} content is not supported by {self.provider}", path=where, provider=self.provider
+                )
+            ctx.path = where + (".function.arguments" if kind == "tool_call" else "")
+            out.append(render(item, ctx))
+            if self.cache_point is not None and item.get("cache_control"):
+                out.append(self.cache_point(item, ctx))
+        return out
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")

@@ -1,0 +1,134 @@
+"""Parameter rules: one compiled closure per unified request parameter.
+
+A rule (`to`, `default`, `range`, `map`, `template`, `each`, `transform`, `unsupported`, `conflicts_with`,
+`unless`) compiles into a function `(value, body, ctx, present) -> None` that writes the provider's field
+into the body or records a warning. Anything the spec does not mention falls to `policy.unsupported`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from .errors import MappingError
+from .gateway import ChatCompletionRequest, ProviderSpecific
+from .paths import compile_setter
+from .templates import compile_template
+from .transforms import Context, bind
+
+ParamOp = Callable[[Any, dict[str, Any], Context, Mapping[str, Any]], None]
+
+STRUCTURAL = frozenset({"model", "messages", "stream", "extra_body", "provider_specific"})
+"""Request fields handled outside the parameter rules (endpoint, message mapping, escape hatch)."""
+
+
+def unified_params() -> tuple[str, ...]:
+    """Every parameter name a rule may name: request fields plus `provider_specific.<field>`."""
+    names = [f for f in ChatCompletionRequest.__struct_fields__ if f not in ("messages", "stream", "extra_body",
+                                                                             "provider_specific")]
+    names += [f"provider_specific.{f}" for f in ProviderSpecific.__struct_fields__]
+    return tuple(names)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    provider: str
+    default: str  # error | warn | drop
+
+    def unsupported(self, name: str, action: str, ctx: Context, reason: str | None = None) -> None:
+        why = reason or f"not supported by {self.provider}"
+        if action == "error":
+            raise MappingError(f"{name}: {why}", path=name, provider=self.provider)
+        ctx.warn("unsupported_parameter", f"{name} is {why}; it was not sent", name)
+
+
+def compile_rule(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> tuple[ParamOp, Any]:
+    """The per-call op for one parameter, and its declared default (or msgspec.UNSET)."""
+    if rule is None:
+        rule = {"unsupported": True}
+    action = rule.get("unsupported")
+    if action is not None:
+        verdict = policy.default if action is True else str(action)
+        note = rule.get("note")
+
+        def unsupported(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
+            policy.unsupported(name, verdict, ctx, note)
+
+        return unsupported, msgspec.UNSET
+
+    target = rule.get("to") or name.rsplit(".", 1)[-1]
+    put = compile_setter(target)
+    steps: list[Callable[[Any, Context], Any]] = []
+
+    if "range" in rule:
+        steps.append(_range_step(name, rule["range"], policy))
+    if "map" in rule or "template" in rule:
+        steps.append(_map_step(rule.get("map"), rule.get("template"), name))
+    if "each" in rule:
+        each = compile_template(rule["each"], ("params", name, "each"))
+
+        def map_each(value: Any, ctx: Context) -> Any:
+            return [each(item, ctx) for item in value] if isinstance(value, list) else each(value, ctx)
+
+        steps.append(map_each)
+    if "transform" in rule:
+        ref = rule["transform"]
+        steps.append(bind(ref, {}) if isinstance(ref, str) else bind(ref["name"], ref.get("args")))
+
+    conflicts = tuple(rule.get("conflicts_with") or ())
+    unless = rule.get("unless")
+    run = tuple(steps)
+
+    def apply(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
+        for other in conflicts:
+            if present.get(other) is not None:
+                policy.unsupported(name, policy.default, ctx, f"not supported together with {other}")
+                return
+        if unless is not None and present.get(unless) is not None:
+            ctx.warn("ignored_parameter", f"{name} was not sent because {unless} is set", name)
+            return
+        ctx.path = name
+        for step in run:
+            value = step(value, ctx)
+            if value is None:
+                return
+        put(body, value)
+
+    return apply, rule.get("default", msgspec.UNSET)
+
+
+def _range_step(name: str, bounds: Mapping[str, Any], policy: Policy) -> Callable[[Any, Context], Any]:
+    low = bounds.get("min")
+    high = bounds.get("max")
+    action = bounds.get("action", "clamp")
+
+    def check(value: Any, ctx: Context) -> Any:
+        if not isinstance(value, (int, float)):
+            return value
+        limit = low if low is not None and value < low else high if high is not None and value > high else None
+        if limit is None:
+            return value
+        message = f"{name}={value} is outside {policy.provider}'s range [{low}, {high}]"
+        if action == "error":
+            raise MappingError(f"{name}: {message}", path=name, provider=policy.provider)
+        ctx.warn("clamped_parameter", f"{message}; sent {limit}", name)
+        return limit
+
+    return check
+
+
+def _map_step(table: Mapping[Any, Any] | None, template: Any, name: str) -> Callable[[Any, Context], Any]:
+    lookup = dict(table or {})
+    render = compile_template(template, ("params", name, "template")) if template is not None else None
+
+    def map_value(value: Any, ctx: Context) -> Any:
+        if isinstance(value, (str, int, float, bool)) and value in lookup:
+            return lookup[value]
+        if render is not None:
+            return render(value, ctx)
+        return value
+
+    return map_value

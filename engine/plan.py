@@ -1,0 +1,208 @@
+"""The compiled plan of one provider spec: encode requests, decode responses, errors and streams.
+
+`compile_plan(spec)` runs once per spec (and `registry.load_plan` caches it); everything the per-call
+methods touch is a prebuilt closure, encoder or decoder. Model-family `overrides` compile into request
+encoders of their own, chosen by glob on the model name and memoised per model.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import msgspec
+
+from .error_map import ErrorBuilder, compile_errors
+from .errors import LLMError, MappingError
+from .gateway import JSON_ENCODER, ChatCompletionMessageWithFinishReason, ChatCompletionRequest, RequestWarning
+from .messages import MessagesOp, compile_messages
+from .params import ParamOp, Policy, compile_rule, unified_params
+from .paths import deep_merge_into
+from .response import Decode, compile_response
+from .stream import DecoderFactory, StreamDecoder, compile_stream
+from .transforms import Context
+from .wire import AuthSpec, WireRequest
+
+_to_builtins = msgspec.to_builtins
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return str(obj)
+    if isinstance(obj, list):
+        return list(obj)
+    raise NotImplementedError(type(obj).__name__)
+
+
+class _Endpoint:
+    def __init__(self, spec: Mapping[str, Any], fallback: Mapping[str, Any] | None = None) -> None:
+        merged = {**(fallback or {}), **spec}
+        self.method = str(merged.get("method", "POST"))
+        self.path = str(merged.get("path", "/"))
+        self.has_model = "{model}" in self.path
+        query = dict(merged.get("query") or {})
+        self.query = ("?" + urlencode(query)) if query else ""
+        self.body: dict[str, Any] = dict(spec.get("body") or {})
+
+    def url(self, base: str, model: str) -> str:
+        path = self.path.replace("{model}", quote(model, safe="")) if self.has_model else self.path
+        return base.rstrip("/") + path + self.query
+
+
+class RequestEncoder:
+    """Everything `encode` needs for one (spec, override) pair, prebuilt."""
+
+    def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
+        policy = Policy(provider, (spec.get("policy") or {}).get("unsupported", "warn"))
+        rules = dict(spec.get("params") or {})
+        self.ops: dict[str, ParamOp] = {}
+        self.defaults: list[tuple[str, Any]] = []
+        for name in unified_params():
+            op, default = compile_rule(name, rules.get(name), policy)
+            self.ops[name] = op
+            if default is not msgspec.UNSET:
+                self.defaults.append((name, default))
+        self.default_warn = {name for name, rule in rules.items() if isinstance(rule, dict) and rule.get("default_warn")}
+        self.model_op = self.ops.pop("model")
+        self.messages: MessagesOp = compile_messages(spec.get("messages") or {}, provider)
+        endpoint = dict(spec.get("endpoint") or {})
+        chat = dict(endpoint.get("chat") or {"path": "/chat/completions"})
+        self.chat = _Endpoint(chat)
+        self.stream = _Endpoint(dict(endpoint.get("stream") or chat), chat)
+        self.headers = {str(k): str(v) for k, v in (spec.get("headers") or {}).items()}
+        self.headers.setdefault("content-type", "application/json")
+        self.provider = provider
+
+    def encode(
+        self, request: ChatCompletionRequest, *, stream: bool, base_url: str
+    ) -> tuple[WireRequest, list[RequestWarning]]:
+        ctx = Context(self.provider)
+        data: dict[str, Any] = _to_builtins(request, enc_hook=_enc_hook)
+        messages = data.pop("messages")
+        extra = data.pop("extra_body", None)
+        data.pop("stream", None)
+        if not stream:
+            data.pop("stream_options", None)
+        specific = data.pop("provider_specific", None)
+        if specific:
+            for key, value in specific.items():
+                data[f"provider_specific.{key}"] = value
+        body: dict[str, Any] = {}
+        model = data.pop("model")
+        self.model_op(model, body, ctx, data)
+        ops = self.ops
+        for name, value in data.items():
+            if value is not None:
+                ops[name](value, body, ctx, data)
+        for name, default in self.defaults:
+            if data.get(name) is None:
+                ops[name](default, body, ctx, data)
+                if name in self.default_warn:
+                    ctx.warn("default_applied", f"{name} was not set; sent the default {default!r} "
+                             f"({self.provider} requires a value)", name)
+        self.messages(messages, body, ctx)
+        endpoint = self.stream if stream else self.chat
+        if endpoint.body:
+            deep_merge_into(body, _copy(endpoint.body))
+        if extra:
+            deep_merge_into(body, extra)
+        wire = WireRequest(
+            method=endpoint.method,
+            url=endpoint.url(base_url, model),
+            headers=dict(self.headers),
+            body=JSON_ENCODER.encode(body),
+            stream=stream,
+        )
+        return wire, ctx.warnings
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _overlay(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = _copy(dict(base))
+    deep_merge_into(out, _copy(dict(extra)))
+    return out
+
+
+class Plan:
+    """A compiled provider spec. Immutable after construction; safe to share between clients and tasks."""
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        metadata = spec["metadata"]
+        self.name: str = metadata["name"]
+        self.display_name: str = metadata.get("display_name", self.name)
+        self.revision: int = int(metadata.get("revision", 1))
+        self.api_version: str | None = metadata.get("api_version")
+        self.spec = spec
+        endpoint = dict(spec.get("endpoint") or {})
+        self.default_base_url: str = endpoint.get("base_url", "")
+        env = endpoint.get("base_url_env") or ()
+        self.base_url_env: tuple[str, ...] = (env,) if isinstance(env, str) else tuple(env)
+        auth = dict(spec.get("auth") or {"scheme": "none"})
+        keys = auth.get("env") or ()
+        self.auth = AuthSpec(
+            scheme=auth["scheme"], name=auth.get("name"), env=(keys,) if isinstance(keys, str) else tuple(keys),
+            prefix=auth.get("prefix", ""), signing_name=auth.get("signing_name"),
+        )
+        stream = dict(spec.get("stream") or {"framing": "sse"})
+        self.framing: str = stream.get("framing", "sse")
+        self._base = RequestEncoder(spec, self.name)
+        self._overrides: list[tuple[tuple[str, ...], RequestEncoder]] = []
+        for override in spec.get("overrides") or ():
+            layer = {k: v for k, v in override.items() if k != "match"}
+            self._overrides.append((tuple(override["match"]), RequestEncoder(_overlay(spec, layer), self.name)))
+        self._by_model: dict[str, RequestEncoder] = {}
+        self._decode: Decode = compile_response(spec.get("response") or {}, self.name)
+        self._error: ErrorBuilder = compile_errors(spec.get("errors") or {}, self.name)
+        self._stream: DecoderFactory = compile_stream(stream, spec.get("response") or {}, self.name)
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.name} r{self.revision}>"
+
+    def encoder_for(self, model: str) -> RequestEncoder:
+        found = self._by_model.get(model)
+        if found is None:
+            found = self._base
+            for globs, encoder in self._overrides:
+                if any(fnmatch.fnmatchcase(model, g) for g in globs):
+                    found = encoder
+            if len(self._by_model) < 4096:
+                self._by_model[model] = found
+        return found
+
+    def resolve_base_url(self, base_url: str | None = None) -> str:
+        if base_url:
+            return base_url
+        for name in self.base_url_env:
+            value = os.environ.get(name)
+            if value:
+                return value
+        if not self.default_base_url:
+            raise MappingError(f"{self.name}: no base URL; pass base_url=", provider=self.name)
+        return self.default_base_url
+
+    def encode(
+        self, request: ChatCompletionRequest, *, stream: bool = False, base_url: str | None = None
+    ) -> tuple[WireRequest, list[RequestWarning]]:
+        """The wire request (without credentials) and the warnings the mapping produced."""
+        return self.encoder_for(request.model).encode(request, stream=stream, base_url=self.resolve_base_url(base_url))
+
+    def decode(self, status: int, headers: Mapping[str, str], body: bytes) -> ChatCompletionMessageWithFinishReason:
+        if status >= 400:
+            raise self.error(status, headers, body)
+        return self._decode(body)
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError:
+        return self._error(status, headers, body)
+
+    def stream_decoder(self) -> StreamDecoder:
+        return self._stream()

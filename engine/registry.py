@@ -1,0 +1,184 @@
+"""Finding, merging and caching specs: the spec search path, `extends`, and compiled-plan caching.
+
+Search order (later wins for the same name): the built-in specs shipped in `vllora_llm.specs`, then each
+folder of `VLLORA_SPEC_PATH` (os.pathsep-separated), then `spec_path=` arguments.
+
+`extends: base` merge rules: mappings merge key by key, recursively; lists and scalars in the child replace
+the base's; a key set to null in the child removes it from the result (e.g. `params: {n: null}` drops the
+base's rule, so the policy applies); `metadata` is the child's own, inheriting only `api_version`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError
+from .plan import Plan
+from .spec.diagnostics import Diagnostic, Diagnostics
+from .spec.loader import SourceDoc, load_file
+from .spec.validate import schema_pass, semantic_pass
+
+ENV_VAR = "VLLORA_SPEC_PATH"
+
+
+@dataclass(slots=True)
+class SpecFile:
+    name: str
+    path: Path
+    display: str
+    builtin: bool
+    shadows: list[str] = field(default_factory=list)
+
+
+def builtin_dir() -> Path:
+    return Path(str(resources.files("vllora_llm.specs").joinpath("providers")))
+
+
+def search_dirs(spec_path: Iterable[str | os.PathLike[str]] = ()) -> list[tuple[Path, bool]]:
+    dirs: list[tuple[Path, bool]] = [(builtin_dir(), True)]
+    env = os.environ.get(ENV_VAR, "")
+    dirs += [(Path(p), False) for p in env.split(os.pathsep) if p]
+    dirs += [(Path(p), False) for p in spec_path]
+    return dirs
+
+
+def _display(path: Path, builtin: bool) -> str:
+    if builtin:
+        return f"specs/providers/{path.name}"
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def discover(spec_path: Iterable[str | os.PathLike[str]] = ()) -> dict[str, SpecFile]:
+    """Every spec on the search path by name; a later folder's spec shadows an earlier one's."""
+    found: dict[str, SpecFile] = {}
+    for folder, builtin in search_dirs(spec_path):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+            name = path.stem
+            entry = SpecFile(name, path, _display(path, builtin), builtin)
+            if name in found:
+                entry.shadows = [*found[name].shadows, found[name].display]
+            found[name] = entry
+    return found
+
+
+def merge(base: Any, child: Any) -> Any:
+    if isinstance(base, dict) and isinstance(child, dict):
+        out = dict(base)
+        for key, value in child.items():
+            if value is None:
+                out.pop(key, None)
+            elif key in out:
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = value
+        return out
+    return child
+
+
+def _load_checked(entry: SpecFile, diags: Diagnostics) -> SourceDoc | None:
+    doc = load_file(str(entry.path), entry.display, diags)
+    if doc is None:
+        return None
+    if schema_pass(doc, diags):
+        semantic_pass(doc, diags, file_stem=entry.name)
+    return doc
+
+
+def resolve(name: str, files: dict[str, SpecFile], diags: Diagnostics) -> dict[str, Any] | None:
+    """The merged data of spec `name` (following `extends`), reporting problems into `diags`."""
+    chain: list[SourceDoc] = []
+    seen: list[str] = []
+    current = name
+    while True:
+        entry = files.get(current)
+        if entry is None:
+            return None
+        doc = _load_checked(entry, diags)
+        if doc is None or not isinstance(doc.data, dict):
+            return None
+        chain.append(doc)
+        seen.append(current)
+        parent = doc.data.get("extends")
+        if not parent:
+            break
+        if parent in seen:
+            diags.add(doc.file, doc.mark(("extends",)), "SPEC021", "extends",
+                      f"extends cycle: {' -> '.join([*seen, parent])}", hint="a spec cannot extend itself")
+            return None
+        if parent not in files:
+            diags.add(doc.file, doc.mark(("extends",)), "SPEC020", "extends", f"no spec named {parent!r}",
+                      hint=f"known specs: {', '.join(sorted(files))}")
+            return None
+        current = parent
+    merged: dict[str, Any] = {}
+    for doc in reversed(chain):
+        data = dict(doc.data)
+        data.pop("extends", None)
+        metadata = data.pop("metadata", {})
+        inherited = {"api_version": merged.get("metadata", {}).get("api_version")} if merged else {}
+        merged = merge(merged, data)
+        merged["metadata"] = {**{k: v for k, v in inherited.items() if v is not None}, **metadata}
+    return merged
+
+
+def validate_files(paths: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[Diagnostic], list[str]]:
+    """Diagnostics for the given spec files or folders (all specs on the search path when empty)."""
+    diags = Diagnostics()
+    files = discover()
+    notes: list[str] = []
+    targets: list[SpecFile] = []
+    if paths:
+        for raw in paths:
+            path = Path(raw)
+            items = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+            for item in items:
+                entry = SpecFile(item.stem, item, _display(item, False), False)
+                files[item.stem] = entry
+                targets.append(entry)
+    else:
+        targets = list(files.values())
+        notes = [f"{entry.display} overrides {', '.join(entry.shadows)}" for entry in targets if entry.shadows]
+    for entry in targets:
+        if not entry.path.exists():
+            diags.add(entry.display, (1, 1), "SPEC001", "", "no such file")
+            continue
+        resolve(entry.name, files, diags)
+    return diags.sorted(), notes
+
+
+_PLANS: dict[tuple[Any, ...], Plan] = {}
+
+
+def load_spec(name: str, spec_path: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Any]:
+    files = discover(spec_path)
+    if name not in files:
+        raise SpecError(f"no provider spec named {name!r}; known: {', '.join(sorted(files))}")
+    diags = Diagnostics()
+    merged = resolve(name, files, diags)
+    diags.raise_if_errors(f"provider spec {name!r} is invalid")
+    assert merged is not None
+    return merged
+
+
+def load_plan(name: str, spec_path: Sequence[str | os.PathLike[str]] = ()) -> Plan:
+    """The compiled plan for provider `name`, built once per (name, search path) and cached."""
+    key = (name, tuple(str(p) for p in spec_path), os.environ.get(ENV_VAR, ""))
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = Plan(load_spec(name, spec_path))
+        _PLANS[key] = plan
+    return plan
+
+
+def clear_cache() -> None:
+    _PLANS.clear()

@@ -1,0 +1,213 @@
+"""Response decoding: provider body → `ChatCompletionMessageWithFinishReason`, as declared in `response:`.
+
+`passthrough` decodes OpenAI-shaped bodies straight into the unified Structs (one msgspec call).
+`template` walks the declared choices and content parts: `kind_by` names each part's kind, `kinds` says
+what it becomes (text, tool_call, reasoning, refusal), and `finish_reason` / `usage` are declared maps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from .errors import InvalidRequestError, ProviderError
+from .gateway import (
+    ChatCompletionMessage,
+    ChatCompletionMessageWithFinishReason,
+    Choice,
+    CompletionTokensDetails,
+    FunctionCall,
+    PromptTokensDetails,
+    ReasoningDetail,
+    ToolCall,
+    Usage,
+)
+from .paths import Getter, compile_getter
+from .templates import Evaluator, compile_template
+from .transforms import Context
+
+Decode = Callable[[bytes], ChatCompletionMessageWithFinishReason]
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
+                "reasoning_tokens")
+
+
+def decode_json(body: bytes, provider: str) -> Any:
+    try:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        preview = body[:200].decode("utf-8", "replace")
+        raise ProviderError(f"the response body is not valid JSON: {preview!r}", provider=provider) from None
+
+
+class PartsReader:
+    """Reads one choice's content parts into unified pieces; shared by responses and whole-response streams."""
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        self.parts: Getter = compile_getter(spec.get("parts", "content"))
+        kind_by = dict(spec.get("kind_by") or {"field": "type"})
+        self.kind_field: Getter | None = compile_getter(kind_by["field"]) if "field" in kind_by else None
+        self.present: tuple[tuple[str, str], ...] = tuple((p[0], p[1]) for p in kind_by.get("present", ()))
+        self.kinds: dict[str, Evaluator] = {
+            str(kind): compile_template(tpl, ("response", "kinds", str(kind)))
+            for kind, tpl in (spec.get("kinds") or {}).items()
+        }
+
+    def kind(self, part: Any) -> str | None:
+        if self.kind_field is not None:
+            value = self.kind_field(part)
+            return str(value) if value is not None else None
+        if isinstance(part, dict):
+            for key, kind in self.present:
+                if part.get(key):
+                    return kind
+        return None
+
+    def pieces(self, choice: Any, ctx: Context) -> list[dict[str, Any]]:
+        out = []
+        for part in self.parts(choice) or ():
+            kind = self.kind(part)
+            render = self.kinds.get(kind) if kind is not None else None
+            if render is not None:
+                out.append(render(part, ctx))
+        return out
+
+
+class FinishMap:
+    def __init__(self, spec: Mapping[str, Any] | None) -> None:
+        spec = dict(spec or {"from": "finish_reason"})
+        self.get = compile_getter(spec["from"])
+        self.map: dict[str, str] = {str(k): str(v) for k, v in (spec.get("map") or {}).items()}
+        self.default = spec.get("default")
+        self.tool_calls_when_calls = bool(spec.get("tool_calls_when_calls", False))
+
+    def translate(self, raw: Any, has_calls: bool) -> str | None:
+        if raw is None:
+            return None
+        reason = self.map.get(str(raw), self.default if self.default is not None else str(raw).lower())
+        if has_calls and self.tool_calls_when_calls and reason == "stop":
+            return "tool_calls"
+        return reason
+
+
+class UsageMap:
+    def __init__(self, spec: Mapping[str, Any] | None) -> None:
+        self.fields = {k: compile_template(v, ("response", "usage", k)) for k, v in (spec or {}).items()}
+
+    def read(self, body: Any, ctx: Context) -> dict[str, int]:
+        out = {}
+        for key, evaluate in self.fields.items():
+            value = evaluate(body, ctx)
+            if isinstance(value, (int, float)):
+                out[key] = int(value)
+        return out
+
+
+def build_usage(values: Mapping[str, int]) -> Usage | None:
+    if not values:
+        return None
+    prompt = values.get("prompt_tokens", 0)
+    completion = values.get("completion_tokens", 0)
+    cached = values.get("cached_tokens")
+    created = values.get("cache_creation_tokens")
+    reasoning = values.get("reasoning_tokens")
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=values.get("total_tokens", prompt + completion),
+        prompt_tokens_details=(
+            PromptTokensDetails(cached_tokens=cached, cache_creation_tokens=created)
+            if cached is not None or created is not None else None
+        ),
+        completion_tokens_details=CompletionTokensDetails(reasoning_tokens=reasoning) if reasoning is not None else None,
+    )
+
+
+def message_from_pieces(pieces: list[dict[str, Any]], choice_index: int) -> ChatCompletionMessage:
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    details: list[ReasoningDetail] = []
+    refusal: list[str] = []
+    for piece in pieces:
+        if "text" in piece and isinstance(piece["text"], str):
+            texts.append(piece["text"])
+        elif "tool_call" in piece:
+            call = piece["tool_call"]
+            calls.append(ToolCall(
+                id=call.get("id") or f"call_{choice_index}_{len(calls)}",
+                function=FunctionCall(name=call.get("name", ""), arguments=call.get("arguments") or "{}"),
+                signature=call.get("signature"),
+            ))
+        elif "reasoning" in piece:
+            details.append(msgspec.convert(piece["reasoning"], ReasoningDetail))
+        elif "refusal" in piece:
+            refusal.append(str(piece["refusal"]))
+    reasoning_text = "".join(d.text or "" for d in details) or None
+    return ChatCompletionMessage(
+        role="assistant",
+        content="".join(texts) if texts else None,
+        tool_calls=calls or None,
+        reasoning=reasoning_text,
+        reasoning_details=details or None,
+        refusal="".join(refusal) if refusal else None,
+    )
+
+
+def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
+    if spec.get("mode", "passthrough") == "passthrough":
+        decoder = msgspec.json.Decoder(ChatCompletionMessageWithFinishReason)
+
+        def passthrough(body: bytes) -> ChatCompletionMessageWithFinishReason:
+            try:
+                result = decoder.decode(body)
+            except msgspec.DecodeError:
+                decode_json(body, provider)  # raises with a preview when it is not JSON at all
+                raise ProviderError("the response does not have the chat-completion shape", provider=provider) from None
+            result.provider = provider
+            return result
+
+        return passthrough
+    return _TemplateResponse(spec, provider).decode
+
+
+class _TemplateResponse:
+    def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
+        self.provider = provider
+        self.id = compile_getter(spec.get("id", "id"))
+        self.model = compile_getter(spec.get("model", "model"))
+        self.choices: Getter | None = compile_getter(spec["choices"]) if "choices" in spec else None
+        self.index: Getter | None = compile_getter(spec["index"]) if "index" in spec else None
+        self.reader = PartsReader(spec)
+        self.finish = FinishMap(spec.get("finish_reason"))
+        self.usage = UsageMap(spec.get("usage"))
+        blocked = dict(spec.get("blocked") or {})
+        self.blocked: Getter | None = compile_getter(blocked["when"]) if "when" in blocked else None
+
+    def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:
+        data = decode_json(body, self.provider)
+        return self.from_data(data)
+
+    def from_data(self, data: Any) -> ChatCompletionMessageWithFinishReason:
+        ctx = Context(self.provider)
+        raw_choices = self.choices(data) if self.choices is not None else [data]
+        if not raw_choices and self.blocked is not None and self.blocked(data):
+            reason = self.blocked(data)
+            raise InvalidRequestError(f"the prompt was blocked ({reason})", provider=self.provider,
+                                      error_type=str(reason), body=data)
+        choices = []
+        for position, raw in enumerate(raw_choices or ()):
+            index = self.index(raw) if self.index is not None else None
+            index = index if isinstance(index, int) else position
+            message = message_from_pieces(self.reader.pieces(raw, ctx), index)
+            reason = self.finish.translate(self.finish.get(raw), bool(message.tool_calls))
+            choices.append(Choice(message=message, index=index, finish_reason=reason))
+        model = self.model(data)
+        ident = self.id(data)
+        return ChatCompletionMessageWithFinishReason(
+            choices=choices,
+            id=str(ident) if ident is not None else None,
+            model=str(model) if model is not None else None,
+            usage=build_usage(self.usage.read(data, ctx)),
+            provider=self.provider,
+        )

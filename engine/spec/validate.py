@@ -1,0 +1,292 @@
+"""Spec validation: the JSON Schema pass, then the semantic pass, both reporting into `Diagnostics`.
+
+The schema (specs/schema/provider-spec.v1.json) closes the vocabulary; the semantic pass checks what a
+schema cannot: transforms exist and take their arguments, paths and templates compile, rule targets do not
+collide, finish-reason maps stay inside the unified enum, endpoint placeholders are known.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ..gateway import FINISH_REASONS
+from ..params import unified_params
+from ..paths import PathError, compile_getter, compile_setter
+from ..templates import TemplateError, check_args, compile_template
+from ..transforms import REGISTRY
+from .diagnostics import Diagnostics
+from .loader import Path, SourceDoc, format_path
+
+SCHEMA_CODES = {
+    "additionalProperties": "SPEC010",
+    "required": "SPEC011",
+    "type": "SPEC012",
+    "pattern": "SPEC013",
+    "minLength": "SPEC013",
+    "propertyNames": "SPEC013",
+    "enum": "SPEC014",
+    "const": "SPEC014",
+    "minimum": "SPEC015",
+    "maximum": "SPEC015",
+    "minItems": "SPEC015",
+    "maxItems": "SPEC015",
+}
+
+
+@cache
+def spec_schema() -> dict[str, Any]:
+    text = resources.files("vllora_llm.specs").joinpath("schema/provider-spec.v1.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _leaf_errors(error: Any) -> Iterator[Any]:
+    """Descend through oneOf/anyOf to the most specific failures (the branch that got furthest)."""
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        from jsonschema.exceptions import best_match
+
+        yield from _leaf_errors(best_match(error.context))
+    else:
+        yield error
+
+
+def _describe(error: Any) -> tuple[str, str, Path, bool, str | None]:
+    """(code, message, path, point-at-key, hint) for one jsonschema error."""
+    path: Path = tuple(error.absolute_path)
+    kind = error.validator
+    code = SCHEMA_CODES.get(kind, "SPEC015")
+    if kind == "additionalProperties":
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        extras = sorted(set(error.instance) - set(allowed))
+        key = extras[0] if extras else "?"
+        hint = f"allowed keys: {', '.join(allowed)}" if allowed else None
+        return code, f"unknown key {key!r}", (*path, key), True, hint
+    if kind == "required":
+        return code, error.message, path, False, "add the missing key"
+    if kind == "enum":
+        choices = "|".join(str(v).lower() if isinstance(v, bool) else str(v) for v in error.validator_value)
+        return code, f"{error.instance!r} is not one of {choices}", path, False, None
+    if kind == "const":
+        return code, f"{error.instance!r} must be {error.validator_value!r}", path, False, None
+    if kind == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return code, f"expected {expected}, got {type(error.instance).__name__} {error.instance!r}", path, False, None
+    if kind == "pattern":
+        return code, f"{error.instance!r} does not match {error.validator_value}", path, False, None
+    return code, error.message, path, False, None
+
+
+def schema_pass(doc: SourceDoc, diags: Diagnostics) -> bool:
+    """Validate against the JSON Schema; True when the document is structurally sound."""
+    from jsonschema import Draft202012Validator
+
+    if not isinstance(doc.data, dict):
+        diags.add(doc.file, (1, 1), "SPEC003", "", "a spec must be a YAML mapping with apiVersion, kind, metadata")
+        return False
+    ok = True
+    validator = Draft202012Validator(spec_schema())
+    for top in validator.iter_errors(doc.data):
+        for error in _leaf_errors(top):
+            ok = False
+            code, message, path, at_key, hint = _describe(error)
+            if path in (("apiVersion",), ("kind",)):
+                code = "SPEC003"
+                hint = "this library reads apiVersion: vllora.dev/v1, kind: ProviderSpec"
+            diags.add(doc.file, doc.mark(path, key=at_key), code, format_path(path), message, hint=hint)
+    return ok
+
+
+# ---- the semantic pass --------------------------------------------------------------------------------------
+
+
+def semantic_pass(doc: SourceDoc, diags: Diagnostics, *, file_stem: str | None = None) -> None:
+    data = doc.data
+    if file_stem and data.get("metadata", {}).get("name") not in (None, file_stem):
+        diags.add(doc.file, doc.mark(("metadata", "name")), "SPEC022", "metadata.name",
+                  f"{data['metadata']['name']!r} differs from the file name {file_stem!r}",
+                  hint="the file name is what extends: and from_provider() look up", severity="WARNING")
+    _check_params(doc, ("params",), data.get("params") or {}, diags)
+    _check_endpoint(doc, ("endpoint",), data.get("endpoint") or {}, diags)
+    _check_messages(doc, ("messages",), data.get("messages") or {}, diags)
+    for i, override in enumerate(data.get("overrides") or ()):
+        where: Path = ("overrides", i)
+        for j, glob in enumerate(override.get("match") or ()):
+            if glob.strip() in ("*", "**"):
+                diags.add(doc.file, doc.mark((*where, "match", j)), "SPEC039", format_path((*where, "match", j)),
+                          f"the glob {glob!r} matches every model", hint="put these rules in the base spec instead")
+        _check_params(doc, (*where, "params"), override.get("params") or {}, diags)
+        _check_endpoint(doc, (*where, "endpoint"), override.get("endpoint") or {}, diags)
+        _check_messages(doc, (*where, "messages"), override.get("messages") or {}, diags)
+    _check_response(doc, data.get("response") or {}, diags)
+    _check_stream(doc, data.get("stream") or {}, diags)
+    _check_errors(doc, data.get("errors") or {}, diags)
+
+
+def _template(doc: SourceDoc, where: Path, template: Any, diags: Diagnostics) -> None:
+    try:
+        compile_template(template, where)
+    except TemplateError as exc:
+        path = exc.where if exc.where[: len(where)] == where else (*where, *exc.where)
+        diags.add(doc.file, doc.mark(path), exc.code, format_path(path), exc.message)
+
+
+def _path(doc: SourceDoc, where: Path, value: Any, diags: Diagnostics, *, setter: bool = False) -> None:
+    if not isinstance(value, str):
+        return
+    try:
+        compile_setter(value) if setter else compile_getter(value)
+    except PathError as exc:
+        diags.add(doc.file, doc.mark(where), "SPEC032", format_path(where), str(exc),
+                  hint="use a dotted path like a.b[0].c, or a valid JMESPath expression")
+
+
+def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics) -> None:
+    name = ref if isinstance(ref, str) else ref.get("name") if isinstance(ref, dict) else None
+    args = ref.get("args") or {} if isinstance(ref, dict) else {}
+    if name not in REGISTRY:
+        diags.add(doc.file, doc.mark(where), "SPEC030", format_path(where), f"unknown transform {name!r}",
+                  hint="`vllora-llm spec transforms` lists them")
+        return
+    problem = check_args(str(name), dict(args))
+    if problem:
+        diags.add(doc.file, doc.mark((*where, "args") if isinstance(ref, dict) else where), "SPEC031",
+                  format_path(where), problem)
+
+
+def _check_params(doc: SourceDoc, where: Path, params: Mapping[str, Any], diags: Diagnostics) -> None:
+    known = set(unified_params())
+    targets: dict[str, str] = {}
+    for name, rule in params.items():
+        here: Path = (*where, name)
+        if name not in known:
+            close = sorted(k for k in known if k.split(".")[-1] == str(name).split(".")[-1])
+            hint = f"did you mean {close[0]}?" if close else "see the parameter list in specs/README.md"
+            diags.add(doc.file, doc.mark(here, key=True), "SPEC035", format_path(here),
+                      f"unknown unified parameter {name!r}", hint=hint)
+            continue
+        if not isinstance(rule, dict):
+            continue
+        if rule.get("unsupported") is not None and any(k in rule for k in ("to", "map", "template", "transform")):
+            diags.add(doc.file, doc.mark((*here, "unsupported")), "SPEC036", format_path((*here, "unsupported")),
+                      f"{name} is both mapped and declared unsupported", hint="keep one of them")
+        if rule.get("unsupported") is None:
+            target = rule.get("to") or str(name).rsplit(".", 1)[-1]
+            _path(doc, (*here, "to"), target, diags, setter=True)
+            other = targets.get(target)
+            exempt = rule.get("unless") == other or (other and (params.get(other) or {}).get("unless") == name)
+            if other is not None and not exempt:
+                diags.add(doc.file, doc.mark((*here, "to") if "to" in rule else here), "SPEC033",
+                          format_path((*here, "to")), f"{name} and {other} both write {target!r}",
+                          hint=f"give one of them `unless: {other}` or a different target")
+            targets.setdefault(target, str(name))
+        bounds = rule.get("range") or {}
+        low, high = bounds.get("min"), bounds.get("max")
+        if low is not None and high is not None and low > high:
+            diags.add(doc.file, doc.mark((*here, "range")), "SPEC038", format_path((*here, "range")),
+                      f"min {low} is greater than max {high}")
+        for key in ("template", "each"):
+            if key in rule:
+                _template(doc, (*here, key), rule[key], diags)
+        if "transform" in rule:
+            _transform(doc, (*here, "transform"), rule["transform"], diags)
+        for j, other_name in enumerate(list(rule.get("conflicts_with") or ()) + [rule.get("unless")]):
+            if other_name is not None and other_name not in known:
+                spot: Path = (*here, "conflicts_with", j) if j < len(rule.get("conflicts_with") or ()) else (*here, "unless")
+                diags.add(doc.file, doc.mark(spot), "SPEC035", format_path(spot),
+                          f"unknown unified parameter {other_name!r}")
+
+
+def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], diags: Diagnostics) -> None:
+    import re
+
+    for key in ("chat", "stream"):
+        path = (endpoint.get(key) or {}).get("path")
+        if not isinstance(path, str):
+            continue
+        for name in re.findall(r"\{([^}]*)\}", path):
+            if name != "model":
+                spot: Path = (*where, key, "path")
+                diags.add(doc.file, doc.mark(spot), "SPEC037", format_path(spot),
+                          f"unknown placeholder {{{name}}} in {path!r}", hint="only {model} is filled in")
+
+
+def _check_messages(doc: SourceDoc, where: Path, messages: Mapping[str, Any], diags: Diagnostics) -> None:
+    for key in ("turn",):
+        if key in messages:
+            _template(doc, (*where, key), messages[key], diags)
+    for kind, template in (messages.get("parts") or {}).items():
+        _template(doc, (*where, "parts", kind), template, diags)
+    system = messages.get("system") or {}
+    if "template" in system:
+        _template(doc, (*where, "system", "template"), system["template"], diags)
+    for key in ("to",):
+        if key in messages:
+            _path(doc, (*where, key), messages[key], diags, setter=True)
+    if "to" in system:
+        _path(doc, (*where, "system", "to"), system["to"], diags, setter=True)
+    cache_points = messages.get("cache_points") or {}
+    if "template" in cache_points:
+        _template(doc, (*where, "cache_points", "template"), cache_points["template"], diags)
+
+
+def _check_finish(doc: SourceDoc, where: Path, finish: Mapping[str, Any], diags: Diagnostics) -> None:
+    _path(doc, (*where, "from"), finish.get("from"), diags)
+    allowed = set(FINISH_REASONS)
+    for key, value in (finish.get("map") or {}).items():
+        if value not in allowed:
+            diags.add(doc.file, doc.mark((*where, "map", key)), "SPEC034", format_path((*where, "map", key)),
+                      f"{value!r} is not a unified finish reason", hint=f"use one of {'|'.join(FINISH_REASONS)}")
+    if finish.get("default") is not None and finish["default"] not in allowed:
+        diags.add(doc.file, doc.mark((*where, "default")), "SPEC034", format_path((*where, "default")),
+                  f"{finish['default']!r} is not a unified finish reason")
+
+
+def _check_response(doc: SourceDoc, response: Mapping[str, Any], diags: Diagnostics) -> None:
+    where: Path = ("response",)
+    for key in ("id", "model", "created", "choices", "index", "parts"):
+        _path(doc, (*where, key), response.get(key), diags)
+    kind_by = response.get("kind_by") or {}
+    _path(doc, (*where, "kind_by", "field"), kind_by.get("field"), diags)
+    for kind, template in (response.get("kinds") or {}).items():
+        _template(doc, (*where, "kinds", kind), template, diags)
+    if "finish_reason" in response:
+        _check_finish(doc, (*where, "finish_reason"), response["finish_reason"], diags)
+    for key, template in (response.get("usage") or {}).items():
+        _template(doc, (*where, "usage", key), template, diags)
+    blocked = response.get("blocked") or {}
+    _path(doc, (*where, "blocked", "when"), blocked.get("when"), diags)
+
+
+def _check_stream(doc: SourceDoc, stream: Mapping[str, Any], diags: Diagnostics) -> None:
+    where: Path = ("stream",)
+    event_type = stream.get("event_type") or {}
+    if event_type.get("from") == "field":
+        _path(doc, (*where, "event_type", "name"), event_type.get("name"), diags)
+    _path(doc, (*where, "error_when"), stream.get("error_when"), diags)
+    for name, handler in (stream.get("events") or {}).items():
+        here: Path = (*where, "events", name)
+        if handler == "ignore":
+            continue
+        if isinstance(handler, dict) and "switch" in handler:
+            _path(doc, (*here, "switch"), handler["switch"], diags)
+            for case, template in (handler.get("cases") or {}).items():
+                _template(doc, (*here, "cases", case), template, diags)
+            if "default" in handler:
+                _template(doc, (*here, "default"), handler["default"], diags)
+        else:
+            _template(doc, here, handler, diags)
+
+
+def _check_errors(doc: SourceDoc, errors: Mapping[str, Any], diags: Diagnostics) -> None:
+    where: Path = ("errors",)
+    for key in ("message", "type", "code"):
+        _path(doc, (*where, key), errors.get(key), diags)
+    retry = errors.get("retry_after") or {}
+    _path(doc, (*where, "retry_after", "from"), retry.get("from"), diags)
+    if "transform" in retry:
+        _transform(doc, (*where, "retry_after", "transform"), retry["transform"], diags)

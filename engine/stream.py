@@ -1,0 +1,350 @@
+"""Stream decoding: framed events → `ChatCompletionChunk`s, as declared in the spec's `stream:`.
+
+Three modes, each a small state machine built once per stream:
+
+- `passthrough`: every event's data is an OpenAI-shaped chunk (decoded straight into the Struct); a
+  `done_data` sentinel ends the stream; a top-level `error` object is a `StreamError`.
+- `events`: an event name (SSE `event:`, a payload field, or a frame header) picks a handler; handlers are
+  templates producing unified stream parts (`text`, `reasoning`, `reasoning_signature`, `reasoning_redacted`,
+  `tool_call_start`, `tool_call_args`, `finish`, `usage`, `meta`, `end`, `error`).
+- `whole_response`: every event is a complete response; it is read with the response spec and emitted as
+  deltas.
+
+Frames come from the runtime's framers (duck-typed: `.event`/`.data` for SSE, `.headers`/`.payload` for
+binary event streams), so the engine stays free of I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from .errors import StreamError
+from .gateway import (
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    FunctionCallDelta,
+    ReasoningDetail,
+    ToolCallDelta,
+)
+from .paths import Getter, compile_getter
+from .response import FinishMap, PartsReader, UsageMap, build_usage
+from .templates import Evaluator, compile_template
+from .transforms import Context
+
+DecoderFactory = Callable[[], "StreamDecoder"]
+
+
+class StreamDecoder:
+    """Feed frames, get chunks; `close()` at end of input raises if the terminal event never came."""
+
+    provider = ""
+    done = False
+
+    def feed(self, frame: Any) -> list[ChatCompletionChunk]:
+        raise NotImplementedError
+
+    def close(self) -> list[ChatCompletionChunk]:
+        if not self.done:
+            raise StreamError("the stream ended before its terminal event (truncated)", provider=self.provider)
+        return []
+
+
+def frame_fields(frame: Any) -> tuple[str, Any, str]:
+    """(event name, data, message type) of an SSE event or a binary event-stream message."""
+    headers = getattr(frame, "headers", None)
+    if headers is not None:
+        return str(headers.get(":event-type", "")), frame.payload, str(headers.get(":message-type", "event"))
+    return frame.event, frame.data, "event"
+
+
+def _json(data: Any, provider: str) -> Any:
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        preview = data[:200] if isinstance(data, str) else bytes(data[:200]).decode("utf-8", "replace")
+        raise StreamError(f"a stream event is not valid JSON: {preview!r}", provider=provider) from None
+
+
+def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], provider: str) -> DecoderFactory:
+    mode = spec.get("mode", "passthrough")
+    if mode == "passthrough":
+        done_data = spec.get("done_data", "[DONE]")
+        terminal = spec.get("terminal", "done_data")
+        decoder = msgspec.json.Decoder(ChatCompletionChunk)
+        return lambda: _PassthroughDecoder(provider, decoder, done_data, terminal)
+    finish = FinishMap(response_spec.get("finish_reason"))
+    if mode == "whole_response":
+        reader = PartsReader(response_spec)
+        usage = UsageMap(response_spec.get("usage"))
+        choices = compile_getter(response_spec["choices"]) if "choices" in response_spec else None
+        error_when = compile_getter(spec["error_when"]) if "error_when" in spec else None
+        ids = (compile_getter(response_spec.get("id", "id")), compile_getter(response_spec.get("model", "model")))
+        return lambda: _WholeResponseDecoder(provider, reader, finish, usage, choices, error_when, ids)
+    compiled = _compile_events(spec)
+    return lambda: _EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"))
+
+
+# ---- passthrough ------------------------------------------------------------------------------------------
+
+
+class _PassthroughDecoder(StreamDecoder):
+    def __init__(self, provider: str, decoder: msgspec.json.Decoder[ChatCompletionChunk], done_data: str,
+                 terminal: str) -> None:
+        self.provider = provider
+        self.decoder = decoder
+        self.done_data = done_data
+        self.terminal = terminal
+        self.finished = False
+
+    def feed(self, frame: Any) -> list[ChatCompletionChunk]:
+        _, data, _ = frame_fields(frame)
+        if data == self.done_data:
+            self.done = True
+            return []
+        if not data:
+            return []
+        if '"error"' in data and isinstance(error := _json(data, self.provider), dict) and "error" in error:
+            raise _stream_error(error["error"], self.provider)
+        try:
+            chunk = self.decoder.decode(data)
+        except msgspec.DecodeError:
+            _json(data, self.provider)
+            raise StreamError(f"a stream event is not a chunk: {data[:200]!r}", provider=self.provider) from None
+        if self.terminal != "done_data":
+            for choice in chunk.choices:
+                if choice.finish_reason is not None:
+                    self.finished = True
+        return [chunk]
+
+    def close(self) -> list[ChatCompletionChunk]:
+        if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):
+            self.done = True
+        return super().close()
+
+
+def _stream_error(error: Any, provider: str) -> StreamError:
+    if isinstance(error, dict):
+        message = str(error.get("message") or error)
+        kind = error.get("type") or error.get("status") or error.get("code")
+        return StreamError(message, provider=provider, error_type=str(kind) if kind is not None else None, body=error)
+    return StreamError(str(error), provider=provider)
+
+
+# ---- event handlers ---------------------------------------------------------------------------------------
+
+
+class _Handler:
+    def __init__(self, spec: Any, where: tuple[str | int, ...]) -> None:
+        self.ignore = spec == "ignore"
+        self.switch: Getter | None = None
+        self.cases: dict[str, Evaluator] = {}
+        self.default: Evaluator | None = None
+        self.template: Evaluator | None = None
+        if self.ignore:
+            return
+        if isinstance(spec, dict) and "switch" in spec:
+            self.switch = compile_getter(spec["switch"])
+            self.cases = {
+                str(k): compile_template(v, (*where, "cases", str(k))) for k, v in (spec.get("cases") or {}).items()
+            }
+            if "default" in spec:
+                self.default = compile_template(spec["default"], (*where, "default"))
+        else:
+            self.template = compile_template(spec, where)
+
+    def parts(self, data: Any, ctx: Context) -> Any:
+        if self.ignore:
+            return None
+        if self.switch is not None:
+            render = self.cases.get(str(self.switch(data)), self.default)
+            return render(data, ctx) if render is not None else None
+        assert self.template is not None
+        return self.template(data, ctx)
+
+
+class _CompiledEvents:
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        source = dict(spec.get("event_type") or {"from": "sse_event"})
+        self.source = source.get("from", "sse_event")
+        self.name_field: Getter | None = compile_getter(source["name"]) if self.source == "field" else None
+        self.header = source.get("name", ":event-type")
+        self.handlers = {
+            str(k): _Handler(v, ("stream", "events", str(k))) for k, v in (spec.get("events") or {}).items()
+        }
+        self.unknown = self.handlers.get("*")
+
+
+def _compile_events(spec: Mapping[str, Any]) -> _CompiledEvents:
+    return _CompiledEvents(spec)
+
+
+class _EventsDecoder(StreamDecoder):
+    def __init__(self, provider: str, events: _CompiledEvents, finish: FinishMap, terminal: str) -> None:
+        self.provider = provider
+        self.events = events
+        self.finish = finish
+        self.terminal = terminal
+        self.ctx = Context(provider)
+        self.id: str | None = None
+        self.model: str | None = None
+        self.usage: dict[str, int] = {}
+        self.tool_index: dict[Any, int] = {}
+        self.last_tool: int = -1
+        self.has_calls = False
+        self.finished = False
+
+    def feed(self, frame: Any) -> list[ChatCompletionChunk]:
+        name, data, message_type = frame_fields(frame)
+        if message_type == "exception":
+            body = _json(data, self.provider) if data else {}
+            message = body.get("message") if isinstance(body, dict) else None
+            raise StreamError(str(message or name), provider=self.provider, error_type=name or None, body=body)
+        if message_type == "error":
+            raise StreamError(name or "stream error", provider=self.provider)
+        payload = _json(data, self.provider) if data else {}
+        if self.events.source == "field" and self.events.name_field is not None:
+            name = str(self.events.name_field(payload) or "")
+        elif self.events.source == "header" and hasattr(frame, "headers"):
+            name = str(frame.headers.get(self.events.header, ""))
+        handler = self.events.handlers.get(name, self.events.unknown)
+        if handler is None:
+            return []
+        parts = handler.parts(payload, self.ctx)
+        if not parts:
+            return []
+        return self._emit(parts)
+
+    def _emit(self, parts: dict[str, Any]) -> list[ChatCompletionChunk]:
+        if "error" in parts:
+            raise _stream_error(parts["error"], self.provider)
+        meta = parts.get("meta")
+        if meta:
+            self.id = meta.get("id", self.id)
+            self.model = meta.get("model", self.model)
+        if "usage" in parts and isinstance(parts["usage"], dict):
+            self.usage.update({k: int(v) for k, v in parts["usage"].items() if isinstance(v, (int, float))})
+        delta = ChoiceDelta()
+        touched = False
+        if meta and meta.get("role"):
+            delta.role = str(meta["role"])
+            touched = True
+        if isinstance(parts.get("text"), str):
+            delta.content = parts["text"]
+            touched = True
+        if isinstance(parts.get("reasoning"), str):
+            delta.reasoning = parts["reasoning"]
+            delta.reasoning_details = [ReasoningDetail(text=parts["reasoning"])]
+            touched = True
+        if isinstance(parts.get("reasoning_signature"), str):
+            delta.reasoning_details = [ReasoningDetail(signature=parts["reasoning_signature"])]
+            touched = True
+        if isinstance(parts.get("reasoning_redacted"), str):
+            delta.reasoning_details = [ReasoningDetail(type="redacted_thinking", data=parts["reasoning_redacted"])]
+            touched = True
+        start = parts.get("tool_call_start")
+        if isinstance(start, dict):
+            index = len(self.tool_index)
+            self.tool_index[start.get("index", index)] = index
+            self.last_tool = index
+            self.has_calls = True
+            delta.tool_calls = [ToolCallDelta(
+                index=index, id=start.get("id") or f"call_{index}", type="function",
+                function=FunctionCallDelta(name=start.get("name"), arguments=start.get("arguments") or ""),
+            )]
+            touched = True
+        args = parts.get("tool_call_args")
+        if isinstance(args, dict) and args.get("arguments"):
+            index = self.tool_index.get(args.get("index"), self.last_tool)
+            delta.tool_calls = [*(delta.tool_calls or ()), ToolCallDelta(
+                index=max(index, 0), function=FunctionCallDelta(arguments=args["arguments"]))]
+            touched = True
+        finish_reason = None
+        if parts.get("finish") is not None:
+            finish_reason = self.finish.translate(parts["finish"], self.has_calls)
+            self.finished = True
+            touched = True
+        out: list[ChatCompletionChunk] = []
+        if touched:
+            out.append(ChatCompletionChunk(
+                id=self.id, model=self.model,
+                choices=[ChunkChoice(delta=delta, index=0, finish_reason=finish_reason)],
+            ))
+        if parts.get("end"):
+            self.done = True
+            usage = build_usage(self.usage)
+            if usage is not None:
+                out.append(ChatCompletionChunk(id=self.id, model=self.model, choices=[], usage=usage))
+        return out
+
+    def close(self) -> list[ChatCompletionChunk]:
+        if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):
+            self.done = True
+        return super().close()
+
+
+# ---- whole responses --------------------------------------------------------------------------------------
+
+
+class _WholeResponseDecoder(StreamDecoder):
+    def __init__(self, provider: str, reader: PartsReader, finish: FinishMap, usage: UsageMap,
+                 choices: Getter | None, error_when: Getter | None, ids: tuple[Getter, Getter]) -> None:
+        self.provider = provider
+        self.get_id, self.get_model = ids
+        self.reader = reader
+        self.finish = finish
+        self.usage_map = usage
+        self.choices = choices
+        self.error_when = error_when
+        self.ctx = Context(provider)
+        self.calls: dict[int, int] = {}
+        self.usage: dict[str, int] = {}
+
+    def feed(self, frame: Any) -> list[ChatCompletionChunk]:
+        _, data, _ = frame_fields(frame)
+        if not data or not data.strip():
+            return []
+        body = _json(data, self.provider)
+        if self.error_when is not None and self.error_when(body) is not None:
+            raise _stream_error(self.error_when(body), self.provider)
+        out_choices = []
+        for position, raw in enumerate((self.choices(body) if self.choices else [body]) or ()):
+            index = raw.get("index", position) if isinstance(raw, dict) else position
+            delta = ChoiceDelta()
+            texts, calls = [], []
+            for piece in self.reader.pieces(raw, self.ctx):
+                if isinstance(piece.get("text"), str):
+                    texts.append(piece["text"])
+                elif "tool_call" in piece:
+                    call = piece["tool_call"]
+                    n = self.calls.get(index, 0)
+                    self.calls[index] = n + 1
+                    calls.append(ToolCallDelta(index=n, id=call.get("id") or f"call_{index}_{n}", type="function",
+                                               signature=call.get("signature"),
+                                               function=FunctionCallDelta(name=call.get("name"),
+                                                                          arguments=call.get("arguments") or "{}")))
+                elif "reasoning" in piece:
+                    detail = msgspec.convert(piece["reasoning"], ReasoningDetail)
+                    delta.reasoning = (delta.reasoning or "") + (detail.text or "")
+                    delta.reasoning_details = [*(delta.reasoning_details or ()), detail]
+            if texts:
+                delta.content = "".join(texts)
+            if calls:
+                delta.tool_calls = calls
+            raw_finish = self.finish.get(raw)
+            reason = self.finish.translate(raw_finish, bool(self.calls.get(index)))
+            if reason is not None:
+                self.done = True
+            out_choices.append(ChunkChoice(delta=delta, index=index, finish_reason=reason))
+        self.usage.update(self.usage_map.read(body, self.ctx))
+        ident, model = self.get_id(body), self.get_model(body)
+        out = [ChatCompletionChunk(id=str(ident) if ident is not None else None,
+                                   model=str(model) if model is not None else None,
+                                   choices=out_choices)] if out_choices else []
+        if self.done and self.usage:
+            out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
+            self.usage = {}
+        return out

@@ -1,0 +1,31 @@
+"""What a plan produces and consumes at the I/O seam: a wire request and the framed stream events.
+
+The runtime turns a `WireRequest` into bytes on a socket and hands frames back; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class WireRequest:
+    """One HTTP call, fully rendered except for credentials (the runtime's auth scheme adds those)."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    stream: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class AuthSpec:
+    """How a provider wants its key: scheme `bearer`, `header`, `query`, `aws_sigv4` or `none`."""
+
+    scheme: str
+    name: str | None = None
+    env: tuple[str, ...] = ()
+    prefix: str = ""
+    signing_name: str | None = None
+    extras: dict[str, str] = field(default_factory=dict)

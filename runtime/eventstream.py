@@ -1,0 +1,245 @@
+"""AWS event-stream (``application/vnd.amazon.eventstream``) frames as a push parser: bytes in, messages out.
+
+Each frame is checked before anything is read from it, so a corrupted or truncated body fails loudly with
+:class:`StreamError` (which check, at which byte offset) instead of yielding garbage. Frame layout::
+
+    total length u32 | headers length u32 | prelude CRC32 | headers | payload | message CRC32
+    `------------- prelude (12 bytes) ----------------'                        (CRC of all bytes before it)
+
+Header values decode as botocore's ``EventStreamBuffer`` does: bool, int8/16/32/64, bytes, str, timestamp
+(int milliseconds) and uuid (16 raw bytes). :func:`encode_message` writes string-header frames, for tests
+and local servers.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+from vllora_llm.engine.errors import StreamError
+
+__all__ = [
+    "MAX_HEADERS_LENGTH",
+    "MAX_PAYLOAD_LENGTH",
+    "EventStreamMessage",
+    "EventStreamParser",
+    "encode_message",
+]
+
+MAX_HEADERS_LENGTH = 128 * 1024
+MAX_PAYLOAD_LENGTH = 24 * 1024 * 1024
+_PRELUDE_LENGTH = 12
+_MIN_LENGTH = 16  # a prelude and a message CRC, nothing else
+
+_PRELUDE = struct.Struct(">III")
+_U32 = struct.Struct(">I")
+_U16 = struct.Struct(">H")
+# header type code -> struct of the fixed-size integer types; 8 is a timestamp (ms since the epoch)
+_FIXED: dict[int, struct.Struct] = {
+    2: struct.Struct(">b"),
+    3: struct.Struct(">h"),
+    4: struct.Struct(">i"),
+    5: struct.Struct(">q"),
+    8: struct.Struct(">q"),
+}
+_TYPE_BYTES = 6
+_TYPE_STRING = 7
+_TYPE_UUID = 9
+
+
+@dataclass(slots=True, frozen=True)
+class EventStreamMessage:
+    """One checked frame: its decoded headers and its raw payload."""
+
+    headers: dict[str, object]
+    payload: bytes
+
+
+class EventStreamParser:
+    """Feed it bytes as they arrive; it returns the frames completed by each chunk.
+
+    A bad frame raises :class:`StreamError` at once, or, when good messages came before it in the same
+    chunk, those are returned first and the error is raised by the next :meth:`feed` or :meth:`close`.
+    The parser is unusable after an error.
+    """
+
+    __slots__ = ("_buf", "_error", "_frame_length", "_offset")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._offset = 0  # stream offset of _buf[0], for error messages
+        self._frame_length = 0  # total length of the frame at _buf[0] once its prelude is checked
+        self._error: StreamError | None = None
+
+    def feed(self, chunk: bytes) -> list[EventStreamMessage]:
+        """Consume ``chunk`` and return the messages it completed (possibly none)."""
+        if self._error is not None:
+            raise self._error
+        buf = self._buf
+        buf += chunk
+        out: list[EventStreamMessage] = []
+        pos = 0
+        try:
+            while len(buf) - pos >= _PRELUDE_LENGTH:
+                total = self._frame_length or self._check_prelude(pos)
+                self._frame_length = total
+                if len(buf) - pos < total:
+                    break
+                out.append(self._decode(pos, total))
+                self._frame_length = 0
+                pos += total
+        except StreamError as exc:
+            self._error = exc
+            if not out:
+                raise
+        finally:
+            if pos:
+                del buf[:pos]
+                self._offset += pos
+        return out
+
+    def close(self) -> list[EventStreamMessage]:
+        """End of stream: raise :class:`StreamError` if a pending error or a partial frame is left."""
+        if self._error is not None:
+            raise self._error
+        if self._buf:
+            need = self._frame_length or _PRELUDE_LENGTH
+            raise StreamError(
+                f"event-stream ended inside a frame: {len(self._buf)} bytes buffered at byte offset "
+                f"{self._offset}, the frame needs {need}"
+            )
+        return []
+
+    def _check_prelude(self, pos: int) -> int:
+        """Check the prelude at ``pos`` (CRC first, then lengths) and return the frame's total length."""
+        buf = self._buf
+        at = self._offset + pos
+        total, headers_length, crc = _PRELUDE.unpack_from(buf, pos)
+        computed = zlib.crc32(buf[pos : pos + 8])
+        if computed != crc:
+            raise StreamError(
+                f"event-stream prelude checksum mismatch at byte offset {at}: the frame says 0x{crc:08x}, "
+                f"its first 8 bytes give 0x{computed:08x}"
+            )
+        if total < _MIN_LENGTH:
+            raise StreamError(
+                f"event-stream frame at byte offset {at} has total length {total}, below the minimum of "
+                f"{_MIN_LENGTH}"
+            )
+        if headers_length > total - _MIN_LENGTH:
+            raise StreamError(
+                f"event-stream frame at byte offset {at}: headers length {headers_length} does not fit in "
+                f"total length {total}"
+            )
+        if headers_length > MAX_HEADERS_LENGTH:
+            raise StreamError(
+                f"event-stream frame at byte offset {at}: headers length {headers_length} exceeds the "
+                f"maximum of {MAX_HEADERS_LENGTH}"
+            )
+        payload_length = total - _MIN_LENGTH - headers_length
+        if payload_length > MAX_PAYLOAD_LENGTH:
+            raise StreamError(
+                f"event-stream frame at byte offset {at}: payload length {payload_length} exceeds the "
+                f"maximum of {MAX_PAYLOAD_LENGTH}"
+            )
+        return int(total)
+
+    def _decode(self, pos: int, total: int) -> EventStreamMessage:
+        """Check the message CRC of the complete frame at ``pos`` and decode it."""
+        buf = self._buf
+        at = self._offset + pos
+        end = pos + total - 4
+        (crc,) = _U32.unpack_from(buf, end)
+        with memoryview(buf) as view:
+            frame = view[pos:end]
+            computed = zlib.crc32(frame)
+            headers_end = _PRELUDE_LENGTH + _U32.unpack_from(frame, 4)[0]
+            header_bytes = frame[_PRELUDE_LENGTH:headers_end].tobytes()
+            payload = frame[headers_end:].tobytes()
+            frame.release()
+        if computed != crc:
+            raise StreamError(
+                f"event-stream message checksum mismatch in the frame at byte offset {at}: the frame says "
+                f"0x{crc:08x}, its bytes give 0x{computed:08x}"
+            )
+        return EventStreamMessage(_decode_headers(header_bytes, at + _PRELUDE_LENGTH), payload)
+
+
+def _decode_headers(data: bytes, at: int) -> dict[str, object]:
+    """Decode a frame's header block; ``at`` is its stream offset, for error messages."""
+    headers: dict[str, object] = {}
+    i = 0
+    n = len(data)
+    while i < n:
+        start = i
+        name_end = i + 1 + data[i]
+        if name_end + 1 > n:
+            raise _header_error("is truncated", at + start)
+        name = _utf8(data[i + 1 : name_end], "name", at + start)
+        kind = data[name_end]
+        i = name_end + 1
+        value: object
+        if kind == 0:
+            value = True
+        elif kind == 1:
+            value = False
+        elif kind in _FIXED:
+            fmt = _FIXED[kind]
+            if i + fmt.size > n:
+                raise _header_error(f"{name!r} is truncated", at + start)
+            (value,) = fmt.unpack_from(data, i)
+            i += fmt.size
+        elif kind in (_TYPE_BYTES, _TYPE_STRING):
+            if i + 2 > n:
+                raise _header_error(f"{name!r} is truncated", at + start)
+            (length,) = _U16.unpack_from(data, i)
+            i += 2
+            if i + length > n:
+                raise _header_error(f"{name!r} is truncated", at + start)
+            raw = data[i : i + length]
+            value = raw if kind == _TYPE_BYTES else _utf8(raw, f"{name!r} value", at + start)
+            i += length
+        elif kind == _TYPE_UUID:
+            if i + 16 > n:
+                raise _header_error(f"{name!r} is truncated", at + start)
+            value = data[i : i + 16]
+            i += 16
+        else:
+            raise _header_error(f"{name!r} has unknown value type {kind} (known: 0..9)", at + start)
+        if name in headers:
+            raise _header_error(f"{name!r} appears twice", at + start)
+        headers[name] = value
+    return headers
+
+
+def _utf8(raw: bytes, what: str, at: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _header_error(f"{what} is not valid UTF-8", at) from None
+
+
+def _header_error(problem: str, at: int) -> StreamError:
+    return StreamError(f"event-stream header at byte offset {at} {problem}")
+
+
+def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
+    """Encode one frame with string headers (type 7) and correct CRCs."""
+    parts: list[bytes] = []
+    for name, value in headers.items():
+        raw_name = name.encode("utf-8")
+        raw_value = value.encode("utf-8")
+        if not 0 < len(raw_name) <= 255:
+            raise ValueError(f"event-stream header name {name!r} must be 1..255 UTF-8 bytes")
+        if len(raw_value) > 0xFFFF:
+            raise ValueError(f"event-stream header {name!r}: value longer than 65535 UTF-8 bytes")
+        parts += (bytes((len(raw_name), *raw_name, _TYPE_STRING)), _U16.pack(len(raw_value)), raw_value)
+    header_block = b"".join(parts)
+    if len(header_block) > MAX_HEADERS_LENGTH:
+        raise ValueError(f"event-stream headers take {len(header_block)} bytes, over {MAX_HEADERS_LENGTH}")
+    if len(payload) > MAX_PAYLOAD_LENGTH:
+        raise ValueError(f"event-stream payload of {len(payload)} bytes is over {MAX_PAYLOAD_LENGTH}")
+    lengths = struct.pack(">II", _MIN_LENGTH + len(header_block) + len(payload), len(header_block))
+    body = b"".join((lengths, _U32.pack(zlib.crc32(lengths)), header_block, payload))
+    return body + _U32.pack(zlib.crc32(body))

@@ -1,0 +1,239 @@
+"""The OpenAI chat-completions wire format for the local provider server: `POST /v1/chat/completions`.
+
+Shapes follow the real API as recorded in `../shared/conformance/openai/` (error JSON, chunk fields, tool-call
+deltas that carry `index` + `id` + name first and argument fragments after, `usage: null` on every chunk when
+`stream_options.include_usage` asks for a final usage-only chunk), so a client that works here works there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from vllora_llm.testing.replies import (
+    Conversation,
+    Reply,
+    ToolSpec,
+    generate,
+    prompt_tokens,
+    split_fragments,
+    split_pieces,
+)
+from vllora_llm.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
+
+CREATED = 1700000000
+SYSTEM_FINGERPRINT = "fp_local"
+DONE = b"data: [DONE]\n\n"
+_BEARER = re.compile(r"Bearer\s+\S+", re.IGNORECASE)
+
+_ERRORS: dict[int, tuple[str, str | None, str]] = {
+    400: ("invalid_request_error", None, "Invalid request."),
+    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
+    403: ("invalid_request_error", "unsupported_country_region_territory", "Access denied."),
+    404: (
+        "invalid_request_error",
+        "model_not_found",
+        "The model does not exist or you do not have access to it.",
+    ),
+    408: ("timeout", None, "Request timed out."),
+    409: ("invalid_request_error", "conflict", "Conflict."),
+    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests. Please try again in 1s."),
+    500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
+    502: ("server_error", None, "Bad gateway."),
+    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
+}
+
+
+def error_body(error: WireError) -> dict[str, Any]:
+    """OpenAI's error JSON, with per-status defaults for what the error does not say."""
+    default_type = "server_error" if error.status >= 500 else "invalid_request_error"
+    error_type, code, message = _ERRORS.get(error.status, (default_type, None, f"HTTP {error.status}"))
+    if error.error_type is not None:  # a specific error names its own type and code
+        error_type, code = error.error_type, error.code
+    return {
+        "error": {
+            "message": error.message or message,
+            "type": error_type,
+            "param": error.param,
+            "code": error.code if error.code is not None else code,
+        }
+    }
+
+
+WIRE = Wire(name="openai", error_body=error_body, request_id_header="x-request-id")
+
+
+def register(app: web.Application) -> None:
+    add_route(app, "POST", "/v1/chat/completions", WIRE, chat_completions)
+
+
+async def chat_completions(call: Call) -> JsonReply | StreamReply:
+    if not _BEARER.fullmatch(call.headers.get("authorization", "").strip()):
+        raise WireError(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization header "
+            "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            error_type="invalid_request_error",
+        )
+    body = _checked_body(call.json)
+    conversation = _conversation(body)
+    n = body.get("n") or 1
+    replies = [
+        generate(conversation, choice=i, n=n, call_id=f"call_local_{call.sequence}_{i}") for i in range(n)
+    ]
+    prompt = prompt_tokens(conversation)
+    completion = sum(reply.completion_tokens for reply in replies)
+    usage = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+    head = {"id": f"chatcmpl-local-{call.sequence}", "created": CREATED, "model": body["model"]}
+    if body.get("stream") is True:
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        events = _stream_events(head, replies, usage if include_usage else None, call.fault.big_event_bytes)
+        return StreamReply(events, DONE)
+    return JsonReply(
+        {
+            "id": head["id"],
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": head["model"],
+            "choices": [_choice(i, reply) for i, reply in enumerate(replies)],
+            "usage": usage,
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+        }
+    )
+
+
+def _checked_body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise WireError(400, "We could not parse the JSON body of your request. Send a JSON object.")
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise WireError(400, "You must provide a model parameter.", param="model")
+    if not isinstance(body.get("messages"), list) or not body["messages"]:
+        raise WireError(400, "'messages' must be a non-empty array.", param="messages")
+    n = body.get("n")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 128):
+        raise WireError(
+            400, f"{n!r} is not a valid value for 'n': expected an integer from 1 to 128.", param="n"
+        )
+    return body
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = (part.get("text") for part in content if isinstance(part, dict))
+        return " ".join(part for part in parts if isinstance(part, str))
+    return ""
+
+
+def _conversation(body: dict[str, Any]) -> Conversation:
+    messages = [m for m in body["messages"] if isinstance(m, dict)]
+    texts = tuple(_text(m.get("content")) for m in messages)
+    user_texts = [text for m, text in zip(messages, texts, strict=True) if m.get("role") == "user"]
+    results: list[str] = []
+    for m, text in zip(reversed(messages), reversed(texts), strict=True):
+        if m.get("role") not in ("tool", "function"):
+            break
+        results.insert(0, text)
+    tools = tuple(
+        ToolSpec(t["function"]["name"], t["function"].get("parameters"))
+        for t in body.get("tools") or []
+        if isinstance(t, dict)
+        and isinstance(t.get("function"), dict)
+        and isinstance(t["function"].get("name"), str)
+    )
+    choice = body.get("tool_choice")
+    forced = None
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        forced, choice = choice["function"].get("name"), "required"
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    return Conversation(
+        provider="openai",
+        texts=texts,
+        last_user_text=user_texts[-1] if user_texts else "",
+        tools=tools,
+        tool_choice=choice if choice in ("none", "required") else "auto",
+        forced_tool=forced if isinstance(forced, str) else None,
+        tool_result="; ".join(results) if results else None,
+        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+    )
+
+
+def _choice(index: int, reply: Reply) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in reply.tool_calls
+        ]
+    return {"index": index, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}
+
+
+def _deltas(reply: Reply) -> list[dict[str, Any]]:
+    """One choice's deltas before its finish chunk, in the order OpenAI sends them."""
+    if not reply.tool_calls:
+        first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+        return [first, *({"content": piece} for piece in split_pieces(reply.text or ""))]
+    deltas: list[dict[str, Any]] = []
+    for index, call in enumerate(reply.tool_calls):
+        start = {
+            "index": index,
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        if index == 0:
+            deltas.append({"role": "assistant", "content": None, "tool_calls": [start], "refusal": None})
+        else:
+            deltas.append({"tool_calls": [start]})
+        deltas.extend(
+            {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}
+            for fragment in split_fragments(call.arguments)
+        )
+    return deltas
+
+
+def _stream_events(
+    head: dict[str, Any], replies: list[Reply], usage: dict[str, Any] | None, big_event_bytes: int | None
+) -> list[bytes]:
+    include_usage = usage is not None
+
+    def event(choices: list[dict[str, Any]], usage_value: dict[str, Any] | None = None) -> bytes:
+        chunk: dict[str, Any] = {
+            "id": head["id"],
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": head["model"],
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+            "choices": choices,
+        }
+        if include_usage:
+            chunk["usage"] = usage_value
+        return b"data: " + json_bytes(chunk) + b"\n\n"
+
+    def choice(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+
+    per_choice = [_deltas(reply) for reply in replies]
+    events = [
+        event([choice(index, deltas[step])])
+        for step in range(max(len(deltas) for deltas in per_choice))
+        for index, deltas in enumerate(per_choice)
+        if step < len(deltas)
+    ]
+    if big_event_bytes is not None:
+        overhead = len(event([choice(0, {"content": ""})]))
+        events.insert(1, event([choice(0, {"content": "x" * max(0, big_event_bytes - overhead)})]))
+    events.extend(event([choice(index, {}, reply.finish_reason)]) for index, reply in enumerate(replies))
+    if usage is not None:
+        events.append(event([], usage))
+    return events
