@@ -53,8 +53,11 @@ def compile_rule(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> t
     if action is not None:
         verdict = policy.default if action is True else str(action)
         note = rule.get("note")
+        allowed = tuple(rule.get("allow") or ())
 
         def unsupported(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
+            if value in allowed:
+                return  # the provider's fixed behaviour already is this value (e.g. n = 1)
             policy.unsupported(name, verdict, ctx, note)
 
         return unsupported, msgspec.UNSET

@@ -1,0 +1,242 @@
+"""Fold a stream of `ChatCompletionChunk`s back into the whole response a non-streamed call would return.
+
+Why it exists: callers who stream still want one message at the end (text, tool calls, usage), and the
+conformance tests compare a recorded stream with its aggregated message. Pure, no I/O.
+
+Tool calls are assembled by their `index`; providers disagree on the details, so the rules are lenient:
+
+- a delta whose id differs from the call open at its index starts a new call (some providers send every call
+  as index 0 with a fresh id);
+- a delta without an id continues the call open at its index, or the last call when the index is unknown;
+- the name is taken from the first delta that has one; argument fragments are concatenated.
+
+Reasoning details are merged by position within each delta's list the same way: text concatenated, the
+signature and redacted `data` set; a position whose detail is already signed starts a new detail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .gateway import (
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageWithFinishReason,
+    Choice,
+    ChoiceDelta,
+    FunctionCall,
+    ReasoningDetail,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = ["StreamAggregator", "aggregate"]
+
+
+class _ToolCallParts:
+    """One tool call being assembled."""
+
+    __slots__ = ("args", "id", "name", "signature", "type")
+
+    def __init__(self, call_id: str | None) -> None:
+        self.id = call_id
+        self.name: str | None = None
+        self.type: str | None = None
+        self.signature: str | None = None
+        self.args: list[str] = []
+
+    def build(self, position: int) -> ToolCall:
+        return ToolCall(
+            id=self.id or f"call_{position}",
+            type=self.type or "function",
+            function=FunctionCall(name=self.name or "", arguments="".join(self.args)),
+            signature=self.signature,
+        )
+
+
+class _ReasoningParts:
+    """One reasoning block being assembled."""
+
+    __slots__ = ("data", "signature", "text", "type")
+
+    def __init__(self, kind: str) -> None:
+        self.type = kind
+        self.text: list[str] = []
+        self.signature: str | None = None
+        self.data: str | None = None
+
+    def sealed_for(self, delta: ReasoningDetail) -> bool:
+        """A signed block, or a delta of another kind, cannot continue this block."""
+        if delta.type != self.type:
+            return True
+        return self.signature is not None and (delta.text is not None or delta.data is not None)
+
+    def build(self) -> ReasoningDetail:
+        kind: Any = self.type
+        return ReasoningDetail(
+            type=kind,
+            text="".join(self.text) if self.text else None,
+            signature=self.signature,
+            data=self.data,
+        )
+
+
+class _ChoiceParts:
+    """Everything gathered for one choice index."""
+
+    __slots__ = (
+        "calls",
+        "calls_by_index",
+        "content",
+        "finish_reason",
+        "logprobs",
+        "reasoning",
+        "reasoning_by_position",
+        "reasoning_details",
+        "refusal",
+        "role",
+    )
+
+    def __init__(self) -> None:
+        self.role: str | None = None
+        self.content: list[str] = []
+        self.refusal: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: list[_ToolCallParts] = []
+        self.calls_by_index: dict[int, _ToolCallParts] = {}
+        self.reasoning_details: list[_ReasoningParts] = []
+        self.reasoning_by_position: dict[int, _ReasoningParts] = {}
+        self.finish_reason: str | None = None
+        self.logprobs: Any = None
+
+    def add(self, delta: ChoiceDelta) -> None:
+        if delta.role:
+            self.role = delta.role
+        if delta.content:
+            self.content.append(delta.content)
+        if delta.refusal:
+            self.refusal.append(delta.refusal)
+        if delta.reasoning:
+            self.reasoning.append(delta.reasoning)
+        if delta.tool_calls:
+            for call in delta.tool_calls:
+                self._add_call(call)
+        if delta.reasoning_details:
+            for position, detail in enumerate(delta.reasoning_details):
+                self._add_reasoning(position, detail)
+
+    def _add_call(self, delta: ToolCallDelta) -> None:
+        current = self.calls_by_index.get(delta.index)
+        if delta.id is not None and current is not None and current.id is None:
+            current.id = delta.id
+        elif delta.id is not None and (current is None or current.id != delta.id):
+            current = self._open_call(delta.index, delta.id)
+        elif current is None:
+            current = self.calls[-1] if self.calls else self._open_call(delta.index, None)
+        if delta.type:
+            current.type = delta.type
+        if delta.signature is not None:
+            current.signature = delta.signature
+        function = delta.function
+        if function is not None:
+            if function.name and not current.name:
+                current.name = function.name
+            if function.arguments:
+                current.args.append(function.arguments)
+
+    def _open_call(self, index: int, call_id: str | None) -> _ToolCallParts:
+        call = _ToolCallParts(call_id)
+        self.calls.append(call)
+        self.calls_by_index[index] = call
+        return call
+
+    def _add_reasoning(self, position: int, delta: ReasoningDetail) -> None:
+        current = self.reasoning_by_position.get(position)
+        if current is None or current.sealed_for(delta):
+            current = _ReasoningParts(delta.type)
+            self.reasoning_details.append(current)
+            self.reasoning_by_position[position] = current
+        if delta.text:
+            current.text.append(delta.text)
+        if delta.signature is not None:
+            current.signature = delta.signature
+        if delta.data is not None:
+            current.data = delta.data
+
+    def add_logprobs(self, logprobs: Any) -> None:
+        """Concatenate the token lists (`content`, `refusal`) of OpenAI-shaped logprobs."""
+        if not isinstance(logprobs, dict):
+            self.logprobs = logprobs
+            return
+        if not isinstance(self.logprobs, dict):
+            self.logprobs = {}
+        for key, value in logprobs.items():
+            have = self.logprobs.get(key)
+            if isinstance(have, list) and isinstance(value, list):
+                have.extend(value)
+            elif value is not None or key not in self.logprobs:
+                self.logprobs[key] = list(value) if isinstance(value, list) else value
+
+    def build(self, index: int) -> Choice:
+        role: Any = self.role or "assistant"
+        message = ChatCompletionMessage(
+            role=role,
+            content="".join(self.content) or None,
+            refusal="".join(self.refusal) or None,
+            reasoning="".join(self.reasoning) or None,
+            tool_calls=[c.build(i) for i, c in enumerate(self.calls)] or None,
+            reasoning_details=[r.build() for r in self.reasoning_details] or None,
+        )
+        return Choice(index=index, message=message, finish_reason=self.finish_reason, logprobs=self.logprobs)
+
+
+class StreamAggregator:
+    """Add chunks as they arrive; `result()` at any time gives the message gathered so far."""
+
+    __slots__ = ("_choices", "chunks", "created", "id", "model", "usage")
+
+    def __init__(self) -> None:
+        self._choices: dict[int, _ChoiceParts] = {}
+        self.id: str | None = None
+        self.model: str | None = None
+        self.created: int | None = None
+        self.usage: Usage | None = None
+        self.chunks = 0
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        self.chunks += 1
+        if self.id is None and chunk.id:
+            self.id = chunk.id
+        if self.model is None and chunk.model:
+            self.model = chunk.model
+        if self.created is None and chunk.created is not None:
+            self.created = chunk.created
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            parts = self._choices.get(choice.index)
+            if parts is None:
+                parts = self._choices[choice.index] = _ChoiceParts()
+            parts.add(choice.delta)
+            if choice.finish_reason is not None:
+                parts.finish_reason = choice.finish_reason
+            if choice.logprobs is not None:
+                parts.add_logprobs(choice.logprobs)
+
+    def result(self) -> ChatCompletionMessageWithFinishReason:
+        return ChatCompletionMessageWithFinishReason(
+            choices=[self._choices[i].build(i) for i in sorted(self._choices)],
+            id=self.id,
+            model=self.model,
+            created=self.created,
+            usage=self.usage,
+        )
+
+
+def aggregate(chunks: list[ChatCompletionChunk]) -> ChatCompletionMessageWithFinishReason:
+    """Aggregate a finished list of chunks in one call."""
+    aggregator = StreamAggregator()
+    for chunk in chunks:
+        aggregator.add(chunk)
+    return aggregator.result()
