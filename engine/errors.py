@@ -111,13 +111,13 @@ class StreamError(ProviderError):
     """A stream failed after it started: an error event, a bad frame, or an end without its terminal event."""
 
 
-class TimeoutError(LLMError):  # noqa: A001 - the public name the crate's users expect
+class TimeoutError(LLMError):
     """A connect, idle-read or total timeout fired."""
 
     retryable_default = True
 
 
-class ConnectionError(LLMError):  # noqa: A001 - the public name the crate's users expect
+class ConnectionError(LLMError):
     """The connection could not be made or dropped before a response arrived."""
 
     retryable_default = True

@@ -36,7 +36,8 @@ class PartsContent(list):  # type: ignore[type-arg]
         return "".join(p.text for p in self if isinstance(p, TextPart))
 
 
-def _enc_hook(obj: Any) -> Any:
+def enc_hook(obj: Any) -> Any:
+    """Encode the content wrappers (str / list subclasses) as their plain types."""
     if isinstance(obj, str):
         return str(obj)
     if isinstance(obj, list):
@@ -44,7 +45,7 @@ def _enc_hook(obj: Any) -> Any:
     raise NotImplementedError(f"cannot encode {type(obj).__name__}")
 
 
-JSON_ENCODER = msgspec.json.Encoder(enc_hook=_enc_hook)
+JSON_ENCODER = msgspec.json.Encoder(enc_hook=enc_hook)
 
 _PATH = re.compile(r"\s*-\s*at\s*`\$\.?(?P<path>[^`]*)`\s*$")
 
@@ -90,7 +91,7 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
             raise validation_error(exc) from None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = msgspec.to_builtins(self, enc_hook=_enc_hook)
+        out: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
         return out
 
     def to_json(self) -> bytes:
@@ -160,9 +161,13 @@ class ToolCall(GatewayStruct):
 
 
 class ReasoningDetail(GatewayStruct):
-    """One reasoning block exactly as the provider gave it, so it can be sent back byte-exact."""
+    """One reasoning block exactly as the provider gave it, so it can be sent back byte-exact.
 
-    type: Literal["thinking", "redacted_thinking"] = "thinking"
+    `type` is `thinking` or `redacted_thinking` in the unified vocabulary; any other value (an
+    OpenAI-compatible proxy's own, e.g. `reasoning.text`) is kept as given rather than failing the decode.
+    """
+
+    type: str = "thinking"
     text: str | None = None
     signature: str | None = None
     data: str | None = None
@@ -425,4 +430,3 @@ class ChatCompletionChunk(GatewayStruct):
     created: int | None = None
     object: str = "chat.completion.chunk"
     usage: Usage | None = None
-

@@ -65,7 +65,9 @@ class _TemplateMapper:
         self.require_call = bool(results.get("require_call", False))
         cache = dict(spec.get("cache_points") or {})
         self.cache_point = (
-            compile_template(cache["template"], ("messages", "cache_points", "template")) if "template" in cache else None
+            compile_template(cache["template"], ("messages", "cache_points", "template"))
+            if "template" in cache
+            else None
         )
 
     # -- the steps ------------------------------------------------------------------------------------------
@@ -87,7 +89,9 @@ class _TemplateMapper:
                 turns.append((role, rendered))
         self.put(body, [self.turn({"role": role, "parts": parts}, ctx) for role, parts in turns])
 
-    def _split_system(self, messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[int, dict[str, Any]]]]:
+    def _split_system(
+        self, messages: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[tuple[int, dict[str, Any]]]]:
         lifted: list[dict[str, Any]] = []
         rest: list[tuple[int, dict[str, Any]]] = []
         leading = True

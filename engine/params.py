@@ -27,8 +27,11 @@ STRUCTURAL = frozenset({"model", "messages", "stream", "extra_body", "provider_s
 
 def unified_params() -> tuple[str, ...]:
     """Every parameter name a rule may name: request fields plus `provider_specific.<field>`."""
-    names = [f for f in ChatCompletionRequest.__struct_fields__ if f not in ("messages", "stream", "extra_body",
-                                                                             "provider_specific")]
+    names = [
+        f
+        for f in ChatCompletionRequest.__struct_fields__
+        if f not in ("messages", "stream", "extra_body", "provider_specific")
+    ]
     names += [f"provider_specific.{f}" for f in ProviderSpecific.__struct_fields__]
     return tuple(names)
 

@@ -94,7 +94,13 @@ def _jmespath_getter(expression: str) -> Getter:
     try:
         compiled = jmespath.compile(expression)
     except JMESPathError as exc:
-        raise PathError(f"{expression!r}: {exc}") from None
+        detail = str(exc).splitlines()[0].rstrip(":").removesuffix(", for expression")
+        for prefix in ("Invalid jmespath expression: ", "Bad jmespath expression: "):
+            detail = detail.removeprefix(prefix)
+        position = getattr(exc, "lex_position", None)
+        if "column" not in detail and isinstance(position, int):
+            detail += f" at column {position}"
+        raise PathError(f"{expression!r} is neither a dotted path nor valid JMESPath ({detail})") from None
 
     def search(data: Any) -> Any:
         return compiled.search(data)

@@ -10,14 +10,20 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import msgspec
 
 from .error_map import ErrorBuilder, compile_errors
 from .errors import LLMError, MappingError
-from .gateway import JSON_ENCODER, ChatCompletionMessageWithFinishReason, ChatCompletionRequest, RequestWarning
+from .gateway import (
+    JSON_ENCODER,
+    ChatCompletionMessageWithFinishReason,
+    ChatCompletionRequest,
+    RequestWarning,
+    enc_hook,
+)
 from .messages import MessagesOp, compile_messages
 from .params import ParamOp, Policy, compile_rule, unified_params
 from .paths import deep_merge_into
@@ -27,14 +33,6 @@ from .transforms import Context
 from .wire import AuthSpec, WireRequest
 
 _to_builtins = msgspec.to_builtins
-
-
-def _enc_hook(obj: Any) -> Any:
-    if isinstance(obj, str):
-        return str(obj)
-    if isinstance(obj, list):
-        return list(obj)
-    raise NotImplementedError(type(obj).__name__)
 
 
 class _Endpoint:
@@ -65,7 +63,9 @@ class RequestEncoder:
             self.ops[name] = op
             if default is not msgspec.UNSET:
                 self.defaults.append((name, default))
-        self.default_warn = {name for name, rule in rules.items() if isinstance(rule, dict) and rule.get("default_warn")}
+        self.default_warn = {
+            name for name, rule in rules.items() if isinstance(rule, dict) and rule.get("default_warn")
+        }
         self.model_op = self.ops.pop("model")
         self.messages: MessagesOp = compile_messages(spec.get("messages") or {}, provider)
         endpoint = dict(spec.get("endpoint") or {})
@@ -80,7 +80,7 @@ class RequestEncoder:
         self, request: ChatCompletionRequest, *, stream: bool, base_url: str
     ) -> tuple[WireRequest, list[RequestWarning]]:
         ctx = Context(self.provider)
-        data: dict[str, Any] = _to_builtins(request, enc_hook=_enc_hook)
+        data = cast(dict[str, Any], _to_builtins(request, enc_hook=enc_hook))
         messages = data.pop("messages")
         extra = data.pop("extra_body", None)
         data.pop("stream", None)
@@ -101,8 +101,11 @@ class RequestEncoder:
             if data.get(name) is None:
                 ops[name](default, body, ctx, data)
                 if name in self.default_warn:
-                    ctx.warn("default_applied", f"{name} was not set; sent the default {default!r} "
-                             f"({self.provider} requires a value)", name)
+                    ctx.warn(
+                        "default_applied",
+                        f"{name} was not set; sent the default {default!r} ({self.provider} requires a value)",
+                        name,
+                    )
         self.messages(messages, body, ctx)
         endpoint = self.stream if stream else self.chat
         if endpoint.body:
@@ -128,7 +131,7 @@ def _copy(value: Any) -> Any:
 
 
 def _overlay(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = _copy(dict(base))
+    out: dict[str, Any] = _copy(dict(base))
     deep_merge_into(out, _copy(dict(extra)))
     return out
 
@@ -150,8 +153,11 @@ class Plan:
         auth = dict(spec.get("auth") or {"scheme": "none"})
         keys = auth.get("env") or ()
         self.auth = AuthSpec(
-            scheme=auth["scheme"], name=auth.get("name"), env=(keys,) if isinstance(keys, str) else tuple(keys),
-            prefix=auth.get("prefix", ""), signing_name=auth.get("signing_name"),
+            scheme=auth["scheme"],
+            name=auth.get("name"),
+            env=(keys,) if isinstance(keys, str) else tuple(keys),
+            prefix=auth.get("prefix", ""),
+            signing_name=auth.get("signing_name"),
         )
         stream = dict(spec.get("stream") or {"framing": "sse"})
         self.framing: str = stream.get("framing", "sse")

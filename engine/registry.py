@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -112,12 +113,25 @@ def resolve(name: str, files: dict[str, SpecFile], diags: Diagnostics) -> dict[s
         if not parent:
             break
         if parent in seen:
-            diags.add(doc.file, doc.mark(("extends",)), "SPEC021", "extends",
-                      f"extends cycle: {' -> '.join([*seen, parent])}", hint="a spec cannot extend itself")
+            diags.add(
+                doc.file,
+                doc.mark(("extends",)),
+                "SPEC021",
+                "extends",
+                f"extends cycle: {' -> '.join([*seen, parent])}",
+                hint="a spec cannot extend itself, directly or through others; remove one extends",
+            )
             return None
         if parent not in files:
-            diags.add(doc.file, doc.mark(("extends",)), "SPEC020", "extends", f"no spec named {parent!r}",
-                      hint=f"known specs: {', '.join(sorted(files))}")
+            diags.add(
+                doc.file,
+                doc.mark(("extends",)),
+                "SPEC020",
+                "extends",
+                f"no spec named {parent!r}",
+                hint=(f"did you mean {close[0]!r}? " if (close := get_close_matches(parent, list(files), n=1)) else "")
+                + f"known specs: {', '.join(sorted(files))}",
+            )
             return None
         current = parent
     merged: dict[str, Any] = {}
@@ -140,9 +154,12 @@ def validate_files(paths: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[D
     if paths:
         for raw in paths:
             path = Path(raw)
-            items = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+            items = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
             for item in items:
                 entry = SpecFile(item.stem, item, _display(item, False), False)
+                shadowed = files.get(item.stem)
+                if shadowed is not None and shadowed.path.resolve() != item.resolve():
+                    notes.append(f"{entry.display} overrides {shadowed.display}")
                 files[item.stem] = entry
                 targets.append(entry)
     else:

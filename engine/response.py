@@ -120,7 +120,9 @@ def build_usage(values: Mapping[str, int]) -> Usage | None:
             PromptTokensDetails(cached_tokens=cached, cache_creation_tokens=created)
             if cached is not None or created is not None else None
         ),
-        completion_tokens_details=CompletionTokensDetails(reasoning_tokens=reasoning) if reasoning is not None else None,
+        completion_tokens_details=(
+            CompletionTokensDetails(reasoning_tokens=reasoning) if reasoning is not None else None
+        ),
     )
 
 

@@ -27,11 +27,13 @@ Evaluator = Callable[[Any, Context], Any]
 class TemplateError(ValueError):
     """A template that does not compile; `code` is the diagnostic code, `where` the path inside it."""
 
-    def __init__(self, code: str, where: tuple[str | int, ...], message: str) -> None:
+    def __init__(self, code: str, where: tuple[str | int, ...], message: str, *, at_key: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.where = where
         self.message = message
+        self.at_key = at_key
+        """True when the problem is the key at `where` (a diagnostic then points at the key, not its value)."""
 
 
 def compile_template(template: Any, where: tuple[str | int, ...] = ()) -> Evaluator:
@@ -53,7 +55,8 @@ def compile_template(template: Any, where: tuple[str | int, ...] = ()) -> Evalua
             return _compile_call(template, where)
         for key in template:
             if isinstance(key, str) and key.startswith("$"):
-                raise TemplateError("SPEC040", (*where, key), f"unknown template directive {key!r} (only $op)")
+                raise TemplateError("SPEC040", (*where, key), f"unknown template directive {key!r} (the only "
+                                    "directive is $op, which calls a transform)", at_key=True)
         fields = tuple((str(k), compile_template(v, (*where, str(k)))) for k, v in template.items())
         return _object(fields)
     if isinstance(template, list):
@@ -109,4 +112,9 @@ def check_args(name: str, args: dict[str, Any]) -> str | None:
         return None
     first = errors[0]
     where = ".".join(str(p) for p in first.absolute_path)
-    return f"arguments of {name!r}{' at ' + where if where else ''}: {first.message}"
+    message = first.message
+    if first.validator == "additionalProperties" and isinstance(first.instance, dict):
+        allowed = sorted(first.schema.get("properties") or {})
+        extras = sorted(str(k) for k in first.instance if k not in allowed)
+        message = f"unknown argument {', '.join(map(repr, extras))} (allowed: {', '.join(allowed) or 'none'})"
+    return f"arguments of {name!r}{' at ' + where if where else ''}: {message}"

@@ -104,7 +104,7 @@ def _json_parse(args: Mapping[str, Any]) -> Apply:
             return value
         try:
             return json.loads(value)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise MappingError(f"{ctx.path or 'value'}: not valid JSON ({exc.msg})", path=ctx.path or None) from None
 
     return apply

@@ -57,8 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.spec_command == "validate":
             return spec_commands.validate(args.paths)
         if args.spec_command == "render":
-            return spec_commands.render(args.provider, args.request, stream=args.stream, model=args.model,
-                                        base_url=args.base_url)
+            return spec_commands.render(
+                args.provider, args.request, stream=args.stream, model=args.model, base_url=args.base_url
+            )
         return spec_commands.transforms()
     if args.command == "demo":
         from .demo import run_demo

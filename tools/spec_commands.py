@@ -25,8 +25,10 @@ def validate(paths: list[str]) -> int:
 
 
 def _read_request(path: str) -> Any:
-    text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
-    return json.loads(text)
+    if path == "-":
+        return json.loads(sys.stdin.read())
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def render(provider: str, request_path: str, *, stream: bool, model: str | None, base_url: str | None) -> int:

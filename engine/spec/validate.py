@@ -45,40 +45,71 @@ def spec_schema() -> dict[str, Any]:
 
 
 def _leaf_errors(error: Any) -> Iterator[Any]:
-    """Descend through oneOf/anyOf to the most specific failures (the branch that got furthest)."""
-    if error.validator in ("oneOf", "anyOf") and error.context:
-        from jsonschema.exceptions import best_match
+    """Descend through oneOf/anyOf to the most specific failures: those of the branch that got furthest.
 
-        yield from _leaf_errors(best_match(error.context))
+    A branch that failed deeper inside the value beats one that failed at its top; between equals, a branch
+    whose type fits the value beats one rejecting the type (`{unsupported: explode}` is a bad rule, not
+    "expected null").
+    """
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        branches: dict[Any, list[Any]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+
+        def score(errors: list[Any]) -> tuple[int, bool]:
+            depth = max(len(e.relative_path) for e in errors)
+            wrong_type = any(e.validator == "type" and not e.relative_path for e in errors)
+            return depth, not wrong_type
+
+        best = max(branches.values(), key=score)
+        for sub in best:
+            yield from _leaf_errors(sub)
     else:
         yield error
 
 
-def _describe(error: Any) -> tuple[str, str, Path, bool, str | None]:
-    """(code, message, path, point-at-key, hint) for one jsonschema error."""
+def _close(word: str, choices: list[str]) -> str | None:
+    from difflib import get_close_matches
+
+    found = get_close_matches(word, choices, n=1)
+    return found[0] if found else None
+
+
+def _describe(error: Any) -> list[tuple[str, str, Path, bool, str | None]]:
+    """(code, message, path, point-at-key, hint) for each problem one jsonschema error stands for."""
     path: Path = tuple(error.absolute_path)
     kind = error.validator
     code = SCHEMA_CODES.get(kind, "SPEC015")
     if kind == "additionalProperties":
         allowed = sorted((error.schema.get("properties") or {}).keys())
-        extras = sorted(set(error.instance) - set(allowed))
-        key = extras[0] if extras else "?"
-        hint = f"allowed keys: {', '.join(allowed)}" if allowed else None
-        return code, f"unknown key {key!r}", (*path, key), True, hint
+        extras = sorted((str(k) for k in set(error.instance) - set(allowed)), key=str)
+        out = []
+        for key in extras or ["?"]:
+            close = _close(key, allowed)
+            hint = f"allowed keys: {', '.join(allowed)}" if allowed else None
+            if close and hint:
+                hint = f"did you mean {close!r}? {hint}"
+            out.append((code, f"unknown key {key!r}", (*path, key), True, hint))
+        return out
     if kind == "required":
-        return code, error.message, path, False, "add the missing key"
+        missing = error.message.split("'")[1] if error.message.count("'") >= 2 else error.message
+        at_key = bool(path) and isinstance(path[-1], str)
+        return [(code, f"missing required key {missing!r}", path, at_key, f"add {missing}: to this mapping")]
     if kind == "enum":
         choices = "|".join(str(v).lower() if isinstance(v, bool) else str(v) for v in error.validator_value)
-        return code, f"{error.instance!r} is not one of {choices}", path, False, None
+        return [(code, f"{error.instance!r} is not one of {choices}", path, False, None)]
     if kind == "const":
-        return code, f"{error.instance!r} must be {error.validator_value!r}", path, False, None
+        return [(code, f"{error.instance!r} must be {error.validator_value!r}", path, False, None)]
     if kind == "type":
         expected = error.validator_value
         expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return code, f"expected {expected}, got {type(error.instance).__name__} {error.instance!r}", path, False, None
+        got = f"expected {expected}, got {type(error.instance).__name__} {error.instance!r}"
+        hint = "quote the value to make it a string" if expected == "string" else None
+        return [(code, got, path, False, hint)]
     if kind == "pattern":
-        return code, f"{error.instance!r} does not match {error.validator_value}", path, False, None
-    return code, error.message, path, False, None
+        return [(code, f"{error.instance!r} does not match {error.validator_value}", path, False,
+                 error.schema.get("description"))]
+    return [(code, error.message, path, False, None)]
 
 
 def schema_pass(doc: SourceDoc, diags: Diagnostics) -> bool:
@@ -86,18 +117,20 @@ def schema_pass(doc: SourceDoc, diags: Diagnostics) -> bool:
     from jsonschema import Draft202012Validator
 
     if not isinstance(doc.data, dict):
-        diags.add(doc.file, (1, 1), "SPEC003", "", "a spec must be a YAML mapping with apiVersion, kind, metadata")
+        found = "the file is empty" if doc.data is None else f"the document is a {type(doc.data).__name__}"
+        diags.add(doc.file, doc.mark(()), "SPEC003", "", f"{found}; a spec is a YAML mapping",
+                  hint="start with apiVersion: vllora.dev/v1, kind: ProviderSpec, metadata: {name, revision}")
         return False
     ok = True
     validator = Draft202012Validator(spec_schema())
     for top in validator.iter_errors(doc.data):
         for error in _leaf_errors(top):
             ok = False
-            code, message, path, at_key, hint = _describe(error)
-            if path in (("apiVersion",), ("kind",)):
-                code = "SPEC003"
-                hint = "this library reads apiVersion: vllora.dev/v1, kind: ProviderSpec"
-            diags.add(doc.file, doc.mark(path, key=at_key), code, format_path(path), message, hint=hint)
+            for code, message, path, at_key, hint in _describe(error):
+                if path in (("apiVersion",), ("kind",)):
+                    code = "SPEC003"
+                    hint = "this library reads apiVersion: vllora.dev/v1, kind: ProviderSpec"
+                diags.add(doc.file, doc.mark(path, key=at_key), code, format_path(path), message, hint=hint)
     return ok
 
 
@@ -107,9 +140,15 @@ def schema_pass(doc: SourceDoc, diags: Diagnostics) -> bool:
 def semantic_pass(doc: SourceDoc, diags: Diagnostics, *, file_stem: str | None = None) -> None:
     data = doc.data
     if file_stem and data.get("metadata", {}).get("name") not in (None, file_stem):
-        diags.add(doc.file, doc.mark(("metadata", "name")), "SPEC022", "metadata.name",
-                  f"{data['metadata']['name']!r} differs from the file name {file_stem!r}",
-                  hint="the file name is what extends: and from_provider() look up", severity="WARNING")
+        diags.add(
+            doc.file,
+            doc.mark(("metadata", "name")),
+            "SPEC022",
+            "metadata.name",
+            f"{data['metadata']['name']!r} differs from the file name {file_stem!r}",
+            hint="the file name is what extends: and from_provider() look up",
+            severity="WARNING",
+        )
     _check_params(doc, ("params",), data.get("params") or {}, diags)
     _check_endpoint(doc, ("endpoint",), data.get("endpoint") or {}, diags)
     _check_messages(doc, ("messages",), data.get("messages") or {}, diags)
@@ -117,8 +156,14 @@ def semantic_pass(doc: SourceDoc, diags: Diagnostics, *, file_stem: str | None =
         where: Path = ("overrides", i)
         for j, glob in enumerate(override.get("match") or ()):
             if glob.strip() in ("*", "**"):
-                diags.add(doc.file, doc.mark((*where, "match", j)), "SPEC039", format_path((*where, "match", j)),
-                          f"the glob {glob!r} matches every model", hint="put these rules in the base spec instead")
+                diags.add(
+                    doc.file,
+                    doc.mark((*where, "match", j)),
+                    "SPEC039",
+                    format_path((*where, "match", j)),
+                    f"the glob {glob!r} matches every model",
+                    hint="put these rules in the base spec instead",
+                )
         _check_params(doc, (*where, "params"), override.get("params") or {}, diags)
         _check_endpoint(doc, (*where, "endpoint"), override.get("endpoint") or {}, diags)
         _check_messages(doc, (*where, "messages"), override.get("messages") or {}, diags)
@@ -132,7 +177,7 @@ def _template(doc: SourceDoc, where: Path, template: Any, diags: Diagnostics) ->
         compile_template(template, where)
     except TemplateError as exc:
         path = exc.where if exc.where[: len(where)] == where else (*where, *exc.where)
-        diags.add(doc.file, doc.mark(path), exc.code, format_path(path), exc.message)
+        diags.add(doc.file, doc.mark(path, key=exc.at_key), exc.code, format_path(path), exc.message)
 
 
 def _path(doc: SourceDoc, where: Path, value: Any, diags: Diagnostics, *, setter: bool = False) -> None:
@@ -141,21 +186,41 @@ def _path(doc: SourceDoc, where: Path, value: Any, diags: Diagnostics, *, setter
     try:
         compile_setter(value) if setter else compile_getter(value)
     except PathError as exc:
-        diags.add(doc.file, doc.mark(where), "SPEC032", format_path(where), str(exc),
-                  hint="use a dotted path like a.b[0].c, or a valid JMESPath expression")
+        diags.add(
+            doc.file,
+            doc.mark(where),
+            "SPEC032",
+            format_path(where),
+            str(exc),
+            hint="use a dotted path like a.b[0].c, or a valid JMESPath expression",
+        )
 
 
 def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics) -> None:
     name = ref if isinstance(ref, str) else ref.get("name") if isinstance(ref, dict) else None
     args = ref.get("args") or {} if isinstance(ref, dict) else {}
     if name not in REGISTRY:
-        diags.add(doc.file, doc.mark(where), "SPEC030", format_path(where), f"unknown transform {name!r}",
-                  hint="`vllora-llm spec transforms` lists them")
+        diags.add(
+            doc.file,
+            doc.mark(where),
+            "SPEC030",
+            format_path(where),
+            f"unknown transform {name!r}",
+            hint=(f"did you mean {close!r}? " if (close := _close(str(name), sorted(REGISTRY))) else "")
+            + "`vllora-llm spec transforms` lists them",
+        )
         return
     problem = check_args(str(name), dict(args))
     if problem:
-        diags.add(doc.file, doc.mark((*where, "args") if isinstance(ref, dict) else where), "SPEC031",
-                  format_path(where), problem)
+        spot: Path = (*where, "args") if isinstance(ref, dict) else where
+        diags.add(
+            doc.file,
+            doc.mark(spot),
+            "SPEC031",
+            format_path(spot),
+            problem,
+            hint="`vllora-llm spec transforms` lists each transform's arguments",
+        )
 
 
 def _check_params(doc: SourceDoc, where: Path, params: Mapping[str, Any], diags: Diagnostics) -> None:
@@ -166,39 +231,64 @@ def _check_params(doc: SourceDoc, where: Path, params: Mapping[str, Any], diags:
         if name not in known:
             close = sorted(k for k in known if k.split(".")[-1] == str(name).split(".")[-1])
             hint = f"did you mean {close[0]}?" if close else "see the parameter list in specs/README.md"
-            diags.add(doc.file, doc.mark(here, key=True), "SPEC035", format_path(here),
-                      f"unknown unified parameter {name!r}", hint=hint)
+            diags.add(
+                doc.file,
+                doc.mark(here, key=True),
+                "SPEC035",
+                format_path(here),
+                f"unknown unified parameter {name!r}",
+                hint=hint,
+            )
             continue
         if not isinstance(rule, dict):
             continue
         if rule.get("unsupported") is not None and any(k in rule for k in ("to", "map", "template", "transform")):
-            diags.add(doc.file, doc.mark((*here, "unsupported")), "SPEC036", format_path((*here, "unsupported")),
-                      f"{name} is both mapped and declared unsupported", hint="keep one of them")
+            diags.add(
+                doc.file,
+                doc.mark((*here, "unsupported")),
+                "SPEC036",
+                format_path((*here, "unsupported")),
+                f"{name} is both mapped and declared unsupported",
+                hint="keep one of them",
+            )
         if rule.get("unsupported") is None:
             target = rule.get("to") or str(name).rsplit(".", 1)[-1]
             _path(doc, (*here, "to"), target, diags, setter=True)
             other = targets.get(target)
             exempt = rule.get("unless") == other or (other and (params.get(other) or {}).get("unless") == name)
             if other is not None and not exempt:
-                diags.add(doc.file, doc.mark((*here, "to") if "to" in rule else here), "SPEC033",
-                          format_path((*here, "to")), f"{name} and {other} both write {target!r}",
-                          hint=f"give one of them `unless: {other}` or a different target")
+                diags.add(
+                    doc.file,
+                    doc.mark((*here, "to") if "to" in rule else here),
+                    "SPEC033",
+                    format_path((*here, "to")),
+                    f"{name} and {other} both write {target!r}",
+                    hint=f"give one of them `unless: {other}` or a different target",
+                )
             targets.setdefault(target, str(name))
         bounds = rule.get("range") or {}
         low, high = bounds.get("min"), bounds.get("max")
         if low is not None and high is not None and low > high:
-            diags.add(doc.file, doc.mark((*here, "range")), "SPEC038", format_path((*here, "range")),
-                      f"min {low} is greater than max {high}")
+            diags.add(
+                doc.file,
+                doc.mark((*here, "range")),
+                "SPEC038",
+                format_path((*here, "range")),
+                f"min {low} is greater than max {high}",
+            )
         for key in ("template", "each"):
             if key in rule:
                 _template(doc, (*here, key), rule[key], diags)
         if "transform" in rule:
             _transform(doc, (*here, "transform"), rule["transform"], diags)
-        for j, other_name in enumerate(list(rule.get("conflicts_with") or ()) + [rule.get("unless")]):
+        for j, other_name in enumerate([*(rule.get("conflicts_with") or ()), rule.get("unless")]):
             if other_name is not None and other_name not in known:
-                spot: Path = (*here, "conflicts_with", j) if j < len(rule.get("conflicts_with") or ()) else (*here, "unless")
-                diags.add(doc.file, doc.mark(spot), "SPEC035", format_path(spot),
-                          f"unknown unified parameter {other_name!r}")
+                spot: Path = (
+                    (*here, "conflicts_with", j) if j < len(rule.get("conflicts_with") or ()) else (*here, "unless")
+                )
+                diags.add(
+                    doc.file, doc.mark(spot), "SPEC035", format_path(spot), f"unknown unified parameter {other_name!r}"
+                )
 
 
 def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], diags: Diagnostics) -> None:
@@ -211,8 +301,14 @@ def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], di
         for name in re.findall(r"\{([^}]*)\}", path):
             if name != "model":
                 spot: Path = (*where, key, "path")
-                diags.add(doc.file, doc.mark(spot), "SPEC037", format_path(spot),
-                          f"unknown placeholder {{{name}}} in {path!r}", hint="only {model} is filled in")
+                diags.add(
+                    doc.file,
+                    doc.mark(spot),
+                    "SPEC037",
+                    format_path(spot),
+                    f"unknown placeholder {{{name}}} in {path!r}",
+                    hint="only {model} is filled in",
+                )
 
 
 def _check_messages(doc: SourceDoc, where: Path, messages: Mapping[str, Any], diags: Diagnostics) -> None:
@@ -239,11 +335,22 @@ def _check_finish(doc: SourceDoc, where: Path, finish: Mapping[str, Any], diags:
     allowed = set(FINISH_REASONS)
     for key, value in (finish.get("map") or {}).items():
         if value not in allowed:
-            diags.add(doc.file, doc.mark((*where, "map", key)), "SPEC034", format_path((*where, "map", key)),
-                      f"{value!r} is not a unified finish reason", hint=f"use one of {'|'.join(FINISH_REASONS)}")
+            diags.add(
+                doc.file,
+                doc.mark((*where, "map", key)),
+                "SPEC034",
+                format_path((*where, "map", key)),
+                f"{value!r} is not a unified finish reason",
+                hint=f"use one of {'|'.join(FINISH_REASONS)}",
+            )
     if finish.get("default") is not None and finish["default"] not in allowed:
-        diags.add(doc.file, doc.mark((*where, "default")), "SPEC034", format_path((*where, "default")),
-                  f"{finish['default']!r} is not a unified finish reason")
+        diags.add(
+            doc.file,
+            doc.mark((*where, "default")),
+            "SPEC034",
+            format_path((*where, "default")),
+            f"{finish['default']!r} is not a unified finish reason",
+        )
 
 
 def _check_response(doc: SourceDoc, response: Mapping[str, Any], diags: Diagnostics) -> None:

@@ -21,6 +21,9 @@ from vllora_llm.testing.state import STATE, RecordedRequest, ServerState
 
 WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (wire_openai.register,)
 
+BASE_PATHS: dict[str, str] = {"openai": "/v1"}
+"""Provider spec name → the base-URL path the official SDK convention expects for that provider here."""
+
 
 def create_app(*, faults: FaultQueue | None = None) -> web.Application:
     """A fresh app serving every wire format, with its own request log and fault queue."""
@@ -59,6 +62,18 @@ class LocalProviderServer:
     @property
     def openai_base_url(self) -> str:
         return self.url + "/v1"
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The provider specs whose wire format this server speaks (what `vllora-llm demo` walks through)."""
+        return tuple(BASE_PATHS)
+
+    def base_url_for(self, provider: str) -> str:
+        """The `base_url=` to give `VlloraLLMClient.from_provider(provider, ...)` to talk to this server."""
+        try:
+            return self.url + BASE_PATHS[provider]
+        except KeyError:
+            raise LookupError(f"the local provider server does not speak {provider!r} yet") from None
 
     @property
     def requests(self) -> list[RecordedRequest]:

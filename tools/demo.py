@@ -1,0 +1,91 @@
+"""`vllora-llm demo`: the usage guide's two examples, offline, through the real runtime.
+
+Starts the built-in local provider server on 127.0.0.1 (a free port), then for every provider spec the
+server speaks runs the guide's one-shot call and its streaming call via `VlloraLLMClient.from_provider`,
+printing what a user would want to see. No keys (a placeholder is sent), no internet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+DEMO_MODELS = {
+    "openai": "gpt-4.1-mini",
+    "anthropic": "claude-sonnet-4-5",
+    "gemini": "gemini-2.5-flash",
+    "bedrock": "anthropic.claude-3-5-sonnet-20240620-v1:0",
+}
+
+
+def _request(model: str) -> object:
+    from vllora_llm.types.gateway import ChatCompletionMessage, ChatCompletionRequest
+
+    return ChatCompletionRequest(
+        model=model,
+        messages=[
+            ChatCompletionMessage.new_text("system", "You are a helpful assistant."),
+            ChatCompletionMessage.new_text("user", "Say hello in one short sentence."),
+        ],
+    )
+
+
+async def _one_provider(name: str, base_url: str, out: list[str]) -> None:
+    from vllora_llm.client import VlloraLLMClient
+    from vllora_llm.types.gateway import ChatCompletionRequest
+
+    model = DEMO_MODELS.get(name, "local-model")
+    request = _request(model)
+    assert isinstance(request, ChatCompletionRequest)
+    async with VlloraLLMClient.from_provider(name, api_key="local-demo-key", base_url=base_url) as client:
+        response = await client.completions().create(request)
+        message = response.message()
+        out.append(f"== {name} ({model}) via {base_url}")
+        if message.content is not None and (text := message.content.as_string()):
+            out.append(f"Model reply: {text}")
+        usage = response.usage
+        if usage is not None:
+            out.append(
+                f"  finish_reason={response.finish_reason()} prompt_tokens={usage.prompt_tokens} "
+                f"completion_tokens={usage.completion_tokens}"
+            )
+        pieces: list[str] = []
+        async with client.completions().create_stream(request) as stream:
+            async for chunk in stream:
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        pieces.append(choice.delta.content)
+        out.append(f"Streamed ({len(pieces)} pieces): {''.join(pieces)}")
+        whole = stream.aggregate()
+        out.append(f"  stream finish_reason={whole.finish_reason()}")
+
+
+async def _run() -> int:
+    from vllora_llm.client import DummyModelInstance, VlloraLLMClient
+    from vllora_llm.testing import LocalProviderServer
+    from vllora_llm.types.gateway import ChatCompletionRequest
+
+    lines: list[str] = []
+    request = _request("gpt-4.1-mini")
+    assert isinstance(request, ChatCompletionRequest)
+    client = VlloraLLMClient.new_with_instance(DummyModelInstance())
+    response = await client.completions().create(request)
+    lines.append("== DummyModelInstance (no server at all)")
+    lines.append(f"Model reply: {response.message().content.as_string() if response.message().content else ''}")
+    print("\n".join(lines), flush=True)
+    async with LocalProviderServer() as server:
+        print(f"Local provider server on {server.url}", flush=True)
+        for name in server.providers:
+            lines = []
+            await _one_provider(name, server.base_url_for(name), lines)
+            print("\n".join(lines), flush=True)
+    print("Demo finished: every provider answered through the real HTTP runtime.")
+    return 0
+
+
+def run_demo() -> int:
+    try:
+        return asyncio.run(_run())
+    except Exception as exc:  # a demo failure is reported as one line, not a traceback
+        print(f"demo failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
