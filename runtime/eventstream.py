@@ -124,8 +124,7 @@ class EventStreamParser:
             )
         if total < _MIN_LENGTH:
             raise StreamError(
-                f"event-stream frame at byte offset {at} has total length {total}, below the minimum of "
-                f"{_MIN_LENGTH}"
+                f"event-stream frame at byte offset {at} has total length {total}, below the minimum of {_MIN_LENGTH}"
             )
         if headers_length > total - _MIN_LENGTH:
             raise StreamError(

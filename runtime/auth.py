@@ -1,0 +1,187 @@
+"""Credentials: find the key, put it on the wire the way the spec's `auth.scheme` says, keep it out of text.
+
+Specs name a scheme (`bearer`, `header`, `query`, `none`); each is a small object in `AUTH_SCHEMES`, so a
+scheme that needs more than a key (``aws_sigv4``: signing the final request) registers itself there without
+touching the callers. Plans render requests without credentials; only `AuthScheme.apply` adds them, on a
+copy of the `WireRequest`, as the last step before sending.
+
+Secrets never reach an error, a repr or a log line: `Credentials` hides itself in its repr, and every message
+or body preview the runtime builds goes through `redact` (see `redact_error`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+from urllib.parse import quote, quote_plus, urlencode, urlsplit, urlunsplit
+
+from vllora_llm.engine.errors import AuthenticationError, LLMError
+from vllora_llm.engine.wire import AuthSpec, WireRequest
+
+__all__ = [
+    "AUTH_SCHEMES",
+    "AuthScheme",
+    "Credentials",
+    "redact",
+    "redact_error",
+    "register_auth_scheme",
+    "resolve_credentials",
+]
+
+REDACTED = "[REDACTED]"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a scheme needs to authenticate: the key, plus named extras (e.g. a session token)."""
+
+    key: str | None = None
+    extras: Mapping[str, str] = field(default_factory=dict)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every value that must be redacted from text."""
+        return tuple(s for s in (self.key, *self.extras.values()) if s)
+
+    def __repr__(self) -> str:
+        return f"Credentials(key={REDACTED if self.key else None}, extras={sorted(self.extras)})"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret in `text` (raw and URL-encoded forms) with ``[REDACTED]``."""
+    for secret in secrets:
+        if not secret:
+            continue
+        for form in {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}:
+            if form in text:
+                text = text.replace(form, REDACTED)
+    return text
+
+
+def redact_error(error: LLMError, secrets: Iterable[str]) -> LLMError:
+    """Redact an error's message, args and text body in place; returns it for ``raise redact_error(...)``."""
+    secrets = tuple(s for s in secrets if s)
+    if not secrets:
+        return error
+    error.message = redact(error.message, secrets)
+    error.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in error.args)
+    body = error.body
+    if isinstance(body, str):
+        error.body = redact(body, secrets)
+    elif isinstance(body, (bytes, bytearray)):
+        error.body = redact(bytes(body).decode("utf-8", "replace"), secrets)
+    elif body is not None and any(s in repr(body) for s in secrets):
+        error.body = redact(repr(body), secrets)
+    return error
+
+
+class AuthScheme(Protocol):
+    """One way of authenticating: find the credentials, then add them to a rendered request."""
+
+    def credentials(self, spec: AuthSpec, api_key: str | None, environ: Mapping[str, str]) -> Credentials:
+        """Resolve credentials (explicit key first, then the environment); raise `AuthenticationError`."""
+        ...
+
+    def apply(self, wire: WireRequest, spec: AuthSpec, credentials: Credentials) -> WireRequest:
+        """Return a copy of `wire` carrying the credentials (never mutate the caller's request)."""
+        ...
+
+
+def _key_from(spec: AuthSpec, api_key: str | None, environ: Mapping[str, str]) -> str:
+    if api_key:
+        return api_key
+    for name in spec.env:
+        value = environ.get(name)
+        if value:
+            return value
+    hint = f" or set {' or '.join(spec.env)}" if spec.env else ""
+    raise AuthenticationError(f"no API key: pass api_key={hint}")
+
+
+class _KeyScheme:
+    """Shared by the schemes whose credential is one key."""
+
+    def credentials(self, spec: AuthSpec, api_key: str | None, environ: Mapping[str, str]) -> Credentials:
+        return Credentials(_key_from(spec, api_key, environ))
+
+    def apply(self, wire: WireRequest, spec: AuthSpec, credentials: Credentials) -> WireRequest:
+        raise NotImplementedError
+
+
+class BearerScheme(_KeyScheme):
+    """``Authorization: Bearer <key>``."""
+
+    def apply(self, wire: WireRequest, spec: AuthSpec, credentials: Credentials) -> WireRequest:
+        name = spec.name or "authorization"
+        return replace(wire, headers={**wire.headers, name: f"Bearer {credentials.key}"})
+
+
+class HeaderScheme(_KeyScheme):
+    """``<spec.name>: <prefix><key>`` (e.g. an ``x-api-key`` header)."""
+
+    def apply(self, wire: WireRequest, spec: AuthSpec, credentials: Credentials) -> WireRequest:
+        if not spec.name:
+            raise AuthenticationError("auth scheme 'header' needs auth.name (the header to set)")
+        return replace(wire, headers={**wire.headers, spec.name: f"{spec.prefix}{credentials.key}"})
+
+
+class QueryScheme(_KeyScheme):
+    """``?<spec.name>=<key>`` appended to the URL's query."""
+
+    def apply(self, wire: WireRequest, spec: AuthSpec, credentials: Credentials) -> WireRequest:
+        if not spec.name:
+            raise AuthenticationError("auth scheme 'query' needs auth.name (the query parameter)")
+        parts = urlsplit(wire.url)
+        pair = urlencode({spec.name: f"{spec.prefix}{credentials.key}"})
+        query = f"{parts.query}&{pair}" if parts.query else pair
+        return replace(wire, url=urlunsplit(parts._replace(query=query)))
+
+
+class NoAuthScheme:
+    """No credentials (local servers, gateways in front of the provider)."""
+
+    def credentials(self, spec: AuthSpec, api_key: str | None, environ: Mapping[str, str]) -> Credentials:
+        return Credentials(api_key or None)
+
+    def apply(self, wire: WireRequest, spec: AuthSpec, credentials: Credentials) -> WireRequest:
+        return wire
+
+
+AUTH_SCHEMES: dict[str, AuthScheme] = {
+    "bearer": BearerScheme(),
+    "header": HeaderScheme(),
+    "query": QueryScheme(),
+    "none": NoAuthScheme(),
+}
+"""Scheme name (a spec's ``auth.scheme``) → implementation. Extend with `register_auth_scheme`."""
+
+
+def register_auth_scheme(name: str, scheme: AuthScheme) -> None:
+    """Make `name` usable as ``auth.scheme`` in specs (how ``aws_sigv4`` plugs in)."""
+    AUTH_SCHEMES[name] = scheme
+
+
+def scheme_for(spec: AuthSpec) -> AuthScheme:
+    """The scheme a spec names, or an `AuthenticationError` listing the known ones."""
+    scheme = AUTH_SCHEMES.get(spec.scheme)
+    if scheme is None:
+        known = ", ".join(sorted(AUTH_SCHEMES))
+        raise AuthenticationError(f"unknown auth scheme {spec.scheme!r} (known: {known})")
+    return scheme
+
+
+def resolve_credentials(
+    spec: AuthSpec,
+    api_key: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    provider: str | None = None,
+) -> Credentials:
+    """Explicit `api_key` first, else the first set variable of ``spec.env``; raises if none is found."""
+    try:
+        return scheme_for(spec).credentials(spec, api_key, os.environ if environ is None else environ)
+    except AuthenticationError as exc:
+        if provider and exc.provider is None:
+            exc.provider = provider
+        raise

@@ -1,0 +1,214 @@
+"""The async client (the crate's `VlloraLLMClient`): a thin, typed front over one `ModelInstance`.
+
+It accepts requests as the typed struct, a dict in OpenAI's JSON shape, or JSON text, and hands streams back
+as a `ResultStream` that can be iterated directly, awaited (to surface HTTP errors before the first chunk)
+or used as an async context manager, and that aggregates what it yielded into the whole response.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeAlias
+
+from vllora_llm.engine.aggregate import StreamAggregator
+from vllora_llm.engine.gateway import (
+    ChatCompletionChunk,
+    ChatCompletionMessageWithFinishReason,
+    ChatCompletionRequest,
+    RequestWarning,
+)
+
+from .instance import ChunkStream, ModelInstance, ProviderModelInstance
+from .transport import Timeouts
+
+__all__ = ["CompletionsClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
+
+RequestLike: TypeAlias = ChatCompletionRequest | dict[str, Any] | bytes | str
+"""Anything `ChatCompletionRequest.coerce` accepts."""
+
+
+class ResultStream:
+    """One streamed completion. Three ways to use it::
+
+        async for chunk in completions.create_stream(req): ...       # opens lazily
+        stream = await completions.create_stream(req)                  # opens now: HTTP errors raise here
+        async with completions.create_stream(req) as stream: ...       # opens now, always closes
+
+    When the chunks are exhausted, `response` (or `aggregate()`) is the whole message. Leaving early (break,
+    an exception, cancellation, `aclose()`) closes the HTTP response at once instead of draining it.
+    """
+
+    __slots__ = ("_aggregator", "_chunks", "_closed", "_done", "_instance", "_request", "_result")
+
+    def __init__(self, instance: ModelInstance, request: ChatCompletionRequest) -> None:
+        self._instance = instance
+        self._request = request
+        self._chunks: ChunkStream | None = None
+        self._aggregator = StreamAggregator()
+        self._result: ChatCompletionMessageWithFinishReason | None = None
+        self._done = False
+        self._closed = False
+
+    async def _open(self) -> ChunkStream:
+        if self._chunks is None:
+            if self._closed:
+                raise RuntimeError("this stream was closed before it was opened")
+            self._chunks = await self._instance.open_stream(self._request)
+        return self._chunks
+
+    async def _opened(self) -> ResultStream:
+        await self._open()
+        return self
+
+    def __await__(self) -> Generator[Any, None, ResultStream]:
+        return self._opened().__await__()
+
+    async def __aenter__(self) -> ResultStream:
+        return await self._opened()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> ResultStream:
+        return self
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        if self._done or self._closed:
+            raise StopAsyncIteration
+        chunks = await self._open()
+        try:
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            self._done = True
+            await self.aclose()
+            raise
+        except BaseException:
+            self._closed = True
+            chunks.close()
+            raise
+        self._aggregator.add(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        """Stop now and release the connection (idempotent)."""
+        self._closed = True
+        chunks = self._chunks
+        if chunks is not None:
+            await chunks.aclose()
+
+    def __del__(self) -> None:
+        # A bare `async for` that breaks never calls aclose(): release the socket when the stream is dropped.
+        chunks = self._chunks
+        if chunks is not None and not self._closed:
+            with contextlib.suppress(Exception):
+                chunks.close()
+
+    @property
+    def warnings(self) -> list[RequestWarning]:
+        """What the request mapping could not honour (known once the stream is open)."""
+        return list(self._chunks.warnings) if self._chunks is not None else []
+
+    @property
+    def done(self) -> bool:
+        """True once every chunk was received."""
+        return self._done
+
+    def aggregate(self) -> ChatCompletionMessageWithFinishReason:
+        """The message assembled from the chunks so far (the whole response once `done`)."""
+        if self._result is not None:
+            return self._result
+        result = self._aggregator.result()
+        result.warnings = self.warnings
+        if self._done:
+            self._result = result
+        return result
+
+    @property
+    def response(self) -> ChatCompletionMessageWithFinishReason:
+        """The aggregated response; only after the stream ended (use `aggregate()` for a partial one)."""
+        if not self._done:
+            raise RuntimeError("the stream has not ended yet: iterate it to the end, or call aggregate()")
+        return self.aggregate()
+
+
+class CompletionsClient:
+    """Chat completions against one model instance (the crate's `CompletionsClient`)."""
+
+    __slots__ = ("_instance",)
+
+    def __init__(self, instance: ModelInstance) -> None:
+        self._instance = instance
+
+    async def create(self, request: RequestLike) -> ChatCompletionMessageWithFinishReason:
+        """One whole completion."""
+        return await self._instance.complete(ChatCompletionRequest.coerce(request))
+
+    def create_stream(self, request: RequestLike) -> ResultStream:
+        """A streamed completion; see `ResultStream` for the ways to consume it."""
+        return ResultStream(self._instance, ChatCompletionRequest.coerce(request))
+
+
+class VlloraLLMClient:
+    """The entry point: build it from a model instance or a provider spec, then call `completions()`."""
+
+    def __init__(self, instance: ModelInstance) -> None:
+        self.instance = instance
+        self._completions = CompletionsClient(instance)
+
+    def __repr__(self) -> str:
+        return f"VlloraLLMClient({self.instance!r})"
+
+    @classmethod
+    def new_with_instance(cls, instance: ModelInstance) -> VlloraLLMClient:
+        """Wrap any `ModelInstance` (e.g. `DummyModelInstance()` for offline use)."""
+        return cls(instance)
+
+    @classmethod
+    def from_provider(
+        cls,
+        name: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeouts | float | None = None,
+        max_retries: int = 2,
+        spec_path: Sequence[str | Path] = (),
+        **options: Any,
+    ) -> VlloraLLMClient:
+        """A client for the provider spec `name` (found in `spec_path`, ``VLLORA_SPEC_PATH`` or the shipped
+        specs). The key comes from `api_key` or the spec's environment variable; `options` go to
+        `ProviderModelInstance` (e.g. `backoff_base`, `max_backoff`, `transport`)."""
+        from vllora_llm.engine.registry import load_plan  # lazily: the spec compiler is for real providers
+
+        plan = load_plan(name, spec_path)
+        instance = ProviderModelInstance(
+            plan,
+            api_key=api_key,
+            base_url=base_url,
+            headers=headers,
+            timeout=timeout,
+            max_retries=max_retries,
+            **options,
+        )
+        return cls(instance)
+
+    def completions(self) -> CompletionsClient:
+        return self._completions
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.instance.aclose()
+
+    async def __aenter__(self) -> VlloraLLMClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

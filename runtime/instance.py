@@ -1,0 +1,399 @@
+"""Model instances: the thing a client calls. One abstract shape, an offline dummy, and the spec-driven one.
+
+`ProviderModelInstance` is where the layers meet: the plan renders and parses (pure), auth adds credentials,
+the transport moves bytes, a framer cuts the stream into frames and the plan's stream decoder turns frames
+into chunks. Retries (rules in `retry.py`) are driven from here because only here is it known whether a
+chunk already reached the caller: a stream is re-opened after a failure only until its first chunk is
+handed out, never after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import replace
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Protocol
+
+from vllora_llm.engine.errors import LLMError, SpecError
+from vllora_llm.engine.gateway import (
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    ChatCompletionMessageWithFinishReason,
+    ChatCompletionRequest,
+    Choice,
+    ChoiceDelta,
+    ChunkChoice,
+    RequestWarning,
+    Usage,
+)
+from vllora_llm.engine.wire import AuthSpec, WireRequest
+
+from .auth import redact, redact_error, resolve_credentials, scheme_for
+from .eventstream import EventStreamParser
+from .retry import Attempts, RetryPolicy, classify_http_error
+from .sse import SSEParser
+from .transport import AiohttpTransport, StreamResponse, Timeouts, Transport
+
+__all__ = [
+    "FRAMERS",
+    "ChunkStream",
+    "DummyModelInstance",
+    "ModelInstance",
+    "ProviderModelInstance",
+    "ProviderPlan",
+]
+
+logger = logging.getLogger("vllora_llm")
+
+try:
+    USER_AGENT = f"vllora-llm/{version('vllora-llm')}"
+except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
+    USER_AGENT = "vllora-llm/0"
+
+
+# ---- the plan contract (engine/plan.py implements it) ------------------------------------------------------
+
+
+class Framer(Protocol):
+    """A push parser cutting a byte stream into frames (SSE events, event-stream messages)."""
+
+    def feed(self, chunk: bytes) -> Sequence[Any]: ...
+
+    def close(self) -> Sequence[Any]: ...
+
+
+class StreamDecoder(Protocol):
+    """A plan's per-stream state machine: frames in, unified chunks out; `close` checks the terminal event."""
+
+    def feed(self, frame: Any) -> list[ChatCompletionChunk]: ...
+
+    def close(self) -> list[ChatCompletionChunk]: ...
+
+
+class ProviderPlan(Protocol):
+    """What the runtime needs from a compiled provider spec."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def auth(self) -> AuthSpec: ...
+
+    @property
+    def framing(self) -> str: ...
+
+    def encode(
+        self, request: ChatCompletionRequest, *, stream: bool = False, base_url: str | None = None
+    ) -> tuple[WireRequest, list[RequestWarning]]: ...
+
+    def decode(self, status: int, headers: Mapping[str, str], body: bytes) -> ChatCompletionMessageWithFinishReason: ...
+
+    def error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError: ...
+
+    def stream_decoder(self) -> StreamDecoder: ...
+
+
+FRAMERS: dict[str, Callable[[], Framer]] = {"sse": SSEParser, "aws_event_stream": EventStreamParser}
+"""A plan's `framing` → the push parser that cuts its stream into frames."""
+
+
+# ---- the abstract shape ------------------------------------------------------------------------------------
+
+
+class ChunkStream(ABC):
+    """An opened stream of chunks (its HTTP headers, if any, have arrived), with the request's warnings."""
+
+    warnings: list[RequestWarning]
+
+    def __aiter__(self) -> ChunkStream:
+        return self
+
+    @abstractmethod
+    async def __anext__(self) -> ChatCompletionChunk: ...
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:  # noqa: B027 - optional hook, iterator-backed streams hold nothing
+        """Release the connection now, synchronously (safe from `__del__`); a no-op when there is none."""
+
+
+class _IteratorChunkStream(ChunkStream):
+    """Adapts any `ModelInstance.stream()` iterator to `ChunkStream`."""
+
+    def __init__(self, chunks: AsyncIterator[ChatCompletionChunk]) -> None:
+        self._chunks = chunks
+        self.warnings = []
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        return await self._chunks.__anext__()
+
+    async def aclose(self) -> None:
+        closer = getattr(self._chunks, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+class ModelInstance(ABC):
+    """A model you can call: a whole completion or a stream of chunks (the crate's `ModelInstance`)."""
+
+    @abstractmethod
+    async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason: ...
+
+    @abstractmethod
+    def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]: ...
+
+    async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
+        """Start a stream and return once it is open (HTTP errors raise here); wraps `stream()` by default."""
+        return _IteratorChunkStream(self.stream(request))
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most instances hold nothing
+        """Release connections; the default has none."""
+
+
+# ---- offline -----------------------------------------------------------------------------------------------
+
+
+class DummyModelInstance(ModelInstance):
+    """Offline and deterministic: echoes the last user message, for examples and tests without a network."""
+
+    def __init__(self, reply: str | None = None, *, created: int = 0) -> None:
+        self._reply = reply
+        self._created = created
+
+    def reply_for(self, request: ChatCompletionRequest) -> str:
+        if self._reply is not None:
+            return self._reply
+        said = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
+        return f"Hello from DummyModelInstance! You said: {said}"
+
+    def _usage(self, request: ChatCompletionRequest, reply: str) -> Usage:
+        prompt = sum(len(m.text().split()) for m in request.messages)
+        completion = len(reply.split())
+        return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+
+    async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
+        reply = self.reply_for(request)
+        return ChatCompletionMessageWithFinishReason(
+            id="chatcmpl-dummy",
+            model=request.model,
+            created=self._created,
+            choices=[Choice(message=ChatCompletionMessage(role="assistant", content=reply), finish_reason="stop")],
+            usage=self._usage(request, reply),
+        )
+
+    async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+        reply = self.reply_for(request)
+
+        def chunk(
+            delta: ChoiceDelta | None, finish_reason: str | None = None, usage: Usage | None = None
+        ) -> ChatCompletionChunk:
+            choices = [] if delta is None else [ChunkChoice(delta=delta, finish_reason=finish_reason)]
+            return ChatCompletionChunk(
+                id="chatcmpl-dummy", model=request.model, created=self._created, choices=choices, usage=usage
+            )
+
+        yield chunk(ChoiceDelta(role="assistant", content=""))
+        words = reply.split(" ")
+        for i, word in enumerate(words):
+            yield chunk(ChoiceDelta(content=word if i == len(words) - 1 else word + " "))
+            await asyncio.sleep(0)  # a real stream yields to the loop between chunks
+        yield chunk(ChoiceDelta(), finish_reason="stop")
+        yield chunk(None, usage=self._usage(request, reply))
+
+
+# ---- spec-driven -------------------------------------------------------------------------------------------
+
+
+def _merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Later layers win, header names compared case-insensitively."""
+    out: dict[str, str] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            for existing in [k for k in out if k.lower() == key.lower()]:
+                del out[existing]
+            out[key] = value
+    return out
+
+
+class ProviderModelInstance(ModelInstance):
+    """A provider reached over HTTP, described by a compiled spec (`plan`)."""
+
+    def __init__(
+        self,
+        plan: ProviderPlan,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeouts | float | None = None,
+        max_retries: int = 2,
+        backoff_base: float = 0.5,
+        max_backoff: float = 8.0,
+        max_retry_after: float = 60.0,
+        transport: Transport | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        if plan.framing not in FRAMERS:
+            known = ", ".join(sorted(FRAMERS))
+            raise SpecError(f"{plan.name}: unknown stream framing {plan.framing!r} (known: {known})")
+        self.plan = plan
+        self.base_url = base_url
+        self._auth = scheme_for(plan.auth)
+        self._credentials = resolve_credentials(plan.auth, api_key, environ, provider=plan.name)
+        self._secrets = self._credentials.secrets()
+        self._headers = _merge_headers({"user-agent": USER_AGENT}, headers or {})
+        self.retry = RetryPolicy(max_retries, backoff_base, max_backoff, max_retry_after)
+        self._owns_transport = transport is None
+        self.transport: Transport = transport or AiohttpTransport(timeout)
+
+    def __repr__(self) -> str:
+        return f"ProviderModelInstance({self.plan.name!r}, base_url={self.base_url!r})"
+
+    def _prepare(self, request: ChatCompletionRequest, *, stream: bool) -> tuple[WireRequest, list[RequestWarning]]:
+        wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url)
+        wire = replace(wire, headers=_merge_headers(self._headers, wire.headers))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: %s %s", self.plan.name, wire.method, redact(wire.url.split("?", 1)[0], self._secrets))
+        return self._auth.apply(wire, self.plan.auth, self._credentials), warnings
+
+    def _attempts(self) -> Attempts:
+        return Attempts(self.plan.name, self.retry, self._secrets)
+
+    def http_error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError:
+        """The plan's typed error, with the retry hint and decision taken from the headers."""
+        err = classify_http_error(self.plan.error(status, headers, body), status, headers)
+        return redact_error(err, self._secrets)
+
+    async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
+        wire, warnings = self._prepare(request, stream=False)
+        attempts = self._attempts()
+
+        async def once() -> ChatCompletionMessageWithFinishReason:
+            response = await self.transport.send(wire)
+            if not 200 <= response.status < 300:
+                raise self.http_error(response.status, response.headers, response.body)
+            return self.plan.decode(response.status, response.headers, response.body)
+
+        try:
+            result = await attempts.run(once)
+        except LLMError as err:
+            raise attempts.final(err) from None
+        result.warnings = [*warnings, *result.warnings]
+        if result.provider is None:
+            result.provider = self.plan.name
+        return result
+
+    async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
+        wire, warnings = self._prepare(request, stream=True)
+        stream = _ProviderChunkStream(self, wire, warnings)
+        await stream.open()
+        return stream
+
+    async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+        chunks = await self.open_stream(request)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_transport:
+            await self.transport.aclose()
+
+
+class _ProviderChunkStream(ChunkStream):
+    """Bytes → frames → chunks for one streamed call, retried (re-opened) only until a chunk is handed out."""
+
+    def __init__(self, owner: ProviderModelInstance, wire: WireRequest, warnings: list[RequestWarning]) -> None:
+        self.warnings = warnings
+        self._owner = owner
+        self._wire = wire
+        self._attempts = owner._attempts()
+        self._response: StreamResponse | None = None
+        self._pending: deque[ChatCompletionChunk] = deque()
+        self._framer: Framer
+        self._decoder: StreamDecoder
+        self._delivered = False
+        self._finished = False
+
+    async def _open_once(self) -> StreamResponse:
+        response = await self._owner.transport.open_stream(self._wire)
+        if 200 <= response.status < 300:
+            return response
+        try:
+            body = await response.read()
+        finally:
+            response.close()
+        raise self._owner.http_error(response.status, response.headers, body)
+
+    async def open(self) -> None:
+        """Connect (with retries) and restart framing and decoding from scratch."""
+        try:
+            self._response = await self._attempts.run(self._open_once)
+        except LLMError as err:
+            raise self._attempts.final(err) from None
+        self._framer = FRAMERS[self._owner.plan.framing]()
+        self._decoder = self._owner.plan.stream_decoder()
+        self._pending.clear()
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        while not self._pending:
+            if self._finished:
+                raise StopAsyncIteration
+            if self._response is None:
+                try:
+                    await self.open()
+                except BaseException:
+                    self._finished = True
+                    raise
+            try:
+                await self._pump()
+            except LLMError as err:
+                self._drop_response()
+                if self._delivered:
+                    self._finished = True
+                    raise self._attempts.final(err) from None
+                try:
+                    await self._attempts.failed(err)  # raises unless this failure may be retried
+                except BaseException:
+                    self._finished = True
+                    raise
+            except BaseException:
+                self.close()
+                raise
+        self._delivered = True
+        return self._pending.popleft()
+
+    async def _pump(self) -> None:
+        """Read one piece of the body and decode whatever frames it completes."""
+        assert self._response is not None
+        data = await self._response.read_chunk()
+        frames = self._framer.feed(data) if data else self._framer.close()
+        decoder, pending = self._decoder, self._pending
+        for frame in frames:
+            pending.extend(decoder.feed(frame))
+        if not data:
+            pending.extend(decoder.close())
+            self._finished = True
+            self._response = None
+
+    def _drop_response(self) -> None:
+        response, self._response = self._response, None
+        if response is not None:
+            response.close()
+
+    def close(self) -> None:
+        self._drop_response()
+        self._pending.clear()
+        self._finished = True
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # best effort at garbage collection (the loop may be gone)
+            self.close()

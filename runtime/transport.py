@@ -1,0 +1,293 @@
+"""How a `WireRequest` becomes bytes on a socket: the one narrow seam between "what to send" and "how".
+
+Everything above this module (auth, retries, framing, decoding) works on `WireRequest` in and status, headers
+and body bytes out, so a test or an alternative HTTP stack plugs in by implementing `Transport`
+(the idea of httpx's ``_transports/base.py``). `AiohttpTransport` is the real one: one `aiohttp.ClientSession`
+per client, created lazily inside the running loop and reused (keep-alive); gzip is aiohttp's job.
+
+Failures leave here as our error classes only: timeouts → `TimeoutError`, connection failures before a
+response → `ConnectionError`, a connection lost while a streamed body is being read → `StreamError`.
+Messages name the method and origin, never the query string (a key may live there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+from vllora_llm.engine.errors import ConnectionError as LLMConnectionError
+from vllora_llm.engine.errors import StreamError
+from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
+from vllora_llm.engine.wire import WireRequest
+from yarl import URL
+
+__all__ = ["AiohttpStreamResponse", "AiohttpTransport", "Response", "StreamResponse", "Timeouts", "Transport"]
+
+
+_CONNECT, _READ, _TOTAL = 10.0, 120.0, 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds; `None` disables one.
+
+    `connect`: to open the connection. `read`: the longest silence while reading (the idle timeout that
+    catches a stalled stream). `total`: a whole non-streamed call, or a streamed call up to its response
+    headers (a long stream is bounded by `read`, not by its length).
+    """
+
+    connect: float | None = _CONNECT
+    read: float | None = _READ
+    total: float | None = _TOTAL
+
+    @classmethod
+    def coerce(cls, value: Timeouts | float | None) -> Timeouts:
+        """Accept a `Timeouts`, a number (the total; the other limits never exceed it) or None (defaults)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Timeouts):
+            return value
+        total = float(value)
+        return cls(connect=min(_CONNECT, total), read=min(_READ, total), total=total)
+
+
+@dataclass(slots=True)
+class Response:
+    """A whole answer: status, headers (case-insensitive when they come from aiohttp) and body bytes."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class StreamResponse(Protocol):
+    """An answer whose headers arrived and whose body is read piece by piece."""
+
+    status: int
+    headers: Mapping[str, str]
+
+    async def read_chunk(self) -> bytes:
+        """The next bytes as they arrive; `b""` at the end of the body (the connection is then reusable)."""
+        ...
+
+    async def read(self) -> bytes:
+        """The rest of the body at once (used for error bodies)."""
+        ...
+
+    def close(self) -> None:
+        """Drop the connection now (idempotent, synchronous so it is safe from `__del__` and cancellation)."""
+        ...
+
+
+class Transport(Protocol):
+    """The seam: send a rendered request, get status, headers and bytes back."""
+
+    async def send(self, wire: WireRequest) -> Response:
+        """Send and read the whole body."""
+        ...
+
+    async def open_stream(self, wire: WireRequest) -> StreamResponse:
+        """Send and return once the response headers arrived; the caller reads the body and closes."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pooled connections."""
+        ...
+
+
+def _origin(wire: WireRequest) -> str:
+    """`POST https://host:port/path` without the query string (which may hold a key)."""
+    try:
+        url = URL(wire.url)
+        return f"{wire.method} {url.with_query(None).with_fragment(None)}"
+    except (ValueError, TypeError):
+        return wire.method
+
+
+def _timeout_error(exc: BaseException, wire: WireRequest, timeouts: Timeouts, *, reading: bool) -> LLMTimeoutError:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        what = f"connect timeout ({timeouts.connect} s)"
+    elif isinstance(exc, aiohttp.SocketTimeoutError) or reading:
+        what = f"no data for {timeouts.read} s (read timeout)"
+    else:
+        what = f"total timeout ({timeouts.total} s)"
+    return LLMTimeoutError(f"{_origin(wire)}: {what}")
+
+
+class AiohttpStreamResponse:
+    """A streamed aiohttp response: bytes via `content.iter_any()` (never the line iterator, which fails on
+    long lines), released for reuse at the end of the body, closed at once on early exit."""
+
+    __slots__ = ("_chunks", "_done", "_response", "_timeouts", "_wire", "headers", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse, wire: WireRequest, timeouts: Timeouts) -> None:
+        self._response = response
+        self._wire = wire
+        self._timeouts = timeouts
+        self._chunks = response.content.iter_any()
+        self._done = False
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read_chunk(self) -> bytes:
+        if self._done:
+            return b""
+        try:
+            data = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._done = True
+            self._response.release()
+            return b""
+        except TimeoutError as exc:
+            self.close()
+            raise _timeout_error(exc, self._wire, self._timeouts, reading=True) from None
+        except aiohttp.ClientError as exc:
+            self.close()
+            what = f"connection lost mid-stream ({type(exc).__name__})"
+            raise StreamError(f"{_origin(self._wire)}: {what}", retryable=True) from None
+        except BaseException:
+            self.close()
+            raise
+        return data
+
+    async def read(self) -> bytes:
+        parts: list[bytes] = []
+        while chunk := await self.read_chunk():
+            parts.append(chunk)
+        return b"".join(parts)
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """The body as raw chunks; leaving the loop early closes the connection."""
+        try:
+            while chunk := await self.read_chunk():
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self._done:
+            self._done = True
+            self._response.close()
+
+    def __del__(self) -> None:
+        if not self._done:
+            with contextlib.suppress(Exception):  # best effort at garbage collection (the loop may be gone)
+                self.close()
+
+
+async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Parked at its `yield` for the session's lifetime. A loop's `shutdown_asyncgens()` (which
+    `asyncio.run` calls on exit) closes every parked async generator, so a client that was never closed
+    still releases its sockets while the loop can run the cleanup."""
+    try:
+        yield
+    finally:
+        if not session.closed:
+            await session.close()
+
+
+class AiohttpTransport:
+    """One `aiohttp.ClientSession` per client: created on first use inside the running loop, then reused."""
+
+    def __init__(
+        self,
+        timeouts: Timeouts | float | None = None,
+        *,
+        limit: int = 100,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.timeouts = Timeouts.coerce(timeouts)
+        self._limit = limit
+        self._session = session
+        self._owns_session = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closer: AsyncGenerator[None, None] | None = None
+
+    def __repr__(self) -> str:
+        return f"AiohttpTransport(timeouts={self.timeouts!r})"
+
+    async def _client(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is not None and not session.closed:
+            if self._loop is loop or not self._owns_session:
+                return session
+            if self._loop is not None and not self._loop.is_closed():
+                raise RuntimeError(
+                    "this client's connection pool belongs to another running event loop; "
+                    "create one client per loop (or use SyncVlloraLLMClient from threads)"
+                )
+            self._abandon(session)  # its loop was closed without shutting down async generators
+        self._loop = loop
+        session = self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._limit),
+            timeout=self._client_timeout(stream=False),
+            auto_decompress=True,
+        )
+        self._closer = _close_at_loop_shutdown(session)
+        await self._closer.__anext__()  # registered with the loop: asyncio.run() will close the pool
+        return session
+
+    @staticmethod
+    def _abandon(session: aiohttp.ClientSession) -> None:
+        connector = session.connector
+        if connector is not None:
+            connector._close()  # synchronous; with a closed loop it only clears the pool
+        session.detach()
+
+    def _client_timeout(self, *, stream: bool) -> aiohttp.ClientTimeout:
+        t = self.timeouts
+        return aiohttp.ClientTimeout(
+            total=None if stream else t.total, connect=t.connect, sock_connect=t.connect, sock_read=t.read
+        )
+
+    async def _request(self, wire: WireRequest, *, stream: bool) -> aiohttp.ClientResponse:
+        session = await self._client()
+        headers = wire.headers
+        if wire.body and not any(k.lower() == "content-type" for k in headers):
+            headers = {**headers, "content-type": "application/json"}
+        timeout = self._client_timeout(stream=stream)
+        try:
+            if stream and self.timeouts.total is not None:
+                async with asyncio.timeout(self.timeouts.total):
+                    return await session.request(
+                        wire.method, wire.url, data=wire.body, headers=headers, timeout=timeout
+                    )
+            return await session.request(wire.method, wire.url, data=wire.body, headers=headers, timeout=timeout)
+        except TimeoutError as exc:
+            raise _timeout_error(exc, wire, self.timeouts, reading=False) from None
+        except aiohttp.ClientError as exc:
+            raise LLMConnectionError(f"{_origin(wire)}: {type(exc).__name__}: {exc}") from None
+
+    async def send(self, wire: WireRequest) -> Response:
+        response = await self._request(wire, stream=False)
+        try:
+            body = await response.read()
+        except TimeoutError as exc:
+            response.close()
+            raise _timeout_error(exc, wire, self.timeouts, reading=True) from None
+        except aiohttp.ClientError as exc:
+            response.close()
+            what = f"connection lost reading the body ({type(exc).__name__})"
+            raise LLMConnectionError(f"{_origin(wire)}: {what}") from None
+        except BaseException:
+            response.close()
+            raise
+        response.release()
+        return Response(response.status, response.headers, body)
+
+    async def open_stream(self, wire: WireRequest) -> AiohttpStreamResponse:
+        response = await self._request(wire, stream=True)
+        return AiohttpStreamResponse(response, wire, self.timeouts)
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        closer, self._closer = self._closer, None
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+        if closer is not None:
+            await closer.aclose()
