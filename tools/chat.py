@@ -26,7 +26,8 @@ async def _chat(provider: str, model: str, prompt: str, base_url: str | None, st
         print(f"warning: {warning.message}", file=sys.stderr)
     if response.usage is not None:
         usage = response.usage
-        print(f"[{response.finish_reason()}; {usage.prompt_tokens} in / {usage.completion_tokens} out]", file=sys.stderr)
+        summary = f"[{response.finish_reason()}; {usage.prompt_tokens} in / {usage.completion_tokens} out]"
+        print(summary, file=sys.stderr)
     return 0
 
 
