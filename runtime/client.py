@@ -198,6 +198,29 @@ class VlloraLLMClient:
         )
         return cls(instance)
 
+    @classmethod
+    def from_config(
+        cls,
+        path: str | Path | None = None,
+        *,
+        spec_path: Sequence[str | Path] = (),
+        timeout: Timeouts | float | None = None,
+        max_retries: int = 2,
+        **options: Any,
+    ) -> VlloraLLMClient:
+        """A client that routes by `request.model`: entries of a routing file (the vllora gateway's
+        `models.yaml`, read as it is, plus `fallbacks`, `defaults`, `api_key_env`, `base_url`), or
+        `provider/model` ids (`anthropic/claude-sonnet-4-5`), which need no file at all."""
+        from vllora_llm.engine.routing import load_routing
+
+        from .router import RouterModelInstance
+
+        config = load_routing(str(path)) if path is not None else None
+        instance = RouterModelInstance(
+            config, spec_path=spec_path, timeout=timeout, max_retries=max_retries, **options
+        )
+        return cls(instance)
+
     def completions(self) -> CompletionsClient:
         return self._completions
 

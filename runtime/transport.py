@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
+from yarl import URL
+
 from vllora_llm.engine.errors import ConnectionError as LLMConnectionError
 from vllora_llm.engine.errors import StreamError
 from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
 from vllora_llm.engine.wire import WireRequest
-from yarl import URL
 
 __all__ = ["AiohttpStreamResponse", "AiohttpTransport", "Response", "StreamResponse", "Timeouts", "Transport"]
 

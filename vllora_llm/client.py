@@ -2,6 +2,7 @@
 
 from vllora_llm.runtime.client import CompletionsClient, ResultStream, VlloraLLMClient
 from vllora_llm.runtime.instance import DummyModelInstance, ModelInstance, ProviderModelInstance
+from vllora_llm.runtime.router import RouterModelInstance
 from vllora_llm.runtime.sync import SyncCompletionsClient, SyncResultStream, SyncVlloraLLMClient
 from vllora_llm.runtime.transport import Timeouts
 
@@ -11,6 +12,7 @@ __all__ = [
     "ModelInstance",
     "ProviderModelInstance",
     "ResultStream",
+    "RouterModelInstance",
     "SyncCompletionsClient",
     "SyncResultStream",
     "SyncVlloraLLMClient",

@@ -34,6 +34,8 @@ CODES: dict[str, str] = {
     "SPEC038": "a range has min greater than max",
     "SPEC039": "an override's model glob is empty or matches nothing useful",
     "SPEC040": "a template is malformed",
+    "SPEC041": "a routing config lists the same model twice",
+    "SPEC042": "a routing fallback names a model the routing config does not have",
 }
 
 

@@ -107,8 +107,15 @@ def _describe(error: Any) -> list[tuple[str, str, Path, bool, str | None]]:
         hint = "quote the value to make it a string" if expected == "string" else None
         return [(code, got, path, False, hint)]
     if kind == "pattern":
-        return [(code, f"{error.instance!r} does not match {error.validator_value}", path, False,
-                 error.schema.get("description"))]
+        return [
+            (
+                code,
+                f"{error.instance!r} does not match {error.validator_value}",
+                path,
+                False,
+                error.schema.get("description"),
+            )
+        ]
     return [(code, error.message, path, False, None)]
 
 
@@ -118,13 +125,22 @@ def schema_pass(doc: SourceDoc, diags: Diagnostics) -> bool:
 
     if not isinstance(doc.data, dict):
         found = "the file is empty" if doc.data is None else f"the document is a {type(doc.data).__name__}"
-        diags.add(doc.file, doc.mark(()), "SPEC003", "", f"{found}; a spec is a YAML mapping",
-                  hint="start with apiVersion: vllora.dev/v1, kind: ProviderSpec, metadata: {name, revision}")
+        diags.add(
+            doc.file,
+            doc.mark(()),
+            "SPEC003",
+            "",
+            f"{found}; a spec is a YAML mapping",
+            hint="start with apiVersion: vllora.dev/v1, kind: ProviderSpec, metadata: {name, revision}",
+        )
         return False
     ok = True
+    partial = isinstance(doc.data.get("extends"), str)
     validator = Draft202012Validator(spec_schema())
     for top in validator.iter_errors(doc.data):
         for error in _leaf_errors(top):
+            if partial and _inherited(error):
+                continue  # checked on the merged spec (merged_pass)
             ok = False
             for code, message, path, at_key, hint in _describe(error):
                 if path in (("apiVersion",), ("kind",)):
@@ -132,6 +148,48 @@ def schema_pass(doc: SourceDoc, diags: Diagnostics) -> bool:
                     hint = "this library reads apiVersion: vllora.dev/v1, kind: ProviderSpec"
                 diags.add(doc.file, doc.mark(path, key=at_key), code, format_path(path), message, hint=hint)
     return ok
+
+
+def report_schema_errors(doc: SourceDoc, diags: Diagnostics, schema: Mapping[str, Any]) -> bool:
+    """Validate any loaded document against `schema`, reporting like specs do; True when it is valid."""
+    from jsonschema import Draft202012Validator
+
+    ok = True
+    for top in Draft202012Validator(schema).iter_errors(doc.data):
+        for error in _leaf_errors(top):
+            ok = False
+            for code, message, path, at_key, hint in _describe(error):
+                diags.add(doc.file, doc.mark(path, key=at_key), code, format_path(path), message, hint=hint)
+    return ok
+
+
+def _inherited(error: Any) -> bool:
+    """A key missing from a block of an extending spec: the base may give it, so it is checked after merging.
+
+    Not for `metadata` (never inherited) nor inside lists (a list replaces the base's, so its items are whole).
+    """
+    path = tuple(error.absolute_path)
+    nested = bool(path) and path[0] != "metadata" and not any(isinstance(p, int) for p in path)
+    return error.validator == "required" and nested
+
+
+def merged_pass(merged: dict[str, Any], doc: SourceDoc, diags: Diagnostics) -> None:
+    """Required keys still missing once `doc` is merged over its base (e.g. removed with null)."""
+    from jsonschema import Draft202012Validator
+
+    for top in Draft202012Validator(spec_schema()).iter_errors(merged):
+        for error in _leaf_errors(top):
+            if not _inherited(error):
+                continue  # everything else was reported against the file it is in
+            for code, message, path, _, _ in _describe(error):
+                diags.add(
+                    doc.file,
+                    doc.key_marks.get(path) or doc.mark(("extends",)),
+                    code,
+                    format_path(path),
+                    f"{message} (after merging over the base spec)",
+                    hint="neither this spec nor its base gives it; add it here",
+                )
 
 
 # ---- the semantic pass --------------------------------------------------------------------------------------
@@ -152,6 +210,7 @@ def semantic_pass(doc: SourceDoc, diags: Diagnostics, *, file_stem: str | None =
     _check_params(doc, ("params",), data.get("params") or {}, diags)
     _check_endpoint(doc, ("endpoint",), data.get("endpoint") or {}, diags)
     _check_messages(doc, ("messages",), data.get("messages") or {}, diags)
+    _check_adjust(doc, ("adjust",), data.get("adjust") or (), diags)
     for i, override in enumerate(data.get("overrides") or ()):
         where: Path = ("overrides", i)
         for j, glob in enumerate(override.get("match") or ()):
@@ -167,6 +226,7 @@ def semantic_pass(doc: SourceDoc, diags: Diagnostics, *, file_stem: str | None =
         _check_params(doc, (*where, "params"), override.get("params") or {}, diags)
         _check_endpoint(doc, (*where, "endpoint"), override.get("endpoint") or {}, diags)
         _check_messages(doc, (*where, "messages"), override.get("messages") or {}, diags)
+        _check_adjust(doc, (*where, "adjust"), override.get("adjust") or (), diags)
     _check_response(doc, data.get("response") or {}, diags)
     _check_stream(doc, data.get("stream") or {}, diags)
     _check_errors(doc, data.get("errors") or {}, diags)
@@ -275,20 +335,33 @@ def _check_params(doc: SourceDoc, where: Path, params: Mapping[str, Any], diags:
                 "SPEC038",
                 format_path((*here, "range")),
                 f"min {low} is greater than max {high}",
+                hint="no value fits this range; swap min and max",
             )
         for key in ("template", "each"):
             if key in rule:
                 _template(doc, (*here, key), rule[key], diags)
         if "transform" in rule:
             _transform(doc, (*here, "transform"), rule["transform"], diags)
-        for j, other_name in enumerate([*(rule.get("conflicts_with") or ()), rule.get("unless")]):
+        named: list[tuple[Path, Any]] = [
+            ((*here, "conflicts_with", j), entry.get("param") if isinstance(entry, dict) else entry)
+            for j, entry in enumerate(rule.get("conflicts_with") or ())
+        ]
+        named += [((*here, "requires", j), entry) for j, entry in enumerate(rule.get("requires") or ())]
+        named.append(((*here, "unless"), rule.get("unless")))
+        for spot, other_name in named:
             if other_name is not None and other_name not in known:
-                spot: Path = (
-                    (*here, "conflicts_with", j) if j < len(rule.get("conflicts_with") or ()) else (*here, "unless")
-                )
                 diags.add(
                     doc.file, doc.mark(spot), "SPEC035", format_path(spot), f"unknown unified parameter {other_name!r}"
                 )
+
+
+def _check_adjust(doc: SourceDoc, where: Path, entries: Any, diags: Diagnostics) -> None:
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        _path(doc, (*where, i, "at"), entry.get("at"), diags, setter=True)
+        if "transform" in entry:
+            _transform(doc, (*where, i, "transform"), entry["transform"], diags)
 
 
 def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], diags: Diagnostics) -> None:
@@ -391,7 +464,7 @@ def _check_stream(doc: SourceDoc, stream: Mapping[str, Any], diags: Diagnostics)
 
 def _check_errors(doc: SourceDoc, errors: Mapping[str, Any], diags: Diagnostics) -> None:
     where: Path = ("errors",)
-    for key in ("message", "type", "code"):
+    for key in ("message", "type", "code", "request_id"):
         _path(doc, (*where, key), errors.get(key), diags)
     retry = errors.get("retry_after") or {}
     _path(doc, (*where, "retry_after", "from"), retry.get("from"), diags)

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.errors import AuthenticationError, ConnectionError, LLMError, ProviderError
 from vllora_llm.engine.wire import AuthSpec, WireRequest
 from vllora_llm.runtime.auth import (
@@ -19,8 +21,6 @@ from vllora_llm.runtime.auth import (
     resolve_credentials,
     scheme_for,
 )
-
-from vllora_llm.client import VlloraLLMClient
 from vllora_llm.testing import Fault, LocalProviderServer
 
 KEY = "sk-test-SECRET/key+1"  # '/' and '+' change under URL encoding: both forms must be redacted

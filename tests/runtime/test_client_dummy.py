@@ -197,9 +197,8 @@ def test_sync_facade() -> None:
 
 
 def test_public_modules_reexport_the_api() -> None:
-    import vllora_llm.engine.gateway as gateway
-
     import vllora_llm.client as public_client
+    import vllora_llm.engine.gateway as gateway
     import vllora_llm.types.gateway as public_gateway
 
     defined = {

@@ -12,6 +12,7 @@ import pytest
 from botocore.eventstream import EventStreamBuffer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from vllora_llm.engine.errors import StreamError
 from vllora_llm.runtime.eventstream import (
     MAX_HEADERS_LENGTH,

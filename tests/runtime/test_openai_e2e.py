@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from vllora_llm.engine.errors import InvalidRequestError
-from vllora_llm.runtime.transport import AiohttpTransport
 
 from vllora_llm.client import SyncVlloraLLMClient, VlloraLLMClient
+from vllora_llm.engine.errors import InvalidRequestError
+from vllora_llm.runtime.transport import AiohttpTransport
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 from vllora_llm.types.gateway import ChatCompletionMessageWithFinishReason, ToolCall, Usage
 

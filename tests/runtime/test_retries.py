@@ -11,6 +11,8 @@ from email.utils import formatdate
 from typing import Any
 
 import pytest
+
+from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.errors import (
     ConnectionError,
     InvalidRequestError,
@@ -21,8 +23,6 @@ from vllora_llm.engine.errors import (
 from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
 from vllora_llm.runtime.retry import RetryPolicy, parse_retry_after
 from vllora_llm.runtime.transport import Timeouts
-
-from vllora_llm.client import VlloraLLMClient
 from vllora_llm.testing import Fault, LocalProviderServer
 
 REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}

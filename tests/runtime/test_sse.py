@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
 CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"

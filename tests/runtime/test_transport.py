@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+
+from vllora_llm.client import ProviderModelInstance, VlloraLLMClient
 from vllora_llm.engine.errors import ConnectionError as LLMConnectionError
 from vllora_llm.engine.errors import SpecError, StreamError
 from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.engine.wire import WireRequest
 from vllora_llm.runtime.transport import AiohttpTransport, Response, StreamResponse, Timeouts
-
-from vllora_llm.client import ProviderModelInstance, VlloraLLMClient
 
 LONG_LINE = b"data: " + b"x" * 300_000 + b"\n\n"  # longer than aiohttp's line-iterator limit
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from vllora_llm.engine.aggregate import StreamAggregator, aggregate
 from vllora_llm.engine.gateway import ChatCompletionChunk, Usage
 

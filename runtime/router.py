@@ -1,0 +1,190 @@
+"""The router: one `ModelInstance` that picks a provider per request, with fallbacks and cost.
+
+`request.model` names an entry of the routing config (the gateway's models.yaml), or is a
+`provider/model` id that needs no config at all. Targets are tried in order — the entry, then its
+`fallbacks` — moving on after a retryable error (once that target's own retries are spent) or an error
+whose class the entry lists in `fallback_on`; never once a stream chunk reached the caller. Each hop is
+logged; the response's `provider` and `model` say which target answered, and where the config prices the
+model, `usage.cost` (USD) is set on the response and on the stream's usage chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from vllora_llm.engine.errors import LLMError
+from vllora_llm.engine.gateway import ChatCompletionChunk, ChatCompletionMessageWithFinishReason, ChatCompletionRequest
+from vllora_llm.engine.routing import ModelEntry, Price, RoutingConfig, cost_of, parse_model_id, unknown_model_error
+
+from .instance import ChunkStream, ModelInstance, ProviderModelInstance
+
+logger = logging.getLogger("vllora_llm")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One place a request can go: a provider spec, the provider's model name, and how to reach it."""
+
+    provider: str
+    model_name: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    price: Price | None = None
+    defaults: tuple[tuple[str, Any], ...] = ()
+    fallback_on: tuple[str, ...] = ()
+
+    @classmethod
+    def from_entry(cls, entry: ModelEntry) -> Target:
+        return cls(
+            provider=entry.inference_provider.provider,
+            model_name=entry.inference_provider.model_name,
+            base_url=entry.target_base_url,
+            api_key_env=entry.api_key_env,
+            price=entry.price,
+            defaults=tuple((entry.defaults or {}).items()),
+            fallback_on=tuple(entry.fallback_on),
+        )
+
+
+class RouterModelInstance(ModelInstance):
+    """Routes each request by its model to provider instances built on first use and then reused."""
+
+    def __init__(
+        self,
+        config: RoutingConfig | None = None,
+        *,
+        spec_path: Sequence[str | Path] = (),
+        environ: Mapping[str, str] | None = None,
+        **instance_options: Any,
+    ) -> None:
+        self.config = config
+        self._spec_path = tuple(spec_path)
+        self._environ = environ if environ is not None else os.environ
+        self._options = instance_options
+        self._instances: dict[tuple[str, str | None, str | None], ProviderModelInstance] = {}
+
+    def __repr__(self) -> str:
+        routes = len(self.config.entries) if self.config else 0
+        return f"RouterModelInstance({routes} routes)"
+
+    def targets(self, model: str) -> list[Target]:
+        if self.config is not None and model in self.config.entries:
+            return [Target.from_entry(entry) for entry in self.config.chain(model)]
+        parsed = parse_model_id(model)
+        if parsed is None:
+            raise unknown_model_error(model, self.config)
+        return [Target(provider=parsed[0], model_name=parsed[1])]
+
+    def _instance(self, target: Target) -> ProviderModelInstance:
+        key = (target.provider, target.base_url, target.api_key_env)
+        found = self._instances.get(key)
+        if found is None:
+            from vllora_llm.engine.registry import load_plan
+
+            api_key = self._environ.get(target.api_key_env) if target.api_key_env else None
+            found = ProviderModelInstance(
+                load_plan(target.provider, self._spec_path),
+                api_key=api_key,
+                base_url=target.base_url,
+                environ=self._environ,
+                **self._options,
+            )
+            self._instances[key] = found
+        return found
+
+    @staticmethod
+    def _request_for(request: ChatCompletionRequest, target: Target) -> ChatCompletionRequest:
+        if not target.defaults:
+            return msgspec.structs.replace(request, model=target.model_name)
+        data = request.to_dict()
+        for name, value in target.defaults:
+            data.setdefault(name, value)
+        data["model"] = target.model_name
+        return ChatCompletionRequest.from_dict(data)
+
+    @staticmethod
+    def _should_fall_back(err: LLMError, target: Target) -> bool:
+        return err.retryable or type(err).__name__ in target.fallback_on
+
+    def _hop(self, model: str, target: Target, err: LLMError, remaining: int) -> None:
+        logger.warning(
+            "route %s: %s/%s failed (%s); trying the next of %d target(s)",
+            model,
+            target.provider,
+            target.model_name,
+            type(err).__name__,
+            remaining,
+        )
+
+    async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
+        targets = self.targets(request.model)
+        for position, target in enumerate(targets):
+            try:
+                response = await self._instance(target).complete(self._request_for(request, target))
+            except LLMError as err:
+                if position + 1 < len(targets) and self._should_fall_back(err, target):
+                    self._hop(request.model, target, err, len(targets) - position - 1)
+                    continue
+                raise
+            response.provider = target.provider
+            if response.model is None:
+                response.model = target.model_name
+            if target.price is not None and response.usage is not None:
+                response.usage.cost = cost_of(response.usage, target.price)
+            return response
+        raise AssertionError("unreachable: a route always has at least one target")
+
+    async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
+        targets = self.targets(request.model)
+        for position, target in enumerate(targets):
+            try:
+                inner = await self._instance(target).open_stream(self._request_for(request, target))
+            except LLMError as err:
+                if position + 1 < len(targets) and self._should_fall_back(err, target):
+                    self._hop(request.model, target, err, len(targets) - position - 1)
+                    continue
+                raise
+            return _PricedChunkStream(inner, target)
+        raise AssertionError("unreachable: a route always has at least one target")
+
+    async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+        chunks = await self.open_stream(request)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()
+
+    async def aclose(self) -> None:
+        for instance in self._instances.values():
+            await instance.aclose()
+        self._instances.clear()
+
+
+class _PricedChunkStream(ChunkStream):
+    """Passes chunks through; adds `cost` to the usage chunk when the target has a price."""
+
+    def __init__(self, inner: ChunkStream, target: Target) -> None:
+        self._inner = inner
+        self._price = target.price
+        self.warnings = inner.warnings
+        self.target = target
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        chunk = await self._inner.__anext__()
+        if self._price is not None and chunk.usage is not None:
+            chunk.usage.cost = cost_of(chunk.usage, self._price)
+        return chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def close(self) -> None:
+        self._inner.close()
