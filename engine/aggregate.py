@@ -50,7 +50,8 @@ class _ToolCallParts:
         return ToolCall(
             id=self.id or f"call_{position}",
             type=self.type or "function",
-            function=FunctionCall(name=self.name or "", arguments="".join(self.args)),
+            # a call that streamed no argument text took none: "{}", as a whole response says it
+            function=FunctionCall(name=self.name or "", arguments="".join(self.args) or "{}"),
             signature=self.signature,
         )
 
@@ -67,8 +68,11 @@ class _ReasoningParts:
         self.data: str | None = None
 
     def sealed_for(self, delta: ReasoningDetail) -> bool:
-        """A signed block, or a delta of another kind, cannot continue this block."""
+        """A signed block, a redacted block that has its data, or a delta of another kind, cannot continue
+        this block."""
         if delta.type != self.type:
+            return True
+        if self.data is not None and delta.data is not None:
             return True
         return self.signature is not None and (delta.text is not None or delta.data is not None)
 
@@ -159,7 +163,7 @@ class _ChoiceParts:
             self.reasoning_by_position[position] = current
         if delta.text:
             current.text.append(delta.text)
-        if delta.signature is not None:
+        if delta.signature:  # an empty signature (sent before the text by some proxies) signs nothing
             current.signature = delta.signature
         if delta.data is not None:
             current.data = delta.data

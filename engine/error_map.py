@@ -22,11 +22,14 @@ from .errors import (
     PermissionDeniedError,
     ProviderError,
     RateLimitError,
+    StreamError,
 )
-from .paths import compile_getter
+from .paths import Getter, compile_getter
 from .transforms import Context, bind
 
 ErrorBuilder = Callable[[int, Mapping[str, str], bytes], LLMError]
+EventErrorBuilder = Callable[[str | None, str, Any], LLMError]
+"""(error type, message, parsed body) of an error a stream sends as an event → the typed error."""
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
@@ -51,14 +54,43 @@ def _class_entry(entry: Any) -> tuple[type[LLMError], bool | None]:
     return ERROR_CLASSES[entry["class"]], entry.get("retryable")
 
 
+def _type_table(spec: Mapping[str, Any]) -> Callable[[Any], tuple[type[LLMError] | None, bool | None]]:
+    """`types:` lookup: exact name first, then case-insensitively (`ThrottlingException` in an HTTP header
+    and `throttlingException` in a stream event are one type)."""
+    exact = {str(k): _class_entry(v) for k, v in (spec.get("types") or {}).items()}
+    folded = {k.casefold(): v for k, v in exact.items()}
+
+    def lookup(error_type: Any) -> tuple[type[LLMError] | None, bool | None]:
+        if error_type is None:
+            return None, None
+        name = str(error_type)
+        return exact.get(name) or folded.get(name.casefold()) or (None, None)
+
+    return lookup
+
+
+def compile_event_errors(spec: Mapping[str, Any], provider: str) -> EventErrorBuilder:
+    """Errors sent inside a stream (no HTTP status): the class comes from `types:` by the event's error type
+    (its `retryable` too, else the class's default); an unlisted type is a `StreamError`."""
+    by_type = _type_table(spec)
+
+    def build(error_type: str | None, message: str, body: Any) -> LLMError:
+        cls, retryable = by_type(error_type)
+        return (cls or StreamError)(message, provider=provider, error_type=error_type, body=body,
+                                    retryable=retryable)
+
+    return build
+
+
 def compile_errors(spec: Mapping[str, Any], provider: str) -> ErrorBuilder:
     message = compile_getter(spec.get("message", "error.message"))
     kind = compile_getter(spec.get("type", "error.type"))
     code = compile_getter(spec.get("code", "error.code"))
     request_id_header = spec.get("request_id_header", "x-request-id").lower()
+    request_id_body = compile_getter(spec["request_id"]) if spec.get("request_id") else None
     type_header = spec.get("type_header", "").lower()
     by_status = {int(k): _class_entry(v) for k, v in (spec.get("status") or {}).items()}
-    by_type = {str(k): _class_entry(v) for k, v in (spec.get("types") or {}).items()}
+    by_type = _type_table(spec)
     retryable_status = RETRYABLE_STATUS | frozenset(spec.get("retryable_status") or ())
     retry_spec = spec.get("retry_after")
     retry_get = compile_getter(retry_spec["from"]) if retry_spec else None
@@ -83,7 +115,7 @@ def compile_errors(spec: Mapping[str, Any], provider: str) -> ErrorBuilder:
         if isinstance(error_type, str) and ":" in error_type and type_header:
             error_type = error_type.split(":", 1)[0]
         error_code = code(data) if data is not None else None
-        cls, retryable = by_type.get(str(error_type), (None, None)) if error_type is not None else (None, None)
+        cls, retryable = by_type(error_type)
         if cls is None:
             cls, retryable = by_status.get(status, (default_class(status), None))
         if retryable is None:
@@ -97,10 +129,16 @@ def compile_errors(spec: Mapping[str, Any], provider: str) -> ErrorBuilder:
             provider=provider,
             status=status,
             error_type=str(error_type or error_code) if (error_type or error_code) else None,
-            request_id=lowered.get(request_id_header),
+            request_id=lowered.get(request_id_header) or _text_or_none(request_id_body, data),
             retry_after=float(retry_after) if isinstance(retry_after, (int, float)) else None,
             body=data if data is not None else body[:2000].decode("utf-8", "replace"),
             retryable=retryable,
         )
 
     return build
+
+
+def _text_or_none(get: Getter | None, data: Any) -> str | None:
+    """The string at a body path (a request id some providers repeat in the error body), or None."""
+    value = get(data) if get is not None and data is not None else None
+    return str(value) if isinstance(value, (str, int)) else None

@@ -49,6 +49,10 @@ JSON_ENCODER = msgspec.json.Encoder(enc_hook=enc_hook)
 
 _PATH = re.compile(r"\s*-\s*at\s*`\$\.?(?P<path>[^`]*)`\s*$")
 
+URL_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9+.\-]*://\S|data:)"
+"""What an image URL must look like: a scheme with an authority (https://…, gs://…, s3://…) or a data: URL."""
+_PATTERN_HINTS = {URL_PATTERN: "expected a URL (https://…, gs://… or data:…)"}
+
 
 def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, *, root: str = "") -> InvalidRequestError:
     """Turn msgspec's message into ours: `messages[2].content[0].image_url.url: expected str, got int`."""
@@ -66,6 +70,12 @@ def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, *, root
     if unknown:
         path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
         text = "unknown field (not part of the unified request; use extra_body to send it verbatim)"
+    missing = re.match(r"Object missing required field `([^`]*)`", text)
+    if missing:  # name the missing field as the path, as for an unknown one
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
+    for pattern, hint in _PATTERN_HINTS.items():
+        if f"matching regex {pattern!r}" in text:
+            text = hint
     text = text.replace("`", "'")
     text = text[:1].lower() + text[1:]
     return InvalidRequestError(f"{path or '<request>'}: {text}", path=path or None)
@@ -94,11 +104,30 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
         out: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
         return out
 
+    def validate(self) -> None:
+        """Check what constructing a Struct does not (types, ranges, NaN, enums, URLs) as `from_dict` does;
+        raises `InvalidRequestError` naming the field path."""
+        try:
+            data = msgspec.to_builtins(self, enc_hook=enc_hook)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestError(f"<request>: {exc}") from None
+        type(self).from_dict(data)
+
     def to_json(self) -> bytes:
         return JSON_ENCODER.encode(self)
 
 
 # ---- message content -------------------------------------------------------------------------------------
+
+
+def always_encoded(value: str) -> str:
+    """`value` as a str object distinct from the interned literal a field default is.
+
+    msgspec's `omit_defaults` compares a field with its default by identity: `type="function"` written as a
+    literal (the same interned object as the default) would be left out of the encoded body, while the same
+    value decoded from JSON would be kept. Fields the wire requires run through this in `__post_init__`.
+    """
+    return value[:1] + value[1:] if len(value) > 1 else value
 
 
 class CacheControl(GatewayStruct):
@@ -107,6 +136,9 @@ class CacheControl(GatewayStruct):
     type: str = "ephemeral"
     ttl: str | None = None
 
+    def __post_init__(self) -> None:
+        self.type = always_encoded(self.type)
+
 
 class TextPart(GatewayStruct, tag_field="type", tag="text"):
     text: str
@@ -114,7 +146,7 @@ class TextPart(GatewayStruct, tag_field="type", tag="text"):
 
 
 class ImageUrl(GatewayStruct):
-    url: str
+    url: Annotated[str, msgspec.Meta(pattern=URL_PATTERN)]
     detail: str | None = None
 
 
@@ -147,7 +179,9 @@ class FilePart(GatewayStruct, tag_field="type", tag="file"):
 ContentPart = TextPart | ImageUrlPart | InputAudioPart | FilePart
 
 
-class FunctionCall(GatewayStruct):
+class FunctionCall(GatewayStruct, omit_defaults=False):
+    """Both fields are always encoded: `arguments: ""` is still a value the wire requires."""
+
     name: str
     arguments: str = ""
 
@@ -158,6 +192,9 @@ class ToolCall(GatewayStruct):
     type: str = "function"
     signature: str | None = None
     """An opaque provider token that must travel back with this call (e.g. a thought signature)."""
+
+    def __post_init__(self) -> None:
+        self.type = always_encoded(self.type)  # OpenAI requires `type` on every tool call
 
 
 class ReasoningDetail(GatewayStruct):
@@ -185,6 +222,10 @@ class ChatCompletionMessage(GatewayStruct):
     reasoning: str | None = None
     reasoning_details: list[ReasoningDetail] | None = None
     function_call: FunctionCall | None = None
+    is_error: bool | None = None
+    """On a `tool` message: the tool failed and `content` says why (providers that mark failed results)."""
+    reasoning_content: str | None = None
+    """Read only: the name several compatible servers give `reasoning`; folded into it on decode."""
 
     def __post_init__(self) -> None:
         content = self.content
@@ -192,6 +233,10 @@ class ChatCompletionMessage(GatewayStruct):
             self.content = TextContent(content)
         elif type(content) is list:
             self.content = PartsContent(content)
+        if self.reasoning_content is not None:
+            if self.reasoning is None:
+                self.reasoning = self.reasoning_content
+            self.reasoning_content = None
 
     @classmethod
     def new_text(cls, role: Role, text: str) -> ChatCompletionMessage:
@@ -217,7 +262,9 @@ class FunctionDefinition(GatewayStruct):
     strict: bool | None = None
 
 
-class Tool(GatewayStruct):
+class Tool(GatewayStruct, omit_defaults=False):
+    """Always encoded whole: OpenAI requires `type` on every tool."""
+
     function: FunctionDefinition
     type: str = "function"
 
@@ -226,7 +273,9 @@ class ToolChoiceFunction(GatewayStruct):
     name: str
 
 
-class NamedToolChoice(GatewayStruct):
+class NamedToolChoice(GatewayStruct, omit_defaults=False):
+    """Always encoded whole: OpenAI requires `type` on a named tool choice."""
+
     function: ToolChoiceFunction
     type: str = "function"
 
@@ -315,6 +364,7 @@ class ChatCompletionRequest(GatewayStruct, forbid_unknown_fields=True):
     def coerce(cls, data: ChatCompletionRequest | dict[str, Any] | bytes | str) -> ChatCompletionRequest:
         """Accept the typed request, a dict in OpenAI's JSON shape, or its JSON text."""
         if isinstance(data, ChatCompletionRequest):
+            data.validate()
             return data
         if isinstance(data, (bytes, str)):
             return cls.from_json(data)
@@ -412,6 +462,14 @@ class ChoiceDelta(GatewayStruct):
     tool_calls: list[ToolCallDelta] | None = None
     reasoning: str | None = None
     reasoning_details: list[ReasoningDetail] | None = None
+    reasoning_content: str | None = None
+    """Read only: the name several compatible servers give `reasoning`; folded into it on decode."""
+
+    def __post_init__(self) -> None:
+        if self.reasoning_content is not None:
+            if self.reasoning is None:
+                self.reasoning = self.reasoning_content
+            self.reasoning_content = None
 
 
 class ChunkChoice(GatewayStruct):

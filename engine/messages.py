@@ -24,20 +24,36 @@ SYSTEM_ROLES = ("system", "developer")
 
 def compile_messages(spec: Mapping[str, Any], provider: str) -> MessagesOp:
     if spec.get("mode", "passthrough") == "passthrough":
-        return _passthrough(spec)
+        return _passthrough(spec, provider)
     return _TemplateMapper(spec, provider).apply
 
 
-def _passthrough(spec: Mapping[str, Any]) -> MessagesOp:
+def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
     roles = dict(spec.get("roles") or {})
     put = compile_setter(spec.get("to", "messages"))
+    require_call = bool((spec.get("tool_results") or {}).get("require_call", False))
 
     def apply(messages: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
+        if require_call:
+            _check_tool_results(messages, provider)
         if roles:
             messages = [{**m, "role": roles.get(m["role"], m["role"])} for m in messages]
         put(body, messages)
 
     return apply
+
+
+def _check_tool_results(messages: list[dict[str, Any]], provider: str) -> None:
+    """Each `tool` message must answer, by `tool_call_id`, a call an earlier message made."""
+    called: set[Any] = set()
+    for index, message in enumerate(messages):
+        for call in message.get("tool_calls") or ():
+            called.add(call.get("id"))
+        if message.get("role") == "tool" and message.get("tool_call_id") not in called:
+            raise MappingError(
+                f"messages[{index}].tool_call_id: {message.get('tool_call_id')!r} answers no earlier assistant "
+                "tool call", path=f"messages[{index}].tool_call_id", provider=provider,
+            )
 
 
 class _TemplateMapper:
@@ -46,12 +62,12 @@ class _TemplateMapper:
         self.put = compile_setter(spec.get("to", "messages"))
         self.roles: dict[str, str] = dict(spec.get("roles") or {})
         self.merge = bool(spec.get("merge_consecutive_roles", False))
+        self.first_role: str | None = spec.get("first_role")
         self.turn = compile_template(spec.get("turn", {"role": "$role", "content": "$parts"}), ("messages", "turn"))
         self.parts: dict[str, Evaluator] = {
             kind: compile_template(tpl, ("messages", "parts", kind)) for kind, tpl in (spec.get("parts") or {}).items()
         }
-        order = list(spec.get("order") or [])
-        self.rank = {kind: order.index(kind) if kind in order else len(order) for kind in PART_KINDS}
+        self.rank = _ranks(list(spec.get("order") or []))
         system = dict(spec.get("system") or {})
         self.system_to = compile_setter(system["to"]) if system.get("to") else None
         self.system_format = system.get("format", "string")
@@ -63,6 +79,8 @@ class _TemplateMapper:
         )
         results = dict(spec.get("tool_results") or {})
         self.require_call = bool(results.get("require_call", False))
+        lone = dict(spec.get("signature_only_reasoning") or {})
+        self.attach_signature_as: str | None = lone.get("attach_as")
         cache = dict(spec.get("cache_points") or {})
         self.cache_point = (
             compile_template(cache["template"], ("messages", "cache_points", "template"))
@@ -87,6 +105,12 @@ class _TemplateMapper:
                 turns[-1][1].extend(rendered)
             else:
                 turns.append((role, rendered))
+        if self.first_role is not None and turns and turns[0][0] != self.first_role:
+            raise MappingError(
+                f"messages: the conversation must start with a {self.first_role} turn for {self.provider} "
+                f"(it starts with {turns[0][0]}); put a {self.first_role} message first",
+                path="messages", provider=self.provider,
+            )
         self.put(body, [self.turn({"role": role, "parts": parts}, ctx) for role, parts in turns])
 
     def _split_system(
@@ -133,11 +157,15 @@ class _TemplateMapper:
     def _put_system(self, parts: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
         assert self.system_to is not None
         text_tpl = self.parts.get("text")
-        cached = any(p.get("cache_control") for p in parts)
+        cached = any(p.get("cache_control") is not None for p in parts)
         if self.system_format == "string" and not cached:
             value: Any = "\n\n".join(p["text"] for p in parts)
         else:
-            value = [text_tpl(p, ctx) if text_tpl else p for p in parts]
+            value = []
+            for part in parts:
+                value.append(text_tpl(part, ctx) if text_tpl else part)
+                if self.cache_point is not None and part.get("cache_control") is not None:
+                    value.append(self.cache_point(part, ctx))  # a separate block after the marked one
         if self.system_template is not None:
             value = self.system_template({"parts": value, "text": "\n\n".join(p["text"] for p in parts)}, ctx)
         self.system_to(body, value)
@@ -168,7 +196,8 @@ class _TemplateMapper:
                     f"messages[{index}].tool_call_id: {call_id!r} answers no earlier assistant tool call",
                     path=f"messages[{index}].tool_call_id", provider=self.provider,
                 )
-            item = {"tool_call_id": call_id, "name": name, "content": _content_text(message.get("content"))}
+            item = {"tool_call_id": call_id, "name": name, "content": _content_text(message.get("content")),
+                    "is_error": message.get("is_error")}
             raw.append(("tool_result", item, f"messages[{index}]"))
         else:
             content = message.get("content")
@@ -182,10 +211,14 @@ class _TemplateMapper:
                 raw.append(("refusal", {"text": message["refusal"]}, f"messages[{index}].refusal"))
         for j, call in enumerate(message.get("tool_calls") or ()):
             call_names[call.get("id", "")] = call.get("function", {}).get("name", "")
-            raw.append(("tool_call", call, f"messages[{index}].tool_calls[{j}]"))
+            raw.append(("tool_call", {**call, "position": j}, f"messages[{index}].tool_calls[{j}]"))
         raw.sort(key=lambda entry: self.rank.get(entry[0], len(PART_KINDS)))
         out: list[Any] = []
+        signatures: list[str] = []  # signature-only reasoning waiting for the part that carries it
         for kind, item, where in raw:
+            if self.attach_signature_as and kind == "reasoning" and _signature_only(item):
+                signatures.append(str(item["signature"]))
+                continue
             render = self.parts.get(kind)
             if render is None:
                 if kind == "refusal":
@@ -195,9 +228,40 @@ class _TemplateMapper:
                 )
             ctx.path = where + (".function.arguments" if kind == "tool_call" else "")
             out.append(render(item, ctx))
-            if self.cache_point is not None and item.get("cache_control"):
+            if signatures:
+                self._attach_signatures(out[-1:], signatures)
+            if self.cache_point is not None and item.get("cache_control") is not None:
                 out.append(self.cache_point(item, ctx))
+        if signatures:
+            self._attach_signatures(out[::-1], signatures)
         return out
+
+    def _attach_signatures(self, candidates: list[Any], signatures: list[str]) -> None:
+        """Set the first waiting signature on the first candidate part that has none yet."""
+        key = self.attach_signature_as
+        assert key is not None
+        for part in candidates:
+            if signatures and isinstance(part, dict) and key not in part:
+                part[key] = signatures.pop(0)
+
+
+def _signature_only(detail: dict[str, Any]) -> bool:
+    """A reasoning detail that holds nothing but a signature (the provider put it on a content part)."""
+    return bool(detail.get("signature")) and not detail.get("text") and not detail.get("data")
+
+
+def _ranks(order: list[Any]) -> dict[str, int]:
+    """`order` entries are a kind, a list of kinds that keep their relative order, or `*` (every kind not
+    named); kinds not named sort where `*` is, or last."""
+    rank: dict[str, int] = {}
+    rest = len(order)
+    for position, entry in enumerate(order):
+        for kind in entry if isinstance(entry, list) else [entry]:
+            if kind == "*":
+                rest = position
+            else:
+                rank[str(kind)] = position
+    return {kind: rank.get(kind, rest) for kind in PART_KINDS}
 
 
 def _content_text(content: Any) -> str:

@@ -1,12 +1,14 @@
 """Parameter rules: one compiled closure per unified request parameter.
 
-A rule (`to`, `default`, `range`, `map`, `template`, `each`, `transform`, `unsupported`, `conflicts_with`,
-`unless`) compiles into a function `(value, body, ctx, present) -> None` that writes the provider's field
-into the body or records a warning. Anything the spec does not mention falls to `policy.unsupported`.
+A rule (`to`, `default`, `range`, `map`, `template`, `each`, `transform`, `unsupported`, `allow`,
+`conflicts_with`, `unless`, `requires`, `omit_when`) compiles into a function `(value, body, ctx, present) ->
+None` that writes the provider's field into the body or records a warning. Anything the spec does not mention
+falls to `policy.unsupported`.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -84,18 +86,32 @@ def compile_rule(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> t
         ref = rule["transform"]
         steps.append(bind(ref, {}) if isinstance(ref, str) else bind(ref["name"], ref.get("args")))
 
-    conflicts = tuple(rule.get("conflicts_with") or ())
+    conflicts = tuple(_conflict(entry) for entry in rule.get("conflicts_with") or ())
     unless = rule.get("unless")
+    requires = tuple(rule.get("requires") or ())
+    omit_when = tuple((str(k), tuple(v if isinstance(v, list) else [v]))
+                      for k, v in (rule.get("omit_when") or {}).items())
+    noop = tuple(rule.get("allow") or ())
     run = tuple(steps)
 
     def apply(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
-        for other in conflicts:
-            if present.get(other) is not None:
+        if value in noop:
+            return  # the provider already behaves so when the field is absent (e.g. parallel tool calls)
+        for other, values, exempt in conflicts:
+            seen = present.get(other)
+            if seen is not None and (values is None or seen in values) and seen not in exempt:
                 policy.unsupported(name, policy.default, ctx, f"not supported together with {other}")
                 return
         if unless is not None and present.get(unless) is not None:
             ctx.warn("ignored_parameter", f"{name} was not sent because {unless} is set", name)
             return
+        for other, values in omit_when:
+            if present.get(other) in values:
+                return  # how the provider says the other parameter's value (e.g. no tools for "none")
+        for needed in requires:
+            if present.get(needed) is None:
+                ctx.warn("ignored_parameter", f"{name} was not sent because {needed} is not set", name)
+                return
         ctx.path = name
         for step in run:
             value = step(value, ctx)
@@ -104,6 +120,15 @@ def compile_rule(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> t
         put(body, value)
 
     return apply, rule.get("default", msgspec.UNSET)
+
+
+def _conflict(entry: Any) -> tuple[str, tuple[Any, ...] | None, tuple[Any, ...]]:
+    """A `conflicts_with` entry: a parameter name, or `{param, values, except}` (only those values conflict,
+    or every value but the excepted ones)."""
+    if isinstance(entry, str):
+        return entry, None, ()
+    values = entry.get("values")
+    return str(entry["param"]), tuple(values) if values is not None else None, tuple(entry.get("except") or ())
 
 
 def _range_step(name: str, bounds: Mapping[str, Any], policy: Policy) -> Callable[[Any, Context], Any]:
@@ -132,7 +157,8 @@ def _map_step(table: Mapping[Any, Any] | None, template: Any, name: str) -> Call
 
     def map_value(value: Any, ctx: Context) -> Any:
         if isinstance(value, (str, int, float, bool)) and value in lookup:
-            return lookup[value]
+            found = lookup[value]  # a copy of a mapped object: later rules may write into it
+            return copy.deepcopy(found) if isinstance(found, (dict, list)) else found
         if render is not None:
             return render(value, ctx)
         return value

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .prevalidated import is_prevalidated
+
 Getter = Callable[[Any], Any]
 Setter = Callable[[dict[str, Any], Any], None]
 
@@ -88,6 +90,12 @@ def _identity(data: Any) -> Any:
 
 
 def _jmespath_getter(expression: str) -> Getter:
+    if is_prevalidated():
+        return _lazy_jmespath_getter(expression)
+    return _compile_jmespath(expression)
+
+
+def _compile_jmespath(expression: str) -> Getter:
     import jmespath
     from jmespath.exceptions import JMESPathError
 
@@ -104,6 +112,18 @@ def _jmespath_getter(expression: str) -> Getter:
 
     def search(data: Any) -> Any:
         return compiled.search(data)
+
+    return search
+
+
+def _lazy_jmespath_getter(expression: str) -> Getter:
+    """For a validated spec: compile (and import jmespath) on the first call, often never (error paths)."""
+    compiled: list[Getter] = []
+
+    def search(data: Any) -> Any:
+        if not compiled:
+            compiled.append(_compile_jmespath(expression))
+        return compiled[0](data)
 
     return search
 

@@ -7,9 +7,12 @@ encoders of their own, chosen by glob on the model name and memoised per model.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, cast
 from urllib.parse import quote, urlencode
 
@@ -26,10 +29,10 @@ from .gateway import (
 )
 from .messages import MessagesOp, compile_messages
 from .params import ParamOp, Policy, compile_rule, unified_params
-from .paths import deep_merge_into
+from .paths import deep_merge_into, split_path
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream
-from .transforms import Context
+from .transforms import Apply, Context, bind
 from .wire import AuthSpec, WireRequest
 
 _to_builtins = msgspec.to_builtins
@@ -66,14 +69,20 @@ class RequestEncoder:
         self.default_warn = {
             name for name, rule in rules.items() if isinstance(rule, dict) and rule.get("default_warn")
         }
+        self.default_unless = {  # no default while the parameter that replaces this one is set
+            name: str(rule["unless"]) for name, rule in rules.items() if isinstance(rule, dict) and rule.get("unless")
+        }
         self.model_op = self.ops.pop("model")
         self.messages: MessagesOp = compile_messages(spec.get("messages") or {}, provider)
         endpoint = dict(spec.get("endpoint") or {})
         chat = dict(endpoint.get("chat") or {"path": "/chat/completions"})
         self.chat = _Endpoint(chat)
         self.stream = _Endpoint(dict(endpoint.get("stream") or chat), chat)
-        self.headers = {str(k): str(v) for k, v in (spec.get("headers") or {}).items()}
+        api_version = str((spec.get("metadata") or {}).get("api_version", ""))
+        self.headers = {str(k): str(v).replace("{api_version}", api_version)
+                        for k, v in (spec.get("headers") or {}).items()}
         self.headers.setdefault("content-type", "application/json")
+        self.adjust = _compile_adjust(spec.get("adjust") or ())
         self.provider = provider
 
     def encode(
@@ -98,7 +107,7 @@ class RequestEncoder:
             if value is not None:
                 ops[name](value, body, ctx, data)
         for name, default in self.defaults:
-            if data.get(name) is None:
+            if data.get(name) is None and data.get(self.default_unless.get(name, "")) is None:
                 ops[name](default, body, ctx, data)
                 if name in self.default_warn:
                     ctx.warn(
@@ -107,6 +116,8 @@ class RequestEncoder:
                         name,
                     )
         self.messages(messages, body, ctx)
+        for adjust in self.adjust:
+            body = adjust(body, ctx)
         endpoint = self.stream if stream else self.chat
         if endpoint.body:
             deep_merge_into(body, _copy(endpoint.body))
@@ -120,6 +131,72 @@ class RequestEncoder:
             stream=stream,
         )
         return wire, ctx.warnings
+
+
+def _compile_adjust(entries: Any) -> tuple[Callable[[dict[str, Any], Context], dict[str, Any]], ...]:
+    """`adjust:` entries (`{at, transform}`): transforms over the finished body, or over the value at `at`."""
+    out: list[Callable[[dict[str, Any], Context], dict[str, Any]]] = []
+    for entry in entries:
+        ref = entry["transform"]
+        apply = bind(ref, {}) if isinstance(ref, str) else bind(ref["name"], ref.get("args"))
+        out.append(_adjust_at(str(entry["at"]), apply) if entry.get("at") else _adjust_body(apply))
+    return tuple(out)
+
+
+def _adjust_body(apply: Apply) -> Callable[[dict[str, Any], Context], dict[str, Any]]:
+    def run(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        result = apply(body, ctx)
+        return result if isinstance(result, dict) else body
+
+    return run
+
+
+def _adjust_at(path: str, apply: Apply) -> Callable[[dict[str, Any], Context], dict[str, Any]]:
+    *parents, last = [str(p) for p in split_path(path)]
+
+    def run(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        holder: Any = body
+        for key in parents:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        if not isinstance(holder, dict) or holder.get(last) is None:
+            return body
+        result = apply(holder[last], ctx)
+        if result is None:
+            del holder[last]
+        else:
+            holder[last] = result
+        return body
+
+    return run
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return (str(value),) if isinstance(value, str) else tuple(str(v) for v in value)
+
+
+def _fill(template: str, values: Mapping[str, str]) -> str:
+    """`{name}` → its value (percent-encoded); unknown names stay as they are."""
+    return _PLACEHOLDER.sub(lambda m: quote(values[m.group(1)], safe="") if m.group(1) in values else m.group(0),
+                            template)
+
+
+def _auth_spec(auth: Mapping[str, Any]) -> AuthSpec:
+    key_form = auth.get("api_key")
+    return AuthSpec(
+        scheme=auth["scheme"],
+        name=auth.get("name"),
+        env=_names(auth.get("env")),
+        prefix=auth.get("prefix", ""),
+        signing_name=auth.get("signing_name"),
+        signing_region=auth.get("signing_region"),
+        package_extra=auth.get("package_extra"),
+        api_key=_auth_spec(key_form) if isinstance(key_form, Mapping) else None,
+    )
 
 
 def _copy(value: Any) -> Any:
@@ -150,17 +227,17 @@ class Plan:
         self.default_base_url: str = endpoint.get("base_url", "")
         env = endpoint.get("base_url_env") or ()
         self.base_url_env: tuple[str, ...] = (env,) if isinstance(env, str) else tuple(env)
-        auth = dict(spec.get("auth") or {"scheme": "none"})
-        keys = auth.get("env") or ()
-        self.auth = AuthSpec(
-            scheme=auth["scheme"],
-            name=auth.get("name"),
-            env=(keys,) if isinstance(keys, str) else tuple(keys),
-            prefix=auth.get("prefix", ""),
-            signing_name=auth.get("signing_name"),
-        )
+        self.placeholders: dict[str, tuple[tuple[str, ...], str | None]] = {
+            str(name): (_names(entry.get("env")), entry.get("default"))
+            for name, entry in (endpoint.get("placeholders") or {}).items()
+        }
+        """`{name}` in the base URL (and `auth.signing_region`) → (env variables, default); see `bind`."""
+        self._bound: dict[str, str] = {}
+        self.auth = _auth_spec(dict(spec.get("auth") or {"scheme": "none"}))
         stream = dict(spec.get("stream") or {"framing": "sse"})
         self.framing: str = stream.get("framing", "sse")
+        self.stray_lines: str = stream.get("stray_lines", "ignore")
+        """`as_data`: SSE lines that are no field (a bare JSON error object) are delivered as an event's data."""
         self._base = RequestEncoder(spec, self.name)
         self._overrides: list[tuple[tuple[str, ...], RequestEncoder]] = []
         for override in spec.get("overrides") or ():
@@ -169,7 +246,8 @@ class Plan:
         self._by_model: dict[str, RequestEncoder] = {}
         self._decode: Decode = compile_response(spec.get("response") or {}, self.name)
         self._error: ErrorBuilder = compile_errors(spec.get("errors") or {}, self.name)
-        self._stream: DecoderFactory = compile_stream(stream, spec.get("response") or {}, self.name)
+        self._stream: DecoderFactory = compile_stream(stream, spec.get("response") or {}, self.name,
+                                                      errors=spec.get("errors") or {})
 
     def __repr__(self) -> str:
         return f"<Plan {self.name} r{self.revision}>"
@@ -185,16 +263,50 @@ class Plan:
                 self._by_model[model] = found
         return found
 
-    def resolve_base_url(self, base_url: str | None = None) -> str:
-        if base_url:
-            return base_url
-        for name in self.base_url_env:
-            value = os.environ.get(name)
+    def bind(self, values: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None) -> Plan:
+        """This plan with its `{placeholder}`s filled (base URL, signing region): from `values` (client
+        options such as `region=`), else the placeholder's environment variables, else its default. What
+        cannot be filled stays a placeholder (an error names it when a request needs it)."""
+        unknown = sorted(set(values or {}) - set(self.placeholders))
+        if unknown:
+            raise MappingError(f"{self.name}: unknown endpoint option(s) {', '.join(unknown)} "
+                               f"(known: {', '.join(sorted(self.placeholders)) or 'none'})", provider=self.name)
+        filled = self.placeholder_values(values, environ)
+        bound = copy.copy(self)
+        bound._bound = filled
+        bound.default_base_url = _fill(self.default_base_url, filled)
+        if self.auth.signing_region:
+            bound.auth = replace(self.auth, signing_region=_fill(self.auth.signing_region, filled))
+        return bound
+
+    def placeholder_values(
+        self, values: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """Each placeholder's value (given, else its first set variable, else its default), when it has one."""
+        environ = os.environ if environ is None else environ
+        out: dict[str, str] = {}
+        for name, (env, default) in self.placeholders.items():
+            value = (values or {}).get(name) or next((environ[v] for v in env if environ.get(v)), None) or default
             if value:
-                return value
-        if not self.default_base_url:
+                out[name] = str(value)
+        return out
+
+    def resolve_base_url(self, base_url: str | None = None) -> str:
+        url = base_url or next((v for name in self.base_url_env if (v := os.environ.get(name))), None)
+        url = url or self.default_base_url
+        if not url:
             raise MappingError(f"{self.name}: no base URL; pass base_url=", provider=self.name)
-        return self.default_base_url
+        if "{" in url:
+            url = _fill(url, {**self.placeholder_values(), **self._bound})
+            missing = _PLACEHOLDER.findall(url)
+            if missing:
+                hints = []
+                for name in missing:
+                    env = self.placeholders.get(name, ((), None))[0]
+                    hints.append(f"pass {name}= to the client" + (f" or set {' or '.join(env)}" if env else ""))
+                raise MappingError(f"{self.name}: the base URL {url} needs " + "; ".join(
+                    f"{{{name}}} ({hint})" for name, hint in zip(missing, hints, strict=True)), provider=self.name)
+        return url
 
     def encode(
         self, request: ChatCompletionRequest, *, stream: bool = False, base_url: str | None = None

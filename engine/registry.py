@@ -16,13 +16,19 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
 from .plan import Plan
+from .prevalidated import prevalidated
+from .spec import cache as spec_cache
 from .spec.diagnostics import Diagnostic, Diagnostics
-from .spec.loader import SourceDoc, load_file
-from .spec.validate import schema_pass, semantic_pass
+
+if TYPE_CHECKING:
+    from .spec.loader import SourceDoc
+
+# The loader (PyYAML) and the validator (jsonschema) are imported where they are used: a process whose
+# specs all come from the compiled-spec cache (spec/cache.py) never imports either.
 
 ENV_VAR = "VLLORA_SPEC_PATH"
 
@@ -87,6 +93,9 @@ def merge(base: Any, child: Any) -> Any:
 
 
 def _load_checked(entry: SpecFile, diags: Diagnostics) -> SourceDoc | None:
+    from .spec.loader import load_file
+    from .spec.validate import schema_pass, semantic_pass
+
     doc = load_file(str(entry.path), entry.display, diags)
     if doc is None:
         return None
@@ -95,10 +104,13 @@ def _load_checked(entry: SpecFile, diags: Diagnostics) -> SourceDoc | None:
     return doc
 
 
-def resolve(name: str, files: dict[str, SpecFile], diags: Diagnostics) -> dict[str, Any] | None:
-    """The merged data of spec `name` (following `extends`), reporting problems into `diags`."""
+def resolve(
+    name: str, files: dict[str, SpecFile], diags: Diagnostics, *, used: list[str] | None = None
+) -> dict[str, Any] | None:
+    """The merged data of spec `name` (following `extends`), reporting problems into `diags`; `used` receives
+    the names of the specs it was made from (the extends chain)."""
     chain: list[SourceDoc] = []
-    seen: list[str] = []
+    seen: list[str] = used if used is not None else []
     current = name
     while True:
         entry = files.get(current)
@@ -129,8 +141,9 @@ def resolve(name: str, files: dict[str, SpecFile], diags: Diagnostics) -> dict[s
                 "SPEC020",
                 "extends",
                 f"no spec named {parent!r}",
-                hint=(f"did you mean {close[0]!r}? " if (close := get_close_matches(parent, list(files), n=1)) else "")
-                + f"known specs: {', '.join(sorted(files))}",
+                hint=f"did you mean {close[0]!r}?"
+                if (close := get_close_matches(parent, list(files), n=1))
+                else f"known specs: {', '.join(sorted(files))}",
             )
             return None
         current = parent
@@ -142,6 +155,10 @@ def resolve(name: str, files: dict[str, SpecFile], diags: Diagnostics) -> dict[s
         inherited = {"api_version": merged.get("metadata", {}).get("api_version")} if merged else {}
         merged = merge(merged, data)
         merged["metadata"] = {**{k: v for k, v in inherited.items() if v is not None}, **metadata}
+    if len(chain) > 1:
+        from .spec.validate import merged_pass
+
+        merged_pass(merged, chain[0], diags)
     return merged
 
 
@@ -157,9 +174,12 @@ def validate_files(paths: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[D
             items = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
             for item in items:
                 entry = SpecFile(item.stem, item, _display(item, False), False)
-                shadowed = files.get(item.stem)
-                if shadowed is not None and shadowed.path.resolve() != item.resolve():
-                    notes.append(f"{entry.display} overrides {shadowed.display}")
+                found = files.get(item.stem)
+                if found is not None:
+                    same = found.path.resolve() == item.resolve()
+                    entry.shadows = found.shadows if same else [*found.shadows, found.display]
+                if entry.shadows:
+                    notes.append(f"{entry.display} overrides {', '.join(entry.shadows)}")
                 files[item.stem] = entry
                 targets.append(entry)
     else:
@@ -177,23 +197,42 @@ _PLANS: dict[tuple[Any, ...], Plan] = {}
 
 
 def load_spec(name: str, spec_path: Sequence[str | os.PathLike[str]] = ()) -> dict[str, Any]:
-    files = discover(spec_path)
+    return _load_validated(name, discover(spec_path))[0]
+
+
+def _load_validated(name: str, files: dict[str, SpecFile]) -> tuple[dict[str, Any], list[str]]:
+    """The merged, validated data of spec `name` and the names of the specs it was made from."""
     if name not in files:
         raise SpecError(f"no provider spec named {name!r}; known: {', '.join(sorted(files))}")
     diags = Diagnostics()
-    merged = resolve(name, files, diags)
+    used: list[str] = []
+    merged = resolve(name, files, diags, used=used)
     diags.raise_if_errors(f"provider spec {name!r} is invalid")
     assert merged is not None
-    return merged
+    return merged, used
 
 
 def load_plan(name: str, spec_path: Sequence[str | os.PathLike[str]] = ()) -> Plan:
-    """The compiled plan for provider `name`, built once per (name, search path) and cached."""
+    """The compiled plan for provider `name`, built once per (name, search path) and cached; across processes
+    the validated spec data is cached too (spec/cache.py), so a process start skips YAML and validation."""
     key = (name, tuple(str(p) for p in spec_path), os.environ.get(ENV_VAR, ""))
     plan = _PLANS.get(key)
     if plan is None:
-        plan = Plan(load_spec(name, spec_path))
+        plan = _compile(name, discover(spec_path))
         _PLANS[key] = plan
+    return plan
+
+
+def _compile(name: str, files: dict[str, SpecFile]) -> Plan:
+    paths = {spec: str(entry.path) for spec, entry in files.items()}
+    schemas = str(builtin_dir().parent / "schema")
+    cached = spec_cache.lookup(name, paths, schemas)
+    if cached is not None:
+        with prevalidated():  # validated when it was stored: no argument checks, JMESPath compiled on use
+            return Plan(cached)
+    merged, used = _load_validated(name, files)
+    plan = Plan(merged)
+    spec_cache.store(name, paths, used, merged, schemas)
     return plan
 
 

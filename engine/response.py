@@ -134,6 +134,8 @@ def message_from_pieces(pieces: list[dict[str, Any]], choice_index: int) -> Chat
     for piece in pieces:
         if "text" in piece and isinstance(piece["text"], str):
             texts.append(piece["text"])
+            if "reasoning" in piece:  # a content part that also carries a reasoning signature
+                details.append(msgspec.convert(piece["reasoning"], ReasoningDetail))
         elif "tool_call" in piece:
             call = piece["tool_call"]
             calls.append(ToolCall(
@@ -167,6 +169,10 @@ def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
                 decode_json(body, provider)  # raises with a preview when it is not JSON at all
                 raise ProviderError("the response does not have the chat-completion shape", provider=provider) from None
             result.provider = provider
+            for choice in result.choices:
+                for position, call in enumerate(choice.message.tool_calls or ()):
+                    if not call.id:  # some compatible servers send "" or no id; a reply must name the call
+                        call.id = f"call_{choice.index}_{position}"
             return result
 
         return passthrough

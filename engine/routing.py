@@ -14,15 +14,16 @@ import json
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from .errors import SpecError
 from .gateway import Usage
 from .spec.diagnostics import Diagnostics
-from .spec.loader import SourceDoc, format_path, load_file
-from .spec.validate import report_schema_errors
+
+if TYPE_CHECKING:
+    from .spec.loader import SourceDoc
 
 
 class Price(msgspec.Struct, kw_only=True):
@@ -96,6 +97,9 @@ def _entries_of(doc: SourceDoc) -> tuple[list[Any], tuple[str | int, ...]]:
 
 def load_routing(path: str, display: str | None = None) -> RoutingConfig:
     """Read and validate a routing file; every problem is reported at once in one `SpecError`."""
+    from .spec.loader import format_path, load_file  # imported here: `import vllora_llm.client` needs no YAML
+    from .spec.validate import report_schema_errors
+
     diags = Diagnostics()
     name = display or path
     doc = load_file(path, name, diags)

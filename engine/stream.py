@@ -21,7 +21,8 @@ from typing import Any
 
 import msgspec
 
-from .errors import StreamError
+from .error_map import EventErrorBuilder, compile_event_errors
+from .errors import InvalidRequestError, StreamError
 from .gateway import (
     ChatCompletionChunk,
     ChoiceDelta,
@@ -54,10 +55,12 @@ class StreamDecoder:
 
 
 def frame_fields(frame: Any) -> tuple[str, Any, str]:
-    """(event name, data, message type) of an SSE event or a binary event-stream message."""
+    """(event name, data, message type) of an SSE event or a binary event-stream message; an event-stream
+    `exception` message is named by its `:exception-type`, an `error` message by its `:error-code`."""
     headers = getattr(frame, "headers", None)
     if headers is not None:
-        return str(headers.get(":event-type", "")), frame.payload, str(headers.get(":message-type", "event"))
+        name = headers.get(":event-type") or headers.get(":exception-type") or headers.get(":error-code") or ""
+        return str(name), frame.payload, str(headers.get(":message-type", "event"))
     return frame.event, frame.data, "event"
 
 
@@ -69,7 +72,10 @@ def _json(data: Any, provider: str) -> Any:
         raise StreamError(f"a stream event is not valid JSON: {preview!r}", provider=provider) from None
 
 
-def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], provider: str) -> DecoderFactory:
+def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], provider: str,
+                   errors: Mapping[str, Any] | None = None) -> DecoderFactory:
+    """`errors`: the spec's `errors:` block; its `types` table gives the class of an error a stream sends as
+    an event (an event-stream `exception` message), which has no HTTP status."""
     mode = spec.get("mode", "passthrough")
     if mode == "passthrough":
         done_data = spec.get("done_data", "[DONE]")
@@ -83,9 +89,12 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         choices = compile_getter(response_spec["choices"]) if "choices" in response_spec else None
         error_when = compile_getter(spec["error_when"]) if "error_when" in spec else None
         ids = (compile_getter(response_spec.get("id", "id")), compile_getter(response_spec.get("model", "model")))
-        return lambda: _WholeResponseDecoder(provider, reader, finish, usage, choices, error_when, ids)
+        when = (response_spec.get("blocked") or {}).get("when")
+        blocked = compile_getter(when) if when else None
+        return lambda: _WholeResponseDecoder(provider, reader, finish, usage, choices, error_when, ids, blocked)
     compiled = _compile_events(spec)
-    return lambda: _EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"))
+    event_error = compile_event_errors(errors or {}, provider)
+    return lambda: _EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)
 
 
 # ---- passthrough ------------------------------------------------------------------------------------------
@@ -183,8 +192,10 @@ def _compile_events(spec: Mapping[str, Any]) -> _CompiledEvents:
 
 
 class _EventsDecoder(StreamDecoder):
-    def __init__(self, provider: str, events: _CompiledEvents, finish: FinishMap, terminal: str) -> None:
+    def __init__(self, provider: str, events: _CompiledEvents, finish: FinishMap, terminal: str,
+                 event_error: EventErrorBuilder | None = None) -> None:
         self.provider = provider
+        self.event_error = event_error or compile_event_errors({}, provider)
         self.events = events
         self.finish = finish
         self.terminal = terminal
@@ -194,6 +205,7 @@ class _EventsDecoder(StreamDecoder):
         self.usage: dict[str, int] = {}
         self.tool_index: dict[Any, int] = {}
         self.last_tool: int = -1
+        self.indexed_starts = False
         self.has_calls = False
         self.finished = False
 
@@ -202,9 +214,10 @@ class _EventsDecoder(StreamDecoder):
         if message_type == "exception":
             body = _json(data, self.provider) if data else {}
             message = body.get("message") if isinstance(body, dict) else None
-            raise StreamError(str(message or name), provider=self.provider, error_type=name or None, body=body)
+            raise self.event_error(name or None, str(message or name or "stream exception"), body)
         if message_type == "error":
-            raise StreamError(name or "stream error", provider=self.provider)
+            text = getattr(frame, "headers", {}).get(":error-message")
+            raise StreamError(str(text or name or "stream error"), provider=self.provider, error_type=name or None)
         payload = _json(data, self.provider) if data else {}
         if self.events.source == "field" and self.events.name_field is not None:
             name = str(self.events.name_field(payload) or "")
@@ -246,8 +259,9 @@ class _EventsDecoder(StreamDecoder):
             delta.reasoning_details = [ReasoningDetail(type="redacted_thinking", data=parts["reasoning_redacted"])]
             touched = True
         start = parts.get("tool_call_start")
-        if isinstance(start, dict):
+        if isinstance(start, dict) and start.get("name"):  # no name: the block is not a tool call
             index = len(self.tool_index)
+            self.indexed_starts = self.indexed_starts or start.get("index") is not None
             self.tool_index[start.get("index", index)] = index
             self.last_tool = index
             self.has_calls = True
@@ -257,7 +271,7 @@ class _EventsDecoder(StreamDecoder):
             )]
             touched = True
         args = parts.get("tool_call_args")
-        if isinstance(args, dict) and args.get("arguments"):
+        if isinstance(args, dict) and args.get("arguments") and self._opened_call(args.get("index")):
             index = self.tool_index.get(args.get("index"), self.last_tool)
             delta.tool_calls = [*(delta.tool_calls or ()), ToolCallDelta(
                 index=max(index, 0), function=FunctionCallDelta(arguments=args["arguments"]))]
@@ -280,6 +294,13 @@ class _EventsDecoder(StreamDecoder):
                 out.append(ChatCompletionChunk(id=self.id, model=self.model, choices=[], usage=usage))
         return out
 
+    def _opened_call(self, index: Any) -> bool:
+        """Argument pieces naming a block index belong to a tool call only when a `tool_call_start` opened that
+        index; pieces for other blocks (a provider-side tool the spec does not map) are not a call's."""
+        if index is None or index in self.tool_index:
+            return True
+        return bool(self.tool_index) and not self.indexed_starts
+
     def close(self) -> list[ChatCompletionChunk]:
         if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):
             self.done = True
@@ -291,8 +312,10 @@ class _EventsDecoder(StreamDecoder):
 
 class _WholeResponseDecoder(StreamDecoder):
     def __init__(self, provider: str, reader: PartsReader, finish: FinishMap, usage: UsageMap,
-                 choices: Getter | None, error_when: Getter | None, ids: tuple[Getter, Getter]) -> None:
+                 choices: Getter | None, error_when: Getter | None, ids: tuple[Getter, Getter],
+                 blocked: Getter | None = None) -> None:
         self.provider = provider
+        self.blocked = blocked
         self.get_id, self.get_model = ids
         self.reader = reader
         self.finish = finish
@@ -310,14 +333,21 @@ class _WholeResponseDecoder(StreamDecoder):
         body = _json(data, self.provider)
         if self.error_when is not None and self.error_when(body) is not None:
             raise _stream_error(self.error_when(body), self.provider)
+        raw_choices = self.choices(body) if self.choices else [body]
+        if not raw_choices and self.blocked is not None and (reason := self.blocked(body)) is not None:
+            raise InvalidRequestError(f"the prompt was blocked ({reason})", provider=self.provider,
+                                      error_type=str(reason), body=body)
         out_choices = []
-        for position, raw in enumerate((self.choices(body) if self.choices else [body]) or ()):
+        for position, raw in enumerate(raw_choices or ()):
             index = raw.get("index", position) if isinstance(raw, dict) else position
             delta = ChoiceDelta()
             texts, calls = [], []
             for piece in self.reader.pieces(raw, self.ctx):
                 if isinstance(piece.get("text"), str):
                     texts.append(piece["text"])
+                    if "reasoning" in piece:  # a content part that also carries a reasoning signature
+                        delta.reasoning_details = [*(delta.reasoning_details or ()),
+                                                   msgspec.convert(piece["reasoning"], ReasoningDetail)]
                 elif "tool_call" in piece:
                     call = piece["tool_call"]
                     n = self.calls.get(index, 0)

@@ -10,7 +10,8 @@ A template is any YAML value, evaluated against one item (a message part, a tool
 - any other mapping or list is built recursively; keys whose value comes out None are left out;
 - everything else is a literal.
 
-Templates compile once into closures; evaluating one does no parsing and no lookups by name.
+Templates compile once into functions (generated ones for objects, lists and calls: see codegen.py);
+evaluating one does no parsing and no lookups by name.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .paths import PathError, compile_getter
+from .codegen import FunctionBuilder
+from .paths import Getter, PathError, compile_getter, is_simple, split_path
+from .prevalidated import is_prevalidated
 from .transforms import REGISTRY, Context, bind
 
 Evaluator = Callable[[Any, Context], Any]
@@ -37,56 +40,99 @@ class TemplateError(ValueError):
 
 
 def compile_template(template: Any, where: tuple[str | int, ...] = ()) -> Evaluator:
-    """Lower `template` into a closure `(item, ctx) -> value`."""
+    """Lower `template` into a function `(item, ctx) -> value`.
+
+    Every check runs now (a bad template raises `TemplateError` here). A reference or a literal becomes a
+    small closure; a template that builds objects or lists or calls transforms becomes one generated
+    function (see codegen.py) doing the lookups inline, with keys, literals and transforms bound by name.
+    """
+    if isinstance(template, (dict, list)):
+        code = FunctionBuilder(("item", "ctx"))
+        result = _lower(template, where, code)
+        function: Evaluator = code.build(result)
+        return function
+    if isinstance(template, str) and template.startswith("$") and not template.startswith("$$"):
+        return _reference(template, where)
+    literal = template[1:] if isinstance(template, str) and template.startswith("$$") else template
+    return lambda item, ctx: literal
+
+
+def _getter(template: str, where: tuple[str | int, ...]) -> tuple[str, Getter]:
+    path = template[1:].lstrip(".")
+    try:
+        return path, compile_getter(path)
+    except PathError as exc:
+        raise TemplateError("SPEC032", where, str(exc)) from None
+
+
+def _reference(template: str, where: tuple[str | int, ...]) -> Evaluator:
+    path, getter = _getter(template, where)
+    parts = split_path(path) if path and is_simple(path) else []
+    if len(parts) == 1 and isinstance(parts[0], str):
+        key = parts[0]
+        return lambda item, ctx: item.get(key) if type(item) is dict else None
+    return lambda item, ctx: getter(item)
+
+
+def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> str:
+    """Emit the lines computing `template` into `code`; return the expression of its value.
+
+    Lines are emitted in evaluation order (fields and items in order, a transform's input before the call),
+    so transforms run, warn and fail in the same order as the template reads.
+    """
     if isinstance(template, str):
         if template.startswith("$$"):
-            literal = template[1:]
-            return lambda item, ctx: literal
+            return code.bind(template[1:])
         if template.startswith("$"):
-            path = template[1:].lstrip(".")
-            try:
-                getter = compile_getter(path)
-            except PathError as exc:
-                raise TemplateError("SPEC032", where, str(exc)) from None
-            return lambda item, ctx: getter(item)
-        return lambda item, ctx: template
+            path, getter = _getter(template, where)
+            return _inline_getter(path, getter, code)
+        return code.bind(template)
     if isinstance(template, dict):
         if "$op" in template:
-            return _compile_call(template, where)
+            return _lower_call(template, where, code)
         for key in template:
             if isinstance(key, str) and key.startswith("$"):
-                raise TemplateError("SPEC040", (*where, key), f"unknown template directive {key!r} (the only "
-                                    "directive is $op, which calls a transform)", at_key=True)
-        fields = tuple((str(k), compile_template(v, (*where, str(k)))) for k, v in template.items())
-        return _object(fields)
-    if isinstance(template, list):
-        items = tuple(compile_template(v, (*where, i)) for i, v in enumerate(template))
-
-        def build_list(item: Any, ctx: Context) -> Any:
-            out = []
-            for evaluate in items:
-                value = evaluate(item, ctx)
-                if value is not None:
-                    out.append(value)
-            return out
-
-        return build_list
-    return lambda item, ctx: template
-
-
-def _object(fields: tuple[tuple[str, Evaluator], ...]) -> Evaluator:
-    def build(item: Any, ctx: Context) -> Any:
-        out = {}
-        for key, evaluate in fields:
-            value = evaluate(item, ctx)
-            if value is not None:
-                out[key] = value
+                raise TemplateError(
+                    "SPEC040",
+                    (*where, key),
+                    f"unknown template directive {key!r} (the only directive is $op, which calls a transform)",
+                    at_key=True,
+                )
+        out = code.temp()
+        code.line(f"{out} = {{}}")
+        for k, v in template.items():
+            key = str(k)
+            value = _lower(v, (*where, key), code)
+            code.line(f"_v = {value}")
+            code.line(f"if _v is not None: {out}[{code.bind(key)}] = _v")
         return out
+    if isinstance(template, list):
+        out = code.temp()
+        code.line(f"{out} = []")
+        for i, v in enumerate(template):
+            value = _lower(v, (*where, i), code)
+            code.line(f"_v = {value}")
+            code.line(f"if _v is not None: {out}.append(_v)")
+        return out
+    return "None" if template is None else code.bind(template)
 
-    return build
+
+def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
+    """The expression reading `path` from `item`: plain dict lookups for one or two keys (what paths.py's
+    getters do: None when a step is missing or not an object), else a call of the compiled getter."""
+    if path in ("", "@", "$"):
+        return "item"
+    parts = split_path(path) if is_simple(path) else []
+    if len(parts) == 1 and isinstance(parts[0], str):
+        return f"(item.get({code.bind(parts[0])}) if type(item) is dict else None)"
+    if len(parts) == 2 and isinstance(parts[0], str) and isinstance(parts[1], str):
+        first, second = code.bind(parts[0]), code.bind(parts[1])
+        inner = f"(_x.get({second}) if type(_x := item.get({first})) is dict else None)"
+        return f"({inner} if type(item) is dict else None)"
+    return f"{code.bind(getter)}(item)"
 
 
-def _compile_call(template: dict[str, Any], where: tuple[str | int, ...]) -> Evaluator:
+def _lower_call(template: dict[str, Any], where: tuple[str | int, ...], code: FunctionBuilder) -> str:
     name = template["$op"]
     if not isinstance(name, str) or name not in REGISTRY:
         known = ", ".join(sorted(REGISTRY))
@@ -95,15 +141,18 @@ def _compile_call(template: dict[str, Any], where: tuple[str | int, ...]) -> Eva
     problem = check_args(name, args)
     if problem:
         raise TemplateError("SPEC031", where, problem)
-    source = compile_template(template["in"], (*where, "in")) if "in" in template else None
-    apply = bind(name, args)
-    if source is None:
-        return lambda item, ctx: apply(item, ctx)
-    return lambda item, ctx: apply(source(item, ctx), ctx)
+    source = _lower(template["in"], (*where, "in"), code) if "in" in template else "item"
+    try:
+        apply = bind(name, args)
+    except ValueError as exc:  # a factory may reject arguments its schema cannot express (e.g. chain steps)
+        raise TemplateError("SPEC031", where, str(exc)) from None
+    return f"{code.bind(apply)}({source}, ctx)"
 
 
 def check_args(name: str, args: dict[str, Any]) -> str | None:
     """A message describing why `args` do not fit transform `name`'s schema, or None."""
+    if is_prevalidated():
+        return None  # a cached spec: validation checked these arguments before it was stored
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(REGISTRY[name].args_schema)

@@ -317,3 +317,6 @@ def _empty_object_schema(args: Mapping[str, Any]) -> Apply:
         return value if value is not None else {"type": "object", "properties": {}}
 
     return apply
+
+
+from . import ops_body, ops_schema, ops_shape, ops_tools, ops_values  # noqa: E402,F401  (modules register on import)

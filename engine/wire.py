@@ -29,3 +29,10 @@ class AuthSpec:
     prefix: str = ""
     signing_name: str | None = None
     extras: dict[str, str] = field(default_factory=dict)
+    signing_region: str | None = None
+    """The region a signing scheme signs for (`{placeholder}`s filled by `Plan.bind`, e.g. `{region}`)."""
+    package_extra: str | None = None
+    """The package extra that installs what the scheme needs (`pip install 'vllora-llm[<extra>]'`)."""
+    api_key: AuthSpec | None = None
+    """The scheme used instead when an API key is given or found in this spec's `env` (e.g. a bearer key
+    beside request signing)."""

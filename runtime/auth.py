@@ -28,6 +28,7 @@ __all__ = [
     "redact_error",
     "register_auth_scheme",
     "resolve_credentials",
+    "select_auth",
 ]
 
 REDACTED = "[REDACTED]"
@@ -71,9 +72,23 @@ def redact_error(error: LLMError, secrets: Iterable[str]) -> LLMError:
         error.body = redact(body, secrets)
     elif isinstance(body, (bytes, bytearray)):
         error.body = redact(bytes(body).decode("utf-8", "replace"), secrets)
-    elif body is not None and any(s in repr(body) for s in secrets):
-        error.body = redact(repr(body), secrets)
+    elif body is not None:
+        cleaned = _redact_value(body, secrets)  # a parsed body stays parsed, only its strings change
+        error.body = redact(repr(cleaned), secrets) if any(s in repr(cleaned) for s in secrets) else cleaned
     return error
+
+
+def _redact_value(value: object, secrets: tuple[str, ...]) -> object:
+    """`value` with every string in it (keys included) redacted, keeping dicts, lists and tuples."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {_redact_value(k, secrets): _redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_redact_value(v, secrets) for v in value)
+    return value
 
 
 class AuthScheme(Protocol):
@@ -171,6 +186,18 @@ def scheme_for(spec: AuthSpec) -> AuthScheme:
     return scheme
 
 
+def select_auth(spec: AuthSpec, api_key: str | None = None, environ: Mapping[str, str] | None = None) -> AuthSpec:
+    """The auth to use: the spec's API-key form (``auth.api_key``) when a key is passed or one of its variables
+    is set, else the spec's own scheme (e.g. request signing with ``aws_sigv4``)."""
+    form = spec.api_key
+    if form is None:
+        return spec
+    environ = os.environ if environ is None else environ
+    if api_key or any(environ.get(name) for name in form.env):
+        return form
+    return spec
+
+
 def resolve_credentials(
     spec: AuthSpec,
     api_key: str | None = None,
@@ -185,3 +212,6 @@ def resolve_credentials(
         if provider and exc.provider is None:
             exc.provider = provider
         raise
+
+
+from . import sigv4 as _sigv4  # noqa: E402,F401  (registers the aws_sigv4 scheme; botocore stays unimported)

@@ -22,7 +22,7 @@ from vllora_llm.engine.gateway import (
 )
 
 from .instance import ChunkStream, ModelInstance, ProviderModelInstance
-from .transport import Timeouts
+from .transport import Timeouts, call_timeouts
 
 __all__ = ["CompletionsClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
 
@@ -39,13 +39,17 @@ class ResultStream:
 
     When the chunks are exhausted, `response` (or `aggregate()`) is the whole message. Leaving early (break,
     an exception, cancellation, `aclose()`) closes the HTTP response at once instead of draining it.
+    `timeout` (a `Timeouts` or seconds) replaces the client's timeouts for this stream, retries included.
     """
 
-    __slots__ = ("_aggregator", "_chunks", "_closed", "_done", "_instance", "_request", "_result")
+    __slots__ = ("_aggregator", "_chunks", "_closed", "_done", "_instance", "_request", "_result", "_timeout")
 
-    def __init__(self, instance: ModelInstance, request: ChatCompletionRequest) -> None:
+    def __init__(
+        self, instance: ModelInstance, request: ChatCompletionRequest, timeout: Timeouts | float | None = None
+    ) -> None:
         self._instance = instance
         self._request = request
+        self._timeout = None if timeout is None else Timeouts.coerce(timeout)
         self._chunks: ChunkStream | None = None
         self._aggregator = StreamAggregator()
         self._result: ChatCompletionMessageWithFinishReason | None = None
@@ -56,7 +60,8 @@ class ResultStream:
         if self._chunks is None:
             if self._closed:
                 raise RuntimeError("this stream was closed before it was opened")
-            self._chunks = await self._instance.open_stream(self._request)
+            with call_timeouts(self._timeout):
+                self._chunks = await self._instance.open_stream(self._request)
         return self._chunks
 
     async def _opened(self) -> ResultStream:
@@ -82,7 +87,11 @@ class ResultStream:
             raise StopAsyncIteration
         chunks = await self._open()
         try:
-            chunk = await chunks.__anext__()
+            if self._timeout is None:
+                chunk = await chunks.__anext__()
+            else:
+                with call_timeouts(self._timeout):  # a re-open (retry) before the first chunk uses it too
+                    chunk = await chunks.__anext__()
         except StopAsyncIteration:
             self._done = True
             await self.aclose()
@@ -144,13 +153,19 @@ class CompletionsClient:
     def __init__(self, instance: ModelInstance) -> None:
         self._instance = instance
 
-    async def create(self, request: RequestLike) -> ChatCompletionMessageWithFinishReason:
-        """One whole completion."""
-        return await self._instance.complete(ChatCompletionRequest.coerce(request))
+    async def create(
+        self, request: RequestLike, *, timeout: Timeouts | float | None = None
+    ) -> ChatCompletionMessageWithFinishReason:
+        """One whole completion. `timeout` (a `Timeouts` or seconds) replaces the client's for this call."""
+        coerced = ChatCompletionRequest.coerce(request)
+        if timeout is None:
+            return await self._instance.complete(coerced)
+        with call_timeouts(timeout):
+            return await self._instance.complete(coerced)
 
-    def create_stream(self, request: RequestLike) -> ResultStream:
-        """A streamed completion; see `ResultStream` for the ways to consume it."""
-        return ResultStream(self._instance, ChatCompletionRequest.coerce(request))
+    def create_stream(self, request: RequestLike, *, timeout: Timeouts | float | None = None) -> ResultStream:
+        """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`)."""
+        return ResultStream(self._instance, ChatCompletionRequest.coerce(request), timeout)
 
 
 class VlloraLLMClient:
@@ -182,11 +197,14 @@ class VlloraLLMClient:
         **options: Any,
     ) -> VlloraLLMClient:
         """A client for the provider spec `name` (found in `spec_path`, ``VLLORA_SPEC_PATH`` or the shipped
-        specs). The key comes from `api_key` or the spec's environment variable; `options` go to
+        specs). The key comes from `api_key` or the spec's environment variable; options named like the spec's
+        endpoint placeholders fill them (``region="eu-west-1"`` for ``{region}``); other `options` go to
         `ProviderModelInstance` (e.g. `backoff_base`, `max_backoff`, `transport`)."""
         from vllora_llm.engine.registry import load_plan  # lazily: the spec compiler is for real providers
 
         plan = load_plan(name, spec_path)
+        values = {key: str(options.pop(key)) for key in plan.placeholders if options.get(key) is not None}
+        plan = plan.bind(values, options.get("environ"))
         instance = ProviderModelInstance(
             plan,
             api_key=api_key,

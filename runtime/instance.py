@@ -16,9 +16,9 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import replace
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
 
+from vllora_llm import __version__
 from vllora_llm.engine.errors import LLMError, SpecError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
@@ -33,7 +33,7 @@ from vllora_llm.engine.gateway import (
 )
 from vllora_llm.engine.wire import AuthSpec, WireRequest
 
-from .auth import redact, redact_error, resolve_credentials, scheme_for
+from .auth import redact, redact_error, resolve_credentials, scheme_for, select_auth
 from .eventstream import EventStreamParser
 from .retry import Attempts, RetryPolicy, classify_http_error
 from .sse import SSEParser
@@ -50,10 +50,7 @@ __all__ = [
 
 logger = logging.getLogger("vllora_llm")
 
-try:
-    USER_AGENT = f"vllora-llm/{version('vllora-llm')}"
-except PackageNotFoundError:  # pragma: no cover - running from a source tree that was never installed
-    USER_AGENT = "vllora-llm/0"
+USER_AGENT = f"vllora-llm/{__version__}"  # not importlib.metadata: it costs ~5 ms of every process start
 
 
 # ---- the plan contract (engine/plan.py implements it) ------------------------------------------------------
@@ -98,8 +95,11 @@ class ProviderPlan(Protocol):
     def stream_decoder(self) -> StreamDecoder: ...
 
 
-FRAMERS: dict[str, Callable[[], Framer]] = {"sse": SSEParser, "aws_event_stream": EventStreamParser}
-"""A plan's `framing` → the push parser that cuts its stream into frames."""
+FRAMERS: dict[str, Callable[[ProviderPlan], Framer]] = {
+    "sse": lambda plan: SSEParser(stray_lines_as_data=getattr(plan, "stray_lines", "ignore") == "as_data"),
+    "aws_event_stream": lambda plan: EventStreamParser(),
+}
+"""A plan's `framing` → the push parser that cuts its stream into frames (configured by the plan)."""
 
 
 # ---- the abstract shape ------------------------------------------------------------------------------------
@@ -244,8 +244,9 @@ class ProviderModelInstance(ModelInstance):
             raise SpecError(f"{plan.name}: unknown stream framing {plan.framing!r} (known: {known})")
         self.plan = plan
         self.base_url = base_url
-        self._auth = scheme_for(plan.auth)
-        self._credentials = resolve_credentials(plan.auth, api_key, environ, provider=plan.name)
+        self._auth_spec = select_auth(plan.auth, api_key, environ)  # e.g. an API key instead of signing
+        self._auth = scheme_for(self._auth_spec)
+        self._credentials = resolve_credentials(self._auth_spec, api_key, environ, provider=plan.name)
         self._secrets = self._credentials.secrets()
         self._headers = _merge_headers({"user-agent": USER_AGENT}, headers or {})
         self.retry = RetryPolicy(max_retries, backoff_base, max_backoff, max_retry_after)
@@ -260,10 +261,22 @@ class ProviderModelInstance(ModelInstance):
         wire = replace(wire, headers=_merge_headers(self._headers, wire.headers))
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: %s %s", self.plan.name, wire.method, redact(wire.url.split("?", 1)[0], self._secrets))
-        return self._auth.apply(wire, self.plan.auth, self._credentials), warnings
+        if warnings and self._secrets:  # a warning may quote a request value, and a value may hold a key
+            for warning in warnings:
+                warning.message = redact(warning.message, self._secrets)
+        return self._auth.apply(wire, self._auth_spec, self._credentials), warnings
 
     def _attempts(self) -> Attempts:
         return Attempts(self.plan.name, self.retry, self._secrets)
+
+    def _describe_answer(self, err: LLMError, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        """Give an error raised while decoding a 2xx answer its status, request id and a body preview."""
+        if err.status is None:
+            err.status = status
+        if err.request_id is None:  # the plan's error builder knows which header carries the request id
+            err.request_id = self.plan.error(status, headers, b"").request_id
+        if err.body is None:
+            err.body = body[:2000].decode("utf-8", "replace")
 
     def http_error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError:
         """The plan's typed error, with the retry hint and decision taken from the headers."""
@@ -278,7 +291,11 @@ class ProviderModelInstance(ModelInstance):
             response = await self.transport.send(wire)
             if not 200 <= response.status < 300:
                 raise self.http_error(response.status, response.headers, response.body)
-            return self.plan.decode(response.status, response.headers, response.body)
+            try:
+                return self.plan.decode(response.status, response.headers, response.body)
+            except LLMError as err:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
+                self._describe_answer(err, response.status, response.headers, response.body)
+                raise
 
         try:
             result = await attempts.run(once)
@@ -339,7 +356,7 @@ class _ProviderChunkStream(ChunkStream):
             self._response = await self._attempts.run(self._open_once)
         except LLMError as err:
             raise self._attempts.final(err) from None
-        self._framer = FRAMERS[self._owner.plan.framing]()
+        self._framer = FRAMERS[self._owner.plan.framing](self._owner.plan)
         self._decoder = self._owner.plan.stream_decoder()
         self._pending.clear()
 

@@ -90,7 +90,7 @@ class RouterModelInstance(ModelInstance):
 
             api_key = self._environ.get(target.api_key_env) if target.api_key_env else None
             found = ProviderModelInstance(
-                load_plan(target.provider, self._spec_path),
+                load_plan(target.provider, self._spec_path).bind(None, self._environ),  # {placeholders} from env
                 api_key=api_key,
                 base_url=target.base_url,
                 environ=self._environ,

@@ -136,12 +136,14 @@ class SyncCompletionsClient:
     def __init__(self, client: SyncVlloraLLMClient) -> None:
         self._client = client
 
-    def create(self, request: RequestLike) -> ChatCompletionMessageWithFinishReason:
-        return self._client._runner.run(self._client.client.completions().create(request))
+    def create(
+        self, request: RequestLike, *, timeout: Timeouts | float | None = None
+    ) -> ChatCompletionMessageWithFinishReason:
+        return self._client._runner.run(self._client.client.completions().create(request, timeout=timeout))
 
-    def create_stream(self, request: RequestLike) -> SyncResultStream:
+    def create_stream(self, request: RequestLike, *, timeout: Timeouts | float | None = None) -> SyncResultStream:
         """Opens the stream before returning, so HTTP errors raise here."""
-        stream = self._client.client.completions().create_stream(request)
+        stream = self._client.client.completions().create_stream(request, timeout=timeout)
 
         async def opened() -> ResultStream:
             return await stream
@@ -191,13 +193,15 @@ class SyncVlloraLLMClient:
     def completions(self) -> SyncCompletionsClient:
         return self._completions
 
-    def create(self, request: RequestLike) -> ChatCompletionMessageWithFinishReason:
+    def create(
+        self, request: RequestLike, *, timeout: Timeouts | float | None = None
+    ) -> ChatCompletionMessageWithFinishReason:
         """Shortcut for ``completions().create(request)``."""
-        return self._completions.create(request)
+        return self._completions.create(request, timeout=timeout)
 
-    def create_stream(self, request: RequestLike) -> SyncResultStream:
+    def create_stream(self, request: RequestLike, *, timeout: Timeouts | float | None = None) -> SyncResultStream:
         """Shortcut for ``completions().create_stream(request)``."""
-        return self._completions.create_stream(request)
+        return self._completions.create_stream(request, timeout=timeout)
 
     def close(self) -> None:
         """Close the connections, then stop the loop thread (idempotent)."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,7 +27,15 @@ from vllora_llm.engine.errors import StreamError
 from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
 from vllora_llm.engine.wire import WireRequest
 
-__all__ = ["AiohttpStreamResponse", "AiohttpTransport", "Response", "StreamResponse", "Timeouts", "Transport"]
+__all__ = [
+    "AiohttpStreamResponse",
+    "AiohttpTransport",
+    "Response",
+    "StreamResponse",
+    "Timeouts",
+    "Transport",
+    "call_timeouts",
+]
 
 
 _CONNECT, _READ, _TOTAL = 10.0, 120.0, 600.0
@@ -54,6 +63,23 @@ class Timeouts:
             return value
         total = float(value)
         return cls(connect=min(_CONNECT, total), read=min(_READ, total), total=total)
+
+
+_CALL_TIMEOUTS: ContextVar[Timeouts | None] = ContextVar("vllora_llm_call_timeouts", default=None)
+
+
+@contextlib.contextmanager
+def call_timeouts(value: Timeouts | float | None) -> Iterator[None]:
+    """Requests sent inside the block (retries included) use `value` instead of the client's timeouts:
+    how a per-call ``timeout=`` reaches the transport without widening every signature in between."""
+    if value is None:
+        yield
+        return
+    token = _CALL_TIMEOUTS.set(Timeouts.coerce(value))
+    try:
+        yield
+    finally:
+        _CALL_TIMEOUTS.reset(token)
 
 
 @dataclass(slots=True)
@@ -240,37 +266,43 @@ class AiohttpTransport:
             connector._close()  # synchronous; with a closed loop it only clears the pool
         session.detach()
 
-    def _client_timeout(self, *, stream: bool) -> aiohttp.ClientTimeout:
-        t = self.timeouts
+    def current_timeouts(self) -> Timeouts:
+        """The timeouts for a request sent now: a per-call override (`call_timeouts`), else the client's."""
+        return _CALL_TIMEOUTS.get() or self.timeouts
+
+    def _client_timeout(self, *, stream: bool, timeouts: Timeouts | None = None) -> aiohttp.ClientTimeout:
+        t = timeouts or self.timeouts
         return aiohttp.ClientTimeout(
             total=None if stream else t.total, connect=t.connect, sock_connect=t.connect, sock_read=t.read
         )
 
-    async def _request(self, wire: WireRequest, *, stream: bool) -> aiohttp.ClientResponse:
+    async def _request(self, wire: WireRequest, timeouts: Timeouts, *, stream: bool) -> aiohttp.ClientResponse:
         session = await self._client()
         headers = wire.headers
         if wire.body and not any(k.lower() == "content-type" for k in headers):
             headers = {**headers, "content-type": "application/json"}
-        timeout = self._client_timeout(stream=stream)
+        timeout = self._client_timeout(stream=stream, timeouts=timeouts)
+        # The plan already percent-encoded the URL: send it byte for byte (re-quoting would turn `%3A` back into
+        # `:`, and a request signature covers the path exactly as it was signed).
+        url = URL(wire.url, encoded=True)
         try:
-            if stream and self.timeouts.total is not None:
-                async with asyncio.timeout(self.timeouts.total):
-                    return await session.request(
-                        wire.method, wire.url, data=wire.body, headers=headers, timeout=timeout
-                    )
-            return await session.request(wire.method, wire.url, data=wire.body, headers=headers, timeout=timeout)
+            if stream and timeouts.total is not None:
+                async with asyncio.timeout(timeouts.total):
+                    return await session.request(wire.method, url, data=wire.body, headers=headers, timeout=timeout)
+            return await session.request(wire.method, url, data=wire.body, headers=headers, timeout=timeout)
         except TimeoutError as exc:
-            raise _timeout_error(exc, wire, self.timeouts, reading=False) from None
+            raise _timeout_error(exc, wire, timeouts, reading=False) from None
         except aiohttp.ClientError as exc:
             raise LLMConnectionError(f"{_origin(wire)}: {type(exc).__name__}: {exc}") from None
 
     async def send(self, wire: WireRequest) -> Response:
-        response = await self._request(wire, stream=False)
+        timeouts = self.current_timeouts()
+        response = await self._request(wire, timeouts, stream=False)
         try:
             body = await response.read()
-        except TimeoutError as exc:
+        except TimeoutError as exc:  # a read timeout is a SocketTimeoutError; a plain one is the total
             response.close()
-            raise _timeout_error(exc, wire, self.timeouts, reading=True) from None
+            raise _timeout_error(exc, wire, timeouts, reading=False) from None
         except aiohttp.ClientError as exc:
             response.close()
             what = f"connection lost reading the body ({type(exc).__name__})"
@@ -282,8 +314,9 @@ class AiohttpTransport:
         return Response(response.status, response.headers, body)
 
     async def open_stream(self, wire: WireRequest) -> AiohttpStreamResponse:
-        response = await self._request(wire, stream=True)
-        return AiohttpStreamResponse(response, wire, self.timeouts)
+        timeouts = self.current_timeouts()
+        response = await self._request(wire, timeouts, stream=True)
+        return AiohttpStreamResponse(response, wire, timeouts)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

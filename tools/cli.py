@@ -3,6 +3,9 @@
     vllora-llm spec validate [PATH...]     check specs (built-ins + VLLORA_SPEC_PATH by default)
     vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M]
     vllora-llm spec transforms             list the named transforms with their examples
+    vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]]
+    vllora-llm spec diff OLD.yaml NEW.yaml  classify the changes between two revisions of a spec
+    vllora-llm spec docs PROVIDER           Markdown reference of one provider's spec
     vllora-llm demo                        the usage guide's examples against the local provider server
     vllora-llm chat --provider P --model M [--base-url U] [--stream] PROMPT
     vllora-llm mock-server [--host H] [--port P]
@@ -33,6 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--model", help="override the request's model")
     render.add_argument("--base-url", help="render against this base URL")
     spec_sub.add_parser("transforms", help="list the named transforms and their examples")
+    matrix = spec_sub.add_parser("matrix", help="the parameter support table, computed from the specs")
+    matrix.add_argument("--all", action="store_true", help="a column per spec on the search path, with targets")
+    matrix.add_argument("--format", choices=("md", "json"), default="md")
+    matrix.add_argument("--write-readme", nargs="?", const="README.md", metavar="README",
+                        help="replace the table between the matrix markers of README (default README.md)")
+    diff = spec_sub.add_parser("diff", help="classify the changes between two revisions of a spec")
+    diff.add_argument("old", help="the old revision (a YAML file)")
+    diff.add_argument("new", help="the new revision (a YAML file)")
+    docs = spec_sub.add_parser("docs", help="Markdown reference of a provider spec")
+    docs.add_argument("provider")
 
     sub.add_parser("demo", help="run the usage guide's examples against the built-in local provider server")
 
@@ -60,6 +73,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return spec_commands.render(
                 args.provider, args.request, stream=args.stream, model=args.model, base_url=args.base_url
             )
+        if args.spec_command == "matrix":
+            from .matrix import run as run_matrix
+
+            return run_matrix(args.all, args.format, args.write_readme)
+        if args.spec_command == "diff":
+            from .spec_diff import run as run_diff
+
+            return run_diff(args.old, args.new)
+        if args.spec_command == "docs":
+            from .spec_docs import run as run_docs
+
+            return run_docs(args.provider)
         return spec_commands.transforms()
     if args.command == "demo":
         from .demo import run_demo

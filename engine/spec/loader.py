@@ -66,7 +66,15 @@ def load_text(text: str, file: str, diags: Diagnostics) -> SourceDoc | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        diags.add(file, where, "SPEC001", "", f"invalid YAML: {exc.problem or exc}", hint="check indentation")
+        problem = str(exc.problem or exc)
+        hint = (
+            "a spec file holds one YAML document; remove the ---"
+            if "another document" in problem
+            else "indent with spaces, not tabs; quote a value that starts with @ or `"
+            if "cannot start any token" in problem
+            else "check the indentation and quoting around this place"
+        )
+        diags.add(file, where, "SPEC001", "", f"invalid YAML: {problem}", hint=hint)
         return None
     except yaml.YAMLError as exc:
         diags.add(file, (1, 1), "SPEC001", "", f"invalid YAML: {exc}")
@@ -76,17 +84,54 @@ def load_text(text: str, file: str, diags: Diagnostics) -> SourceDoc | None:
         doc.data = None
         return doc
     constructor = yaml.SafeLoader("")
+    before = len(diags.items)
     doc.data = _build(node, (), doc, diags, constructor)
+    if any(d.code == "SPEC001" for d in diags.items[before:]):
+        return None  # a value that could not be read: report that, not its knock-on schema errors
     return doc
+
+
+_CORE = "tag:yaml.org,2002:"
+
+
+def _bad_node(node: yaml.Node, path: Path, doc: SourceDoc, diags: Diagnostics, message: str) -> None:
+    hint = "a spec is plain data (mappings, lists, strings, numbers, booleans, null): remove the tag"
+    diags.add(doc.file, _pos(node), "SPEC001", format_path(path), message, hint=hint)
+
+
+def _allowed(node: yaml.Node, path: Path, doc: SourceDoc, diags: Diagnostics, ctor: yaml.SafeLoader) -> bool:
+    """Only the safe loader's own tags; `!!python/object` and custom tags are SPEC001, never constructed."""
+    if node.tag in ctor.yaml_constructors:
+        return True
+    tag = "!!" + node.tag[len(_CORE) :] if node.tag.startswith(_CORE) else node.tag
+    _bad_node(node, path, doc, diags, f"the YAML tag {tag} is not allowed")
+    return False
+
+
+def _construct(node: yaml.Node, path: Path, doc: SourceDoc, diags: Diagnostics, ctor: yaml.SafeLoader) -> Any:
+    if not _allowed(node, path, doc, diags, ctor):
+        return None
+    try:
+        return ctor.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        _bad_node(node, path, doc, diags, f"invalid YAML value: {problem}")
+        return None
 
 
 def _build(node: yaml.Node, path: Path, doc: SourceDoc, diags: Diagnostics, ctor: yaml.SafeLoader) -> Any:
     doc.marks[path] = _pos(node)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not _allowed(node, path, doc, diags, ctor):
+        return None
     if isinstance(node, yaml.MappingNode):
-        ctor.flatten_mapping(node)
+        try:
+            ctor.flatten_mapping(node)
+        except yaml.YAMLError as exc:
+            _bad_node(node, path, doc, diags, f"invalid YAML merge: {getattr(exc, 'problem', None) or exc}")
+            return None
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = ctor.construct_object(key_node, deep=True)
+            key = _construct(key_node, path, doc, diags, ctor)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 key = str(key)
             child = (*path, key if isinstance(key, (str, int)) else str(key))
@@ -104,7 +149,7 @@ def _build(node: yaml.Node, path: Path, doc: SourceDoc, diags: Diagnostics, ctor
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), doc, diags, ctor) for i, item in enumerate(node.value)]
-    return ctor.construct_object(node, deep=True)
+    return _construct(node, path, doc, diags, ctor)
 
 
 def load_file(file_path: str, display: str, diags: Diagnostics) -> SourceDoc | None:

@@ -348,6 +348,7 @@ def _check_params(doc: SourceDoc, where: Path, params: Mapping[str, Any], diags:
         ]
         named += [((*here, "requires", j), entry) for j, entry in enumerate(rule.get("requires") or ())]
         named.append(((*here, "unless"), rule.get("unless")))
+        named += [((*here, "omit_when", str(key)), key) for key in rule.get("omit_when") or {}]
         for spot, other_name in named:
             if other_name is not None and other_name not in known:
                 diags.add(
@@ -382,6 +383,19 @@ def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], di
                     f"unknown placeholder {{{name}}} in {path!r}",
                     hint="only {model} is filled in",
                 )
+    base_url = endpoint.get("base_url")
+    declared = set(endpoint.get("placeholders") or {})
+    for name in re.findall(r"\{([^}]*)\}", base_url) if isinstance(base_url, str) else ():
+        if name not in declared:
+            spot = (*where, "base_url")
+            diags.add(
+                doc.file,
+                doc.mark(spot),
+                "SPEC037",
+                format_path(spot),
+                f"unknown placeholder {{{name}}} in {base_url!r}",
+                hint=f"declare it under endpoint.placeholders ({name}: {{env: [...]}}) so it can be filled",
+            )
 
 
 def _check_messages(doc: SourceDoc, where: Path, messages: Mapping[str, Any], diags: Diagnostics) -> None:

@@ -76,8 +76,8 @@ CASES: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = [
         {
             "role": "assistant",
             "tool_calls": [
-                {"id": "call_a", "function": {"name": "get_a", "arguments": '{"x":1}'}},
-                {"id": "call_b", "function": {"name": "get_b", "arguments": '{"y":2}'}},
+                {"id": "call_a", "type": "function", "function": {"name": "get_a", "arguments": '{"x":1}'}},
+                {"id": "call_b", "type": "function", "function": {"name": "get_b", "arguments": '{"y":2}'}},
             ],
         },
     ),
@@ -91,8 +91,8 @@ CASES: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = [
         {
             "role": "assistant",
             "tool_calls": [
-                {"id": "c1", "function": {"name": "f", "arguments": '{"a":1}'}},
-                {"id": "c2", "function": {"name": "g", "arguments": "{}"}},
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}},
+                {"id": "c2", "type": "function", "function": {"name": "g", "arguments": "{}"}},
             ],
         },
     ),
@@ -105,7 +105,7 @@ CASES: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = [
         {
             "role": "assistant",
             "tool_calls": [
-                {"id": "c1", "function": {"name": "f", "arguments": "{}"}},
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
             ],
         },
     ),
@@ -115,7 +115,7 @@ CASES: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = [
         {
             "role": "assistant",
             "tool_calls": [
-                {"id": "c1", "function": {"name": "f", "arguments": '{"a":1}'}},
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}},
             ],
         },
     ),
@@ -125,7 +125,7 @@ CASES: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = [
         {
             "role": "assistant",
             "tool_calls": [
-                {"id": "c9", "function": {"name": "f", "arguments": "{}"}, "signature": "sig"},
+                {"id": "c9", "type": "function", "function": {"name": "f", "arguments": "{}"}, "signature": "sig"},
             ],
         },
     ),
@@ -135,7 +135,7 @@ CASES: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = [
         {
             "role": "assistant",
             "tool_calls": [
-                {"id": "call_0", "function": {"name": "f", "arguments": "{}"}},
+                {"id": "call_0", "type": "function", "function": {"name": "f", "arguments": "{}"}},
             ],
         },
     ),

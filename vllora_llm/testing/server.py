@@ -15,13 +15,18 @@ from typing import Self
 
 from aiohttp import web
 
-from vllora_llm.testing import wire_openai
+from vllora_llm.testing import wire_anthropic, wire_converse, wire_gemini, wire_openai
 from vllora_llm.testing.faults import FaultQueue
 from vllora_llm.testing.state import STATE, RecordedRequest, ServerState
 
-WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (wire_openai.register,)
+WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (
+    wire_openai.register,
+    wire_anthropic.register,
+    wire_converse.register,
+    wire_gemini.register,
+)
 
-BASE_PATHS: dict[str, str] = {"openai": "/v1"}
+BASE_PATHS: dict[str, str] = {"openai": "/v1", "anthropic": "", "bedrock": "", "gemini": ""}
 """Provider spec name → the base-URL path the official SDK convention expects for that provider here."""
 
 
@@ -146,6 +151,9 @@ def run_server(host: str = "127.0.0.1", port: int = 8765) -> None:
         async with LocalProviderServer(host, port) as server:
             print(f"vllora-llm local provider server listening on {server.url}", flush=True)
             print(f"  OpenAI chat completions: {server.openai_base_url}/chat/completions", flush=True)
+            print(f"  Anthropic messages: {server.base_url_for('anthropic')}/v1/messages", flush=True)
+            print(f"  Bedrock Converse: {server.base_url_for('bedrock')}/model/<model>/converse", flush=True)
+            print(f"  Gemini: {server.base_url_for('gemini')}/v1beta/models/<model>:generateContent", flush=True)
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -30,6 +30,8 @@ class RecordedRequest:
     json: Any
     body: bytes
     connection: int
+    raw_path: str = ""
+    """The path as sent, percent-encoding kept (`path` is decoded): what a request signature covers."""
 
 
 @dataclass(slots=True)
@@ -56,6 +58,7 @@ class ServerState:
             json=_parse_json(body),
             body=body,
             connection=self._connection_id(request.transport),
+            raw_path=request.raw_path.split("?", 1)[0],
         )
         self.requests.append(recorded)
         return recorded

@@ -1,0 +1,77 @@
+"""`python -m benchmarks [--quick] [--json PATH] [--format NAME ...]`: run the suite, print the ratio table."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from .suite import QUICK, TARGETS, Workload, run
+from .wire import FORMATS
+
+TIMES = "\u00d7"  # the multiplication sign of "1.2x"
+
+DEFAULT_JSON = Path(__file__).resolve().parent / "last_run.json"
+
+ROWS = (  # (result key, which measure, label, unit, target key)
+    ("sequential_us_per_request", "cpu", "sequential, client CPU", "µs/request", "sequential"),
+    ("sequential_us_per_request", "wall", "sequential, wall", "µs/request", None),
+    ("stream_us_per_chunk", "cpu", "5,000-chunk stream, client CPU", "µs/chunk", "stream"),
+    ("stream_us_per_chunk", "wall", "5,000-chunk stream, wall", "µs/chunk", None),
+    ("concurrent_requests_per_s", "wall", "500 requests, 100 in flight", "requests/s", "concurrent"),
+    ("rss", "mib", "peak RSS, sequential workload", "MiB", "rss"),
+)
+
+
+def _mark(ratio: float, target: str | None) -> str:
+    if target is None:
+        return ""
+    return f"≤ {TARGETS[target]}{TIMES} {'✓' if ratio <= TARGETS[target] else '✗'}"
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = ["| format | measure | floor | vllora-llm | ratio | target |", "|---|---|---:|---:|---:|---|"]
+    imp = results["import"]["ms"]
+    lines.append(f"| all | import time (`vllora_llm.client` vs `aiohttp, msgspec`), ms | {imp['floor']:.1f} | "
+                 f"{imp['vllora']:.1f} | {imp['ratio']:.2f}{TIMES} | {_mark(imp['ratio'], 'import')} |")
+    for fmt, entry in results["formats"].items():
+        if "skipped" in entry:
+            lines.append(f"| {fmt} | skipped: {entry['skipped']} | | | | |")
+            continue
+        for key, measure, label, unit, target in ROWS:
+            pair = entry[key][measure]
+            lines.append(f"| {fmt} | {label}, {unit} | {pair['floor']:,.1f} | {pair['vllora']:,.1f} | "
+                         f"{pair['ratio']:.2f}{TIMES} | {_mark(pair['ratio'], target)} |")
+        start = entry["start"]
+        loaded = ", ".join(start["warm_loaded"]) or "none of yaml, jsonschema, jmespath, the CLI"
+        lines.append(f"| {fmt} | start-up, warm spec cache: import + `from_provider`, ms | | "
+                     f"{start['warm_import_ms'] + start['warm_from_provider_ms']:.1f} | | loaded: {loaded} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tiny workload (a smoke run, seconds)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
+    parser.add_argument("--format", action="append", choices=FORMATS, help="only these formats (repeatable)")
+    parser.add_argument("--rounds", type=int, help="rounds per measurement (medians are taken over them)")
+    parser.add_argument("--requests", type=int, help="sequential requests per round")
+    args = parser.parse_args(argv)
+    workload = QUICK if args.quick else Workload()
+    if args.rounds:
+        workload = dataclasses.replace(workload, rounds=args.rounds)
+    if args.requests:
+        workload = dataclasses.replace(workload, requests=args.requests)
+    results = run(workload, tuple(args.format or FORMATS))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print()
+    print(table(results))
+    print(f"\n{results['seconds']} s; results in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

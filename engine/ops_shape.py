@@ -1,0 +1,177 @@
+"""Value-shaping transforms: small operators that let a template say what plain JSON cannot.
+
+They exist because a provider's JSON is often "the same data, arranged differently": a list that must sit
+inside a one-key object (`[{declarations: [...]}]`), a sub-object that must vanish when all its fields are
+empty (a by-reference image has no inline data), a scalar looked up in a table, several transforms in a
+row, a count that is absent rather than zero. Each is generic, named for what it does, registered in the
+transform registry with examples (which a test runs), and used from specs by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import MappingError, ProviderError
+from .transforms import REGISTRY, Apply, Context, Example, bind, register
+
+_STEP: dict[str, Any] = {
+    "oneOf": [
+        {"type": "string"},
+        {"type": "object", "additionalProperties": False, "required": ["name"],
+         "properties": {"name": {"type": "string"}, "args": {"type": "object"}}},
+    ]
+}
+
+
+@register("chain", args={
+    "type": "object", "additionalProperties": False, "required": ["steps"],
+    "properties": {"steps": {"type": "array", "minItems": 1, "items": _STEP}}},
+    examples=(Example("END", ["END"], {"steps": ["as_list"]}),
+              Example({"b": None}, None, {"steps": ["omit_empty", "as_list"]})))
+def _chain(args: Mapping[str, Any]) -> Apply:
+    """Run transforms one after another (`steps`: names or `{name, args}`); a step giving None stops the chain."""
+    from .templates import check_args  # the template module imports this registry; import it lazily
+
+    steps: list[Apply] = []
+    for step in args["steps"]:
+        name = step if isinstance(step, str) else step["name"]
+        step_args = {} if isinstance(step, str) else dict(step.get("args") or {})
+        if name not in REGISTRY:
+            raise ValueError(f"chain: unknown transform {name!r}")
+        problem = check_args(name, step_args)
+        if problem:
+            raise ValueError(f"chain: {problem}")
+        steps.append(bind(name, step_args))
+    run = tuple(steps)
+
+    def apply(value: Any, ctx: Context) -> Any:
+        for step_fn in run:
+            if value is None:
+                return None
+            value = step_fn(value, ctx)
+        return value
+
+    return apply
+
+
+@register("omit", examples=(Example("gpt-x", None),))
+def _omit(args: Mapping[str, Any]) -> Apply:
+    """Write nothing: for a parameter the spec places elsewhere (e.g. a model that goes in the URL path)."""
+
+    def apply(value: Any, ctx: Context) -> Any:
+        return None
+
+    return apply
+
+
+@register("forbid", args={
+    "type": "object", "additionalProperties": False, "required": ["message"],
+    "properties": {"message": {"type": "string"}, "error": {"enum": ["mapping", "provider"]}}},
+    examples=(Example(None, None, {"message": "x"}),))
+def _forbid(args: Mapping[str, Any]) -> Apply:
+    """None passes; any other value raises with `message`: a MappingError (`error: mapping`, the default, for
+    requests) or a ProviderError (`error: provider`, for a response shape the spec cannot read)."""
+    message = str(args["message"])
+    provider_side = args.get("error", "mapping") == "provider"
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if value is None:
+            return None
+        if provider_side:
+            raise ProviderError(message, provider=ctx.provider or None)
+        raise MappingError(f"{ctx.path or 'value'}: {message}", path=ctx.path or None, provider=ctx.provider or None)
+
+    return apply
+
+
+@register("omit_empty", examples=(Example({"a": None}, None), Example({}, None), Example([], None),
+                                  Example({"a": 1}, {"a": 1})))
+def _omit_empty(args: Mapping[str, Any]) -> Apply:
+    """An object whose fields are all None, an empty object or an empty list becomes None (the key is left out)."""
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if isinstance(value, dict):
+            kept = {k: v for k, v in value.items() if v is not None}
+            return kept or None
+        if isinstance(value, list) and not value:
+            return None
+        return value
+
+    return apply
+
+
+@register("lookup", args={
+    "type": "object", "additionalProperties": False, "required": ["table"],
+    "properties": {"table": {"type": "object"}, "default": {}}},
+    examples=(Example("json_object", "application/json", {"table": {"json_object": "application/json"}}),
+              Example("text", None, {"table": {"json_object": "application/json"}})))
+def _lookup(args: Mapping[str, Any]) -> Apply:
+    """Look a scalar up in `table` (keys compared as strings); a miss gives `default` (None when not given)."""
+    table = {str(k): v for k, v in dict(args["table"]).items()}
+    default = args.get("default")
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if isinstance(value, bool):
+            key = "true" if value else "false"
+        elif isinstance(value, (str, int, float)):
+            key = str(value)
+        else:
+            return default
+        return table.get(key, default)
+
+    return apply
+
+
+@register("wrap", args={
+    "type": "object", "additionalProperties": False, "required": ["key"],
+    "properties": {"key": {"type": "string"}, "list": {"type": "boolean"}}},
+    examples=(Example([{"name": "f"}], [{"decls": [{"name": "f"}]}], {"key": "decls", "list": True}),
+              Example("x", {"k": "x"}, {"key": "k"})))
+def _wrap(args: Mapping[str, Any]) -> Apply:
+    """Put the value under `key` in a new object (`list: true`: inside a one-element list of that object)."""
+    key = str(args["key"])
+    as_list = bool(args.get("list", False))
+
+    def apply(value: Any, ctx: Context) -> Any:
+        wrapped = {key: value}
+        return [wrapped] if as_list else wrapped
+
+    return apply
+
+
+@register("sum_or_none", examples=(Example([1, None, 2], 3), Example([None, None], None), Example([0], 0)))
+def _sum_or_none(args: Mapping[str, Any]) -> Apply:
+    """Add up the numbers of a list; None when none of them is a number (absent counts are not zero)."""
+
+    def apply(value: Any, ctx: Context) -> Any:
+        numbers = [v for v in (value or ()) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        return sum(numbers) if numbers else None
+
+    return apply
+
+
+_EXTENSIONS: dict[str, str] = {
+    "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp",
+    "heic": "image/heic", "heif": "image/heif", "pdf": "application/pdf", "txt": "text/plain",
+    "md": "text/markdown", "html": "text/html", "csv": "text/csv", "json": "application/json",
+    "mp3": "audio/mp3", "wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "aac": "audio/aac",
+    "mp4": "video/mp4", "mov": "video/mov", "webm": "video/webm", "mpeg": "video/mpeg",
+}
+
+
+@register("media_type_from_extension", examples=(
+    Example("https://example.com/cat.PNG?x=1", "image/png"), Example("https://example.com/doc", None)))
+def _media_type_from_extension(args: Mapping[str, Any]) -> Apply:
+    """The media type a URL's file extension names (query and fragment ignored); None when unknown."""
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if not isinstance(value, str):
+            return None
+        path = value.split("#", 1)[0].split("?", 1)[0]
+        name = path.rsplit("/", 1)[-1]
+        if "." not in name:
+            return None
+        return _EXTENSIONS.get(name.rsplit(".", 1)[-1].lower())
+
+    return apply

@@ -1,0 +1,165 @@
+"""Transforms on one value: defaults inside objects, list hygiene, token budgets, content sources.
+
+Registered in the transform registry like the ones in `transforms.py` (this module is imported at its
+bottom). Each is small, generic and named for what it does; specs call them from parameter rules and
+templates (`{$op: fill_defaults, in: $cache_control, defaults: {type: ephemeral}}`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .transforms import Apply, Context, Example, parse_data_url, register
+
+# ---- objects ------------------------------------------------------------------------------------------------
+
+
+@register("fill_defaults", args={
+    "type": "object", "additionalProperties": False, "required": ["defaults"],
+    "properties": {"defaults": {"type": "object"}}},
+    examples=(Example({"ttl": "1h"}, {"type": "ephemeral", "ttl": "1h"}, {"defaults": {"type": "ephemeral"}}),
+              Example({}, {"type": "ephemeral"}, {"defaults": {"type": "ephemeral"}}),
+              Example(None, None, {"defaults": {"type": "ephemeral"}})))
+def _fill_defaults(args: Mapping[str, Any]) -> Apply:
+    """An object with `defaults` filled in where it has no value (a unified struct leaves its default values
+    out); the object's own fields win. None stays None, so an absent option stays absent."""
+    defaults = dict(args["defaults"])
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {**defaults, **value}
+
+    return apply
+
+
+# ---- lists --------------------------------------------------------------------------------------------------
+
+
+@register("drop_blank_items", examples=(Example(["END", " ", "\n"], ["END"]), Example([" "], None),
+                                        Example(["a"], ["a"])))
+def _drop_blank_items(args: Mapping[str, Any]) -> Apply:
+    """A list without its empty or whitespace-only strings, each dropped with a warning (for providers that
+    reject them); a list left empty is None (not sent)."""
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if not isinstance(value, list):
+            return value
+        kept = [item for item in value if not (isinstance(item, str) and not item.strip())]
+        for item in value:
+            if isinstance(item, str) and not item.strip():
+                ctx.warn("dropped_value", f"{ctx.path or 'value'}: the whitespace-only entry {item!r} is not "
+                         f"accepted by {ctx.provider or 'the provider'}; it was not sent")
+        return kept or None
+
+    return apply
+
+
+@register("drop_matching", args={
+    "type": "object", "additionalProperties": False, "required": ["pattern", "reason"],
+    "properties": {"pattern": {"type": "string", "format": "regex"}, "reason": {"type": "string"}}},
+    examples=(Example("user-42", "user-42", {"pattern": "@", "reason": "looks like an e-mail address"}),
+              Example("a@b.io", None, {"pattern": "@", "reason": "looks like an e-mail address"})))
+def _drop_matching(args: Mapping[str, Any]) -> Apply:
+    """A string matching `pattern` (a regular expression, searched) is not sent: None, with a warning giving
+    `reason`. Any other value passes through."""
+    pattern = re.compile(str(args["pattern"]))
+    reason = str(args["reason"])
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if isinstance(value, str) and pattern.search(value):
+            ctx.warn("dropped_value", f"{ctx.path or 'value'} {reason}; it was not sent")
+            return None
+        return value
+
+    return apply
+
+
+# ---- budgets ------------------------------------------------------------------------------------------------
+
+
+@register("budget_bounds", args={
+    "type": "object", "additionalProperties": False, "required": ["field", "types"],
+    "properties": {"field": {"type": "string"}, "type_field": {"type": "string"},
+                   "types": {"type": "array", "items": {"type": "string"}},
+                   "min": {"type": "integer"}, "default": {"type": "integer"}}},
+    examples=(
+        Example({"type": "enabled", "budget_tokens": 500}, {"type": "enabled", "budget_tokens": 1024},
+                {"field": "budget_tokens", "types": ["enabled"], "min": 1024, "default": 1024}),
+        Example({"type": "enabled"}, {"type": "enabled", "budget_tokens": 1024},
+                {"field": "budget_tokens", "types": ["enabled"], "min": 1024, "default": 1024}),
+        Example({"type": "adaptive", "budget_tokens": 2048}, {"type": "adaptive"},
+                {"field": "budget_tokens", "types": ["enabled"], "min": 1024, "default": 1024}),
+    ))
+def _budget_bounds(args: Mapping[str, Any]) -> Apply:
+    """A config object with a token budget (`field`) that only some of its kinds (`type_field` in `types`)
+    take: for those, a missing budget gets `default` and one below `min` is raised to `min`; the other kinds
+    carry no budget. Every change is a warning."""
+    field = str(args["field"])
+    type_field = str(args.get("type_field", "type"))
+    types = tuple(args["types"])
+    low = args.get("min")
+    default = args.get("default")
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = dict(value)
+        where = f"{ctx.path}.{field}" if ctx.path else field
+        budget = out.get(field)
+        if out.get(type_field) not in types:
+            if budget is not None:
+                del out[field]
+                ctx.warn("dropped_value", f"{where} does not apply to {type_field} {out.get(type_field)!r}; "
+                         "it was not sent")
+            return out
+        if budget is None and default is not None:
+            out[field] = default
+            ctx.warn("default_applied", f"{where} was not set; sent the default {default}")
+        elif isinstance(budget, int) and low is not None and budget < low:
+            out[field] = low
+            ctx.warn("clamped_parameter", f"{where}={budget} is below the minimum {low}; sent {low}")
+        return out
+
+    return apply
+
+
+# ---- content sources ------------------------------------------------------------------------------------------
+
+
+_LINK = re.compile(r"^https?://", re.IGNORECASE)
+
+
+@register("data_url_source", args={
+    "type": "object", "additionalProperties": False, "required": ["inline", "link"],
+    "properties": {"inline": {"type": "object"}, "link": {"type": "object"}}},
+    examples=(
+        Example("data:image/png;base64,iVBO", {"type": "base64", "media_type": "image/png", "data": "iVBO"},
+                {"inline": {"type": "base64", "media_type": "$media_type", "data": "$data"},
+                 "link": {"type": "url", "url": "$url"}}),
+        Example("https://x/y.png", {"type": "url", "url": "https://x/y.png"},
+                {"inline": {"type": "base64", "media_type": "$media_type", "data": "$data"},
+                 "link": {"type": "url", "url": "$url"}}),
+        Example("y.png", None, {"inline": {"data": "$data"}, "link": {"url": "$url"}}),
+    ))
+def _data_url_source(args: Mapping[str, Any]) -> Apply:
+    """A URL as the provider's content source: a data URL becomes the `inline` template (with `$media_type`
+    and `$data`), an http(s) URL the `link` template (with `$url`); anything else is None."""
+    from .templates import compile_template  # templates import this registry: bind lazily
+
+    inline = compile_template(args["inline"], ("args", "inline"))
+    link = compile_template(args["link"], ("args", "link"))
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if not isinstance(value, str):
+            return None
+        parsed = parse_data_url(value)
+        if parsed is not None:
+            return inline({"media_type": parsed[0], "data": parsed[1]}, ctx)
+        if _LINK.match(value):
+            return link({"url": value}, ctx)
+        return None
+
+    return apply

@@ -1,0 +1,92 @@
+"""`vllora-llm spec docs PROVIDER`: the Markdown reference generated from a merged spec.
+
+Snapshots (read by people) for `openai` and one pack provider (`mistral`: renames, unsupported fields, a
+stream body without OpenAI's `stream_options`); structural checks that hold for every spec on the search
+path; and a small spec of our own to show that transform docs and examples come from the registry.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from vllora_llm.engine.params import unified_params
+from vllora_llm.engine.registry import clear_cache, discover
+from vllora_llm.engine.transforms import REGISTRY
+from vllora_llm.tools.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _builtin_specs_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("VLLORA_SPEC_PATH", raising=False)
+    clear_cache()
+
+
+def docs(capsys: pytest.CaptureFixture[str], provider: str) -> tuple[int, str, str]:
+    code = main(["spec", "docs", provider])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("provider", ["openai", "mistral"])
+def test_snapshot(provider: str, capsys: pytest.CaptureFixture[str], snapshot: object) -> None:
+    code, out, err = docs(capsys, provider)
+    assert (code, err) == (0, "")
+    assert out == snapshot
+
+
+@pytest.mark.parametrize("provider", sorted(discover()))
+def test_every_parameter_is_listed_once(provider: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = docs(capsys, provider)
+    assert code == 0
+    params = out.split("## Parameters", 1)[1].split("### Renames", 1)[0]
+    listed = re.findall(r"^\| `([a-z_.]+)` \|", params, re.M)
+    assert sorted(listed) == sorted(unified_params())
+
+
+def test_pack_provider_facts(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = docs(capsys, "mistral")
+    assert "| extends | `openai` |" in out
+    assert "| stream | POST | `https://api.mistral.ai/v1/chat/completions` | `{\"stream\": true}` |" in out
+    assert "| `seed` | `random_seed` |" in out.split("### Renames", 1)[1]
+    assert "`MISTRAL_API_KEY`" in out and "`MISTRAL_BASE_URL`" in out
+    assert "None: every model gets the rules above." in out
+
+
+def test_overrides_and_key_forms(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = docs(capsys, "deepseek")
+    assert "### `deepseek-reasoner*`" in out
+    assert "- `logprobs`: not sent, warn: rejected by deepseek-reasoner" in out
+    _, out, _ = docs(capsys, "vllm")
+    assert "Scheme `none`: no credentials." in out
+    assert "When an API key is passed or set: scheme `bearer`" in out and "`VLLM_API_KEY`" in out
+
+
+def test_transforms_come_from_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "mini.yaml").write_text(
+        "apiVersion: vllora.dev/v1\nkind: ProviderSpec\nmetadata: {name: mini, revision: 4}\nextends: openai\n"
+        "params:\n  stop: {to: stop_sequences, transform: as_list}\n"
+        "  user: {to: metadata, template: {user_id: {$op: join, in: $, sep: '-'}}}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("VLLORA_SPEC_PATH", str(tmp_path))
+    code, out, _ = docs(capsys, "mini")
+    assert code == 0
+    used = out.split("## Transforms used", 1)[1]
+    assert re.findall(r"^### `(\w+)`", used, re.M) == ["as_list", "join"]
+    assert REGISTRY["as_list"].doc in used and REGISTRY["join"].doc in used
+    assert '- `"END"` → `["END"]`' in used
+    assert "| `stop` | `stop_sequences` | transform `as_list` |" in out
+    assert "| revision | 4 |" in out
+
+
+def test_unknown_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = docs(capsys, "no-such-provider")
+    assert (code, out) == (1, "")
+    assert "no provider spec named 'no-such-provider'" in err

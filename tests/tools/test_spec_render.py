@@ -1,0 +1,154 @@
+"""`vllora-llm spec render` and `spec transforms`: what a spec author reads, kept as syrupy snapshots.
+
+Render prints the wire request (method, URL, headers with credentials redacted, JSON body) on stdout and
+the mapping's warnings on stderr; a request the policy rejects exits 1, an unreadable request file exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vllora_llm.engine.registry import clear_cache
+from vllora_llm.tools.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUESTS = "tests/tools/requests"
+SECRET = "sk-test-0123456789abcdef-never-printed"
+
+# request file, --stream, the warnings expected on stderr (in order)
+CASES = [
+    (
+        "seed_table_all_fields.json",
+        False,
+        [
+            "warning: n is not supported (one choice per request; n = 1 is accepted); it was not sent",
+            "warning: provider_specific.top_k is not supported by openai; it was not sent",
+            "warning: provider_specific.thinking is not supported by openai; it was not sent",
+            "warning: provider_specific.additional_parameters is not supported by openai; it was not sent",
+        ],
+    ),
+    ("tools.json", False, []),
+    ("tools.json", True, []),
+    ("image.json", False, []),
+    (
+        "reasoning_o3_mini.json",
+        False,
+        [
+            "warning: temperature is not supported by OpenAI reasoning models; it was not sent",
+        ],
+    ),
+    (
+        "reasoning_o3_mini.json",
+        True,
+        [
+            "warning: temperature is not supported by OpenAI reasoning models; it was not sent",
+        ],
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.chdir(ROOT)
+    for name in ("VLLORA_SPEC_PATH", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    clear_cache()
+    yield
+    clear_cache()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["spec", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("request_file", "stream", "warnings"),
+    CASES,
+    ids=[f"{c[0].removesuffix('.json')}{'-stream' if c[1] else ''}" for c in CASES],
+)
+def test_render(
+    request_file: str, stream: bool, warnings: list[str], capsys: pytest.CaptureFixture[str], snapshot: object
+) -> None:
+    argv = ["render", "openai", f"{REQUESTS}/{request_file}", *(["--stream"] if stream else [])]
+    code, out, err = run(capsys, *argv)
+    assert code == 0
+    assert err.splitlines() == warnings
+    assert out == snapshot
+    wire = json.loads(out)
+    assert wire["headers"]["authorization"] == "<redacted>"
+    assert SECRET not in out + err
+    assert wire["body"].get("stream") is (True if stream else None)
+
+
+def test_render_base_url_and_model_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "render", "openai", f"{REQUESTS}/image.json", "--model", "gpt-4o", "--base-url", "http://127.0.0.1:9/v1"
+    )
+    wire = json.loads(out)
+    assert code == 0
+    assert wire["url"] == "http://127.0.0.1:9/v1/chat/completions"
+    assert wire["body"]["model"] == "gpt-4o"
+
+
+def test_policy_error_rejects_the_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "strict-proxy.yaml").write_text(
+        "apiVersion: vllora.dev/v1\nkind: ProviderSpec\nmetadata: {name: strict-proxy, revision: 1}\n"
+        "extends: openai\npolicy: {unsupported: error}\n"
+    )
+    monkeypatch.setenv("VLLORA_SPEC_PATH", str(tmp_path))
+    clear_cache()
+    code, out, err = run(capsys, "render", "strict-proxy", f"{REQUESTS}/seed_table_all_fields.json")
+    assert code == 1
+    assert out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "strict-proxy" in err
+    assert "n: not supported (one choice per request; n = 1 is accepted)" in err
+    # the same spec renders a request that only uses supported parameters
+    code, out, err = run(capsys, "render", "strict-proxy", f"{REQUESTS}/tools.json")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["url"] == "https://api.openai.com/v1/chat/completions"
+
+
+def test_unknown_provider_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "render", "no-such-provider", f"{REQUESTS}/tools.json")
+    assert (code, out) == (1, "")
+    assert "no provider spec named 'no-such-provider'" in err
+
+
+def test_request_outside_the_unified_shape_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"model": "gpt-4.1-mini", "messages": [], "temprature": 1}))
+    code, out, err = run(capsys, "render", "openai", str(bad))
+    assert (code, out) == (1, "")
+    assert "temprature" in err
+
+
+@pytest.mark.parametrize("content", ["{not json", None])
+def test_unreadable_request_file_exits_2(
+    content: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "request.json"
+    if content is not None:
+        path.write_text(content)
+    code, out, err = run(capsys, "render", "openai", str(path))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: cannot read {path}")
+
+
+def test_transforms_listing(capsys: pytest.CaptureFixture[str], snapshot: object) -> None:
+    from vllora_llm.engine.transforms import REGISTRY
+
+    code, out, err = run(capsys, "transforms")
+    assert (code, err) == (0, "")
+    assert out == snapshot
+    names = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert names == sorted(REGISTRY)

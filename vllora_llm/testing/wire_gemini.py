@@ -1,0 +1,252 @@
+"""The Gemini generateContent wire format for the local provider server.
+
+`POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` (`?alt=sse`: one whole
+GenerateContentResponse per SSE event, events ended with CRLF as the real API does; without `alt=sse`: one
+JSON array of them). Shapes follow the recordings in `../shared/conformance/gemini/`: `x-goog-api-key` (or
+`?key=`), `candidates[{content: {role: model, parts}, finishReason, index}]` (n = `candidateCount`),
+`functionCall` parts with object `args`, `usageMetadata`, and `{"error": {code, message, status}}` errors (a
+429 carries `google.rpc.RetryInfo`).
+
+Thought signatures are checked the way Gemini 3 checks them: every function call this server makes carries a
+`thoughtSignature`, and for a `gemini-3*` model a `functionCall` sent back in the history must carry it
+byte for byte (or the documented `skip_thought_signature_validator` sentinel), else a 400. So a client that
+round-trips signatures here round-trips them there.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from aiohttp import web
+
+from vllora_llm.testing.replies import (
+    Conversation,
+    Reply,
+    ToolSpec,
+    generate,
+    prompt_tokens,
+    split_pieces,
+)
+from vllora_llm.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
+
+FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+MAX_CANDIDATES = 8
+
+_STATUS: dict[int, tuple[str, str]] = {
+    400: ("INVALID_ARGUMENT", "Request contains an invalid argument."),
+    401: ("UNAUTHENTICATED", "Request had invalid authentication credentials."),
+    403: ("PERMISSION_DENIED", "The caller does not have permission."),
+    404: ("NOT_FOUND", "Requested entity was not found."),
+    408: ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
+    409: ("ABORTED", "The operation was aborted."),
+    429: ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
+    500: ("INTERNAL", "An internal error has occurred. Please retry or report it."),
+    502: ("UNAVAILABLE", "Bad gateway."),
+    503: ("UNAVAILABLE", "The model is overloaded. Please try again later."),
+    504: ("DEADLINE_EXCEEDED", "The request timed out. Please try again."),
+}
+
+
+def error_body(error: WireError) -> dict[str, Any]:
+    """Gemini's error JSON (google.rpc.Status), with per-status defaults; a 429 says when to retry."""
+    status, message = _STATUS.get(error.status, ("UNKNOWN", f"HTTP {error.status}"))
+    body: dict[str, Any] = {
+        "code": error.status,
+        "message": error.message or message,
+        "status": error.error_type or status,
+    }
+    if error.status == 429:
+        body["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1s"}]
+    elif error.code is not None:
+        body["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": error.code,
+                            "domain": "googleapis.com"}]
+    return {"error": body}
+
+
+WIRE = Wire(
+    name="gemini",
+    error_body=error_body,
+    malformed_event=b'data: {"candidates": [{"content": {"role": "model", "parts": [{"text": \r\n\r\n',
+)
+
+
+def register(app: web.Application) -> None:
+    add_route(app, "POST", "/v1beta/models/{model}:generateContent", WIRE, generate_content)
+    add_route(app, "POST", "/v1beta/models/{model}:streamGenerateContent", WIRE, stream_generate_content)
+
+
+def signature_for(name: str, args: Any) -> str:
+    """The thoughtSignature this server gives a function call (opaque in the real API; checkable here)."""
+    canonical = json.dumps(args, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(f"vllora-local-call\x00{name}\x00{canonical}".encode()).digest()
+    return base64.b64encode(digest).decode()
+
+
+async def generate_content(call: Call) -> JsonReply | StreamReply:
+    return _answer(call, stream=False)
+
+
+async def stream_generate_content(call: Call) -> JsonReply | StreamReply:
+    return _answer(call, stream=True)
+
+
+def _answer(call: Call, *, stream: bool) -> JsonReply | StreamReply:
+    if not (call.headers.get("x-goog-api-key", "").strip() or call.recorded.query.get("key")):
+        raise WireError(
+            403,
+            "Method doesn't allow unregistered callers (callers without established identity). Please use API "
+            "Key or other form of API consumer identity to call this API.",
+        )
+    model = call.request.match_info["model"]
+    body = _checked_body(call.json, model)
+    conversation = _conversation(body)
+    config = body.get("generationConfig") or {}
+    n = config.get("candidateCount") or 1
+    replies = [generate(conversation, choice=i, n=n, call_id=f"call_local_{call.sequence}_{i}") for i in range(n)]
+    head = {"modelVersion": model, "responseId": f"local-{call.sequence}"}
+    prompt = prompt_tokens(conversation)
+    if not stream:
+        return JsonReply({"candidates": [_candidate(i, _parts(r), FINISH[r.finish_reason]) for i, r in
+                                         enumerate(replies)],
+                          "usageMetadata": _usage(prompt, replies), **head})
+    events = _stream_events(head, prompt, replies)
+    if call.recorded.query.get("alt") != "sse":  # without alt=sse the API streams one JSON array
+        return JsonReply(events)
+    return StreamReply([b"data: " + json_bytes(event) + b"\r\n\r\n" for event in events])
+
+
+def _invalid(message: str) -> WireError:
+    return WireError(400, message)
+
+
+def _checked_body(body: Any, model: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise _invalid("Invalid JSON payload received. Expected an object.")
+    if "model" in body:
+        raise _invalid('Invalid JSON payload received. Unknown name "model": Cannot find field.')
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        raise _invalid("* GenerateContentRequest.contents: contents is not specified")
+    config = body.get("generationConfig") or {}
+    n = config.get("candidateCount")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_CANDIDATES):
+        raise _invalid(f"* GenerateContentRequest.generation_config.candidate_count: must be 1 to {MAX_CANDIDATES}")
+    for i, content in enumerate(contents):
+        if not isinstance(content, dict) or content.get("role") not in ("user", "model"):
+            raise _invalid(f"* GenerateContentRequest.contents[{i}].role: must be user or model")
+        parts = content.get("parts")
+        if not isinstance(parts, list) or not parts:
+            raise _invalid(f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.")
+        for j, part in enumerate(parts):
+            _check_part(part, model, f"contents[{i}].parts[{j}]", i + 1)
+    return body
+
+
+def _check_part(part: Any, model: str, where: str, block: int) -> None:
+    if not isinstance(part, dict):
+        raise _invalid(f"* GenerateContentRequest.{where}: must be an object")
+    function_call = part.get("functionCall")
+    if isinstance(function_call, dict):
+        if not isinstance(function_call.get("args", {}), dict):
+            raise _invalid(f"* GenerateContentRequest.{where}.function_call.args: must be an object")
+        signature = part.get("thoughtSignature")
+        if model.startswith("gemini-3") and signature != SKIP_SIGNATURE and signature != signature_for(
+            str(function_call.get("name")), function_call.get("args") or {}
+        ):
+            raise _invalid(
+                f"Unable to submit request because function call `{function_call.get('name')}` in the {block}. "
+                "content block is missing a `thought_signature`."
+            )
+    response = part.get("functionResponse")
+    if isinstance(response, dict) and not isinstance(response.get("response"), dict):
+        raise _invalid(f"* GenerateContentRequest.{where}.function_response.response: must be an object")
+
+
+def _lower_types(schema: Any) -> Any:
+    """OpenAPI-dialect schemas name types in upper case; the reply generator reads JSON Schema."""
+    if isinstance(schema, dict):
+        return {k: (v.lower() if k == "type" and isinstance(v, str) else _lower_types(v)) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_lower_types(v) for v in schema]
+    return schema
+
+
+def _conversation(body: dict[str, Any]) -> Conversation:
+    contents = body["contents"]
+    texts = [" ".join(p["text"] for p in c["parts"] if isinstance(p.get("text"), str) and not p.get("thought"))
+             for c in contents]
+    system = body.get("systemInstruction") or {}
+    system_text = " ".join(p.get("text", "") for p in system.get("parts") or () if isinstance(p, dict))
+    user_texts = [text for c, text in zip(contents, texts, strict=True) if c["role"] == "user" and text]
+    last = contents[-1]
+    results = [json.dumps(p["functionResponse"].get("response"), separators=(",", ":"))
+               for p in last["parts"] if last["role"] == "user" and isinstance(p.get("functionResponse"), dict)]
+    tools = tuple(
+        ToolSpec(d["name"], _lower_types(d.get("parametersJsonSchema", d.get("parameters"))))
+        for tool in body.get("tools") or () if isinstance(tool, dict)
+        for d in tool.get("functionDeclarations") or () if isinstance(d, dict) and isinstance(d.get("name"), str)
+    )
+    calling = ((body.get("toolConfig") or {}).get("functionCallingConfig") or {})
+    mode = calling.get("mode", "AUTO")
+    allowed = calling.get("allowedFunctionNames") or []
+    max_tokens = (body.get("generationConfig") or {}).get("maxOutputTokens")
+    return Conversation(
+        provider="gemini",
+        texts=tuple([system_text, *texts] if system_text else texts),
+        last_user_text=user_texts[-1] if user_texts else "",
+        tools=tools,
+        tool_choice="none" if mode == "NONE" else "required" if mode in ("ANY", "VALIDATED") else "auto",
+        forced_tool=allowed[0] if mode == "ANY" and allowed else None,
+        tool_result="; ".join(results) if results else None,
+        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+    )
+
+
+def _parts(reply: Reply) -> list[dict[str, Any]]:
+    if reply.tool_calls:
+        parts = []
+        for call in reply.tool_calls:
+            args = json.loads(call.arguments)
+            parts.append({"functionCall": {"name": call.name, "args": args},
+                          "thoughtSignature": signature_for(call.name, args)})
+        return parts
+    return [{"text": reply.text or ""}]
+
+
+def _candidate(index: int, parts: list[dict[str, Any]], finish: str | None = None) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": index}
+    if finish is not None:
+        candidate["finishReason"] = finish
+    return candidate
+
+
+def _usage(prompt: int, replies: list[Reply], done: bool = True) -> dict[str, Any]:
+    out = sum(reply.completion_tokens for reply in replies) if done else 0
+    usage: dict[str, Any] = {"promptTokenCount": prompt, "totalTokenCount": prompt + out}
+    if done:
+        usage["candidatesTokenCount"] = out
+    return usage
+
+
+def _stream_events(head: dict[str, Any], prompt: int, replies: list[Reply]) -> list[dict[str, Any]]:
+    """Text in word-ish pieces, all candidates side by side; a call arrives whole; the last event holds the
+    finish reasons (after an empty text part, as the recordings show) and the final usage."""
+    per_candidate: list[list[list[dict[str, Any]]]] = []
+    for reply in replies:
+        if reply.tool_calls:
+            per_candidate.append([_parts(reply)])
+        else:
+            per_candidate.append([[{"text": piece}] for piece in split_pieces(reply.text or "")] or [[{"text": ""}]])
+    steps = max(len(pieces) for pieces in per_candidate)
+    events = []
+    for step in range(steps):
+        candidates = [_candidate(i, pieces[step]) for i, pieces in enumerate(per_candidate) if step < len(pieces)]
+        events.append({"candidates": candidates, "usageMetadata": _usage(prompt, replies, done=False), **head})
+    last = [_candidate(i, [{"text": ""}], FINISH[r.finish_reason]) for i, r in enumerate(replies)]
+    events.append({"candidates": last, "usageMetadata": _usage(prompt, replies), **head})
+    return events
+
