@@ -26,7 +26,6 @@ import random
 import sys
 import time
 import warnings
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -333,12 +332,13 @@ async def run_soak(requests: int = 10_000, concurrency: int = 100, *, fault_rate
                         await asyncio.sleep(0.01)
             open_after = server.open_connections
             await asyncio.sleep(0)
-            del clients
+            clients.clear()
             gc.collect()
             fd_delta = open_fds() - fds_before
         gc.collect()
     loop.set_exception_handler(previous_handler)
-    resource = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning) or "nclosed" in str(w.message)]
+    resource = [str(w.message) for w in caught
+                if issubclass(w.category, ResourceWarning) or "nclosed" in str(w.message)]
     return SoakReport(
         requests=requests, concurrency=concurrency, seconds=seconds, faulty=sum(k in FAULTY for k in kinds),
         tallies={name: t for name, t in tallies.items() if t.sent}, in_use_after=in_use,

@@ -186,8 +186,9 @@ class FunctionCall(GatewayStruct, omit_defaults=False):
     arguments: str = ""
 
 
-class ToolCall(GatewayStruct):
-    id: str
+class ToolCall(GatewayStruct, kw_only=True):
+    id: str = ""
+    """Responses without one get `call_<choice>_<position>`."""
     function: FunctionCall
     type: str = "function"
     signature: str | None = None

@@ -32,15 +32,30 @@ def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
     roles = dict(spec.get("roles") or {})
     put = compile_setter(spec.get("to", "messages"))
     require_call = bool((spec.get("tool_results") or {}).get("require_call", False))
+    drop = frozenset(spec.get("drop_fields") or ())
 
     def apply(messages: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
         if require_call:
             _check_tool_results(messages, provider)
         if roles:
             messages = [{**m, "role": roles.get(m["role"], m["role"])} for m in messages]
+        if drop:
+            messages = [_without(m, drop) for m in messages]
         put(body, messages)
 
     return apply
+
+
+def _without(message: dict[str, Any], drop: frozenset[str]) -> dict[str, Any]:
+    """`message` without the dropped fields, at its top level, in its content parts and its tool calls."""
+    out = {k: v for k, v in message.items() if k not in drop}
+    content = out.get("content")
+    if isinstance(content, list):
+        out["content"] = [{k: v for k, v in part.items() if k not in drop} for part in content]
+    calls = out.get("tool_calls")
+    if calls:
+        out["tool_calls"] = [{k: v for k, v in call.items() if k not in drop} for call in calls]
+    return out
 
 
 def _check_tool_results(messages: list[dict[str, Any]], provider: str) -> None:

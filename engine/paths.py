@@ -161,3 +161,22 @@ def deep_merge_into(target: dict[str, Any], extra: dict[str, Any]) -> None:
             deep_merge_into(current, value)
         else:
             target[key] = value
+
+
+def merge_defaults_into(target: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Add what `target` lacks from `defaults`, recursively; values already in `target` are kept."""
+    for key, value in defaults.items():
+        current = target.get(key)
+        if key not in target:
+            target[key] = deep_copy(value)
+        elif type(current) is dict and type(value) is dict:
+            merge_defaults_into(current, value)
+
+
+def deep_copy(value: Any) -> Any:
+    """A copy of JSON-like data (dicts and lists copied, leaves shared: they are immutable)."""
+    if type(value) is dict:
+        return {k: deep_copy(v) for k, v in value.items()}
+    if type(value) is list:
+        return [deep_copy(v) for v in value]
+    return value

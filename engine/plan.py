@@ -29,7 +29,7 @@ from .gateway import (
 )
 from .messages import MessagesOp, compile_messages
 from .params import ParamOp, Policy, compile_rule, unified_params
-from .paths import deep_merge_into, split_path
+from .paths import deep_copy, deep_merge_into, merge_defaults_into, split_path
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream
 from .transforms import Apply, Context, bind
@@ -120,7 +120,7 @@ class RequestEncoder:
             body = adjust(body, ctx)
         endpoint = self.stream if stream else self.chat
         if endpoint.body:
-            deep_merge_into(body, _copy(endpoint.body))
+            merge_defaults_into(body, endpoint.body)  # the caller's own values (include_usage: false) win
         if extra:
             deep_merge_into(body, extra)
         wire = WireRequest(
@@ -199,17 +199,9 @@ def _auth_spec(auth: Mapping[str, Any]) -> AuthSpec:
     )
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
-
 def _overlay(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = _copy(dict(base))
-    deep_merge_into(out, _copy(dict(extra)))
+    out: dict[str, Any] = deep_copy(dict(base))
+    deep_merge_into(out, deep_copy(dict(extra)))
     return out
 
 

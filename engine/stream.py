@@ -232,6 +232,9 @@ class _EventsDecoder(StreamDecoder):
         return self._emit(parts)
 
     def _emit(self, parts: dict[str, Any]) -> list[ChatCompletionChunk]:
+        if len(parts) == 1 and type(text := parts.get("text")) is str:  # a text delta: most events, same result
+            return [ChatCompletionChunk(id=self.id, model=self.model,
+                                        choices=[ChunkChoice(delta=ChoiceDelta(content=text), index=0)])]
         if "error" in parts:
             raise _stream_error(parts["error"], self.provider)
         meta = parts.get("meta")

@@ -118,18 +118,17 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
 
 
 def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
-    """The expression reading `path` from `item`: plain dict lookups for one or two keys (what paths.py's
-    getters do: None when a step is missing or not an object), else a call of the compiled getter."""
+    """The expression reading `path` from `item`: for a path of keys, plain dict lookups (what paths.py's
+    getters do: None as soon as a step is missing or not an object); else a call of the compiled getter."""
     if path in ("", "@", "$"):
         return "item"
     parts = split_path(path) if is_simple(path) else []
-    if len(parts) == 1 and isinstance(parts[0], str):
-        return f"(item.get({code.bind(parts[0])}) if type(item) is dict else None)"
-    if len(parts) == 2 and isinstance(parts[0], str) and isinstance(parts[1], str):
-        first, second = code.bind(parts[0]), code.bind(parts[1])
-        inner = f"(_x.get({second}) if type(_x := item.get({first})) is dict else None)"
-        return f"({inner} if type(item) is dict else None)"
-    return f"{code.bind(getter)}(item)"
+    if not parts or not all(isinstance(part, str) for part in parts):
+        return f"{code.bind(getter)}(item)"
+    expr = f"(item.get({code.bind(parts[0])}) if type(item) is dict else None)"
+    for part in parts[1:]:
+        expr = f"(_x.get({code.bind(part)}) if type(_x := {expr}) is dict else None)"
+    return expr
 
 
 def _lower_call(template: dict[str, Any], where: tuple[str | int, ...], code: FunctionBuilder) -> str:

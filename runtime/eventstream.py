@@ -64,10 +64,11 @@ class EventStreamParser:
     The parser is unusable after an error.
     """
 
-    __slots__ = ("_buf", "_error", "_frame_length", "_offset")
+    __slots__ = ("_buf", "_error", "_frame_length", "_known_headers", "_offset")
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self._known_headers: dict[bytes, dict[str, object]] = {}  # a stream repeats a few header blocks
         self._offset = 0  # stream offset of _buf[0], for error messages
         self._frame_length = 0  # total length of the frame at _buf[0] once its prelude is checked
         self._error: StreamError | None = None
@@ -162,7 +163,12 @@ class EventStreamParser:
                 f"event-stream message checksum mismatch in the frame at byte offset {at}: the frame says "
                 f"0x{crc:08x}, its bytes give 0x{computed:08x}"
             )
-        return EventStreamMessage(_decode_headers(header_bytes, at + _PRELUDE_LENGTH), payload)
+        headers = self._known_headers.get(header_bytes)
+        if headers is None:
+            headers = _decode_headers(header_bytes, at + _PRELUDE_LENGTH)
+            if len(self._known_headers) < 64:
+                self._known_headers[header_bytes] = headers
+        return EventStreamMessage(dict(headers), payload)  # a dict of its own per message
 
 
 def _decode_headers(data: bytes, at: int) -> dict[str, object]:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from vllora_llm.runtime.transport import AiohttpTransport
 
 from vllora_llm.client import VlloraLLMClient
+from vllora_llm.runtime.transport import AiohttpTransport
 from vllora_llm.testing import LocalProviderServer
 
 KEY = "sk-test-SECRET/key+1"  # '/' and '+' change under URL encoding: every form must be redacted

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from vllora_llm.engine.errors import InvalidRequestError, MappingError
 from vllora_llm.engine.gateway import (
     ChatCompletionMessage,
@@ -19,7 +20,6 @@ from vllora_llm.engine.gateway import (
     ImageUrlPart,
 )
 from vllora_llm.engine.registry import discover, load_plan
-
 from vllora_llm.testing import LocalProviderServer
 
 from ._support import client_for

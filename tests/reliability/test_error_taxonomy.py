@@ -1,4 +1,4 @@
-"""The error taxonomy (DESIGN §6) as a table: status × body → exactly one class, and what the error says.
+"""The error taxonomy (DESIGN §6) as a table: status and body → exactly one class, and what the error says.
 
 Each HTTP row is answered by the local provider server and raised through the public API (no retries, so
 the first answer is the one classified). Every error must name the provider, the status, the provider's
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.errors import (
     ALL_ERRORS,
     AuthenticationError,
@@ -32,8 +34,6 @@ from vllora_llm.engine.errors import (
     TimeoutError,
 )
 from vllora_llm.runtime.transport import Timeouts
-
-from vllora_llm.client import VlloraLLMClient
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 
 from ._support import REQUEST, client_for, write_acme_spec

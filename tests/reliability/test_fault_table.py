@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.errors import (
     ConnectionError,
     InvalidRequestError,
@@ -30,8 +33,6 @@ from vllora_llm.engine.errors import (
     TimeoutError,
 )
 from vllora_llm.runtime.transport import Timeouts
-
-from vllora_llm.client import VlloraLLMClient
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 
 from ._support import REPLY, REQUEST, client_for, connections, wait_until, write_acme_spec
@@ -263,10 +264,8 @@ def unanswered_port() -> Iterator[int]:
     for _ in range(3):  # fill the accept queue: later SYNs are dropped, so connect() waits
         filler = socket.socket()
         filler.setblocking(False)
-        try:
+        with contextlib.suppress(BlockingIOError):
             filler.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
         fillers.append(filler)
     try:
         yield port

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from vllora_llm.engine.errors import InvalidRequestError
 from vllora_llm.engine.gateway import ChatCompletionRequest
 from vllora_llm.engine.plan import Plan
@@ -39,7 +40,8 @@ URLS = st.sampled_from([
     "https://example.com/cat.png", "data:image/png;base64,iVBORw0KGgo=", "data:application/pdf;base64,JVBERi0=",
     "gs://bucket/cat.jpg", "s3://bucket/key.png", "data:,", "https://x",
 ])
-CACHE = st.none() | st.fixed_dictionaries({"type": st.just("ephemeral")}, optional={"ttl": st.sampled_from(["5m", "1h"])})
+CACHE = st.none() | st.fixed_dictionaries({"type": st.just("ephemeral")},
+                                          optional={"ttl": st.sampled_from(["5m", "1h"])})
 
 
 def optional(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:

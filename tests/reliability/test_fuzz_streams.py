@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from vllora_llm.engine.errors import ProviderError
 from vllora_llm.engine.plan import Plan
 from vllora_llm.engine.registry import discover, load_plan
@@ -108,7 +109,8 @@ def wire_bytes(draw: st.DrawFn, name: str) -> bytes:
 def decode(p: Plan, pieces: list[bytes]) -> int:
     """Frame and decode `pieces` the way the runtime does; the number of chunks produced."""
     framer: SSEParser | EventStreamParser = (
-        EventStreamParser() if p.framing == "aws_event_stream" else SSEParser(stray_lines_as_data=p.stray_lines == "as_data")
+        EventStreamParser() if p.framing == "aws_event_stream"
+        else SSEParser(stray_lines_as_data=p.stray_lines == "as_data")
     )
     decoder = p.stream_decoder()
     produced = 0

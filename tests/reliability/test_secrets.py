@@ -9,12 +9,11 @@ import logging
 import traceback
 import warnings
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote
 
 import pytest
-from vllora_llm.engine.errors import AuthenticationError, LLMError, ProviderError, RateLimitError, StreamError
 
+from vllora_llm.engine.errors import AuthenticationError, LLMError, ProviderError, RateLimitError, StreamError
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 
 from ._support import KEY, REQUEST, client_for

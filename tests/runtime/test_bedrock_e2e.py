@@ -23,6 +23,7 @@ from vllora_llm.engine.errors import LLMError, PermissionDeniedError, RateLimitE
 from vllora_llm.runtime.eventstream import EventStreamParser
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 from vllora_llm.testing.wire_converse import EVENT_STREAM, exception_frame, frame
+from vllora_llm.types.gateway import ChatCompletionRequest
 
 ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 RECORDINGS = ROOT.parent / "shared" / "conformance" / "bedrock"
@@ -178,8 +179,7 @@ def resign(sent: Any, operation: str) -> str:
 async def test_region_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
     async with VlloraLLMClient.from_provider("bedrock", api_key="k") as c:
-        wire, _ = c.instance.plan.encode(  # type: ignore[attr-defined]
-            __import__("vllora_llm.types.gateway", fromlist=["x"]).ChatCompletionRequest.coerce(HELLO))
+        wire, _ = c.instance.plan.encode(ChatCompletionRequest.coerce(HELLO))  # type: ignore[attr-defined]
     assert wire.url == f"https://bedrock-runtime.ap-south-1.amazonaws.com{RAW_PATH}/converse"
 
 

@@ -414,3 +414,13 @@ def test_reasoning_content_is_decoded_as_reasoning(recording: str, provider: str
     aggregator = StreamAggregator()
     decode(provider, wire_body(RECORDINGS / recording), aggregator)
     assert aggregator.result().choices[0].message.reasoning
+
+
+def test_groq_drops_the_message_name_it_rejects() -> None:
+    request = ChatCompletionRequest.coerce(
+        {"model": "llama-3.3-70b-versatile", "messages": [{"role": "user", "content": "hi", "name": "ann"}]}
+    )
+    wire, _ = load_plan("groq").encode(request)
+    assert json.loads(wire.body)["messages"] == [{"role": "user", "content": "hi"}]
+    wire, _ = load_plan("openai").encode(request)
+    assert json.loads(wire.body)["messages"] == [{"role": "user", "content": "hi", "name": "ann"}]
