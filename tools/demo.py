@@ -49,6 +49,8 @@ async def _one_provider(name: str, base_url: str, out: list[str]) -> None:
                 f"  finish_reason={response.finish_reason()} prompt_tokens={usage.prompt_tokens} "
                 f"completion_tokens={usage.completion_tokens}"
             )
+        for warning in response.warnings:
+            out.append(f"  warning: {warning.message}")
         pieces: list[str] = []
         async with client.completions().create_stream(request) as stream:
             async for chunk in stream:
