@@ -71,6 +71,10 @@ def _reference(template: str, where: tuple[str | int, ...]) -> Evaluator:
     if len(parts) == 1 and isinstance(parts[0], str):
         key = parts[0]
         return lambda item, ctx: item.get(key) if type(item) is dict else None
+    if len(parts) > 1 and all(isinstance(part, str) for part in parts):
+        code = FunctionBuilder(("item", "ctx"))
+        function: Evaluator = code.build(_inline_getter(path, getter, code))
+        return function
     return lambda item, ctx: getter(item)
 
 

@@ -85,7 +85,9 @@ class ResultStream:
     async def __anext__(self) -> ChatCompletionChunk:
         if self._done or self._closed:
             raise StopAsyncIteration
-        chunks = await self._open()
+        chunks = self._chunks
+        if chunks is None:  # opened once; not an extra await per chunk
+            chunks = await self._open()
         try:
             if self._timeout is None:
                 chunk = await chunks.__anext__()

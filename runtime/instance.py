@@ -211,12 +211,16 @@ class DummyModelInstance(ModelInstance):
 
 
 def _merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
-    """Later layers win, header names compared case-insensitively."""
+    """Later layers win, header names compared case-insensitively (a replaced name moves to the end)."""
     out: dict[str, str] = {}
+    spelled: dict[str, str] = {}  # lower-case name -> the spelling `out` holds (once per request: no rescans)
     for layer in layers:
         for key, value in layer.items():
-            for existing in [k for k in out if k.lower() == key.lower()]:
+            lower = key.lower()
+            existing = spelled.get(lower)
+            if existing is not None:
                 del out[existing]
+            spelled[lower] = key
             out[key] = value
     return out
 

@@ -13,6 +13,7 @@ import asyncio
 import builtins
 import contextlib
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from vllora_llm.client import VlloraLLMClient
+from vllora_llm.client import SyncVlloraLLMClient, VlloraLLMClient
 from vllora_llm.engine.errors import (
     ConnectionError,
     InvalidRequestError,
@@ -360,3 +361,36 @@ async def test_leaving_releases_the_connection_at_once(server: LocalProviderServ
         in_use, idle = connections(client)
         assert in_use == 0 and in_use + idle <= baseline
         assert (await client.completions().create(REQUEST)).text() == REPLY  # the pool still works
+
+
+# ---- the blocking facade takes the per-call timeout too -----------------------------------------------------
+
+
+@pytest.fixture
+def threaded_server() -> Iterator[LocalProviderServer]:
+    """The local server on its own loop in a thread, for the blocking client."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(LocalProviderServer().start(), loop).result(5)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def test_sync_client_per_call_timeout(threaded_server: LocalProviderServer) -> None:
+    with SyncVlloraLLMClient.from_provider("openai", api_key="k", base_url=threaded_server.openai_base_url,
+                                           max_retries=0) as client:
+        threaded_server.faults.push(Fault(delay_s=2), Fault(stall_after_chunks=2))
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"0\.3 s"):
+            client.create(REQUEST, timeout=0.3)
+        with pytest.raises(TimeoutError, match=r"no data for 0\.3 s"):
+            for _ in client.create_stream(REQUEST, timeout=Timeouts(connect=1, read=0.3, total=1)):
+                pass
+        assert time.monotonic() - started < 2 * 0.3 + 1.0
+        assert client.create(REQUEST).text() == REPLY  # the client's own timeouts again

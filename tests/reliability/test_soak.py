@@ -1,10 +1,9 @@
 """The soak of `benchmarks/soak.py`, 1,000 requests at 100 in flight, in the default suite; the full 10,000
-runs with `VLLORA_SOAK=1` (or `python -m benchmarks.soak`)."""
+is marked `soak`, outside the default run: `python -m pytest -m soak` (or `python -m benchmarks.soak`)."""
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -38,6 +37,6 @@ async def test_soak_1000_requests() -> None:
     assert report.server_requests > 1_000  # and some of them were retried
 
 
-@pytest.mark.skipif(os.environ.get("VLLORA_SOAK") != "1", reason="the 10,000-request soak: set VLLORA_SOAK=1")
+@pytest.mark.soak
 async def test_soak_10000_requests() -> None:
     check(await soak().run_soak(10_000, 100), 10_000)
