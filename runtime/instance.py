@@ -343,6 +343,7 @@ class _ProviderChunkStream(ChunkStream):
         self._decoder: StreamDecoder
         self._delivered = False
         self._finished = False
+        self._deferred: LLMError | None = None
 
     async def _open_once(self) -> StreamResponse:
         response = await self._owner.transport.open_stream(self._wire)
@@ -393,17 +394,28 @@ class _ProviderChunkStream(ChunkStream):
         return self._pending.popleft()
 
     async def _pump(self) -> None:
-        """Read one piece of the body and decode whatever frames it completes."""
+        """Read one piece of the body and decode whatever frames it completes.
+
+        An error decoded after good chunks in the same read is held back until those chunks are handed out,
+        so the caller sees everything the provider sent before it failed."""
+        if self._deferred is not None:
+            err, self._deferred = self._deferred, None
+            raise err
         assert self._response is not None
         data = await self._response.read_chunk()
         frames = self._framer.feed(data) if data else self._framer.close()
         decoder, pending = self._decoder, self._pending
-        for frame in frames:
-            pending.extend(decoder.feed(frame))
-        if not data:
-            pending.extend(decoder.close())
-            self._finished = True
-            self._response = None
+        try:
+            for frame in frames:
+                pending.extend(decoder.feed(frame))
+            if not data:
+                pending.extend(decoder.close())
+                self._finished = True
+                self._response = None
+        except LLMError as err:
+            if not pending:
+                raise
+            self._deferred = err
 
     def _drop_response(self) -> None:
         response, self._response = self._response, None

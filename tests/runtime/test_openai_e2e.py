@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from vllora_llm.client import SyncVlloraLLMClient, VlloraLLMClient
-from vllora_llm.engine.errors import InvalidRequestError
+from vllora_llm.engine.errors import InvalidRequestError, StreamError
 from vllora_llm.runtime.transport import AiohttpTransport
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 from vllora_llm.types.gateway import ChatCompletionMessageWithFinishReason, ToolCall, Usage
@@ -152,6 +152,22 @@ async def test_non_streamed_replay_and_error(client: VlloraLLMClient, server: Lo
         await client.completions().create(REQUEST)
     assert json.loads(error.read_text())["error"]["message"] in str(info.value)
     assert info.value.status == 400
+
+
+async def test_chunks_read_together_with_an_error_event_reach_the_caller_first(
+    client: VlloraLLMClient, server: LocalProviderServer
+) -> None:
+    # The whole body arrives in one read: the good chunks before the mid-stream error must still be delivered.
+    recording = RECORDINGS.parent / "openai_compatible" / "openrouter_stream_comments_then_midstream_error.sse"
+    server.faults.push(replay(recording, content_type=SSE))
+    received = []
+    with pytest.raises(StreamError, match="Token limit reached"):
+        async for chunk in client.completions().create_stream(REQUEST):
+            received.append(chunk)
+    expected = sum(
+        1 for line in recording.read_text().splitlines() if line.startswith("data: {") and '"error"' not in line
+    )
+    assert len(received) == expected > 0
 
 
 def json_tool_calls(body: bytes) -> Any:
