@@ -15,12 +15,12 @@ TIMES = "\u00d7"  # the multiplication sign of "1.2x"
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "last_run.json"
 
-ROWS = (  # (result key, which measure, label, unit, target key)
+ROWS = (  # (result key, which measure, label, unit, target key); labels are filled in from the workload
     ("sequential_us_per_request", "cpu", "sequential, client CPU", "µs/request", "sequential"),
     ("sequential_us_per_request", "wall", "sequential, wall", "µs/request", None),
-    ("stream_us_per_chunk", "cpu", "5,000-chunk stream, client CPU", "µs/chunk", "stream"),
-    ("stream_us_per_chunk", "wall", "5,000-chunk stream, wall", "µs/chunk", None),
-    ("concurrent_requests_per_s", "wall", "500 requests, 100 in flight", "requests/s", "concurrent"),
+    ("stream_us_per_chunk", "cpu", "{events:,}-chunk stream, client CPU", "µs/chunk", "stream"),
+    ("stream_us_per_chunk", "wall", "{events:,}-chunk stream, wall", "µs/chunk", None),
+    ("concurrent_requests_per_s", "wall", "{total} requests, {inflight} in flight", "requests/s", "concurrent"),
     ("rss", "mib", "peak RSS, sequential workload", "MiB", "rss"),
 )
 
@@ -42,12 +42,15 @@ def table(results: dict[str, Any]) -> str:
             continue
         for key, measure, label, unit, target in ROWS:
             pair = entry[key][measure]
+            label = label.format(**results["workload"])
             lines.append(f"| {fmt} | {label}, {unit} | {pair['floor']:,.1f} | {pair['vllora']:,.1f} | "
                          f"{pair['ratio']:.2f}{TIMES} | {_mark(pair['ratio'], target)} |")
         start = entry["start"]
-        loaded = ", ".join(start["warm_loaded"]) or "none of yaml, jsonschema, jmespath, the CLI"
-        lines.append(f"| {fmt} | start-up, warm spec cache: import + `from_provider`, ms | | "
-                     f"{start['warm_import_ms'] + start['warm_from_provider_ms']:.1f} | | loaded: {loaded} |")
+        for when in ("cold", "warm"):
+            loaded = ", ".join(start[f"{when}_loaded"]) or "none of yaml, jsonschema, jmespath, the CLI"
+            lines.append(f"| {fmt} | start-up, {when} spec cache: import + `from_provider`, ms | | "
+                         f"{start[f'{when}_import_ms'] + start[f'{when}_from_provider_ms']:.1f} | | "
+                         f"`from_provider` {start[f'{when}_from_provider_ms']:.1f} ms; imported: {loaded} |")
     return "\n".join(lines)
 
 

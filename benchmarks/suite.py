@@ -145,18 +145,19 @@ async def _measure(fmt: str, floor: FloorClient, lib: LibraryClient, w: Workload
 # ---- child processes -----------------------------------------------------------------------------------------
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(**extra: str) -> dict[str, str]:
     """Children keep compiled bytecode (in a temp folder, not the source tree), as an installed package has
     its .pyc files; with PYTHONDONTWRITEBYTECODE every start would compile the library's sources again."""
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "vllora-bench-pycache")
+    env.update(extra)
     return env
 
 
-def _python(*args: str) -> str:
-    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, env=_child_env(),
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+def _python(*args: str, **env: str) -> str:
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300,
+                          env=_child_env(**env), cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if done.returncode != 0:
         raise RuntimeError(f"child {args} failed: {done.stderr.strip()[-2000:]}")
     return done.stdout.strip().splitlines()[-1]
@@ -179,10 +180,15 @@ def bench_import(w: Workload) -> dict[str, Any]:
 
 
 def bench_start(fmt: str, base: str, w: Workload) -> dict[str, Any]:
-    """`import vllora_llm.client` + `from_provider` in a fresh process (compiled-spec cache warm after run 1)."""
-    runs = [json.loads(_python("-m", "benchmarks.child", "start", fmt, base)) for _ in range(max(2, w.imports // 3))]
-    warm = runs[1:]
-    return {"cold_or_first": runs[0],
+    """`import vllora_llm.client` + `from_provider` in fresh processes sharing a new compiled-spec cache: the
+    first finds it empty (reads the YAML, validates, stores), the others start warm."""
+    with tempfile.TemporaryDirectory(prefix="vllora-bench-specs-") as folder:
+        runs = [json.loads(_python("-m", "benchmarks.child", "start", fmt, base, VLLORA_SPEC_CACHE=folder))
+                for _ in range(1 + max(1, w.imports // 3))]
+    cold, warm = runs[0], runs[1:]
+    return {"cold_import_ms": round(cold["import_s"] * 1e3, 2),
+            "cold_from_provider_ms": round(cold["from_provider_s"] * 1e3, 2),
+            "cold_loaded": cold["loaded"],
             "warm_import_ms": round(statistics.median(r["import_s"] for r in warm) * 1e3, 2),
             "warm_from_provider_ms": round(statistics.median(r["from_provider_s"] for r in warm) * 1e3, 2),
             "warm_loaded": sorted({m for r in warm for m in r["loaded"]})}

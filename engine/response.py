@@ -24,7 +24,7 @@ from .gateway import (
     ToolCall,
     Usage,
 )
-from .paths import Getter, compile_getter
+from .paths import Getter, compile_getter, is_simple, split_path
 from .templates import Evaluator, compile_template
 from .transforms import Context
 
@@ -94,6 +94,19 @@ class FinishMap:
 class UsageMap:
     def __init__(self, spec: Mapping[str, Any] | None) -> None:
         self.fields = {k: compile_template(v, ("response", "usage", k)) for k, v in (spec or {}).items()}
+        roots: set[str] | None = set()
+        for template in (spec or {}).values():
+            found = _roots(template)
+            roots = None if found is None or roots is None else roots | found
+        self.roots: tuple[str, ...] | None = tuple(sorted(roots)) if roots is not None else None
+        """The top-level keys `read` looks at (None: it reads more), so a stream whose every event repeats an
+        unchanged usage block can skip reading it again (`inputs`)."""
+
+    def inputs(self, body: Any) -> tuple[Any, ...] | None:
+        """What `read(body)` depends on, comparable between events; None when that cannot be told."""
+        if self.roots is None or type(body) is not dict:
+            return None
+        return tuple([body.get(key) for key in self.roots])
 
     def read(self, body: Any, ctx: Context) -> dict[str, int]:
         out = {}
@@ -102,6 +115,28 @@ class UsageMap:
             if isinstance(value, (int, float)):
                 out[key] = int(value)
         return out
+
+
+def _roots(template: Any) -> set[str] | None:
+    """The top-level keys of the item a template reads; None when it reads the whole item (or a JMESPath)."""
+    if isinstance(template, str):
+        if not template.startswith("$") or template.startswith("$$"):
+            return set()
+        path = template[1:].lstrip(".")
+        if path in ("", "@", "$") or not is_simple(path):
+            return None
+        first = split_path(path)[0]
+        return {first} if isinstance(first, str) else None
+    if isinstance(template, dict) and "$op" in template:  # only `in` is read; without it, the whole item
+        return _roots(template["in"]) if "in" in template else None
+    values = template.values() if isinstance(template, dict) else template if isinstance(template, list) else ()
+    out: set[str] = set()
+    for value in values:
+        found = _roots(value)
+        if found is None:
+            return None
+        out |= found
+    return out
 
 
 def build_usage(values: Mapping[str, int]) -> Usage | None:

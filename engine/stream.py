@@ -37,6 +37,7 @@ from .templates import Evaluator, compile_template
 from .transforms import Context
 
 DecoderFactory = Callable[[], "StreamDecoder"]
+_NOTHING = object()
 
 
 class StreamDecoder:
@@ -232,7 +233,10 @@ class _EventsDecoder(StreamDecoder):
         return self._emit(parts)
 
     def _emit(self, parts: dict[str, Any]) -> list[ChatCompletionChunk]:
-        if len(parts) == 1 and type(text := parts.get("text")) is str:  # a text delta: most events, same result
+        if type(text := parts.get("text")) is str and (  # a text delta (most events): what the rest would build
+            len(parts) == 1
+            or (len(parts) == 2 and type(args := parts.get("tool_call_args")) is dict and not args.get("arguments"))
+        ):
             return [ChatCompletionChunk(id=self.id, model=self.model,
                                         choices=[ChunkChoice(delta=ChoiceDelta(content=text), index=0)])]
         if "error" in parts:
@@ -328,6 +332,7 @@ class _WholeResponseDecoder(StreamDecoder):
         self.ctx = Context(provider)
         self.calls: dict[int, int] = {}
         self.usage: dict[str, int] = {}
+        self.usage_read: Any = _NOTHING  # what the last usage read saw (`UsageMap.inputs`)
 
     def feed(self, frame: Any) -> list[ChatCompletionChunk]:
         _, data, _ = frame_fields(frame)
@@ -372,7 +377,10 @@ class _WholeResponseDecoder(StreamDecoder):
             if reason is not None:
                 self.done = True
             out_choices.append(ChunkChoice(delta=delta, index=index, finish_reason=reason))
-        self.usage.update(self.usage_map.read(body, self.ctx))
+        inputs = self.usage_map.inputs(body)
+        if inputs is None or inputs != self.usage_read:  # the same usage block again reads the same values
+            self.usage.update(self.usage_map.read(body, self.ctx))
+            self.usage_read = inputs
         ident, model = self.get_id(body), self.get_model(body)
         out = [ChatCompletionChunk(id=str(ident) if ident is not None else None,
                                    model=str(model) if model is not None else None,
@@ -380,4 +388,5 @@ class _WholeResponseDecoder(StreamDecoder):
         if self.done and self.usage:
             out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
             self.usage = {}
+            self.usage_read = _NOTHING
         return out

@@ -88,20 +88,22 @@ class ResultStream:
         chunks = self._chunks
         if chunks is None:  # opened once; not an extra await per chunk
             chunks = await self._open()
-        try:
-            if self._timeout is None:
-                chunk = await chunks.__anext__()
-            else:
-                with call_timeouts(self._timeout):  # a re-open (retry) before the first chunk uses it too
+        chunk = chunks.ready()  # most chunks were decoded from the same read as the one before
+        if chunk is None:
+            try:
+                if self._timeout is None:
                     chunk = await chunks.__anext__()
-        except StopAsyncIteration:
-            self._done = True
-            await self.aclose()
-            raise
-        except BaseException:
-            self._closed = True
-            chunks.close()
-            raise
+                else:
+                    with call_timeouts(self._timeout):  # a re-open (retry) before the first chunk uses it too
+                        chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                self._done = True
+                await self.aclose()
+                raise
+            except BaseException:
+                self._closed = True
+                chunks.close()
+                raise
         self._aggregator.add(chunk)
         return chunk
 

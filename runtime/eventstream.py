@@ -151,13 +151,11 @@ class EventStreamParser:
         at = self._offset + pos
         end = pos + total - 4
         (crc,) = _U32.unpack_from(buf, end)
-        with memoryview(buf) as view:
-            frame = view[pos:end]
-            computed = zlib.crc32(frame)
-            headers_end = _PRELUDE_LENGTH + _U32.unpack_from(frame, 4)[0]
-            header_bytes = frame[_PRELUDE_LENGTH:headers_end].tobytes()
-            payload = frame[headers_end:].tobytes()
-            frame.release()
+        frame = buf[pos:end]  # one copy of the frame; cheaper than a memoryview for frames this small
+        computed = zlib.crc32(frame)
+        headers_end = _PRELUDE_LENGTH + _U32.unpack_from(frame, 4)[0]
+        header_bytes = bytes(frame[_PRELUDE_LENGTH:headers_end])
+        payload = bytes(frame[headers_end:])
         if computed != crc:
             raise StreamError(
                 f"event-stream message checksum mismatch in the frame at byte offset {at}: the frame says "
@@ -168,7 +166,10 @@ class EventStreamParser:
             headers = _decode_headers(header_bytes, at + _PRELUDE_LENGTH)
             if len(self._known_headers) < 64:
                 self._known_headers[header_bytes] = headers
-        return EventStreamMessage(dict(headers), payload)  # a dict of its own per message
+        message = _new(EventStreamMessage)
+        _set_headers(message, dict(headers))  # a dict of its own per message
+        _set_payload(message, payload)
+        return message
 
 
 def _decode_headers(data: bytes, at: int) -> dict[str, object]:
@@ -248,3 +249,10 @@ def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
     lengths = struct.pack(">II", _MIN_LENGTH + len(header_block) + len(payload), len(header_block))
     body = b"".join((lengths, _U32.pack(zlib.crc32(lengths)), header_block, payload))
     return body + _U32.pack(zlib.crc32(body))
+
+
+# EventStreamMessage is frozen: its generated __init__ sets each field through object.__setattr__. The hot path
+# fills the slots through their descriptors instead (as sse.py does for its events); same object.
+_new = object.__new__
+_set_headers = EventStreamMessage.__dict__["headers"].__set__
+_set_payload = EventStreamMessage.__dict__["payload"].__set__

@@ -116,6 +116,10 @@ class ChunkStream(ABC):
     @abstractmethod
     async def __anext__(self) -> ChatCompletionChunk: ...
 
+    def ready(self) -> ChatCompletionChunk | None:
+        """The next chunk if it is already decoded (so a wrapper can skip awaiting `__anext__`), else None."""
+        return None
+
     async def aclose(self) -> None:
         self.close()
 
@@ -392,6 +396,13 @@ class _ProviderChunkStream(ChunkStream):
                 raise
         self._delivered = True
         return self._pending.popleft()
+
+    def ready(self) -> ChatCompletionChunk | None:
+        pending = self._pending
+        if not pending:
+            return None
+        self._delivered = True
+        return pending.popleft()
 
     async def _pump(self) -> None:
         """Read one piece of the body and decode whatever frames it completes.

@@ -150,6 +150,9 @@ class SSEParser:
             if line[:5] == b"data:":  # the hot path
                 data.append(line[6:] if line[5:6] == b" " else line[5:])
                 continue
+            if line[:6] == b"event:":  # the other common line (what the general case below does with it)
+                event = line[7:] if line[6:7] == b" " else line[6:]
+                continue
             name, _, value = line.partition(b":")
             if not name:  # ":" comment
                 continue

@@ -41,12 +41,6 @@ THINKING = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalProviderServer]:
-    async with LocalProviderServer() as s:
-        yield s
-
-
-@pytest.fixture
 async def client(server: LocalProviderServer) -> AsyncIterator[VlloraLLMClient]:
     async with VlloraLLMClient.from_provider(
         "anthropic", api_key=KEY, base_url=server.base_url_for("anthropic"), timeout=10

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -118,12 +117,6 @@ def spec_dir(folder: Path, auth: str) -> Path:
         f"metadata: {{name: acme, revision: 1}}\nauth: {auth}\n"
     )
     return folder
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LocalProviderServer]:
-    async with LocalProviderServer() as s:
-        yield s
 
 
 REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}

@@ -49,12 +49,6 @@ def clean_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalProviderServer]:
-    async with LocalProviderServer() as s:
-        yield s
-
-
-@pytest.fixture
 async def client(server: LocalProviderServer) -> AsyncIterator[VlloraLLMClient]:
     async with VlloraLLMClient.from_provider(
         "bedrock", api_key="local-bedrock-key", base_url=server.base_url_for("bedrock"), timeout=10, backoff_base=0

@@ -38,12 +38,6 @@ WEATHER_TOOL = {
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalProviderServer]:
-    async with LocalProviderServer() as s:
-        yield s
-
-
-@pytest.fixture
 async def client(server: LocalProviderServer) -> AsyncIterator[VlloraLLMClient]:
     async with VlloraLLMClient.from_provider(
         "gemini", api_key="AIza-test", base_url=server.base_url_for("gemini"), timeout=10, max_retries=0

@@ -76,12 +76,6 @@ def summary(response: ChatCompletionMessageWithFinishReason) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalProviderServer]:
-    async with LocalProviderServer() as s:
-        yield s
-
-
-@pytest.fixture
 async def client(server: LocalProviderServer) -> AsyncIterator[VlloraLLMClient]:
     async with VlloraLLMClient.from_provider(
         "openai", api_key="sk-test", base_url=server.openai_base_url, timeout=10

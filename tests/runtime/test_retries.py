@@ -30,12 +30,6 @@ REPLY = "Hello from the local openai server! You said: hi"
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalProviderServer]:
-    async with LocalProviderServer() as s:
-        yield s
-
-
-@pytest.fixture
 async def client(server: LocalProviderServer) -> AsyncIterator[VlloraLLMClient]:
     async with VlloraLLMClient.from_provider(
         "openai",

@@ -43,12 +43,6 @@ WEATHER_ARGS = {"city": "example", "days": 1, "metric": True, "tags": ["example"
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalProviderServer]:
-    async with LocalProviderServer(host="127.0.0.1", port=0) as running:
-        yield running
-
-
-@pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client

@@ -20,12 +20,6 @@ TOOL = {"name": "get_weather", "input_schema": {"type": "object", "properties": 
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[LocalProviderServer]:
-    async with LocalProviderServer(host="127.0.0.1", port=0) as running:
-        yield running
-
-
-@pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client

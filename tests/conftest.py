@@ -1,4 +1,4 @@
-"""Fixtures for the reliability suite: a fresh local provider server per test."""
+"""Fixtures shared by every test folder."""
 
 from __future__ import annotations
 
@@ -11,5 +11,6 @@ from vllora_llm.testing import LocalProviderServer
 
 @pytest.fixture
 async def server() -> AsyncIterator[LocalProviderServer]:
-    async with LocalProviderServer() as s:
-        yield s
+    """The local provider server on 127.0.0.1 (a free port), speaking every shipped wire format."""
+    async with LocalProviderServer() as running:
+        yield running
