@@ -129,7 +129,7 @@ class BearerScheme(_KeyScheme):
 
     def apply(self, wire: WireRequest, spec: AuthSpec, credentials: Credentials) -> WireRequest:
         name = spec.name or "authorization"
-        return replace(wire, headers={**wire.headers, name: f"Bearer {credentials.key}"})
+        return wire.with_headers({**wire.headers, name: f"Bearer {credentials.key}"})
 
 
 class HeaderScheme(_KeyScheme):
@@ -138,7 +138,7 @@ class HeaderScheme(_KeyScheme):
     def apply(self, wire: WireRequest, spec: AuthSpec, credentials: Credentials) -> WireRequest:
         if not spec.name:
             raise AuthenticationError("auth scheme 'header' needs auth.name (the header to set)")
-        return replace(wire, headers={**wire.headers, spec.name: f"{spec.prefix}{credentials.key}"})
+        return wire.with_headers({**wire.headers, spec.name: f"{spec.prefix}{credentials.key}"})
 
 
 class QueryScheme(_KeyScheme):

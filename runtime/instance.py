@@ -15,7 +15,6 @@ import logging
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, Protocol
 
 from vllora_llm import __version__
@@ -229,7 +228,22 @@ def _merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-class ProviderModelInstance(ModelInstance):
+class StreamOpeningInstance(ModelInstance):
+    """An instance whose streams are opened first (`open_stream`); `stream()` iterates one and closes it."""
+
+    @abstractmethod
+    async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream: ...
+
+    async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+        chunks = await self.open_stream(request)
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()
+
+
+class ProviderModelInstance(StreamOpeningInstance):
     """A provider reached over HTTP, described by a compiled spec (`plan`)."""
 
     def __init__(
@@ -266,7 +280,7 @@ class ProviderModelInstance(ModelInstance):
 
     def _prepare(self, request: ChatCompletionRequest, *, stream: bool) -> tuple[WireRequest, list[RequestWarning]]:
         wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url)
-        wire = replace(wire, headers=_merge_headers(self._headers, wire.headers))
+        wire = wire.with_headers(_merge_headers(self._headers, wire.headers))
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: %s %s", self.plan.name, wire.method, redact(wire.url.split("?", 1)[0], self._secrets))
         if warnings and self._secrets:  # a warning may quote a request value, and a value may hold a key
@@ -319,14 +333,6 @@ class ProviderModelInstance(ModelInstance):
         stream = _ProviderChunkStream(self, wire, warnings)
         await stream.open()
         return stream
-
-    async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
-        chunks = await self.open_stream(request)
-        try:
-            async for chunk in chunks:
-                yield chunk
-        finally:
-            await chunks.aclose()
 
     async def aclose(self) -> None:
         if self._owns_transport:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.gateway import ChatCompletionChunk, ChatCompletionMessageWithFinishReason, ChatCompletionRequest
 from vllora_llm.engine.routing import ModelEntry, Price, RoutingConfig, cost_of, parse_model_id, unknown_model_error
 
-from .instance import ChunkStream, ModelInstance, ProviderModelInstance
+from .instance import ChunkStream, ProviderModelInstance, StreamOpeningInstance
 
 logger = logging.getLogger("vllora_llm")
 
@@ -53,7 +53,7 @@ class Target:
         )
 
 
-class RouterModelInstance(ModelInstance):
+class RouterModelInstance(StreamOpeningInstance):
     """Routes each request by its model to provider instances built on first use and then reused."""
 
     def __init__(
@@ -153,14 +153,6 @@ class RouterModelInstance(ModelInstance):
                 raise
             return _PricedChunkStream(inner, target)
         raise AssertionError("unreachable: a route always has at least one target")
-
-    async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
-        chunks = await self.open_stream(request)
-        try:
-            async for chunk in chunks:
-                yield chunk
-        finally:
-            await chunks.aclose()
 
     async def aclose(self) -> None:
         for instance in self._instances.values():

@@ -217,6 +217,9 @@ async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenera
             await session.close()
 
 
+_CLIENT_TIMEOUTS: dict[tuple[Timeouts, bool], aiohttp.ClientTimeout] = {}
+
+
 class AiohttpTransport:
     """One `aiohttp.ClientSession` per client: created on first use inside the running loop, then reused."""
 
@@ -272,14 +275,19 @@ class AiohttpTransport:
 
     def _client_timeout(self, *, stream: bool, timeouts: Timeouts | None = None) -> aiohttp.ClientTimeout:
         t = timeouts or self.timeouts
-        return aiohttp.ClientTimeout(
-            total=None if stream else t.total, connect=t.connect, sock_connect=t.connect, sock_read=t.read
-        )
+        found = _CLIENT_TIMEOUTS.get((t, stream))  # immutable: built once per (timeouts, stream), not per call
+        if found is None:
+            found = aiohttp.ClientTimeout(
+                total=None if stream else t.total, connect=t.connect, sock_connect=t.connect, sock_read=t.read
+            )
+            if len(_CLIENT_TIMEOUTS) < 256:
+                _CLIENT_TIMEOUTS[t, stream] = found
+        return found
 
     async def _request(self, wire: WireRequest, timeouts: Timeouts, *, stream: bool) -> aiohttp.ClientResponse:
         session = await self._client()
         headers = wire.headers
-        if wire.body and not any(k.lower() == "content-type" for k in headers):
+        if wire.body and "content-type" not in headers and not any(k.lower() == "content-type" for k in headers):
             headers = {**headers, "content-type": "application/json"}
         timeout = self._client_timeout(stream=stream, timeouts=timeouts)
         # The plan already percent-encoded the URL: send it byte for byte (re-quoting would turn `%3A` back into
