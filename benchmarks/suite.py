@@ -184,7 +184,7 @@ def bench_start(fmt: str, base: str, w: Workload) -> dict[str, Any]:
     first finds it empty (reads the YAML, validates, stores), the others start warm."""
     with tempfile.TemporaryDirectory(prefix="vllora-bench-specs-") as folder:
         runs = [json.loads(_python("-m", "benchmarks.child", "start", fmt, base, VLLORA_SPEC_CACHE=folder))
-                for _ in range(1 + max(1, w.imports // 3))]
+                for _ in range(1 + max(1, w.imports // 2))]
     cold, warm = runs[0], runs[1:]
     return {"cold_import_ms": round(cold["import_s"] * 1e3, 2),
             "cold_from_provider_ms": round(cold["from_provider_s"] * 1e3, 2),

@@ -17,7 +17,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from vllora_llm import __version__
 from vllora_llm.engine.errors import LLMError, SpecError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
@@ -30,6 +29,7 @@ from vllora_llm.engine.gateway import (
     RequestWarning,
     Usage,
 )
+from vllora_llm.engine.version import VERSION as __version__
 from vllora_llm.engine.wire import AuthSpec, WireRequest
 
 from .auth import redact, redact_error, resolve_credentials, scheme_for, select_auth

@@ -1,3 +1,5 @@
 """vllora-llm: one typed, async chat-completions API across LLM providers, with providers as data."""
 
-__version__ = "0.1.0"
+from vllora_llm.engine.version import VERSION as __version__
+
+__all__ = ["__version__"]

@@ -45,9 +45,9 @@ def cache_dir() -> Path | None:
 def code_fingerprint(schemas: str) -> str:
     """The library code and spec schemas (folder `schemas`) that validation and compilation depend on: the
     version and each file's size and mtime (stat only, nothing is read)."""
-    from vllora_llm import __version__
+    from ..version import VERSION
 
-    parts = [__version__, str(FORMAT)]
+    parts = [VERSION, str(FORMAT)]
     for path in sorted([*_ENGINE.glob("*.py"), *_ENGINE.glob("spec/*.py"), *Path(schemas).glob("*.json")]):
         try:
             info = path.stat()

@@ -1,0 +1,40 @@
+"""Flatten projections over plain keys (`messages[].content[].toolUse.name`) are evaluated without the
+jmespath library, and must give exactly what jmespath gives, on any JSON-shaped data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jmespath
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vllora_llm.engine.paths import compile_getter
+
+EXPRESSIONS = ["a[]", "a[].b", "a.b[].c", "a[].b[].c", "a[].b.c[].a", "a[][]", "a[].a[]", "b[].a.b"]
+
+KEYS = st.sampled_from(["a", "b", "c"])
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["x", ""]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=3),
+    max_leaves=25,
+)
+
+
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_lowered_without_the_library(expression: str) -> None:
+    assert "_projection_getter" in compile_getter(expression).__qualname__
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=JSON, expression=st.sampled_from(EXPRESSIONS))
+def test_same_result_as_jmespath(data: Any, expression: str) -> None:
+    assert compile_getter(expression)(data) == jmespath.search(expression, data)
+
+
+def test_a_real_history() -> None:
+    body = {"messages": [{"content": [{"toolUse": {"name": "f"}}, {"text": "x"}, [{"toolUse": {"name": "g"}}]]},
+                         {"content": None}, "text", [{"content": [{"toolUse": {"name": "h"}}]}]]}
+    path = "messages[].content[].toolUse.name"
+    assert compile_getter(path)(body) == jmespath.search(path, body) == ["f", "h"]
