@@ -156,9 +156,10 @@ def resolve(
         merged = merge(merged, data)
         merged["metadata"] = {**{k: v for k, v in inherited.items() if v is not None}, **metadata}
     if len(chain) > 1:
-        from .spec.validate import merged_pass
+        from .spec.validate import inherited_variables_pass, merged_pass
 
         merged_pass(merged, chain[0], diags)
+        inherited_variables_pass(merged, chain, diags)
     return merged
 
 

@@ -23,6 +23,7 @@ CODES: dict[str, str] = {
     "SPEC020": "`extends` names a spec that cannot be found",
     "SPEC021": "`extends` forms a cycle",
     "SPEC022": "metadata.name differs from the file name",
+    "SPEC023": "an extending spec reads its base's environment variables (warning)",
     "SPEC030": "unknown transform / operator name",
     "SPEC031": "a transform's arguments do not match its schema",
     "SPEC032": "a path or JMESPath expression does not compile",

@@ -173,6 +173,38 @@ def _inherited(error: Any) -> bool:
     return error.validator == "required" and nested
 
 
+VARIABLES: tuple[tuple[str, ...], ...] = (("auth", "env"), ("endpoint", "base_url_env"))
+"""Environment variables a spec reads: inherited silently, they would hand one provider's key to another."""
+
+
+def inherited_variables_pass(merged: dict[str, Any], chain: list[SourceDoc], diags: Diagnostics) -> None:
+    """Warn when an extending spec points at another service (its own `base_url`) but still reads the
+    environment variables its base declares: the base provider's key would be sent to the new host."""
+    child, base = chain[0], chain[-1]
+    if not any(_has(doc.data, ("endpoint", "base_url")) for doc in chain[:-1]):
+        return  # same service (a tweak of the base's rules): the base's variables are the right ones
+    if any(d.file == child.file and d.severity == "ERROR" for d in diags.items):
+        return  # fix the errors first; this advice matters once the spec loads
+    for path in VARIABLES:
+        value: Any = merged
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        declared = any(_has(doc.data, path) for doc in chain[:-1])
+        if value and not declared:
+            diags.add(child.file, child.mark(("extends",)), "SPEC023", format_path(path),
+                      f"inherits {value!r} from {base.data.get('metadata', {}).get('name')!r}",
+                      hint=f"set {format_path(path)} to this provider's own variable (or [] for none)",
+                      severity="WARNING")
+
+
+def _has(data: Any, path: tuple[str, ...]) -> bool:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return False
+        data = data[key]
+    return True
+
+
 def merged_pass(merged: dict[str, Any], doc: SourceDoc, diags: Diagnostics) -> None:
     """Required keys still missing once `doc` is merged over its base (e.g. removed with null)."""
     from jsonschema import Draft202012Validator
