@@ -46,13 +46,16 @@ def _stub(args: tuple[str, ...]) -> CodeType:
 class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
-    __slots__ = ("_temps", "args", "lines", "namespace")
+    __slots__ = ("_temps", "args", "lines", "namespace", "reads")
 
     def __init__(self, args: tuple[str, ...]) -> None:
         self.args = args
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {"__builtins__": builtins}
         self._temps = 0
+        self.reads: dict[tuple[str, ...], str] = {}
+        """Key paths already read into a local (see templates._inline_getter): the body is straight-line code,
+        so a local assigned once holds for every later line."""
 
     def bind(self, value: Any) -> str:
         """A name for `value` in the function's namespace (how data reaches the generated code)."""

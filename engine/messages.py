@@ -227,7 +227,8 @@ class _TemplateMapper:
         for j, call in enumerate(message.get("tool_calls") or ()):
             call_names[call.get("id", "")] = call.get("function", {}).get("name", "")
             raw.append(("tool_call", {**call, "position": j}, f"messages[{index}].tool_calls[{j}]"))
-        raw.sort(key=lambda entry: self.rank.get(entry[0], len(PART_KINDS)))
+        if len(raw) > 1:  # (most messages have one part: nothing to order)
+            raw.sort(key=lambda entry: self.rank.get(entry[0], len(PART_KINDS)))
         out: list[Any] = []
         signatures: list[str] = []  # signature-only reasoning waiting for the part that carries it
         for kind, item, where in raw:

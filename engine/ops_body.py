@@ -47,6 +47,36 @@ def _raise_above(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+def _count_marked(node: Any, key: str, descend: tuple[str, ...]) -> int:
+    """How many of `_blocks(node, descend)` carry `key` (the same walk, as plain calls)."""
+    if not isinstance(node, list):
+        return 0
+    count = 0
+    for item in node:
+        if isinstance(item, dict):
+            if key in item:
+                count += 1
+            for child in descend:
+                if isinstance(inner := item.get(child), list):
+                    count += _count_marked(inner, key, descend)
+    return count
+
+
+def _has_block(node: Any, descend: tuple[str, ...], key: str, values: tuple[Any, ...]) -> bool:
+    """Whether one of `_blocks(node, descend)` has `key` equal to one of `values` (plain calls, no generators:
+    it runs on every request)."""
+    if not isinstance(node, list):
+        return False
+    for item in node:
+        if isinstance(item, dict):
+            if item.get(key) in values:
+                return True
+            for child in descend:
+                if isinstance(inner := item.get(child), list) and _has_block(inner, descend, key, values):
+                    return True
+    return False
+
+
 def _blocks(node: Any, descend: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     """Every object that is an item of a list, following lists and the `descend` keys of those objects."""
     if isinstance(node, list):
@@ -79,7 +109,9 @@ def _limit_marks(args: Mapping[str, Any]) -> Apply:
                     yield block
 
     def apply(body: Any, ctx: Context) -> Any:
-        seen = sum(1 for _ in marked(body))
+        seen = 0
+        for root in roots:  # every request: plain calls, no generators (the rare copy below uses `marked`)
+            seen += _count_marked(root(body), key, descend)
         if seen > limit:
             body = copy.deepcopy(body)  # rare: copy rather than touch a caller's object
             for block in list(marked(body))[limit:]:
@@ -162,9 +194,8 @@ def _require_for_blocks(args: Mapping[str, Any]) -> Apply:
     def apply(body: Any, ctx: Context) -> Any:
         if get_field(body):
             return body
-        for block in _blocks(root(body), descend):
-            if block.get(key) in values:
-                raise MappingError(f"{field}: {message}", path=field, provider=ctx.provider or None)
+        if _has_block(root(body), descend, key, values):
+            raise MappingError(f"{field}: {message}", path=field, provider=ctx.provider or None)
         return body
 
     return apply

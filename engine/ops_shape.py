@@ -92,6 +92,8 @@ def _omit_empty(args: Mapping[str, Any]) -> Apply:
 
     def apply(value: Any, ctx: Context) -> Any:
         if isinstance(value, dict):
+            if not value:  # the common case in responses (e.g. no signature on a text part): nothing to copy
+                return None
             kept = {k: v for k, v in value.items() if v is not None}
             return kept or None
         if isinstance(value, list) and not value:
@@ -145,8 +147,13 @@ def _sum_or_none(args: Mapping[str, Any]) -> Apply:
     """Add up the numbers of a list; None when none of them is a number (absent counts are not zero)."""
 
     def apply(value: Any, ctx: Context) -> Any:
-        numbers = [v for v in (value or ()) if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        return sum(numbers) if numbers else None
+        total: float = 0  # sum()'s start and order, without building a list (usage maps run it per response)
+        found = False
+        for v in value or ():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                total += v
+                found = True
+        return total if found else None
 
     return apply
 

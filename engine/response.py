@@ -66,9 +66,19 @@ class PartsReader:
 
     def pieces(self, choice: Any, ctx: Context) -> list[dict[str, Any]]:
         out = []
+        kinds = self.kinds
+        by_presence = self.kind_field is None  # `kind` inlined for that case: this runs once per stream event
         for part in self.parts(choice) or ():
-            kind = self.kind(part)
-            render = self.kinds.get(kind) if kind is not None else None
+            if by_presence:
+                kind = None
+                if isinstance(part, dict):
+                    for key, named in self.present:
+                        if part.get(key):
+                            kind = named
+                            break
+            else:
+                kind = self.kind(part)
+            render = kinds.get(kind) if kind is not None else None
             if render is not None:
                 out.append(render(part, ctx))
         return out
@@ -93,7 +103,8 @@ class FinishMap:
 
 class UsageMap:
     def __init__(self, spec: Mapping[str, Any] | None) -> None:
-        self.fields = {k: compile_template(v, ("response", "usage", k)) for k, v in (spec or {}).items()}
+        self.fields: Evaluator = _usage_template({str(k): v for k, v in (spec or {}).items()})
+        """All counts as one template (one generated function: fields in order, a None one left out)."""
         roots: set[str] | None = set()
         for template in (spec or {}).values():
             found = _roots(template)
@@ -104,17 +115,30 @@ class UsageMap:
 
     def inputs(self, body: Any) -> tuple[Any, ...] | None:
         """What `read(body)` depends on, comparable between events; None when that cannot be told."""
-        if self.roots is None or type(body) is not dict:
+        roots = self.roots
+        if roots is None or type(body) is not dict:
             return None
-        return tuple([body.get(key) for key in self.roots])
+        if len(roots) == 1:  # the usual case: one usage block
+            return (body.get(roots[0]),)
+        return tuple([body.get(key) for key in roots])
 
     def read(self, body: Any, ctx: Context) -> dict[str, int]:
         out = {}
-        for key, evaluate in self.fields.items():
-            value = evaluate(body, ctx)
-            if isinstance(value, (int, float)):
+        for key, value in self.fields(body, ctx).items():
+            if type(value) is int:  # the usual count: int() of it is itself
+                out[key] = value
+            elif isinstance(value, (int, float)):
                 out[key] = int(value)
         return out
+
+
+def _usage_template(fields: dict[str, Any]) -> Evaluator:
+    """The usage map as one object template; a key starting with `$` (which a template would read as a
+    directive) keeps the template of each count apart, as the map always did."""
+    if not any(key.startswith("$") for key in fields):
+        return compile_template(fields, ("response", "usage"))
+    each = {key: compile_template(value, ("response", "usage", key)) for key, value in fields.items()}
+    return lambda body, ctx: {key: evaluate(body, ctx) for key, evaluate in each.items()}
 
 
 def _roots(template: Any) -> set[str] | None:
@@ -162,6 +186,8 @@ def build_usage(values: Mapping[str, int]) -> Usage | None:
 
 
 def message_from_pieces(pieces: list[dict[str, Any]], choice_index: int) -> ChatCompletionMessage:
+    if len(pieces) == 1 and len(piece := pieces[0]) == 1 and type(text := piece.get("text")) is str:
+        return ChatCompletionMessage(role="assistant", content=text)  # one plain text piece: what the rest gives
     texts: list[str] = []
     calls: list[ToolCall] = []
     details: list[ReasoningDetail] = []

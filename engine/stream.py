@@ -154,6 +154,8 @@ class _Handler:
         self.cases: dict[str, Evaluator] = {}
         self.default: Evaluator | None = None
         self.template: Evaluator | None = None
+        self.parts: Evaluator = _ignored
+        """`(payload, ctx) -> parts or None`, chosen once: a plain template is itself, with no call around it."""
         if self.ignore:
             return
         if isinstance(spec, dict) and "switch" in spec:
@@ -163,17 +165,24 @@ class _Handler:
             }
             if "default" in spec:
                 self.default = compile_template(spec["default"], (*where, "default"))
+            self.parts = _switched(self.switch, self.cases, self.default)
         else:
-            self.template = compile_template(spec, where)
+            self.template = self.parts = compile_template(spec, where)
 
-    def parts(self, data: Any, ctx: Context) -> Any:
-        if self.ignore:
-            return None
-        if self.switch is not None:
-            render = self.cases.get(str(self.switch(data)), self.default)
-            return render(data, ctx) if render is not None else None
-        assert self.template is not None
-        return self.template(data, ctx)
+
+def _ignored(data: Any, ctx: Context) -> None:
+    return None
+
+
+def _switched(switch: Getter, cases: dict[str, Evaluator], default: Evaluator | None) -> Evaluator:
+    """A `switch` handler: the case named by the value at `switch` (its str), else `default`, else nothing."""
+
+    def parts(data: Any, ctx: Context) -> Any:
+        kind = switch(data)
+        render = cases.get(kind if type(kind) is str else str(kind), default)
+        return render(data, ctx) if render is not None else None
+
+    return parts
 
 
 class _CompiledEvents:
@@ -182,6 +191,7 @@ class _CompiledEvents:
         self.source = source.get("from", "sse_event")
         self.name_field: Getter | None = compile_getter(source["name"]) if self.source == "field" else None
         self.header = source.get("name", ":event-type")
+        self.by_header = self.source == "header"
         self.handlers = {
             str(k): _Handler(v, ("stream", "events", str(k))) for k, v in (spec.get("events") or {}).items()
         }
@@ -211,7 +221,47 @@ class _EventsDecoder(StreamDecoder):
         self.finished = False
 
     def feed(self, frame: Any) -> list[ChatCompletionChunk]:
-        name, data, message_type = frame_fields(frame)
+        headers = getattr(frame, "headers", None)
+        if headers is None:  # an SSE event
+            data = frame.data
+        elif headers.get(":message-type", "event") != "event":
+            return self._message(frame, *frame_fields(frame))
+        else:
+            data = frame.payload
+        events = self.events
+        if data:
+            try:
+                payload = msgspec.json.decode(data)
+            except msgspec.DecodeError:
+                _json(data, self.provider)  # raises the stream's error with a preview
+                raise
+        else:
+            payload = {}
+        if events.name_field is not None:
+            if type(name := events.name_field(payload)) is not str:  # (a str is what str() would give back)
+                name = str(name or "")
+        elif events.by_header and headers is not None:
+            if type(name := headers.get(events.header, "")) is not str:
+                name = str(name)
+        else:
+            name = frame.event if headers is None else frame_fields(frame)[0]
+        handler = events.handlers.get(name, events.unknown)
+        if handler is None:
+            return []
+        parts = handler.parts(payload, self.ctx)
+        if not parts:
+            return []
+        if type(text := parts.get("text")) is str and (  # a text delta (most events): what _emit would build
+            len(parts) == 1
+            or (len(parts) == 2 and type(args := parts.get("tool_call_args")) is dict and not args.get("arguments"))
+        ):
+            return [ChatCompletionChunk(id=self.id, model=self.model,
+                                        choices=[ChunkChoice(delta=ChoiceDelta(content=text), index=0)])]
+        return self._emit(parts)
+
+    def _message(self, frame: Any, name: str, data: Any, message_type: str) -> list[ChatCompletionChunk]:
+        """An event-stream message that is not an event: an `exception` or `error` raises; another type (none
+        is defined today) is decoded as an event, as it always was."""
         if message_type == "exception":
             body = _json(data, self.provider) if data else {}
             message = body.get("message") if isinstance(body, dict) else None
@@ -220,9 +270,9 @@ class _EventsDecoder(StreamDecoder):
             text = getattr(frame, "headers", {}).get(":error-message")
             raise StreamError(str(text or name or "stream error"), provider=self.provider, error_type=name or None)
         payload = _json(data, self.provider) if data else {}
-        if self.events.source == "field" and self.events.name_field is not None:
+        if self.events.name_field is not None:
             name = str(self.events.name_field(payload) or "")
-        elif self.events.source == "header" and hasattr(frame, "headers"):
+        elif self.events.by_header:
             name = str(frame.headers.get(self.events.header, ""))
         handler = self.events.handlers.get(name, self.events.unknown)
         if handler is None:
@@ -335,58 +385,79 @@ class _WholeResponseDecoder(StreamDecoder):
         self.usage_read: Any = _NOTHING  # what the last usage read saw (`UsageMap.inputs`)
 
     def feed(self, frame: Any) -> list[ChatCompletionChunk]:
-        _, data, _ = frame_fields(frame)
-        if not data or not data.strip():
+        data = frame.payload if getattr(frame, "headers", None) is not None else frame.data  # frame_fields' data
+        if not data or data.isspace():  # (what `not data.strip()` tells, without copying the event)
             return []
-        body = _json(data, self.provider)
-        if self.error_when is not None and self.error_when(body) is not None:
-            raise _stream_error(self.error_when(body), self.provider)
+        try:
+            body = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            _json(data, self.provider)  # raises the stream's error with a preview
+            raise
+        if self.error_when is not None and (error := self.error_when(body)) is not None:
+            raise _stream_error(error, self.provider)
         raw_choices = self.choices(body) if self.choices else [body]
         if not raw_choices and self.blocked is not None and (reason := self.blocked(body)) is not None:
             raise InvalidRequestError(f"the prompt was blocked ({reason})", provider=self.provider,
                                       error_type=str(reason), body=body)
-        out_choices = []
-        for position, raw in enumerate(raw_choices or ()):
-            index = raw.get("index", position) if isinstance(raw, dict) else position
-            delta = ChoiceDelta()
-            texts, calls = [], []
-            for piece in self.reader.pieces(raw, self.ctx):
-                if isinstance(piece.get("text"), str):
-                    texts.append(piece["text"])
-                    if "reasoning" in piece:  # a content part that also carries a reasoning signature
-                        delta.reasoning_details = [*(delta.reasoning_details or ()),
-                                                   msgspec.convert(piece["reasoning"], ReasoningDetail)]
-                elif "tool_call" in piece:
-                    call = piece["tool_call"]
-                    n = self.calls.get(index, 0)
-                    self.calls[index] = n + 1
-                    calls.append(ToolCallDelta(index=n, id=call.get("id") or f"call_{index}_{n}", type="function",
-                                               signature=call.get("signature"),
-                                               function=FunctionCallDelta(name=call.get("name"),
-                                                                          arguments=call.get("arguments") or "{}")))
-                elif "reasoning" in piece:
-                    detail = msgspec.convert(piece["reasoning"], ReasoningDetail)
-                    delta.reasoning = (delta.reasoning or "") + (detail.text or "")
-                    delta.reasoning_details = [*(delta.reasoning_details or ()), detail]
-            if texts:
-                delta.content = "".join(texts)
-            if calls:
-                delta.tool_calls = calls
-            raw_finish = self.finish.get(raw)
-            reason = self.finish.translate(raw_finish, bool(self.calls.get(index)))
-            if reason is not None:
-                self.done = True
-            out_choices.append(ChunkChoice(delta=delta, index=index, finish_reason=reason))
+        if type(raw_choices) is list and len(raw_choices) == 1:  # the usual event: one candidate
+            out_choices = [self._choice(0, raw_choices[0])]
+        else:
+            out_choices = [self._choice(position, raw) for position, raw in enumerate(raw_choices or ())]
         inputs = self.usage_map.inputs(body)
         if inputs is None or inputs != self.usage_read:  # the same usage block again reads the same values
             self.usage.update(self.usage_map.read(body, self.ctx))
             self.usage_read = inputs
-        ident, model = self.get_id(body), self.get_model(body)
-        out = [ChatCompletionChunk(id=str(ident) if ident is not None else None,
-                                   model=str(model) if model is not None else None,
-                                   choices=out_choices)] if out_choices else []
+        out = []
+        if out_choices:  # the id and model getters are pure: read only when a chunk carries them
+            ident, model = self.get_id(body), self.get_model(body)
+            out.append(ChatCompletionChunk(id=str(ident) if ident is not None else None,
+                                           model=str(model) if model is not None else None, choices=out_choices))
         if self.done and self.usage:
             out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
             self.usage = {}
             self.usage_read = _NOTHING
         return out
+
+    def _choice(self, position: int, raw: Any) -> ChunkChoice:
+        """One candidate of an event as a delta; the delta is built once, from what its pieces gave."""
+        index = raw.get("index", position) if isinstance(raw, dict) else position
+        pieces = self.reader.pieces(raw, self.ctx)
+        if len(pieces) == 1 and len(piece := pieces[0]) == 1 and type(text := piece.get("text")) is str:
+            content: str | None = text  # one plain text piece (most events): what the loop below gives
+            calls: list[ToolCallDelta] = []
+            details: list[ReasoningDetail] = []
+            reasoning: str | None = None
+        else:
+            content, calls, details, reasoning = self._gather(index, pieces)
+        delta = ChoiceDelta(content=content, tool_calls=calls or None, reasoning=reasoning,
+                            reasoning_details=details or None)
+        reason = self.finish.translate(self.finish.get(raw), bool(self.calls.get(index)))
+        if reason is not None:
+            self.done = True
+        return ChunkChoice(delta=delta, index=index, finish_reason=reason)
+
+    def _gather(self, index: Any, pieces: list[dict[str, Any]]
+                ) -> tuple[str | None, list[ToolCallDelta], list[ReasoningDetail], str | None]:
+        """A candidate's pieces → (content, tool-call deltas, reasoning details, reasoning text)."""
+        texts: list[str] = []
+        calls: list[ToolCallDelta] = []
+        details: list[ReasoningDetail] = []
+        reasoning: str | None = None
+        for piece in pieces:
+            if isinstance(text := piece.get("text"), str):
+                texts.append(text)
+                if "reasoning" in piece:  # a content part that also carries a reasoning signature
+                    details.append(msgspec.convert(piece["reasoning"], ReasoningDetail))
+            elif "tool_call" in piece:
+                call = piece["tool_call"]
+                n = self.calls.get(index, 0)
+                self.calls[index] = n + 1
+                calls.append(ToolCallDelta(index=n, id=call.get("id") or f"call_{index}_{n}", type="function",
+                                           signature=call.get("signature"),
+                                           function=FunctionCallDelta(name=call.get("name"),
+                                                                      arguments=call.get("arguments") or "{}")))
+            elif "reasoning" in piece:
+                detail = msgspec.convert(piece["reasoning"], ReasoningDetail)
+                reasoning = (reasoning or "") + (detail.text or "")
+                details.append(detail)
+        return "".join(texts) if texts else None, calls, details, reasoning

@@ -129,10 +129,20 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
     parts = split_path(path) if is_simple(path) else []
     if not parts or not all(isinstance(part, str) for part in parts):
         return f"{code.bind(getter)}(item)"
-    expr = f"(item.get({code.bind(parts[0])}) if type(item) is dict else None)"
-    for part in parts[1:]:
-        expr = f"(_x.get({code.bind(part)}) if type(_x := {expr}) is dict else None)"
-    return expr
+    keys = tuple(str(part) for part in parts)
+    if len(keys) == 1:
+        return f"(item.get({code.bind(keys[0])}) if type(item) is dict else None)"
+    # Each prefix of the path is read once into a local and shared by the later paths that start with it
+    # (`$delta.text`, `$delta.reasoningContent.text`, ... read `delta` once); templates never mutate the item.
+    holder = "item"
+    for depth in range(1, len(keys) + 1):
+        local = code.reads.get(keys[:depth])
+        if local is None:
+            local = code.reads[keys[:depth]] = code.temp()
+            key = code.bind(keys[depth - 1])
+            code.line(f"{local} = {holder}.get({key}) if type({holder}) is dict else None")
+        holder = local
+    return holder
 
 
 def _lower_call(template: dict[str, Any], where: tuple[str | int, ...], code: FunctionBuilder) -> str:

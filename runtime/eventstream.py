@@ -35,6 +35,7 @@ _MIN_LENGTH = 16  # a prelude and a message CRC, nothing else
 _PRELUDE = struct.Struct(">III")
 _U32 = struct.Struct(">I")
 _U16 = struct.Struct(">H")
+_U32_AT_4 = struct.Struct(">4xI")  # the headers length, read from the start of a frame
 # header type code -> struct of the fixed-size integer types; 8 is a timestamp (ms since the epoch)
 _FIXED: dict[int, struct.Struct] = {
     2: struct.Struct(">b"),
@@ -81,13 +82,40 @@ class EventStreamParser:
         buf += chunk
         out: list[EventStreamMessage] = []
         pos = 0
+        size = len(buf)
+        if size < (self._frame_length or _PRELUDE_LENGTH):
+            return out  # nothing to check yet (a large frame arriving in pieces is not copied per piece)
+        known = self._known_headers
+        data = bytes(buf)  # one copy per read: its slices are the header keys and payloads, with no second copy
+        view = memoryview(data)  # CRCs are taken over views of it (no copy of the frame)
         try:
-            while len(buf) - pos >= _PRELUDE_LENGTH:
-                total = self._frame_length or self._check_prelude(pos)
-                self._frame_length = total
-                if len(buf) - pos < total:
+            while size - pos >= _PRELUDE_LENGTH:
+                total = self._frame_length
+                if not total:
+                    total, headers_length, crc = _PRELUDE.unpack_from(data, pos)
+                    if not (zlib.crc32(view[pos : pos + 8]) == crc and total >= _MIN_LENGTH
+                            and headers_length <= total - _MIN_LENGTH and headers_length <= MAX_HEADERS_LENGTH
+                            and total - _MIN_LENGTH - headers_length <= MAX_PAYLOAD_LENGTH):
+                        self._check_prelude(pos)  # raises, saying which check failed
+                    if size - pos < total:
+                        self._frame_length = total  # checked: the rest of the frame comes with later chunks
+                        break
+                elif size - pos < total:
                     break
-                out.append(self._decode(pos, total))
+                else:
+                    headers_length = _U32_AT_4.unpack_from(data, pos)[0]
+                # The frame is whole: check its CRC and cut it (what _decode does, inlined for the common
+                # case of a header block seen before; a new or bad one goes through _decode).
+                end = pos + total - 4
+                headers_end = pos + _PRELUDE_LENGTH + headers_length
+                headers = known.get(data[pos + _PRELUDE_LENGTH : headers_end])
+                if headers is None or zlib.crc32(view[pos:end]) != _U32.unpack_from(data, end)[0]:
+                    out.append(self._decode(pos, total))
+                else:
+                    message = _new(EventStreamMessage)
+                    _set_headers(message, dict(headers))  # a dict of its own per message
+                    _set_payload(message, data[headers_end:end])
+                    out.append(message)
                 self._frame_length = 0
                 pos += total
         except StreamError as exc:

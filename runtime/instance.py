@@ -320,7 +320,11 @@ class ProviderModelInstance(StreamOpeningInstance):
                 raise
 
         try:
-            result = await attempts.run(once)
+            try:  # the first attempt is awaited directly: no retry loop (and its coroutine) unless it fails
+                result = await once()
+            except LLMError as err:
+                await attempts.failed(err)  # raises unless this failure may be retried
+                result = await attempts.run(once)
         except LLMError as err:
             raise attempts.final(err) from None
         result.warnings = [*warnings, *result.warnings]

@@ -285,7 +285,9 @@ class AiohttpTransport:
         return found
 
     async def _request(self, wire: WireRequest, timeouts: Timeouts, *, stream: bool) -> aiohttp.ClientResponse:
-        session = await self._client()
+        session = self._session
+        if session is None or session.closed or (self._owns_session and self._loop is not asyncio.get_running_loop()):
+            session = await self._client()  # the pool is opened (or replaced) there; else no await per call
         headers = wire.headers
         if wire.body and "content-type" not in headers and not any(k.lower() == "content-type" for k in headers):
             headers = {**headers, "content-type": "application/json"}
