@@ -21,7 +21,7 @@ import pytest
 from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.errors import InvalidRequestError, NotFoundError, ProviderError, StreamError
 from vllora_llm.testing import Fault, LocalProviderServer, replay
-from vllora_llm.testing.wire_anthropic import signature_for
+from vllora_llm.tools.testing.wire_anthropic import signature_for
 from vllora_llm.types.gateway import ChatCompletionMessage, ChatCompletionMessageWithFinishReason
 
 RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "anthropic"

@@ -22,7 +22,7 @@ from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.errors import LLMError, PermissionDeniedError, RateLimitError, StreamError
 from vllora_llm.runtime.eventstream import EventStreamParser
 from vllora_llm.testing import Fault, LocalProviderServer, replay
-from vllora_llm.testing.wire_converse import EVENT_STREAM, exception_frame, frame
+from vllora_llm.tools.testing.wire_converse import EVENT_STREAM, exception_frame, frame
 from vllora_llm.types.gateway import ChatCompletionRequest
 
 ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())

@@ -21,7 +21,7 @@ from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.errors import InvalidRequestError, PermissionDeniedError, RateLimitError, StreamError
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.testing import Fault, LocalProviderServer, replay
-from vllora_llm.testing.wire_gemini import SKIP_SIGNATURE, signature_for
+from vllora_llm.tools.testing.wire_gemini import SKIP_SIGNATURE, signature_for
 
 RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "gemini"
 SSE = "text/event-stream; charset=utf-8"

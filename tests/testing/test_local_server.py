@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from vllora_llm.testing import FAULT_HEADER, Fault, FaultQueue, FaultSpecError, LocalProviderServer, replay
-from vllora_llm.testing.replies import example_value
+from vllora_llm.tools.testing.replies import example_value
 
 RECORDINGS = Path("/work/shared/conformance/openai")
 AUTH = {"Authorization": "Bearer test-key"}

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from vllora_llm.testing import Fault, LocalProviderServer
-from vllora_llm.testing.wire_anthropic import signature_for
+from vllora_llm.tools.testing.wire_anthropic import signature_for
 
 HEADERS = {"x-api-key": "test-key", "anthropic-version": "2023-06-01"}
 TOOL = {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from vllora_llm.testing.server import BASE_PATHS
 from vllora_llm.tools.cli import main
+from vllora_llm.tools.testing.server import BASE_PATHS
 
 
 def test_demo_runs_every_provider_through_the_real_runtime(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,9 +15,9 @@ from typing import Self
 
 from aiohttp import web
 
-from vllora_llm.testing import wire_anthropic, wire_converse, wire_gemini, wire_openai
-from vllora_llm.testing.faults import FaultQueue
-from vllora_llm.testing.state import STATE, RecordedRequest, ServerState
+from vllora_llm.tools.testing import wire_anthropic, wire_converse, wire_gemini, wire_openai
+from vllora_llm.tools.testing.faults import FaultQueue
+from vllora_llm.tools.testing.state import STATE, RecordedRequest, ServerState
 
 WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (
     wire_openai.register,

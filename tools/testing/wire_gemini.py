@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from vllora_llm.testing.replies import (
+from vllora_llm.tools.testing.replies import (
     Conversation,
     Reply,
     ToolSpec,
@@ -30,7 +30,7 @@ from vllora_llm.testing.replies import (
     prompt_tokens,
     split_pieces,
 )
-from vllora_llm.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
+from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
 
 FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
 SKIP_SIGNATURE = "skip_thought_signature_validator"

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from vllora_llm.runtime.eventstream import encode_message
-from vllora_llm.testing.replies import (
+from vllora_llm.tools.testing.replies import (
     Conversation,
     Reply,
     ToolSpec,
@@ -31,7 +31,7 @@ from vllora_llm.testing.replies import (
     split_fragments,
     split_pieces,
 )
-from vllora_llm.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route
+from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route
 
 SIGNING_NAME = "bedrock"
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}

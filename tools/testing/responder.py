@@ -21,8 +21,8 @@ from typing import Any
 from aiohttp import web
 from multidict import CIMultiDict
 
-from vllora_llm.testing.faults import FAULT_HEADER, Fault, FaultSpecError
-from vllora_llm.testing.state import STATE, RecordedRequest, ServerState
+from vllora_llm.tools.testing.faults import FAULT_HEADER, Fault, FaultSpecError
+from vllora_llm.tools.testing.state import STATE, RecordedRequest, ServerState
 
 NO_FAULT = Fault()
 MALFORMED_JSON_BODY = b'{"id": "chatcmpl-local-broken", "object": "chat.completion", "choices": [{"index": 0,'

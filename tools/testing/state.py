@@ -15,7 +15,7 @@ from weakref import WeakKeyDictionary
 
 from aiohttp import web
 
-from vllora_llm.testing.faults import FaultQueue
+from vllora_llm.tools.testing.faults import FaultQueue
 
 
 @dataclass(frozen=True, slots=True)

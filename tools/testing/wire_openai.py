@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from vllora_llm.testing.replies import (
+from vllora_llm.tools.testing.replies import (
     Conversation,
     Reply,
     ToolSpec,
@@ -21,7 +21,7 @@ from vllora_llm.testing.replies import (
     split_fragments,
     split_pieces,
 )
-from vllora_llm.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
+from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
 
 CREATED = 1700000000
 SYSTEM_FINGERPRINT = "fp_local"
