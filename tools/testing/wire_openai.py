@@ -67,6 +67,14 @@ WIRE = Wire(name="openai", error_body=error_body, request_id_header="x-request-i
 
 def register(app: web.Application) -> None:
     add_route(app, "POST", "/v1/chat/completions", WIRE, chat_completions)
+    add_route(app, "POST", "/openai/deployments/{deployment}/chat/completions", WIRE, deployment_chat_completions)
+
+
+async def deployment_chat_completions(call: Call) -> JsonReply | StreamReply:
+    """Azure-style deployments: the key in an `api-key` header and an `api-version` query, same body."""
+    if not call.headers.get("api-key", "").strip() or not call.recorded.query.get("api-version"):
+        raise WireError(401, "Access denied due to missing api-key or api-version.", error_type="invalid_request_error")
+    return await _reply(call)
 
 
 async def chat_completions(call: Call) -> JsonReply | StreamReply:
@@ -77,6 +85,10 @@ async def chat_completions(call: Call) -> JsonReply | StreamReply:
             "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
             error_type="invalid_request_error",
         )
+    return await _reply(call)
+
+
+async def _reply(call: Call) -> JsonReply | StreamReply:
     body = _checked_body(call.json)
     conversation = _conversation(body)
     n = body.get("n") or 1
