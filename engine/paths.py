@@ -39,6 +39,15 @@ def is_simple(path: str) -> bool:
     return bool(_SIMPLE.match(path))
 
 
+def single_key(path: str) -> str | None:
+    """The key when `path` is one plain key (its getter is then `data.get(key)` for a dict, None for anything
+    else), otherwise None: a loop run once per stream event reads such a key inline, without the call."""
+    if path in ("", "@", "$") or not is_simple(path):
+        return None
+    parts = split_path(path)
+    return parts[0] if len(parts) == 1 and isinstance(parts[0], str) else None
+
+
 def compile_getter(path: str) -> Getter:
     """A function returning the value at `path`, or None when any step is missing or of the wrong type."""
     if path in ("", "@", "$"):

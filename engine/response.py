@@ -24,7 +24,7 @@ from .gateway import (
     ToolCall,
     Usage,
 )
-from .paths import Getter, compile_getter, is_simple, split_path
+from .paths import Getter, compile_getter, is_simple, single_key, split_path
 from .templates import Evaluator, compile_template
 from .transforms import Context
 
@@ -88,6 +88,8 @@ class FinishMap:
     def __init__(self, spec: Mapping[str, Any] | None) -> None:
         spec = dict(spec or {"from": "finish_reason"})
         self.get = compile_getter(spec["from"])
+        self.key: str | None = single_key(str(spec["from"]))
+        """The one key `get` reads, when the path is one key: a stream decoder reads it inline per event."""
         self.map: dict[str, str] = {str(k): str(v) for k, v in (spec.get("map") or {}).items()}
         self.default = spec.get("default")
         self.tool_calls_when_calls = bool(spec.get("tool_calls_when_calls", False))
