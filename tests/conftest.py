@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from hypothesis import settings
@@ -21,3 +23,19 @@ async def server() -> AsyncIterator[LocalProviderServer]:
     """The local provider server on 127.0.0.1 (a free port), speaking every shipped wire format."""
     async with LocalProviderServer() as running:
         yield running
+
+
+@pytest.fixture
+def threaded_server() -> Iterator[LocalProviderServer]:
+    """The local server on its own loop in a thread, for code that blocks (the sync facade, asyncio.run)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = asyncio.run_coroutine_threadsafe(LocalProviderServer().start(), loop).result(5)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()

@@ -13,7 +13,6 @@ import asyncio
 import builtins
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -364,22 +363,6 @@ async def test_leaving_releases_the_connection_at_once(server: LocalProviderServ
 
 
 # ---- the blocking facade takes the per-call timeout too -----------------------------------------------------
-
-
-@pytest.fixture
-def threaded_server() -> Iterator[LocalProviderServer]:
-    """The local server on its own loop in a thread, for the blocking client."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = asyncio.run_coroutine_threadsafe(LocalProviderServer().start(), loop).result(5)
-    try:
-        yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
 
 
 def test_sync_client_per_call_timeout(threaded_server: LocalProviderServer) -> None:

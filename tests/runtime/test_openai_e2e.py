@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -247,22 +246,6 @@ async def test_connection_reused_after_a_full_stream(client: VlloraLLMClient, se
 
 
 # ---- without an event loop of one's own -----------------------------------------------------------------
-
-
-@pytest.fixture
-def threaded_server() -> Iterator[LocalProviderServer]:
-    """The local server on its own loop in a thread, for code that blocks (the sync facade, asyncio.run)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server = asyncio.run_coroutine_threadsafe(LocalProviderServer().start(), loop).result(5)
-    try:
-        yield server
-    finally:
-        asyncio.run_coroutine_threadsafe(server.close(), loop).result(5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
 
 
 def test_sync_facade_end_to_end(threaded_server: LocalProviderServer) -> None:
