@@ -46,6 +46,13 @@ class PartsReader:
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         self.parts: Getter = compile_getter(spec.get("parts", "content"))
+        path = str(spec.get("parts", "content"))
+        steps = [str(step) for step in split_path(path) if isinstance(step, str)] if is_simple(path) else []
+        self.parts_keys: tuple[str, str | None] | None = (
+            (steps[0], steps[1] if len(steps) == 2 else None)
+            if path not in ("", "@", "$") and 1 <= len(steps) <= 2 and len(steps) == len(split_path(path)) else None
+        )
+        """The one or two plain keys `parts` reads (its getter is then `.get` on dicts), else None."""
         kind_by = dict(spec.get("kind_by") or {"field": "type"})
         self.kind_field: Getter | None = compile_getter(kind_by["field"]) if "field" in kind_by else None
         self.present: tuple[tuple[str, str], ...] = tuple((p[0], p[1]) for p in kind_by.get("present", ()))

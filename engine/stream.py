@@ -401,11 +401,36 @@ class _WholeResponseDecoder(StreamDecoder):
         self.usage_root: str | None = roots[0] if roots is not None and len(roots) == 1 else None
         """The one usage block's key, when there is one: `feed` builds `UsageMap.inputs` itself (one call
         fewer on every event)."""
+        parts_keys = reader.parts_keys
+        self.fast = (keys is not None and keys[0] is not None and self.usage_root is not None
+                     and finish.key is not None and parts_keys is not None and reader.kind_field is None)
+        """Whether `_feed_one` may read an event: every path it reads inline is one or two plain keys."""
+        self.parts_first, self.parts_second = parts_keys or ("", None)
+        self.first_kind: dict[str, str] = {}
+        """The kind a part holding one key (with a truthy value) has: the first `present` entry of that key."""
+        for key, kind in reader.present:
+            self.first_kind.setdefault(key, kind)
+        self.head: msgspec.json.Decoder[Any] | None = None
+        """Decodes an event into a Struct of the top-level values `_feed_one` reads (the usage block kept as raw
+        JSON, compared with the last one as bytes), the rest skipped; None when the fast path is off."""
+        if self.fast and keys is not None:
+            names = {field: key for field, key in zip(("choices", "error", "ident", "model", "usage"),
+                                                      (*keys, self.usage_root), strict=True) if key is not None}
+            if len(set(names.values())) == len(names):
+                fields = [(field, msgspec.Raw if field == "usage" else Any, None) for field in names]
+                self.head = msgspec.json.Decoder(msgspec.defstruct("_Head", fields, rename=names))
 
     def feed(self, frame: Any) -> list[ChatCompletionChunk]:
         data = frame.payload if getattr(frame, "headers", None) is not None else frame.data  # frame_fields' data
         if not data or data.isspace():  # (what `not data.strip()` tells, without copying the event)
             return []
+        if self.head is not None:
+            try:
+                head = self.head.decode(data)
+            except msgspec.DecodeError:  # not an object (or not JSON): the general path says what it is
+                head = None
+            if head is not None and (fast := self._feed_one(head)) is not None:
+                return fast
         try:
             body = msgspec.json.decode(data)
         except msgspec.DecodeError:
@@ -441,6 +466,53 @@ class _WholeResponseDecoder(StreamDecoder):
                 ident, model = self.get_id(body), self.get_model(body)
             out.append(ChatCompletionChunk(id=str(ident) if ident is not None else None,
                                            model=str(model) if model is not None else None, choices=out_choices))
+        if self.done and self.usage:
+            out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
+            self.usage = {}
+            self.usage_read = _NOTHING
+        return out
+
+    def _feed_one(self, head: Any) -> list[ChatCompletionChunk] | None:
+        """`feed`'s usual event, read inline: no error, one candidate (a dict) whose parts are one part holding
+        one key. What the general path gives, with the getters, `_choice` and `PartsReader.pieces` unrolled;
+        None (before anything is read into the decoder's state) for any other event."""
+        if getattr(head, "error", None) is not None:
+            return None
+        raw_choices = head.choices
+        if type(raw_choices) is not list or len(raw_choices) != 1 or type(raw := raw_choices[0]) is not dict:
+            return None
+        parts = raw.get(self.parts_first)
+        if (second := self.parts_second) is not None:
+            parts = parts.get(second) if type(parts) is dict else None
+        if type(parts) is not list or len(parts) != 1 or type(part := parts[0]) is not dict or len(part) != 1:
+            return None
+        for key, value in part.items():  # (the one key)
+            kind = self.first_kind.get(key) if value else None
+        render = self.reader.kinds.get(kind) if kind is not None else None
+        if render is None:
+            return None
+        index = raw.get("index", 0)
+        piece = render(part, self.ctx)
+        if len(piece) == 1 and type(text := piece.get("text")) is str:
+            delta = ChoiceDelta(content=text)
+        else:
+            content, calls, details, reasoning = self._gather(index, [piece])
+            delta = ChoiceDelta(content=content, tool_calls=calls or None, reasoning=reasoning,
+                                reasoning_details=details or None)
+        raw_reason = raw.get(self.finish.key)
+        reason = None if raw_reason is None else self.finish.translate(raw_reason, bool(self.calls.get(index)))
+        if reason is not None:
+            self.done = True
+        choice = ChunkChoice(delta=delta, index=index, finish_reason=reason)
+        usage = head.usage  # raw JSON (or None when absent): the same bytes read the same values
+        if usage != self.usage_read:
+            block = msgspec.json.decode(usage) if usage is not None else None
+            self.usage.update(self.usage_map.read({self.usage_root: block}, self.ctx))
+            self.usage_read = usage
+        ident, model = head.ident, head.model
+        out = [ChatCompletionChunk(id=ident if type(ident) is str else str(ident) if ident is not None else None,
+                                   model=model if type(model) is str else str(model) if model is not None else None,
+                                   choices=[choice])]
         if self.done and self.usage:
             out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
             self.usage = {}

@@ -1,0 +1,102 @@
+"""The whole-response stream decoder's fast path (`_feed_one`, events read through a Struct of the top-level
+values) gives what the general path gives: every Gemini stream recording and a set of hand-made events are fed
+to two decoders, one with the fast path turned off, and their chunks (or errors) compared event by event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from vllora_llm.engine.registry import load_plan
+from vllora_llm.runtime.sse import SSEEvent, SSEParser
+
+RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "gemini"
+
+
+def _outcome(decoder: Any, frame: Any) -> Any:
+    try:
+        return msgspec.json.encode(decoder.feed(frame))
+    except Exception as exc:  # the error itself is what is compared
+        return (type(exc), str(exc))
+
+
+def _compare(frames: list[Any]) -> int:
+    plan = load_plan("gemini")
+    fast, general = plan.stream_decoder(), plan.stream_decoder()
+    assert getattr(fast, "head", None) is not None, "the fast path is on for gemini"
+    general.head = None  # type: ignore[attr-defined]
+    for frame in frames:
+        assert _outcome(fast, frame) == _outcome(general, frame), frame
+        assert fast.usage == general.usage  # type: ignore[attr-defined]
+        assert fast.done == general.done
+    return len(frames)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in RECORDINGS.glob("*.sse")) or ["(none)"])
+def test_recordings(name: str) -> None:
+    if name == "(none)":
+        pytest.skip("no recordings")
+    framer = SSEParser(stray_lines_as_data=True)
+    frames = [*framer.feed((RECORDINGS / name).read_bytes()), *framer.close()]
+    assert _compare(frames)
+
+
+def _event(**candidate: Any) -> dict[str, Any]:
+    return {"candidates": [{"content": {"parts": [{"text": "hi"}], "role": "model"}, "index": 0, **candidate}],
+            "usageMetadata": {"promptTokenCount": 3, "totalTokenCount": 3}, "modelVersion": "m", "responseId": "r"}
+
+
+SHAPES: list[Any] = [
+    _event(),
+    _event(),
+    {**_event(), "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}},
+    {**_event(), "usageMetadata": None},
+    {k: v for k, v in _event().items() if k != "usageMetadata"},
+    {**_event(), "responseId": 7, "modelVersion": None},
+    _event(content={"parts": [{"text": ""}]}),
+    _event(content={"parts": [{"thought": True}]}),
+    _event(content={"parts": [{"thoughtSignature": "c2ln"}]}),
+    _event(content={"parts": [{"text": "a", "thoughtSignature": "c2ln"}]}),
+    _event(content={"parts": [{"text": "a", "thought": True}]}),
+    _event(content={"parts": [{"functionCall": {"name": "f", "args": {"x": 1}}}]}),
+    _event(content={"parts": [{"functionCall": {"name": "f", "args": {}}}]}, finishReason="STOP"),
+    _event(content={"parts": [{"executableCode": {"code": "1"}}]}),
+    _event(content={"parts": [{"unknownPart": 1}]}),
+    _event(content={"parts": [{"text": "a"}, {"text": "b"}]}),
+    _event(content={"parts": []}),
+    _event(content={"parts": {"text": "a"}}),
+    _event(content={"parts": ["a"]}),
+    _event(content=None),
+    _event(content={}),
+    _event(index=3),
+    _event(index=None),
+    _event(finishReason="MAX_TOKENS"),
+    _event(finishReason="SOMETHING_NEW"),
+    {**_event(), "candidates": []},
+    {**_event(), "candidates": None},
+    {**_event(), "candidates": [1]},
+    {**_event(), "candidates": [_event()["candidates"][0], _event()["candidates"][0]]},
+    {"candidates": [], "promptFeedback": {"blockReason": "SAFETY"}},
+    {**_event(), "error": None},
+    {**_event(), "error": {"code": 500, "message": "boom", "status": "INTERNAL"}},
+    {**_event(), "error": False},
+    [1, 2],
+    "text",
+    None,
+    {},
+]
+
+
+@pytest.mark.parametrize("at", range(len(SHAPES)))
+def test_shapes(at: int) -> None:
+    frames = [SSEEvent("message", json.dumps(_event())), SSEEvent("message", json.dumps(SHAPES[at])),
+              SSEEvent("message", json.dumps(_event(finishReason="STOP"))), SSEEvent("message", "{not json")]
+    assert _compare(frames)
+
+
+def test_all_shapes_in_one_stream() -> None:
+    assert _compare([SSEEvent("message", json.dumps(shape)) for shape in SHAPES])
