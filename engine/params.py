@@ -23,9 +23,6 @@ from .transforms import Context, bind
 
 ParamOp = Callable[[Any, dict[str, Any], Context, Mapping[str, Any]], None]
 
-STRUCTURAL = frozenset({"model", "messages", "stream", "extra_body", "provider_specific"})
-"""Request fields handled outside the parameter rules (endpoint, message mapping, escape hatch)."""
-
 
 def unified_params() -> tuple[str, ...]:
     """Every parameter name a rule may name: request fields plus `provider_specific.<field>`."""
