@@ -107,11 +107,16 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
     def validate(self) -> None:
         """Check what constructing a Struct does not (types, ranges, NaN, enums, URLs) as `from_dict` does;
         raises `InvalidRequestError` naming the field path."""
+        self.validated_builtins()
+
+    def validated_builtins(self) -> dict[str, Any]:
+        """`validate()`, returning the plain-data form it checked (the same as `to_dict()`)."""
         try:
-            data = msgspec.to_builtins(self, enc_hook=enc_hook)
+            data: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"<request>: {exc}") from None
         type(self).from_dict(data)
+        return data
 
     def to_json(self) -> bytes:
         return JSON_ENCODER.encode(self)
@@ -364,13 +369,20 @@ class ChatCompletionRequest(GatewayStruct, forbid_unknown_fields=True):
     @classmethod
     def coerce(cls, data: ChatCompletionRequest | dict[str, Any] | bytes | str) -> ChatCompletionRequest:
         """Accept the typed request, a dict in OpenAI's JSON shape, or its JSON text."""
+        return cls.coerce_with_builtins(data)[0]
+
+    @classmethod
+    def coerce_with_builtins(
+        cls, data: ChatCompletionRequest | dict[str, Any] | bytes | str
+    ) -> tuple[ChatCompletionRequest, dict[str, Any] | None]:
+        """`coerce`, plus the request's plain-data form when validating produced it (a typed request), so
+        a plan renders from it instead of converting the request a second time."""
         if isinstance(data, ChatCompletionRequest):
-            data.validate()
-            return data
+            return data, data.validated_builtins()
         if isinstance(data, (bytes, str)):
-            return cls.from_json(data)
+            return cls.from_json(data), None
         if isinstance(data, dict):
-            return cls.from_dict(data)
+            return cls.from_dict(data), None
         raise InvalidRequestError(f"<request>: expected a ChatCompletionRequest or a dict, got {type(data).__name__}")
 
 

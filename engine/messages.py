@@ -82,6 +82,9 @@ class _TemplateMapper:
         self.parts: dict[str, Evaluator] = {
             kind: compile_template(tpl, ("messages", "parts", kind)) for kind, tpl in (spec.get("parts") or {}).items()
         }
+        self.text_part: Evaluator | None = self.parts.get("text")
+        self.plain_fast_path = True
+        """Off only to compare the plain-conversation path with the general one (a unit test)."""
         self.rank = _ranks(list(spec.get("order") or []))
         system = dict(spec.get("system") or {})
         self.system_to = compile_setter(system["to"]) if system.get("to") else None
@@ -106,13 +109,20 @@ class _TemplateMapper:
     # -- the steps ------------------------------------------------------------------------------------------
 
     def apply(self, messages: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
+        leading = self._plain_conversation(messages) if self.plain_fast_path else None
+        if leading is not None:
+            self._apply_plain(messages, leading, body, ctx)
+            return
         system_parts, rest = self._split_system(messages)
         if system_parts and self.system_to is not None:
             self._put_system(system_parts, body, ctx)
         turns: list[tuple[str, list[Any]]] = []
         call_names: dict[str, str] = {}
+        roles = self.roles
         for index, message in rest:
-            role = self._role(message, index)
+            role = roles.get(message.get("role"))  # type: ignore[arg-type]
+            if role is None:
+                role = self._role(message, index)  # raises: the role is not supported
             rendered = self._render_parts(message, index, call_names, ctx)
             if not rendered:
                 continue
@@ -120,13 +130,70 @@ class _TemplateMapper:
                 turns[-1][1].extend(rendered)
             else:
                 turns.append((role, rendered))
+        self._check_first_role(turns)
+        self.put(body, [self.turn({"role": role, "parts": parts}, ctx) for role, parts in turns])
+
+    def _plain_conversation(self, messages: list[dict[str, Any]]) -> int | None:
+        """How many leading system messages there are, when the conversation is the usual one: every message a
+        role and a string, system ones only at the start (one at most if only the first is lifted), roles this
+        spec maps, no tool results. None for anything else, which takes the general path."""
+        if self.text_part is None:
+            return None
+        lifting = self.system_to is not None
+        system_roles, roles = self.system_roles, self.roles
+        count = 0
+        started = False
+        for message in messages:
+            if len(message) != 2 or type(message.get("content")) is not str:
+                return None
+            role = message.get("role")
+            if lifting and role in system_roles:
+                if started or (count and self.system_take == "first"):
+                    return None  # a later system message: its own rules apply
+                count += 1
+                continue
+            started = True
+            if role in ("tool", "function") or role not in roles:
+                return None
+        return count
+
+    def _apply_plain(
+        self, messages: list[dict[str, Any]], leading: int, body: dict[str, Any], ctx: Context
+    ) -> None:
+        """What the general path gives a plain conversation, without its per-part bookkeeping."""
+        if leading:
+            assert self.system_to is not None
+            texts = [message["content"] for message in messages[:leading]]
+            if self.system_format == "string" and self.system_template is None:
+                self.system_to(body, texts[0] if leading == 1 else "\n\n".join(texts))
+            else:
+                self._put_system([{"type": "text", "text": text} for text in texts], body, ctx)
+        render = self.text_part
+        assert render is not None
+        roles, merge = self.roles, self.merge
+        turns: list[tuple[str, list[Any]]] = []
+        for index in range(leading, len(messages)):
+            message = messages[index]
+            content = message["content"]
+            if not content:
+                continue
+            role = roles[message["role"]]
+            ctx.path = f"messages[{index}].content"
+            part = render({"type": "text", "text": content}, ctx)
+            if merge and turns and turns[-1][0] == role:
+                turns[-1][1].append(part)
+            else:
+                turns.append((role, [part]))
+        self._check_first_role(turns)
+        self.put(body, [self.turn({"role": role, "parts": parts}, ctx) for role, parts in turns])
+
+    def _check_first_role(self, turns: list[tuple[str, list[Any]]]) -> None:
         if self.first_role is not None and turns and turns[0][0] != self.first_role:
             raise MappingError(
                 f"messages: the conversation must start with a {self.first_role} turn for {self.provider} "
                 f"(it starts with {turns[0][0]}); put a {self.first_role} message first",
                 path="messages", provider=self.provider,
             )
-        self.put(body, [self.turn({"role": role, "parts": parts}, ctx) for role, parts in turns])
 
     def _split_system(
         self, messages: list[dict[str, Any]]
@@ -134,9 +201,10 @@ class _TemplateMapper:
         lifted: list[dict[str, Any]] = []
         rest: list[tuple[int, dict[str, Any]]] = []
         leading = True
+        lifting = self.system_to is not None
+        system_roles = self.system_roles
         for index, message in enumerate(messages):
-            is_system = message.get("role") in self.system_roles
-            if is_system and self.system_to is not None:
+            if lifting and message.get("role") in system_roles:
                 if leading or self.system_take == "all" or self.system_later == "merge":
                     if self.system_take == "first" and lifted:
                         rest.append((index, self._later_system(message, index)))
@@ -172,9 +240,13 @@ class _TemplateMapper:
     def _put_system(self, parts: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
         assert self.system_to is not None
         text_tpl = self.parts.get("text")
-        cached = any(p.get("cache_control") is not None for p in parts)
+        cached = False
+        for part in parts:  # (a loop, not any() over a generator: this runs on every request)
+            if part.get("cache_control") is not None:
+                cached = True
+                break
         if self.system_format == "string" and not cached:
-            value: Any = "\n\n".join(p["text"] for p in parts)
+            value: Any = parts[0]["text"] if len(parts) == 1 else "\n\n".join([p["text"] for p in parts])
         else:
             value = []
             for part in parts:
@@ -182,7 +254,8 @@ class _TemplateMapper:
                 if self.cache_point is not None and part.get("cache_control") is not None:
                     value.append(self.cache_point(part, ctx))  # a separate block after the marked one
         if self.system_template is not None:
-            value = self.system_template({"parts": value, "text": "\n\n".join(p["text"] for p in parts)}, ctx)
+            text = value if type(value) is str else "\n\n".join([p["text"] for p in parts])
+            value = self.system_template({"parts": value, "text": text}, ctx)
         self.system_to(body, value)
 
     def _role(self, message: dict[str, Any], index: int) -> str:
@@ -198,8 +271,17 @@ class _TemplateMapper:
     def _render_parts(
         self, message: dict[str, Any], index: int, call_names: dict[str, str], ctx: Context
     ) -> list[Any]:
-        raw: list[tuple[str, dict[str, Any], str]] = []
         role = message.get("role")
+        content = message.get("content")
+        if len(message) == 2 and type(content) is str and role not in ("tool", "function"):
+            # The usual message (a role and plain text: nothing to order, attach or mark): its one text part.
+            if not content:
+                return []
+            render_text = self.parts.get("text")
+            if render_text is not None:
+                ctx.path = f"messages[{index}].content"
+                return [render_text({"type": "text", "text": content}, ctx)]
+        raw: list[tuple[str, dict[str, Any], str]] = []
         for j, detail in enumerate(message.get("reasoning_details") or ()):
             kind = "redacted_reasoning" if detail.get("type") == "redacted_thinking" else "reasoning"
             raw.append((kind, detail, f"messages[{index}].reasoning_details[{j}]"))
@@ -215,7 +297,6 @@ class _TemplateMapper:
                     "is_error": message.get("is_error")}
             raw.append(("tool_result", item, f"messages[{index}]"))
         else:
-            content = message.get("content")
             if isinstance(content, str):
                 if content:
                     raw.append(("text", {"type": "text", "text": content}, f"messages[{index}].content"))

@@ -91,6 +91,13 @@ def compile_rule(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> t
     noop = tuple(rule.get("allow") or ())
     run = tuple(steps)
 
+    if not (noop or conflicts or unless is not None or omit_when or requires or run):
+
+        def store(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
+            put(body, value)  # a plain rename (or the same name): nothing to check or convert
+
+        return store, rule.get("default", msgspec.UNSET)
+
     def apply(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
         if value in noop:
             return  # the provider already behaves so when the field is absent (e.g. parallel tool calls)

@@ -48,6 +48,18 @@ def single_key(path: str) -> str | None:
     return parts[0] if len(parts) == 1 and isinstance(parts[0], str) else None
 
 
+def path_keys(path: str) -> tuple[str, ...] | None:
+    """The object keys a value at `path` sits under (a dotted path, or keys with `[]` flatten projections);
+    None for anything else (a JMESPath with filters or functions may find a value under other keys)."""
+    if path in ("", "@", "$"):
+        return ()
+    if is_simple(path):
+        return tuple(step for step in split_path(path) if isinstance(step, str))
+    if _PROJECTION.match(path):
+        return tuple(name for segment in path.split("[]") for name in segment.split(".") if name)
+    return None
+
+
 def compile_getter(path: str) -> Getter:
     """A function returning the value at `path`, or None when any step is missing or of the wrong type."""
     if path in ("", "@", "$"):
@@ -186,6 +198,16 @@ def compile_setter(path: str) -> Setter:
         raise PathError(f"{path!r}: a target path cannot index into lists")
     keys = tuple(str(p) for p in parts)
     *parents, last = keys
+
+    if not parents:  # one key, the usual target: no walk
+
+        def set_key(body: dict[str, Any], value: Any) -> None:
+            if type(value) is dict and type(existing := body.get(last)) is dict:
+                deep_merge_into(existing, value)
+            else:
+                body[last] = value
+
+        return set_key
 
     def set_value(body: dict[str, Any], value: Any) -> None:
         target = body

@@ -2,7 +2,10 @@
 
 `passthrough` decodes OpenAI-shaped bodies straight into the unified Structs (one msgspec call).
 `template` walks the declared choices and content parts: `kind_by` names each part's kind, `kinds` says
-what it becomes (text, tool_call, reasoning, refusal), and `finish_reason` / `usage` are declared maps.
+what it becomes (text, tool_call, reasoning, refusal), and `finish_reason` / `usage` are declared maps. A
+body with one choice is read first by a function with the spec's keys bound as locals (`_fast_path`; a choice
+of one content part without the list of pieces), which gives what the general path gives; any other body, or
+one that raises there, goes the general way.
 """
 
 from __future__ import annotations
@@ -104,7 +107,10 @@ class FinishMap:
     def translate(self, raw: Any, has_calls: bool) -> str | None:
         if raw is None:
             return None
-        reason = self.map.get(str(raw), self.default if self.default is not None else str(raw).lower())
+        text = raw if type(raw) is str else str(raw)
+        reason = self.map.get(text)  # (the map's values are str: None means the value is not in it)
+        if reason is None:  # the fallback is worked out only when needed, not as `get`'s default on every call
+            reason = self.default if self.default is not None else text.lower()
         if has_calls and self.tool_calls_when_calls and reason == "stop":
             return "tool_calls"
         return reason
@@ -249,6 +255,28 @@ def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
     return _TemplateResponse(spec, provider).decode
 
 
+class _QuietContext(Context):
+    """The context the fast path hands templates: one per decoder instead of one per response. A response's
+    warnings are never returned (the general path drops its context's list), so this one drops them at once;
+    it is read-only, so a transform that writes to its context raises and the general path, with a context of
+    its own, reads that response instead."""
+
+    __slots__ = ()
+
+    def __init__(self, provider: str) -> None:
+        for name, value in (("warnings", []), ("provider", provider), ("path", "")):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"the shared response context is read-only (setting {name!r})")
+
+    def warn(self, code: str, message: str, param: str | None = None) -> None:
+        return None
+
+
+FastDecode = Callable[[dict[str, Any]], ChatCompletionMessageWithFinishReason | None]
+
+
 class _TemplateResponse:
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
@@ -261,9 +289,23 @@ class _TemplateResponse:
         self.usage = UsageMap(spec.get("usage"))
         blocked = dict(spec.get("blocked") or {})
         self.blocked: Getter | None = compile_getter(blocked["when"]) if "when" in blocked else None
+        self.fast: FastDecode | None = _fast_path(self, spec)
+        """`from_data`'s usual case, tried first (None: the spec reads a path that is not plain keys). A test sets
+        it to None to compare the two paths."""
 
     def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:
-        data = decode_json(body, self.provider)
+        try:
+            data = msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            decode_json(body, self.provider)  # raises with a preview
+            raise
+        if self.fast is not None and type(data) is dict:
+            try:
+                result = self.fast(data)
+            except Exception:  # whatever it is, the general path raises it again (or reads the body)
+                result = None
+            if result is not None:
+                return result
         return self.from_data(data)
 
     def from_data(self, data: Any) -> ChatCompletionMessageWithFinishReason:
@@ -289,3 +331,113 @@ class _TemplateResponse:
             usage=build_usage(self.usage.read(data, ctx)),
             provider=self.provider,
         )
+
+
+def _plain_keys(path: str) -> tuple[str, ...] | None:
+    """The keys of a path made of plain keys only (`a.b.c`), else None."""
+    if path in ("", "@", "$") or not is_simple(path):
+        return None
+    steps = split_path(path)
+    return tuple(str(step) for step in steps) if all(isinstance(step, str) for step in steps) else None
+
+
+def _text_keys(kinds: Mapping[str, Any]) -> dict[str, str]:
+    """The kinds whose template is `{text: $key}`, by kind: their piece is the part's value at `key` (left out
+    when None), so the fast path reads the key instead of calling the template."""
+    out: dict[str, str] = {}
+    for kind, template in kinds.items():
+        ref = template.get("text") if isinstance(template, dict) and len(template) == 1 else None
+        if isinstance(ref, str) and ref.startswith("$") and not ref.startswith("$$"):
+            key = single_key(ref[1:].lstrip("."))
+            if key is not None:
+                out[str(kind)] = key
+    return out
+
+
+def _fast_path(response: _TemplateResponse, spec: Mapping[str, Any]) -> FastDecode | None:
+    """`response.from_data` for its usual body, as one function with the spec's keys bound as locals: an object
+    with one choice (a dict) whose content is one part, read without the list of pieces; a shared context (see
+    `_QuietContext`). Any other body gives None before anything is read (the general path then reads it);
+    errors raised here are raised again by the general path. None when a path read here is not plain keys."""
+    keys = [single_key(str(spec.get("id", "id"))), single_key(str(spec.get("model", "model")))]
+    keys += [single_key(str(spec[name])) for name in ("choices", "index") if name in spec]
+    parts_path = _plain_keys(str(spec.get("parts", "content")))
+    reader, finish, usage, provider = response.reader, response.finish, response.usage, response.provider
+    kind_by = dict(spec.get("kind_by") or {"field": "type"})
+    kind_key = single_key(str(kind_by["field"])) if "field" in kind_by else None
+    if None in keys or parts_path is None or finish.key is None or ("field" in kind_by and kind_key is None):
+        return None
+    id_key, model_key = str(keys[0]), str(keys[1])
+    choices_key = single_key(str(spec["choices"])) if "choices" in spec else None
+    index_key = single_key(str(spec["index"])) if "index" in spec else None
+    parts_first, parts_rest = parts_path[0], parts_path[1:]
+    present, kinds, text_keys = reader.present, reader.kinds, _text_keys(spec.get("kinds") or {})
+    first_kind: dict[str, str] = {}  # the kind of a part holding one key (truthy): the first `present` entry of it
+    for name, kind in present:
+        first_kind.setdefault(name, kind)
+    finish_key, reasons, calls_for_stop = finish.key, finish.map, finish.tool_calls_when_calls
+    fields, ctx = usage.fields, _QuietContext(provider)
+
+    def fast(data: dict[str, Any]) -> ChatCompletionMessageWithFinishReason | None:
+        if choices_key is None:
+            raw: Any = data
+        else:
+            raw_choices = data.get(choices_key)
+            if type(raw_choices) is not list or len(raw_choices) != 1 or type(raw := raw_choices[0]) is not dict:
+                return None
+        if index_key is None or not isinstance(index := raw.get(index_key), int):
+            index = 0
+        parts = raw.get(parts_first)
+        for step in parts_rest:
+            parts = parts.get(step) if type(parts) is dict else None
+        if type(parts) is list and len(parts) == 1 and type(part := parts[0]) is dict:  # the usual answer
+            kind: Any = None
+            if kind_key is not None:
+                if type(kind := part.get(kind_key)) is not str and kind is not None:
+                    kind = str(kind)
+            elif len(part) == 1:
+                for name, value in part.items():  # (the one key)
+                    kind = first_kind.get(name) if value else None
+            else:
+                for name, named in present:
+                    if part.get(name):
+                        kind = named
+                        break
+            if (text_key := text_keys.get(kind)) is not None:  # (a kind of None has none)
+                if type(text := part.get(text_key)) is str:  # one plain text piece: what message_from_pieces gives
+                    message = ChatCompletionMessage(role="assistant", content=text)
+                else:
+                    message = message_from_pieces([{"text": text}] if text is not None else [{}], index)
+            elif kind is not None and (render := kinds.get(kind)) is not None:
+                piece = render(part, ctx)
+                if type(piece) is dict and len(piece) == 1 and type(text := piece.get("text")) is str:
+                    message = ChatCompletionMessage(role="assistant", content=text)  # (as above)
+                else:
+                    message = message_from_pieces([piece], index)
+            else:
+                message = message_from_pieces([], index)
+        else:
+            message = message_from_pieces(reader.pieces(raw, ctx), index)
+        raw_reason = raw.get(finish_key)
+        if raw_reason is None:
+            reason = None
+        elif type(raw_reason) is not str or (reason := reasons.get(raw_reason)) is None:
+            reason = finish.translate(raw_reason, bool(message.tool_calls))  # (a value the map does not hold)
+        elif reason == "stop" and calls_for_stop and message.tool_calls:
+            reason = "tool_calls"
+        choice = Choice(message=message, index=index, finish_reason=reason)
+        counts = fields(data, ctx)
+        for value in counts.values():
+            if type(value) is not int:  # what `UsageMap.read` leaves out or converts
+                counts = usage.read(data, ctx)
+                break
+        ident, model = data.get(id_key), data.get(model_key)
+        return ChatCompletionMessageWithFinishReason(
+            choices=[choice],
+            id=ident if type(ident) is str else str(ident) if ident is not None else None,
+            model=model if type(model) is str else str(model) if model is not None else None,
+            usage=build_usage(counts),
+            provider=provider,
+        )
+
+    return fast

@@ -15,6 +15,7 @@ class WireRequest:
     method: str
     url: str
     headers: dict[str, str]
+    """May be shared between requests (a plan hands out its own dict): copy it before changing it."""
     body: bytes
     stream: bool = False
 

@@ -127,6 +127,8 @@ class _KeyScheme:
 class BearerScheme(_KeyScheme):
     """``Authorization: Bearer <key>``."""
 
+    headers_only = True
+
     def apply(self, wire: WireRequest, spec: AuthSpec, credentials: Credentials) -> WireRequest:
         name = spec.name or "authorization"
         return wire.with_headers({**wire.headers, name: f"Bearer {credentials.key}"})
@@ -134,6 +136,8 @@ class BearerScheme(_KeyScheme):
 
 class HeaderScheme(_KeyScheme):
     """``<spec.name>: <prefix><key>`` (e.g. an ``x-api-key`` header)."""
+
+    headers_only = True
 
     def apply(self, wire: WireRequest, spec: AuthSpec, credentials: Credentials) -> WireRequest:
         if not spec.name:
@@ -156,6 +160,8 @@ class QueryScheme(_KeyScheme):
 class NoAuthScheme:
     """No credentials (local servers, gateways in front of the provider)."""
 
+    headers_only = True
+
     def credentials(self, spec: AuthSpec, api_key: str | None, environ: Mapping[str, str]) -> Credentials:
         return Credentials(api_key or None)
 
@@ -175,6 +181,13 @@ AUTH_SCHEMES: dict[str, AuthScheme] = {
 def register_auth_scheme(name: str, scheme: AuthScheme) -> None:
     """Make `name` usable as ``auth.scheme`` in specs (how ``aws_sigv4`` plugs in)."""
     AUTH_SCHEMES[name] = scheme
+
+
+def headers_only(scheme: AuthScheme) -> bool:
+    """True when `apply` changes only headers, from the headers and the credentials alone (nothing of the
+    URL or body): a client may then compute a request's final headers once and reuse them. Opt-in by a
+    scheme's `headers_only = True` attribute; a signing scheme (its headers cover the body) must not."""
+    return getattr(scheme, "headers_only", False) is True
 
 
 def scheme_for(spec: AuthSpec) -> AuthScheme:

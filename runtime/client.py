@@ -161,11 +161,11 @@ class CompletionsClient:
         self, request: RequestLike, *, timeout: Timeouts | float | None = None
     ) -> ChatCompletionMessageWithFinishReason:
         """One whole completion. `timeout` (a `Timeouts` or seconds) replaces the client's for this call."""
-        coerced = ChatCompletionRequest.coerce(request)
+        coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
         if timeout is None:
-            return await self._instance.complete(coerced)
+            return await self._instance.complete_validated(coerced, builtins)
         with call_timeouts(timeout):
-            return await self._instance.complete(coerced)
+            return await self._instance.complete_validated(coerced, builtins)
 
     def create_stream(self, request: RequestLike, *, timeout: Timeouts | float | None = None) -> ResultStream:
         """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`)."""

@@ -32,7 +32,7 @@ from vllora_llm.engine.gateway import (
 from vllora_llm.engine.version import VERSION as __version__
 from vllora_llm.engine.wire import AuthSpec, WireRequest
 
-from .auth import redact, redact_error, resolve_credentials, scheme_for, select_auth
+from .auth import headers_only, redact, redact_error, resolve_credentials, scheme_for, select_auth
 from .eventstream import EventStreamParser
 from .retry import Attempts, RetryPolicy, classify_http_error
 from .sse import SSEParser
@@ -84,7 +84,12 @@ class ProviderPlan(Protocol):
     def framing(self) -> str: ...
 
     def encode(
-        self, request: ChatCompletionRequest, *, stream: bool = False, base_url: str | None = None
+        self,
+        request: ChatCompletionRequest,
+        *,
+        stream: bool = False,
+        base_url: str | None = None,
+        builtins: dict[str, Any] | None = None,
     ) -> tuple[WireRequest, list[RequestWarning]]: ...
 
     def decode(self, status: int, headers: Mapping[str, str], body: bytes) -> ChatCompletionMessageWithFinishReason: ...
@@ -150,6 +155,13 @@ class ModelInstance(ABC):
 
     @abstractmethod
     def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]: ...
+
+    async def complete_validated(
+        self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
+    ) -> ChatCompletionMessageWithFinishReason:
+        """`complete` for a request the client has just validated; `builtins` is the plain-data form that
+        check produced (the instance may consume it instead of converting the request again)."""
+        return await self.complete(request)
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
         """Start a stream and return once it is open (HTTP errors raise here); wraps `stream()` by default."""
@@ -271,6 +283,9 @@ class ProviderModelInstance(StreamOpeningInstance):
         self._credentials = resolve_credentials(self._auth_spec, api_key, environ, provider=plan.name)
         self._secrets = self._credentials.secrets()
         self._headers = _merge_headers({"user-agent": USER_AGENT}, headers or {})
+        self._headers_only_auth = headers_only(self._auth)
+        self._final_headers: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
+        """id(the plan's header dict) → (that dict, its final headers), when auth only adds headers."""
         self.retry = RetryPolicy(max_retries, backoff_base, max_backoff, max_retry_after)
         self._owns_transport = transport is None
         self.transport: Transport = transport or AiohttpTransport(timeout)
@@ -278,15 +293,33 @@ class ProviderModelInstance(StreamOpeningInstance):
     def __repr__(self) -> str:
         return f"ProviderModelInstance({self.plan.name!r}, base_url={self.base_url!r})"
 
-    def _prepare(self, request: ChatCompletionRequest, *, stream: bool) -> tuple[WireRequest, list[RequestWarning]]:
-        wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url)
-        wire = wire.with_headers(_merge_headers(self._headers, wire.headers))
+    def _prepare(
+        self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None
+    ) -> tuple[WireRequest, list[RequestWarning]]:
+        wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: %s %s", self.plan.name, wire.method, redact(wire.url.split("?", 1)[0], self._secrets))
         if warnings and self._secrets:  # a warning may quote a request value, and a value may hold a key
             for warning in warnings:
                 warning.message = redact(warning.message, self._secrets)
+        if self._headers_only_auth:
+            return wire.with_headers(self._headers_for(wire)), warnings
+        wire = wire.with_headers(_merge_headers(self._headers, wire.headers))
         return self._auth.apply(wire, self._auth_spec, self._credentials), warnings
+
+    def _headers_for(self, wire: WireRequest) -> dict[str, str]:
+        """The final headers (ours, the plan's, the credentials) for a plan's header dict, computed once per
+        dict: a plan hands out the same (unchanging) dict on every request, and auth here only adds headers.
+        The result is shared between requests; nothing downstream changes it (the transport copies)."""
+        source = wire.headers
+        found = self._final_headers.get(id(source))
+        if found is not None and found[0] is source:
+            return found[1]
+        merged = wire.with_headers(_merge_headers(self._headers, source))
+        final = self._auth.apply(merged, self._auth_spec, self._credentials).headers
+        if len(self._final_headers) < 64:
+            self._final_headers[id(source)] = (source, final)
+        return final
 
     def _attempts(self) -> Attempts:
         return Attempts(self.plan.name, self.retry, self._secrets)
@@ -306,8 +339,12 @@ class ProviderModelInstance(StreamOpeningInstance):
         return redact_error(err, self._secrets)
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
-        wire, warnings = self._prepare(request, stream=False)
-        attempts = self._attempts()
+        return await self.complete_validated(request, None)
+
+    async def complete_validated(
+        self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
+    ) -> ChatCompletionMessageWithFinishReason:
+        wire, warnings = self._prepare(request, stream=False, builtins=builtins)
 
         async def once() -> ChatCompletionMessageWithFinishReason:
             response = await self.transport.send(wire)
@@ -319,14 +356,16 @@ class ProviderModelInstance(StreamOpeningInstance):
                 self._describe_answer(err, response.status, response.headers, response.body)
                 raise
 
+        attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
             try:  # the first attempt is awaited directly: no retry loop (and its coroutine) unless it fails
                 result = await once()
             except LLMError as err:
+                attempts = self._attempts()
                 await attempts.failed(err)  # raises unless this failure may be retried
                 result = await attempts.run(once)
         except LLMError as err:
-            raise attempts.final(err) from None
+            raise (attempts or self._attempts()).final(err) from None
         result.warnings = [*warnings, *result.warnings]
         if result.provider is None:
             result.provider = self.plan.name

@@ -218,3 +218,33 @@ def test_public_modules_reexport_the_api() -> None:
         "SyncVlloraLLMClient",
     ):
         assert name in public_client.__all__
+
+
+class _OnlyComplete(ModelInstance):
+    """A custom instance written against the documented shape: `complete` and `stream`, nothing else."""
+
+    def __init__(self) -> None:
+        self.seen: list[ChatCompletionRequest] = []
+
+    async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
+        self.seen.append(request)
+        return await DummyModelInstance("ok").complete(request)
+
+    async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
+        async for chunk in DummyModelInstance("ok").stream(request):
+            yield chunk
+
+
+async def test_a_custom_instance_gets_the_validated_request_through_complete() -> None:
+    """The client hands a provider instance the plain data it validated (`complete_validated`); an instance
+    that only implements `complete` still receives every request, typed, dict or JSON."""
+    instance = _OnlyComplete()
+    client = VlloraLLMClient.new_with_instance(instance)
+    typed = ChatCompletionRequest(model="m", messages=[ChatCompletionMessage.new_text("user", "hi")])
+    for request in (typed, {"model": "m", "messages": [{"role": "user", "content": "hi"}]}, typed.to_json()):
+        assert (await client.completions().create(request)).text() == "ok"
+    assert len(instance.seen) == 3 and instance.seen[0] is typed
+    assert all(isinstance(r, ChatCompletionRequest) and r.model == "m" for r in instance.seen)
+    with pytest.raises(InvalidRequestError, match="max_tokens"):
+        await client.completions().create(ChatCompletionRequest(model="m", messages=typed.messages, max_tokens=0))
+    assert len(instance.seen) == 3  # refused before the instance is called

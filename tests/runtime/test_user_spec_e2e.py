@@ -61,3 +61,40 @@ async def test_a_user_spec_works_end_to_end(spec_folder: Path, monkeypatch: pyte
 def test_the_user_spec_validates_clean(spec_folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["spec", "validate"]) == 0
     assert capsys.readouterr().out == ""
+
+
+HEADERS_SPEC = """\
+apiVersion: vllora.dev/v1
+kind: ProviderSpec
+metadata: {name: acme2, display_name: Acme with per-model headers, revision: 1}
+extends: openai
+endpoint: {base_url: "https://llm.acme.example/v1"}
+auth: {scheme: bearer, env: ACME_API_KEY}
+headers: {x-tier: standard}
+overrides:
+  - match: ["acme-pro-*"]
+    headers: {x-tier: pro}
+"""
+
+
+async def test_each_model_family_keeps_its_own_headers_call_after_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client computes a plan's final headers once per header set: alternating models (and so override
+    layers) must still send each family's headers, with the key, on every call."""
+    (tmp_path / "acme2.yaml").write_text(HEADERS_SPEC)
+    monkeypatch.setenv("VLLORA_SPEC_PATH", str(tmp_path))
+    clear_cache()
+    seen: list[tuple[str, str | None, str | None]] = []
+    try:
+        async with LocalProviderServer() as server, VlloraLLMClient.from_provider(
+            "acme2", api_key="k-1", base_url=server.openai_base_url, headers={"x-team": "ml"}
+        ) as client:
+            for model in ["acme-pro-1", "acme-small", "acme-pro-2", "acme-small", "acme-pro-1"]:
+                await client.completions().create({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+                sent = server.last_request
+                seen.append((sent.headers["x-tier"], sent.headers.get("authorization"), sent.headers.get("x-team")))
+    finally:
+        clear_cache()
+    pro, standard = ("pro", "Bearer k-1", "ml"), ("standard", "Bearer k-1", "ml")
+    assert seen == [pro, standard, pro, standard, pro]

@@ -1,0 +1,267 @@
+"""The template-mode response decoder's fast path (`_TemplateResponse.fast`, the usual body read by one function
+with the spec's keys bound) gives what the general path gives: every recorded response body of the template-mode
+providers, the inline bodies of their response cases and a set of hand-made shapes are decoded twice, once with
+the fast path turned off, and the results (or errors) compared."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+
+from vllora_llm.engine.gateway import enc_hook
+from vllora_llm.engine.registry import load_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORDINGS = ROOT.parent / "shared" / "conformance"
+CASES = ROOT / "tests" / "conformance" / "responses"
+PROVIDERS = ("anthropic", "gemini", "bedrock")
+
+
+def _decoders(provider: str) -> tuple[Any, Any]:
+    """(the plan's decoder, a copy of it with the fast path off)."""
+    fast = load_plan(provider)._decode.__self__  # type: ignore[attr-defined]
+    assert fast.fast is not None, f"the fast path is on for {provider}"
+    general = copy.copy(fast)
+    general.fast = None
+    return fast, general
+
+
+def _outcome(decoder: Any, body: bytes) -> Any:
+    try:
+        result = decoder.decode(body)
+    except Exception as exc:  # the error itself is what is compared
+        return ("error", type(exc), str(exc), getattr(exc, "provider", None), getattr(exc, "error_type", None),
+                getattr(exc, "body", None))
+    return ("ok", msgspec.to_builtins(result, enc_hook=enc_hook), repr(result), result)
+
+
+def _compare(provider: str, body: bytes) -> Any:
+    fast, general = _decoders(provider)
+    got, expected = _outcome(fast, body), _outcome(general, body)
+    assert got == expected, body[:300]
+    return got
+
+
+def _recorded() -> list[Any]:
+    out = []
+    for provider in PROVIDERS:
+        for path in sorted((RECORDINGS / provider).glob("*.json")):
+            if not path.name.endswith((".request.json", ".status.json")):
+                out.append(pytest.param(provider, path, id=f"{provider}/{path.name}"))
+    return out or [pytest.param("", None, id="(none)")]
+
+
+@pytest.mark.parametrize(("provider", "path"), _recorded())
+def test_recordings(provider: str, path: Path | None) -> None:
+    if path is None:
+        pytest.skip("no recordings")
+    _compare(provider, path.read_bytes())
+
+
+def _case_bodies() -> list[Any]:
+    out = []
+    for provider in PROVIDERS:
+        cases = yaml.safe_load((CASES / f"{provider}.yaml").read_text(encoding="utf-8")) or []
+        for case in cases:
+            if "body" in case:
+                raw = case["body"]
+                body = raw.encode() if isinstance(raw, str) else json.dumps(raw).encode()
+                out.append(pytest.param(provider, body, id=f"{provider}:{case['id']}"))
+    return out
+
+
+@pytest.mark.parametrize(("provider", "body"), _case_bodies())
+def test_case_bodies(provider: str, body: bytes) -> None:
+    _compare(provider, body)
+
+
+# ---- hand-made shapes -----------------------------------------------------------------------------------------
+
+_TEXT = "Hello! How can I help?"
+
+
+def _anthropic(**top: Any) -> dict[str, Any]:
+    return {"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+            "content": [{"type": "text", "text": _TEXT}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 24, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                      "output_tokens": 17}, **top}
+
+
+def _gemini(**candidate: Any) -> dict[str, Any]:
+    return {"candidates": [{"content": {"parts": [{"text": _TEXT}], "role": "model"}, "index": 0,
+                            "finishReason": "STOP", **candidate}],
+            "usageMetadata": {"promptTokenCount": 24, "totalTokenCount": 41, "candidatesTokenCount": 17,
+                              "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 24}]},
+            "modelVersion": "m", "responseId": "r"}
+
+
+def _bedrock(**top: Any) -> dict[str, Any]:
+    return {"metrics": {"latencyMs": 412}, "output": {"message": {"content": [{"text": _TEXT}], "role": "assistant"}},
+            "stopReason": "end_turn", "usage": {"inputTokens": 24, "outputTokens": 17, "totalTokens": 41}, **top}
+
+
+def _parts(provider: str, parts: Any) -> dict[str, Any]:
+    if provider == "anthropic":
+        return _anthropic(content=parts)
+    if provider == "gemini":
+        return _gemini(content={"parts": parts, "role": "model"})
+    return _bedrock(output={"message": {"content": parts, "role": "assistant"}})
+
+
+_USUAL = {"anthropic": _anthropic, "gemini": _gemini, "bedrock": _bedrock}
+
+_NOT_JSON: list[bytes] = [b"", b"{not json", b'{"a": 1} x', b'{"x": 1e400}', b'{"x": "\xff"}', b'\xff{}', b"[1,]"]
+_NOT_OBJECTS: list[Any] = [None, [], [1, 2], "text", 3, True, {}]
+
+_COMMON_PARTS: list[Any] = [
+    [], None, {}, "text", [1], ["a"], [None], [[]], {"text": "a"},
+    [{}], [{"text": ""}], [{"text": None}], [{"text": 5}], [{"text": ["a"]}], [{"text": {"a": 1}}],
+]
+
+_ANTHROPIC_PARTS: list[Any] = [
+    [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+    [{"type": "text"}],
+    [{"type": "text", "text": "a", "citations": []}],
+    [{"type": 5, "text": "a"}],
+    [{"type": None, "text": "a"}],
+    [{"type": ["text"], "text": "a"}],
+    [{"type": "unknown", "text": "a"}],
+    [{"type": "thinking", "thinking": "hm", "signature": "c2ln"}],
+    [{"type": "thinking", "thinking": "hm", "signature": "c2ln"}, {"type": "text", "text": "a"}],
+    [{"type": "redacted_thinking", "data": "ZGF0YQ=="}],
+    [{"type": "tool_use", "id": "toolu_1", "name": "f", "input": {"x": 1}}],
+    [{"type": "tool_use", "id": "", "name": "f", "input": {}}],
+    [{"type": "tool_use", "name": "f"}],
+    [{"type": "tool_use", "id": "a", "name": "f", "input": {}}, {"type": "tool_use", "id": "b", "name": "g",
+                                                               "input": {"y": [1]}}],
+]
+
+_GEMINI_PARTS: list[Any] = [
+    [{"text": "a"}, {"text": "b"}],
+    [{"text": "a", "thoughtSignature": "c2ln"}],
+    [{"text": "a", "thought": True}],
+    [{"thought": True}],
+    [{"thoughtSignature": "c2ln"}],
+    [{"text": ""}, {"thoughtSignature": "c2ln"}],
+    [{"functionCall": {"name": "f", "args": {"x": 1}}}],
+    [{"functionCall": {"name": "f", "args": {}, "id": "c1"}, "thoughtSignature": "c2ln"}],
+    [{"functionCall": {"name": "f"}}],
+    [{"functionCall": {"name": "f", "partialArgs": [{"x": 1}]}}],
+    [{"functionCall": {"name": "f", "args": {}}}, {"functionCall": {"name": "g", "args": {"y": 2}}}],
+    [{"functionCall": None}],
+    [{"executableCode": {"code": "1"}}],
+    [{"codeExecutionResult": {"output": "1"}}],
+    [{"inlineData": {"mimeType": "image/png", "data": "AA=="}}],
+    [{"unknownPart": 1}],
+    [{"text": "a", "unknownPart": 1}],
+]
+
+_BEDROCK_PARTS: list[Any] = [
+    [{"text": "a"}, {"text": "b"}],
+    [{"text": "a", "extra": 1}],
+    [{"reasoningContent": {"reasoningText": {"text": "hm", "signature": "c2ln"}}}],
+    [{"reasoningContent": {"redactedContent": "ZGF0YQ=="}}],
+    [{"reasoningContent": {"reasoningText": {"text": "hm"}}}, {"text": "a"}],
+    [{"toolUse": {"toolUseId": "t1", "name": "f", "input": {"x": 1}}}],
+    [{"toolUse": {"toolUseId": "t1", "name": "f", "input": {}}}, {"toolUse": {"name": "g"}}],
+    [{"toolUse": None}],
+    [{"unknownPart": 1}],
+]
+
+_PARTS = {"anthropic": _ANTHROPIC_PARTS, "gemini": _GEMINI_PARTS, "bedrock": _BEDROCK_PARTS}
+
+_USAGES: list[Any] = [None, {}, [], "x", 5, {"unknown": 1}]
+_USAGE_KEYS = {
+    "anthropic": ("usage", ["input_tokens", "output_tokens", "cache_read_input_tokens",
+                            "cache_creation_input_tokens"]),
+    "gemini": ("usageMetadata", ["promptTokenCount", "candidatesTokenCount", "totalTokenCount",
+                                 "thoughtsTokenCount", "cachedContentTokenCount", "toolUsePromptTokenCount"]),
+    "bedrock": ("usage", ["inputTokens", "outputTokens", "totalTokens", "cacheReadInputTokens",
+                          "cacheWriteInputTokens"]),
+}
+_COUNTS: list[Any] = [0, 7, 2.5, 3.0, True, False, None, "5", [1], -1, 10**30]
+
+_TOP_VALUES: list[Any] = [None, 7, 1.5, True, "", "x", [], ["a"], {"a": 1}]
+_REASONS: list[Any] = [None, "", "stop", "STOP", "end_turn", "tool_use", "max_tokens", "MAX_TOKENS", "SAFETY",
+                       "UNKNOWN_NEW", 5, True, ["x"], {"a": 1}]
+
+
+def _shapes(provider: str) -> list[Any]:
+    usual = _USUAL[provider]
+    shapes: list[Any] = [usual(), *_NOT_OBJECTS]
+    shapes += [_parts(provider, parts) for parts in _COMMON_PARTS + _PARTS[provider]]
+    usage_key, count_keys = _USAGE_KEYS[provider]
+    shapes += [{**usual(), usage_key: usage} for usage in _USAGES]
+    shapes.append({k: v for k, v in usual().items() if k != usage_key})
+    for key in count_keys:
+        shapes += [{**usual(), usage_key: {**usual()[usage_key], key: count}} for count in _COUNTS]
+    shapes.append({**usual(), usage_key: {**usual()[usage_key], "output_tokens_details": {"thinking_tokens": 4}}})
+    if provider == "gemini":
+        shapes += [_gemini(finishReason=reason) for reason in _REASONS]
+        shapes += [_gemini(index=index) for index in (None, 3, -1, True, 1.0, "1", [0])]
+        contents: list[Any] = [None, {}, [], "x", {"parts": None, "role": "model"}]
+        shapes += [_gemini(content=content) for content in contents]
+        shapes += [{**_gemini(), "responseId": value} for value in _TOP_VALUES]
+        shapes += [{**_gemini(), "modelVersion": value} for value in _TOP_VALUES]
+        two = _gemini()["candidates"][0]
+        candidates: list[Any] = [[], None, {}, "x", [1], [None], [[]], [two, two], [two, 1], {"a": two},
+                                 [two, {**two, "index": 1, "finishReason": "MAX_TOKENS"}]]
+        shapes += [{**_gemini(), "candidates": value} for value in candidates]
+        shapes += [_gemini(finishReason="STOP", content={"parts": [{"functionCall": {"name": "f", "args": {}}}]})]
+        blocked = {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 3}}
+        shapes += [{**blocked, "candidates": []}, blocked, {**blocked, "candidates": None},
+                   {"candidates": [], "promptFeedback": {"blockReason": ""}},
+                   {"candidates": [], "promptFeedback": {}}, {"candidates": [], "promptFeedback": "x"},
+                   {**blocked, "candidates": [two]}]
+    else:
+        reason_key = "stop_reason" if provider == "anthropic" else "stopReason"
+        shapes += [{**usual(), reason_key: reason} for reason in _REASONS]
+        shapes.append({k: v for k, v in usual().items() if k != reason_key})
+        shapes += [{**usual(), "id": value} for value in _TOP_VALUES]
+        shapes += [{**usual(), "model": value} for value in _TOP_VALUES]
+        shapes += [{**usual(), "index": value} for value in (3, None, "1")]
+        if provider == "bedrock":
+            outputs: list[Any] = [None, {}, [], "x", {"message": None}, {"message": {"content": None}}, {"message": []}]
+            shapes += [_bedrock(output=output) for output in outputs]
+        shapes.append({**usual(), reason_key: "tool_use", **({"content": _ANTHROPIC_PARTS[10]}
+                                                              if provider == "anthropic" else {})})
+    return shapes
+
+
+def _shape_params() -> list[Any]:
+    out = []
+    for provider in PROVIDERS:
+        for at, shape in enumerate(_shapes(provider)):
+            out.append(pytest.param(provider, json.dumps(shape).encode(), id=f"{provider}-{at}"))
+        for at, body in enumerate(_NOT_JSON):
+            out.append(pytest.param(provider, body, id=f"{provider}-not-json-{at}"))
+    return out
+
+
+@pytest.mark.parametrize(("provider", "body"), _shape_params())
+def test_shapes(provider: str, body: bytes) -> None:
+    _compare(provider, body)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_usual_answer_takes_the_fast_path(provider: str) -> None:
+    """The fast path reads the usual answer itself (it does not hand it to the general path), also when its text
+    is not ASCII, and gives what the general path gives."""
+    fast, _ = _decoders(provider)
+    for body in (_USUAL[provider](), _parts(provider, [{"type": "text", "text": "héllo ✓"} if provider == "anthropic"
+                                                       else {"text": "héllo ✓"}])):
+        result = fast.fast(json.loads(json.dumps(body)))
+        assert result is not None
+        assert result.choices[0].message.content, result
+        assert _compare(provider, json.dumps(body).encode())[0] == "ok"
+
+
+def test_duplicate_keys_read_as_the_general_path_reads_them() -> None:
+    body = b'{"content": [{"type": "text", "text": "a"}], "content": [{"type": "text", "text": "b"}], "id": 1}'
+    assert _compare("anthropic", body)[3].choices[0].message.content == "b"
