@@ -89,6 +89,11 @@ class RequestEncoder:
                         for k, v in (spec.get("headers") or {}).items()}
         self.headers.setdefault("content-type", "application/json")
         self.adjust = _compile_adjust(spec.get("adjust") or ())
+        self.adjust_firsts: tuple[str, ...] | None = (
+            tuple(dict.fromkeys(text for _, needs in self.adjust for text in needs[0]))  # type: ignore[index]
+            if self.adjust and all(needs for _, needs in self.adjust) else None
+        )
+        """The strings of every rule's first group: when none occurs, no rule can act (one flat loop)."""
         self.skip_unneeded_adjust = True
         """Off only to check that skipping rules by what they need never changes a request (a unit test)."""
         self.provider = provider
@@ -148,13 +153,19 @@ class RequestEncoder:
     def _adjusted(self, body: dict[str, Any], ctx: Context) -> bytes | None:
         """The body's JSON when no `adjust` rule finds what it needs in it (the usual request: one substring
         test per rule instead of a walk each); None when a rule may act (`_adjust_all` then runs them all)."""
-        if not self.skip_unneeded_adjust:
+        firsts = self.adjust_firsts
+        if firsts is None or not self.skip_unneeded_adjust:
             return None
         try:
             probe = JSON_ENCODER.encode(body)
             text = probe.decode("utf-8")  # `str in str` is ~4x cheaper than `bytes in bytes` here
         except (TypeError, ValueError, OverflowError):
             return None  # the final encode reports it, after the rules ran as they always do
+        for needed in firsts:
+            if needed in text:
+                break
+        else:
+            return probe  # the usual request: not one rule's first group occurs
         for _, needs in self.adjust:
             if needs is None:
                 return None

@@ -345,31 +345,31 @@ class ProviderModelInstance(StreamOpeningInstance):
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
     ) -> ChatCompletionMessageWithFinishReason:
         wire, warnings = self._prepare(request, stream=False, builtins=builtins)
-
-        async def once() -> ChatCompletionMessageWithFinishReason:
-            response = await self.transport.send(wire)
-            if not 200 <= response.status < 300:
-                raise self.http_error(response.status, response.headers, response.body)
-            try:
-                return self.plan.decode(response.status, response.headers, response.body)
-            except LLMError as err:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
-                self._describe_answer(err, response.status, response.headers, response.body)
-                raise
-
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
             try:  # the first attempt is awaited directly: no retry loop (and its coroutine) unless it fails
-                result = await once()
+                result = await self._complete_once(wire)
             except LLMError as err:
                 attempts = self._attempts()
                 await attempts.failed(err)  # raises unless this failure may be retried
-                result = await attempts.run(once)
+                result = await attempts.run(lambda: self._complete_once(wire))
         except LLMError as err:
             raise (attempts or self._attempts()).final(err) from None
-        result.warnings = [*warnings, *result.warnings]
+        if warnings:
+            result.warnings = [*warnings, *result.warnings]
         if result.provider is None:
             result.provider = self.plan.name
         return result
+
+    async def _complete_once(self, wire: WireRequest) -> ChatCompletionMessageWithFinishReason:
+        response = await self.transport.send(wire)
+        if not 200 <= response.status < 300:
+            raise self.http_error(response.status, response.headers, response.body)
+        try:
+            return self.plan.decode(response.status, response.headers, response.body)
+        except LLMError as err:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
+            self._describe_answer(err, response.status, response.headers, response.body)
+            raise
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
         wire, warnings = self._prepare(request, stream=True)

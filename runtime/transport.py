@@ -231,6 +231,8 @@ class AiohttpTransport:
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.timeouts = Timeouts.coerce(timeouts)
+        self._own_timeouts: tuple[Timeouts | None, aiohttp.ClientTimeout | None, aiohttp.ClientTimeout | None]
+        self._remember_own_timeouts()
         self._limit = limit
         self._session = session
         self._owns_session = session is None
@@ -275,6 +277,11 @@ class AiohttpTransport:
 
     def _client_timeout(self, *, stream: bool, timeouts: Timeouts | None = None) -> aiohttp.ClientTimeout:
         t = timeouts or self.timeouts
+        own = self._own_timeouts
+        if own[0] is t:  # the client's own timeouts, the usual call: no hashing of the (dataclass) key
+            found = own[2] if stream else own[1]
+            assert found is not None
+            return found
         found = _CLIENT_TIMEOUTS.get((t, stream))  # immutable: built once per (timeouts, stream), not per call
         if found is None:
             found = aiohttp.ClientTimeout(
@@ -283,6 +290,13 @@ class AiohttpTransport:
             if len(_CLIENT_TIMEOUTS) < 256:
                 _CLIENT_TIMEOUTS[t, stream] = found
         return found
+
+    def _remember_own_timeouts(self) -> None:
+        """Keep the client's own `aiohttp.ClientTimeout`s at hand (a `timeouts` set later is looked up instead)."""
+        t = self.timeouts
+        self._own_timeouts = (None, None, None)
+        whole, streamed = self._client_timeout(stream=False, timeouts=t), self._client_timeout(stream=True, timeouts=t)
+        self._own_timeouts = (t, whole, streamed)
 
     async def _request(self, wire: WireRequest, timeouts: Timeouts, *, stream: bool) -> aiohttp.ClientResponse:
         session = self._session
@@ -306,7 +320,7 @@ class AiohttpTransport:
             raise LLMConnectionError(f"{_origin(wire)}: {type(exc).__name__}: {exc}") from None
 
     async def send(self, wire: WireRequest) -> Response:
-        timeouts = self.current_timeouts()
+        timeouts = _CALL_TIMEOUTS.get() or self.timeouts  # (current_timeouts, inline: once per call)
         response = await self._request(wire, timeouts, stream=False)
         try:
             body = await response.read()
