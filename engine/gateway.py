@@ -7,6 +7,7 @@ the OpenAI wire format can be encoded and decoded with no per-field work. Each t
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -47,6 +48,7 @@ def enc_hook(obj: Any) -> Any:
 
 JSON_ENCODER = msgspec.json.Encoder(enc_hook=enc_hook)
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _PATH = re.compile(r"\s*-\s*at\s*`\$\.?(?P<path>[^`]*)`\s*$")
 
 URL_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9+.\-]*://\S|data:)"
@@ -68,7 +70,11 @@ def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, *, root
         text = text[: match.start()]
     unknown = re.match(r"Object contains unknown field `([^`]*)`", text)
     if unknown:
-        path = f"{path}.{unknown.group(1)}" if path else unknown.group(1)
+        name = unknown.group(1)
+        if not _PLAIN_KEY.match(name):  # a key such as ": " or "a.b" stays readable as one key in a path
+            path = f"{path}[{json.dumps(name, ensure_ascii=False)}]"
+        else:
+            path = f"{path}.{name}" if path else name
         text = "unknown field (not part of the unified request; use extra_body to send it verbatim)"
     missing = re.match(r"Object missing required field `([^`]*)`", text)
     if missing:  # name the missing field as the path, as for an unknown one

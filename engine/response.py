@@ -316,6 +316,9 @@ class _TemplateResponse:
             raise InvalidRequestError(f"the prompt was blocked ({reason})", provider=self.provider,
                                       error_type=str(reason), body=data)
         choices = []
+        if raw_choices and type(raw_choices) is not list:
+            raise ProviderError(f"the response's choices are a {type(raw_choices).__name__}, not a list: "
+                                f"{str(raw_choices)[:80]!r}", provider=self.provider)
         for position, raw in enumerate(raw_choices or ()):
             index = self.index(raw) if self.index is not None else None
             index = index if isinstance(index, int) else position

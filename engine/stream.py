@@ -16,11 +16,12 @@ binary event streams), so the engine stays free of I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableSequence
 from typing import Any
 
 import msgspec
 
+from .codegen import FunctionBuilder
 from .error_map import EventErrorBuilder, compile_event_errors
 from .errors import InvalidRequestError, StreamError
 from .gateway import (
@@ -31,8 +32,8 @@ from .gateway import (
     ReasoningDetail,
     ToolCallDelta,
 )
-from .paths import Getter, compile_getter, single_key
-from .response import FinishMap, PartsReader, UsageMap, build_usage
+from .paths import Getter, compile_getter, is_simple, single_key, split_path
+from .response import FinishMap, PartsReader, UsageMap, _roots, build_usage
 from .templates import Evaluator, compile_template
 from .transforms import Context
 
@@ -48,6 +49,15 @@ class StreamDecoder:
 
     def feed(self, frame: Any) -> list[ChatCompletionChunk]:
         raise NotImplementedError
+
+    def feed_all(self, frames: Iterable[Any], out: MutableSequence[ChatCompletionChunk]) -> None:
+        """`feed` each frame in order, appending its chunks to `out` (a stream's queue of pending chunks).
+
+        Why: a read completes dozens of frames; one call per read, chunks appended where they are wanted,
+        costs less than a call, a list and an `extend` per frame. Same chunks as `feed`; when a frame raises,
+        `out` holds the chunks of the frames before it and none of its own."""
+        for frame in frames:
+            out.extend(self.feed(frame))
 
     def close(self) -> list[ChatCompletionChunk]:
         if not self.done:
@@ -94,8 +104,9 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         when = (response_spec.get("blocked") or {}).get("when")
         blocked = compile_getter(when) if when else None
         keys = _top_keys([response_spec.get("choices"), spec.get("error_when"), id_path, model_path])
+        text_key = _text_part_key(response_spec, reader, provider)
         return lambda: _WholeResponseDecoder(provider, reader, finish, usage, choices, error_when, ids, blocked,
-                                             keys)
+                                             keys, text_key)
     compiled = _compile_events(spec)
     event_error = compile_event_errors(errors or {}, provider)
     return lambda: _EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)
@@ -133,6 +144,28 @@ class _PassthroughDecoder(StreamDecoder):
                     self.finished = True
         return [chunk]
 
+    def feed_all(self, frames: Iterable[Any], out: MutableSequence[ChatCompletionChunk]) -> None:
+        """`feed` per frame with the usual SSE event (a chunk's JSON) decoded inline; the sentinel, an empty
+        event, one that may be an error, one that does not decode, and a binary frame go through `feed`."""
+        decode = self.decoder.decode
+        done_data = self.done_data
+        watch = self.terminal != "done_data"
+        for frame in frames:
+            data = frame.data if getattr(frame, "headers", None) is None else None
+            if not data or data == done_data or '"error"' in data:
+                out.extend(self.feed(frame))
+                continue
+            try:
+                chunk = decode(data)
+            except msgspec.DecodeError:
+                out.extend(self.feed(frame))  # raises the stream's error
+                continue
+            if watch:
+                for choice in chunk.choices:
+                    if choice.finish_reason is not None:
+                        self.finished = True
+            out.append(chunk)
+
     def close(self) -> list[ChatCompletionChunk]:
         if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):
             self.done = True
@@ -159,6 +192,11 @@ class _Handler:
         self.template: Evaluator | None = None
         self.parts: Evaluator = _ignored
         """`(payload, ctx) -> parts or None`, chosen once: a plain template is itself, with no call around it."""
+        self.text: Callable[[Any], Any] | None = None
+        """For a handler that renders some events as `{"text": value}` and nothing else (a plain template, or
+        the first `switch` case, of plain references with `text:`; see `_text_template`): `payload -> value` for
+        those events, None for the others. A str from it is the event's whole text delta, taken without
+        rendering the parts (see `_text_reader`)."""
         if self.ignore:
             return
         if isinstance(spec, dict) and "switch" in spec:
@@ -169,8 +207,16 @@ class _Handler:
             if "default" in spec:
                 self.default = compile_template(spec["default"], (*where, "default"))
             self.parts = _switched(self.switch, self.cases, self.default)
+            switch_keys = _keys(str(spec["switch"]))
+            raw_cases = {str(k): v for k, v in (spec.get("cases") or {}).items()}  # (as `cases` keys them)
+            for case, template in raw_cases.items():
+                if switch_keys is not None and (refs := _text_template(template)) is not None:
+                    self.text = _text_reader(*refs, switch=switch_keys, case=case)
+                    break
         else:
             self.template = self.parts = compile_template(spec, where)
+            if (refs := _text_template(spec)) is not None:
+                self.text = _text_reader(*refs)
 
 
 def _ignored(data: Any, ctx: Context) -> None:
@@ -188,6 +234,73 @@ def _switched(switch: Getter, cases: dict[str, Evaluator], default: Evaluator | 
     return parts
 
 
+def _keys(path: str) -> tuple[str, ...] | None:
+    """The keys of a dotted path of plain object keys (`delta.text`), else None (indexes, JMESPath, `@`)."""
+    if path in ("", "@", "$") or not is_simple(path):
+        return None
+    keys = split_path(path)
+    return tuple(str(key) for key in keys) if all(isinstance(key, str) for key in keys) else None
+
+
+def _text_template(template: Any) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]] | None:
+    """(the keys of `$a.b`, the keys that must hold None) when `template` is an object with `text: $a.b` whose
+    other fields are plain references, or (`tool_call_args`) an object of them: when those references are
+    None, it renders an event as `{"text": value}` (`{}` when the value is None), plus `tool_call_args`
+    without `arguments`, which `_EventsDecoder.feed_all` turns into a text delta all the same. So a str value
+    is then the event's whole text delta."""
+    if not isinstance(template, dict) or "text" not in template:
+        return None
+    text: tuple[str, ...] | None = None
+    nones: list[tuple[str, ...]] = []
+    for name, field in template.items():
+        if name == "tool_call_args" and isinstance(field, dict) and "$op" not in field:
+            refs = {str(key): _ref_keys(value) for key, value in field.items()}
+            if any(keys is None for keys in refs.values()):
+                return None
+            if (arguments := refs.get("arguments")) is not None:
+                nones.append(arguments)
+            continue
+        if (keys := _ref_keys(field)) is None:
+            return None
+        if name == "text":
+            text = keys
+        else:
+            nones.append(keys)
+    return (text, tuple(nones)) if text is not None else None
+
+
+def _ref_keys(template: Any) -> tuple[str, ...] | None:
+    """The keys of a reference `$a.b` of plain object keys, else None."""
+    if not isinstance(template, str) or not template.startswith("$") or template.startswith("$$"):
+        return None
+    return _keys(template[1:].lstrip("."))
+
+
+def _text_reader(text: tuple[str, ...], others: tuple[tuple[str, ...], ...] = (),
+                 switch: tuple[str, ...] | None = None, case: str = "") -> Callable[[Any], Any]:
+    """One generated function reading the value at `text`, after checking that every path of `others` holds
+    None and (for a `switch` handler) that the value at `switch` is `case`, else returning None. Reads as
+    paths.py's getters do (None as soon as a step is missing or not an object); a shared prefix is read once."""
+    code = FunctionBuilder(("item",))
+    if switch is not None:
+        code.line(f"if {_emit_read(switch, code)} != {code.bind(case)}: return None")
+    for keys in others:
+        code.line(f"if {_emit_read(keys, code)} is not None: return None")
+    return code.build(_emit_read(text, code))
+
+
+def _emit_read(keys: tuple[str, ...], code: FunctionBuilder) -> str:
+    """Emit the lines reading `item[k1][k2]...` into locals; return the local holding the value."""
+    holder = "item"
+    for depth in range(1, len(keys) + 1):
+        local = code.reads.get(keys[:depth])
+        if local is None:
+            local = code.reads[keys[:depth]] = code.temp()
+            code.line(f"{local} = {holder}.get({code.bind(keys[depth - 1])}) if type({holder}) is dict else None")
+        holder = local
+    return holder
+
+
 class _CompiledEvents:
     def __init__(self, spec: Mapping[str, Any]) -> None:
         source = dict(spec.get("event_type") or {"from": "sse_event"})
@@ -199,6 +312,10 @@ class _CompiledEvents:
             str(k): _Handler(v, ("stream", "events", str(k))) for k, v in (spec.get("events") or {}).items()
         }
         self.unknown = self.handlers.get("*")
+        self.name_key = single_key(str(source["name"])) if self.name_field is not None else None
+        """The payload key naming the event, when the name is one key: read inline (`.get` on a dict)."""
+        self.texts = {name: h.text for name, h in self.handlers.items() if h.text is not None and name != "*"}
+        """Event name → its handler's text reader (`_Handler.text`)."""
 
 
 def _compile_events(spec: Mapping[str, Any]) -> _CompiledEvents:
@@ -224,43 +341,64 @@ class _EventsDecoder(StreamDecoder):
         self.finished = False
 
     def feed(self, frame: Any) -> list[ChatCompletionChunk]:
-        headers = getattr(frame, "headers", None)
-        if headers is None:  # an SSE event
-            data = frame.data
-        elif headers.get(":message-type", "event") != "event":
-            return self._message(frame, *frame_fields(frame))
-        else:
-            data = frame.payload
+        out: list[ChatCompletionChunk] = []
+        self.feed_all((frame,), out)
+        return out
+
+    def feed_all(self, frames: Iterable[Any], out: MutableSequence[ChatCompletionChunk]) -> None:
         events = self.events
-        if data:
-            try:
-                payload = msgspec.json.decode(data)
-            except msgspec.DecodeError:
-                _json(data, self.provider)  # raises the stream's error with a preview
-                raise
-        else:
-            payload = {}
-        if events.name_field is not None:
-            if type(name := events.name_field(payload)) is not str:  # (a str is what str() would give back)
-                name = str(name or "")
-        elif events.by_header and headers is not None:
-            if type(name := headers.get(events.header, "")) is not str:
-                name = str(name)
-        else:
-            name = frame.event if headers is None else frame_fields(frame)[0]
-        handler = events.handlers.get(name, events.unknown)
-        if handler is None:
-            return []
-        parts = handler.parts(payload, self.ctx)
-        if not parts:
-            return []
-        if type(text := parts.get("text")) is str and (  # a text delta (most events): what _emit would build
-            len(parts) == 1
-            or (len(parts) == 2 and type(args := parts.get("tool_call_args")) is dict and not args.get("arguments"))
-        ):
-            return [ChatCompletionChunk(id=self.id, model=self.model,
-                                        choices=[ChunkChoice(delta=ChoiceDelta(content=text), index=0)])]
-        return self._emit(parts)
+        handlers, unknown, texts = events.handlers, events.unknown, events.texts
+        name_key, name_field = events.name_key, events.name_field
+        ctx = self.ctx
+        append = out.append
+        for frame in frames:
+            headers = getattr(frame, "headers", None)
+            if headers is None:  # an SSE event
+                data = frame.data
+            elif headers.get(":message-type", "event") != "event":
+                out.extend(self._message(frame, *frame_fields(frame)))
+                continue
+            else:
+                data = frame.payload
+            if data:
+                try:
+                    payload = msgspec.json.decode(data)
+                except msgspec.DecodeError:
+                    _json(data, self.provider)  # raises the stream's error with a preview
+                    raise
+            else:
+                payload = {}
+            if name_key is not None:  # (what the one-key `name_field` getter reads)
+                if type(name := payload.get(name_key) if type(payload) is dict else None) is not str:
+                    name = str(name or "")
+            elif name_field is not None:
+                if type(name := name_field(payload)) is not str:  # (a str is what str() would give back)
+                    name = str(name or "")
+            elif events.by_header and headers is not None:
+                if type(name := headers.get(events.header, "")) is not str:
+                    name = str(name)
+            else:
+                name = frame.event if headers is None else frame_fields(frame)[0]
+            if (read := texts.get(name)) is not None and type(text := read(payload)) is str:
+                # the handler would render `{"text": text}`: the text delta below, without the parts
+                append(ChatCompletionChunk(id=self.id, model=self.model,
+                                           choices=[ChunkChoice(delta=ChoiceDelta(content=text), index=0)]))
+                continue
+            handler = handlers.get(name, unknown)
+            if handler is None:
+                continue
+            parts = handler.parts(payload, ctx)
+            if not parts:
+                continue
+            if type(text := parts.get("text")) is str and (  # a text delta (most events): what _emit would build
+                len(parts) == 1
+                or (len(parts) == 2 and type(args := parts.get("tool_call_args")) is dict
+                    and not args.get("arguments"))
+            ):
+                append(ChatCompletionChunk(id=self.id, model=self.model,
+                                           choices=[ChunkChoice(delta=ChoiceDelta(content=text), index=0)]))
+                continue
+            out.extend(self._emit(parts))
 
     def _message(self, frame: Any, name: str, data: Any, message_type: str) -> list[ChatCompletionChunk]:
         """An event-stream message that is not an event: an `exception` or `error` raises; another type (none
@@ -378,10 +516,48 @@ def _top_keys(paths: list[Any]) -> tuple[str | None, ...] | None:
     return keys
 
 
+def _text_part_key(response_spec: Mapping[str, Any], reader: PartsReader, provider: str) -> str | None:
+    """The key K for which a content part holding only K, with a non-empty str value, renders as `{"text":
+    value}`, whatever the value; None when no key does.
+
+    K's kind is the first `present` entry naming K (what the kind scan finds for a one-key part). Its template
+    must be an object with `text: $K` whose other fields read no K (`_roots`): on the part `{K: value}` each of
+    them then reads only absent keys, as on the part `{}`, so it gives what it gives on `{}` (transforms are
+    functions of their input and arguments); that must be None (the field is left out), without a warning."""
+    if reader.kind_field is not None:
+        return None
+    kinds = {str(kind): template for kind, template in (response_spec.get("kinds") or {}).items()}
+    seen: set[str] = set()
+    for key, kind in reader.present:
+        if key in seen:
+            continue
+        seen.add(key)
+        template = kinds.get(kind)
+        if not isinstance(template, dict) or "$op" in template or "text" not in template:
+            continue
+        ref = template["text"]
+        if not isinstance(ref, str) or not ref.startswith("$") or _keys(ref[1:].lstrip(".")) != (key,):
+            continue
+        ctx = Context(provider)
+        try:
+            if all(name == "text" or ((roots := _roots(field)) is not None and key not in roots
+                                      and compile_template(field)({}, ctx) is None)
+                   for name, field in template.items()) and not ctx.warnings:
+                return key
+        except Exception:  # a field failing on `{}` would fail on `{K: value}` too: not this key
+            continue
+    return None
+
+
+_HEADS: dict[tuple[tuple[str, str], ...], msgspec.json.Decoder[Any]] = {}
+"""The head Struct decoders of `_WholeResponseDecoder`, by their (field, key) pairs."""
+
+
 class _WholeResponseDecoder(StreamDecoder):
     def __init__(self, provider: str, reader: PartsReader, finish: FinishMap, usage: UsageMap,
                  choices: Getter | None, error_when: Getter | None, ids: tuple[Getter, Getter],
-                 blocked: Getter | None = None, keys: tuple[str | None, ...] | None = None) -> None:
+                 blocked: Getter | None = None, keys: tuple[str | None, ...] | None = None,
+                 text_key: str | None = None) -> None:
         self.provider = provider
         self.keys = keys
         """(choices, error_when, id, model) as single keys, when each path is one key (or absent): `feed`
@@ -417,8 +593,13 @@ class _WholeResponseDecoder(StreamDecoder):
             names = {field: key for field, key in zip(("choices", "error", "ident", "model", "usage"),
                                                       (*keys, self.usage_root), strict=True) if key is not None}
             if len(set(names.values())) == len(names):
-                fields = [(field, msgspec.Raw if field == "usage" else Any, None) for field in names]
-                self.head = msgspec.json.Decoder(msgspec.defstruct("_Head", fields, rename=names))
+                self.head = _HEADS.get(shape := tuple(names.items()))
+                if self.head is None:  # made once per shape, not per stream (a Struct type costs ~25 us)
+                    fields = [(field, msgspec.Raw if field == "usage" else Any, None) for field in names]
+                    self.head = _HEADS[shape] = msgspec.json.Decoder(msgspec.defstruct("_Head", fields, rename=names))
+        self.text_key = text_key
+        """The key of a one-key part `{key: text}` that renders as `{"text": text}` (`_text_part_key`): with the
+        head Struct, `feed_all` reads the usual text event inline, without the kind template."""
 
     def feed(self, frame: Any) -> list[ChatCompletionChunk]:
         data = frame.payload if getattr(frame, "headers", None) is not None else frame.data  # frame_fields' data
@@ -431,6 +612,49 @@ class _WholeResponseDecoder(StreamDecoder):
                 head = None
             if head is not None and (fast := self._feed_one(head)) is not None:
                 return fast
+        return self._feed_body(data)
+
+    def feed_all(self, frames: Iterable[Any], out: MutableSequence[ChatCompletionChunk]) -> None:
+        """`feed` per frame, with the usual event read inline: no error, one candidate whose parts are one part
+        holding one text (`text_key`), no finish reason, the usage block the same bytes as the last one read,
+        the stream not done. Then `_feed_one` would render `{"text": text}`, change no state and give one
+        chunk: this one. Any other event goes the way `feed` takes it (`_feed_one`, else the general path)."""
+        head_decoder, key = self.head, self.text_key
+        if head_decoder is None or key is None:
+            super().feed_all(frames, out)
+            return
+        decode = head_decoder.decode
+        first, second = self.parts_first, self.parts_second
+        finish_key = self.finish.key
+        append = out.append
+        for frame in frames:
+            data = frame.payload if getattr(frame, "headers", None) is not None else frame.data
+            if not data or data.isspace():
+                continue
+            try:
+                head = decode(data)
+            except msgspec.DecodeError:  # not an object (or not JSON): the general path says what it is
+                out.extend(self._feed_body(data))
+                continue
+            if (not self.done and getattr(head, "error", None) is None and type(choices := head.choices) is list
+                    and len(choices) == 1 and type(raw := choices[0]) is dict):
+                parts = raw.get(first)
+                if second is not None:
+                    parts = parts.get(second) if type(parts) is dict else None
+                if (type(parts) is list and len(parts) == 1 and type(part := parts[0]) is dict and len(part) == 1
+                        and type(text := part.get(key)) is str and text and raw.get(finish_key) is None
+                        and head.usage == self.usage_read):
+                    ident, model = head.ident, head.model
+                    append(ChatCompletionChunk(
+                        id=ident if type(ident) is str else str(ident) if ident is not None else None,
+                        model=model if type(model) is str else str(model) if model is not None else None,
+                        choices=[ChunkChoice(delta=ChoiceDelta(content=text), index=raw.get("index", 0))]))
+                    continue
+            fast = self._feed_one(head)
+            out.extend(fast if fast is not None else self._feed_body(data))
+
+    def _feed_body(self, data: Any) -> list[ChatCompletionChunk]:
+        """The general path: the event decoded as a dict and read through the getters."""
         try:
             body = msgspec.json.decode(data)
         except msgspec.DecodeError:
@@ -451,6 +675,9 @@ class _WholeResponseDecoder(StreamDecoder):
                                       error_type=str(reason), body=body)
         if type(raw_choices) is list and len(raw_choices) == 1:  # the usual event: one candidate
             out_choices = [self._choice(0, raw_choices[0])]
+        elif raw_choices and type(raw_choices) is not list:
+            raise StreamError(f"an event's choices are a {type(raw_choices).__name__}, not a list: "
+                              f"{str(raw_choices)[:80]!r}", provider=self.provider)
         else:
             out_choices = [self._choice(position, raw) for position, raw in enumerate(raw_choices or ())]
         root = self.usage_root

@@ -8,6 +8,7 @@ or used as an async context manager, and that aggregates what it yielded into th
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -42,7 +43,9 @@ class ResultStream:
     `timeout` (a `Timeouts` or seconds) replaces the client's timeouts for this stream, retries included.
     """
 
-    __slots__ = ("_aggregator", "_chunks", "_closed", "_done", "_instance", "_request", "_result", "_timeout")
+    __slots__ = (
+        "_aggregator", "_chunks", "_closed", "_done", "_instance", "_pending", "_request", "_result", "_timeout",
+    )
 
     def __init__(
         self, instance: ModelInstance, request: ChatCompletionRequest, timeout: Timeouts | float | None = None
@@ -51,6 +54,9 @@ class ResultStream:
         self._request = request
         self._timeout = None if timeout is None else Timeouts.coerce(timeout)
         self._chunks: ChunkStream | None = None
+        self._pending: deque[ChatCompletionChunk] | None = None
+        """The chunk stream's queue of decoded chunks, when it shows one (`pending`): popped here directly,
+        not through a `ready()` call per chunk."""
         self._aggregator = StreamAggregator()
         self._result: ChatCompletionMessageWithFinishReason | None = None
         self._done = False
@@ -62,6 +68,8 @@ class ResultStream:
                 raise RuntimeError("this stream was closed before it was opened")
             with call_timeouts(self._timeout):
                 self._chunks = await self._instance.open_stream(self._request)
+            pending = getattr(self._chunks, "pending", None)
+            self._pending = pending if isinstance(pending, deque) else None
         return self._chunks
 
     async def _opened(self) -> ResultStream:
@@ -88,22 +96,27 @@ class ResultStream:
         chunks = self._chunks
         if chunks is None:  # opened once; not an extra await per chunk
             chunks = await self._open()
-        chunk = chunks.ready()  # most chunks were decoded from the same read as the one before
-        if chunk is None:
-            try:
-                if self._timeout is None:
-                    chunk = await chunks.__anext__()
-                else:
-                    with call_timeouts(self._timeout):  # a re-open (retry) before the first chunk uses it too
+        pending = self._pending
+        chunk: ChatCompletionChunk | None
+        if pending:  # most chunks were decoded from the same read as the one before
+            chunk = pending.popleft()
+        else:
+            chunk = chunks.ready() if pending is None else None
+            if chunk is None:
+                try:
+                    if self._timeout is None:
                         chunk = await chunks.__anext__()
-            except StopAsyncIteration:
-                self._done = True
-                await self.aclose()
-                raise
-            except BaseException:
-                self._closed = True
-                chunks.close()
-                raise
+                    else:
+                        with call_timeouts(self._timeout):  # a re-open (retry) before the first chunk uses it too
+                            chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    self._done = True
+                    await self.aclose()
+                    raise
+                except BaseException:
+                    self._closed = True
+                    chunks.close()
+                    raise
         self._aggregator.add(chunk)
         return chunk
 

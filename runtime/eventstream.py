@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
+
+import msgspec
 
 from vllora_llm.engine.errors import StreamError
 
@@ -49,9 +50,11 @@ _TYPE_STRING = 7
 _TYPE_UUID = 9
 
 
-@dataclass(slots=True, frozen=True)
-class EventStreamMessage:
-    """One checked frame: its decoded headers and its raw payload."""
+class EventStreamMessage(msgspec.Struct, frozen=True):
+    """One checked frame: its decoded headers and its raw payload.
+
+    A frozen msgspec Struct rather than a frozen dataclass: one is made per frame, and its constructor (in C)
+    costs a fraction of a frozen dataclass's. Same fields, positional order, repr and equality; immutable."""
 
     headers: dict[str, object]
     payload: bytes
@@ -112,10 +115,7 @@ class EventStreamParser:
                 if headers is None or zlib.crc32(view[pos:end]) != _U32.unpack_from(data, end)[0]:
                     out.append(self._decode(pos, total))
                 else:
-                    message = _new(EventStreamMessage)
-                    _set_headers(message, dict(headers))  # a dict of its own per message
-                    _set_payload(message, data[headers_end:end])
-                    out.append(message)
+                    out.append(EventStreamMessage(dict(headers), data[headers_end:end]))  # its own headers dict
                 self._frame_length = 0
                 pos += total
         except StreamError as exc:
@@ -194,10 +194,7 @@ class EventStreamParser:
             headers = _decode_headers(header_bytes, at + _PRELUDE_LENGTH)
             if len(self._known_headers) < 64:
                 self._known_headers[header_bytes] = headers
-        message = _new(EventStreamMessage)
-        _set_headers(message, dict(headers))  # a dict of its own per message
-        _set_payload(message, payload)
-        return message
+        return EventStreamMessage(dict(headers), payload)  # a dict of its own per message
 
 
 def _decode_headers(data: bytes, at: int) -> dict[str, object]:
@@ -277,10 +274,3 @@ def encode_message(headers: dict[str, str], payload: bytes) -> bytes:
     lengths = struct.pack(">II", _MIN_LENGTH + len(header_block) + len(payload), len(header_block))
     body = b"".join((lengths, _U32.pack(zlib.crc32(lengths)), header_block, payload))
     return body + _U32.pack(zlib.crc32(body))
-
-
-# EventStreamMessage is frozen: its generated __init__ sets each field through object.__setattr__. The hot path
-# fills the slots through their descriptors instead (as sse.py does for its events); same object.
-_new = object.__new__
-_set_headers = EventStreamMessage.__dict__["headers"].__set__
-_set_payload = EventStreamMessage.__dict__["payload"].__set__

@@ -392,8 +392,13 @@ class _ProviderChunkStream(ChunkStream):
         self._attempts = owner._attempts()
         self._response: StreamResponse | None = None
         self._pending: deque[ChatCompletionChunk] = deque()
+        self.pending = self._pending
+        """The decoded chunks not handed out yet; a wrapper (`ResultStream`) may pop them itself instead of
+        calling `ready()` per chunk. Outside `__anext__` this queue is non-empty only after `__anext__`
+        handed out the first chunk of the read that filled it, so the retry rule (`_delivered`) holds."""
         self._framer: Framer
         self._decoder: StreamDecoder
+        self._feed_all: Callable[[Sequence[Any], deque[ChatCompletionChunk]], None]
         self._delivered = False
         self._finished = False
         self._deferred: LLMError | None = None
@@ -415,7 +420,9 @@ class _ProviderChunkStream(ChunkStream):
         except LLMError as err:
             raise self._attempts.final(err) from None
         self._framer = FRAMERS[self._owner.plan.framing](self._owner.plan)
-        self._decoder = self._owner.plan.stream_decoder()
+        self._decoder = decoder = self._owner.plan.stream_decoder()
+        self._feed_all = getattr(decoder, "feed_all", None) or (
+            lambda frames, out: self._feed_each(decoder, frames, out))
         self._pending.clear()
 
     async def __anext__(self) -> ChatCompletionChunk:
@@ -464,12 +471,12 @@ class _ProviderChunkStream(ChunkStream):
         assert self._response is not None
         data = await self._response.read_chunk()
         frames = self._framer.feed(data) if data else self._framer.close()
-        decoder, pending = self._decoder, self._pending
+        pending = self._pending
         try:
-            for frame in frames:
-                pending.extend(decoder.feed(frame))
+            if frames:
+                self._feed_all(frames, pending)  # each frame's chunks, appended to `pending`
             if not data:
-                pending.extend(decoder.close())
+                pending.extend(self._decoder.close())
                 self._finished = True
                 self._response = None
         except LLMError as err:
@@ -490,3 +497,9 @@ class _ProviderChunkStream(ChunkStream):
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # best effort at garbage collection (the loop may be gone)
             self.close()
+
+    @staticmethod
+    def _feed_each(decoder: StreamDecoder, frames: Sequence[Any], out: deque[ChatCompletionChunk]) -> None:
+        """`feed_all` for a decoder without one: `feed` per frame, its chunks appended in order."""
+        for frame in frames:
+            out.extend(decoder.feed(frame))

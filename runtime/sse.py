@@ -18,16 +18,19 @@ Deliberate departures from the WHATWG algorithm, all lenient:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 __all__ = ["SSEEvent", "SSEParser"]
 
 _BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(slots=True, frozen=True)
-class SSEEvent:
-    """One dispatched event. ``event`` is ``"message"`` when the block had no ``event:`` field."""
+class SSEEvent(msgspec.Struct, frozen=True, gc=False):
+    """One dispatched event. ``event`` is ``"message"`` when the block had no ``event:`` field.
+
+    A frozen msgspec Struct rather than a frozen dataclass: it is made once per event, and its constructor
+    (in C, ~0.05 us) costs a sixth of a frozen dataclass's. Same fields, positional order, defaults, repr and
+    equality; immutable (assigning raises AttributeError). `gc=False`: it holds only str, int and None."""
 
     event: str
     data: str
@@ -64,7 +67,7 @@ class SSEParser:
         self._buf = bytearray()  # the unfinished last line
         self._skip_lf = False  # the last chunk ended in CR: an LF opening the next one ends the same line
         self._at_start = True  # a UTF-8 BOM is dropped from the first line only
-        self._data: list[bytes] = []
+        self._data: list[bytes] = []  # the data lines of an event not dispatched yet (between two blocks)
         self._event = b""
         self._retry: int | None = None
         self._stray: list[bytes] = []
@@ -129,29 +132,39 @@ class SSEParser:
         lines = block.split(b"\n")
         lines.pop()  # the empty tail after the final line end
         out: list[SSEEvent] = []
-        data = self._data
+        data = self._data  # the event's data lines after the first (in the block), or all of them (between blocks)
+        one = data.pop(0) if data else None  # its first: most events have one line, dispatched without the list
         event = self._event
+        retry = self._retry
+        last_id = self.last_event_id
+        stray = self._stray
         for line in lines:
             if not line:  # blank line: dispatch
-                if self._stray:
+                if stray:
                     self._flush_stray(out)
-                if data or event:
-                    ev = _new(SSEEvent)
-                    _set_event(ev, event.decode("utf-8", "replace") if event else "message")
-                    text = data[0] if len(data) == 1 else b"\n".join(data)
-                    _set_data(ev, text.decode("utf-8", "replace"))
-                    _set_id(ev, self.last_event_id)
-                    _set_retry(ev, self._retry)
-                    out.append(ev)
-                    data.clear()
+                if one is not None:
+                    if data:
+                        text = b"\n".join([one, *data])
+                        data.clear()
+                    else:
+                        text = one
+                    out.append(SSEEvent(event.decode("utf-8", "replace") if event else "message",
+                                        text.decode("utf-8", "replace"), last_id, retry))
+                    one = None
                     event = b""
-                self._retry = None
+                elif event:
+                    out.append(SSEEvent(event.decode("utf-8", "replace"), "", last_id, retry))
+                    event = b""
+                retry = None
                 continue
-            if line[:5] == b"data:":  # the hot path
-                data.append(line[6:] if line[5:6] == b" " else line[5:])
+            if line[:6] == b"data: ":  # the hot path: one slice to test, one to keep
+                if one is None:
+                    one = line[6:]
+                else:
+                    data.append(line[6:])
                 continue
-            if line[:6] == b"event:":  # the other common line (what the general case below does with it)
-                event = line[7:] if line[6:7] == b" " else line[6:]
+            if line[:7] == b"event: ":  # the other common line
+                event = line[7:]
                 continue
             name, _, value = line.partition(b":")
             if not name:  # ":" comment
@@ -159,32 +172,30 @@ class SSEParser:
             if value[:1] == b" ":
                 value = value[1:]
             if name == b"data":
-                data.append(value)
+                if one is None:
+                    one = value
+                else:
+                    data.append(value)
             elif name == b"event":
                 event = value
             elif name == b"id":
                 if b"\0" not in value:
-                    self.last_event_id = value.decode("utf-8", "replace")
+                    last_id = value.decode("utf-8", "replace")
             elif name == b"retry":
                 if value.isdigit():
-                    self._retry = self.retry = int(value)
+                    retry = self.retry = int(value)
             elif self.stray_lines_as_data:
-                self._stray.append(line)
+                stray.append(line)
             else:
                 self.ignored_lines += 1
+        if one is not None:
+            data.insert(0, one)
         self._event = event
+        self._retry = retry
+        self.last_event_id = last_id
         return out
 
     def _flush_stray(self, out: list[SSEEvent]) -> None:
         """Deliver the block's stray lines as one event with ``event=""`` (before the block's own event)."""
         out.append(SSEEvent("", b"\n".join(self._stray).decode("utf-8", "replace")))
         self._stray.clear()
-
-
-# SSEEvent is frozen: its generated __init__ sets each field through object.__setattr__ (~0.5 us, half the
-# per-event budget). The hot path fills the slots through their descriptors instead (~0.25 us); same object.
-_new = object.__new__
-_set_event = SSEEvent.__dict__["event"].__set__
-_set_data = SSEEvent.__dict__["data"].__set__
-_set_id = SSEEvent.__dict__["id"].__set__
-_set_retry = SSEEvent.__dict__["retry"].__set__
