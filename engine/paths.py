@@ -48,6 +48,14 @@ def single_key(path: str) -> str | None:
     return parts[0] if len(parts) == 1 and isinstance(parts[0], str) else None
 
 
+def plain_keys(path: str) -> tuple[str, ...] | None:
+    """The keys of a dotted path of plain object keys (`delta.text`), else None (indexes, JMESPath, `@`)."""
+    if path in ("", "@", "$") or not is_simple(path):
+        return None
+    steps = split_path(path)
+    return tuple(str(step) for step in steps) if all(isinstance(step, str) for step in steps) else None
+
+
 def path_keys(path: str) -> tuple[str, ...] | None:
     """The object keys a value at `path` sits under (a dotted path, or keys with `[]` flatten projections);
     None for anything else (a JMESPath with filters or functions may find a value under other keys)."""

@@ -27,7 +27,7 @@ from .gateway import (
     ToolCall,
     Usage,
 )
-from .paths import Getter, compile_getter, is_simple, single_key, split_path
+from .paths import Getter, compile_getter, is_simple, plain_keys, single_key, split_path
 from .templates import Evaluator, compile_template
 from .transforms import Context
 
@@ -336,14 +336,6 @@ class _TemplateResponse:
         )
 
 
-def _plain_keys(path: str) -> tuple[str, ...] | None:
-    """The keys of a path made of plain keys only (`a.b.c`), else None."""
-    if path in ("", "@", "$") or not is_simple(path):
-        return None
-    steps = split_path(path)
-    return tuple(str(step) for step in steps) if all(isinstance(step, str) for step in steps) else None
-
-
 def _text_keys(kinds: Mapping[str, Any]) -> dict[str, str]:
     """The kinds whose template is `{text: $key}`, by kind: their piece is the part's value at `key` (left out
     when None), so the fast path reads the key instead of calling the template."""
@@ -357,6 +349,39 @@ def _text_keys(kinds: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def text_part_key(response_spec: Mapping[str, Any], reader: PartsReader, provider: str) -> str | None:
+    """The key K for which a content part holding only K, with a non-empty str value, renders as `{"text":
+    value}`, whatever the value; None when no key does.
+
+    K's kind is the first `present` entry naming K (what the kind scan finds for a one-key part). Its template
+    must be an object with `text: $K` whose other fields read no K (`_roots`): on the part `{K: value}` each of
+    them then reads only absent keys, as on the part `{}`, so it gives what it gives on `{}` (transforms are
+    functions of their input and arguments); that must be None (the field is left out), without a warning."""
+    if reader.kind_field is not None:
+        return None
+    kinds = {str(kind): template for kind, template in (response_spec.get("kinds") or {}).items()}
+    seen: set[str] = set()
+    for key, kind in reader.present:
+        if key in seen:
+            continue
+        seen.add(key)
+        template = kinds.get(kind)
+        if not isinstance(template, dict) or "$op" in template or "text" not in template:
+            continue
+        ref = template["text"]
+        if not isinstance(ref, str) or not ref.startswith("$") or plain_keys(ref[1:].lstrip(".")) != (key,):
+            continue
+        ctx = Context(provider)
+        try:
+            if all(name == "text" or ((roots := _roots(field)) is not None and key not in roots
+                                      and compile_template(field)({}, ctx) is None)
+                   for name, field in template.items()) and not ctx.warnings:
+                return key
+        except Exception:  # a field failing on `{}` would fail on `{K: value}` too: not this key
+            continue
+    return None
+
+
 def _fast_path(response: _TemplateResponse, spec: Mapping[str, Any]) -> FastDecode | None:
     """`response.from_data` for its usual body, as one function with the spec's keys bound as locals: an object
     with one choice (a dict) whose content is one part, read without the list of pieces; a shared context (see
@@ -364,7 +389,7 @@ def _fast_path(response: _TemplateResponse, spec: Mapping[str, Any]) -> FastDeco
     errors raised here are raised again by the general path. None when a path read here is not plain keys."""
     keys = [single_key(str(spec.get("id", "id"))), single_key(str(spec.get("model", "model")))]
     keys += [single_key(str(spec[name])) for name in ("choices", "index") if name in spec]
-    parts_path = _plain_keys(str(spec.get("parts", "content")))
+    parts_path = plain_keys(str(spec.get("parts", "content")))
     reader, finish, usage, provider = response.reader, response.finish, response.usage, response.provider
     kind_by = dict(spec.get("kind_by") or {"field": "type"})
     kind_key = single_key(str(kind_by["field"])) if "field" in kind_by else None
@@ -380,6 +405,7 @@ def _fast_path(response: _TemplateResponse, spec: Mapping[str, Any]) -> FastDeco
         first_kind.setdefault(name, kind)
     finish_key, reasons, calls_for_stop = finish.key, finish.map, finish.tool_calls_when_calls
     fields, ctx = usage.fields, _QuietContext(provider)
+    lone_text = text_part_key(spec, reader, provider)  # None: `part.get(None)` finds nothing
 
     def fast(data: dict[str, Any]) -> ChatCompletionMessageWithFinishReason | None:
         if choices_key is None:
@@ -394,31 +420,34 @@ def _fast_path(response: _TemplateResponse, spec: Mapping[str, Any]) -> FastDeco
         for step in parts_rest:
             parts = parts.get(step) if type(parts) is dict else None
         if type(parts) is list and len(parts) == 1 and type(part := parts[0]) is dict:  # the usual answer
-            kind: Any = None
-            if kind_key is not None:
-                if type(kind := part.get(kind_key)) is not str and kind is not None:
-                    kind = str(kind)
-            elif len(part) == 1:
-                for name, value in part.items():  # (the one key)
-                    kind = first_kind.get(name) if value else None
+            if len(part) == 1 and type(text := part.get(lone_text)) is str and text:  # `{K: text}` (text_part_key)
+                message = ChatCompletionMessage(role="assistant", content=text)
             else:
-                for name, named in present:
-                    if part.get(name):
-                        kind = named
-                        break
-            if (text_key := text_keys.get(kind)) is not None:  # (a kind of None has none)
-                if type(text := part.get(text_key)) is str:  # one plain text piece: what message_from_pieces gives
-                    message = ChatCompletionMessage(role="assistant", content=text)
+                kind: Any = None
+                if kind_key is not None:
+                    if type(kind := part.get(kind_key)) is not str and kind is not None:
+                        kind = str(kind)
+                elif len(part) == 1:
+                    for name, value in part.items():  # (the one key)
+                        kind = first_kind.get(name) if value else None
                 else:
-                    message = message_from_pieces([{"text": text}] if text is not None else [{}], index)
-            elif kind is not None and (render := kinds.get(kind)) is not None:
-                piece = render(part, ctx)
-                if type(piece) is dict and len(piece) == 1 and type(text := piece.get("text")) is str:
-                    message = ChatCompletionMessage(role="assistant", content=text)  # (as above)
+                    for name, named in present:
+                        if part.get(name):
+                            kind = named
+                            break
+                if (text_key := text_keys.get(kind)) is not None:  # (a kind of None has none)
+                    if type(text := part.get(text_key)) is str:  # one plain text piece: what message_from_pieces gives
+                        message = ChatCompletionMessage(role="assistant", content=text)
+                    else:
+                        message = message_from_pieces([{"text": text}] if text is not None else [{}], index)
+                elif kind is not None and (render := kinds.get(kind)) is not None:
+                    piece = render(part, ctx)
+                    if type(piece) is dict and len(piece) == 1 and type(text := piece.get("text")) is str:
+                        message = ChatCompletionMessage(role="assistant", content=text)  # (as above)
+                    else:
+                        message = message_from_pieces([piece], index)
                 else:
-                    message = message_from_pieces([piece], index)
-            else:
-                message = message_from_pieces([], index)
+                    message = message_from_pieces([], index)
         else:
             message = message_from_pieces(reader.pieces(raw, ctx), index)
         raw_reason = raw.get(finish_key)

@@ -32,8 +32,8 @@ from .gateway import (
     ReasoningDetail,
     ToolCallDelta,
 )
-from .paths import Getter, compile_getter, is_simple, single_key, split_path
-from .response import FinishMap, PartsReader, UsageMap, _roots, build_usage
+from .paths import Getter, compile_getter, plain_keys, single_key
+from .response import FinishMap, PartsReader, UsageMap, build_usage, text_part_key
 from .templates import Evaluator, compile_template
 from .transforms import Context
 
@@ -104,7 +104,7 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         when = (response_spec.get("blocked") or {}).get("when")
         blocked = compile_getter(when) if when else None
         keys = _top_keys([response_spec.get("choices"), spec.get("error_when"), id_path, model_path])
-        text_key = _text_part_key(response_spec, reader, provider)
+        text_key = text_part_key(response_spec, reader, provider)
         return lambda: _WholeResponseDecoder(provider, reader, finish, usage, choices, error_when, ids, blocked,
                                              keys, text_key)
     compiled = _compile_events(spec)
@@ -207,7 +207,7 @@ class _Handler:
             if "default" in spec:
                 self.default = compile_template(spec["default"], (*where, "default"))
             self.parts = _switched(self.switch, self.cases, self.default)
-            switch_keys = _keys(str(spec["switch"]))
+            switch_keys = plain_keys(str(spec["switch"]))
             raw_cases = {str(k): v for k, v in (spec.get("cases") or {}).items()}  # (as `cases` keys them)
             for case, template in raw_cases.items():
                 if switch_keys is not None and (refs := _text_template(template)) is not None:
@@ -232,14 +232,6 @@ def _switched(switch: Getter, cases: dict[str, Evaluator], default: Evaluator | 
         return render(data, ctx) if render is not None else None
 
     return parts
-
-
-def _keys(path: str) -> tuple[str, ...] | None:
-    """The keys of a dotted path of plain object keys (`delta.text`), else None (indexes, JMESPath, `@`)."""
-    if path in ("", "@", "$") or not is_simple(path):
-        return None
-    keys = split_path(path)
-    return tuple(str(key) for key in keys) if all(isinstance(key, str) for key in keys) else None
 
 
 def _text_template(template: Any) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]] | None:
@@ -273,7 +265,7 @@ def _ref_keys(template: Any) -> tuple[str, ...] | None:
     """The keys of a reference `$a.b` of plain object keys, else None."""
     if not isinstance(template, str) or not template.startswith("$") or template.startswith("$$"):
         return None
-    return _keys(template[1:].lstrip("."))
+    return plain_keys(template[1:].lstrip("."))
 
 
 def _text_reader(text: tuple[str, ...], others: tuple[tuple[str, ...], ...] = (),
@@ -516,39 +508,6 @@ def _top_keys(paths: list[Any]) -> tuple[str | None, ...] | None:
     return keys
 
 
-def _text_part_key(response_spec: Mapping[str, Any], reader: PartsReader, provider: str) -> str | None:
-    """The key K for which a content part holding only K, with a non-empty str value, renders as `{"text":
-    value}`, whatever the value; None when no key does.
-
-    K's kind is the first `present` entry naming K (what the kind scan finds for a one-key part). Its template
-    must be an object with `text: $K` whose other fields read no K (`_roots`): on the part `{K: value}` each of
-    them then reads only absent keys, as on the part `{}`, so it gives what it gives on `{}` (transforms are
-    functions of their input and arguments); that must be None (the field is left out), without a warning."""
-    if reader.kind_field is not None:
-        return None
-    kinds = {str(kind): template for kind, template in (response_spec.get("kinds") or {}).items()}
-    seen: set[str] = set()
-    for key, kind in reader.present:
-        if key in seen:
-            continue
-        seen.add(key)
-        template = kinds.get(kind)
-        if not isinstance(template, dict) or "$op" in template or "text" not in template:
-            continue
-        ref = template["text"]
-        if not isinstance(ref, str) or not ref.startswith("$") or _keys(ref[1:].lstrip(".")) != (key,):
-            continue
-        ctx = Context(provider)
-        try:
-            if all(name == "text" or ((roots := _roots(field)) is not None and key not in roots
-                                      and compile_template(field)({}, ctx) is None)
-                   for name, field in template.items()) and not ctx.warnings:
-                return key
-        except Exception:  # a field failing on `{}` would fail on `{K: value}` too: not this key
-            continue
-    return None
-
-
 _HEADS: dict[tuple[tuple[str, str], ...], msgspec.json.Decoder[Any]] = {}
 """The head Struct decoders of `_WholeResponseDecoder`, by their (field, key) pairs."""
 
@@ -598,7 +557,7 @@ class _WholeResponseDecoder(StreamDecoder):
                     fields = [(field, msgspec.Raw if field == "usage" else Any, None) for field in names]
                     self.head = _HEADS[shape] = msgspec.json.Decoder(msgspec.defstruct("_Head", fields, rename=names))
         self.text_key = text_key
-        """The key of a one-key part `{key: text}` that renders as `{"text": text}` (`_text_part_key`): with the
+        """The key of a one-key part `{key: text}` that renders as `{"text": text}` (`text_part_key`): with the
         head Struct, `feed_all` reads the usual text event inline, without the kind template."""
 
     def feed(self, frame: Any) -> list[ChatCompletionChunk]:

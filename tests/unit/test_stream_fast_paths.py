@@ -20,7 +20,8 @@ import msgspec
 import pytest
 
 from vllora_llm.engine.registry import load_plan
-from vllora_llm.engine.stream import _text_part_key, compile_stream
+from vllora_llm.engine.response import text_part_key
+from vllora_llm.engine.stream import compile_stream
 from vllora_llm.runtime.eventstream import EventStreamMessage, EventStreamParser
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
@@ -392,7 +393,7 @@ def test_whole_responses_through_event_stream_frames() -> None:
     assert compare(factory_of("gemini"), frames)
 
 
-# ---- which key's one-key part is its text (`_text_part_key`) ---------------------------------------------------
+# ---- which key's one-key part is its text (`text_part_key`) ---------------------------------------------------
 
 
 def _response(kinds: dict[str, Any], present: list[list[str]] | None = None, **extra: Any) -> dict[str, Any]:
@@ -430,7 +431,7 @@ KEYS: list[tuple[dict[str, Any], Any, str | None]] = [
 
 
 @pytest.mark.parametrize("at", range(len(KEYS)))
-def test_text_part_key(at: int) -> None:
+def testtext_part_key(at: int) -> None:
     kinds, present, key = KEYS[at]
     response = _response(kinds, present)
     decoder = compile_stream({"mode": "whole_response", "error_when": "error"}, response, "made-up")()
@@ -441,12 +442,12 @@ def test_text_part_key(at: int) -> None:
     compare(lambda: compile_stream({"mode": "whole_response", "error_when": "error"}, response, "made-up")(), frames)
 
 
-def test_text_part_key_needs_kind_by_presence() -> None:
+def testtext_part_key_needs_kind_by_presence() -> None:
     from vllora_llm.engine.response import PartsReader
 
     response = _response({"text": {"text": "$text"}})
     response["kind_by"] = {"field": "type"}
-    assert _text_part_key(response, PartsReader(response), "made-up") is None
+    assert text_part_key(response, PartsReader(response), "made-up") is None
 
 
 # ---- passthrough -----------------------------------------------------------------------------------------------
