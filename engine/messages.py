@@ -161,15 +161,17 @@ class _TemplateMapper:
         self, messages: list[dict[str, Any]], leading: int, body: dict[str, Any], ctx: Context
     ) -> None:
         """What the general path gives a plain conversation, without its per-part bookkeeping."""
-        if leading:
-            assert self.system_to is not None
-            texts = [message["content"] for message in messages[:leading]]
-            if self.system_format == "string" and self.system_template is None:
-                self.system_to(body, texts[0] if leading == 1 else "\n\n".join(texts))
-            else:
-                self._put_system([{"type": "text", "text": text} for text in texts], body, ctx)
         render = self.text_part
         assert render is not None
+        if leading:  # what `_put_system` does with text parts that carry no cache mark
+            assert self.system_to is not None
+            texts = [message["content"] for message in messages[:leading]]
+            joined = texts[0] if leading == 1 else "\n\n".join(texts)
+            value: Any = joined if self.system_format == "string" else [
+                render({"type": "text", "text": text}, ctx) for text in texts]
+            if self.system_template is not None:
+                value = self.system_template({"parts": value, "text": joined}, ctx)
+            self.system_to(body, value)
         roles, merge = self.roles, self.merge
         turns: list[tuple[str, list[Any]]] = []
         for index in range(leading, len(messages)):

@@ -141,12 +141,12 @@ class RequestEncoder:
         if extra:
             deep_merge_into(body, extra)
             encoded = None
-        wire = WireRequest(
-            method=endpoint.method,
-            url=endpoint.url(base_url, model),
-            headers=self.headers,  # the same dict every time (callers copy before changing it)
-            body=JSON_ENCODER.encode(body) if encoded is None else encoded,
-            stream=stream,
+        wire = WireRequest(  # (positional arguments: keyword ones double what building it costs)
+            endpoint.method,
+            endpoint.url(base_url, model),
+            self.headers,  # the same dict every time (callers copy before changing it)
+            JSON_ENCODER.encode(body) if encoded is None else encoded,
+            stream,
         )
         return wire, ctx.warnings
 
