@@ -45,7 +45,8 @@ _CONNECT, _READ, _TOTAL = 10.0, 120.0, 600.0
 class Timeouts:
     """Seconds; `None` disables one.
 
-    `connect`: to open the connection. `read`: the longest silence while reading (the idle timeout that
+    `connect`: to open a new connection (the socket connect; a wait for a free pooled connection counts
+    towards `total`). `read`: the longest silence while reading (the idle timeout that
     catches a stalled stream). `total`: a whole non-streamed call, or a streamed call up to its response
     headers (a long stream is bounded by `read`, not by its length).
     """
@@ -284,9 +285,10 @@ class AiohttpTransport:
             return found
         found = _CLIENT_TIMEOUTS.get((t, stream))  # immutable: built once per (timeouts, stream), not per call
         if found is None:
-            found = aiohttp.ClientTimeout(
-                total=None if stream else t.total, connect=t.connect, sock_connect=t.connect, sock_read=t.read
-            )
+            # `connect` is the socket connect (`sock_connect`), not aiohttp's `connect`, which also times the
+            # wait for a pooled connection and so schedules a timer on every call (a wait for a free slot is
+            # bounded by `total`).
+            found = aiohttp.ClientTimeout(total=None if stream else t.total, sock_connect=t.connect, sock_read=t.read)
             if len(_CLIENT_TIMEOUTS) < 256:
                 _CLIENT_TIMEOUTS[t, stream] = found
         return found

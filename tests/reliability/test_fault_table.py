@@ -32,7 +32,7 @@ from vllora_llm.engine.errors import (
     StreamError,
     TimeoutError,
 )
-from vllora_llm.runtime.transport import Timeouts
+from vllora_llm.runtime.transport import AiohttpTransport, Timeouts
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 
 from ._support import REPLY, REQUEST, client_for, connections, wait_until, write_acme_spec
@@ -377,3 +377,19 @@ def test_sync_client_per_call_timeout(threaded_server: LocalProviderServer) -> N
                 pass
         assert time.monotonic() - started < 2 * 0.3 + 1.0
         assert client.create(REQUEST).text() == REPLY  # the client's own timeouts again
+
+
+async def test_waiting_for_a_pooled_connection_is_bounded_by_total_not_connect(server: LocalProviderServer) -> None:
+    """`connect` times opening a socket; a call queued behind a busy pool (limit 1 here) waits within `total`
+    (aiohttp's own `connect` timeout would also time that wait, with a timer on every call)."""
+    transport = AiohttpTransport(Timeouts(connect=0.2, read=5, total=5), limit=1)
+    async with VlloraLLMClient.from_provider(
+        "openai", api_key="k", base_url=server.openai_base_url, transport=transport, max_retries=0,
+    ) as client:
+        server.faults.push(Fault(delay_s=0.6))
+        started = time.monotonic()
+        first, second = await asyncio.wait_for(asyncio.gather(
+            client.completions().create(REQUEST), client.completions().create(REQUEST)), GUARD)
+        assert first.text() == second.text() == REPLY
+        assert time.monotonic() - started >= 0.55  # the second call did wait for the first one's connection
+    await transport.aclose()
