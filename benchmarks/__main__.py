@@ -59,12 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a tiny workload (a smoke run, seconds)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write results ({DEFAULT_JSON})")
     parser.add_argument("--format", action="append", choices=FORMATS, help="only these formats (repeatable)")
-    parser.add_argument("--rounds", type=int, help="rounds per measurement (medians are taken over them)")
+    parser.add_argument("--rounds", type=int,
+                        help="rounds per measurement, medians taken over them (3x as many at 100 in flight)")
     parser.add_argument("--requests", type=int, help="sequential requests per round")
     args = parser.parse_args(argv)
     workload = QUICK if args.quick else Workload()
     if args.rounds:
-        workload = dataclasses.replace(workload, rounds=args.rounds)
+        workload = dataclasses.replace(workload, rounds=args.rounds, burst_rounds=3 * args.rounds)
     if args.requests:
         workload = dataclasses.replace(workload, requests=args.requests)
     results = run(workload, tuple(args.format or FORMATS))
