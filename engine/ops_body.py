@@ -14,12 +14,10 @@ from typing import Any
 
 from .errors import MappingError
 from .paths import compile_getter, compile_setter, path_keys
-from .transforms import Apply, Context, Example, register
-
-Needs = tuple[tuple[str, ...], ...] | None
+from .transforms import Apply, Context, Example, Needed, register
 
 
-def _all_keys(*paths: str) -> Needs:
+def _all_keys(*paths: str) -> Needed | None:
     """Every key of every path must occur (one group per key); None when a path's keys cannot be told."""
     groups: list[tuple[str, ...]] = []
     for path in paths:
@@ -190,7 +188,7 @@ def _trim_final_text(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-def _block_values_needed(args: Mapping[str, Any]) -> Needs:
+def _block_values_needed(args: Mapping[str, Any]) -> Needed | None:
     """The key and one of the (string) values must occur; a non-string value (a number) leaves it always on."""
     values = list(args["values"])
     keys = _all_keys(str(args["in"]))

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .paths import compile_getter, compile_setter, path_keys
-from .transforms import Apply, Context, Example, register
+from .transforms import Apply, Context, Example, Needed, register
 
 
-def _keys_needed(path: str) -> tuple[tuple[str, ...], ...] | None:
+def _keys_needed(path: str) -> Needed | None:
     """A name is found only under every key of its path."""
     keys = path_keys(path)
     return None if keys is None else tuple((key,) for key in reversed(keys))  # innermost (rarest) first

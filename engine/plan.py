@@ -32,7 +32,7 @@ from .params import ParamOp, Policy, compile_rule, unified_params
 from .paths import deep_copy, deep_merge_into, merge_defaults_into, path_keys, split_path
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream
-from .transforms import Apply, Context, bind, needs_of
+from .transforms import Apply, Context, Needed, bind, needs_of
 from .wire import AuthSpec, WireRequest
 
 _to_builtins = msgspec.to_builtins
@@ -188,10 +188,10 @@ class RequestEncoder:
 Adjust = Callable[[dict[str, Any], Context], dict[str, Any]]
 
 
-def _compile_adjust(entries: Any) -> tuple[tuple[Adjust, tuple[tuple[str, ...], ...] | None], ...]:
+def _compile_adjust(entries: Any) -> tuple[tuple[Adjust, Needed | None], ...]:
     """`adjust:` entries (`{at, transform}`): transforms over the finished body, or over the value at `at`;
     each with what the body's JSON must contain for it to act (None: it always runs)."""
-    out: list[tuple[Adjust, tuple[tuple[str, ...], ...] | None]] = []
+    out: list[tuple[Adjust, Needed | None]] = []
     for entry in entries:
         ref = entry["transform"]
         name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], ref.get("args"))
@@ -207,7 +207,7 @@ def _compile_adjust(entries: Any) -> tuple[tuple[Adjust, tuple[tuple[str, ...], 
     return tuple(out)
 
 
-def _encoded(needs: tuple[tuple[str, ...], ...] | None) -> tuple[tuple[str, ...], ...] | None:
+def _encoded(needs: Needed | None) -> Needed | None:
     """Each needed string as it appears in JSON (quoted and escaped exactly as the body encoder writes it)."""
     if needs is None:
         return None

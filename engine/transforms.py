@@ -57,7 +57,9 @@ class Transform:
     the usual request with one substring test instead of a walk. None: it always runs."""
 
 
-Needs = Callable[[Mapping[str, Any]], "tuple[tuple[str, ...], ...] | None"]
+Needed = tuple[tuple[str, ...], ...]
+"""Groups of strings: each group needs one of its strings in the body's JSON."""
+Needs = Callable[[Mapping[str, Any]], "Needed | None"]
 
 REGISTRY: dict[str, Transform] = {}
 
@@ -82,7 +84,7 @@ def bind(name: str, args: Mapping[str, Any] | None = None) -> Apply:
     return REGISTRY[name].factory(dict(args or {}))
 
 
-def needs_of(name: str, args: Mapping[str, Any] | None = None) -> tuple[tuple[str, ...], ...] | None:
+def needs_of(name: str, args: Mapping[str, Any] | None = None) -> Needed | None:
     """What a body's JSON must contain for transform `name` with `args` to act (see `Transform.needs`)."""
     needs = REGISTRY[name].needs
     return needs(dict(args or {})) if needs is not None else None
