@@ -105,8 +105,9 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         blocked = compile_getter(when) if when else None
         keys = _top_keys([response_spec.get("choices"), spec.get("error_when"), id_path, model_path])
         text_key = text_part_key(response_spec, reader, provider)
+        index = _ChoiceIndex(response_spec.get("index"))
         return lambda: _WholeResponseDecoder(provider, reader, finish, usage, choices, error_when, ids, blocked,
-                                             keys, text_key)
+                                             keys, text_key, index)
     compiled = _compile_events(spec)
     event_error = compile_event_errors(errors or {}, provider)
     return lambda: _EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)
@@ -508,6 +509,25 @@ def _top_keys(paths: list[Any]) -> tuple[str | None, ...] | None:
     return keys
 
 
+class _ChoiceIndex:
+    """A choice's index as the response spec reads it (`index:`, as non-streamed responses do): an int there,
+    else the choice's position."""
+
+    __slots__ = ("get", "key")
+
+    def __init__(self, path: Any) -> None:
+        self.key = single_key(str(path)) if path is not None else None
+        """The one key the path reads (read inline), when it is one key."""
+        self.get: Getter | None = compile_getter(str(path)) if path is not None and self.key is None else None
+
+    def __call__(self, raw: Any, position: int) -> int:
+        if self.key is not None:
+            value = raw.get(self.key) if type(raw) is dict else None
+        else:
+            value = self.get(raw) if self.get is not None else None
+        return value if type(value) is int else position
+
+
 _HEADS: dict[tuple[tuple[str, str], ...], msgspec.json.Decoder[Any]] = {}
 """The head Struct decoders of `_WholeResponseDecoder`, by their (field, key) pairs."""
 
@@ -516,8 +536,9 @@ class _WholeResponseDecoder(StreamDecoder):
     def __init__(self, provider: str, reader: PartsReader, finish: FinishMap, usage: UsageMap,
                  choices: Getter | None, error_when: Getter | None, ids: tuple[Getter, Getter],
                  blocked: Getter | None = None, keys: tuple[str | None, ...] | None = None,
-                 text_key: str | None = None) -> None:
+                 text_key: str | None = None, index: _ChoiceIndex | None = None) -> None:
         self.provider = provider
+        self.index = index or _ChoiceIndex(None)
         self.keys = keys
         """(choices, error_when, id, model) as single keys, when each path is one key (or absent): `feed`
         then reads them with `dict.get` inline, four calls fewer per event (see `_top_keys`)."""
@@ -607,7 +628,7 @@ class _WholeResponseDecoder(StreamDecoder):
                     append(ChatCompletionChunk(
                         id=ident if type(ident) is str else str(ident) if ident is not None else None,
                         model=model if type(model) is str else str(model) if model is not None else None,
-                        choices=[ChunkChoice(delta=ChoiceDelta(content=text), index=raw.get("index", 0))]))
+                        choices=[ChunkChoice(delta=ChoiceDelta(content=text), index=self.index(raw, 0))]))
                     continue
             fast = self._feed_one(head)
             out.extend(fast if fast is not None else self._feed_body(data))
@@ -677,7 +698,7 @@ class _WholeResponseDecoder(StreamDecoder):
         render = self.reader.kinds.get(kind) if kind is not None else None
         if render is None:
             return None
-        index = raw.get("index", 0)
+        index = self.index(raw, 0)
         piece = render(part, self.ctx)
         if len(piece) == 1 and type(text := piece.get("text")) is str:
             delta = ChoiceDelta(content=text)
@@ -707,7 +728,7 @@ class _WholeResponseDecoder(StreamDecoder):
 
     def _choice(self, position: int, raw: Any) -> ChunkChoice:
         """One candidate of an event as a delta; the delta is built once, from what its pieces gave."""
-        index = raw.get("index", position) if isinstance(raw, dict) else position
+        index = self.index(raw, position)
         pieces = self.reader.pieces(raw, self.ctx)
         if len(pieces) == 1 and len(piece := pieces[0]) == 1 and type(text := piece.get("text")) is str:
             content: str | None = text  # one plain text piece (most events): what the loop below gives

@@ -221,6 +221,18 @@ async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenera
 _CLIENT_TIMEOUTS: dict[tuple[Timeouts, bool], aiohttp.ClientTimeout] = {}
 
 
+def _aiohttp_timeout(t: Timeouts, stream: bool) -> aiohttp.ClientTimeout:
+    """aiohttp's form of `t` (immutable: built once per (timeouts, stream), not per call). `connect` is the
+    socket connect (`sock_connect`), not aiohttp's `connect`, which also times the wait for a pooled connection
+    and so schedules a timer on every call (that wait is bounded by `total`)."""
+    found = _CLIENT_TIMEOUTS.get((t, stream))
+    if found is None:
+        found = aiohttp.ClientTimeout(total=None if stream else t.total, sock_connect=t.connect, sock_read=t.read)
+        if len(_CLIENT_TIMEOUTS) < 256:
+            _CLIENT_TIMEOUTS[t, stream] = found
+    return found
+
+
 class AiohttpTransport:
     """One `aiohttp.ClientSession` per client: created on first use inside the running loop, then reused."""
 
@@ -232,8 +244,9 @@ class AiohttpTransport:
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self.timeouts = Timeouts.coerce(timeouts)
-        self._own_timeouts: tuple[Timeouts | None, aiohttp.ClientTimeout | None, aiohttp.ClientTimeout | None]
-        self._remember_own_timeouts()
+        t = self.timeouts
+        self._own_timeouts = (t, _aiohttp_timeout(t, False), _aiohttp_timeout(t, True))
+        """The client's timeouts with their aiohttp forms (whole, streamed); a `timeouts` set later is looked up."""
         self._limit = limit
         self._session = session
         self._owns_session = session is None
@@ -280,25 +293,8 @@ class AiohttpTransport:
         t = timeouts or self.timeouts
         own = self._own_timeouts
         if own[0] is t:  # the client's own timeouts, the usual call: no hashing of the (dataclass) key
-            found = own[2] if stream else own[1]
-            assert found is not None
-            return found
-        found = _CLIENT_TIMEOUTS.get((t, stream))  # immutable: built once per (timeouts, stream), not per call
-        if found is None:
-            # `connect` is the socket connect (`sock_connect`), not aiohttp's `connect`, which also times the
-            # wait for a pooled connection and so schedules a timer on every call (a wait for a free slot is
-            # bounded by `total`).
-            found = aiohttp.ClientTimeout(total=None if stream else t.total, sock_connect=t.connect, sock_read=t.read)
-            if len(_CLIENT_TIMEOUTS) < 256:
-                _CLIENT_TIMEOUTS[t, stream] = found
-        return found
-
-    def _remember_own_timeouts(self) -> None:
-        """Keep the client's own `aiohttp.ClientTimeout`s at hand (a `timeouts` set later is looked up instead)."""
-        t = self.timeouts
-        self._own_timeouts = (None, None, None)
-        whole, streamed = self._client_timeout(stream=False, timeouts=t), self._client_timeout(stream=True, timeouts=t)
-        self._own_timeouts = (t, whole, streamed)
+            return own[2] if stream else own[1]
+        return _aiohttp_timeout(t, stream)
 
     async def _request(self, wire: WireRequest, timeouts: Timeouts, *, stream: bool) -> aiohttp.ClientResponse:
         session = self._session
