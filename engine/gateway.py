@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 
 from .errors import InvalidRequestError
+from .plain_check import is_plain_request
 
 T = TypeVar("T", bound="GatewayStruct")
 
@@ -121,7 +122,8 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
             data: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"<request>: {exc}") from None
-        type(self).from_dict(data)
+        if not (type(self) is ChatCompletionRequest and is_plain_request(data)):  # (simple requests: checked as is)
+            type(self).from_dict(data)
         return data
 
     def to_json(self) -> bytes:

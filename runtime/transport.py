@@ -17,10 +17,15 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 from yarl import URL
+
+if TYPE_CHECKING:
+    from aiohttp.client_reqrep import ClientRequest
+    from aiohttp.connector import Connection
+    from aiohttp.tracing import Trace
 
 from vllora_llm.engine.errors import ConnectionError as LLMConnectionError
 from vllora_llm.engine.errors import StreamError
@@ -136,14 +141,23 @@ def _origin(wire: WireRequest) -> str:
         return wire.method
 
 
+def _timeout_text(what: str, t: Timeouts) -> str:
+    """How a timeout is named in messages, by which limit passed (`connect`, `read` or `total`)."""
+    if what == "connect":
+        return f"connect timeout ({t.connect} s)"
+    if what == "read":
+        return f"no data for {t.read} s (read timeout)"
+    return f"total timeout ({t.total} s)"
+
+
 def _timeout_error(exc: BaseException, wire: WireRequest, timeouts: Timeouts, *, reading: bool) -> LLMTimeoutError:
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        what = f"connect timeout ({timeouts.connect} s)"
+        what = "connect"
     elif isinstance(exc, aiohttp.SocketTimeoutError) or reading:
-        what = f"no data for {timeouts.read} s (read timeout)"
+        what = "read"
     else:
-        what = f"total timeout ({timeouts.total} s)"
-    return LLMTimeoutError(f"{_origin(wire)}: {what}")
+        what = "total"
+    return LLMTimeoutError(f"{_origin(wire)}: {_timeout_text(what, timeouts)}")
 
 
 class AiohttpStreamResponse:
@@ -207,6 +221,90 @@ class AiohttpStreamResponse:
                 self.close()
 
 
+class _CallWatch:
+    """One timer for a whole (non-streamed) call's `total` and `read` limits, where aiohttp would use three:
+    its total timer, and a read timer armed when the request is out and re-armed on every piece of data
+    (a cancelled timer handle each time, several microseconds per call when many calls are in flight).
+
+    The timer fires at the earliest time a limit could have passed and only then looks at the call:
+    past `total` since the start, past `read` since the connection was ready with no response headers,
+    or (reading the body) no new bytes for `read` (checked at quarter-`read` steps, so a stalled body is
+    noticed within a quarter of `read` after the limit). A limit that passed cancels the task, as
+    `asyncio.timeout` does; `AiohttpTransport.send` turns that cancellation into our `TimeoutError`.
+    """
+
+    __slots__ = ("cancelling", "connected", "fired", "handle", "loop", "quiet_since", "read", "response", "seen",
+                 "start", "task", "total")
+
+    def __init__(self, timeouts: Timeouts) -> None:
+        self.loop = loop = asyncio.get_running_loop()
+        self.task = task = asyncio.current_task()
+        self.cancelling = task.cancelling() if task is not None else 0
+        self.start = start = loop.time()
+        self.read, self.total = read, total = timeouts.read, timeouts.total
+        self.connected: float | None = None
+        """When the request got its connection (`_WatchedConnector`): the read clock starts there."""
+        self.response: aiohttp.ClientResponse | None = None
+        self.seen = -1
+        self.quiet_since = 0.0
+        self.fired: str | None = None
+        first = total if read is None else read if total is None or read < total else total
+        self.handle = loop.call_at(start + first, self._check) if first is not None and task is not None else None
+
+    def _check(self) -> None:
+        now = self.loop.time()
+        total, read = self.total, self.read
+        next_at = self.start + total if total is not None else now + 3600.0
+        if now >= next_at:
+            return self._fire("total")
+        if read is not None:
+            if self.connected is None:  # waiting for a pooled connection (or connecting): not the server's silence
+                next_at = min(next_at, now + read / 4)
+            elif self.response is None:  # the request is out, no response headers yet
+                if now >= self.connected + read:
+                    return self._fire("read")
+                next_at = min(next_at, self.connected + read)
+            else:
+                got = self.response.content.total_bytes
+                if got != self.seen:
+                    self.seen, self.quiet_since = got, now
+                elif now >= self.quiet_since + read:
+                    return self._fire("read")
+                next_at = min(next_at, self.quiet_since + read, now + read / 4)
+        self.handle = self.loop.call_at(next_at, self._check)
+
+    def _fire(self, what: str) -> None:
+        self.fired = what
+        self.handle = None
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+    def timed_out(self) -> bool:
+        """Whether the cancellation being handled is this watch's (not the caller's own)."""
+        return self.fired is not None and self.task is not None and self.task.uncancel() <= self.cancelling
+
+
+_WATCH: ContextVar[_CallWatch | None] = ContextVar("vllora_llm_call_watch", default=None)
+
+
+class _WatchedConnector(aiohttp.TCPConnector):
+    """Tells the call being watched (a context variable of its task) when its connection is ready, so a wait
+    for a pooled connection does not count as silence from the server (as with aiohttp's `sock_read`, which
+    starts once the request is sent)."""
+
+    async def connect(self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout) -> Connection:
+        conn = await super().connect(req, traces, timeout)
+        watch = _WATCH.get()
+        if watch is not None:
+            watch.connected = watch.loop.time()
+        return conn
+
+
 async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
     """Parked at its `yield` for the session's lifetime. A loop's `shutdown_asyncgens()` (which
     `asyncio.run` calls on exit) closes every parked async generator, so a client that was never closed
@@ -218,18 +316,25 @@ async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenera
             await session.close()
 
 
-_CLIENT_TIMEOUTS: dict[tuple[Timeouts, bool], aiohttp.ClientTimeout] = {}
+_CLIENT_TIMEOUTS: dict[tuple[Timeouts, str], aiohttp.ClientTimeout] = {}
 
 
-def _aiohttp_timeout(t: Timeouts, stream: bool) -> aiohttp.ClientTimeout:
-    """aiohttp's form of `t` (immutable: built once per (timeouts, stream), not per call). `connect` is the
-    socket connect (`sock_connect`), not aiohttp's `connect`, which also times the wait for a pooled connection
-    and so schedules a timer on every call (that wait is bounded by `total`)."""
-    found = _CLIENT_TIMEOUTS.get((t, stream))
+def _aiohttp_timeout(t: Timeouts, kind: str) -> aiohttp.ClientTimeout:
+    """aiohttp's form of `t` for a call of `kind` (immutable: built once per (timeouts, kind), not per call).
+
+    `whole`: a non-streamed call timed by aiohttp; `stream`: a streamed one (its `total` is ours, up to the
+    headers); `watched`: a non-streamed call timed by a `_CallWatch` (aiohttp keeps only the socket connect).
+    `connect` is the socket connect (`sock_connect`), not aiohttp's `connect`, which also times the wait for a
+    pooled connection and so schedules a timer on every call (that wait is bounded by `total`)."""
+    found = _CLIENT_TIMEOUTS.get((t, kind))
     if found is None:
-        found = aiohttp.ClientTimeout(total=None if stream else t.total, sock_connect=t.connect, sock_read=t.read)
+        if kind == "watched":
+            found = aiohttp.ClientTimeout(total=None, sock_connect=t.connect)
+        else:
+            found = aiohttp.ClientTimeout(total=None if kind == "stream" else t.total, sock_connect=t.connect,
+                                          sock_read=t.read)
         if len(_CLIENT_TIMEOUTS) < 256:
-            _CLIENT_TIMEOUTS[t, stream] = found
+            _CLIENT_TIMEOUTS[t, kind] = found
     return found
 
 
@@ -245,8 +350,8 @@ class AiohttpTransport:
     ) -> None:
         self.timeouts = Timeouts.coerce(timeouts)
         t = self.timeouts
-        self._own_timeouts = (t, _aiohttp_timeout(t, False), _aiohttp_timeout(t, True))
-        """The client's timeouts with their aiohttp forms (whole, streamed); a `timeouts` set later is looked up."""
+        self._own_timeouts = (t, {kind: _aiohttp_timeout(t, kind) for kind in ("whole", "stream", "watched")})
+        """The client's timeouts with their aiohttp forms by kind; a `timeouts` set later is looked up."""
         self._limit = limit
         self._session = session
         self._owns_session = session is None
@@ -270,8 +375,8 @@ class AiohttpTransport:
             self._abandon(session)  # its loop was closed without shutting down async generators
         self._loop = loop
         session = self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._limit),
-            timeout=self._client_timeout(stream=False),
+            connector=_WatchedConnector(limit=self._limit),
+            timeout=self._client_timeout("whole"),
             auto_decompress=True,
         )
         self._closer = _close_at_loop_shutdown(session)
@@ -289,26 +394,26 @@ class AiohttpTransport:
         """The timeouts for a request sent now: a per-call override (`call_timeouts`), else the client's."""
         return _CALL_TIMEOUTS.get() or self.timeouts
 
-    def _client_timeout(self, *, stream: bool, timeouts: Timeouts | None = None) -> aiohttp.ClientTimeout:
+    def _client_timeout(self, kind: str, timeouts: Timeouts | None = None) -> aiohttp.ClientTimeout:
         t = timeouts or self.timeouts
         own = self._own_timeouts
         if own[0] is t:  # the client's own timeouts, the usual call: no hashing of the (dataclass) key
-            return own[2] if stream else own[1]
-        return _aiohttp_timeout(t, stream)
+            return own[1][kind]
+        return _aiohttp_timeout(t, kind)
 
-    async def _request(self, wire: WireRequest, timeouts: Timeouts, *, stream: bool) -> aiohttp.ClientResponse:
+    async def _request(self, wire: WireRequest, timeouts: Timeouts, kind: str) -> aiohttp.ClientResponse:
         session = self._session
         if session is None or session.closed or (self._owns_session and self._loop is not asyncio.get_running_loop()):
             session = await self._client()  # the pool is opened (or replaced) there; else no await per call
         headers = wire.headers
         if wire.body and "content-type" not in headers and not any(k.lower() == "content-type" for k in headers):
             headers = {**headers, "content-type": "application/json"}
-        timeout = self._client_timeout(stream=stream, timeouts=timeouts)
+        timeout = self._client_timeout(kind, timeouts)
         # The plan already percent-encoded the URL: send it byte for byte (re-quoting would turn `%3A` back into
         # `:`, and a request signature covers the path exactly as it was signed).
         url = URL(wire.url, encoded=True)
         try:
-            if stream and timeouts.total is not None:
+            if kind == "stream" and timeouts.total is not None:
                 async with asyncio.timeout(timeouts.total):
                     return await session.request(wire.method, url, data=wire.body, headers=headers, timeout=timeout)
             return await session.request(wire.method, url, data=wire.body, headers=headers, timeout=timeout)
@@ -319,7 +424,24 @@ class AiohttpTransport:
 
     async def send(self, wire: WireRequest) -> Response:
         timeouts = _CALL_TIMEOUTS.get() or self.timeouts  # (current_timeouts, inline: once per call)
-        response = await self._request(wire, timeouts, stream=False)
+        if not self._owns_session:  # a session of the caller's: its connector tells no watch, aiohttp times the call
+            return await self._send(wire, timeouts, None)
+        watch = _CallWatch(timeouts)
+        token = _WATCH.set(watch)
+        try:
+            return await self._send(wire, timeouts, watch)
+        except asyncio.CancelledError:
+            if watch.timed_out():
+                raise LLMTimeoutError(f"{_origin(wire)}: {_timeout_text(watch.fired or 'total', timeouts)}") from None
+            raise
+        finally:
+            watch.stop()
+            _WATCH.reset(token)
+
+    async def _send(self, wire: WireRequest, timeouts: Timeouts, watch: _CallWatch | None) -> Response:
+        response = await self._request(wire, timeouts, "whole" if watch is None else "watched")
+        if watch is not None:
+            watch.response = response
         try:
             body = await response.read()
         except TimeoutError as exc:  # a read timeout is a SocketTimeoutError; a plain one is the total
@@ -337,7 +459,7 @@ class AiohttpTransport:
 
     async def open_stream(self, wire: WireRequest) -> AiohttpStreamResponse:
         timeouts = self.current_timeouts()
-        response = await self._request(wire, timeouts, stream=True)
+        response = await self._request(wire, timeouts, "stream")
         return AiohttpStreamResponse(response, wire, timeouts)
 
     async def aclose(self) -> None:
