@@ -347,8 +347,15 @@ class ProviderModelInstance(StreamOpeningInstance):
         wire, warnings = self._prepare(request, stream=False, builtins=builtins)
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
-            try:  # the first attempt is awaited directly: no retry loop (and its coroutine) unless it fails
-                result = await self._complete_once(wire)
+            try:  # the first attempt inline (`_complete_once` without its coroutine): no retry loop unless it fails
+                response = await self.transport.send(wire)
+                if not 200 <= response.status < 300:
+                    raise self.http_error(response.status, response.headers, response.body)
+                try:
+                    result = self.plan.decode(response.status, response.headers, response.body)
+                except LLMError as err:
+                    self._describe_answer(err, response.status, response.headers, response.body)
+                    raise
             except LLMError as err:
                 attempts = self._attempts()
                 await attempts.failed(err)  # raises unless this failure may be retried
@@ -362,6 +369,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         return result
 
     async def _complete_once(self, wire: WireRequest) -> ChatCompletionMessageWithFinishReason:
+        """One attempt (a retry; the first one is inlined in `complete_validated`, keep the two alike)."""
         response = await self.transport.send(wire)
         if not 200 <= response.status < 300:
             raise self.http_error(response.status, response.headers, response.body)

@@ -401,13 +401,22 @@ class AiohttpTransport:
             return own[1][kind]
         return _aiohttp_timeout(t, kind)
 
-    async def _request(self, wire: WireRequest, timeouts: Timeouts, kind: str) -> aiohttp.ClientResponse:
+    def _session_now(self) -> aiohttp.ClientSession | None:
+        """The pool for a call made now, or None when it must be opened (or replaced) first (`_client`)."""
         session = self._session
         if session is None or session.closed or (self._owns_session and self._loop is not asyncio.get_running_loop()):
-            session = await self._client()  # the pool is opened (or replaced) there; else no await per call
+            return None
+        return session
+
+    @staticmethod
+    def _headers(wire: WireRequest) -> Mapping[str, str]:
         headers = wire.headers
         if wire.body and "content-type" not in headers and not any(k.lower() == "content-type" for k in headers):
             headers = {**headers, "content-type": "application/json"}
+        return headers
+
+    async def _request(self, wire: WireRequest, timeouts: Timeouts, kind: str) -> aiohttp.ClientResponse:
+        session = self._session_now() or await self._client()
         timeout = self._client_timeout(kind, timeouts)
         # The plan already percent-encoded the URL: send it byte for byte (re-quoting would turn `%3A` back into
         # `:`, and a request signature covers the path exactly as it was signed).
@@ -415,45 +424,54 @@ class AiohttpTransport:
         try:
             if kind == "stream" and timeouts.total is not None:
                 async with asyncio.timeout(timeouts.total):
-                    return await session.request(wire.method, url, data=wire.body, headers=headers, timeout=timeout)
-            return await session.request(wire.method, url, data=wire.body, headers=headers, timeout=timeout)
+                    return await session.request(wire.method, url, data=wire.body, headers=self._headers(wire),
+                                                 timeout=timeout)
+            return await session.request(wire.method, url, data=wire.body, headers=self._headers(wire),
+                                         timeout=timeout)
         except TimeoutError as exc:
             raise _timeout_error(exc, wire, timeouts, reading=False) from None
         except aiohttp.ClientError as exc:
             raise LLMConnectionError(f"{_origin(wire)}: {type(exc).__name__}: {exc}") from None
 
     async def send(self, wire: WireRequest) -> Response:
+        # One coroutine from here to aiohttp (no nested ones of ours): every suspension of a call passes through
+        # each frame of its chain, and with many calls in flight those frames add up.
         timeouts = _CALL_TIMEOUTS.get() or self.timeouts  # (current_timeouts, inline: once per call)
-        if not self._owns_session:  # a session of the caller's: its connector tells no watch, aiohttp times the call
-            return await self._send(wire, timeouts, None)
-        watch = _CallWatch(timeouts)
-        token = _WATCH.set(watch)
+        # A session of the caller's has a connector that tells no watch: aiohttp then times the call.
+        watch = _CallWatch(timeouts) if self._owns_session else None
+        token = _WATCH.set(watch) if watch is not None else None
+        response: aiohttp.ClientResponse | None = None
         try:
-            return await self._send(wire, timeouts, watch)
-        except asyncio.CancelledError:
-            if watch.timed_out():
+            session = self._session_now() or await self._client()
+            try:
+                response = await session.request(
+                    wire.method, URL(wire.url, encoded=True),  # (as in `_request`: sent byte for byte)
+                    data=wire.body, headers=self._headers(wire),
+                    timeout=self._client_timeout("whole" if watch is None else "watched", timeouts),
+                )
+            except TimeoutError as exc:
+                raise _timeout_error(exc, wire, timeouts, reading=False) from None
+            except aiohttp.ClientError as exc:
+                raise LLMConnectionError(f"{_origin(wire)}: {type(exc).__name__}: {exc}") from None
+            if watch is not None:
+                watch.response = response
+            try:
+                body = await response.read()
+            except TimeoutError as exc:  # a read timeout is a SocketTimeoutError; a plain one is the total
+                raise _timeout_error(exc, wire, timeouts, reading=False) from None
+            except aiohttp.ClientError as exc:
+                what = f"connection lost reading the body ({type(exc).__name__})"
+                raise LLMConnectionError(f"{_origin(wire)}: {what}") from None
+        except BaseException as exc:
+            if response is not None:
+                response.close()
+            if watch is not None and isinstance(exc, asyncio.CancelledError) and watch.timed_out():
                 raise LLMTimeoutError(f"{_origin(wire)}: {_timeout_text(watch.fired or 'total', timeouts)}") from None
             raise
         finally:
-            watch.stop()
-            _WATCH.reset(token)
-
-    async def _send(self, wire: WireRequest, timeouts: Timeouts, watch: _CallWatch | None) -> Response:
-        response = await self._request(wire, timeouts, "whole" if watch is None else "watched")
-        if watch is not None:
-            watch.response = response
-        try:
-            body = await response.read()
-        except TimeoutError as exc:  # a read timeout is a SocketTimeoutError; a plain one is the total
-            response.close()
-            raise _timeout_error(exc, wire, timeouts, reading=False) from None
-        except aiohttp.ClientError as exc:
-            response.close()
-            what = f"connection lost reading the body ({type(exc).__name__})"
-            raise LLMConnectionError(f"{_origin(wire)}: {what}") from None
-        except BaseException:
-            response.close()
-            raise
+            if watch is not None:
+                watch.stop()
+                _WATCH.reset(token)  # type: ignore[arg-type]
         response.release()
         return Response(response.status, response.headers, body)
 
