@@ -228,9 +228,10 @@ class _CallWatch:
 
     The timer fires at the earliest time a limit could have passed and only then looks at the call:
     past `total` since the start, past `read` since the connection was ready with no response headers,
-    or (reading the body) no new bytes for `read` (checked at quarter-`read` steps, so a stalled body is
-    noticed within a quarter of `read` after the limit). A limit that passed cancels the task, as
-    `asyncio.timeout` does; `AiohttpTransport.send` turns that cancellation into our `TimeoutError`.
+    or (reading the body) no new bytes for `read` since the headers or the last check that saw some (checks
+    come at quarter-`read` steps while bytes flow, so a stalled body is noticed at most a quarter of `read`
+    after the limit). A limit that passed cancels the task, as `asyncio.timeout` does;
+    `AiohttpTransport.send` turns that cancellation into our `TimeoutError`.
     """
 
     __slots__ = ("cancelling", "connected", "fired", "handle", "loop", "quiet_since", "read", "response", "seen",
@@ -272,6 +273,12 @@ class _CallWatch:
                     return self._fire("read")
                 next_at = min(next_at, self.quiet_since + read, now + read / 4)
         self.handle = self.loop.call_at(next_at, self._check)
+
+    def headers_arrived(self, response: aiohttp.ClientResponse) -> None:
+        """The body's silence is measured from here (bytes already read with the headers count as seen)."""
+        self.response = response
+        self.seen = response.content.total_bytes
+        self.quiet_since = self.loop.time()
 
     def _fire(self, what: str) -> None:
         self.fired = what
@@ -454,7 +461,7 @@ class AiohttpTransport:
             except aiohttp.ClientError as exc:
                 raise LLMConnectionError(f"{_origin(wire)}: {type(exc).__name__}: {exc}") from None
             if watch is not None:
-                watch.response = response
+                watch.headers_arrived(response)
             try:
                 body = await response.read()
             except TimeoutError as exc:  # a read timeout is a SocketTimeoutError; a plain one is the total

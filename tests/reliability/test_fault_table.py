@@ -149,6 +149,8 @@ TABLE: list[Row] = [
     Row("slow-headers-read-timeout", (Fault(delay_s=2),), False, TimeoutError, 1, 1.0, max_retries=0,
         match="read timeout"),
     Row("slow-headers-then-success", (Fault(delay_s=2),), False, REPLY, 2, 1.5),
+    Row("stalled-body-read-timeout", (Fault(chunk_size=16, drip_s=1.5),), False, TimeoutError, 1, 1.2, min_s=0.28,
+        timeout=Timeouts(connect=1, read=0.3, total=5), max_retries=0, match="no data for 0.3 s (read timeout)"),
     Row("total-timeout-dripping-body", (Fault(chunk_size=16, drip_s=0.1),), False, TimeoutError, 1, 1.0,
         timeout=Timeouts(connect=1, read=1, total=0.4), max_retries=0, match="total timeout (0.4 s)"),
     Row("per-call-timeout", (Fault(delay_s=2),), False, TimeoutError, 1, 1.0, max_retries=0,
@@ -377,6 +379,22 @@ def test_sync_client_per_call_timeout(threaded_server: LocalProviderServer) -> N
                 pass
         assert time.monotonic() - started < 2 * 0.3 + 1.0
         assert client.create(REQUEST).text() == REPLY  # the client's own timeouts again
+
+
+async def test_waiting_for_a_pooled_connection_is_not_silence_from_the_server(server: LocalProviderServer) -> None:
+    """`read` counts from when a call has its connection: a call queued behind a busy pool (limit 1) for longer
+    than `read` still succeeds, while the first call's body drips in with gaps shorter than `read`."""
+    transport = AiohttpTransport(Timeouts(connect=1, read=0.3, total=5), limit=1)
+    async with VlloraLLMClient.from_provider(
+        "openai", api_key="k", base_url=server.openai_base_url, transport=transport, max_retries=0,
+    ) as client:
+        server.faults.push(Fault(chunk_size=24, drip_s=0.05))
+        started = time.monotonic()
+        first, second = await asyncio.wait_for(asyncio.gather(
+            client.completions().create(REQUEST), client.completions().create(REQUEST)), GUARD)
+        assert first.text() == second.text() == REPLY
+        assert time.monotonic() - started >= 0.4  # the second call waited longer than `read` for the connection
+    await transport.aclose()
 
 
 async def test_waiting_for_a_pooled_connection_is_bounded_by_total_not_connect(server: LocalProviderServer) -> None:

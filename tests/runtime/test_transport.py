@@ -8,6 +8,7 @@ import gzip
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -173,6 +174,30 @@ async def test_total_timeout(server: tuple[str, Seen]) -> None:
             await transport.open_stream(wire(base + "/slow"))
     finally:
         await transport.aclose()
+
+
+async def test_a_whole_call_schedules_one_timer_for_its_limits(
+    server: tuple[str, Seen], transport: AiohttpTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`total` and `read` of a non-streamed call share one timer (aiohttp's own would schedule three: its total,
+    and a read timer armed when the request is out and again when data arrives), and it is cancelled at the end."""
+    base, _ = server
+    await transport.send(wire(base + "/echo", "POST", b"warm"))  # the pool is open, one idle connection
+    loop = asyncio.get_running_loop()
+    scheduled: list[tuple[str, asyncio.TimerHandle]] = []  # (what it calls, the handle)
+    real_call_at = loop.call_at
+
+    def call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        handle = real_call_at(when, callback, *args, **kwargs)
+        scheduled.append((getattr(callback, "__qualname__", repr(callback)), handle))
+        return handle
+
+    monkeypatch.setattr(loop, "call_at", call_at)
+    response = await transport.send(wire(base + "/echo", "POST", b"x"))
+    monkeypatch.undo()
+    assert response.body == b"echo:x"
+    assert [name for name, _ in scheduled] == ["_CallWatch._check"]  # (the server's side schedules none here)
+    assert all(handle.cancelled() for _, handle in scheduled)
 
 
 async def test_reset_mid_stream_is_a_stream_error(server: tuple[str, Seen], transport: AiohttpTransport) -> None:
