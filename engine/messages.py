@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import MappingError
 from .paths import compile_setter
-from .templates import Evaluator, compile_template
+from .templates import Evaluator, compile_template, specialize
 from .transforms import Context
 
 MessagesOp = Callable[[list[dict[str, Any]], dict[str, Any], Context], None]
@@ -78,11 +78,17 @@ class _TemplateMapper:
         self.roles: dict[str, str] = dict(spec.get("roles") or {})
         self.merge = bool(spec.get("merge_consecutive_roles", False))
         self.first_role: str | None = spec.get("first_role")
-        self.turn = compile_template(spec.get("turn", {"role": "$role", "content": "$parts"}), ("messages", "turn"))
+        turn = spec.get("turn", {"role": "$role", "content": "$parts"})
+        self.turn = compile_template(turn, ("messages", "turn"))
         self.parts: dict[str, Evaluator] = {
             kind: compile_template(tpl, ("messages", "parts", kind)) for kind, tpl in (spec.get("parts") or {}).items()
         }
         self.text_part: Evaluator | None = self.parts.get("text")
+        # The plain-conversation path's templates as direct builders where their shape allows (`specialize`):
+        # a text part from its text, a turn from its role and parts, the lifted system value from its parts.
+        self.text_of: Callable[[str], Any] | None = specialize(
+            (spec.get("parts") or {}).get("text"), {"type": "text"}, ("text",), provider)
+        self.turn_of: Callable[[str, list[Any]], Any] | None = specialize(turn, {}, ("role", "parts"), provider)
         self.plain_fast_path = True
         """Off only to compare the plain-conversation path with the general one (a unit test)."""
         self.rank = _ranks(list(spec.get("order") or []))
@@ -95,6 +101,8 @@ class _TemplateMapper:
         self.system_template = (
             compile_template(system["template"], ("messages", "system", "template")) if "template" in system else None
         )
+        self.system_of: Callable[[Any, str], Any] | None = (
+            specialize(system["template"], {}, ("parts", "text"), provider) if "template" in system else None)
         results = dict(spec.get("tool_results") or {})
         self.require_call = bool(results.get("require_call", False))
         lone = dict(spec.get("signature_only_reasoning") or {})
@@ -163,13 +171,17 @@ class _TemplateMapper:
         """What the general path gives a plain conversation, without its per-part bookkeeping."""
         render = self.text_part
         assert render is not None
+        text_of = self.text_of
         if leading:  # what `_put_system` does with text parts that carry no cache mark
             assert self.system_to is not None
             texts = [message["content"] for message in messages[:leading]]
             joined = texts[0] if leading == 1 else "\n\n".join(texts)
             value: Any = joined if self.system_format == "string" else [
-                render({"type": "text", "text": text}, ctx) for text in texts]
-            if self.system_template is not None:
+                text_of(text) if text_of is not None else render({"type": "text", "text": text}, ctx)
+                for text in texts]
+            if self.system_of is not None and value is not None:
+                value = self.system_of(value, joined)
+            elif self.system_template is not None:
                 value = self.system_template({"parts": value, "text": joined}, ctx)
             self.system_to(body, value)
         roles, merge = self.roles, self.merge
@@ -180,14 +192,19 @@ class _TemplateMapper:
             if not content:
                 continue
             role = roles[message["role"]]
-            ctx.path = f"messages[{index}].content"
-            part = render({"type": "text", "text": content}, ctx)
+            if text_of is not None:
+                part = text_of(content)
+            else:
+                ctx.path = f"messages[{index}].content"
+                part = render({"type": "text", "text": content}, ctx)
             if merge and turns and turns[-1][0] == role:
                 turns[-1][1].append(part)
             else:
                 turns.append((role, [part]))
         self._check_first_role(turns)
-        self.put(body, [self.turn({"role": role, "parts": parts}, ctx) for role, parts in turns])
+        turn_of = self.turn_of
+        self.put(body, [turn_of(role, parts) if turn_of is not None else self.turn({"role": role, "parts": parts}, ctx)
+                        for role, parts in turns])
 
     def _check_first_role(self, turns: list[tuple[str, list[Any]]]) -> None:
         if self.first_role is not None and turns and turns[0][0] != self.first_role:

@@ -28,7 +28,7 @@ from .gateway import (
     Usage,
 )
 from .paths import Getter, compile_getter, is_simple, plain_keys, single_key, split_path
-from .templates import Evaluator, compile_template
+from .templates import Evaluator, compile_template, template_roots
 from .transforms import Context
 
 Decode = Callable[[bytes], ChatCompletionMessageWithFinishReason]
@@ -122,7 +122,7 @@ class UsageMap:
         """All counts as one template (one generated function: fields in order, a None one left out)."""
         roots: set[str] | None = set()
         for template in (spec or {}).values():
-            found = _roots(template)
+            found = template_roots(template)
             roots = None if found is None or roots is None else roots | found
         self.roots: tuple[str, ...] | None = tuple(sorted(roots)) if roots is not None else None
         """The top-level keys `read` looks at (None: it reads more), so a stream whose every event repeats an
@@ -154,28 +154,6 @@ def _usage_template(fields: dict[str, Any]) -> Evaluator:
         return compile_template(fields, ("response", "usage"))
     each = {key: compile_template(value, ("response", "usage", key)) for key, value in fields.items()}
     return lambda body, ctx: {key: evaluate(body, ctx) for key, evaluate in each.items()}
-
-
-def _roots(template: Any) -> set[str] | None:
-    """The top-level keys of the item a template reads; None when it reads the whole item (or a JMESPath)."""
-    if isinstance(template, str):
-        if not template.startswith("$") or template.startswith("$$"):
-            return set()
-        path = template[1:].lstrip(".")
-        if path in ("", "@", "$") or not is_simple(path):
-            return None
-        first = split_path(path)[0]
-        return {first} if isinstance(first, str) else None
-    if isinstance(template, dict) and "$op" in template:  # only `in` is read; without it, the whole item
-        return _roots(template["in"]) if "in" in template else None
-    values = template.values() if isinstance(template, dict) else template if isinstance(template, list) else ()
-    out: set[str] = set()
-    for value in values:
-        found = _roots(value)
-        if found is None:
-            return None
-        out |= found
-    return out
 
 
 def build_usage(values: Mapping[str, int]) -> Usage | None:
@@ -373,7 +351,7 @@ def text_part_key(response_spec: Mapping[str, Any], reader: PartsReader, provide
             continue
         ctx = Context(provider)
         try:
-            if all(name == "text" or ((roots := _roots(field)) is not None and key not in roots
+            if all(name == "text" or ((roots := template_roots(field)) is not None and key not in roots
                                       and compile_template(field)({}, ctx) is None)
                    for name, field in template.items()) and not ctx.warnings:
                 return key

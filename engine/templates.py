@@ -57,6 +57,67 @@ def compile_template(template: Any, where: tuple[str | int, ...] = ()) -> Evalua
     return lambda item, ctx: literal
 
 
+def template_roots(template: Any) -> set[str] | None:
+    """The top-level keys of the item a template reads; None when it reads the whole item (or a JMESPath)."""
+    if isinstance(template, str):
+        if not template.startswith("$") or template.startswith("$$"):
+            return set()
+        path = template[1:].lstrip(".")
+        if path in ("", "@", "$") or not is_simple(path):
+            return None
+        first = split_path(path)[0]
+        return {first} if isinstance(first, str) else None
+    if isinstance(template, dict) and "$op" in template:  # only `in` is read; without it, the whole item
+        return template_roots(template["in"]) if "in" in template else None
+    values = template.values() if isinstance(template, dict) else template if isinstance(template, list) else ()
+    out: set[str] = set()
+    for value in values:
+        found = template_roots(value)
+        if found is None:
+            return None
+        out |= found
+    return out
+
+
+_SCALARS = (str, int, float, bool)
+
+
+def specialize(
+    template: Any, fixed: dict[str, Any], params: tuple[str, ...], provider: str = ""
+) -> Callable[..., dict[str, Any]] | None:
+    """`template` evaluated on the item `{**fixed, param: value, ...}` as a function of the param values, where
+    that is a plain dict display: the function `(value, ...) -> dict` builds the object directly, without the
+    item dict and the template's reads (a call per message part or turn on the usual request).
+
+    Only an object template qualifies, each field of it either exactly `$param` or reading none of the params;
+    such a field gives the same value on every call (transforms are functions of their input and arguments),
+    so it is evaluated once here, on `fixed`, and must give a str, number, bool (kept) or None (left out),
+    without a warning. Anything else gives None (the caller keeps the general template). The param values must
+    never be None (the general template would leave such a field out)."""
+    if not isinstance(template, dict) or "$op" in template:
+        return None
+    code = FunctionBuilder(params)
+    entries: list[str] = []
+    for key, field in template.items():
+        if isinstance(field, str) and field.startswith("$") and field[1:].lstrip(".") in params:
+            entries.append(f"{code.bind(str(key))}: {field[1:].lstrip('.')}")
+            continue
+        roots = template_roots(field)
+        if roots is None or roots & set(params):
+            return None
+        ctx = Context(provider)
+        try:
+            value = compile_template(field)(dict(fixed), ctx)
+        except Exception:  # it would fail on every call: the general template reports it there
+            return None
+        if ctx.warnings or (value is not None and type(value) not in _SCALARS):
+            return None
+        if value is not None:
+            entries.append(f"{code.bind(str(key))}: {code.bind(value)}")
+    function: Callable[..., dict[str, Any]] = code.build("{" + ", ".join(entries) + "}")
+    return function
+
+
 def _getter(template: str, where: tuple[str | int, ...]) -> tuple[str, Getter]:
     path = template[1:].lstrip(".")
     try:

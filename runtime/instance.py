@@ -302,8 +302,9 @@ class ProviderModelInstance(StreamOpeningInstance):
         if warnings and self._secrets:  # a warning may quote a request value, and a value may hold a key
             for warning in warnings:
                 warning.message = redact(warning.message, self._secrets)
-        if self._headers_only_auth:
-            return wire.with_headers(self._headers_for(wire)), warnings
+        if self._headers_only_auth:  # (the plan made `wire` for this call: its headers field is ours to set)
+            wire.headers = self._headers_for(wire)
+            return wire, warnings
         wire = wire.with_headers(_merge_headers(self._headers, wire.headers))
         return self._auth.apply(wire, self._auth_spec, self._credentials), warnings
 
