@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from yarl import URL
@@ -296,17 +296,20 @@ class _CallWatch:
         return self.fired is not None and self.task is not None and self.task.uncancel() <= self.cancelling
 
 
-_WATCH: ContextVar[_CallWatch | None] = ContextVar("vllora_llm_call_watch", default=None)
-
-
 class _WatchedConnector(aiohttp.TCPConnector):
-    """Tells the call being watched (a context variable of its task) when its connection is ready, so a wait
-    for a pooled connection does not count as silence from the server (as with aiohttp's `sock_read`, which
-    starts once the request is sent)."""
+    """Tells the call being watched when its connection is ready, so a wait for a pooled connection does not
+    count as silence from the server (as with aiohttp's `sock_read`, which starts once the request is sent).
+    Calls are found by their task (`watches`, filled by `AiohttpTransport.send`): a task sends one request
+    at a time, and a dict entry costs less per call than a context variable."""
+
+    def __init__(self, *, limit: int, watches: dict[asyncio.Task[Any], _CallWatch]) -> None:
+        super().__init__(limit=limit)
+        self.watches = watches
 
     async def connect(self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout) -> Connection:
         conn = await super().connect(req, traces, timeout)
-        watch = _WATCH.get()
+        task = asyncio.current_task()
+        watch = self.watches.get(task) if task is not None else None
         if watch is not None:
             watch.connected = watch.loop.time()
         return conn
@@ -364,6 +367,8 @@ class AiohttpTransport:
         self._owns_session = session is None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closer: AsyncGenerator[None, None] | None = None
+        self._watches: dict[asyncio.Task[Any], _CallWatch] = {}
+        """The non-streamed calls in flight by task, for the connector to tell each when it is connected."""
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(timeouts={self.timeouts!r})"
@@ -382,7 +387,7 @@ class AiohttpTransport:
             self._abandon(session)  # its loop was closed without shutting down async generators
         self._loop = loop
         session = self._session = aiohttp.ClientSession(
-            connector=_WatchedConnector(limit=self._limit),
+            connector=_WatchedConnector(limit=self._limit, watches=self._watches),
             timeout=self._client_timeout("whole"),
             auto_decompress=True,
         )
@@ -446,7 +451,10 @@ class AiohttpTransport:
         timeouts = _CALL_TIMEOUTS.get() or self.timeouts  # (current_timeouts, inline: once per call)
         # A session of the caller's has a connector that tells no watch: aiohttp then times the call.
         watch = _CallWatch(timeouts) if self._owns_session else None
-        token = _WATCH.set(watch) if watch is not None else None
+        task = None
+        if watch is not None and watch.task is not None:
+            task = watch.task
+            self._watches[task] = watch  # (the connector finds it by its task)
         response: aiohttp.ClientResponse | None = None
         try:
             session = self._session_now() or await self._client()
@@ -478,7 +486,8 @@ class AiohttpTransport:
         finally:
             if watch is not None:
                 watch.stop()
-                _WATCH.reset(token)  # type: ignore[arg-type]
+                if task is not None:
+                    del self._watches[task]
         response.release()
         return Response(response.status, response.headers, body)
 
