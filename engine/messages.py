@@ -174,7 +174,7 @@ class _TemplateMapper:
         text_of = self.text_of
         if leading:  # what `_put_system` does with text parts that carry no cache mark
             assert self.system_to is not None
-            texts = [message["content"] for message in messages[:leading]]
+            texts = [messages[0]["content"]] if leading == 1 else [message["content"] for message in messages[:leading]]
             joined = texts[0] if leading == 1 else "\n\n".join(texts)
             value: Any = joined if self.system_format == "string" else [
                 text_of(text) if text_of is not None else render({"type": "text", "text": text}, ctx)
