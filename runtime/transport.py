@@ -51,9 +51,10 @@ class Timeouts:
     """Seconds; `None` disables one.
 
     `connect`: to open a new connection (the socket connect; a wait for a free pooled connection counts
-    towards `total`). `read`: the longest silence while reading (the idle timeout that
-    catches a stalled stream). `total`: a whole non-streamed call, or a streamed call up to its response
-    headers (a long stream is bounded by `read`, not by its length).
+    towards `total`). `read`: the longest silence from the server once the request has its connection: the
+    wait for the response headers, then between pieces of the body (the idle timeout that catches a stalled
+    stream). `total`: a whole non-streamed call, or a streamed call up to its response headers (a long stream
+    is bounded by `read`, not by its length).
     """
 
     connect: float | None = _CONNECT
