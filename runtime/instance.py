@@ -36,7 +36,7 @@ from .auth import headers_only, redact, redact_error, resolve_credentials, schem
 from .eventstream import EventStreamParser
 from .retry import Attempts, RetryPolicy, classify_http_error
 from .sse import SSEParser
-from .transport import AiohttpTransport, StreamResponse, Timeouts, Transport
+from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Transport
 
 __all__ = [
     "FRAMERS",
@@ -349,14 +349,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
             try:  # the first attempt inline (`_complete_once` without its coroutine): no retry loop unless it fails
-                response = await self.transport.send(wire)
-                if not 200 <= response.status < 300:
-                    raise self.http_error(response.status, response.headers, response.body)
-                try:
-                    result = self.plan.decode(response.status, response.headers, response.body)
-                except LLMError as err:
-                    self._describe_answer(err, response.status, response.headers, response.body)
-                    raise
+                result = self._result_of(await self.transport.send(wire))
             except LLMError as err:
                 attempts = self._attempts()
                 await attempts.failed(err)  # raises unless this failure may be retried
@@ -370,8 +363,11 @@ class ProviderModelInstance(StreamOpeningInstance):
         return result
 
     async def _complete_once(self, wire: WireRequest) -> ChatCompletionMessageWithFinishReason:
-        """One attempt (a retry; the first one is inlined in `complete_validated`, keep the two alike)."""
-        response = await self.transport.send(wire)
+        """One attempt (a retry; the first one is inlined in `complete_validated`)."""
+        return self._result_of(await self.transport.send(wire))
+
+    def _result_of(self, response: Response) -> ChatCompletionMessageWithFinishReason:
+        """A whole answer as the result, or its typed error."""
         if not 200 <= response.status < 300:
             raise self.http_error(response.status, response.headers, response.body)
         try:
