@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -198,6 +199,21 @@ async def test_a_whole_call_schedules_one_timer_for_its_limits(
     assert response.body == b"echo:x"
     assert [name for name, _ in scheduled] == ["_CallWatch._check"]  # (the server's side schedules none here)
     assert all(handle.cancelled() for _, handle in scheduled)
+
+
+async def test_a_callers_own_session_is_used_and_timed_by_aiohttp(server: tuple[str, Seen]) -> None:
+    """`AiohttpTransport(session=...)`: the caller's session sends the calls (its connector is not ours, so no
+    watch can learn when a call is connected: aiohttp's own timers apply), and closing the transport leaves it
+    open."""
+    base, _ = server
+    async with aiohttp.ClientSession() as session:
+        transport = AiohttpTransport(Timeouts(connect=1, read=0.2, total=5), session=session)
+        assert (await transport.send(wire(base + "/echo", "POST", b"mine"))).body == b"echo:mine"
+        with pytest.raises(LLMTimeoutError, match=r"no data for 0.2 s \(read timeout\)"):
+            await transport.send(wire(base + "/slow"))
+        await transport.aclose()
+        assert not session.closed
+        assert transport._watches == {}
 
 
 async def test_reset_mid_stream_is_a_stream_error(server: tuple[str, Seen], transport: AiohttpTransport) -> None:
