@@ -296,6 +296,8 @@ class _TemplateMapper:
             # The usual message (a role and plain text: nothing to order, attach or mark): its one text part.
             if not content:
                 return []
+            if self.text_of is not None:  # (specialized: it neither warns nor fails, so no path to set)
+                return [self.text_of(content)]
             render_text = self.parts.get("text")
             if render_text is not None:
                 ctx.path = f"messages[{index}].content"

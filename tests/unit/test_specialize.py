@@ -63,3 +63,18 @@ def test_the_shipped_template_specs_take_the_direct_builders(provider: str) -> N
     mapper = load_plan(provider).encoder_for("some-model").messages.__self__  # type: ignore[attr-defined]
     assert mapper.text_of is not None and mapper.turn_of is not None
     assert (mapper.system_of is not None) == (mapper.system_template is not None)
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini", "bedrock"])
+def test_the_shipped_builders_match_their_templates(provider: str) -> None:
+    mapper = load_plan(provider).encoder_for("some-model").messages.__self__  # type: ignore[attr-defined]
+    for text in TEXTS:
+        expected = mapper.text_part({"type": "text", "text": text}, Context(provider))
+        assert mapper.text_of(text) == expected and list(mapper.text_of(text)) == list(expected)
+        parts = [mapper.text_of(text)]
+        for role in ("user", "assistant", "model"):
+            assert mapper.turn_of(role, parts) == mapper.turn({"role": role, "parts": parts}, Context(provider))
+        if mapper.system_of is not None:
+            for value in (text, parts):
+                assert mapper.system_of(value, text) == mapper.system_template({"parts": value, "text": text},
+                                                                                Context(provider))
