@@ -147,3 +147,12 @@ def test_a_message_with_more_than_text_takes_the_conversion(monkeypatch: pytest.
     with pytest.raises(InvalidRequestError, match="messages"):
         bad_role.validated_builtins()
     assert len(seen) == 2
+
+
+def test_the_roles_checked_are_the_request_roles() -> None:
+    from typing import get_args
+
+    from vllora_llm.engine.gateway import Role
+    from vllora_llm.engine.plain_check import _ROLES
+
+    assert set(get_args(Role)) == _ROLES  # the check keeps its own copy (gateway imports it)
