@@ -28,7 +28,7 @@ from .gateway import (
     Usage,
 )
 from .paths import Getter, compile_getter, is_simple, plain_keys, single_key, split_path
-from .templates import Evaluator, compile_template, template_roots
+from .templates import Evaluator, compile_template, specialize, template_roots
 from .transforms import Context
 
 Decode = Callable[[bytes], ChatCompletionMessageWithFinishReason]
@@ -331,32 +331,21 @@ def text_part_key(response_spec: Mapping[str, Any], reader: PartsReader, provide
     """The key K for which a content part holding only K, with a non-empty str value, renders as `{"text":
     value}`, whatever the value; None when no key does.
 
-    K's kind is the first `present` entry naming K (what the kind scan finds for a one-key part). Its template
-    must be an object with `text: $K` whose other fields read no K (`_roots`): on the part `{K: value}` each of
-    them then reads only absent keys, as on the part `{}`, so it gives what it gives on `{}` (transforms are
-    functions of their input and arguments); that must be None (the field is left out), without a warning."""
+    K's kind is the first `present` entry naming K (what the kind scan finds for a one-key part). Its template,
+    specialized as a function of K (`specialize`: every other field reads no K, so it is a constant), must
+    build `{"text": value}` and nothing else."""
     if reader.kind_field is not None:
         return None
     kinds = {str(kind): template for kind, template in (response_spec.get("kinds") or {}).items()}
     seen: set[str] = set()
+    value = object()  # a value no constant can be
     for key, kind in reader.present:
         if key in seen:
             continue
         seen.add(key)
-        template = kinds.get(kind)
-        if not isinstance(template, dict) or "$op" in template or "text" not in template:
-            continue
-        ref = template["text"]
-        if not isinstance(ref, str) or not ref.startswith("$") or plain_keys(ref[1:].lstrip(".")) != (key,):
-            continue
-        ctx = Context(provider)
-        try:
-            if all(name == "text" or ((roots := template_roots(field)) is not None and key not in roots
-                                      and compile_template(field)({}, ctx) is None)
-                   for name, field in template.items()) and not ctx.warnings:
-                return key
-        except Exception:  # a field failing on `{}` would fail on `{K: value}` too: not this key
-            continue
+        built = specialize(kinds.get(kind), {}, (key,), provider)
+        if built is not None and (out := built(value)).keys() == {"text"} and out["text"] is value:
+            return key
     return None
 
 

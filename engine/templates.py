@@ -96,11 +96,12 @@ def specialize(
     never be None (the general template would leave such a field out)."""
     if not isinstance(template, dict) or "$op" in template:
         return None
-    code = FunctionBuilder(params)
+    args = {param: f"_p{i}" for i, param in enumerate(params)}  # (params may be spec keys: never source text)
+    code = FunctionBuilder(tuple(args.values()))
     entries: list[str] = []
     for key, field in template.items():
-        if isinstance(field, str) and field.startswith("$") and field[1:].lstrip(".") in params:
-            entries.append(f"{code.bind(str(key))}: {field[1:].lstrip('.')}")
+        if isinstance(field, str) and field.startswith("$") and field[1:].lstrip(".") in args:
+            entries.append(f"{code.bind(str(key))}: {args[field[1:].lstrip('.')]}")
             continue
         roots = template_roots(field)
         if roots is None or roots & set(params):
