@@ -431,7 +431,7 @@ KEYS: list[tuple[dict[str, Any], Any, str | None]] = [
 
 
 @pytest.mark.parametrize("at", range(len(KEYS)))
-def testtext_part_key(at: int) -> None:
+def test_text_part_key(at: int) -> None:
     kinds, present, key = KEYS[at]
     response = _response(kinds, present)
     decoder = compile_stream({"mode": "whole_response", "error_when": "error"}, response, "made-up")()
