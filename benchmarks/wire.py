@@ -1,6 +1,6 @@
 """The precomputed wire data of each format: the server's response bodies and its 5,000-event streams.
 
-Shapes follow the recordings in ../shared/conformance/ (one short text reply; a stream of text deltas with
+Shapes follow the recordings in tests/recordings/ (one short text reply; a stream of text deltas with
 the usual opening and closing events). Everything is built once, at server start, into bytes.
 """
 

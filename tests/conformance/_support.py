@@ -1,10 +1,9 @@
 """The conformance cases as data: loading the case files, running one case's input, comparing with `expect`.
 
 Case files live beside this module, one per provider and kind (`requests/openai.yaml`, `responses/…`,
-`streams/…`); each is a YAML list of cases, and a case's id is `<provider>:<case id>`. Recordings are read in
-place from `../shared/conformance/` (the repository root's sibling). The key sets below are the whole case
-language: an unknown key is an error in the case file, so a typo never passes silently. The format of every
-key is described in `README.md` in this folder.
+`streams/…`); each is a YAML list of cases, and a case's id is `<provider>:<case id>`. Recordings are read from
+`tests/recordings/`. The key sets below are the whole case language: an unknown key is an error in the case file,
+so a typo never passes silently. The format of every key is described in `README.md` in this folder.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ def _repo_root() -> Path:
 
 
 CASES_DIR = Path(__file__).resolve().parent
-RECORDINGS = _repo_root().parent / "shared" / "conformance"
+RECORDINGS = _repo_root() / "tests" / "recordings"
 KINDS = ("requests", "responses", "streams")
 
 CASE_KEYS: dict[str, frozenset[str]] = {

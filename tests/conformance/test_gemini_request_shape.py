@@ -1,10 +1,10 @@
 """Every rendered Gemini request body has the shape of the v1beta protos' `GenerateContentRequest`.
 
-The protos (../shared/conformance/schemas/gemini/google/ai/generativelanguage/v1beta/*.proto) are the
+The protos (tests/recordings/schemas/gemini/google/ai/generativelanguage/v1beta/*.proto) are the
 official wire definition; REST JSON is their proto3 JSON mapping (lowerCamelCase names, or `json_name`).
 A small parser reads their messages, fields, maps, oneofs and enums; the check walks each rendered body
 (every non-error case of requests/gemini.yaml) and fails on a key the message does not have, a scalar of
-the wrong JSON type, or an enum value the enum does not list. Dev-only: it needs the shared recordings.
+the wrong JSON type, or an enum value the enum does not list. It reads the protos kept in tests/recordings.
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ def _statement(stmt: str, scopes: list[tuple[str, str]], messages: dict[str, Mes
     )
 
 
-MESSAGES, ENUMS = parse_protos(PROTOS) if PROTOS.is_dir() else ({}, {})
+MESSAGES, ENUMS = parse_protos(PROTOS)
 
 
 # ---- the check --------------------------------------------------------------------------------------------
@@ -259,9 +259,6 @@ def shape_problems(value: Any, type_name: str, scope: str, where: str) -> list[s
 def _body_cases() -> list[Any]:
     cases = [c for c in load_cases("requests") if c.provider == "gemini" and "error" not in c.expect]
     return [pytest.param(c, id=c.id) for c in cases]
-
-
-pytestmark = pytest.mark.skipif(not PROTOS.is_dir(), reason="the Gemini protos in ../shared are not present")
 
 
 @pytest.mark.parametrize("case", _body_cases())

@@ -1,7 +1,7 @@
 """Every body rendered by requests/openai.yaml is accepted by OpenAI's published chat-completions schema.
 
 The schema is `CreateChatCompletionRequest` in OpenAI's OpenAPI document (openai/openai-openapi, kept in
-`../shared/conformance/schemas/openai/openapi.yaml`). The document is OpenAPI 3.1 (JSON Schema 2020-12) but
+`tests/recordings/schemas/openai/openapi.yaml`). The document is OpenAPI 3.1 (JSON Schema 2020-12) but
 still writes `nullable: true` in places; that is rewritten as `anyOf: [<schema>, {type: "null"}]` before
 validating. `$ref`s (`#/components/schemas/...`) resolve inside the document through a `referencing` registry.
 """

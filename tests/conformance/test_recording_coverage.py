@@ -1,6 +1,6 @@
 """Every recording a provider's conformance cases must cover is named by at least one case.
 
-A row per provider: the recordings (globs under ../shared/conformance/) its case files must use. A new
+A row per provider: the recordings (globs under tests/recordings/) its case files must use. A new
 recording without a case fails here, so it cannot be forgotten. `.request.json` and `.status.json` files are
 inputs of other cases, not cases of their own.
 """

@@ -23,7 +23,7 @@ from vllora_llm.engine.registry import discover, load_plan
 from vllora_llm.runtime.eventstream import EventStreamParser, encode_message
 from vllora_llm.runtime.sse import SSEParser
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
+CONFORMANCE = Path(__file__).resolve().parents[1] / "recordings"
 NAMES = sorted(discover())
 
 

@@ -3,7 +3,7 @@
 The thinking round trip is the point: a response's reasoning_details (text + signature) go back in the next
 request and the server, which checks signatures and block order the way the API does, must receive the
 thinking block before the tool_use block with the exact signature. Then every recorded Anthropic stream in
-../shared/conformance/anthropic/ (read in place) is replayed through the client in 1-byte, 7-byte and whole
+tests/recordings/anthropic/ (in the repository) is replayed through the client in 1-byte, 7-byte and whole
 writes and compared with an independent, naive reading of the recording; and errors keep their class, type
 and request id.
 """
@@ -24,7 +24,7 @@ from vllora_llm.testing import Fault, LocalProviderServer, replay
 from vllora_llm.tools.testing.wire_anthropic import signature_for
 from vllora_llm.types.gateway import ChatCompletionMessage, ChatCompletionMessageWithFinishReason
 
-RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "anthropic"
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "anthropic"
 STREAMS = sorted(RECORDINGS.glob("stream_*.sse"))
 SSE = "text/event-stream; charset=utf-8"
 KEY = "sk-ant-test-key"

@@ -26,7 +26,7 @@ from vllora_llm.tools.testing.wire_converse import EVENT_STREAM, exception_frame
 from vllora_llm.types.gateway import ChatCompletionRequest
 
 ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
-RECORDINGS = ROOT.parent / "shared" / "conformance" / "bedrock"
+RECORDINGS = ROOT / "tests" / "recordings" / "bedrock"
 STREAMS = sorted(RECORDINGS.glob("*.eventstream"))
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 RAW_PATH = "/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0"

@@ -22,7 +22,7 @@ from vllora_llm.runtime.eventstream import (
     encode_message,
 )
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
+CONFORMANCE = Path(__file__).resolve().parents[1] / "recordings"
 VECTORS = CONFORMANCE / "eventstream" / "aws-sdk-go"
 POSITIVE = sorted((VECTORS / "encoded" / "positive").iterdir())
 NEGATIVE = sorted((VECTORS / "encoded" / "negative").iterdir())

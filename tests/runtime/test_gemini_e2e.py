@@ -23,7 +23,7 @@ from vllora_llm.engine.registry import load_plan
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 from vllora_llm.tools.testing.wire_gemini import SKIP_SIGNATURE, signature_for
 
-RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "gemini"
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "gemini"
 SSE = "text/event-stream; charset=utf-8"
 HELLO = [{"role": "user", "content": "Say hello"}]
 WEATHER_TOOL = {

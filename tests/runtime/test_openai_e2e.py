@@ -1,6 +1,6 @@
 """The real client, end to end, against recorded OpenAI streams replayed by the local provider server.
 
-Each recording in ../shared/conformance/openai/ (read in place) is replayed in 1-byte, 7-byte and whole
+Each recording in tests/recordings/openai/ (in the repository) is replayed in 1-byte, 7-byte and whole
 writes through `VlloraLLMClient.from_provider("openai", ...)` over real HTTP on 127.0.0.1; the aggregated
 response must equal what an independent, naive reading of the same recording says (text, refusal, tool
 calls, finish reasons, usage). Then: leaving a stream early closes the connection at once.
@@ -24,7 +24,7 @@ from vllora_llm.runtime.transport import AiohttpTransport
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 from vllora_llm.types.gateway import ChatCompletionMessageWithFinishReason, ToolCall, Usage
 
-RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "openai"
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "openai"
 STREAMS = sorted(RECORDINGS.glob("stream_*.sse"))
 REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 SSE = "text/event-stream; charset=utf-8"

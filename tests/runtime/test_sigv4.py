@@ -1,7 +1,7 @@
 """The `aws_sigv4` auth scheme: the AWS SigV4 test suite, botocore's own bedrock-runtime client, auth selection,
 and the errors for a missing extra, missing credentials and a missing region.
 
-Vectors are read in place from ../shared/conformance/sigv4/ (aws-c-auth's copy of the AWS suite; the openai-python
+Vectors are read in place from tests/recordings/sigv4/ (aws-c-auth's copy of the AWS suite; the openai-python
 Bedrock auth-selection table). The clock is frozen by patching botocore's `get_current_datetime`, the one clock
 its signer reads, so the scheme's output can be compared byte for byte.
 """
@@ -30,7 +30,7 @@ from vllora_llm.runtime.sigv4 import SigningCredentials
 botocore_auth = pytest.importorskip("botocore.auth")
 
 ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
-SIGV4 = ROOT.parent / "shared" / "conformance" / "sigv4"
+SIGV4 = ROOT / "tests" / "recordings" / "sigv4"
 SUITE = SIGV4 / "aws-c-auth" / "v4"
 CASES = sorted(p for p in SUITE.iterdir() if p.is_dir()) if SUITE.is_dir() else []
 

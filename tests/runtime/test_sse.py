@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
+CONFORMANCE = Path(__file__).resolve().parents[1] / "recordings"
 RECORDINGS = sorted(CONFORMANCE.glob("*/*.sse"))
 RECORDING_IDS = [f"{p.parent.name}/{p.name}" for p in RECORDINGS]
 

@@ -16,7 +16,7 @@ import pytest
 from vllora_llm.testing import FAULT_HEADER, Fault, FaultQueue, FaultSpecError, LocalProviderServer, replay
 from vllora_llm.tools.testing.replies import example_value
 
-RECORDINGS = Path("/work/shared/conformance/openai")
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "openai"
 AUTH = {"Authorization": "Bearer test-key"}
 PROMPT = [
     {"role": "system", "content": "You are helpful."},

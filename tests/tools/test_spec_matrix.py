@@ -1,8 +1,7 @@
 """`vllora-llm spec matrix`: the parameter table of DESIGN §2, computed from the specs.
 
-- The seed table is parsed from ../shared/DESIGN.md itself: the rows, labels and Notes must be DESIGN's, and
-  every cell of a seed provider whose spec exists must equal DESIGN's cell (one test per provider, skipped
-  only while that provider's spec has not been written).
+- The seed table is parsed from DESIGN §2 (copied as tests/recordings/seed_table.md): the rows, labels and Notes
+  must be DESIGN's, and every cell of a seed provider's spec must equal DESIGN's cell (one test per provider).
 - The Markdown output is a syrupy snapshot (it is read by people).
 - README.md's "Parameter support" block must be exactly `spec matrix --all` output.
 """
@@ -20,7 +19,7 @@ from vllora_llm.tools.cli import main
 from vllora_llm.tools.matrix import END, ROWS, SEED, START, build, classify, column_for, readme_block, render_md
 
 ROOT = Path(__file__).resolve().parents[2]
-DESIGN = ROOT.parent / "shared" / "DESIGN.md"
+DESIGN = ROOT / "tests" / "recordings" / "seed_table.md"
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ Two tables:
 - RENDERS: a unified request rendered by each pack spec, with the credential added by the runtime's auth
   scheme. Each row states the URL, the auth header, what the body must (and must not) carry, and which
   parameters came back as warnings: the renames and unsupported parameters the spec declares.
-- STREAMS: every recording in ../shared/conformance/openai_compatible/ framed with the real SSE parser,
+- STREAMS: every recording in tests/recordings/openai_compatible/ framed with the real SSE parser,
   decoded by the matching pack plan and aggregated; each row states the text, reasoning, tool calls and
   finish reason, or the mid-stream error. The recordings are read in place.
 
@@ -31,7 +31,7 @@ from vllora_llm.runtime.auth import resolve_credentials, scheme_for, select_auth
 from vllora_llm.runtime.sse import SSEParser
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORDINGS = ROOT.parent / "shared" / "conformance" / "openai_compatible"
+RECORDINGS = ROOT / "tests" / "recordings" / "openai_compatible"
 PACK = ("azure-openai", "groq", "mistral", "deepseek", "xai", "together", "fireworks", "openrouter", "ollama", "vllm")
 
 

@@ -18,7 +18,7 @@ from vllora_llm.engine.gateway import enc_hook
 from vllora_llm.engine.registry import load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
-RECORDINGS = ROOT.parent / "shared" / "conformance"
+RECORDINGS = ROOT / "tests" / "recordings"
 CASES = ROOT / "tests" / "conformance" / "responses"
 PROVIDERS = ("anthropic", "gemini", "bedrock")
 

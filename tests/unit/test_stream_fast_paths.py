@@ -2,7 +2,7 @@
 
 `feed_all` reads the usual event inline: a text delta through an event handler's text reader (`_Handler.text`),
 the usual whole-response event without the kind template (`text_key`), an OpenAI-shaped chunk decoded without
-`feed`. Every recorded stream under ../shared/conformance/ (fed to every shipped wire format's decoder, so each
+`feed`. Every recorded stream under tests/recordings/ (fed to every shipped wire format's decoder, so each
 one also sees events it does not expect) and sets of hand-made events are decoded twice: frame by frame through
 `feed_all` with the fast paths on, and through `feed` with them off; chunks (or errors), usage, ids and `done`
 are compared frame by frame. Then the whole stream goes through `feed_all` in one call, which must give the
@@ -25,7 +25,7 @@ from vllora_llm.engine.stream import compile_stream
 from vllora_llm.runtime.eventstream import EventStreamMessage, EventStreamParser
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
-CONFORMANCE = Path(__file__).resolve().parents[2].parent / "shared" / "conformance"
+CONFORMANCE = Path(__file__).resolve().parents[1] / "recordings"
 PLANS = ("anthropic", "gemini", "openai", "bedrock")
 SUFFIXES = (".sse", ".chunks.jsonl", ".eventstream", ".decoded.jsonl")
 RECORDINGS = sorted(p for p in CONFORMANCE.glob("*/*") if p.name.endswith(SUFFIXES))

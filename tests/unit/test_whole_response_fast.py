@@ -14,7 +14,7 @@ import pytest
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
-RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "gemini"
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "gemini"
 
 
 def _outcome(decoder: Any, frame: Any) -> Any:

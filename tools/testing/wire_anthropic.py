@@ -1,6 +1,6 @@
 """The Anthropic Messages wire format for the local provider server: `POST /v1/messages`.
 
-Shapes follow the real API as recorded in `../shared/conformance/anthropic/`: `x-api-key` and
+Shapes follow the real API as recorded in `tests/recordings/anthropic/`: `x-api-key` and
 `anthropic-version` headers, `{"type": "error", "error": {type, message}}` errors with a `request-id` header,
 content blocks (`text`, `tool_use` with an object `input`, `thinking` with a `signature`), and streams of
 typed SSE events (`message_start`, `content_block_start|delta|stop`, `message_delta`, `message_stop`, `ping`).

@@ -1,7 +1,7 @@
 """The Bedrock Converse wire format for the local provider server: `POST /model/{modelId}/converse` and
 `/model/{modelId}/converse-stream`.
 
-Shapes follow the real API as recorded in `../shared/conformance/bedrock/` and botocore's bedrock-runtime
+Shapes follow the real API as recorded in `tests/recordings/bedrock/` and botocore's bedrock-runtime
 model: `{"message": ...}` error bodies typed by the `x-amzn-ErrorType` header, `output.message.content` blocks
 (`text`, `toolUse` with an object `input`), `stopReason`, `usage` with `totalTokens`, and streams in the binary
 AWS event-stream framing (`application/vnd.amazon.eventstream`, frames with correct CRCs written by the

@@ -2,7 +2,7 @@
 
 `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` (`?alt=sse`: one whole
 GenerateContentResponse per SSE event, events ended with CRLF as the real API does; without `alt=sse`: one
-JSON array of them). Shapes follow the recordings in `../shared/conformance/gemini/`: `x-goog-api-key` (or
+JSON array of them). Shapes follow the recordings in `tests/recordings/gemini/`: `x-goog-api-key` (or
 `?key=`), `candidates[{content: {role: model, parts}, finishReason, index}]` (n = `candidateCount`),
 `functionCall` parts with object `args`, `usageMetadata`, and `{"error": {code, message, status}}` errors (a
 429 carries `google.rpc.RetryInfo`).

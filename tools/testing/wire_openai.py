@@ -1,6 +1,6 @@
 """The OpenAI chat-completions wire format for the local provider server: `POST /v1/chat/completions`.
 
-Shapes follow the real API as recorded in `../shared/conformance/openai/` (error JSON, chunk fields, tool-call
+Shapes follow the real API as recorded in `tests/recordings/openai/` (error JSON, chunk fields, tool-call
 deltas that carry `index` + `id` + name first and argument fragments after, `usage: null` on every chunk when
 `stream_options.include_usage` asks for a final usage-only chunk), so a client that works here works there.
 """
