@@ -18,8 +18,8 @@ DEFAULT_JSON = Path(__file__).resolve().parent / "last_run.json"
 ROWS = (  # (result key, which measure, label, unit, target key); labels are filled in from the workload
     ("sequential_us_per_request", "cpu", "sequential, client CPU", "µs/request", "sequential"),
     ("sequential_us_per_request", "wall", "sequential, wall", "µs/request", None),
-    ("stream_us_per_chunk", "cpu", "{events:,}-chunk stream, client CPU", "µs/chunk", "stream"),
-    ("stream_us_per_chunk", "wall", "{events:,}-chunk stream, wall", "µs/chunk", None),
+    ("streams", "cpu", "{events:,}-chunk stream ({shape}), client CPU", "µs/chunk", "stream"),
+    ("streams", "wall", "{events:,}-chunk stream ({shape}), wall", "µs/chunk", None),
     ("concurrent_requests_per_s", "wall", "{total} requests, {inflight} in flight", "requests/s", "concurrent"),
     ("rss", "mib", "peak RSS, sequential workload", "MiB", "rss"),
 )
@@ -41,10 +41,12 @@ def table(results: dict[str, Any]) -> str:
             lines.append(f"| {fmt} | skipped: {entry['skipped']} | | | | |")
             continue
         for key, measure, label, unit, target in ROWS:
-            pair = entry[key][measure]
-            label = label.format(**results["workload"])
-            lines.append(f"| {fmt} | {label}, {unit} | {pair['floor']:,.1f} | {pair['vllora']:,.1f} | "
-                         f"{pair['ratio']:.2f}{TIMES} | {_mark(pair['ratio'], target)} |")
+            shapes = entry[key].items() if key == "streams" else [("", entry[key])]
+            for shape, found in shapes:
+                pair = found[measure]
+                text = label.format(**results["workload"], shape=shape)
+                lines.append(f"| {fmt} | {text}, {unit} | {pair['floor']:,.2f} | {pair['vllora']:,.2f} | "
+                             f"{pair['ratio']:.2f}{TIMES} | {_mark(pair['ratio'], target)} |")
         start = entry["start"]
         for when in ("cold", "warm"):
             loaded = ", ".join(start[f"{when}_loaded"]) or "none of yaml, jsonschema, jmespath, the CLI"

@@ -1,9 +1,10 @@
 """The floor: what a careful hand-written client for each wire format costs (aiohttp + msgspec, nothing else).
 
 Per format: the native request body encoded with msgspec, one reused `aiohttp.ClientSession`, the response
-decoded into a small msgspec Struct holding what a caller reads (text, finish reason, usage); streams cut by
-a minimal splitter (SSE on blank lines; AWS event-stream by the length prelude, CRCs checked) with each
-payload decoded into a small Struct and yielded from an async generator. The library is measured against it.
+decoded into a small msgspec Struct holding what a caller reads (text, reasoning, tool calls, finish reason,
+usage); streams cut by a minimal splitter (SSE on blank lines; AWS event-stream by the length prelude, CRCs
+checked) with each payload decoded into a small Struct and yielded from an async generator. The library is
+measured against it.
 """
 
 from __future__ import annotations
@@ -38,10 +39,15 @@ class OAChoice(Struct):
     finish_reason: str | None = None
 
 
+class OAPromptDetails(Struct):
+    cached_tokens: int = 0
+
+
 class OAUsage(Struct):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    prompt_tokens_details: OAPromptDetails | None = None
 
 
 class OAResponse(Struct):
@@ -51,9 +57,21 @@ class OAResponse(Struct):
     usage: OAUsage | None = None
 
 
+class OAFunctionDelta(Struct):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class OAToolDelta(Struct):
+    index: int = 0
+    id: str | None = None
+    function: OAFunctionDelta | None = None
+
+
 class OADelta(Struct):
     role: str | None = None
     content: str | None = None
+    tool_calls: list[OAToolDelta] | None = None
 
 
 class OAChunkChoice(Struct):
@@ -79,6 +97,8 @@ class ABlock(Struct):
 class AUsage(Struct):
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
 
 
 class AResponse(Struct):
@@ -92,21 +112,47 @@ class AResponse(Struct):
 class ADelta(Struct):
     type: str | None = None
     text: str | None = None
+    partial_json: str | None = None
+    thinking: str | None = None
+    signature: str | None = None
     stop_reason: str | None = None
+
+
+class AStart(Struct):
+    type: str
+    id: str | None = None
+    name: str | None = None
+
+
+class AMessage(Struct):
+    id: str | None = None
+    model: str | None = None
+    usage: AUsage | None = None
 
 
 class AEvent(Struct):
     type: str
     index: int | None = None
     delta: ADelta | None = None
+    content_block: AStart | None = None
+    message: AMessage | None = None
     usage: AUsage | None = None
 
 
 # ---- Gemini --------------------------------------------------------------------------------------------------
 
 
+class GFunctionCall(Struct):
+    name: str
+    args: msgspec.Raw = msgspec.Raw(b"{}")
+    id: str | None = None
+
+
 class GPart(Struct):
     text: str | None = None
+    thought: bool = False
+    functionCall: GFunctionCall | None = None
+    thoughtSignature: str | None = None
 
 
 class GContent(Struct):
@@ -123,12 +169,14 @@ class GUsage(Struct):
     promptTokenCount: int = 0
     candidatesTokenCount: int = 0
     totalTokenCount: int = 0
+    thoughtsTokenCount: int = 0
 
 
 class GResponse(Struct):
     candidates: list[GCandidate] = []
     usageMetadata: GUsage | None = None
     responseId: str | None = None
+    modelVersion: str | None = None
 
 
 # ---- Bedrock Converse ----------------------------------------------------------------------------------------
@@ -151,6 +199,8 @@ class BUsage(Struct):
     inputTokens: int = 0
     outputTokens: int = 0
     totalTokens: int = 0
+    cacheReadInputTokens: int = 0
+    cacheWriteInputTokens: int = 0
 
 
 class BResponse(Struct):
@@ -159,9 +209,34 @@ class BResponse(Struct):
     usage: BUsage | None = None
 
 
+class BToolInput(Struct):
+    input: str | None = None
+
+
+class BReasoning(Struct):
+    text: str | None = None
+    signature: str | None = None
+
+
+class BDelta(Struct):
+    text: str | None = None
+    toolUse: BToolInput | None = None
+    reasoningContent: BReasoning | None = None
+
+
+class BToolStart(Struct):
+    toolUseId: str | None = None
+    name: str | None = None
+
+
+class BStart(Struct):
+    toolUse: BToolStart | None = None
+
+
 class BEvent(Struct):
     contentBlockIndex: int | None = None
-    delta: BText | None = None
+    delta: BDelta | None = None
+    start: BStart | None = None
     stopReason: str | None = None
     usage: BUsage | None = None
     role: str | None = None
@@ -171,7 +246,8 @@ class BEvent(Struct):
 
 
 def _sse_data(strip_event: bool) -> Callable[[bytes], list[bytes]]:
-    """Minimal SSE splitter for one block: the bytes after `data: ` (blocks end at a blank line)."""
+    """Minimal SSE splitter for one block: the bytes after `data: ` (blocks end at a blank line; the client
+    knows its server's line ending, see `FloorClient.blank`)."""
 
     def data_of(block: bytes) -> list[bytes]:
         if strip_event:
@@ -215,6 +291,8 @@ class FloorClient:
             self.decoder = msgspec.json.Decoder(BResponse)
             self.event_decoder = msgspec.json.Decoder(BEvent)
         self._data_of = _sse_data(self.fmt == "anthropic")
+        self.blank = b"\r\n\r\n" if self.fmt == "gemini" else b"\n\n"
+        """Where an SSE event ends: Gemini frames its events with CRLF."""
 
     def body(self, stream: bool) -> bytes:
         user = {"role": "user", "content": PROMPT}
@@ -255,10 +333,10 @@ class FloorClient:
                 async for event in self._frames(response):
                     yield event
                 return
-            decode, data_of = self.event_decoder.decode, self._data_of
+            decode, data_of, blank = self.event_decoder.decode, self._data_of, self.blank
             rest = b""
             async for piece in response.content.iter_any():
-                *blocks, rest = (rest + piece).split(b"\n\n")
+                *blocks, rest = (rest + piece).split(blank)
                 for block in blocks:
                     for data in data_of(block):
                         if data == b"[DONE]":

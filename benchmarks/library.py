@@ -43,5 +43,17 @@ class LibraryClient:
         if response.text() != REPLY:
             raise AssertionError(f"{self.fmt}: unexpected reply {response.text()!r}")
 
+    async def check_stream(self, shape: str, expected: tuple[str, str, str]) -> None:
+        """The stream of `shape` adds up to what the server sent (text, reasoning, tool-call arguments)."""
+        async with self.stream() as stream:
+            async for _ in stream:
+                pass
+        message = stream.aggregate().message()
+        got = (message.content.as_string() if message.content is not None else "") or "", message.reasoning or "", \
+            "".join(call.function.arguments for call in message.tool_calls or ())
+        if got != expected:
+            raise AssertionError(f"{self.fmt} {shape} stream: got {tuple(x[:80] for x in got)}, "
+                                 f"expected {tuple(x[:80] for x in expected)}")
+
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,4 +1,5 @@
-"""`python -m benchmarks.profile FORMAT [sequential|stream|concurrent] [--side lib|floor] [-n N] [--top K]`:
+"""`python -m benchmarks.profile FORMAT [sequential|stream|concurrent] [--shape text|tools|thinking] [--side lib|floor]
+[-n N] [--top K]`:
 cProfile one workload of one side against the benchmark server, to see what dominates."""
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def main() -> None:
     parser.add_argument("format", choices=FORMATS)
     parser.add_argument("what", nargs="?", default="sequential", choices=("sequential", "stream", "concurrent"))
     parser.add_argument("--side", default="lib", choices=("lib", "floor"))
+    parser.add_argument("--shape", default="text", choices=("text", "tools", "thinking"),
+                        help="the stream shape (see benchmarks/wire.py)")
     parser.add_argument("-n", type=int, default=2000, help="requests (streams: how many 5,000-chunk streams)")
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--sort", default="tottime")
@@ -60,7 +63,7 @@ def main() -> None:
     profiler = cProfile.Profile()
     with BenchServer(5000) as server:
         n = args.n if args.what != "stream" or args.n < 100 else 3
-        asyncio.run(_workload(args.side, args.format, server.base_url(args.format), args.what, n, profiler))
+        asyncio.run(_workload(args.side, args.format, server.base_url(args.format, args.shape), args.what, n, profiler))
     pstats.Stats(profiler).strip_dirs().sort_stats(args.sort).print_stats(args.top)
 
 

@@ -1,8 +1,9 @@
 """The benchmark server: a plain aiohttp server on 127.0.0.1 answering every format with precomputed bytes.
 
 It runs in its own process (so its CPU is not counted as the client's) and does as little as possible per
-request: `POST /<format>/<anything>` reads the body and writes the precomputed response, or the whole
-precomputed stream when the path names a stream endpoint or the body asks for `"stream":true`.
+request: `POST /<format>/<shape>/<anything>` reads the body and writes the precomputed response, or the
+precomputed stream of that shape (`text`, `tools`, `thinking`: see wire.py) when the path names a stream
+endpoint or the body asks for `"stream":true`.
 Not the fault-injecting local provider server of `vllora_llm.testing`, which does far more per request.
 """
 
@@ -21,15 +22,16 @@ from .wire import FORMATS, Payloads, payloads
 
 def _handler(data: dict[str, Payloads]) -> web.Server:
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
-        fmt = request.path.split("/", 2)[1]
+        _, fmt, shape, *_ = [*request.path.split("/", 3), "", ""]
         found = data.get(fmt)
-        if found is None:
-            return web.Response(status=404, text=f"unknown format {fmt!r}")
+        stream = found.streams.get(shape) if found is not None else None
+        if found is None or stream is None:
+            return web.Response(status=404, text=f"unknown format or shape {fmt!r}/{shape!r}")
         body = await request.read()
         if "stream" in request.path.lower() or b'"stream":true' in body:
             response = web.StreamResponse(headers={"content-type": found.stream_type})
             await response.prepare(request)
-            await response.write(found.stream)
+            await response.write(stream)
             await response.write_eof()
             return response
         return web.Response(body=found.response, content_type="application/json")
@@ -91,5 +93,5 @@ class BenchServer:
                 self._process.terminate()
                 self._process.join(5)
 
-    def base_url(self, fmt: str) -> str:
-        return f"{self.url}/{fmt}"
+    def base_url(self, fmt: str, shape: str = "text") -> str:
+        return f"{self.url}/{fmt}/{shape}"

@@ -24,7 +24,7 @@ import aiohttp
 from .floor import FloorClient
 from .library import LibraryClient, spec_available
 from .server import BenchServer
-from .wire import FORMATS, REPLY
+from .wire import FORMATS, REPLY, SHAPES, payloads
 
 TARGETS = {"sequential": 1.5, "stream": 3.0, "concurrent": 1.5, "import": 1.3, "rss": 1.3}
 
@@ -35,7 +35,7 @@ class Workload:
     """Sequential non-streamed requests per round and side."""
     rounds: int = 7
     events: int = 5000
-    """Chunks in the one stream (each round streams it once per side)."""
+    """Chunks in each stream (each round streams each shape once per side)."""
     total: int = 500
     inflight: int = 100
     burst_rounds: int = 21
@@ -78,14 +78,42 @@ def _pair(floor: float, lib: float, *, higher_is_better: bool = False) -> dict[s
     return {"floor": round(floor, 2), "vllora": round(lib, 2), "ratio": round(ratio, 3)}
 
 
-async def _bench_format(fmt: str, base: str, w: Workload) -> dict[str, Any]:
-    lib = LibraryClient(fmt, base)
+async def _bench_format(fmt: str, server: BenchServer, w: Workload) -> dict[str, Any]:
+    libs = {shape: LibraryClient(fmt, server.base_url(fmt, shape)) for shape in SHAPES[fmt]}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=w.inflight)) as session:
-        floor = FloorClient(fmt, session, base)
+        floors = {shape: FloorClient(fmt, session, server.base_url(fmt, shape)) for shape in SHAPES[fmt]}
         try:
-            return await _measure(fmt, floor, lib, w)
+            expected = payloads(fmt, w.events).expected
+            for shape, lib in libs.items():
+                await lib.check_stream(shape, expected[shape])
+            entry = await _measure(fmt, floors["text"], libs["text"], w)
+            entry["streams"] = {"text": entry["stream_us_per_chunk"]}
+            for shape in SHAPES[fmt][1:]:
+                entry["streams"][shape] = await _measure_stream(floors[shape], libs[shape], w)
+            return entry
         finally:
-            await lib.aclose()
+            for lib in libs.values():
+                await lib.aclose()
+
+
+async def _measure_stream(floor: FloorClient, lib: LibraryClient, w: Workload) -> dict[str, Any]:
+    """One stream shape: per chunk, client CPU and wall, interleaved rounds."""
+    chunks = {"floor": 0, "lib": 0}
+
+    def consume(side: str, client: FloorClient | LibraryClient) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            chunks[side] = 0
+            async for _ in client.stream():
+                chunks[side] += 1
+
+        return run
+
+    await consume("floor", floor)()  # warm
+    await consume("lib", lib)()
+    str_f, str_l = await _interleaved(w.rounds, consume("floor", floor), consume("lib", lib))
+    return {"cpu": _pair(_median(str_f, 1, w.events), _median(str_l, 1, w.events)),
+            "wall": _pair(_median(str_f, 0, w.events), _median(str_l, 0, w.events)),
+            "events": w.events, "floor_items": chunks["floor"], "vllora_chunks": chunks["lib"]}
 
 
 async def _measure(fmt: str, floor: FloorClient, lib: LibraryClient, w: Workload) -> dict[str, Any]:
@@ -93,7 +121,6 @@ async def _measure(fmt: str, floor: FloorClient, lib: LibraryClient, w: Workload
     for _ in range(max(10, w.requests // 10)):  # warm both connection pools and caches
         await floor.complete()
         await lib.complete()
-    floor_chunks = lib_chunks = 0
 
     async def floor_seq() -> None:
         for _ in range(w.requests):
@@ -102,18 +129,6 @@ async def _measure(fmt: str, floor: FloorClient, lib: LibraryClient, w: Workload
     async def lib_seq() -> None:
         for _ in range(w.requests):
             await lib.complete()
-
-    async def floor_stream() -> None:
-        nonlocal floor_chunks
-        floor_chunks = 0
-        async for _ in floor.stream():
-            floor_chunks += 1
-
-    async def lib_stream() -> None:
-        nonlocal lib_chunks
-        lib_chunks = 0
-        async for _ in lib.stream():
-            lib_chunks += 1
 
     def burst(call: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
         async def run() -> None:
@@ -130,14 +145,12 @@ async def _measure(fmt: str, floor: FloorClient, lib: LibraryClient, w: Workload
         return run
 
     seq_f, seq_l = await _interleaved(w.rounds, floor_seq, lib_seq)
-    str_f, str_l = await _interleaved(w.rounds, floor_stream, lib_stream)
+    stream = await _measure_stream(floor, lib, w)
     con_f, con_l = await _interleaved(w.burst_rounds, burst(floor.complete), burst(lib.complete))
     return {
         "sequential_us_per_request": {"cpu": _pair(_median(seq_f, 1, w.requests), _median(seq_l, 1, w.requests)),
                                       "wall": _pair(_median(seq_f, 0, w.requests), _median(seq_l, 0, w.requests))},
-        "stream_us_per_chunk": {"cpu": _pair(_median(str_f, 1, w.events), _median(str_l, 1, w.events)),
-                                "wall": _pair(_median(str_f, 0, w.events), _median(str_l, 0, w.events)),
-                                "events": w.events, "floor_items": floor_chunks, "vllora_chunks": lib_chunks},
+        "stream_us_per_chunk": stream,
         "concurrent_requests_per_s": {
             "wall": _pair(w.total / statistics.median(s[0] for s in con_f),
                           w.total / statistics.median(s[0] for s in con_l), higher_is_better=True),
@@ -230,7 +243,7 @@ def run(w: Workload, formats: tuple[str, ...] = FORMATS, log: Callable[[str], No
                 continue
             log(f"{fmt}: sequential, stream, {w.inflight} in flight ...")
             try:
-                entry = asyncio.run(_bench_format(fmt, base, w))
+                entry = asyncio.run(_bench_format(fmt, server, w))
             except Exception as exc:  # a spec being written may not work yet: report it, measure the rest
                 results["formats"][fmt] = {"skipped": f"{type(exc).__name__}: {exc}"[:500]}
                 log(f"{fmt}: skipped ({type(exc).__name__}: {exc})")

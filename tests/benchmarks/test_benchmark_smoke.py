@@ -26,5 +26,8 @@ def test_the_benchmark_runs_on_a_tiny_workload(tmp_path: Path) -> None:
     for key in ("sequential_us_per_request", "stream_us_per_chunk", "concurrent_requests_per_s", "rss", "start"):
         assert key in entry, key
     assert entry["stream_us_per_chunk"]["vllora_chunks"] > 0
+    assert set(entry["streams"]) == {"text", "tools"}  # each recorded stream shape is a row of its own
+    assert entry["streams"]["tools"]["vllora_chunks"] > 0
     assert entry["start"]["warm_loaded"] == []  # a warm start imports neither yaml, jsonschema nor jmespath
     assert "| openai |" in done.stdout  # the ratio table
+    assert "stream (tools)" in done.stdout
