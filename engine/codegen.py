@@ -9,50 +9,83 @@ function's own namespace (`bind`), so the generated source is made only of names
 Bytecode is compiled on the first call, not when the plan is built: most templates of a plan (its model
 overrides', content parts a program never sends) never run, and a process start stays cheap. Code objects
 are shared between functions of the same source, i.e. the same template shape.
+
+Each function is named after what it does (`template`, `read_choice`, ...) and its source is registered in
+`linecache` under a file name of its own (`vllora-llm/generated/<name>_<hash>.py`), so a traceback through
+generated code shows its real lines (as dataclasses and attrs do). `collect()` hands back the source of every
+function built while it is open: what `vllora-llm spec compile` prints.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+import contextlib
+import hashlib
+import linecache
+from collections.abc import Callable, Iterator
 from types import CodeType, FunctionType
 from typing import Any
 
 _CODE: dict[str, CodeType] = {}
-_STUBS: dict[tuple[str, ...], CodeType] = {}
+_STUBS: dict[tuple[str, tuple[str, ...]], CodeType] = {}
+_COLLECTING: list[list[tuple[str, str, dict[str, Any]]]] = []
 
 
-def _function_code(source: str) -> CodeType:
-    """The code object of the one function `source` defines (cached by source)."""
+def filename(name: str, source: str) -> str:
+    """The file name generated source is registered under: the function's name and a hash of its source."""
+    return f"vllora-llm/generated/{name}_{hashlib.sha1(source.encode()).hexdigest()[:10]}.py"
+
+
+def _function_code(source: str, name: str) -> CodeType:
+    """The code object of the one function `source` defines (cached by source), its source in `linecache`."""
     code = _CODE.get(source)
     if code is None:
+        where = filename(name, source)
+        linecache.cache[where] = (len(source), None, source.splitlines(True), where)  # (no mtime: never evicted)
         scratch: dict[str, Any] = {}
-        exec(compile(source, "<vllora-template>", "exec"), scratch)
-        code = scratch["_generated"].__code__
+        exec(compile(source, where, "exec"), scratch)
+        code = scratch[name].__code__
         if len(_CODE) < 8192:
             _CODE[source] = code
     return code
 
 
-def _stub(args: tuple[str, ...]) -> CodeType:
+def _stub(name: str, args: tuple[str, ...]) -> CodeType:
     """A function body that compiles the real body, installs it in place of itself and runs it."""
-    stub = _STUBS.get(args)
+    stub = _STUBS.get((name, args))
     if stub is None:
         params = ", ".join(args)
-        stub = _STUBS[args] = _function_code(f"def _generated({params}):\n    return _compile_now({params})\n")
+        stub = _STUBS[name, args] = _function_code(f"def {name}({params}):\n    return _compile_now({params})\n",
+                                                   name)
     return stub
+
+
+@contextlib.contextmanager
+def collect() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
+    """`with collect() as built:` gives the (file name, source, bound names) of every function built inside the
+    block."""
+    built: list[tuple[str, str, dict[str, Any]]] = []
+    _COLLECTING.append(built)
+    try:
+        yield built
+    finally:
+        _COLLECTING.remove(built)
 
 
 class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
-    __slots__ = ("_temps", "args", "lines", "namespace", "reads")
+    __slots__ = ("_temps", "args", "indent", "lines", "name", "namespace", "reads")
 
-    def __init__(self, args: tuple[str, ...]) -> None:
+    def __init__(self, args: tuple[str, ...], name: str = "template") -> None:
         self.args = args
+        self.name = name
+        """The function's name (an identifier saying what it does), shown in tracebacks."""
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {"__builtins__": builtins}
         self._temps = 0
+        self.indent = ""
+        """Prefix of the lines emitted now (inside a branch: four spaces more)."""
         self.reads: dict[tuple[str, ...], str] = {}
         """Key paths already read into a local (see templates._inline_getter): the body is straight-line code,
         so a local assigned once holds for every later line."""
@@ -68,17 +101,23 @@ class FunctionBuilder:
         return f"_t{self._temps}"
 
     def line(self, text: str) -> None:
-        self.lines.append(text)
+        self.lines.append(self.indent + text)
+
+    def source(self, result: str) -> str:
+        """The function's source: the lines, then `return result`."""
+        body = "".join(f"    {line}\n" for line in self.lines)
+        return f"def {self.name}({', '.join(self.args)}):\n{body}    return {result}\n"
 
     def build(self, result: str) -> Callable[..., Any]:
         """The function running the lines and returning the expression `result`."""
-        body = "".join(f"    {line}\n" for line in self.lines)
-        source = f"def _generated({', '.join(self.args)}):\n{body}    return {result}\n"
+        source, name = self.source(result), self.name
         namespace = self.namespace
-        function = FunctionType(_stub(self.args), namespace, "_generated")
+        for built in _COLLECTING:
+            built.append((filename(name, source), source, namespace))
+        function = FunctionType(_stub(name, self.args), namespace, name)
 
         def compile_now(*args: Any) -> Any:
-            function.__code__ = _function_code(source)
+            function.__code__ = _function_code(source, name)
             return function(*args)
 
         namespace["_compile_now"] = compile_now

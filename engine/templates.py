@@ -57,6 +57,26 @@ def compile_template(template: Any, where: tuple[str | int, ...] = ()) -> Evalua
     return lambda item, ctx: literal
 
 
+def compile_switch(path: str, cases: dict[str, Any], default: Any, where: tuple[str | int, ...] = ()) -> Evaluator:
+    """A `switch` handler lowered into one function `(item, ctx) -> value`: the value at `path` (its str) picks
+    the case whose template is evaluated, else `default` (a template, or None: nothing)."""
+    code = FunctionBuilder(("item", "ctx"), "switch")
+    kind = code.temp()
+    code.line(f"{kind} = {_inline_getter(path, _getter('$' + path, (*where, 'switch'))[1], code)}")
+    code.line(f"if type({kind}) is not str: {kind} = str({kind})")
+    read_before = dict(code.reads)
+    for case, template in cases.items():
+        code.line(f"if {kind} == {code.bind(str(case))}:")
+        code.indent = "    "
+        code.reads = dict(read_before)  # a local read in another branch is not assigned in this one
+        code.line(f"return {_lower(template, (*where, 'cases', str(case)), code)}")
+        code.indent = ""
+    code.reads = dict(read_before)
+    result = "None" if default is None else _lower(default, (*where, "default"), code)
+    function: Evaluator = code.build(result)
+    return function
+
+
 def template_roots(template: Any) -> set[str] | None:
     """The top-level keys of the item a template reads; None when it reads the whole item (or a JMESPath)."""
     if isinstance(template, str):

@@ -6,6 +6,7 @@
     vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]]
     vllora-llm spec diff OLD.yaml NEW.yaml  classify the changes between two revisions of a spec
     vllora-llm spec docs PROVIDER           Markdown reference of one provider's spec
+    vllora-llm spec compile PROVIDER [--operation chat]   the source generated from a spec
     vllora-llm demo                        the usage guide's examples against the local provider server
     vllora-llm chat --provider P --model M [--base-url U] [--stream] PROMPT
     vllora-llm mock-server [--host H] [--port P]
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("new", help="the new revision (a YAML file)")
     docs = spec_sub.add_parser("docs", help="Markdown reference of a provider spec")
     docs.add_argument("provider")
+    compile_ = spec_sub.add_parser("compile", help="print the source the compiler generates from a spec")
+    compile_.add_argument("provider")
+    compile_.add_argument("--operation", default="chat", help="the operation whose mappings to print (chat)")
 
     sub.add_parser("demo", help="run the usage guide's examples against the built-in local provider server")
 
@@ -85,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .spec_docs import run as run_docs
 
             return run_docs(args.provider)
+        if args.spec_command == "compile":
+            from .spec_compile import run as run_compile
+
+            return run_compile(args.provider, args.operation)
         return spec_commands.transforms()
     if args.command == "demo":
         from .demo import run_demo

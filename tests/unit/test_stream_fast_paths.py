@@ -1,11 +1,10 @@
-"""The stream decoders' batch fast paths (`feed_all`) give what their general paths give.
+"""The stream decoders read a stream the same way fed a frame at a time or many frames at once.
 
-`feed_all` reads the usual event inline: a text delta through an event handler's text reader (`_Handler.text`),
-the usual whole-response event without the kind template (`text_key`), an OpenAI-shaped chunk decoded without
-`feed`. Every recorded stream under tests/recordings/ (fed to every shipped wire format's decoder, so each
-one also sees events it does not expect) and sets of hand-made events are decoded twice: frame by frame through
-`feed_all` with the fast paths on, and through `feed` with them off; chunks (or errors), usage, ids and `done`
-are compared frame by frame. Then the whole stream goes through `feed_all` in one call, which must give the
+Each decoder has one path (`feed` is `feed_all` of one frame; whole-response events are read by the response
+spec's generated `read_choice`). Every recorded stream under tests/recordings/ (fed to every shipped wire
+format's decoder, so each one also sees events it does not expect) and sets of hand-made events are decoded
+twice, frame by frame through `feed_all` and through `feed`; chunks (or errors), usage, ids and `done` are
+compared frame by frame. Then the whole stream goes through `feed_all` in one call, which must give the
 frame-by-frame chunks up to the first error, and that error.
 """
 
@@ -20,7 +19,6 @@ import msgspec
 import pytest
 
 from vllora_llm.engine.registry import load_plan
-from vllora_llm.engine.response import text_part_key
 from vllora_llm.engine.stream import compile_stream
 from vllora_llm.runtime.eventstream import EventStreamMessage, EventStreamParser
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
@@ -61,13 +59,7 @@ def frames_of(path: Path, stray_lines_as_data: bool) -> list[Any]:
 
 
 def general(decoder: Any) -> Any:
-    """The same decoder with its fast paths off: `feed` then takes the general way for every event."""
-    if hasattr(decoder, "events"):  # events: no text readers, the name read through its getter
-        decoder.events = copy.copy(decoder.events)
-        decoder.events.texts = {}
-        decoder.events.name_key = None
-    if hasattr(decoder, "head"):  # whole responses: every event decoded as a dict
-        decoder.head = None
+    """The decoder fed through `feed`, frame by frame."""
     return decoder
 
 
@@ -134,13 +126,6 @@ def test_recordings(path: Path, name: str) -> None:
 def test_recordings_were_found() -> None:
     names = {p.parent.name for p in RECORDINGS}
     assert {"anthropic", "gemini", "openai", "bedrock"} <= names, names
-
-
-def test_the_fast_paths_are_on_for_the_shipped_specs() -> None:
-    assert set(load_plan("anthropic").stream_decoder().events.texts) == {"content_block_start",  # type: ignore[attr-defined]
-                                                                         "content_block_delta"}
-    assert set(load_plan("bedrock").stream_decoder().events.texts) == {"contentBlockDelta"}  # type: ignore[attr-defined]
-    assert load_plan("gemini").stream_decoder().text_key == "text"  # type: ignore[attr-defined]
 
 
 # ---- hand-made events: named by a payload field ----------------------------------------------------------------
@@ -289,11 +274,6 @@ MADE_UP: list[tuple[str, Any]] = [
 ]
 
 
-def test_made_up_events_spec_readers() -> None:
-    decoder = compile_stream(EVENTS_SPEC, {}, "made-up")()
-    assert set(decoder.events.texts) == {"plain", "plain_with_more", "top", "switched"}  # type: ignore[attr-defined]
-
-
 @pytest.mark.parametrize("at", range(len(MADE_UP)))
 def test_made_up_events(at: int) -> None:
     name, payload = MADE_UP[at]
@@ -431,23 +411,13 @@ KEYS: list[tuple[dict[str, Any], Any, str | None]] = [
 
 
 @pytest.mark.parametrize("at", range(len(KEYS)))
-def test_text_part_key(at: int) -> None:
-    kinds, present, key = KEYS[at]
+def test_kind_templates_of_made_up_specs(at: int) -> None:
+    kinds, present, _ = KEYS[at]
     response = _response(kinds, present)
-    decoder = compile_stream({"mode": "whole_response", "error_when": "error"}, response, "made-up")()
-    assert decoder.text_key == key  # type: ignore[attr-defined]
     parts = [[{"text": "a"}], [{"text": "a", "sig": "s"}], [{"thought": "t"}], [{"sig": "s"}], [{"text": ""}],
              [{"thought": True, "text": "x"}], [{"text": 1}]]
     frames = _sse([_event(p) for p in parts] + [_event(finishReason="STOP")])
     compare(lambda: compile_stream({"mode": "whole_response", "error_when": "error"}, response, "made-up")(), frames)
-
-
-def testtext_part_key_needs_kind_by_presence() -> None:
-    from vllora_llm.engine.response import PartsReader
-
-    response = _response({"text": {"text": "$text"}})
-    response["kind_by"] = {"field": "type"}
-    assert text_part_key(response, PartsReader(response), "made-up") is None
 
 
 # ---- passthrough -----------------------------------------------------------------------------------------------

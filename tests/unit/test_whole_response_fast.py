@@ -1,6 +1,7 @@
-"""The whole-response stream decoder's fast path (`_feed_one`, events read through a Struct of the top-level
-values) gives what the general path gives: every Gemini stream recording and a set of hand-made events are fed
-to two decoders, one with the fast path turned off, and their chunks (or errors) compared event by event."""
+"""The whole-response stream decoder reads its events' choices with the response spec's generated
+`read_choice`: every Gemini stream recording and a set of hand-made events are fed to two decoders, the plan's
+and one reading choices with the plain reference reader of test_response_fast.py, and their chunks (or errors)
+compared event by event."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from vllora_llm.engine.paths import compile_getter
 from vllora_llm.engine.registry import load_plan
+from vllora_llm.engine.templates import compile_template
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "gemini"
@@ -24,11 +27,41 @@ def _outcome(decoder: Any, frame: Any) -> Any:
         return (type(exc), str(exc))
 
 
+def _reference_read_choice(spec: dict[str, Any]) -> Any:
+    """`read_choice` written plainly (as in test_response_fast.py): getters, the kind as `kind_by` says, templates."""
+    index = compile_getter(spec["index"]) if "index" in spec else None
+    parts = compile_getter(spec.get("parts", "content"))
+    kinds = {str(k): compile_template(v) for k, v in (spec.get("kinds") or {}).items()}
+    kind_by = spec.get("kind_by") or {"field": "type"}
+    kind_field = compile_getter(kind_by["field"]) if "field" in kind_by else None
+    finish = compile_getter((spec.get("finish_reason") or {}).get("from", "finish_reason"))
+
+    def kind_of(part: Any) -> str | None:
+        if kind_field is not None:
+            value = kind_field(part)
+            return str(value) if value is not None else None
+        if isinstance(part, dict):
+            for key, kind in kind_by.get("present", ()):
+                if part.get(key):
+                    return str(kind)
+        return None
+
+    def read(raw: Any, ctx: Any) -> Any:
+        pieces = []
+        for part in parts(raw) or ():
+            kind = kind_of(part)
+            render = kinds.get(kind) if kind is not None else None
+            if render is not None:
+                pieces.append(render(part, ctx))
+        return (index(raw) if index is not None else None), pieces, finish(raw)
+
+    return read
+
+
 def _compare(frames: list[Any]) -> int:
     plan = load_plan("gemini")
     fast, general = plan.stream_decoder(), plan.stream_decoder()
-    assert getattr(fast, "head", None) is not None, "the fast path is on for gemini"
-    general.head = None  # type: ignore[attr-defined]
+    general.read_choice = _reference_read_choice(plan.spec["response"])  # type: ignore[attr-defined]
     for frame in frames:
         assert _outcome(fast, frame) == _outcome(general, frame), frame
         assert fast.usage == general.usage  # type: ignore[attr-defined]

@@ -1,0 +1,69 @@
+"""The response spec's per-choice reading, lowered into one generated function (see codegen.py).
+
+`read_choice(raw, ctx) -> (index, pieces, finish)` reads one choice of a response (or of a whole-response
+stream event): the raw value at `index:` (None without one), the unified pieces of its content parts, each
+part's kind found as `kind_by` says and rendered by its kind's template, and the raw value at
+`finish_reason.from`. Both the response decoder and the whole-response stream decoder call it, so there is one
+reading of a choice, fast for every shape: paths of plain keys become `.get` lines, the `kind_by: present`
+scan an `if/elif` chain over the keys, each kind's template a call of its own generated function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .codegen import FunctionBuilder
+from .paths import compile_getter, plain_keys
+from .templates import compile_template
+from .transforms import Context
+
+ReadChoice = Callable[[Any, Context], tuple[Any, list[dict[str, Any]], Any]]
+
+
+def _read(code: FunctionBuilder, holder: str, path: str) -> str:
+    """Emit lines reading `path` from the local `holder` as paths.py's getters do (None as soon as a step is
+    missing or not an object); return the local holding the value. A path that is not plain keys is a call of
+    its compiled getter."""
+    keys = plain_keys(path)
+    out = code.temp()
+    if keys is None:
+        code.line(f"{out} = {code.bind(compile_getter(path))}({holder})")
+        return out
+    for key in keys:
+        code.line(f"{out} = {holder}.get({code.bind(key)}) if type({holder}) is dict else None")
+        holder = out
+    return out
+
+
+def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
+    """The generated `read_choice` of a template-mode `response:` spec."""
+    code = FunctionBuilder(("raw", "ctx"), "read_choice")
+    index = _read(code, "raw", str(spec["index"])) if "index" in spec else "None"
+    parts = _read(code, "raw", str(spec.get("parts", "content")))
+    kinds = {str(kind): compile_template(template, ("response", "kinds", str(kind)))
+             for kind, template in (spec.get("kinds") or {}).items()}
+    kind_by = dict(spec.get("kind_by") or {"field": "type"})
+    code.line("pieces = []")
+    code.line(f"for part in {parts} or ():")
+    if "field" in kind_by:
+        field = str(kind_by["field"])
+        keys = plain_keys(field)
+        if keys is not None and len(keys) == 1:
+            code.line(f"    kind = part.get({code.bind(keys[0])}) if type(part) is dict else None")
+        else:
+            code.line(f"    kind = {code.bind(compile_getter(field))}(part)")
+        code.line(f"    render = {code.bind(kinds)}.get(kind if type(kind) is str else str(kind)) "
+                  "if kind is not None else None")
+        code.line("    if render is not None: pieces.append(render(part, ctx))")
+    else:  # the first `present` key whose value is truthy names the kind; a kind without a template adds nothing
+        code.line("    if type(part) is not dict: continue")
+        for position, (key, kind) in enumerate(kind_by.get("present", ())):
+            test = f"{'if' if position == 0 else 'elif'} part.get({code.bind(str(key))}):"
+            render = kinds.get(str(kind))
+            code.line(f"    {test} pieces.append({code.bind(render)}(part, ctx))" if render is not None
+                      else f"    {test} pass")
+    finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
+    reason = _read(code, "raw", str(finish["from"]))
+    function: ReadChoice = code.build(f"{index}, pieces, {reason}")
+    return function

@@ -1,0 +1,66 @@
+"""`vllora-llm spec compile PROVIDER`: the source generated from a spec, and tracebacks that show it.
+
+A snapshot (read by people) of Anthropic's generated functions; the file names printed are the ones the
+source is registered under in `linecache`, so an error raised inside generated code shows its real line.
+"""
+
+from __future__ import annotations
+
+import linecache
+import re
+import traceback
+from pathlib import Path
+
+import pytest
+
+from vllora_llm.engine.errors import LLMError
+from vllora_llm.engine.lower_response import lower_choice
+from vllora_llm.engine.registry import clear_cache
+from vllora_llm.engine.transforms import Context
+from vllora_llm.tools.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _builtin_specs_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("VLLORA_SPEC_PATH", raising=False)
+    clear_cache()
+
+
+def test_snapshot(capsys: pytest.CaptureFixture[str], snapshot: object) -> None:
+    assert main(["spec", "compile", "anthropic"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "def read_choice(raw, ctx):" in out
+    assert out == snapshot
+
+
+def test_every_printed_function_compiles(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spec", "compile", "gemini", "--operation", "chat"]) == 0
+    out = capsys.readouterr().out
+    sources = re.split(r"^# ---- .*\n(?:#   .*\n)*", out, flags=re.M)[1:]
+    assert len(sources) > 10
+    for source in sources:
+        compile(source, "<printed>", "exec")
+
+
+def test_unknown_provider_or_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spec", "compile", "nope"]) == 1
+    assert "no provider spec named 'nope'" in capsys.readouterr().err
+    assert main(["spec", "compile", "gemini", "--operation", "embeddings"]) == 1
+    assert "no operation 'embeddings'" in capsys.readouterr().err
+
+
+def test_a_traceback_through_generated_code_shows_its_lines() -> None:
+    forbid = {"$op": "forbid", "in": "$text", "error": "provider", "message": "no text here"}
+    read = lower_choice({"parts": "content", "kind_by": {"field": "type"}, "kinds": {"text": {"text": forbid}}})
+    with pytest.raises(LLMError) as caught:
+        read({"content": [{"type": "text", "text": "a"}]}, Context("made-up"))
+    frames = {f.name: f for f in traceback.extract_tb(caught.value.__traceback__)}
+    assert frames["read_choice"].filename.startswith("vllora-llm/generated/read_choice_")
+    assert frames["read_choice"].line == "if render is not None: pieces.append(render(part, ctx))"
+    assert frames["template"].filename.startswith("vllora-llm/generated/template_")
+    assert (frames["template"].line or "").startswith("_v = _b")
+    assert linecache.getline(frames["read_choice"].filename, 1) == "def read_choice(raw, ctx):\n"
