@@ -21,7 +21,7 @@ from vllora_llm.engine.registry import discover, load_plan
 from vllora_llm.engine.wire import WireRequest
 
 BASE_URL = "http://127.0.0.1:9/v1"
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @functools.cache

@@ -125,7 +125,7 @@ def decode(p: Plan, pieces: list[bytes]) -> int:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_any_bytes_decode_or_raise_a_typed_error(name: str) -> None:
-    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(raw=wire_bytes(name), cuts=st.lists(st.integers(min_value=0), max_size=12))
     def check(raw: bytes, cuts: list[int]) -> None:
         try:

@@ -223,7 +223,7 @@ def test_all_header_types_decode() -> None:
 HEADER_NAMES = st.text(min_size=1, max_size=20).filter(lambda s: len(s.encode()) <= 255)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     headers=st.dictionaries(HEADER_NAMES, st.text(max_size=50), max_size=6), payload=st.binary(max_size=200)
 )
@@ -257,14 +257,14 @@ def split(raw: bytes, cuts: list[int]) -> list[bytes]:
     return [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(path=st.sampled_from(RECORDINGS), cuts=st.lists(st.integers(min_value=0), max_size=40))
 def test_any_split_of_a_recording_gives_the_same_messages(path: Path, cuts: list[int]) -> None:
     raw = path.read_bytes()
     assert parse(split(raw, cuts)) == parse(raw)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     prefix=st.sampled_from([b"", RECORDINGS[0].read_bytes()[:200], encode_message({"a": "b"}, b"{}")]),
     garbage=st.binary(max_size=300),
@@ -280,7 +280,7 @@ def test_arbitrary_bytes_raise_only_stream_error(prefix: bytes, garbage: bytes, 
         pass
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     headers=st.dictionaries(HEADER_NAMES, st.text(max_size=20), max_size=3),
     payload=st.binary(max_size=100),

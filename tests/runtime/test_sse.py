@@ -260,7 +260,7 @@ def split(raw: bytes, cuts: list[int]) -> list[bytes]:
     return [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)], strict=True)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(path=st.sampled_from(RECORDINGS), cuts=st.lists(st.integers(min_value=0), max_size=40))
 def test_any_split_of_a_recording_gives_the_same_events(path: Path, cuts: list[int]) -> None:
     raw = path.read_bytes()
@@ -278,7 +278,7 @@ SSE_BYTES = st.lists(
 ).map(b"".join)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(raw=SSE_BYTES | st.binary(max_size=300), cuts=st.lists(st.integers(min_value=0), max_size=20))
 @pytest.mark.parametrize("stray", [False, True], ids=["default", "stray-lines-as-data"])
 def test_arbitrary_bytes_never_raise_and_match_the_oracle(raw: bytes, cuts: list[int], stray: bool) -> None:

@@ -27,7 +27,7 @@ def test_lowered_without_the_library(expression: str) -> None:
     assert "_projection_getter" in compile_getter(expression).__qualname__
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=JSON, expression=st.sampled_from(EXPRESSIONS))
 def test_same_result_as_jmespath(data: Any, expression: str) -> None:
     assert compile_getter(expression)(data) == jmespath.search(expression, data)

@@ -65,7 +65,7 @@ shaped_requests = st.fixed_dictionaries(
 requests = st.one_of(shaped_requests, random_requests)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(requests)
 def test_what_the_check_accepts_the_conversion_accepts_unchanged(data: dict[str, Any]) -> None:
     if not is_plain_request(data):

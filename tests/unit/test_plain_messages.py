@@ -47,7 +47,7 @@ def test_there_are_template_specs_to_check() -> None:
 
 
 @pytest.mark.parametrize("provider", TEMPLATE_SPECS)
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(messages=CONVERSATIONS)
 def test_plain_and_general_paths_agree(provider: str, messages: list[dict[str, Any]]) -> None:
     assert render(provider, messages, True) == render(provider, messages, False)
