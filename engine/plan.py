@@ -31,7 +31,7 @@ from .messages import MessagesOp, compile_messages
 from .params import ParamOp, Policy, compile_rule, unified_params
 from .paths import deep_copy, deep_merge_into, merge_defaults_into, path_keys, split_path
 from .response import Decode, compile_response
-from .stream import DecoderFactory, StreamDecoder, compile_stream
+from .stream import DecoderFactory, StreamDecoder, compile_stream, event_header
 from .transforms import Apply, Context, Needed, bind, needs_of
 from .wire import AuthSpec, WireRequest
 
@@ -300,6 +300,8 @@ class Plan:
         stream = dict(spec.get("stream") or {"framing": "sse"})
         self.framing: str = stream.get("framing", "sse")
         self.stray_lines: str = stream.get("stray_lines", "ignore")
+        self.event_header: str | None = event_header(stream)
+        """The event-stream header naming events, which the runtime reads into each frame's name."""
         """`as_data`: SSE lines that are no field (a bare JSON error object) are delivered as an event's data."""
         self._base = RequestEncoder(spec, self.name)
         self._overrides: list[tuple[tuple[str, ...], RequestEncoder]] = []

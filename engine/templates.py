@@ -57,9 +57,18 @@ def compile_template(template: Any, where: tuple[str | int, ...] = ()) -> Evalua
     return lambda item, ctx: literal
 
 
+def compile_parts(template: Any, where: tuple[str | int, ...] = ()) -> Evaluator:
+    """A stream event handler's template (it renders unified stream parts), lowered into one function
+    `(item, ctx) -> parts`: what `compile_template` gives, except that an event it renders as a text delta and
+    nothing else comes out as the text itself (a str), not as `{"text": text}` (see `_lower_parts`)."""
+    code = FunctionBuilder(("item", "ctx"), "stream_parts")
+    function: Evaluator = code.build(_lower_parts(template, where, code))
+    return function
+
+
 def compile_switch(path: str, cases: dict[str, Any], default: Any, where: tuple[str | int, ...] = ()) -> Evaluator:
-    """A `switch` handler lowered into one function `(item, ctx) -> value`: the value at `path` (its str) picks
-    the case whose template is evaluated, else `default` (a template, or None: nothing)."""
+    """A `switch` handler lowered into one function `(item, ctx) -> parts`: the value at `path` (its str) picks
+    the case whose template is evaluated (as `compile_parts` does), else `default` (a template, or None)."""
     code = FunctionBuilder(("item", "ctx"), "switch")
     kind = code.temp()
     code.line(f"{kind} = {_inline_getter(path, _getter('$' + path, (*where, 'switch'))[1], code)}")
@@ -69,12 +78,40 @@ def compile_switch(path: str, cases: dict[str, Any], default: Any, where: tuple[
         code.line(f"if {kind} == {code.bind(str(case))}:")
         code.indent = "    "
         code.reads = dict(read_before)  # a local read in another branch is not assigned in this one
-        code.line(f"return {_lower(template, (*where, 'cases', str(case)), code)}")
+        code.line(f"return {_lower_parts(template, (*where, 'cases', str(case)), code)}")
         code.indent = ""
     code.reads = dict(read_before)
-    result = "None" if default is None else _lower(default, (*where, "default"), code)
+    result = "None" if default is None else _lower_parts(default, (*where, "default"), code)
     function: Evaluator = code.build(result)
     return function
+
+
+def _lower_parts(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> str:
+    """`_lower` for a stream parts template. An object template with a `text` field computes its fields into
+    locals (in order, as `_lower` does) and gives the text itself when the event is a text delta and nothing
+    else: `text` a str, every other field None, except `tool_call_args` when it holds no `arguments` (a block
+    index alone is no tool-call piece). The stream decoder turns a str into a text chunk; any other value is
+    the parts object `_lower` builds."""
+    if not isinstance(template, dict) or "text" not in template or "$op" in template:
+        return _lower(template, where, code)
+    for key in template:
+        if isinstance(key, str) and key.startswith("$"):
+            return _lower(template, where, code)  # (`_lower` reports the directive)
+    values: list[tuple[str, str]] = []
+    for k, v in template.items():
+        local = code.temp()
+        code.line(f"{local} = {_lower(v, (*where, str(k)), code)}")
+        values.append((str(k), local))
+    text = dict(values)["text"]
+    others = [f"{local} is None" if key != "tool_call_args" else
+              f"({local} is None or (type({local}) is dict and not {local}.get({code.bind('arguments')})))"
+              for key, local in values if key != "text"]
+    code.line(f"if type({text}) is str{''.join(' and ' + test for test in others)}: return {text}")
+    out = code.temp()
+    code.line(f"{out} = {{}}")
+    for key, local in values:
+        code.line(f"if {local} is not None: {out}[{code.bind(key)}] = {local}")
+    return out
 
 
 def template_roots(template: Any) -> set[str] | None:

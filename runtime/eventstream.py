@@ -19,13 +19,16 @@ import zlib
 import msgspec
 
 from vllora_llm.engine.errors import StreamError
+from vllora_llm.engine.frames import DATA, ERROR, EXCEPTION, Frame
 
 __all__ = [
     "MAX_HEADERS_LENGTH",
     "MAX_PAYLOAD_LENGTH",
+    "EventStreamFramer",
     "EventStreamMessage",
     "EventStreamParser",
     "encode_message",
+    "frame_of",
 ]
 
 MAX_HEADERS_LENGTH = 128 * 1024
@@ -58,6 +61,43 @@ class EventStreamMessage(msgspec.Struct, frozen=True):
 
     headers: dict[str, object]
     payload: bytes
+
+
+_KINDS = {"event": DATA, "exception": EXCEPTION, "error": ERROR}
+
+
+def frame_of(message: EventStreamMessage, header: str | None = None) -> Frame:
+    """The engine's frame of a message (engine/frames.py): an `event` message is data named by its `header`
+    (the one the spec names; None: `:event-type`); an `exception` message is named by its `:exception-type`,
+    an `error` message by its `:error-code`, with its `:error-message`. Another message type (none is defined)
+    is read as data, as it always was."""
+    headers = message.headers
+    kind = _KINDS.get(str(headers.get(":message-type", "event")), DATA)
+    if kind == DATA and header is not None:
+        name = headers.get(header, "")
+    else:
+        name = headers.get(":event-type") or headers.get(":exception-type") or headers.get(":error-code") or ""
+    error = headers.get(":error-message") if kind == ERROR else None
+    return Frame(name if type(name) is str else str(name), message.payload, kind,
+                 None if error is None else str(error))
+
+
+class EventStreamFramer:
+    """A stream's framer: the parser's messages as the engine's frames (`frame_of`, named by `header`)."""
+
+    __slots__ = ("_parser", "header")
+
+    def __init__(self, header: str | None = None) -> None:
+        self._parser = EventStreamParser()
+        self.header = header
+
+    def feed(self, data: bytes) -> list[Frame]:
+        header = self.header
+        return [frame_of(message, header) for message in self._parser.feed(data)]
+
+    def close(self) -> list[Frame]:
+        header = self.header
+        return [frame_of(message, header) for message in self._parser.close()]
 
 
 class EventStreamParser:

@@ -33,7 +33,7 @@ from vllora_llm.engine.version import VERSION as __version__
 from vllora_llm.engine.wire import AuthSpec, WireRequest
 
 from .auth import headers_only, redact, redact_error, resolve_credentials, scheme_for, select_auth
-from .eventstream import EventStreamParser
+from .eventstream import EventStreamFramer
 from .retry import Attempts, RetryPolicy, classify_http_error
 from .sse import SSEParser
 from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Transport
@@ -101,7 +101,7 @@ class ProviderPlan(Protocol):
 
 FRAMERS: dict[str, Callable[[ProviderPlan], Framer]] = {
     "sse": lambda plan: SSEParser(stray_lines_as_data=getattr(plan, "stray_lines", "ignore") == "as_data"),
-    "aws_event_stream": lambda plan: EventStreamParser(),
+    "aws_event_stream": lambda plan: EventStreamFramer(getattr(plan, "event_header", None)),
 }
 """A plan's `framing` → the push parser that cuts its stream into frames (configured by the plan)."""
 

@@ -18,7 +18,11 @@ Deliberate departures from the WHATWG algorithm, all lenient:
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import msgspec
+
+from vllora_llm.engine.frames import DATA
 
 __all__ = ["SSEEvent", "SSEParser"]
 
@@ -36,6 +40,20 @@ class SSEEvent(msgspec.Struct, frozen=True, gc=False):
     data: str
     id: str | None = None
     retry: int | None = None
+
+    kind: ClassVar[str] = DATA
+    """What the engine reads of a frame (engine/frames.py): every SSE event is data, with no error message."""
+    message: ClassVar[str | None] = None
+
+    @property
+    def name(self) -> str:
+        """The event's name, as the engine reads a frame (`event`)."""
+        return self.event
+
+    @property
+    def payload(self) -> str:
+        """The event's data, as the engine reads a frame (`data`)."""
+        return self.data
 
 
 class SSEParser:

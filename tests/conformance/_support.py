@@ -32,7 +32,7 @@ from vllora_llm.engine.gateway import (
 )
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.engine.wire import WireRequest
-from vllora_llm.runtime.eventstream import EventStreamMessage, EventStreamParser
+from vllora_llm.runtime.eventstream import EventStreamMessage, EventStreamParser, frame_of
 from vllora_llm.runtime.sse import SSEParser
 
 
@@ -411,7 +411,8 @@ def stream_frames(case: Case) -> list[Any]:
             if line.strip():
                 ((event_type, payload),) = json.loads(line).items()
                 headers = {":event-type": event_type, ":message-type": "event", ":content-type": "application/json"}
-                frames.append(EventStreamMessage(headers=dict(headers), payload=json.dumps(payload).encode()))
+                frames.append(frame_of(EventStreamMessage(headers=dict(headers), payload=json.dumps(payload).encode()),
+                                       load_plan(case.provider).event_header))
     else:
         stray_as_data = getattr(load_plan(case.provider), "stray_lines", "ignore") == "as_data"
         parser = SSEParser(stray_lines_as_data=stray_as_data) if framing == "sse" else EventStreamParser()
@@ -420,6 +421,8 @@ def stream_frames(case: Case) -> list[Any]:
         for piece in _reads(raw, data.get("read_size")):
             frames.extend(parser.feed(piece))
         frames.extend(parser.close())
+        if framing == "eventstream":  # normalised as the runtime's framer does it
+            frames = [frame_of(message, load_plan(case.provider).event_header) for message in frames]
     cut = int(data.get("truncate_last_events") or 0)
     return frames[: len(frames) - cut] if cut else frames
 

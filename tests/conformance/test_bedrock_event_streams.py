@@ -20,7 +20,7 @@ import pytest
 
 from vllora_llm.engine.errors import InvalidRequestError, LLMError, ProviderError, RateLimitError, StreamError
 from vllora_llm.engine.registry import load_plan
-from vllora_llm.runtime.eventstream import EventStreamParser, encode_message
+from vllora_llm.runtime.eventstream import EventStreamFramer, EventStreamParser, encode_message
 
 from ._support import RECORDINGS
 
@@ -127,9 +127,9 @@ def test_exception_message_like_botocore(name: str) -> None:
         botocore_events(text + failure)
     assert botocore_error.value.response["Error"] == {"Code": name, "Message": f"{name} happened"}
 
-    decoder = load_plan("bedrock").stream_decoder()
-    parser = EventStreamParser()
-    frames = parser.feed(text + failure)
+    plan = load_plan("bedrock")
+    decoder = plan.stream_decoder()
+    frames = EventStreamFramer(plan.event_header).feed(text + failure)  # normalised as the runtime does it
     assert [c.choices[0].delta.content for c in decoder.feed(frames[0])] == ["Hel"]
     with pytest.raises(LLMError) as ours:
         decoder.feed(frames[1])

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from vllora_llm.engine.errors import ProviderError
 from vllora_llm.engine.plan import Plan
 from vllora_llm.engine.registry import discover, load_plan
-from vllora_llm.runtime.eventstream import EventStreamParser, encode_message
-from vllora_llm.runtime.sse import SSEParser
+from vllora_llm.runtime.eventstream import encode_message
+from vllora_llm.runtime.instance import FRAMERS
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "recordings"
 NAMES = sorted(discover())
@@ -108,10 +108,7 @@ def wire_bytes(draw: st.DrawFn, name: str) -> bytes:
 
 def decode(p: Plan, pieces: list[bytes]) -> int:
     """Frame and decode `pieces` the way the runtime does; the number of chunks produced."""
-    framer: SSEParser | EventStreamParser = (
-        EventStreamParser() if p.framing == "aws_event_stream"
-        else SSEParser(stray_lines_as_data=p.stray_lines == "as_data")
-    )
+    framer = FRAMERS[p.framing](p)  # the runtime's framer: frames normalised as the engine reads them
     decoder = p.stream_decoder()
     produced = 0
     for piece in pieces:

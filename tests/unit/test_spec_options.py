@@ -15,6 +15,7 @@ import pytest
 
 from vllora_llm.engine.aggregate import aggregate
 from vllora_llm.engine.errors import MappingError
+from vllora_llm.engine.frames import Frame
 from vllora_llm.engine.gateway import ChatCompletionChunk, ChatCompletionRequest
 from vllora_llm.engine.plan import Plan
 
@@ -146,15 +147,9 @@ STREAM = {"framing": "sse", "mode": "events", "event_type": {"from": "field", "n
 }}
 
 
-class Frame:
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.event = "message"
-        self.data = json.dumps(data)
-
-
 def run_stream(events: list[dict[str, Any]]) -> list[ChatCompletionChunk]:
     decoder = plan(stream=STREAM).stream_decoder()
-    chunks = [chunk for event in events for chunk in decoder.feed(Frame(event))]
+    chunks = [chunk for event in events for chunk in decoder.feed(Frame("message", json.dumps(event)))]
     return chunks + decoder.close()
 
 

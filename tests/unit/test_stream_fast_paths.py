@@ -18,9 +18,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from vllora_llm.engine.frames import Frame
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.engine.stream import compile_stream
-from vllora_llm.runtime.eventstream import EventStreamMessage, EventStreamParser
+from vllora_llm.runtime.eventstream import EventStreamMessage, EventStreamParser, frame_of
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "recordings"
@@ -31,8 +32,9 @@ STATE = ("id", "model", "usage", "done", "finished", "has_calls", "tool_index", 
          "calls")
 
 
-def frames_of(path: Path, stray_lines_as_data: bool) -> list[Any]:
-    """The recording's frames, cut as the runtime cuts them (a damaged event stream: the frames before it)."""
+def frames_of(path: Path, stray_lines_as_data: bool, header: str | None = None) -> list[Any]:
+    """The recording's frames, cut and normalised as the runtime does it (a damaged event stream: the frames
+    before it; event-stream messages named by `header`, the plan's `event_header`)."""
     raw = path.read_bytes()
     if path.name.endswith(".decoded.jsonl"):
         out: list[Any] = []
@@ -40,7 +42,7 @@ def frames_of(path: Path, stray_lines_as_data: bool) -> list[Any]:
             if line.strip():
                 ((kind, payload),) = json.loads(line).items()
                 headers = {":event-type": kind, ":message-type": "event", ":content-type": "application/json"}
-                out.append(EventStreamMessage(headers=headers, payload=json.dumps(payload).encode()))
+                out.append(frame_of(EventStreamMessage(headers=headers, payload=json.dumps(payload).encode()), header))
         return out
     if path.name.endswith(".chunks.jsonl"):
         lines = [line for line in raw.decode().splitlines() if line.strip()]
@@ -50,7 +52,7 @@ def frames_of(path: Path, stray_lines_as_data: bool) -> list[Any]:
         frames: list[Any] = []
         try:
             for at in range(0, len(raw), 4096):
-                frames += parser.feed(raw[at:at + 4096])
+                frames += [frame_of(message, header) for message in parser.feed(raw[at:at + 4096])]
         except Exception:
             pass
         return frames
@@ -119,7 +121,7 @@ def factory_of(name: str) -> Any:
 @pytest.mark.parametrize("path", RECORDINGS, ids=[f"{p.parent.name}/{p.name}" for p in RECORDINGS])
 def test_recordings(path: Path, name: str) -> None:
     plan = load_plan(name)
-    frames = frames_of(path, getattr(plan, "stray_lines", "ignore") == "as_data")
+    frames = frames_of(path, getattr(plan, "stray_lines", "ignore") == "as_data", plan.event_header)
     compare(plan.stream_decoder, frames)
 
 
@@ -197,10 +199,10 @@ def test_field_named_events_in_one_stream() -> None:
 # ---- hand-made events: named by an event-stream header ---------------------------------------------------------
 
 
-def _message(kind: str, payload: Any, message_type: str = "event") -> EventStreamMessage:
+def _message(kind: str, payload: Any, message_type: str = "event") -> Frame:
     name = ":event-type" if message_type == "event" else ":exception-type"
     headers: dict[str, object] = {":message-type": message_type, name: kind, ":content-type": "application/json"}
-    return EventStreamMessage(headers=headers, payload=json.dumps(payload).encode())
+    return frame_of(EventStreamMessage(headers=headers, payload=json.dumps(payload).encode()), ":event-type")
 
 
 HEADER_NAMED: list[Any] = [
@@ -369,7 +371,7 @@ def test_whole_responses_in_one_stream() -> None:
 
 
 def test_whole_responses_through_event_stream_frames() -> None:
-    frames = [EventStreamMessage(headers={":event-type": "x"}, payload=json.dumps(p).encode()) for p in WHOLE]
+    frames = [frame_of(EventStreamMessage(headers={":event-type": "x"}, payload=json.dumps(p).encode())) for p in WHOLE]
     assert compare(factory_of("gemini"), frames)
 
 
@@ -429,7 +431,7 @@ def test_passthrough_shapes() -> None:
                    {"error": {"message": "boom"}}, {**chunk, "error": None}, {"choices": "x"}, [1], None])
     frames += [SSEEvent("message", "[DONE]"), SSEEvent("message", ""), SSEEvent("message", "{not json"),
                SSEEvent("message", json.dumps(chunk))]
-    frames.insert(2, EventStreamMessage(headers={":event-type": "x"}, payload=json.dumps(chunk).encode()))
+    frames.insert(2, frame_of(EventStreamMessage(headers={":event-type": "x"}, payload=json.dumps(chunk).encode())))
     assert compare(factory_of("openai"), frames)
     for terminal in ("eof", "finish_reason"):
         spec = {"mode": "passthrough", "terminal": terminal}

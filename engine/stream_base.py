@@ -1,0 +1,63 @@
+"""What every stream decoder shares: the decoder interface, JSON of an event, an error object as a StreamError.
+
+The decoders (one module per `stream.mode`: stream_passthrough, stream_events, stream_whole) read frames the
+runtime has normalised (frames.py): a name, a kind and a payload, whatever the framing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableSequence
+from typing import Any
+
+import msgspec
+
+from .errors import StreamError
+from .frames import FrameLike
+from .gateway import ChatCompletionChunk
+
+NOTHING = object()
+"""A value no event holds (what a decoder has "seen" before the first event)."""
+
+
+class StreamDecoder:
+    """Feed frames, get chunks; `close()` at end of input raises if the terminal event never came."""
+
+    provider = ""
+    done = False
+
+    def feed(self, frame: FrameLike) -> list[ChatCompletionChunk]:
+        """The chunks of one frame: `feed_all` of that frame alone."""
+        out: list[ChatCompletionChunk] = []
+        self.feed_all((frame,), out)
+        return out
+
+    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+        """Read each frame in order, appending its chunks to `out` (a stream's queue of pending chunks).
+
+        Why: a read completes dozens of frames; one call per read, chunks appended where they are wanted,
+        costs less than a call, a list and an `extend` per frame. When a frame raises, `out` holds the chunks
+        of the frames before it and none of its own."""
+        raise NotImplementedError
+
+    def close(self) -> list[ChatCompletionChunk]:
+        if not self.done:
+            raise StreamError("the stream ended before its terminal event (truncated)", provider=self.provider)
+        return []
+
+
+def json_of(data: Any, provider: str) -> Any:
+    """An event's JSON; a `StreamError` with a preview when it is not JSON."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
+        preview = data[:200] if isinstance(data, str) else bytes(data[:200]).decode("utf-8", "replace")
+        raise StreamError(f"a stream event is not valid JSON: {preview!r}", provider=provider) from None
+
+
+def stream_error(error: Any, provider: str) -> StreamError:
+    """An error object a provider sent in its stream, as a `StreamError` (its message, type and body)."""
+    if isinstance(error, dict):
+        message = str(error.get("message") or error)
+        kind = error.get("type") or error.get("status") or error.get("code")
+        return StreamError(message, provider=provider, error_type=str(kind) if kind is not None else None, body=error)
+    return StreamError(str(error), provider=provider)

@@ -1,0 +1,191 @@
+"""`stream.mode: events`: an event name picks a handler; handlers render unified stream parts.
+
+The name is the frame's (an SSE `event:`, or the event-stream header the spec names: the runtime has read it)
+or a field of the payload (`event_type: {from: field, name: type}`). A handler is `ignore`, a template, or a
+`switch` on a path of the payload whose cases are templates, lowered into one generated function
+(`templates.compile_parts` / `compile_switch`). Templates produce the parts `text`, `reasoning`,
+`reasoning_signature`, `reasoning_redacted`, `tool_call_start`, `tool_call_args`, `finish`, `usage`, `meta`,
+`end`, `error`, which `_emit` turns into chunks and state; a text delta alone comes out as its str.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, MutableSequence
+from typing import Any, NoReturn
+
+import msgspec
+
+from .error_map import EventErrorBuilder, compile_event_errors
+from .errors import StreamError
+from .frames import DATA, EXCEPTION, FrameLike
+from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
+from .paths import Getter, compile_getter
+from .response import FinishMap, build_usage
+from .stream_base import StreamDecoder, json_of, stream_error
+from .templates import Evaluator, compile_parts, compile_switch
+from .transforms import Context
+
+
+class _Handler:
+    def __init__(self, spec: Any, where: tuple[str | int, ...]) -> None:
+        self.ignore = spec == "ignore"
+        self.parts: Evaluator = _ignored
+        """`(payload, ctx) -> parts, a text delta's str, or None`: one generated function (`compile_parts`)."""
+        if self.ignore:
+            return
+        if isinstance(spec, dict) and "switch" in spec:
+            self.parts = compile_switch(str(spec["switch"]), {str(k): v for k, v in (spec.get("cases") or {}).items()},
+                                        spec.get("default"), where)
+        else:
+            self.parts = compile_parts(spec, where)
+
+
+def _ignored(data: Any, ctx: Context) -> None:
+    return None
+
+
+class CompiledEvents:
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        source = dict(spec.get("event_type") or {"from": "sse_event"})
+        self.source = source.get("from", "sse_event")
+        self.name_field: Getter | None = compile_getter(source["name"]) if self.source == "field" else None
+        self.header = source.get("name", ":event-type")
+        self.by_header = self.source == "header"
+        self.handlers = {
+            str(k): _Handler(v, ("stream", "events", str(k))) for k, v in (spec.get("events") or {}).items()
+        }
+        self.unknown = self.handlers.get("*")
+
+
+class EventsDecoder(StreamDecoder):
+    def __init__(self, provider: str, events: CompiledEvents, finish: FinishMap, terminal: str,
+                 event_error: EventErrorBuilder | None = None) -> None:
+        self.provider = provider
+        self.event_error = event_error or compile_event_errors({}, provider)
+        self.events = events
+        self.finish = finish
+        self.terminal = terminal
+        self.ctx = Context(provider)
+        self.id: str | None = None
+        self.model: str | None = None
+        self.usage: dict[str, int] = {}
+        self.tool_index: dict[Any, int] = {}
+        self.last_tool: int = -1
+        self.indexed_starts = False
+        self.has_calls = False
+        self.finished = False
+
+    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+        events = self.events
+        handlers, unknown, name_field = events.handlers, events.unknown, events.name_field
+        ctx = self.ctx
+        append = out.append
+        for frame in frames:
+            if frame.kind != DATA:
+                self._raise(frame)
+            data = frame.payload
+            if data:
+                try:
+                    payload = msgspec.json.decode(data)
+                except msgspec.DecodeError:
+                    json_of(data, self.provider)  # raises the stream's error with a preview
+                    raise
+            else:
+                payload = {}
+            if name_field is None:  # the frame's name: an SSE `event:`, or the header the spec names
+                name = frame.name
+            elif type(name := name_field(payload)) is not str:  # (a str is what str() would give back)
+                name = str(name or "")
+            handler = handlers.get(name, unknown)
+            if handler is None:
+                continue
+            parts = handler.parts(payload, ctx)
+            if type(parts) is str:  # a text delta and nothing else (templates.compile_parts)
+                append(ChatCompletionChunk(id=self.id, model=self.model,
+                                           choices=[ChunkChoice(delta=ChoiceDelta(content=parts), index=0)]))
+            elif parts:
+                self._emit(parts, out)
+
+    def _raise(self, frame: FrameLike) -> NoReturn:
+        """A frame that is no event: an `exception` (its JSON payload's `message`, its name looked up in the
+        spec's `errors.types`) or a stream-level `error` (its `message`)."""
+        name = frame.name
+        if frame.kind == EXCEPTION:
+            body = json_of(frame.payload, self.provider) if frame.payload else {}
+            message = body.get("message") if isinstance(body, dict) else None
+            raise self.event_error(name or None, str(message or name or "stream exception"), body)
+        raise StreamError(str(frame.message or name or "stream error"), provider=self.provider, error_type=name or None)
+
+    def _emit(self, parts: dict[str, Any], out: MutableSequence[ChatCompletionChunk]) -> None:
+        """The chunks of one event's unified parts, appended to `out`."""
+        if "error" in parts:
+            raise stream_error(parts["error"], self.provider)
+        meta = parts.get("meta")
+        if meta:
+            self.id = meta.get("id", self.id)
+            self.model = meta.get("model", self.model)
+        if "usage" in parts and isinstance(parts["usage"], dict):
+            self.usage.update({k: int(v) for k, v in parts["usage"].items() if isinstance(v, (int, float))})
+        delta = ChoiceDelta()
+        touched = False
+        if meta and meta.get("role"):
+            delta.role = str(meta["role"])
+            touched = True
+        if isinstance(parts.get("text"), str):
+            delta.content = parts["text"]
+            touched = True
+        if isinstance(parts.get("reasoning"), str):
+            delta.reasoning = parts["reasoning"]
+            delta.reasoning_details = [ReasoningDetail(text=parts["reasoning"])]
+            touched = True
+        if isinstance(parts.get("reasoning_signature"), str):
+            delta.reasoning_details = [ReasoningDetail(signature=parts["reasoning_signature"])]
+            touched = True
+        if isinstance(parts.get("reasoning_redacted"), str):
+            delta.reasoning_details = [ReasoningDetail(type="redacted_thinking", data=parts["reasoning_redacted"])]
+            touched = True
+        start = parts.get("tool_call_start")
+        if isinstance(start, dict) and start.get("name"):  # no name: the block is not a tool call
+            index = len(self.tool_index)
+            self.indexed_starts = self.indexed_starts or start.get("index") is not None
+            self.tool_index[start.get("index", index)] = index
+            self.last_tool = index
+            self.has_calls = True
+            delta.tool_calls = [ToolCallDelta(
+                index=index, id=start.get("id") or f"call_{index}", type="function",
+                function=FunctionCallDelta(name=start.get("name"), arguments=start.get("arguments") or ""),
+            )]
+            touched = True
+        args = parts.get("tool_call_args")
+        if isinstance(args, dict) and args.get("arguments") and self._opened_call(args.get("index")):
+            index = self.tool_index.get(args.get("index"), self.last_tool)
+            delta.tool_calls = [*(delta.tool_calls or ()), ToolCallDelta(
+                index=max(index, 0), function=FunctionCallDelta(arguments=args["arguments"]))]
+            touched = True
+        finish_reason = None
+        if parts.get("finish") is not None:
+            finish_reason = self.finish.translate(parts["finish"], self.has_calls)
+            self.finished = True
+            touched = True
+        if touched:
+            out.append(ChatCompletionChunk(
+                id=self.id, model=self.model,
+                choices=[ChunkChoice(delta=delta, index=0, finish_reason=finish_reason)],
+            ))
+        if parts.get("end"):
+            self.done = True
+            usage = build_usage(self.usage)
+            if usage is not None:
+                out.append(ChatCompletionChunk(id=self.id, model=self.model, choices=[], usage=usage))
+
+    def _opened_call(self, index: Any) -> bool:
+        """Argument pieces naming a block index belong to a tool call only when a `tool_call_start` opened that
+        index; pieces for other blocks (a provider-side tool the spec does not map) are not a call's."""
+        if index is None or index in self.tool_index:
+            return True
+        return bool(self.tool_index) and not self.indexed_starts
+
+    def close(self) -> list[ChatCompletionChunk]:
+        if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):
+            self.done = True
+        return super().close()

@@ -1,0 +1,55 @@
+"""`stream.mode: passthrough`: every event's data is an OpenAI-shaped chunk, decoded straight into the Struct.
+
+A `done_data` sentinel (`[DONE]`) ends the stream; an event holding a top-level `error` object raises a
+`StreamError`; `terminal` says what proves the stream complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableSequence
+
+import msgspec
+
+from .errors import StreamError
+from .frames import FrameLike
+from .gateway import ChatCompletionChunk
+from .stream_base import StreamDecoder, json_of, stream_error
+
+
+class PassthroughDecoder(StreamDecoder):
+    def __init__(self, provider: str, decoder: msgspec.json.Decoder[ChatCompletionChunk], done_data: str,
+                 terminal: str) -> None:
+        self.provider = provider
+        self.decoder = decoder
+        self.done_data = done_data
+        self.terminal = terminal
+        self.finished = False
+
+    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+        decode = self.decoder.decode
+        done_data = self.done_data
+        watch = self.terminal != "done_data"
+        for frame in frames:
+            data = frame.payload
+            if data == done_data:
+                self.done = True
+                continue
+            if not data:
+                continue
+            if '"error"' in data and isinstance(error := json_of(data, self.provider), dict) and "error" in error:
+                raise stream_error(error["error"], self.provider)
+            try:
+                chunk = decode(data)
+            except msgspec.DecodeError:
+                json_of(data, self.provider)
+                raise StreamError(f"a stream event is not a chunk: {data[:200]!r}", provider=self.provider) from None
+            if watch:
+                for choice in chunk.choices:
+                    if choice.finish_reason is not None:
+                        self.finished = True
+            out.append(chunk)
+
+    def close(self) -> list[ChatCompletionChunk]:
+        if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):
+            self.done = True
+        return super().close()

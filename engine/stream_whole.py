@@ -1,0 +1,122 @@
+"""`stream.mode: whole_response`: every event is a complete response, read with the response spec, as deltas.
+
+A choice is read by the response spec's generated `read_choice` (what non-streamed responses use); `error_when`
+names the path of an error object that ends the stream; the usage block is read again only when it differs
+from the last one read, and the usage chunk is sent once the finish reason came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableSequence
+from typing import Any
+
+import msgspec
+
+from .errors import InvalidRequestError, StreamError
+from .frames import FrameLike
+from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
+from .lower_response import ReadChoice
+from .paths import Getter
+from .response import FinishMap, UsageMap, build_usage
+from .stream_base import NOTHING, StreamDecoder, json_of, stream_error
+from .transforms import Context
+
+
+class WholeResponseDecoder(StreamDecoder):
+    """Every event is a whole response: its choices are read by the response spec's generated `read_choice`
+    (the function non-streamed responses use) and become deltas; the usage block is read again only when it
+    differs from the last one read."""
+
+    def __init__(self, provider: str, read_choice: ReadChoice, finish: FinishMap, usage: UsageMap,
+                 choices: Getter | None, error_when: Getter | None, ids: tuple[Getter, Getter],
+                 blocked: Getter | None = None) -> None:
+        self.provider = provider
+        self.read_choice = read_choice
+        self.blocked = blocked
+        self.get_id, self.get_model = ids
+        self.finish = finish
+        self.usage_map = usage
+        self.choices = choices
+        self.error_when = error_when
+        self.ctx = Context(provider)
+        self.calls: dict[int, int] = {}
+        self.usage: dict[str, int] = {}
+        self.usage_read: Any = NOTHING  # what the last usage read saw (`UsageMap.inputs`)
+
+    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+        for frame in frames:
+            data = frame.payload
+            if data and not data.isspace():  # (what `data.strip()` tells, without copying the event)
+                self._event(data, out)
+
+    def _event(self, data: str | bytes, out: MutableSequence[ChatCompletionChunk]) -> None:
+        try:
+            body = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            json_of(data, self.provider)  # raises the stream's error with a preview
+            raise
+        if self.error_when is not None and (error := self.error_when(body)) is not None:
+            raise stream_error(error, self.provider)
+        raw_choices = self.choices(body) if self.choices is not None else [body]
+        if not raw_choices and self.blocked is not None and (reason := self.blocked(body)) is not None:
+            raise InvalidRequestError(f"the prompt was blocked ({reason})", provider=self.provider,
+                                      error_type=str(reason), body=body)
+        if raw_choices and type(raw_choices) is not list:
+            raise StreamError(f"an event's choices are a {type(raw_choices).__name__}, not a list: "
+                              f"{str(raw_choices)[:80]!r}", provider=self.provider)
+        out_choices = [self._choice(position, raw) for position, raw in enumerate(raw_choices or ())]
+        inputs = self.usage_map.inputs(body)
+        if inputs is None or inputs != self.usage_read:  # the same usage block again reads the same values
+            self.usage.update(self.usage_map.read(body, self.ctx))
+            self.usage_read = inputs
+        if out_choices:  # the id and model getters are pure: read only when a chunk carries them
+            ident, model = self.get_id(body), self.get_model(body)
+            out.append(ChatCompletionChunk(id=str(ident) if ident is not None else None,
+                                           model=str(model) if model is not None else None, choices=out_choices))
+        if self.done and self.usage:
+            out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
+            self.usage = {}
+            self.usage_read = NOTHING
+
+    def _choice(self, position: int, raw: Any) -> ChunkChoice:
+        """One candidate of an event as a delta; the delta is built once, from what its pieces gave."""
+        index, pieces, raw_reason = self.read_choice(raw, self.ctx)
+        if type(index) is not int:
+            index = position
+        if len(pieces) == 1 and len(piece := pieces[0]) == 1 and type(text := piece.get("text")) is str:
+            delta = ChoiceDelta(content=text)  # one plain text piece (most events): what `_gather` gives
+        else:
+            content, calls, details, reasoning = self._gather(index, pieces)
+            delta = ChoiceDelta(content=content, tool_calls=calls or None, reasoning=reasoning,
+                                reasoning_details=details or None)
+        reason = (None if raw_reason is None  # absent on all but the last event: `translate(None)` is None
+                  else self.finish.translate(raw_reason, bool(self.calls.get(index))))
+        if reason is not None:
+            self.done = True
+        return ChunkChoice(delta=delta, index=index, finish_reason=reason)
+
+    def _gather(self, index: Any, pieces: list[dict[str, Any]]
+                ) -> tuple[str | None, list[ToolCallDelta], list[ReasoningDetail], str | None]:
+        """A candidate's pieces → (content, tool-call deltas, reasoning details, reasoning text)."""
+        texts: list[str] = []
+        calls: list[ToolCallDelta] = []
+        details: list[ReasoningDetail] = []
+        reasoning: str | None = None
+        for piece in pieces:
+            if isinstance(text := piece.get("text"), str):
+                texts.append(text)
+                if "reasoning" in piece:  # a content part that also carries a reasoning signature
+                    details.append(msgspec.convert(piece["reasoning"], ReasoningDetail))
+            elif "tool_call" in piece:
+                call = piece["tool_call"]
+                n = self.calls.get(index, 0)
+                self.calls[index] = n + 1
+                calls.append(ToolCallDelta(index=n, id=call.get("id") or f"call_{index}_{n}", type="function",
+                                           signature=call.get("signature"),
+                                           function=FunctionCallDelta(name=call.get("name"),
+                                                                      arguments=call.get("arguments") or "{}")))
+            elif "reasoning" in piece:
+                detail = msgspec.convert(piece["reasoning"], ReasoningDetail)
+                reasoning = (reasoning or "") + (detail.text or "")
+                details.append(detail)
+        return "".join(texts) if texts else None, calls, details, reasoning
