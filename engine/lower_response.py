@@ -15,7 +15,7 @@ from typing import Any
 
 from .codegen import FunctionBuilder
 from .paths import compile_getter, plain_keys
-from .templates import compile_template
+from .templates import compile_template, lower_into
 from .transforms import Context
 
 ReadChoice = Callable[[Any, Context], tuple[Any, list[dict[str, Any]], Any]]
@@ -66,4 +66,18 @@ def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
     finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
     reason = _read(code, "raw", str(finish["from"]))
     function: ReadChoice = code.build(f"{index}, pieces, {reason}")
+    return function
+
+
+def lower_usage(fields: Mapping[str, Any]) -> Callable[[Any, Context], dict[str, int]]:
+    """The `usage:` map as one generated function `read_usage(item, ctx) -> counts`: each count's template
+    evaluated in order; an int kept, another number (a float, a bool) kept as its int, anything else left out."""
+    code = FunctionBuilder(("item", "ctx"), "read_usage")
+    code.line("out = {}")
+    for key, template in fields.items():
+        code.line(f"_n = {lower_into(template, ('response', 'usage', key), code)}")
+        name = code.bind(key)
+        code.line(f"if type(_n) is int: out[{name}] = _n")
+        code.line(f"elif isinstance(_n, (int, float)): out[{name}] = int(_n)")
+    function: Callable[[Any, Context], dict[str, int]] = code.build("out")
     return function

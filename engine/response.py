@@ -26,9 +26,9 @@ from .gateway import (
     ToolCall,
     Usage,
 )
-from .lower_response import lower_choice
+from .lower_response import lower_choice, lower_usage
 from .paths import Getter, compile_getter
-from .templates import Evaluator, compile_template, template_roots
+from .templates import template_roots
 from .transforms import Context
 
 Decode = Callable[[bytes], ChatCompletionMessageWithFinishReason]
@@ -66,8 +66,9 @@ class FinishMap:
 
 class UsageMap:
     def __init__(self, spec: Mapping[str, Any] | None) -> None:
-        self.fields: Evaluator = _usage_template({str(k): v for k, v in (spec or {}).items()})
-        """All counts as one template (one generated function: fields in order, a None one left out)."""
+        self.read: Callable[[Any, Context], dict[str, int]] = lower_usage({str(k): v for k, v in (spec or {}).items()})
+        """`(body, ctx) -> counts`: one generated function (`lower_response.lower_usage`) evaluating each count's
+        template in order and keeping the numbers, as ints."""
         roots: set[str] | None = set()
         for template in (spec or {}).values():
             found = template_roots(template)
@@ -84,24 +85,6 @@ class UsageMap:
         if len(roots) == 1:  # the usual case: one usage block
             return (body.get(roots[0]),)
         return tuple([body.get(key) for key in roots])
-
-    def read(self, body: Any, ctx: Context) -> dict[str, int]:
-        out = {}
-        for key, value in self.fields(body, ctx).items():
-            if type(value) is int:  # the usual count: int() of it is itself
-                out[key] = value
-            elif isinstance(value, (int, float)):
-                out[key] = int(value)
-        return out
-
-
-def _usage_template(fields: dict[str, Any]) -> Evaluator:
-    """The usage map as one object template; a key starting with `$` (which a template would read as a
-    directive) keeps the template of each count apart, as the map always did."""
-    if not any(key.startswith("$") for key in fields):
-        return compile_template(fields, ("response", "usage"))
-    each = {key: compile_template(value, ("response", "usage", key)) for key, value in fields.items()}
-    return lambda body, ctx: {key: evaluate(body, ctx) for key, evaluate in each.items()}
 
 
 def build_usage(values: Mapping[str, int]) -> Usage | None:

@@ -176,6 +176,14 @@ def specialize(
     return function
 
 
+def lower_into(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> str:
+    """Emit the lines computing `template` into another generated function `code` (its item is `item`, its
+    context `ctx`); return the expression of its value."""
+    if isinstance(template, str) and template.startswith("$") and not template.startswith("$$"):
+        _getter(template, where)  # (a bad path raises here, as compile_template would)
+    return _lower(template, where, code)
+
+
 def _getter(template: str, where: tuple[str | int, ...]) -> tuple[str, Getter]:
     path = template[1:].lstrip(".")
     try:
