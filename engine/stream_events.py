@@ -2,10 +2,11 @@
 
 The name is the frame's (an SSE `event:`, or the event-stream header the spec names: the runtime has read it)
 or a field of the payload (`event_type: {from: field, name: type}`). A handler is `ignore`, a template, or a
-`switch` on a path of the payload whose cases are templates, lowered into one generated function
-(`templates.compile_parts` / `compile_switch`). Templates produce the parts `text`, `reasoning`,
-`reasoning_signature`, `reasoning_redacted`, `tool_call_start`, `tool_call_args`, `finish`, `usage`, `meta`,
-`end`, `error`, which `_emit` turns into chunks and state; a text delta alone comes out as its str.
+`switch` on a path of the payload whose cases are templates; the whole block is lowered into one generated
+function (`templates.compile_events`: the name read, the handler picked, its template evaluated). Templates
+produce the parts `text`, `reasoning`, `reasoning_signature`, `reasoning_redacted`, `tool_call_start`,
+`tool_call_args`, `finish`, `usage`, `meta`, `end`, `error`, which `_emit` turns into chunks and state; a text
+delta alone comes out as its str.
 """
 
 from __future__ import annotations
@@ -19,42 +20,20 @@ from .error_map import EventErrorBuilder, compile_event_errors
 from .errors import StreamError
 from .frames import DATA, EXCEPTION, FrameLike
 from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
-from .paths import Getter, compile_getter
 from .response import FinishMap, build_usage
 from .stream_base import StreamDecoder, json_of, stream_error
-from .templates import Evaluator, compile_parts, compile_switch
+from .templates import compile_events
 from .transforms import Context
 
 
-class _Handler:
-    def __init__(self, spec: Any, where: tuple[str | int, ...]) -> None:
-        self.ignore = spec == "ignore"
-        self.parts: Evaluator = _ignored
-        """`(payload, ctx) -> parts, a text delta's str, or None`: one generated function (`compile_parts`)."""
-        if self.ignore:
-            return
-        if isinstance(spec, dict) and "switch" in spec:
-            self.parts = compile_switch(str(spec["switch"]), {str(k): v for k, v in (spec.get("cases") or {}).items()},
-                                        spec.get("default"), where)
-        else:
-            self.parts = compile_parts(spec, where)
-
-
-def _ignored(data: Any, ctx: Context) -> None:
-    return None
-
-
 class CompiledEvents:
+    """The `events:` block as one generated function (`templates.compile_events`): payload, name → parts."""
+
     def __init__(self, spec: Mapping[str, Any]) -> None:
         source = dict(spec.get("event_type") or {"from": "sse_event"})
-        self.source = source.get("from", "sse_event")
-        self.name_field: Getter | None = compile_getter(source["name"]) if self.source == "field" else None
-        self.header = source.get("name", ":event-type")
-        self.by_header = self.source == "header"
-        self.handlers = {
-            str(k): _Handler(v, ("stream", "events", str(k))) for k, v in (spec.get("events") or {}).items()
-        }
-        self.unknown = self.handlers.get("*")
+        name_path = str(source["name"]) if source.get("from", "sse_event") == "field" else None
+        handlers = {str(k): v for k, v in (spec.get("events") or {}).items()}
+        self.read_event = compile_events(handlers, name_path, ("stream",))
 
 
 class EventsDecoder(StreamDecoder):
@@ -76,12 +55,12 @@ class EventsDecoder(StreamDecoder):
         self.finished = False
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
-        events = self.events
-        handlers, unknown, name_field = events.handlers, events.unknown, events.name_field
+        read_event = self.events.read_event
         ctx = self.ctx
         append = out.append
+        data_kind = DATA
         for frame in frames:
-            if frame.kind != DATA:
+            if frame.kind != data_kind:
                 self._raise(frame)
             data = frame.payload
             if data:
@@ -92,15 +71,8 @@ class EventsDecoder(StreamDecoder):
                     raise
             else:
                 payload = {}
-            if name_field is None:  # the frame's name: an SSE `event:`, or the header the spec names
-                name = frame.name
-            elif type(name := name_field(payload)) is not str:  # (a str is what str() would give back)
-                name = str(name or "")
-            handler = handlers.get(name, unknown)
-            if handler is None:
-                continue
-            parts = handler.parts(payload, ctx)
-            if type(parts) is str:  # a text delta and nothing else (templates.compile_parts)
+            parts = read_event(payload, frame, ctx)
+            if type(parts) is str:  # a text delta and nothing else (templates._lower_parts)
                 append(ChatCompletionChunk(id=self.id, model=self.model,
                                            choices=[ChunkChoice(delta=ChoiceDelta(content=parts), index=0)]))
             elif parts:

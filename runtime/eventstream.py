@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
+from typing import Any
 
 import msgspec
 
@@ -66,38 +68,56 @@ class EventStreamMessage(msgspec.Struct, frozen=True):
 _KINDS = {"event": DATA, "exception": EXCEPTION, "error": ERROR}
 
 
-def frame_of(message: EventStreamMessage, header: str | None = None) -> Frame:
-    """The engine's frame of a message (engine/frames.py): an `event` message is data named by its `header`
-    (the one the spec names; None: `:event-type`); an `exception` message is named by its `:exception-type`,
-    an `error` message by its `:error-code`, with its `:error-message`. Another message type (none is defined)
-    is read as data, as it always was."""
-    headers = message.headers
+def _naming(headers: dict[str, object], header: str | None) -> tuple[str, str, str | None]:
+    """(name, kind, error message) of a message with these headers (see `frame_of`)."""
     kind = _KINDS.get(str(headers.get(":message-type", "event")), DATA)
     if kind == DATA and header is not None:
         name = headers.get(header, "")
     else:
         name = headers.get(":event-type") or headers.get(":exception-type") or headers.get(":error-code") or ""
     error = headers.get(":error-message") if kind == ERROR else None
-    return Frame(name if type(name) is str else str(name), message.payload, kind,
-                 None if error is None else str(error))
+    return name if type(name) is str else str(name), kind, None if error is None else str(error)
+
+
+def frame_of(message: EventStreamMessage, header: str | None = None) -> Frame:
+    """The engine's frame of a message (engine/frames.py): an `event` message is data named by its `header`
+    (the one the spec names; None: `:event-type`); an `exception` message is named by its `:exception-type`,
+    an `error` message by its `:error-code`, with its `:error-message`. Another message type (none is defined)
+    is read as data, as it always was."""
+    name, kind, error = _naming(message.headers, header)
+    return Frame(name, message.payload, kind, error)
 
 
 class EventStreamFramer:
-    """A stream's framer: the parser's messages as the engine's frames (`frame_of`, named by `header`)."""
+    """A stream's framer: the parser's messages as the engine's frames (what `frame_of` gives, named by
+    `header`), made straight from the parser's shared header blocks, whose naming is worked out once each."""
 
-    __slots__ = ("_parser", "header")
+    __slots__ = ("_named", "_parser", "header")
 
     def __init__(self, header: str | None = None) -> None:
-        self._parser = EventStreamParser()
         self.header = header
+        self._named: dict[int, tuple[dict[str, object], str, str, str | None]] = {}
+        self._parser = EventStreamParser(self._frame)
+
+    def _frame(self, headers: dict[str, object], payload: bytes) -> Frame:
+        named = self._named.get(id(headers))
+        if named is None or named[0] is not headers:  # (a block is kept alive while it is in the table)
+            named = (headers, *_naming(headers, self.header))
+            if len(self._named) < 64:
+                self._named[id(headers)] = named
+        return Frame(named[1], payload, named[2], named[3])
 
     def feed(self, data: bytes) -> list[Frame]:
-        header = self.header
-        return [frame_of(message, header) for message in self._parser.feed(data)]
+        frames: list[Frame] = self._parser.feed(data)
+        return frames
 
     def close(self) -> list[Frame]:
-        header = self.header
-        return [frame_of(message, header) for message in self._parser.close()]
+        frames: list[Frame] = self._parser.close()
+        return frames
+
+
+def _own_message(headers: dict[str, object], payload: bytes) -> EventStreamMessage:
+    return EventStreamMessage(dict(headers), payload)  # a dict of its own per message
 
 
 class EventStreamParser:
@@ -108,22 +128,26 @@ class EventStreamParser:
     The parser is unusable after an error.
     """
 
-    __slots__ = ("_buf", "_error", "_frame_length", "_known_headers", "_offset")
+    __slots__ = ("_buf", "_error", "_frame_length", "_known_headers", "_message", "_offset")
 
-    def __init__(self) -> None:
+    def __init__(self, message: Callable[[dict[str, object], bytes], Any] = _own_message) -> None:
+        self._message = message
+        """What `feed` returns of a message, made of its headers (a block shared between messages, never to be
+        changed) and its payload: an `EventStreamMessage` with a headers dict of its own by default."""
         self._buf = bytearray()
         self._known_headers: dict[bytes, dict[str, object]] = {}  # a stream repeats a few header blocks
         self._offset = 0  # stream offset of _buf[0], for error messages
         self._frame_length = 0  # total length of the frame at _buf[0] once its prelude is checked
         self._error: StreamError | None = None
 
-    def feed(self, chunk: bytes) -> list[EventStreamMessage]:
+    def feed(self, chunk: bytes) -> list[Any]:
         """Consume ``chunk`` and return the messages it completed (possibly none)."""
         if self._error is not None:
             raise self._error
         buf = self._buf
         buf += chunk
-        out: list[EventStreamMessage] = []
+        out: list[Any] = []
+        message = self._message
         pos = 0
         size = len(buf)
         if size < (self._frame_length or _PRELUDE_LENGTH):
@@ -155,7 +179,7 @@ class EventStreamParser:
                 if headers is None or zlib.crc32(view[pos:end]) != _U32.unpack_from(data, end)[0]:
                     out.append(self._decode(pos, total))
                 else:
-                    out.append(EventStreamMessage(dict(headers), data[headers_end:end]))  # its own headers dict
+                    out.append(message(headers, data[headers_end:end]))
                 self._frame_length = 0
                 pos += total
         except StreamError as exc:
@@ -168,7 +192,7 @@ class EventStreamParser:
                 self._offset += pos
         return out
 
-    def close(self) -> list[EventStreamMessage]:
+    def close(self) -> list[Any]:
         """End of stream: raise :class:`StreamError` if a pending error or a partial frame is left."""
         if self._error is not None:
             raise self._error
@@ -213,7 +237,7 @@ class EventStreamParser:
             )
         return int(total)
 
-    def _decode(self, pos: int, total: int) -> EventStreamMessage:
+    def _decode(self, pos: int, total: int) -> Any:
         """Check the message CRC of the complete frame at ``pos`` and decode it."""
         buf = self._buf
         at = self._offset + pos
@@ -234,7 +258,7 @@ class EventStreamParser:
             headers = _decode_headers(header_bytes, at + _PRELUDE_LENGTH)
             if len(self._known_headers) < 64:
                 self._known_headers[header_bytes] = headers
-        return EventStreamMessage(dict(headers), payload)  # a dict of its own per message
+        return self._message(headers, payload)
 
 
 def _decode_headers(data: bytes, at: int) -> dict[str, object]:
