@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .codegen import FunctionBuilder
+from .errors import InvalidRequestError, ProviderError
+from .gateway import ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, plain_keys
 from .templates import compile_template, lower_into
 from .transforms import Context
@@ -80,4 +82,60 @@ def lower_usage(fields: Mapping[str, Any]) -> Callable[[Any, Context], dict[str,
         code.line(f"if type(_n) is int: out[{name}] = _n")
         code.line(f"elif isinstance(_n, (int, float)): out[{name}] = int(_n)")
     function: Callable[[Any, Context], dict[str, int]] = code.build("out")
+    return function
+
+
+class _SilentContext(Context):
+    """The context of a response decoder's templates, one per decoder: a response's warnings are never
+    returned, so `warn` drops them (a list kept across calls would only grow)."""
+
+    __slots__ = ()
+
+    def warn(self, code: str, message: str, param: str | None = None) -> None:
+        return None
+
+
+def _blocked(reason: Any, data: Any, provider: str) -> InvalidRequestError:
+    return InvalidRequestError(f"the prompt was blocked ({reason})", provider=provider, error_type=str(reason),
+                               body=data)
+
+
+def _not_a_list(choices: Any, provider: str) -> ProviderError:
+    return ProviderError(f"the response's choices are a {type(choices).__name__}, not a list: {str(choices)[:80]!r}",
+                         provider=provider)
+
+
+def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[Any, bool], str | None],
+                   read_usage: Callable[[Any, Context], dict[str, int]], message: Callable[..., Any],
+                   usage_of: Callable[..., Any]) -> Callable[[Any, ReadChoice], Any]:
+    """A template-mode `response:` spec as one generated function `decode_response(data, read_choice)`: the
+    choices (or the body as the one choice), the `blocked` check, each choice read by `read_choice` into a
+    message and its finish reason, the id, the model and the usage. `translate`, `read_usage`, `message`
+    (`message_from_pieces`) and `usage_of` (`build_usage`) are the pieces it calls."""
+    code = FunctionBuilder(("data", "read_choice"), "decode_response")
+    name = code.bind(provider)
+    code.line(f"ctx = {code.bind(_SilentContext(provider))}")
+    choices = _read(code, "data", str(spec["choices"])) if "choices" in spec else "[data]"
+    blocked = dict(spec.get("blocked") or {})
+    if "when" in blocked:
+        code.line(f"if not {choices}:")
+        code.indent = "    "
+        reason = _read(code, "data", str(blocked["when"]))
+        code.line(f"if {reason}: raise {code.bind(_blocked)}({reason}, data, {name})")
+        code.indent = ""
+    code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
+    code.line("choices = []")
+    code.line(f"for position, raw in enumerate({choices} or ()):")
+    code.line("    index, pieces, reason = read_choice(raw, ctx)")
+    code.line("    if not isinstance(index, int): index = position")
+    code.line(f"    message = {code.bind(message)}(pieces, index)")
+    code.line(f"    choices.append({code.bind(Choice)}(message=message, index=index, "
+              f"finish_reason={code.bind(translate)}(reason, bool(message.tool_calls))))")
+    ident = _read(code, "data", str(spec.get("id", "id")))
+    model = _read(code, "data", str(spec.get("model", "model")))
+    result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
+              f"id=str({ident}) if {ident} is not None else None, "
+              f"model=str({model}) if {model} is not None else None, "
+              f"usage={code.bind(usage_of)}({code.bind(read_usage)}(data, ctx)), provider={name})")
+    function: Callable[[Any, ReadChoice], Any] = code.build(result)
     return function

@@ -14,11 +14,10 @@ from typing import Any
 
 import msgspec
 
-from .errors import InvalidRequestError, ProviderError
+from .errors import ProviderError
 from .gateway import (
     ChatCompletionMessage,
     ChatCompletionMessageWithFinishReason,
-    Choice,
     CompletionTokensDetails,
     FunctionCall,
     PromptTokensDetails,
@@ -26,8 +25,8 @@ from .gateway import (
     ToolCall,
     Usage,
 )
-from .lower_response import lower_choice, lower_usage
-from .paths import Getter, compile_getter
+from .lower_response import lower_choice, lower_response, lower_usage
+from .paths import compile_getter
 from .templates import template_roots
 from .transforms import Context
 
@@ -167,14 +166,11 @@ def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
 class _TemplateResponse:
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
-        self.id = compile_getter(spec.get("id", "id"))
-        self.model = compile_getter(spec.get("model", "model"))
-        self.choices: Getter | None = compile_getter(spec["choices"]) if "choices" in spec else None
         self.read_choice = lower_choice(spec)
-        self.finish = FinishMap(spec.get("finish_reason"))
-        self.usage = UsageMap(spec.get("usage"))
-        blocked = dict(spec.get("blocked") or {})
-        self.blocked: Getter | None = compile_getter(blocked["when"]) if "when" in blocked else None
+        """The generated reading of one choice (a test replaces it with a reference reader)."""
+        self.from_choices: Callable[[Any, Any], ChatCompletionMessageWithFinishReason] = lower_response(
+            spec, provider, FinishMap(spec.get("finish_reason")).translate, UsageMap(spec.get("usage")).read,
+            message_from_pieces, build_usage)
 
     def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:
         try:
@@ -182,31 +178,7 @@ class _TemplateResponse:
         except msgspec.DecodeError:
             decode_json(body, self.provider)  # raises with a preview
             raise
-        return self.from_data(data)
+        return self.from_choices(data, self.read_choice)
 
     def from_data(self, data: Any) -> ChatCompletionMessageWithFinishReason:
-        ctx = Context(self.provider)
-        raw_choices = self.choices(data) if self.choices is not None else [data]
-        if not raw_choices and self.blocked is not None and self.blocked(data):
-            reason = self.blocked(data)
-            raise InvalidRequestError(f"the prompt was blocked ({reason})", provider=self.provider,
-                                      error_type=str(reason), body=data)
-        choices = []
-        if raw_choices and type(raw_choices) is not list:
-            raise ProviderError(f"the response's choices are a {type(raw_choices).__name__}, not a list: "
-                                f"{str(raw_choices)[:80]!r}", provider=self.provider)
-        for position, raw in enumerate(raw_choices or ()):
-            index, pieces, raw_reason = self.read_choice(raw, ctx)
-            index = index if isinstance(index, int) else position
-            message = message_from_pieces(pieces, index)
-            reason = self.finish.translate(raw_reason, bool(message.tool_calls))
-            choices.append(Choice(message=message, index=index, finish_reason=reason))
-        model = self.model(data)
-        ident = self.id(data)
-        return ChatCompletionMessageWithFinishReason(
-            choices=choices,
-            id=str(ident) if ident is not None else None,
-            model=str(model) if model is not None else None,
-            usage=build_usage(self.usage.read(data, ctx)),
-            provider=self.provider,
-        )
+        return self.from_choices(data, self.read_choice)
