@@ -143,14 +143,19 @@ def _json_object_or_wrap(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""What `json.dumps(value, separators=(",", ":"), ensure_ascii=False)` builds on every call, built once."""
+
+
 @register("json_dumps", examples=(Example({"a": 1}, '{"a":1}'), Example(None, "{}")))
 def _json_dumps(args: Mapping[str, Any]) -> Apply:
     """Serialise a value (tool input object) to compact JSON text; None gives '{}'."""
+    encode = _COMPACT.encode
 
     def apply(value: Any, ctx: Context) -> Any:
         if value is None:
             return "{}"
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return encode(value)
 
     return apply
 
