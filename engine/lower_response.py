@@ -139,3 +139,24 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
               f"usage={code.bind(usage_of)}({code.bind(read_usage)}(data, ctx)), provider={name})")
     function: Callable[[Any, ReadChoice], Any] = code.build(result)
     return function
+
+
+def lower_event_top(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any],
+                    usage_roots: tuple[str, ...] | None) -> Callable[[Any], tuple[Any, Any, Any, Any, Any]]:
+    """What a whole-response stream event's top level holds, as one generated function `read_event_top(data)
+    -> (error, choices, id, model, usage inputs)`: the value at `error_when`, the choices (or `[data]`), the
+    id and the model, and what its usage read depends on (the values at the usage map's top-level keys, see
+    `UsageMap.inputs`; None when that cannot be told)."""
+    code = FunctionBuilder(("data",), "read_event_top")
+    error = _read(code, "data", str(stream_spec["error_when"])) if "error_when" in stream_spec else "None"
+    choices = _read(code, "data", str(response_spec["choices"])) if "choices" in response_spec else "[data]"
+    ident = _read(code, "data", str(response_spec.get("id", "id")))
+    model = _read(code, "data", str(response_spec.get("model", "model")))
+    if usage_roots is None:
+        inputs = "None"
+    else:
+        values = "".join(f"data.get({code.bind(root)}), " for root in usage_roots)
+        inputs = f"(({values}) if type(data) is dict else None)"
+    function: Callable[[Any], tuple[Any, Any, Any, Any, Any]] = code.build(
+        f"{error}, {choices}, {ident}, {model}, {inputs}")
+    return function

@@ -23,7 +23,7 @@ import msgspec
 
 from .error_map import compile_event_errors
 from .gateway import ChatCompletionChunk
-from .lower_response import lower_choice
+from .lower_response import lower_choice, lower_event_top
 from .paths import compile_getter
 from .response import FinishMap, UsageMap
 from .stream_base import StreamDecoder
@@ -57,12 +57,10 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
     if mode == "whole_response":
         read_choice = lower_choice(response_spec)
         usage = UsageMap(response_spec.get("usage"))
-        choices = compile_getter(response_spec["choices"]) if "choices" in response_spec else None
-        error_when = compile_getter(spec["error_when"]) if "error_when" in spec else None
-        ids = (compile_getter(response_spec.get("id", "id")), compile_getter(response_spec.get("model", "model")))
+        read_top = lower_event_top(response_spec, spec, usage.roots)
         when = (response_spec.get("blocked") or {}).get("when")
         blocked = compile_getter(when) if when else None
-        return lambda: WholeResponseDecoder(provider, read_choice, finish, usage, choices, error_when, ids, blocked)
+        return lambda: WholeResponseDecoder(provider, read_top, read_choice, finish, usage, blocked)
     compiled = CompiledEvents(spec)
     event_error = compile_event_errors(errors or {}, provider)
     return lambda: EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)

@@ -7,7 +7,7 @@ from the last one read, and the usage chunk is sent once the finish reason came.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableSequence
+from collections.abc import Callable, Iterable, MutableSequence
 from typing import Any
 
 import msgspec
@@ -27,17 +27,15 @@ class WholeResponseDecoder(StreamDecoder):
     (the function non-streamed responses use) and become deltas; the usage block is read again only when it
     differs from the last one read."""
 
-    def __init__(self, provider: str, read_choice: ReadChoice, finish: FinishMap, usage: UsageMap,
-                 choices: Getter | None, error_when: Getter | None, ids: tuple[Getter, Getter],
-                 blocked: Getter | None = None) -> None:
+    def __init__(self, provider: str, read_top: Callable[[Any], tuple[Any, Any, Any, Any, Any]],
+                 read_choice: ReadChoice, finish: FinishMap, usage: UsageMap, blocked: Getter | None = None) -> None:
         self.provider = provider
+        self.read_top = read_top
+        """`lower_response.lower_event_top`: an event's error, choices, id, model and usage inputs."""
         self.read_choice = read_choice
         self.blocked = blocked
-        self.get_id, self.get_model = ids
         self.finish = finish
         self.usage_map = usage
-        self.choices = choices
-        self.error_when = error_when
         self.ctx = Context(provider)
         self.calls: dict[int, int] = {}
         self.usage: dict[str, int] = {}
@@ -55,9 +53,9 @@ class WholeResponseDecoder(StreamDecoder):
         except msgspec.DecodeError:
             json_of(data, self.provider)  # raises the stream's error with a preview
             raise
-        if self.error_when is not None and (error := self.error_when(body)) is not None:
+        error, raw_choices, ident, model, inputs = self.read_top(body)
+        if error is not None:
             raise stream_error(error, self.provider)
-        raw_choices = self.choices(body) if self.choices is not None else [body]
         if not raw_choices and self.blocked is not None and (reason := self.blocked(body)) is not None:
             raise InvalidRequestError(f"the prompt was blocked ({reason})", provider=self.provider,
                                       error_type=str(reason), body=body)
@@ -65,12 +63,10 @@ class WholeResponseDecoder(StreamDecoder):
             raise StreamError(f"an event's choices are a {type(raw_choices).__name__}, not a list: "
                               f"{str(raw_choices)[:80]!r}", provider=self.provider)
         out_choices = [self._choice(position, raw) for position, raw in enumerate(raw_choices or ())]
-        inputs = self.usage_map.inputs(body)
         if inputs is None or inputs != self.usage_read:  # the same usage block again reads the same values
             self.usage.update(self.usage_map.read(body, self.ctx))
             self.usage_read = inputs
-        if out_choices:  # the id and model getters are pure: read only when a chunk carries them
-            ident, model = self.get_id(body), self.get_model(body)
+        if out_choices:
             out.append(ChatCompletionChunk(id=str(ident) if ident is not None else None,
                                            model=str(model) if model is not None else None, choices=out_choices))
         if self.done and self.usage:
