@@ -201,10 +201,22 @@ def load_spec(name: str, spec_path: Sequence[str | os.PathLike[str]] = ()) -> di
     return _load_validated(name, discover(spec_path))[0]
 
 
+def unknown_spec_message(name: str, files: Iterable[str]) -> str:
+    """Why `name` was not found and where user specs are looked for (the words every caller shows)."""
+    known = sorted(files)
+    close = get_close_matches(name, known, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return (
+        f"no provider spec named {name!r}; {guess}known: {', '.join(known)}. Your own specs are found in the folders "
+        f"of {ENV_VAR} ({os.pathsep}-separated), `spec_path=` (or `--spec-path DIR` on the command line), "
+        "or given as a file path"
+    )
+
+
 def _load_validated(name: str, files: dict[str, SpecFile]) -> tuple[dict[str, Any], list[str]]:
     """The merged, validated data of spec `name` and the names of the specs it was made from."""
     if name not in files:
-        raise SpecError(f"no provider spec named {name!r}; known: {', '.join(sorted(files))}")
+        raise SpecError(unknown_spec_message(name, files))
     diags = Diagnostics()
     used: list[str] = []
     merged = resolve(name, files, diags, used=used)

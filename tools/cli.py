@@ -6,6 +6,8 @@
     vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]]
     vllora-llm spec diff OLD.yaml NEW.yaml  classify the changes between two revisions of a spec
     vllora-llm spec docs PROVIDER           Markdown reference of one provider's spec
+
+Every `spec` command takes `--spec-path DIR` (repeatable), and a spec file's path wherever a provider name goes.
     vllora-llm demo                        the usage guide's examples against the local provider server
     vllora-llm chat --provider P --model M [--base-url U] [--stream] PROMPT
     vllora-llm mock-server [--host H] [--port P]
@@ -17,8 +19,25 @@ Exit codes: 0 success, 1 a failure the command reports (bad spec, rejected reque
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+ENV_VAR = "VLLORA_SPEC_PATH"
+
+
+def use_spec_paths(args: argparse.Namespace) -> None:
+    """`--spec-path DIR` and a spec file given where a provider name goes both join the search path (this
+    process's `VLLORA_SPEC_PATH`, which every spec command reads); a file path is then used by its name."""
+    folders = [str(Path(folder)) for folder in args.spec_path]
+    provider = getattr(args, "provider", None)
+    if provider and provider.endswith((".yaml", ".yml")) and Path(provider).is_file():
+        folders.append(str(Path(provider).resolve().parent))
+        args.provider = Path(provider).name.rsplit(".", 1)[0]
+    if folders:
+        existing = os.environ.get(ENV_VAR)
+        os.environ[ENV_VAR] = os.pathsep.join([*([existing] if existing else []), *folders])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("new", help="the new revision (a YAML file)")
     docs = spec_sub.add_parser("docs", help="Markdown reference of a provider spec")
     docs.add_argument("provider")
+    for command in spec_sub.choices.values():
+        command.add_argument("--spec-path", action="append", default=[], metavar="DIR",
+                             help=f"also look for specs in DIR (repeatable; before {ENV_VAR})")
 
     sub.add_parser("demo", help="run the usage guide's examples against the built-in local provider server")
 
@@ -67,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "spec":
         from . import spec_commands
 
+        use_spec_paths(args)
         if args.spec_command == "validate":
             return spec_commands.validate(args.paths)
         if args.spec_command == "render":

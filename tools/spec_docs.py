@@ -242,11 +242,11 @@ def _auth_line(auth: Mapping[str, Any]) -> str:
 
 def run(provider: str) -> int:
     from vllora_llm.engine.errors import SpecError
-    from vllora_llm.engine.registry import discover, load_spec
+    from vllora_llm.engine.registry import discover, load_spec, unknown_spec_message
 
     files = discover()
     if provider not in files:
-        print(f"error: no provider spec named {provider!r}; known: {', '.join(sorted(files))}", file=sys.stderr)
+        print(f"error: {unknown_spec_message(provider, files)}", file=sys.stderr)
         return 1
     try:
         spec = load_spec(provider)
