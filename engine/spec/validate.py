@@ -284,7 +284,11 @@ def _path(doc: SourceDoc, where: Path, value: Any, diags: Diagnostics, *, setter
             "SPEC032",
             format_path(where),
             str(exc),
-            hint="use a dotted path like a.b[0].c, or a valid JMESPath expression",
+            hint=(
+                "write a dotted path (choices[0].message.content) or JMESPath: a filter "
+                "content[?type=='text'].text, a key with other characters in double quotes \"x-key\".value, "
+                "a pipe content[0] | text"
+            ),
         )
 
 
