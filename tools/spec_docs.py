@@ -119,6 +119,8 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
     from vllora_llm.engine.params import unified_params
     from vllora_llm.engine.transforms import REGISTRY
 
+    from .spec_docs_mapping import mapping_sections
+
     meta = spec.get("metadata") or {}
     out: list[str] = [f"# {meta.get('display_name', name)} (`{name}`)", ""]
     if meta.get("description"):
@@ -184,6 +186,8 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
     else:
         out.append("None: every parameter is sent under its own name.")
     out.append("")
+
+    out += mapping_sections(spec)
 
     # overrides
     out += ["## Overrides by model", ""]
