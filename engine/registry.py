@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 # specs all come from the compiled-spec cache (spec/cache.py) never imports either.
 
 ENV_VAR = "VLLORA_SPEC_PATH"
+TESTS_SUFFIX = ".tests"
+"""`<name>.tests.yaml` beside a spec holds its protocol tests (`vllora-llm spec test`)."""
 
 
 @dataclass(slots=True)
@@ -70,6 +72,8 @@ def discover(spec_path: Iterable[str | os.PathLike[str]] = ()) -> dict[str, Spec
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+            if path.stem.endswith(TESTS_SUFFIX):
+                continue  # a spec's protocol tests (`<name>.tests.yaml`), not a spec
             name = path.stem
             entry = SpecFile(name, path, _display(path, builtin), builtin)
             if name in found:
@@ -173,7 +177,7 @@ def validate_files(paths: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[D
         for raw in paths:
             path = Path(raw)
             items = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
-            for item in items:
+            for item in (i for i in items if not (path.is_dir() and i.stem.endswith(TESTS_SUFFIX))):
                 entry = SpecFile(item.stem, item, _display(item, False), False)
                 found = files.get(item.stem)
                 if found is not None:

@@ -6,6 +6,7 @@
     vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]]
     vllora-llm spec diff OLD.yaml NEW.yaml  classify the changes between two revisions of a spec
     vllora-llm spec docs PROVIDER           Markdown reference of one provider's spec
+    vllora-llm spec test [PROVIDER|PATH...] run the protocol tests beside specs (<name>.tests.yaml)
 
 Every `spec` command takes `--spec-path DIR` (repeatable), and a spec file's path wherever a provider name goes.
     vllora-llm demo                        the usage guide's examples against the local provider server
@@ -35,6 +36,10 @@ def use_spec_paths(args: argparse.Namespace) -> None:
     if provider and provider.endswith((".yaml", ".yml")) and Path(provider).is_file():
         folders.append(str(Path(provider).resolve().parent))
         args.provider = Path(provider).name.rsplit(".", 1)[0]
+    for index, name in enumerate(getattr(args, "providers", None) or ()):
+        if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+            folders.append(str(Path(name).resolve().parent))
+            args.providers[index] = Path(name).name.rsplit(".", 1)[0].removesuffix(".tests")
     if folders:
         existing = os.environ.get(ENV_VAR)
         os.environ[ENV_VAR] = os.pathsep.join([*([existing] if existing else []), *folders])
@@ -65,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("new", help="the new revision (a YAML file)")
     docs = spec_sub.add_parser("docs", help="Markdown reference of a provider spec")
     docs.add_argument("provider")
+    test = spec_sub.add_parser("test", help="run the protocol tests beside specs (<name>.tests.yaml)")
+    test.add_argument("providers", nargs="*", help="provider names or spec files (default: every spec with tests)")
     for command in spec_sub.choices.values():
         command.add_argument("--spec-path", action="append", default=[], metavar="DIR",
                              help=f"also look for specs in DIR (repeatable; before {ENV_VAR})")
@@ -104,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .spec_diff import run as run_diff
 
             return run_diff(args.old, args.new)
+        if args.spec_command == "test":
+            from .spec_test import run as run_tests
+
+            return run_tests(args.providers)
         if args.spec_command == "docs":
             from .spec_docs import run as run_docs
 
