@@ -396,7 +396,7 @@ def _reads(raw: bytes, size: int | None) -> Iterator[bytes]:
         yield raw[start : start + size]
 
 
-def stream_frames(case: Case) -> list[Any]:
+def stream_frames(case: Case, *, stray_lines: str | None = None) -> list[Any]:
     """Cut the case's stream into frames with the runtime's framers (a bad frame raises StreamError).
 
     `sse` and `eventstream` are raw bodies. `chunks_jsonl` (vercel/ai fixtures) holds one data payload per
@@ -426,7 +426,9 @@ def stream_frames(case: Case) -> list[Any]:
                 headers = {":event-type": event_type, ":message-type": "event", ":content-type": "application/json"}
                 frames.append(EventStreamMessage(headers=dict(headers), payload=json.dumps(payload).encode()))
     else:
-        stray_as_data = getattr(load_plan(case.provider), "stray_lines", "ignore") == "as_data"
+        if stray_lines is None:
+            stray_lines = getattr(load_plan(case.provider), "stray_lines", "ignore")
+        stray_as_data = stray_lines == "as_data"
         parser = SSEParser(stray_lines_as_data=stray_as_data) if framing == "sse" else EventStreamParser()
         if framing not in ("sse", "eventstream"):
             raise ValueError(f"{case.where}: unknown framing {framing!r}")

@@ -13,6 +13,7 @@ def validate(paths: list[str]) -> int:
     from vllora_llm.engine.registry import validate_files
 
     diagnostics, notes = validate_files(paths)
+    diagnostics = sorted([*diagnostics, *_sample_checks(paths, diagnostics)])
     for note in notes:
         print(f"note: {note}")
     for diagnostic in diagnostics:
@@ -22,6 +23,35 @@ def validate(paths: list[str]) -> int:
         print(f"{errors} error(s)", file=sys.stderr)
         return 1
     return 0
+
+
+def _sample_checks(paths: list[str], found: list[Any]) -> list[Any]:
+    """SPEC050 for every valid spec that has protocol tests beside it (tools/spec_samples.py)."""
+    from pathlib import Path
+
+    from vllora_llm.engine.errors import SpecError
+    from vllora_llm.engine.registry import TESTS_SUFFIX, discover, load_spec
+
+    from .spec_samples import sample_diagnostics
+
+    broken = {d.file for d in found if d.severity == "ERROR"}
+    if paths:
+        files = [f for raw in paths for f in (sorted(Path(raw).glob("*.y*ml")) if Path(raw).is_dir() else [Path(raw)])]
+        targets = [(f, f.stem, str(f), [str(f.parent)]) for f in files if not f.stem.endswith(TESTS_SUFFIX)]
+    else:
+        targets = [(e.path, e.name, e.display, []) for e in discover().values()]
+    out: list[Any] = []
+    for file, name, display, search in targets:
+        tests = file.with_name(file.stem + TESTS_SUFFIX + file.suffix)
+        if display in broken or not tests.is_file():
+            continue
+        try:
+            merged = load_spec(name, search)
+        except SpecError:
+            continue
+        label = str(Path(display).with_name(tests.name))
+        out += sample_diagnostics(file, display, merged, tests, label)
+    return out
 
 
 def _read_request(path: str) -> Any:
