@@ -150,6 +150,8 @@ class SSEParser:
             block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = block.split(b"\n")
         lines.pop()  # the empty tail after the final line end
+        if len(block) > self._max:  # (never with network-sized reads and the default bound)
+            self._check_block(lines)
         out: list[SSEEvent] = []
         data = self._data  # the event's data lines after the first (in the block), or all of them (between blocks)
         one = data.pop(0) if data else None  # its first: most events have one line, dispatched without the list
@@ -224,6 +226,20 @@ class SSEParser:
         self._retry = retry
         self.last_event_id = last_id
         return out
+
+    def _check_block(self, lines: list[bytes]) -> None:
+        """The bounds within one block larger than the bound itself: no line, and no event's data lines
+        (with what the event held before this block), past it."""
+        held = self._pending_bytes
+        for line in lines:
+            if len(line) > self._max:
+                self._too_long("a line")
+            if not line:
+                held = 0
+            elif line[:5] == b"data:" or line == b"data":
+                held += len(line) - (6 if line[5:6] == b" " else min(len(line), 5))  # the value's length
+                if held > self._max:
+                    self._too_long("an event's data")
 
     def _too_long(self, what: str) -> None:
         self._buf.clear()
