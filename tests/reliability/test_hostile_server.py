@@ -185,6 +185,16 @@ def _handlers(target: str) -> dict[str, Handler]:
         await response.write(FINISH)
         return response
 
+    async def brotli(request: web.Request) -> web.StreamResponse:  # an encoding we never asked for
+        return web.Response(body=b"\x8b\x03\x80junk", headers={"content-encoding": "br",
+                                                                "content-type": "text/event-stream"})
+
+    async def big_length(request: web.Request) -> web.StreamResponse:  # refused from its header alone
+        response = web.StreamResponse(headers={"content-type": "application/json", "content-length": str(300 * MiB)})
+        await response.prepare(request)
+        await _forever(response, b" " * MiB, up_to=300 * MiB)
+        return response
+
     table: dict[str, Handler] = {f"redirect-{code}": redirect for code in (301, 302, 303, 307, 308)}
     table.update({
         "gzip-body": gzip_body, "gzip-error": gzip_error, "gzip-stream": gzip_stream_raw,
@@ -193,7 +203,7 @@ def _handlers(target: str) -> dict[str, Handler]:
         "slow-progress": slow_progress, "deep-body": deep_body, "deep-error": deep_error,
         "deep-event": deep_event, "huge-retry": huge_retry, "endless-deltas": endless_deltas,
         "short-deltas": endless_deltas,
-        "steady": steady, "prompt": huge_retry,
+        "steady": steady, "prompt": huge_retry, "brotli": brotli, "big-length": big_length,
     })
     return table
 
@@ -271,6 +281,9 @@ ROWS = [
     Attack("gzip-error", False, ProviderError, "max_error_bytes"),
     Attack("gzip-stream", True, StreamError, "max_event_bytes"),
     Attack("huge-body", False, ProviderError, "max_response_bytes"),
+    Attack("big-length", False, ProviderError, "max_response_bytes"),
+    Attack("brotli", False, ProviderError, "unsupported Content-Encoding 'br'"),
+    Attack("brotli", True, ProviderError, "unsupported Content-Encoding 'br'"),
     Attack("endless-line", True, StreamError, "a line is over"),
     Attack("endless-event", True, StreamError, "an event's data is over"),
     Attack("huge-frame", True, StreamError, "max_event_bytes", provider="bedrock"),
