@@ -3,7 +3,8 @@
 Every row runs under a memory cap (`RLIMIT_AS`: the process's current address space plus 384 MiB), so a
 regression that buffers a bomb or an endless line fails with `MemoryError` instead of swapping, and with short
 limits and timeouts so the whole table takes seconds. Each row also checks that the error is an `LLMError`
-(never `MemoryError`, `RecursionError`, `ValueError`), that the key shows nowhere in it, and how long it took.
+(never `MemoryError`, `RecursionError`, `ValueError`), that the key shows nowhere in it, how long it took, and
+that no connection was left checked out of the pool.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from aiohttp.test_utils import TestServer
 from vllora_llm.client import Limits, Timeouts, VlloraLLMClient
 from vllora_llm.engine.errors import InvalidRequestError, LLMError, ProviderError, StreamError
 from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
+
+from ._support import connections, wait_until
 
 KEY = "sk-hostile-SECRET-key"
 MiB = 1024 * 1024
@@ -339,6 +342,7 @@ async def test_hostile_server(hostile: Hostile, row: Attack) -> None:
             await asyncio.wait_for(_call(client, row), row.within + 5)
         except LLMError as err:
             failure = err
+        assert await wait_until(lambda: connections(client)[0] == 0), "a connection was left checked out"
     elapsed = time.monotonic() - started
     if row.expect is None:
         assert failure is None, f"{type(failure).__name__}: {failure}"
