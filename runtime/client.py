@@ -23,7 +23,7 @@ from vllora_llm.engine.gateway import (
 )
 
 from .instance import ChunkStream, ModelInstance, ProviderModelInstance
-from .transport import Timeouts, call_timeouts
+from .transport import Timeouts, call_timeouts, unkept_stream
 
 __all__ = ["CompletionsClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
 
@@ -41,6 +41,7 @@ class ResultStream:
     When the chunks are exhausted, `response` (or `aggregate()`) is the whole message. Leaving early (break,
     an exception, cancellation, `aclose()`) closes the HTTP response at once instead of draining it.
     `timeout` (a `Timeouts` or seconds) replaces the client's timeouts for this stream, retries included.
+    `aggregate=False` keeps nothing (no `aggregate()`), so the stream's body has no total size limit.
     """
 
     __slots__ = (
@@ -48,7 +49,11 @@ class ResultStream:
     )
 
     def __init__(
-        self, instance: ModelInstance, request: ChatCompletionRequest, timeout: Timeouts | float | None = None
+        self,
+        instance: ModelInstance,
+        request: ChatCompletionRequest,
+        timeout: Timeouts | float | None = None,
+        aggregate: bool = True,
     ) -> None:
         self._instance = instance
         self._request = request
@@ -57,7 +62,7 @@ class ResultStream:
         self._pending: deque[ChatCompletionChunk] | None = None
         """The chunk stream's queue of decoded chunks, when it shows one (`pending`): popped here directly,
         not through a `ready()` call per chunk."""
-        self._aggregator = StreamAggregator()
+        self._aggregator = StreamAggregator() if aggregate else None
         self._result: ChatCompletionMessageWithFinishReason | None = None
         self._done = False
         self._closed = False
@@ -67,7 +72,11 @@ class ResultStream:
             if self._closed:
                 raise RuntimeError("this stream was closed before it was opened")
             with call_timeouts(self._timeout):
-                self._chunks = await self._instance.open_stream(self._request)
+                if self._aggregator is None:
+                    with unkept_stream():
+                        self._chunks = await self._instance.open_stream(self._request)
+                else:
+                    self._chunks = await self._instance.open_stream(self._request)
             pending = getattr(self._chunks, "pending", None)
             self._pending = pending if isinstance(pending, deque) else None
         return self._chunks
@@ -117,7 +126,9 @@ class ResultStream:
                     self._closed = True
                     chunks.close()
                     raise
-        self._aggregator.add(chunk)
+        aggregator = self._aggregator
+        if aggregator is not None:
+            aggregator.add(chunk)
         return chunk
 
     async def aclose(self) -> None:
@@ -148,6 +159,8 @@ class ResultStream:
         """The message assembled from the chunks so far (the whole response once `done`)."""
         if self._result is not None:
             return self._result
+        if self._aggregator is None:
+            raise RuntimeError("this stream was opened with aggregate=False: it keeps no chunks to aggregate")
         result = self._aggregator.result()
         result.warnings = self.warnings
         if self._done:
@@ -180,9 +193,11 @@ class CompletionsClient:
         with call_timeouts(timeout):
             return await self._instance.complete_validated(coerced, builtins)
 
-    def create_stream(self, request: RequestLike, *, timeout: Timeouts | float | None = None) -> ResultStream:
-        """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`)."""
-        return ResultStream(self._instance, ChatCompletionRequest.coerce(request), timeout)
+    def create_stream(
+        self, request: RequestLike, *, timeout: Timeouts | float | None = None, aggregate: bool = True
+    ) -> ResultStream:
+        """A streamed completion; see `ResultStream` for the ways to consume it (and `timeout`, `aggregate`)."""
+        return ResultStream(self._instance, ChatCompletionRequest.coerce(request), timeout, aggregate)
 
 
 class VlloraLLMClient:

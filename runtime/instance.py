@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from vllora_llm.engine.errors import LLMError, SpecError
+from yarl import URL
+
+from vllora_llm.engine.errors import LLMError, ProviderError, SpecError, StreamError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessage,
@@ -34,8 +37,10 @@ from vllora_llm.engine.wire import AuthSpec, WireRequest
 
 from .auth import headers_only, redact, redact_error, resolve_credentials, scheme_for, select_auth
 from .eventstream import EventStreamParser
-from .retry import Attempts, RetryPolicy, classify_http_error
+from .limits import ACCEPT_ENCODING, Limits, json_too_deep
+from .retry import Attempts, RetryPolicy, classify_http_error, header_value
 from .sse import SSEParser
+from .stream_watch import StreamWatch
 from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Transport
 
 __all__ = [
@@ -99,11 +104,12 @@ class ProviderPlan(Protocol):
     def stream_decoder(self) -> StreamDecoder: ...
 
 
-FRAMERS: dict[str, Callable[[ProviderPlan], Framer]] = {
-    "sse": lambda plan: SSEParser(stray_lines_as_data=getattr(plan, "stray_lines", "ignore") == "as_data"),
-    "aws_event_stream": lambda plan: EventStreamParser(),
+FRAMERS: dict[str, Callable[[ProviderPlan, Limits], Framer]] = {
+    "sse": lambda plan, limits: SSEParser(stray_lines_as_data=getattr(plan, "stray_lines", "ignore") == "as_data",
+                                          max_event_bytes=limits.max_event_bytes),
+    "aws_event_stream": lambda plan, limits: EventStreamParser(max_frame_bytes=limits.max_event_bytes),
 }
-"""A plan's `framing` → the push parser that cuts its stream into frames (configured by the plan)."""
+"""A plan's `framing` → the push parser that cuts its stream into frames (configured by the plan and limits)."""
 
 
 # ---- the abstract shape ------------------------------------------------------------------------------------
@@ -240,6 +246,20 @@ def _merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def _safe_location(location: str, secrets: Sequence[str]) -> str:
+    """A redirect target fit for an error message: without userinfo, known keys redacted (before cutting, so
+    no half key shows), at most 300 characters, quoted (control characters escaped)."""
+    try:
+        url = URL(location)
+        text = str(url.with_user(None)) if url.user is not None or url.password is not None else location
+    except (ValueError, TypeError):
+        text = location
+    text = redact(text, secrets)
+    if len(text) > 300:
+        text = text[:300] + "..."
+    return f"Location {text!r}"
+
+
 class StreamOpeningInstance(ModelInstance):
     """An instance whose streams are opened first (`open_stream`); `stream()` iterates one and closes it."""
 
@@ -272,6 +292,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         max_retry_after: float = 60.0,
         transport: Transport | None = None,
         environ: Mapping[str, str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         if plan.framing not in FRAMERS:
             known = ", ".join(sorted(FRAMERS))
@@ -282,13 +303,15 @@ class ProviderModelInstance(StreamOpeningInstance):
         self._auth = scheme_for(self._auth_spec)
         self._credentials = resolve_credentials(self._auth_spec, api_key, environ, provider=plan.name)
         self._secrets = self._credentials.secrets()
-        self._headers = _merge_headers({"user-agent": USER_AGENT}, headers or {})
+        self._headers = _merge_headers({"user-agent": USER_AGENT, "accept-encoding": ACCEPT_ENCODING}, headers or {})
         self._headers_only_auth = headers_only(self._auth)
         self._final_headers: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
         """id(the plan's header dict) → (that dict, its final headers), when auth only adds headers."""
         self.retry = RetryPolicy(max_retries, backoff_base, max_backoff, max_retry_after)
         self._owns_transport = transport is None
-        self.transport: Transport = transport or AiohttpTransport(timeout)
+        self.limits: Limits = limits or getattr(transport, "limits", None) or Limits()
+        """Size and depth limits (a transport you pass bounds bodies with its own `limits`)."""
+        self.transport: Transport = transport or AiohttpTransport(timeout, limits=self.limits)
 
     def __repr__(self) -> str:
         return f"ProviderModelInstance({self.plan.name!r}, base_url={self.base_url!r})"
@@ -334,9 +357,38 @@ class ProviderModelInstance(StreamOpeningInstance):
         if err.body is None:
             err.body = body[:2000].decode("utf-8", "replace")
 
-    def http_error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError:
-        """The plan's typed error, with the retry hint and decision taken from the headers."""
-        err = classify_http_error(self.plan.error(status, headers, body), status, headers)
+    def http_error(self, status: int, headers: Mapping[str, str], body: bytes, truncated: bool = False) -> LLMError:
+        """The plan's typed error, with the retry hint and decision taken from the headers. A 3xx is refused
+        (never followed); an error body too large (`truncated`) or too deeply nested is left out."""
+        if 300 <= status < 400:
+            return self.redirect_error(status, headers)
+        note = ""
+        depth = self.limits.max_json_depth
+        if truncated:
+            note = f" (error body over {self.limits.max_error_bytes} bytes, Limits.max_error_bytes: not read)"
+        elif depth is not None and json_too_deep(body, depth):
+            note = f" (error body nested deeper than {depth}, Limits.max_json_depth: not parsed)"
+        try:
+            err = self.plan.error(status, headers, b"" if note else body)
+        except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
+            note = " (error body nested too deeply to parse)"
+            err = self.plan.error(status, headers, b"")
+        if note:
+            err.message += note
+            err.args = (err.message,)
+        err = classify_http_error(err, status, headers)
+        return redact_error(err, self._secrets)
+
+    def redirect_error(self, status: int, headers: Mapping[str, str]) -> LLMError:
+        """A 3xx as a typed error: provider APIs do not redirect, and following one would resend the key
+        (in headers aiohttp keeps across hosts) and the prompt to wherever the server points."""
+        location = header_value(headers, "location")
+        shown = "no Location" if location is None else _safe_location(location, self._secrets)
+        err = ProviderError(
+            f"redirect refused ({shown}): provider calls never follow redirects; set base_url to the final URL",
+            provider=self.plan.name, status=status, retryable=False,
+        )
+        err.request_id = self.plan.error(status, headers, b"").request_id
         return redact_error(err, self._secrets)
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
@@ -369,11 +421,18 @@ class ProviderModelInstance(StreamOpeningInstance):
     def _result_of(self, response: Response) -> ChatCompletionMessageWithFinishReason:
         """A whole answer as the result, or its typed error."""
         if not 200 <= response.status < 300:
-            raise self.http_error(response.status, response.headers, response.body)
+            raise self.http_error(response.status, response.headers, response.body, response.truncated)
+        body = response.body
+        depth = self.limits.max_json_depth
         try:
-            return self.plan.decode(response.status, response.headers, response.body)
+            if depth is not None and json_too_deep(body, depth):
+                raise ProviderError(f"response body nested deeper than {depth} (Limits.max_json_depth)")
+            try:
+                return self.plan.decode(response.status, response.headers, body)
+            except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
+                raise ProviderError("response body nested too deeply to decode") from None
         except LLMError as err:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
-            self._describe_answer(err, response.status, response.headers, response.body)
+            self._describe_answer(err, response.status, response.headers, body)
             raise
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
@@ -407,32 +466,65 @@ class _ProviderChunkStream(ChunkStream):
         self._delivered = False
         self._finished = False
         self._deferred: LLMError | None = None
+        self._watch: StreamWatch | None = None
+        self._started: float | None = None
 
     async def _open_once(self) -> StreamResponse:
         response = await self._owner.transport.open_stream(self._wire)
-        if 200 <= response.status < 300:
+        status = response.status
+        if 200 <= status < 300:
             return response
         try:
-            body = await response.read()
+            body = b"" if 300 <= status < 400 else await response.read()
         finally:
             response.close()
-        raise self._owner.http_error(response.status, response.headers, body)
+        raise self._owner.http_error(status, response.headers, body, getattr(response, "truncated", False))
 
     async def open(self) -> None:
         """Connect (with retries) and restart framing and decoding from scratch."""
+        if self._started is None:
+            self._started = asyncio.get_running_loop().time()
         try:
             self._response = await self._attempts.run(self._open_once)
         except LLMError as err:
             raise self._attempts.final(err) from None
-        self._framer = FRAMERS[self._owner.plan.framing](self._owner.plan)
-        self._decoder = decoder = self._owner.plan.stream_decoder()
+        owner = self._owner
+        self._framer = FRAMERS[owner.plan.framing](owner.plan, owner.limits)
+        self._decoder = decoder = owner.plan.stream_decoder()
         self._feed_all = getattr(decoder, "feed_all", None) or (
             lambda frames, out: self._feed_each(decoder, frames, out))
         self._pending.clear()
+        self._watch_stream()
+
+    def _watch_stream(self) -> None:
+        """Start the `stream_idle` / `stream_total` watch on the response just opened (a transport without
+        `current_timeouts` times its streams itself)."""
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+        current = getattr(self._owner.transport, "current_timeouts", None)
+        timeouts: Timeouts | None = current() if current is not None else None
+        if timeouts is None or (timeouts.idle is None and timeouts.stream_total is None):
+            return
+        abort = getattr(self._response, "abort", None)
+        this = weakref.ref(self)  # the timer must not keep an abandoned stream alive
+
+        def fail(exc: BaseException) -> None:
+            if abort is not None:
+                abort(exc)  # wakes the read in progress with `exc`
+            elif (stream := this()) is not None:
+                stream._deferred = exc if isinstance(exc, LLMError) else None
+                stream._drop_response()
+
+        total = timeouts.stream_total
+        if total is not None and self._started is not None:  # a re-open (retry) keeps the first start
+            total = max(total - (asyncio.get_running_loop().time() - self._started), 0.0)
+        self._watch = StreamWatch(timeouts.idle, total, fail, self._owner.plan.name)
 
     async def __anext__(self) -> ChatCompletionChunk:
         while not self._pending:
             if self._finished:
+                self._stop_watch()
                 raise StopAsyncIteration
             if self._response is None:
                 try:
@@ -440,23 +532,37 @@ class _ProviderChunkStream(ChunkStream):
                 except BaseException:
                     self._finished = True
                     raise
+            watch = self._watch
+            if watch is not None:
+                watch.waiting = True  # the caller waits for the server from here
             try:
                 await self._pump()
             except LLMError as err:
                 self._drop_response()
                 if self._delivered:
                     self._finished = True
+                    self._stop_watch()
                     raise self._attempts.final(err) from None
                 try:
                     await self._attempts.failed(err)  # raises unless this failure may be retried
                 except BaseException:
                     self._finished = True
+                    self._stop_watch()
                     raise
             except BaseException:
                 self.close()
                 raise
+        watch = self._watch
+        if watch is not None:
+            watch.waiting = False
+            watch.progress += 1
         self._delivered = True
         return self._pending.popleft()
+
+    def _stop_watch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.stop()
 
     def ready(self) -> ChatCompletionChunk | None:
         pending = self._pending
@@ -478,12 +584,16 @@ class _ProviderChunkStream(ChunkStream):
         frames = self._framer.feed(data) if data else self._framer.close()
         pending = self._pending
         try:
-            if frames:
-                self._feed_all(frames, pending)  # each frame's chunks, appended to `pending`
-            if not data:
-                pending.extend(self._decoder.close())
-                self._finished = True
-                self._response = None
+            try:
+                if frames:
+                    self._feed_all(frames, pending)  # each frame's chunks, appended to `pending`
+                if not data:
+                    pending.extend(self._decoder.close())
+                    self._finished = True
+                    self._response = None
+                    self._stop_watch()
+            except RecursionError:  # the JSON decoder's own depth limit (free per event; ours is for bodies)
+                raise StreamError("a stream event is nested too deeply to decode") from None
         except LLMError as err:
             if not pending:
                 raise
@@ -495,6 +605,7 @@ class _ProviderChunkStream(ChunkStream):
             response.close()
 
     def close(self) -> None:
+        self._stop_watch()
         self._drop_response()
         self._pending.clear()
         self._finished = True
