@@ -23,7 +23,7 @@ from vllora_llm.engine.gateway import (
 )
 
 from .events import EventCallback
-from .genai_chat import finish_chat, input_content, request_attributes
+from .genai_chat import CHAT, finish_chat
 from .instance import ChunkStream, ModelInstance, ProviderModelInstance
 from .observe import Observation, observe
 from .otel import Telemetry
@@ -189,12 +189,8 @@ class CompletionsClient:
         self, request: ChatCompletionRequest, stream: bool, events: EventCallback | None
     ) -> Observation | None:
         listeners = self._listeners if events is None else (*self._listeners, events)
-        return observe(
-            self._telemetry, listeners, "chat", request.model, stream=stream,
-            provider_name=self._instance.otel_provider_name,
-            request_attributes=lambda: request_attributes(request, stream=stream),
-            input_content=lambda: input_content(request), event_input=request,
-        )
+        return observe(self._telemetry, listeners, CHAT, request.model, request, stream=stream,
+                       provider_name=self._instance.otel_provider_name)
 
     async def create(
         self,

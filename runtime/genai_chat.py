@@ -17,12 +17,12 @@ from vllora_llm.engine.gateway import (
     TextPart,
 )
 
-from .observe import Attributes, Observation
+from .observe import Attributes, Observation, Operation
 
-__all__ = ["finish_chat", "input_content", "output_content", "request_attributes"]
+__all__ = ["CHAT", "finish_chat", "input_content", "output_content", "request_attributes"]
 
 
-def request_attributes(request: ChatCompletionRequest, *, stream: bool) -> Attributes:
+def request_attributes(request: ChatCompletionRequest, stream: bool) -> Attributes:
     """The `gen_ai.request.*` attributes of the parameters the request sets."""
     attributes: Attributes = {"gen_ai.request.stream": stream}
     max_tokens = request.max_completion_tokens if request.max_completion_tokens is not None else request.max_tokens
@@ -101,3 +101,7 @@ def finish_chat(observation: Observation, result: ChatCompletionMessageWithFinis
     calls = [call for choice in result.choices for call in choice.message.tool_calls or ()]
     observation.finish(response_id=result.id, response_model=result.model, finish_reasons=reasons,
                        usage=result.usage, output_content=lambda: output_content(result), tool_calls=calls)
+
+
+CHAT = Operation("chat", request_attributes, input_content)
+"""A chat completion (`create` / `create_stream`), as the telemetry seam sees it."""

@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,7 +36,7 @@ from .events import (
 )
 from .otel import Instruments, Telemetry, _api, traceparent_headers
 
-__all__ = ["CAPTURE_CONTENT_ENV", "CURRENT", "Observation", "capture_content", "observe"]
+__all__ = ["CAPTURE_CONTENT_ENV", "CURRENT", "Observation", "Operation", "capture_content", "observe"]
 
 CURRENT: ContextVar[Observation | None] = ContextVar("vllora_llm_observation", default=None)
 """The observation of the call running in this context, for the layers below the client to report into."""
@@ -52,27 +53,36 @@ def capture_content() -> bool:
     return os.environ.get(CAPTURE_CONTENT_ENV, "").strip().lower() in _CAPTURE_VALUES
 
 
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the conventions record for one kind of operation: its `gen_ai.operation.name`, its
+    `gen_ai.request.*` attributes and its opt-in input content (both read from the request only when a span
+    records them). Chat is `genai_chat.CHAT`; each new operation declares its own."""
+
+    name: str
+    request_attributes: Callable[[Any, bool], Attributes]
+    """(request, stream) → attributes."""
+    input_content: Callable[[Any], Mapping[str, Any]]
+    """request → conventions-shaped content (`gen_ai.input.messages`, ...), JSON-encoded when recorded."""
+
+
 def observe(
     telemetry: Telemetry,
     listeners: tuple[EventCallback, ...],
-    operation: str,
+    operation: Operation,
     model: str,
+    request: Any,
     *,
     stream: bool,
     provider_name: str | None = None,
-    request_attributes: Callable[[], Attributes] | None = None,
-    input_content: ContentFn | None = None,
-    event_input: Any = None,
 ) -> Observation | None:
-    """An observation of one `operation` call on `model`, or None when no span, metric or callback wants it.
-    `request_attributes` (the `gen_ai.request.*` attributes) and `input_content` (the opt-in content, as
-    conventions-shaped data) are called only when a span records them."""
+    """An observation of one `operation` call of `request` on `model`, or None when no span, metric or
+    callback wants it (then the call costs this check and nothing else)."""
     instruments = telemetry.instruments()
     if instruments is None and not listeners:
         return None
-    return Observation(operation, model, stream=stream, instruments=instruments, listeners=listeners,
-                       provider_name=provider_name, request_attributes=request_attributes,
-                       input_content=input_content, event_input=event_input)
+    return Observation(operation, model, request, stream=stream, instruments=instruments, listeners=listeners,
+                       provider_name=provider_name)
 
 
 class Observation:
@@ -83,18 +93,16 @@ class Observation:
 
     def __init__(
         self,
-        operation: str,
+        operation: Operation,
         model: str,
+        request: Any,
         *,
         stream: bool,
         instruments: Instruments | None,
         listeners: tuple[EventCallback, ...],
         provider_name: str | None,
-        request_attributes: Callable[[], Attributes] | None,
-        input_content: ContentFn | None,
-        event_input: Any,
     ) -> None:
-        self.operation = operation
+        self.operation = operation.name
         self.model = model
         self.stream = stream
         self.provider_name = provider_name
@@ -105,22 +113,21 @@ class Observation:
         self._secrets: tuple[str, ...] = ()
         self._first_chunk: float | None = None
         self._ended = False
-        self._input_content = input_content
+        self._input_content: ContentFn = lambda: operation.input_content(request)
         self._content = instruments is not None and instruments.tracer is not None and capture_content()
         self._span: Any = None
         self._started = time.perf_counter()
         if instruments is not None and instruments.tracer is not None:
-            attributes: Attributes = {"gen_ai.operation.name": operation, "gen_ai.request.model": model}
+            attributes: Attributes = {"gen_ai.operation.name": operation.name, "gen_ai.request.model": model}
             if provider_name is not None:
                 attributes["gen_ai.provider.name"] = provider_name
-            if request_attributes is not None:
-                attributes.update(request_attributes())
-            trace = _api()[0]
+            attributes.update(operation.request_attributes(request, stream))
+            trace = _api().trace
             self._span = instruments.tracer.start_span(
-                f"{operation} {model}", kind=trace.SpanKind.CLIENT, attributes=attributes
+                f"{operation.name} {model}", kind=trace.SpanKind.CLIENT, attributes=attributes
             )
         if listeners:
-            emit(listeners, LlmStart(operation, model, provider_name, event_input))
+            emit(listeners, LlmStart(operation.name, model, provider_name, request))
 
     @property
     def span(self) -> Any:
@@ -140,7 +147,7 @@ class Observation:
         if self._span is not None:
             from opentelemetry import context
 
-            span_token = context.attach(_api()[0].set_span_in_context(self._span))
+            span_token = context.attach(_api().trace.set_span_in_context(self._span))
         try:
             yield
         finally:
@@ -270,7 +277,7 @@ class Observation:
         error_type = type(err).__name__
         span = self._span
         if span is not None:
-            trace = _api()[0]
+            trace = _api().trace
             attributes: Attributes = {"error.type": error_type}
             if self._content:
                 self._add_content(attributes, None)

@@ -8,7 +8,8 @@ OpenTelemetry GenAI semantic conventions (`SEMCONV_VERSION`), with the buckets t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 __all__ = ["SEMCONV_VERSION", "Instruments", "Telemetry"]
@@ -22,7 +23,28 @@ TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4
 FIRST_CHUNK_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 _API: Any = None
-"""None: not looked for yet; False: not installed; else the API's (trace, metrics) modules."""
+"""None: not looked for yet; False: not installed; else an `_Api`."""
+
+
+class _Api:
+    """The API's modules, and how to read its global providers cheaply on every call: the API's own module
+    globals (None until the application sets a provider), or its public getters where those are gone."""
+
+    __slots__ = ("meter_provider", "metrics", "trace", "tracer_provider")
+
+    def __init__(self, trace: Any, metrics: Any) -> None:
+        from opentelemetry.metrics import _internal as metrics_internal
+
+        self.trace = trace
+        self.metrics = metrics
+        trace.get_tracer_provider()  # once: loads a provider named by OTEL_PYTHON_*_PROVIDER, as the API does
+        metrics.get_meter_provider()
+        self.tracer_provider: Callable[[], Any] = (
+            partial(getattr, trace, "_TRACER_PROVIDER") if hasattr(trace, "_TRACER_PROVIDER")
+            else trace.get_tracer_provider)
+        self.meter_provider: Callable[[], Any] = (
+            partial(getattr, metrics_internal, "_METER_PROVIDER") if hasattr(metrics_internal, "_METER_PROVIDER")
+            else metrics.get_meter_provider)
 
 
 def _api() -> Any:
@@ -33,7 +55,7 @@ def _api() -> Any:
         except ImportError:
             _API = False
         else:
-            _API = (trace, metrics)
+            _API = _Api(trace, metrics)
     return _API
 
 
@@ -83,16 +105,17 @@ class Telemetry:
 
     def instruments(self) -> Instruments | None:
         """The instruments to use now, or None when nothing would record them."""
-        api = _api()
+        api = _API or _api()
         if not api:
             return None
-        trace, metrics = api
-        tracer_provider = self._tracer_provider or trace.get_tracer_provider()
-        meter_provider = self._meter_provider or metrics.get_meter_provider()
+        tracer_provider = self._tracer_provider or api.tracer_provider()
+        meter_provider = self._meter_provider or api.meter_provider()
+        if tracer_provider is None and meter_provider is None:  # the application configured neither
+            return None
         cached = self._cached
         if cached is not None and cached[0] is tracer_provider and cached[1] is meter_provider:
             return cached[2]
-        instruments = self._build(trace, metrics, tracer_provider, meter_provider)
+        instruments = self._build(api.trace, api.metrics, tracer_provider, meter_provider)
         self._cached = (tracer_provider, meter_provider, instruments)
         return instruments
 
@@ -102,9 +125,9 @@ class Telemetry:
 
         schema = f"https://opentelemetry.io/schemas/{SEMCONV_VERSION}"
         tracer = meter = None
-        if _tracer_configured(trace, tracer_provider):
+        if tracer_provider is not None and _tracer_configured(trace, tracer_provider):
             tracer = tracer_provider.get_tracer(SCOPE, VERSION, schema_url=schema)
-        if _meter_configured(metrics, meter_provider):
+        if meter_provider is not None and _meter_configured(metrics, meter_provider):
             meter = meter_provider.get_meter(SCOPE, VERSION, schema_url=schema)
         if tracer is None and meter is None:
             return None
@@ -114,7 +137,7 @@ class Telemetry:
 def traceparent_headers(span: Any) -> dict[str, str]:
     """The W3C trace-context headers (`traceparent`, `tracestate`) that make the provider's work a child of
     `span`; empty when the span is not sampled-in and valid."""
-    trace, _ = _api()
+    trace = _api().trace
     context = span.get_span_context()
     if not context.is_valid:
         return {}
