@@ -181,6 +181,8 @@ class ModelInstance(ABC):
 class DummyModelInstance(ModelInstance):
     """Offline and deterministic: echoes the last user message, for examples and tests without a network."""
 
+    otel_provider_name = "vllora.dummy"
+
     def __init__(self, reply: str | None = None, *, created: int = 0) -> None:
         self._reply = reply
         self._created = created

@@ -32,11 +32,15 @@ from .events import (
     LlmStart,
     LlmStop,
     Retry,
+    ToolResult,
+    ToolStart,
     emit,
 )
 from .otel import Instruments, Telemetry, _api, traceparent_headers
 
-__all__ = ["CAPTURE_CONTENT_ENV", "CURRENT", "Observation", "Operation", "capture_content", "observe"]
+__all__ = [
+    "CAPTURE_CONTENT_ENV", "CURRENT", "Observation", "Operation", "ToolObservation", "capture_content", "observe",
+]
 
 CURRENT: ContextVar[Observation | None] = ContextVar("vllora_llm_observation", default=None)
 """The observation of the call running in this context, for the layers below the client to report into."""
@@ -45,6 +49,8 @@ CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 _CAPTURE_VALUES = frozenset({"true", "1", "yes", "span_only", "span_and_event"})
 
 Attributes = dict[str, Any]
+OTHER = "_OTHER"
+"""`gen_ai.provider.name` when the instance does not say (the conventions' value for an unknown one)."""
 ContentFn = Callable[[], Mapping[str, Any]]
 
 
@@ -253,6 +259,8 @@ class Observation:
                 attributes.update(usage_attributes(usage))
             if cost is not None:
                 attributes["vllora.cost.usd"] = cost
+            if self.provider_name is None:  # required: an instance that never named its provider
+                attributes["gen_ai.provider.name"] = OTHER
             if self._content:
                 self._add_content(attributes, output_content)
             span.set_attributes(attributes)
@@ -279,6 +287,8 @@ class Observation:
         if span is not None:
             trace = _api().trace
             attributes: Attributes = {"error.type": error_type}
+            if self.provider_name is None:
+                attributes["gen_ai.provider.name"] = OTHER
             if self._content:
                 self._add_content(attributes, None)
             span.set_attributes(attributes)
@@ -291,11 +301,16 @@ class Observation:
         if self._listeners:
             emit(self._listeners, LlmError(err))
 
+    def tool(self, name: str, call_id: str, arguments: str) -> ToolObservation:
+        """A tool call the library runs itself (the MCP loop): a child `execute_tool {name}` span and the
+        `ToolStart` event now; `ToolResult` and the span's end when the returned object is finished."""
+        return ToolObservation(self, name, call_id, arguments)
+
     # ---- helpers -------------------------------------------------------------------------------------------
 
     def _metric_attributes(self, response_model: str | None, error_type: str | None) -> Attributes:
         attributes: Attributes = {"gen_ai.operation.name": self.operation, "gen_ai.request.model": self.model,
-                                  "gen_ai.provider.name": self.provider_name or "_OTHER"}
+                                  "gen_ai.provider.name": self.provider_name or OTHER}
         if response_model:
             attributes["gen_ai.response.model"] = response_model
         if self._address:
@@ -330,3 +345,63 @@ def usage_attributes(usage: Usage) -> Attributes:
     if completion is not None and completion.reasoning_tokens is not None:
         attributes["gen_ai.usage.reasoning.output_tokens"] = completion.reasoning_tokens
     return attributes
+
+
+class ToolObservation:
+    """One tool call inside an observed operation; `finish` (or `fail`) once."""
+
+    __slots__ = ("_ended", "_owner", "_span", "call_id", "name")
+
+    def __init__(self, owner: Observation, name: str, call_id: str, arguments: str) -> None:
+        self._owner = owner
+        self.name = name
+        self.call_id = call_id
+        self._ended = False
+        self._span: Any = None
+        parent = owner.span
+        if parent is not None:
+            trace = _api().trace
+            attributes: Attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name,
+                                      "gen_ai.tool.call.id": call_id, "gen_ai.tool.type": "function"}
+            if owner._content:
+                attributes["gen_ai.tool.call.arguments"] = redact(arguments, owner._secrets)
+            self._span = _tracer_of(owner).start_span(
+                f"execute_tool {name}", context=trace.set_span_in_context(parent), kind=trace.SpanKind.INTERNAL,
+                attributes=attributes)
+        if owner._listeners:
+            emit(owner._listeners, ToolStart(name, call_id, arguments))
+
+    def finish(self, output: str, *, is_error: bool = False) -> None:
+        """The tool returned `output` (`is_error`: it reported a failure, which is its result)."""
+        if self._ended:
+            return
+        self._ended = True
+        span = self._span
+        if span is not None:
+            if self._owner._content:
+                span.set_attribute("gen_ai.tool.call.result", redact(output, self._owner._secrets))
+            if is_error:
+                span.set_attribute("error.type", "tool_error")
+                span.set_status(_api().trace.Status(_api().trace.StatusCode.ERROR))
+            span.end()
+        if self._owner._listeners:
+            emit(self._owner._listeners, ToolResult(self.name, self.call_id, output, is_error))
+
+    def fail(self, err: BaseException) -> None:
+        """Running the tool raised: the span records `error.type`; the result event carries the message."""
+        if self._ended:
+            return
+        span = self._span
+        if span is not None:
+            span.set_attribute("error.type", type(err).__name__)
+            trace = _api().trace
+            span.set_status(trace.Status(trace.StatusCode.ERROR, redact(str(err), self._owner._secrets)[:500]))
+            span.end()
+            self._span = None
+        self.finish(str(err), is_error=True)
+
+
+def _tracer_of(observation: Observation) -> Any:
+    instruments = observation._instruments
+    assert instruments is not None and instruments.tracer is not None  # a span exists only with a tracer
+    return instruments.tracer

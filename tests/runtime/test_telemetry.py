@@ -21,9 +21,11 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from vllora_llm.client import VlloraLLMClient
+from vllora_llm.client import DummyModelInstance, VlloraLLMClient
+from vllora_llm.engine.gateway import ChatCompletionMessageWithFinishReason, ChatCompletionRequest
 from vllora_llm.error import InvalidRequestError, StreamError
-from vllora_llm.runtime.observe import CAPTURE_CONTENT_ENV
+from vllora_llm.events import LlmStart, LlmStop, ModelEvent, ToolResult, ToolStart
+from vllora_llm.runtime.observe import CAPTURE_CONTENT_ENV, CURRENT
 from vllora_llm.runtime.otel import DURATION_BUCKETS, FIRST_CHUNK_BUCKETS, TOKEN_BUCKETS
 from vllora_llm.testing import Fault, LocalProviderServer
 
@@ -321,3 +323,36 @@ async def test_trace_context_goes_to_the_provider_only_when_the_spec_allows_it(o
         assert (version, trace_id, span_id) == ("00", f"{context.trace_id:032x}", f"{context.span_id:016x}")
         assert int(flags, 16) & 1  # sampled
         assert _attributes(span)["gen_ai.provider.name"] == "traced"  # a spec without its own name: its name
+
+
+class _ToolRunningInstance(DummyModelInstance):
+    """Runs two tools inside the call, the way the library's own tool loop reports them to the seam."""
+
+    async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
+        observation = CURRENT.get()
+        assert observation is not None
+        observation.tool("lookup", "call_1", '{"q": "x"}').finish("42")
+        observation.tool("explode", "call_2", "{}").fail(RuntimeError("boom"))
+        return await super().complete(request)
+
+
+async def test_tools_run_by_the_library_are_child_execute_tool_spans_and_events(otel: Otel) -> None:
+    events: list[ModelEvent] = []
+    client = VlloraLLMClient.new_with_instance(_ToolRunningInstance("done"), events=events.append,
+                                               tracer_provider=otel.tracer_provider)
+    await client.completions().create(REQUEST)
+    lookup, explode, chat = otel.spans()
+    assert chat.name == "chat gpt-4.1-mini" and _attributes(chat)["gen_ai.provider.name"] == "vllora.dummy"
+    for tool, name, call_id in ((lookup, "lookup", "call_1"), (explode, "explode", "call_2")):
+        assert tool.name == f"execute_tool {name}" and tool.kind is SpanKind.INTERNAL
+        assert tool.parent is not None and tool.parent.span_id == chat.get_span_context().span_id
+        assert tool.get_span_context().trace_id == chat.get_span_context().trace_id
+        assert {k: v for k, v in _attributes(tool).items() if k != "error.type"} == {
+            "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": name, "gen_ai.tool.call.id": call_id,
+            "gen_ai.tool.type": "function"}
+    assert lookup.status.status_code is StatusCode.UNSET
+    assert explode.status.status_code is StatusCode.ERROR and _attributes(explode)["error.type"] == "RuntimeError"
+    tools = [e for e in events if isinstance(e, ToolStart | ToolResult)]
+    assert tools == [ToolStart("lookup", "call_1", '{"q": "x"}'), ToolResult("lookup", "call_1", "42"),
+                     ToolStart("explode", "call_2", "{}"), ToolResult("explode", "call_2", "boom", is_error=True)]
+    assert isinstance(events[0], LlmStart) and isinstance(events[-1], LlmStop)
