@@ -8,6 +8,8 @@ OpenTelemetry GenAI semantic conventions (`SEMCONV_VERSION`), with the buckets t
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -47,9 +49,23 @@ class _Api:
             else metrics.get_meter_provider)
 
 
+_PROVIDER_ENV = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
+_FROM_ENV: bool | None = None
+"""Whether the environment names a provider for the API to load (looked at once)."""
+
+
 def _api() -> Any:
-    global _API
+    """The API, imported once something may have configured it: an application that sets a provider has
+    imported the API's trace or metrics module, or names one in the environment. Until then nothing is
+    imported (and the answer is not kept: an SDK may be configured later)."""
+    global _API, _FROM_ENV
     if _API is None:
+        modules = sys.modules
+        if "opentelemetry.trace" not in modules and "opentelemetry.metrics" not in modules:
+            if _FROM_ENV is None:
+                _FROM_ENV = any(name in os.environ for name in _PROVIDER_ENV)
+            if not _FROM_ENV:
+                return False
         try:
             from opentelemetry import metrics, trace
         except ImportError:
