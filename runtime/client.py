@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeAlias
@@ -240,33 +241,39 @@ class CompletionsClient:
         """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`); `events`
         receives this call's model events (besides the client's callback)."""
         coerced = ChatCompletionRequest.coerce(request)
-        observation = self._observe(coerced, True, events)
-        if observation is not None:
-            return _ObservedResultStream(self._instance, coerced, timeout, observation)
-        return ResultStream(self._instance, coerced, timeout)
+        if events is None and not self._listeners and self._telemetry.instruments() is None:
+            return ResultStream(self._instance, coerced, timeout)
+        return _ObservedResultStream(self._instance, coerced, timeout, partial(self._observe, coerced, True, events))
 
 
 class _ObservedResultStream(ResultStream):
     """A `ResultStream` that reports to its observation: the first chunk, text deltas, and the end (whole,
-    left early, failed or cancelled). Only observed streams pay for this; a plain `ResultStream` does not."""
+    left early, failed or cancelled). Only observed streams pay for this; a plain `ResultStream` does not.
+    The observation starts when the stream is opened (a stream never opened was never a call)."""
 
-    __slots__ = ("_first", "_observation")
+    __slots__ = ("_first", "_observation", "_start")
 
     def __init__(
         self,
         instance: ModelInstance,
         request: ChatCompletionRequest,
         timeout: Timeouts | float | None,
-        observation: Observation,
+        start: Callable[[], Observation | None],
     ) -> None:
         super().__init__(instance, request, timeout)
-        self._observation = observation
+        self._start: Callable[[], Observation | None] | None = start
+        self._observation: Observation | None = None
         self._first = True
 
     async def _open(self) -> ChunkStream:
-        if self._chunks is not None:
-            return self._chunks
+        if self._chunks is not None or self._closed:
+            return await ResultStream._open(self)
+        start, self._start = self._start, None
+        if start is not None:
+            self._observation = start()
         observation = self._observation
+        if observation is None:  # nobody listens any more
+            return await ResultStream._open(self)
         try:
             with observation.active():  # retries and fallbacks while opening report to this call
                 return await ResultStream._open(self)
@@ -275,9 +282,13 @@ class _ObservedResultStream(ResultStream):
             raise
 
     async def __anext__(self) -> ChatCompletionChunk:
+        if self._chunks is None and not (self._closed or self._done):
+            await self._open()
         observation = self._observation
+        if observation is None or observation.ended:
+            return await ResultStream.__anext__(self)
         try:
-            if self._first and not observation.ended:
+            if self._first:
                 with observation.active():  # a stream may still be re-opened (retried) before its first chunk
                     chunk = await ResultStream.__anext__(self)
             else:
@@ -299,8 +310,9 @@ class _ObservedResultStream(ResultStream):
 
     def _end(self) -> None:
         """End the observation with what arrived (the whole message, or a part when left early)."""
-        if not self._observation.ended:
-            finish_chat(self._observation, self.aggregate())
+        observation = self._observation
+        if observation is not None and not observation.ended:
+            finish_chat(observation, self.aggregate())
 
     async def aclose(self) -> None:
         await ResultStream.aclose(self)

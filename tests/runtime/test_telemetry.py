@@ -180,6 +180,15 @@ async def test_a_stream_left_early_ends_its_span_without_an_error(otel: Otel) ->
         assert "gen_ai.response.time_to_first_chunk" in _attributes(span)
 
 
+async def test_a_stream_never_opened_was_never_a_call(otel: Otel) -> None:
+    events: list[ModelEvent] = []
+    async with LocalProviderServer() as server, otel.client(server, events=events.append) as client:
+        stream = client.completions().create_stream(REQUEST)
+        del stream
+        assert server.requests == []
+    assert otel.spans() == [] and events == []
+
+
 async def test_a_cancelled_stream_ends_its_span_as_cancelled(otel: Otel) -> None:
     async with LocalProviderServer() as server, otel.client(server) as client:
         server.faults.push(Fault(stall_after_chunks=2))
