@@ -285,8 +285,12 @@ class Plan:
         self.display_name: str = metadata.get("display_name", self.name)
         self.revision: int = int(metadata.get("revision", 1))
         self.api_version: str | None = metadata.get("api_version")
+        self.otel_provider_name: str = metadata.get("otel_provider_name", self.name)
+        """`gen_ai.provider.name` on telemetry (the OpenTelemetry GenAI conventions' value for this provider)."""
         self.spec = spec
         endpoint = dict(spec.get("endpoint") or {})
+        self.propagate_trace_context: bool = bool(endpoint.get("propagate_trace_context", False))
+        """Send the caller's W3C trace context (`traceparent`) with each request to this provider."""
         self.default_base_url: str = endpoint.get("base_url", "")
         env = endpoint.get("base_url_env") or ()
         self.base_url_env: tuple[str, ...] = (env,) if isinstance(env, str) else tuple(env)

@@ -38,6 +38,7 @@ from vllora_llm.engine.wire import AuthSpec, WireRequest
 from .auth import headers_only, redact, redact_error, resolve_credentials, scheme_for, select_auth
 from .eventstream import EventStreamParser
 from .limits import ACCEPT_ENCODING, Limits, json_too_deep
+from .observe import CURRENT
 from .retry import Attempts, RetryPolicy, classify_http_error, header_value
 from .sse import SSEParser
 from .stream_watch import StreamWatch
@@ -156,6 +157,9 @@ class _IteratorChunkStream(ChunkStream):
 class ModelInstance(ABC):
     """A model you can call: a whole completion or a stream of chunks (the crate's `ModelInstance`)."""
 
+    otel_provider_name: str | None = None
+    """`gen_ai.provider.name` when the instance always calls one provider (None: known per call, e.g. routed)."""
+
     @abstractmethod
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason: ...
 
@@ -182,6 +186,8 @@ class ModelInstance(ABC):
 
 class DummyModelInstance(ModelInstance):
     """Offline and deterministic: echoes the last user message, for examples and tests without a network."""
+
+    otel_provider_name = "vllora.dummy"
 
     def __init__(self, reply: str | None = None, *, created: int = 0) -> None:
         self._reply = reply
@@ -299,6 +305,9 @@ class ProviderModelInstance(StreamOpeningInstance):
             raise SpecError(f"{plan.name}: unknown stream framing {plan.framing!r} (known: {known})")
         self.plan = plan
         self.base_url = base_url
+        self._otel_name: str = getattr(plan, "otel_provider_name", None) or plan.name
+        self.otel_provider_name = self._otel_name
+        self._propagate_trace = bool(getattr(plan, "propagate_trace_context", False))
         self._auth_spec = select_auth(plan.auth, api_key, environ)  # e.g. an API key instead of signing
         self._auth = scheme_for(self._auth_spec)
         self._credentials = resolve_credentials(self._auth_spec, api_key, environ, provider=plan.name)
@@ -325,10 +334,18 @@ class ProviderModelInstance(StreamOpeningInstance):
         if warnings and self._secrets:  # a warning may quote a request value, and a value may hold a key
             for warning in warnings:
                 warning.message = redact(warning.message, self._secrets)
+        trace_headers: dict[str, str] = {}
+        observation = CURRENT.get()
+        if observation is not None:  # an observed call: say where it goes, and carry its trace if the spec allows
+            observation.target(self._otel_name, wire.url, self._secrets)
+            if self._propagate_trace:
+                trace_headers = observation.trace_headers()
         if self._headers_only_auth:  # (the plan made `wire` for this call: its headers field is ours to set)
             wire.headers = self._headers_for(wire)
+            if trace_headers:  # a copy: the shared final headers stay as they are
+                wire.headers = {**wire.headers, **trace_headers}
             return wire, warnings
-        wire = wire.with_headers(_merge_headers(self._headers, wire.headers))
+        wire = wire.with_headers(_merge_headers(self._headers, wire.headers, trace_headers))
         return self._auth.apply(wire, self._auth_spec, self._credentials), warnings
 
     def _headers_for(self, wire: WireRequest) -> dict[str, str]:

@@ -162,8 +162,9 @@ class SyncVlloraLLMClient:
         self._completions = SyncCompletionsClient(self)
 
     @classmethod
-    def new_with_instance(cls, instance: ModelInstance) -> SyncVlloraLLMClient:
-        return cls(VlloraLLMClient.new_with_instance(instance))
+    def new_with_instance(cls, instance: ModelInstance, **observers: Any) -> SyncVlloraLLMClient:
+        """`observers` as `VlloraLLMClient`'s (`events` callbacks run on the client's loop thread)."""
+        return cls(VlloraLLMClient.new_with_instance(instance, **observers))
 
     @classmethod
     def from_provider(
