@@ -24,6 +24,7 @@ from aiohttp import web
 
 from vllora_llm.tools.testing.replies import (
     Conversation,
+    OutputFormat,
     Reply,
     ToolSpec,
     generate,
@@ -74,9 +75,14 @@ WIRE = Wire(
 )
 
 
+API_VERSIONS = ("v1beta", "v1")
+"""Both are served: the library and older SDKs call `v1beta`, google-genai 3.x calls `v1` by default."""
+
+
 def register(app: web.Application) -> None:
-    add_route(app, "POST", "/v1beta/models/{model}:generateContent", WIRE, generate_content)
-    add_route(app, "POST", "/v1beta/models/{model}:streamGenerateContent", WIRE, stream_generate_content)
+    for version in API_VERSIONS:
+        add_route(app, "POST", f"/{version}/models/{{model}}:generateContent", WIRE, generate_content)
+        add_route(app, "POST", f"/{version}/models/{{model}}:streamGenerateContent", WIRE, stream_generate_content)
 
 
 def signature_for(name: str, args: Any) -> str:
@@ -193,7 +199,8 @@ def _conversation(body: dict[str, Any]) -> Conversation:
     calling = ((body.get("toolConfig") or {}).get("functionCallingConfig") or {})
     mode = calling.get("mode", "AUTO")
     allowed = calling.get("allowedFunctionNames") or []
-    max_tokens = (body.get("generationConfig") or {}).get("maxOutputTokens")
+    config = body.get("generationConfig") or {}
+    max_tokens = config.get("maxOutputTokens")
     return Conversation(
         provider="gemini",
         texts=tuple([system_text, *texts] if system_text else texts),
@@ -203,7 +210,34 @@ def _conversation(body: dict[str, Any]) -> Conversation:
         forced_tool=allowed[0] if mode == "ANY" and allowed else None,
         tool_result="; ".join(results) if results else None,
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        output=_output_format(config),
     )
+
+
+def _output_format(config: dict[str, Any]) -> OutputFormat | None:
+    """JSON mode is `responseMimeType: application/json`, with the schema in `responseJsonSchema` (JSON
+    Schema) or `responseSchema` (the OpenAPI subset); `text/x.enum` answers one of the schema's enum values."""
+    mime = config.get("responseMimeType")
+    json_schema, schema = config.get("responseJsonSchema", config.get("response_json_schema")), config.get(
+        "responseSchema")
+    if json_schema is not None and schema is not None:
+        raise _invalid("* GenerateContentRequest.generation_config: response_schema and response_json_schema "
+                       "cannot both be set")
+    if mime in (None, "text/plain"):
+        if json_schema is not None or schema is not None:
+            raise _invalid("* GenerateContentRequest.generation_config.response_mime_type: response_mime_type "
+                           "must be application/json or text/x.enum when a response schema is set")
+        return None
+    if mime == "text/x.enum":
+        return OutputFormat("enum", _lower_types(schema if schema is not None else json_schema))
+    if mime != "application/json":
+        raise _invalid(f"* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are "
+                       f"`text/plain`, `application/json`, `text/x.enum`, not {mime!r}")
+    if json_schema is not None:
+        return OutputFormat("json_schema", json_schema)
+    if schema is not None:
+        return OutputFormat("json_schema", _lower_types(schema))
+    return OutputFormat("json_object")
 
 
 def _parts(reply: Reply) -> list[dict[str, Any]]:
