@@ -173,12 +173,30 @@ def _check_part(part: Any, model: str, where: str, block: int) -> None:
 
 
 def _lower_types(schema: Any) -> Any:
-    """OpenAPI-dialect schemas name types in upper case; the reply generator reads JSON Schema."""
-    if isinstance(schema, dict):
-        return {k: (v.lower() if k == "type" and isinstance(v, str) else _lower_types(v)) for k, v in schema.items()}
+    """An OpenAPI-dialect schema (`parameters`, `responseSchema`) as JSON Schema, for the reply generator:
+    types in lower case, and keywords in camelCase, since proto JSON also accepts the field names that
+    google-genai sends (`min_items`, `any_of`, `property_ordering`, …). Property names are kept as they are."""
     if isinstance(schema, list):
         return [_lower_types(v) for v in schema]
-    return schema
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        name = _camel(key)
+        if name == "type" and isinstance(value, str):
+            out[name] = value.lower()
+        elif name == "properties" and isinstance(value, dict):
+            out[name] = {prop: _lower_types(sub) for prop, sub in value.items()}
+        elif name in ("enum", "required", "propertyOrdering", "example", "default"):
+            out[name] = value
+        else:
+            out[name] = _lower_types(value)
+    return out
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest) if rest and head else key
 
 
 def _conversation(body: dict[str, Any]) -> Conversation:
@@ -192,7 +210,7 @@ def _conversation(body: dict[str, Any]) -> Conversation:
     results = [json.dumps(p["functionResponse"].get("response"), separators=(",", ":"))
                for p in last["parts"] if last["role"] == "user" and isinstance(p.get("functionResponse"), dict)]
     tools = tuple(
-        ToolSpec(d["name"], _lower_types(d.get("parametersJsonSchema", d.get("parameters"))))
+        ToolSpec(d["name"], _parameters(d))
         for tool in body.get("tools") or () if isinstance(tool, dict)
         for d in tool.get("functionDeclarations") or () if isinstance(d, dict) and isinstance(d.get("name"), str)
     )
@@ -212,6 +230,15 @@ def _conversation(body: dict[str, Any]) -> Conversation:
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
         output=_output_format(config),
     )
+
+
+def _parameters(declaration: dict[str, Any]) -> Any:
+    """A function's parameters: `parametersJsonSchema` (google-genai sends it as `parameters_json_schema`, which
+    proto JSON accepts too) or the OpenAPI-dialect `parameters`."""
+    for key in ("parametersJsonSchema", "parameters_json_schema"):
+        if key in declaration:
+            return declaration[key]
+    return _lower_types(declaration.get("parameters"))
 
 
 def _output_format(config: dict[str, Any]) -> OutputFormat | None:
