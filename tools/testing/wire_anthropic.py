@@ -1,9 +1,10 @@
 """The Anthropic Messages wire format for the local provider server: `POST /v1/messages`.
 
-Shapes follow the real API as recorded in `tests/recordings/anthropic/`: `x-api-key` and
-`anthropic-version` headers, `{"type": "error", "error": {type, message}}` errors with a `request-id` header,
-content blocks (`text`, `tool_use` with an object `input`, `thinking` with a `signature`), and streams of
-typed SSE events (`message_start`, `content_block_start|delta|stop`, `message_delta`, `message_stop`, `ping`).
+Shapes follow the real API as recorded in `tests/recordings/anthropic/`: `x-api-key` (or the `Authorization:
+Bearer` the official SDK 2.x sends) and `anthropic-version` (any) headers, `{"type": "error", "error": {type,
+message}}` errors with a `request-id` header, content blocks (`text`, `tool_use` with an object `input`, `thinking`
+with a `signature`), and streams of typed SSE events (`message_start`, `content_block_start|delta|stop`,
+`message_delta`, `message_stop`, `ping`).
 
 Thinking is checked the way the API checks it: a thinking block sent back must carry the signature this
 server gave it (byte for byte), and with thinking on, a final assistant turn holding `tool_use` must start

@@ -1,11 +1,11 @@
 """The Gemini generateContent wire format for the local provider server.
 
-`POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` (`?alt=sse`: one whole
-GenerateContentResponse per SSE event, events ended with CRLF as the real API does; without `alt=sse`: one
-JSON array of them). Shapes follow the recordings in `tests/recordings/gemini/`: `x-goog-api-key` (or
-`?key=`), `candidates[{content: {role: model, parts}, finishReason, index}]` (n = `candidateCount`),
-`functionCall` parts with object `args`, `usageMetadata`, and `{"error": {code, message, status}}` errors (a
-429 carries `google.rpc.RetryInfo`).
+`POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent`, also under `/v1/` (google-genai's
+default); streams with `?alt=sse` send one whole GenerateContentResponse per SSE event, events ended with CRLF
+as the real API does; without `alt=sse`: one JSON array of them. Shapes follow the recordings in
+`tests/recordings/gemini/`: `x-goog-api-key` (or `?key=`), `candidates[{content: {role: model, parts},
+finishReason, index}]` (n = `candidateCount`), `functionCall` parts with object `args`, `usageMetadata`, and
+`{"error": {code, message, status}}` errors (a 429 carries `google.rpc.RetryInfo`).
 
 Thought signatures are checked the way Gemini 3 checks them: every function call this server makes carries a
 `thoughtSignature`, and for a `gemini-3*` model a `functionCall` sent back in the history must carry it
