@@ -183,6 +183,8 @@ async def test_json_mode_without_a_schema(server: LocalProviderServer, session: 
                               "response_format": {"type": "json_object"}}, OPENAI, "must contain the word 'json'"),
     ("/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}],
                               "response_format": {"type": "json_schema"}}, OPENAI, "response_format.json_schema"),
+    ("/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": "hi"}], "response_format": {
+        "type": "json_schema", "json_schema": {"name": "x", "schema": "{}"}}}, OPENAI, "expected an object"),
     ("/v1/messages", {"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": "hi"}],
                       "output_config": {"format": {"type": "json"}}}, ANTHROPIC_BEARER, "output_config.format.type"),
     ("/v1beta/models/m:generateContent", {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],

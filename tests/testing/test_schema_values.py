@@ -107,6 +107,10 @@ def test_deep_or_odd_schemas_never_raise() -> None:
             "$defs": {"a": {"properties": {"p": {"$ref": "#/$defs/a"}}, "required": ["p"]}}}
     assert isinstance(example_value(loop), dict)
     assert example_value({"$ref": "https://example.com/remote.json"}) == "example"
+    endless = {"type": "object", "properties": {n: {"$ref": "#"} for n in "abcdef"}, "required": list("abcdef")}
+    assert isinstance(example_value(endless), dict)  # 6**24 required nodes: cut at MAX_NODES, quickly
+    huge = {"type": "array", "minItems": 10**12, "items": {"type": "string", "minLength": 10**12}}
+    assert len(example_value(huge)) == 1000 and len(example_value(huge)[0]) == 1000
     assert example_value(False) is None
 
 

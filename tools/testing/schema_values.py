@@ -18,6 +18,10 @@ MAX_DEPTH = 24
 """Below this depth only what the schema requires is generated, so recursive schemas end."""
 OPTIONAL_DEPTH = 6
 """Optional properties and array items beyond `minItems` are generated down to this depth."""
+MAX_NODES = 5_000
+"""At most this many values in one answer: a schema that requires an endless tree gets `null`s beyond it."""
+MAX_SIZE = 1_000
+"""`minItems`, `minProperties` and `minLength` are honoured up to this size (a reply, not a memory test)."""
 
 FORMATS: dict[str, str] = {
     "date": "2026-01-01",
@@ -57,8 +61,12 @@ class _Filler:
         self.root = root
         self.strings = list(strings)
         self.next_string = 0
+        self.nodes = 0
 
     def value(self, schema: Any, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            return None
         if schema is True or schema is None:
             return self._string({})
         if not isinstance(schema, dict) or depth > MAX_DEPTH:
@@ -109,7 +117,7 @@ class _Filler:
             out[name] = self.value(properties.get(name, extra if isinstance(extra, dict) else True), depth + 1)
         minimum = schema.get("minProperties")
         if isinstance(minimum, int) and extra is not False:
-            while len(out) < minimum:
+            while len(out) < min(minimum, MAX_SIZE):
                 out[f"key{len(out) + 1}"] = self.value(extra if isinstance(extra, dict) else True, depth + 1)
         return out
 
@@ -120,7 +128,7 @@ class _Filler:
             prefix, items = items, schema.get("additionalItems", True)
         least = schema.get("minItems") if isinstance(schema.get("minItems"), int) else 0
         most = schema.get("maxItems") if isinstance(schema.get("maxItems"), int) else None
-        count = max(least, len(prefix), 1 if depth < OPTIONAL_DEPTH else 0)
+        count = min(max(least, len(prefix), 1 if depth < OPTIONAL_DEPTH else 0), MAX_SIZE)
         if most is not None:
             count = min(count, most)
         if items is False:
@@ -141,7 +149,7 @@ class _Filler:
             text = PLACEHOLDER
         least, most = schema.get("minLength"), schema.get("maxLength")
         if isinstance(least, int) and len(text) < least:
-            text += "x" * (least - len(text))
+            text += "x" * (min(least, MAX_SIZE) - len(text))
         if isinstance(most, int) and len(text) > most:
             text = text[: max(most, 0)]
         return text

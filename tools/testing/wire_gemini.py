@@ -75,6 +75,7 @@ WIRE = Wire(
 )
 
 
+_MAX_SCHEMA_DEPTH = 64  # deeper schema levels are left as sent (the reply generator stops far above them)
 API_VERSIONS = ("v1beta", "v1")
 """Both are served: the library and older SDKs call `v1beta`, google-genai 3.x calls `v1` by default."""
 
@@ -172,12 +173,14 @@ def _check_part(part: Any, model: str, where: str, block: int) -> None:
         raise _invalid(f"* GenerateContentRequest.{where}.function_response.response: must be an object")
 
 
-def _lower_types(schema: Any) -> Any:
+def _lower_types(schema: Any, depth: int = 0) -> Any:
     """An OpenAPI-dialect schema (`parameters`, `responseSchema`) as JSON Schema, for the reply generator:
     types in lower case, and keywords in camelCase, since proto JSON also accepts the field names that
     google-genai sends (`min_items`, `any_of`, `property_ordering`, …). Property names are kept as they are."""
+    if depth > _MAX_SCHEMA_DEPTH:
+        return schema
     if isinstance(schema, list):
-        return [_lower_types(v) for v in schema]
+        return [_lower_types(v, depth + 1) for v in schema]
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
@@ -186,11 +189,11 @@ def _lower_types(schema: Any) -> Any:
         if name == "type" and isinstance(value, str):
             out[name] = value.lower()
         elif name == "properties" and isinstance(value, dict):
-            out[name] = {prop: _lower_types(sub) for prop, sub in value.items()}
+            out[name] = {prop: _lower_types(sub, depth + 1) for prop, sub in value.items()}
         elif name in ("enum", "required", "propertyOrdering", "example", "default"):
             out[name] = value
         else:
-            out[name] = _lower_types(value)
+            out[name] = _lower_types(value, depth + 1)
     return out
 
 

@@ -203,7 +203,11 @@ def _output_format(response_format: Any, texts: tuple[str, ...]) -> OutputFormat
         if not isinstance(spec.get("name"), str):
             raise WireError(400, "Missing required parameter: 'response_format.json_schema.name'.",
                             param="response_format.json_schema.name")
-        return OutputFormat("json_schema", spec.get("schema", {}))
+        schema = spec.get("schema", {})
+        if not isinstance(schema, dict):
+            raise WireError(400, "Invalid type for 'response_format.json_schema.schema': expected an object.",
+                            param="response_format.json_schema.schema")
+        return OutputFormat("json_schema", schema)
     raise WireError(400, f"Invalid value: '{kind}'. Supported values are: 'json_object', 'json_schema', and "
                     "'text'.", param="response_format.type")
 
