@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import socket
 import subprocess
@@ -70,6 +71,8 @@ def url() -> Iterator[str]:
                                stderr=subprocess.STDOUT, text=True, env=env)
     try:
         assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready, "vllora-llm mock-server printed nothing in 30 s"
         first = process.stdout.readline()
         assert f"listening on http://127.0.0.1:{port}" in first, first
         yield f"http://127.0.0.1:{port}"
