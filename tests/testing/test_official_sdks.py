@@ -164,11 +164,13 @@ def test_anthropic_plain_and_streamed(anthropic_client: anthropic.Anthropic) -> 
 
 
 def test_anthropic_json_output(anthropic_client: anthropic.Anthropic) -> None:
-    reply = anthropic_client.messages.create(
-        model="claude-sonnet-4-5", max_tokens=256, messages=[{"role": "user", "content": ASK_JSON}],
-        output_config={"format": {"type": "json_schema", "schema": ANSWER_SCHEMA}})
+    ask: Any = {"model": "claude-sonnet-4-5", "max_tokens": 256, "messages": [{"role": "user", "content": ASK_JSON}],
+                "output_config": {"format": {"type": "json_schema", "schema": ANSWER_SCHEMA}}}
+    reply = anthropic_client.messages.create(**ask)
     assert reply.stop_reason == "end_turn"
-    answer_is_valid(reply.content[0].text)  # type: ignore[union-attr]
+    answer = answer_is_valid(reply.content[0].text)  # type: ignore[union-attr]
+    with anthropic_client.messages.stream(**ask) as stream:
+        assert answer_is_valid(stream.get_final_text()) == answer
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -279,9 +281,11 @@ def test_bedrock_plain_and_streamed(bedrock: Any) -> None:
 def test_bedrock_json_output(bedrock: Any) -> None:
     output = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {
         "schema": json.dumps(ANSWER_SCHEMA), "name": "answer"}}}}
-    reply = bedrock.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": ASK_JSON}]}],
-                             outputConfig=output)
-    answer_is_valid(reply["output"]["message"]["content"][0]["text"])
+    messages = [{"role": "user", "content": [{"text": ASK_JSON}]}]
+    reply = bedrock.converse(modelId=MODEL, messages=messages, outputConfig=output)
+    answer = answer_is_valid(reply["output"]["message"]["content"][0]["text"])
+    text, _, stop = streamed_converse(bedrock, messages=messages, outputConfig=output)
+    assert (answer_is_valid(text), stop) == (answer, "end_turn")
 
 
 @pytest.mark.parametrize("stream", [False, True])
