@@ -115,3 +115,16 @@ async def test_tool_loop(app: tuple[str, VlloraLLMClient], server: LocalProvider
         results = [json.dumps({"output": r}, separators=(",", ":")) for r in results]
     assert message.text() == f"Hello from the local {provider} server! The tool returned: {'; '.join(results)}"
     assert len(server.requests) == 3
+
+
+async def test_json_output_in_gemini_openapi_dialect(server: LocalProviderServer) -> None:
+    """Older Gemini models get the schema as `responseSchema` (the OpenAPI subset, refs inlined): same answer."""
+    async with VlloraLLMClient.from_provider("gemini", api_key="app-test-key-0123",
+                                             base_url=server.base_url_for("gemini")) as client:
+        response = await client.completions().create({
+            "model": "gemini-2.0-flash", "messages": [{"role": "user", "content": 'A trip to "Kyoto", "Nara".'}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "trip", "schema": TRIP}}})
+    assert "responseSchema" in server.last_request.json["generationConfig"]
+    trip = json.loads(response.text())
+    jsonschema.validate(trip, TRIP)
+    assert trip == {"destination": "Kyoto", "nights": 2, "season": "spring", "stops": [{"name": "Nara", "day": 1}]}
