@@ -13,15 +13,15 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anthropic
-import botocore.session
 import jsonschema
-import openai
 import pytest
-from google import genai
-from google.genai import types as genai_types
+
+if TYPE_CHECKING:  # the SDKs are imported by the fixtures, so collecting the suite does not load them
+    import anthropic
+    import openai
+    from google import genai
 
 KEY = "sdk-test-key-0123456789"
 WEATHER_SCHEMA = {
@@ -95,6 +95,8 @@ def answer_is_valid(text: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def openai_client(url: str) -> Iterator[openai.OpenAI]:
+    import openai
+
     with openai.OpenAI(api_key=KEY, base_url=url + "/v1", max_retries=0) as client:
         yield client
 
@@ -117,6 +119,8 @@ def test_openai_json_schema(openai_client: openai.OpenAI) -> None:
                                                                 "strict": True}})
     assert reply.choices[0].finish_reason == "stop"
     answer_is_valid(reply.choices[0].message.content or "")
+    import openai
+
     with pytest.raises(openai.BadRequestError, match="must contain the word 'json'"):
         openai_client.chat.completions.create(model="gpt-4.1-mini", messages=[{"role": "user", "content": "hi"}],
                                               response_format={"type": "json_object"})
@@ -147,6 +151,8 @@ def test_openai_tool_round_trip(openai_client: openai.OpenAI, stream: bool) -> N
 
 @pytest.fixture(scope="module")
 def anthropic_client(url: str) -> Iterator[anthropic.Anthropic]:
+    import anthropic
+
     with anthropic.Anthropic(api_key=KEY, base_url=url, max_retries=0) as client:
         yield client
 
@@ -201,6 +207,9 @@ def test_anthropic_tool_round_trip(anthropic_client: anthropic.Anthropic, stream
 
 @pytest.fixture(scope="module")
 def genai_client(url: str) -> Iterator[genai.Client]:
+    from google import genai
+    from google.genai import types as genai_types
+
     client = genai.Client(api_key=KEY, http_options=genai_types.HttpOptions(base_url=url))
     yield client
     client.close()
@@ -216,6 +225,8 @@ def test_genai_plain_and_streamed(genai_client: genai.Client) -> None:
 
 @pytest.mark.parametrize("field", ["response_json_schema", "response_schema"])
 def test_genai_json_output(genai_client: genai.Client, field: str) -> None:
+    from google.genai import types as genai_types
+
     schema = ANSWER_SCHEMA if field == "response_json_schema" else {
         **ANSWER_SCHEMA, "additionalProperties": None, "$defs": None,
         "properties": {**ANSWER_SCHEMA["properties"], "forecast": {  # type: ignore[dict-item]
@@ -230,6 +241,8 @@ def test_genai_json_output(genai_client: genai.Client, field: str) -> None:
 
 
 def test_genai_tool_round_trip_by_automatic_function_calling(genai_client: genai.Client) -> None:
+    from google.genai import types as genai_types
+
     def get_weather(city: str, days: int = 1) -> str:
         """The weather forecast for a city."""
         return weather(city, days)
@@ -248,6 +261,8 @@ def test_genai_tool_round_trip_by_automatic_function_calling(genai_client: genai
 
 @pytest.fixture(scope="module")
 def bedrock(url: str) -> Any:
+    import botocore.session
+
     session = botocore.session.get_session()
     return session.create_client("bedrock-runtime", region_name="us-east-1", endpoint_url=url,
                                  aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret-for-tests-only")
