@@ -15,7 +15,7 @@ import logging
 import weakref
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from yarl import URL
@@ -40,6 +40,10 @@ from .eventstream import EventStreamParser
 from .limits import ACCEPT_ENCODING, Limits, json_too_deep
 from .observe import CURRENT
 from .retry import Attempts, RetryPolicy, classify_http_error, header_value
+from .script import Script, ScriptStep
+from .script import deltas as script_deltas
+from .script import finish_reason as script_finish_reason
+from .script import tool_call as script_tool_call
 from .sse import SSEParser
 from .stream_watch import StreamWatch
 from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Transport
@@ -185,13 +189,26 @@ class ModelInstance(ABC):
 
 
 class DummyModelInstance(ModelInstance):
-    """Offline and deterministic: echoes the last user message, for examples and tests without a network."""
+    """Offline and deterministic: echoes the last user message (or says `reply`), for examples and tests
+    without a network. With `script=[...]` it says the scripted assistant turns instead, one per call in order
+    (`complete` and `stream` alike): text, `ToolCall`s (see `DummyModelInstance.tool_call`), messages or message
+    dicts; a call past the end raises `LLMError`. `requests` keeps every request it was given."""
 
     otel_provider_name = "vllora.dummy"
+    tool_call = staticmethod(script_tool_call)
 
-    def __init__(self, reply: str | None = None, *, created: int = 0) -> None:
+    def __init__(
+        self, reply: str | None = None, *, script: Iterable[ScriptStep] | None = None, created: int = 0
+    ) -> None:
         self._reply = reply
+        self._script = Script(script) if script is not None else None
         self._created = created
+        self.requests: list[ChatCompletionRequest] = []
+
+    @property
+    def remaining(self) -> int:
+        """Scripted replies not yet used (0 without a script)."""
+        return len(self._script) if self._script is not None else 0
 
     def reply_for(self, request: ChatCompletionRequest) -> str:
         if self._reply is not None:
@@ -199,23 +216,31 @@ class DummyModelInstance(ModelInstance):
         said = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
         return f"Hello from DummyModelInstance! You said: {said}"
 
-    def _usage(self, request: ChatCompletionRequest, reply: str) -> Usage:
+    def _next_message(self, request: ChatCompletionRequest) -> ChatCompletionMessage:
+        self.requests.append(request)
+        if self._script is not None:
+            return self._script.next()
+        return ChatCompletionMessage(role="assistant", content=self.reply_for(request))
+
+    def _usage(self, request: ChatCompletionRequest, message: ChatCompletionMessage) -> Usage:
         prompt = sum(len(m.text().split()) for m in request.messages)
-        completion = len(reply.split())
+        completion = len(message.text().split()) + sum(
+            1 + len(call.function.arguments.split()) for call in message.tool_calls or ()
+        )
         return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
-        reply = self.reply_for(request)
+        message = self._next_message(request)
         return ChatCompletionMessageWithFinishReason(
             id="chatcmpl-dummy",
             model=request.model,
             created=self._created,
-            choices=[Choice(message=ChatCompletionMessage(role="assistant", content=reply), finish_reason="stop")],
-            usage=self._usage(request, reply),
+            choices=[Choice(message=message, finish_reason=script_finish_reason(message))],
+            usage=self._usage(request, message),
         )
 
     async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
-        reply = self.reply_for(request)
+        message = self._next_message(request)
 
         def chunk(
             delta: ChoiceDelta | None, finish_reason: str | None = None, usage: Usage | None = None
@@ -226,12 +251,11 @@ class DummyModelInstance(ModelInstance):
             )
 
         yield chunk(ChoiceDelta(role="assistant", content=""))
-        words = reply.split(" ")
-        for i, word in enumerate(words):
-            yield chunk(ChoiceDelta(content=word if i == len(words) - 1 else word + " "))
+        for delta in script_deltas(message):
+            yield chunk(delta)
             await asyncio.sleep(0)  # a real stream yields to the loop between chunks
-        yield chunk(ChoiceDelta(), finish_reason="stop")
-        yield chunk(None, usage=self._usage(request, reply))
+        yield chunk(ChoiceDelta(), finish_reason=script_finish_reason(message))
+        yield chunk(None, usage=self._usage(request, message))
 
 
 # ---- spec-driven -------------------------------------------------------------------------------------------
