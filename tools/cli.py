@@ -11,12 +11,14 @@
     vllora-llm mock-server [--host H] [--port P]
 
 Exit codes: 0 success, 1 a failure the command reports (bad spec, rejected request, provider error),
-2 usage errors.
+2 usage errors, 141 (128 + SIGPIPE, as a shell reports a tool killed by a closed pipe) when the reader of
+the output went away (`vllora-llm spec render ... | head`): quietly, with no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -62,7 +64,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+CLOSED_PIPE_EXIT = 141
+"""128 + SIGPIPE: what a shell reports for a tool the closed pipe stopped (`set -o pipefail` sees it)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Output into a closed pipe ends it quietly: the reader has all it wanted."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe prints a traceback
+    except BrokenPipeError:
+        _silence_stdout()
+        return CLOSED_PIPE_EXIT
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush of the unwritten rest does not fail."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (captured output): nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "spec":
         from . import spec_commands
