@@ -126,7 +126,8 @@ def test_unknown_provider_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_request_outside_the_unified_shape_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"model": "gpt-4.1-mini", "messages": [], "temprature": 1}))
+    request = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "hi"}], "temprature": 1}
+    bad.write_text(json.dumps(request))
     code, out, err = run(capsys, "render", "openai", str(bad))
     assert (code, out) == (1, "")
     assert "temprature" in err
