@@ -150,6 +150,12 @@ class ResultStream:
             return self._result
         result = self._aggregator.result()
         result.warnings = self.warnings
+        chunks = self._chunks
+        if chunks is not None:  # who answered (after a fallback: the target that did), as `create` says
+            if chunks.provider is not None:
+                result.provider = chunks.provider
+            if result.model is None:
+                result.model = chunks.model
         if self._done:
             self._result = result
         return result

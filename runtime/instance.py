@@ -113,6 +113,10 @@ class ChunkStream(ABC):
     """An opened stream of chunks (its HTTP headers, if any, have arrived), with the request's warnings."""
 
     warnings: list[RequestWarning]
+    provider: str | None = None
+    """The provider spec that answered (set by spec-driven streams and the router), like a response's."""
+    model: str | None = None
+    """The model that answered when the chunks may not say (the router's target), else None."""
 
     def __aiter__(self) -> ChunkStream:
         return self
@@ -392,6 +396,7 @@ class _ProviderChunkStream(ChunkStream):
 
     def __init__(self, owner: ProviderModelInstance, wire: WireRequest, warnings: list[RequestWarning]) -> None:
         self.warnings = warnings
+        self.provider = owner.plan.name
         self._owner = owner
         self._wire = wire
         self._attempts = owner._attempts()
