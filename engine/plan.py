@@ -288,6 +288,8 @@ class Plan:
         self.spec = spec
         endpoint = dict(spec.get("endpoint") or {})
         self.default_base_url: str = endpoint.get("base_url", "")
+        self.base_url_hint: str | None = endpoint.get("base_url_hint")
+        """What a base URL for this provider looks like; errors that suggest a wrong URL (404) quote it."""
         env = endpoint.get("base_url_env") or ()
         self.base_url_env: tuple[str, ...] = (env,) if isinstance(env, str) else tuple(env)
         self.placeholders: dict[str, tuple[tuple[str, ...], str | None]] = {

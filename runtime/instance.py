@@ -49,6 +49,10 @@ __all__ = [
 
 logger = logging.getLogger("vllora_llm")
 
+WRONG_URL_STATUS = frozenset({404, 405})
+"""Statuses that often mean the request went to the wrong URL (a base URL without its version, a typo):
+their errors name the method, the URL and the spec's `endpoint.base_url_hint`."""
+
 USER_AGENT = f"vllora-llm/{__version__}"  # not importlib.metadata: it costs ~5 ms of every process start
 
 
@@ -338,10 +342,27 @@ class ProviderModelInstance(StreamOpeningInstance):
         if err.body is None:
             err.body = body[:2000].decode("utf-8", "replace")
 
-    def http_error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError:
-        """The plan's typed error, with the retry hint and decision taken from the headers."""
+    def http_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, wire: WireRequest | None = None
+    ) -> LLMError:
+        """The plan's typed error, with the retry hint and decision taken from the headers; when the status
+        suggests a wrong URL, the message names the call and the spec's hint on base URLs (keys redacted)."""
         err = classify_http_error(self.plan.error(status, headers, body), status, headers)
+        if wire is not None and status in WRONG_URL_STATUS:
+            err.message = f"{err.message} ({self._where(wire)})"
+            err.args = (err.message,)
         return redact_error(err, self._secrets)
+
+    def _where(self, wire: WireRequest) -> str:
+        """`POST https://host/path; hint: <the spec's endpoint.base_url_hint>; the default base URL is ...`."""
+        text = f"{wire.method} {wire.url}"
+        hint: str | None = getattr(self.plan, "base_url_hint", None)
+        if hint:
+            text += f"; hint: {hint}"
+            default: str = getattr(self.plan, "default_base_url", "")
+            if default and "{" not in default and not wire.url.startswith(default.rstrip("/") + "/"):
+                text += f"; the default base URL is {default}"
+        return text
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
         return await self.complete_validated(request, None)
@@ -353,7 +374,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
             try:  # the first attempt inline (`_complete_once` without its coroutine): no retry loop unless it fails
-                result = self._result_of(await self.transport.send(wire))
+                result = self._result_of(await self.transport.send(wire), wire)
             except LLMError as err:
                 attempts = self._attempts()
                 await attempts.failed(err)  # raises unless this failure may be retried
@@ -368,12 +389,12 @@ class ProviderModelInstance(StreamOpeningInstance):
 
     async def _complete_once(self, wire: WireRequest) -> ChatCompletionMessageWithFinishReason:
         """One attempt (a retry; the first one is inlined in `complete_validated`)."""
-        return self._result_of(await self.transport.send(wire))
+        return self._result_of(await self.transport.send(wire), wire)
 
-    def _result_of(self, response: Response) -> ChatCompletionMessageWithFinishReason:
+    def _result_of(self, response: Response, wire: WireRequest) -> ChatCompletionMessageWithFinishReason:
         """A whole answer as the result, or its typed error."""
         if not 200 <= response.status < 300:
-            raise self.http_error(response.status, response.headers, response.body)
+            raise self.http_error(response.status, response.headers, response.body, wire)
         try:
             return self.plan.decode(response.status, response.headers, response.body)
         except LLMError as err:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
@@ -421,7 +442,7 @@ class _ProviderChunkStream(ChunkStream):
             body = await response.read()
         finally:
             response.close()
-        raise self._owner.http_error(response.status, response.headers, body)
+        raise self._owner.http_error(response.status, response.headers, body, self._wire)
 
     async def open(self) -> None:
         """Connect (with retries) and restart framing and decoding from scratch."""
