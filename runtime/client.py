@@ -256,7 +256,7 @@ class VlloraLLMClient:
 
         from .router import RouterModelInstance
 
-        config = load_routing(str(path)) if path is not None else None
+        config = load_routing(str(path), spec_path=spec_path) if path is not None else None
         instance = RouterModelInstance(
             config, spec_path=spec_path, timeout=timeout, max_retries=max_retries, **options
         )
