@@ -334,7 +334,7 @@ class Plan:
         cannot be filled stays a placeholder (an error names it when a request needs it)."""
         unknown = sorted(set(values or {}) - set(self.placeholders))
         if unknown:
-            raise MappingError(f"{self.name}: unknown endpoint option(s) {', '.join(unknown)} "
+            raise MappingError(f"unknown endpoint option(s) {', '.join(unknown)} "
                                f"(known: {', '.join(sorted(self.placeholders)) or 'none'})", provider=self.name)
         filled = self.placeholder_values(values, environ)
         bound = copy.copy(self)
@@ -360,7 +360,7 @@ class Plan:
         url = base_url or next((v for name in self.base_url_env if (v := os.environ.get(name))), None)
         url = url or self.default_base_url
         if not url:
-            raise MappingError(f"{self.name}: no base URL; pass base_url=", provider=self.name)
+            raise MappingError("no base URL; pass base_url=", provider=self.name)
         if "{" in url:
             url = _fill(url, {**self.placeholder_values(), **self._bound})
             missing = _PLACEHOLDER.findall(url)
@@ -369,7 +369,7 @@ class Plan:
                 for name in missing:
                     env = self.placeholders.get(name, ((), None))[0]
                     hints.append(f"pass {name}= to the client" + (f" or set {' or '.join(env)}" if env else ""))
-                raise MappingError(f"{self.name}: the base URL {url} needs " + "; ".join(
+                raise MappingError(f"the base URL {url} needs " + "; ".join(
                     f"{{{name}}} ({hint})" for name, hint in zip(missing, hints, strict=True)), provider=self.name)
         return url
 

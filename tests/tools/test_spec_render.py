@@ -179,7 +179,11 @@ def test_bedrock_takes_the_region_on_the_command_line(
     argv = ["render", "bedrock", request, "--model", "anthropic.claude-3-5-sonnet-20240620-v1:0"]
     code, out, err = run(capsys, *argv)
     assert (code, out) == (1, "")
-    assert err.splitlines()[-1] == "hint: fill the endpoint's placeholders with --region R"
+    assert err.splitlines() == [
+        "error: bedrock: the base URL https://bedrock-runtime.{region}.amazonaws.com needs {region} "
+        "(pass region= to the client or set AWS_REGION or AWS_DEFAULT_REGION)",  # the provider named once
+        "hint: fill the endpoint's placeholders with --region R",
+    ]
     code, out, err = run(capsys, *argv, "--region", "eu-west-1")
     assert (code, err) == (0, "")
     assert out == snapshot
