@@ -233,7 +233,9 @@ def load_spec(name: str, spec_path: Sequence[str | os.PathLike[str]] = ()) -> di
 def _load_validated(name: str, files: dict[str, SpecFile]) -> tuple[dict[str, Any], list[str]]:
     """The merged, validated data of spec `name` and the names of the specs it was made from."""
     if name not in files:
-        raise SpecError(f"no provider spec named {name!r}; known: {', '.join(sorted(files))}")
+        close = get_close_matches(name, list(files), n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        raise SpecError(f"no provider spec named {name!r}; {guess}known: {', '.join(sorted(files))}")
     diags = Diagnostics()
     used: list[str] = []
     merged = resolve(name, files, diags, used=used)

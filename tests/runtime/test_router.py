@@ -197,3 +197,10 @@ def test_a_route_may_name_a_spec_of_the_search_path(tmp_path: Path) -> None:
         load_routing(str(path))
     config = load_routing(str(path), spec_path=[tmp_path / "specs"])
     assert config.entries["local"].inference_provider.provider == "boxed"
+
+
+async def test_a_misspelt_provider_in_a_model_id_gets_a_suggestion() -> None:
+    async with VlloraLLMClient.from_config() as client:
+        with pytest.raises(SpecError, match=r"no provider spec named 'antropic'; did you mean 'anthropic'\?"):
+            await client.completions().create({"model": "antropic/claude-x", "messages": [{"role": "user",
+                                                                                          "content": "hi"}]})
