@@ -85,6 +85,8 @@ def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, *, root
             text = hint
     text = text.replace("`", "'")
     text = text[:1].lower() + text[1:]
+    if text == "expected 'array' of length >= 1":
+        text = "must not be empty (give at least one)"
     return InvalidRequestError(f"{path or '<request>'}: {text}", path=path or None)
 
 
@@ -376,7 +378,8 @@ class ChatCompletionRequest(GatewayStruct, forbid_unknown_fields=True):
     """The one request type for every provider (OpenAI's shape plus `provider_specific`)."""
 
     model: str
-    messages: list[ChatCompletionMessage]
+    messages: Annotated[list[ChatCompletionMessage], msgspec.Meta(min_length=1)]
+    """At least one: every provider rejects an empty conversation, so it is refused before any I/O."""
     max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
     max_completion_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
     temperature: Temperature | None = None

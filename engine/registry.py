@@ -168,7 +168,8 @@ def resolve(
 
 
 def validate_files(paths: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[Diagnostic], list[str]]:
-    """Diagnostics for the given spec files or folders (all specs on the search path when empty)."""
+    """Diagnostics for the given spec files or folders (all specs on the search path when empty). A routing
+    config (the gateway's models.yaml: a list of entries) is checked as one, its providers against the specs."""
     diags = Diagnostics()
     files = discover()
     notes: list[str] = []
@@ -190,12 +191,40 @@ def validate_files(paths: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[D
     else:
         targets = list(files.values())
         notes = [f"{entry.display} overrides {', '.join(entry.shadows)}" for entry in targets if entry.shadows]
+    routing = [(entry, doc) for entry in targets if (doc := _routing_doc(entry, diags)) is not None]
+    for entry, _ in routing:  # a models.yaml is no provider spec: not a name `extends` or a route may use
+        if files.get(entry.name) is entry:
+            del files[entry.name]
+    checked = {id(entry) for entry, _ in routing}
     for entry in targets:
+        if id(entry) in checked:
+            continue
         if not entry.path.exists():
             diags.add(entry.display, (1, 1), "SPEC001", "", "no such file")
             continue
         resolve(entry.name, files, diags)
+    if routing:
+        from .routing import check_routing
+
+        for _, doc in routing:
+            check_routing(doc, diags, set(files))
     return diags.sorted(), notes
+
+
+def _routing_doc(entry: SpecFile, diags: Diagnostics) -> SourceDoc | None:
+    """The loaded document when `entry` is a routing config (the gateway's models.yaml), else None. Its
+    loading problems go to `diags`; a spec's are reported when it is resolved."""
+    from .routing import is_routing_data
+    from .spec.loader import load_file
+
+    if not entry.path.is_file():
+        return None
+    scratch = Diagnostics()
+    doc = load_file(str(entry.path), entry.display, scratch)
+    if doc is None or not is_routing_data(doc.data):
+        return None
+    diags.items.extend(scratch.items)
+    return doc
 
 
 _PLANS: dict[tuple[Any, ...], Plan] = {}

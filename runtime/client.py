@@ -168,6 +168,12 @@ class ResultStream:
             raise RuntimeError("this stream was opened with aggregate=False: it keeps no chunks to aggregate")
         result = self._aggregator.result()
         result.warnings = self.warnings
+        chunks = self._chunks
+        if chunks is not None:  # who answered (after a fallback: the target that did), as `create` says
+            if chunks.provider is not None:
+                result.provider = chunks.provider
+            if result.model is None:
+                result.model = chunks.model
         if self._done:
             self._result = result
         return result
@@ -422,7 +428,7 @@ class VlloraLLMClient:
         from .router import RouterModelInstance
 
         observers = _pop_observers(options)
-        config = load_routing(str(path)) if path is not None else None
+        config = load_routing(str(path), spec_path=spec_path) if path is not None else None
         instance = RouterModelInstance(
             config, spec_path=spec_path, timeout=timeout, max_retries=max_retries, **options
         )

@@ -59,6 +59,10 @@ __all__ = [
 
 logger = logging.getLogger("vllora_llm")
 
+WRONG_URL_STATUS = frozenset({404, 405})
+"""Statuses that often mean the request went to the wrong URL (a base URL without its version, a typo):
+their errors name the method, the URL and the spec's `endpoint.base_url_hint`."""
+
 USER_AGENT = f"vllora-llm/{__version__}"  # not importlib.metadata: it costs ~5 ms of every process start
 
 
@@ -124,6 +128,10 @@ class ChunkStream(ABC):
     """An opened stream of chunks (its HTTP headers, if any, have arrived), with the request's warnings."""
 
     warnings: list[RequestWarning]
+    provider: str | None = None
+    """The provider spec that answered (set by spec-driven streams and the router), like a response's."""
+    model: str | None = None
+    """The model that answered when the chunks may not say (the router's target), else None."""
 
     def __aiter__(self) -> ChunkStream:
         return self
@@ -398,9 +406,14 @@ class ProviderModelInstance(StreamOpeningInstance):
         if err.body is None:
             err.body = body[:2000].decode("utf-8", "replace")
 
-    def http_error(self, status: int, headers: Mapping[str, str], body: bytes, truncated: bool = False) -> LLMError:
+    def http_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, truncated: bool = False,
+        wire: WireRequest | None = None,
+    ) -> LLMError:
         """The plan's typed error, with the retry hint and decision taken from the headers. A 3xx is refused
-        (never followed); an error body too large (`truncated`) or too deeply nested is left out."""
+        (never followed); an error body too large (`truncated`) or too deeply nested is left out; when the
+        status suggests a wrong URL, the message names the call and the spec's hint on base URLs (keys
+        redacted)."""
         if 300 <= status < 400:
             return self.redirect_error(status, headers)
         note = ""
@@ -418,6 +431,9 @@ class ProviderModelInstance(StreamOpeningInstance):
             err.message += note
             err.args = (err.message,)
         err = classify_http_error(err, status, headers)
+        if wire is not None and status in WRONG_URL_STATUS:
+            err.message = f"{err.message} ({self._where(wire)})"
+            err.args = (err.message,)
         return redact_error(err, self._secrets)
 
     def redirect_error(self, status: int, headers: Mapping[str, str]) -> LLMError:
@@ -432,6 +448,17 @@ class ProviderModelInstance(StreamOpeningInstance):
         err.request_id = self.plan.error(status, headers, b"").request_id
         return redact_error(err, self._secrets)
 
+    def _where(self, wire: WireRequest) -> str:
+        """`POST https://host/path; hint: <the spec's endpoint.base_url_hint>; the default base URL is ...`."""
+        text = f"{wire.method} {wire.url}"
+        hint: str | None = getattr(self.plan, "base_url_hint", None)
+        if hint:
+            text += f"; hint: {hint}"
+            default: str = getattr(self.plan, "default_base_url", "")
+            if default and "{" not in default and not wire.url.startswith(default.rstrip("/") + "/"):
+                text += f"; the default base URL is {default}"
+        return text
+
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
         return await self.complete_validated(request, None)
 
@@ -442,7 +469,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
             try:  # the first attempt inline (`_complete_once` without its coroutine): no retry loop unless it fails
-                result = self._result_of(await self.transport.send(wire))
+                result = self._result_of(await self.transport.send(wire), wire)
             except LLMError as err:
                 attempts = self._attempts()
                 await attempts.failed(err)  # raises unless this failure may be retried
@@ -457,12 +484,12 @@ class ProviderModelInstance(StreamOpeningInstance):
 
     async def _complete_once(self, wire: WireRequest) -> ChatCompletionMessageWithFinishReason:
         """One attempt (a retry; the first one is inlined in `complete_validated`)."""
-        return self._result_of(await self.transport.send(wire))
+        return self._result_of(await self.transport.send(wire), wire)
 
-    def _result_of(self, response: Response) -> ChatCompletionMessageWithFinishReason:
+    def _result_of(self, response: Response, wire: WireRequest) -> ChatCompletionMessageWithFinishReason:
         """A whole answer as the result, or its typed error."""
         if not 200 <= response.status < 300:
-            raise self.http_error(response.status, response.headers, response.body, response.truncated)
+            raise self.http_error(response.status, response.headers, response.body, response.truncated, wire)
         body = response.body
         depth = self.limits.max_json_depth
         try:
@@ -492,6 +519,7 @@ class _ProviderChunkStream(ChunkStream):
 
     def __init__(self, owner: ProviderModelInstance, wire: WireRequest, warnings: list[RequestWarning]) -> None:
         self.warnings = warnings
+        self.provider = owner.plan.name
         self._owner = owner
         self._wire = wire
         self._attempts = owner._attempts()
@@ -519,7 +547,7 @@ class _ProviderChunkStream(ChunkStream):
             body = b"" if 300 <= status < 400 else await response.read()
         finally:
             response.close()
-        raise self._owner.http_error(status, response.headers, body, getattr(response, "truncated", False))
+        raise self._owner.http_error(status, response.headers, body, getattr(response, "truncated", False), self._wire)
 
     async def open(self) -> None:
         """Connect (with retries) and restart framing and decoding from scratch."""

@@ -173,6 +173,8 @@ class _PricedChunkStream(ChunkStream):
         self._price = target.price
         self.warnings = inner.warnings
         self.target = target
+        self.provider = target.provider  # who answered, as `complete` sets it on a whole response
+        self.model = target.model_name
 
     async def __anext__(self) -> ChatCompletionChunk:
         chunk = await self._inner.__anext__()

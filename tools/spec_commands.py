@@ -61,24 +61,55 @@ def _read_request(path: str) -> Any:
         return json.load(handle)
 
 
-def render(provider: str, request_path: str, *, stream: bool, model: str | None, base_url: str | None) -> int:
+def _parse_options(options: list[str]) -> dict[str, str] | None:
+    """`--option k=v` pairs (later wins); None when one has no `=`."""
+    out: dict[str, str] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            return None
+        out[key.strip()] = value
+    return out
+
+
+def render(
+    provider: str,
+    request_path: str,
+    *,
+    stream: bool,
+    model: str | None,
+    base_url: str | None,
+    options: list[str] | None = None,
+) -> int:
+    """Print the wire request. The streamed call when `--stream` or the request's own `"stream": true`
+    says so; `options` (`region=eu-west-1`) fill the endpoint placeholders the spec declares."""
     from vllora_llm.engine.errors import LLMError
     from vllora_llm.engine.gateway import ChatCompletionRequest
     from vllora_llm.engine.registry import load_plan
 
+    values = _parse_options(options or [])
+    if values is None:
+        print("error: --option takes KEY=VALUE (e.g. --option region=eu-west-1)", file=sys.stderr)
+        return 2
     try:
         raw = _read_request(request_path)
     except (OSError, ValueError) as exc:
         print(f"error: cannot read {request_path}: {exc}", file=sys.stderr)
         return 2
-    if model:
+    if model and isinstance(raw, dict):
         raw["model"] = model
+    plan = None
     try:
-        plan = load_plan(provider)
+        plan = load_plan(provider).bind(values)
         request = ChatCompletionRequest.coerce(raw)
+        stream = stream or request.stream is True
         wire, warnings = plan.encode(request, stream=stream, base_url=base_url)
     except LLMError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        unfilled = [name for name in sorted(plan.placeholders) if f"{{{name}}}" in str(exc)] if plan else []
+        if unfilled:
+            flags = " or ".join("--region R" if name == "region" else f"--option {name}=..." for name in unfilled)
+            print(f"hint: fill the endpoint's placeholders with {flags}", file=sys.stderr)
         return 1
     for warning in warnings:
         print(f"warning: {warning.message}", file=sys.stderr)

@@ -148,8 +148,9 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
         out.append(f"| {label} | {call.get('method', 'POST')} | `{url}` | {_cell(_code(body) if body else '')} |")
     env = _names(endpoint.get("base_url_env"))
     where = " or ".join(f"`{e}`" for e in env)
+    hint = str(endpoint.get("base_url_hint") or "")
     out += ["", (f"Base URL `{base}`" if base else "No default base URL") + ": override it with `base_url=`"
-            + (f" or {where}." if where else "."), ""]
+            + (f" or {where}." if where else ".") + (f" {hint[:1].upper()}{hint[1:]}." if hint else ""), ""]
     stream = spec.get("stream") or {}
     out += [f"Responses: `{(spec.get('response') or {}).get('mode', 'passthrough')}`; streams: "
             f"`{stream.get('framing', 'sse')}` framing, `{stream.get('mode', 'passthrough')}` mode.", ""]
