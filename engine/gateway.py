@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -31,7 +31,7 @@ class TextContent(str):
         return str(self)
 
 
-class PartsContent(list):  # type: ignore[type-arg]
+class PartsContent(list["ContentPart"]):
     """A message's content when it is a list of parts; `as_string()` joins the text parts."""
 
     def as_string(self) -> str:
@@ -85,6 +85,8 @@ def validation_error(exc: msgspec.ValidationError | msgspec.DecodeError, *, root
             text = hint
     text = text.replace("`", "'")
     text = text[:1].lower() + text[1:]
+    if text == "expected 'array' of length >= 1":
+        text = "must not be empty (give at least one)"
     return InvalidRequestError(f"{path or '<request>'}: {text}", path=path or None)
 
 
@@ -224,11 +226,23 @@ class ReasoningDetail(GatewayStruct):
     data: str | None = None
 
 
+MessageContent = TextContent | PartsContent
+"""What `ChatCompletionMessage.content` holds once built: a string or a list of parts, each with `as_string()`."""
+
+
 class ChatCompletionMessage(GatewayStruct):
-    """One turn of a conversation (request history or a response)."""
+    """One turn of a conversation (request history or a response).
+
+    `content` is given as a plain string or list of parts and read back as `MessageContent` (the same value
+    wrapped in `__post_init__`, so `content.as_string()` works, as in the crate). Type checkers see exactly
+    that: the constructor below takes the plain types, the attribute has the wrapped ones.
+    """
 
     role: Role
-    content: str | list[ContentPart] | None = None
+    if TYPE_CHECKING:
+        content: MessageContent | None = None
+    else:
+        content: str | list[ContentPart] | None = None
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
@@ -240,6 +254,24 @@ class ChatCompletionMessage(GatewayStruct):
     """On a `tool` message: the tool failed and `content` says why (providers that mark failed results)."""
     reasoning_content: str | None = None
     """Read only: the name several compatible servers give `reasoning`; folded into it on decode."""
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            role: Role,
+            content: str | list[ContentPart] | None = None,
+            name: str | None = None,
+            tool_calls: list[ToolCall] | None = None,
+            tool_call_id: str | None = None,
+            refusal: str | None = None,
+            reasoning: str | None = None,
+            reasoning_details: list[ReasoningDetail] | None = None,
+            function_call: FunctionCall | None = None,
+            is_error: bool | None = None,
+            reasoning_content: str | None = None,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         content = self.content
@@ -346,7 +378,8 @@ class ChatCompletionRequest(GatewayStruct, forbid_unknown_fields=True):
     """The one request type for every provider (OpenAI's shape plus `provider_specific`)."""
 
     model: str
-    messages: list[ChatCompletionMessage]
+    messages: Annotated[list[ChatCompletionMessage], msgspec.Meta(min_length=1)]
+    """At least one: every provider rejects an empty conversation, so it is refused before any I/O."""
     max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
     max_completion_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
     temperature: Temperature | None = None

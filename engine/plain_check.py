@@ -32,7 +32,7 @@ _KINDS: dict[str, int | tuple[float, float]] = {
 
 def _plain_messages(messages: Any) -> bool:
     """Each message `{role, content}` (or with a `name`), its content text."""
-    if type(messages) is not list:
+    if type(messages) is not list or not messages:  # an empty list is refused by the conversion
         return False
     roles = _ROLES
     for message in messages:

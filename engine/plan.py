@@ -285,9 +285,15 @@ class Plan:
         self.display_name: str = metadata.get("display_name", self.name)
         self.revision: int = int(metadata.get("revision", 1))
         self.api_version: str | None = metadata.get("api_version")
+        self.otel_provider_name: str = metadata.get("otel_provider_name", self.name)
+        """`gen_ai.provider.name` on telemetry (the OpenTelemetry GenAI conventions' value for this provider)."""
         self.spec = spec
         endpoint = dict(spec.get("endpoint") or {})
+        self.propagate_trace_context: bool = bool(endpoint.get("propagate_trace_context", False))
+        """Send the caller's W3C trace context (`traceparent`) with each request to this provider."""
         self.default_base_url: str = endpoint.get("base_url", "")
+        self.base_url_hint: str | None = endpoint.get("base_url_hint")
+        """What a base URL for this provider looks like; errors that suggest a wrong URL (404) quote it."""
         env = endpoint.get("base_url_env") or ()
         self.base_url_env: tuple[str, ...] = (env,) if isinstance(env, str) else tuple(env)
         self.placeholders: dict[str, tuple[tuple[str, ...], str | None]] = {
@@ -334,7 +340,7 @@ class Plan:
         cannot be filled stays a placeholder (an error names it when a request needs it)."""
         unknown = sorted(set(values or {}) - set(self.placeholders))
         if unknown:
-            raise MappingError(f"{self.name}: unknown endpoint option(s) {', '.join(unknown)} "
+            raise MappingError(f"unknown endpoint option(s) {', '.join(unknown)} "
                                f"(known: {', '.join(sorted(self.placeholders)) or 'none'})", provider=self.name)
         filled = self.placeholder_values(values, environ)
         bound = copy.copy(self)
@@ -360,7 +366,7 @@ class Plan:
         url = base_url or next((v for name in self.base_url_env if (v := os.environ.get(name))), None)
         url = url or self.default_base_url
         if not url:
-            raise MappingError(f"{self.name}: no base URL; pass base_url=", provider=self.name)
+            raise MappingError("no base URL; pass base_url=", provider=self.name)
         if "{" in url:
             url = _fill(url, {**self.placeholder_values(), **self._bound})
             missing = _PLACEHOLDER.findall(url)
@@ -369,7 +375,7 @@ class Plan:
                 for name in missing:
                     env = self.placeholders.get(name, ((), None))[0]
                     hints.append(f"pass {name}= to the client" + (f" or set {' or '.join(env)}" if env else ""))
-                raise MappingError(f"{self.name}: the base URL {url} needs " + "; ".join(
+                raise MappingError(f"the base URL {url} needs " + "; ".join(
                     f"{{{name}}} ({hint})" for name, hint in zip(missing, hints, strict=True)), provider=self.name)
         return url
 

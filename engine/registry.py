@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 # specs all come from the compiled-spec cache (spec/cache.py) never imports either.
 
 ENV_VAR = "VLLORA_SPEC_PATH"
+TESTS_SUFFIX = ".tests"
+"""`<name>.tests.yaml` beside a spec holds its protocol tests (`vllora-llm spec test`)."""
 
 
 @dataclass(slots=True)
@@ -70,6 +72,8 @@ def discover(spec_path: Iterable[str | os.PathLike[str]] = ()) -> dict[str, Spec
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+            if path.stem.endswith(TESTS_SUFFIX):
+                continue  # a spec's protocol tests (`<name>.tests.yaml`), not a spec
             name = path.stem
             entry = SpecFile(name, path, _display(path, builtin), builtin)
             if name in found:
@@ -164,7 +168,8 @@ def resolve(
 
 
 def validate_files(paths: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[Diagnostic], list[str]]:
-    """Diagnostics for the given spec files or folders (all specs on the search path when empty)."""
+    """Diagnostics for the given spec files or folders (all specs on the search path when empty). A routing
+    config (the gateway's models.yaml: a list of entries) is checked as one, its providers against the specs."""
     diags = Diagnostics()
     files = discover()
     notes: list[str] = []
@@ -173,7 +178,7 @@ def validate_files(paths: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[D
         for raw in paths:
             path = Path(raw)
             items = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml")) if path.is_dir() else [path]
-            for item in items:
+            for item in (i for i in items if not (path.is_dir() and i.stem.endswith(TESTS_SUFFIX))):
                 entry = SpecFile(item.stem, item, _display(item, False), False)
                 found = files.get(item.stem)
                 if found is not None:
@@ -186,12 +191,40 @@ def validate_files(paths: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[D
     else:
         targets = list(files.values())
         notes = [f"{entry.display} overrides {', '.join(entry.shadows)}" for entry in targets if entry.shadows]
+    routing = [(entry, doc) for entry in targets if (doc := _routing_doc(entry, diags)) is not None]
+    for entry, _ in routing:  # a models.yaml is no provider spec: not a name `extends` or a route may use
+        if files.get(entry.name) is entry:
+            del files[entry.name]
+    checked = {id(entry) for entry, _ in routing}
     for entry in targets:
+        if id(entry) in checked:
+            continue
         if not entry.path.exists():
             diags.add(entry.display, (1, 1), "SPEC001", "", "no such file")
             continue
         resolve(entry.name, files, diags)
+    if routing:
+        from .routing import check_routing
+
+        for _, doc in routing:
+            check_routing(doc, diags, set(files))
     return diags.sorted(), notes
+
+
+def _routing_doc(entry: SpecFile, diags: Diagnostics) -> SourceDoc | None:
+    """The loaded document when `entry` is a routing config (the gateway's models.yaml), else None. Its
+    loading problems go to `diags`; a spec's are reported when it is resolved."""
+    from .routing import is_routing_data
+    from .spec.loader import load_file
+
+    if not entry.path.is_file():
+        return None
+    scratch = Diagnostics()
+    doc = load_file(str(entry.path), entry.display, scratch)
+    if doc is None or not is_routing_data(doc.data):
+        return None
+    diags.items.extend(scratch.items)
+    return doc
 
 
 _PLANS: dict[tuple[Any, ...], Plan] = {}
@@ -201,10 +234,22 @@ def load_spec(name: str, spec_path: Sequence[str | os.PathLike[str]] = ()) -> di
     return _load_validated(name, discover(spec_path))[0]
 
 
+def unknown_spec_message(name: str, files: Iterable[str]) -> str:
+    """Why `name` was not found and where user specs are looked for (the words every caller shows)."""
+    known = sorted(files)
+    close = get_close_matches(name, known, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return (
+        f"no provider spec named {name!r}; {guess}known: {', '.join(known)}. Your own specs are found in the folders "
+        f"of {ENV_VAR} ({os.pathsep}-separated), `spec_path=` (or `--spec-path DIR` on the command line), "
+        "or given as a file path"
+    )
+
+
 def _load_validated(name: str, files: dict[str, SpecFile]) -> tuple[dict[str, Any], list[str]]:
     """The merged, validated data of spec `name` and the names of the specs it was made from."""
     if name not in files:
-        raise SpecError(f"no provider spec named {name!r}; known: {', '.join(sorted(files))}")
+        raise SpecError(unknown_spec_message(name, files))
     diags = Diagnostics()
     used: list[str] = []
     merged = resolve(name, files, diags, used=used)

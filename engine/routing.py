@@ -11,9 +11,11 @@ with file:line:col (`specs/schema/models-config.v1.json`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from difflib import get_close_matches
 from functools import cache
 from importlib import resources
+from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -89,50 +91,78 @@ def _schema() -> dict[str, Any]:
     return data
 
 
+def is_routing_data(data: Any) -> bool:
+    """A gateway models.yaml: a list of model entries (mappings with `model` or `inference_provider`), or a
+    mapping holding them under `models` (a provider spec is a mapping with apiVersion / kind)."""
+    if isinstance(data, list):
+        return any(isinstance(item, Mapping) and ("model" in item or "inference_provider" in item) for item in data)
+    return isinstance(data, Mapping) and "models" in data and "apiVersion" not in data and "kind" not in data
+
+
 def _entries_of(doc: SourceDoc) -> tuple[list[Any], tuple[str | int, ...]]:
     if isinstance(doc.data, Mapping) and "models" in doc.data:
-        return list(doc.data["models"] or ()), ("models",)
-    return list(doc.data or ()), ()
+        models = doc.data["models"]
+        return (list(models) if isinstance(models, list) else []), ("models",)
+    return (list(doc.data) if isinstance(doc.data, list) else []), ()
 
 
-def load_routing(path: str, display: str | None = None) -> RoutingConfig:
-    """Read and validate a routing file; every problem is reported at once in one `SpecError`."""
-    from .spec.loader import format_path, load_file  # imported here: `import vllora_llm.client` needs no YAML
+def check_routing(doc: SourceDoc, diags: Diagnostics, providers: Collection[str] | None = None) -> None:
+    """Report every problem of a loaded routing file at once: the schema's, models listed twice (SPEC041),
+    fallbacks naming no model (SPEC042) and, when `providers` is given, providers no spec has (SPEC043).
+    Each check reads the raw data defensively, so one broken entry does not hide the others' problems."""
+    from .spec.loader import format_path
     from .spec.validate import report_schema_errors
+
+    def report(spot: tuple[str | int, ...], code: str, message: str, hint: str | None = None) -> None:
+        diags.add(doc.file, doc.mark(spot), code, format_path(spot), message, hint=hint)
+
+    report_schema_errors(doc, diags, _schema())
+    raw, prefix = _entries_of(doc)
+    items = [(i, item) for i, item in enumerate(raw) if isinstance(item, Mapping)]
+    names: set[str] = set()
+    for i, item in items:
+        name = item.get("model")
+        if isinstance(name, str):
+            if name in names:
+                report((*prefix, i, "model"), "SPEC041", f"model {name!r} is listed twice")
+            names.add(name)
+    for i, item in items:
+        fallbacks = item.get("fallbacks")
+        for j, target in enumerate(fallbacks if isinstance(fallbacks, list) else ()):
+            if isinstance(target, str) and target not in names:
+                close = get_close_matches(target, sorted(names), n=1)
+                report((*prefix, i, "fallbacks", j), "SPEC042", f"fallback {target!r} is not a model in this file",
+                       f"did you mean {close[0]!r}?" if close else None)
+    if providers is None:
+        return
+    known = sorted(providers)
+    for i, item in items:
+        inference = item.get("inference_provider")
+        provider = inference.get("provider") if isinstance(inference, Mapping) else None
+        if isinstance(provider, str) and provider and provider not in providers:
+            close = get_close_matches(provider, known, n=1)
+            report((*prefix, i, "inference_provider", "provider"), "SPEC043",
+                   f"no provider spec named {provider!r}",
+                   f"did you mean {close[0]!r}?" if close else f"known providers: {', '.join(known)}")
+
+
+def load_routing(
+    path: str, display: str | None = None, *, spec_path: Sequence[str | PathLike[str]] = ()
+) -> RoutingConfig:
+    """Read and validate a routing file; every problem is reported at once in one `SpecError`. Providers are
+    checked against the specs on the search path (built-ins, ``VLLORA_SPEC_PATH``, `spec_path`)."""
+    from .registry import discover
+    from .spec.loader import load_file  # imported here: `import vllora_llm.client` needs no YAML
 
     diags = Diagnostics()
     name = display or path
     doc = load_file(path, name, diags)
+    if doc is not None:
+        check_routing(doc, diags, set(discover(spec_path)))
     diags.raise_if_errors(f"routing config {name!r} is invalid")
     assert doc is not None
-    report_schema_errors(doc, diags, _schema())
-    diags.raise_if_errors(f"routing config {name!r} is invalid")
-    raw, prefix = _entries_of(doc)
-    entries: dict[str, ModelEntry] = {}
-    for i, item in enumerate(raw):
-        where = (*prefix, i)
-        entry = msgspec.convert(item, ModelEntry)
-        if entry.model in entries:
-            diags.add(
-                name,
-                doc.mark((*where, "model")),
-                "SPEC041",
-                format_path((*where, "model")),
-                f"model {entry.model!r} is listed twice",
-            )
-        entries[entry.model] = entry
-    for i, item in enumerate(raw):
-        for j, target in enumerate(item.get("fallbacks") or ()):
-            if target not in entries:
-                spot = (*prefix, i, "fallbacks", j)
-                diags.add(
-                    name,
-                    doc.mark(spot),
-                    "SPEC042",
-                    format_path(spot),
-                    f"fallback {target!r} is not a model in this file",
-                )
-    diags.raise_if_errors(f"routing config {name!r} is invalid")
+    raw, _ = _entries_of(doc)
+    entries = {entry.model: entry for entry in (msgspec.convert(item, ModelEntry) for item in raw)}
     return RoutingConfig(entries=entries, file=name)
 
 

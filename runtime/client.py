@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeAlias
@@ -22,8 +23,12 @@ from vllora_llm.engine.gateway import (
     RequestWarning,
 )
 
+from .events import EventCallback
+from .genai_chat import CHAT, finish_chat
 from .instance import ChunkStream, ModelInstance, ProviderModelInstance
-from .transport import Timeouts, call_timeouts
+from .observe import Observation, observe
+from .otel import Telemetry
+from .transport import Timeouts, call_timeouts, unkept_stream
 
 __all__ = ["CompletionsClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
 
@@ -41,6 +46,7 @@ class ResultStream:
     When the chunks are exhausted, `response` (or `aggregate()`) is the whole message. Leaving early (break,
     an exception, cancellation, `aclose()`) closes the HTTP response at once instead of draining it.
     `timeout` (a `Timeouts` or seconds) replaces the client's timeouts for this stream, retries included.
+    `aggregate=False` keeps nothing (no `aggregate()`), so the stream's body has no total size limit.
     """
 
     __slots__ = (
@@ -48,7 +54,11 @@ class ResultStream:
     )
 
     def __init__(
-        self, instance: ModelInstance, request: ChatCompletionRequest, timeout: Timeouts | float | None = None
+        self,
+        instance: ModelInstance,
+        request: ChatCompletionRequest,
+        timeout: Timeouts | float | None = None,
+        aggregate: bool = True,
     ) -> None:
         self._instance = instance
         self._request = request
@@ -57,7 +67,7 @@ class ResultStream:
         self._pending: deque[ChatCompletionChunk] | None = None
         """The chunk stream's queue of decoded chunks, when it shows one (`pending`): popped here directly,
         not through a `ready()` call per chunk."""
-        self._aggregator = StreamAggregator()
+        self._aggregator = StreamAggregator() if aggregate else None
         self._result: ChatCompletionMessageWithFinishReason | None = None
         self._done = False
         self._closed = False
@@ -67,7 +77,11 @@ class ResultStream:
             if self._closed:
                 raise RuntimeError("this stream was closed before it was opened")
             with call_timeouts(self._timeout):
-                self._chunks = await self._instance.open_stream(self._request)
+                if self._aggregator is None:
+                    with unkept_stream():
+                        self._chunks = await self._instance.open_stream(self._request)
+                else:
+                    self._chunks = await self._instance.open_stream(self._request)
             pending = getattr(self._chunks, "pending", None)
             self._pending = pending if isinstance(pending, deque) else None
         return self._chunks
@@ -117,7 +131,9 @@ class ResultStream:
                     self._closed = True
                     chunks.close()
                     raise
-        self._aggregator.add(chunk)
+        aggregator = self._aggregator
+        if aggregator is not None:
+            aggregator.add(chunk)
         return chunk
 
     async def aclose(self) -> None:
@@ -148,8 +164,16 @@ class ResultStream:
         """The message assembled from the chunks so far (the whole response once `done`)."""
         if self._result is not None:
             return self._result
+        if self._aggregator is None:
+            raise RuntimeError("this stream was opened with aggregate=False: it keeps no chunks to aggregate")
         result = self._aggregator.result()
         result.warnings = self.warnings
+        chunks = self._chunks
+        if chunks is not None:  # who answered (after a fallback: the target that did), as `create` says
+            if chunks.provider is not None:
+                result.provider = chunks.provider
+            if result.model is None:
+                result.model = chunks.model
         if self._done:
             self._result = result
         return result
@@ -163,42 +187,192 @@ class ResultStream:
 
 
 class CompletionsClient:
-    """Chat completions against one model instance (the crate's `CompletionsClient`)."""
+    """Chat completions against one model instance (the crate's `CompletionsClient`).
 
-    __slots__ = ("_instance",)
+    Every call goes through the telemetry seam (`observe`): with no tracer or meter provider configured and no
+    event callback, that is one check; otherwise the call gets its span, metrics and model events."""
 
-    def __init__(self, instance: ModelInstance) -> None:
+    __slots__ = ("_instance", "_listeners", "_telemetry")
+
+    def __init__(
+        self,
+        instance: ModelInstance,
+        *,
+        events: EventCallback | None = None,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self._instance = instance
+        self._listeners: tuple[EventCallback, ...] = () if events is None else (events,)
+        self._telemetry = telemetry or Telemetry()
+
+    def _observe(
+        self, request: ChatCompletionRequest, stream: bool, events: EventCallback | None
+    ) -> Observation | None:
+        listeners = self._listeners if events is None else (*self._listeners, events)
+        return observe(self._telemetry, listeners, CHAT, request.model, request, stream=stream,
+                       provider_name=self._instance.otel_provider_name)
 
     async def create(
-        self, request: RequestLike, *, timeout: Timeouts | float | None = None
+        self,
+        request: RequestLike,
+        *,
+        timeout: Timeouts | float | None = None,
+        events: EventCallback | None = None,
     ) -> ChatCompletionMessageWithFinishReason:
-        """One whole completion. `timeout` (a `Timeouts` or seconds) replaces the client's for this call."""
+        """One whole completion. `timeout` (a `Timeouts` or seconds) replaces the client's for this call;
+        `events` receives this call's model events (besides the client's callback)."""
         coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
+        observation = self._observe(coerced, False, events)
+        if observation is not None:
+            return await self._create_observed(observation, coerced, builtins, timeout)
         if timeout is None:
             return await self._instance.complete_validated(coerced, builtins)
         with call_timeouts(timeout):
             return await self._instance.complete_validated(coerced, builtins)
 
-    def create_stream(self, request: RequestLike, *, timeout: Timeouts | float | None = None) -> ResultStream:
-        """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`)."""
-        return ResultStream(self._instance, ChatCompletionRequest.coerce(request), timeout)
+    async def _create_observed(
+        self,
+        observation: Observation,
+        request: ChatCompletionRequest,
+        builtins: dict[str, Any] | None,
+        timeout: Timeouts | float | None,
+    ) -> ChatCompletionMessageWithFinishReason:
+        try:
+            with observation.active(), call_timeouts(timeout):
+                result = await self._instance.complete_validated(request, builtins)
+        except BaseException as err:
+            observation.fail(err)
+            raise
+        if observation.wants_content() and result.choices:
+            text = result.choices[0].message.text()
+            if text:
+                observation.content(text)
+        finish_chat(observation, result)
+        return result
+
+    def create_stream(
+        self,
+        request: RequestLike,
+        *,
+        timeout: Timeouts | float | None = None,
+        aggregate: bool = True,
+        events: EventCallback | None = None,
+    ) -> ResultStream:
+        """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`,
+        `aggregate`); `events` receives this call's model events (besides the client's callback)."""
+        coerced = ChatCompletionRequest.coerce(request)
+        if events is None and not self._listeners and self._telemetry.instruments() is None:
+            return ResultStream(self._instance, coerced, timeout, aggregate)
+        start = partial(self._observe, coerced, True, events)
+        return _ObservedResultStream(self._instance, coerced, timeout, start, aggregate)
+
+
+class _ObservedResultStream(ResultStream):
+    """A `ResultStream` that reports to its observation: the first chunk, text deltas, and the end (whole,
+    left early, failed or cancelled). Only observed streams pay for this; a plain `ResultStream` does not.
+    The observation starts when the stream is opened (a stream never opened was never a call)."""
+
+    __slots__ = ("_first", "_observation", "_start")
+
+    def __init__(
+        self,
+        instance: ModelInstance,
+        request: ChatCompletionRequest,
+        timeout: Timeouts | float | None,
+        start: Callable[[], Observation | None],
+        aggregate: bool = True,
+    ) -> None:
+        super().__init__(instance, request, timeout, aggregate)
+        self._start: Callable[[], Observation | None] | None = start
+        self._observation: Observation | None = None
+        self._first = True
+
+    async def _open(self) -> ChunkStream:
+        if self._chunks is not None or self._closed:
+            return await ResultStream._open(self)
+        start, self._start = self._start, None
+        if start is not None:
+            self._observation = start()
+        observation = self._observation
+        if observation is None:  # nobody listens any more
+            return await ResultStream._open(self)
+        try:
+            with observation.active():  # retries and fallbacks while opening report to this call
+                return await ResultStream._open(self)
+        except BaseException as err:
+            observation.fail(err)
+            raise
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        if self._chunks is None and not (self._closed or self._done):
+            await self._open()
+        observation = self._observation
+        if observation is None or observation.ended:
+            return await ResultStream.__anext__(self)
+        try:
+            if self._first:
+                with observation.active():  # a stream may still be re-opened (retried) before its first chunk
+                    chunk = await ResultStream.__anext__(self)
+            else:
+                chunk = await ResultStream.__anext__(self)
+        except StopAsyncIteration:
+            self._end()
+            raise
+        except BaseException as err:
+            observation.fail(err)
+            raise
+        if self._first:
+            self._first = False
+            observation.first_chunk()
+        if observation.wants_content():
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    observation.content(choice.delta.content)
+        return chunk
+
+    def _end(self) -> None:
+        """End the observation with what arrived (the whole message, or a part when left early)."""
+        observation = self._observation
+        if observation is not None and not observation.ended:
+            if self._aggregator is None and self._result is None:  # aggregate=False: nothing kept to report
+                observation.finish()
+            else:
+                finish_chat(observation, self.aggregate())
+
+    async def aclose(self) -> None:
+        await ResultStream.aclose(self)
+        self._end()
+
+    def __del__(self) -> None:
+        ResultStream.__del__(self)
+        with contextlib.suppress(Exception):
+            self._end()
 
 
 class VlloraLLMClient:
     """The entry point: build it from a model instance or a provider spec, then call `completions()`."""
 
-    def __init__(self, instance: ModelInstance) -> None:
+    def __init__(
+        self,
+        instance: ModelInstance,
+        *,
+        events: EventCallback | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+    ) -> None:
+        """`events` receives every call's model events (`vllora_llm.events`); spans and metrics go to the given
+        OpenTelemetry providers, else to the global ones (none configured: nothing is recorded)."""
         self.instance = instance
-        self._completions = CompletionsClient(instance)
+        self.telemetry = Telemetry(tracer_provider, meter_provider)
+        self._completions = CompletionsClient(instance, events=events, telemetry=self.telemetry)
 
     def __repr__(self) -> str:
         return f"VlloraLLMClient({self.instance!r})"
 
     @classmethod
-    def new_with_instance(cls, instance: ModelInstance) -> VlloraLLMClient:
-        """Wrap any `ModelInstance` (e.g. `DummyModelInstance()` for offline use)."""
-        return cls(instance)
+    def new_with_instance(cls, instance: ModelInstance, **observers: Any) -> VlloraLLMClient:
+        """Wrap any `ModelInstance` (e.g. `DummyModelInstance()` for offline use); `observers` as in `__init__`."""
+        return cls(instance, **observers)
 
     @classmethod
     def from_provider(
@@ -216,8 +390,11 @@ class VlloraLLMClient:
         """A client for the provider spec `name` (found in `spec_path`, ``VLLORA_SPEC_PATH`` or the shipped
         specs). The key comes from `api_key` or the spec's environment variable; options named like the spec's
         endpoint placeholders fill them (``region="eu-west-1"`` for ``{region}``); other `options` go to
-        `ProviderModelInstance` (e.g. `backoff_base`, `max_backoff`, `transport`)."""
+        `ProviderModelInstance` (e.g. `backoff_base`, `max_backoff`, `transport`), except the observers
+        (`events`, `tracer_provider`, `meter_provider`: see `__init__`)."""
         from vllora_llm.engine.registry import load_plan  # lazily: the spec compiler is for real providers
+
+        observers = _pop_observers(options)
 
         plan = load_plan(name, spec_path)
         values = {key: str(options.pop(key)) for key in plan.placeholders if options.get(key) is not None}
@@ -231,7 +408,7 @@ class VlloraLLMClient:
             max_retries=max_retries,
             **options,
         )
-        return cls(instance)
+        return cls(instance, **observers)
 
     @classmethod
     def from_config(
@@ -250,11 +427,12 @@ class VlloraLLMClient:
 
         from .router import RouterModelInstance
 
-        config = load_routing(str(path)) if path is not None else None
+        observers = _pop_observers(options)
+        config = load_routing(str(path), spec_path=spec_path) if path is not None else None
         instance = RouterModelInstance(
             config, spec_path=spec_path, timeout=timeout, max_retries=max_retries, **options
         )
-        return cls(instance)
+        return cls(instance, **observers)
 
     def completions(self) -> CompletionsClient:
         return self._completions
@@ -270,3 +448,8 @@ class VlloraLLMClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+def _pop_observers(options: dict[str, Any]) -> dict[str, Any]:
+    """The client's own keywords (`events`, `tracer_provider`, `meter_provider`), taken out of `options`."""
+    return {key: options.pop(key) for key in ("events", "tracer_provider", "meter_provider") if key in options}

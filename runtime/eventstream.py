@@ -37,6 +37,7 @@ MAX_HEADERS_LENGTH = 128 * 1024
 MAX_PAYLOAD_LENGTH = 24 * 1024 * 1024
 _PRELUDE_LENGTH = 12
 _MIN_LENGTH = 16  # a prelude and a message CRC, nothing else
+_MAX_TOTAL = _MIN_LENGTH + MAX_HEADERS_LENGTH + MAX_PAYLOAD_LENGTH
 
 _PRELUDE = struct.Struct(">III")
 _U32 = struct.Struct(">I")
@@ -94,10 +95,10 @@ class EventStreamFramer:
 
     __slots__ = ("_named", "_parser", "header")
 
-    def __init__(self, header: str | None = None) -> None:
+    def __init__(self, header: str | None = None, max_frame_bytes: int | None = None) -> None:
         self.header = header
         self._named: dict[int, tuple[dict[str, object], str, str, str | None]] = {}
-        self._parser = EventStreamParser(self._frame)
+        self._parser = EventStreamParser(self._frame, max_frame_bytes)
 
     def _frame(self, headers: dict[str, object], payload: bytes) -> Frame:
         named = self._named.get(id(headers))
@@ -128,12 +129,16 @@ class EventStreamParser:
     The parser is unusable after an error.
     """
 
-    __slots__ = ("_buf", "_error", "_frame_length", "_known_headers", "_message", "_offset")
+    __slots__ = ("_buf", "_error", "_frame_length", "_known_headers", "_max_total", "_message", "_offset")
 
-    def __init__(self, message: Callable[[dict[str, object], bytes], Any] = _own_message) -> None:
+    def __init__(
+        self, message: Callable[[dict[str, object], bytes], Any] = _own_message, max_frame_bytes: int | None = None
+    ) -> None:
+        """`max_frame_bytes` bounds a whole frame (`Limits.max_event_bytes`) below the format's own maximum."""
         self._message = message
         """What `feed` returns of a message, made of its headers (a block shared between messages, never to be
         changed) and its payload: an `EventStreamMessage` with a headers dict of its own by default."""
+        self._max_total = _MAX_TOTAL if max_frame_bytes is None else min(max_frame_bytes, _MAX_TOTAL)
         self._buf = bytearray()
         self._known_headers: dict[bytes, dict[str, object]] = {}  # a stream repeats a few header blocks
         self._offset = 0  # stream offset of _buf[0], for error messages
@@ -162,7 +167,8 @@ class EventStreamParser:
                     total, headers_length, crc = _PRELUDE.unpack_from(data, pos)
                     if not (zlib.crc32(view[pos : pos + 8]) == crc and total >= _MIN_LENGTH
                             and headers_length <= total - _MIN_LENGTH and headers_length <= MAX_HEADERS_LENGTH
-                            and total - _MIN_LENGTH - headers_length <= MAX_PAYLOAD_LENGTH):
+                            and total - _MIN_LENGTH - headers_length <= MAX_PAYLOAD_LENGTH
+                            and total <= self._max_total):
                         self._check_prelude(pos)  # raises, saying which check failed
                     if size - pos < total:
                         self._frame_length = total  # checked: the rest of the frame comes with later chunks
@@ -234,6 +240,11 @@ class EventStreamParser:
             raise StreamError(
                 f"event-stream frame at byte offset {at}: payload length {payload_length} exceeds the "
                 f"maximum of {MAX_PAYLOAD_LENGTH}"
+            )
+        if total > self._max_total:
+            raise StreamError(
+                f"event-stream frame at byte offset {at}: total length {total} is over {self._max_total} bytes "
+                "(Limits.max_event_bytes)"
             )
         return int(total)
 

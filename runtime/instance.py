@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from vllora_llm.engine.errors import LLMError, SpecError
+from yarl import URL
+
+from vllora_llm.engine.errors import LLMError, ProviderError, SpecError, StreamError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessage,
@@ -34,8 +37,15 @@ from vllora_llm.engine.wire import AuthSpec, WireRequest
 
 from .auth import headers_only, redact, redact_error, resolve_credentials, scheme_for, select_auth
 from .eventstream import EventStreamFramer
-from .retry import Attempts, RetryPolicy, classify_http_error
+from .limits import ACCEPT_ENCODING, Limits, json_too_deep
+from .observe import CURRENT
+from .retry import Attempts, RetryPolicy, classify_http_error, header_value
+from .script import Script, ScriptStep
+from .script import deltas as script_deltas
+from .script import finish_reason as script_finish_reason
+from .script import tool_call as script_tool_call
 from .sse import SSEParser
+from .stream_watch import StreamWatch
 from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Transport
 
 __all__ = [
@@ -48,6 +58,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("vllora_llm")
+
+WRONG_URL_STATUS = frozenset({404, 405})
+"""Statuses that often mean the request went to the wrong URL (a base URL without its version, a typo):
+their errors name the method, the URL and the spec's `endpoint.base_url_hint`."""
 
 USER_AGENT = f"vllora-llm/{__version__}"  # not importlib.metadata: it costs ~5 ms of every process start
 
@@ -99,11 +113,13 @@ class ProviderPlan(Protocol):
     def stream_decoder(self) -> StreamDecoder: ...
 
 
-FRAMERS: dict[str, Callable[[ProviderPlan], Framer]] = {
-    "sse": lambda plan: SSEParser(stray_lines_as_data=getattr(plan, "stray_lines", "ignore") == "as_data"),
-    "aws_event_stream": lambda plan: EventStreamFramer(getattr(plan, "event_header", None)),
+FRAMERS: dict[str, Callable[[ProviderPlan, Limits], Framer]] = {
+    "sse": lambda plan, limits: SSEParser(stray_lines_as_data=getattr(plan, "stray_lines", "ignore") == "as_data",
+                                          max_event_bytes=limits.max_event_bytes),
+    "aws_event_stream": lambda plan, limits: EventStreamFramer(getattr(plan, "event_header", None),
+                                                               max_frame_bytes=limits.max_event_bytes),
 }
-"""A plan's `framing` → the push parser that cuts its stream into frames (configured by the plan)."""
+"""A plan's `framing` → the push parser that cuts its stream into frames (configured by the plan and limits)."""
 
 
 # ---- the abstract shape ------------------------------------------------------------------------------------
@@ -113,6 +129,10 @@ class ChunkStream(ABC):
     """An opened stream of chunks (its HTTP headers, if any, have arrived), with the request's warnings."""
 
     warnings: list[RequestWarning]
+    provider: str | None = None
+    """The provider spec that answered (set by spec-driven streams and the router), like a response's."""
+    model: str | None = None
+    """The model that answered when the chunks may not say (the router's target), else None."""
 
     def __aiter__(self) -> ChunkStream:
         return self
@@ -150,6 +170,9 @@ class _IteratorChunkStream(ChunkStream):
 class ModelInstance(ABC):
     """A model you can call: a whole completion or a stream of chunks (the crate's `ModelInstance`)."""
 
+    otel_provider_name: str | None = None
+    """`gen_ai.provider.name` when the instance always calls one provider (None: known per call, e.g. routed)."""
+
     @abstractmethod
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason: ...
 
@@ -175,11 +198,26 @@ class ModelInstance(ABC):
 
 
 class DummyModelInstance(ModelInstance):
-    """Offline and deterministic: echoes the last user message, for examples and tests without a network."""
+    """Offline and deterministic: echoes the last user message (or says `reply`), for examples and tests
+    without a network. With `script=[...]` it says the scripted assistant turns instead, one per call in order
+    (`complete` and `stream` alike): text, `ToolCall`s (see `DummyModelInstance.tool_call`), messages or message
+    dicts; a call past the end raises `LLMError`. `requests` keeps every request it was given."""
 
-    def __init__(self, reply: str | None = None, *, created: int = 0) -> None:
+    otel_provider_name = "vllora.dummy"
+    tool_call = staticmethod(script_tool_call)
+
+    def __init__(
+        self, reply: str | None = None, *, script: Iterable[ScriptStep] | None = None, created: int = 0
+    ) -> None:
         self._reply = reply
+        self._script = Script(script) if script is not None else None
         self._created = created
+        self.requests: list[ChatCompletionRequest] = []
+
+    @property
+    def remaining(self) -> int:
+        """Scripted replies not yet used (0 without a script)."""
+        return len(self._script) if self._script is not None else 0
 
     def reply_for(self, request: ChatCompletionRequest) -> str:
         if self._reply is not None:
@@ -187,23 +225,31 @@ class DummyModelInstance(ModelInstance):
         said = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
         return f"Hello from DummyModelInstance! You said: {said}"
 
-    def _usage(self, request: ChatCompletionRequest, reply: str) -> Usage:
+    def _next_message(self, request: ChatCompletionRequest) -> ChatCompletionMessage:
+        self.requests.append(request)
+        if self._script is not None:
+            return self._script.next()
+        return ChatCompletionMessage(role="assistant", content=self.reply_for(request))
+
+    def _usage(self, request: ChatCompletionRequest, message: ChatCompletionMessage) -> Usage:
         prompt = sum(len(m.text().split()) for m in request.messages)
-        completion = len(reply.split())
+        completion = len(message.text().split()) + sum(
+            1 + len(call.function.arguments.split()) for call in message.tool_calls or ()
+        )
         return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
-        reply = self.reply_for(request)
+        message = self._next_message(request)
         return ChatCompletionMessageWithFinishReason(
             id="chatcmpl-dummy",
             model=request.model,
             created=self._created,
-            choices=[Choice(message=ChatCompletionMessage(role="assistant", content=reply), finish_reason="stop")],
-            usage=self._usage(request, reply),
+            choices=[Choice(message=message, finish_reason=script_finish_reason(message))],
+            usage=self._usage(request, message),
         )
 
     async def stream(self, request: ChatCompletionRequest) -> AsyncIterator[ChatCompletionChunk]:
-        reply = self.reply_for(request)
+        message = self._next_message(request)
 
         def chunk(
             delta: ChoiceDelta | None, finish_reason: str | None = None, usage: Usage | None = None
@@ -214,12 +260,11 @@ class DummyModelInstance(ModelInstance):
             )
 
         yield chunk(ChoiceDelta(role="assistant", content=""))
-        words = reply.split(" ")
-        for i, word in enumerate(words):
-            yield chunk(ChoiceDelta(content=word if i == len(words) - 1 else word + " "))
+        for delta in script_deltas(message):
+            yield chunk(delta)
             await asyncio.sleep(0)  # a real stream yields to the loop between chunks
-        yield chunk(ChoiceDelta(), finish_reason="stop")
-        yield chunk(None, usage=self._usage(request, reply))
+        yield chunk(ChoiceDelta(), finish_reason=script_finish_reason(message))
+        yield chunk(None, usage=self._usage(request, message))
 
 
 # ---- spec-driven -------------------------------------------------------------------------------------------
@@ -238,6 +283,20 @@ def _merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
             spelled[lower] = key
             out[key] = value
     return out
+
+
+def _safe_location(location: str, secrets: Sequence[str]) -> str:
+    """A redirect target fit for an error message: without userinfo, known keys redacted (before cutting, so
+    no half key shows), at most 300 characters, quoted (control characters escaped)."""
+    try:
+        url = URL(location)
+        text = str(url.with_user(None)) if url.user is not None or url.password is not None else location
+    except (ValueError, TypeError):
+        text = location
+    text = redact(text, secrets)
+    if len(text) > 300:
+        text = text[:300] + "..."
+    return f"Location {text!r}"
 
 
 class StreamOpeningInstance(ModelInstance):
@@ -272,23 +331,29 @@ class ProviderModelInstance(StreamOpeningInstance):
         max_retry_after: float = 60.0,
         transport: Transport | None = None,
         environ: Mapping[str, str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         if plan.framing not in FRAMERS:
             known = ", ".join(sorted(FRAMERS))
             raise SpecError(f"{plan.name}: unknown stream framing {plan.framing!r} (known: {known})")
         self.plan = plan
         self.base_url = base_url
+        self._otel_name: str = getattr(plan, "otel_provider_name", None) or plan.name
+        self.otel_provider_name = self._otel_name
+        self._propagate_trace = bool(getattr(plan, "propagate_trace_context", False))
         self._auth_spec = select_auth(plan.auth, api_key, environ)  # e.g. an API key instead of signing
         self._auth = scheme_for(self._auth_spec)
         self._credentials = resolve_credentials(self._auth_spec, api_key, environ, provider=plan.name)
         self._secrets = self._credentials.secrets()
-        self._headers = _merge_headers({"user-agent": USER_AGENT}, headers or {})
+        self._headers = _merge_headers({"user-agent": USER_AGENT, "accept-encoding": ACCEPT_ENCODING}, headers or {})
         self._headers_only_auth = headers_only(self._auth)
         self._final_headers: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
         """id(the plan's header dict) → (that dict, its final headers), when auth only adds headers."""
         self.retry = RetryPolicy(max_retries, backoff_base, max_backoff, max_retry_after)
         self._owns_transport = transport is None
-        self.transport: Transport = transport or AiohttpTransport(timeout)
+        self.limits: Limits = limits or getattr(transport, "limits", None) or Limits()
+        """Size and depth limits (a transport you pass bounds bodies with its own `limits`)."""
+        self.transport: Transport = transport or AiohttpTransport(timeout, limits=self.limits)
 
     def __repr__(self) -> str:
         return f"ProviderModelInstance({self.plan.name!r}, base_url={self.base_url!r})"
@@ -302,10 +367,18 @@ class ProviderModelInstance(StreamOpeningInstance):
         if warnings and self._secrets:  # a warning may quote a request value, and a value may hold a key
             for warning in warnings:
                 warning.message = redact(warning.message, self._secrets)
+        trace_headers: dict[str, str] = {}
+        observation = CURRENT.get()
+        if observation is not None:  # an observed call: say where it goes, and carry its trace if the spec allows
+            observation.target(self._otel_name, wire.url, self._secrets)
+            if self._propagate_trace:
+                trace_headers = observation.trace_headers()
         if self._headers_only_auth:  # (the plan made `wire` for this call: its headers field is ours to set)
             wire.headers = self._headers_for(wire)
+            if trace_headers:  # a copy: the shared final headers stay as they are
+                wire.headers = {**wire.headers, **trace_headers}
             return wire, warnings
-        wire = wire.with_headers(_merge_headers(self._headers, wire.headers))
+        wire = wire.with_headers(_merge_headers(self._headers, wire.headers, trace_headers))
         return self._auth.apply(wire, self._auth_spec, self._credentials), warnings
 
     def _headers_for(self, wire: WireRequest) -> dict[str, str]:
@@ -334,10 +407,58 @@ class ProviderModelInstance(StreamOpeningInstance):
         if err.body is None:
             err.body = body[:2000].decode("utf-8", "replace")
 
-    def http_error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError:
-        """The plan's typed error, with the retry hint and decision taken from the headers."""
-        err = classify_http_error(self.plan.error(status, headers, body), status, headers)
+    def http_error(
+        self, status: int, headers: Mapping[str, str], body: bytes, truncated: bool = False,
+        wire: WireRequest | None = None,
+    ) -> LLMError:
+        """The plan's typed error, with the retry hint and decision taken from the headers. A 3xx is refused
+        (never followed); an error body too large (`truncated`) or too deeply nested is left out; when the
+        status suggests a wrong URL, the message names the call and the spec's hint on base URLs (keys
+        redacted)."""
+        if 300 <= status < 400:
+            return self.redirect_error(status, headers)
+        note = ""
+        depth = self.limits.max_json_depth
+        if truncated:
+            note = f" (error body over {self.limits.max_error_bytes} bytes, Limits.max_error_bytes: not read)"
+        elif depth is not None and json_too_deep(body, depth):
+            note = f" (error body nested deeper than {depth}, Limits.max_json_depth: not parsed)"
+        try:
+            err = self.plan.error(status, headers, b"" if note else body)
+        except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
+            note = " (error body nested too deeply to parse)"
+            err = self.plan.error(status, headers, b"")
+        if note:
+            err.message += note
+            err.args = (err.message,)
+        err = classify_http_error(err, status, headers)
+        if wire is not None and status in WRONG_URL_STATUS:
+            err.message = f"{err.message} ({self._where(wire)})"
+            err.args = (err.message,)
         return redact_error(err, self._secrets)
+
+    def redirect_error(self, status: int, headers: Mapping[str, str]) -> LLMError:
+        """A 3xx as a typed error: provider APIs do not redirect, and following one would resend the key
+        (in headers aiohttp keeps across hosts) and the prompt to wherever the server points."""
+        location = header_value(headers, "location")
+        shown = "no Location" if location is None else _safe_location(location, self._secrets)
+        err = ProviderError(
+            f"redirect refused ({shown}): provider calls never follow redirects; set base_url to the final URL",
+            provider=self.plan.name, status=status, retryable=False,
+        )
+        err.request_id = self.plan.error(status, headers, b"").request_id
+        return redact_error(err, self._secrets)
+
+    def _where(self, wire: WireRequest) -> str:
+        """`POST https://host/path; hint: <the spec's endpoint.base_url_hint>; the default base URL is ...`."""
+        text = f"{wire.method} {wire.url}"
+        hint: str | None = getattr(self.plan, "base_url_hint", None)
+        if hint:
+            text += f"; hint: {hint}"
+            default: str = getattr(self.plan, "default_base_url", "")
+            if default and "{" not in default and not wire.url.startswith(default.rstrip("/") + "/"):
+                text += f"; the default base URL is {default}"
+        return text
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
         return await self.complete_validated(request, None)
@@ -349,7 +470,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
             try:  # the first attempt inline (`_complete_once` without its coroutine): no retry loop unless it fails
-                result = self._result_of(await self.transport.send(wire))
+                result = self._result_of(await self.transport.send(wire), wire)
             except LLMError as err:
                 attempts = self._attempts()
                 await attempts.failed(err)  # raises unless this failure may be retried
@@ -364,16 +485,23 @@ class ProviderModelInstance(StreamOpeningInstance):
 
     async def _complete_once(self, wire: WireRequest) -> ChatCompletionMessageWithFinishReason:
         """One attempt (a retry; the first one is inlined in `complete_validated`)."""
-        return self._result_of(await self.transport.send(wire))
+        return self._result_of(await self.transport.send(wire), wire)
 
-    def _result_of(self, response: Response) -> ChatCompletionMessageWithFinishReason:
+    def _result_of(self, response: Response, wire: WireRequest) -> ChatCompletionMessageWithFinishReason:
         """A whole answer as the result, or its typed error."""
         if not 200 <= response.status < 300:
-            raise self.http_error(response.status, response.headers, response.body)
+            raise self.http_error(response.status, response.headers, response.body, response.truncated, wire)
+        body = response.body
+        depth = self.limits.max_json_depth
         try:
-            return self.plan.decode(response.status, response.headers, response.body)
+            if depth is not None and json_too_deep(body, depth):
+                raise ProviderError(f"response body nested deeper than {depth} (Limits.max_json_depth)")
+            try:
+                return self.plan.decode(response.status, response.headers, body)
+            except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
+                raise ProviderError("response body nested too deeply to decode") from None
         except LLMError as err:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
-            self._describe_answer(err, response.status, response.headers, response.body)
+            self._describe_answer(err, response.status, response.headers, body)
             raise
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
@@ -392,6 +520,7 @@ class _ProviderChunkStream(ChunkStream):
 
     def __init__(self, owner: ProviderModelInstance, wire: WireRequest, warnings: list[RequestWarning]) -> None:
         self.warnings = warnings
+        self.provider = owner.plan.name
         self._owner = owner
         self._wire = wire
         self._attempts = owner._attempts()
@@ -407,32 +536,65 @@ class _ProviderChunkStream(ChunkStream):
         self._delivered = False
         self._finished = False
         self._deferred: LLMError | None = None
+        self._watch: StreamWatch | None = None
+        self._started: float | None = None
 
     async def _open_once(self) -> StreamResponse:
         response = await self._owner.transport.open_stream(self._wire)
-        if 200 <= response.status < 300:
+        status = response.status
+        if 200 <= status < 300:
             return response
         try:
-            body = await response.read()
+            body = b"" if 300 <= status < 400 else await response.read()
         finally:
             response.close()
-        raise self._owner.http_error(response.status, response.headers, body)
+        raise self._owner.http_error(status, response.headers, body, getattr(response, "truncated", False), self._wire)
 
     async def open(self) -> None:
         """Connect (with retries) and restart framing and decoding from scratch."""
+        if self._started is None:
+            self._started = asyncio.get_running_loop().time()
         try:
             self._response = await self._attempts.run(self._open_once)
         except LLMError as err:
             raise self._attempts.final(err) from None
-        self._framer = FRAMERS[self._owner.plan.framing](self._owner.plan)
-        self._decoder = decoder = self._owner.plan.stream_decoder()
+        owner = self._owner
+        self._framer = FRAMERS[owner.plan.framing](owner.plan, owner.limits)
+        self._decoder = decoder = owner.plan.stream_decoder()
         self._feed_all = getattr(decoder, "feed_all", None) or (
             lambda frames, out: self._feed_each(decoder, frames, out))
         self._pending.clear()
+        self._watch_stream()
+
+    def _watch_stream(self) -> None:
+        """Start the `stream_idle` / `stream_total` watch on the response just opened (a transport without
+        `current_timeouts` times its streams itself)."""
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+        current = getattr(self._owner.transport, "current_timeouts", None)
+        timeouts: Timeouts | None = current() if current is not None else None
+        if timeouts is None or (timeouts.idle is None and timeouts.stream_total is None):
+            return
+        abort = getattr(self._response, "abort", None)
+        this = weakref.ref(self)  # the timer must not keep an abandoned stream alive
+
+        def fail(exc: BaseException) -> None:
+            if abort is not None:
+                abort(exc)  # wakes the read in progress with `exc`
+            elif (stream := this()) is not None:
+                stream._deferred = exc if isinstance(exc, LLMError) else None
+                stream._drop_response()
+
+        total = timeouts.stream_total
+        if total is not None and self._started is not None:  # a re-open (retry) keeps the first start
+            total = max(total - (asyncio.get_running_loop().time() - self._started), 0.0)
+        self._watch = StreamWatch(timeouts.idle, total, fail, self._owner.plan.name)
 
     async def __anext__(self) -> ChatCompletionChunk:
         while not self._pending:
             if self._finished:
+                self._stop_watch()
                 raise StopAsyncIteration
             if self._response is None:
                 try:
@@ -440,23 +602,37 @@ class _ProviderChunkStream(ChunkStream):
                 except BaseException:
                     self._finished = True
                     raise
+            watch = self._watch
+            if watch is not None:
+                watch.waiting = True  # the caller waits for the server from here
             try:
                 await self._pump()
             except LLMError as err:
                 self._drop_response()
                 if self._delivered:
                     self._finished = True
+                    self._stop_watch()
                     raise self._attempts.final(err) from None
                 try:
                     await self._attempts.failed(err)  # raises unless this failure may be retried
                 except BaseException:
                     self._finished = True
+                    self._stop_watch()
                     raise
             except BaseException:
                 self.close()
                 raise
+        watch = self._watch
+        if watch is not None:
+            watch.waiting = False
+            watch.progress += 1
         self._delivered = True
         return self._pending.popleft()
+
+    def _stop_watch(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.stop()
 
     def ready(self) -> ChatCompletionChunk | None:
         pending = self._pending
@@ -478,12 +654,16 @@ class _ProviderChunkStream(ChunkStream):
         frames = self._framer.feed(data) if data else self._framer.close()
         pending = self._pending
         try:
-            if frames:
-                self._feed_all(frames, pending)  # each frame's chunks, appended to `pending`
-            if not data:
-                pending.extend(self._decoder.close())
-                self._finished = True
-                self._response = None
+            try:
+                if frames:
+                    self._feed_all(frames, pending)  # each frame's chunks, appended to `pending`
+                if not data:
+                    pending.extend(self._decoder.close())
+                    self._finished = True
+                    self._response = None
+                    self._stop_watch()
+            except RecursionError:  # the JSON decoder's own depth limit (free per event; ours is for bodies)
+                raise StreamError("a stream event is nested too deeply to decode") from None
         except LLMError as err:
             if not pending:
                 raise
@@ -495,6 +675,7 @@ class _ProviderChunkStream(ChunkStream):
             response.close()
 
     def close(self) -> None:
+        self._stop_watch()
         self._drop_response()
         self._pending.clear()
         self._finished = True

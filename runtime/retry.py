@@ -22,6 +22,7 @@ from typing import TypeVar
 from vllora_llm.engine.errors import LLMError
 
 from .auth import redact_error
+from .observe import CURRENT
 
 __all__ = ["RETRY_STATUSES", "Attempts", "RetryPolicy", "classify_http_error", "header_value", "parse_retry_after"]
 
@@ -112,6 +113,9 @@ class Attempts:
             self.count + 1,
             self.policy.max_retries + 1,
         )
+        observation = CURRENT.get()
+        if observation is not None:
+            observation.retry(self.name, self.count + 1, err, delay)
         await asyncio.sleep(delay)
 
     async def run(self, operation: Callable[[], Awaitable[T]]) -> T:

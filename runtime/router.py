@@ -24,6 +24,7 @@ from vllora_llm.engine.gateway import ChatCompletionChunk, ChatCompletionMessage
 from vllora_llm.engine.routing import ModelEntry, Price, RoutingConfig, cost_of, parse_model_id, unknown_model_error
 
 from .instance import ChunkStream, ProviderModelInstance, StreamOpeningInstance
+from .observe import CURRENT
 
 logger = logging.getLogger("vllora_llm")
 
@@ -113,15 +114,19 @@ class RouterModelInstance(StreamOpeningInstance):
     def _should_fall_back(err: LLMError, target: Target) -> bool:
         return err.retryable or type(err).__name__ in target.fallback_on
 
-    def _hop(self, model: str, target: Target, err: LLMError, remaining: int) -> None:
+    def _hop(self, model: str, target: Target, err: LLMError, following: list[Target]) -> None:
         logger.warning(
             "route %s: %s/%s failed (%s); trying the next of %d target(s)",
             model,
             target.provider,
             target.model_name,
             type(err).__name__,
-            remaining,
+            len(following),
         )
+        observation = CURRENT.get()
+        if observation is not None:
+            after = following[0]
+            observation.fallback((target.provider, target.model_name), (after.provider, after.model_name), err)
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
         targets = self.targets(request.model)
@@ -130,7 +135,7 @@ class RouterModelInstance(StreamOpeningInstance):
                 response = await self._instance(target).complete(self._request_for(request, target))
             except LLMError as err:
                 if position + 1 < len(targets) and self._should_fall_back(err, target):
-                    self._hop(request.model, target, err, len(targets) - position - 1)
+                    self._hop(request.model, target, err, targets[position + 1:])
                     continue
                 raise
             response.provider = target.provider
@@ -148,7 +153,7 @@ class RouterModelInstance(StreamOpeningInstance):
                 inner = await self._instance(target).open_stream(self._request_for(request, target))
             except LLMError as err:
                 if position + 1 < len(targets) and self._should_fall_back(err, target):
-                    self._hop(request.model, target, err, len(targets) - position - 1)
+                    self._hop(request.model, target, err, targets[position + 1:])
                     continue
                 raise
             return _PricedChunkStream(inner, target)
@@ -168,6 +173,8 @@ class _PricedChunkStream(ChunkStream):
         self._price = target.price
         self.warnings = inner.warnings
         self.target = target
+        self.provider = target.provider  # who answered, as `complete` sets it on a whole response
+        self.model = target.model_name
 
     async def __anext__(self) -> ChatCompletionChunk:
         chunk = await self._inner.__anext__()

@@ -13,6 +13,10 @@ Deliberate departures from the WHATWG algorithm, all lenient:
 - with ``stray_lines_as_data=True``, lines that are not a known field (some providers write a bare JSON error
   object without ``data:``) become an event with ``event=""`` and the raw lines as ``data``.
 
+Bounded: a line, or an event's data, longer than ``max_event_bytes`` (default 16 MiB) raises
+:class:`StreamError` as soon as it passes the bound, so a server cannot make the parser hold an endless line.
+A ``retry`` longer than ten digits is ignored like any other invalid value.
+
 ``id`` follows the standard: it is the *last event ID*, which persists until another ``id:`` line changes it.
 """
 
@@ -22,11 +26,13 @@ from typing import ClassVar
 
 import msgspec
 
+from vllora_llm.engine.errors import StreamError
 from vllora_llm.engine.frames import DATA
 
 __all__ = ["SSEEvent", "SSEParser"]
 
 _BOM = b"\xef\xbb\xbf"
+MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
 class SSEEvent(msgspec.Struct, frozen=True, gc=False):
@@ -66,8 +72,11 @@ class SSEParser:
     __slots__ = (
         "_at_start",
         "_buf",
+        "_counted",
         "_data",
         "_event",
+        "_max",
+        "_pending_bytes",
         "_retry",
         "_skip_lf",
         "_stray",
@@ -77,8 +86,9 @@ class SSEParser:
         "stray_lines_as_data",
     )
 
-    def __init__(self, stray_lines_as_data: bool = False) -> None:
+    def __init__(self, stray_lines_as_data: bool = False, max_event_bytes: int | None = MAX_EVENT_BYTES) -> None:
         self.stray_lines_as_data = stray_lines_as_data
+        self._max = max_event_bytes if max_event_bytes is not None else 1 << 62
         self.ignored_lines = 0
         self.last_event_id: str | None = None
         self.retry: int | None = None
@@ -89,6 +99,8 @@ class SSEParser:
         self._event = b""
         self._retry: int | None = None
         self._stray: list[bytes] = []
+        self._counted = 0  # data lines of the pending event already counted in `_pending_bytes`
+        self._pending_bytes = 0
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume ``chunk`` and return the events it completed (possibly none)."""
@@ -107,6 +119,8 @@ class SSEParser:
             cr = buf.rfind(b"\r", start)
             end = max(buf.rfind(b"\n", start), cr) + 1
             if not end:
+                if len(buf) > self._max:
+                    self._too_long("a line")
                 return []
             block = bytes(buf[:end])
             del buf[:end]
@@ -115,12 +129,16 @@ class SSEParser:
             end = max(chunk.rfind(b"\n"), cr) + 1
             if not end:
                 buf += chunk
+                if len(buf) > self._max:
+                    self._too_long("a line")
                 return []
             if end == len(chunk):
                 block = bytes(chunk)
             else:
                 block = bytes(chunk[:end])
                 buf += chunk[end:]
+                if len(buf) > self._max:
+                    self._too_long("a line")
         if cr < 0:
             return self._lines(block, False)
         if not buf and cr == end - 1:
@@ -149,6 +167,8 @@ class SSEParser:
             block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = block.split(b"\n")
         lines.pop()  # the empty tail after the final line end
+        if len(block) > self._max:  # (never with network-sized reads and the default bound)
+            self._check_block(lines)
         out: list[SSEEvent] = []
         data = self._data  # the event's data lines after the first (in the block), or all of them (between blocks)
         one = data.pop(0) if data else None  # its first: most events have one line, dispatched without the list
@@ -200,7 +220,7 @@ class SSEParser:
                 if b"\0" not in value:
                     last_id = value.decode("utf-8", "replace")
             elif name == b"retry":
-                if value.isdigit():
+                if value.isdigit() and len(value) <= 10:  # (int() refuses 4,300+ digits; nobody waits that long)
                     retry = self.retry = int(value)
             elif self.stray_lines_as_data:
                 stray.append(line)
@@ -208,10 +228,41 @@ class SSEParser:
                 self.ignored_lines += 1
         if one is not None:
             data.insert(0, one)
+            # The event goes on past this block: count what it holds (lines counted in an earlier block are
+            # skipped, unless an event was dispatched here, in which case this one started here).
+            counted = 0 if out else self._counted
+            self._pending_bytes = (0 if out else self._pending_bytes) + sum(map(len, data[counted:]))
+            self._counted = len(data)
+            if self._pending_bytes > self._max:
+                self._too_long("an event's data")
+        elif self._counted:
+            self._counted = self._pending_bytes = 0
+        if stray and sum(map(len, stray)) > self._max:
+            self._too_long("an event's lines")
         self._event = event
         self._retry = retry
         self.last_event_id = last_id
         return out
+
+    def _check_block(self, lines: list[bytes]) -> None:
+        """The bounds within one block larger than the bound itself: no line, and no event's data lines
+        (with what the event held before this block), past it."""
+        held = self._pending_bytes
+        for line in lines:
+            if len(line) > self._max:
+                self._too_long("a line")
+            if not line:
+                held = 0
+            elif line[:5] == b"data:" or line == b"data":
+                held += len(line) - (6 if line[5:6] == b" " else min(len(line), 5))  # the value's length
+                if held > self._max:
+                    self._too_long("an event's data")
+
+    def _too_long(self, what: str) -> None:
+        self._buf.clear()
+        self._data.clear()
+        self._stray.clear()
+        raise StreamError(f"SSE stream: {what} is over {self._max} bytes (Limits.max_event_bytes)")
 
     def _flush_stray(self, out: list[SSEEvent]) -> None:
         """Deliver the block's stray lines as one event with ``event=""`` (before the block's own event)."""

@@ -141,9 +141,11 @@ class SyncCompletionsClient:
     ) -> ChatCompletionMessageWithFinishReason:
         return self._client._runner.run(self._client.client.completions().create(request, timeout=timeout))
 
-    def create_stream(self, request: RequestLike, *, timeout: Timeouts | float | None = None) -> SyncResultStream:
+    def create_stream(
+        self, request: RequestLike, *, timeout: Timeouts | float | None = None, aggregate: bool = True
+    ) -> SyncResultStream:
         """Opens the stream before returning, so HTTP errors raise here."""
-        stream = self._client.client.completions().create_stream(request, timeout=timeout)
+        stream = self._client.client.completions().create_stream(request, timeout=timeout, aggregate=aggregate)
 
         async def opened() -> ResultStream:
             return await stream
@@ -160,8 +162,9 @@ class SyncVlloraLLMClient:
         self._completions = SyncCompletionsClient(self)
 
     @classmethod
-    def new_with_instance(cls, instance: ModelInstance) -> SyncVlloraLLMClient:
-        return cls(VlloraLLMClient.new_with_instance(instance))
+    def new_with_instance(cls, instance: ModelInstance, **observers: Any) -> SyncVlloraLLMClient:
+        """`observers` as `VlloraLLMClient`'s (`events` callbacks run on the client's loop thread)."""
+        return cls(VlloraLLMClient.new_with_instance(instance, **observers))
 
     @classmethod
     def from_provider(

@@ -3,7 +3,11 @@
 Everything above this module (auth, retries, framing, decoding) works on `WireRequest` in and status, headers
 and body bytes out, so a test or an alternative HTTP stack plugs in by implementing `Transport`
 (the idea of httpx's ``_transports/base.py``). `AiohttpTransport` is the real one: one `aiohttp.ClientSession`
-per client, created lazily inside the running loop and reused (keep-alive); gzip is aiohttp's job.
+per client, created lazily inside the running loop and reused (keep-alive); gzip and deflate are decoded here.
+
+Redirects are never followed (aiohttp would resend every header but `Authorization` to the new host): a 3xx
+comes back as an answer, and the model instance turns it into a `ProviderError`. Bodies are bounded by
+`Limits` (see `limits.py`).
 
 Failures leave here as our error classes only: timeouts → `TimeoutError`, connection failures before a
 response → `ConnectionError`, a connection lost while a streamed body is being read → `StreamError`.
@@ -17,7 +21,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import aiohttp
 from yarl import URL
@@ -28,9 +32,11 @@ if TYPE_CHECKING:
     from aiohttp.tracing import Trace
 
 from vllora_llm.engine.errors import ConnectionError as LLMConnectionError
-from vllora_llm.engine.errors import StreamError
+from vllora_llm.engine.errors import ProviderError, StreamError
 from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
 from vllora_llm.engine.wire import WireRequest
+
+from .limits import ACCEPT_ENCODING, BodyDecoder, Limits, body_decoder
 
 __all__ = [
     "AiohttpStreamResponse",
@@ -40,6 +46,7 @@ __all__ = [
     "Timeouts",
     "Transport",
     "call_timeouts",
+    "unkept_stream",
 ]
 
 
@@ -55,11 +62,21 @@ class Timeouts:
     wait for the response headers, then between pieces of the body (the idle timeout that catches a stalled
     stream). `total`: a whole non-streamed call, or a streamed call up to its response headers (a long stream
     is bounded by `read`, not by its length).
+    `stream_idle`: the longest a stream may go without producing a chunk while the caller waits for one
+    (keep-alive comments, pings and bytes that complete no event do not count); `"read"`, the default, is the
+    same as `read`. `stream_total`: a whole streamed call, from the request to the last chunk (off by default).
     """
 
     connect: float | None = _CONNECT
     read: float | None = _READ
     total: float | None = _TOTAL
+    stream_idle: float | Literal["read"] | None = "read"
+    stream_total: float | None = None
+
+    @property
+    def idle(self) -> float | None:
+        """`stream_idle` in seconds (None: no limit)."""
+        return self.read if self.stream_idle == "read" else self.stream_idle
 
     @classmethod
     def coerce(cls, value: Timeouts | float | None) -> Timeouts:
@@ -89,13 +106,29 @@ def call_timeouts(value: Timeouts | float | None) -> Iterator[None]:
         _CALL_TIMEOUTS.reset(token)
 
 
+_UNKEPT: ContextVar[bool] = ContextVar("vllora_llm_unkept_stream", default=False)
+
+
+@contextlib.contextmanager
+def unkept_stream() -> Iterator[None]:
+    """A stream opened inside the block keeps nothing (it is not aggregated), so its body has no total size
+    limit (`Limits.max_response_bytes`); its lines, events and frames are still bounded."""
+    token = _UNKEPT.set(True)
+    try:
+        yield
+    finally:
+        _UNKEPT.reset(token)
+
+
 @dataclass(slots=True)
 class Response:
-    """A whole answer: status, headers (case-insensitive when they come from aiohttp) and body bytes."""
+    """A whole answer: status, headers (case-insensitive when they come from aiohttp) and body bytes.
+    `truncated`: an error body was over `Limits.max_error_bytes` and was not read (`body` is empty)."""
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    truncated: bool = False
 
 
 class StreamResponse(Protocol):
@@ -163,43 +196,91 @@ def _timeout_error(exc: BaseException, wire: WireRequest, timeouts: Timeouts, *,
 
 class AiohttpStreamResponse:
     """A streamed aiohttp response: bytes via `content.iter_any()` (never the line iterator, which fails on
-    long lines), released for reuse at the end of the body, closed at once on early exit."""
+    long lines), decoded here in bounded pieces when compressed, released for reuse at the end of the body,
+    closed at once on early exit. `max_total` bounds the whole (decoded) body; `max_error` an error body."""
 
-    __slots__ = ("_chunks", "_done", "_response", "_timeouts", "_wire", "headers", "status")
+    __slots__ = ("_chunks", "_decoder", "_done", "_failure", "_left", "_max_error", "_response", "_timeouts",
+                 "_wire", "headers", "status", "truncated")
 
-    def __init__(self, response: aiohttp.ClientResponse, wire: WireRequest, timeouts: Timeouts) -> None:
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        wire: WireRequest,
+        timeouts: Timeouts,
+        decoder: BodyDecoder | None = None,
+        max_total: int | None = None,
+        max_error: int | None = None,
+    ) -> None:
         self._response = response
         self._wire = wire
         self._timeouts = timeouts
         self._chunks = response.content.iter_any()
+        self._decoder = decoder
+        self._left = max_total
+        self._max_error = max_error
         self._done = False
+        self._failure: BaseException | None = None
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
+        self.truncated = False
+        """`read()` stopped at `max_error` bytes and returned nothing."""
 
     async def read_chunk(self) -> bytes:
-        if self._done:
-            return b""
-        try:
-            data = await self._chunks.__anext__()
-        except StopAsyncIteration:
-            self._done = True
-            self._response.release()
-            return b""
-        except TimeoutError as exc:
-            self.close()
-            raise _timeout_error(exc, self._wire, self._timeouts, reading=True) from None
-        except aiohttp.ClientError as exc:
-            self.close()
-            what = f"connection lost mid-stream ({type(exc).__name__})"
-            raise StreamError(f"{_origin(self._wire)}: {what}", retryable=True) from None
-        except BaseException:
-            self.close()
-            raise
+        decoder = self._decoder
+        if decoder is not None and (held := decoder.more()):
+            return self._counted(held)
+        while True:
+            if self._done:
+                if self._failure is not None:
+                    raise self._failure
+                return b""
+            try:
+                data = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._done = True
+                self._response.release()
+                return b""
+            except TimeoutError as exc:
+                self.close()
+                raise _timeout_error(exc, self._wire, self._timeouts, reading=True) from None
+            except aiohttp.ClientError as exc:
+                self.close()
+                what = f"connection lost mid-stream ({type(exc).__name__})"
+                raise StreamError(f"{_origin(self._wire)}: {what}", retryable=True) from None
+            except BaseException:
+                self.close()
+                raise
+            if decoder is not None:
+                try:
+                    data = decoder.decode(data)
+                except ProviderError as err:
+                    self.close()
+                    raise StreamError(f"{_origin(self._wire)}: {err.message}") from None
+                if not data:
+                    continue  # (a compressed piece that completed no output yet)
+            return data if self._left is None else self._counted(data)
+
+    def _counted(self, data: bytes) -> bytes:
+        if self._left is not None:
+            self._left -= len(data)
+            if self._left < 0:
+                self.close()
+                raise StreamError(
+                    f"{_origin(self._wire)}: streamed body over the response size limit "
+                    "(Limits.max_response_bytes; create_stream(..., aggregate=False) keeps nothing and lifts it)"
+                )
         return data
 
     async def read(self) -> bytes:
+        """The rest of the body (an error body: at most `max_error` bytes, else `truncated` and b"")."""
         parts: list[bytes] = []
+        size, limit = 0, self._max_error
         while chunk := await self.read_chunk():
+            size += len(chunk)
+            if limit is not None and size > limit:
+                self.close()
+                self.truncated = True
+                return b""
             parts.append(chunk)
         return b"".join(parts)
 
@@ -209,6 +290,14 @@ class AiohttpStreamResponse:
             while chunk := await self.read_chunk():
                 yield chunk
         finally:
+            self.close()
+
+    def abort(self, exc: BaseException) -> None:
+        """Fail the read in progress (or the next one) with `exc` and drop the connection: how a stream
+        watch (`stream_idle`, `stream_total`) stops a stream whose reader is parked in `read_chunk`."""
+        if not self._done:
+            self._failure = exc
+            self._response.content.set_exception(exc)
             self.close()
 
     def close(self) -> None:
@@ -358,8 +447,10 @@ class AiohttpTransport:
         *,
         limit: int = 100,
         session: aiohttp.ClientSession | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.timeouts = Timeouts.coerce(timeouts)
+        self.limits = limits or Limits()
         t = self.timeouts
         self._own_timeouts = (t, {kind: _aiohttp_timeout(t, kind) for kind in ("whole", "stream", "watched")})
         """The client's timeouts with their aiohttp forms by kind; a `timeouts` set later is looked up."""
@@ -372,7 +463,7 @@ class AiohttpTransport:
         """The non-streamed calls in flight by task, for the connector to tell each when it is connected."""
 
     def __repr__(self) -> str:
-        return f"AiohttpTransport(timeouts={self.timeouts!r})"
+        return f"AiohttpTransport(timeouts={self.timeouts!r}, limits={self.limits!r})"
 
     async def _client(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -390,7 +481,7 @@ class AiohttpTransport:
         session = self._session = aiohttp.ClientSession(
             connector=_WatchedConnector(limit=self._limit, watches=self._watches),
             timeout=self._client_timeout("whole"),
-            auto_decompress=True,
+            auto_decompress=False,  # bodies are decoded by `limits.body_decoder`, in bounded pieces
         )
         self._closer = _close_at_loop_shutdown(session)
         await self._closer.__anext__()  # registered with the loop: asyncio.run() will close the pool
@@ -426,7 +517,18 @@ class AiohttpTransport:
         headers = wire.headers
         if wire.body and "content-type" not in headers and not any(k.lower() == "content-type" for k in headers):
             headers = {**headers, "content-type": "application/json"}
+        if "accept-encoding" not in headers and "Accept-Encoding" not in headers:
+            headers = {**headers, "accept-encoding": ACCEPT_ENCODING}  # what we decode (aiohttp may offer br, zstd)
         return headers
+
+    @staticmethod
+    def _decoder(session: aiohttp.ClientSession | None, response: aiohttp.ClientResponse) -> BodyDecoder | None:
+        """Our decoder for the body's Content-Encoding; None when identity, or when the session is one of the
+        caller's that decompresses itself (aiohttp then decodes, and we count what it hands over)."""
+        encoding = response.headers.get("content-encoding")
+        if encoding is None or getattr(session, "auto_decompress", False):
+            return None
+        return body_decoder(encoding)
 
     async def _request(self, wire: WireRequest, timeouts: Timeouts, kind: str) -> aiohttp.ClientResponse:
         session = self._session_now() or await self._client()
@@ -438,9 +540,9 @@ class AiohttpTransport:
             if kind == "stream" and timeouts.total is not None:
                 async with asyncio.timeout(timeouts.total):
                     return await session.request(wire.method, url, data=wire.body, headers=self._headers(wire),
-                                                 timeout=timeout)
+                                                 timeout=timeout, allow_redirects=False)
             return await session.request(wire.method, url, data=wire.body, headers=self._headers(wire),
-                                         timeout=timeout)
+                                         timeout=timeout, allow_redirects=False)
         except TimeoutError as exc:
             raise _timeout_error(exc, wire, timeouts, reading=False) from None
         except aiohttp.ClientError as exc:
@@ -464,6 +566,7 @@ class AiohttpTransport:
                     wire.method, URL(wire.url, encoded=True),  # (as in `_request`: sent byte for byte)
                     data=wire.body, headers=self._headers(wire),
                     timeout=self._client_timeout("whole" if watch is None else "watched", timeouts),
+                    allow_redirects=False,  # a provider API never redirects; following one resends the key
                 )
             except TimeoutError as exc:
                 raise _timeout_error(exc, wire, timeouts, reading=False) from None
@@ -471,13 +574,33 @@ class AiohttpTransport:
                 raise LLMConnectionError(f"{_origin(wire)}: {type(exc).__name__}: {exc}") from None
             if watch is not None:
                 watch.headers_arrived(response)
+            status = response.status
+            if 300 <= status < 400:  # never followed (the instance says so): the body is not worth reading
+                response.close()
+                return Response(status, response.headers, b"")
+            limits = self.limits
+            limit = limits.max_response_bytes if status < 300 else limits.max_error_bytes
             try:
-                body = await response.read()
+                length = response.content_length
+                if "content-encoding" not in response.headers and (
+                        limit is None or (length is not None and length <= limit)):
+                    body: bytes | None = await response.read()  # the usual answer: known length, allowed
+                else:
+                    body = await self._read_limited(response, session, limit)
             except TimeoutError as exc:  # a read timeout is a SocketTimeoutError; a plain one is the total
                 raise _timeout_error(exc, wire, timeouts, reading=False) from None
             except aiohttp.ClientError as exc:
                 what = f"connection lost reading the body ({type(exc).__name__})"
                 raise LLMConnectionError(f"{_origin(wire)}: {what}") from None
+            except ProviderError as err:
+                err.status = status
+                raise
+            if body is None:
+                if status < 300:
+                    raise ProviderError(f"{_origin(wire)}: response body over {limit} bytes "
+                                        "(Limits.max_response_bytes)", status=status)
+                response.close()
+                return Response(status, response.headers, b"", truncated=True)
         except BaseException as exc:
             if response is not None:
                 response.close()
@@ -492,10 +615,43 @@ class AiohttpTransport:
         response.release()
         return Response(response.status, response.headers, body)
 
+    @classmethod
+    async def _read_limited(
+        cls, response: aiohttp.ClientResponse, session: aiohttp.ClientSession, limit: int | None
+    ) -> bytes | None:
+        """The body, decoded in bounded pieces and counted as it comes; None once it passes `limit`."""
+        length = response.content_length
+        if limit is not None and length is not None and length > limit:
+            return None
+        decoder = cls._decoder(session, response)
+        content = response.content
+        parts: list[bytes] = []
+        size = 0
+        while raw := await content.readany():
+            data = decoder.decode(raw) if decoder is not None else raw
+            while data:
+                size += len(data)
+                if limit is not None and size > limit:
+                    return None
+                parts.append(data)
+                data = decoder.more() if decoder is not None else b""
+        return b"".join(parts)
+
     async def open_stream(self, wire: WireRequest) -> AiohttpStreamResponse:
         timeouts = self.current_timeouts()
         response = await self._request(wire, timeouts, "stream")
-        return AiohttpStreamResponse(response, wire, timeouts)
+        decoder = None
+        if 200 <= response.status < 300 or response.status >= 400:
+            try:
+                decoder = self._decoder(self._session, response)
+            except ProviderError as err:
+                response.close()
+                err.status = response.status
+                err.message = f"{_origin(wire)}: {err.message}"
+                raise
+        limits = self.limits
+        return AiohttpStreamResponse(response, wire, timeouts, decoder,
+                                     None if _UNKEPT.get() else limits.max_response_bytes, limits.max_error_bytes)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

@@ -1,25 +1,50 @@
 """`vllora-llm`: the command line. Subcommands live in their own modules and are imported on use.
 
     vllora-llm spec validate [PATH...]     check specs (built-ins + VLLORA_SPEC_PATH by default)
-    vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M]
+    vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M] [--region R] [--option K=V]...
     vllora-llm spec transforms             list the named transforms with their examples
     vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]]
     vllora-llm spec diff OLD.yaml NEW.yaml  classify the changes between two revisions of a spec
     vllora-llm spec docs PROVIDER           Markdown reference of one provider's spec
     vllora-llm spec compile PROVIDER [--operation chat]   the source generated from a spec
+    vllora-llm spec test [PROVIDER|PATH...] run the protocol tests beside specs (<name>.tests.yaml)
+
+Every `spec` command takes `--spec-path DIR` (repeatable), and a spec file's path wherever a provider name goes.
     vllora-llm demo                        the usage guide's examples against the local provider server
     vllora-llm chat --provider P --model M [--base-url U] [--stream] PROMPT
     vllora-llm mock-server [--host H] [--port P]
 
 Exit codes: 0 success, 1 a failure the command reports (bad spec, rejected request, provider error),
-2 usage errors.
+2 usage errors, 141 (128 + SIGPIPE, as a shell reports a tool killed by a closed pipe) when the reader of
+the output went away (`vllora-llm spec render ... | head`): quietly, with no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+ENV_VAR = "VLLORA_SPEC_PATH"
+
+
+def use_spec_paths(args: argparse.Namespace) -> None:
+    """`--spec-path DIR` and a spec file given where a provider name goes both join the search path (this
+    process's `VLLORA_SPEC_PATH`, which every spec command reads); a file path is then used by its name."""
+    folders = [str(Path(folder)) for folder in args.spec_path]
+    provider = getattr(args, "provider", None)
+    if provider and provider.endswith((".yaml", ".yml")) and Path(provider).is_file():
+        folders.append(str(Path(provider).resolve().parent))
+        args.provider = Path(provider).name.rsplit(".", 1)[0]
+    for index, name in enumerate(getattr(args, "providers", None) or ()):
+        if name.endswith((".yaml", ".yml")) and Path(name).is_file():
+            folders.append(str(Path(name).resolve().parent))
+            args.providers[index] = Path(name).name.rsplit(".", 1)[0].removesuffix(".tests")
+    if folders:
+        existing = os.environ.get(ENV_VAR)
+        os.environ[ENV_VAR] = os.pathsep.join([*([existing] if existing else []), *folders])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     render = spec_sub.add_parser("render", help="print the wire request a provider would receive")
     render.add_argument("provider")
     render.add_argument("request", help="a JSON file in OpenAI's chat-completions shape ('-' for stdin)")
-    render.add_argument("--stream", action="store_true", help="render the streaming call")
+    render.add_argument("--stream", action="store_true",
+                        help="render the streaming call (also when the request says \"stream\": true)")
     render.add_argument("--model", help="override the request's model")
     render.add_argument("--base-url", help="render against this base URL")
+    render.add_argument("--region", help="the {region} of the endpoint (e.g. Bedrock's), instead of AWS_REGION")
+    render.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="fill an endpoint placeholder the spec declares (repeatable)")
     spec_sub.add_parser("transforms", help="list the named transforms and their examples")
     matrix = spec_sub.add_parser("matrix", help="the parameter support table, computed from the specs")
     matrix.add_argument("--all", action="store_true", help="a column per spec on the search path, with targets")
@@ -50,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = spec_sub.add_parser("compile", help="print the source the compiler generates from a spec")
     compile_.add_argument("provider")
     compile_.add_argument("--operation", default="chat", help="the operation whose mappings to print (chat)")
+    test = spec_sub.add_parser("test", help="run the protocol tests beside specs (<name>.tests.yaml)")
+    test.add_argument("providers", nargs="*", help="provider names or spec files (default: every spec with tests)")
+    for command in spec_sub.choices.values():
+        command.add_argument("--spec-path", action="append", default=[], metavar="DIR",
+                             help=f"also look for specs in DIR (repeatable; before {ENV_VAR})")
 
     sub.add_parser("demo", help="run the usage guide's examples against the built-in local provider server")
 
@@ -66,16 +100,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+CLOSED_PIPE_EXIT = 141
+"""128 + SIGPIPE: what a shell reports for a tool the closed pipe stopped (`set -o pipefail` sees it)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Output into a closed pipe ends it quietly: the reader has all it wanted."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, not at interpreter exit, where a closed pipe prints a traceback
+    except BrokenPipeError:
+        _silence_stdout()
+        return CLOSED_PIPE_EXIT
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush of the unwritten rest does not fail."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (captured output): nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "spec":
         from . import spec_commands
 
+        use_spec_paths(args)
         if args.spec_command == "validate":
             return spec_commands.validate(args.paths)
         if args.spec_command == "render":
             return spec_commands.render(
-                args.provider, args.request, stream=args.stream, model=args.model, base_url=args.base_url
+                args.provider, args.request, stream=args.stream, model=args.model, base_url=args.base_url,
+                options=[*args.option, *([f"region={args.region}"] if args.region is not None else [])],
             )
         if args.spec_command == "matrix":
             from .matrix import run as run_matrix
@@ -85,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .spec_diff import run as run_diff
 
             return run_diff(args.old, args.new)
+        if args.spec_command == "test":
+            from .spec_test import run as run_tests
+
+            return run_tests(args.providers)
         if args.spec_command == "docs":
             from .spec_docs import run as run_docs
 

@@ -13,6 +13,7 @@ def validate(paths: list[str]) -> int:
     from vllora_llm.engine.registry import validate_files
 
     diagnostics, notes = validate_files(paths)
+    diagnostics = sorted([*diagnostics, *_sample_checks(paths, diagnostics)])
     for note in notes:
         print(f"note: {note}")
     for diagnostic in diagnostics:
@@ -24,6 +25,35 @@ def validate(paths: list[str]) -> int:
     return 0
 
 
+def _sample_checks(paths: list[str], found: list[Any]) -> list[Any]:
+    """SPEC050 for every valid spec that has protocol tests beside it (tools/spec_samples.py)."""
+    from pathlib import Path
+
+    from vllora_llm.engine.errors import SpecError
+    from vllora_llm.engine.registry import TESTS_SUFFIX, discover, load_spec
+
+    from .spec_samples import sample_diagnostics
+
+    broken = {d.file for d in found if d.severity == "ERROR"}
+    if paths:
+        files = [f for raw in paths for f in (sorted(Path(raw).glob("*.y*ml")) if Path(raw).is_dir() else [Path(raw)])]
+        targets = [(f, f.stem, str(f), [str(f.parent)]) for f in files if not f.stem.endswith(TESTS_SUFFIX)]
+    else:
+        targets = [(e.path, e.name, e.display, []) for e in discover().values()]
+    out: list[Any] = []
+    for file, name, display, search in targets:
+        tests = file.with_name(file.stem + TESTS_SUFFIX + file.suffix)
+        if display in broken or not tests.is_file():
+            continue
+        try:
+            merged = load_spec(name, search)
+        except SpecError:
+            continue
+        label = str(Path(display).with_name(tests.name))
+        out += sample_diagnostics(file, display, merged, tests, label)
+    return out
+
+
 def _read_request(path: str) -> Any:
     if path == "-":
         return json.loads(sys.stdin.read())
@@ -31,24 +61,55 @@ def _read_request(path: str) -> Any:
         return json.load(handle)
 
 
-def render(provider: str, request_path: str, *, stream: bool, model: str | None, base_url: str | None) -> int:
+def _parse_options(options: list[str]) -> dict[str, str] | None:
+    """`--option k=v` pairs (later wins); None when one has no `=`."""
+    out: dict[str, str] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            return None
+        out[key.strip()] = value
+    return out
+
+
+def render(
+    provider: str,
+    request_path: str,
+    *,
+    stream: bool,
+    model: str | None,
+    base_url: str | None,
+    options: list[str] | None = None,
+) -> int:
+    """Print the wire request. The streamed call when `--stream` or the request's own `"stream": true`
+    says so; `options` (`region=eu-west-1`) fill the endpoint placeholders the spec declares."""
     from vllora_llm.engine.errors import LLMError
     from vllora_llm.engine.gateway import ChatCompletionRequest
     from vllora_llm.engine.registry import load_plan
 
+    values = _parse_options(options or [])
+    if values is None:
+        print("error: --option takes KEY=VALUE (e.g. --option region=eu-west-1)", file=sys.stderr)
+        return 2
     try:
         raw = _read_request(request_path)
     except (OSError, ValueError) as exc:
         print(f"error: cannot read {request_path}: {exc}", file=sys.stderr)
         return 2
-    if model:
+    if model and isinstance(raw, dict):
         raw["model"] = model
+    plan = None
     try:
-        plan = load_plan(provider)
+        plan = load_plan(provider).bind(values)
         request = ChatCompletionRequest.coerce(raw)
+        stream = stream or request.stream is True
         wire, warnings = plan.encode(request, stream=stream, base_url=base_url)
     except LLMError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        unfilled = [name for name in sorted(plan.placeholders) if f"{{{name}}}" in str(exc)] if plan else []
+        if unfilled:
+            flags = " or ".join("--region R" if name == "region" else f"--option {name}=..." for name in unfilled)
+            print(f"hint: fill the endpoint's placeholders with {flags}", file=sys.stderr)
         return 1
     for warning in warnings:
         print(f"warning: {warning.message}", file=sys.stderr)

@@ -41,7 +41,7 @@ POLICY = True  # `unsupported: true`, and a parameter without a rule: the policy
 # Patterns over dotted paths (override layers are classified like the top level): `*` is one segment,
 # `**` the rest of the path.
 TEXT = ("metadata.display_name", "metadata.description", "metadata.docs_url", "metadata.matrix_note",
-        "metadata.api_version", "params.*.note")
+        "metadata.api_version", "params.*.note", "endpoint.base_url_hint")
 ATOMIC = ("params.*.template", "params.*.each", "params.*.transform", "params.*.default", "params.*.range",
           "params.*.map.*", "params.*.allow", "params.*.conflicts_with", "endpoint.*.body", "endpoint.*.query",
           "endpoint.base_url_env", "auth.env", "messages.parts.*", "messages.turn", "messages.system.template",

@@ -119,6 +119,8 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
     from vllora_llm.engine.params import unified_params
     from vllora_llm.engine.transforms import REGISTRY
 
+    from .spec_docs_mapping import mapping_sections
+
     meta = spec.get("metadata") or {}
     out: list[str] = [f"# {meta.get('display_name', name)} (`{name}`)", ""]
     if meta.get("description"):
@@ -146,8 +148,9 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
         out.append(f"| {label} | {call.get('method', 'POST')} | `{url}` | {_cell(_code(body) if body else '')} |")
     env = _names(endpoint.get("base_url_env"))
     where = " or ".join(f"`{e}`" for e in env)
+    hint = str(endpoint.get("base_url_hint") or "")
     out += ["", (f"Base URL `{base}`" if base else "No default base URL") + ": override it with `base_url=`"
-            + (f" or {where}." if where else "."), ""]
+            + (f" or {where}." if where else ".") + (f" {hint[:1].upper()}{hint[1:]}." if hint else ""), ""]
     stream = spec.get("stream") or {}
     out += [f"Responses: `{(spec.get('response') or {}).get('mode', 'passthrough')}`; streams: "
             f"`{stream.get('framing', 'sse')}` framing, `{stream.get('mode', 'passthrough')}` mode.", ""]
@@ -184,6 +187,8 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
     else:
         out.append("None: every parameter is sent under its own name.")
     out.append("")
+
+    out += mapping_sections(spec)
 
     # overrides
     out += ["## Overrides by model", ""]
@@ -242,11 +247,11 @@ def _auth_line(auth: Mapping[str, Any]) -> str:
 
 def run(provider: str) -> int:
     from vllora_llm.engine.errors import SpecError
-    from vllora_llm.engine.registry import discover, load_spec
+    from vllora_llm.engine.registry import discover, load_spec, unknown_spec_message
 
     files = discover()
     if provider not in files:
-        print(f"error: no provider spec named {provider!r}; known: {', '.join(sorted(files))}", file=sys.stderr)
+        print(f"error: {unknown_spec_message(provider, files)}", file=sys.stderr)
         return 1
     try:
         spec = load_spec(provider)

@@ -37,6 +37,9 @@ CODES: dict[str, str] = {
     "SPEC040": "a template is malformed",
     "SPEC041": "a routing config lists the same model twice",
     "SPEC042": "a routing fallback names a model the routing config does not have",
+    "SPEC043": "a routing entry names a provider that no spec on the search path has",
+    "SPEC050": "a response or stream path reads nothing from the spec's own samples (<name>.tests.yaml) where "
+    "they hold a key spelt almost like it (warning)",
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from .diagnostics import Diagnostics
+from .yaml_errors import explain
 
 Path = tuple[str | int, ...]
 
@@ -64,17 +65,8 @@ def load_text(text: str, file: str, diags: Diagnostics) -> SourceDoc | None:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = str(exc.problem or exc)
-        hint = (
-            "a spec file holds one YAML document; remove the ---"
-            if "another document" in problem
-            else "indent with spaces, not tabs; quote a value that starts with @ or `"
-            if "cannot start any token" in problem
-            else "check the indentation and quoting around this place"
-        )
-        diags.add(file, where, "SPEC001", "", f"invalid YAML: {problem}", hint=hint)
+        found = explain(exc, text)
+        diags.add(file, (found.line, found.column), "SPEC001", "", found.problem, hint=found.hint)
         return None
     except yaml.YAMLError as exc:
         diags.add(file, (1, 1), "SPEC001", "", f"invalid YAML: {exc}")

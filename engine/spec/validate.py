@@ -284,7 +284,11 @@ def _path(doc: SourceDoc, where: Path, value: Any, diags: Diagnostics, *, setter
             "SPEC032",
             format_path(where),
             str(exc),
-            hint="use a dotted path like a.b[0].c, or a valid JMESPath expression",
+            hint=(
+                "write a dotted path (choices[0].message.content) or JMESPath: a filter "
+                "content[?type=='text'].text, a key with other characters in double quotes \"x-key\".value, "
+                "a pipe content[0] | text"
+            ),
         )
 
 
@@ -315,14 +319,21 @@ def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics) -> Non
         )
 
 
+def _close_param(name: str, known: set[str]) -> str | None:
+    """The unified parameter `name` was probably meant to be: the same last segment under another parent
+    (`top_k` → `provider_specific.top_k`), else the nearest spelling."""
+    same_leaf = sorted(k for k in known if k.split(".")[-1] == name.split(".")[-1])
+    return same_leaf[0] if same_leaf else _close(name, sorted(known))
+
+
 def _check_params(doc: SourceDoc, where: Path, params: Mapping[str, Any], diags: Diagnostics) -> None:
     known = set(unified_params())
     targets: dict[str, str] = {}
     for name, rule in params.items():
         here: Path = (*where, name)
         if name not in known:
-            close = sorted(k for k in known if k.split(".")[-1] == str(name).split(".")[-1])
-            hint = f"did you mean {close[0]}?" if close else "see the parameter list in specs/README.md"
+            close = _close_param(str(name), known)
+            hint = f"did you mean {close!r}?" if close else "see the parameter list in specs/README.md"
             diags.add(
                 doc.file,
                 doc.mark(here, key=True),
@@ -383,8 +394,10 @@ def _check_params(doc: SourceDoc, where: Path, params: Mapping[str, Any], diags:
         named += [((*here, "omit_when", str(key)), key) for key in rule.get("omit_when") or {}]
         for spot, other_name in named:
             if other_name is not None and other_name not in known:
+                close = _close_param(str(other_name), known)
                 diags.add(
-                    doc.file, doc.mark(spot), "SPEC035", format_path(spot), f"unknown unified parameter {other_name!r}"
+                    doc.file, doc.mark(spot), "SPEC035", format_path(spot), f"unknown unified parameter {other_name!r}",
+                    hint=f"did you mean {close!r}?" if close else "see the parameter list in specs/README.md",
                 )
 
 

@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from ._support import RECORDINGS, Case, load_cases, render
+from vllora_llm.tools.protocol_tests import Case, render
+
+from ._support import RECORDINGS, load_cases
 
 # ---- the SDK's request types as a JSON Schema -------------------------------------------------------------------
 

@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 
-from ._support import RECORDINGS, Case, load_cases, render
+from vllora_llm.tools.protocol_tests import Case, render
+
+from ._support import RECORDINGS, load_cases
 
 botocore_session = pytest.importorskip("botocore.session")
 

@@ -12,8 +12,15 @@ import pytest
 from vllora_llm.engine.errors import InvalidRequestError, MappingError
 from vllora_llm.engine.gateway import ChatCompletionMessageWithFinishReason, RequestWarning
 from vllora_llm.engine.wire import WireRequest
-
-from ._support import Case, _check_keys, check_error, check_result, check_warnings, check_wire, stream_frames
+from vllora_llm.tools.protocol_tests import (
+    Case,
+    check_error,
+    check_keys,
+    check_result,
+    check_warnings,
+    check_wire,
+    stream_frames,
+)
 
 
 def case(kind: str = "responses", provider: str = "openai", **data: Any) -> Case:
@@ -93,7 +100,7 @@ def test_error_class_is_exact() -> None:
 ])
 def test_a_malformed_case_is_rejected(data: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"responses/test\.yaml:1"):
-        _check_keys(case(**data))
+        check_keys(case(**data))
 
 
 def test_chunks_jsonl_gets_done_only_when_asked() -> None:

@@ -10,18 +10,18 @@ import pytest
 
 from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.registry import load_plan
-
-from ._support import (
+from vllora_llm.tools.protocol_tests import (
     Case,
     check_error,
     check_result,
     check_warnings,
     check_wire,
-    params,
     render,
     response_input,
     run_stream,
 )
+
+from ._support import params
 
 
 @pytest.mark.parametrize("case", params("requests"))

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from ._support import RECORDINGS, Case, load_cases, render
+from vllora_llm.tools.protocol_tests import Case, render
+
+from ._support import RECORDINGS, load_cases
 
 PROTOS = RECORDINGS / "schemas" / "gemini" / "google" / "ai" / "generativelanguage" / "v1beta"
 ROOT = "GenerateContentRequest"

@@ -17,7 +17,9 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from ._support import RECORDINGS, Case, params, render
+from vllora_llm.tools.protocol_tests import Case, render
+
+from ._support import RECORDINGS, params
 
 DOCUMENT_URI = "https://api.openai.com/openapi.yaml"
 REQUEST_SCHEMA = {"$ref": f"{DOCUMENT_URI}#/components/schemas/CreateChatCompletionRequest"}

@@ -60,7 +60,7 @@ def ask(*messages: dict[str, Any] | ChatCompletionMessage, tools: bool = True) -
     return body
 
 
-USER = {"role": "user", "content": "What is the weather in Paris?"}
+USER = {"role": "user", "content": "What is the weather in Paris? Use get_weather."}
 
 
 # ---- the thinking round trip ---------------------------------------------------------------------------------------

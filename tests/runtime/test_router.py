@@ -163,3 +163,44 @@ def test_bad_routing_files_say_what_and_where(tmp_path: Path, text: str, expecte
     with pytest.raises(SpecError) as caught:
         load_routing(str(path), "models.yaml")
     assert expected in str(caught.value)
+
+
+def test_every_problem_of_a_routing_file_is_reported_in_one_run(tmp_path: Path) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text(
+        "- model: primary\n"
+        "  inference_provider: {provider: openai, model_name: gpt-4.1-mini}\n"
+        "  price: {per_input_token: 0.4, per_output_tokens: 1.6}\n"
+        "  fallbacks: [backup, spare]\n"
+        "- model: backup\n"
+        "  inference_provider: {provider: antropic, model_name: claude-sonnet-4-5}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        VlloraLLMClient.from_config(path)
+    text = str(caught.value)
+    assert "3 error(s)" in text
+    assert f"{path}:3:33 [ERROR] SPEC010 [0].price.per_output_tokens: unknown key 'per_output_tokens'" in text
+    assert f"{path}:4:23 [ERROR] SPEC042 [0].fallbacks[1]: fallback 'spare' is not a model in this file" in text
+    assert (f"{path}:6:34 [ERROR] SPEC043 [1].inference_provider.provider: no provider spec named 'antropic' "
+            "(hint: did you mean 'anthropic'?)") in text
+
+
+def test_a_route_may_name_a_spec_of_the_search_path(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "boxed.yaml").write_text(
+        "apiVersion: vllora.dev/v1\nkind: ProviderSpec\nmetadata: {name: boxed, revision: 1}\nextends: openai\n"
+        "endpoint: {base_url_env: BOXED_BASE_URL}\nauth: {scheme: bearer, env: BOXED_API_KEY}\n"
+    )
+    path = tmp_path / "models.yaml"
+    path.write_text("- model: local\n  inference_provider: {provider: boxed, model_name: llama}\n")
+    with pytest.raises(SpecError, match=r"SPEC043 .*no provider spec named 'boxed'"):
+        load_routing(str(path))
+    config = load_routing(str(path), spec_path=[tmp_path / "specs"])
+    assert config.entries["local"].inference_provider.provider == "boxed"
+
+
+async def test_a_misspelt_provider_in_a_model_id_gets_a_suggestion() -> None:
+    async with VlloraLLMClient.from_config() as client:
+        with pytest.raises(SpecError, match=r"no provider spec named 'antropic'; did you mean 'anthropic'\?"):
+            await client.completions().create({"model": "antropic/claude-x", "messages": [{"role": "user",
+                                                                                          "content": "hi"}]})

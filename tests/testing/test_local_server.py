@@ -39,7 +39,7 @@ WEATHER_TOOL = {
         },
     },
 }
-WEATHER_ARGS = {"city": "example", "days": 1, "metric": True, "tags": ["example"]}
+WEATHER_ARGS = {"city": "example", "days": 1, "metric": True, "tags": ["example"], "note": "example"}
 
 
 @pytest.fixture
@@ -142,6 +142,8 @@ async def test_stream_usage_chunk(server: LocalProviderServer, session: aiohttp.
 
 async def test_tool_call_reply(server: LocalProviderServer, session: aiohttp.ClientSession) -> None:
     _, raw = await post(session, server, chat(tools=[WEATHER_TOOL]))
+    assert json.loads(raw)["choices"][0]["finish_reason"] == "stop"  # no tool named: a text answer
+    _, raw = await post(session, server, chat(tools=[WEATHER_TOOL], tool_choice="required"))
     choice = json.loads(raw)["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] is None
@@ -157,7 +159,7 @@ async def test_tool_call_reply(server: LocalProviderServer, session: aiohttp.Cli
 async def test_streamed_tool_call_arguments_reassemble(
     server: LocalProviderServer, session: aiohttp.ClientSession
 ) -> None:
-    _, raw = await post(session, server, chat(stream=True, tools=[WEATHER_TOOL]))
+    _, raw = await post(session, server, chat(stream=True, tools=[WEATHER_TOOL], tool_choice="required"))
     chunks = stream_chunks(raw)
     deltas = [d for c in chunks for d in c["choices"][0]["delta"].get("tool_calls", [])]
     first, rest = deltas[0], deltas[1:]

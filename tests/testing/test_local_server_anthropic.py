@@ -84,7 +84,9 @@ async def test_text_reply(server: LocalProviderServer, session: aiohttp.ClientSe
 
 
 async def test_tool_use_when_tools_are_given(server: LocalProviderServer, session: aiohttp.ClientSession) -> None:
-    reply = json.loads((await post(session, server, body(tools=[TOOL])))[2])
+    said = json.loads((await post(session, server, body(tools=[TOOL])))[2])
+    assert said["stop_reason"] == "end_turn"  # no tool is mentioned: the model answers
+    reply = json.loads((await post(session, server, body(tools=[TOOL], tool_choice={"type": "any"})))[2])
     assert reply["stop_reason"] == "tool_use"
     [call] = reply["content"]
     assert call["type"] == "tool_use" and call["name"] == "get_weather" and call["input"] == {"city": "example"}
@@ -93,14 +95,17 @@ async def test_tool_use_when_tools_are_given(server: LocalProviderServer, sessio
              {"role": "user", "content": result}]
     final = json.loads((await post(session, server, body(tools=[TOOL], messages=turns)))[2])
     assert final["content"][0]["text"].endswith("The tool returned: sunny")
-    none = json.loads((await post(session, server, body(tools=[TOOL], tool_choice={"type": "none"})))[2])
+    none = json.loads((await post(session, server, body(tools=[TOOL], tool_choice={"type": "none"},
+                                                        messages=[{"role": "user", "content": "get_weather"}])))[2])
     assert none["content"][0]["type"] == "text"
 
 
 async def test_thinking_blocks_carry_a_checkable_signature(server: LocalProviderServer,
                                                            session: aiohttp.ClientSession) -> None:
     thinking = {"type": "enabled", "budget_tokens": 1024}
-    reply = json.loads((await post(session, server, body(tools=[TOOL], max_tokens=2048, thinking=thinking)))[2])
+    reply = json.loads((await post(session, server, body(tools=[TOOL], max_tokens=2048, thinking=thinking,
+                                                         tool_choice={"type": "auto"},
+                                                         messages=[{"role": "user", "content": "get_weather?"}])))[2])
     first, call = reply["content"]
     assert first["type"] == "thinking" and first["signature"] == signature_for(first["thinking"])
     result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call["id"], "content": "ok"}]}
@@ -131,7 +136,8 @@ async def test_stop_sequences(server: LocalProviderServer, session: aiohttp.Clie
 
 async def test_stream_event_sequence(server: LocalProviderServer, session: aiohttp.ClientSession) -> None:
     status, headers, raw = await post(session, server, body(stream=True, tools=[TOOL], max_tokens=2048,
-                                                            thinking={"type": "enabled", "budget_tokens": 1024}))
+                                                            thinking={"type": "enabled", "budget_tokens": 1024},
+                                                            messages=[{"role": "user", "content": "Call get_weather"}]))
     assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
     seen = events(raw)
     names = [name for name, _ in seen]

@@ -90,3 +90,28 @@ def test_unknown_provider(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = docs(capsys, "no-such-provider")
     assert (code, out) == (1, "")
     assert "no provider spec named 'no-such-provider'" in err
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini", "bedrock"])
+def test_mappings_are_documented(provider: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every part kind, response kind, finish reason and stream event the spec maps is in its docs, in the
+    section that says what it does."""
+    from vllora_llm.engine.registry import load_spec
+
+    spec = load_spec(provider)
+    code, out, _ = docs(capsys, provider)
+    assert code == 0
+    sections = {title: body for title, body in re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", out, re.S | re.M)}
+    assert {"Messages", "Responses", "Streams", "Errors"} <= set(sections)
+    for kind in spec["messages"]["parts"]:
+        assert re.search(rf"^\| `{kind}` \| `\{{", sections["Messages"], re.M), kind
+    for unified, wire in spec["messages"]["roles"].items():
+        assert f"| role `{unified}` | role `{wire}` |" in sections["Messages"]
+    for kind in spec["response"]["kinds"]:
+        assert f"part kind `{kind}`" in sections["Responses"]
+    for wire, unified in spec["response"]["finish_reason"]["map"].items():
+        assert f"| ↳ `{wire}` | `{unified}` |" in sections["Responses"]
+    for event in spec["stream"].get("events") or {}:
+        assert f"| `{event}` |" in sections["Streams"]
+    for field in spec["errors"]:
+        assert f"| `{field}` |" in sections["Errors"]

@@ -126,7 +126,8 @@ def test_unknown_provider_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_request_outside_the_unified_shape_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"model": "gpt-4.1-mini", "messages": [], "temprature": 1}))
+    request = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "hi"}], "temprature": 1}
+    bad.write_text(json.dumps(request))
     code, out, err = run(capsys, "render", "openai", str(bad))
     assert (code, out) == (1, "")
     assert "temprature" in err
@@ -152,3 +153,69 @@ def test_transforms_listing(capsys: pytest.CaptureFixture[str], snapshot: object
     assert out == snapshot
     names = [line for line in out.splitlines() if line and not line.startswith(" ")]
     assert names == sorted(REGISTRY)
+
+
+def test_a_request_that_says_stream_renders_the_streamed_call(
+    capsys: pytest.CaptureFixture[str], snapshot: object
+) -> None:
+    code, out, err = run(capsys, "render", "openai", f"{REQUESTS}/stream_true.json")
+    assert (code, err) == (0, "")
+    assert out == snapshot
+    wire = json.loads(out)
+    assert wire["body"]["stream"] is True and wire["body"]["stream_options"] == {"include_usage": True}
+    assert run(capsys, "render", "openai", f"{REQUESTS}/stream_true.json", "--stream")[1] == out
+
+
+@pytest.fixture
+def no_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_bedrock_takes_the_region_on_the_command_line(
+    no_region: None, capsys: pytest.CaptureFixture[str], snapshot: object
+) -> None:
+    request = f"{REQUESTS}/stream_true.json"
+    argv = ["render", "bedrock", request, "--model", "anthropic.claude-3-5-sonnet-20240620-v1:0"]
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "error: bedrock: the base URL https://bedrock-runtime.{region}.amazonaws.com needs {region} "
+        "(pass region= to the client or set AWS_REGION or AWS_DEFAULT_REGION)",  # the provider named once
+        "hint: fill the endpoint's placeholders with --region R",
+    ]
+    code, out, err = run(capsys, *argv, "--region", "eu-west-1")
+    assert (code, err) == (0, "")
+    assert out == snapshot
+    assert json.loads(out)["url"] == (
+        "https://bedrock-runtime.eu-west-1.amazonaws.com/model/anthropic.claude-3-5-sonnet-20240620-v1%3A0/"
+        "converse-stream"
+    )
+    assert run(capsys, *argv, "--option", "region=eu-west-1")[1] == out
+
+
+def test_any_declared_placeholder_is_an_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tiered.yaml").write_text(
+        "apiVersion: vllora.dev/v1\nkind: ProviderSpec\nmetadata: {name: tiered, revision: 1}\nextends: openai\n"
+        "endpoint:\n  base_url: 'https://{tier}.{zone}.llm.example/v1'\n  base_url_env: TIERED_BASE_URL\n"
+        "  placeholders: {tier: {default: api}, zone: {env: TIERED_ZONE}}\n"
+        "auth: {scheme: bearer, env: TIERED_API_KEY}\n"
+    )
+    monkeypatch.setenv("VLLORA_SPEC_PATH", str(tmp_path))
+    monkeypatch.delenv("TIERED_ZONE", raising=False)
+    clear_cache()
+    request = f"{REQUESTS}/tools.json"
+    code, out, err = run(capsys, "render", "tiered", request, "--option", "zone=eu", "--option", "tier=batch")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["url"] == "https://batch.eu.llm.example/v1/chat/completions"
+    code, out, err = run(capsys, "render", "tiered", request)
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1] == "hint: fill the endpoint's placeholders with --option zone=..."
+    code, out, err = run(capsys, "render", "tiered", request, "--option", "colour=red")
+    assert (code, out) == (1, "")
+    assert "unknown endpoint option(s) colour (known: tier, zone)" in err
+    code, out, err = run(capsys, "render", "tiered", request, "--option", "zone")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: --option takes KEY=VALUE")

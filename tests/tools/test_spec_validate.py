@@ -54,7 +54,7 @@ def test_bad_spec_report(case: str, capsys: pytest.CaptureFixture[str], snapshot
     if case.startswith("spec"):
         expected = case.split("_", 1)[0].upper()
         assert expected in codes
-        severity = "WARNING" if expected in ("SPEC022", "SPEC023") else "ERROR"
+        severity = "WARNING" if expected in ("SPEC022", "SPEC023", "SPEC050") else "ERROR"
         assert f"[{severity}] {expected}" in out
         assert code == (0 if severity == "WARNING" else 1)
 
@@ -102,3 +102,31 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
         main(argv)
     assert exc.value.code == 2
     assert "usage: vllora-llm" in capsys.readouterr().err
+
+
+def test_a_routing_config_is_checked_as_one_every_problem_at_once(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "tests/tools/bad_specs/routing_all_at_once.yaml")
+    found = [LINE.match(line) for line in out.splitlines()]
+    assert all(found) and "SPEC003" not in out
+    assert [(m["code"], m["path"]) for m in found if m] == [
+        ("SPEC010", "models[0].price.per_output_tokens"),
+        ("SPEC042", "models[0].fallbacks[1]"),
+        ("SPEC043", "models[1].inference_provider.provider"),
+        ("SPEC011", "models[2].inference_provider"),
+    ]
+    assert "no provider spec named 'antropic' (hint: did you mean 'anthropic'?)" in out
+    assert (code, err) == (1, "4 error(s)\n")
+
+
+def test_a_good_routing_config_is_clean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "tests/data/models.yaml") == (0, "", "")
+    wrapped = tmp_path / "models.yaml"  # the mapping form, beside a spec of its own that a route names
+    wrapped.write_text("models:\n  - model: a\n    inference_provider: {provider: xyzzy, model_name: m}\n")
+    (tmp_path / "xyzzy.yaml").write_text(
+        "apiVersion: vllora.dev/v1\nkind: ProviderSpec\nmetadata: {name: xyzzy, revision: 1}\nextends: openai\n"
+        "endpoint: {base_url_env: XYZZY_BASE_URL}\nauth: {scheme: bearer, env: XYZZY_API_KEY}\n"
+    )
+    assert run(capsys, str(tmp_path)) == (0, "", "")
+    code, out, _ = run(capsys, str(wrapped))  # alone, `xyzzy` is not on the search path
+    assert code == 1 and "SPEC043 models[0].inference_provider.provider: no provider spec named 'xyzzy'" in out
+    assert "(hint: known providers: anthropic, " in out

@@ -105,7 +105,7 @@ def test_a_value_its_tag_cannot_read_is_spec001() -> None:
 @pytest.mark.parametrize(
     ("text", "where", "hint"),
     [
-        ("a: [1, 2\n", (2, 1), "indentation and quoting"),
+        ("a: [1, 2\n", (1, 4), "end it with `]`"),  # where the [ opened, not where the parser gave up
         ("a:\n\t- b\n", (2, 1), "spaces, not tabs"),
         ("a: 1\n---\nb: 2\n", (2, 1), "one YAML document"),
         ("a: *missing\n", (1, 4), "indentation and quoting"),

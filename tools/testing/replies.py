@@ -12,6 +12,24 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vllora_llm.tools.testing.schema_values import example_arguments, example_value
+
+__all__ = [
+    "Conversation",
+    "OutputFormat",
+    "Reply",
+    "ToolCall",
+    "ToolSpec",
+    "count_words",
+    "example_value",
+    "generate",
+    "prompt_tokens",
+    "quoted_phrases",
+    "split_fragments",
+    "split_pieces",
+    "tools_to_call",
+]
+
 FinishReason = Literal["stop", "length", "tool_calls"]
 
 _PIECE = re.compile(r"\s*\S+|\s+$")
@@ -26,11 +44,22 @@ class ToolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputFormat:
+    """The answer format the caller asked for: any JSON object (`json_object`), a JSON value valid against
+    `schema` (`json_schema`), or one of the schema's `enum` values as plain text (`enum`, Gemini's
+    `text/x.enum`)."""
+
+    kind: Literal["json_object", "json_schema", "enum"]
+    schema: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """What the reply generator needs from a request, whatever its wire format.
 
     `texts` holds the text of every message (for prompt token counts); `tool_result` is set when the
-    conversation ends with tool results; `forced_tool` names the tool `tool_choice` requires, if any.
+    conversation ends with tool results; `forced_tool` names the tool `tool_choice` requires, if any;
+    `output` is the JSON format `response_format` (or the wire format's equivalent) asks for.
     """
 
     provider: str
@@ -41,6 +70,8 @@ class Conversation:
     forced_tool: str | None = None
     tool_result: str | None = None
     max_tokens: int | None = None
+    output: OutputFormat | None = None
+    parallel_tool_calls: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,19 +111,19 @@ def split_fragments(text: str, size: int = 5) -> list[str]:
 def generate(
     conversation: Conversation, *, choice: int = 0, n: int = 1, call_id: str = "call_local"
 ) -> Reply:
-    """The reply for choice `choice` of `n`: a tool call when tools are offered and usable, text otherwise."""
-    tool = _tool_to_call(conversation)
-    if tool is not None:
-        arguments = json.dumps(example_value(tool.parameters), separators=(",", ":"), ensure_ascii=False)
-        call = ToolCall(id=call_id, name=tool.name, arguments=arguments)
-        return Reply(None, (call,), "tool_calls", 1 + count_words(arguments))
-    text = f"Hello from the local {conversation.provider} server!"
-    if conversation.tool_result is not None:
-        text += f" The tool returned: {conversation.tool_result}"
-    elif conversation.last_user_text:
-        text += f" You said: {conversation.last_user_text}"
-    if n > 1:
-        text = f"[choice {choice}] {text}"
+    """The reply for choice `choice` of `n`: tool calls when the conversation asks for them (see
+    `tools_to_call`), else text: JSON when `conversation.output` asks for it, a greeting that quotes the user
+    (or the tool results) otherwise."""
+    tools = tools_to_call(conversation)
+    if tools:
+        strings = quoted_phrases(conversation.last_user_text)
+        calls = tuple(
+            ToolCall(id=call_id if k == 0 else f"{call_id}-{k}", name=tool.name, arguments=_compact(
+                example_arguments(tool.parameters, strings)))
+            for k, tool in enumerate(tools)
+        )
+        return Reply(None, calls, "tool_calls", sum(1 + count_words(call.arguments) for call in calls))
+    text = _answer_text(conversation, choice, n)
     finish: FinishReason = "stop"
     limit = conversation.max_tokens
     if limit is not None and count_words(text) > limit:
@@ -101,59 +132,61 @@ def generate(
     return Reply(text, (), finish, count_words(text))
 
 
-def _tool_to_call(conversation: Conversation) -> ToolSpec | None:
+def _answer_text(conversation: Conversation, choice: int, n: int) -> str:
+    output = conversation.output
+    if output is not None and output.kind == "json_schema":
+        strings = quoted_phrases(conversation.last_user_text)
+        if conversation.tool_result is not None:
+            strings.append(conversation.tool_result)
+        return _compact(example_value(output.schema, strings))
+    text = f"Hello from the local {conversation.provider} server!"
+    if conversation.tool_result is not None:
+        text += f" The tool returned: {conversation.tool_result}"
+    elif conversation.last_user_text:
+        text += f" You said: {conversation.last_user_text}"
+    if n > 1:
+        text = f"[choice {choice}] {text}"
+    if output is not None and output.kind == "enum":
+        return str(example_value(output.schema))
+    if output is not None:  # any JSON object
+        return _compact({"message": text})
+    return text
+
+
+def tools_to_call(conversation: Conversation) -> tuple[ToolSpec, ...]:
+    """The tools the reply calls. None when no tool is offered, `tool_choice` is "none", or the conversation
+    ends with tool results (the model then answers); the forced tool when `tool_choice` names one; else every
+    offered tool whose name the last user message mentions (as a word, any case), in the order mentioned, only
+    the first unless parallel calls are allowed; with `tool_choice` "required" and no mention, the first tool."""
     if not conversation.tools or conversation.tool_choice == "none" or conversation.tool_result is not None:
-        return None
+        return ()
     if conversation.forced_tool is not None:
-        for tool in conversation.tools:
-            if tool.name == conversation.forced_tool:
-                return tool
-    return conversation.tools[0]
+        forced = [tool for tool in conversation.tools if tool.name == conversation.forced_tool]
+        return tuple(forced[:1]) or conversation.tools[:1]
+    text = conversation.last_user_text
+    mentioned = sorted(
+        (match.start(), index, tool)
+        for index, tool in enumerate(conversation.tools)
+        if (match := _mention(tool.name).search(text)) is not None
+    )
+    tools = tuple(tool for _, _, tool in mentioned)
+    if not tools and conversation.tool_choice == "required":
+        tools = conversation.tools[:1]
+    return tools if conversation.parallel_tool_calls else tools[:1]
 
 
-def example_value(schema: Any, root: Any = None, depth: int = 0) -> Any:
-    """A deterministic value satisfying simple JSON Schemas: required properties only, strings "example",
-    numbers 1, booleans true, arrays of one item; `const`, `enum`, `default`, local `$ref` and the first
-    `anyOf`/`oneOf`/`allOf` branch are honoured."""
-    root = schema if root is None else root
-    if not isinstance(schema, dict) or depth > 16:
-        return {} if depth == 0 else None
-    if "const" in schema:
-        return schema["const"]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    if "default" in schema:
-        return schema["default"]
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        return example_value(_resolve(ref, root), root, depth + 1)
-    for key in ("anyOf", "oneOf", "allOf"):
-        branches = schema.get(key)
-        if isinstance(branches, list) and branches:
-            return example_value(branches[0], root, depth + 1)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind is None:
-        kind = "object" if "properties" in schema else "array" if "items" in schema else "string"
-    if kind == "object":
-        properties = schema.get("properties") or {}
-        required = [name for name in schema.get("required") or [] if name in properties]
-        return {name: example_value(properties[name], root, depth + 1) for name in required}
-    if kind == "array":
-        return [example_value(schema.get("items", {"type": "string"}), root, depth + 1)]
-    return _SCALARS.get(kind, "example")
+def _mention(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])", re.IGNORECASE)
 
 
-_SCALARS: dict[str, Any] = {"string": "example", "integer": 1, "number": 1, "boolean": True, "null": None}
+def quoted_phrases(text: str) -> list[str]:
+    """The phrases in double quotes (straight or curly) in `text`, in order: the strings tool arguments and
+    JSON answers are filled with."""
+    return [match.group(1) or match.group(2) for match in _QUOTED.finditer(text)]
 
 
-def _resolve(ref: str, root: Any) -> Any:
-    if not ref.startswith("#/"):
-        return {}
-    node = root
-    for part in ref[2:].split("/"):
-        if not isinstance(node, dict) or part not in node:
-            return {}
-        node = node[part]
-    return node
+_QUOTED = re.compile(r'"([^"]+)"|\u201c([^\u201d]+)\u201d')
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

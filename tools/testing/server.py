@@ -153,7 +153,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8765) -> None:
             print(f"  OpenAI chat completions: {server.openai_base_url}/chat/completions", flush=True)
             print(f"  Anthropic messages: {server.base_url_for('anthropic')}/v1/messages", flush=True)
             print(f"  Bedrock Converse: {server.base_url_for('bedrock')}/model/<model>/converse", flush=True)
-            print(f"  Gemini: {server.base_url_for('gemini')}/v1beta/models/<model>:generateContent", flush=True)
+            print(f"  Gemini: {server.base_url_for('gemini')}/v1beta/models/<model>:generateContent (or /v1/...)",
+                  flush=True)
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -1,9 +1,10 @@
 """The Anthropic Messages wire format for the local provider server: `POST /v1/messages`.
 
-Shapes follow the real API as recorded in `tests/recordings/anthropic/`: `x-api-key` and
-`anthropic-version` headers, `{"type": "error", "error": {type, message}}` errors with a `request-id` header,
-content blocks (`text`, `tool_use` with an object `input`, `thinking` with a `signature`), and streams of
-typed SSE events (`message_start`, `content_block_start|delta|stop`, `message_delta`, `message_stop`, `ping`).
+Shapes follow the real API as recorded in `tests/recordings/anthropic/`: `x-api-key` (or the `Authorization:
+Bearer` the official SDK 2.x sends) and `anthropic-version` (any) headers, `{"type": "error", "error": {type,
+message}}` errors with a `request-id` header, content blocks (`text`, `tool_use` with an object `input`, `thinking`
+with a `signature`), and streams of typed SSE events (`message_start`, `content_block_start|delta|stop`,
+`message_delta`, `message_stop`, `ping`).
 
 Thinking is checked the way the API checks it: a thinking block sent back must carry the signature this
 server gave it (byte for byte), and with thinking on, a final assistant turn holding `tool_use` must start
@@ -15,12 +16,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from typing import Any
 
 from aiohttp import web
 
 from vllora_llm.tools.testing.replies import (
     Conversation,
+    OutputFormat,
     Reply,
     ToolSpec,
     count_words,
@@ -32,6 +35,8 @@ from vllora_llm.tools.testing.replies import (
 from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
 
 API_VERSION = "2023-06-01"
+_BEARER = re.compile(r"\s*Bearer\s+\S+\s*", re.IGNORECASE)
+"""The official SDK 2.x sends its key as `Authorization: Bearer`; `x-api-key` is the documented header."""
 MIN_THINKING_BUDGET = 1024
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
@@ -77,9 +82,9 @@ def signature_for(thinking: str) -> str:
 
 
 async def messages(call: Call) -> JsonReply | StreamReply:
-    if not call.headers.get("x-api-key", "").strip():
+    if not (call.headers.get("x-api-key", "").strip() or _BEARER.fullmatch(call.headers.get("authorization", ""))):
         raise WireError(401, "x-api-key header is required", error_type="authentication_error")
-    if not call.headers.get("anthropic-version"):
+    if not call.headers.get("anthropic-version"):  # any version: SDK 2.x sends newer ones than 2023-06-01
         raise WireError(400, "anthropic-version: header is required")
     body = _checked_body(call.json)
     conversation = _conversation(body)
@@ -214,6 +219,7 @@ def _conversation(body: dict[str, Any]) -> Conversation:
     choice: dict[str, Any] = raw_choice if isinstance(raw_choice, dict) else {}
     kind = choice.get("type", "auto")
     forced = choice.get("name") if kind == "tool" else None
+    output = _output_format(body)
     return Conversation(
         provider="anthropic",
         texts=tuple(texts),
@@ -223,7 +229,25 @@ def _conversation(body: dict[str, Any]) -> Conversation:
         forced_tool=forced if isinstance(forced, str) else None,
         tool_result=results,
         max_tokens=body["max_tokens"],
+        output=output,
+        parallel_tool_calls=choice.get("disable_parallel_tool_use") is not True,
     )
+
+
+def _output_format(body: dict[str, Any]) -> OutputFormat | None:
+    """Structured output: `output_config.format` (or the earlier beta's `output_format`), `{type: json_schema,
+    schema}`. (A forced tool, the other way to get JSON, needs nothing here: its input follows its schema.)"""
+    config = body.get("output_config")
+    where, spec = "output_config.format", config.get("format") if isinstance(config, dict) else None
+    if spec is None:
+        where, spec = "output_format", body.get("output_format")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or spec.get("type") != "json_schema":
+        raise _invalid(f"{where}.type: Input should be 'json_schema'")
+    if not isinstance(spec.get("schema"), dict):
+        raise _invalid(f"{where}.schema: Field required")
+    return OutputFormat("json_schema", spec["schema"])
 
 
 # ---- the reply ------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from aiohttp import web
 from vllora_llm.runtime.eventstream import encode_message
 from vllora_llm.tools.testing.replies import (
     Conversation,
+    OutputFormat,
     Reply,
     ToolSpec,
     generate,
@@ -232,6 +233,7 @@ def _conversation(body: dict[str, Any]) -> Conversation:
     choice = config.get("toolChoice") or {}
     forced = (choice.get("tool") or {}).get("name") if isinstance(choice.get("tool"), dict) else None
     max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
+    output = _output_format(body.get("outputConfig"))
     return Conversation(
         provider="bedrock",
         texts=tuple(texts),
@@ -241,7 +243,31 @@ def _conversation(body: dict[str, Any]) -> Conversation:
         forced_tool=forced if isinstance(forced, str) else None,
         tool_result="; ".join(results) if results else None,
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        output=output,
     )
+
+
+def _output_format(config: Any) -> OutputFormat | None:
+    """Structured output: `outputConfig.textFormat {type: json_schema, structure: {jsonSchema: {schema}}}`,
+    the schema a JSON *string* (botocore's model). A forced `toolChoice.tool` needs nothing here."""
+    text_format = config.get("textFormat") if isinstance(config, dict) else None
+    if text_format is None:
+        return None
+    where = "outputConfig.textFormat"
+    if not isinstance(text_format, dict) or text_format.get("type") != "json_schema":
+        raise wire_error(400, f"1 validation error detected: Value at '{where}.type' failed to satisfy "
+                         "constraint: Member must satisfy enum value set: [json_schema]")
+    structure = text_format.get("structure")
+    json_schema = structure.get("jsonSchema") if isinstance(structure, dict) else None
+    text = json_schema.get("schema") if isinstance(json_schema, dict) else None
+    if not isinstance(text, str):
+        raise wire_error(400, f"1 validation error detected: Value at '{where}.structure.jsonSchema.schema' "
+                         "failed to satisfy constraint: Member must not be null")
+    try:
+        schema = json.loads(text)
+    except ValueError:
+        raise wire_error(400, f"{where}.structure.jsonSchema.schema is not valid JSON.") from None
+    return OutputFormat("json_schema", schema)
 
 
 def _blocks(reply: Reply) -> list[dict[str, Any]]:

@@ -1,11 +1,11 @@
 """The Gemini generateContent wire format for the local provider server.
 
-`POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` (`?alt=sse`: one whole
-GenerateContentResponse per SSE event, events ended with CRLF as the real API does; without `alt=sse`: one
-JSON array of them). Shapes follow the recordings in `tests/recordings/gemini/`: `x-goog-api-key` (or
-`?key=`), `candidates[{content: {role: model, parts}, finishReason, index}]` (n = `candidateCount`),
-`functionCall` parts with object `args`, `usageMetadata`, and `{"error": {code, message, status}}` errors (a
-429 carries `google.rpc.RetryInfo`).
+`POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent`, also under `/v1/` (google-genai's
+default); streams with `?alt=sse` send one whole GenerateContentResponse per SSE event, events ended with CRLF
+as the real API does; without `alt=sse`: one JSON array of them. Shapes follow the recordings in
+`tests/recordings/gemini/`: `x-goog-api-key` (or `?key=`), `candidates[{content: {role: model, parts},
+finishReason, index}]` (n = `candidateCount`), `functionCall` parts with object `args`, `usageMetadata`, and
+`{"error": {code, message, status}}` errors (a 429 carries `google.rpc.RetryInfo`).
 
 Thought signatures are checked the way Gemini 3 checks them: every function call this server makes carries a
 `thoughtSignature`, and for a `gemini-3*` model a `functionCall` sent back in the history must carry it
@@ -24,6 +24,7 @@ from aiohttp import web
 
 from vllora_llm.tools.testing.replies import (
     Conversation,
+    OutputFormat,
     Reply,
     ToolSpec,
     generate,
@@ -74,9 +75,15 @@ WIRE = Wire(
 )
 
 
+_MAX_SCHEMA_DEPTH = 64  # deeper schema levels are left as sent (the reply generator stops far above them)
+API_VERSIONS = ("v1beta", "v1")
+"""Both are served: the library and older SDKs call `v1beta`, google-genai 3.x calls `v1` by default."""
+
+
 def register(app: web.Application) -> None:
-    add_route(app, "POST", "/v1beta/models/{model}:generateContent", WIRE, generate_content)
-    add_route(app, "POST", "/v1beta/models/{model}:streamGenerateContent", WIRE, stream_generate_content)
+    for version in API_VERSIONS:
+        add_route(app, "POST", f"/{version}/models/{{model}}:generateContent", WIRE, generate_content)
+        add_route(app, "POST", f"/{version}/models/{{model}}:streamGenerateContent", WIRE, stream_generate_content)
 
 
 def signature_for(name: str, args: Any) -> str:
@@ -166,13 +173,33 @@ def _check_part(part: Any, model: str, where: str, block: int) -> None:
         raise _invalid(f"* GenerateContentRequest.{where}.function_response.response: must be an object")
 
 
-def _lower_types(schema: Any) -> Any:
-    """OpenAPI-dialect schemas name types in upper case; the reply generator reads JSON Schema."""
-    if isinstance(schema, dict):
-        return {k: (v.lower() if k == "type" and isinstance(v, str) else _lower_types(v)) for k, v in schema.items()}
+def _lower_types(schema: Any, depth: int = 0) -> Any:
+    """An OpenAPI-dialect schema (`parameters`, `responseSchema`) as JSON Schema, for the reply generator:
+    types in lower case, and keywords in camelCase, since proto JSON also accepts the field names that
+    google-genai sends (`min_items`, `any_of`, `property_ordering`, …). Property names are kept as they are."""
+    if depth > _MAX_SCHEMA_DEPTH:
+        return schema
     if isinstance(schema, list):
-        return [_lower_types(v) for v in schema]
-    return schema
+        return [_lower_types(v, depth + 1) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        name = _camel(key)
+        if name == "type" and isinstance(value, str):
+            out[name] = value.lower()
+        elif name == "properties" and isinstance(value, dict):
+            out[name] = {prop: _lower_types(sub, depth + 1) for prop, sub in value.items()}
+        elif name in ("enum", "required", "propertyOrdering", "example", "default"):
+            out[name] = value
+        else:
+            out[name] = _lower_types(value, depth + 1)
+    return out
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest) if rest and head else key
 
 
 def _conversation(body: dict[str, Any]) -> Conversation:
@@ -186,14 +213,15 @@ def _conversation(body: dict[str, Any]) -> Conversation:
     results = [json.dumps(p["functionResponse"].get("response"), separators=(",", ":"))
                for p in last["parts"] if last["role"] == "user" and isinstance(p.get("functionResponse"), dict)]
     tools = tuple(
-        ToolSpec(d["name"], _lower_types(d.get("parametersJsonSchema", d.get("parameters"))))
+        ToolSpec(d["name"], _parameters(d))
         for tool in body.get("tools") or () if isinstance(tool, dict)
         for d in tool.get("functionDeclarations") or () if isinstance(d, dict) and isinstance(d.get("name"), str)
     )
     calling = ((body.get("toolConfig") or {}).get("functionCallingConfig") or {})
     mode = calling.get("mode", "AUTO")
     allowed = calling.get("allowedFunctionNames") or []
-    max_tokens = (body.get("generationConfig") or {}).get("maxOutputTokens")
+    config = body.get("generationConfig") or {}
+    max_tokens = config.get("maxOutputTokens")
     return Conversation(
         provider="gemini",
         texts=tuple([system_text, *texts] if system_text else texts),
@@ -203,7 +231,43 @@ def _conversation(body: dict[str, Any]) -> Conversation:
         forced_tool=allowed[0] if mode == "ANY" and allowed else None,
         tool_result="; ".join(results) if results else None,
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        output=_output_format(config),
     )
+
+
+def _parameters(declaration: dict[str, Any]) -> Any:
+    """A function's parameters: `parametersJsonSchema` (google-genai sends it as `parameters_json_schema`, which
+    proto JSON accepts too) or the OpenAPI-dialect `parameters`."""
+    for key in ("parametersJsonSchema", "parameters_json_schema"):
+        if key in declaration:
+            return declaration[key]
+    return _lower_types(declaration.get("parameters"))
+
+
+def _output_format(config: dict[str, Any]) -> OutputFormat | None:
+    """JSON mode is `responseMimeType: application/json`, with the schema in `responseJsonSchema` (JSON
+    Schema) or `responseSchema` (the OpenAPI subset); `text/x.enum` answers one of the schema's enum values."""
+    mime = config.get("responseMimeType")
+    json_schema, schema = config.get("responseJsonSchema", config.get("response_json_schema")), config.get(
+        "responseSchema")
+    if json_schema is not None and schema is not None:
+        raise _invalid("* GenerateContentRequest.generation_config: response_schema and response_json_schema "
+                       "cannot both be set")
+    if mime in (None, "text/plain"):
+        if json_schema is not None or schema is not None:
+            raise _invalid("* GenerateContentRequest.generation_config.response_mime_type: response_mime_type "
+                           "must be application/json or text/x.enum when a response schema is set")
+        return None
+    if mime == "text/x.enum":
+        return OutputFormat("enum", _lower_types(schema if schema is not None else json_schema))
+    if mime != "application/json":
+        raise _invalid(f"* GenerateContentRequest.generation_config.response_mime_type: allowed mimetypes are "
+                       f"`text/plain`, `application/json`, `text/x.enum`, not {mime!r}")
+    if json_schema is not None:
+        return OutputFormat("json_schema", json_schema)
+    if schema is not None:
+        return OutputFormat("json_schema", _lower_types(schema))
+    return OutputFormat("json_object")
 
 
 def _parts(reply: Reply) -> list[dict[str, Any]]:

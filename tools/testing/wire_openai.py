@@ -14,6 +14,7 @@ from aiohttp import web
 
 from vllora_llm.tools.testing.replies import (
     Conversation,
+    OutputFormat,
     Reply,
     ToolSpec,
     generate,
@@ -168,6 +169,7 @@ def _conversation(body: dict[str, Any]) -> Conversation:
     if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
         forced, choice = choice["function"].get("name"), "required"
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    output = _output_format(body.get("response_format"), texts)
     return Conversation(
         provider="openai",
         texts=texts,
@@ -177,7 +179,37 @@ def _conversation(body: dict[str, Any]) -> Conversation:
         forced_tool=forced if isinstance(forced, str) else None,
         tool_result="; ".join(results) if results else None,
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        output=output,
+        parallel_tool_calls=body.get("parallel_tool_calls") is not False,
     )
+
+
+def _output_format(response_format: Any, texts: tuple[str, ...]) -> OutputFormat | None:
+    """`response_format` checked as the API checks it: JSON mode needs the word "json" in the messages, a
+    JSON schema needs `json_schema.name` and `json_schema.schema`."""
+    if not isinstance(response_format, dict) or response_format.get("type") in (None, "text"):
+        return None
+    kind = response_format["type"]
+    if kind == "json_object":
+        if not any("json" in text.lower() for text in texts):
+            raise WireError(400, "'messages' must contain the word 'json' in some form, to use 'response_format' "
+                            "of type 'json_object'.", param="messages")
+        return OutputFormat("json_object")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        if not isinstance(spec, dict):
+            raise WireError(400, "Missing required parameter: 'response_format.json_schema'.",
+                            param="response_format.json_schema")
+        if not isinstance(spec.get("name"), str):
+            raise WireError(400, "Missing required parameter: 'response_format.json_schema.name'.",
+                            param="response_format.json_schema.name")
+        schema = spec.get("schema", {})
+        if not isinstance(schema, dict):
+            raise WireError(400, "Invalid type for 'response_format.json_schema.schema': expected an object.",
+                            param="response_format.json_schema.schema")
+        return OutputFormat("json_schema", schema)
+    raise WireError(400, f"Invalid value: '{kind}'. Supported values are: 'json_object', 'json_schema', and "
+                    "'text'.", param="response_format.type")
 
 
 def _choice(index: int, reply: Reply) -> dict[str, Any]:
