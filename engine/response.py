@@ -28,6 +28,7 @@ from .gateway import (
     Usage,
 )
 from .paths import Getter, compile_getter, is_simple, plain_keys, single_key, split_path
+from .redaction import preview
 from .templates import Evaluator, compile_template, specialize, template_roots
 from .transforms import Context
 
@@ -40,8 +41,7 @@ def decode_json(body: bytes, provider: str) -> Any:
     try:
         return msgspec.json.decode(body)
     except msgspec.DecodeError:
-        preview = body[:200].decode("utf-8", "replace")
-        raise ProviderError(f"the response body is not valid JSON: {preview!r}", provider=provider) from None
+        raise ProviderError(f"the response body is not valid JSON: {preview(body, 200)!r}", provider=provider) from None
 
 
 class PartsReader:

@@ -33,6 +33,7 @@ from .gateway import (
     ToolCallDelta,
 )
 from .paths import Getter, compile_getter, plain_keys, single_key
+from .redaction import preview
 from .response import FinishMap, PartsReader, UsageMap, build_usage, text_part_key
 from .templates import Evaluator, compile_template
 from .transforms import Context
@@ -79,8 +80,7 @@ def _json(data: Any, provider: str) -> Any:
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError:
-        preview = data[:200] if isinstance(data, str) else bytes(data[:200]).decode("utf-8", "replace")
-        raise StreamError(f"a stream event is not valid JSON: {preview!r}", provider=provider) from None
+        raise StreamError(f"a stream event is not valid JSON: {preview(data, 200)!r}", provider=provider) from None
 
 
 def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], provider: str,
@@ -138,7 +138,8 @@ class _PassthroughDecoder(StreamDecoder):
             chunk = self.decoder.decode(data)
         except msgspec.DecodeError:
             _json(data, self.provider)
-            raise StreamError(f"a stream event is not a chunk: {data[:200]!r}", provider=self.provider) from None
+            raise StreamError(f"a stream event is not a chunk: {preview(data, 200)!r}",
+                              provider=self.provider) from None
         if self.terminal != "done_data":
             for choice in chunk.choices:
                 if choice.finish_reason is not None:
