@@ -28,7 +28,7 @@ _REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT",
 def _has_repeat(items: Any) -> bool:
     for op, av in items:
         if op in _REPEATS:
-            low, high, _sub = av
+            _low, high, _sub = av
             if high > 1 or high == _sre.MAXREPEAT:
                 return True
         if _children_have_repeat(op, av):
@@ -54,7 +54,8 @@ def _nested(items: Any) -> bool:
                 return True
             if _nested(sub):
                 return True
-        elif (op is _sre.SUBPATTERN and _nested(av[-1])) or (op is _sre.BRANCH and any(_nested(branch) for branch in av[1])):
+        elif (op is _sre.SUBPATTERN and _nested(av[-1])) or (
+                op is _sre.BRANCH and any(_nested(branch) for branch in av[1])):
             return True
     return False
 
