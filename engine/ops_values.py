@@ -64,13 +64,13 @@ def _drop_blank_items(args: Mapping[str, Any]) -> Apply:
     examples=(Example("user-42", "user-42", {"pattern": "@", "reason": "looks like an e-mail address"}),
               Example("a@b.io", None, {"pattern": "@", "reason": "looks like an e-mail address"})))
 def _drop_matching(args: Mapping[str, Any]) -> Apply:
-    """A string matching `pattern` (a regular expression, searched in its first `MAX_REGEX_INPUT`
-    characters) is not sent: None, with a warning giving `reason`. Any other value passes through."""
+    """A string matching `pattern` (a regular expression, searched) is not sent: None, with a warning giving
+    `reason`. Any other value passes through."""
     pattern = re.compile(str(args["pattern"]))
     reason = str(args["reason"])
 
     def apply(value: Any, ctx: Context) -> Any:
-        if isinstance(value, str) and pattern.search(value, 0, MAX_REGEX_INPUT):
+        if isinstance(value, str) and pattern.search(value, 0, MAX_REGEX_INPUT):  # a bounded prefix only
             ctx.warn("dropped_value", f"{ctx.path or 'value'} {reason}; it was not sent")
             return None
         return value

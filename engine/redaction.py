@@ -71,7 +71,9 @@ def secret_forms(secret: str) -> tuple[str, ...]:
     if len(secret) < MIN_SECRET_LENGTH:
         return ()
     forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
-    forms.add(json.dumps(secret)[1:-1])  # `"` and `\` escaped, non-ASCII as \uXXXX
+    escaped = json.dumps(secret)[1:-1]  # `"` and `\` escaped, non-ASCII as \uXXXX
+    forms.add(escaped)
+    forms.add(json.dumps(escaped)[1:-1])  # escaped twice: a request body quoted inside an error body
     forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
     with contextlib.suppress(UnicodeEncodeError):  # a key with surrogates cannot be sent: nothing to encode
         forms |= _base64_runs(secret.encode("utf-8"))
