@@ -58,7 +58,8 @@ def render(provider: str, request_path: str, *, stream: bool, model: str | None,
         headers[name.lower()] = "<redacted>"
     from vllora_llm.engine.redaction import mask_url_passwords
 
-    out = {"method": wire.method, "url": mask_url_passwords(wire.url), "headers": headers, "body": json.loads(wire.body)}
+    url = mask_url_passwords(wire.url)
+    out = {"method": wire.method, "url": url, "headers": headers, "body": json.loads(wire.body)}
     print(json.dumps(out, indent=2, ensure_ascii=False))
     return 0
 
