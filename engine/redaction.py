@@ -70,12 +70,13 @@ def secret_forms(secret: str) -> tuple[str, ...]:
     empty for a secret shorter than `MIN_SECRET_LENGTH`."""
     if len(secret) < MIN_SECRET_LENGTH:
         return ()
-    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    forms = {secret}
     escaped = json.dumps(secret)[1:-1]  # `"` and `\` escaped, non-ASCII as \uXXXX
     forms.add(escaped)
     forms.add(json.dumps(escaped)[1:-1])  # escaped twice: a request body quoted inside an error body
     forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
     with contextlib.suppress(UnicodeEncodeError):  # a key with surrogates cannot be sent: nothing to encode
+        forms |= {quote(secret, safe=""), quote(secret), quote_plus(secret)}
         forms |= _base64_runs(secret.encode("utf-8"))
     return tuple(sorted(forms, key=len, reverse=True))
 

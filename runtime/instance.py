@@ -315,9 +315,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         self._credentials = resolve_credentials(self._auth_spec, api_key, environ, provider=plan.name)
         check_header_text(headers or {}, plan.name)
         self._secrets = (*self._credentials.secrets(), *_header_secrets(headers or {}, plan.auth, secret_headers))
-        if any(ch in secret for secret in self._credentials.secrets() for ch in "\r\n\0"):
-            raise InvalidRequestError("api_key: the key contains CR, LF or NUL (a header cannot carry it)",
-                                      provider=plan.name, path="api_key")
+        self._check_key()
         self._headers = _merge_headers({"user-agent": USER_AGENT}, headers or {})
         self.max_input_depth = max_input_depth
         self._secrets = (*self._secrets, *self._check_base_url(plan, base_url))
@@ -352,6 +350,20 @@ class ProviderModelInstance(StreamOpeningInstance):
                 f"base_url: credentials in the URL (user:password@) cannot be sent with {plan.name}'s "
                 "Authorization header; remove them from the URL", provider=plan.name, path="base_url")
         return tuple(p for p in (parts.password, unquote(parts.password or "")) if p)
+
+    def _check_key(self) -> None:
+        """A key that HTTP cannot carry (CR, LF, NUL, unpaired surrogates, or outside Latin-1 in a header) is
+        refused here, naming `api_key` (never quoting it), instead of failing inside aiohttp."""
+        in_header = headers_only(self._auth)
+        for secret in self._credentials.secrets():
+            problem = "CR, LF or NUL" if any(ch in secret for ch in "\r\n\0") else None
+            try:
+                secret.encode("latin-1" if in_header else "utf-8")
+            except UnicodeEncodeError:
+                problem = problem or "characters a request cannot carry"
+            if problem:
+                raise InvalidRequestError(f"api_key: the key contains {problem}", provider=self.plan.name,
+                                          path="api_key")
 
     def _sends_authorization(self) -> bool:
         if any(name.lower() == "authorization" for name in self._headers):
