@@ -460,17 +460,18 @@ class ProviderModelInstance(StreamOpeningInstance):
             raise self.http_error(response.status, response.headers, response.body)
         try:
             return self.plan.decode(response.status, response.headers, response.body)
-        except LLMError:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
-            if self._redactor:  # build it again with previews redacted before they are cut
-                with redacting(self._redactor):
-                    try:
-                        self.plan.decode(response.status, response.headers, response.body)
-                    except LLMError as again:
-                        err = again
-                    self._describe_answer(err, response.status, response.headers, response.body)
-                raise err from None
+        except LLMError as first:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
+            err = first
+        if self._redactor:  # build it again with previews redacted before they are cut
+            with redacting(self._redactor):
+                try:
+                    self.plan.decode(response.status, response.headers, response.body)
+                except LLMError as again:
+                    err = again
+                self._describe_answer(err, response.status, response.headers, response.body)
+        else:
             self._describe_answer(err, response.status, response.headers, response.body)
-            raise
+        raise err
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
         wire, warnings = self._prepare(request, stream=True)
