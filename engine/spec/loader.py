@@ -168,8 +168,9 @@ def _build(
             return None
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                _bad_node(key_node, path, doc, diags, "a mapping key must be a plain value, not a list or mapping")
+            if not isinstance(key_node, yaml.ScalarNode):  # (an alias bomb as a key would expand in full)
+                if _allowed(key_node, path, doc, diags, ctor):
+                    _bad_node(key_node, path, doc, diags, "a mapping key must be a plain value, not a list or mapping")
                 return None
             key = _construct(key_node, path, doc, diags, ctor)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
