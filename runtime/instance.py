@@ -37,7 +37,6 @@ from vllora_llm.engine.input_guard import (
     check_header_text,
     explain_unencodable,
 )
-from vllora_llm.engine.plain_check import is_plain_request
 from vllora_llm.engine.redaction import Redactor, activate, deactivate, mask_url_passwords, preview, redacting
 from vllora_llm.engine.version import VERSION as __version__
 from vllora_llm.engine.wire import AuthSpec, WireRequest
@@ -377,8 +376,7 @@ class ProviderModelInstance(StreamOpeningInstance):
     def _prepare(
         self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None
     ) -> tuple[WireRequest, list[RequestWarning]]:
-        if builtins is None or not is_plain_request(builtins):
-            check_depth(request, self.max_input_depth, self.plan.name)
+        check_depth(request, self.max_input_depth, self.plan.name)  # a text-only request: a few attribute reads
         try:
             wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
         except (RecursionError, UnicodeEncodeError) as exc:  # what the encoder refused: name the field
