@@ -25,6 +25,7 @@ from .errors import (
     StreamError,
 )
 from .paths import Getter, compile_getter
+from .redaction import preview
 from .transforms import Context, bind
 
 ErrorBuilder = Callable[[int, Mapping[str, str], bytes], LLMError]
@@ -109,8 +110,8 @@ def compile_errors(spec: Mapping[str, Any], provider: str) -> ErrorBuilder:
             data = data[0]  # some APIs wrap the error object in a one-element array
         text = message(data) if data is not None else None
         if text is None:
-            preview = body[:300].decode("utf-8", "replace").strip()
-            text = f"HTTP {status}" + (f": {preview}" if preview else "")
+            shown = preview(body, 300).strip()
+            text = f"HTTP {status}" + (f": {shown}" if shown else "")
         error_type = (lowered.get(type_header) if type_header else None) or (kind(data) if data is not None else None)
         if isinstance(error_type, str) and ":" in error_type and type_header:
             error_type = error_type.split(":", 1)[0]
@@ -131,7 +132,7 @@ def compile_errors(spec: Mapping[str, Any], provider: str) -> ErrorBuilder:
             error_type=str(error_type or error_code) if (error_type or error_code) else None,
             request_id=lowered.get(request_id_header) or _text_or_none(request_id_body, data),
             retry_after=float(retry_after) if isinstance(retry_after, (int, float)) else None,
-            body=data if data is not None else body[:2000].decode("utf-8", "replace"),
+            body=data if data is not None else preview(body, 2000),
             retryable=retryable,
         )
 

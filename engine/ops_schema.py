@@ -77,6 +77,11 @@ def _pointer(root: Node, ref: str) -> Any:
     return node
 
 
+MAX_INLINED_NODES = 10_000
+"""Most schema nodes `schema_inline_refs` may produce: a real schema has hundreds, while 20 chained
+definitions each referenced twice would make a million (and a body of tens of megabytes)."""
+
+
 @register("schema_inline_refs", args={
     "type": "object", "additionalProperties": False,
     "properties": {"cycles": {"enum": ["error", "keep"]}}},
@@ -98,10 +103,17 @@ def _schema_inline_refs(args: Mapping[str, Any]) -> Apply:
             return value
         root = value
         kept: list[str] = []
+        budget = [MAX_INLINED_NODES]
 
         def walk(node: Any, stack: tuple[str, ...]) -> Any:
             if not isinstance(node, dict):
                 return node
+            budget[0] -= 1
+            if budget[0] < 0:  # references to references, each used more than once, grow exponentially
+                raise MappingError(
+                    f"{ctx.path or 'schema'}: inlining its $refs makes more than {MAX_INLINED_NODES:,} schema "
+                    "nodes (definitions referenced many times over); simplify the schema",
+                    path=ctx.path or None)
             ref = node.get("$ref")
             if isinstance(ref, str):
                 if ref in stack:

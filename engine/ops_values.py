@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .regex_guard import MAX_REGEX_INPUT
 from .transforms import Apply, Context, Example, parse_data_url, register
 
 # ---- objects ------------------------------------------------------------------------------------------------
@@ -69,7 +70,7 @@ def _drop_matching(args: Mapping[str, Any]) -> Apply:
     reason = str(args["reason"])
 
     def apply(value: Any, ctx: Context) -> Any:
-        if isinstance(value, str) and pattern.search(value):
+        if isinstance(value, str) and pattern.search(value, 0, MAX_REGEX_INPUT):  # a bounded prefix only
             ctx.warn("dropped_value", f"{ctx.path or 'value'} {reason}; it was not sent")
             return None
         return value

@@ -27,6 +27,7 @@ from .gateway import (
     RequestWarning,
     enc_hook,
 )
+from .input_guard import check_path_segment
 from .messages import MessagesOp, compile_messages
 from .params import ParamOp, Policy, compile_rule, unified_params
 from .paths import deep_copy, deep_merge_into, merge_defaults_into, path_keys, split_path
@@ -52,6 +53,8 @@ class _Endpoint:
     def url(self, base: str, model: str) -> str:
         found = self._urls.get((base, model))  # quote() alone costs ~1 us: a client calls a few URLs over and over
         if found is None:
+            if self.has_model:
+                check_path_segment(model, "model")
             path = self.path.replace("{model}", quote(model, safe="")) if self.has_model else self.path
             found = base.rstrip("/") + path + self.query
             if len(self._urls) < 1024:

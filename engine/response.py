@@ -27,6 +27,7 @@ from .gateway import (
 )
 from .lower_response import lower_choice, lower_response, lower_usage
 from .paths import compile_getter
+from .redaction import preview
 from .templates import template_roots
 from .transforms import Context
 
@@ -39,8 +40,7 @@ def decode_json(body: bytes, provider: str) -> Any:
     try:
         return msgspec.json.decode(body)
     except msgspec.DecodeError:
-        preview = body[:200].decode("utf-8", "replace")
-        raise ProviderError(f"the response body is not valid JSON: {preview!r}", provider=provider) from None
+        raise ProviderError(f"the response body is not valid JSON: {preview(body, 200)!r}", provider=provider) from None
 
 
 class FinishMap:

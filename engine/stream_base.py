@@ -14,6 +14,7 @@ import msgspec
 from .errors import StreamError
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk
+from .redaction import preview
 
 NOTHING = object()
 """A value no event holds (what a decoder has "seen" before the first event)."""
@@ -50,8 +51,7 @@ def json_of(data: Any, provider: str) -> Any:
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError:
-        preview = data[:200] if isinstance(data, str) else bytes(data[:200]).decode("utf-8", "replace")
-        raise StreamError(f"a stream event is not valid JSON: {preview!r}", provider=provider) from None
+        raise StreamError(f"a stream event is not valid JSON: {preview(data, 200)!r}", provider=provider) from None
 
 
 def stream_error(error: Any, provider: str) -> StreamError:

@@ -13,6 +13,7 @@ import msgspec
 from .errors import StreamError
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk
+from .redaction import preview
 from .stream_base import StreamDecoder, json_of, stream_error
 
 
@@ -42,7 +43,8 @@ class PassthroughDecoder(StreamDecoder):
                 chunk = decode(data)
             except msgspec.DecodeError:
                 json_of(data, self.provider)
-                raise StreamError(f"a stream event is not a chunk: {data[:200]!r}", provider=self.provider) from None
+                raise StreamError(f"a stream event is not a chunk: {preview(data, 200)!r}",
+                                  provider=self.provider) from None
             if watch:
                 for choice in chunk.choices:
                     if choice.finish_reason is not None:

@@ -341,9 +341,16 @@ def check_args(name: str, args: dict[str, Any]) -> str | None:
         return None  # a cached spec: validation checked these arguments before it was stored
     from jsonschema import Draft202012Validator
 
+    from .regex_guard import regex_problem
+
     validator = Draft202012Validator(REGISTRY[name].args_schema)
     errors = sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
     if not errors:
+        for key, prop in (REGISTRY[name].args_schema.get("properties") or {}).items():
+            if isinstance(prop, dict) and prop.get("format") == "regex" and isinstance(args.get(key), str):
+                problem = regex_problem(args[key])
+                if problem:
+                    return f"arguments of {name!r} at {key}: {problem}"
         return None
     first = errors[0]
     where = ".".join(str(p) for p in first.absolute_path)

@@ -15,24 +15,23 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
-from urllib.parse import quote, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from vllora_llm.engine.errors import AuthenticationError, LLMError
+from vllora_llm.engine.redaction import REDACTED, Redactor
 from vllora_llm.engine.wire import AuthSpec, WireRequest
 
 __all__ = [
     "AUTH_SCHEMES",
     "AuthScheme",
     "Credentials",
+    "Redactor",
     "redact",
     "redact_error",
     "register_auth_scheme",
     "resolve_credentials",
     "select_auth",
 ]
-
-REDACTED = "[REDACTED]"
-
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
@@ -49,45 +48,55 @@ class Credentials:
         return f"Credentials(key={REDACTED if self.key else None}, extras={sorted(self.extras)})"
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret in `text` (raw and URL-encoded forms) with ``[REDACTED]``."""
-    for secret in secrets:
-        if not secret:
-            continue
-        for form in {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}:
-            if form in text:
-                text = text.replace(form, REDACTED)
-    return text
+def _redactor(secrets: Iterable[str] | Redactor) -> Redactor:
+    return secrets if isinstance(secrets, Redactor) else Redactor(secrets)
 
 
-def redact_error(error: LLMError, secrets: Iterable[str]) -> LLMError:
-    """Redact an error's message, args and text body in place; returns it for ``raise redact_error(...)``."""
-    secrets = tuple(s for s in secrets if s)
-    if not secrets:
-        return error
-    error.message = redact(error.message, secrets)
-    error.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in error.args)
+def redact(text: str, secrets: Iterable[str] | Redactor) -> str:
+    """Replace every secret of 8 characters or more in `text` (raw, URL-encoded, JSON-escaped and base64
+    forms), and every URL password, with ``[REDACTED]``."""
+    return _redactor(secrets).redact(text)
+
+
+_ERROR_TEXT_FIELDS = ("message", "error_type", "request_id", "path", "provider")
+
+
+def redact_error(error: LLMError, secrets: Iterable[str] | Redactor) -> LLMError:
+    """Redact, in place, everything an error shows (`str`, `repr`, traceback, `vars`): its message, args,
+    type, code, request id, notes and body; returns it for ``raise redact_error(...)``."""
+    redactor = _redactor(secrets)
+    for name in _ERROR_TEXT_FIELDS:
+        value = getattr(error, name, None)
+        if isinstance(value, str):
+            setattr(error, name, redactor.redact(value))
+    for name, value in list(vars(error).items()):  # attributes a subclass or a caller added
+        if name not in _ERROR_TEXT_FIELDS and name != "body" and isinstance(value, str):
+            setattr(error, name, redactor.redact(value))
+    error.args = tuple(redactor.redact(a) if isinstance(a, str) else a for a in error.args)
+    notes = getattr(error, "__notes__", None)
+    if isinstance(notes, list):
+        error.__notes__ = [redactor.redact(n) if isinstance(n, str) else n for n in notes]
     body = error.body
     if isinstance(body, str):
-        error.body = redact(body, secrets)
+        error.body = redactor.redact(body)
     elif isinstance(body, (bytes, bytearray)):
-        error.body = redact(bytes(body).decode("utf-8", "replace"), secrets)
+        error.body = redactor.redact(bytes(body).decode("utf-8", "replace"))
     elif body is not None:
-        cleaned = _redact_value(body, secrets)  # a parsed body stays parsed, only its strings change
-        error.body = redact(repr(cleaned), secrets) if any(s in repr(cleaned) for s in secrets) else cleaned
+        cleaned = _redact_value(body, redactor)  # a parsed body stays parsed, only its strings change
+        error.body = redactor.redact(repr(cleaned)) if redactor.leaks(repr(cleaned)) else cleaned
     return error
 
 
-def _redact_value(value: object, secrets: tuple[str, ...]) -> object:
+def _redact_value(value: object, redactor: Redactor) -> object:
     """`value` with every string in it (keys included) redacted, keeping dicts, lists and tuples."""
     if isinstance(value, str):
-        return redact(value, secrets)
+        return redactor.redact(value)
     if isinstance(value, dict):
-        return {_redact_value(k, secrets): _redact_value(v, secrets) for k, v in value.items()}
+        return {_redact_value(k, redactor): _redact_value(v, redactor) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact_value(v, secrets) for v in value]
+        return [_redact_value(v, redactor) for v in value]
     if isinstance(value, tuple):
-        return tuple(_redact_value(v, secrets) for v in value)
+        return tuple(_redact_value(v, redactor) for v in value)
     return value
 
 

@@ -17,10 +17,11 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 from yarl import URL
 
-from vllora_llm.engine.errors import LLMError, ProviderError, SpecError, StreamError
+from vllora_llm.engine.errors import InvalidRequestError, LLMError, ProviderError, SpecError, StreamError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessage,
@@ -32,6 +33,14 @@ from vllora_llm.engine.gateway import (
     RequestWarning,
     Usage,
 )
+from vllora_llm.engine.input_guard import (
+    MAX_INPUT_DEPTH,
+    check_base_url,
+    check_depth,
+    check_header_text,
+    explain_unencodable,
+)
+from vllora_llm.engine.redaction import Redactor, activate, deactivate, mask_url_passwords, preview, redacting
 from vllora_llm.engine.version import VERSION as __version__
 from vllora_llm.engine.wire import AuthSpec, WireRequest
 
@@ -64,6 +73,10 @@ WRONG_URL_STATUS = frozenset({404, 405})
 their errors name the method, the URL and the spec's `endpoint.base_url_hint`."""
 
 USER_AGENT = f"vllora-llm/{__version__}"  # not importlib.metadata: it costs ~5 ms of every process start
+
+SECRET_HEADERS = frozenset(("authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key",
+                            "cookie", "x-auth-token"))
+"""Header names whose values (in `headers=`) are treated as secrets without being named in `secret_headers=`."""
 
 
 # ---- the plan contract (engine/plan.py implements it) ------------------------------------------------------
@@ -299,6 +312,22 @@ def _safe_location(location: str, secrets: Sequence[str]) -> str:
     return f"Location {text!r}"
 
 
+def _header_secrets(headers: Mapping[str, str], auth: AuthSpec, named: Sequence[str]) -> tuple[str, ...]:
+    """The values of the caller's headers that are secrets: the ones named in `secret_headers=`, the known
+    credential headers and the spec's own auth header; for ``Bearer <token>``-like values, the token too."""
+    secret = {name.lower() for name in named} | SECRET_HEADERS
+    if auth.name:
+        secret.add(auth.name.lower())
+    out: list[str] = []
+    for name, value in headers.items():
+        if isinstance(name, str) and isinstance(value, str) and name.lower() in secret and value:
+            out.append(value)
+            scheme, _, token = value.partition(" ")
+            if token and scheme.isalpha():
+                out.append(token.strip())
+    return tuple(out)
+
+
 class StreamOpeningInstance(ModelInstance):
     """An instance whose streams are opened first (`open_stream`); `stream()` iterates one and closes it."""
 
@@ -332,6 +361,8 @@ class ProviderModelInstance(StreamOpeningInstance):
         transport: Transport | None = None,
         environ: Mapping[str, str] | None = None,
         limits: Limits | None = None,
+        secret_headers: Sequence[str] = (),
+        max_input_depth: int = MAX_INPUT_DEPTH,
     ) -> None:
         if plan.framing not in FRAMERS:
             known = ", ".join(sorted(FRAMERS))
@@ -344,8 +375,13 @@ class ProviderModelInstance(StreamOpeningInstance):
         self._auth_spec = select_auth(plan.auth, api_key, environ)  # e.g. an API key instead of signing
         self._auth = scheme_for(self._auth_spec)
         self._credentials = resolve_credentials(self._auth_spec, api_key, environ, provider=plan.name)
-        self._secrets = self._credentials.secrets()
+        check_header_text(headers or {}, plan.name)
+        self._secrets = (*self._credentials.secrets(), *_header_secrets(headers or {}, plan.auth, secret_headers))
+        self._check_key()
         self._headers = _merge_headers({"user-agent": USER_AGENT, "accept-encoding": ACCEPT_ENCODING}, headers or {})
+        self.max_input_depth = max_input_depth
+        self._secrets = (*self._secrets, *self._check_base_url(plan, base_url))
+        self._redactor = Redactor(self._secrets)
         self._headers_only_auth = headers_only(self._auth)
         self._final_headers: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
         """id(the plan's header dict) → (that dict, its final headers), when auth only adds headers."""
@@ -356,17 +392,65 @@ class ProviderModelInstance(StreamOpeningInstance):
         self.transport: Transport = transport or AiohttpTransport(timeout, limits=self.limits)
 
     def __repr__(self) -> str:
-        return f"ProviderModelInstance({self.plan.name!r}, base_url={self.base_url!r})"
+        return f"ProviderModelInstance({self.plan.name!r}, base_url={mask_url_passwords(repr(self.base_url))})"
+
+    def _check_base_url(self, plan: ProviderPlan, base_url: str | None) -> tuple[str, ...]:
+        """Validate the base URL the calls will use (when it can be known now) and return its password, a
+        secret to redact. A URL with `user:password@` is refused when the request's auth (or a caller's
+        header) already sends `Authorization`: HTTP cannot carry both, and the password would be dropped."""
+        resolve = getattr(plan, "resolve_base_url", None)
+        try:
+            url = resolve(base_url) if resolve is not None else base_url
+        except LLMError:
+            url = base_url  # placeholders still unfilled: the request names what is missing
+        if not url or "{" in url:
+            return ()
+        check_base_url(url, plan.name)
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return ()
+        if self._sends_authorization():
+            raise InvalidRequestError(
+                f"base_url: credentials in the URL (user:password@) cannot be sent with {plan.name}'s "
+                "Authorization header; remove them from the URL", provider=plan.name, path="base_url")
+        return tuple(p for p in (parts.password, unquote(parts.password or "")) if p)
+
+    def _check_key(self) -> None:
+        """A key that HTTP cannot carry (CR, LF, NUL, unpaired surrogates, or outside Latin-1 in a header) is
+        refused here, naming `api_key` (never quoting it), instead of failing inside aiohttp."""
+        in_header = headers_only(self._auth)
+        for secret in self._credentials.secrets():
+            problem = "CR, LF or NUL" if any(ch in secret for ch in "\r\n\0") else None
+            try:
+                secret.encode("latin-1" if in_header else "utf-8")
+            except UnicodeEncodeError:
+                problem = problem or "characters a request cannot carry"
+            if problem:
+                raise InvalidRequestError(f"api_key: the key contains {problem}", provider=self.plan.name,
+                                          path="api_key")
+
+    def _sends_authorization(self) -> bool:
+        if any(name.lower() == "authorization" for name in self._headers):
+            return True
+        if not headers_only(self._auth):
+            return True  # a signing scheme sets Authorization itself
+        probe = self._auth.apply(WireRequest("POST", "http://localhost/", {}, b"", False), self._auth_spec,
+                                 self._credentials)
+        return any(name.lower() == "authorization" for name in probe.headers)
 
     def _prepare(
         self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None
     ) -> tuple[WireRequest, list[RequestWarning]]:
-        wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
+        check_depth(request, self.max_input_depth, self.plan.name)  # a text-only request: a few attribute reads
+        try:
+            wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
+        except (RecursionError, UnicodeEncodeError) as exc:  # what the encoder refused: name the field
+            raise explain_unencodable(request, exc, self.plan.name) from None
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s: %s %s", self.plan.name, wire.method, redact(wire.url.split("?", 1)[0], self._secrets))
-        if warnings and self._secrets:  # a warning may quote a request value, and a value may hold a key
+            logger.debug("%s: %s %s", self.plan.name, wire.method, redact(wire.url.split("?", 1)[0], self._redactor))
+        if warnings and self._redactor:  # a warning may quote a request value, and a value may hold a key
             for warning in warnings:
-                warning.message = redact(warning.message, self._secrets)
+                warning.message = redact(warning.message, self._redactor)
         trace_headers: dict[str, str] = {}
         observation = CURRENT.get()
         if observation is not None:  # an observed call: say where it goes, and carry its trace if the spec allows
@@ -396,7 +480,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         return final
 
     def _attempts(self) -> Attempts:
-        return Attempts(self.plan.name, self.retry, self._secrets)
+        return Attempts(self.plan.name, self.retry, self._redactor)
 
     def _describe_answer(self, err: LLMError, status: int, headers: Mapping[str, str], body: bytes) -> None:
         """Give an error raised while decoding a 2xx answer its status, request id and a body preview."""
@@ -405,7 +489,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         if err.request_id is None:  # the plan's error builder knows which header carries the request id
             err.request_id = self.plan.error(status, headers, b"").request_id
         if err.body is None:
-            err.body = body[:2000].decode("utf-8", "replace")
+            err.body = preview(body, 2000)
 
     def http_error(
         self, status: int, headers: Mapping[str, str], body: bytes, truncated: bool = False,
@@ -423,11 +507,12 @@ class ProviderModelInstance(StreamOpeningInstance):
             note = f" (error body over {self.limits.max_error_bytes} bytes, Limits.max_error_bytes: not read)"
         elif depth is not None and json_too_deep(body, depth):
             note = f" (error body nested deeper than {depth}, Limits.max_json_depth: not parsed)"
-        try:
-            err = self.plan.error(status, headers, b"" if note else body)
-        except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
-            note = " (error body nested too deeply to parse)"
-            err = self.plan.error(status, headers, b"")
+        with redacting(self._redactor or None):  # previews redacted before they are cut
+            try:
+                err = self.plan.error(status, headers, b"" if note else body)
+            except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
+                note = " (error body nested too deeply to parse)"
+                err = self.plan.error(status, headers, b"")
         if note:
             err.message += note
             err.args = (err.message,)
@@ -435,7 +520,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         if wire is not None and status in WRONG_URL_STATUS:
             err.message = f"{err.message} ({self._where(wire)})"
             err.args = (err.message,)
-        return redact_error(err, self._secrets)
+        return redact_error(err, self._redactor)
 
     def redirect_error(self, status: int, headers: Mapping[str, str]) -> LLMError:
         """A 3xx as a typed error: provider APIs do not redirect, and following one would resend the key
@@ -447,7 +532,7 @@ class ProviderModelInstance(StreamOpeningInstance):
             provider=self.plan.name, status=status, retryable=False,
         )
         err.request_id = self.plan.error(status, headers, b"").request_id
-        return redact_error(err, self._secrets)
+        return redact_error(err, self._redactor)
 
     def _where(self, wire: WireRequest) -> str:
         """`POST https://host/path; hint: <the spec's endpoint.base_url_hint>; the default base URL is ...`."""
@@ -500,9 +585,20 @@ class ProviderModelInstance(StreamOpeningInstance):
                 return self.plan.decode(response.status, response.headers, body)
             except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
                 raise ProviderError("response body nested too deeply to decode") from None
-        except LLMError as err:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
+        except LLMError as first:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
+            err = first
+        if self._redactor:  # build it again with previews redacted before they are cut
+            with redacting(self._redactor):
+                try:
+                    self.plan.decode(response.status, response.headers, body)
+                except LLMError as again:
+                    err = again
+                except RecursionError:
+                    pass
+                self._describe_answer(err, response.status, response.headers, body)
+        else:
             self._describe_answer(err, response.status, response.headers, body)
-            raise
+        raise err
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
         wire, warnings = self._prepare(request, stream=True)
@@ -653,6 +749,8 @@ class _ProviderChunkStream(ChunkStream):
         data = await self._response.read_chunk()
         frames = self._framer.feed(data) if data else self._framer.close()
         pending = self._pending
+        redactor = self._owner._redactor
+        token = activate(redactor) if redactor else None  # error previews redacted before they are cut
         try:
             try:
                 if frames:
@@ -668,6 +766,9 @@ class _ProviderChunkStream(ChunkStream):
             if not pending:
                 raise
             self._deferred = err
+        finally:
+            if token is not None:
+                deactivate(token)
 
     def _drop_response(self) -> None:
         response, self._response = self._response, None

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from vllora_llm.engine.errors import LLMError
 
-from .auth import redact_error
+from .auth import Redactor, redact_error
 from .observe import CURRENT
 
 __all__ = ["RETRY_STATUSES", "Attempts", "RetryPolicy", "classify_http_error", "header_value", "parse_retry_after"]
@@ -83,7 +83,7 @@ class Attempts:
 
     __slots__ = ("count", "name", "policy", "secrets")
 
-    def __init__(self, name: str, policy: RetryPolicy, secrets: tuple[str, ...]) -> None:
+    def __init__(self, name: str, policy: RetryPolicy, secrets: tuple[str, ...] | Redactor) -> None:
         self.name = name
         self.policy = policy
         self.secrets = secrets

@@ -117,7 +117,10 @@ def render(
     if plan.auth.scheme in ("bearer", "header") and plan.auth.env:
         name = plan.auth.name or "authorization"
         headers[name.lower()] = "<redacted>"
-    out = {"method": wire.method, "url": wire.url, "headers": headers, "body": json.loads(wire.body)}
+    from vllora_llm.engine.redaction import mask_url_passwords
+
+    url = mask_url_passwords(wire.url)
+    out = {"method": wire.method, "url": url, "headers": headers, "body": json.loads(wire.body)}
     print(json.dumps(out, indent=2, ensure_ascii=False))
     return 0
 

@@ -10,12 +10,22 @@ a cache that cannot be read or written only means the slow path runs.
 
 `VLLORA_SPEC_CACHE` names the folder, or `off` disables the cache; the default is
 `$XDG_CACHE_HOME/vllora-llm/specs` (`~/.cache/vllora-llm/specs`).
+
+Trust: a cached entry is loaded as already validated, so it must be this user's own. As ssh does with its
+files, the folder and each entry must be owned by the current user and not writable by group or others, and
+every entry carries an HMAC-SHA256 made with a per-user key (`.key` in the folder, created 0600). An entry
+that fails any check is ignored with a warning (on the `vllora_llm` logger) and the spec is compiled from
+its YAML, with full validation.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import logging
 import os
+import secrets
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -25,7 +35,75 @@ from typing import Any
 import msgspec
 
 ENV_VAR = "VLLORA_SPEC_CACHE"
-FORMAT = 1
+FORMAT = 2  # 2: entries are authenticated (msgpack blob + HMAC-SHA256)
+KEY_FILE = ".key"
+_MAC_SIZE = 32
+
+logger = logging.getLogger("vllora_llm")
+_warned: set[str] = set()
+
+
+def _warn(what: str, path: Path) -> None:
+    """One warning per problem and place per process: the cache is skipped, nothing else changes."""
+    message = f"spec cache: {what} ({path}); compiling from the YAML instead"
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)
+
+
+def _untrusted(info: os.stat_result) -> str | None:
+    """Why a cache file or folder with this `stat` is not trusted (another owner, or writable by others)."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and info.st_uid != getuid():
+        return "not owned by the current user"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "writable by group or others"
+    return None
+
+
+def _trusted_folder(folder: Path) -> bool:
+    try:
+        info = folder.stat()
+    except OSError:
+        return False
+    problem = _untrusted(info)
+    if problem:
+        _warn(f"the cache folder is {problem}", folder)
+        return False
+    return True
+
+
+def _key(folder: Path, *, create: bool) -> bytes | None:
+    """The per-user HMAC key of `folder` (made, 0600, when `create`), or None when missing or untrusted."""
+    path = folder / KEY_FILE
+    if create and not path.exists():
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            pass  # another process made it first: read theirs
+        except OSError:
+            return None
+        else:
+            with os.fdopen(handle, "wb") as out:
+                out.write(secrets.token_bytes(32))
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    with os.fdopen(handle, "rb") as key_file:
+        info = os.fstat(key_file.fileno())
+        problem = _untrusted(info)
+        if problem is None and info.st_mode & (stat.S_IRGRP | stat.S_IROTH):
+            problem = "readable by group or others"
+        if problem:
+            _warn(f"the cache key is {problem}", path)
+            return None
+        key = key_file.read()
+    return key if len(key) >= 32 else None
+
+
+def _mac(key: bytes, blob: bytes) -> bytes:
+    return hmac.new(key, blob, hashlib.sha256).digest()
 
 _ENGINE = Path(__file__).resolve().parents[1]
 
@@ -76,9 +154,25 @@ def lookup(name: str, paths: Mapping[str, str], schemas: str) -> dict[str, Any] 
     folder = cache_dir()
     if folder is None or name not in paths:
         return None
+    target = _entry(folder, name, paths[name], code_fingerprint(schemas))
+    if not target.exists() or not _trusted_folder(folder):
+        return None
+    key = _key(folder, create=False)
+    if key is None:
+        return None
     try:
-        with open(_entry(folder, name, paths[name], code_fingerprint(schemas)), "rb") as handle:
-            entry = msgspec.msgpack.decode(handle.read())
+        handle = os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(handle, "rb") as entry_file:
+            problem = _untrusted(os.fstat(entry_file.fileno()))
+            if problem:
+                _warn(f"a cache entry is {problem}", target)
+                return None
+            raw = entry_file.read()
+        blob, mac = raw[:-_MAC_SIZE], raw[-_MAC_SIZE:]
+        if len(raw) <= _MAC_SIZE or not hmac.compare_digest(mac, _mac(key, blob)):
+            _warn("a cache entry failed its authentication check (changed or not written by this user)", target)
+            return None
+        entry = msgspec.msgpack.decode(blob)
         if not isinstance(entry, dict) or entry.get("format") != FORMAT:
             return None
         for dep_name, dep_path, digest in entry["deps"]:
@@ -109,12 +203,17 @@ def store(name: str, paths: Mapping[str, str], chain: Sequence[str], data: dict[
         return False
     target = _entry(folder, name, paths[name], code_fingerprint(schemas))
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _trusted_folder(folder):
+            return False
+        key = _key(folder, create=True)
+        if key is None:
+            return False
         _prune(folder)
-        handle, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".msgpack")
+        handle, temp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".msgpack")  # made 0600
         try:
             with os.fdopen(handle, "wb") as out:
-                out.write(blob)
+                out.write(blob + _mac(key, blob))
             os.replace(temp, target)
         except BaseException:
             os.unlink(temp)

@@ -18,6 +18,26 @@ Path = tuple[str | int, ...]
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is ~10x faster where present
 
+MAX_NODES = 100_000
+"""Most nodes a file may expand to, aliases counted at each use (a "billion laughs" file stops here)."""
+MAX_DEPTH = 64
+"""Deepest nesting a file may have (the deepest shipped spec nests about 12)."""
+
+
+class _TooLarge(Exception):
+    def __init__(self, node: yaml.Node, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+        self.hint = hint
+
+
+class _Budget:
+    __slots__ = ("nodes",)
+
+    def __init__(self) -> None:
+        self.nodes = 0
+
 
 @dataclass(slots=True)
 class SourceDoc:
@@ -71,13 +91,21 @@ def load_text(text: str, file: str, diags: Diagnostics) -> SourceDoc | None:
     except yaml.YAMLError as exc:
         diags.add(file, (1, 1), "SPEC001", "", f"invalid YAML: {exc}")
         return None
+    except RecursionError:
+        diags.add(file, (1, 1), "SPEC001", "", "invalid YAML: nested too deeply to be read",
+                  hint=f"a spec nests at most {MAX_DEPTH} levels")
+        return None
     doc = SourceDoc(file=file, data=None)
     if node is None:
         doc.data = None
         return doc
     constructor = yaml.SafeLoader("")
     before = len(diags.items)
-    doc.data = _build(node, (), doc, diags, constructor)
+    try:
+        doc.data = _build(node, (), doc, diags, constructor, _Budget())
+    except _TooLarge as exc:
+        diags.add(file, _pos(exc.node), "SPEC001", "", exc.message, hint=exc.hint)
+        return None
     if any(d.code == "SPEC001" for d in diags.items[before:]):
         return None  # a value that could not be read: report that, not its knock-on schema errors
     return doc
@@ -111,7 +139,16 @@ def _construct(node: yaml.Node, path: Path, doc: SourceDoc, diags: Diagnostics, 
         return None
 
 
-def _build(node: yaml.Node, path: Path, doc: SourceDoc, diags: Diagnostics, ctor: yaml.SafeLoader) -> Any:
+def _build(
+    node: yaml.Node, path: Path, doc: SourceDoc, diags: Diagnostics, ctor: yaml.SafeLoader, budget: _Budget
+) -> Any:
+    budget.nodes += 1
+    if budget.nodes > MAX_NODES:
+        raise _TooLarge(node, f"the YAML expands to more than {MAX_NODES:,} nodes (aliases counted at each use)",
+                        "YAML aliases (*name) repeat what they point to: use fewer of them")
+    if len(path) > MAX_DEPTH:
+        raise _TooLarge(node, f"the YAML nests deeper than {MAX_DEPTH} levels (at {format_path(path[:8])}…)",
+                        "flatten the template; no spec needs this depth")
     doc.marks[path] = _pos(node)
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not _allowed(node, path, doc, diags, ctor):
         return None
@@ -123,6 +160,10 @@ def _build(node: yaml.Node, path: Path, doc: SourceDoc, diags: Diagnostics, ctor
             return None
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):  # (an alias bomb as a key would expand in full)
+                if _allowed(key_node, path, doc, diags, ctor):
+                    _bad_node(key_node, path, doc, diags, "a mapping key must be a plain value, not a list or mapping")
+                return None
             key = _construct(key_node, path, doc, diags, ctor)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
                 key = str(key)
@@ -137,10 +178,10 @@ def _build(node: yaml.Node, path: Path, doc: SourceDoc, diags: Diagnostics, ctor
                     hint="YAML keeps only the last one; remove one of them",
                 )
             doc.key_marks[child] = _pos(key_node)
-            out[key] = _build(value_node, child, doc, diags, ctor)
+            out[key] = _build(value_node, child, doc, diags, ctor, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), doc, diags, ctor) for i, item in enumerate(node.value)]
+        return [_build(item, (*path, i), doc, diags, ctor, budget) for i, item in enumerate(node.value)]
     return _construct(node, path, doc, diags, ctor)
 
 

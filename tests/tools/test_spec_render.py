@@ -97,6 +97,14 @@ def test_render_base_url_and_model_flags(capsys: pytest.CaptureFixture[str]) -> 
     assert wire["body"]["model"] == "gpt-4o"
 
 
+def test_render_never_prints_a_url_password(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "render", "ollama", f"{REQUESTS}/image.json", "--base-url",
+                       "http://proxy-user:pw@127.0.0.1:9/v1")
+    assert code == 0
+    assert json.loads(out)["url"] == "http://proxy-user:[REDACTED]@127.0.0.1:9/v1/chat/completions"
+    assert ":pw@" not in out
+
+
 def test_policy_error_rejects_the_request(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
