@@ -22,6 +22,7 @@ from vllora_llm.engine.plan import Plan
 from vllora_llm.engine.registry import discover, load_plan
 from vllora_llm.runtime.eventstream import encode_message
 from vllora_llm.runtime.instance import FRAMERS
+from vllora_llm.runtime.limits import Limits
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "recordings"
 NAMES = sorted(discover())
@@ -108,7 +109,7 @@ def wire_bytes(draw: st.DrawFn, name: str) -> bytes:
 
 def decode(p: Plan, pieces: list[bytes]) -> int:
     """Frame and decode `pieces` the way the runtime does; the number of chunks produced."""
-    framer = FRAMERS[p.framing](p)  # the runtime's framer: frames normalised as the engine reads them
+    framer = FRAMERS[p.framing](p, Limits())  # the runtime's framer: frames normalised as the engine reads them
     decoder = p.stream_decoder()
     produced = 0
     for piece in pieces:
