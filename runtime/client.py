@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from vllora_llm.engine.aggregate import StreamAggregator
 from vllora_llm.engine.gateway import (
@@ -24,6 +24,12 @@ from vllora_llm.engine.gateway import (
 
 from .instance import ChunkStream, ModelInstance, ProviderModelInstance
 from .transport import Timeouts, call_timeouts
+
+if TYPE_CHECKING:
+    from vllora_llm.engine.mcp_types import McpDefinition
+
+    from .python_tool import FunctionTool
+    from .tool_loop import ToolLoop
 
 __all__ = ["CompletionsClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
 
@@ -163,42 +169,114 @@ class ResultStream:
 
 
 class CompletionsClient:
-    """Chat completions against one model instance (the crate's `CompletionsClient`)."""
+    """Chat completions against one model instance (the crate's `CompletionsClient`).
 
-    __slots__ = ("_instance",)
+    A request naming `mcp_servers` (or a client with MCP / Python tool defaults, or a call given `tools=`) runs
+    through the tool loop (`runtime/tool_loop.py`); every other request goes straight to the instance."""
 
-    def __init__(self, instance: ModelInstance) -> None:
+    __slots__ = ("_instance", "_loop")
+
+    def __init__(self, instance: ModelInstance, loop: ToolLoop | None = None) -> None:
         self._instance = instance
+        self._loop = loop
+
+    def _tool_loop(self) -> ToolLoop:
+        if self._loop is None:
+            from .tool_loop import ToolLoop  # lazily: most clients never run a tool loop
+
+            self._loop = ToolLoop()
+        return self._loop
+
+    def _uses_loop(self, request: ChatCompletionRequest, tools: Sequence[FunctionTool] | None) -> bool:
+        return request.mcp_servers is not None or tools is not None or (
+            self._loop is not None and self._loop.applies(request, tools)
+        )
 
     async def create(
-        self, request: RequestLike, *, timeout: Timeouts | float | None = None
+        self,
+        request: RequestLike,
+        *,
+        timeout: Timeouts | float | None = None,
+        tools: Sequence[FunctionTool] | None = None,
+        max_tool_steps: int | None = None,
+        tool_timeout: float | None = None,
     ) -> ChatCompletionMessageWithFinishReason:
-        """One whole completion. `timeout` (a `Timeouts` or seconds) replaces the client's for this call."""
+        """One whole completion. `timeout` (a `Timeouts` or seconds) replaces the client's for this call (for
+        each model call of a tool loop). `tools` (functions made with `vllora_llm.tool.tool`), `max_tool_steps`
+        and `tool_timeout` (seconds per tool call) set the tool loop for this call."""
         coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
+        if self._uses_loop(coerced, tools):
+            instance = self._instance
+
+            async def model_call(turn: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
+                with call_timeouts(timeout):
+                    return await instance.complete(turn)
+
+            return await self._tool_loop().complete(
+                model_call, coerced, tools=tools, max_tool_steps=max_tool_steps, tool_timeout=tool_timeout
+            )
         if timeout is None:
             return await self._instance.complete_validated(coerced, builtins)
         with call_timeouts(timeout):
             return await self._instance.complete_validated(coerced, builtins)
 
-    def create_stream(self, request: RequestLike, *, timeout: Timeouts | float | None = None) -> ResultStream:
-        """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`)."""
-        return ResultStream(self._instance, ChatCompletionRequest.coerce(request), timeout)
+    def create_stream(
+        self,
+        request: RequestLike,
+        *,
+        timeout: Timeouts | float | None = None,
+        tools: Sequence[FunctionTool] | None = None,
+        max_tool_steps: int | None = None,
+        tool_timeout: float | None = None,
+    ) -> ResultStream:
+        """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`). Through
+        the tool loop (see `create`), every turn's chunks and the tool events are yielded in order."""
+        coerced = ChatCompletionRequest.coerce(request)
+        if self._uses_loop(coerced, tools):
+            return self._tool_loop().stream(
+                self._instance,
+                coerced,
+                timeout=timeout,
+                tools=tools,
+                max_tool_steps=max_tool_steps,
+                tool_timeout=tool_timeout,
+            )
+        return ResultStream(self._instance, coerced, timeout)
 
 
 class VlloraLLMClient:
     """The entry point: build it from a model instance or a provider spec, then call `completions()`."""
 
-    def __init__(self, instance: ModelInstance) -> None:
+    def __init__(
+        self,
+        instance: ModelInstance,
+        *,
+        mcp_servers: Sequence[McpDefinition | dict[str, Any]] | None = None,
+        tools: Sequence[FunctionTool] | None = None,
+        max_tool_steps: int = 8,
+        tool_timeout: float | None = 60.0,
+    ) -> None:
+        """`mcp_servers` and `tools` are offered on every request (a request's own `mcp_servers` replaces
+        the default servers); `max_tool_steps` / `tool_timeout` are the tool loop's limits."""
         self.instance = instance
-        self._completions = CompletionsClient(instance)
+        loop: ToolLoop | None = None
+        if mcp_servers or tools or max_tool_steps != 8 or tool_timeout != 60.0:
+            from vllora_llm.engine.mcp_types import coerce_definitions
+
+            from .tool_loop import LoopSettings, ToolLoop
+
+            servers = tuple(coerce_definitions(list(mcp_servers or [])))
+            loop = ToolLoop(LoopSettings(servers, tuple(tools or ()), max_tool_steps, tool_timeout))
+        self._completions = CompletionsClient(instance, loop)
 
     def __repr__(self) -> str:
         return f"VlloraLLMClient({self.instance!r})"
 
     @classmethod
-    def new_with_instance(cls, instance: ModelInstance) -> VlloraLLMClient:
-        """Wrap any `ModelInstance` (e.g. `DummyModelInstance()` for offline use)."""
-        return cls(instance)
+    def new_with_instance(cls, instance: ModelInstance, **tool_options: Any) -> VlloraLLMClient:
+        """Wrap any `ModelInstance` (e.g. `DummyModelInstance()` for offline use); `tool_options` are
+        `mcp_servers`, `tools`, `max_tool_steps`, `tool_timeout` (see `__init__`)."""
+        return cls(instance, **tool_options)
 
     @classmethod
     def from_provider(
@@ -219,6 +297,7 @@ class VlloraLLMClient:
         `ProviderModelInstance` (e.g. `backoff_base`, `max_backoff`, `transport`)."""
         from vllora_llm.engine.registry import load_plan  # lazily: the spec compiler is for real providers
 
+        tool_options = _tool_options(options)
         plan = load_plan(name, spec_path)
         values = {key: str(options.pop(key)) for key in plan.placeholders if options.get(key) is not None}
         plan = plan.bind(values, options.get("environ"))
@@ -231,7 +310,7 @@ class VlloraLLMClient:
             max_retries=max_retries,
             **options,
         )
-        return cls(instance)
+        return cls(instance, **tool_options)
 
     @classmethod
     def from_config(
@@ -250,18 +329,24 @@ class VlloraLLMClient:
 
         from .router import RouterModelInstance
 
+        tool_options = _tool_options(options)
         config = load_routing(str(path)) if path is not None else None
         instance = RouterModelInstance(
             config, spec_path=spec_path, timeout=timeout, max_retries=max_retries, **options
         )
-        return cls(instance)
+        return cls(instance, **tool_options)
 
     def completions(self) -> CompletionsClient:
         return self._completions
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self.instance.aclose()
+        """Close the connection pool and the MCP connections (stopping the stdio servers it started)."""
+        loop = self._completions._loop
+        try:
+            if loop is not None:
+                await loop.aclose()
+        finally:
+            await self.instance.aclose()
 
     async def __aenter__(self) -> VlloraLLMClient:
         return self
@@ -270,3 +355,11 @@ class VlloraLLMClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+_TOOL_OPTIONS = ("mcp_servers", "tools", "max_tool_steps", "tool_timeout")
+
+
+def _tool_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The tool-loop keywords of `from_provider` / `from_config`, taken out of `options`."""
+    return {key: options.pop(key) for key in _TOOL_OPTIONS if key in options}
