@@ -38,6 +38,8 @@ CONNECT_TIMEOUT_S = 30.0
 CLOSE_TIMEOUT_S = 10.0
 """How long closing one connection may take (the SDK itself bounds a stdio server's shutdown to ~5 s)."""
 _CONNECTION_CLOSED = -32000
+_SESSION_GONE = ("Session terminated", "Session not found")
+"""How the SDK's client and server say an HTTP session no longer exists (the server restarted or expired it)."""
 
 
 def _import_sdk() -> Any:
@@ -108,10 +110,7 @@ class McpConnection:
             raise McpConnectionError(
                 f"MCP server {self.label!r} did not finish its handshake within {CONNECT_TIMEOUT_S:g} s"
             ) from None
-        except McpConnectionError:
-            await self._close_task()
-            raise
-        except BaseException:
+        except BaseException:  # the typed error from `_run`, or a cancellation: no task is left behind
             await self._close_task()
             raise
         self.opened += 1
@@ -285,8 +284,9 @@ def _is_connection_lost(exc: BaseException) -> bool:
 
     if isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)):
         return True
-    error = getattr(exc, "error", None)
-    return getattr(error, "code", None) == _CONNECTION_CLOSED
+    error = getattr(exc, "error", None)  # the SDK's MCPError: a closed stream, or an HTTP session that expired
+    code, message = getattr(error, "code", None), getattr(error, "message", None)
+    return code == _CONNECTION_CLOSED or message in _SESSION_GONE
 
 
 class McpPool:

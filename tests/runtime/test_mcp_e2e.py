@@ -56,9 +56,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(flag: str, path: str) -> Iterator[str]:
+def served(flag: str, path: str, port: int | None = None) -> Iterator[str]:
     """The shipped MCP server over HTTP (`--http` or `--sse`), in its own process."""
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", SERVER_MODULE, flag, "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -184,6 +184,48 @@ async def test_images_reach_the_model_as_image_parts(
             steps = err.steps
     assert steps[0].result == "[image 1: image/png]"
     assert marker in server.requests[1].body.decode().replace(" ", "")
+
+
+def sockets_to(port: int) -> int:
+    """This process's open TCP sockets whose remote port is `port` (from /proc)."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                    count += 1
+    return count
+
+
+async def test_http_sessions_are_reused_and_leave_no_connection(server: LocalProviderServer, http_mcp: str) -> None:
+    port = int(http_mcp.rsplit(":", 1)[1].split("/", 1)[0])
+    client = client_for(server, "gemini")
+    for _ in range(2):
+        response = await client.completions().create(request([http(http_mcp, "add")], "use add"))
+        assert (response.tool_steps or [])[0].result == "2"
+    (connection,) = client.completions()._tool_loop().pool.connections
+    assert connection.opened == 1 and sockets_to(port) >= 1
+    await client.aclose()
+    assert sockets_to(port) == 0
+
+
+async def test_a_dropped_http_session_is_reopened(server: LocalProviderServer) -> None:
+    port = free_port()
+    async with client_for(server, "openai") as client:
+        with served("--http", "/mcp", port) as url:
+            first = await client.completions().create(request([http(url, "pid")], "use pid"))
+        with served("--http", "/mcp", port) as url:  # a new server process: the old session is gone
+            second = await client.completions().create(request([http(url, "pid")], "use pid"))
+        (connection,) = client.completions()._tool_loop().pool.connections
+    assert (first.tool_steps or [])[0].result != (second.tool_steps or [])[0].result
+    assert not (second.tool_steps or [])[0].is_error and connection.opened == 2
 
 
 async def test_sse_transport(server: LocalProviderServer) -> None:
