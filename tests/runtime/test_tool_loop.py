@@ -302,3 +302,15 @@ async def test_arguments_and_results_are_not_logged_at_info(caplog: pytest.LogCa
         await VlloraLLMClient.new_with_instance(model).completions().create(REQUEST, tools=[secret_echo])
     assert "secret_echo" in caplog.text  # the call is logged...
     assert "argument-value-42" not in caplog.text  # ...not what went in or came out
+
+
+def test_the_sync_client_runs_the_loop_too() -> None:
+    from vllora_llm.client import SyncVlloraLLMClient
+
+    model = ScriptedModel(calls(("add", {"a": 4, "b": 5})), "nine")
+    client = SyncVlloraLLMClient(VlloraLLMClient.new_with_instance(model))
+    try:
+        response = client.completions().create(REQUEST, tools=[add], max_tool_steps=1)
+        assert response.text() == "nine" and (response.tool_steps or [])[0].result == '{"sum":9}'
+    finally:
+        client.close()
