@@ -14,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+import msgspec
+
 from vllora_llm.engine.aggregate import StreamAggregator
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
@@ -174,11 +176,13 @@ class CompletionsClient:
     A request naming `mcp_servers` (or a client with MCP / Python tool defaults, or a call given `tools=`) runs
     through the tool loop (`runtime/tool_loop.py`); every other request goes straight to the instance."""
 
-    __slots__ = ("_instance", "_loop")
+    __slots__ = ("_instance", "_loop", "_routes")
 
     def __init__(self, instance: ModelInstance, loop: ToolLoop | None = None) -> None:
         self._instance = instance
         self._loop = loop
+        self._routes: dict[str, Any] | None = getattr(instance, "mcp_defaults", None) or None
+        """A routing file's `defaults.mcp_servers` by model (looked up once here, not per call)."""
 
     def _tool_loop(self) -> ToolLoop:
         if self._loop is None:
@@ -191,6 +195,16 @@ class CompletionsClient:
         return request.mcp_servers is not None or tools is not None or (
             self._loop is not None and self._loop.applies(request, tools)
         )
+
+    def _with_route_defaults(self, request: ChatCompletionRequest) -> ChatCompletionRequest:
+        """A routing file's `defaults: {mcp_servers: [...]}` for the request's model, when it names none."""
+        routes = self._routes
+        if routes is None or request.mcp_servers is not None or request.model not in routes:
+            return request
+        from vllora_llm.engine.mcp_types import coerce_definitions
+
+        servers = coerce_definitions(routes[request.model], path=f"{request.model}.defaults.mcp_servers")
+        return msgspec.structs.replace(request, mcp_servers=servers)
 
     async def create(
         self,
@@ -205,6 +219,7 @@ class CompletionsClient:
         each model call of a tool loop). `tools` (functions made with `vllora_llm.tool.tool`), `max_tool_steps`
         and `tool_timeout` (seconds per tool call) set the tool loop for this call."""
         coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
+        coerced = self._with_route_defaults(coerced)
         if self._uses_loop(coerced, tools):
             instance = self._instance
 
@@ -231,7 +246,7 @@ class CompletionsClient:
     ) -> ResultStream:
         """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`). Through
         the tool loop (see `create`), every turn's chunks and the tool events are yielded in order."""
-        coerced = ChatCompletionRequest.coerce(request)
+        coerced = self._with_route_defaults(ChatCompletionRequest.coerce(request))
         if self._uses_loop(coerced, tools):
             return self._tool_loop().stream(
                 self._instance,

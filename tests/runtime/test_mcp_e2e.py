@@ -346,3 +346,23 @@ async def _no_leftover_tasks() -> AsyncIterator[None]:
     yield
     leftover = [t for t in asyncio.all_tasks() if t.get_name().startswith("mcp:")]
     assert leftover == [], leftover
+
+
+async def test_routing_file_defaults_name_mcp_servers(server: LocalProviderServer, tmp_path: Any) -> None:
+    import yaml
+
+    routes = [
+        {"model": "with-tools", "inference_provider": {"provider": "anthropic", "model_name": "claude-x"},
+         "base_url": server.base_url_for("anthropic"), "defaults": {"mcp_servers": [stdio("echo")]}},
+        {"model": "plain", "inference_provider": {"provider": "anthropic", "model_name": "claude-x"},
+         "base_url": server.base_url_for("anthropic")},
+    ]
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(routes))
+    async with VlloraLLMClient.from_config(path, environ={"ANTHROPIC_API_KEY": "k"}) as client:
+        ask = {"messages": [{"role": "user", "content": "use echo"}]}
+        with_tools = await client.completions().create({"model": "with-tools", **ask})
+        assert [s.result for s in with_tools.tool_steps or []] == ["echo: example"]
+        assert "mcp_servers" not in server.requests[0].body.decode()
+        plain = await client.completions().create({"model": "plain", **ask})
+        assert plain.tool_steps is None and "tools" not in (server.last_request.json or {})
