@@ -152,6 +152,8 @@ class ToolLoop:
             if calls is None:
                 return run.finish(response)
             await run.execute(calls)
+            if run.hand_back:
+                return run.finish(response)
             current = run.next_request(response)
 
     def stream(
@@ -213,6 +215,8 @@ class _Run:
         self.pending: list[tuple[ToolStep, ToolOutput]] = []
         self.final: ChatCompletionMessageWithFinishReason | None = None
         self.last: ChatCompletionMessageWithFinishReason | None = None
+        self.hand_back = False
+        """The last turn called the caller's own tools beside ours: after running ours, the loop ends."""
 
     async def start(self) -> ChatCompletionRequest:
         loop_tools = await self.loop.collect(self.request, self.python_tools)
@@ -233,9 +237,10 @@ class _Run:
             return None
         calls = response.choices[0].message.tool_calls or []
         mine = [c for c in calls if c.function.name in self.tools]
-        if not mine or len(mine) < len(calls):
-            return None  # no loop tool called, or one of the caller's own tools: the caller answers
-        if self.rounds >= self.max_steps:
+        if not mine:
+            return None  # no loop tool called: the answer, or calls of the caller's own tools only
+        self.hand_back = len(mine) < len(calls)  # the caller's tools too: run ours, then the caller answers
+        if self.rounds >= self.max_steps and not self.hand_back:
             raise MaxToolStepsError(
                 f"the model still called tools after {self.max_steps} rounds of tool calls (max_tool_steps); "
                 f"{len(self.steps)} tool calls were run",
@@ -245,6 +250,9 @@ class _Run:
         return mine
 
     def finish(self, response: ChatCompletionMessageWithFinishReason) -> ChatCompletionMessageWithFinishReason:
+        if self.hand_back:  # the caller sees (and answers) only its own calls; ours are in tool_steps
+            message = response.choices[0].message
+            message.tool_calls = [c for c in message.tool_calls or [] if c.function.name not in self.tools]
         response.usage = self.usage
         response.tool_steps = list(self.steps)
         response.warnings = list(self.warnings)
@@ -360,6 +368,9 @@ async def _stream(
         results = await run.execute(calls)
         for step, _ in results:
             yield ToolResultEvent(step=step)
+        if run.hand_back:
+            run.final = run.finish(response)
+            return
         current = run.next_request(response)
 
 

@@ -194,6 +194,24 @@ async def test_a_call_to_the_requests_own_tool_ends_the_loop() -> None:
     assert len(model.requests) == 2
 
 
+async def test_a_turn_calling_both_runs_ours_and_hands_back_the_callers_own() -> None:
+    own = {"type": "function", "function": {"name": "ask_user", "parameters": {"type": "object"}}}
+    for streamed in (False, True):
+        model = ScriptedModel(calls(("add", {"a": 1, "b": 2}), ("ask_user", {})), "never reached")
+        completions = VlloraLLMClient.new_with_instance(model).completions()
+        if streamed:
+            async with completions.create_stream({**REQUEST, "tools": [own]}, tools=[add]) as stream:
+                kinds = [type(chunk).__name__ async for chunk in stream]
+            assert kinds.count("ToolResultEvent") == 1
+            response = stream.response
+        else:
+            response = await completions.create({**REQUEST, "tools": [own]}, tools=[add])
+        assert response.finish_reason() == "tool_calls"
+        assert [c.function.name for c in response.message().tool_calls or []] == ["ask_user"]
+        assert [(s.name, s.result) for s in response.tool_steps or []] == [("add", '{"sum":3}')]
+        assert len(model.requests) == 1
+
+
 async def test_name_collisions_are_qualified_and_forced_choice_is_forced_once() -> None:
     own = {"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}
     model = ScriptedModel(calls(("python__add", {"a": 1, "b": 2})), "3")
