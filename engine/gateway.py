@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 import msgspec
 
 from .errors import InvalidRequestError
+from .mcp_types import McpDefinition
+from .mcp_types import McpHttp as McpHttp  # re-exported with the request types
+from .mcp_types import McpSse as McpSse
+from .mcp_types import McpStdio as McpStdio
+from .mcp_types import McpToolFilter as McpToolFilter
 from .plain_check import is_plain_request
+from .tool_types import ToolStep
 
 T = TypeVar("T", bound="GatewayStruct")
 
@@ -406,6 +412,8 @@ class ChatCompletionRequest(GatewayStruct, forbid_unknown_fields=True):
     provider_specific: ProviderSpecific | None = None
     extra_body: dict[str, Any] | None = None
     """Fields sent verbatim at the top of the provider's body (escape hatch; no mapping, no checks)."""
+    mcp_servers: list[McpDefinition] | None = None
+    """MCP servers whose tools the client's tool loop offers and runs (never sent to the provider)."""
 
     @classmethod
     def coerce(cls, data: ChatCompletionRequest | dict[str, Any] | bytes | str) -> ChatCompletionRequest:
@@ -479,6 +487,8 @@ class ChatCompletionMessageWithFinishReason(GatewayStruct):
     warnings: list[RequestWarning] = msgspec.field(default_factory=list)
     provider: str | None = None
     system_fingerprint: str | None = None
+    tool_steps: list[ToolStep] | None = None
+    """The tool calls the client's tool loop ran to get this answer (MCP servers, Python tools), in order."""
 
     def message(self) -> ChatCompletionMessage:
         """The first choice's message (the crate's `message()`)."""

@@ -29,7 +29,7 @@ def unified_params() -> tuple[str, ...]:
     names = [
         f
         for f in ChatCompletionRequest.__struct_fields__
-        if f not in ("messages", "stream", "extra_body", "provider_specific")
+        if f not in ("messages", "stream", "extra_body", "provider_specific", "mcp_servers")
     ]
     names += [f"provider_specific.{f}" for f in ProviderSpecific.__struct_fields__]
     return tuple(names)

@@ -109,6 +109,7 @@ class RequestEncoder:
         messages = data.pop("messages")
         extra = data.pop("extra_body", None)
         data.pop("stream", None)
+        data.pop("mcp_servers", None)  # the client's tool loop reads it; never a provider parameter
         if not stream:
             data.pop("stream_options", None)
         specific = data.pop("provider_specific", None)

@@ -13,7 +13,9 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import msgspec
 
 from vllora_llm.engine.aggregate import StreamAggregator
 from vllora_llm.engine.gateway import (
@@ -29,6 +31,12 @@ from .instance import ChunkStream, ModelInstance, ProviderModelInstance
 from .observe import Observation, observe
 from .otel import Telemetry
 from .transport import Timeouts, call_timeouts, unkept_stream
+
+if TYPE_CHECKING:
+    from vllora_llm.engine.mcp_types import McpDefinition
+
+    from .python_tool import FunctionTool
+    from .tool_loop import ToolLoop
 
 __all__ = ["CompletionsClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
 
@@ -190,18 +198,24 @@ class CompletionsClient:
     """Chat completions against one model instance (the crate's `CompletionsClient`).
 
     Every call goes through the telemetry seam (`observe`): with no tracer or meter provider configured and no
-    event callback, that is one check; otherwise the call gets its span, metrics and model events."""
+    event callback, that is one check; otherwise the call gets its span, metrics and model events.
+    A request naming `mcp_servers` (or a client with MCP / Python tool defaults, or a call given `tools=`) runs
+    through the tool loop (`runtime/tool_loop.py`); every other request goes straight to the instance."""
 
-    __slots__ = ("_instance", "_listeners", "_telemetry")
+    __slots__ = ("_instance", "_listeners", "_loop", "_routes", "_telemetry")
 
     def __init__(
         self,
         instance: ModelInstance,
+        loop: ToolLoop | None = None,
         *,
         events: EventCallback | None = None,
         telemetry: Telemetry | None = None,
     ) -> None:
         self._instance = instance
+        self._loop = loop
+        self._routes: dict[str, Any] | None = getattr(instance, "mcp_defaults", None) or None
+        """A routing file's `defaults.mcp_servers` by model (looked up once here, not per call)."""
         self._listeners: tuple[EventCallback, ...] = () if events is None else (events,)
         self._telemetry = telemetry or Telemetry()
 
@@ -212,17 +226,65 @@ class CompletionsClient:
         return observe(self._telemetry, listeners, CHAT, request.model, request, stream=stream,
                        provider_name=self._instance.otel_provider_name)
 
+    def _tool_loop(self) -> ToolLoop:
+        if self._loop is None:
+            from .tool_loop import ToolLoop  # lazily: most clients never run a tool loop
+
+            self._loop = ToolLoop()
+        return self._loop
+
+    def _uses_loop(self, request: ChatCompletionRequest, tools: Sequence[FunctionTool] | None) -> bool:
+        return request.mcp_servers is not None or tools is not None or (
+            self._loop is not None and self._loop.applies(request, tools)
+        )
+
+    def _with_route_defaults(self, request: ChatCompletionRequest) -> ChatCompletionRequest:
+        """A routing file's `defaults: {mcp_servers: [...]}` for the request's model, when it names none."""
+        routes = self._routes
+        if routes is None or request.mcp_servers is not None or request.model not in routes:
+            return request
+        from vllora_llm.engine.mcp_types import coerce_definitions
+
+        servers = coerce_definitions(routes[request.model], path=f"{request.model}.defaults.mcp_servers")
+        return msgspec.structs.replace(request, mcp_servers=servers)
+
     async def create(
         self,
         request: RequestLike,
         *,
         timeout: Timeouts | float | None = None,
         events: EventCallback | None = None,
+        tools: Sequence[FunctionTool] | None = None,
+        max_tool_steps: int | None = None,
+        tool_timeout: float | None = None,
     ) -> ChatCompletionMessageWithFinishReason:
-        """One whole completion. `timeout` (a `Timeouts` or seconds) replaces the client's for this call;
-        `events` receives this call's model events (besides the client's callback)."""
+        """One whole completion. `timeout` (a `Timeouts` or seconds) replaces the client's for this call (for
+        each model call of a tool loop); `events` receives this call's model events (besides the client's
+        callback). `tools` (functions made with `vllora_llm.tool.tool`), `max_tool_steps` and `tool_timeout`
+        (seconds per tool call) set the tool loop for this call."""
         coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
+        coerced = self._with_route_defaults(coerced)
         observation = self._observe(coerced, False, events)
+        if self._uses_loop(coerced, tools):
+            instance = self._instance
+
+            async def model_call(turn: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
+                with call_timeouts(timeout):
+                    return await instance.complete(turn)
+
+            run = self._tool_loop().complete(
+                model_call, coerced, tools=tools, max_tool_steps=max_tool_steps, tool_timeout=tool_timeout
+            )
+            if observation is None:
+                return await run
+            try:
+                with observation.active():  # the loop's model calls and tool calls report to this call
+                    result = await run
+            except BaseException as err:
+                observation.fail(err)
+                raise
+            finish_chat(observation, result)
+            return result
         if observation is not None:
             return await self._create_observed(observation, coerced, builtins, timeout)
         if timeout is None:
@@ -257,10 +319,23 @@ class CompletionsClient:
         timeout: Timeouts | float | None = None,
         aggregate: bool = True,
         events: EventCallback | None = None,
+        tools: Sequence[FunctionTool] | None = None,
+        max_tool_steps: int | None = None,
+        tool_timeout: float | None = None,
     ) -> ResultStream:
         """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`,
-        `aggregate`); `events` receives this call's model events (besides the client's callback)."""
-        coerced = ChatCompletionRequest.coerce(request)
+        `aggregate`); `events` receives this call's model events (besides the client's callback). Through
+        the tool loop (see `create`), every turn's chunks and the tool events are yielded in order."""
+        coerced = self._with_route_defaults(ChatCompletionRequest.coerce(request))
+        if self._uses_loop(coerced, tools):
+            return self._tool_loop().stream(
+                self._instance,
+                coerced,
+                timeout=timeout,
+                tools=tools,
+                max_tool_steps=max_tool_steps,
+                tool_timeout=tool_timeout,
+            )
         if events is None and not self._listeners and self._telemetry.instruments() is None:
             return ResultStream(self._instance, coerced, timeout, aggregate)
         start = partial(self._observe, coerced, True, events)
@@ -359,20 +434,36 @@ class VlloraLLMClient:
         events: EventCallback | None = None,
         tracer_provider: Any = None,
         meter_provider: Any = None,
+        mcp_servers: Sequence[McpDefinition | dict[str, Any]] | None = None,
+        tools: Sequence[FunctionTool] | None = None,
+        max_tool_steps: int = 8,
+        tool_timeout: float | None = 60.0,
     ) -> None:
         """`events` receives every call's model events (`vllora_llm.events`); spans and metrics go to the given
-        OpenTelemetry providers, else to the global ones (none configured: nothing is recorded)."""
+        OpenTelemetry providers, else to the global ones (none configured: nothing is recorded).
+        `mcp_servers` and `tools` are offered on every request (a request's own `mcp_servers` replaces the
+        default servers); `max_tool_steps` / `tool_timeout` are the tool loop's limits."""
         self.instance = instance
         self.telemetry = Telemetry(tracer_provider, meter_provider)
-        self._completions = CompletionsClient(instance, events=events, telemetry=self.telemetry)
+        loop: ToolLoop | None = None
+        if mcp_servers or tools or max_tool_steps != 8 or tool_timeout != 60.0:
+            from vllora_llm.engine.mcp_types import coerce_definitions
+
+            from .tool_loop import LoopSettings, ToolLoop
+
+            servers = tuple(coerce_definitions(list(mcp_servers or [])))
+            loop = ToolLoop(LoopSettings(servers, tuple(tools or ()), max_tool_steps, tool_timeout))
+        self._completions = CompletionsClient(instance, loop, events=events, telemetry=self.telemetry)
 
     def __repr__(self) -> str:
         return f"VlloraLLMClient({self.instance!r})"
 
     @classmethod
-    def new_with_instance(cls, instance: ModelInstance, **observers: Any) -> VlloraLLMClient:
-        """Wrap any `ModelInstance` (e.g. `DummyModelInstance()` for offline use); `observers` as in `__init__`."""
-        return cls(instance, **observers)
+    def new_with_instance(cls, instance: ModelInstance, **options: Any) -> VlloraLLMClient:
+        """Wrap any `ModelInstance` (e.g. `DummyModelInstance()` for offline use); `options` are the observers
+        (`events`, `tracer_provider`, `meter_provider`) and tool-loop defaults (`mcp_servers`, `tools`,
+        `max_tool_steps`, `tool_timeout`) of `__init__`."""
+        return cls(instance, **options)
 
     @classmethod
     def from_provider(
@@ -395,7 +486,7 @@ class VlloraLLMClient:
         from vllora_llm.engine.registry import load_plan  # lazily: the spec compiler is for real providers
 
         observers = _pop_observers(options)
-
+        tool_options = _tool_options(options)
         plan = load_plan(name, spec_path)
         values = {key: str(options.pop(key)) for key in plan.placeholders if options.get(key) is not None}
         plan = plan.bind(values, options.get("environ"))
@@ -408,7 +499,7 @@ class VlloraLLMClient:
             max_retries=max_retries,
             **options,
         )
-        return cls(instance, **observers)
+        return cls(instance, **observers, **tool_options)
 
     @classmethod
     def from_config(
@@ -428,18 +519,24 @@ class VlloraLLMClient:
         from .router import RouterModelInstance
 
         observers = _pop_observers(options)
+        tool_options = _tool_options(options)
         config = load_routing(str(path), spec_path=spec_path) if path is not None else None
         instance = RouterModelInstance(
             config, spec_path=spec_path, timeout=timeout, max_retries=max_retries, **options
         )
-        return cls(instance, **observers)
+        return cls(instance, **observers, **tool_options)
 
     def completions(self) -> CompletionsClient:
         return self._completions
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self.instance.aclose()
+        """Close the connection pool and the MCP connections (stopping the stdio servers it started)."""
+        loop = self._completions._loop
+        try:
+            if loop is not None:
+                await loop.aclose()
+        finally:
+            await self.instance.aclose()
 
     async def __aenter__(self) -> VlloraLLMClient:
         return self
@@ -453,3 +550,11 @@ class VlloraLLMClient:
 def _pop_observers(options: dict[str, Any]) -> dict[str, Any]:
     """The client's own keywords (`events`, `tracer_provider`, `meter_provider`), taken out of `options`."""
     return {key: options.pop(key) for key in ("events", "tracer_provider", "meter_provider") if key in options}
+
+
+_TOOL_OPTIONS = ("mcp_servers", "tools", "max_tool_steps", "tool_timeout")
+
+
+def _tool_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The tool-loop keywords of `from_provider` / `from_config`, taken out of `options`."""
+    return {key: options.pop(key) for key in _TOOL_OPTIONS if key in options}

@@ -70,6 +70,12 @@ class RouterModelInstance(StreamOpeningInstance):
         self._environ = environ if environ is not None else os.environ
         self._options = instance_options
         self._instances: dict[tuple[str, str | None, str | None], ProviderModelInstance] = {}
+        self.mcp_defaults: dict[str, Any] = {
+            model: entry.defaults["mcp_servers"]
+            for model, entry in (config.entries.items() if config is not None else ())
+            if entry.defaults and entry.defaults.get("mcp_servers")
+        }
+        """Each route's `defaults.mcp_servers`: read by the client's tool loop before the request is routed."""
 
     def __repr__(self) -> str:
         routes = len(self.config.entries) if self.config else 0

@@ -137,15 +137,20 @@ class SyncCompletionsClient:
         self._client = client
 
     def create(
-        self, request: RequestLike, *, timeout: Timeouts | float | None = None
+        self, request: RequestLike, *, timeout: Timeouts | float | None = None, **tool_options: Any
     ) -> ChatCompletionMessageWithFinishReason:
-        return self._client._runner.run(self._client.client.completions().create(request, timeout=timeout))
+        """`tool_options`: the tool loop's `tools`, `max_tool_steps`, `tool_timeout` (see the async client)."""
+        completions = self._client.client.completions()
+        return self._client._runner.run(completions.create(request, timeout=timeout, **tool_options))
 
     def create_stream(
-        self, request: RequestLike, *, timeout: Timeouts | float | None = None, aggregate: bool = True
+        self, request: RequestLike, *, timeout: Timeouts | float | None = None, aggregate: bool = True,
+        **tool_options: Any,
     ) -> SyncResultStream:
         """Opens the stream before returning, so HTTP errors raise here."""
-        stream = self._client.client.completions().create_stream(request, timeout=timeout, aggregate=aggregate)
+        stream = self._client.client.completions().create_stream(
+            request, timeout=timeout, aggregate=aggregate, **tool_options
+        )
 
         async def opened() -> ResultStream:
             return await stream

@@ -62,6 +62,41 @@ async def _one_provider(name: str, base_url: str, out: list[str]) -> None:
         out.append(f"  stream finish_reason={whole.finish_reason()}")
 
 
+MCP_HINT = "MCP tool loop: skipped (pip install 'vllora-llm[mcp]' to run it against a local MCP server)"
+
+
+async def _mcp_loop(base_url: str, out: list[str]) -> None:
+    """One tool loop: the local model calls `add` on the MCP server the package ships, started over stdio."""
+    import importlib.util
+    import json
+
+    if importlib.util.find_spec("mcp") is None:
+        out.append(MCP_HINT)
+        return
+    from vllora_llm.client import VlloraLLMClient
+
+    server = {
+        "type": "stdio",
+        "name": "demo",
+        "command": sys.executable,
+        "args": ["-m", "vllora_llm.testing.mcp_server"],
+        "filter": [{"name": "add"}],
+    }
+    request = {
+        "model": DEMO_MODELS["openai"],
+        "messages": [{"role": "user", "content": "Use the add tool to add two numbers."}],
+        "mcp_servers": [server],
+    }
+    async with VlloraLLMClient.from_provider("openai", api_key="local-demo-key", base_url=base_url) as client:
+        response = await client.completions().create(request)
+    out.append("== MCP tool loop (openai wire format; stdio server: python -m vllora_llm.testing.mcp_server)")
+    for step in response.tool_steps or []:
+        arguments = json.dumps(step.arguments, separators=(",", ":"))
+        status = "error" if step.is_error else "ok"
+        out.append(f"  tool {step.name}({arguments}) on {step.server!r} -> {step.result} [{status}]")
+    out.append(f"Model reply: {response.text()}")
+
+
 async def _run() -> int:
     from vllora_llm.client import DummyModelInstance, VlloraLLMClient
     from vllora_llm.testing import LocalProviderServer
@@ -81,6 +116,9 @@ async def _run() -> int:
             lines = []
             await _one_provider(name, server.base_url_for(name), lines)
             print("\n".join(lines), flush=True)
+        lines = []
+        await _mcp_loop(server.base_url_for("openai"), lines)
+        print("\n".join(lines), flush=True)
     print("Demo finished: every provider answered through the real HTTP runtime.")
     return 0
 

@@ -14,6 +14,7 @@ from vllora_llm.engine.errors import (
     StreamError,
     TimeoutError,
 )
+from vllora_llm.engine.tool_errors import MaxToolStepsError, McpConnectionError, ToolLoopError
 
 __all__ = [
     "AuthenticationError",
@@ -21,6 +22,8 @@ __all__ = [
     "InvalidRequestError",
     "LLMError",
     "MappingError",
+    "MaxToolStepsError",
+    "McpConnectionError",
     "NotFoundError",
     "PermissionDeniedError",
     "ProviderError",
@@ -28,4 +31,5 @@ __all__ = [
     "SpecError",
     "StreamError",
     "TimeoutError",
+    "ToolLoopError",
 ]

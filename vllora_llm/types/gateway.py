@@ -29,6 +29,11 @@ from vllora_llm.engine.gateway import (
     JsonObjectFormat,
     JsonSchemaFormat,
     JsonSchemaSpec,
+    McpDefinition,
+    McpHttp,
+    McpSse,
+    McpStdio,
+    McpToolFilter,
     NamedToolChoice,
     PartsContent,
     Penalty,
@@ -50,6 +55,7 @@ from vllora_llm.engine.gateway import (
     ToolCallDelta,
     ToolChoice,
     ToolChoiceFunction,
+    ToolStep,
     Usage,
 )
 
@@ -79,6 +85,11 @@ __all__ = [
     "JsonObjectFormat",
     "JsonSchemaFormat",
     "JsonSchemaSpec",
+    "McpDefinition",
+    "McpHttp",
+    "McpSse",
+    "McpStdio",
+    "McpToolFilter",
     "NamedToolChoice",
     "PartsContent",
     "Penalty",
@@ -100,5 +111,6 @@ __all__ = [
     "ToolCallDelta",
     "ToolChoice",
     "ToolChoiceFunction",
+    "ToolStep",
     "Usage",
 ]
