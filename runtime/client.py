@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from vllora_llm.engine.aggregate import StreamAggregator
 from vllora_llm.engine.gateway import (
@@ -21,11 +21,17 @@ from vllora_llm.engine.gateway import (
     ChatCompletionRequest,
     RequestWarning,
 )
+from vllora_llm.engine.gateway_ops import (
+    CreateEmbeddingRequest,
+    CreateEmbeddingResponse,
+    CreateImageRequest,
+    ImagesResponse,
+)
 
 from .instance import ChunkStream, ModelInstance, ProviderModelInstance
 from .transport import Timeouts, call_timeouts
 
-__all__ = ["CompletionsClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
+__all__ = ["CompletionsClient", "EmbeddingsClient", "ImagesClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
 
 RequestLike: TypeAlias = ChatCompletionRequest | dict[str, Any] | bytes | str
 """Anything `ChatCompletionRequest.coerce` accepts."""
@@ -185,8 +191,43 @@ class CompletionsClient:
         return ResultStream(self._instance, ChatCompletionRequest.coerce(request), timeout)
 
 
+class EmbeddingsClient:
+    """Embeddings against one model instance: one vector per input, in input order, for every provider."""
+
+    __slots__ = ("_instance",)
+
+    def __init__(self, instance: ModelInstance) -> None:
+        self._instance = instance
+
+    async def create(
+        self, request: CreateEmbeddingRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
+    ) -> CreateEmbeddingResponse:
+        """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
+        coerced = CreateEmbeddingRequest.coerce(request)
+        with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
+            return cast(CreateEmbeddingResponse, await self._instance.run_operation("embeddings", coerced))
+
+
+class ImagesClient:
+    """Image generation against one model instance (`b64_json` from every provider, `url` where offered)."""
+
+    __slots__ = ("_instance",)
+
+    def __init__(self, instance: ModelInstance) -> None:
+        self._instance = instance
+
+    async def create(
+        self, request: CreateImageRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
+    ) -> ImagesResponse:
+        """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
+        coerced = CreateImageRequest.coerce(request)
+        with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
+            return cast(ImagesResponse, await self._instance.run_operation("images", coerced))
+
+
 class VlloraLLMClient:
-    """The entry point: build it from a model instance or a provider spec, then call `completions()`."""
+    """The entry point: build it from a model instance or a provider spec, then call `completions()`,
+    `embeddings()` or `images()`."""
 
     def __init__(self, instance: ModelInstance) -> None:
         self.instance = instance
@@ -258,6 +299,12 @@ class VlloraLLMClient:
 
     def completions(self) -> CompletionsClient:
         return self._completions
+
+    def embeddings(self) -> EmbeddingsClient:
+        return EmbeddingsClient(self.instance)
+
+    def images(self) -> ImagesClient:
+        return ImagesClient(self.instance)
 
     async def aclose(self) -> None:
         """Close the connection pool."""

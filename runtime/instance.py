@@ -15,9 +15,9 @@ import logging
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from vllora_llm.engine.errors import LLMError, SpecError
+from vllora_llm.engine.errors import LLMError, MappingError, SpecError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessage,
@@ -29,6 +29,8 @@ from vllora_llm.engine.gateway import (
     RequestWarning,
     Usage,
 )
+from vllora_llm.engine.gateway_ops import OperationRequest, OperationResult
+from vllora_llm.engine.operations import OperationPlan
 from vllora_llm.engine.version import VERSION as __version__
 from vllora_llm.engine.wire import AuthSpec, WireRequest
 
@@ -48,6 +50,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("vllora_llm")
+T = TypeVar("T")
 
 USER_AGENT = f"vllora-llm/{__version__}"  # not importlib.metadata: it costs ~5 ms of every process start
 
@@ -97,6 +100,10 @@ class ProviderPlan(Protocol):
     def error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError: ...
 
     def stream_decoder(self) -> StreamDecoder: ...
+
+    def operation(self, name: str) -> OperationPlan: ...
+
+    def resolve_base_url(self, base_url: str | None = None) -> str: ...
 
 
 FRAMERS: dict[str, Callable[[ProviderPlan], Framer]] = {
@@ -166,6 +173,10 @@ class ModelInstance(ABC):
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
         """Start a stream and return once it is open (HTTP errors raise here); wraps `stream()` by default."""
         return _IteratorChunkStream(self.stream(request))
+
+    async def run_operation(self, operation: str, request: OperationRequest) -> OperationResult:
+        """An operation beside chat (`embeddings`, `images`): the instances built from a spec run it."""
+        raise MappingError(f"{type(self).__name__} has no {operation} operation", path="model")
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most instances hold nothing
         """Release connections; the default has none."""
@@ -375,6 +386,36 @@ class ProviderModelInstance(StreamOpeningInstance):
         except LLMError as err:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
             self._describe_answer(err, response.status, response.headers, response.body)
             raise
+
+    def authorize(self, wire: WireRequest) -> WireRequest:
+        """`wire` with our headers and the credentials added (what `_prepare` does for chat requests)."""
+        if self._headers_only_auth:
+            wire.headers = self._headers_for(wire)
+            return wire
+        return self._auth.apply(wire.with_headers(_merge_headers(self._headers, wire.headers)), self._auth_spec,
+                                self._credentials)
+
+    async def send_decoded(self, wire: WireRequest, decode: Callable[[Response], T]) -> T:
+        """One call with the retry rules: `decode` turns a response into the result or raises its typed error."""
+        attempts: Attempts | None = None
+
+        async def once() -> T:
+            return decode(await self.transport.send(wire))
+
+        try:
+            try:
+                return await once()
+            except LLMError as err:
+                attempts = self._attempts()
+                await attempts.failed(err)  # raises unless this failure may be retried
+                return await attempts.run(once)
+        except LLMError as err:
+            raise (attempts or self._attempts()).final(err) from None
+
+    async def run_operation(self, operation: str, request: OperationRequest) -> OperationResult:
+        from .operations import run_operation
+
+        return await run_operation(self, operation, request)
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
         wire, warnings = self._prepare(request, stream=True)

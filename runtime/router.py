@@ -20,7 +20,12 @@ from typing import Any
 import msgspec
 
 from vllora_llm.engine.errors import LLMError
-from vllora_llm.engine.gateway import ChatCompletionChunk, ChatCompletionMessageWithFinishReason, ChatCompletionRequest
+from vllora_llm.engine.gateway import (
+    ChatCompletionChunk,
+    ChatCompletionMessageWithFinishReason,
+    ChatCompletionRequest,
+)
+from vllora_llm.engine.gateway_ops import OperationRequest, OperationResult
 from vllora_llm.engine.routing import ModelEntry, Price, RoutingConfig, cost_of, parse_model_id, unknown_model_error
 
 from .instance import ChunkStream, ProviderModelInstance, StreamOpeningInstance
@@ -139,6 +144,25 @@ class RouterModelInstance(StreamOpeningInstance):
             if target.price is not None and response.usage is not None:
                 response.usage.cost = cost_of(response.usage, target.price)
             return response
+        raise AssertionError("unreachable: a route always has at least one target")
+
+    async def run_operation(self, operation: str, request: OperationRequest) -> OperationResult:
+        """Embeddings and images routed like chat: the entry's targets in order, cost where priced."""
+        targets = self.targets(request.model)
+        for position, target in enumerate(targets):
+            try:
+                routed = OperationRequest.coerce_as(request, target.model_name, target.defaults)
+                result = await self._instance(target).run_operation(operation, routed)
+            except LLMError as err:
+                if position + 1 < len(targets) and self._should_fall_back(err, target):
+                    self._hop(request.model, target, err, len(targets) - position - 1)
+                    continue
+                raise
+            result.provider = target.provider
+            usage = getattr(result, "usage", None)
+            if target.price is not None and usage is not None and hasattr(usage, "prompt_tokens"):
+                usage.cost = usage.prompt_tokens * target.price.per_input_token / 1_000_000
+            return result
         raise AssertionError("unreachable: a route always has at least one target")
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
