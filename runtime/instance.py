@@ -15,7 +15,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from vllora_llm.engine.errors import LLMError, MappingError, SpecError
 from vllora_llm.engine.gateway import (
@@ -30,7 +30,6 @@ from vllora_llm.engine.gateway import (
     Usage,
 )
 from vllora_llm.engine.gateway_ops import OperationRequest, OperationResult
-from vllora_llm.engine.operations import OperationPlan
 from vllora_llm.engine.version import VERSION as __version__
 from vllora_llm.engine.wire import AuthSpec, WireRequest
 
@@ -39,6 +38,9 @@ from .eventstream import EventStreamParser
 from .retry import Attempts, RetryPolicy, classify_http_error
 from .sse import SSEParser
 from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Transport
+
+if TYPE_CHECKING:  # (the spec compiler is imported only by clients built from a spec)
+    from vllora_llm.engine.operations import OperationPlan
 
 __all__ = [
     "FRAMERS",
