@@ -1,7 +1,7 @@
 """`vllora-llm`: the command line. Subcommands live in their own modules and are imported on use.
 
     vllora-llm spec validate [PATH...]     check specs (built-ins + VLLORA_SPEC_PATH by default)
-    vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M]
+    vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M] [--operation chat|embeddings|images]
     vllora-llm spec transforms             list the named transforms with their examples
     vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]]
     vllora-llm spec diff OLD.yaml NEW.yaml  classify the changes between two revisions of a spec
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--stream", action="store_true", help="render the streaming call")
     render.add_argument("--model", help="override the request's model")
     render.add_argument("--base-url", help="render against this base URL")
+    render.add_argument("--operation", choices=("chat", "embeddings", "images"), default="chat",
+                        help="the operation the request is for (default chat)")
     spec_sub.add_parser("transforms", help="list the named transforms and their examples")
     matrix = spec_sub.add_parser("matrix", help="the parameter support table, computed from the specs")
     matrix.add_argument("--all", action="store_true", help="a column per spec on the search path, with targets")
@@ -71,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return spec_commands.validate(args.paths)
         if args.spec_command == "render":
             return spec_commands.render(
-                args.provider, args.request, stream=args.stream, model=args.model, base_url=args.base_url
+                args.provider, args.request, stream=args.stream, model=args.model, base_url=args.base_url,
+                operation=args.operation,
             )
         if args.spec_command == "matrix":
             from .matrix import run as run_matrix

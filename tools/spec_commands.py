@@ -31,9 +31,12 @@ def _read_request(path: str) -> Any:
         return json.load(handle)
 
 
-def render(provider: str, request_path: str, *, stream: bool, model: str | None, base_url: str | None) -> int:
+def render(
+    provider: str, request_path: str, *, stream: bool, model: str | None, base_url: str | None, operation: str = "chat"
+) -> int:
     from vllora_llm.engine.errors import LLMError
     from vllora_llm.engine.gateway import ChatCompletionRequest
+    from vllora_llm.engine.gateway_ops import OPERATION_TYPES
     from vllora_llm.engine.registry import load_plan
 
     try:
@@ -45,19 +48,26 @@ def render(provider: str, request_path: str, *, stream: bool, model: str | None,
         raw["model"] = model
     try:
         plan = load_plan(provider)
-        request = ChatCompletionRequest.coerce(raw)
-        wire, warnings = plan.encode(request, stream=stream, base_url=base_url)
+        if operation == "chat":
+            wire, warnings = plan.encode(ChatCompletionRequest.coerce(raw), stream=stream, base_url=base_url)
+            wires = [wire]
+        else:
+            request = OPERATION_TYPES[operation][0].coerce(raw)
+            wires, warnings = plan.operation(operation).encode(request, base_url=plan.resolve_base_url(base_url))
     except LLMError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     for warning in warnings:
         print(f"warning: {warning.message}", file=sys.stderr)
-    headers = {k: ("<redacted>" if k.lower() in REDACTED_HEADERS else v) for k, v in wire.headers.items()}
-    if plan.auth.scheme in ("bearer", "header") and plan.auth.env:
-        name = plan.auth.name or "authorization"
-        headers[name.lower()] = "<redacted>"
-    out = {"method": wire.method, "url": wire.url, "headers": headers, "body": json.loads(wire.body)}
-    print(json.dumps(out, indent=2, ensure_ascii=False))
+    shown = []
+    for wire in wires:
+        headers = {k: ("<redacted>" if k.lower() in REDACTED_HEADERS else v) for k, v in wire.headers.items()}
+        if plan.auth.scheme in ("bearer", "header") and plan.auth.env:
+            name = plan.auth.name or "authorization"
+            headers[name.lower()] = "<redacted>"
+        shown.append({"method": wire.method, "url": wire.url, "headers": headers, "body": json.loads(wire.body)})
+    # one call as an object; a fan-out (one call per input) as the list of its calls, in input order
+    print(json.dumps(shown[0] if len(shown) == 1 else shown, indent=2, ensure_ascii=False))
     return 0
 
 
