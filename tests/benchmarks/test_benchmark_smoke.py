@@ -28,3 +28,5 @@ def test_the_benchmark_runs_on_a_tiny_workload(tmp_path: Path) -> None:
     assert entry["stream_us_per_chunk"]["vllora_chunks"] > 0
     assert entry["start"]["warm_loaded"] == []  # a warm start imports neither yaml, jsonschema nor jmespath
     assert "| openai |" in done.stdout  # the ratio table
+    assert set(results["embeddings"]) >= {"floor_us", "vllora_us", "ratio"}  # the 100 x 1,536 embeddings row
+    assert "| openai | embeddings 100 x 1,536 floats" in done.stdout
