@@ -3,7 +3,7 @@
     vllora-llm spec validate [PATH...]     check specs (built-ins + VLLORA_SPEC_PATH by default)
     vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M] [--operation chat|embeddings|images]
     vllora-llm spec transforms             list the named transforms with their examples
-    vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]]
+    vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]] [--operation embeddings|images]
     vllora-llm spec diff OLD.yaml NEW.yaml  classify the changes between two revisions of a spec
     vllora-llm spec docs PROVIDER           Markdown reference of one provider's spec
     vllora-llm demo                        the usage guide's examples against the local provider server
@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     matrix = spec_sub.add_parser("matrix", help="the parameter support table, computed from the specs")
     matrix.add_argument("--all", action="store_true", help="a column per spec on the search path, with targets")
     matrix.add_argument("--format", choices=("md", "json"), default="md")
+    matrix.add_argument("--operation", choices=("chat", "embeddings", "images"), default="chat",
+                        help="the table of another operation's parameters (default chat)")
     matrix.add_argument("--write-readme", nargs="?", const="README.md", metavar="README",
                         help="replace the table between the matrix markers of README (default README.md)")
     diff = spec_sub.add_parser("diff", help="classify the changes between two revisions of a spec")
@@ -78,6 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.spec_command == "matrix":
             from .matrix import run as run_matrix
+
+            if args.operation != "chat":
+                from .matrix_ops import run as run_operation_matrix
+
+                return run_operation_matrix(args.operation, args.format)
 
             return run_matrix(args.all, args.format, args.write_readme)
         if args.spec_command == "diff":
