@@ -25,8 +25,16 @@ from vllora_llm.engine.gateway import (
     ChatCompletionMessageWithFinishReason,
     ChatCompletionRequest,
 )
-from vllora_llm.engine.gateway_ops import OperationRequest, OperationResult
-from vllora_llm.engine.routing import ModelEntry, Price, RoutingConfig, cost_of, parse_model_id, unknown_model_error
+from vllora_llm.engine.gateway_ops import CreateEmbeddingResponse, ImagesUsage, OperationRequest, OperationResult
+from vllora_llm.engine.routing import (
+    ModelEntry,
+    Price,
+    RoutingConfig,
+    cost_of,
+    image_cost,
+    parse_model_id,
+    unknown_model_error,
+)
 
 from .instance import ChunkStream, ProviderModelInstance, StreamOpeningInstance
 
@@ -159,9 +167,8 @@ class RouterModelInstance(StreamOpeningInstance):
                     continue
                 raise
             result.provider = target.provider
-            usage = getattr(result, "usage", None)
-            if target.price is not None and usage is not None and hasattr(usage, "prompt_tokens"):
-                usage.cost = usage.prompt_tokens * target.price.per_input_token / 1_000_000
+            if target.price is not None:
+                _price_operation(result, routed, target.price)
             return result
         raise AssertionError("unreachable: a route always has at least one target")
 
@@ -182,6 +189,21 @@ class RouterModelInstance(StreamOpeningInstance):
         for instance in self._instances.values():
             await instance.aclose()
         self._instances.clear()
+
+
+def _price_operation(result: OperationResult, request: OperationRequest, price: Price) -> None:
+    """`usage.cost`: embeddings per input token, images per image (by quality and size) where priced."""
+    if isinstance(result, CreateEmbeddingResponse):
+        if result.usage is not None:
+            result.usage.cost = result.usage.prompt_tokens * price.per_input_token / 1_000_000
+        return
+    size = getattr(request, "size", None)
+    quality = getattr(request, "quality", None)
+    cost = image_cost(len(result.data), price, size, quality)
+    if cost is not None:
+        if result.usage is None:
+            result.usage = ImagesUsage()
+        result.usage.cost = cost
 
 
 class _PricedChunkStream(ChunkStream):

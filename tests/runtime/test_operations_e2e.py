@@ -150,6 +150,11 @@ async def test_routing_falls_back_and_prices_embeddings(server: LocalProviderSer
   base_url: {server.base_url_for("openai")}
   api_key_env: LOCAL_KEY
   price: {{per_input_token: 0.02, per_output_token: 0}}
+- model: pictures
+  inference_provider: {{provider: openai, model_name: dall-e-3}}
+  base_url: {server.base_url_for("openai")}
+  api_key_env: LOCAL_KEY
+  price: {{per_input_token: 0, per_output_token: 0, per_image: {{hd/1024x1024: 0.08, 1024x1024: 0.04}}}}
 """)
     async with VlloraLLMClient.from_config(config, max_retries=0) as client:
         server.faults.push(Fault(status=500))
@@ -157,6 +162,11 @@ async def test_routing_falls_back_and_prices_embeddings(server: LocalProviderSer
         assert routed.provider == "gemini" and routed.data[0].embedding == vector("a b")
         priced = await client.embeddings().create({"model": "priced", "input": ["a b c"]})
         assert priced.usage is not None and priced.usage.cost == pytest.approx(3 * 0.02 / 1_000_000)
+        hd = await client.images().create({"model": "pictures", "prompt": "x", "n": 2, "size": "1024x1024",
+                                           "quality": "hd"})
+        standard = await client.images().create({"model": "pictures", "prompt": "x", "size": "1024x1024"})
+        assert hd.usage is not None and hd.usage.cost == pytest.approx(0.16)  # per image, by quality and size
+        assert standard.usage is not None and standard.usage.cost == pytest.approx(0.04)
 
 
 async def test_warnings_come_back_with_the_response(server: LocalProviderServer) -> None:
