@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import MappingError
 from .regex_guard import MAX_REGEX_INPUT
 from .transforms import Apply, Context, Example, parse_data_url, register
 
@@ -162,5 +163,24 @@ def _data_url_source(args: Mapping[str, Any]) -> Apply:
         if _LINK.match(value):
             return link({"url": value}, ctx)
         return None
+
+    return apply
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+
+
+@register("size_to_dimensions", examples=(Example("1024x768", {"width": 1024, "height": 768}),
+                                          Example("512X512", {"width": 512, "height": 512})))
+def _size_to_dimensions(args: Mapping[str, Any]) -> Apply:
+    """An image size `WIDTHxHEIGHT` (OpenAI's `size`) as `{width, height}` integers, for providers that take
+    the two numbers; any other value is a `MappingError` naming the field."""
+
+    def apply(value: Any, ctx: Context) -> Any:
+        match = _SIZE.match(value) if isinstance(value, str) else None
+        if match is None:
+            raise MappingError(f"{ctx.path or 'size'}: {value!r} is not a size like 1024x1024",
+                               path=ctx.path or "size", provider=ctx.provider or None)
+        return {"width": int(match.group(1)), "height": int(match.group(2))}
 
     return apply

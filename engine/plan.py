@@ -29,6 +29,7 @@ from .gateway import (
 )
 from .input_guard import check_path_segment
 from .messages import MessagesOp, compile_messages
+from .operations import OperationPlan, compile_operation
 from .params import ParamOp, Policy, compile_rule, unified_params
 from .paths import deep_copy, deep_merge_into, merge_defaults_into, path_keys, split_path
 from .response import Decode, compile_response
@@ -319,6 +320,7 @@ class Plan:
             layer = {k: v for k, v in override.items() if k != "match"}
             self._overrides.append((tuple(override["match"]), RequestEncoder(_overlay(spec, layer), self.name)))
         self._by_model: dict[str, RequestEncoder] = {}
+        self._operations: dict[str, OperationPlan] = {}
         self._decode: Decode = compile_response(spec.get("response") or {}, self.name)
         self._error: ErrorBuilder = compile_errors(spec.get("errors") or {}, self.name)
         self._stream: DecoderFactory = compile_stream(stream, spec.get("response") or {}, self.name,
@@ -336,6 +338,14 @@ class Plan:
                     found = encoder
             if len(self._by_model) < 4096:
                 self._by_model[model] = found
+        return found
+
+    def operation(self, name: str) -> OperationPlan:
+        """The compiled operation `name` (`embeddings`, `images`; compiled on first use), or a `MappingError`
+        saying this provider has none (before any I/O)."""
+        found = self._operations.get(name)
+        if found is None:
+            found = self._operations[name] = compile_operation(name, self.spec, self.name)
         return found
 
     def bind(self, values: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None) -> Plan:

@@ -35,6 +35,8 @@ class Price(msgspec.Struct, kw_only=True):
     per_output_token: float = 0.0
     per_cached_input_token: float | None = None
     per_cached_input_write_token: float | None = None
+    per_image: float | dict[str, float] | None = None
+    """USD per generated image (not per million): one price, or keyed by `quality/size`, `size`, `quality`."""
     valid_from: Any = None
 
 
@@ -164,6 +166,19 @@ def load_routing(
     raw, _ = _entries_of(doc)
     entries = {entry.model: entry for entry in (msgspec.convert(item, ModelEntry) for item in raw)}
     return RoutingConfig(entries=entries, file=name)
+
+
+def image_cost(count: int, price: Price, size: str | None, quality: str | None) -> float | None:
+    """USD for `count` images at `price.per_image` (the most specific key that is priced), or None."""
+    table = price.per_image
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        return count * table
+    for key in (f"{quality}/{size}", size, quality, "default"):
+        if key is not None and key in table:
+            return count * table[key]
+    return None
 
 
 def cost_of(usage: Usage, price: Price) -> float:

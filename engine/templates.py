@@ -7,6 +7,8 @@ A template is any YAML value, evaluated against one item (a message part, a tool
 - a mapping with the key `$op` calls a registered transform: `{$op: json_parse, in: $function.arguments}`
   (other keys are the transform's arguments, `in` is the template giving its input; without `in` the
   input is the item);
+- a mapping with the key `$each` builds one value per item of a list: `{$each: $input, as: {text: $item}}`
+  evaluates `as` once per element, on the outer item plus `item` (the element) and `index` (its position);
 - any other mapping or list is built recursively; keys whose value comes out None are left out;
 - everything else is a literal.
 
@@ -172,6 +174,8 @@ def template_roots(template: Any) -> set[str] | None:
         return {first} if isinstance(first, str) else None
     if isinstance(template, dict) and "$op" in template:  # only `in` is read; without it, the whole item
         return template_roots(template["in"]) if "in" in template else None
+    if isinstance(template, dict) and "$each" in template:
+        return None  # `as` reads the outer item as a whole
     values = template.values() if isinstance(template, dict) else template if isinstance(template, list) else ()
     out: set[str] = set()
     for value in values:
@@ -197,7 +201,7 @@ def specialize(
     so it is evaluated once here, on `fixed`, and must give a str, number, bool (kept) or None (left out),
     without a warning. Anything else gives None (the caller keeps the general template). The param values must
     never be None (the general template would leave such a field out)."""
-    if not isinstance(template, dict) or "$op" in template:
+    if not isinstance(template, dict) or "$op" in template or "$each" in template:
         return None
     args = {param: f"_p{i}" for i, param in enumerate(params)}  # (params may be spec keys: never source text)
     code = FunctionBuilder(tuple(args.values()))
@@ -267,12 +271,15 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
     if isinstance(template, dict):
         if "$op" in template:
             return _lower_call(template, where, code)
+        if "$each" in template:
+            return _lower_each(template, where, code)
         for key in template:
             if isinstance(key, str) and key.startswith("$"):
                 raise TemplateError(
                     "SPEC040",
                     (*where, key),
-                    f"unknown template directive {key!r} (the only directive is $op, which calls a transform)",
+                    f"unknown template directive {key!r} (the directives are $op, which calls a transform, "
+                    "and $each, which maps a list)",
                     at_key=True,
                 )
         out = code.temp()
@@ -316,6 +323,33 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
             code.line(f"{local} = {holder}.get({key}) if type({holder}) is dict else None")
         holder = local
     return holder
+
+
+def _lower_each(template: dict[str, Any], where: tuple[str | int, ...], code: FunctionBuilder) -> str:
+    """`{$each: LIST, as: TEMPLATE}`: `as` evaluated per element of LIST (None when LIST is not a list), on the
+    outer item plus `item` (the element) and `index`; a None result is left out of the list."""
+    extra = sorted(str(k) for k in template if k not in ("$each", "as"))
+    if extra or "as" not in template:
+        problem = f"unknown key(s) {', '.join(extra)}" if extra else "missing `as` (the template per element)"
+        raise TemplateError("SPEC040", where, f"$each: {problem}; write {{$each: $list, as: template}}")
+    source = _lower(template["$each"], (*where, "$each"), code)
+    each = _each(compile_template(template["as"], (*where, "as")))
+    return f"{code.bind(each)}(item, {source}, ctx)"
+
+
+def _each(inner: Evaluator) -> Callable[[Any, Any, Context], list[Any] | None]:
+    def run(item: Any, values: Any, ctx: Context) -> list[Any] | None:
+        if type(values) is not list:
+            return None
+        outer = item if type(item) is dict else {}
+        out = []
+        for index, value in enumerate(values):
+            result = inner({**outer, "item": value, "index": index}, ctx)
+            if result is not None:
+                out.append(result)
+        return out
+
+    return run
 
 
 def _lower_call(template: dict[str, Any], where: tuple[str | int, ...], code: FunctionBuilder) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import msgspec
 
@@ -23,6 +23,12 @@ from vllora_llm.engine.gateway import (
     ChatCompletionMessageWithFinishReason,
     ChatCompletionRequest,
     RequestWarning,
+)
+from vllora_llm.engine.gateway_ops import (
+    CreateEmbeddingRequest,
+    CreateEmbeddingResponse,
+    CreateImageRequest,
+    ImagesResponse,
 )
 
 from .events import EventCallback
@@ -38,7 +44,7 @@ if TYPE_CHECKING:
     from .python_tool import FunctionTool
     from .tool_loop import ToolLoop
 
-__all__ = ["CompletionsClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
+__all__ = ["CompletionsClient", "EmbeddingsClient", "ImagesClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
 
 RequestLike: TypeAlias = ChatCompletionRequest | dict[str, Any] | bytes | str
 """Anything `ChatCompletionRequest.coerce` accepts."""
@@ -424,8 +430,43 @@ class _ObservedResultStream(ResultStream):
             self._end()
 
 
+class EmbeddingsClient:
+    """Embeddings against one model instance: one vector per input, in input order, for every provider."""
+
+    __slots__ = ("_instance",)
+
+    def __init__(self, instance: ModelInstance) -> None:
+        self._instance = instance
+
+    async def create(
+        self, request: CreateEmbeddingRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
+    ) -> CreateEmbeddingResponse:
+        """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
+        coerced = CreateEmbeddingRequest.coerce(request)
+        with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
+            return cast(CreateEmbeddingResponse, await self._instance.run_operation("embeddings", coerced))
+
+
+class ImagesClient:
+    """Image generation against one model instance (`b64_json` from every provider, `url` where offered)."""
+
+    __slots__ = ("_instance",)
+
+    def __init__(self, instance: ModelInstance) -> None:
+        self._instance = instance
+
+    async def create(
+        self, request: CreateImageRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
+    ) -> ImagesResponse:
+        """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
+        coerced = CreateImageRequest.coerce(request)
+        with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
+            return cast(ImagesResponse, await self._instance.run_operation("images", coerced))
+
+
 class VlloraLLMClient:
-    """The entry point: build it from a model instance or a provider spec, then call `completions()`."""
+    """The entry point: build it from a model instance or a provider spec, then call `completions()`,
+    `embeddings()` or `images()`."""
 
     def __init__(
         self,
@@ -528,6 +569,12 @@ class VlloraLLMClient:
 
     def completions(self) -> CompletionsClient:
         return self._completions
+
+    def embeddings(self) -> EmbeddingsClient:
+        return EmbeddingsClient(self.instance)
+
+    def images(self) -> ImagesClient:
+        return ImagesClient(self.instance)
 
     async def aclose(self) -> None:
         """Close the connection pool and the MCP connections (stopping the stdio servers it started)."""

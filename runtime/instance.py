@@ -16,12 +16,12 @@ import weakref
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from yarl import URL
 
-from vllora_llm.engine.errors import InvalidRequestError, LLMError, ProviderError, SpecError, StreamError
+from vllora_llm.engine.errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError, StreamError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessage,
@@ -33,6 +33,7 @@ from vllora_llm.engine.gateway import (
     RequestWarning,
     Usage,
 )
+from vllora_llm.engine.gateway_ops import OperationRequest, OperationResult
 from vllora_llm.engine.input_guard import (
     MAX_INPUT_DEPTH,
     check_base_url,
@@ -57,6 +58,9 @@ from .sse import SSEParser
 from .stream_watch import StreamWatch
 from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Transport
 
+if TYPE_CHECKING:  # (the spec compiler is imported only by clients built from a spec)
+    from vllora_llm.engine.operations import OperationPlan
+
 __all__ = [
     "FRAMERS",
     "ChunkStream",
@@ -67,6 +71,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("vllora_llm")
+T = TypeVar("T")
 
 WRONG_URL_STATUS = frozenset({404, 405})
 """Statuses that often mean the request went to the wrong URL (a base URL without its version, a typo):
@@ -124,6 +129,10 @@ class ProviderPlan(Protocol):
     def error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError: ...
 
     def stream_decoder(self) -> StreamDecoder: ...
+
+    def operation(self, name: str) -> OperationPlan: ...
+
+    def resolve_base_url(self, base_url: str | None = None) -> str: ...
 
 
 FRAMERS: dict[str, Callable[[ProviderPlan, Limits], Framer]] = {
@@ -202,6 +211,10 @@ class ModelInstance(ABC):
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
         """Start a stream and return once it is open (HTTP errors raise here); wraps `stream()` by default."""
         return _IteratorChunkStream(self.stream(request))
+
+    async def run_operation(self, operation: str, request: OperationRequest) -> OperationResult:
+        """An operation beside chat (`embeddings`, `images`): the instances built from a spec run it."""
+        raise MappingError(f"{type(self).__name__} has no {operation} operation", path="model")
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most instances hold nothing
         """Release connections; the default has none."""
@@ -599,6 +612,36 @@ class ProviderModelInstance(StreamOpeningInstance):
         else:
             self._describe_answer(err, response.status, response.headers, body)
         raise err
+
+    def authorize(self, wire: WireRequest) -> WireRequest:
+        """`wire` with our headers and the credentials added (what `_prepare` does for chat requests)."""
+        if self._headers_only_auth:
+            wire.headers = self._headers_for(wire)
+            return wire
+        return self._auth.apply(wire.with_headers(_merge_headers(self._headers, wire.headers)), self._auth_spec,
+                                self._credentials)
+
+    async def send_decoded(self, wire: WireRequest, decode: Callable[[Response], T]) -> T:
+        """One call with the retry rules: `decode` turns a response into the result or raises its typed error."""
+        attempts: Attempts | None = None
+
+        async def once() -> T:
+            return decode(await self.transport.send(wire))
+
+        try:
+            try:
+                return await once()
+            except LLMError as err:
+                attempts = self._attempts()
+                await attempts.failed(err)  # raises unless this failure may be retried
+                return await attempts.run(once)
+        except LLMError as err:
+            raise (attempts or self._attempts()).final(err) from None
+
+    async def run_operation(self, operation: str, request: OperationRequest) -> OperationResult:
+        from .operations import run_operation
+
+        return await run_operation(self, operation, request)
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
         wire, warnings = self._prepare(request, stream=True)

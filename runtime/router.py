@@ -20,8 +20,21 @@ from typing import Any
 import msgspec
 
 from vllora_llm.engine.errors import LLMError
-from vllora_llm.engine.gateway import ChatCompletionChunk, ChatCompletionMessageWithFinishReason, ChatCompletionRequest
-from vllora_llm.engine.routing import ModelEntry, Price, RoutingConfig, cost_of, parse_model_id, unknown_model_error
+from vllora_llm.engine.gateway import (
+    ChatCompletionChunk,
+    ChatCompletionMessageWithFinishReason,
+    ChatCompletionRequest,
+)
+from vllora_llm.engine.gateway_ops import CreateEmbeddingResponse, ImagesUsage, OperationRequest, OperationResult
+from vllora_llm.engine.routing import (
+    ModelEntry,
+    Price,
+    RoutingConfig,
+    cost_of,
+    image_cost,
+    parse_model_id,
+    unknown_model_error,
+)
 
 from .instance import ChunkStream, ProviderModelInstance, StreamOpeningInstance
 from .observe import CURRENT
@@ -152,6 +165,24 @@ class RouterModelInstance(StreamOpeningInstance):
             return response
         raise AssertionError("unreachable: a route always has at least one target")
 
+    async def run_operation(self, operation: str, request: OperationRequest) -> OperationResult:
+        """Embeddings and images routed like chat: the entry's targets in order, cost where priced."""
+        targets = self.targets(request.model)
+        for position, target in enumerate(targets):
+            try:
+                routed = OperationRequest.coerce_as(request, target.model_name, target.defaults)
+                result = await self._instance(target).run_operation(operation, routed)
+            except LLMError as err:
+                if position + 1 < len(targets) and self._should_fall_back(err, target):
+                    self._hop(request.model, target, err, targets[position + 1:])
+                    continue
+                raise
+            result.provider = target.provider
+            if target.price is not None:
+                _price_operation(result, routed, target.price)
+            return result
+        raise AssertionError("unreachable: a route always has at least one target")
+
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
         targets = self.targets(request.model)
         for position, target in enumerate(targets):
@@ -169,6 +200,21 @@ class RouterModelInstance(StreamOpeningInstance):
         for instance in self._instances.values():
             await instance.aclose()
         self._instances.clear()
+
+
+def _price_operation(result: OperationResult, request: OperationRequest, price: Price) -> None:
+    """`usage.cost`: embeddings per input token, images per image (by quality and size) where priced."""
+    if isinstance(result, CreateEmbeddingResponse):
+        if result.usage is not None:
+            result.usage.cost = result.usage.prompt_tokens * price.per_input_token / 1_000_000
+        return
+    size = getattr(request, "size", None)
+    quality = getattr(request, "quality", None)
+    cost = image_cost(len(result.data), price, size, quality)
+    if cost is not None:
+        if result.usage is None:
+            result.usage = ImagesUsage()
+        result.usage.cost = cost
 
 
 class _PricedChunkStream(ChunkStream):

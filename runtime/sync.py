@@ -29,6 +29,12 @@ from vllora_llm.engine.gateway import (
     ChatCompletionMessageWithFinishReason,
     RequestWarning,
 )
+from vllora_llm.engine.gateway_ops import (
+    CreateEmbeddingRequest,
+    CreateEmbeddingResponse,
+    CreateImageRequest,
+    ImagesResponse,
+)
 
 from .client import RequestLike, ResultStream, VlloraLLMClient
 from .instance import ModelInstance
@@ -158,6 +164,30 @@ class SyncCompletionsClient:
         return SyncResultStream(self._client._runner, self._client._runner.run(opened()))
 
 
+class SyncEmbeddingsClient:
+    """Blocking `embeddings().create`."""
+
+    def __init__(self, client: SyncVlloraLLMClient) -> None:
+        self._client = client
+
+    def create(
+        self, request: CreateEmbeddingRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
+    ) -> CreateEmbeddingResponse:
+        return self._client._runner.run(self._client.client.embeddings().create(request, timeout=timeout))
+
+
+class SyncImagesClient:
+    """Blocking `images().create`."""
+
+    def __init__(self, client: SyncVlloraLLMClient) -> None:
+        self._client = client
+
+    def create(
+        self, request: CreateImageRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
+    ) -> ImagesResponse:
+        return self._client._runner.run(self._client.client.images().create(request, timeout=timeout))
+
+
 class SyncVlloraLLMClient:
     """`VlloraLLMClient` for code without an event loop (see the module docstring for how it works)."""
 
@@ -200,6 +230,12 @@ class SyncVlloraLLMClient:
 
     def completions(self) -> SyncCompletionsClient:
         return self._completions
+
+    def embeddings(self) -> SyncEmbeddingsClient:
+        return SyncEmbeddingsClient(self)
+
+    def images(self) -> SyncImagesClient:
+        return SyncImagesClient(self)
 
     def create(
         self, request: RequestLike, *, timeout: Timeouts | float | None = None

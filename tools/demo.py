@@ -2,13 +2,20 @@
 
 Starts the built-in local provider server on 127.0.0.1 (a free port), then for every provider spec the
 server speaks runs the guide's one-shot call and its streaming call via `VlloraLLMClient.from_provider`,
-printing what a user would want to see. No keys (a placeholder is sent), no internet.
+and one embeddings call and one image call where the provider has those operations, printing what a user
+would want to see. No keys (a placeholder is sent), no internet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+
+OPERATION_MODELS = {  # provider → (embeddings model, image model)
+    "openai": ("text-embedding-3-small", "gpt-image-1"),
+    "gemini": ("gemini-embedding-001", "imagen-4.0-generate-001"),
+    "bedrock": ("amazon.titan-embed-text-v2:0", "amazon.nova-canvas-v1:0"),
+}
 
 DEMO_MODELS = {
     "openai": "gpt-4.1-mini",
@@ -60,6 +67,15 @@ async def _one_provider(name: str, base_url: str, out: list[str]) -> None:
         out.append(f"Streamed ({len(pieces)} pieces): {''.join(pieces)}")
         whole = stream.aggregate()
         out.append(f"  stream finish_reason={whole.finish_reason()}")
+        if name in OPERATION_MODELS:
+            embedding_model, image_model = OPERATION_MODELS[name]
+            vectors = await client.embeddings().create(
+                {"model": embedding_model, "input": ["first text", "second text"], "dimensions": 4})
+            shown = ", ".join(f"[{item.index}] {item.embedding!r}" for item in vectors.data)
+            out.append(f"Embeddings ({embedding_model}): {shown}")
+            images = await client.images().create({"model": image_model, "prompt": "a red square", "n": 1})
+            out.append(f"Image ({image_model}): {len(images.data)} image(s), "
+                       f"{len(images.data[0].b64_json or '')} base64 characters of PNG")
 
 
 MCP_HINT = "MCP tool loop: skipped (pip install 'vllora-llm[mcp]' to run it against a local MCP server)"

@@ -80,11 +80,13 @@ def render(
     model: str | None,
     base_url: str | None,
     options: list[str] | None = None,
+    operation: str = "chat",
 ) -> int:
     """Print the wire request. The streamed call when `--stream` or the request's own `"stream": true`
     says so; `options` (`region=eu-west-1`) fill the endpoint placeholders the spec declares."""
     from vllora_llm.engine.errors import LLMError
     from vllora_llm.engine.gateway import ChatCompletionRequest
+    from vllora_llm.engine.gateway_ops import OPERATION_TYPES
     from vllora_llm.engine.registry import load_plan
 
     values = _parse_options(options or [])
@@ -101,9 +103,14 @@ def render(
     plan = None
     try:
         plan = load_plan(provider).bind(values)
-        request = ChatCompletionRequest.coerce(raw)
-        stream = stream or request.stream is True
-        wire, warnings = plan.encode(request, stream=stream, base_url=base_url)
+        if operation == "chat":
+            request = ChatCompletionRequest.coerce(raw)
+            stream = stream or request.stream is True
+            wire, warnings = plan.encode(request, stream=stream, base_url=base_url)
+            wires = [wire]
+        else:
+            op_request = OPERATION_TYPES[operation][0].coerce(raw)
+            wires, warnings = plan.operation(operation).encode(op_request, base_url=plan.resolve_base_url(base_url))
     except LLMError as exc:
         print(f"error: {exc}", file=sys.stderr)
         unfilled = [name for name in sorted(plan.placeholders) if f"{{{name}}}" in str(exc)] if plan else []
@@ -113,15 +120,18 @@ def render(
         return 1
     for warning in warnings:
         print(f"warning: {warning.message}", file=sys.stderr)
-    headers = {k: ("<redacted>" if k.lower() in REDACTED_HEADERS else v) for k, v in wire.headers.items()}
-    if plan.auth.scheme in ("bearer", "header") and plan.auth.env:
-        name = plan.auth.name or "authorization"
-        headers[name.lower()] = "<redacted>"
     from vllora_llm.engine.redaction import mask_url_passwords
 
-    url = mask_url_passwords(wire.url)
-    out = {"method": wire.method, "url": url, "headers": headers, "body": json.loads(wire.body)}
-    print(json.dumps(out, indent=2, ensure_ascii=False))
+    shown = []
+    for wire in wires:
+        headers = {k: ("<redacted>" if k.lower() in REDACTED_HEADERS else v) for k, v in wire.headers.items()}
+        if plan.auth.scheme in ("bearer", "header") and plan.auth.env:
+            name = plan.auth.name or "authorization"
+            headers[name.lower()] = "<redacted>"
+        url = mask_url_passwords(wire.url)
+        shown.append({"method": wire.method, "url": url, "headers": headers, "body": json.loads(wire.body)})
+    # one call as an object; a fan-out (one call per input) as the list of its calls, in input order
+    print(json.dumps(shown[0] if len(shown) == 1 else shown, indent=2, ensure_ascii=False))
     return 0
 
 

@@ -188,6 +188,8 @@ class _Differ:
 
 
 def _relative(path: tuple[str, ...]) -> tuple[str, ...]:
+    if len(path) > 2 and path[0] == "operations":  # an operation's rules are judged like the chat ones
+        path = path[2:]
     return path[1:] if path and path[0].startswith("overrides[") else path
 
 
@@ -239,6 +241,19 @@ def diff_specs(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
         elif key == "overrides":
             bases = (old.get("params") or {}, new.get("params") or {})
             differ.overrides(o if isinstance(o, list) else [], n if isinstance(n, list) else [], bases)
+        elif key == "operations":
+            old_ops, new_ops = (o if isinstance(o, dict) else {}), (n if isinstance(n, dict) else {})
+            for name in _union(old_ops, new_ops):
+                was, now = old_ops.get(name, ABSENT), new_ops.get(name, ABSENT)
+                if was is ABSENT or now is ABSENT:  # a new operation is compatible; a removed one is not
+                    differ.add(COMPATIBLE if was is ABSENT else BREAKING, ("operations", str(name)), was, now)
+                    continue
+                for part in _union(was, now):
+                    here = ("operations", str(name), str(part))
+                    if part == "params":
+                        differ.params(here, was.get(part) or {}, now.get(part) or {})
+                    else:
+                        differ.walk(here, was.get(part, ABSENT), now.get(part, ABSENT))
         elif key == "metadata":
             strip = ("revision",)
             differ.walk(("metadata",), {k: v for k, v in (o or {}).items() if k not in strip},

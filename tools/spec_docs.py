@@ -211,6 +211,8 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
                 out.append(f"- `{part}`: {_code(value)}")
         out.append("")
 
+    out += _operations(spec, base, policy)
+
     # transforms
     out += ["## Transforms used", ""]
     used = transforms_used(spec)
@@ -227,6 +229,54 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
             out.append(f"- {_code(json.dumps(example.input))}{given} → {_code(json.dumps(example.output))}")
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _operations(spec: Mapping[str, Any], base: str, policy: str) -> list[str]:
+    """The `## Operations` section: each operation beside chat, or that the provider lacks it."""
+    from vllora_llm.engine.gateway_ops import operation_params
+    from vllora_llm.engine.operations import OPERATIONS
+
+    operations = spec.get("operations") or {}
+    missing = [f"`{o}`" for o in OPERATIONS if o not in operations]
+    out = ["## Operations", "", "Chat is described above."
+           + (f" Not offered here: {', '.join(missing)} (a call raises `MappingError` before any I/O)."
+              if missing else ""), ""]
+    for name in OPERATIONS:
+        op = operations.get(name)
+        if not isinstance(op, Mapping):
+            continue
+        endpoint = op.get("endpoint") or {}
+        query = endpoint.get("query") or {}
+        url = (base or "<base_url>").rstrip("/") + str(endpoint.get("path", "/"))
+        url += ("?" + "&".join(f"{k}={v}" for k, v in query.items())) if query else ""
+        out += [f"### `{name}`", "", f"{endpoint.get('method', 'POST')} `{url}`"
+                + (f"; body adds {_code(endpoint['body'])}" if endpoint.get("body") else "") + "."]
+        fan_out = op.get("fan_out")
+        if isinstance(fan_out, Mapping):
+            out.append(f"One call per item of `{fan_out.get('over')}` (at most {fan_out.get('concurrency', 4)} at "
+                       "once), answers combined in input order with usage summed.")
+        response = op.get("response") or {}
+        out += ["", "Response: " + ("decoded as is (OpenAI's shape)." if response.get("mode") == "passthrough"
+                                    else f"results at `{response.get('data', 'data')}`."), ""]
+        if "request" in op:
+            out += ["The body is built by the operation's request template from the values below.", ""]
+        rules = op.get("params") or {}
+        out += ["| parameter | sent as | steps or why not |", "|---|---|---|"]
+        for param in operation_params(name):
+            rule = rules.get(param)
+            if param == "model" and rule is None:
+                out.append("| `model` | in the URL | |")
+            elif _is_supported(rule):
+                out.append(f"| `{param}` | `{_target(param, rule)}` | {_cell('; '.join(rule_steps(rule)))} |")
+            else:
+                what, why = unsupported_text(rule, policy)
+                out.append(f"| `{param}` | not sent | {_cell(what + (': ' + why if why else ''))} |")
+        for layer in op.get("overrides") or ():
+            changed = ", ".join(f"`{k}`" for k in layer if k != "match")
+            out.append("")
+            out.append("Models " + ", ".join(f"`{g}`" for g in layer.get("match") or ()) + f": own {changed}.")
+        out.append("")
+    return out
 
 
 def _is_supported(rule: Any) -> bool:

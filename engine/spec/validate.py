@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from ..gateway import FINISH_REASONS
+from ..gateway_ops import OPERATION_TYPES, operation_params
 from ..params import unified_params
 from ..paths import PathError, compile_getter, compile_setter
 from ..templates import TemplateError, check_args, compile_template
@@ -262,6 +263,7 @@ def semantic_pass(doc: SourceDoc, diags: Diagnostics, *, file_stem: str | None =
     _check_response(doc, data.get("response") or {}, diags)
     _check_stream(doc, data.get("stream") or {}, diags)
     _check_errors(doc, data.get("errors") or {}, diags)
+    _check_operations(doc, data.get("operations") or {}, diags)
 
 
 def _template(doc: SourceDoc, where: Path, template: Any, diags: Diagnostics) -> None:
@@ -326,14 +328,17 @@ def _close_param(name: str, known: set[str]) -> str | None:
     return same_leaf[0] if same_leaf else _close(name, sorted(known))
 
 
-def _check_params(doc: SourceDoc, where: Path, params: Mapping[str, Any], diags: Diagnostics) -> None:
-    known = set(unified_params())
+def _check_params(
+    doc: SourceDoc, where: Path, params: Mapping[str, Any], diags: Diagnostics, names: tuple[str, ...] | None = None
+) -> None:
+    known = set(unified_params() if names is None else names)
     targets: dict[str, str] = {}
     for name, rule in params.items():
         here: Path = (*where, name)
         if name not in known:
             close = _close_param(str(name), known)
-            hint = f"did you mean {close!r}?" if close else "see the parameter list in specs/README.md"
+            hint = (f"did you mean {close!r}?" if close else "see the parameter list in specs/README.md"
+                    if names is None else f"this operation's parameters: {', '.join(names)}")
             diags.add(
                 doc.file,
                 doc.mark(here, key=True),
@@ -521,11 +526,56 @@ def _check_stream(doc: SourceDoc, stream: Mapping[str, Any], diags: Diagnostics)
             _template(doc, here, handler, diags)
 
 
-def _check_errors(doc: SourceDoc, errors: Mapping[str, Any], diags: Diagnostics) -> None:
-    where: Path = ("errors",)
+def _check_errors(doc: SourceDoc, errors: Mapping[str, Any], diags: Diagnostics, where: Path = ("errors",)) -> None:
     for key in ("message", "type", "code", "request_id"):
         _path(doc, (*where, key), errors.get(key), diags)
     retry = errors.get("retry_after") or {}
     _path(doc, (*where, "retry_after", "from"), retry.get("from"), diags)
     if "transform" in retry:
         _transform(doc, (*where, "retry_after", "transform"), retry["transform"], diags)
+
+
+def _check_operations(doc: SourceDoc, operations: Mapping[str, Any], diags: Diagnostics) -> None:
+    """Each operation, and each of its override layers, checked like the chat mapping's parts."""
+    for name, operation in operations.items():
+        if name not in OPERATION_TYPES or not isinstance(operation, dict):
+            continue  # the schema pass reported it
+        where: Path = ("operations", name)
+        _check_operation_layer(doc, where, name, operation, diags)
+        for i, layer in enumerate(operation.get("overrides") or ()):
+            here: Path = (*where, "overrides", i)
+            for j, glob in enumerate(layer.get("match") or ()):
+                if glob.strip() in ("*", "**"):
+                    diags.add(doc.file, doc.mark((*here, "match", j)), "SPEC039", format_path((*here, "match", j)),
+                              f"the glob {glob!r} matches every model", hint="put these rules in the operation itself")
+            _check_operation_layer(doc, here, name, layer, diags)
+
+
+def _check_operation_layer(
+    doc: SourceDoc, where: Path, operation: str, layer: Mapping[str, Any], diags: Diagnostics
+) -> None:
+    import re
+
+    names = operation_params(operation)
+    _check_params(doc, (*where, "params"), layer.get("params") or {}, diags, names)
+    if "request" in layer:
+        _template(doc, (*where, "request"), layer["request"], diags)
+    path = (layer.get("endpoint") or {}).get("path")
+    for placeholder in re.findall(r"\{([^}]*)\}", path) if isinstance(path, str) else ():
+        if placeholder != "model":
+            spot: Path = (*where, "endpoint", "path")
+            diags.add(doc.file, doc.mark(spot), "SPEC037", format_path(spot),
+                      f"unknown placeholder {{{placeholder}}} in {path!r}", hint="only {model} is filled in")
+    over = (layer.get("fan_out") or {}).get("over")
+    if isinstance(over, str) and over not in names:
+        spot = (*where, "fan_out", "over")
+        diags.add(doc.file, doc.mark(spot), "SPEC035", format_path(spot),
+                  f"fan_out.over names {over!r}, not a parameter of {operation}",
+                  hint=f"one of {', '.join(n for n in names if not n.startswith('provider_specific'))}")
+    response = layer.get("response") or {}
+    for key in ("data", "error_when"):
+        _path(doc, (*where, "response", key), response.get(key), diags)
+    for key in ("item", "fields"):
+        if key in response:
+            _template(doc, (*where, "response", key), response[key], diags)
+    _check_errors(doc, layer.get("errors") or {}, diags, (*where, "errors"))

@@ -31,3 +31,5 @@ def test_the_benchmark_runs_on_a_tiny_workload(tmp_path: Path) -> None:
     assert entry["start"]["warm_loaded"] == []  # a warm start imports neither yaml, jsonschema nor jmespath
     assert "| openai |" in done.stdout  # the ratio table
     assert "stream (tools)" in done.stdout
+    assert set(results["embeddings"]) >= {"floor_us", "vllora_us", "ratio"}  # the 100 x 1,536 embeddings row
+    assert "| openai | embeddings 100 x 1,536 floats" in done.stdout

@@ -199,15 +199,19 @@ def test_sync_facade() -> None:
 def test_public_modules_reexport_the_api() -> None:
     import vllora_llm.client as public_client
     import vllora_llm.engine.gateway as gateway
+    import vllora_llm.engine.gateway_ops as gateway_ops
     import vllora_llm.types.gateway as public_gateway
 
-    defined = {
-        name
-        for name, value in vars(gateway).items()
-        if isinstance(value, type) and value.__module__ == gateway.__name__ and not name.startswith("_")
-    }
-    assert defined <= set(public_gateway.__all__)
-    assert all(getattr(public_gateway, name) is getattr(gateway, name) for name in public_gateway.__all__)
+    for module in (gateway, gateway_ops):  # chat's types, and the other operations' (embeddings, images)
+        defined = {
+            name
+            for name, value in vars(module).items()
+            if isinstance(value, type) and value.__module__ == module.__name__ and not name.startswith("_")
+            and name != "OperationRequest"  # (the shared base; not part of the crate's API)
+        }
+        assert defined <= set(public_gateway.__all__)
+    assert all(getattr(public_gateway, name) is (getattr(gateway, name, None) or getattr(gateway_ops, name))
+               for name in public_gateway.__all__)
     for name in (
         "VlloraLLMClient",
         "CompletionsClient",
@@ -216,6 +220,8 @@ def test_public_modules_reexport_the_api() -> None:
         "DummyModelInstance",
         "ProviderModelInstance",
         "SyncVlloraLLMClient",
+        "EmbeddingsClient",
+        "ImagesClient",
     ):
         assert name in public_client.__all__
 

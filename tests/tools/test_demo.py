@@ -30,3 +30,20 @@ def test_demo_shows_the_warnings_a_provider_returns(capsys: pytest.CaptureFixtur
     assert main(["demo"]) == 0
     section = capsys.readouterr().out.split("== anthropic (", 1)[1].split("\n== ", 1)[0]
     assert "warning: max_tokens was not set" in section
+
+
+def test_demo_shows_one_embeddings_and_one_image_call_per_provider_that_has_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from vllora_llm.tools.demo import OPERATION_MODELS
+    from vllora_llm.tools.testing.wire_operations import vector
+
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    for provider, (embedding_model, image_model) in OPERATION_MODELS.items():
+        section = out.split(f"== {provider} (", 1)[1].split("\n== ", 1)[0]
+        expected = f"[0] {vector('first text', 4)!r}, [1] {vector('second text', 4)!r}"  # in input order
+        assert f"Embeddings ({embedding_model}): {expected}" in section
+        assert re.search(rf"Image \({re.escape(image_model)}\): 1 image\(s\), \d+ base64 characters of PNG", section)
+    anthropic = out.split("== anthropic (", 1)[1].split("\n== ", 1)[0]
+    assert "Embeddings" not in anthropic  # no such operation: not attempted

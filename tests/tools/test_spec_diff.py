@@ -44,6 +44,9 @@ BASE: dict[str, Any] = {
     "stream": {"framing": "sse", "mode": "passthrough", "done_data": "[DONE]"},
     "errors": {"message": "error.message"},
     "overrides": [{"match": ["demo-r*"], "params": {"temperature": {"unsupported": True, "note": "reasoning"}}}],
+    "operations": {"embeddings": {"endpoint": {"method": "POST", "path": "/embeddings"},
+                                  "params": {"model": {}, "input": {}, "dimensions": {}},
+                                  "response": {"mode": "passthrough"}}},
 }
 
 
@@ -161,6 +164,20 @@ def diff(tmp_path: Path, capsys: pytest.CaptureFixture[str], old: dict[str, Any]
 def _builtin_specs_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("VLLORA_SPEC_PATH", raising=False)
+
+
+CASES += [  # operations: judged like the chat mapping, rule by rule
+    ("operation added", patched((("operations", "images"), {"endpoint": {"path": "/images"}})),
+     [(C, "operations.images")]),
+    ("operation removed", patched((("operations", "embeddings"), DELETE)), [(B, "operations.embeddings")]),
+    ("operation parameter added", patched((("operations", "embeddings", "params", "user"), {})),
+     [(C, "operations.embeddings.params.user")]),
+    ("operation parameter renamed", patched((("operations", "embeddings", "params", "dimensions"),
+                                             {"to": "output_dimension"})),
+     [(B, "operations.embeddings.params.dimensions.to")]),
+    ("operation path changed", patched((("operations", "embeddings", "endpoint", "path"), "/v2/embed")),
+     [(B, "operations.embeddings.endpoint.path")]),
+]
 
 
 @pytest.mark.parametrize(("case", "new", "expected"), CASES, ids=[c[0] for c in CASES])

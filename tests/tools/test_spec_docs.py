@@ -115,3 +115,21 @@ def test_mappings_are_documented(provider: str, capsys: pytest.CaptureFixture[st
         assert f"| `{event}` |" in sections["Streams"]
     for field in spec["errors"]:
         assert f"| `{field}` |" in sections["Errors"]
+
+
+@pytest.mark.parametrize("provider", sorted(discover()))
+def test_operations_section_lists_each_operation_or_its_absence(
+    provider: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vllora_llm.engine.gateway_ops import operation_params
+    from vllora_llm.engine.registry import load_spec
+
+    _, out, _ = docs(capsys, provider)
+    section = out.split("## Operations", 1)[1].split("## Transforms used", 1)[0]
+    offered = load_spec(provider).get("operations") or {}
+    for operation in ("embeddings", "images"):
+        if operation in offered:
+            table = section.split(f"### `{operation}`", 1)[1].split("### ", 1)[0]
+            assert sorted(re.findall(r"^\| `([a-z_.]+)` \|", table, re.M)) == sorted(operation_params(operation))
+        else:
+            assert f"`{operation}`" in section.split("Not offered here:", 1)[1].split("\n", 1)[0]

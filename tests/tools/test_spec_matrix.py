@@ -167,3 +167,22 @@ def test_an_invalid_spec_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyP
     code, out, err = run(capsys, "--all")
     assert (code, out) == (1, "")
     assert "broken.yaml" in err and "SPEC015" in err
+
+
+@pytest.mark.parametrize("operation", ["embeddings", "images"])
+def test_operation_matrix(operation: str, capsys: pytest.CaptureFixture[str], snapshot: object) -> None:
+    from vllora_llm.engine.gateway_ops import operation_params
+    from vllora_llm.tools.cli import main
+
+    assert main(["spec", "matrix", "--operation", operation]) == 0
+    out = capsys.readouterr().out
+    assert out == snapshot
+    rows = {line.split(" | ", 1)[0].lstrip("| "): line for line in out.splitlines()[2:]}
+    assert list(rows) == ["offered", *operation_params(operation)]
+    header = [c.strip() for c in out.splitlines()[0].strip("|").split("|")][1:]
+    offered = [c.strip() for c in rows["offered"].strip("|").split("|")][1:]
+    assert dict(zip(header, offered, strict=True))["anthropic"] == "no"
+    assert dict(zip(header, offered, strict=True))["openai"] == "yes"
+    assert main(["spec", "matrix", "--operation", operation, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["providers"]["anthropic"] is None and data["providers"]["gemini"] is not None

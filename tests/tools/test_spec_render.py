@@ -227,3 +227,43 @@ def test_any_declared_placeholder_is_an_option(
     code, out, err = run(capsys, "render", "tiered", request, "--option", "zone")
     assert (code, out) == (2, "")
     assert err.startswith("error: --option takes KEY=VALUE")
+
+
+# provider, operation, request file, --model
+OPERATION_CASES = [
+    ("openai", "embeddings", "embeddings.json", None),
+    ("gemini", "embeddings", "embeddings.json", "gemini-embedding-001"),
+    ("bedrock", "embeddings", "embeddings.json", "amazon.titan-embed-text-v2:0"),
+    ("bedrock", "embeddings", "embeddings.json", "cohere.embed-multilingual-v3"),
+    ("openai", "images", "images.json", None),
+    ("gemini", "images", "images.json", "imagen-4.0-generate-001"),
+    ("bedrock", "images", "images.json", "amazon.nova-canvas-v1:0"),
+    ("bedrock", "images", "images.json", "stability.sd3-5-large-v1:0"),
+]
+
+
+@pytest.mark.parametrize(
+    ("provider", "operation", "request_file", "model"),
+    OPERATION_CASES,
+    ids=[f"{c[0]}-{c[1]}-{c[3] or 'default'}" for c in OPERATION_CASES],
+)
+def test_render_operation(
+    provider: str, operation: str, request_file: str, model: str | None, capsys: pytest.CaptureFixture[str],
+    snapshot: object, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    argv = ["render", provider, f"{REQUESTS}/{request_file}", "--operation", operation,
+            *(["--model", model] if model else [])]
+    code, out, err = run(capsys, *argv)
+    assert code == 0
+    assert (out, err) == snapshot
+    calls = json.loads(out)
+    calls = calls if isinstance(calls, list) else [calls]
+    assert len(calls) == (2 if model == "amazon.titan-embed-text-v2:0" else 1)  # Titan: one call per input
+    assert all(call["method"] == "POST" and "chat" not in call["url"] for call in calls)
+
+
+def test_render_an_operation_the_provider_lacks(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "render", "anthropic", f"{REQUESTS}/embeddings.json", "--operation", "embeddings")
+    assert (code, out) == (1, "")
+    assert "anthropic has no embeddings operation" in err and "vllora-llm spec docs anthropic" in err

@@ -15,7 +15,7 @@ from typing import Self
 
 from aiohttp import web
 
-from vllora_llm.tools.testing import wire_anthropic, wire_converse, wire_gemini, wire_openai
+from vllora_llm.tools.testing import wire_anthropic, wire_converse, wire_gemini, wire_openai, wire_operations
 from vllora_llm.tools.testing.faults import FaultQueue
 from vllora_llm.tools.testing.state import STATE, RecordedRequest, ServerState
 
@@ -24,6 +24,7 @@ WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (
     wire_anthropic.register,
     wire_converse.register,
     wire_gemini.register,
+    wire_operations.register,  # embeddings and images, in each of those formats
 )
 
 BASE_PATHS: dict[str, str] = {"openai": "/v1", "anthropic": "", "bedrock": "", "gemini": ""}
@@ -155,6 +156,8 @@ def run_server(host: str = "127.0.0.1", port: int = 8765) -> None:
             print(f"  Bedrock Converse: {server.base_url_for('bedrock')}/model/<model>/converse", flush=True)
             print(f"  Gemini: {server.base_url_for('gemini')}/v1beta/models/<model>:generateContent (or /v1/...)",
                   flush=True)
+            print(f"  Embeddings / images: {server.openai_base_url}/embeddings, /images/generations; Gemini "
+                  ":batchEmbedContents, :predict; Bedrock /model/<model>/invoke", flush=True)
             await asyncio.Event().wait()
 
     with contextlib.suppress(KeyboardInterrupt):

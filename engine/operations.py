@@ -1,0 +1,302 @@
+"""Operations beside chat (`operations:` in a spec): embeddings, images, and whatever comes next.
+
+Each operation is data with the chat mapping's constructs: an `endpoint`, `params` rules (the same
+`compile_rule` as chat, over the operation's unified parameters), an optional `request` template over the
+mapped parameters, an optional `fan_out` (one call per item of a list parameter, for endpoints that take one
+input per call), a `response` mapping, an `errors` block merged over the spec's, and `overrides` by model glob.
+`compile_operation` runs once per (spec, operation); encoding and decoding then run prebuilt closures.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from .error_map import ErrorBuilder, compile_errors
+from .errors import InvalidRequestError, LLMError, MappingError, ProviderError
+from .gateway import JSON_ENCODER, RequestWarning, enc_hook
+from .gateway_ops import ITEM_SHAPES, OPERATION_TYPES, OperationRequest, OperationResult, operation_params
+from .params import ParamOp, Policy, compile_rule
+from .paths import Getter, compile_getter, deep_copy, deep_merge_into, merge_defaults_into
+from .response import decode_json
+from .templates import Evaluator, compile_template
+from .transforms import Context
+from .wire import WireRequest
+
+OPERATIONS: tuple[str, ...] = tuple(OPERATION_TYPES)
+"""The operations a spec may declare under `operations:` (chat is the spec's top level)."""
+
+REPLACED_IN_OVERRIDES = ("request", "response", "fan_out")
+"""Keys an override layer replaces whole (a template is one value); `params` replaces rule by rule, and
+`endpoint` and `errors` merge key by key (a null removes the base's value in each)."""
+
+
+def merge_layer(base: Any, layer: Any) -> Any:
+    """`layer` over `base` as `extends` merges: mappings key by key, a null removes, anything else replaces."""
+    if isinstance(base, dict) and isinstance(layer, dict):
+        out = dict(base)
+        for key, value in layer.items():
+            if value is None:
+                out.pop(key, None)
+            elif key in out:
+                out[key] = merge_layer(out[key], value)
+            else:
+                out[key] = value
+        return out
+    return layer
+
+
+def _overlay(operation: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in operation.items() if k != "overrides"}
+    for key, value in layer.items():
+        if key == "match":
+            continue
+        if key in REPLACED_IN_OVERRIDES or value is None:
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = value
+        elif key == "params":  # a rule is one value: the layer's rule replaces the base's whole
+            rules = {**(out.get("params") or {}), **value}
+            out["params"] = {name: rule for name, rule in rules.items() if rule is not None}
+        else:
+            out[key] = merge_layer(out.get(key), value)
+    return out
+
+
+class Endpoint:
+    """Where an operation's calls go: method, path (`{model}` percent-encoded), query, body defaults."""
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        from urllib.parse import urlencode
+
+        self.method = str(spec.get("method", "POST"))
+        self.path = str(spec.get("path", "/"))
+        query = dict(spec.get("query") or {})
+        self.query = ("?" + urlencode(query)) if query else ""
+        self.body: dict[str, Any] = dict(spec.get("body") or {})
+
+    def url(self, base: str, model: str) -> str:
+        from urllib.parse import quote
+
+        return base.rstrip("/") + self.path.replace("{model}", quote(model, safe="")) + self.query
+
+
+class OperationEncoder:
+    """Everything `encode` needs for one (operation, override) pair, prebuilt."""
+
+    def __init__(self, operation: str, spec: Mapping[str, Any], shared: Mapping[str, Any], provider: str) -> None:
+        self.operation = operation
+        self.provider = provider
+        policy_spec = spec.get("policy") or shared.get("policy") or {}
+        policy = Policy(provider, policy_spec.get("unsupported", "warn"))
+        rules = dict(spec.get("params") or {})
+        self.ops: dict[str, ParamOp] = {}
+        self.defaults: list[tuple[str, Any]] = []
+        for name in operation_params(operation):
+            if name == "model" and rules.get(name) is None:
+                continue  # the model is in the URL unless a rule sends it: never a warning
+            op, default = compile_rule(name, rules.get(name), policy)
+            self.ops[name] = op
+            if default is not msgspec.UNSET:
+                self.defaults.append((name, default))
+        self.endpoint = Endpoint(spec.get("endpoint") or {})
+        self.template: Evaluator | None = (
+            compile_template(spec["request"], ("operations", operation, "request")) if "request" in spec else None
+        )
+        fan_out = spec.get("fan_out") or {}
+        self.fan_out: str | None = fan_out.get("over")
+        self.concurrency = int(fan_out.get("concurrency", 4))
+        api_version = str((shared.get("metadata") or {}).get("api_version", ""))
+        self.headers = {str(k): str(v).replace("{api_version}", api_version)
+                        for k, v in (shared.get("headers") or {}).items()}
+        self.headers.setdefault("content-type", "application/json")
+
+    def mapped(self, request: OperationRequest) -> tuple[dict[str, Any], dict[str, Any] | None, Context]:
+        """The parameters after their rules (renamed, mapped, checked; unsupported ones warned about), the
+        request's `extra_body`, and the context holding the warnings."""
+        ctx = Context(self.provider)
+        data: dict[str, Any] = msgspec.to_builtins(request, enc_hook=enc_hook)
+        extra = data.pop("extra_body", None)
+        specific = data.pop("provider_specific", None)
+        if specific:
+            for key, value in specific.items():
+                data[f"provider_specific.{key}"] = value
+        out: dict[str, Any] = {}
+        ops = self.ops
+        for name, value in data.items():
+            op = ops.get(name)
+            if value is not None and op is not None:
+                op(value, out, ctx, data)
+        for name, default in self.defaults:
+            if data.get(name) is None:
+                ops[name](default, out, ctx, data)
+        return out, extra, ctx
+
+    def encode(self, request: OperationRequest, base_url: str) -> tuple[list[WireRequest], list[RequestWarning]]:
+        """The wire requests (one, or one per item with `fan_out`) and the warnings the mapping produced."""
+        mapped, extra, ctx = self.mapped(request)
+        if self.fan_out is None:
+            items = [mapped]
+        else:
+            values = mapped.get(self.fan_out)
+            values = values if isinstance(values, list) else [values]
+            items = [{**mapped, self.fan_out: value} for value in values]
+        url = self.endpoint.url(base_url, request.model)
+        wires = []
+        for item in items:
+            body = self.template(item, ctx) if self.template is not None else item
+            if not isinstance(body, dict):
+                raise MappingError(f"{self.provider}: the {self.operation} request template did not give an "
+                                   "object", provider=self.provider)
+            if self.endpoint.body:
+                merge_defaults_into(body, self.endpoint.body)
+            if extra:
+                deep_merge_into(body, deep_copy(extra))
+            wires.append(WireRequest(self.endpoint.method, url, self.headers, JSON_ENCODER.encode(body), False))
+        return wires, ctx.warnings
+
+
+class OperationDecoder:
+    """A 2xx body → the operation's unified response (`mode: passthrough` decodes it straight into the type)."""
+
+    def __init__(self, operation: str, spec: Mapping[str, Any], provider: str) -> None:
+        self.provider = provider
+        self.type: type[OperationResult] = OPERATION_TYPES[operation][1]  # type: ignore[assignment]
+        self.passthrough = spec.get("mode", "template") == "passthrough"
+        self._decoder = msgspec.json.Decoder(self.type)
+        where = ("operations", operation, "response")
+        self.items: Getter = compile_getter(str(spec.get("data", "data")))
+        self.item: Evaluator | None = compile_template(spec["item"], (*where, "item")) if "item" in spec else None
+        self.fields: Evaluator | None = (
+            compile_template(spec["fields"], (*where, "fields")) if "fields" in spec else None
+        )
+        self.error_when: Getter | None = compile_getter(str(spec["error_when"])) if spec.get("error_when") else None
+        self.bare_key, self.indexed = ITEM_SHAPES[operation]
+
+    def __call__(self, body: bytes) -> OperationResult:
+        if self.passthrough:
+            try:
+                result: OperationResult = self._decoder.decode(body)
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raise ProviderError(f"the response is not a {self.type.__name__}: {exc}",
+                                    provider=self.provider) from None
+            return result
+        data = decode_json(body, self.provider)
+        if self.error_when is not None:
+            reason = self.error_when(data)
+            if reason:
+                raise InvalidRequestError(f"{self.provider} did not produce a result: {reason}",
+                                          provider=self.provider, body=data)
+        ctx = Context(self.provider)
+        out = self.fields(data, ctx) if self.fields is not None else {}
+        out = dict(out) if isinstance(out, dict) else {}
+        entries = self.items(data)
+        if not isinstance(entries, list):
+            raise ProviderError("the response has no result list (expected one at the spec's `data` path)",
+                                provider=self.provider, body=data)
+        item = self.item
+        out["data"] = [item(entry, ctx) for entry in entries] if item is not None else entries
+        key = self.bare_key
+        out["data"] = [entry if isinstance(entry, dict) else {key: entry} for entry in out["data"]]
+        if self.indexed:
+            for i, entry in enumerate(out["data"]):
+                entry.setdefault("index", i)
+        try:
+            return msgspec.convert(out, self.type)
+        except msgspec.ValidationError as exc:
+            raise ProviderError(f"the response is not a {self.type.__name__}: {exc}",
+                                provider=self.provider, body=data) from None
+
+
+def combine(results: list[OperationResult]) -> OperationResult:
+    """Fan-out answers as one: data concatenated in call order (re-indexed), usage counts summed."""
+    first = results[0]
+    if len(results) == 1:
+        return first
+    data: list[Any] = []
+    for result in results:
+        data.extend(result.data)
+    for position, entry in enumerate(data):
+        if hasattr(entry, "index"):
+            entry.index = position
+    usage = None
+    usages = [u for r in results if (u := getattr(r, "usage", None)) is not None]
+    if usages:
+        usage = msgspec.structs.replace(usages[0])
+        for field in usage.__struct_fields__:
+            values = [getattr(u, field) for u in usages]
+            if all(isinstance(v, int) for v in values):
+                setattr(usage, field, sum(values))
+    return msgspec.structs.replace(first, data=data, usage=usage)
+
+
+class OperationPlan:
+    """One compiled operation of a spec: encoders by model glob, the response decoder, the error builder."""
+
+    def __init__(self, name: str, spec: Mapping[str, Any], shared: Mapping[str, Any], provider: str) -> None:
+        self.name = name
+        self.provider = provider
+        self.spec = spec
+        self._base = OperationEncoder(name, spec, shared, provider)
+        self._overrides: list[tuple[tuple[str, ...], OperationEncoder, OperationDecoder, ErrorBuilder]] = []
+        errors = merge_layer(dict(shared.get("errors") or {}), dict(spec.get("errors") or {}))
+        self._decode = OperationDecoder(name, spec.get("response") or {"mode": "passthrough"}, provider)
+        self._error: ErrorBuilder = compile_errors(errors, provider)
+        for layer in spec.get("overrides") or ():
+            merged = _overlay(spec, layer)
+            self._overrides.append((
+                tuple(layer["match"]),
+                OperationEncoder(name, merged, shared, provider),
+                OperationDecoder(name, merged.get("response") or {"mode": "passthrough"}, provider),
+                compile_errors(merge_layer(errors, dict(layer.get("errors") or {})), provider),
+            ))
+        self._by_model: dict[str, tuple[OperationEncoder, OperationDecoder, ErrorBuilder]] = {}
+
+    def __repr__(self) -> str:
+        return f"<OperationPlan {self.provider}.{self.name}>"
+
+    def for_model(self, model: str) -> tuple[OperationEncoder, OperationDecoder, ErrorBuilder]:
+        found = self._by_model.get(model)
+        if found is None:
+            found = (self._base, self._decode, self._error)
+            for globs, encoder, decoder, error in self._overrides:
+                if any(fnmatch.fnmatchcase(model, g) for g in globs):
+                    found = (encoder, decoder, error)
+            if len(self._by_model) < 1024:
+                self._by_model[model] = found
+        return found
+
+    def concurrency(self, model: str) -> int:
+        """How many of a fan-out's calls may be in flight at once."""
+        return self.for_model(model)[0].concurrency
+
+    def encode(self, request: OperationRequest, *, base_url: str) -> tuple[list[WireRequest], list[RequestWarning]]:
+        return self.for_model(request.model)[0].encode(request, base_url)
+
+    def decode(self, model: str, status: int, headers: Mapping[str, str], body: bytes) -> OperationResult:
+        _, decoder, error = self.for_model(model)
+        if status >= 400:
+            raise error(status, headers, body)
+        return decoder(body)
+
+    def error(self, model: str, status: int, headers: Mapping[str, str], body: bytes) -> LLMError:
+        return self.for_model(model)[2](status, headers, body)
+
+
+def compile_operation(name: str, shared: Mapping[str, Any], provider: str) -> OperationPlan:
+    """The plan of operation `name` of a (merged) spec, or the typed error saying the provider lacks it."""
+    operations = shared.get("operations") or {}
+    spec = operations.get(name)
+    if spec is None:
+        have = ", ".join(["chat", *sorted(operations)])
+        raise MappingError(
+            f"{provider} has no {name} operation (it has: {have}); see `vllora-llm spec docs {provider}`"
+        )  # (no provider= : the message names it first, as a sentence)
+    return OperationPlan(name, spec, shared, provider)
+
+
+OperationFactory = Callable[[str], OperationPlan]
