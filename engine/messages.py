@@ -33,17 +33,27 @@ def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
     put = compile_setter(spec.get("to", "messages"))
     require_call = bool((spec.get("tool_results") or {}).get("require_call", False))
     drop = frozenset(spec.get("drop_fields") or ())
+    renames: dict[str, str] = {str(k): str(v) for k, v in (spec.get("rename_fields") or {}).items()}
 
     def apply(messages: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
         if require_call:
             _check_tool_results(messages, provider)
         if roles:
             messages = [{**m, "role": roles.get(m["role"], m["role"])} for m in messages]
+        if renames:  # before drop_fields, so a renamed field escapes a drop of its unified name
+            messages = [_renamed(m, renames) for m in messages]
         if drop:
             messages = [_without(m, drop) for m in messages]
         put(body, messages)
 
     return apply
+
+
+def _renamed(message: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
+    """`message` with its top-level fields renamed (`reasoning` → the name a compatible server reads back)."""
+    if not any(key in message for key in renames):
+        return message
+    return {renames.get(k, k): v for k, v in message.items()}
 
 
 def _without(message: dict[str, Any], drop: frozenset[str]) -> dict[str, Any]:

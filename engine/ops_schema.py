@@ -293,6 +293,46 @@ def _schema_rename_keys(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+# ---- closed objects -----------------------------------------------------------------------------------
+
+
+def _is_object(node: Node) -> bool:
+    kind = node.get("type")
+    return kind == "object" or (isinstance(kind, list) and "object" in kind) or "properties" in node
+
+
+@register("schema_close_objects", examples=(
+    Example({"type": "object", "properties": {"a": {"type": "object", "additionalProperties": True}}},
+            {"type": "object", "properties": {"a": {"type": "object", "additionalProperties": False}},
+             "additionalProperties": False}),
+    Example({"type": "string"}, {"type": "string"}),
+))
+def _schema_close_objects(args: Mapping[str, Any]) -> Apply:
+    """Every object schema gets `additionalProperties: false` (a dialect that constrains decoding accepts
+    closed objects only); an object that allowed other properties is closed with a warning, since the model
+    can then no longer produce them."""
+
+    def apply(value: Any, ctx: Context) -> Any:
+        opened = 0
+
+        def node_fn(node: Node) -> Node:
+            nonlocal opened
+            if not _is_object(node) or node.get("additionalProperties") is False:
+                return node
+            if "additionalProperties" in node:
+                opened += 1
+            return {**node, "additionalProperties": False}
+
+        result = _bottom_up(node_fn)(value)
+        if opened:
+            ctx.warn("schema_objects_closed",
+                     f"{opened} object schema(s) allowed additional properties; "
+                     f"{ctx.provider or 'the provider'} accepts closed objects only, so they were closed")
+        return result
+
+    return apply
+
+
 # ---- type names, empty objects ----------------------------------------------------------------------------
 
 

@@ -79,6 +79,28 @@ def _drop_matching(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+@register("drop_when", args={
+    "type": "object", "additionalProperties": False, "required": ["field", "values", "reason"],
+    "properties": {"field": {"type": "string"}, "values": {"type": "array"}, "reason": {"type": "string"}}},
+    examples=(Example({"type": "json_object"}, None,
+                      {"field": "type", "values": ["json_object"], "reason": "has no JSON mode"}),
+              Example({"type": "json_schema"}, {"type": "json_schema"},
+                      {"field": "type", "values": ["json_object"], "reason": "has no JSON mode"})))
+def _drop_when(args: Mapping[str, Any]) -> Apply:
+    """A mapping whose `field` holds one of `values` is not sent: None, with a warning giving `reason` (a
+    variant of a parameter the provider has no counterpart for, while the other variants map)."""
+    field, values, reason = str(args["field"]), list(args["values"]), str(args["reason"])
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if isinstance(value, Mapping) and value.get(field) in values:
+            ctx.warn("dropped_value", f"{ctx.path or 'value'} with {field} {value.get(field)!r}: {reason}; "
+                                      f"it was not sent")
+            return None
+        return value
+
+    return apply
+
+
 # ---- budgets ------------------------------------------------------------------------------------------------
 
 

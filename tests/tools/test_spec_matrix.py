@@ -55,6 +55,12 @@ def test_rows_labels_notes_and_columns_are_designs() -> None:
 DEVIATIONS: dict[tuple[str, str], tuple[str, str]] = {
     # (provider, row label) → (the cell the specs give, why it differs from DESIGN §2's seed table)
     ("anthropic", "user"): ("yes", "the Anthropic issue maps user → metadata.user_id, which the Messages API has"),
+    ("anthropic", "response_format (JSON schema, …)"): (
+        "yes", "issue #22: json_schema → the native output_config.format (json_object warns: no JSON mode)"),
+    ("gemini", "provider_specific.thinking"): (
+        "yes", "issue #22: thinking → generationConfig.thinkingConfig (thinkingBudget, includeThoughts)"),
+    ("bedrock", "response_format (JSON schema, …)"): (
+        "yes", "issue #22: json_schema → the native outputConfig.textFormat (json_object warns: no JSON mode)"),
 }
 
 

@@ -267,7 +267,7 @@ def test_pack_spec_is_short_and_extends_openai(provider: str) -> None:
     path = ROOT / "specs" / "providers" / f"{provider}.yaml"
     assert len(path.read_text(encoding="utf-8").splitlines()) <= 30
     plan = load_plan(provider)
-    assert plan.revision == 1
+    assert plan.revision >= 1
     assert plan.display_name != provider and plan.api_version
     assert "extends: openai" in path.read_text(encoding="utf-8")
 
