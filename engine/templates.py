@@ -186,6 +186,31 @@ def template_roots(template: Any) -> set[str] | None:
     return out
 
 
+def template_paths(template: Any) -> set[tuple[str, ...]] | None:
+    """The key paths of the item a template reads (`$a.b` → `("a", "b")`); None when it reads the whole item or
+    a path that is not plain keys. What the view types of `views.py` are derived from."""
+    if isinstance(template, str):
+        if not template.startswith("$") or template.startswith("$$"):
+            return set()
+        path = template[1:].lstrip(".")
+        if path in ("", "@", "$") or not is_simple(path):
+            return None
+        parts = split_path(path)
+        return {tuple(parts)} if all(isinstance(part, str) for part in parts) else None  # type: ignore[arg-type]
+    if isinstance(template, dict) and "$op" in template:
+        return template_paths(template["in"]) if "in" in template else None
+    if isinstance(template, dict) and "$each" in template:
+        return None
+    values = template.values() if isinstance(template, dict) else template if isinstance(template, list) else ()
+    out: set[tuple[str, ...]] = set()
+    for value in values:
+        found = template_paths(value)
+        if found is None:
+            return None
+        out |= found
+    return out
+
+
 _SCALARS = (str, int, float, bool)
 
 
@@ -310,7 +335,7 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
     if not parts or not all(isinstance(part, str) for part in parts):
         return f"{code.bind(getter)}(item)"
     keys = tuple(str(part) for part in parts)
-    if len(keys) == 1:
+    if len(keys) == 1 and not code.views:
         return f"(item.get({code.bind(keys[0])}) if type(item) is dict else None)"
     # Each prefix of the path is read once into a local and shared by the later paths that start with it
     # (`$delta.text`, `$delta.reasoningContent.text`, ... read `delta` once); templates never mutate the item.
@@ -319,8 +344,7 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
         local = code.reads.get(keys[:depth])
         if local is None:
             local = code.reads[keys[:depth]] = code.temp()
-            key = code.bind(keys[depth - 1])
-            code.line(f"{local} = {holder}.get({key}) if type({holder}) is dict else None")
+            code.line(f"{local} = {code.step(holder, keys[:depth - 1], keys[depth - 1])}")
         holder = local
     return holder
 
