@@ -75,7 +75,7 @@ def collect() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
 class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
-    __slots__ = ("_temps", "args", "indent", "lines", "name", "namespace", "reads", "views")
+    __slots__ = ("_temps", "_view_names", "args", "indent", "lines", "name", "namespace", "reads", "views")
 
     def __init__(self, args: tuple[str, ...], name: str = "template",
                  views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]] | None = None) -> None:
@@ -93,6 +93,7 @@ class FunctionBuilder:
         self.views = views or {}
         """The view Structs the item is decoded into (views.py): key path from the item → (Struct, attribute of
         each key); a path not in it is a dict."""
+        self._view_names: dict[tuple[str, ...], str] = {}
 
     def step(self, holder: str, prefix: tuple[str, ...], key: str) -> str:
         """The expression reading `key` from the local `holder` (the value at key path `prefix` of the item), as
@@ -100,7 +101,8 @@ class FunctionBuilder:
         the compiler decoded that value into, else a dict lookup."""
         view = self.views.get(prefix)
         if view is not None:
-            return f"{holder}.{view[1][key]} if type({holder}) is {self.bind(view[0])} else None"
+            name = self._view_names.get(prefix) or self._view_names.setdefault(prefix, self.bind(view[0]))
+            return f"{holder}.{view[1][key]} if type({holder}) is {name} else None"
         return f"{holder}.get({self.bind(key)}) if type({holder}) is dict else None"
 
     def bind(self, value: Any) -> str:

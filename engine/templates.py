@@ -25,6 +25,7 @@ from .codegen import FunctionBuilder
 from .paths import Getter, PathError, compile_getter, is_simple, split_path
 from .prevalidated import is_prevalidated
 from .transforms import REGISTRY, Context, bind
+from .views import Views
 
 Evaluator = Callable[[Any, Context], Any]
 
@@ -59,13 +60,30 @@ def compile_template(template: Any, where: tuple[str | int, ...] = ()) -> Evalua
     return lambda item, ctx: literal
 
 
+def events_paths(handlers: dict[str, Any], name_path: str | None) -> set[tuple[str, ...]] | None:
+    """The key paths of the payload an `events:` block reads (its name path, each handler's switch path and
+    templates); None when one of them is not plain keys or reads a whole payload (see `template_paths`)."""
+    paths = template_paths([f"${name_path}"] if name_path is not None else [])
+    for spec in handlers.values():
+        if spec == "ignore" or paths is None:
+            continue
+        if isinstance(spec, dict) and "switch" in spec:
+            templates = [f"${spec['switch']}", *(spec.get("cases") or {}).values(), spec.get("default")]
+            found = template_paths(templates)
+        else:
+            found = template_paths(spec)
+        paths = None if found is None else paths | found
+    return paths
+
+
 def compile_events(handlers: dict[str, Any], name_path: str | None,
-                   where: tuple[str | int, ...] = ()) -> Callable[[Any, Any, Context], Any]:
+                   where: tuple[str | int, ...] = (), views: Views | None = None) -> Callable[[Any, Any, Context], Any]:
     """A stream's `events:` block lowered into one function `read_event(item, frame, ctx) -> parts`: the event's
     name (the frame's, or the value at `name_path` of the payload, its str) picks its handler, else the
     `*` handler; a handler is `ignore` (nothing), a parts template (`_lower_parts`) or a `switch` on a path of
-    the payload whose cases and `default` are parts templates. Each branch reads what it needs once."""
-    code = FunctionBuilder(("item", "frame", "ctx"), "read_event")
+    the payload whose cases and `default` are parts templates. Each branch reads what it needs once. `views`:
+    the payload's view types (views.py), from `events_paths`."""
+    code = FunctionBuilder(("item", "frame", "ctx"), "read_event", views)
     if name_path is None:
         code.line("name = frame.name")
     else:

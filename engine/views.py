@@ -38,7 +38,7 @@ def view_type(paths: Iterable[tuple[str, ...]]) -> tuple[Any, Views] | None:
     """The msgspec type decoding a payload into views of exactly `paths`, and where each view sits; None when
     the paths ask for a list and an object at the same place (no view can serve both)."""
     root = _Node()
-    for path in paths:
+    for path in sorted(paths):  # (a set of paths: the same fields in every process)
         node = root
         for key in path:
             node = node.keys.setdefault(key, _Node())
@@ -64,7 +64,9 @@ def _build(node: _Node, prefix: tuple[str, ...], views: Views) -> Any:
             return None
         attributes[key] = f"f{position}"
         fields.append((f"f{position}", typed, None))
-    struct = msgspec.defstruct("View", fields, rename={a: k for k, a in attributes.items()}, gc=False)
+    steps = ("each" if key == EACH else key if key.isidentifier() else "x" for key in prefix)
+    name = "_".join(("View", *steps))  # (what `spec compile` shows for it)
+    struct = msgspec.defstruct(name, fields, rename={a: k for k, a in attributes.items()}, gc=False)
     views[prefix] = (struct, attributes)
     return Union[(struct, *_OTHER_JSON)]
 
