@@ -22,7 +22,7 @@ import builtins
 import contextlib
 import hashlib
 import linecache
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import CodeType, FunctionType
 from typing import Any
 
@@ -75,9 +75,10 @@ def collect() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
 class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
-    __slots__ = ("_temps", "args", "indent", "lines", "name", "namespace", "reads")
+    __slots__ = ("_temps", "_view_names", "args", "indent", "lines", "name", "namespace", "reads", "views")
 
-    def __init__(self, args: tuple[str, ...], name: str = "template") -> None:
+    def __init__(self, args: tuple[str, ...], name: str = "template",
+                 views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]] | None = None) -> None:
         self.args = args
         self.name = name
         """The function's name (an identifier saying what it does), shown in tracebacks."""
@@ -89,6 +90,20 @@ class FunctionBuilder:
         self.reads: dict[tuple[str, ...], str] = {}
         """Key paths already read into a local (see templates._inline_getter): the body is straight-line code,
         so a local assigned once holds for every later line."""
+        self.views = views or {}
+        """The view Structs the item is decoded into (views.py): key path from the item → (Struct, attribute of
+        each key); a path not in it is a dict."""
+        self._view_names: dict[tuple[str, ...], str] = {}
+
+    def step(self, holder: str, prefix: tuple[str, ...], key: str) -> str:
+        """The expression reading `key` from the local `holder` (the value at key path `prefix` of the item), as
+        paths.py's getters do (None when the step is missing or not an object): an attribute of the view Struct
+        the compiler decoded that value into, else a dict lookup."""
+        view = self.views.get(prefix)
+        if view is not None:
+            name = self._view_names.get(prefix) or self._view_names.setdefault(prefix, self.bind(view[0]))
+            return f"{holder}.{view[1][key]} if type({holder}) is {name} else None"
+        return f"{holder}.get({self.bind(key)}) if type({holder}) is dict else None"
 
     def bind(self, value: Any) -> str:
         """A name for `value` in the function's namespace (how data reaches the generated code)."""

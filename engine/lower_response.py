@@ -17,30 +17,57 @@ from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
 from .gateway import ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, plain_keys
-from .templates import compile_template, lower_into
+from .templates import compile_template, lower_into, template_paths
 from .transforms import Context
+from .views import EACH, Views, view_type
 
 ReadChoice = Callable[[Any, Context], tuple[Any, list[dict[str, Any]], Any]]
 
 
 def _read(code: FunctionBuilder, holder: str, path: str) -> str:
-    """Emit lines reading `path` from the local `holder` as paths.py's getters do (None as soon as a step is
-    missing or not an object); return the local holding the value. A path that is not plain keys is a call of
-    its compiled getter."""
+    """Emit lines reading `path` from the local `holder` (the function's item: a view where the compiler
+    decoded one, see views.py) as paths.py's getters do (None as soon as a step is missing or not an object);
+    return the local holding the value. A path that is not plain keys is a call of its compiled getter."""
     keys = plain_keys(path)
     out = code.temp()
     if keys is None:
         code.line(f"{out} = {code.bind(compile_getter(path))}({holder})")
         return out
-    for key in keys:
-        code.line(f"{out} = {holder}.get({code.bind(key)}) if type({holder}) is dict else None")
+    for depth, key in enumerate(keys):
+        code.line(f"{out} = {code.step(holder, keys[:depth], key)}")
         holder = out
     return out
 
 
-def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
-    """The generated `read_choice` of a template-mode `response:` spec."""
-    code = FunctionBuilder(("raw", "ctx"), "read_choice")
+def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]) -> tuple[Any, Views] | None:
+    """The view type of a whole-response stream event (views.py): the paths its top level, each choice and the
+    usage map read. None when one of them is not plain keys, a template reads a whole object, or there is no
+    `choices:` path (the event is its one choice): then events decode into dicts."""
+    if "choices" not in response_spec:
+        return None
+    finish = dict(response_spec.get("finish_reason") or {"from": "finish_reason"})
+    tops = [stream_spec.get("error_when"), response_spec.get("id", "id"), response_spec.get("model", "model"),
+            (response_spec.get("blocked") or {}).get("when")]
+    each = [response_spec.get("index"), response_spec.get("parts", "content"), finish["from"]]
+    choices = plain_keys(str(response_spec["choices"]))
+    paths: list[tuple[str, ...]] = []
+    for path, under in [*((p, ()) for p in tops), *((p, (*(choices or ()), EACH)) for p in each)]:
+        keys = plain_keys(str(path)) if path is not None else ()
+        if keys is None or choices is None:
+            return None
+        if keys:
+            paths.append((*under, *keys))
+    for template in (response_spec.get("usage") or {}).values():
+        found = template_paths(template)
+        if found is None:
+            return None
+        paths.extend(found)
+    return view_type(paths)
+
+
+def lower_choice(spec: Mapping[str, Any], views: Views | None = None) -> ReadChoice:
+    """The generated `read_choice` of a template-mode `response:` spec (`views`: a choice's view types)."""
+    code = FunctionBuilder(("raw", "ctx"), "read_choice", views)
     index = _read(code, "raw", str(spec["index"])) if "index" in spec else "None"
     parts = _read(code, "raw", str(spec.get("parts", "content")))
     kinds = {str(kind): compile_template(template, ("response", "kinds", str(kind)))
@@ -71,10 +98,11 @@ def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
     return function
 
 
-def lower_usage(fields: Mapping[str, Any]) -> Callable[[Any, Context], dict[str, int]]:
+def lower_usage(fields: Mapping[str, Any], views: Views | None = None) -> Callable[[Any, Context], dict[str, int]]:
     """The `usage:` map as one generated function `read_usage(item, ctx) -> counts`: each count's template
-    evaluated in order; an int kept, another number (a float, a bool) kept as its int, anything else left out."""
-    code = FunctionBuilder(("item", "ctx"), "read_usage")
+    evaluated in order; an int kept, another number (a float, a bool) kept as its int, anything else left out.
+    `views`: the item's view types."""
+    code = FunctionBuilder(("item", "ctx"), "read_usage", views)
     code.line("out = {}")
     for key, template in fields.items():
         code.line(f"_n = {lower_into(template, ('response', 'usage', key), code)}")
@@ -141,13 +169,17 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
     return function
 
 
+EventTop = Callable[[Any], tuple[Any, Any, Any, Any, Any, Any]]
+
+
 def lower_event_top(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any],
-                    usage_roots: tuple[str, ...] | None) -> Callable[[Any], tuple[Any, Any, Any, Any, Any]]:
+                    usage_roots: tuple[str, ...] | None, views: Views | None = None) -> EventTop:
     """What a whole-response stream event's top level holds, as one generated function `read_event_top(data)
-    -> (error, choices, id, model, usage inputs)`: the value at `error_when`, the choices (or `[data]`), the
-    id and the model, and what its usage read depends on (the values at the usage map's top-level keys, see
-    `UsageMap.inputs`; None when that cannot be told)."""
-    code = FunctionBuilder(("data",), "read_event_top")
+    -> (error, choices, id, model, usage inputs, blocked)`: the value at `error_when`, the choices (or
+    `[data]`), the id and the model, what its usage read depends on (the values at the usage map's top-level
+    keys, see `UsageMap.inputs`; None when that cannot be told) and, when there are no choices, the value at
+    `blocked.when` (else None). `views`: the event's view types."""
+    code = FunctionBuilder(("data",), "read_event_top", views)
     error = _read(code, "data", str(stream_spec["error_when"])) if "error_when" in stream_spec else "None"
     choices = _read(code, "data", str(response_spec["choices"])) if "choices" in response_spec else "[data]"
     ident = _read(code, "data", str(response_spec.get("id", "id")))
@@ -155,8 +187,17 @@ def lower_event_top(response_spec: Mapping[str, Any], stream_spec: Mapping[str, 
     if usage_roots is None:
         inputs = "None"
     else:
-        values = "".join(f"data.get({code.bind(root)}), " for root in usage_roots)
-        inputs = f"(({values}) if type(data) is dict else None)"
-    function: Callable[[Any], tuple[Any, Any, Any, Any, Any]] = code.build(
-        f"{error}, {choices}, {ident}, {model}, {inputs}")
+        values = "".join(f"({code.step('data', (), root)}), " for root in usage_roots)
+        inputs = f"({values})"
+    when = (response_spec.get("blocked") or {}).get("when")
+    blocked = "None"
+    if when:
+        code.line(f"if not {choices}:")
+        code.indent = "    "
+        reason = _read(code, "data", str(when))
+        code.indent = ""
+        code.line("else:")
+        code.line(f"    {reason} = None")
+        blocked = reason
+    function: EventTop = code.build(f"{error}, {choices}, {ident}, {model}, {inputs}, {blocked}")
     return function

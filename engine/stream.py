@@ -23,13 +23,14 @@ import msgspec
 
 from .error_map import compile_event_errors
 from .gateway import ChatCompletionChunk
-from .lower_response import lower_choice, lower_event_top
-from .paths import compile_getter
+from .lower_response import event_views, lower_choice, lower_event_top, lower_usage
+from .paths import plain_keys
 from .response import FinishMap, UsageMap
 from .stream_base import StreamDecoder
 from .stream_events import CompiledEvents, EventsDecoder
 from .stream_passthrough import PassthroughDecoder
 from .stream_whole import WholeResponseDecoder
+from .views import EACH, relative
 
 __all__ = ["DecoderFactory", "StreamDecoder", "compile_stream", "event_header"]
 
@@ -55,12 +56,15 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         return lambda: PassthroughDecoder(provider, decoder, done_data, terminal)
     finish = FinishMap(response_spec.get("finish_reason"))
     if mode == "whole_response":
-        read_choice = lower_choice(response_spec)
         usage = UsageMap(response_spec.get("usage"))
-        read_top = lower_event_top(response_spec, spec, usage.roots)
-        when = (response_spec.get("blocked") or {}).get("when")
-        blocked = compile_getter(when) if when else None
-        return lambda: WholeResponseDecoder(provider, read_top, read_choice, finish, usage, blocked)
+        viewed = event_views(response_spec, spec)
+        event_type, views = viewed if viewed is not None else (Any, {})
+        under = (*(plain_keys(str(response_spec.get("choices", ""))) or ()), EACH)
+        read_choice = lower_choice(response_spec, relative(views, under))
+        read_usage = lower_usage({str(k): v for k, v in (response_spec.get("usage") or {}).items()}, views)
+        read_top = lower_event_top(response_spec, spec, usage.roots, views)
+        decode = msgspec.json.Decoder(event_type).decode
+        return lambda: WholeResponseDecoder(provider, decode, read_top, read_choice, finish, read_usage)
     compiled = CompiledEvents(spec)
     event_error = compile_event_errors(errors or {}, provider)
     return lambda: EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)

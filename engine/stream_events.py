@@ -22,8 +22,9 @@ from .frames import DATA, EXCEPTION, FrameLike
 from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
 from .response import FinishMap, build_usage
 from .stream_base import StreamDecoder, json_of, stream_error
-from .templates import compile_events
+from .templates import compile_events, events_paths
 from .transforms import Context
+from .views import view_type
 
 
 class CompiledEvents:
@@ -33,7 +34,13 @@ class CompiledEvents:
         source = dict(spec.get("event_type") or {"from": "sse_event"})
         name_path = str(source["name"]) if source.get("from", "sse_event") == "field" else None
         handlers = {str(k): v for k, v in (spec.get("events") or {}).items()}
-        self.read_event = compile_events(handlers, name_path, ("stream",))
+        paths = events_paths(handlers, name_path)
+        viewed = view_type(paths) if paths is not None else None
+        event_type, views = viewed if viewed is not None else (Any, {})
+        self.decode = msgspec.json.Decoder(event_type).decode
+        """A payload's JSON → its view (views.py: only the fields the handlers read), or plain decoded data
+        when the handlers' paths allow no view."""
+        self.read_event = compile_events(handlers, name_path, ("stream",), views)
 
 
 class EventsDecoder(StreamDecoder):
@@ -56,6 +63,7 @@ class EventsDecoder(StreamDecoder):
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
         read_event = self.events.read_event
+        decode = self.events.decode
         ctx = self.ctx
         append = out.append
         data_kind = DATA
@@ -65,7 +73,7 @@ class EventsDecoder(StreamDecoder):
             data = frame.payload
             if data:
                 try:
-                    payload = msgspec.json.decode(data)
+                    payload = decode(data)
                 except msgspec.DecodeError:
                     json_of(data, self.provider)  # raises the stream's error with a preview
                     raise

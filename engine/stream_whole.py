@@ -1,8 +1,9 @@
 """`stream.mode: whole_response`: every event is a complete response, read with the response spec, as deltas.
 
-A choice is read by the response spec's generated `read_choice` (what non-streamed responses use); `error_when`
-names the path of an error object that ends the stream; the usage block is read again only when it differs
-from the last one read, and the usage chunk is sent once the finish reason came.
+A choice is read by the response spec's generated `read_choice` (what non-streamed responses use, lowered here
+for the event's view types: each event is decoded into Structs holding only the fields the mappings read, see
+views.py); `error_when` names the path of an error object that ends the stream; the usage block is read again
+only when it differs from the last one read, and the usage chunk is sent once the finish reason came.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import msgspec
 from .errors import InvalidRequestError, StreamError
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
-from .lower_response import ReadChoice
-from .paths import Getter
-from .response import FinishMap, UsageMap, build_usage
+from .lower_response import EventTop, ReadChoice
+from .response import FinishMap, build_usage
 from .stream_base import NOTHING, StreamDecoder, json_of, stream_error
 from .transforms import Context
 
@@ -27,15 +27,17 @@ class WholeResponseDecoder(StreamDecoder):
     (the function non-streamed responses use) and become deltas; the usage block is read again only when it
     differs from the last one read."""
 
-    def __init__(self, provider: str, read_top: Callable[[Any], tuple[Any, Any, Any, Any, Any]],
-                 read_choice: ReadChoice, finish: FinishMap, usage: UsageMap, blocked: Getter | None = None) -> None:
+    def __init__(self, provider: str, decode: Callable[[str | bytes], Any], read_top: EventTop,
+                 read_choice: ReadChoice, finish: FinishMap, read_usage: Callable[[Any, Context], dict[str, int]]
+                 ) -> None:
         self.provider = provider
+        self.decode = decode
+        """An event's JSON → its view (views.py), or plain decoded data when the spec's paths allow no view."""
         self.read_top = read_top
-        """`lower_response.lower_event_top`: an event's error, choices, id, model and usage inputs."""
+        """`lower_response.lower_event_top`: an event's error, choices, id, model, usage inputs, block reason."""
         self.read_choice = read_choice
-        self.blocked = blocked
         self.finish = finish
-        self.usage_map = usage
+        self.read_usage = read_usage
         self.ctx = Context(provider)
         self.calls: dict[int, int] = {}
         self.usage: dict[str, int] = {}
@@ -49,22 +51,22 @@ class WholeResponseDecoder(StreamDecoder):
 
     def _event(self, data: str | bytes, out: MutableSequence[ChatCompletionChunk]) -> None:
         try:
-            body = msgspec.json.decode(data)
+            body = self.decode(data)
         except msgspec.DecodeError:
             json_of(data, self.provider)  # raises the stream's error with a preview
             raise
-        error, raw_choices, ident, model, inputs = self.read_top(body)
+        error, raw_choices, ident, model, inputs, reason = self.read_top(body)
         if error is not None:
             raise stream_error(error, self.provider)
-        if not raw_choices and self.blocked is not None and (reason := self.blocked(body)) is not None:
+        if reason is not None:  # (read only when the event has no choices)
             raise InvalidRequestError(f"the prompt was blocked ({reason})", provider=self.provider,
-                                      error_type=str(reason), body=body)
+                                      error_type=str(reason), body=msgspec.json.decode(data))
         if raw_choices and type(raw_choices) is not list:
             raise StreamError(f"an event's choices are a {type(raw_choices).__name__}, not a list: "
                               f"{str(raw_choices)[:80]!r}", provider=self.provider)
         out_choices = [self._choice(position, raw) for position, raw in enumerate(raw_choices or ())]
         if inputs is None or inputs != self.usage_read:  # the same usage block again reads the same values
-            self.usage.update(self.usage_map.read(body, self.ctx))
+            self.usage.update(self.read_usage(body, self.ctx))
             self.usage_read = inputs
         if out_choices:
             out.append(ChatCompletionChunk(id=str(ident) if ident is not None else None,

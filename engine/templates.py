@@ -25,6 +25,7 @@ from .codegen import FunctionBuilder
 from .paths import Getter, PathError, compile_getter, is_simple, split_path
 from .prevalidated import is_prevalidated
 from .transforms import REGISTRY, Context, bind
+from .views import Views
 
 Evaluator = Callable[[Any, Context], Any]
 
@@ -59,13 +60,30 @@ def compile_template(template: Any, where: tuple[str | int, ...] = ()) -> Evalua
     return lambda item, ctx: literal
 
 
+def events_paths(handlers: dict[str, Any], name_path: str | None) -> set[tuple[str, ...]] | None:
+    """The key paths of the payload an `events:` block reads (its name path, each handler's switch path and
+    templates); None when one of them is not plain keys or reads a whole payload (see `template_paths`)."""
+    paths = template_paths([f"${name_path}"] if name_path is not None else [])
+    for spec in handlers.values():
+        if spec == "ignore" or paths is None:
+            continue
+        if isinstance(spec, dict) and "switch" in spec:
+            templates = [f"${spec['switch']}", *(spec.get("cases") or {}).values(), spec.get("default")]
+            found = template_paths(templates)
+        else:
+            found = template_paths(spec)
+        paths = None if found is None else paths | found
+    return paths
+
+
 def compile_events(handlers: dict[str, Any], name_path: str | None,
-                   where: tuple[str | int, ...] = ()) -> Callable[[Any, Any, Context], Any]:
+                   where: tuple[str | int, ...] = (), views: Views | None = None) -> Callable[[Any, Any, Context], Any]:
     """A stream's `events:` block lowered into one function `read_event(item, frame, ctx) -> parts`: the event's
     name (the frame's, or the value at `name_path` of the payload, its str) picks its handler, else the
     `*` handler; a handler is `ignore` (nothing), a parts template (`_lower_parts`) or a `switch` on a path of
-    the payload whose cases and `default` are parts templates. Each branch reads what it needs once."""
-    code = FunctionBuilder(("item", "frame", "ctx"), "read_event")
+    the payload whose cases and `default` are parts templates. Each branch reads what it needs once. `views`:
+    the payload's view types (views.py), from `events_paths`."""
+    code = FunctionBuilder(("item", "frame", "ctx"), "read_event", views)
     if name_path is None:
         code.line("name = frame.name")
     else:
@@ -180,6 +198,31 @@ def template_roots(template: Any) -> set[str] | None:
     out: set[str] = set()
     for value in values:
         found = template_roots(value)
+        if found is None:
+            return None
+        out |= found
+    return out
+
+
+def template_paths(template: Any) -> set[tuple[str, ...]] | None:
+    """The key paths of the item a template reads (`$a.b` → `("a", "b")`); None when it reads the whole item or
+    a path that is not plain keys. What the view types of `views.py` are derived from."""
+    if isinstance(template, str):
+        if not template.startswith("$") or template.startswith("$$"):
+            return set()
+        path = template[1:].lstrip(".")
+        if path in ("", "@", "$") or not is_simple(path):
+            return None
+        parts = split_path(path)
+        return {tuple(parts)} if all(isinstance(part, str) for part in parts) else None  # type: ignore[arg-type]
+    if isinstance(template, dict) and "$op" in template:
+        return template_paths(template["in"]) if "in" in template else None
+    if isinstance(template, dict) and "$each" in template:
+        return None
+    values = template.values() if isinstance(template, dict) else template if isinstance(template, list) else ()
+    out: set[tuple[str, ...]] = set()
+    for value in values:
+        found = template_paths(value)
         if found is None:
             return None
         out |= found
@@ -310,7 +353,7 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
     if not parts or not all(isinstance(part, str) for part in parts):
         return f"{code.bind(getter)}(item)"
     keys = tuple(str(part) for part in parts)
-    if len(keys) == 1:
+    if len(keys) == 1 and not code.views:
         return f"(item.get({code.bind(keys[0])}) if type(item) is dict else None)"
     # Each prefix of the path is read once into a local and shared by the later paths that start with it
     # (`$delta.text`, `$delta.reasoningContent.text`, ... read `delta` once); templates never mutate the item.
@@ -319,8 +362,7 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
         local = code.reads.get(keys[:depth])
         if local is None:
             local = code.reads[keys[:depth]] = code.temp()
-            key = code.bind(keys[depth - 1])
-            code.line(f"{local} = {holder}.get({key}) if type({holder}) is dict else None")
+            code.line(f"{local} = {code.step(holder, keys[:depth - 1], keys[depth - 1])}")
         holder = local
     return holder
 

@@ -11,6 +11,7 @@ frame-by-frame chunks up to the first error, and that error.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 from vllora_llm.engine.frames import Frame
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.engine.stream import compile_stream
+from vllora_llm.engine.templates import compile_events
 from vllora_llm.runtime.eventstream import EventStreamMessage, EventStreamParser, frame_of
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
@@ -450,3 +452,33 @@ def test_sse_event_value() -> None:
     assert hash(event) == hash(SSEEvent("message", "x"))
     with pytest.raises(AttributeError):
         event.data = "y"  # type: ignore[misc]
+
+
+# ---- events decoded into view Structs (engine/views.py) read as plain dicts do ---------------------------------
+
+EVENT_PLANS = ("anthropic", "bedrock")
+
+
+@pytest.mark.parametrize("name", EVENT_PLANS)
+def test_events_plans_decode_into_views(name: str) -> None:
+    events: Any = load_plan(name).stream_decoder().events  # type: ignore[attr-defined]
+    assert isinstance(events.decode(b'{"unread": [1, 2, 3]}'), msgspec.Struct)
+
+
+@pytest.mark.parametrize("name", EVENT_PLANS)
+@pytest.mark.parametrize("recording", RECORDINGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_views_read_every_recording_as_dicts_do(name: str, recording: Path) -> None:
+    """The plan's events decoder (payloads decoded into views) beside one decoding into plain dicts, read by
+    the same handlers lowered without views."""
+    plan: Any = load_plan(name)
+    frames = frames_of(recording, getattr(plan, "stray_lines", "ignore") == "as_data", plan.event_header)
+    viewed, plain = plan.stream_decoder(), plan.stream_decoder()
+    spec = plan.spec["stream"]
+    source = dict(spec.get("event_type") or {"from": "sse_event"})
+    name_path = str(source["name"]) if source.get("from", "sse_event") == "field" else None
+    plain.events = type("PlainEvents", (), {})()
+    plain.events.decode = msgspec.json.decode
+    plain.events.read_event = compile_events({str(k): v for k, v in spec["events"].items()}, name_path)
+    for frame in frames:
+        assert outcome(functools.partial(viewed.feed, frame)) == outcome(functools.partial(plain.feed, frame)), frame
+        assert state(viewed) == state(plain)

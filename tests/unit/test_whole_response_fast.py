@@ -12,8 +12,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from vllora_llm.engine.lower_response import lower_event_top
 from vllora_llm.engine.paths import compile_getter
 from vllora_llm.engine.registry import load_plan
+from vllora_llm.engine.response import UsageMap
 from vllora_llm.engine.templates import compile_template
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
@@ -58,10 +60,30 @@ def _reference_read_choice(spec: dict[str, Any]) -> Any:
     return read
 
 
+def _plain_dicts(decoder: Any, spec: dict[str, Any]) -> None:
+    """Make `decoder` the reference: events decoded into plain dicts (no view types), read by the reference
+    `read_choice` and by the top and usage readers lowered without views."""
+    response = spec["response"]
+    decoder.decode = msgspec.json.decode
+    decoder.read_choice = _reference_read_choice(response)
+    decoder.read_top = lower_event_top(response, spec["stream"], UsageMap(response.get("usage")).roots)
+    decoder.read_usage = UsageMap(response.get("usage")).read
+
+
+def test_the_plan_decodes_events_into_views() -> None:
+    """The plan's decoder decodes each event into view Structs (only the fields its mappings read), not dicts:
+    without them the comparisons below would compare the reference with itself."""
+    decoder: Any = load_plan("gemini").stream_decoder()
+    event = decoder.decode(b'{"candidates": [], "unread": {"a": [1, 2]}, "responseId": "r"}')
+    assert isinstance(event, msgspec.Struct)
+    kept = msgspec.json.decode(msgspec.json.encode(event))  # the view's fields, by their wire names
+    assert kept["responseId"] == "r" and kept["candidates"] == [] and "unread" not in kept
+
+
 def _compare(frames: list[Any]) -> int:
     plan = load_plan("gemini")
     fast, general = plan.stream_decoder(), plan.stream_decoder()
-    general.read_choice = _reference_read_choice(plan.spec["response"])  # type: ignore[attr-defined]
+    _plain_dicts(general, plan.spec)
     for frame in frames:
         assert _outcome(fast, frame) == _outcome(general, frame), frame
         assert fast.usage == general.usage  # type: ignore[attr-defined]
