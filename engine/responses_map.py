@@ -78,6 +78,8 @@ def to_chat_request(request: CreateResponse, items: Sequence[dict[str, Any]]) ->
         chat["response_format"] = _response_format(request.text.format)
     if request.reasoning is not None and request.reasoning.effort is not None:
         chat["reasoning_effort"] = request.reasoning.effort
+    if request.provider_specific is not None:
+        chat["provider_specific"] = request.provider_specific.to_dict()
     return ChatCompletionRequest.from_dict(chat)
 
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from .errors import InvalidRequestError
-from .gateway import GatewayStruct, Probability, RequestWarning, Temperature, validation_error
+from .gateway import GatewayStruct, Probability, ProviderSpecific, RequestWarning, Temperature, validation_error
 
 # ---- request ---------------------------------------------------------------------------------------------
 
@@ -52,6 +52,8 @@ class CreateResponse(GatewayStruct, forbid_unknown_fields=True):
     include: list[str] | None = None
     truncation: str | None = None
     stream: bool | None = None
+    provider_specific: ProviderSpecific | None = None
+    """This library's, as on a chat request (`top_k`, `thinking`, ...): passed to the chat request."""
 
     @classmethod
     def coerce(cls, data: Any) -> CreateResponse:
