@@ -10,6 +10,8 @@ from vllora_llm.runtime.sync import (
     SyncCompletionsClient,
     SyncEmbeddingsClient,
     SyncImagesClient,
+    SyncResponseEventStream,
+    SyncResponsesClient,
     SyncResultStream,
     SyncVlloraLLMClient,
 )
@@ -32,6 +34,8 @@ __all__ = [
     "SyncCompletionsClient",
     "SyncEmbeddingsClient",
     "SyncImagesClient",
+    "SyncResponseEventStream",
+    "SyncResponsesClient",
     "SyncResultStream",
     "SyncVlloraLLMClient",
     "Timeouts",

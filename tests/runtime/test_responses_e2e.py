@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +14,9 @@ from openai.types.responses import Response as SdkResponse
 from openai.types.responses import ResponseStreamEvent as SdkEvent
 from pydantic import TypeAdapter
 
-from vllora_llm.client import InMemoryResponseStore, VlloraLLMClient
+from vllora_llm.client import InMemoryResponseStore, SyncVlloraLLMClient, VlloraLLMClient
 from vllora_llm.error import MappingError, NotFoundError
-from vllora_llm.testing import LocalProviderServer
+from vllora_llm.testing import Fault, LocalProviderServer
 from vllora_llm.types.responses import (
     CreateResponse,
     FunctionCallItem,
@@ -171,3 +172,35 @@ async def test_json_schema_output_and_stream_forms(server: LocalProviderServer) 
         stream = await client.responses().create_stream({"model": "gemini-2.5-flash", "input": "Hi"})  # awaited
         texts = [event.text async for event in stream if event.type == "response.output_text.done"]
         assert texts == [stream.response.output_text] and len(store) == 2
+
+
+def test_sync_facade(threaded_server: LocalProviderServer) -> None:
+    with SyncVlloraLLMClient.from_provider("anthropic", api_key="k-0123456789",
+                                           base_url=threaded_server.base_url_for("anthropic")) as client:
+        first = client.responses().create({"model": "claude-sonnet-4-5", "input": "Hello!"})
+        assert first.output_text == "Hello from the local anthropic server! You said: Hello!"
+        with client.responses().create_stream({"model": "claude-sonnet-4-5", "input": "Again",
+                                               "previous_response_id": first.id}) as stream:
+            kinds = [event.type for event in stream]
+        assert kinds[-1] == "response.completed" and stream.response.output_text.endswith("You said: Again")
+        with pytest.raises(NotFoundError):
+            client.responses().create_stream({"model": "claude-sonnet-4-5", "input": "x",
+                                              "previous_response_id": "resp_gone"})
+
+
+async def test_routed_by_models_yaml(server: LocalProviderServer, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_KEY", "k-0123456789")
+    config = tmp_path / "models.yaml"
+    config.write_text(f"""
+- model: assistant
+  inference_provider: {{provider: anthropic, model_name: claude-sonnet-4-5}}
+  base_url: {server.base_url_for("anthropic")}
+  api_key_env: LOCAL_KEY
+""")
+    async with VlloraLLMClient.from_config(config, max_retries=1, backoff_base=0.001) as client:
+        server.faults.push(Fault(status=429))  # retried
+        response = checked(await client.responses().create({"model": "assistant", "input": "Hello!"}))
+    assert response.output_text == "Hello from the local anthropic server! You said: Hello!"
+    assert response.provider == "anthropic" and response.model == "claude-sonnet-4-5"
+    assert len(server.requests) == 2  # the 429, then the retry
