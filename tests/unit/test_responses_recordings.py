@@ -4,6 +4,7 @@ response each stream ends with agrees with the deltas before it (text, arguments
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ def recorded(path: Path) -> list[dict[str, Any]]:
 def test_recorded_stream_decodes_to_typed_events(path: Path) -> None:
     raw = recorded(path)
     starts = [i for i, data in enumerate(raw) if data["type"] == "response.created"] + [len(raw)]
-    for start, stop in zip(starts, starts[1:], strict=False):  # a file may hold several streams, one after another
+    for start, stop in itertools.pairwise(starts):  # a file may hold several streams, one after another
         check_stream(raw[start:stop])
 
 
