@@ -176,6 +176,11 @@ class ResultStream:
         """True once every chunk was received."""
         return self._done
 
+    @property
+    def provider(self) -> str | None:
+        """Who answers (after a fallback: the target that does), known once the stream is open."""
+        return self._chunks.provider if self._chunks is not None else None
+
     def aggregate(self) -> ChatCompletionMessageWithFinishReason:
         """The message assembled from the chunks so far (the whole response once `done`)."""
         if self._result is not None:

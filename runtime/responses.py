@@ -105,7 +105,8 @@ class ResponseEventStream:
                 raise RuntimeError("this stream was closed before it was opened")
             self._items = await self._client.conversation(self._request)
             chat = to_chat_request(self._request, self._items)
-            self._chunks = await self._client._completions.create_stream(chat, timeout=self._timeout)
+            self._chunks = await self._client._completions.create_stream(chat, timeout=self._timeout,
+                                                                          aggregate=False)
             self._builder = ResponseEventBuilder(response_shell(self._request, new_id("resp"), time.time()))
             self._pending.extend(self._builder.start())
         return self._chunks
@@ -129,21 +130,22 @@ class ResponseEventStream:
         return self
 
     async def __anext__(self) -> ResponseStreamEvent:
+        pending = self._pending
+        if pending and not self._closed:  # most chunks make one event, some several: served from here
+            return pending.popleft()
         if self._closed:
             raise StopAsyncIteration
-        chunks = await self._open()
+        chunks = self._chunks if self._chunks is not None else await self._open()
         builder = self._builder
         assert builder is not None
-        pending = self._pending
         while not pending:
-            if self._done or self._closed:
+            if self._done:
                 raise StopAsyncIteration
             try:
                 chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 self._done = True
-                result = chunks.response
-                pending.extend(builder.finish(result.warnings, result.provider))
+                pending.extend(builder.finish(chunks.warnings, chunks.provider))
                 await self._client.keep(self._request, self._items, builder.response)
                 break
             pending.extend(builder.feed(chunk))
