@@ -75,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         from . import embeddings
 
         results["embeddings"] = embeddings.run(quick=args.quick)
+        from . import responses  # the Responses row: a 5,000-delta stream read as Responses events
+
+        results["responses"] = responses.run(quick=args.quick)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print()
@@ -83,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         from .embeddings import row
 
         print(row(results["embeddings"]))
+    if "responses" in results:
+        from .responses import row as responses_row
+
+        print(responses_row(results["responses"]))
     print(f"\n{results['seconds']} s; results in {args.json}")
     return 0
 

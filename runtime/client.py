@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from vllora_llm.engine.mcp_types import McpDefinition
 
     from .python_tool import FunctionTool
+    from .response_store import ResponseStore
+    from .responses import ResponsesClient
     from .tool_loop import ToolLoop
 
 __all__ = ["CompletionsClient", "EmbeddingsClient", "ImagesClient", "RequestLike", "ResultStream", "VlloraLLMClient"]
@@ -173,6 +175,11 @@ class ResultStream:
     def done(self) -> bool:
         """True once every chunk was received."""
         return self._done
+
+    @property
+    def provider(self) -> str | None:
+        """Who answers (after a fallback: the target that does), known once the stream is open."""
+        return self._chunks.provider if self._chunks is not None else None
 
     def aggregate(self) -> ChatCompletionMessageWithFinishReason:
         """The message assembled from the chunks so far (the whole response once `done`)."""
@@ -479,11 +486,13 @@ class VlloraLLMClient:
         tools: Sequence[FunctionTool] | None = None,
         max_tool_steps: int = 8,
         tool_timeout: float | None = 60.0,
+        response_store: ResponseStore | None = None,
     ) -> None:
         """`events` receives every call's model events (`vllora_llm.events`); spans and metrics go to the given
         OpenTelemetry providers, else to the global ones (none configured: nothing is recorded).
         `mcp_servers` and `tools` are offered on every request (a request's own `mcp_servers` replaces the
-        default servers); `max_tool_steps` / `tool_timeout` are the tool loop's limits."""
+        default servers); `max_tool_steps` / `tool_timeout` are the tool loop's limits. `response_store` keeps
+        the conversations `responses()` continues with `previous_response_id` (default: an in-memory LRU)."""
         self.instance = instance
         self.telemetry = Telemetry(tracer_provider, meter_provider)
         loop: ToolLoop | None = None
@@ -495,6 +504,11 @@ class VlloraLLMClient:
             servers = tuple(coerce_definitions(list(mcp_servers or [])))
             loop = ToolLoop(LoopSettings(servers, tuple(tools or ()), max_tool_steps, tool_timeout))
         self._completions = CompletionsClient(instance, loop, events=events, telemetry=self.telemetry)
+        if response_store is None:
+            from .response_store import InMemoryResponseStore
+
+            response_store = InMemoryResponseStore()
+        self.response_store: ResponseStore = response_store
 
     def __repr__(self) -> str:
         return f"VlloraLLMClient({self.instance!r})"
@@ -576,6 +590,12 @@ class VlloraLLMClient:
     def images(self) -> ImagesClient:
         return ImagesClient(self.instance)
 
+    def responses(self) -> ResponsesClient:
+        """The Responses API (OpenAI's `CreateResponse` / `Response`), translated through the chat spec."""
+        from .responses import ResponsesClient
+
+        return ResponsesClient(self._completions, self.response_store)
+
     async def aclose(self) -> None:
         """Close the connection pool and the MCP connections (stopping the stdio servers it started)."""
         loop = self._completions._loop
@@ -596,7 +616,8 @@ class VlloraLLMClient:
 
 def _pop_observers(options: dict[str, Any]) -> dict[str, Any]:
     """The client's own keywords (`events`, `tracer_provider`, `meter_provider`), taken out of `options`."""
-    return {key: options.pop(key) for key in ("events", "tracer_provider", "meter_provider") if key in options}
+    return {key: options.pop(key) for key in ("events", "tracer_provider", "meter_provider", "response_store")
+            if key in options}
 
 
 _TOOL_OPTIONS = ("mcp_servers", "tools", "max_tool_steps", "tool_timeout")

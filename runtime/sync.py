@@ -35,12 +35,15 @@ from vllora_llm.engine.gateway_ops import (
     CreateImageRequest,
     ImagesResponse,
 )
+from vllora_llm.engine.responses_types import CreateResponse, Response, ResponseStreamEvent
 
 from .client import RequestLike, ResultStream, VlloraLLMClient
 from .instance import ModelInstance
+from .responses import ResponseEventStream
 from .transport import Timeouts
 
-__all__ = ["SyncCompletionsClient", "SyncResultStream", "SyncVlloraLLMClient"]
+__all__ = ["SyncCompletionsClient", "SyncResponseEventStream", "SyncResponsesClient", "SyncResultStream",
+           "SyncVlloraLLMClient"]
 
 T = TypeVar("T")
 
@@ -188,6 +191,68 @@ class SyncImagesClient:
         return self._client._runner.run(self._client.client.images().create(request, timeout=timeout))
 
 
+class SyncResponsesClient:
+    """Blocking `responses().create` and `create_stream` (a plain iterator of events; `response` at the end)."""
+
+    def __init__(self, client: SyncVlloraLLMClient) -> None:
+        self._client = client
+
+    def create(
+        self, request: CreateResponse | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
+    ) -> Response:
+        return self._client._runner.run(self._client.client.responses().create(request, timeout=timeout))
+
+    def create_stream(
+        self, request: CreateResponse | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
+    ) -> SyncResponseEventStream:
+        """Opens the stream before returning, so HTTP errors (and an unknown `previous_response_id`) raise here."""
+        stream = self._client.client.responses().create_stream(request, timeout=timeout)
+
+        async def opened() -> ResponseEventStream:
+            return await stream
+
+        return SyncResponseEventStream(self._client._runner, self._client._runner.run(opened()))
+
+
+class SyncResponseEventStream:
+    """A `ResponseEventStream` as a plain iterator (`with` closes it)."""
+
+    def __init__(self, runner: _LoopThread, stream: ResponseEventStream) -> None:
+        self._runner = runner
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[ResponseStreamEvent]:
+        return self
+
+    def __next__(self) -> ResponseStreamEvent:
+        async def step() -> Any:
+            try:
+                return await self._stream.__anext__()
+            except StopAsyncIteration:
+                return _END
+
+        event = self._runner.run(step())
+        if event is _END:
+            raise StopIteration
+        result: ResponseStreamEvent = event
+        return result
+
+    def close(self) -> None:
+        self._runner.run(self._stream.aclose())
+
+    def __enter__(self) -> SyncResponseEventStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def response(self) -> Response:
+        return self._stream.response
+
+
 class SyncVlloraLLMClient:
     """`VlloraLLMClient` for code without an event loop (see the module docstring for how it works)."""
 
@@ -236,6 +301,9 @@ class SyncVlloraLLMClient:
 
     def images(self) -> SyncImagesClient:
         return SyncImagesClient(self)
+
+    def responses(self) -> SyncResponsesClient:
+        return SyncResponsesClient(self)
 
     def create(
         self, request: RequestLike, *, timeout: Timeouts | float | None = None

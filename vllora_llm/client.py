@@ -3,11 +3,15 @@
 from vllora_llm.runtime.client import CompletionsClient, EmbeddingsClient, ImagesClient, ResultStream, VlloraLLMClient
 from vllora_llm.runtime.instance import DummyModelInstance, ModelInstance, ProviderModelInstance
 from vllora_llm.runtime.limits import Limits
+from vllora_llm.runtime.response_store import InMemoryResponseStore, ResponseStore
+from vllora_llm.runtime.responses import ResponseEventStream, ResponsesClient
 from vllora_llm.runtime.router import RouterModelInstance
 from vllora_llm.runtime.sync import (
     SyncCompletionsClient,
     SyncEmbeddingsClient,
     SyncImagesClient,
+    SyncResponseEventStream,
+    SyncResponsesClient,
     SyncResultStream,
     SyncVlloraLLMClient,
 )
@@ -18,14 +22,20 @@ __all__ = [
     "DummyModelInstance",
     "EmbeddingsClient",
     "ImagesClient",
+    "InMemoryResponseStore",
     "Limits",
     "ModelInstance",
     "ProviderModelInstance",
+    "ResponseEventStream",
+    "ResponseStore",
+    "ResponsesClient",
     "ResultStream",
     "RouterModelInstance",
     "SyncCompletionsClient",
     "SyncEmbeddingsClient",
     "SyncImagesClient",
+    "SyncResponseEventStream",
+    "SyncResponsesClient",
     "SyncResultStream",
     "SyncVlloraLLMClient",
     "Timeouts",

@@ -1,0 +1,228 @@
+"""A chat chunk stream as Responses stream events: the state machine that opens and closes output items.
+
+Text deltas open a message item (`output_item.added`, `content_part.added`, then `output_text.delta`s); tool-call
+deltas open one `function_call` item per call index (`function_call_arguments.delta`s); reasoning deltas open a
+reasoning item with one summary part. `finish()` closes every open item in output order and ends with
+`response.completed` or `response.incomplete` carrying the whole `Response`. Sequence numbers are consecutive
+from 0. Pure: the runtime feeds chunks and yields what comes back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from .gateway import ChatCompletionChunk, RequestWarning, Usage
+from .responses_map import finish_status, new_id, usage_of
+from .responses_types import (
+    ContentPartAddedEvent,
+    ContentPartDoneEvent,
+    FunctionCallArgumentsDeltaEvent,
+    FunctionCallArgumentsDoneEvent,
+    FunctionCallItem,
+    OutputItem,
+    OutputItemAddedEvent,
+    OutputItemDoneEvent,
+    OutputMessage,
+    OutputText,
+    OutputTextDeltaEvent,
+    OutputTextDoneEvent,
+    ReasoningItem,
+    ReasoningSummaryPartAddedEvent,
+    ReasoningSummaryPartDoneEvent,
+    ReasoningSummaryTextDeltaEvent,
+    ReasoningSummaryTextDoneEvent,
+    Response,
+    ResponseCompletedEvent,
+    ResponseCreatedEvent,
+    ResponseIncompleteEvent,
+    ResponseInProgressEvent,
+    ResponseStreamEvent,
+    SummaryText,
+)
+
+
+class _Open:
+    """An output item being streamed: its index, id and the text gathered so far."""
+
+    __slots__ = ("arguments", "call_id", "id", "index", "kind", "name", "signature", "text")
+
+    def __init__(self, kind: str, index: int, item_id: str) -> None:
+        self.kind = kind
+        self.index = index
+        self.id = item_id
+        self.text: list[str] = []
+        self.arguments: list[str] = []
+        self.call_id = ""
+        self.name = ""
+        self.signature: str | None = None
+
+
+class ResponseEventBuilder:
+    """Feed chat chunks (`feed`), then `finish()`; each returns the Responses events they make."""
+
+    def __init__(self, shell: Response) -> None:
+        self.response = shell
+        self._sequence = 0
+        self._items: list[_Open] = []
+        self._message: _Open | None = None
+        self._reasoning: _Open | None = None
+        self._calls: dict[int, _Open] = {}
+        self._finish_reason: str | None = None
+        self._usage: Usage | None = None
+        self.done: list[OutputItem | None] = []
+
+    def _next(self) -> int:
+        number = self._sequence
+        self._sequence += 1
+        return number
+
+    def start(self) -> list[ResponseStreamEvent]:
+        """`response.created` and `response.in_progress`."""
+        snapshot = msgspec.structs.replace(self.response, output=[])
+        return [ResponseCreatedEvent(sequence_number=self._next(), response=snapshot),
+                ResponseInProgressEvent(sequence_number=self._next(), response=snapshot)]
+
+    def _open(self, kind: str, prefix: str) -> _Open:
+        item = _Open(kind, len(self._items), new_id(prefix))
+        self._items.append(item)
+        self.done.append(None)
+        return item
+
+    def feed(self, chunk: ChatCompletionChunk) -> list[ResponseStreamEvent]:
+        events: list[ResponseStreamEvent] = []
+        if chunk.model and self.response.model != chunk.model:
+            self.response.model = chunk.model
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        for choice in chunk.choices:
+            if choice.index != 0:
+                continue
+            delta = choice.delta
+            reasoning = delta.reasoning or delta.reasoning_content
+            if reasoning or delta.reasoning_details:
+                self._reason(reasoning or "", delta.reasoning_details, events)
+            if delta.content:
+                self._text(delta.content, events)
+            for call in delta.tool_calls or ():
+                self._call(call.index, call.id, call.function.name if call.function else None,
+                           call.function.arguments if call.function else None, events)
+            if choice.finish_reason is not None:
+                self._finish_reason = choice.finish_reason
+        return events
+
+    def _reason(self, text: str, details: Any, events: list[ResponseStreamEvent]) -> None:
+        item = self._reasoning
+        if item is None:
+            self._close_message(events)
+            item = self._reasoning = self._open("reasoning", "rs")
+            events.append(OutputItemAddedEvent(sequence_number=self._next(), output_index=item.index,
+                                               item=ReasoningItem(id=item.id, summary=[])))
+            events.append(ReasoningSummaryPartAddedEvent(
+                sequence_number=self._next(), item_id=item.id, output_index=item.index, summary_index=0,
+                part=SummaryText(text="")))
+        for detail in details or ():
+            if detail.signature:
+                item.signature = (item.signature or "") + detail.signature
+            if detail.text and not text:
+                text = detail.text
+        if text:
+            item.text.append(text)
+            events.append(ReasoningSummaryTextDeltaEvent(sequence_number=self._next(), item_id=item.id,
+                                                         output_index=item.index, summary_index=0, delta=text))
+
+    def _text(self, text: str, events: list[ResponseStreamEvent]) -> None:
+        item = self._message
+        if item is None:
+            self._close_reasoning(events)
+            item = self._message = self._open("message", "msg")
+            events.append(OutputItemAddedEvent(sequence_number=self._next(), output_index=item.index,
+                                               item=OutputMessage(id=item.id, content=[], status="in_progress")))
+            events.append(ContentPartAddedEvent(sequence_number=self._next(), item_id=item.id,
+                                                output_index=item.index, content_index=0, part=OutputText(text="")))
+        item.text.append(text)
+        events.append(OutputTextDeltaEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
+                                           content_index=0, delta=text))
+
+    def _call(self, index: int, call_id: str | None, name: str | None, arguments: str | None,
+              events: list[ResponseStreamEvent]) -> None:
+        item = self._calls.get(index)
+        if item is None:
+            self._close_reasoning(events)
+            self._close_message(events)
+            item = self._calls[index] = self._open("function_call", "fc")
+            item.call_id = call_id or new_id("call")
+            item.name = name or ""
+            events.append(OutputItemAddedEvent(
+                sequence_number=self._next(), output_index=item.index,
+                item=FunctionCallItem(id=item.id, call_id=item.call_id, name=item.name, arguments="",
+                                      status="in_progress")))
+        elif name and not item.name:
+            item.name = name
+        if arguments:
+            item.arguments.append(arguments)
+            events.append(FunctionCallArgumentsDeltaEvent(sequence_number=self._next(), item_id=item.id,
+                                                          output_index=item.index, delta=arguments))
+
+    def _close_reasoning(self, events: list[ResponseStreamEvent]) -> None:
+        item = self._reasoning
+        if item is None:
+            return
+        self._reasoning = None
+        text = "".join(item.text)
+        events.append(ReasoningSummaryTextDoneEvent(sequence_number=self._next(), item_id=item.id,
+                                                    output_index=item.index, summary_index=0, text=text))
+        events.append(ReasoningSummaryPartDoneEvent(sequence_number=self._next(), item_id=item.id,
+                                                    output_index=item.index, summary_index=0,
+                                                    part=SummaryText(text=text)))
+        done = ReasoningItem(id=item.id, summary=[SummaryText(text=text)], encrypted_content=item.signature)
+        self.done[item.index] = done
+        events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
+
+    def _close_message(self, events: list[ResponseStreamEvent]) -> None:
+        item = self._message
+        if item is None:
+            return
+        self._message = None
+        text = "".join(item.text)
+        events.append(OutputTextDoneEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
+                                          content_index=0, text=text))
+        events.append(ContentPartDoneEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
+                                           content_index=0, part=OutputText(text=text)))
+        done = OutputMessage(id=item.id, content=[OutputText(text=text)])
+        self.done[item.index] = done
+        events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
+
+    def _close_call(self, item: _Open, events: list[ResponseStreamEvent]) -> None:
+        arguments = "".join(item.arguments)
+        events.append(FunctionCallArgumentsDoneEvent(sequence_number=self._next(), item_id=item.id,
+                                                     output_index=item.index, arguments=arguments, name=item.name))
+        done = FunctionCallItem(id=item.id, call_id=item.call_id, name=item.name, arguments=arguments)
+        self.done[item.index] = done
+        events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
+
+    def finish(self, warnings: list[RequestWarning] | None = None, provider: str | None = None
+               ) -> list[ResponseStreamEvent]:
+        """Close every open item and end with `response.completed` (or `response.incomplete`)."""
+        events: list[ResponseStreamEvent] = []
+        self._close_reasoning(events)
+        self._close_message(events)
+        for item in sorted(self._calls.values(), key=lambda open_item: open_item.index):
+            self._close_call(item, events)
+        self._calls.clear()
+        response = self.response
+        response.output = [item for item in self.done if item is not None]
+        status, details = finish_status(self._finish_reason)
+        response.status = status  # type: ignore[assignment]
+        response.incomplete_details = details
+        response.usage = usage_of(self._usage)
+        response.warnings = list(warnings or ())
+        response.provider = provider
+        end: ResponseStreamEvent
+        if details is None:
+            end = ResponseCompletedEvent(sequence_number=self._next(), response=response)
+        else:
+            end = ResponseIncompleteEvent(sequence_number=self._next(), response=response)
+        events.append(end)
+        return events
