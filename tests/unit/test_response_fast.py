@@ -1,8 +1,8 @@
 """The template-mode response decoder's generated choice reader (`lower_response.lower_choice`) reads every
 body shape as the spec says: every recorded response body of the template-mode providers, the inline bodies of
 their response cases and a set of hand-made shapes are decoded twice, once by the plan and once with its
-`read_choice` replaced by `_reference_read_choice` below (the spec read through plain getters and templates,
-one step at a time), and the results (or errors) compared."""
+`read_choice` replaced by `reference_read_choice` (tests/unit/_reference.py: the spec read through plain
+getters and templates, one step at a time), and the results (or errors) compared."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from vllora_llm.engine.gateway import enc_hook
-from vllora_llm.engine.paths import compile_getter
 from vllora_llm.engine.registry import load_plan
-from vllora_llm.engine.templates import compile_template
+
+from ._reference import reference_read_choice
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDINGS = ROOT / "tests" / "recordings"
@@ -26,43 +26,12 @@ CASES = ROOT / "tests" / "conformance" / "responses"
 PROVIDERS = ("anthropic", "gemini", "bedrock")
 
 
-def _reference_read_choice(spec: dict[str, Any]) -> Any:
-    """`read_choice` written plainly: getters, the kind found as `kind_by` says, each kind's template."""
-    index = compile_getter(spec["index"]) if "index" in spec else None
-    parts = compile_getter(spec.get("parts", "content"))
-    kinds = {str(k): compile_template(v) for k, v in (spec.get("kinds") or {}).items()}
-    kind_by = spec.get("kind_by") or {"field": "type"}
-    kind_field = compile_getter(kind_by["field"]) if "field" in kind_by else None
-    finish = compile_getter((spec.get("finish_reason") or {}).get("from", "finish_reason"))
-
-    def kind_of(part: Any) -> str | None:
-        if kind_field is not None:
-            value = kind_field(part)
-            return str(value) if value is not None else None
-        if isinstance(part, dict):
-            for key, kind in kind_by.get("present", ()):
-                if part.get(key):
-                    return str(kind)
-        return None
-
-    def read(raw: Any, ctx: Any) -> Any:
-        pieces = []
-        for part in parts(raw) or ():
-            kind = kind_of(part)
-            render = kinds.get(kind) if kind is not None else None
-            if render is not None:
-                pieces.append(render(part, ctx))
-        return (index(raw) if index is not None else None), pieces, finish(raw)
-
-    return read
-
-
 def _decoders(provider: str) -> tuple[Any, Any]:
-    """(the plan's decoder, a copy of it reading choices with `_reference_read_choice`)."""
+    """(the plan's decoder, a copy of it reading choices with `reference_read_choice` (tests/unit/_reference.py))."""
     plan = load_plan(provider)
     generated = plan._decode.__self__  # type: ignore[attr-defined]
     reference = copy.copy(generated)
-    reference.read_choice = _reference_read_choice(plan.spec["response"])
+    reference.read_choice = reference_read_choice(plan.spec["response"])
     return generated, reference
 
 

@@ -13,11 +13,11 @@ import msgspec
 import pytest
 
 from vllora_llm.engine.lower_response import lower_event_top
-from vllora_llm.engine.paths import compile_getter
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.engine.response import UsageMap
-from vllora_llm.engine.templates import compile_template
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
+
+from ._reference import reference_read_choice
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "gemini"
 
@@ -29,43 +29,12 @@ def _outcome(decoder: Any, frame: Any) -> Any:
         return (type(exc), str(exc))
 
 
-def _reference_read_choice(spec: dict[str, Any]) -> Any:
-    """`read_choice` written plainly (as in test_response_fast.py): getters, the kind as `kind_by` says, templates."""
-    index = compile_getter(spec["index"]) if "index" in spec else None
-    parts = compile_getter(spec.get("parts", "content"))
-    kinds = {str(k): compile_template(v) for k, v in (spec.get("kinds") or {}).items()}
-    kind_by = spec.get("kind_by") or {"field": "type"}
-    kind_field = compile_getter(kind_by["field"]) if "field" in kind_by else None
-    finish = compile_getter((spec.get("finish_reason") or {}).get("from", "finish_reason"))
-
-    def kind_of(part: Any) -> str | None:
-        if kind_field is not None:
-            value = kind_field(part)
-            return str(value) if value is not None else None
-        if isinstance(part, dict):
-            for key, kind in kind_by.get("present", ()):
-                if part.get(key):
-                    return str(kind)
-        return None
-
-    def read(raw: Any, ctx: Any) -> Any:
-        pieces = []
-        for part in parts(raw) or ():
-            kind = kind_of(part)
-            render = kinds.get(kind) if kind is not None else None
-            if render is not None:
-                pieces.append(render(part, ctx))
-        return (index(raw) if index is not None else None), pieces, finish(raw)
-
-    return read
-
-
 def _plain_dicts(decoder: Any, spec: dict[str, Any]) -> None:
     """Make `decoder` the reference: events decoded into plain dicts (no view types), read by the reference
     `read_choice` and by the top and usage readers lowered without views."""
     response = spec["response"]
     decoder.decode = msgspec.json.decode
-    decoder.read_choice = _reference_read_choice(response)
+    decoder.read_choice = reference_read_choice(response)
     decoder.read_top = lower_event_top(response, spec["stream"], UsageMap(response.get("usage")).roots)
     decoder.read_usage = UsageMap(response.get("usage")).read
 
