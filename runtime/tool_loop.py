@@ -43,6 +43,7 @@ from vllora_llm.engine.tool_types import ToolStep
 from .client import ResultStream
 from .instance import ModelInstance
 from .mcp_session import McpPool
+from .observe import CURRENT
 from .python_tool import FunctionTool
 from .tool_events import ToolResultEvent, ToolStartEvent
 from .tool_output import ToolOutput
@@ -276,6 +277,8 @@ class _Run:
 
     async def _one(self, call: ToolCall) -> tuple[ToolStep, ToolOutput]:
         tool = self.tools[call.function.name]
+        observation = CURRENT.get()  # an observed call: this tool run is its child span and its events
+        watch = observation.tool(tool.name, call.id, call.function.arguments) if observation is not None else None
         started = time.perf_counter()
         arguments: Any = call.function.arguments
         try:
@@ -299,6 +302,8 @@ class _Run:
             duration_s=round(time.perf_counter() - started, 6),
             turn=self.rounds,
         )
+        if watch is not None:
+            watch.finish(output.text, is_error=output.is_error)
         logger.info("tool %r on %r: %s in %.3f s", tool.tool, tool.server, "error" if output.is_error else "ok",
                     step.duration_s)
         logger.debug("tool %r arguments %r result %r", tool.tool, arguments, output.text[:2000])

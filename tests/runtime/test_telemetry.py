@@ -365,3 +365,37 @@ async def test_tools_run_by_the_library_are_child_execute_tool_spans_and_events(
     assert tools == [ToolStart("lookup", "call_1", '{"q": "x"}'), ToolResult("lookup", "call_1", "42"),
                      ToolStart("explode", "call_2", "{}"), ToolResult("explode", "call_2", "boom", is_error=True)]
     assert isinstance(events[0], LlmStart) and isinstance(events[-1], LlmStop)
+
+
+async def test_the_tool_loop_reports_each_tool_run_as_a_child_span(otel: Otel) -> None:
+    """The library's own tool loop (a Python tool, a scripted model): one chat span for the whole loop, one
+    `execute_tool` child span per tool run, a failing run an ERROR span, the events in order."""
+    from vllora_llm.tool import tool
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    @tool
+    def fail() -> str:
+        """Always fails."""
+        raise RuntimeError("boom")
+
+    script = [[DummyModelInstance.tool_call("add", {"a": 2, "b": 3}), DummyModelInstance.tool_call("fail", {})],
+              "2 + 3 = 5."]
+    events: list[ModelEvent] = []
+    client = VlloraLLMClient.new_with_instance(DummyModelInstance(script=script), events=events.append,
+                                               tracer_provider=otel.tracer_provider)
+    response = await client.completions().create(REQUEST, tools=[add, fail])
+    assert response.text() == "2 + 3 = 5."
+    spans = {span.name: span for span in otel.spans()}
+    chat = spans["chat gpt-4.1-mini"]
+    assert set(spans) == {"chat gpt-4.1-mini", "execute_tool add", "execute_tool fail"}
+    for name in ("execute_tool add", "execute_tool fail"):
+        assert spans[name].parent is not None and spans[name].parent.span_id == chat.get_span_context().span_id
+    assert spans["execute_tool add"].status.status_code is StatusCode.UNSET
+    assert spans["execute_tool fail"].status.status_code is StatusCode.ERROR
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert sorted((r.tool_name, r.is_error) for r in results) == [("add", False), ("fail", True)]
+    assert next(r for r in results if r.tool_name == "add").output == "5"
