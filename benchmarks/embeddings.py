@@ -9,7 +9,6 @@ bytes. Client CPU per request (process time, medians of interleaved rounds) is c
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import random
@@ -19,6 +18,9 @@ from typing import Any
 
 import msgspec
 from aiohttp import ClientSession, web
+
+from . import oneshot
+from .oneshot import ratio_row
 
 TARGET = 1.5
 INPUTS = 100
@@ -103,18 +105,12 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 def row(result: dict[str, Any]) -> str:
-    mark = "✓" if result["ratio"] <= result["target"] else "✗"
-    return (f"| openai | embeddings {result['inputs']} x {result['dimensions']:,} floats, client CPU, µs/request | "
-            f"{result['floor_us']:,.1f} | {result['vllora_us']:,.1f} | {result['ratio']:.2f}\u00d7 | "
-            f"≤ {result['target']}\u00d7 {mark} |")
+    label = f"embeddings {result['inputs']} x {result['dimensions']:,} floats, client CPU, µs/request"
+    return ratio_row(label, result["floor_us"], result["vllora_us"], result["ratio"], result["target"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.embeddings", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a tiny workload (a smoke run)")
-    args = parser.parse_args(argv)
-    print(row(run(args.quick)))
-    return 0
+    return oneshot.main("python -m benchmarks.embeddings", __doc__, run, row, argv)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ stream (process time, medians of interleaved rounds) is compared; target <= 3x.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import statistics
@@ -20,6 +19,9 @@ from typing import Any
 
 import msgspec
 from aiohttp import ClientSession, web
+
+from . import oneshot
+from .oneshot import ratio_row
 
 TARGET = 3.0
 DELTAS = 5000
@@ -129,18 +131,12 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 def row(result: dict[str, Any]) -> str:
-    mark = "✓" if result["ratio"] <= result["target"] else "✗"
-    return (f"| openai | Responses stream of {result['deltas']:,} deltas (via chat), client CPU, ms/stream | "
-            f"{result['floor_ms']:,.1f} | {result['vllora_ms']:,.1f} | {result['ratio']:.2f}\u00d7 | "
-            f"≤ {result['target']}\u00d7 {mark} |")
+    label = f"Responses stream of {result['deltas']:,} deltas (via chat), client CPU, ms/stream"
+    return ratio_row(label, result["floor_ms"], result["vllora_ms"], result["ratio"], result["target"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.responses", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a tiny workload (a smoke run)")
-    args = parser.parse_args(argv)
-    print(row(run(args.quick)))
-    return 0
+    return oneshot.main("python -m benchmarks.responses", __doc__, run, row, argv)
 
 
 if __name__ == "__main__":
