@@ -38,6 +38,13 @@ from vllora_llm.runtime.sse import SSEParser
 
 KINDS = ("requests", "responses", "streams")
 
+
+def _expect(holds: object, message: str) -> None:
+    """A failed expectation: an `AssertionError` even under `python -O` (which strips `assert` statements, so
+    `spec test` would pass every case)."""
+    if not holds:
+        raise AssertionError(message)
+
 CASE_KEYS: dict[str, frozenset[str]] = {
     "requests": frozenset({"id", "note", "given", "recording", "given_omit", "given_extra_body", "model", "stream",
                            "base_url", "expect"}),
@@ -194,7 +201,7 @@ def check_wire(wire: WireRequest, expect: Mapping[str, Any], case: Case) -> None
     if "url" in expect:
         _same(wire.url, expect["url"], case, "url")
     if "url_endswith" in expect:
-        assert wire.url.endswith(expect["url_endswith"]), f"{case.where}: url {wire.url!r}"
+        _expect(wire.url.endswith(expect["url_endswith"]), f"{case.where}: url {wire.url!r}")
     headers = {k.lower(): v for k, v in wire.headers.items()}
     for name, value in (expect.get("headers") or {}).items():
         _same(headers.get(name.lower()), value, case, f"header {name}")
@@ -202,7 +209,7 @@ def check_wire(wire: WireRequest, expect: Mapping[str, Any], case: Case) -> None
         _same(body, expect["body"], case, "body")
     if "body_subset" in expect:
         problems = list(_subset_problems(body, expect["body_subset"], "body"))
-        assert not problems, f"{case.where} ({case.id}):\n" + "\n".join(problems) + f"\nrendered: {_dump(body)}"
+        _expect(not problems, f"{case.where} ({case.id}):\n" + "\n".join(problems) + f"\nrendered: {_dump(body)}")
     if "body_recorded" in expect:
         source = (expect["body_recorded"] or {}).get("recording") or case.data["recording"]  # a provider's own body
         recorded = json.loads(case.read(source))
@@ -226,7 +233,7 @@ def check_warnings(warnings: list[RequestWarning], expected: Iterable[Any], case
             if "code" in entry:
                 _same(warning.code, entry["code"], case, f"warning code of {entry['param']}")
             if "message_contains" in entry:
-                assert entry["message_contains"] in warning.message, f"{case.where}: {warning.message!r}"
+                _expect(entry["message_contains"] in warning.message, f"{case.where}: {warning.message!r}")
 
 
 # ---- errors -----------------------------------------------------------------------------------------------
@@ -236,7 +243,7 @@ def check_error(error: LLMError, expect: Mapping[str, Any], case: Case) -> None:
     """The class must match exactly (a MappingError is not an InvalidRequestError case); other keys if given."""
     _same(type(error).__name__, expect["class"], case, f"error class ({error!r})")
     if "message_contains" in expect:
-        assert expect["message_contains"] in str(error), f"{case.where} ({case.id}): error text {str(error)!r}"
+        _expect(expect["message_contains"] in str(error), f"{case.where} ({case.id}): error text {str(error)!r}")
     for key in ("status", "error_type", "request_id", "retryable", "retry_after", "path"):
         if key in expect:
             _same(getattr(error, key), expect[key], case, f"error {key}")
@@ -279,7 +286,7 @@ def check_result(result: ChatCompletionMessageWithFinishReason, expect: Mapping[
             _check_message(actual.message, {**wanted.get("message", {}), **_message_keys(wanted)}, case)
     first = _message_keys(expect) | dict(expect.get("message") or {})
     if first or "finish_reason" in expect:
-        assert result.choices, f"{case.where} ({case.id}): no choices"
+        _expect(result.choices, f"{case.where} ({case.id}): no choices")
         if "finish_reason" in expect:
             _same(result.choices[0].finish_reason, expect["finish_reason"], case, "finish_reason")
         _check_message(result.choices[0].message, first, case)
@@ -291,7 +298,7 @@ def _message_keys(expect: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_message(message: ChatCompletionMessage, expect: Mapping[str, Any], case: Case) -> None:
     unknown = set(expect) - MESSAGE_KEYS
-    assert not unknown, f"{case.where}: unknown message keys {sorted(unknown)}"
+    _expect(not unknown, f"{case.where}: unknown message keys {sorted(unknown)}")
     content = message.content
     text = None if content is None else content if isinstance(content, str) else content.as_string()
     for key in ("text", "content"):
@@ -337,16 +344,16 @@ def _check_text(actual: str | None, wanted: Any, case: Case, what: str) -> None:
     if not isinstance(wanted, dict):
         _same(actual, wanted, case, what)
         return
-    assert actual is not None, f"{case.where} ({case.id}): {what} is None"
+    _expect(actual is not None, f"{case.where} ({case.id}): {what} is None")
     label = f"{what} ({len(actual)} chars, starting {actual[:80]!r})"
     if "length" in wanted:
         _same(len(actual), wanted["length"], case, f"length of {label}")
     if "sha256" in wanted:
         _same(hashlib.sha256(actual.encode()).hexdigest(), wanted["sha256"], case, f"sha256 of {label}")
     if "startswith" in wanted:
-        assert actual.startswith(wanted["startswith"]), f"{case.where} ({case.id}): {label}"
+        _expect(actual.startswith(wanted["startswith"]), f"{case.where} ({case.id}): {label}")
     if "endswith" in wanted:
-        assert actual.endswith(wanted["endswith"]), f"{case.where} ({case.id}): {what} ends {actual[-80:]!r}"
+        _expect(actual.endswith(wanted["endswith"]), f"{case.where} ({case.id}): {what} ends {actual[-80:]!r}")
     if "json" in wanted:
         _same(json.loads(actual), wanted["json"], case, f"{what} as JSON")
 
@@ -369,9 +376,9 @@ def _check_usage(usage: Usage | None, wanted: Mapping[str, Any] | None, case: Ca
     if wanted is None:
         _same(usage, None, case, "usage")
         return
-    assert usage is not None, f"{case.where} ({case.id}): no usage"
+    _expect(usage is not None, f"{case.where} ({case.id}): no usage")
     unknown = set(wanted) - set(USAGE_KEYS)
-    assert not unknown, f"{case.where}: unknown usage keys {sorted(unknown)}"
+    _expect(not unknown, f"{case.where}: unknown usage keys {sorted(unknown)}")
     actual = flat_usage(usage)
     _same({k: actual[k] for k in wanted}, dict(wanted), case, "usage")
 

@@ -62,3 +62,13 @@ def test_a_malformed_case_file_names_the_place(capsys: pytest.CaptureFixture[str
 def test_a_spec_without_tests_is_reported_when_named(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "xai")
     assert code == 1 and "no protocol tests (xai.tests.yaml beside the spec)" in err
+
+
+def test_failures_are_failures_under_python_O() -> None:
+    """`python -O` strips `assert` statements; the case checks must not depend on them."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-O", "-m", "vllora_llm.tools.cli", "spec", "test",
+                           "tests/tools/spec_tests/myproxy.yaml"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "1 passed, 2 failed" in done.stderr, done.stdout + done.stderr
