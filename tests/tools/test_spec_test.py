@@ -70,5 +70,6 @@ def test_failures_are_failures_under_python_O() -> None:
     import sys
 
     done = subprocess.run([sys.executable, "-O", "-m", "vllora_llm.tools.cli", "spec", "test",
-                           "tests/tools/spec_tests/myproxy.yaml"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and "1 passed, 2 failed" in done.stderr, done.stdout + done.stderr
+                           "tests/tools/spec_tests/assert_based/myproxy.yaml"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1 and "0 passed, 2 failed" in done.stderr, done.stdout + done.stderr
