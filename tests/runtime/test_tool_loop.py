@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -251,7 +252,8 @@ async def test_stream_yields_every_turn_and_tool_events_in_order() -> None:
     assert response.usage is not None and response.usage.total_tokens == 24
 
 
-async def test_cancelling_a_stream_cancels_running_tool_calls() -> None:
+def hanging_tool() -> tuple[Any, asyncio.Event, asyncio.Event]:
+    """A tool that never finishes: (the tool, set when it started, set when it was cancelled)."""
     cancelled = asyncio.Event()
     started = asyncio.Event()
 
@@ -266,6 +268,11 @@ async def test_cancelling_a_stream_cancels_running_tool_calls() -> None:
             raise
         return "unreachable"
 
+    return hang, started, cancelled
+
+
+async def test_cancelling_a_stream_cancels_running_tool_calls() -> None:
+    hang, started, cancelled = hanging_tool()
     model = ScriptedModel(calls(("hang", {})), "no")
     stream = VlloraLLMClient.new_with_instance(model).completions().create_stream(REQUEST, tools=[hang])
     seen: list[ChatCompletionChunk] = []
@@ -286,20 +293,7 @@ async def test_cancelling_a_stream_cancels_running_tool_calls() -> None:
 
 
 async def test_cancelling_create_cancels_running_tool_calls() -> None:
-    cancelled = asyncio.Event()
-    started = asyncio.Event()
-
-    @tool
-    async def hang() -> str:
-        """Never finishes."""
-        started.set()
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        return "unreachable"
-
+    hang, started, cancelled = hanging_tool()
     model = ScriptedModel(calls(("hang", {})), "no")
     task = asyncio.create_task(VlloraLLMClient.new_with_instance(model).completions().create(REQUEST, tools=[hang]))
     await asyncio.wait_for(started.wait(), 2)
