@@ -3,7 +3,7 @@
 Why not aiohttp's line iterator or ``str.splitlines``: lines end at CR, LF or CRLF *only*. U+2028 and U+2029
 are legal inside JSON and must stay inside ``data``, and a CRLF may be split across two network reads.
 The parser keeps a ``bytearray`` of the unfinished last line, splits each run of complete lines in C
-(``bytes.split``) and decodes UTF-8 (``errors="replace"``) per value, so it never raises on bad input.
+(``bytes.split``, or ``bytes.splitlines`` when it holds a CR: that one breaks at CR, LF and CRLF only) and decodes UTF-8 (``errors="replace"``) per value, so it never raises on bad input.
 
 Deliberate departures from the WHATWG algorithm, all lenient:
 
@@ -163,10 +163,11 @@ class SSEParser:
             self._at_start = False
             if block.startswith(_BOM):
                 block = block[3:]
-        if has_cr:
-            block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        lines = block.split(b"\n")
-        lines.pop()  # the empty tail after the final line end
+        if has_cr:  # (`bytes.splitlines` breaks at CR, LF and CRLF only, in one pass: no copy of the block)
+            lines = block.splitlines()
+        else:
+            lines = block.split(b"\n")
+            lines.pop()  # the empty tail after the final line end
         if len(block) > self._max:  # (never with network-sized reads and the default bound)
             self._check_block(lines)
         out: list[SSEEvent] = []
