@@ -3,7 +3,8 @@
 Why not aiohttp's line iterator or ``str.splitlines``: lines end at CR, LF or CRLF *only*. U+2028 and U+2029
 are legal inside JSON and must stay inside ``data``, and a CRLF may be split across two network reads.
 The parser keeps a ``bytearray`` of the unfinished last line, splits each run of complete lines in C
-(``bytes.split``, or ``bytes.splitlines`` when it holds a CR: that one breaks at CR, LF and CRLF only) and decodes UTF-8 (``errors="replace"``) per value, so it never raises on bad input.
+(``bytes.split``, or ``bytes.splitlines`` when it holds a CR: that one breaks at CR, LF and CRLF only) and
+decodes UTF-8 (``errors="replace"``) per value, so it never raises on bad input.
 
 Deliberate departures from the WHATWG algorithm, all lenient:
 
