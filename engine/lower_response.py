@@ -28,28 +28,65 @@ def _read(code: FunctionBuilder, holder: str, path: str) -> str:
     """Emit lines reading `path` from the local `holder` (the function's item: a view where the compiler
     decoded one, see views.py) as paths.py's getters do (None as soon as a step is missing or not an object);
     return the local holding the value. A path that is not plain keys is a call of its compiled getter."""
+    return read_path(code, holder, path, None)
+
+
+def step(code: FunctionBuilder, holder: str, views: Views, prefix: tuple[str, ...], key: str) -> str:
+    """The expression reading `key` from the local `holder`, the value at key path `prefix` of a value whose
+    view types are `views` (`FunctionBuilder.step` for a value other than the function's item)."""
+    view = views.get(prefix)
+    if view is not None:
+        return f"{holder}.{view[1][key]} if type({holder}) is {code.bind(view[0])} else None"
+    return f"{holder}.get({code.bind(key)}) if type({holder}) is dict else None"
+
+
+def read_path(code: FunctionBuilder, holder: str, path: str, views: Views | None) -> str:
+    """`_read` from a local whose view types are `views` (None: those of the function's item)."""
     keys = plain_keys(path)
     out = code.temp()
     if keys is None:
         code.line(f"{out} = {code.bind(compile_getter(path))}({holder})")
         return out
     for depth, key in enumerate(keys):
-        code.line(f"{out} = {code.step(holder, keys[:depth], key)}")
+        expr = code.step(holder, keys[:depth], key) if views is None else step(code, holder, views, keys[:depth], key)
+        code.line(f"{out} = {expr}")
         holder = out
     return out
 
 
+def part_paths(spec: Mapping[str, Any]) -> list[tuple[str, ...]] | None:
+    """The key paths of a content part that the kind detection and the kind templates read (its view);
+    None when one of them reads the part whole or is not plain keys."""
+    kind_by = dict(spec.get("kind_by") or {"field": "type"})
+    paths: list[tuple[str, ...]] = []
+    if "field" in kind_by:
+        keys = plain_keys(str(kind_by["field"]))
+        if keys is None:
+            return None
+        paths.append(keys)
+    else:
+        paths.extend((str(key),) for key, _ in kind_by.get("present", ()))
+    for template in (spec.get("kinds") or {}).values():
+        found = template_paths(template)
+        if found is None:
+            return None
+        paths.extend(found)
+    return paths
+
+
 def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]) -> tuple[Any, Views] | None:
-    """The view type of a whole-response stream event (views.py): the paths its top level, each choice and the
-    usage map read. None when one of them is not plain keys, a template reads a whole object, or there is no
-    `choices:` path (the event is its one choice): then events decode into dicts."""
+    """The view type of a whole-response stream event (views.py): the paths its top level, each choice, each
+    content part (kind detection and kind templates) and the usage map read. None when a top-level, choice or
+    usage path is not plain keys or a usage template reads a whole object, or there is no `choices:` path (the
+    event is its one choice): then events decode into dicts. A part read whole stays a plain value."""
     if "choices" not in response_spec:
         return None
     finish = dict(response_spec.get("finish_reason") or {"from": "finish_reason"})
     tops = [stream_spec.get("error_when"), response_spec.get("id", "id"), response_spec.get("model", "model"),
             (response_spec.get("blocked") or {}).get("when")]
-    each = [response_spec.get("index"), response_spec.get("parts", "content"), finish["from"]]
+    each = [response_spec.get("index"), finish["from"]]
     choices = plain_keys(str(response_spec["choices"]))
+    parts = plain_keys(str(response_spec.get("parts", "content")))
     paths: list[tuple[str, ...]] = []
     for path, under in [*((p, ()) for p in tops), *((p, (*(choices or ()), EACH)) for p in each)]:
         keys = plain_keys(str(path)) if path is not None else ()
@@ -57,6 +94,11 @@ def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]
             return None
         if keys:
             paths.append((*under, *keys))
+    if parts is None or choices is None:
+        return None
+    under = (*choices, EACH, *parts)
+    in_part = part_paths(response_spec)
+    paths.extend([under] if in_part is None else [(*under, EACH, *path) for path in in_part])
     for template in (response_spec.get("usage") or {}).values():
         found = template_paths(template)
         if found is None:
@@ -98,19 +140,73 @@ def lower_choice(spec: Mapping[str, Any], views: Views | None = None) -> ReadCho
     return function
 
 
+UpdateUsage = Callable[[Any, Context, dict[str, int], list[Any]], None]
+
+_UNSEEN = object()
+"""What no count's inputs were before the first read."""
+
+
 def lower_usage(fields: Mapping[str, Any], views: Views | None = None) -> Callable[[Any, Context], dict[str, int]]:
-    """The `usage:` map as one generated function `read_usage(item, ctx) -> counts`: each count's template
-    evaluated in order; an int kept, another number (a float, a bool) kept as its int, anything else left out.
-    `views`: the item's view types."""
-    code = FunctionBuilder(("item", "ctx"), "read_usage", views)
-    code.line("out = {}")
+    """The `usage:` map as a function `read_usage(item, ctx) -> counts` (`lower_usage_update` on a new dict)."""
+    update, slots = lower_usage_update(fields, views)
+
+    def read_usage(item: Any, ctx: Context) -> dict[str, int]:
+        out: dict[str, int] = {}
+        update(item, ctx, out, [_UNSEEN] * slots)
+        return out
+
+    return read_usage
+
+
+def lower_usage_update(fields: Mapping[str, Any], views: Views | None = None) -> tuple[UpdateUsage, int]:
+    """The `usage:` map as one generated function `update_usage(item, ctx, usage, seen)`, and the size of its
+    `seen` list: each count's template evaluated in order, an int stored in `usage`, another number (a float,
+    a bool) stored as its int, anything else left as it was. `views`: the item's view types.
+
+    Why `seen`: a stream whose every event carries a usage block with growing counts reads it on every event.
+    A count computed by a transform (a sum of two counts) is evaluated again only when the values it reads
+    differ from those it read last time (kept in its slot of `seen`): templates are functions of what they
+    read, so the same inputs give the value `usage` already holds (or, left out, left it as it was)."""
+    code = FunctionBuilder(("item", "ctx", "usage", "seen"), "update_usage", views)
+    inputs: dict[str, list[str]] = {}
+    for key, template in fields.items():  # every value a count reads, read once, first
+        paths = template_paths(template)
+        if paths is None or (isinstance(template, str) and template.startswith("$")):
+            continue  # (reads the whole item, or is one read: evaluated every time)
+        inputs[key] = [_read_once(code, path) for path in sorted(paths)]
+    slots = 0
     for key, template in fields.items():
-        code.line(f"_n = {lower_into(template, ('response', 'usage', key), code)}")
         name = code.bind(key)
-        code.line(f"if type(_n) is int: out[{name}] = _n")
-        code.line(f"elif isinstance(_n, (int, float)): out[{name}] = int(_n)")
-    function: Callable[[Any, Context], dict[str, int]] = code.build("out")
-    return function
+        reads = inputs.get(key)
+        indent = ""
+        if reads is not None:
+            code.line(f"_k = ({''.join(f'{local}, ' for local in reads)})")
+            code.line(f"if _k != seen[{slots}]:")
+            code.line(f"    seen[{slots}] = _k")
+            slots += 1
+            indent = code.indent = "    "
+        before = dict(code.reads)
+        code.line(f"_n = {lower_into(template, ('response', 'usage', key), code)}")
+        code.line(f"if type(_n) is int: usage[{name}] = _n")
+        code.line(f"elif _n is not None and isinstance(_n, (int, float)): usage[{name}] = int(_n)")
+        if indent:
+            code.reads = before  # (a local read in the branch is not assigned when it is skipped)
+            code.indent = ""
+    function: UpdateUsage = code.build("None")
+    return function, slots
+
+
+def _read_once(code: FunctionBuilder, path: tuple[str, ...]) -> str:
+    """Emit the reads of key path `path` from `item` not emitted yet (shared with the templates lowered after,
+    see `templates.lower_into`); return the local holding its value."""
+    holder = "item"
+    for depth in range(1, len(path) + 1):
+        local = code.reads.get(path[:depth])
+        if local is None:
+            local = code.reads[path[:depth]] = code.temp()
+            code.line(f"{local} = {code.step(holder, path[:depth - 1], path[depth - 1])}")
+        holder = local
+    return holder
 
 
 class _SilentContext(Context):
@@ -166,38 +262,4 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
               f"model=str({model}) if {model} is not None else None, "
               f"usage={code.bind(usage_of)}({code.bind(read_usage)}(data, ctx)), provider={name})")
     function: Callable[[Any, ReadChoice], Any] = code.build(result)
-    return function
-
-
-EventTop = Callable[[Any], tuple[Any, Any, Any, Any, Any, Any]]
-
-
-def lower_event_top(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any],
-                    usage_roots: tuple[str, ...] | None, views: Views | None = None) -> EventTop:
-    """What a whole-response stream event's top level holds, as one generated function `read_event_top(data)
-    -> (error, choices, id, model, usage inputs, blocked)`: the value at `error_when`, the choices (or
-    `[data]`), the id and the model, what its usage read depends on (the values at the usage map's top-level
-    keys, see `UsageMap.inputs`; None when that cannot be told) and, when there are no choices, the value at
-    `blocked.when` (else None). `views`: the event's view types."""
-    code = FunctionBuilder(("data",), "read_event_top", views)
-    error = _read(code, "data", str(stream_spec["error_when"])) if "error_when" in stream_spec else "None"
-    choices = _read(code, "data", str(response_spec["choices"])) if "choices" in response_spec else "[data]"
-    ident = _read(code, "data", str(response_spec.get("id", "id")))
-    model = _read(code, "data", str(response_spec.get("model", "model")))
-    if usage_roots is None:
-        inputs = "None"
-    else:
-        values = "".join(f"({code.step('data', (), root)}), " for root in usage_roots)
-        inputs = f"({values})"
-    when = (response_spec.get("blocked") or {}).get("when")
-    blocked = "None"
-    if when:
-        code.line(f"if not {choices}:")
-        code.indent = "    "
-        reason = _read(code, "data", str(when))
-        code.indent = ""
-        code.line("else:")
-        code.line(f"    {reason} = None")
-        blocked = reason
-    function: EventTop = code.build(f"{error}, {choices}, {ident}, {model}, {inputs}, {blocked}")
     return function

@@ -23,14 +23,12 @@ import msgspec
 
 from .error_map import compile_event_errors
 from .gateway import ChatCompletionChunk
-from .lower_response import event_views, lower_choice, lower_event_top, lower_usage
-from .paths import plain_keys
+from .lower_response import event_views, lower_usage_update
 from .response import FinishMap, UsageMap
 from .stream_base import StreamDecoder
 from .stream_events import CompiledEvents, EventsDecoder
 from .stream_passthrough import PassthroughDecoder
-from .stream_whole import WholeResponseDecoder
-from .views import EACH, relative
+from .stream_whole import WholeResponseDecoder, lower_whole_event
 
 __all__ = ["DecoderFactory", "StreamDecoder", "compile_stream", "event_header"]
 
@@ -59,12 +57,11 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         usage = UsageMap(response_spec.get("usage"))
         viewed = event_views(response_spec, spec)
         event_type, views = viewed if viewed is not None else (Any, {})
-        under = (*(plain_keys(str(response_spec.get("choices", ""))) or ()), EACH)
-        read_choice = lower_choice(response_spec, relative(views, under))
-        read_usage = lower_usage({str(k): v for k, v in (response_spec.get("usage") or {}).items()}, views)
-        read_top = lower_event_top(response_spec, spec, usage.roots, views)
+        update_usage, slots = lower_usage_update(
+            {str(k): v for k, v in (response_spec.get("usage") or {}).items()}, views)
+        on_event = lower_whole_event(response_spec, spec, provider, usage.roots, update_usage, finish.translate, views)
         decode = msgspec.json.Decoder(event_type).decode
-        return lambda: WholeResponseDecoder(provider, decode, read_top, read_choice, finish, read_usage)
+        return lambda: WholeResponseDecoder(provider, decode, on_event, slots)
     compiled = CompiledEvents(spec)
     event_error = compile_event_errors(errors or {}, provider)
     return lambda: EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)

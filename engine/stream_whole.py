@@ -1,120 +1,243 @@
 """`stream.mode: whole_response`: every event is a complete response, read with the response spec, as deltas.
 
-A choice is read by the response spec's generated `read_choice` (what non-streamed responses use, lowered here
-for the event's view types: each event is decoded into Structs holding only the fields the mappings read, see
-views.py); `error_when` names the path of an error object that ends the stream; the usage block is read again
-only when it differs from the last one read, and the usage chunk is sent once the finish reason came.
+The response spec (its choices, each choice's index, parts, kinds and finish reason, the id, the model, the
+`blocked` check) and the stream's `error_when` are lowered into one generated function per spec,
+`on_event(data, raw, st, out)` (`lower_whole_event`): an event decoded into its view Structs (views.py: only
+the fields the mappings read, down to each content part) goes in, its chunks are appended to `out`. Each kind's
+template is evaluated inline on its part, and what it gives (`text`, `tool_call`, `reasoning`) is gathered into
+the delta directly; `st` (the decoder) holds what lasts between events: the tool-call counts per choice, the
+usage counts read so far, whether the finish reason came. The usage block is read again only when it differs
+from the last one read, and the usage chunk is sent once the finish reason came.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, MutableSequence
+from collections.abc import Callable, Iterable, Mapping, MutableSequence
 from typing import Any
 
 import msgspec
 
+from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, StreamError
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
-from .lower_response import EventTop, ReadChoice
-from .response import FinishMap, build_usage
+from .lower_response import UpdateUsage, read_path, step
+from .paths import plain_keys
+from .response import build_usage
 from .stream_base import NOTHING, StreamDecoder, json_of, stream_error
+from .templates import lower_into
 from .transforms import Context
+from .views import EACH, Views, relative
+
+OnEvent = Callable[[Any, Any, "WholeResponseDecoder", MutableSequence[ChatCompletionChunk]], None]
 
 
 class WholeResponseDecoder(StreamDecoder):
-    """Every event is a whole response: its choices are read by the response spec's generated `read_choice`
-    (the function non-streamed responses use) and become deltas; the usage block is read again only when it
-    differs from the last one read."""
+    """Every event is a whole response, handed to the spec's generated `on_event` (see the module docstring)."""
 
-    def __init__(self, provider: str, decode: Callable[[str | bytes], Any], read_top: EventTop,
-                 read_choice: ReadChoice, finish: FinishMap, read_usage: Callable[[Any, Context], dict[str, int]]
-                 ) -> None:
+    def __init__(self, provider: str, decode: Callable[[str | bytes], Any], on_event: OnEvent, slots: int) -> None:
         self.provider = provider
         self.decode = decode
         """An event's JSON → its view (views.py), or plain decoded data when the spec's paths allow no view."""
-        self.read_top = read_top
-        """`lower_response.lower_event_top`: an event's error, choices, id, model, usage inputs, block reason."""
-        self.read_choice = read_choice
-        self.finish = finish
-        self.read_usage = read_usage
+        self.on_event = on_event
         self.ctx = Context(provider)
         self.calls: dict[int, int] = {}
+        """Tool calls seen so far, per choice index (a call's position within its choice)."""
         self.usage: dict[str, int] = {}
-        self.usage_read: Any = NOTHING  # what the last usage read saw (`UsageMap.inputs`)
+        self.usage_read: Any = NOTHING  # what the last usage read saw (the values at the usage map's root keys)
+        self.slots = slots
+        self.usage_seen: list[Any] = [NOTHING] * slots
+        """What each count computed by a transform read last (`lower_response.lower_usage_update`)."""
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+        decode, on_event = self.decode, self.on_event
         for frame in frames:
             data = frame.payload
             if data and not data.isspace():  # (what `data.strip()` tells, without copying the event)
-                self._event(data, out)
+                try:
+                    body = decode(data)
+                except msgspec.DecodeError:
+                    json_of(data, self.provider)  # raises the stream's error with a preview
+                    raise
+                on_event(body, data, self, out)
 
-    def _event(self, data: str | bytes, out: MutableSequence[ChatCompletionChunk]) -> None:
-        try:
-            body = self.decode(data)
-        except msgspec.DecodeError:
-            json_of(data, self.provider)  # raises the stream's error with a preview
-            raise
-        error, raw_choices, ident, model, inputs, reason = self.read_top(body)
-        if error is not None:
-            raise stream_error(error, self.provider)
-        if reason is not None:  # (read only when the event has no choices)
-            raise InvalidRequestError(f"the prompt was blocked ({reason})", provider=self.provider,
-                                      error_type=str(reason), body=msgspec.json.decode(data))
-        if raw_choices and type(raw_choices) is not list:
-            raise StreamError(f"an event's choices are a {type(raw_choices).__name__}, not a list: "
-                              f"{str(raw_choices)[:80]!r}", provider=self.provider)
-        out_choices = [self._choice(position, raw) for position, raw in enumerate(raw_choices or ())]
-        if inputs is None or inputs != self.usage_read:  # the same usage block again reads the same values
-            self.usage.update(self.read_usage(body, self.ctx))
-            self.usage_read = inputs
-        if out_choices:
-            out.append(ChatCompletionChunk(id=str(ident) if ident is not None else None,
-                                           model=str(model) if model is not None else None, choices=out_choices))
-        if self.done and self.usage:
-            out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
-            self.usage = {}
-            self.usage_read = NOTHING
 
-    def _choice(self, position: int, raw: Any) -> ChunkChoice:
-        """One candidate of an event as a delta; the delta is built once, from what its pieces gave."""
-        index, pieces, raw_reason = self.read_choice(raw, self.ctx)
-        if type(index) is not int:
-            index = position
-        if len(pieces) == 1 and len(piece := pieces[0]) == 1 and type(text := piece.get("text")) is str:
-            delta = ChoiceDelta(content=text)  # one plain text piece (most events): what `_gather` gives
+def _blocked(reason: Any, raw: str | bytes, provider: str) -> InvalidRequestError:
+    return InvalidRequestError(f"the prompt was blocked ({reason})", provider=provider, error_type=str(reason),
+                               body=msgspec.json.decode(raw))
+
+
+def _not_a_list(choices: Any, provider: str) -> StreamError:
+    return StreamError(f"an event's choices are a {type(choices).__name__}, not a list: {str(choices)[:80]!r}",
+                       provider=provider)
+
+
+def _usage_chunk(st: WholeResponseDecoder) -> ChatCompletionChunk:
+    """The usage chunk sent after the finish reason; the counts start again."""
+    chunk = ChatCompletionChunk(choices=[], usage=build_usage(st.usage))
+    st.usage = {}
+    st.usage_read = NOTHING
+    st.usage_seen = [NOTHING] * st.slots
+    return chunk
+
+
+def _call(st: WholeResponseDecoder, index: int, call: Any) -> ToolCallDelta:
+    """A `tool_call` piece (an object: id, name, arguments, signature) as the delta of the choice's next call."""
+    n = st.calls.get(index, 0)
+    st.calls[index] = n + 1
+    return ToolCallDelta(index=n, id=call.get("id") or f"call_{index}_{n}", type="function",
+                         signature=call.get("signature"),
+                         function=FunctionCallDelta(name=call.get("name"), arguments=call.get("arguments") or "{}"))
+
+
+def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any], provider: str,
+                      usage_roots: tuple[str, ...] | None, update_usage: UpdateUsage,
+                      translate: Callable[[Any, bool], str | None], views: Views) -> OnEvent:
+    """The generated `on_event(data, raw, st, out)` of a whole-response stream (see the module docstring).
+    `views`: the event's view types, keyed by key path from the event (empty: events are plain dicts)."""
+    choices_keys = plain_keys(str(response_spec["choices"])) if "choices" in response_spec else None
+    each = (*(choices_keys or ()), EACH)
+    parts_path = str(response_spec.get("parts", "content"))
+    choice_views = relative(views, each) if choices_keys is not None else {}
+    part_views = relative(views, (*each, *(plain_keys(parts_path) or ("?",)), EACH))
+    code = FunctionBuilder(("data", "raw", "st", "out"), "on_event", part_views)
+    name = code.bind(provider)
+    code.line("ctx = st.ctx")
+    error = read_path(code, "data", str(stream_spec["error_when"]), views) if "error_when" in stream_spec else None
+    if error is not None:
+        code.line(f"if {error} is not None: raise {code.bind(stream_error)}({error}, {name})")
+    if "choices" in response_spec:
+        choices = read_path(code, "data", str(response_spec["choices"]), views)
+    else:
+        choices = code.temp()
+        code.line(f"{choices} = [data]")
+    when = (response_spec.get("blocked") or {}).get("when")
+    if when:
+        code.line(f"if not {choices}:")
+        code.indent = "    "
+        reason = read_path(code, "data", str(when), views)
+        code.line(f"if {reason} is not None: raise {code.bind(_blocked)}({reason}, raw, {name})")
+        code.indent = ""
+        code.line(f"elif type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
+    else:
+        code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
+    code.line(f"if {choices}:")
+    code.indent = "    "
+    _emit_choices(code, response_spec, choices, choice_views, part_views, translate)
+    ident = read_path(code, "data", str(response_spec.get("id", "id")), views)
+    model = read_path(code, "data", str(response_spec.get("model", "model")), views)
+    code.line(f"out.append({code.bind(ChatCompletionChunk)}(id=str({ident}) if {ident} is not None else None, "
+              f"model=str({model}) if {model} is not None else None, choices=chosen))")
+    code.indent = ""
+    if usage_roots is None:
+        code.line(f"{code.bind(update_usage)}(data, ctx, st.usage, st.usage_seen)")
+        code.line("st.usage_read = None")
+    else:
+        values = "".join(f"({step(code, 'data', views, (), root)}), " for root in usage_roots)
+        code.line(f"inputs = ({values})")
+        code.line("if inputs != st.usage_read:")
+        code.line(f"    {code.bind(update_usage)}(data, ctx, st.usage, st.usage_seen)")
+        code.line("    st.usage_read = inputs")
+    code.line(f"if st.done and st.usage: out.append({code.bind(_usage_chunk)}(st))")
+    function: OnEvent = code.build("None")
+    return function
+
+
+def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, choice_views: Views,
+                  part_views: Views, translate: Callable[[Any, bool], str | None]) -> None:
+    """The lines turning the list `choices` into the list `chosen` of `ChunkChoice`s (at the current indent)."""
+    outer = code.indent
+    code.line("chosen = []")
+    code.line(f"for position, choice in enumerate({choices}):")
+    code.indent = outer + "    "
+    index = read_path(code, "choice", str(spec["index"]), choice_views) if "index" in spec else None
+    if index is None:
+        index = "position"
+    else:
+        code.line(f"if type({index}) is not int: {index} = position")
+    parts = read_path(code, "choice", str(spec.get("parts", "content")), choice_views)
+    code.line("content = reasoning = calls = details = None")
+    part_view = part_views.get(())
+    part_type = code.bind(part_view[0]) if part_view is not None else "dict"
+    code.line(f"for item in {parts} or ():")
+    code.indent = outer + "        "
+    kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
+    kind_by = dict(spec.get("kind_by") or {"field": "type"})
+    if "field" in kind_by:
+        kind = read_path(code, "item", str(kind_by["field"]), part_views)
+        code.line(f"if {kind} is None: continue")
+        code.line(f"if type({kind}) is not str: {kind} = str({kind})")
+        tests = [(f"{kind} == {code.bind(name)}", name) for name in kinds]
+    else:  # the first `present` key whose value is truthy names the kind
+        code.line(f"if type(item) is not {part_type}: continue")
+        tests = [(f"{code.step('item', (), str(key))}", str(kind)) for key, kind in kind_by.get("present", ())]
+    for position, (test, kind_name) in enumerate(tests):
+        code.line(f"{'if' if position == 0 else 'elif'} {test}:")
+        code.indent = outer + "            "
+        code.reads = {}  # (a local read in another branch is not assigned in this one)
+        if kind_name in kinds:
+            _emit_piece(code, kind_name, kinds[kind_name], index)
         else:
-            content, calls, details, reasoning = self._gather(index, pieces)
-            delta = ChoiceDelta(content=content, tool_calls=calls or None, reasoning=reasoning,
-                                reasoning_details=details or None)
-        reason = (None if raw_reason is None  # absent on all but the last event: `translate(None)` is None
-                  else self.finish.translate(raw_reason, bool(self.calls.get(index))))
-        if reason is not None:
-            self.done = True
-        return ChunkChoice(delta=delta, index=index, finish_reason=reason)
+            code.line("pass")
+        code.indent = outer + "        "
+    code.reads = {}
+    code.indent = outer + "    "
+    finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
+    reason = read_path(code, "choice", str(finish["from"]), choice_views)
+    code.line(f"if {reason} is not None:")
+    code.line(f"    {reason} = {code.bind(translate)}({reason}, bool(st.calls.get({index})))")
+    code.line(f"    if {reason} is not None: st.done = True")
+    code.line(f"chosen.append({code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}(content=content, "
+              f"tool_calls=calls, reasoning=reasoning, reasoning_details=details), index={index}, "
+              f"finish_reason={reason}))")
+    code.indent = outer
 
-    def _gather(self, index: Any, pieces: list[dict[str, Any]]
-                ) -> tuple[str | None, list[ToolCallDelta], list[ReasoningDetail], str | None]:
-        """A candidate's pieces → (content, tool-call deltas, reasoning details, reasoning text)."""
-        texts: list[str] = []
-        calls: list[ToolCallDelta] = []
-        details: list[ReasoningDetail] = []
-        reasoning: str | None = None
-        for piece in pieces:
-            if isinstance(text := piece.get("text"), str):
-                texts.append(text)
-                if "reasoning" in piece:  # a content part that also carries a reasoning signature
-                    details.append(msgspec.convert(piece["reasoning"], ReasoningDetail))
-            elif "tool_call" in piece:
-                call = piece["tool_call"]
-                n = self.calls.get(index, 0)
-                self.calls[index] = n + 1
-                calls.append(ToolCallDelta(index=n, id=call.get("id") or f"call_{index}_{n}", type="function",
-                                           signature=call.get("signature"),
-                                           function=FunctionCallDelta(name=call.get("name"),
-                                                                      arguments=call.get("arguments") or "{}")))
-            elif "reasoning" in piece:
-                detail = msgspec.convert(piece["reasoning"], ReasoningDetail)
-                reasoning = (reasoning or "") + (detail.text or "")
-                details.append(detail)
-        return "".join(texts) if texts else None, calls, details, reasoning
+
+def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str) -> None:
+    """The lines evaluating one kind's template on the part `item` and gathering what it gives into the
+    choice's `content`, `calls`, `details` and `reasoning`: a `text` str is content (with the piece's
+    `reasoning`, a signature, as a detail), else a `tool_call` object is a call, else a `reasoning` object is
+    a reasoning detail whose text is also the reasoning text. A template written as an object has its fields
+    evaluated into locals (in order: transforms run and fail as they would building the object); any other
+    template gives the piece object, whose fields are read."""
+    where = ("response", "kinds", kind)
+    fields: dict[str, str] = {}
+    if isinstance(template, dict) and not any(isinstance(key, str) and key.startswith("$") for key in template):
+        for key, value in template.items():
+            local = code.temp()
+            code.line(f"{local} = {lower_into(value, (*where, str(key)), code)}")
+            fields[str(key)] = local
+    else:
+        piece = code.temp()
+        code.line(f"{piece} = {lower_into(template, where, code)}")
+        code.line(f"if type({piece}) is not dict: {piece} = {{}}")
+        for key in ("text", "tool_call", "reasoning"):
+            local = fields[key] = code.temp()
+            code.line(f"{local} = {piece}.get({code.bind(key)})")
+    text, call, reasoning = fields.get("text"), fields.get("tool_call"), fields.get("reasoning")
+    convert = code.bind(msgspec.convert)
+    detail = code.bind(ReasoningDetail)
+    branches: list[tuple[str, list[str]]] = []
+    if text is not None:
+        body = [f"content = {text} if content is None else content + {text}"]
+        if reasoning is not None:
+            body += [f"if {reasoning} is not None:",
+                     f"    _d = {convert}({reasoning}, {detail})",
+                     "    if details is None: details = [_d]",
+                     "    else: details.append(_d)"]
+        branches.append((f"type({text}) is str", body))
+    if call is not None:
+        body = [f"_c = {code.bind(_call)}(st, {index}, {call})",
+                "if calls is None: calls = [_c]",
+                "else: calls.append(_c)"]
+        branches.append((f"{call} is not None", body))
+    if reasoning is not None:
+        body = [f"_d = {convert}({reasoning}, {detail})",
+                "reasoning = (reasoning or '') + (_d.text or '')",
+                "if details is None: details = [_d]",
+                "else: details.append(_d)"]
+        branches.append((f"{reasoning} is not None", body))
+    for position, (test, body) in enumerate(branches):
+        code.line(f"{'if' if position == 0 else 'elif'} {test}:")
+        for line in body:
+            code.line(f"    {line}")
