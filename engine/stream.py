@@ -62,6 +62,6 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         on_event = lower_whole_event(response_spec, spec, provider, usage.roots, update_usage, finish.translate, views)
         decode = msgspec.json.Decoder(event_type).decode
         return lambda: WholeResponseDecoder(provider, decode, on_event, slots)
-    compiled = CompiledEvents(spec)
+    compiled = CompiledEvents(spec, provider)
     event_error = compile_event_errors(errors or {}, provider)
     return lambda: EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)

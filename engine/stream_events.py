@@ -1,36 +1,40 @@
-"""`stream.mode: events`: an event name picks a handler; handlers render unified stream parts.
+"""`stream.mode: events`: an event name picks a handler; handlers render unified stream parts into chunks.
 
 The name is the frame's (an SSE `event:`, or the event-stream header the spec names: the runtime has read it)
-or a field of the payload (`event_type: {from: field, name: type}`). A handler is `ignore`, a template, or a
-`switch` on a path of the payload whose cases are templates; the whole block is lowered into one generated
-function (`templates.compile_events`: the name read, the handler picked, its template evaluated). Templates
-produce the parts `text`, `reasoning`, `reasoning_signature`, `reasoning_redacted`, `tool_call_start`,
-`tool_call_args`, `finish`, `usage`, `meta`, `end`, `error`, which `_emit` turns into chunks and state; a text
-delta alone comes out as its str.
+or a field of the payload (`event_type: {from: field, name: type}`). A handler is `ignore`, a parts template,
+or a `switch` on a path of the payload whose cases are parts templates. The whole block is lowered into one
+generated function per spec, `on_event(item, frame, st, out)` (`lower_events`): the name read, the handler
+picked, each part of its template evaluated into a local (a part written as an object: each of its fields),
+and the chunk those parts make built and appended to `out`, with the decoder `st` holding what lasts between
+events (id, model, usage, the tool calls opened). The parts are `text`, `reasoning`, `reasoning_signature`,
+`reasoning_redacted`, `tool_call_start`, `tool_call_args`, `finish`, `usage`, `meta`, `end` and `error`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, MutableSequence
+from collections.abc import Callable, Iterable, Mapping, MutableSequence
 from typing import Any, NoReturn
 
 import msgspec
 
+from .codegen import FunctionBuilder
 from .error_map import EventErrorBuilder, compile_event_errors
 from .errors import StreamError
 from .frames import DATA, EXCEPTION, FrameLike
 from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
 from .response import FinishMap, build_usage
 from .stream_base import StreamDecoder, json_of, stream_error
-from .templates import compile_events, events_paths
+from .templates import events_paths, lower_into
 from .transforms import Context
-from .views import view_type
+from .views import Views, view_type
+
+OnEvent = Callable[[Any, FrameLike, "EventsDecoder", MutableSequence[ChatCompletionChunk]], None]
 
 
 class CompiledEvents:
-    """The `events:` block as one generated function (`templates.compile_events`): payload, name → parts."""
+    """The `events:` block as one generated function (`lower_events`) and the decoder of its payloads."""
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
+    def __init__(self, spec: Mapping[str, Any], provider: str = "") -> None:
         source = dict(spec.get("event_type") or {"from": "sse_event"})
         name_path = str(source["name"]) if source.get("from", "sse_event") == "field" else None
         handlers = {str(k): v for k, v in (spec.get("events") or {}).items()}
@@ -40,7 +44,9 @@ class CompiledEvents:
         self.decode = msgspec.json.Decoder(event_type).decode
         """A payload's JSON → its view (views.py: only the fields the handlers read), or plain decoded data
         when the handlers' paths allow no view."""
-        self.read_event = compile_events(handlers, name_path, ("stream",), views)
+        self.on_event = lower_events(handlers, name_path, views, provider)
+        self.handlers, self.name_path = handlers, name_path
+        """What it was compiled from (the handlers; the payload path naming events, None: the frame's name)."""
 
 
 class EventsDecoder(StreamDecoder):
@@ -62,10 +68,8 @@ class EventsDecoder(StreamDecoder):
         self.finished = False
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
-        read_event = self.events.read_event
+        on_event = self.events.on_event
         decode = self.events.decode
-        ctx = self.ctx
-        append = out.append
         data_kind = DATA
         for frame in frames:
             if frame.kind != data_kind:
@@ -79,12 +83,7 @@ class EventsDecoder(StreamDecoder):
                     raise
             else:
                 payload = {}
-            parts = read_event(payload, frame, ctx)
-            if type(parts) is str:  # a text delta and nothing else (templates._lower_parts)
-                append(ChatCompletionChunk(id=self.id, model=self.model,
-                                           choices=[ChunkChoice(delta=ChoiceDelta(content=parts), index=0)]))
-            elif parts:
-                self._emit(parts, out)
+            on_event(payload, frame, self, out)
 
     def _raise(self, frame: FrameLike) -> NoReturn:
         """A frame that is no event: an `exception` (its JSON payload's `message`, its name looked up in the
@@ -96,76 +95,262 @@ class EventsDecoder(StreamDecoder):
             raise self.event_error(name or None, str(message or name or "stream exception"), body)
         raise StreamError(str(frame.message or name or "stream error"), provider=self.provider, error_type=name or None)
 
-    def _emit(self, parts: dict[str, Any], out: MutableSequence[ChatCompletionChunk]) -> None:
-        """The chunks of one event's unified parts, appended to `out`."""
-        if "error" in parts:
-            raise stream_error(parts["error"], self.provider)
-        meta = parts.get("meta")
-        if meta:
-            self.id = meta.get("id", self.id)
-            self.model = meta.get("model", self.model)
-        if "usage" in parts and isinstance(parts["usage"], dict):
-            self.usage.update({k: int(v) for k, v in parts["usage"].items() if isinstance(v, (int, float))})
-        delta = ChoiceDelta()
-        touched = False
-        if meta and meta.get("role"):
-            delta.role = str(meta["role"])
-            touched = True
-        if isinstance(parts.get("text"), str):
-            delta.content = parts["text"]
-            touched = True
-        if isinstance(parts.get("reasoning"), str):
-            delta.reasoning = parts["reasoning"]
-            delta.reasoning_details = [ReasoningDetail(text=parts["reasoning"])]
-            touched = True
-        if isinstance(parts.get("reasoning_signature"), str):
-            delta.reasoning_details = [ReasoningDetail(signature=parts["reasoning_signature"])]
-            touched = True
-        if isinstance(parts.get("reasoning_redacted"), str):
-            delta.reasoning_details = [ReasoningDetail(type="redacted_thinking", data=parts["reasoning_redacted"])]
-            touched = True
-        start = parts.get("tool_call_start")
-        if isinstance(start, dict) and start.get("name"):  # no name: the block is not a tool call
-            index = len(self.tool_index)
-            self.indexed_starts = self.indexed_starts or start.get("index") is not None
-            self.tool_index[start.get("index", index)] = index
-            self.last_tool = index
-            self.has_calls = True
-            delta.tool_calls = [ToolCallDelta(
-                index=index, id=start.get("id") or f"call_{index}", type="function",
-                function=FunctionCallDelta(name=start.get("name"), arguments=start.get("arguments") or ""),
-            )]
-            touched = True
-        args = parts.get("tool_call_args")
-        if isinstance(args, dict) and args.get("arguments") and self._opened_call(args.get("index")):
-            index = self.tool_index.get(args.get("index"), self.last_tool)
-            delta.tool_calls = [*(delta.tool_calls or ()), ToolCallDelta(
-                index=max(index, 0), function=FunctionCallDelta(arguments=args["arguments"]))]
-            touched = True
-        finish_reason = None
-        if parts.get("finish") is not None:
-            finish_reason = self.finish.translate(parts["finish"], self.has_calls)
-            self.finished = True
-            touched = True
-        if touched:
-            out.append(ChatCompletionChunk(
-                id=self.id, model=self.model,
-                choices=[ChunkChoice(delta=delta, index=0, finish_reason=finish_reason)],
-            ))
-        if parts.get("end"):
-            self.done = True
-            usage = build_usage(self.usage)
-            if usage is not None:
-                out.append(ChatCompletionChunk(id=self.id, model=self.model, choices=[], usage=usage))
+    def start_call(self, index: Any, call_id: Any, name: Any, arguments: Any) -> ToolCallDelta:
+        """A `tool_call_start` part (its fields; `index` None when it has none) opening the next tool call."""
+        position = len(self.tool_index)
+        self.indexed_starts = self.indexed_starts or index is not None
+        self.tool_index[position if index is None else index] = position
+        self.last_tool = position
+        self.has_calls = True
+        return ToolCallDelta(index=position, id=call_id or f"call_{position}", type="function",
+                             function=FunctionCallDelta(name=name, arguments=arguments or ""))
 
-    def _opened_call(self, index: Any) -> bool:
-        """Argument pieces naming a block index belong to a tool call only when a `tool_call_start` opened that
-        index; pieces for other blocks (a provider-side tool the spec does not map) are not a call's."""
-        if index is None or index in self.tool_index:
-            return True
-        return bool(self.tool_index) and not self.indexed_starts
+    def end(self, out: MutableSequence[ChatCompletionChunk]) -> None:
+        """An `end` part: the stream is complete; the usage gathered comes as a last chunk."""
+        self.done = True
+        usage = build_usage(self.usage)
+        if usage is not None:
+            out.append(ChatCompletionChunk(id=self.id, model=self.model, choices=[], usage=usage))
 
     def close(self) -> list[ChatCompletionChunk]:
         if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):
             self.done = True
         return super().close()
+
+
+# ---- the generated function ----------------------------------------------------------------------------------
+
+_PARTS = ("error", "meta", "usage", "text", "reasoning", "reasoning_signature", "reasoning_redacted",
+          "tool_call_start", "tool_call_args", "finish", "end")
+
+
+class _Value:
+    """A part's value in the generated code: an object template's fields (locals; always an object), or one
+    local holding whatever the template gave."""
+
+    def __init__(self, local: str | None = None, fields: dict[str, str] | None = None) -> None:
+        self.local = local
+        self.fields = fields
+
+    def field(self, key: str) -> str:
+        """The expression of the value's field `key` (None when it is not an object or has no such field)."""
+        if self.fields is not None:
+            return self.fields.get(key, "None")
+        return f"({self.local}.get({key!r}) if type({self.local}) is dict else None)"
+
+    def present(self) -> str:
+        """The test that the part was given (an object template always gives one)."""
+        return "True" if self.fields is not None else f"{self.local} is not None"
+
+    def is_object(self) -> str:
+        return "True" if self.fields is not None else f"type({self.local}) is dict"
+
+    def truthy(self) -> str:
+        if self.fields is not None:
+            return "(" + " or ".join(f"{local} is not None" for local in self.fields.values()) + ")" \
+                if self.fields else "False"
+        return str(self.local)
+
+
+def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: Views, provider: str) -> OnEvent:
+    """The `events:` block as `on_event(item, frame, st, out)` (see the module docstring). `views`: the payload's
+    view types (views.py), from `templates.events_paths`."""
+    code = FunctionBuilder(("item", "frame", "st", "out"), "on_event", views)
+    code.line("ctx = st.ctx")
+    if name_path is None:
+        code.line("name = frame.name")
+    else:
+        code.line(f"name = {lower_into('$' + name_path, ('stream', 'event_type'), code)}")
+        code.line("if type(name) is not str: name = str(name or '')")
+    read_before = dict(code.reads)
+    for event, spec in handlers.items():
+        if event == "*":
+            continue
+        code.line(f"if name == {code.bind(str(event))}:")
+        code.indent = "    "
+        code.reads = dict(read_before)  # a local read in another branch is not assigned in this one
+        _handler(spec, ("stream", "events", str(event)), code, provider)
+        code.line("return None")
+        code.indent = ""
+    code.reads = dict(read_before)
+    if "*" in handlers:
+        _handler(handlers["*"], ("stream", "events", "*"), code, provider)
+    function: OnEvent = code.build("None")
+    return function
+
+
+def _handler(spec: Any, where: tuple[str | int, ...], code: FunctionBuilder, provider: str) -> None:
+    """The lines of one handler, at the builder's current indent."""
+    if spec == "ignore":
+        return
+    if not (isinstance(spec, dict) and "switch" in spec):
+        _parts(spec, where, code, provider)
+        return
+    kind = code.temp()
+    code.line(f"{kind} = {lower_into('$' + str(spec['switch']), (*where, 'switch'), code)}")
+    code.line(f"if type({kind}) is not str: {kind} = str({kind})")
+    read_before, indent = dict(code.reads), code.indent
+    cases = list((spec.get("cases") or {}).items())
+    for position, (case, template) in enumerate(cases):
+        code.line(f"{'if' if position == 0 else 'elif'} {kind} == {code.bind(str(case))}:")
+        code.indent = indent + "    "
+        code.reads = dict(read_before)
+        code.line("pass")
+        _parts(template, (*where, "cases", str(case)), code, provider)
+        code.indent = indent
+    code.reads = read_before
+    default = spec.get("default")
+    if default is not None:
+        if cases:
+            code.line("else:")
+            code.indent = indent + "    "
+        code.line("pass")
+        _parts(default, (*where, "default"), code, provider)
+        code.indent = indent
+        code.reads = dict(read_before)
+
+
+def _object_fields(template: Any) -> bool:
+    return isinstance(template, dict) and not any(isinstance(key, str) and key.startswith("$") for key in template)
+
+
+def _lower_value(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> _Value:
+    """A part's template: an object's fields each into a local, in order; anything else into one local."""
+    if _object_fields(template):
+        fields = {}
+        for key, field in template.items():
+            local = fields[str(key)] = code.temp()
+            code.line(f"{local} = {lower_into(field, (*where, str(key)), code)}")
+        return _Value(fields=fields)
+    local = code.temp()
+    code.line(f"{local} = {lower_into(template, where, code)}")
+    return _Value(local=local)
+
+
+def _parts(template: Any, where: tuple[str | int, ...], code: FunctionBuilder, provider: str) -> None:
+    """The lines evaluating a parts template and turning its parts into chunks and state, as `st` reads them."""
+    if template is None:
+        return
+    if _object_fields(template):
+        parts: dict[str, _Value] = {}
+        for key, value in template.items():  # every field, in order (an unknown part is evaluated, not used)
+            parts[str(key)] = _lower_value(value, (*where, str(key)), code)
+    else:  # a template giving the parts object (or a text delta as a str)
+        whole = code.temp()
+        code.line(f"{whole} = {lower_into(template, where, code)}")
+        code.line(f"if type({whole}) is str: {whole} = {{'text': {whole}}}")
+        code.line(f"elif type({whole}) is not dict: {whole} = {{}}")
+        parts = {}
+        for key in _PARTS:
+            local = code.temp()
+            code.line(f"{local} = {whole}.get({key!r})")
+            parts[key] = _Value(local=local)
+    _emit(parts, code, provider)
+
+
+def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> None:
+    """The chunk of one event's parts (locals), in the order the parts are applied."""
+    if "error" in parts:
+        error = parts["error"]
+        raise_it = f"raise {code.bind(stream_error)}({_whole(error, code)}, {code.bind(provider)})"
+        code.line(f"if {error.present()}: {raise_it}")
+    meta = parts.get("meta")
+    if meta is not None:
+        code.line(f"if {meta.truthy()} and {meta.is_object()}:")
+        for key in ("id", "model"):
+            value = meta.field(key)
+            code.line(f"    if {value} is not None: st.{key} = {value}")
+    usage = parts.get("usage")
+    if usage is not None:
+        if usage.fields is not None:
+            for key, local in usage.fields.items():
+                name = code.bind(key)
+                code.line(f"if type({local}) is int: st.usage[{name}] = {local}")
+                code.line(f"elif {local} is not None and isinstance({local}, (int, float)): "
+                          f"st.usage[{name}] = int({local})")
+        else:
+            code.line(f"if type({usage.local}) is dict: st.usage.update({{k: int(v) for k, v in "
+                      f"{usage.local}.items() if isinstance(v, (int, float))}})")
+    delta: dict[str, str] = {}
+    code.line("touched = False")
+    if meta is not None:
+        role = meta.field("role")
+        code.line(f"_role = str({role}) if {meta.truthy()} and {meta.is_object()} and {role} else None")
+        code.line("if _role is not None: touched = True")
+        delta["role"] = "_role"
+    if "text" in parts:
+        text = parts["text"].local or "None"  # (an object is no str)
+        code.line(f"_content = {text} if type({text}) is str else None")
+        code.line("if _content is not None: touched = True")
+        delta["content"] = "_content"
+    details = False
+    for key, build in (("reasoning", "text={v}"), ("reasoning_signature", "signature={v}"),
+                       ("reasoning_redacted", "type='redacted_thinking', data={v}")):
+        if key not in parts:
+            continue
+        value = parts[key].local or "None"  # (an object is no str)
+        if not details:
+            code.line("_details = None")
+            delta["reasoning_details"] = "_details"
+            details = True
+        code.line(f"if type({value}) is str:")
+        if key == "reasoning":
+            code.line(f"    _reasoning = {value}")
+            delta["reasoning"] = "_reasoning"
+        code.line(f"    _details = [{code.bind(ReasoningDetail)}({build.format(v=value)})]")
+        code.line("    touched = True")
+        if key == "reasoning":
+            code.line("else:")
+            code.line("    _reasoning = None")
+    calls = False
+    start = parts.get("tool_call_start")
+    if start is not None:
+        code.line("_calls = None")
+        calls = True
+        code.line(f"if {start.is_object()} and {start.field('name')}:")
+        code.line(f"    _calls = [st.start_call({start.field('index')}, {start.field('id')}, {start.field('name')}, "
+                  f"{start.field('arguments')})]")
+        code.line("    touched = True")
+    args = parts.get("tool_call_args")
+    if args is not None:
+        if not calls:
+            code.line("_calls = None")
+            calls = True
+        arguments, index = args.field("arguments"), args.field("index")
+        code.line(f"if {args.is_object()} and {arguments}:")
+        code.line(f"    _i = {index}")
+        code.line("    if _i is None or _i in st.tool_index or (st.tool_index and not st.indexed_starts):")
+        code.line("        _n = st.tool_index.get(_i, st.last_tool)")
+        code.line(f"        _d = {code.bind(ToolCallDelta)}(index=_n if _n > 0 else 0, "
+                  f"function={code.bind(FunctionCallDelta)}(arguments={arguments}))")
+        code.line("        _calls = [_d] if _calls is None else [*_calls, _d]")
+        code.line("        touched = True")
+    if calls:
+        delta["tool_calls"] = "_calls"
+    reason = "None"
+    if "finish" in parts:
+        finish = _whole(parts["finish"], code)
+        reason = "_finish"
+        code.line("_finish = None")
+        code.line(f"if {finish} is not None:")
+        code.line(f"    _finish = st.finish.translate({finish}, st.has_calls)")
+        code.line("    st.finished = True")
+        code.line("    touched = True")
+    fields = ", ".join(f"{key}={local}" for key, local in delta.items())
+    code.line(f"if touched: out.append({code.bind(ChatCompletionChunk)}(id=st.id, model=st.model, choices=["
+              f"{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}), index=0, "
+              f"finish_reason={reason})]))")
+    if "end" in parts:
+        code.line(f"if {_whole(parts['end'], code)}: st.end(out)")
+
+
+def _whole(value: _Value, code: FunctionBuilder) -> str:
+    """A part's value as its template gives it: an object part's fields built into the object (fields that are
+    None left out)."""
+    if value.local is not None:
+        return value.local
+    local = code.temp()
+    code.line(f"{local} = {{}}")
+    for key, field in (value.fields or {}).items():
+        code.line(f"if {field} is not None: {local}[{code.bind(key)}] = {field}")
+    return local

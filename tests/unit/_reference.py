@@ -38,3 +38,146 @@ def reference_read_choice(spec: dict[str, Any]) -> Any:
         return (index(raw) if index is not None else None), pieces, finish(raw)
 
     return read
+
+
+class ReferenceEvents:
+    """An events-mode stream decoder written plainly: payloads decoded into dicts, the handlers evaluated by the
+    template interpreter (`templates.compile_events`, parts as an object), the parts applied by the code below
+    (what the engine did before its handlers were lowered into one generated function)."""
+
+    def __init__(self, decoder: Any) -> None:
+        from vllora_llm.engine.templates import compile_events
+        from vllora_llm.engine.transforms import Context
+
+        events = decoder.events
+        self.read_event = compile_events(dict(events.handlers), events.name_path)
+        self.provider = decoder.provider
+        self.real = decoder  # (its `_raise` and `finish`: frames that are no event are not what is compared)
+        self.finish = decoder.finish
+        self.terminal = decoder.terminal
+        self.ctx = Context(self.provider)
+        self.id: str | None = None
+        self.model: str | None = None
+        self.usage: dict[str, int] = {}
+        self.tool_index: dict[Any, int] = {}
+        self.last_tool = -1
+        self.indexed_starts = False
+        self.has_calls = False
+        self.finished = False
+        self.done = False
+
+    def feed(self, frame: Any) -> list[Any]:
+        import msgspec
+
+        from vllora_llm.engine.frames import DATA
+        from vllora_llm.engine.gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice
+        from vllora_llm.engine.stream_base import json_of
+
+        out: list[Any] = []
+        if frame.kind != DATA:
+            self.real._raise(frame)
+        data = frame.payload
+        if data:
+            try:
+                payload = msgspec.json.decode(data)
+            except msgspec.DecodeError:
+                json_of(data, self.provider)
+                raise
+        else:
+            payload = {}
+        parts = self.read_event(payload, frame, self.ctx)
+        if type(parts) is str:
+            out.append(ChatCompletionChunk(id=self.id, model=self.model,
+                                           choices=[ChunkChoice(delta=ChoiceDelta(content=parts), index=0)]))
+        elif parts:
+            self._emit(parts, out)
+        return out
+
+    def _emit(self, parts: dict[str, Any], out: Any) -> None:
+        from vllora_llm.engine.gateway import (
+            ChatCompletionChunk,
+            ChoiceDelta,
+            ChunkChoice,
+            FunctionCallDelta,
+            ReasoningDetail,
+            ToolCallDelta,
+        )
+        from vllora_llm.engine.response import build_usage
+        from vllora_llm.engine.stream_base import stream_error
+
+        """The chunks of one event's unified parts, appended to `out`."""
+        if "error" in parts:
+            raise stream_error(parts["error"], self.provider)
+        meta = parts.get("meta")
+        if meta:
+            self.id = meta.get("id", self.id)
+            self.model = meta.get("model", self.model)
+        if "usage" in parts and isinstance(parts["usage"], dict):
+            self.usage.update({k: int(v) for k, v in parts["usage"].items() if isinstance(v, (int, float))})
+        delta = ChoiceDelta()
+        touched = False
+        if meta and meta.get("role"):
+            delta.role = str(meta["role"])
+            touched = True
+        if isinstance(parts.get("text"), str):
+            delta.content = parts["text"]
+            touched = True
+        if isinstance(parts.get("reasoning"), str):
+            delta.reasoning = parts["reasoning"]
+            delta.reasoning_details = [ReasoningDetail(text=parts["reasoning"])]
+            touched = True
+        if isinstance(parts.get("reasoning_signature"), str):
+            delta.reasoning_details = [ReasoningDetail(signature=parts["reasoning_signature"])]
+            touched = True
+        if isinstance(parts.get("reasoning_redacted"), str):
+            delta.reasoning_details = [ReasoningDetail(type="redacted_thinking", data=parts["reasoning_redacted"])]
+            touched = True
+        start = parts.get("tool_call_start")
+        if isinstance(start, dict) and start.get("name"):  # no name: the block is not a tool call
+            index = len(self.tool_index)
+            self.indexed_starts = self.indexed_starts or start.get("index") is not None
+            self.tool_index[start.get("index", index)] = index
+            self.last_tool = index
+            self.has_calls = True
+            delta.tool_calls = [ToolCallDelta(
+                index=index, id=start.get("id") or f"call_{index}", type="function",
+                function=FunctionCallDelta(name=start.get("name"), arguments=start.get("arguments") or ""),
+            )]
+            touched = True
+        args = parts.get("tool_call_args")
+        if isinstance(args, dict) and args.get("arguments") and self._opened_call(args.get("index")):
+            index = self.tool_index.get(args.get("index"), self.last_tool)
+            delta.tool_calls = [*(delta.tool_calls or ()), ToolCallDelta(
+                index=max(index, 0), function=FunctionCallDelta(arguments=args["arguments"]))]
+            touched = True
+        finish_reason = None
+        if parts.get("finish") is not None:
+            finish_reason = self.finish.translate(parts["finish"], self.has_calls)
+            self.finished = True
+            touched = True
+        if touched:
+            out.append(ChatCompletionChunk(
+                id=self.id, model=self.model,
+                choices=[ChunkChoice(delta=delta, index=0, finish_reason=finish_reason)],
+            ))
+        if parts.get("end"):
+            self.done = True
+            usage = build_usage(self.usage)
+            if usage is not None:
+                out.append(ChatCompletionChunk(id=self.id, model=self.model, choices=[], usage=usage))
+
+    def _opened_call(self, index: Any) -> bool:
+        """Argument pieces naming a block index belong to a tool call only when a `tool_call_start` opened that
+        index; pieces for other blocks (a provider-side tool the spec does not map) are not a call's."""
+        if index is None or index in self.tool_index:
+            return True
+        return bool(self.tool_index) and not self.indexed_starts
+
+    def close(self) -> list[Any]:
+        from vllora_llm.engine.errors import StreamError
+
+        if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):
+            self.done = True
+        if not self.done:
+            raise StreamError("the stream ended before its terminal event (truncated)", provider=self.provider)
+        return []

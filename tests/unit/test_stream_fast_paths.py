@@ -22,9 +22,11 @@ import pytest
 from vllora_llm.engine.frames import Frame
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.engine.stream import compile_stream
-from vllora_llm.engine.templates import compile_events
+from vllora_llm.engine.stream_events import EventsDecoder
 from vllora_llm.runtime.eventstream import EventStreamMessage, EventStreamParser, frame_of
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
+
+from ._reference import ReferenceEvents
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "recordings"
 PLANS = ("anthropic", "gemini", "openai", "bedrock")
@@ -63,8 +65,9 @@ def frames_of(path: Path, stray_lines_as_data: bool, header: str | None = None) 
 
 
 def general(decoder: Any) -> Any:
-    """The decoder fed through `feed`, frame by frame."""
-    return decoder
+    """What the decoder is compared with, fed through `feed` frame by frame: for an events-mode decoder (one
+    generated function per spec) the plain reference of _reference.py, else the decoder itself."""
+    return ReferenceEvents(decoder) if isinstance(decoder, EventsDecoder) else decoder
 
 
 def outcome(call: Any) -> Any:
@@ -468,17 +471,12 @@ def test_events_plans_decode_into_views(name: str) -> None:
 @pytest.mark.parametrize("name", EVENT_PLANS)
 @pytest.mark.parametrize("recording", RECORDINGS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_views_read_every_recording_as_dicts_do(name: str, recording: Path) -> None:
-    """The plan's events decoder (payloads decoded into views) beside one decoding into plain dicts, read by
-    the same handlers lowered without views."""
+    """The plan's events decoder (payloads decoded into views, one generated function) beside the plain
+    reference (payloads decoded into dicts, read by the template interpreter)."""
     plan: Any = load_plan(name)
     frames = frames_of(recording, getattr(plan, "stray_lines", "ignore") == "as_data", plan.event_header)
-    viewed, plain = plan.stream_decoder(), plan.stream_decoder()
-    spec = plan.spec["stream"]
-    source = dict(spec.get("event_type") or {"from": "sse_event"})
-    name_path = str(source["name"]) if source.get("from", "sse_event") == "field" else None
-    plain.events = type("PlainEvents", (), {})()
-    plain.events.decode = msgspec.json.decode
-    plain.events.read_event = compile_events({str(k): v for k, v in spec["events"].items()}, name_path)
+    viewed = plan.stream_decoder()
+    plain = ReferenceEvents(viewed)
     for frame in frames:
         assert outcome(functools.partial(viewed.feed, frame)) == outcome(functools.partial(plain.feed, frame)), frame
         assert state(viewed) == state(plain)
