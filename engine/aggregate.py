@@ -23,7 +23,6 @@ from .gateway import (
     ChatCompletionMessage,
     ChatCompletionMessageWithFinishReason,
     Choice,
-    ChoiceDelta,
     FunctionCall,
     ReasoningDetail,
     ToolCall,
@@ -113,22 +112,6 @@ class _ChoiceParts:
         self.reasoning_by_position: dict[int, _ReasoningParts] = {}
         self.finish_reason: str | None = None
         self.logprobs: Any = None
-
-    def add(self, delta: ChoiceDelta) -> None:
-        if delta.role:
-            self.role = delta.role
-        if delta.content:
-            self.content.append(delta.content)
-        if delta.refusal:
-            self.refusal.append(delta.refusal)
-        if delta.reasoning:
-            self.reasoning.append(delta.reasoning)
-        if delta.tool_calls:
-            for call in delta.tool_calls:
-                self._add_call(call)
-        if delta.reasoning_details:
-            for position, detail in enumerate(delta.reasoning_details):
-                self._add_reasoning(position, detail)
 
     def _add_call(self, delta: ToolCallDelta) -> None:
         current = self.calls_by_index.get(delta.index)
@@ -222,7 +205,21 @@ class StreamAggregator:
             parts = self._choices.get(choice.index)
             if parts is None:
                 parts = self._choices[choice.index] = _ChoiceParts()
-            parts.add(choice.delta)
+            delta = choice.delta  # (read here, not in a method of the parts: a call per chunk less)
+            if delta.content:
+                parts.content.append(delta.content)
+            if delta.role:
+                parts.role = delta.role
+            if delta.refusal:
+                parts.refusal.append(delta.refusal)
+            if delta.reasoning:
+                parts.reasoning.append(delta.reasoning)
+            if delta.tool_calls:
+                for call in delta.tool_calls:
+                    parts._add_call(call)
+            if delta.reasoning_details:
+                for position, detail in enumerate(delta.reasoning_details):
+                    parts._add_reasoning(position, detail)
             if choice.finish_reason is not None:
                 parts.finish_reason = choice.finish_reason
             if choice.logprobs is not None:
