@@ -19,7 +19,7 @@ from .gateway import ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, plain_keys
 from .templates import compile_template, lower_into, template_paths
 from .transforms import Context
-from .views import EACH, Views, view_type
+from .views import EACH, Views, relative, view_type
 
 ReadChoice = Callable[[Any, Context], tuple[Any, list[dict[str, Any]], Any]]
 
@@ -40,17 +40,47 @@ def step(code: FunctionBuilder, holder: str, views: Views, prefix: tuple[str, ..
     return f"{holder}.get({code.bind(key)}) if type({holder}) is dict else None"
 
 
-def read_path(code: FunctionBuilder, holder: str, path: str, views: Views | None) -> str:
-    """`_read` from a local whose view types are `views` (None: those of the function's item)."""
+def read_path(code: FunctionBuilder, holder: str, path: str, views: Views | None,
+              first: Mapping[str, str] | None = None) -> str:
+    """`_read` from a local whose view types are `views` (None: those of the function's item). `first`: the
+    locals already holding the holder's fields (`read_fields`), by key."""
     keys = plain_keys(path)
     out = code.temp()
     if keys is None:
         code.line(f"{out} = {code.bind(compile_getter(path))}({holder})")
         return out
+    if first is not None and keys[0] in first:
+        if len(keys) == 1:
+            return first[keys[0]]
+        head = keys[0]
+        code.line(f"{out} = {first[head]}")
+        holder, keys = out, keys[1:]
+        views = relative(views, (head,)) if views is not None else None
     for depth, key in enumerate(keys):
         expr = code.step(holder, keys[:depth], key) if views is None else step(code, holder, views, keys[:depth], key)
         code.line(f"{out} = {expr}")
         holder = out
+    return out
+
+
+def read_fields(code: FunctionBuilder, holder: str, views: Views, paths: list[str]) -> dict[str, str]:
+    """Emit the reads of the first key of each of `paths` (plain keys) from the local `holder`, a value whose
+    view types are `views`, under one type test; return the local of each key (see `read_path`'s `first`)."""
+    keys = list(dict.fromkeys(found[0] for path in paths if (found := plain_keys(path))))
+    if not keys:
+        return {}
+    out = {key: code.temp() for key in keys}
+    view = views.get(())
+    if view is not None:
+        code.line(f"if type({holder}) is {code.bind(view[0])}:")
+        for key in keys:
+            code.line(f"    {out[key]} = {holder}.{view[1][key]}")
+    else:
+        code.line(f"if type({holder}) is dict:")
+        for key in keys:
+            code.line(f"    {out[key]} = {holder}.get({code.bind(key)})")
+    code.line("else:")
+    code.line(f"    {' = '.join(out.values())} = None")
     return out
 
 

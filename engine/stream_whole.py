@@ -21,7 +21,7 @@ from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, StreamError
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
-from .lower_response import UpdateUsage, read_path, step
+from .lower_response import UpdateUsage, read_fields, read_path, step
 from .paths import plain_keys
 from .response import build_usage
 from .stream_base import NOTHING, StreamDecoder, json_of, stream_error
@@ -103,19 +103,23 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
     code = FunctionBuilder(("data", "raw", "st", "out"), "on_event", part_views)
     name = code.bind(provider)
     code.line("ctx = st.ctx")
-    error = read_path(code, "data", str(stream_spec["error_when"]), views) if "error_when" in stream_spec else None
+    when = (response_spec.get("blocked") or {}).get("when")
+    tops = [str(path) for path in (stream_spec.get("error_when"), response_spec.get("choices"), when,
+                                   response_spec.get("id", "id"), response_spec.get("model", "model")) if path]
+    first = read_fields(code, "data", views, [*tops, *(usage_roots or ())])
+    error = read_path(code, "data", str(stream_spec["error_when"]), views, first) if "error_when" in stream_spec \
+        else None
     if error is not None:
         code.line(f"if {error} is not None: raise {code.bind(stream_error)}({error}, {name})")
     if "choices" in response_spec:
-        choices = read_path(code, "data", str(response_spec["choices"]), views)
+        choices = read_path(code, "data", str(response_spec["choices"]), views, first)
     else:
         choices = code.temp()
         code.line(f"{choices} = [data]")
-    when = (response_spec.get("blocked") or {}).get("when")
     if when:
         code.line(f"if not {choices}:")
         code.indent = "    "
-        reason = read_path(code, "data", str(when), views)
+        reason = read_path(code, "data", str(when), views, first)
         code.line(f"if {reason} is not None: raise {code.bind(_blocked)}({reason}, raw, {name})")
         code.indent = ""
         code.line(f"elif type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
@@ -124,16 +128,19 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
     code.line(f"if {choices}:")
     code.indent = "    "
     _emit_choices(code, response_spec, choices, choice_views, part_views, translate)
-    ident = read_path(code, "data", str(response_spec.get("id", "id")), views)
-    model = read_path(code, "data", str(response_spec.get("model", "model")), views)
-    code.line(f"out.append({code.bind(ChatCompletionChunk)}(id=str({ident}) if {ident} is not None else None, "
-              f"model=str({model}) if {model} is not None else None, choices=chosen))")
+    ident = read_path(code, "data", str(response_spec.get("id", "id")), views, first)
+    model = read_path(code, "data", str(response_spec.get("model", "model")), views, first)
+    text = code.bind(str)
+    code.line(f"out.append({code.bind(ChatCompletionChunk)}("
+              f"id={ident} if type({ident}) is str or {ident} is None else {text}({ident}), "
+              f"model={model} if type({model}) is str or {model} is None else {text}({model}), choices=chosen))")
     code.indent = ""
     if usage_roots is None:
         code.line(f"{code.bind(update_usage)}(data, ctx, st.usage, st.usage_seen)")
         code.line("st.usage_read = None")
     else:
-        values = "".join(f"({step(code, 'data', views, (), root)}), " for root in usage_roots)
+        values = "".join(f"{first[root]}, " if root in first else f"({step(code, 'data', views, (), root)}), "
+                         for root in usage_roots)
         code.line(f"inputs = ({values})")
         code.line("if inputs != st.usage_read:")
         code.line(f"    {code.bind(update_usage)}(data, ctx, st.usage, st.usage_seen)")
@@ -150,12 +157,15 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
     code.line("chosen = []")
     code.line(f"for position, choice in enumerate({choices}):")
     code.indent = outer + "    "
-    index = read_path(code, "choice", str(spec["index"]), choice_views) if "index" in spec else None
+    finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
+    first = read_fields(code, "choice", choice_views, [str(path) for path in (
+        spec.get("index"), spec.get("parts", "content"), finish["from"]) if path is not None])
+    index = read_path(code, "choice", str(spec["index"]), choice_views, first) if "index" in spec else None
     if index is None:
         index = "position"
     else:
         code.line(f"if type({index}) is not int: {index} = position")
-    parts = read_path(code, "choice", str(spec.get("parts", "content")), choice_views)
+    parts = read_path(code, "choice", str(spec.get("parts", "content")), choice_views, first)
     code.line("content = reasoning = calls = details = None")
     part_view = part_views.get(())
     part_type = code.bind(part_view[0]) if part_view is not None else "dict"
@@ -170,7 +180,8 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         tests = [(f"{kind} == {code.bind(name)}", name) for name in kinds]
     else:  # the first `present` key whose value is truthy names the kind
         code.line(f"if type(item) is not {part_type}: continue")
-        tests = [(f"{code.step('item', (), str(key))}", str(kind)) for key, kind in kind_by.get("present", ())]
+        tests = [(f"item.{part_view[1][str(key)]}" if part_view is not None else code.step('item', (), str(key)),
+                  str(kind)) for key, kind in kind_by.get("present", ())]
     for position, (test, kind_name) in enumerate(tests):
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         code.indent = outer + "            "
@@ -182,8 +193,7 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         code.indent = outer + "        "
     code.reads = {}
     code.indent = outer + "    "
-    finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
-    reason = read_path(code, "choice", str(finish["from"]), choice_views)
+    reason = read_path(code, "choice", str(finish["from"]), choice_views, first)
     code.line(f"if {reason} is not None:")
     code.line(f"    {reason} = {code.bind(translate)}({reason}, bool(st.calls.get({index})))")
     code.line(f"    if {reason} is not None: st.done = True")
