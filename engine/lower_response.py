@@ -172,20 +172,11 @@ def lower_choice(spec: Mapping[str, Any], views: Views | None = None) -> ReadCho
 
 UpdateUsage = Callable[[Any, Context, dict[str, int], list[Any]], None]
 
-_UNSEEN = object()
-"""What no count's inputs were before the first read."""
-
-
 def lower_usage(fields: Mapping[str, Any], views: Views | None = None) -> Callable[[Any, Context], dict[str, int]]:
-    """The `usage:` map as a function `read_usage(item, ctx) -> counts` (`lower_usage_update` on a new dict)."""
-    update, slots = lower_usage_update(fields, views)
-
-    def read_usage(item: Any, ctx: Context) -> dict[str, int]:
-        out: dict[str, int] = {}
-        update(item, ctx, out, [_UNSEEN] * slots)
-        return out
-
-    return read_usage
+    """The `usage:` map as one generated function `read_usage(item, ctx) -> counts` (`lower_usage_update`'s
+    lines on a new dict, every count evaluated)."""
+    function, _ = _lower_usage(fields, views, incremental=False)
+    return function
 
 
 def lower_usage_update(fields: Mapping[str, Any], views: Views | None = None) -> tuple[UpdateUsage, int]:
@@ -197,11 +188,20 @@ def lower_usage_update(fields: Mapping[str, Any], views: Views | None = None) ->
     A count computed by a transform (a sum of two counts) is evaluated again only when the values it reads
     differ from those it read last time (kept in its slot of `seen`): templates are functions of what they
     read, so the same inputs give the value `usage` already holds (or, left out, left it as it was)."""
-    code = FunctionBuilder(("item", "ctx", "usage", "seen"), "update_usage", views)
+    function, slots = _lower_usage(fields, views, incremental=True)
+    return function, slots
+
+
+def _lower_usage(fields: Mapping[str, Any], views: Views | None, incremental: bool) -> tuple[Callable[..., Any], int]:
+    if incremental:
+        code = FunctionBuilder(("item", "ctx", "usage", "seen"), "update_usage", views)
+    else:
+        code = FunctionBuilder(("item", "ctx"), "read_usage", views)
+        code.line("usage = {}")
     inputs: dict[str, list[str]] = {}
     for key, template in fields.items():  # every value a count reads, read once, first
         paths = template_paths(template)
-        if paths is None or (isinstance(template, str) and template.startswith("$")):
+        if not incremental or paths is None or (isinstance(template, str) and template.startswith("$")):
             continue  # (reads the whole item, or is one read: evaluated every time)
         inputs[key] = [_read_once(code, path) for path in sorted(paths)]
     slots = 0
@@ -222,8 +222,7 @@ def lower_usage_update(fields: Mapping[str, Any], views: Views | None = None) ->
         if indent:
             code.reads = before  # (a local read in the branch is not assigned when it is skipped)
             code.indent = ""
-    function: UpdateUsage = code.build("None")
-    return function, slots
+    return code.build("None" if incremental else "usage"), slots
 
 
 def _read_once(code: FunctionBuilder, path: tuple[str, ...]) -> str:
