@@ -13,6 +13,7 @@ and local servers.
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from collections.abc import Callable
@@ -89,32 +90,36 @@ def frame_of(message: EventStreamMessage, header: str | None = None) -> Frame:
     return Frame(name, message.payload, kind, error)
 
 
+class _EventFrame(msgspec.Struct, frozen=True, gc=False):
+    """A frame as the framer makes it: `Frame`'s attributes, in an order that lets one constructor prepared per
+    header block (its name, kind and message bound: `functools.partial`, in C) make each frame from its
+    payload, with no Python call per frame."""
+
+    name: str
+    kind: str
+    message: str | None
+    payload: bytes
+
+
 class EventStreamFramer:
     """A stream's framer: the parser's messages as the engine's frames (what `frame_of` gives, named by
-    `header`), made straight from the parser's shared header blocks, whose naming is worked out once each."""
+    `header`), each header block's naming worked out once, when the parser first sees the block."""
 
-    __slots__ = ("_named", "_parser", "header")
+    __slots__ = ("_parser", "header")
 
     def __init__(self, header: str | None = None, max_frame_bytes: int | None = None) -> None:
         self.header = header
-        self._named: dict[int, tuple[dict[str, object], str, str, str | None]] = {}
-        self._parser = EventStreamParser(self._frame, max_frame_bytes)
+        self._parser = EventStreamParser(max_frame_bytes=max_frame_bytes, prepare=self._maker)
 
-    def _frame(self, headers: dict[str, object], payload: bytes) -> Frame:
-        named = self._named.get(id(headers))
-        if named is None or named[0] is not headers:  # (a block is kept alive while it is in the table)
-            named = (headers, *_naming(headers, self.header))
-            if len(self._named) < 64:
-                self._named[id(headers)] = named
-        return Frame(named[1], payload, named[2], named[3])
+    def _maker(self, headers: dict[str, object]) -> Callable[[bytes], Any]:
+        name, kind, error = _naming(headers, self.header)
+        return functools.partial(_EventFrame, name, kind, error)
 
-    def feed(self, data: bytes) -> list[Frame]:
-        frames: list[Frame] = self._parser.feed(data)
-        return frames
+    def feed(self, data: bytes) -> list[Any]:
+        return self._parser.feed(data)
 
-    def close(self) -> list[Frame]:
-        frames: list[Frame] = self._parser.close()
-        return frames
+    def close(self) -> list[Any]:
+        return self._parser.close()
 
 
 def _own_message(headers: dict[str, object], payload: bytes) -> EventStreamMessage:
@@ -129,18 +134,22 @@ class EventStreamParser:
     The parser is unusable after an error.
     """
 
-    __slots__ = ("_buf", "_error", "_frame_length", "_known_headers", "_max_total", "_message", "_offset")
+    __slots__ = ("_buf", "_error", "_frame_length", "_known_headers", "_max_total", "_offset", "_prepare")
 
     def __init__(
-        self, message: Callable[[dict[str, object], bytes], Any] = _own_message, max_frame_bytes: int | None = None
+        self, message: Callable[[dict[str, object], bytes], Any] = _own_message, max_frame_bytes: int | None = None,
+        prepare: Callable[[dict[str, object]], Callable[[bytes], Any]] | None = None,
     ) -> None:
-        """`max_frame_bytes` bounds a whole frame (`Limits.max_event_bytes`) below the format's own maximum."""
-        self._message = message
-        """What `feed` returns of a message, made of its headers (a block shared between messages, never to be
-        changed) and its payload: an `EventStreamMessage` with a headers dict of its own by default."""
+        """`max_frame_bytes` bounds a whole frame (`Limits.max_event_bytes`) below the format's own maximum.
+
+        What `feed` returns of a message is made of its headers (a block shared between messages, never to be
+        changed) and its payload: `message(headers, payload)`, an `EventStreamMessage` with a headers dict of
+        its own by default; or, given `prepare`, `prepare(headers)(payload)`, where `prepare` runs once per
+        distinct header block (a stream repeats a few)."""
+        self._prepare = prepare or (lambda headers: functools.partial(message, headers))
         self._max_total = _MAX_TOTAL if max_frame_bytes is None else min(max_frame_bytes, _MAX_TOTAL)
         self._buf = bytearray()
-        self._known_headers: dict[bytes, dict[str, object]] = {}  # a stream repeats a few header blocks
+        self._known_headers: dict[bytes, Callable[[bytes], Any]] = {}  # header block → what makes its messages
         self._offset = 0  # stream offset of _buf[0], for error messages
         self._frame_length = 0  # total length of the frame at _buf[0] once its prelude is checked
         self._error: StreamError | None = None
@@ -152,7 +161,6 @@ class EventStreamParser:
         buf = self._buf
         buf += chunk
         out: list[Any] = []
-        message = self._message
         pos = 0
         size = len(buf)
         if size < (self._frame_length or _PRELUDE_LENGTH):
@@ -181,11 +189,11 @@ class EventStreamParser:
                 # case of a header block seen before; a new or bad one goes through _decode).
                 end = pos + total - 4
                 headers_end = pos + _PRELUDE_LENGTH + headers_length
-                headers = known.get(data[pos + _PRELUDE_LENGTH : headers_end])
-                if headers is None or zlib.crc32(view[pos:end]) != _U32.unpack_from(data, end)[0]:
+                make = known.get(data[pos + _PRELUDE_LENGTH : headers_end])
+                if make is None or zlib.crc32(view[pos:end]) != _U32.unpack_from(data, end)[0]:
                     out.append(self._decode(pos, total))
                 else:
-                    out.append(message(headers, data[headers_end:end]))
+                    out.append(make(data[headers_end:end]))
                 self._frame_length = 0
                 pos += total
         except StreamError as exc:
@@ -264,12 +272,12 @@ class EventStreamParser:
                 f"event-stream message checksum mismatch in the frame at byte offset {at}: the frame says "
                 f"0x{crc:08x}, its bytes give 0x{computed:08x}"
             )
-        headers = self._known_headers.get(header_bytes)
-        if headers is None:
-            headers = _decode_headers(header_bytes, at + _PRELUDE_LENGTH)
+        make = self._known_headers.get(header_bytes)
+        if make is None:
+            make = self._prepare(_decode_headers(header_bytes, at + _PRELUDE_LENGTH))
             if len(self._known_headers) < 64:
-                self._known_headers[header_bytes] = headers
-        return self._message(headers, payload)
+                self._known_headers[header_bytes] = make
+        return make(payload)
 
 
 def _decode_headers(data: bytes, at: int) -> dict[str, object]:
