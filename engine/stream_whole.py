@@ -212,8 +212,15 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str) -> 
     template gives the piece object, whose fields are read."""
     where = ("response", "kinds", kind)
     fields: dict[str, str] = {}
-    if isinstance(template, dict) and not any(isinstance(key, str) and key.startswith("$") for key in template):
+    call_fields: dict[str, str] | None = None  # a `tool_call` written as an object: its fields' locals
+    if _is_object(template):
         for key, value in template.items():
+            if str(key) == "tool_call" and _is_object(value):
+                call_fields = {str(name): code.temp() for name in value}
+                for name, field in value.items():
+                    code.line(f"{call_fields[str(name)]} = {lower_into(field, (*where, 'tool_call', str(name)), code)}")
+                fields["tool_call"] = "True"  # (an object template always gives an object)
+                continue
             local = code.temp()
             code.line(f"{local} = {lower_into(value, (*where, str(key)), code)}")
             fields[str(key)] = local
@@ -237,10 +244,17 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str) -> 
                      "    else: details.append(_d)"]
         branches.append((f"type({text}) is str", body))
     if call is not None:
-        body = [f"_c = {code.bind(_call)}(st, {index}, {call})",
-                "if calls is None: calls = [_c]",
-                "else: calls.append(_c)"]
-        branches.append((f"{call} is not None", body))
+        if call_fields is None:
+            body = [f"_c = {code.bind(_call)}(st, {index}, {call})"]
+        else:  # what `_call` does, on the fields' locals
+            get = call_fields.get
+            body = [f"_n = st.calls.get({index}, 0)",
+                    f"st.calls[{index}] = _n + 1",
+                    f"_c = {code.bind(ToolCallDelta)}(index=_n, id={get('id', 'None')} or f'call_{{{index}}}_{{_n}}', "
+                    f"type='function', signature={get('signature', 'None')}, function={code.bind(FunctionCallDelta)}("
+                    f"name={get('name', 'None')}, arguments={get('arguments', 'None')} or '{{}}'))"]
+        body += ["if calls is None: calls = [_c]", "else: calls.append(_c)"]
+        branches.append(("True" if call_fields is not None else f"{call} is not None", body))
     if reasoning is not None:
         body = [f"_d = {convert}({reasoning}, {detail})",
                 "reasoning = (reasoning or '') + (_d.text or '')",
@@ -251,3 +265,8 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str) -> 
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         for line in body:
             code.line(f"    {line}")
+
+
+def _is_object(template: Any) -> bool:
+    """A template written as an object (not a `$op` / `$each` directive): it always gives an object."""
+    return isinstance(template, dict) and not any(isinstance(key, str) and key.startswith("$") for key in template)
