@@ -1,12 +1,12 @@
-"""The response spec's per-choice reading, lowered into one generated function (see codegen.py).
+"""The response spec lowered into generated functions (see codegen.py), and the readers they share.
 
-`read_choice(raw, ctx) -> (index, pieces, finish)` reads one choice of a response (or of a whole-response
-stream event): the raw value at `index:` (None without one), the unified pieces of its content parts, each
-part's kind found as `kind_by` says and rendered by its kind's template, and the raw value at
-`finish_reason.from`. Both the response decoder and the whole-response stream decoder call it, so there is one
-reading of a choice, fast for every shape: paths of plain keys become `.get` lines, the `kind_by: present`
-scan an `if/elif` chain over the keys, each kind's template a call of its own generated function.
-"""
+`read_choice(raw, ctx) -> (index, pieces, finish)` reads one choice of a response: the raw value at `index:`
+(None without one), the unified pieces of its content parts, each part's kind found as `kind_by` says and
+rendered by its kind's template, and the raw value at `finish_reason.from`; paths of plain keys become `.get`
+lines, the `kind_by: present` scan an `if/elif` chain over the keys. `decode_response` reads the choices,
+id, model and usage around it; `read_usage` / `update_usage` the `usage:` map. A whole-response stream's
+event handler (stream_whole.py) is lowered from the same spec with the same readers (`read_path`,
+`read_fields`, `part_paths`) and view types (`event_views`)."""
 
 from __future__ import annotations
 

@@ -217,14 +217,19 @@ def _object_fields(template: Any) -> bool:
 def _lower_value(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> _Value:
     """A part's template: an object's fields each into a local, in order; anything else into one local."""
     if _object_fields(template):
-        fields = {}
-        for key, field in template.items():
-            local = fields[str(key)] = code.temp()
-            code.line(f"{local} = {lower_into(field, (*where, str(key)), code)}")
+        fields = {str(key): _local(lower_into(field, (*where, str(key)), code), code)
+                  for key, field in template.items()}
         return _Value(fields=fields)
+    return _Value(local=_local(lower_into(template, where, code), code))
+
+
+def _local(value: str, code: FunctionBuilder) -> str:
+    """A local holding `value` (an expression lowered by `templates.lower_into`; a local already is one)."""
+    if value.isidentifier():
+        return value
     local = code.temp()
-    code.line(f"{local} = {lower_into(template, where, code)}")
-    return _Value(local=local)
+    code.line(f"{local} = {value}")
+    return local
 
 
 def _parts(template: Any, where: tuple[str | int, ...], code: FunctionBuilder, provider: str) -> None:
@@ -255,11 +260,12 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
         raise_it = f"raise {code.bind(stream_error)}({_whole(error, code)}, {code.bind(provider)})"
         code.line(f"if {error.present()}: {raise_it}")
     meta = parts.get("meta")
-    if meta is not None:
+    kept = [(key, meta.field(key)) for key in ("id", "model")] if meta is not None else []
+    if meta is not None and any(value != "None" for _, value in kept):
         code.line(f"if {meta.truthy()} and {meta.is_object()}:")
-        for key in ("id", "model"):
-            value = meta.field(key)
-            code.line(f"    if {value} is not None: st.{key} = {value}")
+        for key, value in kept:
+            if value != "None":  # (a field the part does not have)
+                code.line(f"    if {value} is not None: st.{key} = {value}")
     usage = parts.get("usage")
     if usage is not None:
         if usage.fields is not None:
@@ -272,17 +278,17 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
             code.line(f"if type({usage.local}) is dict: st.usage.update({{k: int(v) for k, v in "
                       f"{usage.local}.items() if isinstance(v, (int, float))}})")
     delta: dict[str, str] = {}
-    code.line("touched = False")
+    given: list[str] = []  # the tests that a part gave something to the chunk
     if meta is not None:
         role = meta.field("role")
         code.line(f"_role = str({role}) if {meta.truthy()} and {meta.is_object()} and {role} else None")
-        code.line("if _role is not None: touched = True")
         delta["role"] = "_role"
+        given.append("_role is not None")
     if "text" in parts:
         text = parts["text"].local or "None"  # (an object is no str)
         code.line(f"_content = {text} if type({text}) is str else None")
-        code.line("if _content is not None: touched = True")
         delta["content"] = "_content"
+        given.append("_content is not None")
     details = False
     for key, build in (("reasoning", "text={v}"), ("reasoning_signature", "signature={v}"),
                        ("reasoning_redacted", "type='redacted_thinking', data={v}")):
@@ -292,16 +298,14 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
         if not details:
             code.line("_details = None")
             delta["reasoning_details"] = "_details"
+            given.append("_details is not None")
             details = True
-        code.line(f"if type({value}) is str:")
         if key == "reasoning":
-            code.line(f"    _reasoning = {value}")
+            code.line(f"_reasoning = {value} if type({value}) is str else None")
             delta["reasoning"] = "_reasoning"
-        code.line(f"    _details = [{code.bind(ReasoningDetail)}({build.format(v=value)})]")
-        code.line("    touched = True")
-        if key == "reasoning":
-            code.line("else:")
-            code.line("    _reasoning = None")
+            code.line(f"if _reasoning is not None: _details = [{code.bind(ReasoningDetail)}(text=_reasoning)]")
+        else:
+            code.line(f"if type({value}) is str: _details = [{code.bind(ReasoningDetail)}({build.format(v=value)})]")
     calls = False
     start = parts.get("tool_call_start")
     if start is not None:
@@ -310,7 +314,6 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
         code.line(f"if {start.is_object()} and {start.field('name')}:")
         code.line(f"    _calls = [st.start_call({start.field('index')}, {start.field('id')}, {start.field('name')}, "
                   f"{start.field('arguments')})]")
-        code.line("    touched = True")
     args = parts.get("tool_call_args")
     if args is not None:
         if not calls:
@@ -324,9 +327,9 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
         code.line(f"        _d = {code.bind(ToolCallDelta)}(index=_n if _n > 0 else 0, "
                   f"function={code.bind(FunctionCallDelta)}(arguments={arguments}))")
         code.line("        _calls = [_d] if _calls is None else [*_calls, _d]")
-        code.line("        touched = True")
     if calls:
         delta["tool_calls"] = "_calls"
+        given.append("_calls is not None")
     reason = "None"
     if "finish" in parts:
         finish = _whole(parts["finish"], code)
@@ -335,11 +338,12 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
         code.line(f"if {finish} is not None:")
         code.line(f"    _finish = st.finish.translate({finish}, st.has_calls)")
         code.line("    st.finished = True")
-        code.line("    touched = True")
-    fields = ", ".join(f"{key}={local}" for key, local in delta.items())
-    code.line(f"if touched: out.append({code.bind(ChatCompletionChunk)}(id=st.id, model=st.model, choices=["
-              f"{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}), index=0, "
-              f"finish_reason={reason})]))")
+        given.append(f"{finish} is not None")
+    if given:
+        fields = ", ".join(f"{key}={local}" for key, local in delta.items())
+        code.line(f"if {' or '.join(given)}: out.append({code.bind(ChatCompletionChunk)}(id=st.id, model=st.model, "
+                  f"choices=[{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}), index=0, "
+                  f"finish_reason={reason})]))")
     if "end" in parts:
         code.line(f"if {_whole(parts['end'], code)}: st.end(out)")
 
