@@ -115,12 +115,14 @@ class _ChoiceParts:
 
     def _add_call(self, delta: ToolCallDelta) -> None:
         current = self.calls_by_index.get(delta.index)
-        if delta.id is not None and current is not None and current.id is None:
-            current.id = delta.id
-        elif delta.id is not None and (current is None or current.id != delta.id):
-            current = self._open_call(delta.index, delta.id)
-        elif current is None:
-            current = self.calls[-1] if self.calls else self._open_call(delta.index, None)
+        call_id = delta.id
+        if call_id is None:  # (the usual argument piece: it continues the call open at its index)
+            if current is None:
+                current = self.calls[-1] if self.calls else self._open_call(delta.index, None)
+        elif current is not None and current.id is None:
+            current.id = call_id
+        elif current is None or current.id != call_id:
+            current = self._open_call(delta.index, call_id)
         if delta.type:
             current.type = delta.type
         if delta.signature is not None:
