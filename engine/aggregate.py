@@ -26,7 +26,6 @@ from .gateway import (
     FunctionCall,
     ReasoningDetail,
     ToolCall,
-    ToolCallDelta,
     Usage,
 )
 
@@ -113,27 +112,6 @@ class _ChoiceParts:
         self.finish_reason: str | None = None
         self.logprobs: Any = None
 
-    def _add_call(self, delta: ToolCallDelta) -> None:
-        current = self.calls_by_index.get(delta.index)
-        call_id = delta.id
-        if call_id is None:  # (the usual argument piece: it continues the call open at its index)
-            if current is None:
-                current = self.calls[-1] if self.calls else self._open_call(delta.index, None)
-        elif current is not None and current.id is None:
-            current.id = call_id
-        elif current is None or current.id != call_id:
-            current = self._open_call(delta.index, call_id)
-        if delta.type:
-            current.type = delta.type
-        if delta.signature is not None:
-            current.signature = delta.signature
-        function = delta.function
-        if function is not None:
-            if function.name and not current.name:
-                current.name = function.name
-            if function.arguments:
-                current.args.append(function.arguments)
-
     def _open_call(self, index: int, call_id: str | None) -> _ToolCallParts:
         call = _ToolCallParts(call_id)
         self.calls.append(call)
@@ -217,8 +195,27 @@ class StreamAggregator:
             if delta.reasoning:
                 parts.reasoning.append(delta.reasoning)
             if delta.tool_calls:
+                by_index = parts.calls_by_index
                 for call in delta.tool_calls:
-                    parts._add_call(call)
+                    current = by_index.get(call.index)
+                    call_id = call.id
+                    if call_id is None:  # (the usual argument piece: it continues the call open at its index)
+                        if current is None:
+                            current = parts.calls[-1] if parts.calls else parts._open_call(call.index, None)
+                    elif current is not None and current.id is None:
+                        current.id = call_id
+                    elif current is None or current.id != call_id:
+                        current = parts._open_call(call.index, call_id)
+                    if call.type:
+                        current.type = call.type
+                    if call.signature is not None:
+                        current.signature = call.signature
+                    function = call.function
+                    if function is not None:
+                        if function.name and not current.name:
+                            current.name = function.name
+                        if function.arguments:
+                            current.args.append(function.arguments)
             if delta.reasoning_details:
                 for position, detail in enumerate(delta.reasoning_details):
                     parts._add_reasoning(position, detail)

@@ -326,7 +326,7 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
         code.line("        _n = st.tool_index.get(_i, st.last_tool)")
         code.line(f"        _d = {code.bind(ToolCallDelta)}(index=_n if _n > 0 else 0, "
                   f"function={code.bind(FunctionCallDelta)}(arguments={arguments}))")
-        code.line("        _calls = [_d] if _calls is None else [*_calls, _d]")
+        code.line(f"        _calls = {'[_d] if _calls is None else [*_calls, _d]' if start is not None else '[_d]'}")
     if calls:
         delta["tool_calls"] = "_calls"
         given.append("_calls is not None")
@@ -341,9 +341,10 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
         given.append(f"{finish} is not None")
     if given:
         fields = ", ".join(f"{key}={local}" for key, local in delta.items())
+        finish_field = f", finish_reason={reason}" if reason != "None" else ""
         code.line(f"if {' or '.join(given)}: out.append({code.bind(ChatCompletionChunk)}(id=st.id, model=st.model, "
-                  f"choices=[{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}), index=0, "
-                  f"finish_reason={reason})]))")
+                  f"choices=[{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}), index=0"
+                  f"{finish_field})]))")
     if "end" in parts:
         code.line(f"if {_whole(parts['end'], code)}: st.end(out)")
 
