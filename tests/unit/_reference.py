@@ -5,8 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
+from vllora_llm.engine.errors import InvalidRequestError, StreamError
+from vllora_llm.engine.gateway import (
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    FunctionCallDelta,
+    ReasoningDetail,
+    ToolCallDelta,
+)
 from vllora_llm.engine.paths import compile_getter
+from vllora_llm.engine.response import FinishMap, UsageMap, build_usage
+from vllora_llm.engine.stream_base import stream_error
 from vllora_llm.engine.templates import compile_template
+from vllora_llm.engine.transforms import Context
 
 
 def reference_read_choice(spec: dict[str, Any]) -> Any:
@@ -178,6 +192,94 @@ class ReferenceEvents:
 
         if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):
             self.done = True
+        if not self.done:
+            raise StreamError("the stream ended before its terminal event (truncated)", provider=self.provider)
+        return []
+
+
+class ReferenceWhole:
+    """A whole-response stream decoder written plainly (no generated code, no views): what the engine did before
+    its events were handled by one generated function."""
+
+    def __init__(self, response: dict[str, Any], stream: dict[str, Any], provider: str) -> None:
+        self.provider = provider
+        self.read_choice = reference_read_choice(response)
+        choices = compile_getter(response["choices"]) if "choices" in response else None
+        self.choices = choices or (lambda body: [body])
+        self.error = compile_getter(stream["error_when"]) if "error_when" in stream else (lambda body: None)
+        when = (response.get("blocked") or {}).get("when")
+        self.blocked = compile_getter(when) if when else (lambda body: None)
+        self.ident = compile_getter(response.get("id", "id"))
+        self.model_of = compile_getter(response.get("model", "model"))
+        self.usage_map = UsageMap(response.get("usage"))
+        self.finish = FinishMap(response.get("finish_reason"))
+        self.ctx = Context(provider)
+        self.calls: dict[int, int] = {}
+        self.usage: dict[str, int] = {}
+        self.done = False
+
+    def feed(self, frame: Any) -> list[ChatCompletionChunk]:
+        out: list[ChatCompletionChunk] = []
+        data = frame.payload
+        if not data or data.isspace():
+            return out
+        try:
+            body = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            raise StreamError(f"a stream event is not valid JSON: {data[:200]!r}", provider=self.provider) from None
+        if (error := self.error(body)) is not None:
+            raise stream_error(error, self.provider)
+        choices = self.choices(body)
+        if not choices and (reason := self.blocked(body)) is not None:
+            raise InvalidRequestError(f"the prompt was blocked ({reason})", provider=self.provider,
+                                      error_type=str(reason), body=body)
+        if choices and type(choices) is not list:
+            raise StreamError(f"an event's choices are a {type(choices).__name__}, not a list: "
+                              f"{str(choices)[:80]!r}", provider=self.provider)
+        chosen = [self._choice(position, raw) for position, raw in enumerate(choices or ())]
+        self.usage.update(self.usage_map.read(body, self.ctx))
+        if chosen:
+            ident, model = self.ident(body), self.model_of(body)
+            out.append(ChatCompletionChunk(id=str(ident) if ident is not None else None,
+                                           model=str(model) if model is not None else None, choices=chosen))
+        if self.done and self.usage:
+            out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
+            self.usage = {}
+        return out
+
+    def _choice(self, position: int, raw: Any) -> ChunkChoice:
+        index, pieces, raw_reason = self.read_choice(raw, self.ctx)
+        if type(index) is not int:
+            index = position
+        texts: list[str] = []
+        calls: list[ToolCallDelta] = []
+        details: list[ReasoningDetail] = []
+        reasoning: str | None = None
+        for piece in pieces:
+            if isinstance(text := piece.get("text"), str):
+                texts.append(text)
+                if "reasoning" in piece:
+                    details.append(msgspec.convert(piece["reasoning"], ReasoningDetail))
+            elif "tool_call" in piece:
+                call = piece["tool_call"]
+                n = self.calls.get(index, 0)
+                self.calls[index] = n + 1
+                calls.append(ToolCallDelta(index=n, id=call.get("id") or f"call_{index}_{n}", type="function",
+                                           signature=call.get("signature"),
+                                           function=FunctionCallDelta(name=call.get("name"),
+                                                                      arguments=call.get("arguments") or "{}")))
+            elif "reasoning" in piece:
+                detail = msgspec.convert(piece["reasoning"], ReasoningDetail)
+                reasoning = (reasoning or "") + (detail.text or "")
+                details.append(detail)
+        delta = ChoiceDelta(content="".join(texts) if texts else None, tool_calls=calls or None,
+                            reasoning=reasoning, reasoning_details=details or None)
+        reason = None if raw_reason is None else self.finish.translate(raw_reason, bool(self.calls.get(index)))
+        if reason is not None:
+            self.done = True
+        return ChunkChoice(delta=delta, index=index, finish_reason=reason)
+
+    def close(self) -> list[ChatCompletionChunk]:
         if not self.done:
             raise StreamError("the stream ended before its terminal event (truncated)", provider=self.provider)
         return []

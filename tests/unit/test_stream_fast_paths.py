@@ -26,7 +26,7 @@ from vllora_llm.engine.stream_events import EventsDecoder
 from vllora_llm.runtime.eventstream import EventStreamMessage, EventStreamParser, frame_of
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
-from ._reference import ReferenceEvents
+from ._reference import ReferenceEvents, ReferenceWhole
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "recordings"
 PLANS = ("anthropic", "gemini", "openai", "bedrock")
@@ -87,10 +87,10 @@ def fed_all(decoder: Any, frames: list[Any]) -> list[Any]:
     return out
 
 
-def compare(factory: Any, frames: list[Any]) -> int:
-    """Fast `feed_all` frame by frame vs general `feed`; then all frames through one `feed_all`. Returns how
-    many frames took a fast path (checked by the callers that expect some)."""
-    fast, slow = factory(), general(factory())
+def compare(factory: Any, frames: list[Any], reference: Any = None) -> int:
+    """`feed_all` frame by frame vs `reference()` (by default `general`) fed through `feed`; then all frames
+    through one `feed_all`. Returns how many frames were compared."""
+    fast, slow = factory(), (reference() if reference is not None else general(factory()))
     expected: list[Any] = []
     first_error: Any = None
     for frame in frames:
@@ -368,16 +368,21 @@ def test_whole_responses(at: int) -> None:
     """Each shape between usual events, again after the stream's finish reason, then a bad event."""
     payloads = [_event(), WHOLE[at], _event(), _event(finishReason="STOP"), WHOLE[at], _event()]
     frames = [*_sse(payloads), SSEEvent("message", "{not json"), SSEEvent("message", " ")]
-    compare(factory_of("gemini"), frames)
+    compare(factory_of("gemini"), frames, _gemini_reference)
+
+
+def _gemini_reference() -> ReferenceWhole:
+    spec = load_plan("gemini").spec  # type: ignore[attr-defined]
+    return ReferenceWhole(spec["response"], spec["stream"], "gemini")
 
 
 def test_whole_responses_in_one_stream() -> None:
-    assert compare(factory_of("gemini"), _sse(WHOLE))
+    assert compare(factory_of("gemini"), _sse(WHOLE), _gemini_reference)
 
 
 def test_whole_responses_through_event_stream_frames() -> None:
     frames = [frame_of(EventStreamMessage(headers={":event-type": "x"}, payload=json.dumps(p).encode())) for p in WHOLE]
-    assert compare(factory_of("gemini"), frames)
+    assert compare(factory_of("gemini"), frames, _gemini_reference)
 
 
 # ---- which key's one-key part is its text (`text_part_key`) ---------------------------------------------------
@@ -424,7 +429,9 @@ def test_kind_templates_of_made_up_specs(at: int) -> None:
     parts = [[{"text": "a"}], [{"text": "a", "sig": "s"}], [{"thought": "t"}], [{"sig": "s"}], [{"text": ""}],
              [{"thought": True, "text": "x"}], [{"text": 1}]]
     frames = _sse([_event(p) for p in parts] + [_event(finishReason="STOP")])
-    compare(lambda: compile_stream({"mode": "whole_response", "error_when": "error"}, response, "made-up")(), frames)
+    stream = {"mode": "whole_response", "error_when": "error"}
+    compare(lambda: compile_stream(stream, response, "made-up")(), frames,
+            lambda: ReferenceWhole(response, stream, "made-up"))
 
 
 # ---- passthrough -----------------------------------------------------------------------------------------------

@@ -12,23 +12,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from vllora_llm.engine.errors import InvalidRequestError, StreamError
-from vllora_llm.engine.gateway import (
-    ChatCompletionChunk,
-    ChoiceDelta,
-    ChunkChoice,
-    FunctionCallDelta,
-    ReasoningDetail,
-    ToolCallDelta,
-)
-from vllora_llm.engine.paths import compile_getter
 from vllora_llm.engine.registry import load_plan
-from vllora_llm.engine.response import FinishMap, UsageMap, build_usage
-from vllora_llm.engine.stream_base import stream_error
-from vllora_llm.engine.transforms import Context
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
-from ._reference import reference_read_choice
+from ._reference import ReferenceWhole
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "gemini"
 
@@ -38,85 +25,6 @@ def _outcome(decoder: Any, frame: Any) -> Any:
         return msgspec.json.encode(decoder.feed(frame))
     except Exception as exc:  # the error itself is what is compared
         return (type(exc), str(exc))
-
-
-class Reference:
-    """A whole-response stream decoder written plainly (no generated code, no views)."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        response, stream = spec["response"], spec["stream"]
-        self.read_choice = reference_read_choice(response)
-        self.choices = compile_getter(response["choices"])
-        self.error = compile_getter(stream["error_when"])
-        self.blocked = compile_getter(response["blocked"]["when"])
-        self.ident, self.model = compile_getter(response["id"]), compile_getter(response["model"])
-        self.usage_map = UsageMap(response.get("usage"))
-        self.finish = FinishMap(response.get("finish_reason"))
-        self.ctx = Context("gemini")
-        self.calls: dict[int, int] = {}
-        self.usage: dict[str, int] = {}
-        self.done = False
-
-    def feed(self, frame: Any) -> list[ChatCompletionChunk]:
-        out: list[ChatCompletionChunk] = []
-        data = frame.payload
-        if not data or data.isspace():
-            return out
-        try:
-            body = msgspec.json.decode(data)
-        except msgspec.DecodeError:
-            raise StreamError(f"a stream event is not valid JSON: {data[:200]!r}", provider="gemini") from None
-        if (error := self.error(body)) is not None:
-            raise stream_error(error, "gemini")
-        choices = self.choices(body)
-        if not choices and (reason := self.blocked(body)) is not None:
-            raise InvalidRequestError(f"the prompt was blocked ({reason})", provider="gemini", error_type=str(reason),
-                                      body=body)
-        if choices and type(choices) is not list:
-            raise StreamError(f"an event's choices are a {type(choices).__name__}, not a list: "
-                              f"{str(choices)[:80]!r}", provider="gemini")
-        chosen = [self._choice(position, raw) for position, raw in enumerate(choices or ())]
-        self.usage.update(self.usage_map.read(body, self.ctx))
-        if chosen:
-            ident, model = self.ident(body), self.model(body)
-            out.append(ChatCompletionChunk(id=str(ident) if ident is not None else None,
-                                           model=str(model) if model is not None else None, choices=chosen))
-        if self.done and self.usage:
-            out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
-            self.usage = {}
-        return out
-
-    def _choice(self, position: int, raw: Any) -> ChunkChoice:
-        index, pieces, raw_reason = self.read_choice(raw, self.ctx)
-        if type(index) is not int:
-            index = position
-        texts: list[str] = []
-        calls: list[ToolCallDelta] = []
-        details: list[ReasoningDetail] = []
-        reasoning: str | None = None
-        for piece in pieces:
-            if isinstance(text := piece.get("text"), str):
-                texts.append(text)
-                if "reasoning" in piece:
-                    details.append(msgspec.convert(piece["reasoning"], ReasoningDetail))
-            elif "tool_call" in piece:
-                call = piece["tool_call"]
-                n = self.calls.get(index, 0)
-                self.calls[index] = n + 1
-                calls.append(ToolCallDelta(index=n, id=call.get("id") or f"call_{index}_{n}", type="function",
-                                           signature=call.get("signature"),
-                                           function=FunctionCallDelta(name=call.get("name"),
-                                                                      arguments=call.get("arguments") or "{}")))
-            elif "reasoning" in piece:
-                detail = msgspec.convert(piece["reasoning"], ReasoningDetail)
-                reasoning = (reasoning or "") + (detail.text or "")
-                details.append(detail)
-        delta = ChoiceDelta(content="".join(texts) if texts else None, tool_calls=calls or None,
-                            reasoning=reasoning, reasoning_details=details or None)
-        reason = None if raw_reason is None else self.finish.translate(raw_reason, bool(self.calls.get(index)))
-        if reason is not None:
-            self.done = True
-        return ChunkChoice(delta=delta, index=index, finish_reason=reason)
 
 
 def test_the_plan_decodes_events_into_views() -> None:
@@ -131,7 +39,7 @@ def test_the_plan_decodes_events_into_views() -> None:
 
 def _compare(frames: list[Any]) -> int:
     plan = load_plan("gemini")
-    fast, general = plan.stream_decoder(), Reference(plan.spec)
+    fast, general = plan.stream_decoder(), ReferenceWhole(plan.spec["response"], plan.spec["stream"], "gemini")
     for frame in frames:
         assert _outcome(fast, frame) == _outcome(general, frame), frame
         assert fast.usage == general.usage  # type: ignore[attr-defined]
