@@ -3,7 +3,7 @@
 The name is the frame's (an SSE `event:`, or the event-stream header the spec names: the runtime has read it)
 or a field of the payload (`event_type: {from: field, name: type}`). A handler is `ignore`, a parts template,
 or a `switch` on a path of the payload whose cases are parts templates. The whole block is lowered into one
-generated function per spec, `on_event(item, frame, st, out)` (`lower_events`): the name read, the handler
+generated function per spec, `on_event(item, frame, st, out)` (stream_events_lower.py): the name read, the handler
 picked, each part of its template evaluated into a local (a part written as an object: each of its fields),
 and the chunk those parts make built and appended to `out`, with the decoder `st` holding what lasts between
 events (id, model, usage, the tool calls opened). The parts are `text`, `reasoning`, `reasoning_signature`,
@@ -12,23 +12,21 @@ events (id, model, usage, the tool calls opened). The parts are `text`, `reasoni
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, MutableSequence
+from collections.abc import Iterable, Mapping, MutableSequence
 from typing import Any, NoReturn
 
 import msgspec
 
-from .codegen import FunctionBuilder
 from .error_map import EventErrorBuilder, compile_event_errors
 from .errors import StreamError
 from .frames import DATA, EXCEPTION, FrameLike
-from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
+from .gateway import ChatCompletionChunk, FunctionCallDelta, ToolCallDelta
 from .response import FinishMap, build_usage
-from .stream_base import StreamDecoder, json_of, stream_error
-from .templates import events_paths, lower_into
+from .stream_base import StreamDecoder, json_of
+from .stream_events_lower import lower_events
+from .templates import events_paths
 from .transforms import Context
-from .views import Views, view_type
-
-OnEvent = Callable[[Any, FrameLike, "EventsDecoder", MutableSequence[ChatCompletionChunk]], None]
+from .views import view_type
 
 
 class CompiledEvents:
@@ -116,246 +114,3 @@ class EventsDecoder(StreamDecoder):
         if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):
             self.done = True
         return super().close()
-
-
-# ---- the generated function ----------------------------------------------------------------------------------
-
-_PARTS = ("error", "meta", "usage", "text", "reasoning", "reasoning_signature", "reasoning_redacted",
-          "tool_call_start", "tool_call_args", "finish", "end")
-
-
-class _Value:
-    """A part's value in the generated code: an object template's fields (locals; always an object), or one
-    local holding whatever the template gave."""
-
-    def __init__(self, local: str | None = None, fields: dict[str, str] | None = None) -> None:
-        self.local = local
-        self.fields = fields
-
-    def field(self, key: str) -> str:
-        """The expression of the value's field `key` (None when it is not an object or has no such field)."""
-        if self.fields is not None:
-            return self.fields.get(key, "None")
-        return f"({self.local}.get({key!r}) if type({self.local}) is dict else None)"
-
-    def present(self) -> str:
-        """The test that the part was given (an object template always gives one)."""
-        return "True" if self.fields is not None else f"{self.local} is not None"
-
-    def is_object(self) -> str:
-        return "True" if self.fields is not None else f"type({self.local}) is dict"
-
-    def truthy(self) -> str:
-        if self.fields is not None:
-            return "(" + " or ".join(f"{local} is not None" for local in self.fields.values()) + ")" \
-                if self.fields else "False"
-        return str(self.local)
-
-
-def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: Views, provider: str) -> OnEvent:
-    """The `events:` block as `on_event(item, frame, st, out)` (see the module docstring). `views`: the payload's
-    view types (views.py), from `templates.events_paths`."""
-    code = FunctionBuilder(("item", "frame", "st", "out"), "on_event", views)
-    code.line("ctx = st.ctx")
-    if name_path is None:
-        code.line("name = frame.name")
-    else:
-        code.line(f"name = {lower_into('$' + name_path, ('stream', 'event_type'), code)}")
-        code.line("if type(name) is not str: name = str(name or '')")
-    read_before = dict(code.reads)
-    for event, spec in handlers.items():
-        if event == "*":
-            continue
-        code.line(f"if name == {code.bind(str(event))}:")
-        code.indent = "    "
-        code.reads = dict(read_before)  # a local read in another branch is not assigned in this one
-        _handler(spec, ("stream", "events", str(event)), code, provider)
-        code.line("return None")
-        code.indent = ""
-    code.reads = dict(read_before)
-    if "*" in handlers:
-        _handler(handlers["*"], ("stream", "events", "*"), code, provider)
-    function: OnEvent = code.build("None")
-    return function
-
-
-def _handler(spec: Any, where: tuple[str | int, ...], code: FunctionBuilder, provider: str) -> None:
-    """The lines of one handler, at the builder's current indent."""
-    if spec == "ignore":
-        return
-    if not (isinstance(spec, dict) and "switch" in spec):
-        _parts(spec, where, code, provider)
-        return
-    kind = code.temp()
-    code.line(f"{kind} = {lower_into('$' + str(spec['switch']), (*where, 'switch'), code)}")
-    code.line(f"if type({kind}) is not str: {kind} = str({kind})")
-    read_before, indent = dict(code.reads), code.indent
-    cases = list((spec.get("cases") or {}).items())
-    for position, (case, template) in enumerate(cases):
-        code.line(f"{'if' if position == 0 else 'elif'} {kind} == {code.bind(str(case))}:")
-        code.indent = indent + "    "
-        code.reads = dict(read_before)
-        code.line("pass")
-        _parts(template, (*where, "cases", str(case)), code, provider)
-        code.indent = indent
-    code.reads = read_before
-    default = spec.get("default")
-    if default is not None:
-        if cases:
-            code.line("else:")
-            code.indent = indent + "    "
-        code.line("pass")
-        _parts(default, (*where, "default"), code, provider)
-        code.indent = indent
-        code.reads = dict(read_before)
-
-
-def _object_fields(template: Any) -> bool:
-    return isinstance(template, dict) and not any(isinstance(key, str) and key.startswith("$") for key in template)
-
-
-def _lower_value(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> _Value:
-    """A part's template: an object's fields each into a local, in order; anything else into one local."""
-    if _object_fields(template):
-        fields = {str(key): _local(lower_into(field, (*where, str(key)), code), code)
-                  for key, field in template.items()}
-        return _Value(fields=fields)
-    return _Value(local=_local(lower_into(template, where, code), code))
-
-
-def _local(value: str, code: FunctionBuilder) -> str:
-    """A local holding `value` (an expression lowered by `templates.lower_into`; a local already is one)."""
-    if value.isidentifier():
-        return value
-    local = code.temp()
-    code.line(f"{local} = {value}")
-    return local
-
-
-def _parts(template: Any, where: tuple[str | int, ...], code: FunctionBuilder, provider: str) -> None:
-    """The lines evaluating a parts template and turning its parts into chunks and state, as `st` reads them."""
-    if template is None:
-        return
-    if _object_fields(template):
-        parts: dict[str, _Value] = {}
-        for key, value in template.items():  # every field, in order (an unknown part is evaluated, not used)
-            parts[str(key)] = _lower_value(value, (*where, str(key)), code)
-    else:  # a template giving the parts object (or a text delta as a str)
-        whole = code.temp()
-        code.line(f"{whole} = {lower_into(template, where, code)}")
-        code.line(f"if type({whole}) is str: {whole} = {{'text': {whole}}}")
-        code.line(f"elif type({whole}) is not dict: {whole} = {{}}")
-        parts = {}
-        for key in _PARTS:
-            local = code.temp()
-            code.line(f"{local} = {whole}.get({key!r})")
-            parts[key] = _Value(local=local)
-    _emit(parts, code, provider)
-
-
-def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> None:
-    """The chunk of one event's parts (locals), in the order the parts are applied."""
-    if "error" in parts:
-        error = parts["error"]
-        raise_it = f"raise {code.bind(stream_error)}({_whole(error, code)}, {code.bind(provider)})"
-        code.line(f"if {error.present()}: {raise_it}")
-    meta = parts.get("meta")
-    kept = [(key, meta.field(key)) for key in ("id", "model")] if meta is not None else []
-    if meta is not None and any(value != "None" for _, value in kept):
-        code.line(f"if {meta.truthy()} and {meta.is_object()}:")
-        for key, value in kept:
-            if value != "None":  # (a field the part does not have)
-                code.line(f"    if {value} is not None: st.{key} = {value}")
-    usage = parts.get("usage")
-    if usage is not None:
-        if usage.fields is not None:
-            for key, local in usage.fields.items():
-                name = code.bind(key)
-                code.line(f"if type({local}) is int: st.usage[{name}] = {local}")
-                code.line(f"elif {local} is not None and isinstance({local}, (int, float)): "
-                          f"st.usage[{name}] = int({local})")
-        else:
-            code.line(f"if type({usage.local}) is dict: st.usage.update({{k: int(v) for k, v in "
-                      f"{usage.local}.items() if isinstance(v, (int, float))}})")
-    delta: dict[str, str] = {}
-    given: list[str] = []  # the tests that a part gave something to the chunk
-    if meta is not None:
-        role = meta.field("role")
-        code.line(f"_role = str({role}) if {meta.truthy()} and {meta.is_object()} and {role} else None")
-        delta["role"] = "_role"
-        given.append("_role is not None")
-    if "text" in parts:
-        text = parts["text"].local or "None"  # (an object is no str)
-        code.line(f"_content = {text} if type({text}) is str else None")
-        delta["content"] = "_content"
-        given.append("_content is not None")
-    details = False
-    for key, build in (("reasoning", "text={v}"), ("reasoning_signature", "signature={v}"),
-                       ("reasoning_redacted", "type='redacted_thinking', data={v}")):
-        if key not in parts:
-            continue
-        value = parts[key].local or "None"  # (an object is no str)
-        if not details:
-            code.line("_details = None")
-            delta["reasoning_details"] = "_details"
-            given.append("_details is not None")
-            details = True
-        if key == "reasoning":
-            code.line(f"_reasoning = {value} if type({value}) is str else None")
-            delta["reasoning"] = "_reasoning"
-            code.line(f"if _reasoning is not None: _details = [{code.bind(ReasoningDetail)}(text=_reasoning)]")
-        else:
-            code.line(f"if type({value}) is str: _details = [{code.bind(ReasoningDetail)}({build.format(v=value)})]")
-    calls = False
-    start = parts.get("tool_call_start")
-    if start is not None:
-        code.line("_calls = None")
-        calls = True
-        code.line(f"if {start.is_object()} and {start.field('name')}:")
-        code.line(f"    _calls = [st.start_call({start.field('index')}, {start.field('id')}, {start.field('name')}, "
-                  f"{start.field('arguments')})]")
-    args = parts.get("tool_call_args")
-    if args is not None:
-        if not calls:
-            code.line("_calls = None")
-            calls = True
-        arguments, index = args.field("arguments"), args.field("index")
-        code.line(f"if {args.is_object()} and {arguments}:")
-        code.line(f"    _i = {index}")
-        code.line("    if _i is None or _i in st.tool_index or (st.tool_index and not st.indexed_starts):")
-        code.line("        _n = st.tool_index.get(_i, st.last_tool)")
-        code.line(f"        _d = {code.bind(ToolCallDelta)}(index=_n if _n > 0 else 0, "
-                  f"function={code.bind(FunctionCallDelta)}(arguments={arguments}))")
-        code.line(f"        _calls = {'[_d] if _calls is None else [*_calls, _d]' if start is not None else '[_d]'}")
-    if calls:
-        delta["tool_calls"] = "_calls"
-        given.append("_calls is not None")
-    reason = "None"
-    if "finish" in parts:
-        finish = _whole(parts["finish"], code)
-        reason = "_finish"
-        code.line("_finish = None")
-        code.line(f"if {finish} is not None:")
-        code.line(f"    _finish = st.finish.translate({finish}, st.has_calls)")
-        code.line("    st.finished = True")
-        given.append(f"{finish} is not None")
-    if given:
-        fields = ", ".join(f"{key}={local}" for key, local in delta.items())
-        finish_field = f", finish_reason={reason}" if reason != "None" else ""
-        code.line(f"if {' or '.join(given)}: out.append({code.bind(ChatCompletionChunk)}(id=st.id, model=st.model, "
-                  f"choices=[{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}), index=0"
-                  f"{finish_field})]))")
-    if "end" in parts:
-        code.line(f"if {_whole(parts['end'], code)}: st.end(out)")
-
-
-def _whole(value: _Value, code: FunctionBuilder) -> str:
-    """A part's value as its template gives it: an object part's fields built into the object (fields that are
-    None left out)."""
-    if value.local is not None:
-        return value.local
-    local = code.temp()
-    code.line(f"{local} = {{}}")
-    for key, field in (value.fields or {}).items():
-        code.line(f"if {field} is not None: {local}[{code.bind(key)}] = {field}")
-    return local
