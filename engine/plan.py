@@ -35,6 +35,7 @@ from .paths import deep_copy, deep_merge_into, merge_defaults_into, path_keys, s
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream, event_header
 from .transforms import Apply, Context, Needed, bind, needs_of
+from .versions import with_api_version
 from .wire import AuthSpec, WireRequest
 
 _to_builtins = msgspec.to_builtins
@@ -284,7 +285,8 @@ def _overlay(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 class Plan:
     """A compiled provider spec. Immutable after construction; safe to share between clients and tasks."""
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
+    def __init__(self, spec: Mapping[str, Any], api_version: str | None = None) -> None:
+        spec = with_api_version(spec, api_version)  # the chosen version's patch, `{api_version}` filled
         metadata = spec["metadata"]
         self.name: str = metadata["name"]
         self.display_name: str = metadata.get("display_name", self.name)

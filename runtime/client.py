@@ -531,10 +531,13 @@ class VlloraLLMClient:
         timeout: Timeouts | float | None = None,
         max_retries: int = 2,
         spec_path: Sequence[str | Path] = (),
+        api_version: str | None = None,
         **options: Any,
     ) -> VlloraLLMClient:
         """A client for the provider spec `name` (found in `spec_path`, ``VLLORA_SPEC_PATH`` or the shipped
-        specs). The key comes from `api_key` or the spec's environment variable; options named like the spec's
+        specs), speaking its default API version or `api_version`, one the spec's `versions:` block declares
+        (e.g. ``"2026-10-21"`` on Anthropic, ``"v1"`` on Gemini; another is a `MappingError` listing them).
+        The key comes from `api_key` or the spec's environment variable; options named like the spec's
         endpoint placeholders fill them (``region="eu-west-1"`` for ``{region}``); other `options` go to
         `ProviderModelInstance` (e.g. `backoff_base`, `max_backoff`, `transport`), except the observers
         (`events`, `tracer_provider`, `meter_provider`: see `__init__`)."""
@@ -542,7 +545,7 @@ class VlloraLLMClient:
 
         observers = _pop_observers(options)
         tool_options = _tool_options(options)
-        plan = load_plan(name, spec_path)
+        plan = load_plan(name, spec_path, api_version)
         values = {key: str(options.pop(key)) for key in plan.placeholders if options.get(key) is not None}
         plan = plan.bind(values, options.get("environ"))
         instance = ProviderModelInstance(
