@@ -4,7 +4,10 @@ spec's own, and an undeclared version is a typed error before any I/O."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.versions import declared_versions
@@ -60,3 +63,17 @@ def test_an_undeclared_version_is_a_typed_error_naming_the_declared_ones() -> No
 def test_declared_versions_lists_the_default_first() -> None:
     spec = {"metadata": {"name": "x", "api_version": "a"}, "versions": {"b": {}, "c": {"note": "n"}}}
     assert declared_versions(spec) == ["a", "b", "c"]
+
+
+async def test_a_routing_entry_chooses_its_api_version(tmp_path: Path, server: LocalProviderServer) -> None:
+    entries = [{"model": f"gemini-{version or 'default'}", "api_key_env": "ROUTE_GEMINI_KEY",
+                "inference_provider": {"provider": "gemini", "model_name": "gemini-2.5-flash",
+                                       "endpoint": server.base_url_for("gemini")},
+                **({"api_version": version} if version else {})} for version in ("v1", None)]
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(entries))
+    async with VlloraLLMClient.from_config(path, environ={"ROUTE_GEMINI_KEY": "g-test-key-0001"}) as client:
+        await client.completions().create({**HELLO, "model": "gemini-v1"})
+        await client.completions().create({**HELLO, "model": "gemini-default"})
+    assert [request.path for request in server.state.requests[-2:]] == [
+        "/v1/models/gemini-2.5-flash:generateContent", "/v1beta/models/gemini-2.5-flash:generateContent"]
