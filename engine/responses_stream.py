@@ -3,8 +3,10 @@
 Text deltas open a message item (`output_item.added`, `content_part.added`, then `output_text.delta`s); tool-call
 deltas open one `function_call` item per call index (`function_call_arguments.delta`s); reasoning deltas open a
 reasoning item with one summary part. `finish()` closes every open item in output order and ends with
-`response.completed` or `response.incomplete` carrying the whole `Response`. Sequence numbers are consecutive
-from 0. Pure: the runtime feeds chunks and yields what comes back.
+`response.completed` or `response.incomplete` carrying the whole `Response`; `fail(err)` instead ends a stream
+that broke (an error event mid-stream, a cut or stalled stream) with an `error` event and `response.failed`, whose
+`Response` has `status: failed`, the `error` and the items so far. Sequence numbers are consecutive from 0. Pure:
+the runtime feeds chunks and yields what comes back.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import Any
 
 import msgspec
 
+from .errors import LLMError, RateLimitError
 from .gateway import ChatCompletionChunk, RequestWarning, Usage
 from .responses_map import finish_status, new_id, usage_of
 from .responses_types import (
     ContentPartAddedEvent,
     ContentPartDoneEvent,
+    ErrorEvent,
     FunctionCallArgumentsDeltaEvent,
     FunctionCallArgumentsDoneEvent,
     FunctionCallItem,
@@ -36,11 +40,20 @@ from .responses_types import (
     Response,
     ResponseCompletedEvent,
     ResponseCreatedEvent,
+    ResponseError,
+    ResponseFailedEvent,
     ResponseIncompleteEvent,
     ResponseInProgressEvent,
     ResponseStreamEvent,
     SummaryText,
 )
+
+
+def failure_code(err: LLMError) -> str:
+    """The `error.code` OpenAI would give a response that failed with `err` (its codes are a closed list): a
+    rate limit (by class, or an error event whose type says so) or a server error."""
+    limited = isinstance(err, RateLimitError) or "rate_limit" in (err.error_type or "").lower()
+    return "rate_limit_exceeded" if limited else "server_error"
 
 
 class _Open:
@@ -226,3 +239,35 @@ class ResponseEventBuilder:
             end = ResponseIncompleteEvent(sequence_number=self._next(), response=response)
         events.append(end)
         return events
+
+    def fail(self, err: LLMError, warnings: list[RequestWarning] | None = None, provider: str | None = None
+             ) -> list[ResponseStreamEvent]:
+        """End a broken stream: an `error` event, then `response.failed` with the items so far (the open ones
+        `incomplete`, with what they had gathered). No `output_item.done` for the open items: they never ended."""
+        code = failure_code(err)
+        message = str(err)
+        items: list[OutputItem | None] = list(self.done)
+        for item in (self._reasoning, self._message, *self._calls.values()):
+            if item is not None and items[item.index] is None:
+                items[item.index] = self._partial(item)
+        response = self.response
+        response.output = [item for item in items if item is not None]
+        response.status = "failed"
+        response.incomplete_details = None
+        response.error = ResponseError(code=code, message=message, type=err.error_type)
+        response.usage = usage_of(self._usage)
+        response.warnings = list(warnings or ())
+        response.provider = provider
+        return [ErrorEvent(sequence_number=self._next(), message=message, code=code),
+                ResponseFailedEvent(sequence_number=self._next(), response=response)]
+
+    @staticmethod
+    def _partial(item: _Open) -> OutputItem:
+        text = "".join(item.text)
+        if item.kind == "message":
+            return OutputMessage(id=item.id, content=[OutputText(text=text)], status="incomplete")
+        if item.kind == "reasoning":
+            return ReasoningItem(id=item.id, summary=[SummaryText(text=text)], encrypted_content=item.signature,
+                                 status="incomplete")
+        return FunctionCallItem(id=item.id, call_id=item.call_id, name=item.name, arguments="".join(item.arguments),
+                                status="incomplete")

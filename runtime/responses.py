@@ -15,7 +15,7 @@ from collections.abc import Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from vllora_llm.engine.errors import NotFoundError
+from vllora_llm.engine.errors import LLMError, NotFoundError
 from vllora_llm.engine.responses_map import (
     input_items,
     items_as_input,
@@ -84,9 +84,15 @@ class ResponsesClient:
 
 class ResponseEventStream:
     """Responses stream events made from one chat stream (see `ResponsesClient.create_stream`). Leaving early
-    closes the HTTP response at once."""
+    closes the HTTP response at once.
 
-    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_items", "_pending", "_request", "_timeout")
+    A stream that breaks once open (the provider's error event, a cut or stalled stream) yields an `error` event
+    and then `response.failed` (as OpenAI's stream would, for code written against its SDK), and the next step
+    raises the typed `LLMError` (`StreamError`, `TimeoutError`, ...), so a loop never takes a failure for an end;
+    `error` and `response` (`status: failed`) stay readable after. Failing to open raises at once, no events."""
+
+    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_error", "_failure", "_items", "_pending",
+                 "_request", "_timeout")
 
     def __init__(self, client: ResponsesClient, request: CreateResponse, timeout: Timeouts | float | None) -> None:
         self._client = client
@@ -98,6 +104,9 @@ class ResponseEventStream:
         self._pending: deque[ResponseStreamEvent] = deque()
         self._done = False
         self._closed = False
+        self._error: LLMError | None = None
+        """Raised once the failure's events were served."""
+        self._failure: LLMError | None = None
 
     async def _open(self) -> ResultStream:
         if self._chunks is None:
@@ -135,6 +144,10 @@ class ResponseEventStream:
             return pending.popleft()
         if self._closed:
             raise StopAsyncIteration
+        if self._error is not None:  # after `error` and `response.failed`: the typed error, once
+            err, self._error = self._error, None
+            self._closed = True
+            raise err
         chunks = self._chunks if self._chunks is not None else await self._open()
         builder = self._builder
         assert builder is not None
@@ -148,6 +161,11 @@ class ResponseEventStream:
                 pending.extend(builder.finish(chunks.warnings, chunks.provider))
                 await self._client.keep(self._request, self._items, builder.response)
                 break
+            except LLMError as err:  # the provider's error event, a cut or stalled stream: the events, then raise
+                self._done = True
+                self._error = self._failure = err
+                pending.extend(builder.fail(err, chunks.warnings, chunks.provider))
+                break
             pending.extend(builder.feed(chunk))
         return pending.popleft()
 
@@ -159,11 +177,17 @@ class ResponseEventStream:
 
     @property
     def done(self) -> bool:
+        """True once the stream ended: completed, incomplete, or failed (then `error` says why)."""
         return self._done
 
     @property
+    def error(self) -> LLMError | None:
+        """The typed error a failed stream raised (after its `error` and `response.failed` events), else None."""
+        return self._failure
+
+    @property
     def response(self) -> Response:
-        """The whole `Response`; only after the stream ended."""
+        """The whole `Response` (`status: failed` with its `error` after a failure); only after the stream ended."""
         if not self._done or self._builder is None:
             raise RuntimeError("the stream has not ended yet: iterate it to the end")
         return self._builder.response

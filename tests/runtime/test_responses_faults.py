@@ -1,19 +1,26 @@
-"""The Responses stream under faults, over real HTTP: leaving early closes the connection, a cut stream raises
-the typed `StreamError` (no `completed` event, nothing stored), and what a spec cannot send comes back as a
-warning on the response."""
+"""The Responses stream under faults, over real HTTP: leaving early closes the connection; a provider's error
+event or a cut stream yields `error` and `response.failed` (valid openai SDK events, the items so far) and then
+raises the typed error (no `completed` event, nothing stored); what a spec cannot send comes back as a warning on
+the response."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
+from openai.types.responses import Response as SdkResponse
+from openai.types.responses import ResponseStreamEvent as SdkEvent
+from pydantic import TypeAdapter
 
 from vllora_llm.client import InMemoryResponseStore, VlloraLLMClient
 from vllora_llm.engine.errors import StreamError
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "openai"
+MIDSTREAM_ERROR = RECORDINGS.parent / "anthropic" / "stream_error_overloaded_midstream_handwritten.sse"
+EVENTS: TypeAdapter[Any] = TypeAdapter(SdkEvent)
 SSE = "text/event-stream; charset=utf-8"
 REQUEST = {"model": "gpt-4o-mini", "input": "hi"}
 
@@ -42,11 +49,60 @@ async def test_cut_stream_is_a_stream_error_and_stores_nothing(server: LocalProv
     async with VlloraLLMClient.from_provider("openai", api_key="k-0123456789", base_url=server.openai_base_url,
                                              max_retries=0) as client:
         kinds: list[str] = []
-        with pytest.raises(StreamError):
+        with pytest.raises(StreamError) as raised:
             async for event in client.responses().create_stream(REQUEST):
                 kinds.append(event.type)
-        assert "response.completed" not in kinds
+        assert "response.completed" not in kinds and kinds[-2:] == ["error", "response.failed"]
+        assert "connection lost mid-stream" in str(raised.value)
         assert isinstance(client.response_store, InMemoryResponseStore) and len(client.response_store) == 0
+
+
+async def test_error_event_mid_stream_is_error_then_failed_then_raised(server: LocalProviderServer) -> None:
+    """The provider's `overloaded_error` after one text delta: every event a valid openai SDK event, the text
+    delta, then `error` and `response.failed` (status failed, the provider's type, the partial message), then
+    the typed `StreamError` from the loop; `stream.error` / `stream.response` stay readable; nothing stored."""
+    server.faults.push(replay(MIDSTREAM_ERROR, content_type=SSE))
+    async with VlloraLLMClient.from_provider("anthropic", api_key="k-0123456789",
+                                             base_url=server.base_url_for("anthropic"), max_retries=0) as client:
+        events: list[Any] = []
+        stream = client.responses().create_stream({"model": "claude-sonnet-4-5", "input": "hi"})
+        with pytest.raises(StreamError, match="Overloaded") as raised:
+            async for event in stream:
+                events.append(event)
+        for event in events:
+            EVENTS.validate_python(event.to_dict())
+        assert [event.sequence_number for event in events] == list(range(len(events)))
+        assert [event.type for event in events] == [
+            "response.created", "response.in_progress", "response.output_item.added",
+            "response.content_part.added", "response.output_text.delta", "error", "response.failed"]
+        error, failed = events[-2:]
+        assert (error.code, error.message) == ("server_error", str(raised.value))
+        response = failed.response
+        SdkResponse.model_validate(response.to_dict())
+        assert response.status == "failed" and response is stream.response and stream.done
+        assert (response.error.code, response.error.type) == ("server_error", "overloaded_error")
+        assert "Overloaded" in response.error.message and response.output_text == "Hello"
+        assert [(item.type, item.status) for item in response.output] == [("message", "incomplete")]
+        assert [warning.param for warning in response.warnings] == ["max_tokens"]  # the spec's, kept
+        assert stream.error is raised.value
+        async for _ in stream:  # raised once: the stream is over
+            pytest.fail("no event after the failure")
+        assert len(client.response_store) == 0  # type: ignore[arg-type]
+
+
+async def test_rate_limit_mid_stream_has_openais_code(server: LocalProviderServer) -> None:
+    """A rate-limit error event mid-stream fails the response with OpenAI's `rate_limit_exceeded` code."""
+    body = MIDSTREAM_ERROR.read_bytes().replace(b'"overloaded_error","message":"Overloaded"',
+                                                b'"rate_limit_error","message":"Rate limited"')
+    server.faults.push(replay(body, content_type=SSE))
+    async with VlloraLLMClient.from_provider("anthropic", api_key="k-0123456789",
+                                             base_url=server.base_url_for("anthropic"), max_retries=0) as client:
+        stream = client.responses().create_stream({"model": "claude-sonnet-4-5", "input": "hi"})
+        with pytest.raises(StreamError, match="Rate limited"):
+            async for _ in stream:
+                pass
+    error = stream.response.error
+    assert error is not None and (error.code, error.type) == ("rate_limit_exceeded", "rate_limit_error")
 
 
 async def test_unsent_parameters_come_back_as_warnings(server: LocalProviderServer) -> None:
