@@ -17,7 +17,7 @@ import msgspec
 
 from .errors import LLMError, RateLimitError
 from .gateway import ChatCompletionChunk, RequestWarning, Usage
-from .responses_map import finish_status, new_id, usage_of
+from .responses_map import finish_status, logprobs_of, new_id, usage_of
 from .responses_types import (
     ContentPartAddedEvent,
     ContentPartDoneEvent,
@@ -59,7 +59,7 @@ def failure_code(err: LLMError) -> str:
 class _Open:
     """An output item being streamed: its index, id and the text gathered so far."""
 
-    __slots__ = ("arguments", "call_id", "id", "index", "kind", "name", "signature", "text")
+    __slots__ = ("arguments", "call_id", "id", "index", "kind", "logprobs", "name", "signature", "text")
 
     def __init__(self, kind: str, index: int, item_id: str) -> None:
         self.kind = kind
@@ -70,6 +70,7 @@ class _Open:
         self.call_id = ""
         self.name = ""
         self.signature: str | None = None
+        self.logprobs: list[dict[str, Any]] = []
 
 
 class ResponseEventBuilder:
@@ -117,7 +118,7 @@ class ResponseEventBuilder:
             if reasoning or delta.reasoning_details:
                 self._reason(reasoning or "", delta.reasoning_details, events)
             if delta.content:
-                self._text(delta.content, events)
+                self._text(delta.content, events, choice.logprobs)
             for call in delta.tool_calls or ():
                 self._call(call.index, call.id, call.function.name if call.function else None,
                            call.function.arguments if call.function else None, events)
@@ -145,7 +146,7 @@ class ResponseEventBuilder:
             events.append(ReasoningSummaryTextDeltaEvent(sequence_number=self._next(), item_id=item.id,
                                                          output_index=item.index, summary_index=0, delta=text))
 
-    def _text(self, text: str, events: list[ResponseStreamEvent]) -> None:
+    def _text(self, text: str, events: list[ResponseStreamEvent], logprobs: Any = None) -> None:
         item = self._message
         if item is None:
             self._close_reasoning(events)
@@ -155,8 +156,14 @@ class ResponseEventBuilder:
             events.append(ContentPartAddedEvent(sequence_number=self._next(), item_id=item.id,
                                                 output_index=item.index, content_index=0, part=OutputText(text="")))
         item.text.append(text)
+        if logprobs is None:
+            events.append(OutputTextDeltaEvent(sequence_number=self._next(), item_id=item.id,
+                                               output_index=item.index, content_index=0, delta=text))
+            return
+        entries = logprobs_of(logprobs)
+        item.logprobs.extend(entries)
         events.append(OutputTextDeltaEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
-                                           content_index=0, delta=text))
+                                           content_index=0, delta=text, logprobs=entries))
 
     def _call(self, index: int, call_id: str | None, name: str | None, arguments: str | None,
               events: list[ResponseStreamEvent]) -> None:
@@ -200,10 +207,10 @@ class ResponseEventBuilder:
         self._message = None
         text = "".join(item.text)
         events.append(OutputTextDoneEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
-                                          content_index=0, text=text))
+                                          content_index=0, text=text, logprobs=item.logprobs))
         events.append(ContentPartDoneEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
-                                           content_index=0, part=OutputText(text=text)))
-        done = OutputMessage(id=item.id, content=[OutputText(text=text)])
+                                           content_index=0, part=OutputText(text=text, logprobs=item.logprobs)))
+        done = OutputMessage(id=item.id, content=[OutputText(text=text, logprobs=item.logprobs)])
         self.done[item.index] = done
         events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
 
@@ -265,7 +272,8 @@ class ResponseEventBuilder:
     def _partial(item: _Open) -> OutputItem:
         text = "".join(item.text)
         if item.kind == "message":
-            return OutputMessage(id=item.id, content=[OutputText(text=text)], status="incomplete")
+            return OutputMessage(id=item.id, content=[OutputText(text=text, logprobs=item.logprobs)],
+                                 status="incomplete")
         if item.kind == "reasoning":
             return ReasoningItem(id=item.id, summary=[SummaryText(text=text)], encrypted_content=item.signature,
                                  status="incomplete")

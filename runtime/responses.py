@@ -16,9 +16,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from vllora_llm.engine.errors import LLMError, NotFoundError
+from vllora_llm.engine.gateway import RequestWarning
 from vllora_llm.engine.responses_map import (
     input_items,
     items_as_input,
+    judge_unsent,
     new_id,
     response_shell,
     to_chat_request,
@@ -58,6 +60,11 @@ class ResponsesClient:
                                 path="previous_response_id")
         return stored + items
 
+    def unsent(self, request: CreateResponse) -> list[RequestWarning]:
+        """The warnings for the settings no chat request carries, by the spec's policy for the model (a
+        `MappingError` before any I/O when that policy is `error`)."""
+        return judge_unsent(request, self._completions._instance.unsupported_policy(request.model))
+
     async def keep(self, request: CreateResponse, items: list[dict[str, Any]], response: Response) -> None:
         """Store the conversation under the response's id (unless `store` is false)."""
         if request.store is not False:
@@ -68,10 +75,12 @@ class ResponsesClient:
         """One whole response. Bad input is an `InvalidRequestError` / `MappingError` naming the field before
         any I/O; an unknown `previous_response_id` is a `NotFoundError`."""
         coerced = CreateResponse.coerce(request)
+        unsent = self.unsent(coerced)
         items = await self.conversation(coerced)
         chat = to_chat_request(coerced, items)
         result = await self._completions.create(chat, timeout=timeout)
         response = to_response(coerced, result, new_id("resp"), time.time())
+        response.warnings[:0] = unsent
         await self.keep(coerced, items, response)
         return response
 
@@ -92,7 +101,7 @@ class ResponseEventStream:
     `error` and `response` (`status: failed`) stay readable after. Failing to open raises at once, no events."""
 
     __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_error", "_failure", "_items", "_pending",
-                 "_request", "_timeout")
+                 "_request", "_timeout", "_unsent")
 
     def __init__(self, client: ResponsesClient, request: CreateResponse, timeout: Timeouts | float | None) -> None:
         self._client = client
@@ -107,11 +116,13 @@ class ResponseEventStream:
         self._error: LLMError | None = None
         """Raised once the failure's events were served."""
         self._failure: LLMError | None = None
+        self._unsent: list[RequestWarning] = []
 
     async def _open(self) -> ResultStream:
         if self._chunks is None:
             if self._closed:
                 raise RuntimeError("this stream was closed before it was opened")
+            self._unsent = self._client.unsent(self._request)
             self._items = await self._client.conversation(self._request)
             chat = to_chat_request(self._request, self._items)
             self._chunks = await self._client._completions.create_stream(chat, timeout=self._timeout,
@@ -158,13 +169,13 @@ class ResponseEventStream:
                 chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 self._done = True
-                pending.extend(builder.finish(chunks.warnings, chunks.provider))
+                pending.extend(builder.finish(self._unsent + chunks.warnings, chunks.provider))
                 await self._client.keep(self._request, self._items, builder.response)
                 break
             except LLMError as err:  # the provider's error event, a cut or stalled stream: the events, then raise
                 self._done = True
                 self._error = self._failure = err
-                pending.extend(builder.fail(err, chunks.warnings, chunks.provider))
+                pending.extend(builder.fail(err, self._unsent + chunks.warnings, chunks.provider))
                 break
             pending.extend(builder.feed(chunk))
         return pending.popleft()

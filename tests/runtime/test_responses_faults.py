@@ -15,7 +15,7 @@ from openai.types.responses import ResponseStreamEvent as SdkEvent
 from pydantic import TypeAdapter
 
 from vllora_llm.client import InMemoryResponseStore, VlloraLLMClient
-from vllora_llm.engine.errors import StreamError
+from vllora_llm.engine.errors import MappingError, StreamError
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "openai"
@@ -112,3 +112,71 @@ async def test_unsent_parameters_come_back_as_warnings(server: LocalProviderServ
                                                     "reasoning": {"effort": "low"}})
     assert "reasoning_effort" in [w.param for w in response.warnings]
     assert "reasoning_effort" not in server.last_request.json
+
+
+STRICT_SPEC = """\
+apiVersion: vllora.dev/v1
+kind: ProviderSpec
+extends: anthropic
+metadata: {name: strictanthropic, revision: 1}
+policy: {unsupported: error}
+"""
+UNSENT = {"truncation": "auto", "reasoning": {"summary": "detailed"}, "text": {"verbosity": "low"},
+          "include": ["message.output_text.logprobs", "reasoning.encrypted_content"]}
+
+
+async def test_responses_only_settings_are_warnings_plain_and_streamed(server: LocalProviderServer) -> None:
+    """Settings no chat request carries come back as `unsupported_parameter` warnings (and `logprobs`, which
+    `include` asked for, as the spec's own warning), on `create` and on a stream's final response."""
+    async with VlloraLLMClient.from_provider("anthropic", api_key="k-0123456789",
+                                             base_url=server.base_url_for("anthropic")) as client:
+        request = {"model": "claude-sonnet-4-5", "input": "hi", **UNSENT}
+        response = await client.responses().create(request)
+        async with client.responses().create_stream(request) as stream:
+            async for _ in stream:
+                pass
+    for got in (response, stream.response):
+        assert got.output_text.startswith("Hello from the local anthropic server!")
+        params = [w.param for w in got.warnings]
+        assert params[:3] == ["truncation", "reasoning.summary", "text.verbosity"] and "logprobs" in params
+        assert got.truncation == "disabled"
+    body = server.last_request.json
+    assert not {"truncation", "verbosity", "logprobs", "summary"} & set(body)
+
+
+async def test_a_strict_spec_refuses_them_before_any_io(server: LocalProviderServer, tmp_path: Path) -> None:
+    """Under `policy: {unsupported: error}` the same settings are a `MappingError` naming the field, before any
+    request is sent (plain and streamed)."""
+    (tmp_path / "strictanthropic.yaml").write_text(STRICT_SPEC)
+    async with VlloraLLMClient.from_provider("strictanthropic", api_key="k-0123456789", spec_path=[tmp_path],
+                                             base_url=server.base_url_for("anthropic")) as client:
+        request = {"model": "claude-sonnet-4-5", "input": "hi", "max_output_tokens": 20, "truncation": "auto"}
+        with pytest.raises(MappingError, match="truncation") as raised:
+            await client.responses().create(request)
+        assert raised.value.path == "truncation"
+        with pytest.raises(MappingError, match=r"text\.verbosity"):
+            await client.responses().create_stream({**request, "truncation": None, "text": {"verbosity": "low"}})
+        assert server.requests == []
+        assert (await client.responses().create({**request, "truncation": "disabled"})).status == "completed"
+
+
+async def test_a_routed_model_is_judged_by_its_first_targets_spec(server: LocalProviderServer, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_KEY", "k-0123456789")
+    (tmp_path / "strictanthropic.yaml").write_text(STRICT_SPEC)
+    config = tmp_path / "models.yaml"
+    config.write_text(f"""
+- model: strict
+  inference_provider: {{provider: strictanthropic, model_name: claude-sonnet-4-5}}
+  base_url: {server.base_url_for("anthropic")}
+  api_key_env: LOCAL_KEY
+- model: lenient
+  inference_provider: {{provider: anthropic, model_name: claude-sonnet-4-5}}
+  base_url: {server.base_url_for("anthropic")}
+  api_key_env: LOCAL_KEY
+""")
+    async with VlloraLLMClient.from_config(config, spec_path=[tmp_path]) as client:
+        with pytest.raises(MappingError, match="truncation"):
+            await client.responses().create({"model": "strict", "input": "hi", "truncation": "auto"})
+        response = await client.responses().create({"model": "lenient", "input": "hi", "truncation": "auto"})
+    assert "truncation" in [w.param for w in response.warnings] and len(server.requests) == 1
