@@ -253,20 +253,31 @@ class ResponseEventBuilder:
         `incomplete`, with what they had gathered). No `output_item.done` for the open items: they never ended."""
         code = failure_code(err)
         message = str(err)
+        response = self.interrupted()
+        response.status = "failed"
+        response.incomplete_details = None
+        response.error = ResponseError(code=code, message=message, type=err.error_type)
+        response.warnings = list(warnings or ())
+        response.provider = provider
+        return [ErrorEvent(sequence_number=self._next(), message=message, code=code),
+                ResponseFailedEvent(sequence_number=self._next(), response=response)]
+
+    def interrupted(self) -> Response:
+        """The response with what arrived so far (the open items `incomplete`, no events): for a stream that
+        failed or was left early."""
         items: list[OutputItem | None] = list(self.done)
         for item in (self._reasoning, self._message, *self._calls.values()):
             if item is not None and items[item.index] is None:
                 items[item.index] = self._partial(item)
         response = self.response
         response.output = [item for item in items if item is not None]
-        response.status = "failed"
-        response.incomplete_details = None
-        response.error = ResponseError(code=code, message=message, type=err.error_type)
         response.usage = usage_of(self._usage)
-        response.warnings = list(warnings or ())
-        response.provider = provider
-        return [ErrorEvent(sequence_number=self._next(), message=message, code=code),
-                ResponseFailedEvent(sequence_number=self._next(), response=response)]
+        return response
+
+    @property
+    def chat_usage(self) -> Usage | None:
+        """The chat usage the stream reported (with its cost, when a routing file prices the model)."""
+        return self._usage
 
     @staticmethod
     def _partial(item: _Open) -> OutputItem:

@@ -215,7 +215,7 @@ class CompletionsClient:
     A request naming `mcp_servers` (or a client with MCP / Python tool defaults, or a call given `tools=`) runs
     through the tool loop (`runtime/tool_loop.py`); every other request goes straight to the instance."""
 
-    __slots__ = ("_instance", "_listeners", "_loop", "_routes", "_telemetry")
+    __slots__ = ("_instance", "_listeners", "_loop", "_owner", "_routes", "_telemetry")
 
     def __init__(
         self,
@@ -231,6 +231,15 @@ class CompletionsClient:
         """A routing file's `defaults.mcp_servers` by model (looked up once here, not per call)."""
         self._listeners: tuple[EventCallback, ...] = () if events is None else (events,)
         self._telemetry = telemetry or Telemetry()
+        self._owner: CompletionsClient | None = None
+        """The observed client an `unobserved()` twin shares its tool loop with."""
+
+    def unobserved(self) -> CompletionsClient:
+        """This client without spans, metrics or events, sharing its instance and tool loop: for an operation
+        that observes the call itself (the Responses API), so one call is one span and its tokens count once."""
+        twin = CompletionsClient(self._instance, self._loop, telemetry=Telemetry.off())
+        twin._owner = self
+        return twin
 
     def _observe(
         self, request: ChatCompletionRequest, stream: bool, events: EventCallback | None
@@ -240,6 +249,8 @@ class CompletionsClient:
                        provider_name=self._instance.otel_provider_name)
 
     def _tool_loop(self) -> ToolLoop:
+        if self._owner is not None:  # one loop (and its MCP connections) per client, closed with it
+            self._loop = self._owner._tool_loop()
         if self._loop is None:
             from .tool_loop import ToolLoop  # lazily: most clients never run a tool loop
 

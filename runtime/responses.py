@@ -9,6 +9,7 @@ client's `ResponseStore` under the new response's id.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Generator
@@ -29,23 +30,36 @@ from vllora_llm.engine.responses_map import (
 from vllora_llm.engine.responses_stream import ResponseEventBuilder
 from vllora_llm.engine.responses_types import CreateResponse, Response, ResponseStreamEvent
 
+from .genai_responses import RESPONSES, finish_responses
+from .observe import Observation, observe
 from .response_store import ResponseStore
 from .transport import Timeouts
 
 if TYPE_CHECKING:
+    from vllora_llm.engine.gateway import ChatCompletionChunk
+
     from .client import CompletionsClient, ResultStream
 
 __all__ = ["ResponseEventStream", "ResponsesClient"]
 
 
 class ResponsesClient:
-    """Responses against one client's chat path; conversations kept in `store`."""
+    """Responses against one client's chat path; conversations kept in `store`. A call is observed (span,
+    metrics, model events) as one Responses operation (`genai_responses.py`); the chat call under it is not
+    observed again."""
 
-    __slots__ = ("_completions", "store")
+    __slots__ = ("_chat", "_completions", "store")
 
     def __init__(self, completions: CompletionsClient, store: ResponseStore) -> None:
         self._completions = completions
+        self._chat = completions.unobserved()
         self.store = store
+
+    def observe(self, request: CreateResponse, stream: bool) -> Observation | None:
+        """The call's observation, or None when nothing listens."""
+        completions = self._completions
+        return observe(completions._telemetry, completions._listeners, RESPONSES, request.model, request,
+                       stream=stream, provider_name=completions._instance.otel_provider_name)
 
     async def conversation(self, request: CreateResponse) -> list[dict[str, Any]]:
         """The items the model sees: the stored conversation of `previous_response_id`, then `input`."""
@@ -78,9 +92,22 @@ class ResponsesClient:
         unsent = self.unsent(coerced)
         items = await self.conversation(coerced)
         chat = to_chat_request(coerced, items)
-        result = await self._completions.create(chat, timeout=timeout)
+        observation = self.observe(coerced, False)
+        if observation is None:
+            result = await self._chat.create(chat, timeout=timeout)
+        else:
+            try:
+                with observation.active():  # retries, fallbacks and the target report to this call
+                    result = await self._chat.create(chat, timeout=timeout)
+            except BaseException as err:
+                observation.fail(err)
+                raise
         response = to_response(coerced, result, new_id("resp"), time.time())
         response.warnings[:0] = unsent
+        if observation is not None:
+            if observation.wants_content() and response.output_text:
+                observation.content(response.output_text)
+            finish_responses(observation, response, result.usage)
         await self.keep(coerced, items, response)
         return response
 
@@ -100,8 +127,8 @@ class ResponseEventStream:
     raises the typed `LLMError` (`StreamError`, `TimeoutError`, ...), so a loop never takes a failure for an end;
     `error` and `response` (`status: failed`) stay readable after. Failing to open raises at once, no events."""
 
-    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_error", "_failure", "_items", "_pending",
-                 "_request", "_timeout", "_unsent")
+    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_error", "_failure", "_first", "_items",
+                 "_observation", "_pending", "_request", "_timeout", "_unsent")
 
     def __init__(self, client: ResponsesClient, request: CreateResponse, timeout: Timeouts | float | None) -> None:
         self._client = client
@@ -117,6 +144,8 @@ class ResponseEventStream:
         """Raised once the failure's events were served."""
         self._failure: LLMError | None = None
         self._unsent: list[RequestWarning] = []
+        self._observation: Observation | None = None
+        self._first = True
 
     async def _open(self) -> ResultStream:
         if self._chunks is None:
@@ -125,8 +154,19 @@ class ResponseEventStream:
             self._unsent = self._client.unsent(self._request)
             self._items = await self._client.conversation(self._request)
             chat = to_chat_request(self._request, self._items)
-            self._chunks = await self._client._completions.create_stream(chat, timeout=self._timeout,
+            observation = self._observation = self._client.observe(self._request, True)
+            try:
+                if observation is None:
+                    self._chunks = await self._client._chat.create_stream(chat, timeout=self._timeout,
                                                                           aggregate=False)
+                else:
+                    with observation.active():
+                        self._chunks = await self._client._chat.create_stream(chat, timeout=self._timeout,
+                                                                              aggregate=False)
+            except BaseException as err:
+                if observation is not None:
+                    observation.fail(err)
+                raise
             self._builder = ResponseEventBuilder(response_shell(self._request, new_id("resp"), time.time()))
             self._pending.extend(self._builder.start())
         return self._chunks
@@ -162,29 +202,65 @@ class ResponseEventStream:
         chunks = self._chunks if self._chunks is not None else await self._open()
         builder = self._builder
         assert builder is not None
+        observation = self._observation
         while not pending:
             if self._done:
                 raise StopAsyncIteration
             try:
-                chunk = await chunks.__anext__()
+                chunk = await (chunks.__anext__() if observation is None else self._observed(observation, chunks))
             except StopAsyncIteration:
                 self._done = True
                 pending.extend(builder.finish(self._unsent + chunks.warnings, chunks.provider))
+                if observation is not None:
+                    finish_responses(observation, builder.response, builder.chat_usage)
                 await self._client.keep(self._request, self._items, builder.response)
                 break
             except LLMError as err:  # the provider's error event, a cut or stalled stream: the events, then raise
                 self._done = True
                 self._error = self._failure = err
                 pending.extend(builder.fail(err, self._unsent + chunks.warnings, chunks.provider))
+                if observation is not None:
+                    observation.fail(err)
                 break
+            except BaseException as err:  # cancelled (or a bug): the span says so, the exception goes on
+                if observation is not None:
+                    observation.fail(err)
+                raise
             pending.extend(builder.feed(chunk))
         return pending.popleft()
+
+    async def _observed(self, observation: Observation, chunks: ResultStream) -> ChatCompletionChunk:
+        """The next chunk, reported: the first one's time, and text deltas to model-event listeners."""
+        if self._first:
+            with observation.active():  # a stream may still be re-opened (retried) before its first chunk
+                chunk = await chunks.__anext__()
+            self._first = False
+            observation.first_chunk()
+        else:
+            chunk = await chunks.__anext__()
+        if observation.wants_content():
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    observation.content(choice.delta.content)
+        return chunk
+
+    def _end_early(self) -> None:
+        """A stream left before its end: the observation ends with what had arrived, and no error."""
+        observation, builder = self._observation, self._builder
+        if observation is not None and not observation.ended and builder is not None:
+            finish_responses(observation, builder.interrupted(), builder.chat_usage)
 
     async def aclose(self) -> None:
         """Stop now and release the connection (idempotent)."""
         self._closed = True
         if self._chunks is not None:
             await self._chunks.aclose()
+        self._end_early()
+
+    def __del__(self) -> None:
+        # A bare `async for` that breaks never calls aclose(); the chat stream releases its socket itself.
+        with contextlib.suppress(Exception):
+            self._end_early()
 
     @property
     def done(self) -> bool:
