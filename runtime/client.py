@@ -29,12 +29,14 @@ from vllora_llm.engine.gateway_ops import (
     CreateEmbeddingResponse,
     CreateImageRequest,
     ImagesResponse,
+    OperationRequest,
+    OperationResult,
 )
 
 from .events import EventCallback
 from .genai_chat import CHAT, finish_chat
 from .instance import ChunkStream, ModelInstance, ProviderModelInstance
-from .observe import Observation, observe
+from .observe import Observation, Operation, observe
 from .otel import Telemetry
 from .transport import Timeouts, call_timeouts, unkept_stream
 
@@ -449,37 +451,79 @@ class _ObservedResultStream(ResultStream):
 
 
 class EmbeddingsClient:
-    """Embeddings against one model instance: one vector per input, in input order, for every provider."""
+    """Embeddings against one model instance: one vector per input, in input order, for every provider.
+    Observed like chat (an `embeddings` span, metrics, model events) when someone listens."""
 
-    __slots__ = ("_instance",)
+    __slots__ = ("_instance", "_listeners", "_telemetry")
 
-    def __init__(self, instance: ModelInstance) -> None:
+    def __init__(self, instance: ModelInstance, telemetry: Telemetry | None = None,
+                 listeners: tuple[EventCallback, ...] = ()) -> None:
         self._instance = instance
+        self._telemetry = telemetry or Telemetry()
+        self._listeners = listeners
 
     async def create(
         self, request: CreateEmbeddingRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
     ) -> CreateEmbeddingResponse:
         """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
+        from .genai_ops import EMBEDDINGS, finish_embeddings
+
         coerced = CreateEmbeddingRequest.coerce(request)
-        with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
-            return cast(CreateEmbeddingResponse, await self._instance.run_operation("embeddings", coerced))
+        result = await _run_operation(self._instance, self._telemetry, self._listeners, EMBEDDINGS, coerced, timeout)
+        return cast(CreateEmbeddingResponse, _finished(result, finish_embeddings))
 
 
 class ImagesClient:
-    """Image generation against one model instance (`b64_json` from every provider, `url` where offered)."""
+    """Image generation against one model instance (`b64_json` from every provider, `url` where offered).
+    Observed like chat (a `generate_content` span, metrics, model events) when someone listens."""
 
-    __slots__ = ("_instance",)
+    __slots__ = ("_instance", "_listeners", "_telemetry")
 
-    def __init__(self, instance: ModelInstance) -> None:
+    def __init__(self, instance: ModelInstance, telemetry: Telemetry | None = None,
+                 listeners: tuple[EventCallback, ...] = ()) -> None:
         self._instance = instance
+        self._telemetry = telemetry or Telemetry()
+        self._listeners = listeners
 
     async def create(
         self, request: CreateImageRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
     ) -> ImagesResponse:
         """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
+        from .genai_ops import IMAGES, finish_images
+
         coerced = CreateImageRequest.coerce(request)
-        with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
-            return cast(ImagesResponse, await self._instance.run_operation("images", coerced))
+        result = await _run_operation(self._instance, self._telemetry, self._listeners, IMAGES, coerced, timeout)
+        return cast(ImagesResponse, _finished(result, finish_images))
+
+
+async def _run_operation(
+    instance: ModelInstance,
+    telemetry: Telemetry,
+    listeners: tuple[EventCallback, ...],
+    operation: Operation,
+    request: OperationRequest,
+    timeout: Timeouts | float | None,
+) -> tuple[OperationResult, Observation | None]:
+    """Run `request`'s operation on `instance`, inside its observation (None when nobody listens), which the
+    caller finishes with the result; a failure ends it here."""
+    observation = observe(telemetry, listeners, operation, request.model, request, stream=False,
+                          provider_name=instance.otel_provider_name)
+    with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
+        if observation is None:
+            return await instance.run_operation(request.operation, request), None
+        try:
+            with observation.active():  # retries, fallbacks and the target report to this call
+                return await instance.run_operation(request.operation, request), observation
+        except BaseException as err:
+            observation.fail(err)
+            raise
+
+
+def _finished(run: tuple[OperationResult, Observation | None], finish: Callable[[Any, Any], None]) -> OperationResult:
+    result, observation = run
+    if observation is not None:
+        finish(observation, result)
+    return result
 
 
 class VlloraLLMClient:
@@ -596,10 +640,10 @@ class VlloraLLMClient:
         return self._completions
 
     def embeddings(self) -> EmbeddingsClient:
-        return EmbeddingsClient(self.instance)
+        return EmbeddingsClient(self.instance, self.telemetry, self._completions._listeners)
 
     def images(self) -> ImagesClient:
-        return ImagesClient(self.instance)
+        return ImagesClient(self.instance, self.telemetry, self._completions._listeners)
 
     def responses(self) -> ResponsesClient:
         """The Responses API (OpenAI's `CreateResponse` / `Response`), translated through the chat spec."""

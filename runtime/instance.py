@@ -629,7 +629,11 @@ class ProviderModelInstance(StreamOpeningInstance):
         raise err
 
     def authorize(self, wire: WireRequest) -> WireRequest:
-        """`wire` with our headers and the credentials added (what `_prepare` does for chat requests)."""
+        """`wire` with our headers and the credentials added (what `_prepare` does for chat requests); an
+        observed call learns where it goes."""
+        observation = CURRENT.get()
+        if observation is not None:
+            observation.target(self._otel_name, wire.url, self._secrets)
         if self._headers_only_auth:
             wire.headers = self._headers_for(wire)
             return wire
