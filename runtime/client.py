@@ -353,8 +353,9 @@ class CompletionsClient:
         `aggregate`); `events` receives this call's model events (besides the client's callback). Through
         the tool loop (see `create`), every turn's chunks and the tool events are yielded in order."""
         coerced = self._with_route_defaults(ChatCompletionRequest.coerce(request))
+        observed = events is not None or bool(self._listeners) or self._telemetry.instruments() is not None
         if self._uses_loop(coerced, tools):
-            return self._tool_loop().stream(
+            loop_stream = self._tool_loop().stream(
                 self._instance,
                 coerced,
                 timeout=timeout,
@@ -362,7 +363,10 @@ class CompletionsClient:
                 max_tool_steps=max_tool_steps,
                 tool_timeout=tool_timeout,
             )
-        if events is None and not self._listeners and self._telemetry.instruments() is None:
+            if observed:  # the whole loop is one call: its turns, retries and tool spans report to it
+                loop_stream.observe(partial(self._observe, coerced, True, events))
+            return loop_stream
+        if not observed:
             return ResultStream(self._instance, coerced, timeout, aggregate)
         start = partial(self._observe, coerced, True, events)
         return _ObservedResultStream(self._instance, coerced, timeout, start, aggregate)
