@@ -14,7 +14,7 @@ from openai.types.responses import Response as SdkResponse
 from openai.types.responses import ResponseStreamEvent as SdkEvent
 from pydantic import TypeAdapter
 
-from vllora_llm.client import InMemoryResponseStore, VlloraLLMClient
+from vllora_llm.client import InMemoryResponseStore, SyncVlloraLLMClient, VlloraLLMClient
 from vllora_llm.engine.errors import MappingError, StreamError
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 
@@ -180,3 +180,16 @@ async def test_a_routed_model_is_judged_by_its_first_targets_spec(server: LocalP
             await client.responses().create({"model": "strict", "input": "hi", "truncation": "auto"})
         response = await client.responses().create({"model": "lenient", "input": "hi", "truncation": "auto"})
     assert "truncation" in [w.param for w in response.warnings] and len(server.requests) == 1
+
+
+def test_the_sync_facade_yields_the_failure_events_then_raises(threaded_server: LocalProviderServer) -> None:
+    threaded_server.faults.push(replay(MIDSTREAM_ERROR, content_type=SSE))
+    with SyncVlloraLLMClient.from_provider("anthropic", api_key="k-0123456789", max_retries=0,
+                                           base_url=threaded_server.base_url_for("anthropic")) as client:
+        kinds: list[str] = []
+        with client.responses().create_stream({"model": "claude-sonnet-4-5", "input": "hi"}) as stream, \
+                pytest.raises(StreamError, match="Overloaded") as raised:
+            for event in stream:
+                kinds.append(event.type)
+        assert kinds[-2:] == ["error", "response.failed"]
+        assert stream.error is raised.value and stream.response.status == "failed"
