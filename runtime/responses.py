@@ -114,7 +114,8 @@ class ResponsesClient:
     def create_stream(self, request: CreateResponse | dict[str, Any] | bytes | str, *,
                       timeout: Timeouts | float | None = None) -> ResponseEventStream:
         """A streamed response: `async for event in ...`, `stream = await ...` (HTTP errors raise there) or
-        `async with ... as stream`; `stream.response` is the whole `Response` once the events are exhausted."""
+        `async with ... as stream`; `stream.response` is the whole `Response` once the events are exhausted. A
+        failure once open yields `error` and `response.failed`, then raises the typed error (`stream.error`)."""
         return ResponseEventStream(self, CreateResponse.coerce(request), timeout)
 
 
