@@ -44,7 +44,10 @@ def request_attributes(request: CreateResponse, stream: bool) -> Attributes:
 def input_content(request: CreateResponse) -> dict[str, Any]:
     """`gen_ai.system_instructions` (`instructions`, system/developer items) and `gen_ai.input.messages` (the
     request's own items; an earlier turn named by `previous_response_id` was recorded by its own call)."""
-    return chat_input_content(to_chat_request(request, input_items(request)))
+    items = input_items(request)
+    if not items and not request.instructions:  # a turn that only continues `previous_response_id`
+        return {"gen_ai.input.messages": []}
+    return chat_input_content(to_chat_request(request, items))
 
 
 def finish_reasons(response: Response) -> list[str]:

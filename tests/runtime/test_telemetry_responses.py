@@ -188,6 +188,11 @@ async def test_content_is_recorded_only_when_opted_in(otel: Otel, monkeypatch: p
     assert json.loads(attributes["gen_ai.output.messages"]) == [
         {"role": "assistant", "parts": [{"type": "text", "content": response.output_text}], "finish_reason": "stop"}]
     assert KEY not in json.dumps(attributes)
+    otel.exporter.clear()
+    async with LocalProviderServer() as server, otel.client(server) as client:  # a turn with no input of its own
+        await client.responses().create({"model": MODEL, "input": "", "previous_response_id": (
+            await client.responses().create({"model": MODEL, "input": "hi"})).id})
+    assert json.loads(attributes_of(list(otel.exporter.get_finished_spans())[-1])["gen_ai.input.messages"]) == []
 
 
 async def test_model_events_once_per_call(otel: Otel) -> None:
