@@ -194,6 +194,8 @@ TABLE: list[Row] = [
         chunks_first=True, match="Overloaded", **RESPONSES),
     Row("responses-stalled-stream", (Fault(stall_after_chunks=4),), True, TimeoutError, 1, 1.0, chunks_first=True,
         match="read timeout", **RESPONSES),
+    Row("responses-stalled-before-any-chunk", (Fault(stall_after_chunks=0, times=3),), True, TimeoutError, 3, 2.0,
+        min_s=0.85, match="read timeout", **RESPONSES),  # retried while no chunk reached the caller; then failed
     Row("responses-500-then-success", (Fault(status=500),), False, REPLY, 2, 1.5, **RESPONSES),
 ]
 
