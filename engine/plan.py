@@ -69,6 +69,8 @@ class RequestEncoder:
 
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         policy = Policy(provider, (spec.get("policy") or {}).get("unsupported", "warn"))
+        self.policy = policy
+        """What happens to a parameter this spec cannot send (also judges the Responses-only settings)."""
         rules = dict(spec.get("params") or {})
         self.ops: dict[str, ParamOp] = {}
         self.defaults: list[tuple[str, Any]] = []
@@ -341,6 +343,10 @@ class Plan:
             if len(self._by_model) < 4096:
                 self._by_model[model] = found
         return found
+
+    def unsupported_policy(self, model: str) -> Policy:
+        """The unsupported-parameter policy that applies to `model` (its overrides included)."""
+        return self.encoder_for(model).policy
 
     def operation(self, name: str) -> OperationPlan:
         """The compiled operation `name` (`embeddings`, `images`; compiled on first use), or a `MappingError`

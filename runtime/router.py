@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -38,6 +38,9 @@ from vllora_llm.engine.routing import (
 
 from .instance import ChunkStream, ProviderModelInstance, StreamOpeningInstance
 from .observe import CURRENT
+
+if TYPE_CHECKING:
+    from vllora_llm.engine.params import Policy
 
 logger = logging.getLogger("vllora_llm")
 
@@ -103,6 +106,11 @@ class RouterModelInstance(StreamOpeningInstance):
         if parsed is None:
             raise unknown_model_error(model, self.config)
         return [Target(provider=parsed[0], model_name=parsed[1])]
+
+    def unsupported_policy(self, model: str) -> Policy:
+        """The first target's (the one every call tries first)."""
+        target = self.targets(model)[0]
+        return self._instance(target).unsupported_policy(target.model_name)
 
     def _instance(self, target: Target) -> ProviderModelInstance:
         key = (target.provider, target.base_url, target.api_key_env, target.api_version)
