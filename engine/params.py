@@ -25,9 +25,11 @@ from .skips import SELF, Policy, SkipWhen, not_sent
 from .templates import compile_template
 from .transforms import Context, bind
 
-__all__ = ["KEYWORDS", "ParamOp", "Policy", "RuleBuilder", "compile_rule", "unified_params"]
+__all__ = ["KEYWORDS", "DefaultOp", "ParamOp", "Policy", "RuleBuilder", "compile_rule", "unified_params"]
 
 ParamOp = Callable[[Any, dict[str, Any], Context, Mapping[str, Any]], None]
+DefaultOp = Callable[[dict[str, Any], Context, Mapping[str, Any]], None]
+"""`(body, ctx, present)`: send a rule's default, when the request has no value for its parameter."""
 Step = Callable[[Any, Context], Any]
 """One value step (range, map, each, transform): the value to send next, or None to send nothing."""
 
@@ -53,13 +55,14 @@ class RuleBuilder:
         self.steps: list[Step] = []
         self.target = name.rsplit(".", 1)[-1]
         self.default: Any = msgspec.UNSET
+        self.default_warn = False
 
-    def build(self) -> tuple[ParamOp, Any]:
+    def build(self) -> tuple[ParamOp, DefaultOp | None]:
         name, policy = self.name, self.policy
         skips = tuple(self.skips)
         for index, skip in enumerate(skips):
             if skip.always:  # the value is never sent: no steps, no default
-                return _skipping(name, skips[: index + 1], policy), msgspec.UNSET
+                return _skipping(name, skips[: index + 1], policy), None
         put = compile_setter(self.target)
         run = tuple(self.steps)
         if not (skips or run):
@@ -67,21 +70,43 @@ class RuleBuilder:
             def store(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
                 put(body, value)  # a plain rename (or the same name): nothing to check or convert
 
-            return store, self.default
+            send: ParamOp = store
+        else:
 
-        def apply(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
+            def apply(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
+                for skip in skips:
+                    if skip.holds(value, present):
+                        not_sent(name, skip, ctx, policy, True)
+                        return
+                ctx.path = name
+                for step in run:
+                    value = step(value, ctx)
+                    if value is None:
+                        return
+                put(body, value)
+
+            send = apply
+        return send, self._default_op(send, skips)
+
+    def _default_op(self, send: ParamOp, skips: tuple[SkipWhen, ...]) -> DefaultOp | None:
+        """What runs when the request has no value: the default, through the same conditions and steps (a
+        condition that holds skips it silently: the caller did not set it)."""
+        default, name, policy = self.default, self.name, self.policy
+        if default is msgspec.UNSET:
+            return None
+        message = f"{name} was not set; sent the default {default!r} ({policy.provider} requires a value)"
+        warn = self.default_warn
+
+        def apply_default(body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
             for skip in skips:
-                if skip.holds(value, present):
-                    not_sent(name, skip, ctx, policy, True)
+                if skip.holds(default, present):
+                    not_sent(name, skip, ctx, policy, False)
                     return
-            ctx.path = name
-            for step in run:
-                value = step(value, ctx)
-                if value is None:
-                    return
-            put(body, value)
+            send(default, body, ctx, present)
+            if warn:
+                ctx.warn("default_applied", message, name)
 
-        return apply, self.default
+        return apply_default
 
 
 def _skipping(name: str, skips: tuple[SkipWhen, ...], policy: Policy) -> ParamOp:
@@ -180,8 +205,13 @@ def _default(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
     rule.default = value
 
 
+def _default_warn(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    """A default that is sent comes with a warning saying so (the provider requires a value)."""
+    rule.default_warn = bool(value)
+
+
 def _read_elsewhere(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
-    """A keyword another keyword or the plan reads (`note` by `unsupported`; `default_warn` by the plan)."""
+    """A keyword another keyword reads (`note`, the reason `unsupported` gives)."""
 
 
 KEYWORDS: dict[str, Keyword] = {
@@ -202,13 +232,13 @@ KEYWORDS: dict[str, Keyword] = {
     # where it goes, and what is sent when the request has no value
     "to": _to,
     "default": _default,
-    "default_warn": _read_elsewhere,
+    "default_warn": _default_warn,
 }
 """Every rule keyword and its function, in the order they apply."""
 
 
-def compile_rule(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> tuple[ParamOp, Any]:
-    """The per-call op for one parameter, and its declared default (or msgspec.UNSET)."""
+def compile_rule(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> tuple[ParamOp, DefaultOp | None]:
+    """The per-call op for one parameter's value, and the op sending its default (None: it has none)."""
     if rule is None:
         rule = {"unsupported": True}
     builder = RuleBuilder(name, policy)

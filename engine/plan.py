@@ -30,7 +30,7 @@ from .gateway import (
 from .input_guard import check_path_segment
 from .messages import MessagesOp, compile_messages
 from .operations import OperationPlan, compile_operation
-from .params import ParamOp, Policy, compile_rule, unified_params
+from .params import DefaultOp, ParamOp, Policy, compile_rule, unified_params
 from .paths import deep_copy, deep_merge_into, merge_defaults_into, path_keys, split_path
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream, event_header
@@ -70,18 +70,12 @@ class RequestEncoder:
         policy = Policy(provider, (spec.get("policy") or {}).get("unsupported", "warn"))
         rules = dict(spec.get("params") or {})
         self.ops: dict[str, ParamOp] = {}
-        self.defaults: list[tuple[str, Any]] = []
+        self.defaults: list[tuple[str, DefaultOp]] = []
         for name in unified_params():
             op, default = compile_rule(name, rules.get(name), policy)
             self.ops[name] = op
-            if default is not msgspec.UNSET:
+            if default is not None:
                 self.defaults.append((name, default))
-        self.default_warn = {
-            name for name, rule in rules.items() if isinstance(rule, dict) and rule.get("default_warn")
-        }
-        self.default_unless = {  # no default while the parameter that replaces this one is set
-            name: str(rule["unless"]) for name, rule in rules.items() if isinstance(rule, dict) and rule.get("unless")
-        }
         self.model_op = self.ops.pop("model")
         self.messages: MessagesOp = compile_messages(spec.get("messages") or {}, provider)
         endpoint = dict(spec.get("endpoint") or {})
@@ -124,15 +118,9 @@ class RequestEncoder:
         for name, value in data.items():
             if value is not None:
                 ops[name](value, body, ctx, data)
-        for name, default in self.defaults:
-            if data.get(name) is None and data.get(self.default_unless.get(name, "")) is None:
-                ops[name](default, body, ctx, data)
-                if name in self.default_warn:
-                    ctx.warn(
-                        "default_applied",
-                        f"{name} was not set; sent the default {default!r} ({self.provider} requires a value)",
-                        name,
-                    )
+        for name, send_default in self.defaults:
+            if data.get(name) is None:
+                send_default(body, ctx, data)
         self.messages(messages, body, ctx)
         encoded: bytes | None = None  # the body's JSON while it is still what was encoded
         if self.adjust:
