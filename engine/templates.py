@@ -229,46 +229,6 @@ def template_paths(template: Any) -> set[tuple[str, ...]] | None:
     return out
 
 
-_SCALARS = (str, int, float, bool)
-
-
-def specialize(
-    template: Any, fixed: dict[str, Any], params: tuple[str, ...], provider: str = ""
-) -> Callable[..., dict[str, Any]] | None:
-    """`template` evaluated on the item `{**fixed, param: value, ...}` as a function of the param values, where
-    that is a plain dict display: the function `(value, ...) -> dict` builds the object directly, without the
-    item dict and the template's reads (a call per message part or turn on the usual request).
-
-    Only an object template qualifies, each field of it either exactly `$param` or reading none of the params;
-    such a field gives the same value on every call (transforms are functions of their input and arguments),
-    so it is evaluated once here, on `fixed`, and must give a str, number, bool (kept) or None (left out),
-    without a warning. Anything else gives None (the caller keeps the general template). The param values must
-    never be None (the general template would leave such a field out)."""
-    if not isinstance(template, dict) or "$op" in template or "$each" in template:
-        return None
-    args = {param: f"_p{i}" for i, param in enumerate(params)}  # (params may be spec keys: never source text)
-    code = FunctionBuilder(tuple(args.values()))
-    entries: list[str] = []
-    for key, field in template.items():
-        if isinstance(field, str) and field.startswith("$") and field[1:].lstrip(".") in args:
-            entries.append(f"{code.bind(str(key))}: {args[field[1:].lstrip('.')]}")
-            continue
-        roots = template_roots(field)
-        if roots is None or roots & set(params):
-            return None
-        ctx = Context(provider)
-        try:
-            value = compile_template(field)(dict(fixed), ctx)
-        except Exception:  # it would fail on every call: the general template reports it there
-            return None
-        if ctx.warnings or (value is not None and type(value) not in _SCALARS):
-            return None
-        if value is not None:
-            entries.append(f"{code.bind(str(key))}: {code.bind(value)}")
-    function: Callable[..., dict[str, Any]] = code.build("{" + ", ".join(entries) + "}")
-    return function
-
-
 def lower_into(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> str:
     """Emit the lines computing `template` into another generated function `code` (its item is `item`, its
     context `ctx`); return the expression of its value."""
