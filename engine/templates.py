@@ -286,22 +286,51 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
                     at_key=True,
                 )
         out = code.temp()
-        code.line(f"{out} = {{}}")
-        for k, v in template.items():
+        fields = list(template.items())
+        leading = 0  # the leading literal fields go into the display the object starts as
+        while leading < len(fields) and _is_literal(fields[leading][1]):
+            leading += 1
+        display = ", ".join(f"{code.bind(str(k))}: {_lower(v, (*where, str(k)), code)}" for k, v in fields[:leading])
+        code.line(f"{out} = {{{display}}}")
+        for k, v in fields[leading:]:
             key = str(k)
             value = _lower(v, (*where, key), code)
-            code.line(f"_v = {value}")
-            code.line(f"if _v is not None: {out}[{code.bind(key)}] = _v")
+            if _never_none(v):
+                code.line(f"{out}[{code.bind(key)}] = {value}")
+            else:
+                code.line(f"_v = {value}")
+                code.line(f"if _v is not None: {out}[{code.bind(key)}] = _v")
         return out
     if isinstance(template, list):
         out = code.temp()
-        code.line(f"{out} = []")
-        for i, v in enumerate(template):
+        leading = 0
+        while leading < len(template) and _is_literal(template[leading]):
+            leading += 1
+        display = ", ".join(_lower(v, (*where, i), code) for i, v in enumerate(template[:leading]))
+        code.line(f"{out} = [{display}]")
+        for i, v in enumerate(template[leading:], leading):
             value = _lower(v, (*where, i), code)
-            code.line(f"_v = {value}")
-            code.line(f"if _v is not None: {out}.append(_v)")
+            if _never_none(v):
+                code.line(f"{out}.append({value})")
+            else:
+                code.line(f"_v = {value}")
+                code.line(f"if _v is not None: {out}.append(_v)")
         return out
     return "None" if template is None else code.bind(template)
+
+
+def _is_literal(template: Any) -> bool:
+    """A template that is a constant other than None (`_lower` binds it: it emits no lines)."""
+    if isinstance(template, str):
+        return template.startswith("$$") or not template.startswith("$")
+    return isinstance(template, (int, float, bool))
+
+
+def _never_none(template: Any) -> bool:
+    """A template whose value is never None: a literal, or an object or list it builds (not a directive)."""
+    if isinstance(template, dict):
+        return "$op" not in template and "$each" not in template
+    return isinstance(template, list) or _is_literal(template)
 
 
 def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
