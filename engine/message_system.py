@@ -54,7 +54,11 @@ class SystemLifter:
                 leading = False
                 rest.append((index, message))
             elif (leading or take == "all" or later == "merge") and not (take == "first" and lifted):
-                lifted.extend(_text_parts(message))
+                content = message.get("content")  # its text parts
+                if isinstance(content, str):
+                    lifted.append({"type": "text", "text": content})
+                elif content:
+                    lifted.extend([part for part in content if part.get("type") == "text"])
             else:
                 rest.append((index, self._later(message, index)))
         return lifted, rest
@@ -93,11 +97,3 @@ class SystemLifter:
             value = self.template({"parts": value, "text": text}, ctx)
         self.to(body, value)
 
-
-def _text_parts(message: dict[str, Any]) -> list[dict[str, Any]]:
-    content = message.get("content")
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}]
-    return [p for p in content if p.get("type") == "text"]
