@@ -46,6 +46,8 @@ def _declare_used_tools(args: Mapping[str, Any]) -> Apply:
         if not isinstance(body, dict) or get_tools(body):
             return body
         found = get_names(body)
+        if not found:
+            return body  # no tool used (None or an empty projection)
         names = list(dict.fromkeys(n for n in (found if isinstance(found, list) else [found]) if isinstance(n, str)))
         if not names:
             return body
