@@ -64,7 +64,7 @@ def run_case(case: pt.Case) -> str | None:
             elif run.error is not None:
                 return f"unexpected {type(run.error).__name__}: {run.error}"
             else:
-                pt.check_result(run.aggregator.result(), expect, case)
+                pt.check_result(run.result(), expect, case)
                 if "chunk_count" in expect and run.chunks != expect["chunk_count"]:
                     return f"{run.chunks} chunks, expected {expect['chunk_count']}"
     except AssertionError as failure:

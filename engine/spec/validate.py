@@ -504,6 +504,8 @@ def _check_response(doc: SourceDoc, response: Mapping[str, Any], diags: Diagnost
         _template(doc, (*where, "usage", key), template, diags)
     blocked = response.get("blocked") or {}
     _path(doc, (*where, "blocked", "when"), blocked.get("when"), diags)
+    for key, template in (response.get("extras") or {}).items():
+        _template(doc, (*where, "extras", key), template, diags)
 
 
 def _check_stream(doc: SourceDoc, stream: Mapping[str, Any], diags: Diagnostics) -> None:
@@ -512,6 +514,8 @@ def _check_stream(doc: SourceDoc, stream: Mapping[str, Any], diags: Diagnostics)
     if event_type.get("from") == "field":
         _path(doc, (*where, "event_type", "name"), event_type.get("name"), diags)
     _path(doc, (*where, "error_when"), stream.get("error_when"), diags)
+    for key, template in (stream.get("extras") or {}).items():
+        _template(doc, (*where, "extras", key), template, diags)
     for name, handler in (stream.get("events") or {}).items():
         here: Path = (*where, "events", name)
         if handler == "ignore":

@@ -66,6 +66,6 @@ def test_stream(case: Case) -> None:
         return
     if run.error is not None:
         raise AssertionError(f"{case.where} ({case.id}): unexpected {run.error!r}") from run.error
-    check_result(run.aggregator.result(), case.expect, case)
+    check_result(run.result(), case.expect, case)
     if "chunk_count" in case.expect:
         assert run.chunks == case.expect["chunk_count"], f"{case.where} ({case.id}): {run.chunks} chunks"
