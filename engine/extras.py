@@ -108,7 +108,7 @@ class EventExtras:
         self.read = read
         keys = needles(fields)
         self.worth_reading = None if keys is None else re.compile(
-            f"(?:{'|'.join(re.escape(key) for key in keys)})" + r"\s*:\s*(?!\[\s*\]|\{\s*\}|null\b)")
+            f"(?:{'|'.join(re.escape(key) for key in keys)})" + r"\s*:(?!\s*(?:\[\s*\]|\{\s*\}|null\b))")
         """Finds one of the declared keys holding a value that is not empty (an empty one is left out anyway):
         an event without such a key is not decoded again. None: every event is read."""
         self.ctx = Context(provider)

@@ -109,7 +109,8 @@ def extras_section(spec: Mapping[str, Any]) -> list[str]:
                      if isinstance(mapping, Mapping) and "switch" in mapping else [(str(event), mapping)])
         for label, template in templates:
             if isinstance(template, Mapping) and isinstance(template.get("extras"), Mapping):
-                rows += [(f"`{name}`", f"event `{label}`: {_code(value)}") for name, value in template["extras"].items()]
+                rows += [(f"`{name}`", f"event `{label}`: {_code(value)}")
+                         for name, value in template["extras"].items()]
     if not rows:
         return [*out, "None declared: `extras` is empty (`extras=\"raw\"` on the client keeps the whole body).", ""]
     return [*out, "Provider fields kept in `extras` (a value that is null or empty is left out; a stream's aggregate "

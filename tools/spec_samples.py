@@ -102,6 +102,26 @@ class SampleCheck:
         )
 
 
+    def names(self, declared: Mapping[str, Any], seen: Mapping[str, list[Any]], where: Where, what: str) -> None:
+        """SPEC051: a declared event name (part kind) that no sample has, where the samples have one spelt
+        almost like it (`content-delat` for `content-delta`): its events would go to `*`, or be dropped."""
+        if not seen:
+            return
+        names = [name for name in seen if name not in declared]
+        for name in declared:
+            if str(name) == "*" or str(name) in seen:
+                continue
+            close = [n for n in names if _one_edit_apart(str(name), n)] or get_close_matches(str(name), names, n=1,
+                                                                                             cutoff=0.8)
+            if close:
+                spot = (*where, name)
+                self.diags.add(
+                    self.doc.file, self.doc.mark(spot, key=True), "SPEC051", format_path(spot),
+                    f"no {what} {str(name)!r} occurs in the samples of {self.tests_label}, which have "
+                    f"{close[0]!r}", hint=f"did you mean {close[0]!r}?", severity="WARNING",
+                )
+
+
 def _event_name(frame: Any, payload: Any, event_type: Mapping[str, Any]) -> str:
     """The event's name as the spec reads it: a payload field, or the frame's own name (the SSE `event:` or
     the event-stream header), as the runtime's framers normalise it."""
@@ -145,6 +165,7 @@ def check_stream(check: SampleCheck, own: Mapping[str, Any], merged: Mapping[str
         return
     stream = merged.get("stream") or {}
     samples = stream_samples(cases, stream.get("event_type") or {}, Plan(merged))
+    check.names(events, samples, ("stream", "events"), "event")
     for name, mapping in events.items():
         where: Where = ("stream", "events", name)
         payloads = samples.get(str(name), [])
@@ -194,6 +215,11 @@ def check_response(check: SampleCheck, own: Mapping[str, Any], merged: Mapping[s
     parts_of = compile_getter(str(response.get("parts", "")))
     parts = [p for choice in choices for p in (parts_of(choice) or [])]
     kind_by = response.get("kind_by") or {}
+    if "field" in kind_by:  # (`present` kinds are the spec's own names: SPEC045 checks them)
+        seen: dict[str, list[Any]] = {}
+        for part in parts:
+            seen.setdefault(str(_kind_of(part, kind_by)), []).append(part)
+        check.names(own.get("kinds") or {}, seen, ("response", "kinds"), "part kind")
     for kind, template in (own.get("kinds") or {}).items():
         of_kind = [p for p in parts if _kind_of(p, kind_by) == str(kind)]
         for path, spot in template_refs(template, ("response", "kinds", kind)):

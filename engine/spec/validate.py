@@ -21,6 +21,7 @@ from ..templates import TemplateError, check_args, compile_template
 from ..transforms import REGISTRY
 from .diagnostics import Diagnostics
 from .loader import Path, SourceDoc, format_path
+from .part_names import check_event_parts, check_kinds
 
 SCHEMA_CODES = {
     "additionalProperties": "SPEC010",
@@ -262,6 +263,8 @@ def semantic_pass(doc: SourceDoc, diags: Diagnostics, *, file_stem: str | None =
         _check_adjust(doc, (*where, "adjust"), override.get("adjust") or (), diags)
     _check_response(doc, data.get("response") or {}, diags)
     _check_stream(doc, data.get("stream") or {}, diags)
+    check_kinds(doc, data.get("response") or {}, diags)
+    check_event_parts(doc, (data.get("stream") or {}).get("events") or {}, diags)
     _check_errors(doc, data.get("errors") or {}, diags)
     _check_operations(doc, data.get("operations") or {}, diags)
 
