@@ -27,6 +27,8 @@ from vllora_llm.engine.registry import discover, load_plan
 from vllora_llm.engine.transforms import REGISTRY, Context, needs_of
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance" / "requests"
+SPEC_TESTS = Path(__file__).resolve().parents[2] / "specs" / "providers"
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 WITH_NEEDS = sorted(name for name, t in REGISTRY.items() if t.needs is not None)
 
 KEYS = st.sampled_from(["messages", "content", "role", "type", "text", "tools", "tool_use", "tool_result",
@@ -108,9 +110,13 @@ def acting_requests() -> list[dict[str, Any]]:
 
 
 def conformance_requests() -> list[dict[str, Any]]:
+    """The unified requests of the conformance cases and of the shipped specs' protocol tests."""
     out = []
-    for path in sorted(CONFORMANCE.glob("*.yaml")):
-        for case in yaml.safe_load(path.read_text()) or ():
+    lists = [yaml.load(path.read_text(), Loader=LOADER) or () for path in sorted(CONFORMANCE.glob("*.yaml"))]
+    lists += [(yaml.load(path.read_text(), Loader=LOADER) or {}).get("requests") or ()
+              for path in sorted(SPEC_TESTS.glob("*.tests.yaml"))]
+    for cases in lists:
+        for case in cases:
             if isinstance(case, dict) and isinstance(case.get("given"), dict):
                 out.append(case["given"])
     return out
