@@ -100,13 +100,19 @@ def _last_keys(template: Any) -> list[str] | None:
 class EventExtras:
     """A stream's extras mapping over each event's JSON (passthrough and whole-response streams)."""
 
-    __slots__ = ("ctx", "read", "worth_reading")
+    __slots__ = ("ctx", "first", "keys", "read", "worth_reading")
 
     def __init__(self, fields: Mapping[str, Any], where: tuple[str | int, ...], provider: str) -> None:
         read = lower_extras(fields, where)
         assert read is not None  # (built only for a spec that declares extras)
         self.read = read
         keys = needles(fields)
+        self.keys: tuple[str, ...] = ("",) if keys is None else keys
+        """The quoted keys an event's text must hold for `of` to find anything (`("",)`: every event is read),
+        looked for with `in` (a few tens of ns, where a regex search costs a few hundred): a decoder may test
+        them itself before calling `of`; most events hold none of them."""
+        self.first: str | None = self.keys[0] if len(self.keys) == 1 and self.keys[0] else None
+        """The one key an SSE event's text must hold (a decoder tests `first in data` inline; None: call `of`)."""
         self.worth_reading = None if keys is None else re.compile(
             f"(?:{'|'.join(re.escape(key) for key in keys)})" + r"\s*:(?!\s*(?:\[\s*\]|\{\s*\}|null\b))")
         """Finds one of the declared keys holding a value that is not empty (an empty one is left out anyway):
@@ -118,6 +124,11 @@ class EventExtras:
         worth_reading = self.worth_reading
         if worth_reading is not None:
             text = data if isinstance(data, str) else data.decode("utf-8", "replace")
+            for key in self.keys:
+                if key in text:
+                    break
+            else:
+                return None
             if worth_reading.search(text) is None:
                 return None
         try:

@@ -55,6 +55,8 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         terminal = spec.get("terminal", "done_data")
         decoder = msgspec.json.Decoder(ChatCompletionChunk)
         extras = compile_event_extras(spec.get("extras"), ("stream", "extras"), provider)
+        if extras is not None and spec.get("framing", "sse") != "sse":
+            extras.first = None  # (`first in data` is for text payloads; event-stream payloads are bytes)
         return lambda: PassthroughDecoder(provider, decoder, done_data, terminal, extras)
     finish = FinishMap(response_spec.get("finish_reason"))
     if mode == "whole_response":

@@ -33,6 +33,8 @@ class PassthroughDecoder(StreamDecoder):
         decode = self.decoder.decode
         done_data = self.done_data
         watch = self.terminal != "done_data"
+        extras = self.extras
+        first = extras.first if extras is not None else None
         for frame in frames:
             data = frame.payload
             if data == done_data:
@@ -48,7 +50,8 @@ class PassthroughDecoder(StreamDecoder):
                 json_of(data, self.provider)
                 raise StreamError(f"a stream event is not a chunk: {preview(data, 200)!r}",
                                   provider=self.provider) from None
-            if self.extras is not None and (found := self.extras.of(data)):
+            # the spec's `stream.extras` (extras.py), read from an event that may hold one
+            if extras is not None and (first is None or first in data) and (found := extras.of(data)):
                 attach(chunk, found)
             if watch:
                 for choice in chunk.choices:
