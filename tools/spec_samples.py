@@ -160,6 +160,12 @@ def response_samples(cases: list[pt.Case]) -> list[Any]:
 
 
 def check_stream(check: SampleCheck, own: Mapping[str, Any], merged: Mapping[str, Any], cases: list[pt.Case]) -> None:
+    if own.get("extras"):
+        stream = merged.get("stream") or {}
+        every = [p for ps in stream_samples(cases, stream.get("event_type") or {}, Plan(merged)).values() for p in ps]
+        for name, template in own["extras"].items():
+            for path, spot in template_refs(template, ("stream", "extras", name)):
+                check.check(path, spot, every, "stream events")
     events = own.get("events") or {}
     if not isinstance(events, Mapping) or not events:
         return
@@ -196,9 +202,12 @@ def _kind_of(part: Any, kind_by: Mapping[str, Any]) -> str | None:
 def check_response(check: SampleCheck, own: Mapping[str, Any], merged: Mapping[str, Any],
                    cases: list[pt.Case]) -> None:
     response = merged.get("response") or {}
+    bodies = response_samples(cases)
+    for name, template in (own.get("extras") or {}).items():
+        for path, spot in template_refs(template, ("response", "extras", name)):
+            check.check(path, spot, bodies, "responses")
     if response.get("mode") != "template":
         return
-    bodies = response_samples(cases)
     for key in ("id", "model", "choices"):
         if isinstance(own.get(key), str):
             check.check(own[key], ("response", key), bodies, "responses")
