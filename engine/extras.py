@@ -97,6 +97,16 @@ def _last_keys(template: Any) -> list[str] | None:
     return out
 
 
+class _DroppingContext(Context):
+    """The context of the extras templates, shared by every call: a warning there is not returned anywhere, so
+    it is dropped (a list kept across calls would only grow)."""
+
+    __slots__ = ()
+
+    def warn(self, code: str, message: str, param: str | None = None) -> None:
+        return None
+
+
 class EventExtras:
     """A stream's extras mapping over each event's JSON (passthrough and whole-response streams)."""
 
@@ -117,7 +127,7 @@ class EventExtras:
             f"(?:{'|'.join(re.escape(key) for key in keys)})" + r"\s*:(?!\s*(?:\[\s*\]|\{\s*\}|null\b))")
         """Finds one of the declared keys holding a value that is not empty (an empty one is left out anyway):
         an event without such a key is not decoded again. None: every event is read."""
-        self.ctx = Context(provider)
+        self.ctx = _DroppingContext(provider)
 
     def of(self, data: str | bytes) -> dict[str, Any] | None:
         """The extras of one event's JSON text, or None; the event is decoded again only when it may hold one."""
