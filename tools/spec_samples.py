@@ -107,7 +107,7 @@ class SampleCheck:
         almost like it (`content-delat` for `content-delta`): its events would go to `*`, or be dropped."""
         if not seen:
             return
-        names = [name for name in seen if name not in declared]
+        names = list(seen)
         for name in declared:
             if str(name) == "*" or str(name) in seen:
                 continue
@@ -179,6 +179,10 @@ def check_stream(check: SampleCheck, own: Mapping[str, Any], merged: Mapping[str
             else None
         if switch_path and isinstance(mapping, Mapping):
             switch = compile_getter(str(switch_path))
+            kinds: dict[str, list[Any]] = {}
+            for payload in payloads:
+                kinds.setdefault(str(switch(payload)), []).append(payload)
+            check.names(mapping.get("cases") or {}, kinds, (*where, "cases"), f"`{name}` event of kind")
             for case_name, template in (mapping.get("cases") or {}).items():
                 chosen = [p for p in payloads if str(switch(p)) == str(case_name)]
                 for path, spot in template_refs(template, (*where, "cases", case_name)):
