@@ -103,16 +103,17 @@ class SampleCheck:
 
 
     def names(self, declared: Mapping[str, Any], seen: Mapping[str, list[Any]], where: Where, what: str) -> None:
-        """SPEC051: a declared event name (part kind) that no sample has, where the samples have one spelt
-        almost like it (`content-delat` for `content-delta`): its events would go to `*`, or be dropped."""
+        """SPEC051: a declared event name (part kind) that no sample has, where the samples have one a typo away
+        (a letter added, dropped, changed, or two swapped: `content-delat` for `content-delta`): its events
+        would go to `*`, or be dropped."""
         if not seen:
             return
         names = list(seen)
         for name in declared:
             if str(name) == "*" or str(name) in seen:
                 continue
-            close = [n for n in names if _one_edit_apart(str(name), n)] or get_close_matches(str(name), names, n=1,
-                                                                                             cutoff=0.8)
+            close = [n for n in names if _one_edit_apart(str(name), n)]  # (a typo: distinct names such as
+            # contentBlockStart / contentBlockStop are alike by ratio, and both real)
             if close:
                 spot = (*where, name)
                 self.diags.add(
