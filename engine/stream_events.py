@@ -93,7 +93,7 @@ class EventsDecoder(StreamDecoder):
         ctx = self.ctx
         append = out.append
         data_kind = DATA
-        texted = False
+        texted: bool | str = False  # (a non-empty text delta came: the stream gave text)
         for frame in frames:
             if frame.kind != data_kind:
                 self._raise(frame)
@@ -108,7 +108,7 @@ class EventsDecoder(StreamDecoder):
                 payload = {}
             parts = read_event(payload, frame, ctx)
             if type(parts) is str:  # a text delta and nothing else (templates._lower_parts)
-                texted = texted or bool(parts)
+                texted = texted or parts
                 append(ChatCompletionChunk(id=self.id, model=self.model,
                                            choices=[ChunkChoice(delta=ChoiceDelta(content=parts), index=0)]))
             elif parts:
