@@ -9,7 +9,8 @@ spec that declares none pays nothing (no function, no check per event beyond one
 
 A stream decoder runs its `read_extras` only on events that can hold one of the declared fields: the last key
 of a declared path must occur in the event's JSON (`needles`, looked for with `in`) with a value that is not
-empty (a regex, then the second decode); an extra whose path is JMESPath has no needle, and every event is read. The aggregate of a stream merges the chunks' extras (`merge_extras`):
+empty (a regex, then the second decode); an extra whose path is JMESPath has no needle, and every event is read.
+The aggregate of a stream merges the chunks' extras (`merge_extras`):
 lists are concatenated, leaving out items already there (providers repeat the whole list on every event),
 other values are replaced by the later one.
 
