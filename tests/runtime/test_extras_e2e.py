@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.registry import builtin_dir
 from vllora_llm.error import InvalidRequestError
+from vllora_llm.testing import LocalProviderServer
 
 CASES = yaml.safe_load((builtin_dir() / "cohere.tests.yaml").read_text(encoding="utf-8"))
 RESPONSES = {case["id"]: case["body"] for case in CASES["responses"] if "expect" in case}
@@ -135,3 +136,18 @@ async def test_a_typo_in_a_path_is_a_warning_not_a_silent_empty_answer(tmp_path:
     assert [(w.code, w.param) for w in response.warnings] == [("mapping_yielded_nothing", "response.kinds.text")]
     assert "every part 'text' (1 payload) gave nothing" in response.warnings[0].message
     assert good.warnings == [] and good_stream.aggregate().warnings == [] and good.text()
+
+
+async def test_routes_keep_the_raw_body_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-routed-key-123")
+    async with LocalProviderServer() as server:
+        config = tmp_path / "models.yaml"
+        config.write_text(yaml.safe_dump([{"model": "m", "model_provider": "openai", "inference_provider": {
+            "provider": "openai", "model_name": "gpt-4.1-mini", "endpoint": server.openai_base_url}}]))
+        async with VlloraLLMClient.from_config(config, extras="raw") as client:
+            response = await client.completions().create({"model": "m", "messages": [{"role": "user",
+                                                                                      "content": "Hi"}]})
+    assert response.extras is not None
+    assert response.extras["raw"]["choices"][0]["message"]["content"] == response.text()
+    with pytest.raises(InvalidRequestError, match="extras: expected 'raw'"):
+        VlloraLLMClient.from_config(config, extras="all")
