@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from yarl import URL
 
+from vllora_llm.engine.cache_marks import is_marked
 from vllora_llm.engine.errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError, StreamError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
@@ -60,6 +61,9 @@ from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Tra
 
 if TYPE_CHECKING:  # (the spec compiler is imported only by clients built from a spec)
     from vllora_llm.engine.operations import OperationPlan
+
+    from .prompt_cache import PromptCaching
+    from .response_store import KeyValueStore
 
 __all__ = [
     "FRAMERS",
@@ -376,7 +380,10 @@ class ProviderModelInstance(StreamOpeningInstance):
         limits: Limits | None = None,
         secret_headers: Sequence[str] = (),
         max_input_depth: int = MAX_INPUT_DEPTH,
+        cache_store: KeyValueStore | None = None,
     ) -> None:
+        """`cache_store` keeps the prompt-cache registry (spec with a `prompt_cache` operation only; default: an
+        in-memory LRU)."""
         if plan.framing not in FRAMERS:
             known = ", ".join(sorted(FRAMERS))
             raise SpecError(f"{plan.name}: unknown stream framing {plan.framing!r} (known: {known})")
@@ -403,6 +410,16 @@ class ProviderModelInstance(StreamOpeningInstance):
         self.limits: Limits = limits or getattr(transport, "limits", None) or Limits()
         """Size and depth limits (a transport you pass bounds bodies with its own `limits`)."""
         self.transport: Transport = transport or AiohttpTransport(timeout, limits=self.limits)
+        self.prompt_cache: PromptCaching | None = None
+        """Creates and reuses the provider-side caches of marked prefixes (None: the spec has no such operation)."""
+        if ((getattr(plan, "spec", None) or {}).get("operations") or {}).get("prompt_cache"):
+            from vllora_llm.engine.prompt_cache import compile_prompt_cache
+
+            from .prompt_cache import PromptCaching
+
+            cache_plan = compile_prompt_cache(plan.spec, plan.name)  # type: ignore[attr-defined]
+            if cache_plan is not None:
+                self.prompt_cache = PromptCaching(self, cache_plan, cache_store)
 
     def __repr__(self) -> str:
         return f"ProviderModelInstance({self.plan.name!r}, base_url={mask_url_passwords(repr(self.base_url))})"
@@ -452,13 +469,17 @@ class ProviderModelInstance(StreamOpeningInstance):
         return any(name.lower() == "authorization" for name in probe.headers)
 
     def _prepare(
-        self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None
+        self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None,
+        body_edit: Callable[[bytes], bytes] | None = None,
     ) -> tuple[WireRequest, list[RequestWarning]]:
+        """The wire request, authorized; `body_edit` rewrites the plan's body first (the prompt cache's cut)."""
         check_depth(request, self.max_input_depth, self.plan.name)  # a text-only request: a few attribute reads
         try:
             wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
         except (RecursionError, UnicodeEncodeError) as exc:  # what the encoder refused: name the field
             raise explain_unencodable(request, exc, self.plan.name) from None
+        if body_edit is not None:
+            wire.body = body_edit(wire.body)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: %s %s", self.plan.name, wire.method, redact(wire.url.split("?", 1)[0], self._redactor))
         if warnings and self._redactor:  # a warning may quote a request value, and a value may hold a key
@@ -564,6 +585,15 @@ class ProviderModelInstance(StreamOpeningInstance):
     async def complete_validated(
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
     ) -> ChatCompletionMessageWithFinishReason:
+        caching = self.prompt_cache
+        if caching is not None and is_marked(request):
+            return await caching.complete(request, builtins)
+        return await self.complete_uncached(request, builtins)
+
+    async def complete_uncached(
+        self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
+    ) -> ChatCompletionMessageWithFinishReason:
+        """One whole completion, as the plan renders it (no prompt cache)."""
         wire, warnings = self._prepare(request, stream=False, builtins=builtins)
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
@@ -644,7 +674,16 @@ class ProviderModelInstance(StreamOpeningInstance):
         return await run_operation(self, operation, request)
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
-        wire, warnings = self._prepare(request, stream=True)
+        caching = self.prompt_cache
+        if caching is not None and is_marked(request):
+            return await caching.open_stream(request)
+        return await self.open_stream_uncached(request)
+
+    async def open_stream_uncached(
+        self, request: ChatCompletionRequest, body_edit: Callable[[bytes], bytes] | None = None
+    ) -> ChunkStream:
+        """A stream, opened, as the plan renders it (`body_edit`: see `_prepare`)."""
+        wire, warnings = self._prepare(request, stream=True, body_edit=body_edit)
         stream = _ProviderChunkStream(self, wire, warnings)
         await stream.open()
         return stream
