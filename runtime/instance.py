@@ -410,16 +410,23 @@ class ProviderModelInstance(StreamOpeningInstance):
         self.limits: Limits = limits or getattr(transport, "limits", None) or Limits()
         """Size and depth limits (a transport you pass bounds bodies with its own `limits`)."""
         self.transport: Transport = transport or AiohttpTransport(timeout, limits=self.limits)
-        self.prompt_cache: PromptCaching | None = None
+        self._cache_store = cache_store
+        self._prompt_cache: PromptCaching | None = None
+        self._caches = bool(((getattr(plan, "spec", None) or {}).get("operations") or {}).get("prompt_cache"))
+        """Whether the spec has a `prompt_cache` operation (compiled on the first marked request)."""
+
+    @property
+    def prompt_cache(self) -> PromptCaching | None:
         """Creates and reuses the provider-side caches of marked prefixes (None: the spec has no such operation)."""
-        if ((getattr(plan, "spec", None) or {}).get("operations") or {}).get("prompt_cache"):
+        if self._prompt_cache is None and self._caches:
             from vllora_llm.engine.prompt_cache import compile_prompt_cache
 
             from .prompt_cache import PromptCaching
 
-            cache_plan = compile_prompt_cache(plan.spec, plan.name)  # type: ignore[attr-defined]
+            cache_plan = compile_prompt_cache(getattr(self.plan, "spec", {}), self.plan.name)
             if cache_plan is not None:
-                self.prompt_cache = PromptCaching(self, cache_plan, cache_store)
+                self._prompt_cache = PromptCaching(self, cache_plan, self._cache_store)
+        return self._prompt_cache
 
     def __repr__(self) -> str:
         return f"ProviderModelInstance({self.plan.name!r}, base_url={mask_url_passwords(repr(self.base_url))})"
@@ -585,9 +592,10 @@ class ProviderModelInstance(StreamOpeningInstance):
     async def complete_validated(
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
     ) -> ChatCompletionMessageWithFinishReason:
-        caching = self.prompt_cache
-        if caching is not None and is_marked(request):
-            return await caching.complete(request, builtins)
+        if self._caches and is_marked(request):
+            caching = self.prompt_cache
+            if caching is not None:
+                return await caching.complete(request, builtins)
         return await self.complete_uncached(request, builtins)
 
     async def complete_uncached(
@@ -674,9 +682,10 @@ class ProviderModelInstance(StreamOpeningInstance):
         return await run_operation(self, operation, request)
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
-        caching = self.prompt_cache
-        if caching is not None and is_marked(request):
-            return await caching.open_stream(request)
+        if self._caches and is_marked(request):
+            caching = self.prompt_cache
+            if caching is not None:
+                return await caching.open_stream(request)
         return await self.open_stream_uncached(request)
 
     async def open_stream_uncached(

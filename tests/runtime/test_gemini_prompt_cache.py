@@ -120,6 +120,17 @@ async def test_an_expired_cache_is_recreated_once(client: VlloraLLMClient, serve
     assert len(server.gemini_caches.creates) == 2  # the new cache is reused
 
 
+async def test_a_stream_recreates_a_gone_cache(client: VlloraLLMClient, server: LocalProviderServer) -> None:
+    await client.completions().create(conversation("One?"))
+    server.gemini_caches.expire()
+    async with asyncio.timeout(10), client.completions().create_stream(conversation("Two?")) as stream:
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text.endswith("You said: Two?") and stream.warnings == []
+    assert len(server.gemini_caches.creates) == 2
+    streamed = [r.json["cachedContent"] for r in server.requests if r.path.endswith(":streamGenerateContent")]
+    assert len(streamed) == 2 and streamed[1] in server.gemini_caches.caches and streamed[0] != streamed[1]
+
+
 async def test_a_cache_deleted_elsewhere_is_recreated(
     client: VlloraLLMClient, server: LocalProviderServer, oracle: genai.client.AsyncClient
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -10,7 +11,7 @@ import pytest
 from vllora_llm.engine.errors import InvalidRequestError
 from vllora_llm.engine.gateway import ChatCompletionMessage, ChatCompletionRequest, TextPart
 from vllora_llm.engine.prompt_cache import PromptCachePlan, compile_prompt_cache, is_marked, last_mark, ttl_seconds
-from vllora_llm.engine.registry import load_plan
+from vllora_llm.engine.registry import load_plan, validate_files
 
 MARK = {"type": "ephemeral"}
 
@@ -98,3 +99,37 @@ def test_a_mark_on_a_message_moves_onto_its_last_part() -> None:
     request = ChatCompletionRequest(model="m", messages=[message])
     assert is_marked(request) and last_mark(request) == (0, "1h")
     assert not is_marked(ChatCompletionRequest(model="m", messages=[ChatCompletionMessage.new_text("user", "x")]))
+
+
+def test_validate_reports_bad_templates_and_patterns(tmp_path: Path) -> None:
+    spec = tmp_path / "badcache.yaml"
+    spec.write_text("""apiVersion: vllora.dev/v1
+kind: ProviderSpec
+metadata: {name: badcache, revision: 1}
+extends: gemini
+operations:
+  prompt_cache:
+    prefix: {list: contents}
+    reference: cachedContent
+    create:
+      endpoint: {path: /x}
+      request: {model: {$op: nope, in: $model}}
+    gone: {status: [404], message: "(cache"}
+""")
+    diagnostics, _ = validate_files([spec])
+    found = sorted((d.code, d.path) for d in diagnostics)
+    assert found == [("SPEC030", "operations.prompt_cache.create.request.model.$op"),
+                     ("SPEC031", "operations.prompt_cache.gone.message")]
+    assert all(d.line > 0 for d in diagnostics)
+
+
+def test_a_message_mark_reaches_the_other_providers_cache_points() -> None:
+    request = ChatCompletionRequest.from_dict({"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [
+        {"role": "system", "content": "rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}},
+        {"role": "user", "content": "q"}]})
+    anthropic, _ = load_plan("anthropic").encode(request, base_url="http://127.0.0.1:1")
+    assert msgspec.json.decode(anthropic.body)["system"] == [
+        {"type": "text", "text": "rules", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+    bedrock, _ = load_plan("bedrock").encode(request, base_url="http://127.0.0.1:1")
+    assert msgspec.json.decode(bedrock.body)["system"] == [{"text": "rules"},
+                                                           {"cachePoint": {"type": "default", "ttl": "1h"}}]
