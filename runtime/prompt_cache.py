@@ -110,8 +110,9 @@ class PromptCaching:
         index, ttl_text = mark
         plan, model = self.plan, request.model
         ttl = ttl_seconds(ttl_text, plan.default_ttl)
-        prefix = self._body(msgspec.structs.replace(request, messages=request.messages[: index + 1]))
-        split = plan.split(model, self._body(request), prefix)
+        prefix = self._body(msgspec.structs.replace(request, messages=request.messages[: index + 1]))[1]
+        whole, decoded = self._body(request)
+        split = plan.split(model, decoded, prefix)
         if split is None:
             return await send(None), [_warning(
                 "prompt_cache_not_split", "the marked prefix could not be cut from the request (nothing would "
@@ -128,7 +129,7 @@ class PromptCaching:
                 f"({entry.too_small}); sent without a cache")]
         assert entry.name is not None
         try:
-            return await send(self._rewrite(model, prefix, entry.name)), []
+            return await send(self._rewrite(model, prefix, entry.name, whole, split)), []
         except LLMError as err:
             if not plan.gone(err):
                 raise
@@ -136,22 +137,25 @@ class PromptCaching:
         entry = await self._entry(model, split, ttl)
         if entry.name is None:
             return await send(None), [_warning("prompt_cache_too_small", f"sent without a cache ({entry.too_small})")]
-        return await send(self._rewrite(model, prefix, entry.name)), []
+        return await send(self._rewrite(model, prefix, entry.name, whole, split)), []
 
-    def _body(self, request: ChatCompletionRequest) -> dict[str, Any]:
+    def _body(self, request: ChatCompletionRequest) -> tuple[bytes, dict[str, Any]]:
         wire, _ = self.instance.plan.encode(request, stream=False, base_url=self.instance.base_url)
         body: dict[str, Any] = msgspec.json.decode(wire.body)
-        return body
+        return wire.body, body
 
-    def _rewrite(self, model: str, prefix: dict[str, Any], name: str) -> Callable[[bytes], bytes]:
-        """The edit that turns the plan's body for the whole request into the one naming cache `name`."""
+    def _rewrite(
+        self, model: str, prefix: dict[str, Any], name: str, whole: bytes, split: Split
+    ) -> Callable[[bytes], bytes]:
+        """The edit that turns the plan's body for the whole request into the one naming cache `name` (`whole`
+        and `split`: that body as already cut, reused when the call renders the same bytes)."""
 
         def edit(raw: bytes) -> bytes:
-            split: Split | None = self.plan.split(model, msgspec.json.decode(raw), prefix)
-            if split is None:
+            found: Split | None = split if raw == whole else self.plan.split(model, msgspec.json.decode(raw), prefix)
+            if found is None:
                 raise MappingError("the marked prefix could not be cut from the request",
                                    provider=self.plan.provider)
-            return self.plan.using(split.rest, name)
+            return self.plan.using(found.rest, name)
 
         return edit
 

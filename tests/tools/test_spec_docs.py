@@ -133,3 +133,12 @@ def test_operations_section_lists_each_operation_or_its_absence(
             assert sorted(re.findall(r"^\| `([a-z_.]+)` \|", table, re.M)) == sorted(operation_params(operation))
         else:
             assert f"`{operation}`" in section.split("Not offered here:", 1)[1].split("\n", 1)[0]
+
+
+def test_gemini_documents_its_prompt_cache(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = docs(capsys, "gemini")
+    assert code == 0
+    section = out.split("### `prompt_cache`", 1)[1]
+    assert "leading entries of `contents` up to the marked message" in section
+    assert "`gemini-2.5-pro*`, `gemini-2.5-flash-lite*`: 2048" in section
+    assert "create: POST `https://generativelanguage.googleapis.com/v1beta/cachedContents`" in section
