@@ -6,22 +6,30 @@ the spec compiler.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .gateway import ChatCompletionRequest, PartsContent
 
 
-def last_mark(request: ChatCompletionRequest) -> tuple[int, str | None] | None:
-    """(the index of the last message carrying `cache_control`, on itself or one of its parts; that mark's
-    ttl), or None when nothing is marked. The cached prefix ends with that whole message."""
-    found: tuple[int, str | None] | None = None
+class Mark(NamedTuple):
+    message: int
+    """The message the cached prefix ends with (the whole message)."""
+    ttl: str | None
+    path: str
+    """Where the mark is (`messages[1].content[0].cache_control`), for errors."""
+
+
+def last_mark(request: ChatCompletionRequest) -> Mark | None:
+    """The last `cache_control` mark (on a message or one of its parts), or None when nothing is marked."""
+    found: Mark | None = None
     for index, message in enumerate(request.messages):
-        mark = message.cache_control
+        if message.cache_control is not None:
+            found = Mark(index, message.cache_control.ttl, f"messages[{index}].cache_control")
         content = message.content
         if type(content) is PartsContent:
-            for part in content:
+            for position, part in enumerate(content):
                 if part.cache_control is not None:
-                    mark = part.cache_control
-        if mark is not None:
-            found = (index, mark.ttl)
+                    found = Mark(index, part.cache_control.ttl, f"messages[{index}].content[{position}].cache_control")
     return found
 
 

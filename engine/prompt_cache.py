@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from .cache_marks import is_marked, last_mark
+from .cache_marks import Mark, is_marked, last_mark
 from .error_map import ErrorBuilder, compile_errors
 from .errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError
 from .gateway import JSON_ENCODER, GatewayStruct
@@ -31,8 +31,8 @@ from .templates import Evaluator, compile_template
 from .transforms import Context
 from .wire import WireRequest
 
-__all__ = ["DISPLAY_PREFIX", "CachedContent", "PromptCachePlan", "Split", "compile_prompt_cache", "is_marked",
-           "last_mark", "ttl_seconds"]
+__all__ = ["DISPLAY_PREFIX", "CachedContent", "Mark", "PromptCachePlan", "Split", "compile_prompt_cache",
+           "is_marked", "last_mark", "ttl_seconds"]
 
 DISPLAY_PREFIX = "vllora-llm:"
 """Caches this library creates carry `<prefix><key>` as their display name: `client.caches()` lists those."""
@@ -53,14 +53,14 @@ class CachedContent(GatewayStruct):
     tokens: int | None = None
 
 
-def ttl_seconds(value: str | None, default: int) -> int:
-    """`cache_control.ttl` (`"5m"`, `"1h"`, `"3600s"`, `"90"`) in whole seconds (at least 1); `default` if None."""
+def ttl_seconds(value: str | None, default: int, where: str = "cache_control.ttl") -> int:
+    """`cache_control.ttl` (`"5m"`, `"1h"`, `"3600s"`, `"90"`) in whole seconds (at least 1); `default` if None.
+    `where` names the field in the error."""
     if value is None:
         return default
     found = _DURATION.match(value)
     if found is None:
-        raise InvalidRequestError(f"cache_control.ttl: {value!r} is not a duration (e.g. '300s', '5m', '1h')",
-                                  path="cache_control.ttl")
+        raise InvalidRequestError(f"{where}: {value!r} is not a duration (e.g. '300s', '5m', '1h')", path=where)
     return max(1, round(float(found.group(1)) * _UNITS[found.group(2)]))
 
 

@@ -43,13 +43,15 @@ T = TypeVar("T")
 
 KEY_PREFIX = "prompt_cache:"
 EXPIRY_MARGIN = 10.0
-"""Seconds before its expiry a cache is no longer handed out (a request in flight must still find it)."""
+"""Seconds before its expiry a cache is no longer handed out (a request in flight must still find it); a tenth
+of the ttl for caches shorter than 100 s."""
 MAX_PAGES = 100
 
 
 class _Entry(msgspec.Struct, omit_defaults=True):
     name: str | None = None
     expires_at: float = 0.0
+    """When the registry stops handing it out (wall clock: entries may be shared between processes)."""
     too_small: str | None = None
     """The provider's answer when it refused the prefix as too small (remembered until `expires_at`)."""
 
@@ -64,6 +66,8 @@ class PromptCaching:
         self.instance = instance
         self.plan = plan
         self.store: KeyValueStore = store if store is not None else InMemoryStore(max_entries=1000)
+        self.clock: Callable[[], float] = time.time
+        """The registry's wall clock (expiry is wall time: a store may be shared between processes)."""
         self.created = 0
         """How many caches this instance created (a number to watch: each one is billed for storage)."""
         self._inflight: dict[str, asyncio.Future[_Entry]] = {}
@@ -107,9 +111,9 @@ class PromptCaching:
         mark = last_mark(request)
         if mark is None:
             return await send(None), []
-        index, ttl_text = mark
+        index = mark.message
         plan, model = self.plan, request.model
-        ttl = ttl_seconds(ttl_text, plan.default_ttl)
+        ttl = ttl_seconds(mark.ttl, plan.default_ttl, mark.path + ".ttl")
         prefix = self._body(msgspec.structs.replace(request, messages=request.messages[: index + 1]))[1]
         whole, decoded = self._body(request)
         split = plan.split(model, decoded, prefix)
@@ -170,7 +174,7 @@ class PromptCaching:
                 entry = _decode_entry(found, _Entry)
             except msgspec.ValidationError:
                 entry = None
-            if entry is not None and entry.expires_at - EXPIRY_MARGIN > time.time():
+            if entry is not None and entry.expires_at > self.clock():
                 return entry
         pending = self._inflight.get(key)
         if pending is None:
@@ -186,10 +190,10 @@ class PromptCaching:
         except LLMError as err:
             if not self.plan.too_small(err):
                 raise
-            entry = _Entry(too_small=err.message, expires_at=time.time() + ttl)
+            entry = _Entry(too_small=err.message, expires_at=self.clock() + ttl)
         else:
             self.created += 1
-            entry = _Entry(name=resource.name, expires_at=time.time() + ttl)
+            entry = _Entry(name=resource.name, expires_at=self.clock() + ttl - min(EXPIRY_MARGIN, ttl / 10))
             if len(self._keys) >= 4096:
                 self._keys.pop(next(iter(self._keys)))
             self._keys[resource.name] = key

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
 from vllora_llm.client import SyncVlloraLLMClient, VlloraLLMClient
-from vllora_llm.engine.errors import MappingError, PermissionDeniedError
+from vllora_llm.engine.errors import InvalidRequestError, MappingError, PermissionDeniedError
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.runtime.response_store import InMemoryStore
 from vllora_llm.testing import Fault, LocalProviderServer
@@ -129,6 +130,37 @@ async def test_a_stream_recreates_a_gone_cache(client: VlloraLLMClient, server: 
     assert len(server.gemini_caches.creates) == 2
     streamed = [r.json["cachedContent"] for r in server.requests if r.path.endswith(":streamGenerateContent")]
     assert len(streamed) == 2 and streamed[1] in server.gemini_caches.caches and streamed[0] != streamed[1]
+
+
+async def test_concurrent_requests_with_a_new_prefix_create_it_once(client: VlloraLLMClient,
+                                                                   server: LocalProviderServer) -> None:
+    answers = await asyncio.gather(*(client.completions().create(conversation(f"Q{i}?")) for i in range(3)))
+    assert len(server.gemini_caches.creates) == 1 and all(not a.warnings for a in answers)
+
+
+async def test_the_registry_honours_expiry(client: VlloraLLMClient, server: LocalProviderServer) -> None:
+    await client.completions().create(conversation("Now?", ttl="5m"))
+    await client.completions().create(conversation("Soon?", ttl="5m"))
+    assert len(server.gemini_caches.creates) == 1
+    later = time.time() + 300
+    caching = client.instance.prompt_cache  # type: ignore[attr-defined]
+    caching.clock = lambda: later  # the registry's clock: the server still holds the cache
+    server.reset()
+    await client.completions().create(conversation("Later?", ttl="5m"))  # expired here: no failed call first
+    assert [r.path for r in server.requests] == ["/v1beta/cachedContents",
+                                                 "/v1beta/models/gemini-2.5-flash:generateContent"]
+
+
+async def test_a_short_ttl_is_still_reused(client: VlloraLLMClient, server: LocalProviderServer) -> None:
+    for question in ("A?", "B?", "C?"):
+        await client.completions().create(conversation(question, ttl="20s"))
+    assert len(server.gemini_caches.creates) == 1 and server.gemini_caches.creates[0]["ttl"] == "20s"
+
+
+async def test_a_bad_ttl_is_refused_before_any_call(client: VlloraLLMClient, server: LocalProviderServer) -> None:
+    with pytest.raises(InvalidRequestError, match=r"messages\[1\]\.content\[0\]\.cache_control\.ttl: 'soon'"):
+        await client.completions().create(conversation("Q?", ttl="soon"))
+    assert server.requests == []
 
 
 async def test_a_cache_deleted_elsewhere_is_recreated(

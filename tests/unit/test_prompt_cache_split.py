@@ -97,7 +97,7 @@ def test_a_mark_on_a_message_moves_onto_its_last_part() -> None:
     (part,) = message.content
     assert isinstance(part, TextPart) and part.cache_control is not None and part.cache_control.ttl == "1h"
     request = ChatCompletionRequest(model="m", messages=[message])
-    assert is_marked(request) and last_mark(request) == (0, "1h")
+    assert is_marked(request) and last_mark(request) == (0, "1h", "messages[0].content[0].cache_control")
     assert not is_marked(ChatCompletionRequest(model="m", messages=[ChatCompletionMessage.new_text("user", "x")]))
 
 
