@@ -21,10 +21,10 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from .cache_marks import Mark, is_marked, last_mark
+from .cache_marks import CachedContent, Mark, is_marked, last_mark
 from .error_map import ErrorBuilder, compile_errors
 from .errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError
-from .gateway import JSON_ENCODER, GatewayStruct
+from .gateway import JSON_ENCODER
 from .operations import merge_layer
 from .response import decode_json
 from .templates import Evaluator, compile_template
@@ -40,17 +40,6 @@ DISPLAY_PREFIX = "vllora-llm:"
 _NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)+$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-class CachedContent(GatewayStruct):
-    """A provider-side prompt cache, as `client.caches()` lists it (`tokens`: its size, when reported)."""
-
-    name: str
-    display_name: str | None = None
-    model: str | None = None
-    create_time: str | None = None
-    expire_time: str | None = None
-    tokens: int | None = None
 
 
 def ttl_seconds(value: str | None, default: int, where: str = "cache_control.ttl") -> int:

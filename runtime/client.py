@@ -41,7 +41,7 @@ from .transport import Timeouts, call_timeouts, unkept_stream
 if TYPE_CHECKING:
     from vllora_llm.engine.mcp_types import McpDefinition
 
-    from .prompt_cache import CachesClient
+    from .caches_client import CachesClient
     from .python_tool import FunctionTool
     from .response_store import ResponseStore
     from .responses import ResponsesClient
@@ -596,7 +596,7 @@ class VlloraLLMClient:
         delete); a `MappingError` when the client's provider has no `prompt_cache` operation."""
         from vllora_llm.engine.errors import MappingError
 
-        from .prompt_cache import CachesClient
+        from .caches_client import CachesClient
 
         caching = getattr(self.instance, "prompt_cache", None)
         if caching is None:

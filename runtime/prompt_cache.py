@@ -6,7 +6,7 @@ A request with `cache_control` marks, on a provider whose spec has a `prompt_cac
 that prefix, or one is created (once, even for concurrent requests with the same prefix); the request is then
 sent with the cache's name and only the rest of the conversation. A cache the provider says is gone (expired,
 deleted) is recreated once and the request sent again. A prefix below the model's minimum size is sent
-uncached, with a warning value. `CachesClient` (`client.caches()`) lists and deletes this library's caches.
+uncached, with a warning value. `client.caches()` (`caches_client.py`) lists and deletes this library's caches.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .instance import ChunkStream, ProviderModelInstance
     from .transport import Response
 
-__all__ = ["CachesClient", "PromptCaching"]
+__all__ = ["PromptCaching"]
 
 T = TypeVar("T")
 
@@ -255,35 +255,3 @@ class PromptCaching:
 
 def _warning(code: str, message: str) -> RequestWarning:
     return RequestWarning(code=code, message=message, param="cache_control")
-
-
-class CachesClient:
-    """`client.caches()`: the prompt caches this library created on the provider (list, get, delete)."""
-
-    __slots__ = ("_caching",)
-
-    def __init__(self, caching: PromptCaching) -> None:
-        self._caching = caching
-
-    async def list(self, *, everything: bool = False) -> list[CachedContent]:
-        """This library's caches (their display name starts with `vllora-llm:`); `everything=True`: all."""
-        return await self._caching.list(everything=everything)
-
-    async def get(self, name: str) -> CachedContent:
-        return await self._caching.get(name)
-
-    async def delete(self, name: str) -> None:
-        """Delete the cache `name` (`cachedContents/...`) and forget it, so the next request recreates it."""
-        await self._caching.delete(name)
-
-    async def delete_all(self) -> int:
-        """Delete every cache this library created (as `list()` shows them); how many were deleted."""
-        caches = await self.list()
-        for cache in caches:
-            await self.delete(cache.name)
-        return len(caches)
-
-    @property
-    def created(self) -> int:
-        """How many caches this client created so far."""
-        return self._caching.created

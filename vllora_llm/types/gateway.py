@@ -3,6 +3,7 @@
 Re-exported from `vllora_llm.engine.gateway`, where they live next to the code that maps them.
 """
 
+from vllora_llm.engine.cache_marks import CachedContent
 from vllora_llm.engine.gateway import (
     FINISH_REASONS,
     CacheControl,
@@ -75,6 +76,7 @@ from vllora_llm.engine.gateway_ops import (
 __all__ = [
     "FINISH_REASONS",
     "CacheControl",
+    "CachedContent",
     "ChatCompletionChunk",
     "ChatCompletionMessage",
     "ChatCompletionMessageWithFinishReason",
