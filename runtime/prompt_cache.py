@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
-from vllora_llm.engine.errors import LLMError, MappingError
+from vllora_llm.engine.errors import InvalidRequestError, LLMError, MappingError
 from vllora_llm.engine.gateway import ChatCompletionMessageWithFinishReason, ChatCompletionRequest, RequestWarning
 from vllora_llm.engine.prompt_cache import (
     DISPLAY_PREFIX,
@@ -52,8 +52,10 @@ class _Entry(msgspec.Struct, omit_defaults=True):
     name: str | None = None
     expires_at: float = 0.0
     """When the registry stops handing it out (wall clock: entries may be shared between processes)."""
-    too_small: str | None = None
-    """The provider's answer when it refused the prefix as too small (remembered until `expires_at`)."""
+    refused: str | None = None
+    """The provider's answer when it refused to cache the prefix (remembered until `expires_at`)."""
+    too_small: bool = False
+    """Whether that answer said the prefix is below the model's minimum."""
 
 
 _decode_entry = msgspec.convert
@@ -127,21 +129,23 @@ class PromptCaching:
                 "prompt_cache_too_small", f"the marked prefix (about {split.size_estimate} tokens) is below "
                 f"{model}'s minimum cache size ({minimum} tokens); sent without a cache")]
         entry = await self._entry(model, split, ttl)
-        if entry.too_small is not None:
-            return await send(None), [_warning(
-                "prompt_cache_too_small", f"{self.instance.plan.name} refused to cache the marked prefix "
-                f"({entry.too_small}); sent without a cache")]
-        assert entry.name is not None
+        if entry.name is None:
+            return await send(None), [self._refused(entry)]
         try:
             return await send(self._rewrite(model, prefix, entry.name, whole, split)), []
         except LLMError as err:
             if not plan.gone(err):
                 raise
-        await self._forget(split.key, entry.name)  # expired or deleted: recreate it once, transparently
+        await self._forget(KEY_PREFIX + split.key, entry.name)  # expired or deleted: recreate it once
         entry = await self._entry(model, split, ttl)
         if entry.name is None:
-            return await send(None), [_warning("prompt_cache_too_small", f"sent without a cache ({entry.too_small})")]
+            return await send(None), [self._refused(entry)]
         return await send(self._rewrite(model, prefix, entry.name, whole, split)), []
+
+    def _refused(self, entry: _Entry) -> RequestWarning:
+        code = "prompt_cache_too_small" if entry.too_small else "prompt_cache_refused"
+        return _warning(code, f"{self.instance.plan.name} refused to cache the marked prefix ({entry.refused}); "
+                              "sent without a cache")
 
     def _body(self, request: ChatCompletionRequest) -> tuple[bytes, dict[str, Any]]:
         wire, _ = self.instance.plan.encode(request, stream=False, base_url=self.instance.base_url)
@@ -187,10 +191,8 @@ class PromptCaching:
         wire = self.plan.create(self._base_url(), model, split, ttl)
         try:
             resource = await self._call(wire, self.plan.decode_resource)
-        except LLMError as err:
-            if not self.plan.too_small(err):
-                raise
-            entry = _Entry(too_small=err.message, expires_at=self.clock() + ttl)
+        except InvalidRequestError as err:  # too small, or a model that takes no cache: send it uncached
+            entry = _Entry(refused=err.message, too_small=self.plan.too_small(err), expires_at=self.clock() + ttl)
         else:
             self.created += 1
             entry = _Entry(name=resource.name, expires_at=self.clock() + ttl - min(EXPIRY_MARGIN, ttl / 10))
@@ -200,14 +202,18 @@ class PromptCaching:
         await self.store.put(key, msgspec.to_builtins(entry))
         return entry
 
-    async def _forget(self, key: str, name: str | None) -> None:
-        if name is not None:
-            self._keys.pop(name, None)
+    async def _forget(self, key: str, name: str) -> None:
+        """Drop the registry entry `key` if it still names the cache `name` (a concurrent request that found the
+        same cache gone may have stored its replacement already)."""
+        self._keys.pop(name, None)
+        found = await self.store.get(key)
+        if isinstance(found, dict) and found.get("name") not in (None, name):
+            return
         delete = getattr(self.store, "delete", None)
         if delete is not None:
-            await delete(KEY_PREFIX + key if not key.startswith(KEY_PREFIX) else key)
+            await delete(key)
         else:
-            await self.store.put(KEY_PREFIX + key, msgspec.to_builtins(_Entry()))
+            await self.store.put(key, msgspec.to_builtins(_Entry()))
 
     # ---- the other calls ----------------------------------------------------------------------------------
 

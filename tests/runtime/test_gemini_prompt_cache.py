@@ -203,6 +203,18 @@ async def test_below_the_minimum_is_sent_uncached_with_a_warning(client: VlloraL
     assert [r for r in server.requests if r.path == "/v1beta/cachedContents"] == creates  # not asked again
 
 
+async def test_a_model_that_takes_no_cache_is_sent_uncached(client: VlloraLLMClient,
+                                                            server: LocalProviderServer) -> None:
+    refusal = {"error": {"code": 400, "message": "CachedContent is not supported by this model.",
+                         "status": "INVALID_ARGUMENT"}}
+    server.faults.push(Fault(status=400, body=refusal))  # the create call
+    response = await client.completions().create(conversation("Plain?"))
+    assert [w.code for w in response.warnings] == ["prompt_cache_refused"]
+    assert "CachedContent is not supported by this model." in response.warnings[0].message
+    assert response.text().endswith("You said: Plain?")
+    assert "cachedContent" not in generate_calls(server)[0] and server.gemini_caches.creates == []
+
+
 async def test_a_mark_on_the_message_and_on_the_last_turn(client: VlloraLLMClient, server: LocalProviderServer) -> None:
     request = {"model": MODEL, "messages": [
         {"role": "system", "content": DOC, "cache_control": {"type": "ephemeral"}},  # on the message itself
