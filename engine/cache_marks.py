@@ -1,15 +1,14 @@
-"""Where a request marks its cached prefix (`cache_control` on a message or a content part), and the cache
-resource type `client.caches()` returns.
+"""Where a request marks its cached prefix (`cache_control` on a message or a content part).
 
-Apart from the prompt-cache plan so the runtime's hot path can ask "is anything marked?" (and the public types
-can name `CachedContent`) without importing the spec compiler.
+Apart from the prompt-cache plan so the runtime's hot path can ask "is anything marked?" without importing
+the spec compiler.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from .gateway import ChatCompletionRequest, GatewayStruct, PartsContent
+from .gateway import ChatCompletionRequest, PartsContent
 
 
 class Mark(NamedTuple):
@@ -45,14 +44,3 @@ def is_marked(request: ChatCompletionRequest) -> bool:
                 if part.cache_control is not None:
                     return True
     return False
-
-
-class CachedContent(GatewayStruct):
-    """A provider-side prompt cache, as `client.caches()` lists it (`tokens`: its size, when reported)."""
-
-    name: str
-    display_name: str | None = None
-    model: str | None = None
-    create_time: str | None = None
-    expire_time: str | None = None
-    tokens: int | None = None

@@ -21,10 +21,11 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
-from .cache_marks import CachedContent, Mark, is_marked, last_mark
+from .cache_marks import Mark, is_marked, last_mark
 from .error_map import ErrorBuilder, compile_errors
 from .errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError
 from .gateway import JSON_ENCODER
+from .gateway_ops import CachedContent
 from .operations import merge_layer
 from .response import decode_json
 from .templates import Evaluator, compile_template

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vllora_llm.engine.cache_marks import CachedContent
+    from vllora_llm.engine.gateway_ops import CachedContent
 
     from .prompt_cache import PromptCaching
 

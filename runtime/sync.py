@@ -43,7 +43,7 @@ from .responses import ResponseEventStream
 from .transport import Timeouts
 
 if TYPE_CHECKING:
-    from vllora_llm.engine.prompt_cache import CachedContent
+    from vllora_llm.engine.gateway_ops import CachedContent
 
 __all__ = ["SyncCachesClient", "SyncCompletionsClient", "SyncResponseEventStream", "SyncResponsesClient",
            "SyncResultStream", "SyncVlloraLLMClient"]

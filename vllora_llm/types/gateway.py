@@ -3,7 +3,6 @@
 Re-exported from `vllora_llm.engine.gateway`, where they live next to the code that maps them.
 """
 
-from vllora_llm.engine.cache_marks import CachedContent
 from vllora_llm.engine.gateway import (
     FINISH_REASONS,
     CacheControl,
@@ -60,6 +59,7 @@ from vllora_llm.engine.gateway import (
     Usage,
 )
 from vllora_llm.engine.gateway_ops import (
+    CachedContent,
     CreateEmbeddingRequest,
     CreateEmbeddingResponse,
     CreateImageRequest,
