@@ -118,6 +118,10 @@ class PromptCaching:
         ttl = ttl_seconds(mark.ttl, plan.default_ttl, mark.path + ".ttl")
         prefix = self._body(msgspec.structs.replace(request, messages=request.messages[: index + 1]))[1]
         whole, decoded = self._body(request)
+        if plan.reference in decoded:  # the caller named a cache of their own (provider_specific.cached_content)
+            return await send(None), [_warning(
+                "prompt_cache_ignored", f"the request already names a cache ({plan.reference}); the "
+                "cache_control marks were not used")]
         split = plan.split(model, decoded, prefix)
         if split is None:
             return await send(None), [_warning(

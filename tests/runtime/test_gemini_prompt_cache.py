@@ -215,6 +215,19 @@ async def test_a_model_that_takes_no_cache_is_sent_uncached(client: VlloraLLMCli
     assert "cachedContent" not in generate_calls(server)[0] and server.gemini_caches.creates == []
 
 
+async def test_a_cache_named_by_the_caller_wins_over_marks(client: VlloraLLMClient,
+                                                           server: LocalProviderServer) -> None:
+    own = await client.completions().create(conversation("First?"))
+    assert own.warnings == []
+    (name,) = server.gemini_caches.caches
+    request = {"model": MODEL, "provider_specific": {"cached_content": name}, "messages": [
+        {"role": "user", "content": "Marked again", "cache_control": {"type": "ephemeral"}},
+        {"role": "user", "content": "Next?"}]}
+    response = await client.completions().create(request)
+    assert [w.code for w in response.warnings] == ["prompt_cache_ignored"]
+    assert generate_calls(server)[-1]["cachedContent"] == name and len(server.gemini_caches.creates) == 1
+
+
 async def test_a_mark_on_the_message_and_on_the_last_turn(client: VlloraLLMClient, server: LocalProviderServer) -> None:
     request = {"model": MODEL, "messages": [
         {"role": "system", "content": DOC, "cache_control": {"type": "ephemeral"}},  # on the message itself
