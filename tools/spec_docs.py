@@ -280,7 +280,29 @@ def _operations(spec: Mapping[str, Any], base: str, policy: str) -> list[str]:
             out.append("")
             out.append("Models " + ", ".join(f"`{g}`" for g in layer.get("match") or ()) + f": own {changed}.")
         out.append("")
+    cache = operations.get("prompt_cache")
+    if isinstance(cache, Mapping):
+        out += _prompt_cache(cache, base)
     return out
+
+
+def _prompt_cache(op: Mapping[str, Any], base: str) -> list[str]:
+    """The `prompt_cache` operation: what a `cache_control` mark caches, and the calls that manage caches."""
+    prefix = op.get("prefix") or {}
+    moved = ", ".join(f"`{k}`" for k in prefix.get("keys") or ())
+    calls = []
+    for name, where in (("create", (op.get("create") or {}).get("endpoint")), ("get", op.get("get")),
+                        ("list", (op.get("list") or {}).get("endpoint")), ("delete", op.get("delete"))):
+        if isinstance(where, Mapping):
+            url = (base or "<base_url>").rstrip("/") + str(where.get("path", "/"))
+            calls.append(f"{name}: {where.get('method', 'GET')} `{url}`")
+    sizes = ", ".join(f"{', '.join(f'`{g}`' for g in layer.get('match') or ())}: {layer.get('min_tokens')}"
+                      for layer in op.get("overrides") or () if "min_tokens" in layer)
+    return ["### `prompt_cache`", "",
+            f"A `cache_control` mark caches the leading entries of `{prefix.get('list')}` up to the marked message"
+            + (f", with {moved}" if moved else "") + f"; later requests name the cache in `{op.get('reference')}`"
+            f" (default ttl {op.get('default_ttl', 3600)} s; minimum {op.get('min_tokens', 0)} tokens"
+            + (f"; {sizes}" if sizes else "") + ").", "", "Calls: " + "; ".join(calls) + ".", ""]
 
 
 def _is_supported(rule: Any) -> bool:
