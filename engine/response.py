@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from .content_parts import response_decoder
 from .errors import ProviderError
 from .gateway import (
     ChatCompletionMessage,
@@ -144,7 +145,7 @@ def message_from_pieces(pieces: list[dict[str, Any]], choice_index: int) -> Chat
 
 def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
     if spec.get("mode", "passthrough") == "passthrough":
-        decoder = msgspec.json.Decoder(ChatCompletionMessageWithFinishReason)
+        decoder = response_decoder(spec, provider) or msgspec.json.Decoder(ChatCompletionMessageWithFinishReason)
 
         def passthrough(body: bytes) -> ChatCompletionMessageWithFinishReason:
             try:

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from .content_parts import stream_decoder_factory
 from .error_map import compile_event_errors
 from .gateway import ChatCompletionChunk
 from .lower_response import event_views, lower_choice, lower_event_top, lower_usage
@@ -52,6 +53,9 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
     if mode == "passthrough":
         done_data = spec.get("done_data", "[DONE]")
         terminal = spec.get("terminal", "done_data")
+        rewriting = stream_decoder_factory(spec, response_spec, provider)
+        if rewriting is not None:  # typed content chunks or index-less tool calls: a rewriting decoder per stream
+            return lambda: PassthroughDecoder(provider, rewriting(), done_data, terminal)
         decoder = msgspec.json.Decoder(ChatCompletionChunk)
         return lambda: PassthroughDecoder(provider, decoder, done_data, terminal)
     finish = FinishMap(response_spec.get("finish_reason"))

@@ -108,10 +108,9 @@ RENDERS = [
         "mistral",
         "https://api.mistral.ai/v1/chat/completions",
         "authorization",
-        {"max_tokens": 64, "random_seed": 7, "stream": True},
+        {"max_tokens": 64, "random_seed": 7, "stream": True, "reasoning_effort": "high"},  # Mistral's high | none
         ("seed", "max_completion_tokens", "stream_options", "user", "logit_bias", "logprobs", "top_logprobs"),
-        frozenset({"user", "logit_bias", "logprobs", "top_logprobs", "prompt_cache_key", "reasoning_effort",
-                   "provider_specific.top_k"}),
+        frozenset({"user", "logit_bias", "logprobs", "top_logprobs", "prompt_cache_key", "provider_specific.top_k"}),
         stream=True,  # Mistral rejects stream_options: the stream body must not carry OpenAI's default
     ),
     Render(

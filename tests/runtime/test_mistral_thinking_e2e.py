@@ -1,0 +1,81 @@
+"""Mistral reasoning answers through the public client, over real HTTP to the local server (issue #22).
+
+Magistral (and `reasoning_effort: high`) answers give `content` as typed chunks, thinking then text, in the
+response and in stream deltas (the recorded payloads, replayed): they come out as `reasoning` and text, and the
+reasoning goes back on the next turn as a thinking chunk before the text. Parallel tool calls streamed in one
+chunk without `index` get distinct indexes on the chunks themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from vllora_llm.client import VlloraLLMClient
+from vllora_llm.testing import LocalProviderServer, replay
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "mistral"
+QUESTION = {"role": "user", "content": "How do I cross the river?"}
+
+
+def client_for(server: LocalProviderServer) -> VlloraLLMClient:
+    return VlloraLLMClient.from_provider("mistral", api_key="k", base_url=server.openai_base_url, timeout=10)
+
+
+async def test_thinking_chunks_are_reasoning_and_go_back_as_a_thinking_chunk(server: LocalProviderServer) -> None:
+    server.faults.push(replay(RECORDINGS / "response_magistral_thinking.json", content_type="application/json"))
+    request = {"model": "magistral-medium-latest", "messages": [QUESTION]}
+    async with client_for(server) as client:
+        first = await client.completions().create(request)
+        message = first.message()
+        assert message.text().startswith("Crossing a river is quite different")
+        assert message.reasoning is not None and message.reasoning.startswith("**Analogizing crossing a river**")
+        history = [QUESTION, message.to_dict(), {"role": "user", "content": "And a lake?"}]
+        await client.completions().create({**request, "messages": history})
+    assistant = server.last_request.json["messages"][1]
+    assert assistant == {"role": "assistant", "content": [
+        {"type": "thinking", "thinking": [{"type": "text", "text": message.reasoning}], "closed": True},
+        {"type": "text", "text": message.text()}]}
+
+
+async def test_streamed_thinking_chunks_are_reasoning_deltas(server: LocalProviderServer) -> None:
+    recording = RECORDINGS / "stream_magistral_thinking_excerpt.sse"
+    server.faults.push(replay(recording, content_type="text/event-stream; charset=utf-8"))
+    async with client_for(server) as client:
+        stream = client.completions().create_stream({"model": "magistral-medium-latest", "messages": [QUESTION]})
+        deltas = [choice.delta async for chunk in stream for choice in chunk.choices]
+    assert "".join(d.reasoning or "" for d in deltas) == "Okay, the user is asking how to cross the street."
+    assert all(isinstance(d.content, str) or d.content is None for d in deltas)
+    assert stream.response.text().endswith("feel free to share!")
+    assert stream.response.message().reasoning == "Okay, the user is asking how to cross the street."
+
+
+def _call(ident: str, name: str, arguments: str) -> dict[str, Any]:
+    return {"id": ident, "function": {"name": name, "arguments": arguments}}   # no index, as Mistral sends them
+
+
+def _event(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "mistral-large-latest",
+             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+PARALLEL = (  # hand-written in Mistral's shape: two calls in one delta, then a third, none with an index
+    _event({"role": "assistant", "content": "", "tool_calls": [
+        _call("Aa1Bb2Cc3", "get_weather", '{"city": "Paris"}'), _call("Dd4Ee5Ff6", "get_time", '{"zone": "CET"}')]})
+    + _event({"tool_calls": [_call("Gg7Hh8Ii9", "get_weather", '{"city": "Rome"}')]}, "tool_calls")
+    + b"data: [DONE]\n\n"
+)
+
+
+async def test_parallel_tool_calls_without_index_get_distinct_indexes(server: LocalProviderServer) -> None:
+    server.faults.push(replay(PARALLEL, content_type="text/event-stream"))
+    async with client_for(server) as client:
+        stream = client.completions().create_stream({"model": "mistral-large-latest", "messages": [QUESTION]})
+        pieces = [(call.index, call.id) async for chunk in stream for choice in chunk.choices
+                  for call in choice.delta.tool_calls or ()]
+    assert pieces == [(0, "Aa1Bb2Cc3"), (1, "Dd4Ee5Ff6"), (2, "Gg7Hh8Ii9")]
+    calls = stream.response.message().tool_calls or []
+    assert [(c.function.name, c.function.arguments) for c in calls] == [
+        ("get_weather", '{"city": "Paris"}'), ("get_time", '{"zone": "CET"}'), ("get_weather", '{"city": "Rome"}')]
