@@ -71,4 +71,5 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         return lambda: WholeResponseDecoder(provider, decode, read_top, read_choice, finish, read_usage)
     compiled = CompiledEvents(spec)
     event_error = compile_event_errors(errors or {}, provider)
-    return lambda: EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)
+    answers = frozenset(str(name) for name in response_spec.get("answer_tools") or ())
+    return lambda: EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error, answers)
