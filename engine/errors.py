@@ -159,7 +159,7 @@ ALL_ERRORS: tuple[type[LLMError], ...] = (
     TimeoutError,
     ConnectionError,
     SpecError,
-    StructuredOutputError,
 )
+"""The classes an HTTP answer or a spec can produce (`StructuredOutputError` is raised after a good answer)."""
 
 ERROR_CLASSES: dict[str, type[LLMError]] = {cls.__name__: cls for cls in ALL_ERRORS}

@@ -230,6 +230,13 @@ class ReasoningDetail(GatewayStruct):
     text: str | None = None
     signature: str | None = None
     data: str | None = None
+    summary: str | None = None
+    """A proxy's summary entry (OpenRouter `reasoning.summary`): its text, kept to be sent back as given."""
+    format: str | None = None
+    """A proxy's tag of whose reasoning this is (OpenRouter `anthropic-claude-v1`, `openai-responses-v1`)."""
+    id: str | None = None
+    index: int | None = None
+    """The proxy's own id and position of the entry (OpenRouter), sent back with it."""
 
 
 MessageContent = TextContent | PartsContent
