@@ -40,15 +40,22 @@ def connect(server: LocalProviderServer, provider: str) -> VlloraLLMClient:
     return VlloraLLMClient.from_provider(provider, api_key="k", base_url=server.base_url_for(provider), timeout=10)
 
 
-@pytest.mark.parametrize("provider", sorted(MODELS))
-async def test_parse_sends_the_schema_and_validates_the_answer(server: LocalProviderServer, provider: str) -> None:
+BEFORE_NATIVE = {"anthropic": "claude-3-5-haiku-20241022", "bedrock": "anthropic.claude-3-5-sonnet-20240620-v1:0"}
+"""Models without native structured output: the schema goes out as a forced tool's input schema."""
+CASES = [*((p, m) for p, m in sorted(MODELS.items())), *((p, m) for p, m in sorted(BEFORE_NATIVE.items()))]
+
+
+@pytest.mark.parametrize(("provider", "model"), CASES, ids=[f"{p}:{m}" for p, m in CASES])
+async def test_parse_sends_the_schema_and_validates_the_answer(server: LocalProviderServer, provider: str,
+                                                               model: str) -> None:
     async with connect(server, provider) as client:
         response = await client.completions().parse(
-            {"model": MODELS[provider], "max_tokens": 256, "messages": [QUESTION]}, City)
+            {"model": model, "max_tokens": 256, "messages": [QUESTION]}, City)
     assert isinstance(response.parsed, City)
     assert (response.parsed.name, response.parsed.country) == ("Paris", "France")
     assert response.finish_reason() == "stop"
     assert json.loads(response.text())["name"] == "Paris"
+    assert not response.message().tool_calls
     sent = json.dumps(server.last_request.json)
     assert "population" in sent and "country" in sent   # the class's schema went out, in the provider's field
 
