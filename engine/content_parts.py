@@ -65,8 +65,8 @@ def compile_fold(spec: Mapping[str, Any] | None, provider: str) -> Fold | None:
             if type(detail := piece.get("reasoning")) is dict and type(thought := detail.get("text")) is str:
                 reasoning.append(thought)
         message["content"] = "".join(texts) if texts else None
-        if reasoning:
-            message["reasoning"] = (message.get("reasoning") or "") + "".join(reasoning)
+        if thoughts := "".join(reasoning):
+            message["reasoning"] = (message.get("reasoning") or "") + thoughts
 
     return fold
 
