@@ -95,7 +95,8 @@ def _enc_hook(obj: Any) -> Any:
 
 class ParsedChatCompletion(ChatCompletionMessageWithFinishReason, Generic[T]):
     """A whole response whose answer was asked for as `T` (`completions().parse(...)`): `parsed` is the first
-    choice's JSON text validated into a `T`, or None when the model refused (`message().refusal`)."""
+    choice's JSON text validated into a `T`, or None when the model refused (`message().refusal`) or called
+    tools instead of answering."""
 
     parsed: T | None = None
 
@@ -105,9 +106,10 @@ class ParsedChatCompletion(ChatCompletionMessageWithFinishReason, Generic[T]):
 
 
 def parsed_completion(cls: type[T], result: ChatCompletionMessageWithFinishReason) -> ParsedChatCompletion[T]:
-    """`result` with its answer validated into `cls` (a refusal parses to None)."""
+    """`result` with its answer validated into `cls` (a refusal, or tool calls without text, parse to None)."""
     fields = {name: getattr(result, name) for name in result.__struct_fields__}
     message = result.message()
-    parsed = None if message.refusal and not message.text() else parse_output(
+    answered = message.text() or not (message.refusal or message.tool_calls)
+    parsed = None if not answered else parse_output(
         cls, message.text(), provider=result.provider, finish_reason=result.finish_reason())
     return ParsedChatCompletion(**fields, parsed=parsed)

@@ -111,3 +111,14 @@ def test_the_sync_facade_parses(threaded_server: LocalProviderServer) -> None:
                                            timeout=10) as client:
         response = client.completions().parse({"model": "gpt-4.1-mini", "messages": [QUESTION]}, City)
     assert response.parsed is not None and response.parsed.country == "France"
+
+
+async def test_tool_calls_instead_of_an_answer_parse_to_none(server: LocalProviderServer) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+    async with connect(server, "openai") as client:
+        response = await client.completions().parse(
+            {"model": "gpt-4.1-mini", "tools": tools, "messages": [
+                {"role": "user", "content": 'Use get_weather for "Paris"'}]}, City)
+    assert response.parsed is None
+    assert [c.function.name for c in response.message().tool_calls or ()] == ["get_weather"]
