@@ -79,3 +79,36 @@ async def test_parallel_tool_calls_without_index_get_distinct_indexes(server: Lo
     calls = stream.response.message().tool_calls or []
     assert [(c.function.name, c.function.arguments) for c in calls] == [
         ("get_weather", '{"city": "Paris"}'), ("get_time", '{"zone": "CET"}'), ("get_weather", '{"city": "Rome"}')]
+
+
+TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+THINK_THEN_CALL = {  # hand-written in Mistral's reasoning shape: a thinking chunk, then a tool call
+    "id": "r1", "object": "chat.completion", "created": 1, "model": "mistral-medium-3-5",
+    "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+        "role": "assistant", "tool_calls": [{"id": "Aa1Bb2Cc3", "type": "function", "function": {
+            "name": "get_weather", "arguments": '{"city": "Paris"}'}}],
+        "content": [{"type": "thinking", "thinking": [{"type": "text", "text": "I need the weather first."}]}]}}],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 12, "total_tokens": 21},
+}
+
+
+async def test_a_tool_loop_with_thinking_needs_no_caller_work(server: LocalProviderServer) -> None:
+    server.faults.push(replay(json.dumps(THINK_THEN_CALL).encode(), content_type="application/json"))
+    question = {"role": "user", "content": "Weather in Paris?"}
+    request = {"model": "mistral-medium-3-5", "tools": [TOOL], "messages": [question],
+               "provider_specific": {"thinking": {"type": "enabled"}}}
+    async with client_for(server) as client:
+        first = await client.completions().create(request)
+        assert server.last_request.json["reasoning_effort"] == "high"
+        message = first.message()
+        assert message.reasoning == "I need the weather first." and message.content is None
+        assert first.finish_reason() == "tool_calls"
+        history = [question, message.to_dict(), {"role": "tool", "tool_call_id": "Aa1Bb2Cc3", "content": "sunny"}]
+        final = await client.completions().create({**request, "messages": history})
+    assert "sunny" in final.text()   # the local server answers a conversation that ends with tool results
+    assistant = server.last_request.json["messages"][1]
+    assert assistant["content"] == [
+        {"type": "thinking", "thinking": [{"type": "text", "text": "I need the weather first."}], "closed": True}]
+    assert assistant["tool_calls"][0]["id"] == "Aa1Bb2Cc3"
+    assert "reasoning" not in assistant and "reasoning_details" not in assistant
