@@ -41,7 +41,8 @@ class _Silent(Context):
 def compile_fold(spec: Mapping[str, Any] | None, provider: str) -> Fold | None:
     """`fold(message)`: a message (or delta) whose `content` is a list has it read as `spec` says: the text
     pieces joined into `content` (None when there are none), the reasoning pieces' texts appended to
-    `reasoning`. None when the spec declares no `content_parts`."""
+    `reasoning`. None when the spec declares no `content_parts`. A part the templates cannot read raises
+    `msgspec.ValidationError`, which the passthrough decoders report as a body of the wrong shape."""
     if not spec:
         return None
     kind_of = compile_getter(str(dict(spec.get("kind_by") or {"field": "type"}).get("field", "type")))
@@ -56,8 +57,12 @@ def compile_fold(spec: Mapping[str, Any] | None, provider: str) -> Fold | None:
         texts: list[str] = []
         reasoning: list[str] = []
         for part in content:
-            render = kinds.get(str(kind_of(part))) if type(part) is dict else None
-            piece = render(part, ctx) if render is not None else None
+            kind = kind_of(part) if type(part) is dict else None
+            render = kinds.get(str(kind)) if kind is not None else None
+            try:
+                piece = render(part, ctx) if render is not None else None
+            except (ValueError, TypeError) as exc:  # a part of another shape (JMESPath type errors are ValueErrors)
+                raise msgspec.ValidationError(f"a content part of type {kind!r} cannot be read: {exc}") from None
             if type(piece) is not dict:
                 continue
             if type(text := piece.get("text")) is str:
@@ -113,7 +118,7 @@ class IndexById:
     __slots__ = ("by_id", "last", "next")
 
     def __init__(self) -> None:
-        self.by_id: dict[Any, int] = {}
+        self.by_id: dict[str, int] = {}
         self.last = 0
         self.next = 0
 
@@ -122,6 +127,8 @@ class IndexById:
             if type(call) is not dict:
                 continue
             ident = call.get("id")
+            if not isinstance(ident, str):  # (an id of another type is no id: the chunk's decode says what is wrong)
+                ident = None
             index = call.get("index")
             if type(index) is int:
                 if ident is not None:

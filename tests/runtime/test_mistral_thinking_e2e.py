@@ -12,7 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from vllora_llm.client import VlloraLLMClient
+from vllora_llm.error import ProviderError
 from vllora_llm.testing import LocalProviderServer, replay
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "mistral"
@@ -112,3 +115,13 @@ async def test_a_tool_loop_with_thinking_needs_no_caller_work(server: LocalProvi
         {"type": "thinking", "thinking": [{"type": "text", "text": "I need the weather first."}], "closed": True}]
     assert assistant["tool_calls"][0]["id"] == "Aa1Bb2Cc3"
     assert "reasoning" not in assistant and "reasoning_details" not in assistant
+
+
+async def test_a_malformed_part_is_a_typed_error_over_http(server: LocalProviderServer) -> None:
+    body = {"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": [{
+        "index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "not a list"}]}}]}
+    server.faults.push(replay(json.dumps(body).encode(), content_type="application/json"))
+    async with client_for(server) as client:
+        with pytest.raises(ProviderError, match="chat-completion shape"):
+            await client.completions().create({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})

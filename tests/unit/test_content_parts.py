@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from vllora_llm.engine.content_parts import IndexById, compile_fold
@@ -45,3 +46,18 @@ def test_index_by_id(chunks: list[dict[str, Any]], indexes: list[list[int]]) -> 
     for delta in chunks:
         numbering.number(delta)
     assert [[call["index"] for call in delta["tool_calls"]] for delta in chunks] == indexes
+
+
+def test_a_malformed_id_is_no_id() -> None:
+    numbering = IndexById()
+    delta = _calls({"id": "a"}, {"id": ["not", "hashable"]})
+    numbering.number(delta)
+    assert [call["index"] for call in delta["tool_calls"]] == [0, 0]
+
+
+@pytest.mark.parametrize("thinking", ["abc", [{"type": "text", "text": 5}], None])
+def test_a_part_of_another_shape_is_a_validation_error(thinking: Any) -> None:
+    assert FOLD is not None
+    with pytest.raises(msgspec.ValidationError, match="content part of type 'thinking' cannot be read"):
+        FOLD({"content": [{"type": "thinking", "thinking": thinking}]})
+
