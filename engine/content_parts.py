@@ -40,9 +40,9 @@ class _Silent(Context):
 
 def compile_fold(spec: Mapping[str, Any] | None, provider: str) -> Fold | None:
     """`fold(message)`: a message (or delta) whose `content` is a list has it read as `spec` says: the text
-    pieces joined into `content` (None when there are none), the reasoning pieces' texts appended to
-    `reasoning`. None when the spec declares no `content_parts`. A part the templates cannot read raises
-    `msgspec.ValidationError`, which the passthrough decoders report as a body of the wrong shape."""
+    pieces joined into `content` (None when there are none), the reasoning pieces' texts (a text, or a list of
+    texts) appended to `reasoning`. None when the spec declares no `content_parts`. A part the templates cannot
+    read raises `msgspec.ValidationError`, which the passthrough decoders report as a body of the wrong shape."""
     if not spec:
         return None
     kind_of = compile_getter(str(dict(spec.get("kind_by") or {"field": "type"}).get("field", "type")))
@@ -67,8 +67,12 @@ def compile_fold(spec: Mapping[str, Any] | None, provider: str) -> Fold | None:
                 continue
             if type(text := piece.get("text")) is str:
                 texts.append(text)
-            if type(detail := piece.get("reasoning")) is dict and type(thought := detail.get("text")) is str:
-                reasoning.append(thought)
+            if type(detail := piece.get("reasoning")) is dict:
+                thought = detail.get("text")
+                if type(thought) is str:
+                    reasoning.append(thought)
+                elif type(thought) is list:  # the texts of a chunk's own parts (`$thinking[].text`)
+                    reasoning.extend(t for t in thought if type(t) is str)
         message["content"] = "".join(texts) if texts else None
         if thoughts := "".join(reasoning):
             message["reasoning"] = (message.get("reasoning") or "") + thoughts

@@ -117,11 +117,22 @@ async def test_a_tool_loop_with_thinking_needs_no_caller_work(server: LocalProvi
     assert "reasoning" not in assistant and "reasoning_details" not in assistant
 
 
-async def test_a_malformed_part_is_a_typed_error_over_http(server: LocalProviderServer) -> None:
+
+async def test_a_thinking_chunk_of_another_shape_is_skipped_and_the_answer_kept(server: LocalProviderServer) -> None:
     body = {"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": [{
         "index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": [
-            {"type": "thinking", "thinking": "not a list"}]}}]}
+            {"type": "thinking", "thinking": "not a list"}, {"type": "text", "text": "Answer"}]}}]}
+    server.faults.push(replay(json.dumps(body).encode(), content_type="application/json"))
+    async with client_for(server) as client:
+        response = await client.completions().create({"model": "m", "messages": [QUESTION]})
+    assert response.text() == "Answer" and response.message().reasoning is None
+
+
+async def test_a_body_of_another_shape_is_a_typed_error(server: LocalProviderServer) -> None:
+    body = {"id": "x", "object": "chat.completion", "created": 1, "model": "m", "choices": [{
+        "index": "first", "finish_reason": "stop", "message": {"role": "assistant", "content": [
+            {"type": "text", "text": "Answer"}]}}]}   # the index is no int
     server.faults.push(replay(json.dumps(body).encode(), content_type="application/json"))
     async with client_for(server) as client:
         with pytest.raises(ProviderError, match="chat-completion shape"):
-            await client.completions().create({"model": "m", "messages": [{"role": "user", "content": "Hi"}]})
+            await client.completions().create({"model": "m", "messages": [QUESTION]})

@@ -12,7 +12,7 @@ from vllora_llm.engine.content_parts import IndexById, compile_fold
 
 FOLD = compile_fold({"kind_by": {"field": "type"}, "kinds": {
     "text": {"text": "$text"},
-    "thinking": {"reasoning": {"text": "$thinking[?type=='text'].text | join('', @)"}}}}, "p")
+    "thinking": {"reasoning": {"text": "$thinking[].text"}}}}, "p")
 
 
 @pytest.mark.parametrize(("content", "text", "reasoning"), [
@@ -55,9 +55,22 @@ def test_a_malformed_id_is_no_id() -> None:
     assert [call["index"] for call in delta["tool_calls"]] == [0, 0]
 
 
-@pytest.mark.parametrize("thinking", ["abc", [{"type": "text", "text": 5}], None])
-def test_a_part_of_another_shape_is_a_validation_error(thinking: Any) -> None:
+@pytest.mark.parametrize("thinking", ["abc", [{"type": "text", "text": 5}], None, [{"text": "ok"}, 7]])
+def test_a_thinking_part_of_another_shape_adds_what_it_can(thinking: Any) -> None:
     assert FOLD is not None
+    message: dict[str, Any] = {"content": [{"type": "thinking", "thinking": thinking}, {"type": "text", "text": "A"}]}
+    FOLD(message)
+    assert message["content"] == "A"
+    assert message.get("reasoning") == ("ok" if isinstance(thinking, list) and len(thinking) == 2 else None)
+
+
+STRICT = compile_fold({"kinds": {"thinking": {"reasoning": {"text": "$thinking[?type=='text'].text | join('', @)"}}}},
+                      "p")
+
+
+@pytest.mark.parametrize("thinking", ["abc", [{"type": "text", "text": 5}], None])
+def test_a_part_the_templates_cannot_read_is_a_validation_error(thinking: Any) -> None:
+    assert STRICT is not None
     with pytest.raises(msgspec.ValidationError, match="content part of type 'thinking' cannot be read"):
-        FOLD({"content": [{"type": "thinking", "thinking": thinking}]})
+        STRICT({"content": [{"type": "thinking", "thinking": thinking}]})
 
