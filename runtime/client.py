@@ -218,6 +218,11 @@ class ResultStream:
             raise RuntimeError("the stream has not ended yet: iterate it to the end, or call aggregate()")
         return self.aggregate()
 
+    def parse(self, response_format: type[T]) -> ParsedChatCompletion[T]:
+        """The ended stream's response with its JSON text validated into `response_format` (the class the
+        request asked for), as `CompletionsClient.parse` gives it; `StructuredOutputError` when it does not fit."""
+        return parsed_completion(response_format, self.response)
+
 
 class CompletionsClient:
     """Chat completions against one model instance (the crate's `CompletionsClient`).
@@ -373,8 +378,8 @@ class CompletionsClient:
         """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`,
         `aggregate`); `events` receives this call's model events (besides the client's callback). Through
         the tool loop (see `create`), every turn's chunks and the tool events are yielded in order. A
-        `response_format` that is a class (in a dict request) sends its JSON schema; `parse_output` reads the
-        streamed text into it."""
+        `response_format` that is a class (in a dict request) sends its JSON schema; `stream.parse(Class)` reads
+        the streamed answer into it once the stream ended."""
         if type(request) is dict and is_output_type(output := request.get("response_format")):
             request = asking_for(request, output)
         coerced = self._with_route_defaults(ChatCompletionRequest.coerce(request))

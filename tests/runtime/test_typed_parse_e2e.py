@@ -122,3 +122,14 @@ async def test_tool_calls_instead_of_an_answer_parse_to_none(server: LocalProvid
                 {"role": "user", "content": 'Use get_weather for "Paris"'}]}, City)
     assert response.parsed is None
     assert [c.function.name for c in response.message().tool_calls or ()] == ["get_weather"]
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "gemini"])
+async def test_a_stream_asking_for_a_class_parses_once_it_ended(server: LocalProviderServer, provider: str) -> None:
+    async with connect(server, provider) as client:
+        stream = client.completions().create_stream(
+            {"model": MODELS[provider], "max_tokens": 256, "messages": [QUESTION], "response_format": City})
+        text = "".join([choice.delta.content or "" async for chunk in stream for choice in chunk.choices])
+    parsed = stream.parse(City).parsed
+    assert isinstance(parsed, City) and parsed.country == "France"
+    assert json.loads(text)["name"] == "Paris"
