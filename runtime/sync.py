@@ -139,6 +139,10 @@ class SyncResultStream:
     def response(self) -> ChatCompletionMessageWithFinishReason:
         return self._stream.response
 
+    def parse(self, response_format: type[T]) -> ParsedChatCompletion[T]:
+        """The ended stream's answer validated into `response_format` (see `ResultStream.parse`)."""
+        return self._stream.parse(response_format)
+
 
 class SyncCompletionsClient:
     """Blocking `create` and `create_stream`."""

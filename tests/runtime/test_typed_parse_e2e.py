@@ -110,7 +110,12 @@ def test_the_sync_facade_parses(threaded_server: LocalProviderServer) -> None:
     with SyncVlloraLLMClient.from_provider("openai", api_key="k", base_url=threaded_server.openai_base_url,
                                            timeout=10) as client:
         response = client.completions().parse({"model": "gpt-4.1-mini", "messages": [QUESTION]}, City)
+        with client.completions().create_stream(
+                {"model": "gpt-4.1-mini", "messages": [QUESTION], "response_format": City}) as stream:
+            pieces = [choice.delta.content or "" for chunk in stream for choice in chunk.choices]
     assert response.parsed is not None and response.parsed.country == "France"
+    streamed = stream.parse(City).parsed
+    assert streamed is not None and streamed.name == "Paris" and "".join(pieces) == stream.response.text()
 
 
 async def test_tool_calls_instead_of_an_answer_parse_to_none(server: LocalProviderServer) -> None:
