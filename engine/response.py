@@ -153,7 +153,8 @@ def answers_as_text(names: frozenset[str]) -> Callable[[list[dict[str, Any]], in
 
     def message(pieces: list[dict[str, Any]], choice_index: int) -> ChatCompletionMessage:
         pieces = [{"text": call.get("arguments") or "{}"} if "tool_call" in piece
-                  and isinstance(call := piece["tool_call"], dict) and call.get("name") in names else piece
+                  and isinstance(call := piece["tool_call"], dict) and isinstance(name := call.get("name"), str)
+                  and name in names else piece
                   for piece in pieces]
         return message_from_pieces(pieces, choice_index)
 
