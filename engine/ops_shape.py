@@ -142,23 +142,6 @@ def _wrap(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@register("sum_or_none", examples=(Example([1, None, 2], 3), Example([None, None], None), Example([0], 0)))
-def _sum_or_none(args: Mapping[str, Any]) -> Apply:
-    """Add up the numbers of a list; None when none of them is a number (absent counts are not zero)."""
-
-    def apply(value: Any, ctx: Context) -> Any:
-        total: float = 0  # sum()'s start and order, without building a list (usage maps run it per response)
-        found = False
-        for v in value or ():
-            kind = type(v)  # (exact int / float first: the usual counts, without two isinstance calls)
-            if kind is int or kind is float or (kind is not bool and isinstance(v, (int, float))):
-                total += v
-                found = True
-        return total if found else None
-
-    return apply
-
-
 _EXTENSIONS: dict[str, str] = {
     "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp",
     "heic": "image/heic", "heif": "image/heif", "pdf": "application/pdf", "txt": "text/plain",

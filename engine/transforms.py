@@ -107,9 +107,28 @@ def _as_list(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@register("json_parse", examples=(Example('{"a": 1}', {"a": 1}), Example("", {})))
+@register("json_parse", args={
+    "type": "object", "additionalProperties": False, "properties": {"wrap": {"type": "string"}}},
+    examples=(Example('{"a": 1}', {"a": 1}), Example("", {}), Example('{"ok": true}', {"ok": True}, {"wrap": "result"}),
+              Example("sunny", {"result": "sunny"}, {"wrap": "result"})))
 def _json_parse(args: Mapping[str, Any]) -> Apply:
-    """Parse a JSON string (tool-call arguments) into a value; '' gives {}; bad JSON is a MappingError."""
+    """Parse a JSON string (tool-call arguments) into a value; '' gives {}; bad JSON is a MappingError. With
+    `wrap: KEY`, anything that is not a JSON object (text, bad JSON, a list) comes back as {KEY: value}
+    instead (a tool result the provider takes as an object)."""
+    wrap = args.get("wrap")
+    if wrap is not None:
+        key = str(wrap)
+
+        def wrapped(value: Any, ctx: Context) -> Any:
+            if isinstance(value, str):
+                try:
+                    parsed = json.loads(value)
+                except ValueError:
+                    return {key: value}
+                return parsed if isinstance(parsed, dict) else {key: parsed}
+            return value if isinstance(value, dict) else {key: value}
+
+        return wrapped
 
     def apply(value: Any, ctx: Context) -> Any:
         if value is None or value == "":
@@ -120,25 +139,6 @@ def _json_parse(args: Mapping[str, Any]) -> Apply:
             return json.loads(value)
         except json.JSONDecodeError as exc:
             raise MappingError(f"{ctx.path or 'value'}: not valid JSON ({exc.msg})", path=ctx.path or None) from None
-
-    return apply
-
-
-@register("json_object_or_wrap", args={
-    "type": "object", "additionalProperties": False, "properties": {"key": {"type": "string"}}},
-    examples=(Example('{"ok": true}', {"ok": True}), Example("sunny", {"result": "sunny"}, {"key": "result"})))
-def _json_object_or_wrap(args: Mapping[str, Any]) -> Apply:
-    """A JSON object string becomes that object; anything else is wrapped as {key: value}."""
-    key = str(args.get("key", "result"))
-
-    def apply(value: Any, ctx: Context) -> Any:
-        if isinstance(value, str):
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                return {key: value}
-            return parsed if isinstance(parsed, dict) else {key: parsed}
-        return value if isinstance(value, dict) else {key: value}
 
     return apply
 
@@ -173,12 +173,23 @@ def _coalesce(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@register("sum", examples=(Example([1, None, 2], 3), Example([None], 0)))
+@register("sum", args={"type": "object", "additionalProperties": False, "properties": {"empty": {}}},
+          examples=(Example([1, None, 2], 3), Example([None], 0), Example([None, None], None, {"empty": None}),
+                    Example([0], 0, {"empty": None})))
 def _sum(args: Mapping[str, Any]) -> Apply:
-    """Add up the numbers of a list, None counting as 0 (token counts split across fields)."""
+    """Add up the numbers of a list (token counts split across fields); `empty` (default 0) when none of them
+    is a number (`empty: null`: an absent count is not zero)."""
+    empty = args.get("empty", 0)
 
     def apply(value: Any, ctx: Context) -> Any:
-        return sum(v for v in (value or ()) if isinstance(v, (int, float)))
+        total: float = 0  # sum()'s start and order, without building a list (usage maps run it per response)
+        found = False
+        for v in value or ():
+            kind = type(v)  # (exact int / float first: the usual counts, without two isinstance calls)
+            if kind is int or kind is float or (kind is not bool and isinstance(v, (int, float))):
+                total += v
+                found = True
+        return total if found else empty
 
     return apply
 
@@ -232,26 +243,28 @@ def parse_data_url(url: str) -> tuple[str, str] | None:
     return mime, data
 
 
-@register("data_url_media_type", examples=(Example("data:image/png;base64,iVBO", "image/png"),
-                                           Example("https://x/y.png", None)))
-def _data_url_media_type(args: Mapping[str, Any]) -> Apply:
-    """The media type of a data URL; None for any other URL."""
+@register("data_url", args={
+    "type": "object", "additionalProperties": False, "required": ["part"],
+    "properties": {"part": {"enum": ["media_type", "data", "link"]}}},
+    examples=(Example("data:image/png;base64,iVBO", "image/png", {"part": "media_type"}),
+              Example("data:image/png;base64,iVBO", "iVBO", {"part": "data"}),
+              Example("https://x/y.png", None, {"part": "data"}),
+              Example("https://x/y.png", "https://x/y.png", {"part": "link"}),
+              Example("data:image/png;base64,iVBO", None, {"part": "link"})))
+def _data_url(args: Mapping[str, Any]) -> Apply:
+    """One part of a URL that may be a data URL: its `media_type` or base64 `data` (None for any other URL),
+    or the URL itself when it is not a data URL (`link`; None for a data URL): an image inline or by reference."""
+    part = args["part"]
+    if part == "link":
+        def link(value: Any, ctx: Context) -> Any:
+            return None if isinstance(value, str) and value.startswith("data:") else value
+
+        return link
+    index = 0 if part == "media_type" else 1
 
     def apply(value: Any, ctx: Context) -> Any:
         parsed = parse_data_url(value) if isinstance(value, str) else None
-        return parsed[0] if parsed else None
-
-    return apply
-
-
-@register("data_url_data", examples=(Example("data:image/png;base64,iVBO", "iVBO"),
-                                     Example("https://x/y.png", None)))
-def _data_url_data(args: Mapping[str, Any]) -> Apply:
-    """The base64 payload of a data URL; None for any other URL."""
-
-    def apply(value: Any, ctx: Context) -> Any:
-        parsed = parse_data_url(value) if isinstance(value, str) else None
-        return parsed[1] if parsed else None
+        return parsed[index] if parsed else None
 
     return apply
 
@@ -262,17 +275,6 @@ def _media_subtype(args: Mapping[str, Any]) -> Apply:
 
     def apply(value: Any, ctx: Context) -> Any:
         return value.split("/", 1)[1] if isinstance(value, str) and "/" in value else None
-
-    return apply
-
-
-@register("not_data_url", examples=(Example("https://x/y.png", "https://x/y.png"),
-                                    Example("data:image/png;base64,iVBO", None)))
-def _not_data_url(args: Mapping[str, Any]) -> Apply:
-    """The URL itself unless it is a data URL (None then): picks the by-reference form of an image."""
-
-    def apply(value: Any, ctx: Context) -> Any:
-        return None if isinstance(value, str) and value.startswith("data:") else value
 
     return apply
 
@@ -293,38 +295,6 @@ def _require(args: Mapping[str, Any]) -> Apply:
 
 
 # ---- JSON Schema ------------------------------------------------------------------------------------------
-
-
-@register("schema_strip_keys", args={
-    "type": "object", "additionalProperties": False, "required": ["keys"],
-    "properties": {"keys": {"type": "array", "items": {"type": "string"}}, "warn": {"type": "boolean"}}},
-    examples=(Example({"$schema": "x", "type": "object", "additionalProperties": False,
-                       "properties": {"a": {"type": "string", "additionalProperties": False}}},
-                      {"type": "object", "properties": {"a": {"type": "string"}}},
-                      {"keys": ["$schema", "additionalProperties"]}),))
-def _schema_strip_keys(args: Mapping[str, Any]) -> Apply:
-    """Remove the named keywords everywhere in a JSON Schema (never inside `properties` names)."""
-    keys = frozenset(args["keys"])
-    warn = bool(args.get("warn", False))
-
-    def strip(node: Any, ctx: Context, in_properties: bool) -> Any:
-        if isinstance(node, dict):
-            out = {}
-            for key, value in node.items():
-                if not in_properties and key in keys:
-                    if warn:
-                        ctx.warn("schema_keyword_dropped", f"JSON Schema keyword {key!r} is not supported; dropped")
-                    continue
-                out[key] = strip(value, ctx, key == "properties" and not in_properties)
-            return out
-        if isinstance(node, list):
-            return [strip(item, ctx, False) for item in node]
-        return node
-
-    def apply(value: Any, ctx: Context) -> Any:
-        return strip(value, ctx, False)
-
-    return apply
 
 
 @register("empty_object_schema", examples=(Example(None, {"type": "object", "properties": {}}),

@@ -19,6 +19,7 @@ from ..params import unified_params
 from ..paths import PathError, compile_getter, compile_setter
 from ..templates import TemplateError, check_args, compile_template
 from ..transforms import REGISTRY
+from .desugar import V1, V2, VERSIONS, version_of
 from .diagnostics import Diagnostics
 from .loader import Path, SourceDoc, format_path
 
@@ -39,8 +40,10 @@ SCHEMA_CODES = {
 
 
 @cache
-def spec_schema() -> dict[str, Any]:
-    text = resources.files("vllora_llm.specs").joinpath("schema/provider-spec.v1.json").read_text("utf-8")
+def spec_schema(api_version: str = V1) -> dict[str, Any]:
+    """The JSON Schema of a spec format (`vllora.dev/v1` or `vllora.dev/v2`)."""
+    file = "provider-spec.v2.json" if api_version == V2 else "provider-spec.v1.json"
+    text = resources.files("vllora_llm.specs").joinpath(f"schema/{file}").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -132,12 +135,12 @@ def schema_pass(doc: SourceDoc, diags: Diagnostics) -> bool:
             "SPEC003",
             "",
             f"{found}; a spec is a YAML mapping",
-            hint="start with apiVersion: vllora.dev/v1, kind: ProviderSpec, metadata: {name, revision}",
+            hint="start with apiVersion: vllora.dev/v2, kind: ProviderSpec, metadata: {name, revision}",
         )
         return False
     ok = True
     partial = isinstance(doc.data.get("extends"), str)
-    validator = Draft202012Validator(spec_schema())
+    validator = Draft202012Validator(spec_schema(version_of(doc.data)))
     for top in validator.iter_errors(doc.data):
         for error in _leaf_errors(top):
             if partial and _inherited(error):
@@ -146,7 +149,10 @@ def schema_pass(doc: SourceDoc, diags: Diagnostics) -> bool:
             for code, message, path, at_key, hint in _describe(error):
                 if path in (("apiVersion",), ("kind",)):
                     code = "SPEC003"
-                    hint = "this library reads apiVersion: vllora.dev/v1, kind: ProviderSpec"
+                    if path == ("apiVersion",):
+                        message = f"{error.instance!r} is not one of {'|'.join(VERSIONS)}"
+                    hint = (f"this library reads apiVersion: {' or '.join(VERSIONS)} (`vllora-llm spec migrate FILE` "
+                            "turns a v1 file into v2), kind: ProviderSpec")
                 diags.add(doc.file, doc.mark(path, key=at_key), code, format_path(path), message, hint=hint)
     return ok
 
@@ -300,7 +306,7 @@ def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics) -> Non
     if name not in REGISTRY:
         diags.add(
             doc.file,
-            doc.mark(where),
+            doc.mark((*where, "name") if isinstance(ref, dict) else where),
             "SPEC030",
             format_path(where),
             f"unknown transform {name!r}",

@@ -213,7 +213,7 @@ TWO_LAYERS = [{**OV, "params": {"top_p": None}}, {"match": ["big-h*"], "params":
 
 ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
     # top level and metadata
-    ("apiVersion", {}, None),
+    ("apiVersion", {"overrides": TWO_LAYERS}, {"overrides": TWO_LAYERS, "apiVersion": "vllora.dev/v2"}),
     ("kind", {}, None),
     ("metadata.name", {}, {"metadata/name": "toy2"}),
     ("metadata.display_name", {"metadata/display_name": "Toy"}, {}),
@@ -482,11 +482,21 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
         {"match": ["i-*"], "errors": {"message": "msg"}}]}}}, {"operations": {"images": IMG}}),
 ]
 
+V2 = {"apiVersion": "vllora.dev/v2"}
+FILL = {"$op": "fill_defaults", "defaults": {"x": 1}}
+V2_ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
+    ("#call.$op", {**V2, PS + "stop/transform": {"$op": "as_list"}}, V2),
+    ("#adjust.[].$op", {**V2, "adjust": [FILL]}, V2),
+    ("#adjust.[].at", {**V2, "adjust": [{"at": "meta", **FILL}]}, {**V2, "adjust": [FILL]}),
+]
+"""The keys only the v2 schema has (the others are v1's, read the same way)."""
+
+
 @cache
-def schema_keys() -> dict[str, str | None]:
+def schema_keys(version: str = "v1") -> dict[str, str | None]:
     """Every key the schema accepts, named by where it is declared (`#def.key` inside `$defs`), with the
     definition it refers to (whose own keys' rows stand for it) when it is a `$ref`."""
-    text = resources.files("vllora_llm.specs").joinpath("schema/provider-spec.v1.json").read_text("utf-8")
+    text = resources.files("vllora_llm.specs").joinpath(f"schema/provider-spec.{version}.json").read_text("utf-8")
     schema = json.loads(text)
     found: dict[str, str | None] = {}
     seen: set[str] = set()
@@ -518,8 +528,8 @@ def schema_keys() -> dict[str, str | None]:
     return found
 
 
-def _row_ids() -> list[str]:
-    return [key for key, _, _ in ROWS]
+def _row_ids(rows: list[tuple[str, Any, Any]] = ROWS) -> list[str]:
+    return [key for key, _, _ in rows]
 
 
 def test_every_schema_key_has_a_row() -> None:
@@ -533,7 +543,16 @@ def test_every_schema_key_has_a_row() -> None:
     assert len(rows) == len(ROWS), "a key has two rows"
 
 
-@pytest.mark.parametrize(("key", "with_key", "without_key"), ROWS, ids=_row_ids())
+def test_every_v2_schema_key_has_a_row() -> None:
+    keys = schema_keys("v2")
+    new = {key for key in keys if key not in schema_keys("v1")}
+    rows = set(_row_ids(V2_ROWS))
+    implied = {key for key in new if any(other.startswith(key + ".") for other in rows)}
+    assert new - implied <= rows, f"v2-only keys with no row: {sorted(new - implied - rows)}"
+
+
+@pytest.mark.parametrize(("key", "with_key", "without_key"), ROWS + V2_ROWS,
+                         ids=_row_ids() + [f"v2:{key}" for key in _row_ids(V2_ROWS)])
 def test_the_key_changes_what_the_spec_does(
     key: str, with_key: dict[str, Any], without_key: dict[str, Any] | None, tmp_path: Path
 ) -> None:
