@@ -181,7 +181,62 @@ def internal(doc: SourceDoc) -> SourceDoc:
 
     data = copy.deepcopy(doc.data)
     out = SourceDoc(doc.file, data, doc.marks, doc.key_marks, dict(doc.aliases))
-    rw = _Rewriter(out)
+    _rewrite(data, _Rewriter(out))
+    return out
+
+
+def to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """A v1 spec's data (or the compiler's form) with v2's calls: `{$op: NAME, ...args}`, lists for pipelines,
+    adjust entries as calls, today's transform names. (Override layers are `settle_v1_layers`' business.)"""
+    import copy
+
+    out = copy.deepcopy(data)
+    _rewrite(out, _ToV2())
+    out["apiVersion"] = V2
+    return out
+
+
+class _ToV2:
+    """The v1 → v2 rewriter `to_v2` walks a spec with (the interface of `_Rewriter`)."""
+
+    def ref(self, value: Any, where: Path = ()) -> Any:
+        name = value if isinstance(value, str) else value.get("name") if isinstance(value, dict) else None
+        if not isinstance(name, str):
+            return value
+        args = dict(value.get("args") or {}) if isinstance(value, dict) else {}
+        if name in RENAMED:
+            name, args = RENAMED[name](args)
+        if name == PIPELINE and isinstance(args.get("steps"), list):
+            return [self.ref(step) for step in args["steps"]]
+        return {"$op": name, **args} if args else name
+
+    def template(self, value: Any, where: Path = ()) -> Any:
+        if isinstance(value, list):
+            return [self.template(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        out = {key: self.template(item) for key, item in value.items()}
+        op = out.get("$op")
+        if not isinstance(op, str):
+            return out
+        args = {k: v for k, v in out.items() if k not in ("$op", "in")}
+        head = {"in": out["in"]} if "in" in out else {}
+        if op in RENAMED:
+            op, args = RENAMED[op](args)
+        if op == PIPELINE and isinstance(args.get("steps"), list):
+            return {"$op": [self.ref(step) for step in args["steps"]], **head}
+        return {"$op": op, **head, **args}
+
+    def adjust(self, entry: Any, where: Path = ()) -> Any:
+        if not isinstance(entry, dict) or "transform" not in entry:
+            return entry
+        call = self.ref(entry["transform"])
+        head = {"at": entry["at"]} if "at" in entry else {}
+        return {**head, **call} if isinstance(call, dict) else {**head, "$op": call}
+
+
+def _rewrite(data: dict[str, Any], rw: Any) -> None:
+    """Every transform reference, template and adjust entry of `data`, rewritten in place by `rw`."""
     for block in _params_blocks(data):
         rules = _get(data, block)
         for name, rule in (rules or {}).items() if isinstance(rules, dict) else ():
@@ -243,7 +298,6 @@ def internal(doc: SourceDoc) -> SourceDoc:
         retry = _get(data, (*block, "retry_after"))
         if isinstance(retry, dict) and "transform" in retry:
             retry["transform"] = rw.ref(retry["transform"], (*block, "retry_after", "transform"))
-    return out
 
 
 def _op_response(rw: _Rewriter, holder: dict[str, Any], where: Path) -> None:

@@ -394,7 +394,7 @@ def _check_params(
         for key in ("template", "each"):
             if key in rule:
                 _template(doc, (*here, key), rule[key], diags)
-        if "transform" in rule:
+        if rule.get("transform") is not None:
             _transform(doc, (*here, "transform"), rule["transform"], diags)
         named: list[tuple[Path, Any]] = [
             ((*here, "conflicts_with", j), entry.get("param") if isinstance(entry, dict) else entry)

@@ -525,7 +525,11 @@ def schema_keys(version: str = "v1") -> dict[str, str | None]:
             walk(node["items"], (*path, "[]"))
 
     walk(schema, ())
-    return found
+    # v2's override layers take the same keys as the blocks they change (each also taking null, which
+    # removes); the layers are merged before the compiler reads anything, so they are those blocks' keys
+    layered = {key.replace("#errors_layer.", "errors.").replace("_layer.", ".", 1): ref
+               for key, ref in found.items() if "_layer." in key.split(".", 1)[0] + "."}
+    return {**{k: v for k, v in found.items() if "_layer." not in k.split(".", 1)[0] + "."}, **layered}
 
 
 def _row_ids(rows: list[tuple[str, Any, Any]] = ROWS) -> list[str]:
