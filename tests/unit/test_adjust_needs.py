@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.gateway import ChatCompletionRequest
-from vllora_llm.engine.registry import discover, load_plan
+from vllora_llm.engine.registry import discover, load_plan, load_spec
 from vllora_llm.engine.transforms import REGISTRY, Context, needs_of
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "conformance" / "requests"
@@ -51,9 +51,8 @@ def args_for(name: str) -> list[dict[str, Any]]:
 
 @functools.cache  # read once: every example asks (reading the YAML each time made this test take minutes)
 def specs_with_adjust() -> list[dict[str, Any]]:
-    root = Path(__file__).resolve().parents[2] / "specs" / "providers"
-    paths = [path for path in sorted(root.glob("*.yaml")) if not path.name.endswith(".tests.yaml")]
-    return [spec for path in paths if (spec := yaml.safe_load(path.read_text())).get("adjust")]
+    """The shipped specs with `adjust` entries, in the compiler's form (`{at, transform: {name, args}}`)."""
+    return [spec for name in sorted(discover()) if (spec := load_spec(name)).get("adjust")]
 
 
 def lacks(needs: tuple[tuple[str, ...], ...], value: Any) -> bool:
