@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import MappingError, ProviderError
 from .transforms import REGISTRY, Apply, Context, Example, bind, register
 
 _STEP: dict[str, Any] = {
@@ -61,26 +60,6 @@ def _omit(args: Mapping[str, Any]) -> Apply:
 
     def apply(value: Any, ctx: Context) -> Any:
         return None
-
-    return apply
-
-
-@register("forbid", args={
-    "type": "object", "additionalProperties": False, "required": ["message"],
-    "properties": {"message": {"type": "string"}, "error": {"enum": ["mapping", "provider"]}}},
-    examples=(Example(None, None, {"message": "x"}),))
-def _forbid(args: Mapping[str, Any]) -> Apply:
-    """None passes; any other value raises with `message`: a MappingError (`error: mapping`, the default, for
-    requests) or a ProviderError (`error: provider`, for a response shape the spec cannot read)."""
-    message = str(args["message"])
-    provider_side = args.get("error", "mapping") == "provider"
-
-    def apply(value: Any, ctx: Context) -> Any:
-        if value is None:
-            return None
-        if provider_side:
-            raise ProviderError(message, provider=ctx.provider or None)
-        raise MappingError(f"{ctx.path or 'value'}: {message}", path=ctx.path or None, provider=ctx.provider or None)
 
     return apply
 

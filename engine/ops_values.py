@@ -1,4 +1,4 @@
-"""Transforms on one value: defaults inside objects, list hygiene, token budgets, content sources.
+"""Transforms on one value: defaults inside objects, list hygiene, token budgets, image sizes.
 
 Registered in the transform registry like the ones in `transforms.py` (this module is imported at its
 bottom). Each is small, generic and named for what it does; specs call them from parameter rules and
@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import MappingError
 from .regex_guard import MAX_REGEX_INPUT
-from .transforms import Apply, Context, Example, parse_data_url, register
+from .transforms import Apply, Context, Example, register
 
 # ---- objects ------------------------------------------------------------------------------------------------
 
@@ -147,43 +147,7 @@ def _budget_bounds(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-# ---- content sources ------------------------------------------------------------------------------------------
-
-
-_LINK = re.compile(r"^https?://", re.IGNORECASE)
-
-
-@register("data_url_source", args={
-    "type": "object", "additionalProperties": False, "required": ["inline", "link"],
-    "properties": {"inline": {"type": "object"}, "link": {"type": "object"}}},
-    examples=(
-        Example("data:image/png;base64,iVBO", {"type": "base64", "media_type": "image/png", "data": "iVBO"},
-                {"inline": {"type": "base64", "media_type": "$media_type", "data": "$data"},
-                 "link": {"type": "url", "url": "$url"}}),
-        Example("https://x/y.png", {"type": "url", "url": "https://x/y.png"},
-                {"inline": {"type": "base64", "media_type": "$media_type", "data": "$data"},
-                 "link": {"type": "url", "url": "$url"}}),
-        Example("y.png", None, {"inline": {"data": "$data"}, "link": {"url": "$url"}}),
-    ))
-def _data_url_source(args: Mapping[str, Any]) -> Apply:
-    """A URL as the provider's content source: a data URL becomes the `inline` template (with `$media_type`
-    and `$data`), an http(s) URL the `link` template (with `$url`); anything else is None."""
-    from .templates import compile_template  # templates import this registry: bind lazily
-
-    inline = compile_template(args["inline"], ("args", "inline"))
-    link = compile_template(args["link"], ("args", "link"))
-
-    def apply(value: Any, ctx: Context) -> Any:
-        if not isinstance(value, str):
-            return None
-        parsed = parse_data_url(value)
-        if parsed is not None:
-            return inline({"media_type": parsed[0], "data": parsed[1]}, ctx)
-        if _LINK.match(value):
-            return link({"url": value}, ctx)
-        return None
-
-    return apply
+# ---- sizes ------------------------------------------------------------------------------------------------------
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")

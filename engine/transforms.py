@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import MappingError
+from .errors import MappingError, ProviderError
 from .gateway import RequestWarning
 
 Apply = Callable[[Any, "Context"], Any]
@@ -243,17 +243,33 @@ def parse_data_url(url: str) -> tuple[str, str] | None:
     return mime, data
 
 
+_LINK = re.compile(r"^https?://", re.IGNORECASE)
+_SOURCE = {"inline": {"type": "base64", "media_type": "$media_type", "data": "$data"},
+           "link": {"type": "url", "url": "$url"}}
+
+
 @register("data_url", args={
-    "type": "object", "additionalProperties": False, "required": ["part"],
-    "properties": {"part": {"enum": ["media_type", "data", "link"]}}},
+    "type": "object", "additionalProperties": False,
+    "oneOf": [{"required": ["part"], "not": {"anyOf": [{"required": ["inline"]}, {"required": ["link"]}]}},
+              {"required": ["inline", "link"], "not": {"required": ["part"]}}],
+    "properties": {"part": {"enum": ["media_type", "data", "link"]}, "inline": {"type": "object"},
+                   "link": {"type": "object"}}},
     examples=(Example("data:image/png;base64,iVBO", "image/png", {"part": "media_type"}),
               Example("data:image/png;base64,iVBO", "iVBO", {"part": "data"}),
               Example("https://x/y.png", None, {"part": "data"}),
               Example("https://x/y.png", "https://x/y.png", {"part": "link"}),
-              Example("data:image/png;base64,iVBO", None, {"part": "link"})))
+              Example("data:image/png;base64,iVBO", None, {"part": "link"}),
+              Example("data:image/png;base64,iVBO", {"type": "base64", "media_type": "image/png", "data": "iVBO"},
+                      _SOURCE),
+              Example("https://x/y.png", {"type": "url", "url": "https://x/y.png"}, _SOURCE),
+              Example("y.png", None, _SOURCE)))
 def _data_url(args: Mapping[str, Any]) -> Apply:
-    """One part of a URL that may be a data URL: its `media_type` or base64 `data` (None for any other URL),
-    or the URL itself when it is not a data URL (`link`; None for a data URL): an image inline or by reference."""
+    """A URL that may be a data URL. With `part`: its `media_type` or base64 `data` (None for any other URL),
+    or the URL itself when it is not a data URL (`link`; None for a data URL). With `inline` and `link`
+    templates: the provider's content source, a data URL rendered by `inline` (with `$media_type` and
+    `$data`), an http(s) URL by `link` (with `$url`); anything else is None."""
+    if "part" not in args:
+        return _source(args)
     part = args["part"]
     if part == "link":
         def link(value: Any, ctx: Context) -> Any:
@@ -269,6 +285,25 @@ def _data_url(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+def _source(args: Mapping[str, Any]) -> Apply:
+    from .templates import compile_template  # templates import this registry: bind lazily
+
+    inline = compile_template(args["inline"], ("args", "inline"))
+    link = compile_template(args["link"], ("args", "link"))
+
+    def apply(value: Any, ctx: Context) -> Any:
+        if not isinstance(value, str):
+            return None
+        parsed = parse_data_url(value)
+        if parsed is not None:
+            return inline({"media_type": parsed[0], "data": parsed[1]}, ctx)
+        if _LINK.match(value):
+            return link({"url": value}, ctx)
+        return None
+
+    return apply
+
+
 @register("media_subtype", examples=(Example("image/png", "png"), Example("image/jpeg", "jpeg")))
 def _media_subtype(args: Mapping[str, Any]) -> Apply:
     """`image/png` → `png` (formats named by subtype)."""
@@ -279,16 +314,35 @@ def _media_subtype(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@register("require", args={"type": "object", "additionalProperties": False, "required": ["message"],
-                           "properties": {"message": {"type": "string"}}},
-          examples=(Example("x", "x", {"message": "needed"}),))
+@register("require", args={
+    "type": "object", "additionalProperties": False, "required": ["message"],
+    "properties": {"message": {"type": "string"}, "absent": {"type": "boolean"},
+                   "error": {"enum": ["mapping", "provider"]}}},
+    examples=(Example("x", "x", {"message": "needed"}), Example(None, None, {"message": "x", "absent": True})))
 def _require(args: Mapping[str, Any]) -> Apply:
-    """Pass the value through; None raises a MappingError with `message` (a shape the provider cannot take)."""
+    """Pass the value through when it is present (`absent: true`: when it is absent); otherwise raise with
+    `message`: a MappingError (`error: mapping`, the default: a request shape the provider cannot take) or a
+    ProviderError (`error: provider`: a response shape the spec cannot read)."""
     message = str(args["message"])
+    absent = bool(args.get("absent", False))
+    provider_side = args.get("error", "mapping") == "provider"
+
+    def fail(ctx: Context) -> Exception:
+        if provider_side:
+            return ProviderError(message, provider=ctx.provider or None)
+        return MappingError(f"{ctx.path or 'value'}: {message}", path=ctx.path or None, provider=ctx.provider or None)
+
+    if absent:
+        def forbid(value: Any, ctx: Context) -> Any:
+            if value is None:
+                return None
+            raise fail(ctx)
+
+        return forbid
 
     def apply(value: Any, ctx: Context) -> Any:
         if value is None:
-            raise MappingError(f"{ctx.path or 'value'}: {message}", path=ctx.path or None)
+            raise fail(ctx)
         return value
 
     return apply

@@ -30,6 +30,8 @@ RENAMED: dict[str, Renamed] = {
     "data_url_data": lambda args: ("data_url", {"part": "data"}),
     "not_data_url": lambda args: ("data_url", {"part": "link"}),
     "sum_or_none": lambda args: ("sum", {"empty": None}),
+    "forbid": lambda args: ("require", {**args, "absent": True}),
+    "data_url_source": lambda args: ("data_url", dict(args)),
     "json_object_or_wrap": lambda args: ("json_parse", {"wrap": args.get("key", "result")}),
     "drop_matching": lambda args: ("drop_when", dict(args)),
     "schema_strip_keys": lambda args: ("schema_keys", {"drop": args.get("keys"), **(

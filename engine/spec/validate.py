@@ -147,6 +147,10 @@ def schema_pass(doc: SourceDoc, diags: Diagnostics) -> bool:
                 continue  # checked on the merged spec (merged_pass)
             ok = False
             for code, message, path, at_key, hint in _describe(error):
+                if message == "missing required key '$op'" and version_of(doc.data) == V2:
+                    hint = ("vllora.dev/v2 calls a transform as {$op: NAME, ...args} (v1 wrote {name: NAME, args: "
+                            "{...}} and adjust entries as {transform: ...}); `vllora-llm spec migrate FILE` rewrites "
+                            "a v1 file")
                 if path in (("apiVersion",), ("kind",)):
                     code = "SPEC003"
                     if path == ("apiVersion",):

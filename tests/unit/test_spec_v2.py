@@ -126,3 +126,10 @@ def test_a_broken_layer_fails_when_the_spec_loads(tmp_path: Path) -> None:
     clear_cache()
     with pytest.raises(SpecError, match="SPEC030"):
         load_plan("toy", spec_path=[tmp_path])
+
+
+def test_v1_syntax_in_a_v2_file_says_how_to_write_it(tmp_path: Path) -> None:
+    text = HEAD.format(v="v2").replace("stop: {}", "stop: {transform: {name: as_list}}")
+    [problem] = diagnostics(tmp_path, text)
+    assert "SPEC011 params.stop.transform: missing required key '$op'" in problem
+    assert "{$op: NAME, ...args}" in problem and "spec migrate" in problem
