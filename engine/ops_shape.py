@@ -29,7 +29,8 @@ _STEP: dict[str, Any] = {
     examples=(Example("END", ["END"], {"steps": ["as_list"]}),
               Example({"b": None}, None, {"steps": ["omit_empty", "as_list"]})))
 def _chain(args: Mapping[str, Any]) -> Apply:
-    """Run transforms one after another (`steps`: names or `{name, args}`); a step giving None stops the chain."""
+    """Run transforms one after another (`steps`: names or `{name, args}`); a step giving None stops the chain.
+    (v1 files name it; a v2 file writes the list of calls itself, which is loaded as this.)"""
     from .templates import check_args  # the template module imports this registry; import it lazily
 
     steps: list[Apply] = []

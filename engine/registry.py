@@ -108,7 +108,7 @@ def _load_checked(entry: SpecFile, diags: Diagnostics) -> SourceDoc | None:
         return None
     if not schema_pass(doc, diags):
         return doc
-    lowered = internal(doc)
+    lowered = internal(doc, diags)
     before = len(diags.items)
     semantic_pass(lowered, diags, file_stem=entry.name)
     if lowered.aliases:

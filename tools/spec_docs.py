@@ -55,8 +55,7 @@ def rule_steps(rule: Mapping[str, Any]) -> list[str]:
     if "each" in rule:
         steps.append("each item through a template")
     if "transform" in rule:
-        ref = rule["transform"]
-        steps.append(f"transform `{ref if isinstance(ref, str) else ref.get('name')}`")
+        steps.append("transform " + " → ".join(f"`{name}`" for name in _call_names(rule["transform"])))
     if "default" in rule:
         steps.append(f"default {_code(rule['default'])}" + (" (with a warning)" if rule.get("default_warn") else ""))
     if rule.get("unless"):
@@ -84,21 +83,21 @@ def _target(name: str, rule: Mapping[str, Any]) -> str:
 # ---- transforms used --------------------------------------------------------------------------------------
 
 
+def _call_names(ref: Any) -> Iterator[str]:
+    """The transform names of a call, a bare name or a pipeline (v2's one way to call a transform)."""
+    if isinstance(ref, str):
+        yield ref
+    elif isinstance(ref, dict):
+        yield from _call_names(ref.get("$op"))
+    elif isinstance(ref, list):
+        for item in ref:
+            yield from _call_names(item)
+
+
 def _refs(value: Any) -> Iterator[str]:
     if isinstance(value, dict):
-        if isinstance(value.get("$op"), str):
-            yield value["$op"]
-        ref = value.get("transform")
-        if isinstance(ref, str):
-            yield ref
-        elif isinstance(ref, dict) and isinstance(ref.get("name"), str):
-            yield ref["name"]
-        if isinstance(value.get("steps"), list):
-            for step in value["steps"]:
-                if isinstance(step, str):
-                    yield step
-                elif isinstance(step, dict) and isinstance(step.get("name"), str):
-                    yield step["name"]
+        yield from _call_names(value.get("$op"))
+        yield from _call_names(value.get("transform"))
         for item in value.values():
             yield from _refs(item)
     elif isinstance(value, list):
@@ -117,10 +116,12 @@ def transforms_used(spec: Mapping[str, Any]) -> list[str]:
 
 def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends: list[str] | None = None) -> str:
     from vllora_llm.engine.params import unified_params
+    from vllora_llm.engine.spec.desugar import to_v2
     from vllora_llm.engine.transforms import REGISTRY
 
     from .spec_docs_mapping import mapping_sections
 
+    spec = to_v2(dict(spec))  # described as written today: one way to call a transform
     meta = spec.get("metadata") or {}
     out: list[str] = [f"# {meta.get('display_name', name)} (`{name}`)", ""]
     if meta.get("description"):

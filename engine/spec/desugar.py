@@ -17,7 +17,8 @@ import fnmatch
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .loader import Path, SourceDoc
+from .diagnostics import Diagnostics
+from .loader import Path, SourceDoc, format_path
 
 V1 = "vllora.dev/v1"
 V2 = "vllora.dev/v2"
@@ -53,9 +54,18 @@ def version_of(data: Any) -> str:
 class _Rewriter:
     """Rewrites one document's transform calls into the compiler's form, recording where each came from."""
 
-    def __init__(self, doc: SourceDoc) -> None:
+    def __init__(self, doc: SourceDoc, diags: Diagnostics | None = None) -> None:
         self.doc = doc
         self.v2 = version_of(doc.data) == V2
+        self.diags = diags
+
+    def v1_only(self, op: Any, where: Path) -> None:
+        """`chain` named in a v2 file: v2 writes a pipeline as a list of calls (one way to call a transform)."""
+        if op == PIPELINE and self.diags is not None:
+            self.diags.add(self.doc.file, self.doc.mark(where), "SPEC030", format_path(where),
+                           "`chain` is the v1 way to write a pipeline",
+                           hint="in vllora.dev/v2 a pipeline is a list of calls: [as_list, {$op: drop_when, ...}] "
+                                "(in a template: {$op: [...], in: ...})")
 
     def alias(self, new: Path, old: Path) -> None:
         if new != old:
@@ -84,6 +94,7 @@ class _Rewriter:
                 for i in range(len(op)):
                     self.alias((*where, "args", "steps", i), (*where, "$op", i))
                 return {"name": PIPELINE, "args": {"steps": steps, **args}}
+            self.v1_only(op, (*where, "$op"))
             self.alias((*where, "name"), (*where, "$op"))
             self.alias((*where, "args"), where)
             return {"name": op, "args": self.template(args, where)} if args else {"name": op}
@@ -115,6 +126,8 @@ class _Rewriter:
             return out
         args = {k: v for k, v in out.items() if k not in ("$op", "in")}
         head = {"in": out["in"]} if "in" in out else {}
+        if self.v2:
+            self.v1_only(op, (*where, "$op"))
         if self.v2 and isinstance(op, list):
             self.alias((*where, "steps"), (*where, "$op"))
             steps = [self._call_v2(step, (*where, "steps", i)) for i, step in enumerate(op)]
@@ -177,13 +190,14 @@ def _set(data: Any, path: Path, value: Any) -> None:
     data[path[-1]] = value
 
 
-def internal(doc: SourceDoc) -> SourceDoc:
-    """`doc` (a schema-valid spec of either format) in the compiler's form; positions are kept."""
+def internal(doc: SourceDoc, diags: Diagnostics | None = None) -> SourceDoc:
+    """`doc` (a schema-valid spec of either format) in the compiler's form; positions are kept. What only v1
+    may write (`chain` by name) is reported into `diags` for a v2 file."""
     import copy
 
     data = copy.deepcopy(doc.data)
     out = SourceDoc(doc.file, data, doc.marks, doc.key_marks, dict(doc.aliases))
-    _rewrite(data, _Rewriter(out))
+    _rewrite(data, _Rewriter(out, diags))
     return out
 
 

@@ -133,3 +133,10 @@ def test_v1_syntax_in_a_v2_file_says_how_to_write_it(tmp_path: Path) -> None:
     [problem] = diagnostics(tmp_path, text)
     assert "SPEC011 params.stop.transform: missing required key '$op'" in problem
     assert "{$op: NAME, ...args}" in problem and "spec migrate" in problem
+
+
+def test_chain_by_name_is_v1_only(tmp_path: Path) -> None:
+    text = HEAD.format(v="v2").replace("stop: {}", "stop: {transform: {$op: chain, steps: [as_list]}}")
+    [problem] = diagnostics(tmp_path, text)
+    assert "SPEC030 params.stop.transform.$op: `chain` is the v1 way to write a pipeline" in problem
+    assert "a pipeline is a list of calls" in problem
