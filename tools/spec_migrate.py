@@ -47,12 +47,12 @@ def migrate(path: Path) -> tuple[str | None, list[Any]]:
         if isinstance(layers, list) and layers:
             whole = {**{k: v for k, v in base["operations"][name].items() if k != "overrides"}, "overrides": layers}
             operation["overrides"] = settle_v1_operation_layers(whole)["overrides"]
-    _fold_templates(data)
+    fold_templates(data)
     return HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110,
                                    default_flow_style=None), []
 
 
-def _fold_templates(data: dict[str, Any]) -> None:
+def fold_templates(data: dict[str, Any]) -> None:
     """`template: {$op: X, ...}` with no `in` (the value itself) and no `map` or `each` beside it runs right
     before the rule's `transform`: written as the first call of that pipeline."""
     from vllora_llm.engine.spec.desugar import _get, _params_blocks
@@ -66,7 +66,8 @@ def _fold_templates(data: dict[str, Any]) -> None:
             if "map" in rule or "each" in rule:
                 continue
             existing = rule.get("transform")
-            calls = [template, *(existing if isinstance(existing, list) else [existing] if existing else [])]
+            first = template["$op"] if list(template) == ["$op"] and isinstance(template["$op"], str) else template
+            calls = [first, *(existing if isinstance(existing, list) else [existing] if existing else [])]
             del rule["template"]
             rule["transform"] = calls[0] if len(calls) == 1 else calls
 

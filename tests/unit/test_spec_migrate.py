@@ -209,3 +209,11 @@ def test_a_broken_v1_file_is_not_migrated(tmp_path: Path, capsys: pytest.Capture
     err = capsys.readouterr().err
     assert "toy.yaml:4:28 [ERROR] SPEC030 params.stop.transform: unknown transform 'as_lsit'" in err
     assert "did you mean 'as_list'?" in err and "not migrated (1 error(s))" in err
+
+
+@pytest.mark.parametrize("name", ["anthropic", "openai", "cohere", "deepseek"])
+def test_spec_diff_sees_no_change_in_a_format_change(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """v1 → v2 with the same meaning (calls rewritten, a layer no longer repeating an earlier one's rule): no
+    change to report, so no revision to grow."""
+    assert main(["spec", "diff", str(V1_DIR / f"{name}.yaml"), str(builtin_dir() / f"{name}.yaml")]) == 0
+    assert "no changes" in capsys.readouterr().out
