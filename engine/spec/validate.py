@@ -304,7 +304,9 @@ def _path(doc: SourceDoc, where: Path, value: Any, diags: Diagnostics, *, setter
         )
 
 
-def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics) -> None:
+def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics, also: tuple[str, ...] = ()) -> None:
+    """Check a transform reference; `also`: keys written beside the arguments (an adjust entry's `at`), offered
+    as "did you mean" for a misspelt argument."""
     name = ref if isinstance(ref, str) else ref.get("name") if isinstance(ref, dict) else None
     args = ref.get("args") or {} if isinstance(ref, dict) else {}
     if name not in REGISTRY:
@@ -318,16 +320,23 @@ def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics) -> Non
             + "`vllora-llm spec transforms` lists them",
         )
         return
+    if name == "chain" and isinstance(args.get("steps"), list):  # a pipeline: each step is a call of its own
+        for i, step in enumerate(args["steps"]):
+            _transform(doc, (*where, "args", "steps", i), step, diags)
+        return
     problem = check_args(str(name), dict(args))
     if problem:
         spot: Path = (*where, "args") if isinstance(ref, dict) else where
+        known = [*(REGISTRY[str(name)].args_schema.get("properties") or {}), *also]
+        close = next((c for key in args if key not in known and (c := _close(str(key), known))), None)
         diags.add(
             doc.file,
             doc.mark(spot),
             "SPEC031",
             format_path(spot),
             problem,
-            hint="`vllora-llm spec transforms` lists each transform's arguments",
+            hint=(f"did you mean {close!r}? " if close else "")
+            + "`vllora-llm spec transforms` lists each transform's arguments",
         )
 
 
@@ -422,7 +431,7 @@ def _check_adjust(doc: SourceDoc, where: Path, entries: Any, diags: Diagnostics)
             continue
         _path(doc, (*where, i, "at"), entry.get("at"), diags, setter=True)
         if "transform" in entry:
-            _transform(doc, (*where, i, "transform"), entry["transform"], diags)
+            _transform(doc, (*where, i, "transform"), entry["transform"], diags, also=("at",))
 
 
 def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], diags: Diagnostics) -> None:

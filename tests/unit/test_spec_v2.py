@@ -140,3 +140,21 @@ def test_chain_by_name_is_v1_only(tmp_path: Path) -> None:
     [problem] = diagnostics(tmp_path, text)
     assert "SPEC030 params.stop.transform.$op: `chain` is the v1 way to write a pipeline" in problem
     assert "a pipeline is a list of calls" in problem
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_each_step_of_a_pipeline_is_checked_where_it_is_written(tmp_path: Path, version: str) -> None:
+    step = "{$op: drop_when, patern: x, reason: r}" if version == "v2" else "{name: drop_when, args: {patern: x}}"
+    pipeline = f"[as_lsit, {step}]" if version == "v2" else f"{{name: chain, args: {{steps: [as_lsit, {step}]}}}}"
+    text = HEAD.format(v=version).replace("stop: {}", f"stop: {{transform: {pipeline}}}")
+    [first, second] = diagnostics(tmp_path, text)
+    where = "params.stop.transform" + ("" if version == "v2" else ".args.steps")
+    assert f"SPEC030 {where}[0]: unknown transform 'as_lsit'" in first and "did you mean 'as_list'?" in first
+    assert f"SPEC031 {where}[1]" in second and "patern" in second
+
+
+def test_a_misspelt_argument_gets_a_did_you_mean(tmp_path: Path) -> None:
+    text = HEAD.format(v="v2") + "adjust:\n  - {att: messages, $op: trim_final_text, role: assistant}\n"
+    [problem] = diagnostics(tmp_path, text)
+    assert problem.startswith("toy.yaml:7:5 [ERROR] SPEC031 adjust[0]: arguments of 'trim_final_text': unknown "
+                              "argument 'att'") and "did you mean 'at'?" in problem
