@@ -57,9 +57,12 @@ def fold_templates(data: dict[str, Any]) -> None:
     before the rule's `transform`: written as the first call of that pipeline."""
     from vllora_llm.engine.spec.desugar import _get, _params_blocks
 
+    layered = _names_in_layers(data)
     for block in _params_blocks(data):
         rules = _get(data, block)
-        for rule in (rules or {}).values() if isinstance(rules, dict) else ():
+        for name, rule in (rules or {}).items() if isinstance(rules, dict) else ():
+            if (block[:2] if block[0] == "operations" else ()) + (name,) in layered:
+                continue  # a layer changes this rule: its template and transform stay apart, as they merge apart
             template = rule.get("template") if isinstance(rule, dict) else None
             if not (isinstance(template, dict) and "$op" in template and "in" not in template):
                 continue
@@ -70,6 +73,19 @@ def fold_templates(data: dict[str, Any]) -> None:
             calls = [first, *(existing if isinstance(existing, list) else [existing] if existing else [])]
             del rule["template"]
             rule["transform"] = calls[0] if len(calls) == 1 else calls
+
+
+def _names_in_layers(data: dict[str, Any]) -> set[tuple[str, ...]]:
+    """The rules some override layer or API version patch writes: (name,) for chat, (operations, op, name)."""
+    found: set[tuple[str, ...]] = set()
+    for key in ("overrides", "versions"):
+        holder = data.get(key)
+        layers = holder if isinstance(holder, list) else list(holder.values()) if isinstance(holder, dict) else []
+        found |= {(str(n),) for layer in layers if isinstance(layer, dict) for n in (layer.get("params") or {})}
+    for op, operation in (data.get("operations") or {}).items():
+        for layer in (operation.get("overrides") or ()) if isinstance(operation, dict) else ():
+            found |= {("operations", str(op), str(n)) for n in (layer.get("params") or {})}
+    return found
 
 
 def run(file: str, out: str | None) -> int:

@@ -158,10 +158,18 @@ class _Rewriter:
         return entry
 
 
+def _layers(data: dict[str, Any]) -> list[Path]:
+    """Where blocks of chat rules are written: the spec itself, each override layer, each API version's patch."""
+    out: list[Path] = [(), *(("overrides", i) for i, _ in enumerate(data.get("overrides") or ()))]
+    versions = data.get("versions")
+    out += [("versions", name) for name, patch in versions.items() if isinstance(patch, dict)] \
+        if isinstance(versions, dict) else []
+    return out
+
+
 def _params_blocks(data: dict[str, Any]) -> Iterator[Path]:
-    yield ("params",)
-    for i, _ in enumerate(data.get("overrides") or ()):
-        yield ("overrides", i, "params")
+    for layer in _layers(data):
+        yield (*layer, "params")
     for op in _ops(data):
         yield ("operations", op, "params")
         for j, _ in enumerate(data["operations"][op].get("overrides") or ()):
@@ -264,7 +272,7 @@ def _rewrite(data: dict[str, Any], rw: Any) -> None:
                     rule[key] = rw.template(rule[key], (*here, key))
             if "transform" in rule:
                 rule["transform"] = rw.ref(rule["transform"], (*here, "transform"))
-    for block in [("messages",), *(("overrides", i, "messages") for i, _ in enumerate(data.get("overrides") or ()))]:
+    for block in [(*layer, "messages") for layer in _layers(data)]:
         messages = _get(data, block)
         if not isinstance(messages, dict):
             continue
@@ -277,7 +285,7 @@ def _rewrite(data: dict[str, Any], rw: Any) -> None:
             holder = messages.get(key)
             if isinstance(holder, dict) and "template" in holder:
                 holder["template"] = rw.template(holder["template"], (*block, key, "template"))
-    for block in [("adjust",), *(("overrides", i, "adjust") for i, _ in enumerate(data.get("overrides") or ()))]:
+    for block in [(*layer, "adjust") for layer in _layers(data)]:
         entries = _get(data, block)
         if isinstance(entries, list):
             _set(data, block, [rw.adjust(entry, (*block, i)) for i, entry in enumerate(entries)])
@@ -408,8 +416,9 @@ def settle_v1_layers(layers: list[Any], base: dict[str, Any]) -> list[Any]:
                                                                      list(layer.get("match") or ())):
                 continue
             for path in _leaves({key: value for key, value in earlier.items() if key != "match"}):
-                if not _covered(body, path):
-                    _restore(settled, base, path)
+                if _covered(body, path) or (_has(base, path) and _get(base, path) == _get(earlier, path)):
+                    continue  # this layer sets it, or the earlier layer only repeats the spec's own value
+                _restore(settled, base, path)
         out.append(settled)
     return out
 

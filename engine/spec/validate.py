@@ -309,6 +309,7 @@ def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics, also: 
     as "did you mean" for a misspelt argument."""
     name = ref if isinstance(ref, str) else ref.get("name") if isinstance(ref, dict) else None
     args = ref.get("args") or {} if isinstance(ref, dict) else {}
+    args = {key: value for key, value in args.items() if value is not None}  # (in a layer, null removes an arg)
     if name not in REGISTRY:
         diags.add(
             doc.file,
@@ -442,7 +443,7 @@ def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], di
         if not isinstance(path, str):
             continue
         for name in re.findall(r"\{([^}]*)\}", path):
-            if name != "model":
+            if name not in ("model", "api_version"):
                 spot: Path = (*where, key, "path")
                 diags.add(
                     doc.file,
@@ -450,7 +451,7 @@ def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], di
                     "SPEC037",
                     format_path(spot),
                     f"unknown placeholder {{{name}}} in {path!r}",
-                    hint="only {model} is filled in",
+                    hint="only {model} and {api_version} are filled in",
                 )
     base_url = endpoint.get("base_url")
     declared = set(endpoint.get("placeholders") or {})
@@ -581,10 +582,11 @@ def _check_operation_layer(
         _template(doc, (*where, "request"), layer["request"], diags)
     path = (layer.get("endpoint") or {}).get("path")
     for placeholder in re.findall(r"\{([^}]*)\}", path) if isinstance(path, str) else ():
-        if placeholder != "model":
+        if placeholder not in ("model", "api_version"):
             spot: Path = (*where, "endpoint", "path")
             diags.add(doc.file, doc.mark(spot), "SPEC037", format_path(spot),
-                      f"unknown placeholder {{{placeholder}}} in {path!r}", hint="only {model} is filled in")
+                      f"unknown placeholder {{{placeholder}}} in {path!r}",
+                      hint="only {model} and {api_version} are filled in")
     over = (layer.get("fan_out") or {}).get("over")
     if isinstance(over, str) and over not in names:
         spot = (*where, "fan_out", "over")

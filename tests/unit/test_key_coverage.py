@@ -163,7 +163,10 @@ def operations(plan: Plan) -> Any:
 
 def everything(plan: Plan, merged: dict[str, Any]) -> Any:
     """What a spec does, as one comparable value."""
+    versions = {name: (wire(versioned), attrs(versioned)) for name in merged.get("versions") or {}
+                for versioned in [Plan(merged, api_version=str(name))]}
     return {
+        "versions": versions,
         "wire": wire(plan), "stream": wire(plan, stream=True), "big": wire(plan, model="big-1"),
         "huge": wire(plan, model="big-huge"), "reply": reply(plan), "chunks": chunks(plan), "errors": fail(plan),
         "attrs": attrs(plan), "operations": operations(plan),
@@ -224,6 +227,8 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
     ("metadata.matrix_note", {"metadata/matrix_note": "a note"}, {}),
     ("metadata.otel_provider_name", {"metadata/otel_provider_name": "toy.ai"}, {}),
     ("extends", {"extends": "openai"}, {}),
+    ("versions", {"versions": {"9": {"headers": {"x-v": "9"}}}}, {}),
+    ("#version_patch.note", {"versions": {"9": {"note": "the 2031 API"}}}, {"versions": {"9": {}}}),
     ("headers", {"headers": {"x-v": "{api_version}"}}, {}),
     # endpoint
     ("#endpoint_block.base_url", {}, {"endpoint/base_url": "http://other.test"}),
@@ -525,6 +530,10 @@ def schema_keys(version: str = "v1") -> dict[str, str | None]:
             walk(node["items"], (*path, "[]"))
 
     walk(schema, ())
+    # an API version's patch is merged over the spec before anything is compiled: its keys are the spec's own
+    # (`#version_patch.auth.scheme` is read as `auth.scheme`), beside the rows for `versions` and its `note`
+    found = {(key.replace("#version_patch.", "", 1) if key.startswith("#version_patch.") and
+              key.replace("#version_patch.", "", 1) in found else key): ref for key, ref in found.items()}
     # v2's override layers take the same keys as the blocks they change (each also taking null, which
     # removes); the layers are merged before the compiler reads anything, so they are those blocks' keys
     layered = {key.replace("#errors_layer.", "errors.").replace("_layer.", ".", 1): ref
