@@ -291,7 +291,7 @@ def _rewrite(data: dict[str, Any], rw: Any) -> None:
             _set(data, block, [rw.adjust(entry, (*block, i)) for i, entry in enumerate(entries)])
     response = data.get("response")
     if isinstance(response, dict):
-        for key in ("kinds", "usage"):
+        for key in ("kinds", "usage", "extras"):
             for name, template in list((response.get(key) or {}).items()):
                 response[key][name] = rw.template(template, ("response", key, name))
     events = _get(data, ("stream", "events"))
@@ -312,6 +312,11 @@ def _rewrite(data: dict[str, Any], rw: Any) -> None:
             if key in operation:
                 operation[key] = rw.template(operation[key], ("operations", op, key))
         _op_response(rw, operation, ("operations", op))
+        create = operation.get("create")  # (a prompt cache: its create body and the resource it reads back)
+        if isinstance(create, dict) and "request" in create:
+            create["request"] = rw.template(create["request"], ("operations", op, "create", "request"))
+        if "resource" in operation:
+            operation["resource"] = rw.template(operation["resource"], ("operations", op, "resource"))
         for j, layer in enumerate(operation.get("overrides") or ()):
             error_blocks.append(("operations", op, "overrides", j, "errors"))
             if isinstance(layer, dict) and layer.get("request") is not None:

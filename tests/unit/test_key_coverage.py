@@ -161,12 +161,46 @@ def operations(plan: Plan) -> Any:
     return out
 
 
+def prompt_cache(merged: dict[str, Any]) -> Any:
+    """The prompt-cache operation's choices: minimum per model, the split, every call it renders, what it reads
+    back, and which errors it takes for a gone or too small cache."""
+    import msgspec
+
+    from vllora_llm.engine.errors import InvalidRequestError
+    from vllora_llm.engine.prompt_cache import compile_prompt_cache
+
+    def run() -> Any:
+        plan = compile_prompt_cache(merged, "toy")
+        if plan is None:
+            return None
+        full = {"turns": [{"p": [1]}, {"p": [2]}, {"p": [3]}], "sys": "s"}
+        split = plan.split("m", full, {"turns": [{"p": [1]}, {"p": [2]}], "sys": "s"})
+        straddle = plan.split("m", {"turns": [{"p": [1]}, {"p": [2, 3]}]}, {"turns": [{"p": [1]}, {"p": [2]}]})
+        if split is None:
+            return ("no split", straddle)
+        wires = [plan.create("http://t", "m", split, 60), plan.get("http://t", "caches/1"),
+                 plan.delete("http://t", "caches/1"), plan.list_page("http://t", "tok")]
+        resource = {"name": "caches/1", "model": "m", "displayName": "d", "items": [{"name": "caches/2"}],
+                    "next": "n2"}
+        errors = [InvalidRequestError("the cache is gone", status=404), InvalidRequestError("too small", status=400)]
+        return (plan.minimum("m"), plan.minimum("big-1"), straddle and straddle.rest, split.cached, split.rest,
+                split.size_estimate,
+                plan.using(split.rest, "caches/1"),
+                [(w.method, w.url, w.body) for w in wires],
+                msgspec.to_builtins(plan.decode_resource(200, {}, json.dumps(resource).encode())),
+                msgspec.to_builtins(plan.decode_page(200, {}, json.dumps(resource).encode())),
+                [(plan.gone(e), plan.too_small(e)) for e in errors],
+                str(plan.error(429, {}, b'{"error": {"message": "slow"}, "msg": "x"}')), plan.default_ttl)
+
+    return _caught(run)
+
+
 def everything(plan: Plan, merged: dict[str, Any]) -> Any:
     """What a spec does, as one comparable value."""
     versions = {name: (wire(versioned), attrs(versioned)) for name in merged.get("versions") or {}
                 for versioned in [Plan(merged, api_version=str(name))]}
     return {
-        "versions": versions,
+        "versions": versions, "prompt_cache": prompt_cache(merged),
         "wire": wire(plan), "stream": wire(plan, stream=True), "big": wire(plan, model="big-1"),
         "huge": wire(plan, model="big-huge"), "reply": reply(plan), "chunks": chunks(plan), "errors": fail(plan),
         "attrs": attrs(plan), "operations": operations(plan),
@@ -286,8 +320,8 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
     ("#params.*.transform", {PS + "stop/transform": "as_list"}, {}),
     ("#params.*.transform.name", {PS + "stop/transform": {"name": "as_list"}},
      {PS + "stop/transform": {"name": "omit"}}),
-    ("#params.*.transform.args", {PS + "tools/transform": {"name": "wrap", "args": {"key": "a"}}},
-     {PS + "tools/transform": {"name": "wrap", "args": {"key": "b"}}}),
+    ("#params.*.transform.args", {PS + "user/transform": {"name": "wrap", "args": {"key": "a"}}},
+     {PS + "user/transform": {"name": "wrap", "args": {"key": "b"}}}),
     ("#params.*.unsupported", {PS + "top_p": {"unsupported": "error"}}, {}),
     ("#params.*.allow", {PS + "n": {"unsupported": True, "allow": [1]}}, {PS + "n": {"unsupported": True}}),
     ("#params.*.note", {PS + "n": {"unsupported": True, "note": "why"}}, {PS + "n": {"unsupported": True}}),
@@ -487,6 +521,74 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
         {"match": ["i-*"], "errors": {"message": "msg"}}]}}}, {"operations": {"images": IMG}}),
 ]
 
+PC: dict[str, Any] = {"prefix": {"list": "turns"}, "reference": "cache",
+                      "create": {"endpoint": {"path": "/caches"},
+                                 "request": {"model": "$model", "turns": "$prefix.turns"}},
+                      "get": {"path": "/{name}"}, "delete": {"path": "/{name}"},
+                      "list": {"endpoint": {"path": "/caches"}}}
+"""A prompt-cache operation; its rows patch it (`pc(...)`)."""
+
+
+def pc(**changes: Any) -> dict[str, Any]:
+    return {"operations": {"prompt_cache": {**PC, **changes}}}
+
+
+PC_ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
+    ("operations.prompt_cache", pc(), {}),
+    ("#prompt_cache_operation.prefix", pc(), pc(prefix={"list": "sys"})),
+    ("#prompt_cache_operation.prefix.list", pc(), pc(prefix={"list": "other"})),
+    ("#prompt_cache_operation.prefix.parts", pc(prefix={"list": "turns", "parts": "p"}), pc()),
+    ("#prompt_cache_operation.prefix.keys", pc(prefix={"list": "turns", "keys": ["sys"]}), pc()),
+    ("#prompt_cache_operation.reference", pc(), pc(reference="cachedContent")),
+    ("#prompt_cache_operation.default_ttl", pc(default_ttl=60), pc()),
+    ("#prompt_cache_operation.min_tokens", pc(min_tokens=100), pc()),
+    ("#prompt_cache_operation.chars_per_token", pc(chars_per_token=2), pc()),
+    ("#prompt_cache_operation.overrides", pc(overrides=[{"match": ["big-*"], "min_tokens": 5}]), pc()),
+    ("#prompt_cache_operation.overrides.[].match", pc(overrides=[{"match": ["big-*"], "min_tokens": 5}]),
+     pc(overrides=[{"match": ["small-*"], "min_tokens": 5}])),
+    ("#prompt_cache_operation.overrides.[].min_tokens", pc(overrides=[{"match": ["big-*"], "min_tokens": 5}]),
+     pc(overrides=[{"match": ["big-*"]}])),
+    ("#prompt_cache_operation.create", pc(), pc(create={"endpoint": {"path": "/other"}, "request": {}})),
+    ("#prompt_cache_operation.create.endpoint", pc(), pc(create={**PC["create"], "endpoint": {"path": "/x"}})),
+    ("#prompt_cache_operation.create.endpoint.path", pc(), pc(create={**PC["create"], "endpoint": {"path": "/x"}})),
+    ("#prompt_cache_operation.create.endpoint.method", pc(create={**PC["create"], "endpoint": {
+        "path": "/caches", "method": "PATCH"}}), pc()),
+    ("#prompt_cache_operation.create.endpoint.query", pc(create={**PC["create"], "endpoint": {
+        "path": "/caches", "query": {"a": "b"}}}), pc()),
+    ("#prompt_cache_operation.create.request", pc(), pc(create={**PC["create"], "request": {"m": "$model"}})),
+    ("#prompt_cache_operation.get", pc(), pc(get={"path": "/x/{name}"})),
+    ("#prompt_cache_operation.get.path", pc(), pc(get={"path": "/x/{name}"})),
+    ("#prompt_cache_operation.get.method", pc(get={"path": "/{name}", "method": "POST"}), pc()),
+    ("#prompt_cache_operation.get.query", pc(get={"path": "/{name}", "query": {"a": "b"}}), pc()),
+    ("#prompt_cache_operation.delete", pc(), pc(delete={"path": "/x/{name}"})),
+    ("#prompt_cache_operation.delete.path", pc(), pc(delete={"path": "/x/{name}"})),
+    ("#prompt_cache_operation.delete.method", pc(delete={"path": "/{name}", "method": "POST"}), pc()),
+    ("#prompt_cache_operation.delete.query", pc(delete={"path": "/{name}", "query": {"a": "b"}}), pc()),
+    ("#prompt_cache_operation.list", pc(), pc(list={"endpoint": {"path": "/x"}})),
+    ("#prompt_cache_operation.list.endpoint", pc(), pc(list={"endpoint": {"path": "/x"}})),
+    ("#prompt_cache_operation.list.endpoint.path", pc(), pc(list={"endpoint": {"path": "/x"}})),
+    ("#prompt_cache_operation.list.endpoint.method", pc(list={"endpoint": {"path": "/caches", "method": "POST"}}),
+     pc()),
+    ("#prompt_cache_operation.list.endpoint.query", pc(list={"endpoint": {"path": "/caches", "query": {"a": "b"}}}),
+     pc()),
+    ("#prompt_cache_operation.list.items", pc(list={**PC["list"], "items": "caches"}), pc()),
+    ("#prompt_cache_operation.list.next_page", pc(list={**PC["list"], "next_page": "next"}), pc()),
+    ("#prompt_cache_operation.list.page_param", pc(list={**PC["list"], "page_param": "page"}), pc()),
+    ("#prompt_cache_operation.resource", pc(resource={"name": "$name", "model": "$model"}), pc()),
+    ("#prompt_cache_operation.gone", pc(gone={"status": [404]}), pc()),
+    ("#prompt_cache_operation.gone.status", pc(gone={"status": [404]}), pc(gone={"status": [410]})),
+    ("#prompt_cache_operation.gone.message", pc(gone={"status": [404], "message": "gone"}),
+     pc(gone={"status": [404], "message": "never"})),
+    ("#prompt_cache_operation.too_small", pc(too_small={"status": [400]}), pc()),
+    ("#prompt_cache_operation.too_small.status", pc(too_small={"status": [400]}), pc(too_small={"status": [401]})),
+    ("#prompt_cache_operation.too_small.message", pc(too_small={"status": [400], "message": "small"}),
+     pc(too_small={"status": [400], "message": "never"})),
+    ("#prompt_cache_operation.errors", pc(errors={"message": "msg"}), pc()),
+    ("response.extras", {"response/extras": {"where": "$model"}}, {}),
+    ("stream.extras", {"stream/extras": {"seen": "$type"}}, {}),
+]
+"""The prompt-cache operation's keys and the `extras` templates (which keep provider-specific fields)."""
+
 V2 = {"apiVersion": "vllora.dev/v2"}
 FILL = {"$op": "fill_defaults", "defaults": {"x": 1}}
 V2_ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
@@ -547,13 +649,13 @@ def _row_ids(rows: list[tuple[str, Any, Any]] = ROWS) -> list[str]:
 
 def test_every_schema_key_has_a_row() -> None:
     keys = schema_keys()
-    rows = set(_row_ids())
+    rows = set(_row_ids(ROWS + PC_ROWS))
     implied = {key for key, ref in keys.items()
                if any(other.startswith(key + ".") or (ref and other.startswith(ref + ".")) for other in rows)}
     missing = sorted(set(keys) - rows - implied)
     assert not missing, f"schema keys with no key-coverage row (read by nothing?): {missing}"
     assert not rows - set(keys), f"rows for keys the schema does not have: {sorted(rows - set(keys))}"
-    assert len(rows) == len(ROWS), "a key has two rows"
+    assert len(rows) == len(ROWS + PC_ROWS), "a key has two rows"
 
 
 def test_every_v2_schema_key_has_a_row() -> None:
@@ -564,8 +666,8 @@ def test_every_v2_schema_key_has_a_row() -> None:
     assert new - implied <= rows, f"v2-only keys with no row: {sorted(new - implied - rows)}"
 
 
-@pytest.mark.parametrize(("key", "with_key", "without_key"), ROWS + V2_ROWS,
-                         ids=_row_ids() + [f"v2:{key}" for key in _row_ids(V2_ROWS)])
+@pytest.mark.parametrize(("key", "with_key", "without_key"), ROWS + PC_ROWS + V2_ROWS,
+                         ids=_row_ids(ROWS + PC_ROWS) + [f"v2:{key}" for key in _row_ids(V2_ROWS)])
 def test_the_key_changes_what_the_spec_does(
     key: str, with_key: dict[str, Any], without_key: dict[str, Any] | None, tmp_path: Path
 ) -> None:

@@ -124,6 +124,9 @@ def operation_outcomes(plan: Plan, spec: dict[str, Any]) -> Any:
     for name, operation in sorted((spec.get("operations") or {}).items()):
         if not isinstance(operation, dict):
             continue
+        if name not in OPERATION_REQUESTS:  # (the prompt cache: compared as the compiler reads it)
+            out.append((name, plan.spec["operations"][name]))
+            continue
         globs = [glob for layer in operation.get("overrides") or () for glob in layer.get("match") or ()]
         for model in ["m", *(glob.replace("*", "x") for glob in globs)]:
             kind = CreateEmbeddingRequest if name == "embeddings" else CreateImageRequest
