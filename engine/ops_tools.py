@@ -77,8 +77,9 @@ def _pop_path(body: dict[str, Any], keys: tuple[str, ...]) -> None:
 
 @register("answer_with_tool", args={
     "type": "object", "additionalProperties": False,
-    "required": ["at", "types", "tools", "tool", "choice_at", "choice"],
-    "properties": {"at": {"type": "string"}, "types": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    "required": ["request_at", "types", "tools", "tool", "choice_at", "choice"],
+    "properties": {"request_at": {"type": "string"},
+                   "types": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                    "tools": {"type": "string"}, "tool": {}, "choice_at": {"type": "string"}, "choice": {},
                    "unless": {"type": "object", "additionalProperties": False, "required": ["at", "values"],
                               "properties": {"at": {"type": "string"}, "values": {"type": "array"},
@@ -87,16 +88,16 @@ def _pop_path(body: dict[str, Any], keys: tuple[str, ...]) -> None:
         Example({"format": {"type": "json_object"}, "tools": [{"name": "f"}]},
                 {"tools": [{"name": "f"}, {"name": "json_response", "input_schema": {"type": "object"}}],
                  "tool_choice": {"type": "tool", "name": "json_response"}},
-                {"at": "format", "types": ["json_object"], "tools": "tools",
+                {"request_at": "format", "types": ["json_object"], "tools": "tools",
                  "tool": {"name": "json_response", "input_schema": {"type": "object"}},
                  "choice_at": "tool_choice", "choice": {"type": "tool", "name": "json_response"}}),
         Example({"format": {"type": "json_schema", "schema": {"type": "object"}}},
                 {"format": {"type": "json_schema", "schema": {"type": "object"}}},
-                {"at": "format", "types": ["json_object"], "tools": "tools", "tool": {"name": "json_response"},
+                {"request_at": "format", "types": ["json_object"], "tools": "tools", "tool": {"name": "json_response"},
                  "choice_at": "tool_choice", "choice": {"type": "tool", "name": "json_response"}}),
     ))
 def _answer_with_tool(args: Mapping[str, Any]) -> Apply:
-    """On a body: when the value at `at` (a structured-output request the parameters wrote) has a `type` in
+    """On a body: when the value at `request_at` (a structured-output request the parameters wrote) has a `type` in
     `types`, the provider has no such output mode: the value is removed and the answer is asked for as a
     tool call instead, the `tool` template (item: that value) appended at `tools` and the `choice` template
     forcing it at `choice_at` (a tool choice of the request's own is replaced, with a warning). `unless`:
@@ -105,10 +106,10 @@ def _answer_with_tool(args: Mapping[str, Any]) -> Apply:
     message's text (`response.answer_tools`)."""
     from .templates import compile_template  # templates import the registry: bind lazily
 
-    keys = plain_keys(str(args["at"]))
+    keys = plain_keys(str(args["request_at"]))
     if not keys:
-        raise ValueError(f"answer_with_tool: 'at' must be a path of plain keys, not {args['at']!r}")
-    get_marker = compile_getter(str(args["at"]))
+        raise ValueError(f"answer_with_tool: 'request_at' must be a path of plain keys, not {args['request_at']!r}")
+    get_marker = compile_getter(str(args["request_at"]))
     types = frozenset(str(t) for t in args["types"])
     get_tools, put_tools = compile_getter(str(args["tools"])), compile_setter(str(args["tools"]))
     get_choice, put_choice = compile_getter(str(args["choice_at"])), compile_setter(str(args["choice_at"]))

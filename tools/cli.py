@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = spec_sub.add_parser("compile", help="print the source the compiler generates from a spec")
     compile_.add_argument("provider")
     compile_.add_argument("--operation", default="chat", help="the operation whose mappings to print (chat)")
+    migrate = spec_sub.add_parser("migrate", help="rewrite a vllora.dev/v1 spec file as vllora.dev/v2")
+    migrate.add_argument("file", help="the v1 spec file")
+    migrate.add_argument("-o", "--output", help="write the v2 spec here (default: stdout)")
     test = spec_sub.add_parser("test", help="run the protocol tests beside specs (<name>.tests.yaml)")
     test.add_argument("providers", nargs="*", help="provider names or spec files (default: every spec with tests)")
     for command in spec_sub.choices.values():
@@ -167,6 +170,10 @@ def _run(argv: Sequence[str] | None) -> int:
             from .spec_docs import run as run_docs
 
             return run_docs(args.provider)
+        if args.spec_command == "migrate":
+            from .spec_migrate import run as run_migrate
+
+            return run_migrate(args.file, args.output)
         if args.spec_command == "compile":
             from .spec_compile import run as run_compile
 

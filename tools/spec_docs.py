@@ -56,8 +56,7 @@ def rule_steps(rule: Mapping[str, Any], policy: str = "warn") -> list[str]:
     if "each" in rule:
         steps.append("each item through a template")
     if "transform" in rule:
-        ref = rule["transform"]
-        steps.append(f"transform `{ref if isinstance(ref, str) else ref.get('name')}`")
+        steps.append("transform " + " → ".join(f"`{name}`" for name in _call_names(rule["transform"])))
     if "default" in rule:
         steps.append(f"default {_code(rule['default'])}" + (" (with a warning)" if rule.get("default_warn") else ""))
     from vllora_llm.engine.params import Policy, rule_conditions
@@ -85,21 +84,28 @@ def _target(name: str, rule: Mapping[str, Any]) -> str:
 # ---- transforms used --------------------------------------------------------------------------------------
 
 
+def _call_names(ref: Any) -> Iterator[str]:
+    """The transform names a reference calls, in order: a name, a call (`{$op, ...}` or the compiler's
+    `{name, args}`) or a pipeline (a list, or the compiler's `chain` with its steps)."""
+    if isinstance(ref, str):
+        yield ref
+    elif isinstance(ref, list):
+        for item in ref:
+            yield from _call_names(item)
+    elif isinstance(ref, dict):
+        name = ref.get("$op", ref.get("name"))
+        args = ref.get("args") if isinstance(ref.get("args"), dict) else {}
+        steps = ref.get("steps", args.get("steps"))
+        if name == "chain" and isinstance(steps, list):
+            yield from _call_names(steps)
+        else:
+            yield from _call_names(name)
+
+
 def _refs(value: Any) -> Iterator[str]:
     if isinstance(value, dict):
-        if isinstance(value.get("$op"), str):
-            yield value["$op"]
-        ref = value.get("transform")
-        if isinstance(ref, str):
-            yield ref
-        elif isinstance(ref, dict) and isinstance(ref.get("name"), str):
-            yield ref["name"]
-        if isinstance(value.get("steps"), list):
-            for step in value["steps"]:
-                if isinstance(step, str):
-                    yield step
-                elif isinstance(step, dict) and isinstance(step.get("name"), str):
-                    yield step["name"]
+        yield from _call_names(value.get("$op"))
+        yield from _call_names(value.get("transform"))
         for item in value.values():
             yield from _refs(item)
     elif isinstance(value, list):
