@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .extras import merge_extras
 from .gateway import (
     ChatCompletionChunk,
     ChatCompletionMessage,
@@ -57,13 +58,16 @@ class _ToolCallParts:
 class _ReasoningParts:
     """One reasoning block being assembled."""
 
-    __slots__ = ("data", "signature", "text", "type")
+    __slots__ = ("data", "extra", "signature", "summary", "text", "type")
 
     def __init__(self, kind: str) -> None:
         self.type = kind
         self.text: list[str] = []
         self.signature: str | None = None
         self.data: str | None = None
+        self.summary: list[str] = []
+        self.extra: dict[str, Any] = {}
+        """A proxy's `format`, `id`, `index` (OpenRouter), first seen value each."""
 
     def sealed_for(self, delta: ReasoningDetail) -> bool:
         """A signed block, a redacted block that has its data, or a delta of another kind, cannot continue
@@ -81,6 +85,8 @@ class _ReasoningParts:
             text="".join(self.text) if self.text else None,
             signature=self.signature,
             data=self.data,
+            summary="".join(self.summary) if self.summary else None,
+            **self.extra,
         )
 
 
@@ -130,6 +136,12 @@ class _ChoiceParts:
             current.signature = delta.signature
         if delta.data is not None:
             current.data = delta.data
+        if delta.summary:
+            current.summary.append(delta.summary)
+        if delta.format is not None or delta.id is not None or delta.index is not None:
+            for key in ("format", "id", "index"):
+                if (value := getattr(delta, key)) is not None:
+                    current.extra.setdefault(key, value)
 
     def add_logprobs(self, logprobs: Any) -> None:
         """Concatenate the token lists (`content`, `refusal`) of OpenAI-shaped logprobs."""
@@ -161,7 +173,7 @@ class _ChoiceParts:
 class StreamAggregator:
     """Add chunks as they arrive; `result()` at any time gives the message gathered so far."""
 
-    __slots__ = ("_choices", "chunks", "created", "id", "model", "usage")
+    __slots__ = ("_choices", "chunks", "created", "extras", "id", "model", "usage")
 
     def __init__(self) -> None:
         self._choices: dict[int, _ChoiceParts] = {}
@@ -169,6 +181,7 @@ class StreamAggregator:
         self.model: str | None = None
         self.created: int | None = None
         self.usage: Usage | None = None
+        self.extras: dict[str, Any] | None = None
         self.chunks = 0
 
     def add(self, chunk: ChatCompletionChunk) -> None:
@@ -181,6 +194,10 @@ class StreamAggregator:
             self.created = chunk.created
         if chunk.usage is not None:
             self.usage = chunk.usage
+        if chunk.extras:
+            if self.extras is None:
+                self.extras = {}
+            merge_extras(self.extras, chunk.extras)
         for choice in chunk.choices:
             parts = self._choices.get(choice.index)
             if parts is None:
@@ -231,6 +248,7 @@ class StreamAggregator:
             model=self.model,
             created=self.created,
             usage=self.usage,
+            extras=dict(self.extras) if self.extras else None,
         )
 
 

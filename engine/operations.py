@@ -9,7 +9,6 @@ input per call), a `response` mapping, an `errors` block merged over the spec's,
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,7 +18,8 @@ from .error_map import ErrorBuilder, compile_errors
 from .errors import InvalidRequestError, LLMError, MappingError, ProviderError
 from .gateway import JSON_ENCODER, RequestWarning, enc_hook
 from .gateway_ops import ITEM_SHAPES, OPERATION_TYPES, OperationRequest, OperationResult, operation_params
-from .params import ParamOp, Policy, compile_rule
+from .layers import Layers, merge_layer
+from .params import DefaultOp, ParamOp, Policy, compile_rule
 from .paths import Getter, compile_getter, deep_copy, deep_merge_into, merge_defaults_into
 from .response import decode_json
 from .templates import Evaluator, compile_template
@@ -28,44 +28,6 @@ from .wire import WireRequest
 
 OPERATIONS: tuple[str, ...] = tuple(OPERATION_TYPES)
 """The operations a spec may declare under `operations:` (chat is the spec's top level)."""
-
-REPLACED_IN_OVERRIDES = ("request", "response", "fan_out")
-"""Keys an override layer replaces whole (a template is one value); `params` replaces rule by rule, and
-`endpoint` and `errors` merge key by key (a null removes the base's value in each)."""
-
-
-def merge_layer(base: Any, layer: Any) -> Any:
-    """`layer` over `base` as `extends` merges: mappings key by key, a null removes, anything else replaces."""
-    if isinstance(base, dict) and isinstance(layer, dict):
-        out = dict(base)
-        for key, value in layer.items():
-            if value is None:
-                out.pop(key, None)
-            elif key in out:
-                out[key] = merge_layer(out[key], value)
-            else:
-                out[key] = value
-        return out
-    return layer
-
-
-def _overlay(operation: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in operation.items() if k != "overrides"}
-    for key, value in layer.items():
-        if key == "match":
-            continue
-        if key in REPLACED_IN_OVERRIDES or value is None:
-            if value is None:
-                out.pop(key, None)
-            else:
-                out[key] = value
-        elif key == "params":  # a rule is one value: the layer's rule replaces the base's whole
-            rules = {**(out.get("params") or {}), **value}
-            out["params"] = {name: rule for name, rule in rules.items() if rule is not None}
-        else:
-            out[key] = merge_layer(out.get(key), value)
-    return out
-
 
 class Endpoint:
     """Where an operation's calls go: method, path (`{model}` percent-encoded), query, body defaults."""
@@ -95,13 +57,13 @@ class OperationEncoder:
         policy = Policy(provider, policy_spec.get("unsupported", "warn"))
         rules = dict(spec.get("params") or {})
         self.ops: dict[str, ParamOp] = {}
-        self.defaults: list[tuple[str, Any]] = []
+        self.defaults: list[tuple[str, DefaultOp]] = []
         for name in operation_params(operation):
             if name == "model" and rules.get(name) is None:
                 continue  # the model is in the URL unless a rule sends it: never a warning
             op, default = compile_rule(name, rules.get(name), policy)
             self.ops[name] = op
-            if default is not msgspec.UNSET:
+            if default is not None:
                 self.defaults.append((name, default))
         self.endpoint = Endpoint(spec.get("endpoint") or {})
         self.template: Evaluator | None = (
@@ -131,9 +93,9 @@ class OperationEncoder:
             op = ops.get(name)
             if value is not None and op is not None:
                 op(value, out, ctx, data)
-        for name, default in self.defaults:
+        for name, send_default in self.defaults:
             if data.get(name) is None:
-                ops[name](default, out, ctx, data)
+                send_default(out, ctx, data)
         return out, extra, ctx
 
     def encode(self, request: OperationRequest, base_url: str) -> tuple[list[WireRequest], list[RequestWarning]]:
@@ -241,34 +203,21 @@ class OperationPlan:
         self.name = name
         self.provider = provider
         self.spec = spec
-        self._base = OperationEncoder(name, spec, shared, provider)
-        self._overrides: list[tuple[tuple[str, ...], OperationEncoder, OperationDecoder, ErrorBuilder]] = []
-        errors = merge_layer(dict(shared.get("errors") or {}), dict(spec.get("errors") or {}))
-        self._decode = OperationDecoder(name, spec.get("response") or {"mode": "passthrough"}, provider)
-        self._error: ErrorBuilder = compile_errors(errors, provider)
-        for layer in spec.get("overrides") or ():
-            merged = _overlay(spec, layer)
-            self._overrides.append((
-                tuple(layer["match"]),
-                OperationEncoder(name, merged, shared, provider),
-                OperationDecoder(name, merged.get("response") or {"mode": "passthrough"}, provider),
-                compile_errors(merge_layer(errors, dict(layer.get("errors") or {})), provider),
-            ))
-        self._by_model: dict[str, tuple[OperationEncoder, OperationDecoder, ErrorBuilder]] = {}
+        shared_errors = dict(shared.get("errors") or {})
+
+        def build(layered: dict[str, Any]) -> tuple[OperationEncoder, OperationDecoder, ErrorBuilder]:
+            return (OperationEncoder(name, layered, shared, provider),
+                    OperationDecoder(name, layered.get("response") or {"mode": "passthrough"}, provider),
+                    compile_errors(merge_layer(shared_errors, dict(layered.get("errors") or {})), provider))
+
+        self._layers = Layers(spec, spec.get("overrides") or (), build)
 
     def __repr__(self) -> str:
         return f"<OperationPlan {self.provider}.{self.name}>"
 
     def for_model(self, model: str) -> tuple[OperationEncoder, OperationDecoder, ErrorBuilder]:
-        found = self._by_model.get(model)
-        if found is None:
-            found = (self._base, self._decode, self._error)
-            for globs, encoder, decoder, error in self._overrides:
-                if any(fnmatch.fnmatchcase(model, g) for g in globs):
-                    found = (encoder, decoder, error)
-            if len(self._by_model) < 1024:
-                self._by_model[model] = found
-        return found
+        """What serves `model`: every override layer matching it merged over the operation, in order."""
+        return self._layers.for_model(model)
 
     def concurrency(self, model: str) -> int:
         """How many of a fan-out's calls may be in flight at once."""

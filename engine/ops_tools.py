@@ -13,14 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from .paths import compile_getter, compile_setter, path_keys
-from .transforms import Apply, Context, Example, Needed, register
-
-
-def _keys_needed(path: str) -> Needed | None:
-    """A name is found only under every key of its path."""
-    keys = path_keys(path)
-    return None if keys is None else tuple((key,) for key in reversed(keys))  # innermost (rarest) first
+from .paths import compile_getter, compile_setter, plain_keys
+from .transforms import Apply, Context, Example, register
 
 
 @register("declare_used_tools", args={
@@ -36,8 +30,7 @@ def _keys_needed(path: str) -> Needed | None:
                 {"tools": [{"name": "g"}], "messages": [{"content": [{"call": {"name": "f"}}]}]},
                 {"tools": "tools", "names": "messages[].content[].call.name",
                  "declaration": {"name": "$name"}}),
-    ),
-    needs=lambda args: _keys_needed(str(args["names"])))
+    ))
 def _declare_used_tools(args: Mapping[str, Any]) -> Apply:
     """On a body: when nothing is declared at `tools` but the history uses tools (`names`, a path or JMESPath
     collecting the tool names the body's blocks call), declare each used name once with the `declaration`
@@ -53,6 +46,8 @@ def _declare_used_tools(args: Mapping[str, Any]) -> Apply:
         if not isinstance(body, dict) or get_tools(body):
             return body
         found = get_names(body)
+        if not found:
+            return body  # no tool used (None or an empty projection)
         names = list(dict.fromkeys(n for n in (found if isinstance(found, list) else [found]) if isinstance(n, str)))
         if not names:
             return body
@@ -61,6 +56,87 @@ def _declare_used_tools(args: Mapping[str, Any]) -> Apply:
         ctx.warn("declared_tools", f"the conversation calls {', '.join(names)} but the request declares no tools, "
                  f"which {ctx.provider or 'the provider'} requires then; they were declared with an open input "
                  "schema", "tools")
+        return body
+
+    return apply
+
+
+def _pop_path(body: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Remove the value at `keys`, and the objects left empty on the way up."""
+    trail: list[dict[str, Any]] = [body]
+    for key in keys[:-1]:
+        node = trail[-1].get(key)
+        if not isinstance(node, dict):
+            return
+        trail.append(node)
+    trail[-1].pop(keys[-1], None)
+    for depth in range(len(keys) - 2, -1, -1):
+        if not trail[depth + 1]:
+            trail[depth].pop(keys[depth], None)
+
+
+@register("answer_with_tool", args={
+    "type": "object", "additionalProperties": False,
+    "required": ["request_at", "types", "tools", "tool", "choice_at", "choice"],
+    "properties": {"request_at": {"type": "string"},
+                   "types": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                   "tools": {"type": "string"}, "tool": {}, "choice_at": {"type": "string"}, "choice": {},
+                   "unless": {"type": "object", "additionalProperties": False, "required": ["at", "values"],
+                              "properties": {"at": {"type": "string"}, "values": {"type": "array"},
+                                             "note": {"type": "string"}}}}},
+    examples=(
+        Example({"format": {"type": "json_object"}, "tools": [{"name": "f"}]},
+                {"tools": [{"name": "f"}, {"name": "json_response", "input_schema": {"type": "object"}}],
+                 "tool_choice": {"type": "tool", "name": "json_response"}},
+                {"request_at": "format", "types": ["json_object"], "tools": "tools",
+                 "tool": {"name": "json_response", "input_schema": {"type": "object"}},
+                 "choice_at": "tool_choice", "choice": {"type": "tool", "name": "json_response"}}),
+        Example({"format": {"type": "json_schema", "schema": {"type": "object"}}},
+                {"format": {"type": "json_schema", "schema": {"type": "object"}}},
+                {"request_at": "format", "types": ["json_object"], "tools": "tools", "tool": {"name": "json_response"},
+                 "choice_at": "tool_choice", "choice": {"type": "tool", "name": "json_response"}}),
+    ))
+def _answer_with_tool(args: Mapping[str, Any]) -> Apply:
+    """On a body: when the value at `request_at` (a structured-output request the parameters wrote) has a `type` in
+    `types`, the provider has no such output mode: the value is removed and the answer is asked for as a
+    tool call instead, the `tool` template (item: that value) appended at `tools` and the `choice` template
+    forcing it at `choice_at` (a tool choice of the request's own is replaced, with a warning). `unless`:
+    when the value at its `at` is one of its `values` (thinking, which forbids forced tool use), the tool is
+    offered but not forced, with a warning. The response and stream read this tool's input back as the
+    message's text (`response.answer_tools`)."""
+    from .templates import compile_template  # templates import the registry: bind lazily
+
+    keys = plain_keys(str(args["request_at"]))
+    if not keys:
+        raise ValueError(f"answer_with_tool: 'request_at' must be a path of plain keys, not {args['request_at']!r}")
+    get_marker = compile_getter(str(args["request_at"]))
+    types = frozenset(str(t) for t in args["types"])
+    get_tools, put_tools = compile_getter(str(args["tools"])), compile_setter(str(args["tools"]))
+    get_choice, put_choice = compile_getter(str(args["choice_at"])), compile_setter(str(args["choice_at"]))
+    tool = compile_template(args["tool"], ("args", "tool"))
+    choice = compile_template(args["choice"], ("args", "choice"))
+    unless = dict(args.get("unless") or {})
+    get_blocker = compile_getter(str(unless["at"])) if unless else None
+    blockers = list(unless.get("values") or ())
+
+    def apply(body: Any, ctx: Context) -> Any:
+        marker = get_marker(body) if isinstance(body, dict) else None
+        if not isinstance(marker, dict) or marker.get("type") not in types:
+            return body
+        body = copy.deepcopy(body)
+        _pop_path(body, keys)
+        tools = get_tools(body)
+        put_tools(body, [*(tools if isinstance(tools, list) else ()), tool(marker, ctx)])
+        what = f"response_format {marker.get('type')}"
+        if get_blocker is not None and get_blocker(body) in blockers:
+            ctx.warn("answer_tool_not_forced", f"{what} is asked for through a tool the model is not forced to "
+                     f"call ({unless.get('note') or 'forced tool use is not allowed here'}): it may answer in "
+                     "prose", "response_format")
+            return body
+        if get_choice(body) is not None:
+            ctx.warn("tool_choice_replaced", f"{what} is answered through a forced tool call, which replaces "
+                     "the request's tool_choice", "tool_choice")
+        put_choice(body, choice(marker, ctx))
         return body
 
     return apply

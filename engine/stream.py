@@ -21,9 +21,11 @@ from typing import Any
 
 import msgspec
 
+from .content_parts import stream_decoder_factory
 from .error_map import compile_event_errors
+from .extras import compile_event_extras
 from .gateway import ChatCompletionChunk
-from .lower_response import event_views, lower_usage_update
+from .lower_response import event_views, kinds_declared, lower_usage_update
 from .response import FinishMap, UsageMap
 from .stream_base import StreamDecoder
 from .stream_events import CompiledEvents, EventsDecoder
@@ -50,8 +52,14 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
     if mode == "passthrough":
         done_data = spec.get("done_data", "[DONE]")
         terminal = spec.get("terminal", "done_data")
+        rewriting = stream_decoder_factory(spec, response_spec, provider)
+        if rewriting is not None:  # typed content chunks or index-less tool calls: a rewriting decoder per stream
+            return lambda: PassthroughDecoder(provider, rewriting(), done_data, terminal)
         decoder = msgspec.json.Decoder(ChatCompletionChunk)
-        return lambda: PassthroughDecoder(provider, decoder, done_data, terminal)
+        extras = compile_event_extras(spec.get("extras"), ("stream", "extras"), provider)
+        if extras is not None and spec.get("framing", "sse") != "sse":
+            extras.first = None  # (`first in data` is for text payloads; event-stream payloads are bytes)
+        return lambda: PassthroughDecoder(provider, decoder, done_data, terminal, extras)
     finish = FinishMap(response_spec.get("finish_reason"))
     if mode == "whole_response":
         usage = UsageMap(response_spec.get("usage"))
@@ -59,9 +67,14 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         event_type, views = viewed if viewed is not None else (Any, {})
         update_usage, slots = lower_usage_update(
             {str(k): v for k, v in (response_spec.get("usage") or {}).items()}, views)
-        on_event = lower_whole_event(response_spec, spec, provider, usage.roots, update_usage, finish.translate, views)
+        extras = (compile_event_extras(spec["extras"], ("stream", "extras"), provider) if spec.get("extras")
+                  else compile_event_extras(response_spec.get("extras"), ("response", "extras"), provider))
+        on_event = lower_whole_event(response_spec, spec, provider, usage.roots, update_usage, finish.translate, views,
+                                     extras)
         decode = msgspec.json.Decoder(event_type).decode
-        return lambda: WholeResponseDecoder(provider, decode, on_event, slots)
-    compiled = CompiledEvents(spec, provider)
+        declared = kinds_declared(response_spec)
+        return lambda: WholeResponseDecoder(provider, decode, on_event, slots, declared)
+    answers = frozenset(str(name) for name in response_spec.get("answer_tools") or ())
+    compiled = CompiledEvents(spec, provider, answers)
     event_error = compile_event_errors(errors or {}, provider)
     return lambda: EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)

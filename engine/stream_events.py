@@ -7,7 +7,9 @@ generated function per spec, `on_event(item, frame, st, out)` (stream_events_low
 picked, each part of its template evaluated into a local (a part written as an object: each of its fields),
 and the chunk those parts make built and appended to `out`, with the decoder `st` holding what lasts between
 events (id, model, usage, the tool calls opened). The parts are `text`, `reasoning`, `reasoning_signature`,
-`reasoning_redacted`, `tool_call_start`, `tool_call_args`, `finish`, `usage`, `meta`, `end` and `error`.
+`reasoning_redacted`, `tool_call_start`, `tool_call_args`, `finish`, `usage`, `meta`, `extras`, `end` and
+`error`. The generated code also streams an answer tool's input as text (`response.answer_tools`) and records
+a rule that gave nothing for an event (silent.py); it returns the bits of the parts an event gave.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import msgspec
 from .error_map import EventErrorBuilder, compile_event_errors
 from .errors import StreamError
 from .frames import DATA, EXCEPTION, FrameLike
-from .gateway import ChatCompletionChunk, FunctionCallDelta, ToolCallDelta
+from .gateway import ChatCompletionChunk, FunctionCallDelta, RequestWarning, ToolCallDelta
 from .response import FinishMap, build_usage
+from .silent import SilentRules, event_rules, part_names
 from .stream_base import StreamDecoder, json_of
 from .stream_events_lower import lower_events
 from .templates import events_paths
@@ -32,7 +35,8 @@ from .views import view_type
 class CompiledEvents:
     """The `events:` block as one generated function (`lower_events`) and the decoder of its payloads."""
 
-    def __init__(self, spec: Mapping[str, Any], provider: str = "") -> None:
+    def __init__(self, spec: Mapping[str, Any], provider: str = "", answer_tools: frozenset[str] = frozenset()
+                 ) -> None:
         source = dict(spec.get("event_type") or {"from": "sse_event"})
         name_path = str(source["name"]) if source.get("from", "sse_event") == "field" else None
         handlers = {str(k): v for k, v in (spec.get("events") or {}).items()}
@@ -42,9 +46,12 @@ class CompiledEvents:
         self.decode = msgspec.json.Decoder(event_type).decode
         """A payload's JSON → its view (views.py: only the fields the handlers read), or plain decoded data
         when the handlers' paths allow no view."""
-        self.on_event = lower_events(handlers, name_path, views, provider)
-        self.handlers, self.name_path = handlers, name_path
-        """What it was compiled from (the handlers; the payload path naming events, None: the frame's name)."""
+        self.on_event = lower_events(handlers, name_path, views, provider, answer_tools)
+        self.handlers, self.name_path, self.answer_tools = handlers, name_path, answer_tools
+        """What it was compiled from (the handlers; the payload path naming events, None: the frame's name; the
+        tools whose input is the answer, `response.answer_tools`)."""
+        self.declared = event_rules(handlers)
+        """Each rule's part names (silent.py)."""
 
 
 class EventsDecoder(StreamDecoder):
@@ -64,11 +71,26 @@ class EventsDecoder(StreamDecoder):
         self.indexed_starts = False
         self.has_calls = False
         self.finished = False
+        self.answer_blocks: set[Any] = set()
+        """The blocks of a tool whose input is the answer (`response.answer_tools`): they stream as text."""
+        self.spoke = 0
+        """The part names the stream's events gave, as `silent.part_bit` bits (what `on_event` returns)."""
+        self.silent = SilentRules(events.declared, "stream.events")
+        """The handlers that gave nothing for an event (recorded by the generated code; silent.py)."""
+
+    @property
+    def warnings(self) -> list[RequestWarning]:
+        """A handler that gave nothing for every event it got while the stream holds none of its parts."""
+        if not self.silent.counts:
+            return []
+        self.silent.spoken.update(part_names(self.spoke))
+        return self.silent.warnings("event")
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
         on_event = self.events.on_event
         decode = self.events.decode
         data_kind = DATA
+        spoke = 0
         for frame in frames:
             if frame.kind != data_kind:
                 self._raise(frame)
@@ -81,7 +103,8 @@ class EventsDecoder(StreamDecoder):
                     raise
             else:
                 payload = {}
-            on_event(payload, frame, self, out)
+            spoke |= on_event(payload, frame, self, out)
+        self.spoke |= spoke
 
     def _raise(self, frame: FrameLike) -> NoReturn:
         """A frame that is no event: an `exception` (its JSON payload's `message`, its name looked up in the

@@ -17,15 +17,16 @@ from typing import Any
 from .codegen import FunctionBuilder
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
+from .silent import part_bit
 from .stream_base import stream_error
 from .templates import lower_into
 from .views import Views
 
-OnEvent = Callable[[Any, FrameLike, Any, MutableSequence[ChatCompletionChunk]], None]
-"""`on_event(payload, frame, decoder, out)`."""
+OnEvent = Callable[[Any, FrameLike, Any, MutableSequence[ChatCompletionChunk]], int]
+"""`on_event(payload, frame, decoder, out) -> spoke`: the bits (`silent.part_bit`) of the parts the event gave."""
 
 _PARTS = ("error", "meta", "usage", "text", "reasoning", "reasoning_signature", "reasoning_redacted",
-          "tool_call_start", "tool_call_args", "finish", "end")
+          "tool_call_start", "tool_call_args", "finish", "extras", "end")
 
 
 class _Value:
@@ -56,9 +57,15 @@ class _Value:
         return str(self.local)
 
 
-def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: Views, provider: str) -> OnEvent:
+def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: Views, provider: str,
+                 answer_tools: frozenset[str] = frozenset()) -> OnEvent:
     """The `events:` block as `on_event(item, frame, st, out)` (see the module docstring). `views`: the payload's
-    view types (views.py), from `templates.events_paths`."""
+    view types (views.py), from `templates.events_paths`. `answer_tools`: tools whose input is the answer
+    (`response.answer_tools`): their blocks' argument pieces are text deltas, and open no tool call.
+
+    A rule (a handler, a switch case or default) written as an object whose parts are all None for a non-empty
+    payload gave nothing: it is recorded in `st.silent` (silent.py); `on_event` returns the bits of the parts
+    an event gave, for the warning's "while the rest of the answer came"."""
     code = FunctionBuilder(("item", "frame", "st", "out"), "on_event", views)
     code.line("ctx = st.ctx")
     if name_path is None:
@@ -73,22 +80,23 @@ def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: View
         code.line(f"if name == {code.bind(str(event))}:")
         code.indent = "    "
         code.reads = dict(read_before)  # a local read in another branch is not assigned in this one
-        _handler(spec, ("stream", "events", str(event)), code, provider)
-        code.line("return None")
+        _handler(spec, ("stream", "events", str(event)), code, provider, answer_tools, str(event))
+        code.line("return 0")
         code.indent = ""
     code.reads = dict(read_before)
     if "*" in handlers:
-        _handler(handlers["*"], ("stream", "events", "*"), code, provider)
-    function: OnEvent = code.build("None")
+        _handler(handlers["*"], ("stream", "events", "*"), code, provider, answer_tools, "*")
+    function: OnEvent = code.build("0")
     return function
 
 
-def _handler(spec: Any, where: tuple[str | int, ...], code: FunctionBuilder, provider: str) -> None:
-    """The lines of one handler, at the builder's current indent."""
+def _handler(spec: Any, where: tuple[str | int, ...], code: FunctionBuilder, provider: str,
+             answer_tools: frozenset[str], rule: str) -> None:
+    """The lines of one handler, at the builder's current indent (`rule`: its name in silent.py's warnings)."""
     if spec == "ignore":
         return
     if not (isinstance(spec, dict) and "switch" in spec):
-        _parts(spec, where, code, provider)
+        _parts(spec, where, code, provider, answer_tools, rule)
         return
     kind = code.temp()
     code.line(f"{kind} = {lower_into('$' + str(spec['switch']), (*where, 'switch'), code)}")
@@ -100,7 +108,7 @@ def _handler(spec: Any, where: tuple[str | int, ...], code: FunctionBuilder, pro
         code.indent = indent + "    "
         code.reads = dict(read_before)
         code.line("pass")
-        _parts(template, (*where, "cases", str(case)), code, provider)
+        _parts(template, (*where, "cases", str(case)), code, provider, answer_tools, f"{rule}.cases.{case}")
         code.indent = indent
     code.reads = read_before
     default = spec.get("default")
@@ -109,7 +117,7 @@ def _handler(spec: Any, where: tuple[str | int, ...], code: FunctionBuilder, pro
             code.line("else:")
             code.indent = indent + "    "
         code.line("pass")
-        _parts(default, (*where, "default"), code, provider)
+        _parts(default, (*where, "default"), code, provider, answer_tools, f"{rule}.default")
         code.indent = indent
         code.reads = dict(read_before)
 
@@ -136,8 +144,10 @@ def _local(value: str, code: FunctionBuilder) -> str:
     return local
 
 
-def _parts(template: Any, where: tuple[str | int, ...], code: FunctionBuilder, provider: str) -> None:
-    """The lines evaluating a parts template and turning its parts into chunks and state, as `st` reads them."""
+def _parts(template: Any, where: tuple[str | int, ...], code: FunctionBuilder, provider: str,
+           answer_tools: frozenset[str], rule: str) -> None:
+    """The lines evaluating a parts template and turning its parts into chunks and state, as `st` reads them,
+    then returning the bits of the parts it gave (or recording that the rule gave nothing)."""
     if template is None:
         return
     if _object_fields(template):
@@ -154,10 +164,30 @@ def _parts(template: Any, where: tuple[str | int, ...], code: FunctionBuilder, p
             local = code.temp()
             code.line(f"{local} = {whole}.get({key!r})")
             parts[key] = _Value(local=local)
-    _emit(parts, code, provider)
+    _emit(parts, code, provider, answer_tools)
+    if not _object_fields(template):  # (declares no parts: never recorded as silent)
+        code.line(f"st.silent.spoken.update({whole})")
+        code.line("return 0")
+        return
+    fixed = sum(part_bit(key) for key, value in parts.items() if value.fields is not None)
+    varying = [(part_bit(key), str(value.local)) for key, value in parts.items() if value.fields is None]
+    if not varying:
+        code.line(f"return {fixed}")
+        return
+    if not fixed:  # (a part written as an object is always given: the rule never gives nothing)
+        code.line(f"if {' and '.join(f'{local} is None' for _, local in varying)}:")  # the rule gave nothing
+        code.line(f"    if frame.payload: st.silent.record({code.bind(rule)}, name)")
+        code.line("    return 0")
+    text = part_bit("text")  # (an empty text delta is no text the stream gave)
+    if len(varying) == 1 and varying[0][0] != text and not fixed:
+        code.line(f"return {fixed | varying[0][0]}")
+    else:
+        terms = [f"({bit} if {local} else 0)" if bit == text else f"({bit} if {local} is not None else 0)"
+                 for bit, local in varying]
+        code.line("return " + " + ".join([*([str(fixed)] if fixed else []), *terms]))
 
 
-def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> None:
+def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer_tools: frozenset[str]) -> None:
     """The chunk of one event's parts (locals), in the order the parts are applied."""
     if "error" in parts:
         error = parts["error"]
@@ -212,13 +242,24 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
             code.line(f"if type({value}) is str: _details = [{code.bind(ReasoningDetail)}({build.format(v=value)})]")
     calls = False
     start = parts.get("tool_call_start")
+    answers = code.bind(answer_tools) if answer_tools else None
     if start is not None:
         code.line("_calls = None")
         calls = True
         code.line(f"if {start.is_object()} and {start.field('name')}:")
-        code.line(f"    _calls = [st.start_call({start.field('index')}, {start.field('id')}, {start.field('name')}, "
-                  f"{start.field('arguments')})]")
+        opening = (f"_calls = [st.start_call({start.field('index')}, {start.field('id')}, {start.field('name')}, "
+                   f"{start.field('arguments')})]")
+        if answers is not None:  # (an answer tool's block opens no call: its arguments are the text)
+            code.line(f"    if type({start.field('name')}) is str and {start.field('name')} in {answers}: "
+                      f"st.answer_blocks.add({start.field('index')})")
+            code.line(f"    else: {opening}")
+        else:
+            code.line(f"    {opening}")
     args = parts.get("tool_call_args")
+    if args is not None and answers is not None and "content" not in delta:
+        code.line("_content = None")
+        delta["content"] = "_content"
+        given.append("_content is not None")
     if args is not None:
         if not calls:
             code.line("_calls = None")
@@ -226,7 +267,10 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
         arguments, index = args.field("arguments"), args.field("index")
         code.line(f"if {args.is_object()} and {arguments}:")
         code.line(f"    _i = {index}")
-        code.line("    if _i is None or _i in st.tool_index or (st.tool_index and not st.indexed_starts):")
+        if answers is not None:
+            code.line(f"    if st.answer_blocks and _i in st.answer_blocks: _content = {code.bind(str)}({arguments})")
+        code.line(f"    {'elif' if answers is not None else 'if'} _i is None or _i in st.tool_index or "
+                  "(st.tool_index and not st.indexed_starts):")
         code.line("        _n = st.tool_index.get(_i, st.last_tool)")
         code.line(f"        _d = {code.bind(ToolCallDelta)}(index=_n if _n > 0 else 0, "
                   f"function={code.bind(FunctionCallDelta)}(arguments={arguments}))")
@@ -243,12 +287,30 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str) -> Non
         code.line(f"    _finish = st.finish.translate({finish}, st.has_calls)")
         code.line("    st.finished = True")
         given.append(f"{finish} is not None")
+    extras = parts.get("extras")
+    extras_field = ""
+    if extras is not None:  # the provider fields this event carries (extras.py), empty values left out
+        extras_field = ", extras=_x"
+        if extras.fields is not None:
+            code.line("_x = {}")
+            for key, local in extras.fields.items():
+                code.line(f"if {local} is not None and {local} != [] and {local} != {{}}: "
+                          f"_x[{code.bind(key)}] = {local}")
+            code.line("if not _x: _x = None")
+        else:
+            code.line(f"_x = {extras.local}")
+            code.line("if _x: _x = {k: v for k, v in _x.items() if v is not None and v != [] and v != {}} or None "
+                      "if type(_x) is dict else None")
+            code.line("else: _x = None")
     if given:
         fields = ", ".join(f"{key}={local}" for key, local in delta.items())
         finish_field = f", finish_reason={reason}" if reason != "None" else ""
         code.line(f"if {' or '.join(given)}: out.append({code.bind(ChatCompletionChunk)}(id=st.id, model=st.model, "
                   f"choices=[{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}), index=0"
-                  f"{finish_field})]))")
+                  f"{finish_field})]{extras_field}))")
+    if extras is not None:
+        code.line(f"{'elif' if given else 'if'} _x: out.append({code.bind(ChatCompletionChunk)}(id=st.id, "
+                  "model=st.model, choices=[], extras=_x))")
     if "end" in parts:
         code.line(f"if {_whole(parts['end'], code)}: st.end(out)")
 

@@ -7,20 +7,30 @@ A `done_data` sentinel (`[DONE]`) ends the stream; an event holding a top-level 
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableSequence
+from typing import Protocol
 
 import msgspec
 
 from .errors import StreamError
+from .extras import EventExtras, attach
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk
 from .redaction import preview
 from .stream_base import StreamDecoder, json_of, stream_error
 
 
+class ChunkDecoder(Protocol):
+    """A msgspec decoder of chunks, or one that rewrites events first (content_parts.py)."""
+
+    def decode(self, data: str | bytes) -> ChatCompletionChunk: ...
+
+
 class PassthroughDecoder(StreamDecoder):
-    def __init__(self, provider: str, decoder: msgspec.json.Decoder[ChatCompletionChunk], done_data: str,
-                 terminal: str) -> None:
+    def __init__(self, provider: str, decoder: ChunkDecoder, done_data: str,
+                 terminal: str, extras: EventExtras | None = None) -> None:
         self.provider = provider
+        self.extras = extras
+        """The spec's `stream.extras` (extras.py), read from each event that may hold one; None: none declared."""
         self.decoder = decoder
         self.done_data = done_data
         self.terminal = terminal
@@ -30,6 +40,8 @@ class PassthroughDecoder(StreamDecoder):
         decode = self.decoder.decode
         done_data = self.done_data
         watch = self.terminal != "done_data"
+        extras = self.extras
+        first = extras.first if extras is not None else None
         for frame in frames:
             data = frame.payload
             if data == done_data:
@@ -45,6 +57,9 @@ class PassthroughDecoder(StreamDecoder):
                 json_of(data, self.provider)
                 raise StreamError(f"a stream event is not a chunk: {preview(data, 200)!r}",
                                   provider=self.provider) from None
+            # the spec's `stream.extras` (extras.py), read from an event that may hold one
+            if extras is not None and (first is None or first in data) and (found := extras.of(data)):
+                attach(chunk, found)
             if watch:
                 for choice in chunk.choices:
                     if choice.finish_reason is not None:

@@ -7,7 +7,9 @@ the fields the mappings read, down to each content part) goes in, its chunks are
 template is evaluated inline on its part, and what it gives (`text`, `tool_call`, `reasoning`) is gathered into
 the delta directly; `st` (the decoder) holds what lasts between events: the tool-call counts per choice, the
 usage counts read so far, whether the finish reason came. The usage block is read again only when it differs
-from the last one read, and the usage chunk is sent once the finish reason came.
+from the last one read, and the usage chunk is sent once the finish reason came. The spec's extras (extras.py)
+are read from the event's text when it may hold one; a kind whose template renders nothing for a part is
+recorded for the "mapping yielded nothing" warning (silent.py), and what the pieces gave is kept as bits.
 """
 
 from __future__ import annotations
@@ -19,11 +21,21 @@ import msgspec
 
 from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, StreamError
+from .extras import EventExtras
 from .frames import FrameLike
-from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
-from .lower_response import UpdateUsage, read_fields, read_path, step
+from .gateway import (
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    FunctionCallDelta,
+    ReasoningDetail,
+    RequestWarning,
+    ToolCallDelta,
+)
+from .lower_response import UpdateUsage, kinds_declared, read_fields, read_path, step
 from .paths import plain_keys
 from .response import build_usage
+from .silent import SilentRules, part_bit, part_names
 from .stream_base import NOTHING, StreamDecoder, json_of, stream_error
 from .templates import lower_into
 from .transforms import Context
@@ -35,7 +47,8 @@ OnEvent = Callable[[Any, Any, "WholeResponseDecoder", MutableSequence[ChatComple
 class WholeResponseDecoder(StreamDecoder):
     """Every event is a whole response, handed to the spec's generated `on_event` (see the module docstring)."""
 
-    def __init__(self, provider: str, decode: Callable[[str | bytes], Any], on_event: OnEvent, slots: int) -> None:
+    def __init__(self, provider: str, decode: Callable[[str | bytes], Any], on_event: OnEvent, slots: int,
+                 declared: Mapping[str, frozenset[str]] | None = None) -> None:
         self.provider = provider
         self.decode = decode
         """An event's JSON → its view (views.py), or plain decoded data when the spec's paths allow no view."""
@@ -48,6 +61,20 @@ class WholeResponseDecoder(StreamDecoder):
         self.slots = slots
         self.usage_seen: list[Any] = [NOTHING] * slots
         """What each count computed by a transform read last (`lower_response.lower_usage_update`)."""
+        self.spoke = 0
+        """The part names the stream's pieces gave, as `silent.part_bit` bits (set by the generated code)."""
+        self.silent = SilentRules(declared or {}, "response.kinds")
+        """The part kinds whose template rendered nothing, and the pieces the stream gave (silent.py; the
+        generated `on_event` records both)."""
+
+    @property
+    def warnings(self) -> list[RequestWarning]:
+        """A part kind whose template gave nothing for every part of that kind while the stream holds none of
+        its pieces."""
+        if not self.silent.counts:
+            return []
+        self.silent.spoken.update(part_names(self.spoke))
+        return self.silent.warnings("part")
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
         decode, on_event = self.decode, self.on_event
@@ -92,9 +119,13 @@ def _call(st: WholeResponseDecoder, index: int, call: Any) -> ToolCallDelta:
 
 def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any], provider: str,
                       usage_roots: tuple[str, ...] | None, update_usage: UpdateUsage,
-                      translate: Callable[[Any, bool], str | None], views: Views) -> OnEvent:
+                      translate: Callable[[Any, bool], str | None], views: Views,
+                      extras: EventExtras | None = None) -> OnEvent:
     """The generated `on_event(data, raw, st, out)` of a whole-response stream (see the module docstring).
-    `views`: the event's view types, keyed by key path from the event (empty: events are plain dicts)."""
+    `views`: the event's view types, keyed by key path from the event (empty: events are plain dicts).
+    `extras`: the spec's extras (extras.py), read from the event's text (`raw`) when it may hold one; an event
+    with extras and no choices comes as a chunk with no choices. A kind whose template renders nothing for a
+    part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py)."""
     choices_keys = plain_keys(str(response_spec["choices"])) if "choices" in response_spec else None
     each = (*(choices_keys or ()), EACH)
     parts_path = str(response_spec.get("parts", "content"))
@@ -125,6 +156,9 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
         code.line(f"elif type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
     else:
         code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
+    if extras is not None:
+        code.line(f"_x = {code.bind(extras)}.of(raw)")
+    reads_before = dict(code.reads)
     code.line(f"if {choices}:")
     code.indent = "    "
     _emit_choices(code, response_spec, choices, choice_views, part_views, translate)
@@ -133,8 +167,21 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
     text = code.bind(str)
     code.line(f"out.append({code.bind(ChatCompletionChunk)}("
               f"id={ident} if type({ident}) is str or {ident} is None else {text}({ident}), "
-              f"model={model} if type({model}) is str or {model} is None else {text}({model}), choices=chosen))")
+              f"model={model} if type({model}) is str or {model} is None else {text}({model}), choices=chosen"
+              f"{', extras=_x' if extras is not None else ''}))")
     code.indent = ""
+    if extras is not None:
+        code.reads = dict(reads_before)  # (a local read in the branch above is not assigned in this one)
+        code.line("elif _x:")
+        code.indent = "    "
+        ident = read_path(code, "data", str(response_spec.get("id", "id")), views, first)
+        model = read_path(code, "data", str(response_spec.get("model", "model")), views, first)
+        code.line(f"out.append({code.bind(ChatCompletionChunk)}("
+                  f"id={ident} if type({ident}) is str or {ident} is None else {text}({ident}), "
+                  f"model={model} if type({model}) is str or {model} is None else {text}({model}), choices=[], "
+                  "extras=_x))")
+        code.indent = ""
+        code.reads = dict(reads_before)
     if usage_roots is None:
         code.line(f"{code.bind(update_usage)}(data, ctx, st.usage, st.usage_seen)")
         code.line("st.usage_read = None")
@@ -172,6 +219,7 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
     code.line(f"for item in {parts} or ():")
     code.indent = outer + "        "
     kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
+    declared = kinds_declared(spec)
     kind_by = dict(spec.get("kind_by") or {"field": "type"})
     if "field" in kind_by:
         kind = read_path(code, "item", str(kind_by["field"]), part_views)
@@ -187,7 +235,7 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         code.indent = outer + "            "
         code.reads = {}  # (a local read in another branch is not assigned in this one)
         if kind_name in kinds:
-            _emit_piece(code, kind_name, kinds[kind_name], index)
+            _emit_piece(code, kind_name, kinds[kind_name], index, bool(declared.get(kind_name)))
         else:
             code.line("pass")
         code.indent = outer + "        "
@@ -203,13 +251,14 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
     code.indent = outer
 
 
-def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str) -> None:
+def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, declares: bool) -> None:
     """The lines evaluating one kind's template on the part `item` and gathering what it gives into the
     choice's `content`, `calls`, `details` and `reasoning`: a `text` str is content (with the piece's
     `reasoning`, a signature, as a detail), else a `tool_call` object is a call, else a `reasoning` object is
     a reasoning detail whose text is also the reasoning text. A template written as an object has its fields
     evaluated into locals (in order: transforms run and fail as they would building the object); any other
-    template gives the piece object, whose fields are read."""
+    template gives the piece object, whose fields are read. `declares`: the kind's template names pieces (a
+    part it renders nothing for is recorded, silent.py)."""
     where = ("response", "kinds", kind)
     fields: dict[str, str] = {}
     call_fields: dict[str, str] | None = None  # a `tool_call` written as an object: its fields' locals
@@ -224,10 +273,15 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str) -> 
             local = code.temp()
             code.line(f"{local} = {lower_into(value, (*where, str(key)), code)}")
             fields[str(key)] = local
+        _emit_spoke(code, kind, fields, call_fields is not None, declares)
     else:
         piece = code.temp()
         code.line(f"{piece} = {lower_into(template, where, code)}")
-        code.line(f"if type({piece}) is not dict: {piece} = {{}}")
+        # (a piece that is nothing: its kind gave nothing for this part, see silent.py)
+        if declares:
+            code.line(f"if not {piece}: st.silent.record({code.bind(kind)}, {code.bind(kind)})")
+        code.line(f"if type({piece}) is dict: st.silent.spoken.update({piece})")
+        code.line(f"else: {piece} = {{}}")
         for key in ("text", "tool_call", "reasoning"):
             local = fields[key] = code.temp()
             code.line(f"{local} = {piece}.get({code.bind(key)})")
@@ -265,6 +319,32 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str) -> 
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         for line in body:
             code.line(f"    {line}")
+
+
+def _emit_spoke(code: FunctionBuilder, kind: str, fields: dict[str, str], has_call: bool, declares: bool) -> None:
+    """The lines recording what an object template's piece gave (the bits of its fields that are not None, in
+    `st.spoke`), or, when every field is None, that its kind gave nothing for this part (silent.py)."""
+    fixed = sum(part_bit(key) for key, local in fields.items() if local == "True")
+    varying = [(part_bit(key), local) for key, local in fields.items() if local != "True"]
+    if not varying:
+        code.line(f"st.spoke |= {fixed}")
+        return
+    if len(varying) == 1:
+        bit, local = varying[0]
+        if declares and not has_call:
+            code.line(f"if {local} is None: st.silent.record({code.bind(kind)}, {code.bind(kind)})")
+            code.line(f"else: st.spoke |= {fixed | bit}")
+        else:
+            code.line(f"st.spoke |= {f'{fixed} + ' if fixed else ''}({bit} if {local} is not None else 0)")
+        return
+    mask = " + ".join([*([str(fixed)] if fixed else []),
+                       *(f"({bit} if {local} is not None else 0)" for bit, local in varying)])
+    if declares and not has_call:
+        code.line(f"if {' and '.join(f'{local} is None' for _, local in varying)}: "
+                  f"st.silent.record({code.bind(kind)}, {code.bind(kind)})")
+        code.line(f"else: st.spoke |= {mask}")
+    else:
+        code.line(f"st.spoke |= {mask}")
 
 
 def _is_object(template: Any) -> bool:

@@ -22,8 +22,9 @@ from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessageWithFinishReason,
@@ -36,14 +37,18 @@ from vllora_llm.engine.gateway_ops import (
     ImagesResponse,
 )
 from vllora_llm.engine.responses_types import CreateResponse, Response, ResponseStreamEvent
+from vllora_llm.engine.typed_output import ParsedChatCompletion
 
 from .client import RequestLike, ResultStream, VlloraLLMClient
 from .instance import ModelInstance
 from .responses import ResponseEventStream
 from .transport import Timeouts
 
-__all__ = ["SyncCompletionsClient", "SyncResponseEventStream", "SyncResponsesClient", "SyncResultStream",
-           "SyncVlloraLLMClient"]
+if TYPE_CHECKING:
+    from vllora_llm.engine.gateway_ops import CachedContent
+
+__all__ = ["SyncCachesClient", "SyncCompletionsClient", "SyncResponseEventStream", "SyncResponsesClient",
+           "SyncResultStream", "SyncVlloraLLMClient"]
 
 T = TypeVar("T")
 
@@ -138,6 +143,10 @@ class SyncResultStream:
     def response(self) -> ChatCompletionMessageWithFinishReason:
         return self._stream.response
 
+    def parse(self, response_format: type[T]) -> ParsedChatCompletion[T]:
+        """The ended stream's answer validated into `response_format` (see `ResultStream.parse`)."""
+        return self._stream.parse(response_format)
+
 
 class SyncCompletionsClient:
     """Blocking `create` and `create_stream`."""
@@ -151,6 +160,14 @@ class SyncCompletionsClient:
         """`tool_options`: the tool loop's `tools`, `max_tool_steps`, `tool_timeout` (see the async client)."""
         completions = self._client.client.completions()
         return self._client._runner.run(completions.create(request, timeout=timeout, **tool_options))
+
+    def parse(
+        self, request: RequestLike, response_format: type[T], *, timeout: Timeouts | float | None = None,
+        **tool_options: Any,
+    ) -> ParsedChatCompletion[T]:
+        """Blocking `parse` (see the async client): `.parsed` is the answer as a `response_format` instance."""
+        completions = self._client.client.completions()
+        return self._client._runner.run(completions.parse(request, response_format, timeout=timeout, **tool_options))
 
     def create_stream(
         self, request: RequestLike, *, timeout: Timeouts | float | None = None, aggregate: bool = True,
@@ -189,6 +206,26 @@ class SyncImagesClient:
         self, request: CreateImageRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
     ) -> ImagesResponse:
         return self._client._runner.run(self._client.client.images().create(request, timeout=timeout))
+
+
+class SyncCachesClient:
+    """Blocking `caches()`: the prompt caches this library created (list, get, delete)."""
+
+    def __init__(self, client: SyncVlloraLLMClient) -> None:
+        self._client = client
+        self._caches = client.client.caches()  # (a MappingError here when the provider has none)
+
+    def list(self, *, everything: bool = False) -> list[CachedContent]:
+        return self._client._runner.run(self._caches.list(everything=everything))
+
+    def get(self, name: str) -> CachedContent:
+        return self._client._runner.run(self._caches.get(name))
+
+    def delete(self, name: str) -> None:
+        self._client._runner.run(self._caches.delete(name))
+
+    def delete_all(self) -> int:
+        return self._client._runner.run(self._caches.delete_all())
 
 
 class SyncResponsesClient:
@@ -252,6 +289,11 @@ class SyncResponseEventStream:
     def response(self) -> Response:
         return self._stream.response
 
+    @property
+    def error(self) -> LLMError | None:
+        """The typed error a failed stream raised after its `error` and `response.failed` events."""
+        return self._stream.error
+
 
 class SyncVlloraLLMClient:
     """`VlloraLLMClient` for code without an event loop (see the module docstring for how it works)."""
@@ -304,6 +346,9 @@ class SyncVlloraLLMClient:
 
     def responses(self) -> SyncResponsesClient:
         return SyncResponsesClient(self)
+
+    def caches(self) -> SyncCachesClient:
+        return SyncCachesClient(self)
 
     def create(
         self, request: RequestLike, *, timeout: Timeouts | float | None = None

@@ -1,7 +1,7 @@
 """`vllora-llm`: the command line. Subcommands live in their own modules and are imported on use.
 
     vllora-llm spec validate [PATH...]     check specs (built-ins + VLLORA_SPEC_PATH by default)
-    vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M] [--region R] [--option K=V]...
+    vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M] [--region R] [--option K=V]... [--api-version V]
                            [--operation chat|embeddings|images]
     vllora-llm spec transforms             list the named transforms with their examples
     vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]] [--operation embeddings|images]
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--region", help="the {region} of the endpoint (e.g. Bedrock's), instead of AWS_REGION")
     render.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="fill an endpoint placeholder the spec declares (repeatable)")
+    render.add_argument("--api-version", help="render for another API version the spec declares (its versions:)")
     render.add_argument("--operation", choices=("chat", "embeddings", "images"), default="chat",
                         help="the operation the request is for (default chat)")
     spec_sub.add_parser("transforms", help="list the named transforms and their examples")
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     compile_ = spec_sub.add_parser("compile", help="print the source the compiler generates from a spec")
     compile_.add_argument("provider")
     compile_.add_argument("--operation", default="chat", help="the operation whose mappings to print (chat)")
+    migrate = spec_sub.add_parser("migrate", help="rewrite a vllora.dev/v1 spec file as vllora.dev/v2")
+    migrate.add_argument("file", help="the v1 spec file")
+    migrate.add_argument("-o", "--output", help="write the v2 spec here (default: stdout)")
     test = spec_sub.add_parser("test", help="run the protocol tests beside specs (<name>.tests.yaml)")
     test.add_argument("providers", nargs="*", help="provider names or spec files (default: every spec with tests)")
     for command in spec_sub.choices.values():
@@ -143,7 +147,7 @@ def _run(argv: Sequence[str] | None) -> int:
             return spec_commands.render(
                 args.provider, args.request, stream=args.stream, model=args.model, base_url=args.base_url,
                 options=[*args.option, *([f"region={args.region}"] if args.region is not None else [])],
-                operation=args.operation,
+                operation=args.operation, api_version=args.api_version,
             )
         if args.spec_command == "matrix":
             from .matrix import run as run_matrix
@@ -166,6 +170,10 @@ def _run(argv: Sequence[str] | None) -> int:
             from .spec_docs import run as run_docs
 
             return run_docs(args.provider)
+        if args.spec_command == "migrate":
+            from .spec_migrate import run as run_migrate
+
+            return run_migrate(args.file, args.output)
         if args.spec_command == "compile":
             from .spec_compile import run as run_compile
 

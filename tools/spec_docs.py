@@ -39,8 +39,9 @@ def _names(value: Any) -> list[str]:
 # ---- rules ------------------------------------------------------------------------------------------------
 
 
-def rule_steps(rule: Mapping[str, Any]) -> list[str]:
-    """What a supported rule does besides writing its value, in the order the engine runs the steps."""
+def rule_steps(rule: Mapping[str, Any], policy: str = "warn") -> list[str]:
+    """What a supported rule does besides writing its value, in the order the engine runs the steps, then when
+    it is not sent (the compiled conditions, in the order they are tested)."""
     steps: list[str] = []
     if "range" in rule:
         bounds = rule["range"]
@@ -55,14 +56,13 @@ def rule_steps(rule: Mapping[str, Any]) -> list[str]:
     if "each" in rule:
         steps.append("each item through a template")
     if "transform" in rule:
-        ref = rule["transform"]
-        steps.append(f"transform `{ref if isinstance(ref, str) else ref.get('name')}`")
+        steps.append("transform " + " → ".join(f"`{name}`" for name in _call_names(rule["transform"])))
     if "default" in rule:
         steps.append(f"default {_code(rule['default'])}" + (" (with a warning)" if rule.get("default_warn") else ""))
-    if rule.get("unless"):
-        steps.append(f"not sent when `{rule['unless']}` is set")
-    if rule.get("conflicts_with"):
-        steps.append("unsupported together with " + ", ".join(f"`{c}`" for c in rule["conflicts_with"]))
+    from vllora_llm.engine.params import Policy, rule_conditions
+
+    steps += [f"when {condition.describe()}" for condition in rule_conditions("?", rule, Policy("?", policy))
+              if not condition.always]
     return steps
 
 
@@ -84,21 +84,28 @@ def _target(name: str, rule: Mapping[str, Any]) -> str:
 # ---- transforms used --------------------------------------------------------------------------------------
 
 
+def _call_names(ref: Any) -> Iterator[str]:
+    """The transform names a reference calls, in order: a name, a call (`{$op, ...}` or the compiler's
+    `{name, args}`) or a pipeline (a list, or the compiler's `chain` with its steps)."""
+    if isinstance(ref, str):
+        yield ref
+    elif isinstance(ref, list):
+        for item in ref:
+            yield from _call_names(item)
+    elif isinstance(ref, dict):
+        name = ref.get("$op", ref.get("name"))
+        args = ref.get("args") if isinstance(ref.get("args"), dict) else {}
+        steps = ref.get("steps", args.get("steps"))
+        if name == "chain" and isinstance(steps, list):
+            yield from _call_names(steps)
+        else:
+            yield from _call_names(name)
+
+
 def _refs(value: Any) -> Iterator[str]:
     if isinstance(value, dict):
-        if isinstance(value.get("$op"), str):
-            yield value["$op"]
-        ref = value.get("transform")
-        if isinstance(ref, str):
-            yield ref
-        elif isinstance(ref, dict) and isinstance(ref.get("name"), str):
-            yield ref["name"]
-        if isinstance(value.get("steps"), list):
-            for step in value["steps"]:
-                if isinstance(step, str):
-                    yield step
-                elif isinstance(step, dict) and isinstance(step.get("name"), str):
-                    yield step["name"]
+        yield from _call_names(value.get("$op"))
+        yield from _call_names(value.get("transform"))
         for item in value.values():
             yield from _refs(item)
     elif isinstance(value, list):
@@ -130,6 +137,10 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
         facts.append(("extends", " → ".join(f"`{e}`" for e in extends)))
     if meta.get("api_version"):
         facts.append(("provider API version", f"`{meta['api_version']}`"))
+    for version, entry in (spec.get("versions") or {}).items():
+        note = (entry or {}).get("note")
+        facts.append(("other API version", f"`{version}`" + (f": {note}" if note else "")
+                      + f" (`api_version=\"{version}\"`)"))
     if meta.get("docs_url"):
         facts.append(("provider docs", str(meta["docs_url"])))
     out += ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in facts), ""]
@@ -175,7 +186,7 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
             "says otherwise (`error`: a MappingError before any I/O; `warn` and `drop`: not sent, a warning "
             "comes back with the response).", "",
             "### Sent", "", "| parameter | sent as | steps |", "|---|---|---|"]
-    out += [f"| `{p}` | `{_target(p, r)}` | {_cell('; '.join(rule_steps(r)))} |" for p, r in supported]
+    out += [f"| `{p}` | `{_target(p, r)}` | {_cell('; '.join(rule_steps(r, policy)))} |" for p, r in supported]
     out += ["", "### Not sent", "", "| parameter | what happens | why |", "|---|---|---|"]
     for p, r in unsupported:
         what, why = unsupported_text(r, policy)
@@ -201,7 +212,7 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
             merged = {**(params.get(p) or {}), **r} if isinstance(r, dict) else None
             if _is_supported(merged):
                 assert merged is not None
-                steps = "; ".join(rule_steps(merged))
+                steps = "; ".join(rule_steps(merged, policy))
                 out.append(f"- `{p}`: sent as `{_target(p, merged)}`" + (f"; {steps}" if steps else ""))
             else:
                 what, why = unsupported_text(merged, policy)
@@ -267,7 +278,7 @@ def _operations(spec: Mapping[str, Any], base: str, policy: str) -> list[str]:
             if param == "model" and rule is None:
                 out.append("| `model` | in the URL | |")
             elif _is_supported(rule):
-                out.append(f"| `{param}` | `{_target(param, rule)}` | {_cell('; '.join(rule_steps(rule)))} |")
+                out.append(f"| `{param}` | `{_target(param, rule)}` | {_cell('; '.join(rule_steps(rule, policy)))} |")
             else:
                 what, why = unsupported_text(rule, policy)
                 out.append(f"| `{param}` | not sent | {_cell(what + (': ' + why if why else ''))} |")
@@ -276,7 +287,29 @@ def _operations(spec: Mapping[str, Any], base: str, policy: str) -> list[str]:
             out.append("")
             out.append("Models " + ", ".join(f"`{g}`" for g in layer.get("match") or ()) + f": own {changed}.")
         out.append("")
+    cache = operations.get("prompt_cache")
+    if isinstance(cache, Mapping):
+        out += _prompt_cache(cache, base)
     return out
+
+
+def _prompt_cache(op: Mapping[str, Any], base: str) -> list[str]:
+    """The `prompt_cache` operation: what a `cache_control` mark caches, and the calls that manage caches."""
+    prefix = op.get("prefix") or {}
+    moved = ", ".join(f"`{k}`" for k in prefix.get("keys") or ())
+    calls = []
+    for name, where in (("create", (op.get("create") or {}).get("endpoint")), ("get", op.get("get")),
+                        ("list", (op.get("list") or {}).get("endpoint")), ("delete", op.get("delete"))):
+        if isinstance(where, Mapping):
+            url = (base or "<base_url>").rstrip("/") + str(where.get("path", "/"))
+            calls.append(f"{name}: {where.get('method', 'GET')} `{url}`")
+    sizes = ", ".join(f"{', '.join(f'`{g}`' for g in layer.get('match') or ())}: {layer.get('min_tokens')}"
+                      for layer in op.get("overrides") or () if "min_tokens" in layer)
+    return ["### `prompt_cache`", "",
+            f"A `cache_control` mark caches the leading entries of `{prefix.get('list')}` up to the marked message"
+            + (f", with {moved}" if moved else "") + f"; later requests name the cache in `{op.get('reference')}`"
+            f" (default ttl {op.get('default_ttl', 3600)} s; minimum {op.get('min_tokens', 0)} tokens"
+            + (f"; {sizes}" if sizes else "") + ").", "", "Calls: " + "; ".join(calls) + ".", ""]
 
 
 def _is_supported(rule: Any) -> bool:

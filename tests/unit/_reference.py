@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from vllora_llm.engine.errors import InvalidRequestError, StreamError
+from vllora_llm.engine.extras import EventExtras
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChoiceDelta,
@@ -16,8 +17,10 @@ from vllora_llm.engine.gateway import (
     ReasoningDetail,
     ToolCallDelta,
 )
+from vllora_llm.engine.lower_response import kinds_declared
 from vllora_llm.engine.paths import compile_getter
 from vllora_llm.engine.response import FinishMap, UsageMap, build_usage
+from vllora_llm.engine.silent import SILENT_KIND, SilentRules
 from vllora_llm.engine.stream_base import stream_error
 from vllora_llm.engine.templates import compile_template
 from vllora_llm.engine.transforms import Context
@@ -48,7 +51,7 @@ def reference_read_choice(spec: dict[str, Any]) -> Any:
             kind = kind_of(part)
             render = kinds.get(kind) if kind is not None else None
             if render is not None:
-                pieces.append(render(part, ctx))
+                pieces.append(render(part, ctx) or {SILENT_KIND: kind})  # (a kind that rendered nothing)
         return (index(raw) if index is not None else None), pieces, finish(raw)
 
     return read
@@ -60,11 +63,20 @@ class ReferenceEvents:
     (what the engine did before its handlers were lowered into one generated function)."""
 
     def __init__(self, decoder: Any) -> None:
+        from vllora_llm.engine.silent import SilentRules, event_rules
         from vllora_llm.engine.templates import compile_events
         from vllora_llm.engine.transforms import Context
 
         events = decoder.events
         self.read_event = compile_events(dict(events.handlers), events.name_path)
+        self.handlers = frozenset(events.handlers)
+        self.name_of = compile_getter(events.name_path) if events.name_path is not None else None
+        self.switches = {
+            name: (compile_getter(str(handler["switch"])), {str(case) for case in handler.get("cases") or {}})
+            for name, handler in events.handlers.items() if isinstance(handler, dict) and "switch" in handler}
+        self.answer_tools = events.answer_tools
+        self.answer_blocks: set[Any] = set()
+        self.silent = SilentRules(event_rules(events.handlers), "stream.events")
         self.provider = decoder.provider
         self.real = decoder  # (its `_raise` and `finish`: frames that are no event are not what is compared)
         self.finish = decoder.finish
@@ -101,11 +113,31 @@ class ReferenceEvents:
             payload = {}
         parts = self.read_event(payload, frame, self.ctx)
         if type(parts) is str:
+            if parts:
+                self.silent.spoken.add("text")
             out.append(ChatCompletionChunk(id=self.id, model=self.model,
                                            choices=[ChunkChoice(delta=ChoiceDelta(content=parts), index=0)]))
         elif parts:
             self._emit(parts, out)
+        elif parts is not None and data:  # a handler gave nothing for a payload (silent.py)
+            self._silent(payload, frame)
         return out
+
+    @property
+    def warnings(self) -> list[Any]:
+        return self.silent.warnings("event") if self.silent.counts else []
+
+    def _silent(self, payload: Any, frame: Any) -> None:
+        """Which rule gave nothing for this event."""
+        name = frame.name if self.name_of is None else self.name_of(payload)
+        name = "" if name is None else str(name)
+        handler = name if name in self.handlers else "*"
+        rule = handler
+        switch = self.switches.get(handler)
+        if switch is not None:
+            value = switch[0](payload)
+            rule = f"{handler}.cases.{value}" if str(value) in switch[1] else f"{handler}.default"
+        self.silent.record(rule, name)
 
     def _emit(self, parts: dict[str, Any], out: Any) -> None:
         from vllora_llm.engine.gateway import (
@@ -122,6 +154,7 @@ class ReferenceEvents:
         """The chunks of one event's unified parts, appended to `out`."""
         if "error" in parts:
             raise stream_error(parts["error"], self.provider)
+        self.silent.spoken.update(parts)
         meta = parts.get("meta")
         if meta:
             self.id = meta.get("id", self.id)
@@ -147,6 +180,15 @@ class ReferenceEvents:
             delta.reasoning_details = [ReasoningDetail(type="redacted_thinking", data=parts["reasoning_redacted"])]
             touched = True
         start = parts.get("tool_call_start")
+        if isinstance(start, dict) and type(name := start.get("name")) is str and name in self.answer_tools:
+            self.answer_blocks.add(start.get("index"))
+            start = None
+        args = parts.get("tool_call_args")
+        if self.answer_blocks and isinstance(args, dict) and args.get("index") in self.answer_blocks:
+            if args.get("arguments"):
+                delta.content = str(args["arguments"])
+                touched = True
+            args = None
         if isinstance(start, dict) and start.get("name"):  # no name: the block is not a tool call
             index = len(self.tool_index)
             self.indexed_starts = self.indexed_starts or start.get("index") is not None
@@ -158,7 +200,6 @@ class ReferenceEvents:
                 function=FunctionCallDelta(name=start.get("name"), arguments=start.get("arguments") or ""),
             )]
             touched = True
-        args = parts.get("tool_call_args")
         if isinstance(args, dict) and args.get("arguments") and self._opened_call(args.get("index")):
             index = self.tool_index.get(args.get("index"), self.last_tool)
             delta.tool_calls = [*(delta.tool_calls or ()), ToolCallDelta(
@@ -169,11 +210,16 @@ class ReferenceEvents:
             finish_reason = self.finish.translate(parts["finish"], self.has_calls)
             self.finished = True
             touched = True
+        extras = parts.get("extras")
+        # (an `extras` part: the provider fields this event carries, see extras.py; none kept: None)
+        extras = {k: v for k, v in extras.items() if v is not None and v != [] and v != {}} or None if extras else None
         if touched:
             out.append(ChatCompletionChunk(
                 id=self.id, model=self.model,
-                choices=[ChunkChoice(delta=delta, index=0, finish_reason=finish_reason)],
+                choices=[ChunkChoice(delta=delta, index=0, finish_reason=finish_reason)], extras=extras,
             ))
+        elif extras:
+            out.append(ChatCompletionChunk(id=self.id, model=self.model, choices=[], extras=extras))
         if parts.get("end"):
             self.done = True
             usage = build_usage(self.usage)
@@ -217,6 +263,13 @@ class ReferenceWhole:
         self.calls: dict[int, int] = {}
         self.usage: dict[str, int] = {}
         self.done = False
+        extras = stream.get("extras") or response.get("extras")
+        self.extras = EventExtras(extras, ("stream", "extras"), provider) if extras else None
+        self.silent = SilentRules(kinds_declared(response), "response.kinds")
+
+    @property
+    def warnings(self) -> list[Any]:
+        return self.silent.warnings("part") if self.silent.counts else []
 
     def feed(self, frame: Any) -> list[ChatCompletionChunk]:
         out: list[ChatCompletionChunk] = []
@@ -238,10 +291,12 @@ class ReferenceWhole:
                               f"{str(choices)[:80]!r}", provider=self.provider)
         chosen = [self._choice(position, raw) for position, raw in enumerate(choices or ())]
         self.usage.update(self.usage_map.read(body, self.ctx))
-        if chosen:
+        extras = self.extras.of(data) if self.extras is not None else None
+        if chosen or extras:
             ident, model = self.ident(body), self.model_of(body)
             out.append(ChatCompletionChunk(id=str(ident) if ident is not None else None,
-                                           model=str(model) if model is not None else None, choices=chosen))
+                                           model=str(model) if model is not None else None, choices=chosen,
+                                           extras=extras))
         if self.done and self.usage:
             out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
             self.usage = {}
@@ -256,6 +311,10 @@ class ReferenceWhole:
         details: list[ReasoningDetail] = []
         reasoning: str | None = None
         for piece in pieces:
+            if SILENT_KIND in piece:  # a part kind's template rendered nothing (silent.py)
+                self.silent.record(str(piece[SILENT_KIND]), str(piece[SILENT_KIND]))
+                continue
+            self.silent.spoke(piece)
             if isinstance(text := piece.get("text"), str):
                 texts.append(text)
                 if "reasoning" in piece:

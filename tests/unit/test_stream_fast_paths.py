@@ -103,6 +103,7 @@ def compare(factory: Any, frames: list[Any], reference: Any = None) -> int:
             else:
                 first_error = want
     assert outcome(fast.close) == outcome(slow.close)
+    assert fast.warnings == slow.warnings  # (silent.py: a rule that gave nothing, named the same way)
     batch: list[Any] = []
     at_once = factory()
     try:
@@ -406,7 +407,7 @@ KEYS: list[tuple[dict[str, Any], Any, str | None]] = [
     ({"text": {"text": "$text", "role": "assistant"}}, None, None),  # a literal
     ({"text": {"text": "$text", "reasoning": "$text"}}, None, None),  # reads the text key again
     ({"text": {"text": "$text", "reasoning": {"$op": "omit_empty"}}}, None, None),  # reads the whole part
-    ({"text": {"text": "$text", "x": {"$op": "forbid", "in": "$text", "message": "no"}}}, None, None),
+    ({"text": {"text": "$text", "x": {"$op": "require", "absent": True, "in": "$text", "message": "no"}}}, None, None),
     ({"text": {"text": "$other"}}, None, None),
     ({"text": {"text": "$text.value"}}, None, None),
     ({"text": {"text": "$"}}, None, None),
@@ -487,3 +488,83 @@ def test_views_read_every_recording_as_dicts_do(name: str, recording: Path) -> N
     for frame in frames:
         assert outcome(functools.partial(viewed.feed, frame)) == outcome(functools.partial(plain.feed, frame)), frame
         assert state(viewed) == state(plain)
+
+
+# ---- main's hooks in the generated decoders: answer tools, rules that gave nothing, extras ----------------------
+
+
+def _changed_plan(name: str, change: Any) -> Any:
+    from vllora_llm.engine.plan import Plan
+
+    spec = copy.deepcopy(dict(load_plan(name).spec))  # type: ignore[attr-defined]
+    change(spec)
+    return Plan(spec)
+
+
+ANSWER_RECORDINGS = {"anthropic/stream_text_then_tool_use_args_in_pieces.sse": "get_weather",
+                     "anthropic/stream_tool_use_parallel_noargs.sse": "pelican_name_generator",  # (no input)
+                     "anthropic/stream_tool_use_max_tokens_incomplete_json.sse": "make_file"}
+
+
+@pytest.mark.parametrize("recording", sorted(ANSWER_RECORDINGS))
+def test_an_answer_tool_streams_as_text_as_the_reference_does(recording: str) -> None:
+    """`response.answer_tools`: the generated decoder turns the tool's argument pieces into text deltas, opens
+    no call for it, and agrees with the reference event by event."""
+    def answer(spec: dict[str, Any]) -> None:
+        spec["response"]["answer_tools"] = [ANSWER_RECORDINGS[recording]]
+
+    plan = _changed_plan("anthropic", answer)
+    frames = frames_of(CONFORMANCE / recording, False)
+    compare(plan.stream_decoder, frames)
+    out: list[Any] = []
+    plan.stream_decoder().feed_all(frames, out)
+    assert not any(choice.delta.tool_calls for chunk in out for choice in chunk.choices)
+    text = "".join(choice.delta.content or "" for chunk in out for choice in chunk.choices)
+    assert ("{" in text) is ("noargs" not in recording)  # (the tool's input, as text)
+
+
+SILENT_TYPOS: dict[str, Any] = {
+    "case": lambda spec: spec["stream"]["events"]["content_block_delta"]["cases"].update(
+        text_delta={"text": "$delta.txet"}),
+    "handler": lambda spec: spec["stream"]["events"].update(message_delta={"finish": "$delta.stop_raeson"}),
+    "two_parts": lambda spec: spec["stream"]["events"]["content_block_delta"]["cases"].update(
+        text_delta={"text": "$delta.txet", "reasoning": "$delta.nothing"}),
+}
+
+
+@pytest.mark.parametrize("typo", sorted(SILENT_TYPOS))
+def test_a_rule_that_gave_nothing_warns_as_the_reference_does(typo: str) -> None:
+    plan = _changed_plan("anthropic", SILENT_TYPOS[typo])
+    frames = frames_of(CONFORMANCE / "anthropic/stream_text.sse", False)
+    compare(plan.stream_decoder, frames)
+    decoder = plan.stream_decoder()
+    decoder.feed_all(frames, [])
+    assert [w.code for w in decoder.warnings] == ["mapping_yielded_nothing"]
+
+
+def test_a_kind_that_rendered_nothing_warns_as_the_reference_does() -> None:
+    response = copy.deepcopy(load_plan("gemini").spec["response"])  # type: ignore[attr-defined]
+    response["kinds"]["text"] = {"text": "$txet", "reasoning": "$nothing"}
+    stream = {"mode": "whole_response", "error_when": "error"}
+    frames = _sse([_event([{"text": "a"}]), _event([{"text": "b"}]), _event(finishReason="STOP")])
+    compare(lambda: compile_stream(stream, response, "made-up")(), frames,
+            lambda: ReferenceWhole(response, stream, "made-up"))
+    decoder = compile_stream(stream, response, "made-up")()
+    decoder.feed_all(frames, [])
+    assert [(w.code, w.param) for w in decoder.warnings] == [("mapping_yielded_nothing", "response.kinds.text")]
+
+
+def test_whole_response_extras_come_on_chunks_as_the_reference_does() -> None:
+    response = copy.deepcopy(load_plan("gemini").spec["response"])  # type: ignore[attr-defined]
+    response["extras"] = {"grounding": "$candidates[0].groundingMetadata", "feedback": "$promptFeedback"}
+    stream = {"mode": "whole_response", "error_when": "error"}
+    grounded = _event([{"text": "a"}])
+    grounded["candidates"][0]["groundingMetadata"] = {"webSearchQueries": ["q"]}
+    frames = _sse([_event([{"text": "x"}]), grounded, {"promptFeedback": {"note": "n"}, "candidates": []},
+                   _event(finishReason="STOP")])
+    compare(lambda: compile_stream(stream, response, "made-up")(), frames,
+            lambda: ReferenceWhole(response, stream, "made-up"))
+    out: list[Any] = []
+    compile_stream(stream, response, "made-up")().feed_all(frames, out)
+    assert [chunk.extras for chunk in out if chunk.extras] == [
+        {"grounding": {"webSearchQueries": ["q"]}}, {"feedback": {"note": "n"}}]

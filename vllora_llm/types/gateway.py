@@ -59,6 +59,7 @@ from vllora_llm.engine.gateway import (
     Usage,
 )
 from vllora_llm.engine.gateway_ops import (
+    CachedContent,
     CreateEmbeddingRequest,
     CreateEmbeddingResponse,
     CreateImageRequest,
@@ -71,10 +72,12 @@ from vllora_llm.engine.gateway_ops import (
     ImagesResponse,
     ImagesUsage,
 )
+from vllora_llm.engine.typed_output import ParsedChatCompletion, parse_output
 
 __all__ = [
     "FINISH_REASONS",
     "CacheControl",
+    "CachedContent",
     "ChatCompletionChunk",
     "ChatCompletionMessage",
     "ChatCompletionMessageWithFinishReason",
@@ -115,6 +118,7 @@ __all__ = [
     "McpStdio",
     "McpToolFilter",
     "NamedToolChoice",
+    "ParsedChatCompletion",
     "PartsContent",
     "Penalty",
     "Probability",
@@ -137,4 +141,5 @@ __all__ = [
     "ToolChoiceFunction",
     "ToolStep",
     "Usage",
+    "parse_output",
 ]
