@@ -16,7 +16,7 @@ from typing import Any
 from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
 from .gateway import ChatCompletionMessageWithFinishReason, Choice
-from .paths import compile_getter, plain_keys
+from .paths import compile_getter, is_simple, plain_keys, split_path
 from .silent import SILENT_KIND, response_warnings
 from .templates import compile_template, lower_into, template_paths
 from .transforms import Context
@@ -105,7 +105,41 @@ def part_paths(spec: Mapping[str, Any]) -> list[tuple[str, ...]] | None:
     return paths
 
 
-def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]) -> tuple[Any, Views] | None:
+ExtraRead = tuple[str, tuple[str, ...], int | None, tuple[str, ...]]
+"""An extra read from a view: (name, key path from the event, or the choice index and the key path from that
+choice; see `extras_reads`)."""
+
+
+def extras_reads(fields: Mapping[str, Any] | None, response_spec: Mapping[str, Any]) -> list[ExtraRead] | None:
+    """How a whole-response stream's extras are read from the event's views, when every extra is one path: of
+    plain keys from the event (`$usageMetadata.x`: `(name, keys, None, ())`), or of plain keys from one choice
+    (`$candidates[0].groundingMetadata`: `(name, (), 0, keys)`). None when an extra is anything else (it is
+    then read from the event's text, extras.py) or there is none."""
+    if not fields:
+        return None
+    choices = plain_keys(str(response_spec["choices"])) if "choices" in response_spec else None
+    out: list[ExtraRead] = []
+    for name, template in fields.items():
+        if not isinstance(template, str) or not template.startswith("$") or template.startswith("$$"):
+            return None
+        path = template[1:].lstrip(".")
+        if not path or not is_simple(path):
+            return None
+        steps = split_path(path)
+        if all(isinstance(step, str) for step in steps):
+            out.append((str(name), tuple(str(step) for step in steps), None, ()))
+            continue
+        if choices is None or len(steps) <= len(choices) + 1 or tuple(steps[:len(choices)]) != choices:
+            return None
+        index, rest = steps[len(choices)], steps[len(choices) + 1:]
+        if not isinstance(index, int) or not all(isinstance(step, str) for step in rest):
+            return None
+        out.append((str(name), (), index, tuple(str(step) for step in rest)))
+    return out
+
+
+def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any],
+                extras: list[ExtraRead] | None = None) -> tuple[Any, Views] | None:
     """The view type of a whole-response stream event (views.py): the paths its top level, each choice, each
     content part (kind detection and kind templates) and the usage map read. None when a top-level, choice or
     usage path is not plain keys or a usage template reads a whole object, or there is no `choices:` path (the
@@ -135,6 +169,8 @@ def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]
         if found is None:
             return None
         paths.extend(found)
+    for _, keys, index, rest in extras or ():  # (each read whole: a plain value in the view)
+        paths.append(keys if index is None else (*choices, EACH, *rest))
     return view_type(paths)
 
 

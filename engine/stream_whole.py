@@ -32,7 +32,7 @@ from .gateway import (
     RequestWarning,
     ToolCallDelta,
 )
-from .lower_response import UpdateUsage, kinds_declared, read_fields, read_path, step
+from .lower_response import ExtraRead, UpdateUsage, kinds_declared, read_fields, read_path, step
 from .paths import plain_keys
 from .response import build_usage
 from .silent import SilentRules, part_bit, part_names
@@ -120,11 +120,12 @@ def _call(st: WholeResponseDecoder, index: int, call: Any) -> ToolCallDelta:
 def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any], provider: str,
                       usage_roots: tuple[str, ...] | None, update_usage: UpdateUsage,
                       translate: Callable[[Any, bool], str | None], views: Views,
-                      extras: EventExtras | None = None) -> OnEvent:
+                      extras: EventExtras | list[ExtraRead] | None = None) -> OnEvent:
     """The generated `on_event(data, raw, st, out)` of a whole-response stream (see the module docstring).
     `views`: the event's view types, keyed by key path from the event (empty: events are plain dicts).
-    `extras`: the spec's extras (extras.py), read from the event's text (`raw`) when it may hold one; an event
-    with extras and no choices comes as a chunk with no choices. A kind whose template renders nothing for a
+    `extras`: the spec's extras (extras.py): read from the event's views when each is one path
+    (`lower_response.extras_reads`), else from the event's text (`raw`) when it may hold one; an event with
+    extras and no choices comes as a chunk with no choices. A kind whose template renders nothing for a
     part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py)."""
     choices_keys = plain_keys(str(response_spec["choices"])) if "choices" in response_spec else None
     each = (*(choices_keys or ()), EACH)
@@ -156,7 +157,9 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
         code.line(f"elif type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
     else:
         code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
-    if extras is not None:
+    if isinstance(extras, list):
+        _read_extras(code, extras, choices, views, choice_views, first)
+    elif extras is not None:
         code.line(f"_x = {code.bind(extras)}.of(raw)")
     reads_before = dict(code.reads)
     code.line(f"if {choices}:")
@@ -195,6 +198,27 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
     code.line(f"if st.done and st.usage: out.append({code.bind(_usage_chunk)}(st))")
     function: OnEvent = code.build("None")
     return function
+
+
+def _read_extras(code: FunctionBuilder, reads: list[ExtraRead], choices: str, views: Views, choice_views: Views,
+                 first: Mapping[str, str]) -> None:
+    """The lines setting `_x` to the event's extras read from its views (None, [] and {} left out; None when
+    none is kept), as `extras.lower_extras` reads them from the event decoded again."""
+    code.line("_x = None")
+    picked: dict[int, str] = {}
+    for name, keys, index, rest in reads:
+        if index is None:
+            value = read_path(code, "data", ".".join(keys), views, first)
+        else:
+            holder = picked.get(index)
+            if holder is None:
+                holder = picked[index] = code.temp()
+                code.line(f"{holder} = {choices}[{index}] if type({choices}) is list and len({choices}) > {index} "
+                          "else None")
+            value = read_path(code, holder, ".".join(rest), choice_views)
+        code.line(f"if {value} is not None and {value} != [] and {value} != {{}}:")
+        code.line("    if _x is None: _x = {}")
+        code.line(f"    _x[{code.bind(name)}] = {value}")
 
 
 def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, choice_views: Views,

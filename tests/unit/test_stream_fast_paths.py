@@ -20,6 +20,7 @@ import msgspec
 import pytest
 
 from vllora_llm.engine.frames import Frame
+from vllora_llm.engine.lower_response import extras_reads
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.engine.stream import compile_stream
 from vllora_llm.engine.stream_events import EventsDecoder
@@ -554,9 +555,14 @@ def test_a_kind_that_rendered_nothing_warns_as_the_reference_does() -> None:
     assert [(w.code, w.param) for w in decoder.warnings] == [("mapping_yielded_nothing", "response.kinds.text")]
 
 
-def test_whole_response_extras_come_on_chunks_as_the_reference_does() -> None:
+@pytest.mark.parametrize("read", ["views", "text"])
+def test_whole_response_extras_come_on_chunks_as_the_reference_does(read: str) -> None:
+    """Extras that are each one path are read from the event's views; others from its text (a second decode):
+    the same chunks either way."""
     response = copy.deepcopy(load_plan("gemini").spec["response"])  # type: ignore[attr-defined]
-    response["extras"] = {"grounding": "$candidates[0].groundingMetadata", "feedback": "$promptFeedback"}
+    grounding = "$candidates[0].groundingMetadata" if read == "views" else "$candidates[0].groundingMetadata | @"
+    response["extras"] = {"grounding": grounding, "feedback": "$promptFeedback"}
+    assert (extras_reads(response["extras"], response) is None) is (read == "text")
     stream = {"mode": "whole_response", "error_when": "error"}
     grounded = _event([{"text": "a"}])
     grounded["candidates"][0]["groundingMetadata"] = {"webSearchQueries": ["q"]}
