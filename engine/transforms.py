@@ -131,16 +131,36 @@ def _json_parse(args: Mapping[str, Any]) -> Apply:
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 """What `json.dumps(value, separators=(",", ":"), ensure_ascii=False)` builds on every call, built once."""
 
+_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODER: Callable[[Any, int], Any] | None = (
+    _MAKE_ENCODER(None, _COMPACT.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    if _MAKE_ENCODER is not None else None)
+"""The C encoder `_COMPACT.encode` builds on every call for a value that is not a str (the same arguments),
+built once and without the circular-reference check (no `markers` dict shared between calls): a circular
+value makes it raise RecursionError, and `_COMPACT.encode` is then asked again for the proper error."""
+
 
 @register("json_dumps", examples=(Example({"a": 1}, '{"a":1}'), Example(None, "{}")))
 def _json_dumps(args: Mapping[str, Any]) -> Apply:
     """Serialise a value (tool input object) to compact JSON text; None gives '{}'."""
     encode = _COMPACT.encode
+    fast = _C_ENCODER
+    if fast is None:  # (a Python without the C accelerator)
+        def apply_slow(value: Any, ctx: Context) -> Any:
+            return "{}" if value is None else encode(value)
+
+        return apply_slow
+    join = "".join
 
     def apply(value: Any, ctx: Context) -> Any:
         if value is None:
             return "{}"
-        return encode(value)
+        if type(value) is str:
+            return encode(value)
+        try:
+            return join(fast(value, 0))  # what `encode` does, without its two Python frames
+        except RecursionError:
+            return encode(value)  # (a circular value: its ValueError, or a value nested that deep: its error)
 
     return apply
 
