@@ -11,13 +11,14 @@ import copy
 import fnmatch
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import msgspec
 
+from .adjust import compile_adjust
 from .error_map import ErrorBuilder, compile_errors
 from .errors import LLMError, MappingError
 from .extras import RAW, RawExtrasDecoder
@@ -32,10 +33,10 @@ from .input_guard import check_path_segment
 from .messages import MessagesOp, compile_messages
 from .operations import OperationPlan, compile_operation
 from .params import DefaultOp, ParamOp, Policy, compile_rule, unified_params
-from .paths import deep_copy, deep_merge_into, merge_defaults_into, split_path
+from .paths import deep_copy, deep_merge_into, merge_defaults_into
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream, event_header
-from .transforms import Apply, Context, bind
+from .transforms import Context
 from .versions import with_api_version
 from .wire import AuthSpec, WireRequest
 
@@ -90,7 +91,7 @@ class RequestEncoder:
         self.headers = {str(k): str(v).replace("{api_version}", api_version)
                         for k, v in (spec.get("headers") or {}).items()}
         self.headers.setdefault("content-type", "application/json")
-        self.adjust = _compile_adjust(spec.get("adjust") or ())
+        self.adjust = compile_adjust(spec.get("adjust"))
         self.provider = provider
 
     def encode(
@@ -119,8 +120,8 @@ class RequestEncoder:
             if data.get(name) is None:
                 send_default(body, ctx, data)
         self.messages(messages, body, ctx)
-        for adjust in self.adjust:
-            body = adjust(body, ctx)
+        if self.adjust is not None:
+            body = self.adjust(body, ctx)
         endpoint = self.stream if stream else self.chat
         if endpoint.body:
             merge_defaults_into(body, endpoint.body)  # the caller's own values (include_usage: false) win
@@ -134,47 +135,6 @@ class RequestEncoder:
             stream,
         )
         return wire, ctx.warnings
-
-
-Adjust = Callable[[dict[str, Any], Context], dict[str, Any]]
-
-
-def _compile_adjust(entries: Any) -> tuple[Adjust, ...]:
-    """`adjust:` entries (`{at, transform}`): transforms over the finished body, or over the value at `at`."""
-    out: list[Adjust] = []
-    for entry in entries:
-        ref = entry["transform"]
-        name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], ref.get("args"))
-        apply = bind(name, args)
-        out.append(_adjust_at(str(entry["at"]), apply) if entry.get("at") else _adjust_body(apply))
-    return tuple(out)
-
-
-def _adjust_body(apply: Apply) -> Callable[[dict[str, Any], Context], dict[str, Any]]:
-    def run(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        result = apply(body, ctx)
-        return result if isinstance(result, dict) else body
-
-    return run
-
-
-def _adjust_at(path: str, apply: Apply) -> Callable[[dict[str, Any], Context], dict[str, Any]]:
-    *parents, last = [str(p) for p in split_path(path)]
-
-    def run(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        holder: Any = body
-        for key in parents:
-            holder = holder.get(key) if isinstance(holder, dict) else None
-        if not isinstance(holder, dict) or holder.get(last) is None:
-            return body
-        result = apply(holder[last], ctx)
-        if result is None:
-            del holder[last]
-        else:
-            holder[last] = result
-        return body
-
-    return run
 
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
