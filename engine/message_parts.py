@@ -13,7 +13,7 @@ from typing import Any
 
 from .codegen import FunctionBuilder
 from .errors import MappingError
-from .templates import Evaluator, compile_template
+from .templates import Evaluator, compile_template, lower_into
 from .transforms import Context
 
 PART_KINDS = ("text", "image_url", "input_audio", "file", "tool_call", "tool_result", "reasoning",
@@ -28,8 +28,9 @@ class PartRenderer:
 
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
+        self.templates: dict[str, Any] = dict(spec.get("parts") or {})
         self.parts: dict[str, Evaluator] = {
-            kind: compile_template(tpl, ("messages", "parts", kind)) for kind, tpl in (spec.get("parts") or {}).items()
+            kind: compile_template(tpl, ("messages", "parts", kind)) for kind, tpl in self.templates.items()
         }
         self.rank = _ranks(list(spec.get("order") or []))
         self.require_call = bool((spec.get("tool_results") or {}).get("require_call", False))
@@ -83,15 +84,26 @@ class PartRenderer:
             lines += [f"    if kind == 'reasoning' and {code.bind(_signature_only)}(item):",
                       "        signatures.append(str(item['signature']))",
                       "        continue"]
-        lines += [
-            f"    render = {code.bind(self.parts)}.get(kind)",
-            "    if render is None:",
-            "        if kind == 'refusal':",
-            "            continue",
-            f"        {code.bind(self._unsupported)}(kind, where)",
-            "    ctx.path = where + '.function.arguments' if kind == 'tool_call' else where",
-            "    out.append(render(item, ctx))",
-        ]
+        for text in lines:
+            code.line(text)
+        lines = []
+        code.indent += "    "
+        kinds = sorted(self.templates, key=lambda kind: kind != "text")  # (the usual kind tested first)
+        for position, kind in enumerate(kinds):  # each kind's template inline in its branch
+            code.line(f"{'if' if position == 0 else 'elif'} kind == {code.bind(kind)}:")
+            code.indent += "    "
+            code.line("ctx.path = where + '.function.arguments'" if kind == "tool_call" else "ctx.path = where")
+            code.reads = {}  # (what one branch read is not read in another)
+            code.line(f"rendered = {lower_into(self.templates[kind], ('messages', 'parts', kind), code)}")
+            code.reads = {}
+            code.indent = code.indent[:-4]
+        if "refusal" not in self.templates:
+            code.line("elif kind == 'refusal':" if kinds else "if kind == 'refusal':")
+            code.line("    continue")
+        code.line("else:")
+        code.line(f"    {code.bind(self._unsupported)}(kind, where)")
+        code.line("out.append(rendered)")
+        code.indent = code.indent[:-4]
         if attach:
             lines += ["    if signatures:", f"        {code.bind(self._attach_signatures)}(out[-1:], signatures)"]
         if cache_point is not None:

@@ -17,7 +17,7 @@ from .errors import MappingError
 from .message_parts import PartRenderer
 from .message_system import SystemLifter
 from .paths import compile_setter
-from .templates import compile_template
+from .templates import lower_into
 from .transforms import Context
 
 
@@ -31,7 +31,7 @@ class TurnAssembler:
         self.roles: dict[str, str] = dict(spec.get("roles") or {})
         self.merge = bool(spec.get("merge_consecutive_roles", False))
         self.first_role: str | None = spec.get("first_role")
-        self.turn = compile_template(spec.get("turn", {"role": "$role", "content": "$parts"}), ("messages", "turn"))
+        self.turn_template = spec.get("turn", {"role": "$role", "content": "$parts"})
         self.parts = PartRenderer(spec, provider)
         self.system = SystemLifter(spec, provider, self.parts)
 
@@ -62,8 +62,15 @@ class TurnAssembler:
         if self.first_role is not None:
             code.line(f"if turns and turns[0][0] != {code.bind(self.first_role)}:")
             code.line(f"    {code.bind(self._bad_first_role)}(turns[0][0])")
-        turn, put = code.bind(self.turn), code.bind(self.put)
-        code.line(f"{put}(body, [{turn}({{'role': role, 'parts': parts}}, ctx) for role, parts in turns])")
+        code.line("sent = []")
+        code.line("for role, parts in turns:")  # each turn rendered with the `turn` template, inline
+        code.indent = "    "
+        code.line("item = {'role': role, 'parts': parts}")
+        code.reads = {}
+        code.line(f"sent.append({lower_into(self.turn_template, ('messages', 'turn'), code)})")
+        code.reads = {}
+        code.indent = ""
+        code.line(f"{code.bind(self.put)}(body, sent)")
         function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
         return function
 
