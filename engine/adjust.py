@@ -24,8 +24,15 @@ def compile_adjust(entries: Any) -> AdjustBody | None:
     if not entries:
         return None
     code = FunctionBuilder(("body", "ctx"), "adjust_body")
+    emit_adjust(entries, code)
+    function: AdjustBody = code.build("body")
+    return function
+
+
+def emit_adjust(entries: Any, code: FunctionBuilder) -> None:
+    """The lines applying `entries` to the local `body` (which a whole-body transform may replace)."""
     guards = GuardCode(code)
-    for entry in entries:
+    for entry in entries or ():
         ref = entry["transform"]
         name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], dict(ref.get("args") or {}))
         apply = code.bind(bind(name, args))
@@ -38,8 +45,6 @@ def compile_adjust(entries: Any) -> AdjustBody | None:
         _guarded(guard(args, "body", guards) if guard is not None else None, code, [
             f"{result} = {apply}(body, ctx)",
             f"if isinstance({result}, dict): body = {result}"])
-    function: AdjustBody = code.build("body")
-    return function
 
 
 def _at(path: str, apply: str, guard: Any, args: dict[str, Any], guards: GuardCode) -> None:

@@ -11,14 +11,15 @@ import copy
 import fnmatch
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import msgspec
 
-from .adjust import compile_adjust
+from .adjust import emit_adjust
+from .codegen import FunctionBuilder
 from .error_map import ErrorBuilder, compile_errors
 from .errors import LLMError, MappingError
 from .extras import RAW, RawExtrasDecoder
@@ -30,7 +31,7 @@ from .gateway import (
     enc_hook,
 )
 from .input_guard import check_path_segment
-from .messages import MessagesOp, compile_messages
+from .messages import compile_messages
 from .operations import OperationPlan, compile_operation
 from .params import DefaultOp, ParamOp, Policy, compile_rule, unified_params
 from .paths import deep_copy, deep_merge_into, merge_defaults_into
@@ -73,16 +74,9 @@ class RequestEncoder:
         policy = Policy(provider, (spec.get("policy") or {}).get("unsupported", "warn"))
         self.policy = policy
         """What happens to a parameter this spec cannot send (also judges the Responses-only settings)."""
-        rules = dict(spec.get("params") or {})
-        self.ops: dict[str, ParamOp] = {}
-        self.defaults: list[tuple[str, DefaultOp]] = []
-        for name in unified_params():
-            op, default = compile_rule(name, rules.get(name), policy)
-            self.ops[name] = op
-            if default is not None:
-                self.defaults.append((name, default))
-        self.model_op = self.ops.pop("model")
-        self.messages: MessagesOp = compile_messages(spec.get("messages") or {}, provider)
+        self.map_body = _lower_body(spec, provider, policy)
+        """The generated `map_body(model, data, messages, ctx) -> body`: every parameter rule, the defaults,
+        the messages mapping and the `adjust:` entries of this (spec, override) pair, in that order."""
         endpoint = dict(spec.get("endpoint") or {})
         chat = dict(endpoint.get("chat") or {"path": "/chat/completions"})
         self.chat = _Endpoint(chat)
@@ -91,7 +85,6 @@ class RequestEncoder:
         self.headers = {str(k): str(v).replace("{api_version}", api_version)
                         for k, v in (spec.get("headers") or {}).items()}
         self.headers.setdefault("content-type", "application/json")
-        self.adjust = compile_adjust(spec.get("adjust"))
         self.provider = provider
 
     def encode(
@@ -109,19 +102,8 @@ class RequestEncoder:
         if specific:
             for key, value in specific.items():
                 data[f"provider_specific.{key}"] = value
-        body: dict[str, Any] = {}
         model = data.pop("model")
-        self.model_op(model, body, ctx, data)
-        ops = self.ops
-        for name, value in data.items():
-            if value is not None:
-                ops[name](value, body, ctx, data)
-        for name, send_default in self.defaults:
-            if data.get(name) is None:
-                send_default(body, ctx, data)
-        self.messages(messages, body, ctx)
-        if self.adjust is not None:
-            body = self.adjust(body, ctx)
+        body = self.map_body(model, data, messages, ctx)
         endpoint = self.stream if stream else self.chat
         if endpoint.body:
             merge_defaults_into(body, endpoint.body)  # the caller's own values (include_usage: false) win
@@ -138,6 +120,37 @@ class RequestEncoder:
 
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy) -> MapBody:
+    """One generated function for the body: the model's rule, each parameter the request sets through its rule's
+    function (params.py; a dict lookup by name: a request sets few of the ~35 parameters), the defaults of the
+    parameters it does not set, the messages (messages.py), then the `adjust:` entries inline (adjust.py)."""
+    rules = dict(spec.get("params") or {})
+    ops: dict[str, ParamOp] = {}
+    defaults: list[tuple[str, DefaultOp]] = []
+    for name in unified_params():
+        op, default = compile_rule(name, rules.get(name), policy)
+        ops[name] = op
+        if default is not None:
+            defaults.append((name, default))
+    code = FunctionBuilder(("model", "data", "messages", "ctx"), "map_body")
+    code.line("body = {}")
+    code.line(f"{code.bind(ops.pop('model'))}(model, body, ctx, data)")
+    code.line(f"ops = {code.bind(ops)}")
+    code.line("for name, value in data.items():")
+    code.line("    if value is not None:")
+    code.line("        ops[name](value, body, ctx, data)")
+    for name, default in defaults:
+        code.line(f"if data.get({code.bind(name)}) is None:")
+        code.line(f"    {code.bind(default)}(body, ctx, data)")
+    code.line(f"{code.bind(compile_messages(spec.get('messages') or {}, provider))}(messages, body, ctx)")
+    emit_adjust(spec.get("adjust"), code)
+    function: MapBody = code.build("body")
+    return function
+
+
+MapBody = Callable[[str, dict[str, Any], list[dict[str, Any]], Context], dict[str, Any]]
 
 
 def _names(value: Any) -> tuple[str, ...]:
