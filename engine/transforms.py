@@ -109,6 +109,10 @@ def _json_parse(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+_JSON_STARTS = frozenset('{["-0123456789tfnNI')
+"""The characters a text json.loads accepts can start with (after JSON whitespace; NaN and Infinity too)."""
+
+
 @register("json_object_or_wrap", args={
     "type": "object", "additionalProperties": False, "properties": {"key": {"type": "string"}}},
     examples=(Example('{"ok": true}', {"ok": True}), Example("sunny", {"result": "sunny"}, {"key": "result"})))
@@ -118,6 +122,8 @@ def _json_object_or_wrap(args: Mapping[str, Any]) -> Apply:
 
     def apply(value: Any, ctx: Context) -> Any:
         if isinstance(value, str):
+            if value.lstrip(" \t\n\r")[:1] not in _JSON_STARTS:
+                return {key: value}  # (plain text, the usual tool result: json.loads would only raise)
             try:
                 parsed = json.loads(value)
             except ValueError:
