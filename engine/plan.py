@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -70,11 +71,11 @@ class _Endpoint:
 class RequestEncoder:
     """Everything `encode` needs for one (spec, override) pair, prebuilt."""
 
-    def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
+    def __init__(self, spec: Mapping[str, Any], provider: str, rules: RuleCache | None = None) -> None:
         policy = Policy(provider, (spec.get("policy") or {}).get("unsupported", "warn"))
         self.policy = policy
         """What happens to a parameter this spec cannot send (also judges the Responses-only settings)."""
-        self.map_body = _lower_body(spec, provider, policy)
+        self.map_body = _lower_body(spec, provider, policy, {} if rules is None else rules)
         """The generated `map_body(model, data, messages, ctx) -> body`: every parameter rule, the defaults,
         the messages mapping and the `adjust:` entries of this (spec, override) pair, in that order."""
         endpoint = dict(spec.get("endpoint") or {})
@@ -122,7 +123,11 @@ class RequestEncoder:
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy) -> MapBody:
+RuleCache = dict[tuple[str, str, Policy], tuple[ParamOp, DefaultOp | None]]
+"""Compiled rules by (parameter, rule, policy): a model override repeats most of its spec's rules as they are."""
+
+
+def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy, cache: RuleCache) -> MapBody:
     """One generated function for the body: the model's rule, each parameter the request sets through its rule's
     function (params.py; a dict lookup by name: a request sets few of the ~35 parameters), the defaults of the
     parameters it does not set, the messages (messages.py), then the `adjust:` entries inline (adjust.py)."""
@@ -130,7 +135,12 @@ def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy) -> MapBo
     ops: dict[str, ParamOp] = {}
     defaults: list[tuple[str, DefaultOp]] = []
     for name in unified_params():
-        op, default = compile_rule(name, rules.get(name), policy)
+        rule = rules.get(name)
+        key = (name, json.dumps(rule, sort_keys=True, default=repr), policy)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = compile_rule(name, rule, policy)
+        op, default = found
         ops[name] = op
         if default is not None:
             defaults.append((name, default))
@@ -219,11 +229,12 @@ class Plan:
         self.event_header: str | None = event_header(stream)
         """The event-stream header naming events, which the runtime reads into each frame's name."""
         """`as_data`: SSE lines that are no field (a bare JSON error object) are delivered as an event's data."""
-        self._base = RequestEncoder(spec, self.name)
+        rules: RuleCache = {}
+        self._base = RequestEncoder(spec, self.name, rules)
         self._overrides: list[tuple[tuple[str, ...], RequestEncoder]] = []
         for override in spec.get("overrides") or ():
             layer = {k: v for k, v in override.items() if k != "match"}
-            self._overrides.append((tuple(override["match"]), RequestEncoder(_overlay(spec, layer), self.name)))
+            self._overrides.append((tuple(override["match"]), RequestEncoder(_overlay(spec, layer), self.name, rules)))
         self._by_model: dict[str, RequestEncoder] = {}
         self._operations: dict[str, OperationPlan] = {}
         self._decode: Decode = compile_response(spec.get("response") or {}, self.name)
