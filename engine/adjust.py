@@ -54,7 +54,8 @@ def _at(path: str, apply: str, guard: Any, args: dict[str, Any], guards: GuardCo
     holder = guards.read_keys("body", tuple(parents))
     last = code.bind(last_key)
     value = code.temp()
-    code.line(f"{value} = {holder}.get({last}) if type({holder}) is dict else None")
+    code.line(f"{value} = body.get({last})" if holder == "body"
+              else f"{value} = {holder}.get({last}) if type({holder}) is dict else None")
     code.line(f"if {value} is not None:")
     code.indent += "    "
     result = code.temp()

@@ -41,7 +41,10 @@ class GuardCode:
     def read_keys(self, holder: str, keys: tuple[str, ...]) -> str:
         for key in keys:
             local = self.temp()
-            self.line(f"{local} = {holder}.get({self.bind(key)}) if type({holder}) is dict else None")
+            if holder == "body":  # (the body is an object: the mapping builds it, adjust keeps it one)
+                self.line(f"{local} = body.get({self.bind(key)})")
+            else:
+                self.line(f"{local} = {holder}.get({self.bind(key)}) if type({holder}) is dict else None")
             holder = local
         return holder
 
