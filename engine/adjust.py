@@ -1,9 +1,10 @@
-"""`adjust:` lowered: a spec's body transforms as one generated function per request encoder.
+"""`adjust:` lowered: a spec's body transforms as generated lines of the request encoder's `map_body` (plan.py).
 
-Each entry (`{at: path, transform: ...}`, or `{transform: ...}` over the whole body) becomes a block of the
-function `adjust_body(body, ctx)`: the value at `at` read with inline lookups, the transform's guard (guards.py,
-generated from the entry's own arguments) tested, and only then the transform called. `at` entries replace the
-value (None removes it); whole-body entries replace the body when the transform returns an object.
+Each entry (`{at: path, transform: ...}`, or `{transform: ...}` over the whole body) becomes a block of lines
+(`emit_adjust`; `compile_adjust` builds them alone as `adjust_body(body, ctx)`): the value at `at` read with
+inline lookups, the transform's guard (guards.py, generated from the entry's own arguments) tested, and only
+then the transform called. `at` entries replace the value (None removes it); whole-body entries replace the
+body when the transform returns an object.
 """
 
 from __future__ import annotations
