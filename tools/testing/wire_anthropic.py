@@ -31,6 +31,7 @@ from vllora_llm.tools.testing.replies import (
     prompt_tokens,
     split_fragments,
     split_pieces,
+    thinking_text,
 )
 from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
 
@@ -254,11 +255,7 @@ def _output_format(body: dict[str, Any]) -> OutputFormat | None:
 
 
 def _thinking_text(body: dict[str, Any], conversation: Conversation) -> str | None:
-    if not _thinking_on(body):
-        return None
-    if conversation.tool_result is not None:
-        return f"The tool answered: {conversation.tool_result}. I can reply now."
-    return f"The user said: {conversation.last_user_text or 'nothing'}. I will answer briefly."
+    return thinking_text(conversation) if _thinking_on(body) else None
 
 
 def _blocks(reply: Reply, thinking: str | None) -> list[dict[str, Any]]:

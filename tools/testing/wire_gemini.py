@@ -11,6 +11,14 @@ Thought signatures are checked the way Gemini 3 checks them: every function call
 `thoughtSignature`, and for a `gemini-3*` model a `functionCall` sent back in the history must carry it
 byte for byte (or the documented `skip_thought_signature_validator` sentinel), else a 400. So a client that
 round-trips signatures here round-trips them there.
+
+Thinking: with `generationConfig.thinkingConfig.includeThoughts: true` the answer starts with a thought summary,
+a text part marked `thought: true` (streamed as its own events, before the rest), and `usageMetadata` counts it
+in `thoughtsTokenCount` (outside `candidatesTokenCount`). Facts used (ai.google.dev thinking and
+thought-signature guides; python-genai `Part.thought` / `Part.thought_signature`; the 400 text quoted in public
+bug reports): the signature rides on the `functionCall` part; thought parts sent back are accepted and not
+read as the user's words; on Gemini 3 a `functionCall` part sent back without its signature is a 400 "Function
+call ... is missing a `thought_signature`".
 """
 
 from __future__ import annotations
@@ -27,9 +35,11 @@ from vllora_llm.tools.testing.replies import (
     OutputFormat,
     Reply,
     ToolSpec,
+    count_words,
     generate,
     prompt_tokens,
     split_pieces,
+    thinking_text,
 )
 from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
 
@@ -116,11 +126,14 @@ def _answer(call: Call, *, stream: bool) -> JsonReply | StreamReply:
     replies = [generate(conversation, choice=i, n=n, call_id=f"call_local_{call.sequence}_{i}") for i in range(n)]
     head = {"modelVersion": model, "responseId": f"local-{call.sequence}"}
     prompt = prompt_tokens(conversation)
+    thinking = config.get("thinkingConfig")
+    thought = thinking_text(conversation) if isinstance(thinking, dict) and thinking.get(
+        "includeThoughts") is True else None
     if not stream:
-        return JsonReply({"candidates": [_candidate(i, _parts(r), FINISH[r.finish_reason]) for i, r in
-                                         enumerate(replies)],
-                          "usageMetadata": _usage(prompt, replies), **head})
-    events = _stream_events(head, prompt, replies)
+        return JsonReply({"candidates": [_candidate(i, _thought_parts(thought) + _parts(r), FINISH[r.finish_reason])
+                                         for i, r in enumerate(replies)],
+                          "usageMetadata": _usage(prompt, replies, thought=thought), **head})
+    events = _stream_events(head, prompt, replies, thought)
     if call.recorded.query.get("alt") != "sse":  # without alt=sse the API streams one JSON array
         return JsonReply(events)
     return StreamReply([b"data: " + json_bytes(event) + b"\r\n\r\n" for event in events])
@@ -270,6 +283,10 @@ def _output_format(config: dict[str, Any]) -> OutputFormat | None:
     return OutputFormat("json_object")
 
 
+def _thought_parts(thought: str | None) -> list[dict[str, Any]]:
+    return [] if thought is None else [{"text": thought, "thought": True}]
+
+
 def _parts(reply: Reply) -> list[dict[str, Any]]:
     if reply.tool_calls:
         parts = []
@@ -288,29 +305,36 @@ def _candidate(index: int, parts: list[dict[str, Any]], finish: str | None = Non
     return candidate
 
 
-def _usage(prompt: int, replies: list[Reply], done: bool = True) -> dict[str, Any]:
+def _usage(prompt: int, replies: list[Reply], done: bool = True, thought: str | None = None) -> dict[str, Any]:
     out = sum(reply.completion_tokens for reply in replies) if done else 0
-    usage: dict[str, Any] = {"promptTokenCount": prompt, "totalTokenCount": prompt + out}
+    thoughts = count_words(thought) * len(replies) if done and thought else 0
+    usage: dict[str, Any] = {"promptTokenCount": prompt, "totalTokenCount": prompt + out + thoughts}
     if done:
         usage["candidatesTokenCount"] = out
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
     return usage
 
 
-def _stream_events(head: dict[str, Any], prompt: int, replies: list[Reply]) -> list[dict[str, Any]]:
-    """Text in word-ish pieces, all candidates side by side; a call arrives whole; the last event holds the
-    finish reasons (after an empty text part, as the recordings show) and the final usage."""
+def _stream_events(
+    head: dict[str, Any], prompt: int, replies: list[Reply], thought: str | None = None
+) -> list[dict[str, Any]]:
+    """Thoughts first, then text in word-ish pieces, all candidates side by side; a call arrives whole; the
+    last event holds the finish reasons (after an empty text part, as the recordings show) and the final usage."""
+    thinking = [[{"text": piece, "thought": True}] for piece in split_pieces(thought)] if thought else []
     per_candidate: list[list[list[dict[str, Any]]]] = []
     for reply in replies:
         if reply.tool_calls:
-            per_candidate.append([_parts(reply)])
+            per_candidate.append([*thinking, _parts(reply)])
         else:
-            per_candidate.append([[{"text": piece}] for piece in split_pieces(reply.text or "")] or [[{"text": ""}]])
+            text = [[{"text": piece}] for piece in split_pieces(reply.text or "")] or [[{"text": ""}]]
+            per_candidate.append([*thinking, *text])
     steps = max(len(pieces) for pieces in per_candidate)
     events = []
     for step in range(steps):
         candidates = [_candidate(i, pieces[step]) for i, pieces in enumerate(per_candidate) if step < len(pieces)]
         events.append({"candidates": candidates, "usageMetadata": _usage(prompt, replies, done=False), **head})
     last = [_candidate(i, [{"text": ""}], FINISH[r.finish_reason]) for i, r in enumerate(replies)]
-    events.append({"candidates": last, "usageMetadata": _usage(prompt, replies), **head})
+    events.append({"candidates": last, "usageMetadata": _usage(prompt, replies, thought=thought), **head})
     return events
 
