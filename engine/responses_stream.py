@@ -17,7 +17,7 @@ import msgspec
 
 from .errors import LLMError, RateLimitError
 from .gateway import ChatCompletionChunk, RequestWarning, Usage
-from .responses_map import finish_status, logprobs_of, new_id, usage_of
+from .responses_map import call_signature_item, finish_status, logprobs_of, new_id, usage_of
 from .responses_types import (
     ContentPartAddedEvent,
     ContentPartDoneEvent,
@@ -121,7 +121,7 @@ class ResponseEventBuilder:
                 self._text(delta.content, events, choice.logprobs)
             for call in delta.tool_calls or ():
                 self._call(call.index, call.id, call.function.name if call.function else None,
-                           call.function.arguments if call.function else None, events)
+                           call.function.arguments if call.function else None, events, call.signature)
             if choice.finish_reason is not None:
                 self._finish_reason = choice.finish_reason
         return events
@@ -166,11 +166,18 @@ class ResponseEventBuilder:
                                            content_index=0, delta=text, logprobs=entries))
 
     def _call(self, index: int, call_id: str | None, name: str | None, arguments: str | None,
-              events: list[ResponseStreamEvent]) -> None:
+              events: list[ResponseStreamEvent], signature: str | None = None) -> None:
         item = self._calls.get(index)
         if item is None:
             self._close_reasoning(events)
             self._close_message(events)
+            if signature:  # the call's own signature: an item of its own, just before the call
+                mark = self._open("reasoning", "rs")
+                done = self.done[mark.index] = call_signature_item(signature)
+                events.append(OutputItemAddedEvent(sequence_number=self._next(), output_index=mark.index,
+                                                   item=done))
+                events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=mark.index,
+                                                  item=done))
             item = self._calls[index] = self._open("function_call", "fc")
             item.call_id = call_id or new_id("call")
             item.name = name or ""
