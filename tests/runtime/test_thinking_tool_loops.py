@@ -26,6 +26,7 @@ from openai.types.responses import Response as SdkResponse
 from vllora_llm.client import VlloraLLMClient
 from vllora_llm.testing import LocalProviderServer
 from vllora_llm.tool import tool
+from vllora_llm.tools.testing.wire_anthropic import REDACTED_TRIGGER
 from vllora_llm.tools.testing.wire_gemini import SKIP_SIGNATURE as SKIP
 from vllora_llm.types.gateway import ChatCompletionMessage, ChatCompletionMessageWithFinishReason
 from vllora_llm.types.responses import FunctionCallItem
@@ -134,7 +135,7 @@ async def _ask(client: VlloraLLMClient, request: dict[str, Any], stream: bool) -
     async with client.completions().create_stream(request) as chunks:
         reasoning = "".join([c.choices[0].delta.reasoning or "" async for c in chunks if c.choices])
     response = chunks.aggregate()
-    assert reasoning == response.message().reasoning  # streamed as reasoning deltas, not as text
+    assert reasoning == (response.message().reasoning or "")  # streamed as reasoning deltas, not as text
     return response
 
 
@@ -265,3 +266,29 @@ async def test_responses_function_call_output_round_trips_thinking(server: Local
     if case.refused is not None:
         status, text = await _refused(server, server.last_request, case.strip)
         assert status == 400 and case.refused in text
+
+
+# ---- redacted thinking (Anthropic's documented test prompt) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("case", CASES[:2], ids=IDS[:2])
+async def test_redacted_thinking_goes_back_unmodified(server: LocalProviderServer, case: Case, stream: bool) -> None:
+    history: list[Any] = [{"role": "user", "content": f"Use get_weather. {REDACTED_TRIGGER}"}]
+    async with _client(case, server) as client:
+        first = await _ask(client, _request(case, history), stream)
+        [detail] = first.message().reasoning_details or []
+        assert detail.type == "redacted_thinking" and detail.data and not detail.text
+        history += [first.message(), _result(first.message(), "sunny")]
+        second = await _ask(client, _request(case, history), stream)
+    assert (second.message().text() or "").endswith("sunny")
+    [sent] = case.reasoning(server.last_request.json)
+    assert detail.data in json.dumps(sent)
+
+    def tamper(body: Body) -> None:
+        text = json.dumps(body).replace(detail.data or "", "AAAA" + (detail.data or "")[4:])
+        body.clear()
+        body.update(json.loads(text))
+
+    status, text = await _refused(server, server.last_request, tamper)
+    assert status == 400 and "Invalid `data` in `redacted_thinking` block" in text

@@ -20,7 +20,8 @@ the reply starts with `reasoningContent: {reasoningText: {text, signature}}`; a 
 a reasoning block sent back must keep its text and signature unmodified, and with thinking on, the final
 assistant turn holding `toolUse` must start with its reasoning block ("The model returned the following errors:
 messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. ..."), else 400.
-The signature is the Anthropic wire format's (`wire_anthropic.signature_for`), checkable here.
+The signature is the Anthropic wire format's (`wire_anthropic.signature_for`), checkable here; Anthropic's
+redacted-thinking test prompt gets `reasoningContent.redactedContent` (base64), which must come back unmodified.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from vllora_llm.tools.testing.replies import (
     thinking_text,
 )
 from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route
-from vllora_llm.tools.testing.wire_anthropic import signature_for
+from vllora_llm.tools.testing.wire_anthropic import REDACTED_TRIGGER, redacted_for, redacted_ok, signature_for
 
 SIGNING_NAME = "bedrock"
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
@@ -128,6 +129,8 @@ async def converse_stream(call: Call) -> StreamReply:
     if thinking is not None:
         deltas = [{"reasoningContent": {"text": p}} for p in split_pieces(thinking)]
         deltas.append({"reasoningContent": {"signature": signature_for(thinking)}})
+        if REDACTED_TRIGGER in thinking:
+            deltas = [{"reasoningContent": {"redactedContent": redacted_for(thinking)}}]
         events += [frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": d}) for d in deltas]
         events.append(frame("contentBlockStop", {"contentBlockIndex": 0}))
         index = 1
@@ -191,6 +194,9 @@ def _check_reasoning(body: dict[str, Any]) -> None:
                 text, signature = text_block.get("text"), text_block.get("signature")
                 if not isinstance(text, str) or signature != signature_for(text):
                     raise _model_error(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
+            if isinstance(reasoning, dict) and "redactedContent" in reasoning and not redacted_ok(
+                    reasoning["redactedContent"]):
+                raise _model_error(f"messages.{i}.content.{j}: Invalid `data` in `redacted_thinking` block")
     if not _thinking_on(body):
         return
     last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "assistant"), None)
@@ -335,7 +341,9 @@ def _output_format(config: Any) -> OutputFormat | None:
 
 def _blocks(reply: Reply, thinking: str | None = None) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    if thinking is not None:
+    if thinking is not None and REDACTED_TRIGGER in thinking:
+        blocks.append({"reasoningContent": {"redactedContent": redacted_for(thinking)}})
+    elif thinking is not None:
         blocks.append({"reasoningContent": {"reasoningText": {"text": thinking, "signature": signature_for(thinking)}}})
     if reply.text is not None:
         blocks.append({"text": reply.text})
