@@ -127,8 +127,8 @@ def _answer(call: Call, *, stream: bool) -> JsonReply | StreamReply:
     head = {"modelVersion": model, "responseId": f"local-{call.sequence}"}
     prompt = prompt_tokens(conversation)
     thinking = config.get("thinkingConfig")
-    thought = thinking_text(conversation) if isinstance(thinking, dict) and thinking.get(
-        "includeThoughts") is True else None
+    thought = thinking_text(conversation) if isinstance(thinking, dict) and True in (
+        thinking.get("includeThoughts"), thinking.get("include_thoughts")) else None  # google-genai: snake_case
     if not stream:
         return JsonReply({"candidates": [_candidate(i, _thought_parts(thought) + _parts(r), FINISH[r.finish_reason])
                                          for i, r in enumerate(replies)],
