@@ -28,6 +28,7 @@ from vllora_llm.testing import LocalProviderServer
 from vllora_llm.tool import tool
 from vllora_llm.tools.testing.wire_anthropic import REDACTED_TRIGGER
 from vllora_llm.tools.testing.wire_gemini import SKIP_SIGNATURE as SKIP
+from vllora_llm.tools.testing.wire_gemini import signature_for
 from vllora_llm.types.gateway import ChatCompletionMessage, ChatCompletionMessageWithFinishReason
 from vllora_llm.types.responses import FunctionCallItem
 
@@ -292,3 +293,28 @@ async def test_redacted_thinking_goes_back_unmodified(server: LocalProviderServe
 
     status, text = await _refused(server, server.last_request, tamper)
     assert status == 400 and "Invalid `data` in `redacted_thinking` block" in text
+
+
+# ---- Gemini 3: parallel calls share one signature; an answer's own signature ---------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+async def test_gemini_3_parallel_calls_and_a_signed_answer(server: LocalProviderServer, stream: bool) -> None:
+    case = CASES[3]
+    history: list[Any] = [{"role": "user", "content": 'Use get_weather and get_time for "Paris".'}]
+    async with _client(case, server) as client:
+        first = await _ask(client, _request(case, history), stream)
+        calls = first.message().tool_calls or []
+        assert [call.function.name for call in calls] == ["get_weather", "get_time"]
+        assert calls[0].signature and calls[1].signature is None  # one per step, on the first call
+        history += [first.message(), *({"role": "tool", "tool_call_id": call.id, "content": "ok"} for call in calls)]
+        second = await _ask(client, _request(case, history), stream)
+        history += [second.message(), {"role": "user", "content": "Thanks."}]
+        await _ask(client, _request(case, history), stream)
+    step, answer = [c["parts"] for c in server.last_request.json["contents"] if c["role"] == "model"]
+    sent_calls = [part for part in step if "functionCall" in part]
+    assert sent_calls[0]["thoughtSignature"] == calls[0].signature and "thoughtSignature" not in sent_calls[1]
+    [text] = [part for part in answer if not part.get("thought")]
+    assert text == {"text": second.message().text(), "thoughtSignature": signature_for("", second.message().text())}
+    status, refusal = await _refused(server, server.requests[1], case.strip)
+    assert status == 400 and case.refused and case.refused in refusal
