@@ -95,7 +95,7 @@ def _deepseek_strip(body: Body) -> None:
 class Case:
     provider: str
     model: str
-    thinking: dict[str, Any]
+    thinking: dict[str, Any] | None  # None: the model thinks without being asked
     reasoning: Callable[[Body], list[Any]]
     strip: Callable[[Body], None]
     refused: str | None  # the 400's words when the reasoning is stripped; None: the API does not require it
@@ -114,6 +114,13 @@ CASES = [
          "missing a `thought_signature`"),
     Case("deepseek", "deepseek-chat", {"type": "enabled"}, _deepseek_reasoning, _deepseek_strip,
          "Missing `reasoning_content` field"),
+    # adaptive thinking only (the spec sends {type: adaptive}); deepseek-reasoner always thinks
+    Case("anthropic", "claude-opus-4-8", BUDGET, _anthropic_reasoning, _anthropic_strip,
+         "must start with a thinking block", {"max_tokens": 4096}),
+    Case("bedrock", "global.anthropic.claude-opus-4-8", BUDGET, _bedrock_reasoning, _bedrock_strip,
+         "must start with a thinking block", {"max_tokens": 4096}, {"region": "us-east-1"}),
+    Case("deepseek", "deepseek-reasoner", None, _deepseek_reasoning, _deepseek_strip,
+         "Missing `reasoning_content` field"),
 ]
 IDS = [f"{c.provider}:{c.model}" for c in CASES]
 REQUIRED = [c for c in CASES if c.refused is not None]  # the APIs that refuse a history without its reasoning
@@ -125,9 +132,12 @@ def _client(case: Case, server: LocalProviderServer) -> VlloraLLMClient:
                                          **case.options)
 
 
+def _thinking(case: Case) -> dict[str, Any]:
+    return {} if case.thinking is None else {"provider_specific": {"thinking": case.thinking}}
+
+
 def _request(case: Case, messages: list[Any]) -> dict[str, Any]:
-    return {"model": case.model, "messages": messages, "tools": TOOLS,
-            "provider_specific": {"thinking": case.thinking}, **case.extra}
+    return {"model": case.model, "messages": messages, "tools": TOOLS, **_thinking(case), **case.extra}
 
 
 async def _ask(client: VlloraLLMClient, request: dict[str, Any], stream: bool) -> ChatCompletionMessageWithFinishReason:
@@ -245,7 +255,7 @@ async def test_responses_function_call_output_round_trips_thinking(server: Local
                                                                    stream: bool) -> None:
     tools = [{"type": "function", **TOOLS[0]["function"]}]
     request: dict[str, Any] = {"model": case.model, "input": 'Use get_weather for "Rome".', "tools": tools,
-                               "provider_specific": {"thinking": case.thinking}, "max_output_tokens": 4096}
+                               **_thinking(case), "max_output_tokens": 4096}
     async with _client(case, server) as client:
         if stream:
             async with client.responses().create_stream(request) as events:
