@@ -4,9 +4,10 @@ chat result becomes a `Response`, so every provider with a chat spec serves the 
 Input items become chat messages: `instructions` → a system message; messages keep their role (`input_text` /
 `input_image` / `input_file` / `output_text` parts → text / image / file parts); `reasoning`, assistant messages
 and `function_call` items that follow each other are one assistant turn (reasoning → `reasoning_details` with the
-signature from `encrypted_content`, and its text as `reasoning`; a `call_signature_item` → the signature of the
-call after it; a call → a tool call with its `call_id`); `function_call_output` → a tool
-message answering that `call_id`. Anything else is an `InvalidRequestError` / `MappingError` naming the item.
+signature from `encrypted_content`, and its text as `reasoning`; a `redacted_item` → a redacted detail; a
+`call_signature_item` → the signature of the call after it; a call → a tool call with its `call_id`);
+`function_call_output` → a tool message answering that `call_id`. Anything else is an `InvalidRequestError` /
+`MappingError` naming the item.
 
 Settings: every `CreateResponse` field is sent (as its chat parameter, which the spec then judges), honoured by
 the library (`store`, `previous_response_id`, `metadata` echoed, `include` of what is always given), or listed by
@@ -214,8 +215,11 @@ def _messages(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             summary = item.get("summary") or []
             text = "".join(part.get("text", "") for part in summary if isinstance(part, dict))
             detail: dict[str, Any] = {"type": "thinking", "text": text}
-            if item.get("encrypted_content"):
-                detail["signature"] = item["encrypted_content"]
+            encrypted = str(item.get("encrypted_content") or "")
+            if encrypted.startswith(REDACTED):
+                detail = {"type": "redacted_thinking", "data": encrypted[len(REDACTED):]}
+            elif encrypted:
+                detail["signature"] = encrypted
             current.setdefault("reasoning_details", []).append(detail)
             if text:  # the plain text too: a spec that sends reasoning back unsigned reads `reasoning`
                 current["reasoning"] = current.get("reasoning", "") + text
@@ -319,10 +323,12 @@ def usage_of(usage: Usage | None) -> ResponseUsage | None:
 
 
 def reasoning_items(message: ChatCompletionMessage) -> list[ReasoningItem]:
-    """The message's reasoning as reasoning items: one per detail (its signature as `encrypted_content`)."""
-    details = [d for d in message.reasoning_details or () if d.type == "thinking"]
+    """The message's reasoning as reasoning items: one per detail (its signature as `encrypted_content`; a
+    redacted block as a `redacted_item`)."""
+    details = [d for d in message.reasoning_details or () if d.type == "thinking" or d.data]
     if details:
-        return [ReasoningItem(id=new_id("rs"), summary=[SummaryText(text=d.text)] if d.text else [],
+        return [redacted_item(d.data) if d.type == "redacted_thinking" and d.data else
+                ReasoningItem(id=new_id("rs"), summary=[SummaryText(text=d.text)] if d.text else [],
                               encrypted_content=d.signature) for d in details]
     if message.reasoning:
         return [ReasoningItem(id=new_id("rs"), summary=[SummaryText(text=message.reasoning)])]
@@ -369,6 +375,16 @@ def output_items(message: ChatCompletionMessage, logprobs: Any = None) -> list[O
 
 CALL_SIGNATURE = "vllora.call-signature:"
 """Marks a reasoning item's `encrypted_content` as the signature of the function call right after it."""
+
+
+REDACTED = "vllora.redacted-thinking:"
+"""Marks a reasoning item's `encrypted_content` as a redacted reasoning block's opaque data."""
+
+
+def redacted_item(data: str) -> ReasoningItem:
+    """A redacted reasoning block (Anthropic `redacted_thinking`, Bedrock `redactedContent`) as a reasoning item
+    with no summary, its data in `encrypted_content`; given back as input, it is that block again."""
+    return ReasoningItem(id=new_id("rs"), summary=[], encrypted_content=REDACTED + data)
 
 
 def call_signature_item(signature: str) -> ReasoningItem:

@@ -30,7 +30,7 @@ from vllora_llm.tools.testing.wire_anthropic import REDACTED_TRIGGER
 from vllora_llm.tools.testing.wire_gemini import SKIP_SIGNATURE as SKIP
 from vllora_llm.tools.testing.wire_gemini import signature_for
 from vllora_llm.types.gateway import ChatCompletionMessage, ChatCompletionMessageWithFinishReason
-from vllora_llm.types.responses import FunctionCallItem
+from vllora_llm.types.responses import FunctionCallItem, ReasoningItem
 
 Body = dict[str, Any]
 
@@ -328,3 +328,31 @@ async def test_gemini_3_parallel_calls_and_a_signed_answer(server: LocalProvider
     assert text == {"text": second.message().text(), "thoughtSignature": signature_for("", second.message().text())}
     status, refusal = await _refused(server, server.requests[1], case.strip)
     assert status == 400 and case.refused and case.refused in refusal
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+@pytest.mark.parametrize("case", CASES[:2], ids=IDS[:2])
+async def test_redacted_thinking_through_the_responses_api(server: LocalProviderServer, case: Case,
+                                                           stream: bool) -> None:
+    tools = [{"type": "function", **TOOLS[0]["function"]}]
+    request: dict[str, Any] = {"model": case.model, "input": f"Use get_weather. {REDACTED_TRIGGER}", "tools": tools,
+                               **_thinking(case), "max_output_tokens": 4096}
+    async with _client(case, server) as client:
+        if stream:
+            async with client.responses().create_stream(request) as events:
+                async for _ in events:
+                    pass
+            first = events.response
+        else:
+            first = await client.responses().create(request)
+        SdkResponse.model_validate(first.to_dict())
+        redacted, call = first.output
+        assert isinstance(redacted, ReasoningItem) and not redacted.summary and redacted.encrypted_content
+        assert isinstance(call, FunctionCallItem)
+        answer = {"type": "function_call_output", "call_id": call.call_id, "output": "rain"}
+        by_id = await client.responses().create({**request, "input": [answer], "previous_response_id": first.id})
+        restated = await client.responses().create({**request, "input": [
+            {"role": "user", "content": request["input"]}, *[item.to_dict() for item in first.output], answer]})
+    assert by_id.output_text.endswith("rain") and restated.output_text == by_id.output_text
+    [sent] = case.reasoning(server.last_request.json)
+    assert "redacted" in json.dumps(sent).lower()
