@@ -19,7 +19,6 @@ from .mcp_types import McpHttp as McpHttp  # re-exported with the request types
 from .mcp_types import McpSse as McpSse
 from .mcp_types import McpStdio as McpStdio
 from .mcp_types import McpToolFilter as McpToolFilter
-from .plain_check import is_plain_request
 from .tool_types import ToolStep
 
 T = TypeVar("T", bound="GatewayStruct")
@@ -130,8 +129,7 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
             data: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"<request>: {exc}") from None
-        if not (type(self) is ChatCompletionRequest and is_plain_request(data)):  # (simple requests: checked as is)
-            type(self).from_dict(data)
+        type(self).from_dict(data)
         return data
 
     def to_json(self) -> bytes:
@@ -260,6 +258,9 @@ class ChatCompletionMessage(GatewayStruct):
     """On a `tool` message: the tool failed and `content` says why (providers that mark failed results)."""
     reasoning_content: str | None = None
     """Read only: the name several compatible servers give `reasoning`; folded into it on decode."""
+    cache_control: CacheControl | None = None
+    """A prompt-caching mark on the whole message: moved onto its last content part (string content becomes
+    one text part), so each provider reads marks on parts; kept here only on a message without content."""
 
     if TYPE_CHECKING:
 
@@ -277,6 +278,7 @@ class ChatCompletionMessage(GatewayStruct):
             function_call: FunctionCall | None = None,
             is_error: bool | None = None,
             reasoning_content: str | None = None,
+            cache_control: CacheControl | None = None,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -289,6 +291,18 @@ class ChatCompletionMessage(GatewayStruct):
             if self.reasoning is None:
                 self.reasoning = self.reasoning_content
             self.reasoning_content = None
+        if self.cache_control is not None:
+            self._mark_last_part()
+
+    def _mark_last_part(self) -> None:
+        content = self.content
+        if type(content) is TextContent:
+            self.content = PartsContent([TextPart(text=str(content), cache_control=self.cache_control)])
+        elif type(content) is PartsContent and content:
+            content[-1] = msgspec.structs.replace(content[-1], cache_control=self.cache_control)
+        else:
+            return
+        self.cache_control = None
 
     @classmethod
     def new_text(cls, role: Role, text: str) -> ChatCompletionMessage:
@@ -489,6 +503,9 @@ class ChatCompletionMessageWithFinishReason(GatewayStruct):
     system_fingerprint: str | None = None
     tool_steps: list[ToolStep] | None = None
     """The tool calls the client's tool loop ran to get this answer (MCP servers, Python tools), in order."""
+    extras: dict[str, Any] | None = None
+    """Provider-specific fields the spec maps (`extras:`: citations, search results, grounding metadata...),
+    by name; `extras["raw"]` is the whole provider body with the client option `extras="raw"`."""
 
     def message(self) -> ChatCompletionMessage:
         """The first choice's message (the crate's `message()`)."""
@@ -552,3 +569,5 @@ class ChatCompletionChunk(GatewayStruct):
     created: int | None = None
     object: str = "chat.completion.chunk"
     usage: Usage | None = None
+    extras: dict[str, Any] | None = None
+    """Provider-specific fields the spec maps from this chunk's event (see the response's `extras`)."""

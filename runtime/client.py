@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 import msgspec
 
 from vllora_llm.engine.aggregate import StreamAggregator
+from vllora_llm.engine.errors import InvalidRequestError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessageWithFinishReason,
@@ -43,6 +44,7 @@ from .transport import Timeouts, call_timeouts, unkept_stream
 if TYPE_CHECKING:
     from vllora_llm.engine.mcp_types import McpDefinition
 
+    from .caches_client import CachesClient
     from .python_tool import FunctionTool
     from .response_store import ResponseStore
     from .responses import ResponsesClient
@@ -637,6 +639,8 @@ class VlloraLLMClient:
 
         observers = _pop_observers(options)
         tool_options = _tool_options(options)
+        if options.get("extras") not in (None, "raw"):  # (checked here: the routes' instances are made on use)
+            raise InvalidRequestError(f"extras: expected 'raw' or None, got {options['extras']!r}")
         config = load_routing(str(path), spec_path=spec_path) if path is not None else None
         instance = RouterModelInstance(
             config, spec_path=spec_path, timeout=timeout, max_retries=max_retries, **options
@@ -651,6 +655,20 @@ class VlloraLLMClient:
 
     def images(self) -> ImagesClient:
         return ImagesClient(self.instance, self.telemetry, self._completions._listeners)
+
+    def caches(self) -> CachesClient:
+        """The provider-side prompt caches this client created for `cache_control`-marked prefixes (list, get,
+        delete); a `MappingError` when the client's provider has no `prompt_cache` operation."""
+        from vllora_llm.engine.errors import MappingError
+
+        from .caches_client import CachesClient
+
+        caching = getattr(self.instance, "prompt_cache", None)
+        if caching is None:
+            name = getattr(getattr(self.instance, "plan", None), "name", type(self.instance).__name__)
+            raise MappingError(f"{name} has no prompt_cache operation (caches() needs a client of a provider "
+                               "whose spec declares one, made with from_provider)")
+        return CachesClient(caching)
 
     def responses(self) -> ResponsesClient:
         """The Responses API (OpenAI's `CreateResponse` / `Response`), translated through the chat spec."""

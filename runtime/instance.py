@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from yarl import URL
 
+from vllora_llm.engine.cache_marks import is_marked
 from vllora_llm.engine.errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError, StreamError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
@@ -61,6 +62,9 @@ from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Tra
 if TYPE_CHECKING:  # (the spec compiler is imported only by clients built from a spec)
     from vllora_llm.engine.operations import OperationPlan
     from vllora_llm.engine.params import Policy
+
+    from .prompt_cache import PromptCaching
+    from .response_store import KeyValueStore
 
 __all__ = [
     "FRAMERS",
@@ -103,6 +107,11 @@ class StreamDecoder(Protocol):
 
     def close(self) -> list[ChatCompletionChunk]: ...
 
+    @property
+    def warnings(self) -> list[RequestWarning]:
+        """What the mapping warns about once the stream ended (a rule that gave nothing)."""
+        ...
+
 
 class ProviderPlan(Protocol):
     """What the runtime needs from a compiled provider spec."""
@@ -125,11 +134,12 @@ class ProviderPlan(Protocol):
         builtins: dict[str, Any] | None = None,
     ) -> tuple[WireRequest, list[RequestWarning]]: ...
 
-    def decode(self, status: int, headers: Mapping[str, str], body: bytes) -> ChatCompletionMessageWithFinishReason: ...
+    def decode(self, status: int, headers: Mapping[str, str], body: bytes, *, raw: bool = False
+               ) -> ChatCompletionMessageWithFinishReason: ...
 
     def error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError: ...
 
-    def stream_decoder(self) -> StreamDecoder: ...
+    def stream_decoder(self, *, raw: bool = False) -> StreamDecoder: ...
 
     def operation(self, name: str) -> OperationPlan: ...
 
@@ -384,7 +394,16 @@ class ProviderModelInstance(StreamOpeningInstance):
         limits: Limits | None = None,
         secret_headers: Sequence[str] = (),
         max_input_depth: int = MAX_INPUT_DEPTH,
+        extras: str | None = None,
+        cache_store: KeyValueStore | None = None,
     ) -> None:
+        """`cache_store` keeps the prompt-cache registry (spec with a `prompt_cache` operation only; default: an
+        in-memory LRU)."""
+        if extras not in (None, "raw"):
+            raise InvalidRequestError(f"extras: expected 'raw' or None, got {extras!r}", provider=plan.name)
+        self.raw_extras = extras == "raw"
+        """`extras="raw"`: every result and chunk also carries the provider's whole body (event) under
+        `extras["raw"]`, for debugging."""
         if plan.framing not in FRAMERS:
             known = ", ".join(sorted(FRAMERS))
             raise SpecError(f"{plan.name}: unknown stream framing {plan.framing!r} (known: {known})")
@@ -411,6 +430,23 @@ class ProviderModelInstance(StreamOpeningInstance):
         self.limits: Limits = limits or getattr(transport, "limits", None) or Limits()
         """Size and depth limits (a transport you pass bounds bodies with its own `limits`)."""
         self.transport: Transport = transport or AiohttpTransport(timeout, limits=self.limits)
+        self._cache_store = cache_store
+        self._prompt_cache: PromptCaching | None = None
+        self._caches = bool(((getattr(plan, "spec", None) or {}).get("operations") or {}).get("prompt_cache"))
+        """Whether the spec has a `prompt_cache` operation (compiled on the first marked request)."""
+
+    @property
+    def prompt_cache(self) -> PromptCaching | None:
+        """Creates and reuses the provider-side caches of marked prefixes (None: the spec has no such operation)."""
+        if self._prompt_cache is None and self._caches:
+            from vllora_llm.engine.prompt_cache import compile_prompt_cache
+
+            from .prompt_cache import PromptCaching
+
+            cache_plan = compile_prompt_cache(getattr(self.plan, "spec", {}), self.plan.name)
+            if cache_plan is not None:
+                self._prompt_cache = PromptCaching(self, cache_plan, self._cache_store)
+        return self._prompt_cache
 
     def __repr__(self) -> str:
         return f"ProviderModelInstance({self.plan.name!r}, base_url={mask_url_passwords(repr(self.base_url))})"
@@ -467,13 +503,17 @@ class ProviderModelInstance(StreamOpeningInstance):
         return any(name.lower() == "authorization" for name in probe.headers)
 
     def _prepare(
-        self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None
+        self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None,
+        body_edit: Callable[[bytes], bytes] | None = None,
     ) -> tuple[WireRequest, list[RequestWarning]]:
+        """The wire request, authorized; `body_edit` rewrites the plan's body first (the prompt cache's cut)."""
         check_depth(request, self.max_input_depth, self.plan.name)  # a text-only request: a few attribute reads
         try:
             wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
         except (RecursionError, UnicodeEncodeError) as exc:  # what the encoder refused: name the field
             raise explain_unencodable(request, exc, self.plan.name) from None
+        if body_edit is not None:
+            wire.body = body_edit(wire.body)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: %s %s", self.plan.name, wire.method, redact(wire.url.split("?", 1)[0], self._redactor))
         if warnings and self._redactor:  # a warning may quote a request value, and a value may hold a key
@@ -579,6 +619,16 @@ class ProviderModelInstance(StreamOpeningInstance):
     async def complete_validated(
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
     ) -> ChatCompletionMessageWithFinishReason:
+        if self._caches and is_marked(request):
+            caching = self.prompt_cache
+            if caching is not None:
+                return await caching.complete(request, builtins)
+        return await self.complete_uncached(request, builtins)
+
+    async def complete_uncached(
+        self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
+    ) -> ChatCompletionMessageWithFinishReason:
+        """One whole completion, as the plan renders it (no prompt cache)."""
         wire, warnings = self._prepare(request, stream=False, builtins=builtins)
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
@@ -610,7 +660,7 @@ class ProviderModelInstance(StreamOpeningInstance):
             if depth is not None and json_too_deep(body, depth):
                 raise ProviderError(f"response body nested deeper than {depth} (Limits.max_json_depth)")
             try:
-                return self.plan.decode(response.status, response.headers, body)
+                return self.plan.decode(response.status, response.headers, body, raw=self.raw_extras)
             except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
                 raise ProviderError("response body nested too deeply to decode") from None
         except LLMError as first:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
@@ -663,7 +713,17 @@ class ProviderModelInstance(StreamOpeningInstance):
         return await run_operation(self, operation, request)
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
-        wire, warnings = self._prepare(request, stream=True)
+        if self._caches and is_marked(request):
+            caching = self.prompt_cache
+            if caching is not None:
+                return await caching.open_stream(request)
+        return await self.open_stream_uncached(request)
+
+    async def open_stream_uncached(
+        self, request: ChatCompletionRequest, body_edit: Callable[[bytes], bytes] | None = None
+    ) -> ChunkStream:
+        """A stream, opened, as the plan renders it (`body_edit`: see `_prepare`)."""
+        wire, warnings = self._prepare(request, stream=True, body_edit=body_edit)
         stream = _ProviderChunkStream(self, wire, warnings)
         await stream.open()
         return stream
@@ -718,7 +778,7 @@ class _ProviderChunkStream(ChunkStream):
             raise self._attempts.final(err) from None
         owner = self._owner
         self._framer = FRAMERS[owner.plan.framing](owner.plan, owner.limits)
-        self._decoder = decoder = owner.plan.stream_decoder()
+        self._decoder = decoder = owner.plan.stream_decoder(raw=owner.raw_extras)
         self._feed_all = getattr(decoder, "feed_all", None) or (
             lambda frames, out: self._feed_each(decoder, frames, out))
         self._pending.clear()
@@ -819,6 +879,9 @@ class _ProviderChunkStream(ChunkStream):
                     self._feed_all(frames, pending)  # each frame's chunks, appended to `pending`
                 if not data:
                     pending.extend(self._decoder.close())
+                    found = self._decoder.warnings  # a mapping that gave nothing (engine/silent.py)
+                    if found:
+                        self.warnings.extend(found)  # (in place: a router's stream shares the list)
                     self._finished = True
                     self._response = None
                     self._stop_watch()

@@ -21,6 +21,7 @@ from ..templates import TemplateError, check_args, compile_template
 from ..transforms import REGISTRY
 from .diagnostics import Diagnostics
 from .loader import Path, SourceDoc, format_path
+from .part_names import check_event_parts, check_kinds
 
 SCHEMA_CODES = {
     "additionalProperties": "SPEC010",
@@ -262,6 +263,8 @@ def semantic_pass(doc: SourceDoc, diags: Diagnostics, *, file_stem: str | None =
         _check_adjust(doc, (*where, "adjust"), override.get("adjust") or (), diags)
     _check_response(doc, data.get("response") or {}, diags)
     _check_stream(doc, data.get("stream") or {}, diags)
+    check_kinds(doc, data.get("response") or {}, diags)
+    check_event_parts(doc, (data.get("stream") or {}).get("events") or {}, diags)
     _check_errors(doc, data.get("errors") or {}, diags)
     _check_operations(doc, data.get("operations") or {}, diags)
 
@@ -504,6 +507,8 @@ def _check_response(doc: SourceDoc, response: Mapping[str, Any], diags: Diagnost
         _template(doc, (*where, "usage", key), template, diags)
     blocked = response.get("blocked") or {}
     _path(doc, (*where, "blocked", "when"), blocked.get("when"), diags)
+    for key, template in (response.get("extras") or {}).items():
+        _template(doc, (*where, "extras", key), template, diags)
 
 
 def _check_stream(doc: SourceDoc, stream: Mapping[str, Any], diags: Diagnostics) -> None:
@@ -512,6 +517,8 @@ def _check_stream(doc: SourceDoc, stream: Mapping[str, Any], diags: Diagnostics)
     if event_type.get("from") == "field":
         _path(doc, (*where, "event_type", "name"), event_type.get("name"), diags)
     _path(doc, (*where, "error_when"), stream.get("error_when"), diags)
+    for key, template in (stream.get("extras") or {}).items():
+        _template(doc, (*where, "extras", key), template, diags)
     for name, handler in (stream.get("events") or {}).items():
         here: Path = (*where, "events", name)
         if handler == "ignore":
@@ -538,6 +545,9 @@ def _check_errors(doc: SourceDoc, errors: Mapping[str, Any], diags: Diagnostics,
 def _check_operations(doc: SourceDoc, operations: Mapping[str, Any], diags: Diagnostics) -> None:
     """Each operation, and each of its override layers, checked like the chat mapping's parts."""
     for name, operation in operations.items():
+        if name == "prompt_cache" and isinstance(operation, dict):
+            _check_prompt_cache(doc, operation, diags)
+            continue
         if name not in OPERATION_TYPES or not isinstance(operation, dict):
             continue  # the schema pass reported it
         where: Path = ("operations", name)
@@ -549,6 +559,28 @@ def _check_operations(doc: SourceDoc, operations: Mapping[str, Any], diags: Diag
                     diags.add(doc.file, doc.mark((*here, "match", j)), "SPEC039", format_path((*here, "match", j)),
                               f"the glob {glob!r} matches every model", hint="put these rules in the operation itself")
             _check_operation_layer(doc, here, name, layer, diags)
+
+
+def _check_prompt_cache(doc: SourceDoc, operation: Mapping[str, Any], diags: Diagnostics) -> None:
+    """The prompt-cache operation's templates and error patterns (its shape is the schema's)."""
+    import re
+
+    where: Path = ("operations", "prompt_cache")
+    create = operation.get("create")
+    if isinstance(create, dict) and "request" in create:
+        _template(doc, (*where, "create", "request"), create["request"], diags)
+    if "resource" in operation:
+        _template(doc, (*where, "resource"), operation["resource"], diags)
+    for key in ("gone", "too_small"):
+        pattern = (operation.get(key) or {}).get("message") if isinstance(operation.get(key), dict) else None
+        if not isinstance(pattern, str):
+            continue
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            spot: Path = (*where, key, "message")
+            diags.add(doc.file, doc.mark(spot), "SPEC031", format_path(spot),
+                      f"{pattern!r} is not a regular expression: {exc}", hint="Python `re` syntax")
 
 
 def _check_operation_layer(

@@ -15,7 +15,14 @@ from typing import Self
 
 from aiohttp import web
 
-from vllora_llm.tools.testing import wire_anthropic, wire_converse, wire_gemini, wire_openai, wire_operations
+from vllora_llm.tools.testing import (
+    gemini_caches,
+    wire_anthropic,
+    wire_converse,
+    wire_gemini,
+    wire_openai,
+    wire_operations,
+)
 from vllora_llm.tools.testing.faults import FaultQueue
 from vllora_llm.tools.testing.state import STATE, RecordedRequest, ServerState
 
@@ -25,6 +32,7 @@ WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (
     wire_converse.register,
     wire_gemini.register,
     wire_operations.register,  # embeddings and images, in each of those formats
+    gemini_caches.register,  # Gemini's cachedContents
 )
 
 BASE_PATHS: dict[str, str] = {"openai": "/v1", "anthropic": "", "bedrock": "", "gemini": ""}
@@ -92,6 +100,11 @@ class LocalProviderServer:
         if not self.state.requests:
             raise LookupError("the local provider server has not received a request yet")
         return self.state.requests[-1]
+
+    @property
+    def gemini_caches(self) -> gemini_caches.CacheStore:
+        """The Gemini caches this server holds (`creates`: every create body; `expire(name)` ages one)."""
+        return gemini_caches.caches_of(self.app)
 
     @property
     def faults(self) -> FaultQueue:

@@ -32,6 +32,7 @@ from typing import Any
 
 from aiohttp import web
 
+from vllora_llm.tools.testing import gemini_caches
 from vllora_llm.tools.testing.replies import (
     Conversation,
     OutputFormat,
@@ -121,7 +122,8 @@ def _answer(call: Call, *, stream: bool) -> JsonReply | StreamReply:
             "Key or other form of API consumer identity to call this API.",
         )
     model = call.request.match_info["model"]
-    body = _checked_body(call.json, model)
+    whole, cached = gemini_caches.expand(call, call.json, model)  # `cachedContent`: its turns come first
+    body = _checked_body(whole, model)
     conversation = _conversation(body)
     config = body.get("generationConfig") or {}
     n = config.get("candidateCount") or 1
@@ -135,8 +137,8 @@ def _answer(call: Call, *, stream: bool) -> JsonReply | StreamReply:
         signed = model.startswith("gemini-3")
         return JsonReply({"candidates": [_candidate(i, _thought_parts(thought) + _parts(r, signed),
                                                     FINISH[r.finish_reason]) for i, r in enumerate(replies)],
-                          "usageMetadata": _usage(prompt, replies, thought=thought), **head})
-    events = _stream_events(head, prompt, replies, thought, signed=model.startswith("gemini-3"))
+                          "usageMetadata": _usage(prompt, replies, cached=cached, thought=thought), **head})
+    events = _stream_events(head, prompt, replies, cached, thought, signed=model.startswith("gemini-3"))
     if call.recorded.query.get("alt") != "sse":  # without alt=sse the API streams one JSON array
         return JsonReply(events)
     return StreamReply([b"data: " + json_bytes(event) + b"\r\n\r\n" for event in events])
@@ -202,6 +204,10 @@ def _check_part(part: Any, where: str, block: int, *, checked: bool, required: b
     response = part.get("functionResponse")
     if isinstance(response, dict) and not isinstance(response.get("response"), dict):
         raise _invalid(f"* GenerateContentRequest.{where}.function_response.response: must be an object")
+
+
+check_part = _check_part
+"""(Also what a cache's contents are checked with: `gemini_caches`.)"""
 
 
 def _lower_types(schema: Any, depth: int = 0) -> Any:
@@ -330,10 +336,14 @@ def _candidate(index: int, parts: list[dict[str, Any]], finish: str | None = Non
     return candidate
 
 
-def _usage(prompt: int, replies: list[Reply], done: bool = True, thought: str | None = None) -> dict[str, Any]:
+def _usage(
+    prompt: int, replies: list[Reply], done: bool = True, cached: int = 0, thought: str | None = None
+) -> dict[str, Any]:
     out = sum(reply.completion_tokens for reply in replies) if done else 0
     thoughts = count_words(thought) * len(replies) if done and thought else 0
     usage: dict[str, Any] = {"promptTokenCount": prompt, "totalTokenCount": prompt + out + thoughts}
+    if cached:  # (included in promptTokenCount, as the API counts it)
+        usage["cachedContentTokenCount"] = cached
     if done:
         usage["candidatesTokenCount"] = out
     if thoughts:
@@ -342,7 +352,8 @@ def _usage(prompt: int, replies: list[Reply], done: bool = True, thought: str | 
 
 
 def _stream_events(
-    head: dict[str, Any], prompt: int, replies: list[Reply], thought: str | None = None, *, signed: bool = False
+    head: dict[str, Any], prompt: int, replies: list[Reply], cached: int = 0, thought: str | None = None, *,
+    signed: bool = False,
 ) -> list[dict[str, Any]]:
     """Thoughts first, then text in word-ish pieces, all candidates side by side; a call arrives whole; the
     last event holds the finish reasons (after an empty text part, as the recordings show, which carries a
@@ -359,10 +370,11 @@ def _stream_events(
     events = []
     for step in range(steps):
         candidates = [_candidate(i, pieces[step]) for i, pieces in enumerate(per_candidate) if step < len(pieces)]
-        events.append({"candidates": candidates, "usageMetadata": _usage(prompt, replies, done=False), **head})
+        events.append({"candidates": candidates, "usageMetadata": _usage(prompt, replies, False, cached), **head})
     last = [_candidate(i, [{"text": ""} if r.tool_calls or not signed else {
         "text": "", "thoughtSignature": signature_for("", r.text or "")}], FINISH[r.finish_reason])
         for i, r in enumerate(replies)]
-    events.append({"candidates": last, "usageMetadata": _usage(prompt, replies, thought=thought), **head})
+    events.append({"candidates": last, "usageMetadata": _usage(prompt, replies, cached=cached, thought=thought),
+                   **head})
     return events
 
