@@ -206,8 +206,10 @@ def _check_part(part: Any, where: str, block: int, *, checked: bool, required: b
         raise _invalid(f"* GenerateContentRequest.{where}.function_response.response: must be an object")
 
 
-check_part = _check_part
-"""(Also what a cache's contents are checked with: `gemini_caches`.)"""
+def check_part(part: Any, model: str, where: str, block: int) -> None:
+    """What a cache's contents are checked with (`gemini_caches`): a part's shape, and a signature it carries.
+    Whether one is missing depends on the turn, so it is checked when the cache is used, on the whole history."""
+    _check_part(part, where, block, checked=model.startswith("gemini-3"), required=False)
 
 
 def _lower_types(schema: Any, depth: int = 0) -> Any:
