@@ -11,7 +11,9 @@ Tool calls are assembled by their `index`; providers disagree on the details, so
 - the name is taken from the first delta that has one; argument fragments are concatenated.
 
 Reasoning details are merged by position within each delta's list the same way: text concatenated, the
-signature and redacted `data` set; a position whose detail is already signed starts a new detail.
+signature and redacted `data` set; a position whose detail is already signed starts a new detail, and so does
+any reasoning after answer text or a tool call (a signature that comes after the text, as on a Gemini text
+part, signs that part, not the thoughts before it).
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ class _ChoiceParts:
             self.role = delta.role
         if delta.content:
             self.content.append(delta.content)
+            self.reasoning_by_position.clear()  # the reasoning before the text is over
         if delta.refusal:
             self.refusal.append(delta.refusal)
         if delta.reasoning:
@@ -132,6 +135,7 @@ class _ChoiceParts:
         if delta.tool_calls:
             for call in delta.tool_calls:
                 self._add_call(call)
+            self.reasoning_by_position.clear()
         if delta.reasoning_details:
             for position, detail in enumerate(delta.reasoning_details):
                 self._add_reasoning(position, detail)

@@ -37,6 +37,8 @@ WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (
 
 BASE_PATHS: dict[str, str] = {"openai": "/v1", "anthropic": "", "bedrock": "", "gemini": ""}
 """Provider spec name → the base-URL path the official SDK convention expects for that provider here."""
+COMPATIBLE_BASE_PATHS: dict[str, str] = {"deepseek": "/v1"}
+"""Specs that speak one of those wire formats (DeepSeek's thinking mode is served on the OpenAI route)."""
 
 
 def create_app(*, faults: FaultQueue | None = None) -> web.Application:
@@ -85,7 +87,7 @@ class LocalProviderServer:
     def base_url_for(self, provider: str) -> str:
         """The `base_url=` to give `VlloraLLMClient.from_provider(provider, ...)` to talk to this server."""
         try:
-            return self.url + BASE_PATHS[provider]
+            return self.url + {**BASE_PATHS, **COMPATIBLE_BASE_PATHS}[provider]
         except KeyError:
             raise LookupError(f"the local provider server does not speak {provider!r} yet") from None
 
