@@ -5,6 +5,9 @@ request (`engine/responses_map.py`), sent through the chat client (so routing, r
 loop apply), and the result or chunk stream is translated back to a `Response` or Responses stream events
 (`engine/responses_stream.py`). With `store` (the default, as in OpenAI) the whole conversation is kept in the
 client's `ResponseStore` under the new response's id.
+
+A provider whose spec declares the `responses` operation serves it natively instead (`responses_native.py`): the
+request goes to its own endpoint and the server keeps the conversation.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from vllora_llm.engine.responses_map import (
     to_chat_request,
     to_response,
 )
+from vllora_llm.engine.responses_native import CARRIES_RESPONSE, NativeEvent, untranslated
 from vllora_llm.engine.responses_stream import ResponseEventBuilder
 from vllora_llm.engine.responses_types import CreateResponse, Response, ResponseStreamEvent
 
 from .response_store import ResponseStore
+from .responses_native import NativeEvents, create_native
 from .transport import Timeouts
 
 if TYPE_CHECKING:
@@ -44,6 +49,10 @@ class ResponsesClient:
     def __init__(self, completions: CompletionsClient, store: ResponseStore) -> None:
         self._completions = completions
         self.store = store
+
+    def native(self, request: CreateResponse) -> bool:
+        """Whether the provider serves the Responses API itself (its spec declares the operation)."""
+        return self._completions._instance.serves("responses", request.model)
 
     async def conversation(self, request: CreateResponse) -> list[dict[str, Any]]:
         """The items the model sees: the stored conversation of `previous_response_id`, then `input`."""
@@ -68,10 +77,13 @@ class ResponsesClient:
         """One whole response. Bad input is an `InvalidRequestError` / `MappingError` naming the field before
         any I/O; an unknown `previous_response_id` is a `NotFoundError`."""
         coerced = CreateResponse.coerce(request)
+        if self.native(coerced):
+            return await create_native(self._completions._instance, coerced, timeout)
         items = await self.conversation(coerced)
         chat = to_chat_request(coerced, items)
         result = await self._completions.create(chat, timeout=timeout)
         response = to_response(coerced, result, new_id("resp"), time.time())
+        response.warnings.extend(untranslated(coerced, response.provider))
         await self.keep(coerced, items, response)
         return response
 
@@ -79,16 +91,22 @@ class ResponsesClient:
                       timeout: Timeouts | float | None = None) -> ResponseEventStream:
         """A streamed response: `async for event in ...`, `stream = await ...` (HTTP errors raise there) or
         `async with ... as stream`; `stream.response` is the whole `Response` once the events are exhausted."""
-        return ResponseEventStream(self, CreateResponse.coerce(request), timeout)
+        coerced = CreateResponse.coerce(request)
+        native = NativeEvents(self._completions._instance, coerced, timeout) if self.native(coerced) else None
+        return ResponseEventStream(self, coerced, timeout, native)
 
 
 class ResponseEventStream:
     """Responses stream events made from one chat stream (see `ResponsesClient.create_stream`). Leaving early
     closes the HTTP response at once."""
 
-    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_items", "_pending", "_request", "_timeout")
+    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_items", "_native", "_pending", "_request",
+                 "_timeout")
 
-    def __init__(self, client: ResponsesClient, request: CreateResponse, timeout: Timeouts | float | None) -> None:
+    def __init__(self, client: ResponsesClient, request: CreateResponse, timeout: Timeouts | float | None,
+                 native: NativeEvents | None = None) -> None:
+        self._native = native
+        """Set when the provider serves the Responses API itself: its events are passed through."""
         self._client = client
         self._request = request
         self._timeout = timeout
@@ -112,6 +130,11 @@ class ResponseEventStream:
         return self._chunks
 
     async def _opened(self) -> ResponseEventStream:
+        if self._native is not None:
+            if self._closed:
+                raise RuntimeError("this stream was closed before it was opened")
+            await self._native.open()
+            return self
         await self._open()
         return self
 
@@ -129,7 +152,17 @@ class ResponseEventStream:
     def __aiter__(self) -> ResponseEventStream:
         return self
 
-    async def __anext__(self) -> ResponseStreamEvent:
+    async def __anext__(self) -> NativeEvent:
+        """The next event; a natively served stream may also yield `OtherStreamEvent` (a type not known yet)."""
+        native = self._native
+        if native is not None:
+            queued = native.pending
+            if queued and not self._closed:  # decoded already (a read decodes many): no await per event
+                event = queued.popleft()
+                if type(event) in CARRIES_RESPONSE:
+                    native.track(event)
+                return event  # type: ignore[no-any-return]
+            return await self._next_native(native)
         pending = self._pending
         if pending and not self._closed:  # most chunks make one event, some several: served from here
             return pending.popleft()
@@ -145,15 +178,28 @@ class ResponseEventStream:
                 chunk = await chunks.__anext__()
             except StopAsyncIteration:
                 self._done = True
-                pending.extend(builder.finish(chunks.warnings, chunks.provider))
+                pending.extend(builder.finish([*chunks.warnings, *untranslated(self._request, chunks.provider)],
+                                              chunks.provider))
                 await self._client.keep(self._request, self._items, builder.response)
                 break
             pending.extend(builder.feed(chunk))
         return pending.popleft()
 
+    async def _next_native(self, native: NativeEvents) -> NativeEvent:
+        """The provider's next event as it sent it (typed: `ResponseStreamEvent`, or `OtherStreamEvent`)."""
+        if self._closed or self._done:
+            raise StopAsyncIteration
+        event: NativeEvent | None = await native.next()
+        if event is None:
+            self._done = True
+            raise StopAsyncIteration
+        return event
+
     async def aclose(self) -> None:
         """Stop now and release the connection (idempotent)."""
         self._closed = True
+        if self._native is not None:
+            await self._native.aclose()
         if self._chunks is not None:
             await self._chunks.aclose()
 
@@ -164,6 +210,8 @@ class ResponseEventStream:
     @property
     def response(self) -> Response:
         """The whole `Response`; only after the stream ended."""
+        if self._native is not None and self._done and (response := self._native.response) is not None:
+            return response
         if not self._done or self._builder is None:
             raise RuntimeError("the stream has not ended yet: iterate it to the end")
         return self._builder.response

@@ -15,7 +15,14 @@ from typing import Self
 
 from aiohttp import web
 
-from vllora_llm.tools.testing import wire_anthropic, wire_converse, wire_gemini, wire_openai, wire_operations
+from vllora_llm.tools.testing import (
+    wire_anthropic,
+    wire_converse,
+    wire_gemini,
+    wire_openai,
+    wire_operations,
+    wire_responses,
+)
 from vllora_llm.tools.testing.faults import FaultQueue
 from vllora_llm.tools.testing.state import STATE, RecordedRequest, ServerState
 
@@ -25,6 +32,7 @@ WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (
     wire_converse.register,
     wire_gemini.register,
     wire_operations.register,  # embeddings and images, in each of those formats
+    wire_responses.register,  # OpenAI's Responses API
 )
 
 BASE_PATHS: dict[str, str] = {"openai": "/v1", "anthropic": "", "bedrock": "", "gemini": ""}

@@ -1,0 +1,245 @@
+"""The Responses API served natively (a spec with the `responses` operation), over real HTTP on 127.0.0.1: the
+request goes to `/v1/responses` as given, `previous_response_id` goes to the server, every recorded OpenAI
+Responses stream decodes into typed events, and routing picks native or translated per route."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openai.types.responses import Response as SdkResponse
+from openai.types.responses import ResponseStreamEvent as SdkEvent
+from pydantic import TypeAdapter
+
+from vllora_llm.client import InMemoryResponseStore, VlloraLLMClient
+from vllora_llm.engine.errors import StreamError
+from vllora_llm.testing import Fault, LocalProviderServer, replay
+from vllora_llm.types.responses import (
+    CreateResponse,
+    ErrorEvent,
+    FunctionCallItem,
+    OtherStreamEvent,
+    OutputTextDeltaEvent,
+    ResponseCompletedEvent,
+)
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "openai"
+STREAMS = sorted(p for p in RECORDINGS.glob("responses_stream_*") if p.suffix in (".sse", ".jsonl"))
+SSE = "text/event-stream; charset=utf-8"
+EVENTS: TypeAdapter[Any] = TypeAdapter(SdkEvent)
+TOOLS = [{"type": "function", "name": "get_weather", "description": "Current weather in a city",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+
+
+def client_for(server: LocalProviderServer, **options: Any) -> VlloraLLMClient:
+    return VlloraLLMClient.from_provider("openai", api_key="k-0123456789", base_url=server.openai_base_url,
+                                         **options)
+
+
+def sse_of(path: Path) -> bytes:
+    """A recording as the SSE body OpenAI sends (a `.jsonl` file holds one event's JSON per line)."""
+    if path.suffix == ".sse":
+        return path.read_bytes()
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return b"".join(f"event: {json.loads(line)['type']}\ndata: {line}\n\n".encode() for line in lines)
+
+
+def recorded(path: Path) -> list[dict[str, Any]]:
+    text = sse_of(path).decode()
+    return [json.loads(line[len("data: "):]) for line in text.splitlines() if line.startswith("data: ")]
+
+
+async def test_create_sends_the_request_as_given(server: LocalProviderServer) -> None:
+    request = CreateResponse(
+        model="gpt-4.1-mini", input=[{"role": "user", "content": [{"type": "input_text", "text": "Hello!"}]}],
+        instructions="Be brief.", include=["reasoning.encrypted_content"], metadata={"k": "v"}, store=True,
+        truncation="auto", service_tier="flex", prompt_cache_key="cache-1", max_output_tokens=50,
+        text={"format": {"type": "text"}, "verbosity": "low"}, extra_body={"custom_field": 1},
+        provider_specific={"top_k": 3})
+    async with client_for(server) as client:
+        response = await client.responses().create(request)
+    sent = server.last_request
+    assert sent.path == "/v1/responses" and sent.headers["authorization"] == "Bearer k-0123456789"
+    assert sent.json == {
+        "model": "gpt-4.1-mini", "input": request.input, "instructions": "Be brief.",
+        "include": ["reasoning.encrypted_content"], "metadata": {"k": "v"}, "store": True, "truncation": "auto",
+        "service_tier": "flex", "prompt_cache_key": "cache-1", "max_output_tokens": 50,
+        "text": {"format": {"type": "text"}, "verbosity": "low"}, "custom_field": 1}
+    assert [w.param for w in response.warnings] == ["provider_specific.top_k"]  # not OpenAI's: warned, not sent
+    SdkResponse.model_validate(response.to_dict())
+    assert response.output_text == "Hello from the local openai server! You said: Hello!"
+    assert response.id == "resp_local_1" and response.provider == "openai" and response.service_tier == "default"
+    assert response.usage is not None and response.usage.input_tokens > 0
+
+
+async def test_reasoning_models_get_no_sampling_parameters(server: LocalProviderServer) -> None:
+    async with client_for(server) as client:
+        response = await client.responses().create({"model": "gpt-5", "input": "hi", "temperature": 0.3,
+                                                    "reasoning": {"effort": "low"}})
+    assert "temperature" not in server.last_request.json and server.last_request.json["reasoning"] == {
+        "effort": "low"}
+    assert [w.param for w in response.warnings] == ["temperature"]
+
+
+async def test_previous_response_id_goes_to_the_server(server: LocalProviderServer) -> None:
+    store = InMemoryResponseStore()
+    async with client_for(server, response_store=store) as client:
+        first = await client.responses().create({"model": "gpt-4.1-mini", "input": "Hello!", "tools": TOOLS})
+        second = await client.responses().create({"model": "gpt-4.1-mini", "previous_response_id": first.id,
+                                                  "input": 'Weather in "Rome"? Ask get_weather.', "tools": TOOLS})
+        [call] = second.output
+        assert isinstance(call, FunctionCallItem) and json.loads(call.arguments) == {"city": "Rome"}
+        async with client.responses().create_stream({
+                "model": "gpt-4.1-mini", "previous_response_id": second.id, "tools": TOOLS,
+                "input": [{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}]}) as stream:
+            events = [event async for event in stream]
+    assert [r.json.get("previous_response_id") for r in server.requests] == [None, first.id, second.id]
+    assert [r.json["input"] for r in server.requests][2] == [
+        {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}]  # only the new items
+    assert len(store) == 0  # the server keeps the conversation, not the client
+    assert stream.response.output_text == "Hello from the local openai server! The tool returned: sunny"
+    assert isinstance(events[-1], ResponseCompletedEvent) and events[-1].response is stream.response
+    assert stream.response.previous_response_id == second.id
+
+
+@pytest.mark.parametrize("path", STREAMS, ids=[p.name for p in STREAMS])
+async def test_recorded_streams_decode_to_typed_events(server: LocalProviderServer, path: Path) -> None:
+    """Each recorded stream, replayed in 64-byte pieces, as typed events equal to what OpenAI sent."""
+    raw = recorded(path)
+    end = next(i for i, data in enumerate(raw) if data["type"] == "response.completed") + 1  # (first stream)
+    body = "".join(f"event: {d['type']}\ndata: {json.dumps(d)}\n\n" for d in raw[:end]).encode()
+    server.faults.push(replay(body, content_type=SSE, chunk_size=64))
+    request = json.loads(path.with_suffix(".request.json").read_text()) if path.suffix == ".sse" else {
+        "model": "gpt-5.1-codex-max", "input": "hi"}
+    request.pop("stream", None)
+    async with client_for(server) as client:
+        stream = await client.responses().create_stream(request)
+        events = [event async for event in stream]
+    assert [event.type for event in events] == [data["type"] for data in raw[:end]]
+    for event, data in zip(events, raw[:end], strict=True):
+        assert not isinstance(event, OtherStreamEvent)
+        assert event.sequence_number == data["sequence_number"]
+        EVENTS.validate_python(event.to_dict())
+    final = raw[end - 1]["response"]
+    response = stream.response
+    assert response.id == final["id"] and response.status == "completed"
+    for ours, sent in zip(response.to_dict()["output"], final["output"], strict=True):  # every field we keep
+        assert {key: value for key, value in ours.items() if key in sent} == {
+            key: value for key, value in sent.items() if key in ours}
+        assert ours["id"] == sent["id"] and ours["type"] == sent["type"]
+    assert response.usage is not None and response.usage.to_dict() == final["usage"] | {
+        "input_tokens_details": final["usage"]["input_tokens_details"] | {"cache_write_tokens": 0}}
+    assert response.output_text == "".join(e.delta for e in events if isinstance(e, OutputTextDeltaEvent))
+
+
+async def test_usage_with_cached_and_reasoning_tokens(server: LocalProviderServer) -> None:
+    body = json.loads(server_response_text())
+    body["usage"] = {"input_tokens": 2000, "input_tokens_details": {"cached_tokens": 1536}, "output_tokens": 300,
+                     "output_tokens_details": {"reasoning_tokens": 256}, "total_tokens": 2300}
+    server.faults.push(replay(json.dumps(body).encode(), content_type="application/json"))
+    async with client_for(server) as client:
+        response = await client.responses().create({"model": "o3-mini", "input": "hi"})
+    assert response.usage is not None
+    assert (response.usage.input_tokens_details.cached_tokens, response.usage.output_tokens_details.reasoning_tokens,
+            response.usage.total_tokens) == (1536, 256, 2300)
+
+
+def server_response_text() -> str:
+    """The `response.completed` body of the basic recording (a whole Response as OpenAI sends it)."""
+    [done] = [d for d in recorded(RECORDINGS / "responses_stream_basic.sse") if d["type"] == "response.completed"]
+    return json.dumps(done["response"])
+
+
+async def test_an_unknown_event_type_is_kept_not_dropped(server: LocalProviderServer) -> None:
+    raw = recorded(RECORDINGS / "responses_stream_basic.sse")
+    raw.insert(2, {"type": "response.future_feature.delta", "sequence_number": 2, "delta": "x"})
+    for position, data in enumerate(raw):
+        data["sequence_number"] = position
+    server.faults.push(replay("".join(f"data: {json.dumps(d)}\n\n" for d in raw).encode(), content_type=SSE))
+    async with client_for(server) as client:
+        events = [event async for event in client.responses().create_stream({"model": "gpt-5.5", "input": "hi"})]
+    [other] = [event for event in events if isinstance(event, OtherStreamEvent)]
+    assert other.type == "response.future_feature.delta" and other.to_dict()["delta"] == "x"
+    assert [event.sequence_number for event in events] == list(range(len(raw)))
+
+
+async def test_an_error_event_ends_the_stream_with_a_failed_response(server: LocalProviderServer) -> None:
+    raw = recorded(RECORDINGS / "responses_stream_basic.sse")[:5]
+    raw.append({"type": "error", "sequence_number": 5, "code": "server_error", "message": "The model failed.",
+                "param": None})
+    server.faults.push(replay("".join(f"data: {json.dumps(d)}\n\n" for d in raw).encode(), content_type=SSE))
+    async with client_for(server) as client, client.responses().create_stream(
+            {"model": "gpt-5.5", "input": "hi"}) as stream:
+        events = [event async for event in stream]
+    assert isinstance(events[-1], ErrorEvent) and stream.response.status == "failed"
+    assert stream.response.error is not None and stream.response.error.message == "The model failed."
+
+
+async def test_a_cut_stream_is_a_stream_error(server: LocalProviderServer) -> None:
+    server.faults.push(Fault(cut_after_chunks=4))
+    async with client_for(server, max_retries=0) as client:
+        kinds: list[str] = []
+        with pytest.raises(StreamError):
+            async for event in client.responses().create_stream({"model": "gpt-4.1-mini", "input": "hi"}):
+                kinds.append(event.type)
+    assert kinds[:2] == ["response.created", "response.in_progress"] and "response.completed" not in kinds
+
+
+async def test_a_stream_without_its_terminal_event_is_truncated(server: LocalProviderServer) -> None:
+    server.faults.push(Fault(truncate_without_done=True))
+    async with client_for(server, max_retries=0) as client:
+        with pytest.raises(StreamError, match="truncated"):
+            async for _ in client.responses().create_stream({"model": "gpt-4.1-mini", "input": "hi"}):
+                pass
+
+
+async def test_a_429_before_the_stream_is_retried(server: LocalProviderServer) -> None:
+    server.faults.push(Fault(status=429))
+    async with client_for(server, max_retries=1, backoff_base=0.001) as client:
+        events = [e async for e in client.responses().create_stream({"model": "gpt-4.1-mini", "input": "hi"})]
+    assert events[-1].type == "response.completed" and len(server.requests) == 2
+
+
+@pytest.mark.parametrize(("provider", "native"), [
+    ("openai", True), ("azure-openai", True), ("xai", True), ("fireworks", True), ("groq", False),
+    ("together", False), ("ollama", False), ("vllm", False), ("openrouter", False), ("mistral", False),
+    ("deepseek", False), ("perplexity", False), ("anthropic", False), ("gemini", False)])
+def test_which_specs_serve_responses_natively(provider: str, native: bool) -> None:
+    client = VlloraLLMClient.from_provider(provider, api_key="k-0123456789", base_url="http://127.0.0.1:9/v1")
+    assert client.instance.serves("responses", "m") is native
+
+
+async def test_routing_is_native_only_when_every_target_is(server: LocalProviderServer, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_KEY", "k-0123456789")
+    config = tmp_path / "models.yaml"
+    config.write_text(f"""
+- model: native
+  inference_provider: {{provider: openai, model_name: gpt-4.1-mini}}
+  base_url: {server.openai_base_url}
+  api_key_env: LOCAL_KEY
+- model: mixed
+  inference_provider: {{provider: openai, model_name: gpt-4.1-mini}}
+  base_url: {server.openai_base_url}
+  api_key_env: LOCAL_KEY
+  fallbacks: [claude]
+- model: claude
+  inference_provider: {{provider: anthropic, model_name: claude-sonnet-4-5}}
+  base_url: {server.base_url_for("anthropic")}
+  api_key_env: LOCAL_KEY
+""")
+    async with VlloraLLMClient.from_config(config, max_retries=0) as client:
+        answer = await client.responses().create({"model": "native", "input": "Hello!"})
+        events = [e async for e in client.responses().create_stream({"model": "native", "input": "Again"})]
+        server.faults.push(Fault(status=503))  # `mixed`: its first target fails, the route falls back
+        mixed = await client.responses().create({"model": "mixed", "input": "Hello!"})
+    assert answer.output_text.endswith("You said: Hello!") and answer.provider == "openai"
+    assert answer.model == "gpt-4.1-mini" and events[-1].type == "response.completed"
+    assert events[-1].response.provider == "openai"  # type: ignore[union-attr]
+    paths = [r.path for r in server.requests]
+    assert paths[:2] == ["/v1/responses", "/v1/responses"]  # `native`: every target serves it natively
+    assert paths[2:] == ["/v1/chat/completions", "/v1/messages"]  # `mixed`: through chat, fallback included
+    assert mixed.output_text == "Hello from the local anthropic server! You said: Hello!"
+    assert mixed.provider == "anthropic"
