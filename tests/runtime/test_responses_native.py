@@ -4,6 +4,7 @@ Responses stream decodes into typed events, and routing picks native or translat
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from openai.types.responses import Response as SdkResponse
 from openai.types.responses import ResponseStreamEvent as SdkEvent
 from pydantic import TypeAdapter
 
-from vllora_llm.client import InMemoryResponseStore, VlloraLLMClient
+from vllora_llm.client import InMemoryResponseStore, SyncVlloraLLMClient, VlloraLLMClient
 from vllora_llm.engine.errors import StreamError
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 from vllora_llm.types.responses import (
@@ -243,3 +244,45 @@ async def test_routing_is_native_only_when_every_target_is(server: LocalProvider
     assert paths[2:] == ["/v1/chat/completions", "/v1/messages"]  # `mixed`: through chat, fallback included
     assert mixed.output_text == "Hello from the local anthropic server! You said: Hello!"
     assert mixed.provider == "anthropic"
+
+
+@pytest.mark.parametrize("provider", ["openai", "azure-openai", "xai", "fireworks"])
+async def test_every_native_spec_reaches_its_endpoint(server: LocalProviderServer, provider: str) -> None:
+    base = server.url if provider == "azure-openai" else server.openai_base_url
+    async with VlloraLLMClient.from_provider(provider, api_key="k-0123456789", base_url=base) as client:
+        answer = await client.responses().create({"model": "my-model", "input": "Hello!"})
+        stream = await client.responses().create_stream({"model": "my-model", "input": "Again",
+                                                         "previous_response_id": answer.id})
+        events = [event async for event in stream]
+    path = "/openai/v1/responses" if provider == "azure-openai" else "/v1/responses"
+    assert [r.path for r in server.requests] == [path, path]
+    assert answer.provider == provider and answer.output_text.endswith("You said: Hello!")
+    assert events[-1].type == "response.completed" and stream.response.output_text.endswith("You said: Again")
+    assert server.requests[1].json["previous_response_id"] == answer.id and server.requests[1].json["stream"]
+
+
+async def test_leaving_a_native_stream_early_closes_the_connection(server: LocalProviderServer) -> None:
+    body = sse_of(RECORDINGS / "responses_stream_basic.sse")
+    server.faults.push(replay(body, content_type=SSE, chunk_size=40, drip_s=0.02))
+    async with client_for(server) as client:
+        async with client.responses().create_stream({"model": "gpt-5.5", "input": "hi"}) as stream:
+            async for event in stream:
+                if event.type == "response.output_item.added":
+                    break
+        async with asyncio.timeout(2):
+            while server.disconnects == 0:
+                await asyncio.sleep(0.005)
+    assert not stream.done
+    with pytest.raises(RuntimeError, match="not ended"):
+        _ = stream.response
+
+
+def test_the_sync_facade_serves_it_natively(threaded_server: LocalProviderServer) -> None:
+    with SyncVlloraLLMClient.from_provider("openai", api_key="k-0123456789",
+                                           base_url=threaded_server.openai_base_url) as client:
+        first = client.responses().create({"model": "gpt-4.1-mini", "input": "Hello!"})
+        with client.responses().create_stream({"model": "gpt-4.1-mini", "input": "Again",
+                                               "previous_response_id": first.id}) as stream:
+            kinds = [event.type for event in stream]
+    assert kinds[-1] == "response.completed" and stream.response.output_text.endswith("You said: Again")
+    assert [r.path for r in threaded_server.requests] == ["/v1/responses", "/v1/responses"]

@@ -37,6 +37,7 @@ INPUT_TYPES = ("message", "function_call", "function_call_output", "reasoning")
 
 def register(app: web.Application) -> None:
     add_route(app, "POST", "/v1/responses", wire_openai.WIRE, responses)
+    add_route(app, "POST", "/openai/v1/responses", wire_openai.WIRE, azure_responses)  # Azure OpenAI's v1 API
 
 
 async def responses(call: Call) -> JsonReply | StreamReply:
@@ -44,6 +45,17 @@ async def responses(call: Call) -> JsonReply | StreamReply:
         raise WireError(401, "You didn't provide an API key. You need to provide your API key in an Authorization "
                         "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
                         error_type="invalid_request_error")
+    return _reply(call)
+
+
+async def azure_responses(call: Call) -> JsonReply | StreamReply:
+    """Azure's v1 API: the key in an `api-key` header (or a bearer token), `model` the deployment name."""
+    if not call.headers.get("api-key", "").strip() and not wire_openai.is_bearer(call.headers.get("authorization", "")):
+        raise WireError(401, "Access denied due to missing api-key.", error_type="invalid_request_error")
+    return _reply(call)
+
+
+def _reply(call: Call) -> JsonReply | StreamReply:
     body = call.json
     if not isinstance(body, dict):
         raise WireError(400, "We could not parse the JSON body of your request. Send a JSON object.")
