@@ -27,12 +27,12 @@ from vllora_llm.engine.responses_map import (
     to_chat_request,
     to_response,
 )
-from vllora_llm.engine.responses_native import CARRIES_RESPONSE, NativeEvent, untranslated
+from vllora_llm.engine.responses_native import untranslated
 from vllora_llm.engine.responses_stream import ResponseEventBuilder
 from vllora_llm.engine.responses_types import CreateResponse, Response, ResponseStreamEvent
 
 from .response_store import ResponseStore
-from .responses_native import NativeEvents, create_native
+from .responses_native import NativeResponseStream, create_native
 from .transport import Timeouts
 
 if TYPE_CHECKING:
@@ -88,25 +88,23 @@ class ResponsesClient:
         return response
 
     def create_stream(self, request: CreateResponse | dict[str, Any] | bytes | str, *,
-                      timeout: Timeouts | float | None = None) -> ResponseEventStream:
+                      timeout: Timeouts | float | None = None) -> ResponseEventStream | NativeResponseStream:
         """A streamed response: `async for event in ...`, `stream = await ...` (HTTP errors raise there) or
-        `async with ... as stream`; `stream.response` is the whole `Response` once the events are exhausted."""
+        `async with ... as stream`; `stream.response` is the whole `Response` once the events are exhausted.
+        A natively served one passes the provider's events through (`NativeResponseStream`)."""
         coerced = CreateResponse.coerce(request)
-        native = NativeEvents(self._completions._instance, coerced, timeout) if self.native(coerced) else None
-        return ResponseEventStream(self, coerced, timeout, native)
+        if self.native(coerced):
+            return NativeResponseStream(self._completions._instance, coerced, timeout)
+        return ResponseEventStream(self, coerced, timeout)
 
 
 class ResponseEventStream:
     """Responses stream events made from one chat stream (see `ResponsesClient.create_stream`). Leaving early
     closes the HTTP response at once."""
 
-    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_items", "_native", "_pending", "_request",
-                 "_timeout")
+    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_items", "_pending", "_request", "_timeout")
 
-    def __init__(self, client: ResponsesClient, request: CreateResponse, timeout: Timeouts | float | None,
-                 native: NativeEvents | None = None) -> None:
-        self._native = native
-        """Set when the provider serves the Responses API itself: its events are passed through."""
+    def __init__(self, client: ResponsesClient, request: CreateResponse, timeout: Timeouts | float | None) -> None:
         self._client = client
         self._request = request
         self._timeout = timeout
@@ -130,11 +128,6 @@ class ResponseEventStream:
         return self._chunks
 
     async def _opened(self) -> ResponseEventStream:
-        if self._native is not None:
-            if self._closed:
-                raise RuntimeError("this stream was closed before it was opened")
-            await self._native.open()
-            return self
         await self._open()
         return self
 
@@ -152,17 +145,7 @@ class ResponseEventStream:
     def __aiter__(self) -> ResponseEventStream:
         return self
 
-    async def __anext__(self) -> NativeEvent:
-        """The next event; a natively served stream may also yield `OtherStreamEvent` (a type not known yet)."""
-        native = self._native
-        if native is not None:
-            queued = native.pending
-            if queued and not self._closed:  # decoded already (a read decodes many): no await per event
-                event = queued.popleft()
-                if type(event) in CARRIES_RESPONSE:
-                    native.track(event)
-                return event  # type: ignore[no-any-return]
-            return await self._next_native(native)
+    async def __anext__(self) -> ResponseStreamEvent:
         pending = self._pending
         if pending and not self._closed:  # most chunks make one event, some several: served from here
             return pending.popleft()
@@ -185,21 +168,9 @@ class ResponseEventStream:
             pending.extend(builder.feed(chunk))
         return pending.popleft()
 
-    async def _next_native(self, native: NativeEvents) -> NativeEvent:
-        """The provider's next event as it sent it (typed: `ResponseStreamEvent`, or `OtherStreamEvent`)."""
-        if self._closed or self._done:
-            raise StopAsyncIteration
-        event: NativeEvent | None = await native.next()
-        if event is None:
-            self._done = True
-            raise StopAsyncIteration
-        return event
-
     async def aclose(self) -> None:
         """Stop now and release the connection (idempotent)."""
         self._closed = True
-        if self._native is not None:
-            await self._native.aclose()
         if self._chunks is not None:
             await self._chunks.aclose()
 
@@ -210,8 +181,6 @@ class ResponseEventStream:
     @property
     def response(self) -> Response:
         """The whole `Response`; only after the stream ended."""
-        if self._native is not None and self._done and (response := self._native.response) is not None:
-            return response
         if not self._done or self._builder is None:
             raise RuntimeError("the stream has not ended yet: iterate it to the end")
         return self._builder.response

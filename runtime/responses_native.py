@@ -5,16 +5,32 @@ warning, never a silent drop), and the server keeps the conversation: `previous_
 server's, the client's response store is not used. A whole response is decoded into the typed `Response`; a
 stream yields the server's events, each decoded into its typed event (`OtherStreamEvent` for a type this library
 does not know yet), with `stream.response` the final `Response`.
+
+A stream that fails is never taken for an end, as with a translated one: the server's own `error` /
+`response.failed` events are passed through, and one that breaks once open (cut, stalled) gets an `error` event
+and `response.failed` (with the items done so far); then the next step raises the typed error (`stream.error`).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections import deque
+from collections.abc import Generator
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
+import msgspec
+
+from vllora_llm.engine.errors import LLMError, RateLimitError, StreamError
 from vllora_llm.engine.responses_native import CARRIES_RESPONSE, NativeEvent, latest_response
-from vllora_llm.engine.responses_types import CreateResponse, Response
+from vllora_llm.engine.responses_types import (
+    CreateResponse,
+    ErrorEvent,
+    OutputItemDoneEvent,
+    Response,
+    ResponseError,
+    ResponseFailedEvent,
+)
 
 from .transport import Timeouts, call_timeouts, unkept_stream
 
@@ -30,59 +46,161 @@ async def create_native(instance: ModelInstance, request: CreateResponse, timeou
         return cast(Response, await instance.run_operation(OPERATION, request))
 
 
-class NativeEvents:
-    """The events of one natively streamed response (see `ResponseEventStream`, which wraps this)."""
+def failure_code(err: LLMError) -> str:
+    """The `error.code` OpenAI gives a failed response (a closed list): a rate limit, or a server error."""
+    limited = isinstance(err, RateLimitError) or "rate_limit" in (err.error_type or "").lower()
+    return "rate_limit_exceeded" if limited else "server_error"
 
-    __slots__ = ("_chunks", "_instance", "_request", "_response", "_timeout", "done", "pending")
+
+class NativeResponseStream:
+    """The events of one natively streamed response: `async for event in ...`, `stream = await ...` (HTTP errors
+    raise there) or `async with ... as stream`; `response` is the final `Response` once the events ended.
+    Leaving early closes the HTTP response at once."""
+
+    __slots__ = ("_chunks", "_closed", "_done", "_error", "_failed", "_instance", "_items", "_last", "_pending",
+                 "_request", "_response", "_timeout", "_unsent")
 
     def __init__(self, instance: ModelInstance, request: CreateResponse, timeout: Timeouts | float | None) -> None:
         self._instance = instance
         self._request = request
         self._timeout = None if timeout is None else Timeouts.coerce(timeout)
         self._chunks: ChunkStream | None = None
+        self._pending: deque[Any] = deque()
+        """The open stream's own queue of decoded events (when it shows one): popped here, no await per event."""
         self._response: Response | None = None
-        self.done = False
-        self.pending: deque[Any] = deque()
-        """Events decoded and not handed out yet (the open stream's own queue, when it shows one): popped by
-        the caller directly, no await per event; an event in `CARRIES_RESPONSE` must go through `track`."""
+        self._items: dict[int, Any] = {}
+        """The output items done so far, by output index (what a failed response holds)."""
+        self._last = -1
+        self._done = False
+        self._closed = False
+        self._failed: LLMError | None = None
+        """A failure whose events were served: raised at the next step."""
+        self._error: LLMError | None = None
 
-    async def open(self) -> None:
-        """Send the request; HTTP errors (after the retries) raise here."""
+    async def _open(self) -> ChunkStream:
         if self._chunks is None:
+            if self._closed:
+                raise RuntimeError("this stream was closed before it was opened")
             with call_timeouts(self._timeout), unkept_stream():  # only the latest Response is kept
                 self._chunks = await self._instance.open_operation_stream(OPERATION, self._request)
             pending = getattr(self._chunks, "pending", None)
             if isinstance(pending, deque):
-                self.pending = pending
+                self._pending = pending
+        return self._chunks
 
+    async def _opened(self) -> NativeResponseStream:
+        await self._open()
+        return self
 
-    async def next(self) -> NativeEvent | None:
-        """The next event, or None once the stream ended (after its terminal event)."""
-        if self._chunks is None:
-            await self.open()
-        assert self._chunks is not None
+    def __await__(self) -> Generator[Any, None, NativeResponseStream]:
+        return self._opened().__await__()
+
+    async def __aenter__(self) -> NativeResponseStream:
+        return await self._opened()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> NativeResponseStream:
+        return self
+
+    async def __anext__(self) -> NativeEvent:
+        pending = self._pending
+        if pending and not self._closed:  # decoded already (a read decodes many): no await per event
+            event = pending.popleft()
+            if type(event) in CARRIES_RESPONSE or type(event) is OutputItemDoneEvent:
+                self._track(event)
+            self._last = event.sequence_number
+            return event  # type: ignore[no-any-return]
+        return await self._next()
+
+    async def _next(self) -> NativeEvent:
+        if self._closed or self._done:
+            if self._failed is not None:
+                failed, self._failed = self._failed, None
+                raise failed
+            raise StopAsyncIteration
+        chunks = self._chunks if self._chunks is not None else await self._open()
         try:
-            event = cast(Any, await self._chunks.__anext__())
+            event = cast(Any, await chunks.__anext__())
         except StopAsyncIteration:
-            self.done = True
-            return None
-        if type(event) in CARRIES_RESPONSE:
-            self.track(event)
+            self._done = True
+            return await self._end()
+        except LLMError as err:  # broken once open: its events first, the error at the next step
+            self._done = True
+            self._error = self._failed = err
+            return self._fail(err)
+        self._track(event)
+        self._last = event.sequence_number
         return cast(NativeEvent, event)
 
-    def track(self, event: NativeEvent) -> None:
-        """Keep the `Response` the event carries (or fails), saying who answered and what was not sent."""
+    async def _end(self) -> NativeEvent:
+        """The stream ended after its terminal event: a failure the server reported is raised, typed."""
+        response = self._response
+        if response is not None and response.status == "failed":
+            error = response.error
+            message = error.message if error is not None else "the response failed"
+            kind = error.code if error is not None else None
+            err: LLMError = (RateLimitError if kind == "rate_limit_exceeded" else StreamError)(
+                message, provider=self.provider, error_type=kind)
+            self._error = err
+            raise err
+        raise StopAsyncIteration
+
+    def _fail(self, err: LLMError) -> NativeEvent:
+        """An `error` event now and `response.failed` next (with the items done so far)."""
+        code = failure_code(err)
+        base = self._response or Response(id="", created_at=0.0, model=self._request.model)
+        items = [self._items[index] for index in sorted(self._items)]
+        self._response = msgspec.structs.replace(base, status="failed", output=items,
+                                                 error=ResponseError(code=code, message=str(err)))
+        self._say_who(self._response)
+        self._pending = deque([ResponseFailedEvent(sequence_number=self._last + 2, response=self._response)])
+        return ErrorEvent(sequence_number=self._last + 1, message=str(err), code=code)
+
+    def _track(self, event: Any) -> None:
+        """Keep the `Response` an event carries (or fails), and the items done so far."""
+        if type(event) is OutputItemDoneEvent:
+            self._items[event.output_index] = event.item
+            return
+        if type(event) not in CARRIES_RESPONSE:
+            return
         response = latest_response(event, self._response)
-        if response is not self._response and response is not None and self._chunks is not None:
-            response.warnings = list(self._chunks.warnings)
-            response.provider = self._chunks.provider
+        if response is not self._response and response is not None:
+            self._say_who(response)
             self._response = response
 
-    @property
-    def response(self) -> Response | None:
-        """The latest `Response` of the stream (the final one once it ended), with the request's warnings."""
-        return self._response
+    def _say_who(self, response: Response) -> None:
+        """Each `Response` says who answered and what could not be sent."""
+        chunks = self._chunks
+        if chunks is not None:
+            response.warnings = list(chunks.warnings)
+            response.provider = chunks.provider
 
     async def aclose(self) -> None:
+        """Stop now and release the connection (idempotent)."""
+        self._closed = True
         if self._chunks is not None:
             await self._chunks.aclose()
+
+    @property
+    def provider(self) -> str | None:
+        return self._chunks.provider if self._chunks is not None else None
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def error(self) -> LLMError | None:
+        """The typed error a failed stream raised after its `error` / `response.failed` events."""
+        return self._error
+
+    @property
+    def response(self) -> Response:
+        """The final `Response` (`failed` after a failure); only after the stream ended."""
+        if not self._done or self._response is None:
+            raise RuntimeError("the stream has not ended yet: iterate it to the end")
+        return self._response

@@ -15,7 +15,7 @@ from openai.types.responses import ResponseStreamEvent as SdkEvent
 from pydantic import TypeAdapter
 
 from vllora_llm.client import InMemoryResponseStore, SyncVlloraLLMClient, VlloraLLMClient
-from vllora_llm.engine.errors import StreamError
+from vllora_llm.engine.errors import RateLimitError, StreamError
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 from vllora_llm.types.responses import (
     CreateResponse,
@@ -171,21 +171,34 @@ async def test_an_error_event_ends_the_stream_with_a_failed_response(server: Loc
     raw.append({"type": "error", "sequence_number": 5, "code": "server_error", "message": "The model failed.",
                 "param": None})
     server.faults.push(replay("".join(f"data: {json.dumps(d)}\n\n" for d in raw).encode(), content_type=SSE))
+    events: list[Any] = []
     async with client_for(server) as client, client.responses().create_stream(
             {"model": "gpt-5.5", "input": "hi"}) as stream:
-        events = [event async for event in stream]
-    assert isinstance(events[-1], ErrorEvent) and stream.response.status == "failed"
+        with pytest.raises(StreamError, match="The model failed") as info:  # never taken for an end
+            async for event in stream:
+                events.append(event)
+    assert isinstance(events[-1], ErrorEvent) and events[-1].code == "server_error"  # the server's, as sent
+    assert stream.error is info.value and stream.response.status == "failed"
     assert stream.response.error is not None and stream.response.error.message == "The model failed."
 
 
 async def test_a_cut_stream_is_a_stream_error(server: LocalProviderServer) -> None:
-    server.faults.push(Fault(cut_after_chunks=4))
+    server.faults.push(Fault(cut_after_chunks=9))
     async with client_for(server, max_retries=0) as client:
-        kinds: list[str] = []
-        with pytest.raises(StreamError):
-            async for event in client.responses().create_stream({"model": "gpt-4.1-mini", "input": "hi"}):
-                kinds.append(event.type)
+        events: list[Any] = []
+        stream = client.responses().create_stream({"model": "gpt-4.1-mini", "input": "hi"})
+        with pytest.raises(StreamError) as info:
+            async for event in stream:
+                events.append(event)
+    kinds = [event.type for event in events]
     assert kinds[:2] == ["response.created", "response.in_progress"] and "response.completed" not in kinds
+    assert kinds[-2:] == ["error", "response.failed"]  # as OpenAI's stream would say it, then the typed error
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    for event in events:
+        EVENTS.validate_python(event.to_dict())
+    failed = events[-1].response
+    assert failed is stream.response and failed.status == "failed" and stream.error is info.value
+    assert failed.error is not None and failed.error.code == "server_error" and failed.provider == "openai"
 
 
 async def test_a_stream_without_its_terminal_event_is_truncated(server: LocalProviderServer) -> None:
@@ -286,3 +299,19 @@ def test_the_sync_facade_serves_it_natively(threaded_server: LocalProviderServer
             kinds = [event.type for event in stream]
     assert kinds[-1] == "response.completed" and stream.response.output_text.endswith("You said: Again")
     assert [r.path for r in threaded_server.requests] == ["/v1/responses", "/v1/responses"]
+
+
+async def test_a_failed_response_from_the_server_is_raised_after_its_event(server: LocalProviderServer) -> None:
+    raw = recorded(RECORDINGS / "responses_stream_basic.sse")[:2]
+    failed = {**raw[1]["response"], "status": "failed",
+              "error": {"code": "rate_limit_exceeded", "message": "Too many tokens."}}
+    raw.append({"type": "response.failed", "sequence_number": 2, "response": failed})
+    server.faults.push(replay("".join(f"data: {json.dumps(d)}\n\n" for d in raw).encode(), content_type=SSE))
+    kinds: list[str] = []
+    async with client_for(server) as client:
+        stream = client.responses().create_stream({"model": "gpt-5.5", "input": "hi"})
+        with pytest.raises(RateLimitError, match="Too many tokens"):
+            async for event in stream:
+                kinds.append(event.type)
+    assert kinds == ["response.created", "response.in_progress", "response.failed"]
+    assert stream.response.status == "failed" and isinstance(stream.error, RateLimitError)
