@@ -216,6 +216,9 @@ class ModelInstance(ABC):
         """An operation beside chat (`embeddings`, `images`): the instances built from a spec run it."""
         raise MappingError(f"{type(self).__name__} has no {operation} operation", path="model")
 
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most instances hold nothing
+        """Release connections; the default has none."""
+
     def serves(self, operation: str, model: str) -> bool:
         """Whether calls of `operation` for `model` go to the provider's own endpoint for it (the spec declares
         the operation). `client.responses()` asks: the Responses API is translated through chat otherwise."""
@@ -224,9 +227,6 @@ class ModelInstance(ABC):
     async def open_operation_stream(self, operation: str, request: OperationInput) -> ChunkStream:
         """A streamed call of `operation` (its typed events, e.g. Responses events), once open."""
         raise MappingError(f"{type(self).__name__} has no streamed {operation} operation", path="model")
-
-    async def aclose(self) -> None:  # noqa: B027 - optional hook, most instances hold nothing
-        """Release connections; the default has none."""
 
 
 # ---- offline -----------------------------------------------------------------------------------------------
