@@ -160,6 +160,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8765) -> None:
         async with LocalProviderServer(host, port) as server:
             print(f"vllora-llm local provider server listening on {server.url}", flush=True)
             print(f"  OpenAI chat completions: {server.openai_base_url}/chat/completions", flush=True)
+            print(f"  OpenAI Responses API: {server.openai_base_url}/responses (plain and streamed)", flush=True)
             print(f"  Anthropic messages: {server.base_url_for('anthropic')}/v1/messages", flush=True)
             print(f"  Bedrock Converse: {server.base_url_for('bedrock')}/model/<model>/converse", flush=True)
             print(f"  Gemini: {server.base_url_for('gemini')}/v1beta/models/<model>:generateContent (or /v1/...)",
