@@ -5,6 +5,7 @@ from vllora_llm.runtime.instance import DummyModelInstance, ModelInstance, Provi
 from vllora_llm.runtime.limits import Limits
 from vllora_llm.runtime.response_store import InMemoryResponseStore, ResponseStore
 from vllora_llm.runtime.responses import ResponseEventStream, ResponsesClient
+from vllora_llm.runtime.responses_native import NativeResponseStream
 from vllora_llm.runtime.router import RouterModelInstance
 from vllora_llm.runtime.sync import (
     SyncCompletionsClient,
@@ -25,6 +26,7 @@ __all__ = [
     "InMemoryResponseStore",
     "Limits",
     "ModelInstance",
+    "NativeResponseStream",
     "ProviderModelInstance",
     "ResponseEventStream",
     "ResponseStore",
