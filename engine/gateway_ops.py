@@ -190,9 +190,6 @@ itself (a spec without it gets the Responses API translated through its chat map
 OperationInput = OperationRequest | CreateResponse
 """What an operation takes (`CreateResponse` is the Responses API's own request type, not an `OperationRequest`)."""
 
-STREAMED_OPERATIONS = frozenset({"responses"})
-"""Operations whose spec may declare a `stream` endpoint (its events decoded into the operation's event types)."""
-
 
 ITEM_SHAPES: dict[str, tuple[str, bool]] = {"embeddings": ("embedding", True), "images": ("b64_json", False)}
 """Operation → (the field a bare result entry fills, whether entries carry their `index`)."""

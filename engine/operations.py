@@ -291,11 +291,6 @@ class OperationPlan:
     ) -> tuple[list[WireRequest], list[RequestWarning]]:
         return self.for_model(request.model)[0].encode(request, base_url, stream)
 
-    @property
-    def streams(self) -> bool:
-        """Whether the operation declares a `stream` endpoint."""
-        return self._base.stream_endpoint is not None
-
     def stream_decoder(self) -> ResponsesEventDecoder:
         """A fresh decoder for one streamed call (a streamed operation's events are Responses events)."""
         return ResponsesEventDecoder(self.provider)

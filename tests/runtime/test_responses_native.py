@@ -315,3 +315,20 @@ async def test_a_failed_response_from_the_server_is_raised_after_its_event(serve
                 kinds.append(event.type)
     assert kinds == ["response.created", "response.in_progress", "response.failed"]
     assert stream.response.status == "failed" and isinstance(stream.error, RateLimitError)
+
+
+async def test_a_translated_call_warns_about_the_fields_only_a_native_endpoint_takes(
+        server: LocalProviderServer) -> None:
+    request = {"model": "claude-sonnet-4-5", "input": "Hello!", "service_tier": "flex", "prompt_cache_key": "k1",
+               "max_tool_calls": 3, "extra_body": {"x": 1}}
+    async with VlloraLLMClient.from_provider("anthropic", api_key="k-0123456789",
+                                             base_url=server.base_url_for("anthropic")) as client:
+        response = await client.responses().create(request)
+        async with client.responses().create_stream(request) as stream:
+            [_ async for _ in stream]
+    for answer in (response, stream.response):
+        unsent = {w.param for w in answer.warnings}
+        assert {"service_tier", "prompt_cache_key", "max_tool_calls", "extra_body"} <= unsent, answer.warnings
+        assert answer.output_text == "Hello from the local anthropic server! You said: Hello!"
+    sent = server.last_request.json
+    assert not {"service_tier", "prompt_cache_key", "max_tool_calls", "x"} & set(sent)
