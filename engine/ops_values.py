@@ -108,8 +108,15 @@ def _drop_when(args: Mapping[str, Any]) -> Apply:
     "type": "object", "additionalProperties": False, "required": ["field", "types"],
     "properties": {"field": {"type": "string"}, "type_field": {"type": "string"},
                    "types": {"type": "array", "items": {"type": "string"}},
-                   "min": {"type": "integer"}, "default": {"type": "integer"}}},
+                   "min": {"type": "integer"}, "default": {"type": "integer"},
+                   "replace": {"type": "object", "additionalProperties": {"type": "string"}},
+                   "reason": {"type": "string"},
+                   "kind_defaults": {"type": "object", "additionalProperties": {"type": "object"}}}},
     examples=(
+        Example({"type": "enabled", "budget_tokens": 4000}, {"type": "adaptive", "display": "summarized"},
+                {"field": "budget_tokens", "types": [], "replace": {"enabled": "adaptive"},
+                 "reason": "this model thinks adaptively only",
+                 "kind_defaults": {"adaptive": {"display": "summarized"}}}),
         Example({"type": "enabled", "budget_tokens": 500}, {"type": "enabled", "budget_tokens": 1024},
                 {"field": "budget_tokens", "types": ["enabled"], "min": 1024, "default": 1024}),
         Example({"type": "enabled"}, {"type": "enabled", "budget_tokens": 1024},
@@ -120,17 +127,32 @@ def _drop_when(args: Mapping[str, Any]) -> Apply:
 def _budget_bounds(args: Mapping[str, Any]) -> Apply:
     """A config object with a token budget (`field`) that only some of its kinds (`type_field` in `types`)
     take: for those, a missing budget gets `default` and one below `min` is raised to `min`; the other kinds
-    carry no budget. Every change is a warning."""
+    carry no budget. A kind the model no longer takes becomes the one `replace` names (a warning giving
+    `reason`), and `kind_defaults` adds fields a kind needs when the caller left them out (newer models change
+    how thinking is configured while the caller's request stays the same). Every change is a warning."""
     field = str(args["field"])
     type_field = str(args.get("type_field", "type"))
     types = tuple(args["types"])
     low = args.get("min")
     default = args.get("default")
+    replace = {str(k): str(v) for k, v in (args.get("replace") or {}).items()}
+    reason = str(args.get("reason", "this model does not take it"))
+    kind_defaults = {str(k): dict(v) for k, v in (args.get("kind_defaults") or {}).items()}
 
     def apply(value: Any, ctx: Context) -> Any:
         if not isinstance(value, dict):
             return value
         out = dict(value)
+        kind = out.get(type_field)
+        if isinstance(kind, str) and kind in replace:
+            out[type_field] = replace[kind]
+            dropped = ""
+            if replace[kind] not in types and out.pop(field, None) is not None:
+                dropped = f" without its {field}"
+            ctx.warn("replaced_value", f"{ctx.path or 'value'} {type_field} {kind!r} was sent as "
+                                       f"{replace[kind]!r}{dropped}: {reason}")
+        for key, fill in kind_defaults.get(str(out.get(type_field)), {}).items():
+            out.setdefault(key, fill)
         where = f"{ctx.path}.{field}" if ctx.path else field
         budget = out.get(field)
         if out.get(type_field) not in types:

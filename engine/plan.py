@@ -35,6 +35,7 @@ from .paths import deep_copy, deep_merge_into, merge_defaults_into, path_keys, s
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream, event_header
 from .transforms import Apply, Context, Needed, bind, needs_of
+from .versions import with_api_version
 from .wire import AuthSpec, WireRequest
 
 _to_builtins = msgspec.to_builtins
@@ -68,6 +69,8 @@ class RequestEncoder:
 
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         policy = Policy(provider, (spec.get("policy") or {}).get("unsupported", "warn"))
+        self.policy = policy
+        """What happens to a parameter this spec cannot send (also judges the Responses-only settings)."""
         rules = dict(spec.get("params") or {})
         self.ops: dict[str, ParamOp] = {}
         self.defaults: list[tuple[str, Any]] = []
@@ -284,7 +287,8 @@ def _overlay(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 class Plan:
     """A compiled provider spec. Immutable after construction; safe to share between clients and tasks."""
 
-    def __init__(self, spec: Mapping[str, Any]) -> None:
+    def __init__(self, spec: Mapping[str, Any], api_version: str | None = None) -> None:
+        spec = with_api_version(spec, api_version)  # the chosen version's patch, `{api_version}` filled
         metadata = spec["metadata"]
         self.name: str = metadata["name"]
         self.display_name: str = metadata.get("display_name", self.name)
@@ -339,6 +343,10 @@ class Plan:
             if len(self._by_model) < 4096:
                 self._by_model[model] = found
         return found
+
+    def unsupported_policy(self, model: str) -> Policy:
+        """The unsupported-parameter policy that applies to `model` (its overrides included)."""
+        return self.encoder_for(model).policy
 
     def operation(self, name: str) -> OperationPlan:
         """The compiled operation `name` (`embeddings`, `images`; compiled on first use), or a `MappingError`

@@ -258,26 +258,27 @@ def _load_validated(name: str, files: dict[str, SpecFile]) -> tuple[dict[str, An
     return merged, used
 
 
-def load_plan(name: str, spec_path: Sequence[str | os.PathLike[str]] = ()) -> Plan:
-    """The compiled plan for provider `name`, built once per (name, search path) and cached; across processes
-    the validated spec data is cached too (spec/cache.py), so a process start skips YAML and validation."""
-    key = (name, tuple(str(p) for p in spec_path), os.environ.get(ENV_VAR, ""))
+def load_plan(name: str, spec_path: Sequence[str | os.PathLike[str]] = (), api_version: str | None = None) -> Plan:
+    """The compiled plan for provider `name`, built once per (name, search path, API version) and cached;
+    across processes the validated spec data is cached too (spec/cache.py), so a process start skips YAML and
+    validation. `api_version` chooses one of the versions the spec declares (default: its `metadata`'s)."""
+    key = (name, tuple(str(p) for p in spec_path), os.environ.get(ENV_VAR, ""), api_version)
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _compile(name, discover(spec_path))
+        plan = _compile(name, discover(spec_path), api_version)
         _PLANS[key] = plan
     return plan
 
 
-def _compile(name: str, files: dict[str, SpecFile]) -> Plan:
+def _compile(name: str, files: dict[str, SpecFile], api_version: str | None = None) -> Plan:
     paths = {spec: str(entry.path) for spec, entry in files.items()}
     schemas = str(builtin_dir().parent / "schema")
     cached = spec_cache.lookup(name, paths, schemas)
     if cached is not None:
         with prevalidated():  # validated when it was stored: no argument checks, JMESPath compiled on use
-            return Plan(cached)
+            return Plan(cached, api_version)
     merged, used = _load_validated(name, files)
-    plan = Plan(merged)
+    plan = Plan(merged, api_version)
     spec_cache.store(name, paths, used, merged, schemas)
     return plan
 

@@ -6,19 +6,27 @@ Input items become chat messages: `instructions` → a system message; messages 
 and `function_call` items that follow each other are one assistant turn (reasoning → `reasoning_details` with the
 signature from `encrypted_content`; a call → a tool call with its `call_id`); `function_call_output` → a tool
 message answering that `call_id`. Anything else is an `InvalidRequestError` / `MappingError` naming the item.
+
+Settings: every `CreateResponse` field is sent (as its chat parameter, which the spec then judges), honoured by
+the library (`store`, `previous_response_id`, `metadata` echoed, `include` of what is always given), or listed by
+`unsent_settings` so the spec's unsupported-parameter policy applies to it (`judge_unsent`): a warning value or,
+with `policy: {unsupported: error}`, a `MappingError`; never a silent drop.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from .errors import InvalidRequestError, MappingError
 from .gateway import (
     ChatCompletionMessage,
     ChatCompletionMessageWithFinishReason,
     ChatCompletionRequest,
+    RequestWarning,
     Usage,
 )
 from .responses_types import (
@@ -37,8 +45,27 @@ from .responses_types import (
     SummaryText,
 )
 
+if TYPE_CHECKING:  # the spec compiler's modules, imported only when a policy is applied
+    from .params import Policy
+
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
 """Chat finish reasons that make a response `incomplete`, and the `incomplete_details.reason` they become."""
+
+LOGPROBS = "message.output_text.logprobs"
+INCLUDES = {
+    "reasoning.encrypted_content": "always given: a reasoning item carries the provider's signature",
+    LOGPROBS: "sent as the chat `logprobs` (the spec judges it); returned on `output_text` parts",
+    "message.input_image.image_url": "input items are not returned: nothing to include",
+    "file_search_call.results": "built-in tools are not translated: nothing to include",
+    "web_search_call.results": "built-in tools are not translated: nothing to include",
+    "web_search_call.action.sources": "built-in tools are not translated: nothing to include",
+    "computer_call_output.output.image_url": "built-in tools are not translated: nothing to include",
+    "code_interpreter_call.outputs": "built-in tools are not translated: nothing to include",
+}
+"""The Responses `include` values, and what a translated request does with each."""
+CHOICES = {"truncation": ("auto", "disabled"), "reasoning.summary": ("auto", "concise", "detailed"),
+           "text.verbosity": ("low", "medium", "high")}
+NOT_IN_CHAT = "not expressible in a chat request"
 
 
 def new_id(prefix: str) -> str:
@@ -78,9 +105,61 @@ def to_chat_request(request: CreateResponse, items: Sequence[dict[str, Any]]) ->
         chat["response_format"] = _response_format(request.text.format)
     if request.reasoning is not None and request.reasoning.effort is not None:
         chat["reasoning_effort"] = request.reasoning.effort
+    if LOGPROBS in _includes(request):
+        chat["logprobs"] = True
     if request.provider_specific is not None:
         chat["provider_specific"] = request.provider_specific.to_dict()
     return ChatCompletionRequest.from_dict(chat)
+
+
+def _includes(request: CreateResponse) -> list[str]:
+    for index, value in enumerate(request.include or ()):
+        if value not in INCLUDES:
+            raise InvalidRequestError(f"include[{index}]: {value!r} is not one of {', '.join(sorted(INCLUDES))}",
+                                      path=f"include[{index}]")
+    return list(request.include or ())
+
+
+def _settings(request: CreateResponse) -> dict[str, str | None]:
+    """The Responses-only settings with a closed set of values, checked (an `InvalidRequestError` naming one)."""
+    values = {"truncation": request.truncation,
+              "reasoning.summary": request.reasoning.summary if request.reasoning else None,
+              "text.verbosity": request.text.verbosity if request.text else None}
+    for name, value in values.items():
+        if value is not None and value not in CHOICES[name]:
+            raise InvalidRequestError(f"{name}: expected one of {', '.join(CHOICES[name])}, got {value!r}", path=name)
+    return values
+
+
+def unsent_settings(request: CreateResponse) -> list[tuple[str, str]]:
+    """(field, why) for each setting of `request` that no chat request can carry: `truncation: auto` (the
+    conversation is sent whole; one too long for the context fails as with `disabled`), `reasoning.summary`
+    `concise` / `detailed` (the provider's own reasoning text, when it gives one, is the summary),
+    `text.verbosity`, and the fields only a native Responses endpoint takes (`CreateResponse.NATIVE_ONLY`). Bad
+    values are an `InvalidRequestError` naming the field."""
+    _includes(request)
+    values = _settings(request)
+    unsent: list[tuple[str, str]] = []
+    if values["truncation"] == "auto":
+        unsent.append(("truncation", f"{NOT_IN_CHAT} ('auto': the conversation is sent whole)"))
+    if values["reasoning.summary"] in ("concise", "detailed"):
+        unsent.append(("reasoning.summary", f"{NOT_IN_CHAT} (the provider's own reasoning text is the summary)"))
+    if values["text.verbosity"] is not None:
+        unsent.append(("text.verbosity", NOT_IN_CHAT))
+    given = msgspec.structs.asdict(request)  # the fields only a natively served Responses endpoint takes
+    unsent.extend((name, NOT_IN_CHAT) for name in CreateResponse.NATIVE_ONLY if given.get(name) is not None)
+    return unsent
+
+
+def judge_unsent(request: CreateResponse, policy: Policy) -> list[RequestWarning]:
+    """The spec's unsupported-parameter `policy` applied to `unsent_settings`: warnings (`warn`, `drop`), or
+    a `MappingError` naming the first one (`error`), before any I/O."""
+    from .transforms import Context
+
+    ctx = Context(policy.provider)
+    for name, why in unsent_settings(request):
+        policy.unsupported(name, policy.default, ctx, why)
+    return ctx.warnings
 
 
 def _messages(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -247,13 +326,32 @@ def reasoning_items(message: ChatCompletionMessage) -> list[ReasoningItem]:
     return []
 
 
-def output_items(message: ChatCompletionMessage) -> list[OutputItem]:
+def logprobs_of(raw: Any) -> list[dict[str, Any]]:
+    """Chat logprobs (`{"content": [{token, logprob, bytes, top_logprobs}]}`) as Responses `output_text`
+    logprobs (the same entries, `bytes` filled in where the provider left it out)."""
+    entries = raw.get("content") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [_logprob(entry, True) for entry in entries if isinstance(entry, dict)]
+
+
+def _logprob(entry: dict[str, Any], top: bool) -> dict[str, Any]:
+    token = str(entry.get("token", ""))
+    out: dict[str, Any] = {"token": token, "bytes": entry.get("bytes") or list(token.encode()),
+                           "logprob": float(entry.get("logprob") or 0.0)}
+    if top:
+        out["top_logprobs"] = [_logprob(alt, False) for alt in entry.get("top_logprobs") or ()
+                               if isinstance(alt, dict)]
+    return out
+
+
+def output_items(message: ChatCompletionMessage, logprobs: Any = None) -> list[OutputItem]:
     """A chat message as output items, in OpenAI's order: reasoning, the message, function calls."""
     items: list[OutputItem] = list(reasoning_items(message))
     content: list[OutputText | Refusal] = []
     text = message.text()
     if text:
-        content.append(OutputText(text=text))
+        content.append(OutputText(text=text, logprobs=logprobs_of(logprobs)))
     if message.refusal:
         content.append(Refusal(refusal=message.refusal))
     if content:
@@ -291,7 +389,7 @@ def response_shell(request: CreateResponse, response_id: str, created_at: float,
         tool_choice="auto" if request.tool_choice is None else request.tool_choice,
         tools=list(request.tools or []),
         top_p=request.top_p,
-        truncation=request.truncation or "disabled",
+        truncation="disabled",  # what a translated request does (`auto` is judged by the spec's policy)
         user=request.user,
     )
 
@@ -303,7 +401,7 @@ def to_response(
     response = response_shell(request, response_id, created_at, result.model)
     choice = result.choices[0] if result.choices else None
     if choice is not None:
-        response.output = output_items(choice.message)
+        response.output = output_items(choice.message, choice.logprobs)
     status, details = finish_status(choice.finish_reason if choice else None)
     response.status = status  # type: ignore[assignment]
     response.incomplete_details = details

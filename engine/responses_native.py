@@ -17,10 +17,8 @@ import msgspec
 
 from .errors import StreamError
 from .frames import FrameLike
-from .gateway import RequestWarning
 from .redaction import preview
 from .responses_types import (
-    CreateResponse,
     ErrorEvent,
     OtherStreamEvent,
     Response,
@@ -114,12 +112,3 @@ def latest_response(event: NativeEvent, current: Response | None) -> Response | 
         return msgspec.structs.replace(current, status="failed",
                                        error=ResponseError(code=event.code or "error", message=event.message))
     return current
-
-
-def untranslated(request: CreateResponse, provider: str | None) -> list[RequestWarning]:
-    """A warning per field only a native Responses endpoint takes, for a request translated through chat."""
-    data = request.to_dict()
-    return [RequestWarning(code="unsupported_parameter", param=name,
-                           message=f"{name} is not supported by {provider or 'this provider'}'s chat translation of "
-                           "the Responses API; it was not sent")
-            for name in CreateResponse.NATIVE_ONLY if data.get(name) is not None]

@@ -3,8 +3,10 @@
 Text deltas open a message item (`output_item.added`, `content_part.added`, then `output_text.delta`s); tool-call
 deltas open one `function_call` item per call index (`function_call_arguments.delta`s); reasoning deltas open a
 reasoning item with one summary part. `finish()` closes every open item in output order and ends with
-`response.completed` or `response.incomplete` carrying the whole `Response`. Sequence numbers are consecutive
-from 0. Pure: the runtime feeds chunks and yields what comes back.
+`response.completed` or `response.incomplete` carrying the whole `Response`; `fail(err)` instead ends a stream
+that broke (an error event mid-stream, a cut or stalled stream) with an `error` event and `response.failed`, whose
+`Response` has `status: failed`, the `error` and the items so far. Sequence numbers are consecutive from 0. Pure:
+the runtime feeds chunks and yields what comes back.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import Any
 
 import msgspec
 
+from .errors import LLMError, RateLimitError
 from .gateway import ChatCompletionChunk, RequestWarning, Usage
-from .responses_map import finish_status, new_id, usage_of
+from .responses_map import finish_status, logprobs_of, new_id, usage_of
 from .responses_types import (
     ContentPartAddedEvent,
     ContentPartDoneEvent,
+    ErrorEvent,
     FunctionCallArgumentsDeltaEvent,
     FunctionCallArgumentsDoneEvent,
     FunctionCallItem,
@@ -36,6 +40,8 @@ from .responses_types import (
     Response,
     ResponseCompletedEvent,
     ResponseCreatedEvent,
+    ResponseError,
+    ResponseFailedEvent,
     ResponseIncompleteEvent,
     ResponseInProgressEvent,
     ResponseStreamEvent,
@@ -43,10 +49,17 @@ from .responses_types import (
 )
 
 
+def failure_code(err: LLMError) -> str:
+    """The `error.code` OpenAI would give a response that failed with `err` (its codes are a closed list): a
+    rate limit (by class, or an error event whose type says so) or a server error."""
+    limited = isinstance(err, RateLimitError) or "rate_limit" in (err.error_type or "").lower()
+    return "rate_limit_exceeded" if limited else "server_error"
+
+
 class _Open:
     """An output item being streamed: its index, id and the text gathered so far."""
 
-    __slots__ = ("arguments", "call_id", "id", "index", "kind", "name", "signature", "text")
+    __slots__ = ("arguments", "call_id", "id", "index", "kind", "logprobs", "name", "signature", "text")
 
     def __init__(self, kind: str, index: int, item_id: str) -> None:
         self.kind = kind
@@ -57,6 +70,7 @@ class _Open:
         self.call_id = ""
         self.name = ""
         self.signature: str | None = None
+        self.logprobs: list[dict[str, Any]] = []
 
 
 class ResponseEventBuilder:
@@ -104,7 +118,7 @@ class ResponseEventBuilder:
             if reasoning or delta.reasoning_details:
                 self._reason(reasoning or "", delta.reasoning_details, events)
             if delta.content:
-                self._text(delta.content, events)
+                self._text(delta.content, events, choice.logprobs)
             for call in delta.tool_calls or ():
                 self._call(call.index, call.id, call.function.name if call.function else None,
                            call.function.arguments if call.function else None, events)
@@ -132,7 +146,7 @@ class ResponseEventBuilder:
             events.append(ReasoningSummaryTextDeltaEvent(sequence_number=self._next(), item_id=item.id,
                                                          output_index=item.index, summary_index=0, delta=text))
 
-    def _text(self, text: str, events: list[ResponseStreamEvent]) -> None:
+    def _text(self, text: str, events: list[ResponseStreamEvent], logprobs: Any = None) -> None:
         item = self._message
         if item is None:
             self._close_reasoning(events)
@@ -142,8 +156,14 @@ class ResponseEventBuilder:
             events.append(ContentPartAddedEvent(sequence_number=self._next(), item_id=item.id,
                                                 output_index=item.index, content_index=0, part=OutputText(text="")))
         item.text.append(text)
+        if logprobs is None:
+            events.append(OutputTextDeltaEvent(sequence_number=self._next(), item_id=item.id,
+                                               output_index=item.index, content_index=0, delta=text))
+            return
+        entries = logprobs_of(logprobs)
+        item.logprobs.extend(entries)
         events.append(OutputTextDeltaEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
-                                           content_index=0, delta=text))
+                                           content_index=0, delta=text, logprobs=entries))
 
     def _call(self, index: int, call_id: str | None, name: str | None, arguments: str | None,
               events: list[ResponseStreamEvent]) -> None:
@@ -187,10 +207,10 @@ class ResponseEventBuilder:
         self._message = None
         text = "".join(item.text)
         events.append(OutputTextDoneEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
-                                          content_index=0, text=text))
+                                          content_index=0, text=text, logprobs=item.logprobs))
         events.append(ContentPartDoneEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
-                                           content_index=0, part=OutputText(text=text)))
-        done = OutputMessage(id=item.id, content=[OutputText(text=text)])
+                                           content_index=0, part=OutputText(text=text, logprobs=item.logprobs)))
+        done = OutputMessage(id=item.id, content=[OutputText(text=text, logprobs=item.logprobs)])
         self.done[item.index] = done
         events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
 
@@ -226,3 +246,47 @@ class ResponseEventBuilder:
             end = ResponseIncompleteEvent(sequence_number=self._next(), response=response)
         events.append(end)
         return events
+
+    def fail(self, err: LLMError, warnings: list[RequestWarning] | None = None, provider: str | None = None
+             ) -> list[ResponseStreamEvent]:
+        """End a broken stream: an `error` event, then `response.failed` with the items so far (the open ones
+        `incomplete`, with what they had gathered). No `output_item.done` for the open items: they never ended."""
+        code = failure_code(err)
+        message = str(err)
+        response = self.interrupted()
+        response.status = "failed"
+        response.incomplete_details = None
+        response.error = ResponseError(code=code, message=message, type=err.error_type)
+        response.warnings = list(warnings or ())
+        response.provider = provider
+        return [ErrorEvent(sequence_number=self._next(), message=message, code=code),
+                ResponseFailedEvent(sequence_number=self._next(), response=response)]
+
+    def interrupted(self) -> Response:
+        """The response with what arrived so far (the open items `incomplete`, no events): for a stream that
+        failed or was left early."""
+        items: list[OutputItem | None] = list(self.done)
+        for item in (self._reasoning, self._message, *self._calls.values()):
+            if item is not None and items[item.index] is None:
+                items[item.index] = self._partial(item)
+        response = self.response
+        response.output = [item for item in items if item is not None]
+        response.usage = usage_of(self._usage)
+        return response
+
+    @property
+    def chat_usage(self) -> Usage | None:
+        """The chat usage the stream reported (with its cost, when a routing file prices the model)."""
+        return self._usage
+
+    @staticmethod
+    def _partial(item: _Open) -> OutputItem:
+        text = "".join(item.text)
+        if item.kind == "message":
+            return OutputMessage(id=item.id, content=[OutputText(text=text, logprobs=item.logprobs)],
+                                 status="incomplete")
+        if item.kind == "reasoning":
+            return ReasoningItem(id=item.id, summary=[SummaryText(text=text)], encrypted_content=item.signature,
+                                 status="incomplete")
+        return FunctionCallItem(id=item.id, call_id=item.call_id, name=item.name, arguments="".join(item.arguments),
+                                status="incomplete")

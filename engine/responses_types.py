@@ -244,8 +244,13 @@ class IncompleteDetails(ResponsesStruct):
 
 
 class ResponseError(ResponsesStruct):
+    """Why a response failed: `code` is one of OpenAI's (`server_error`, `rate_limit_exceeded`, ...), `type` the
+    provider's own error type when it gave one."""
+
     code: str
     message: str
+    param: str | None = None
+    type: str | None = None
 
 
 LIBRARY_FIELDS = ("warnings", "provider")  # this library's own `Response` fields: left out of `to_dict()`

@@ -2,7 +2,7 @@
 
 The gateway's file is a list of model entries (`model`, `model_provider`, `inference_provider: {provider,
 model_name, endpoint}`, `price` in USD per million tokens, `limits`, `capabilities`, ...). On top of
-those fields an entry may carry `api_key_env`, `base_url`, `defaults` (request parameters used when the
+those fields an entry may carry `api_key_env`, `base_url`, `api_version`, `defaults` (request parameters used when the
 request has none) and an ordered `fallbacks` list of other entries' `model` names, with `fallback_on` naming
 error classes that also move to the next target. The file is validated like a spec: every problem at once,
 with file:line:col (`specs/schema/models-config.v1.json`).
@@ -62,6 +62,8 @@ class ModelEntry(msgspec.Struct, kw_only=True):
     # routing additions
     api_key_env: str | None = None
     base_url: str | None = None
+    api_version: str | None = None
+    """One of the versions the provider's spec declares (its `versions:`); default: the spec's own."""
     defaults: dict[str, Any] | None = None
     fallbacks: list[str] = msgspec.field(default_factory=list)
     fallback_on: list[str] = msgspec.field(default_factory=list)

@@ -29,12 +29,14 @@ from vllora_llm.engine.gateway_ops import (
     CreateEmbeddingResponse,
     CreateImageRequest,
     ImagesResponse,
+    OperationRequest,
+    OperationResult,
 )
 
 from .events import EventCallback
 from .genai_chat import CHAT, finish_chat
 from .instance import ChunkStream, ModelInstance, ProviderModelInstance
-from .observe import Observation, observe
+from .observe import Observation, Operation, observe
 from .otel import Telemetry
 from .transport import Timeouts, call_timeouts, unkept_stream
 
@@ -215,7 +217,7 @@ class CompletionsClient:
     A request naming `mcp_servers` (or a client with MCP / Python tool defaults, or a call given `tools=`) runs
     through the tool loop (`runtime/tool_loop.py`); every other request goes straight to the instance."""
 
-    __slots__ = ("_instance", "_listeners", "_loop", "_routes", "_telemetry")
+    __slots__ = ("_instance", "_listeners", "_loop", "_owner", "_routes", "_telemetry")
 
     def __init__(
         self,
@@ -231,6 +233,15 @@ class CompletionsClient:
         """A routing file's `defaults.mcp_servers` by model (looked up once here, not per call)."""
         self._listeners: tuple[EventCallback, ...] = () if events is None else (events,)
         self._telemetry = telemetry or Telemetry()
+        self._owner: CompletionsClient | None = None
+        """The observed client an `unobserved()` twin shares its tool loop with."""
+
+    def unobserved(self) -> CompletionsClient:
+        """This client without spans, metrics or events, sharing its instance and tool loop: for an operation
+        that observes the call itself (the Responses API), so one call is one span and its tokens count once."""
+        twin = CompletionsClient(self._instance, self._loop, telemetry=Telemetry.off())
+        twin._owner = self
+        return twin
 
     def _observe(
         self, request: ChatCompletionRequest, stream: bool, events: EventCallback | None
@@ -240,6 +251,8 @@ class CompletionsClient:
                        provider_name=self._instance.otel_provider_name)
 
     def _tool_loop(self) -> ToolLoop:
+        if self._owner is not None:  # one loop (and its MCP connections) per client, closed with it
+            self._loop = self._owner._tool_loop()
         if self._loop is None:
             from .tool_loop import ToolLoop  # lazily: most clients never run a tool loop
 
@@ -340,8 +353,9 @@ class CompletionsClient:
         `aggregate`); `events` receives this call's model events (besides the client's callback). Through
         the tool loop (see `create`), every turn's chunks and the tool events are yielded in order."""
         coerced = self._with_route_defaults(ChatCompletionRequest.coerce(request))
+        observed = events is not None or bool(self._listeners) or self._telemetry.instruments() is not None
         if self._uses_loop(coerced, tools):
-            return self._tool_loop().stream(
+            loop_stream = self._tool_loop().stream(
                 self._instance,
                 coerced,
                 timeout=timeout,
@@ -349,7 +363,10 @@ class CompletionsClient:
                 max_tool_steps=max_tool_steps,
                 tool_timeout=tool_timeout,
             )
-        if events is None and not self._listeners and self._telemetry.instruments() is None:
+            if observed:  # the whole loop is one call: its turns, retries and tool spans report to it
+                loop_stream.observe(partial(self._observe, coerced, True, events))
+            return loop_stream
+        if not observed:
             return ResultStream(self._instance, coerced, timeout, aggregate)
         start = partial(self._observe, coerced, True, events)
         return _ObservedResultStream(self._instance, coerced, timeout, start, aggregate)
@@ -438,37 +455,79 @@ class _ObservedResultStream(ResultStream):
 
 
 class EmbeddingsClient:
-    """Embeddings against one model instance: one vector per input, in input order, for every provider."""
+    """Embeddings against one model instance: one vector per input, in input order, for every provider.
+    Observed like chat (an `embeddings` span, metrics, model events) when someone listens."""
 
-    __slots__ = ("_instance",)
+    __slots__ = ("_instance", "_listeners", "_telemetry")
 
-    def __init__(self, instance: ModelInstance) -> None:
+    def __init__(self, instance: ModelInstance, telemetry: Telemetry | None = None,
+                 listeners: tuple[EventCallback, ...] = ()) -> None:
         self._instance = instance
+        self._telemetry = telemetry or Telemetry()
+        self._listeners = listeners
 
     async def create(
         self, request: CreateEmbeddingRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
     ) -> CreateEmbeddingResponse:
         """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
+        from .genai_ops import EMBEDDINGS, finish_embeddings
+
         coerced = CreateEmbeddingRequest.coerce(request)
-        with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
-            return cast(CreateEmbeddingResponse, await self._instance.run_operation("embeddings", coerced))
+        result = await _run_operation(self._instance, self._telemetry, self._listeners, EMBEDDINGS, coerced, timeout)
+        return cast(CreateEmbeddingResponse, _finished(result, finish_embeddings))
 
 
 class ImagesClient:
-    """Image generation against one model instance (`b64_json` from every provider, `url` where offered)."""
+    """Image generation against one model instance (`b64_json` from every provider, `url` where offered).
+    Observed like chat (a `generate_content` span, metrics, model events) when someone listens."""
 
-    __slots__ = ("_instance",)
+    __slots__ = ("_instance", "_listeners", "_telemetry")
 
-    def __init__(self, instance: ModelInstance) -> None:
+    def __init__(self, instance: ModelInstance, telemetry: Telemetry | None = None,
+                 listeners: tuple[EventCallback, ...] = ()) -> None:
         self._instance = instance
+        self._telemetry = telemetry or Telemetry()
+        self._listeners = listeners
 
     async def create(
         self, request: CreateImageRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
     ) -> ImagesResponse:
         """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
+        from .genai_ops import IMAGES, finish_images
+
         coerced = CreateImageRequest.coerce(request)
-        with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
-            return cast(ImagesResponse, await self._instance.run_operation("images", coerced))
+        result = await _run_operation(self._instance, self._telemetry, self._listeners, IMAGES, coerced, timeout)
+        return cast(ImagesResponse, _finished(result, finish_images))
+
+
+async def _run_operation(
+    instance: ModelInstance,
+    telemetry: Telemetry,
+    listeners: tuple[EventCallback, ...],
+    operation: Operation,
+    request: OperationRequest,
+    timeout: Timeouts | float | None,
+) -> tuple[OperationResult, Observation | None]:
+    """Run `request`'s operation on `instance`, inside its observation (None when nobody listens), which the
+    caller finishes with the result; a failure ends it here."""
+    observation = observe(telemetry, listeners, operation, request.model, request, stream=False,
+                          provider_name=instance.otel_provider_name)
+    with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
+        if observation is None:
+            return await instance.run_operation(request.operation, request), None
+        try:
+            with observation.active():  # retries, fallbacks and the target report to this call
+                return await instance.run_operation(request.operation, request), observation
+        except BaseException as err:
+            observation.fail(err)
+            raise
+
+
+def _finished(run: tuple[OperationResult, Observation | None], finish: Callable[[Any, Any], None]) -> OperationResult:
+    result, observation = run
+    if observation is not None:
+        finish(observation, result)
+    return result
 
 
 class VlloraLLMClient:
@@ -531,10 +590,13 @@ class VlloraLLMClient:
         timeout: Timeouts | float | None = None,
         max_retries: int = 2,
         spec_path: Sequence[str | Path] = (),
+        api_version: str | None = None,
         **options: Any,
     ) -> VlloraLLMClient:
         """A client for the provider spec `name` (found in `spec_path`, ``VLLORA_SPEC_PATH`` or the shipped
-        specs). The key comes from `api_key` or the spec's environment variable; options named like the spec's
+        specs), speaking its default API version or `api_version`, one the spec's `versions:` block declares
+        (e.g. ``"2026-10-21"`` on Anthropic, ``"v1"`` on Gemini; another is a `MappingError` listing them).
+        The key comes from `api_key` or the spec's environment variable; options named like the spec's
         endpoint placeholders fill them (``region="eu-west-1"`` for ``{region}``); other `options` go to
         `ProviderModelInstance` (e.g. `backoff_base`, `max_backoff`, `transport`), except the observers
         (`events`, `tracer_provider`, `meter_provider`: see `__init__`)."""
@@ -542,7 +604,7 @@ class VlloraLLMClient:
 
         observers = _pop_observers(options)
         tool_options = _tool_options(options)
-        plan = load_plan(name, spec_path)
+        plan = load_plan(name, spec_path, api_version)
         values = {key: str(options.pop(key)) for key in plan.placeholders if options.get(key) is not None}
         plan = plan.bind(values, options.get("environ"))
         instance = ProviderModelInstance(
@@ -585,10 +647,10 @@ class VlloraLLMClient:
         return self._completions
 
     def embeddings(self) -> EmbeddingsClient:
-        return EmbeddingsClient(self.instance)
+        return EmbeddingsClient(self.instance, self.telemetry, self._completions._listeners)
 
     def images(self) -> ImagesClient:
-        return ImagesClient(self.instance)
+        return ImagesClient(self.instance, self.telemetry, self._completions._listeners)
 
     def responses(self) -> ResponsesClient:
         """The Responses API (OpenAI's `CreateResponse` / `Response`), translated through the chat spec."""

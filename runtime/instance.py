@@ -60,6 +60,7 @@ from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Tra
 
 if TYPE_CHECKING:  # (the spec compiler is imported only by clients built from a spec)
     from vllora_llm.engine.operations import OperationPlan
+    from vllora_llm.engine.params import Policy
 
 __all__ = [
     "FRAMERS",
@@ -215,6 +216,13 @@ class ModelInstance(ABC):
     async def run_operation(self, operation: str, request: OperationInput) -> OperationResult:
         """An operation beside chat (`embeddings`, `images`): the instances built from a spec run it."""
         raise MappingError(f"{type(self).__name__} has no {operation} operation", path="model")
+
+    def unsupported_policy(self, model: str) -> Policy:
+        """What happens to a setting the provider of `model` cannot be sent (a spec's `policy.unsupported`;
+        `warn` for instances without a spec). The Responses translation applies it to its own settings."""
+        from vllora_llm.engine.params import Policy
+
+        return Policy(self.otel_provider_name or type(self).__name__, "warn")
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most instances hold nothing
         """Release connections; the default has none."""
@@ -415,6 +423,13 @@ class ProviderModelInstance(StreamOpeningInstance):
 
     def __repr__(self) -> str:
         return f"ProviderModelInstance({self.plan.name!r}, base_url={mask_url_passwords(repr(self.base_url))})"
+
+    def unsupported_policy(self, model: str) -> Policy:
+        found = getattr(self.plan, "unsupported_policy", None)
+        if callable(found):
+            policy: Policy = found(model)
+            return policy
+        return super().unsupported_policy(model)
 
     def _check_base_url(self, plan: ProviderPlan, base_url: str | None) -> tuple[str, ...]:
         """Validate the base URL the calls will use (when it can be known now) and return its password, a
@@ -623,7 +638,11 @@ class ProviderModelInstance(StreamOpeningInstance):
         raise err
 
     def authorize(self, wire: WireRequest) -> WireRequest:
-        """`wire` with our headers and the credentials added (what `_prepare` does for chat requests)."""
+        """`wire` with our headers and the credentials added (what `_prepare` does for chat requests); an
+        observed call learns where it goes."""
+        observation = CURRENT.get()
+        if observation is not None:
+            observation.target(self._otel_name, wire.url, self._secrets)
         if self._headers_only_auth:
             wire.headers = self._headers_for(wire)
             return wire

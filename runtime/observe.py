@@ -70,6 +70,8 @@ class Operation:
     """(request, stream) → attributes."""
     input_content: Callable[[Any], Mapping[str, Any]]
     """request → conventions-shaped content (`gen_ai.input.messages`, ...), JSON-encoded when recorded."""
+    output_tokens: bool = True
+    """Whether the operation produces tokens (embeddings do not: only input tokens are recorded)."""
 
 
 def observe(
@@ -95,7 +97,8 @@ class Observation:
     """One operation call as seen by telemetry; ended exactly once by `finish` or `fail`."""
 
     __slots__ = ("_address", "_content", "_ended", "_first_chunk", "_input_content", "_instruments", "_listeners",
-                 "_port", "_secrets", "_span", "_started", "model", "operation", "provider_name", "stream")
+                 "_output_tokens", "_port", "_secrets", "_span", "_started", "model", "operation", "provider_name",
+                 "stream")
 
     def __init__(
         self,
@@ -109,6 +112,7 @@ class Observation:
         provider_name: str | None,
     ) -> None:
         self.operation = operation.name
+        self._output_tokens = operation.output_tokens
         self.model = model
         self.stream = stream
         self.provider_name = provider_name
@@ -257,6 +261,8 @@ class Observation:
                 attributes["gen_ai.response.finish_reasons"] = list(finish_reasons)
             if usage is not None:
                 attributes.update(usage_attributes(usage))
+                if not self._output_tokens:
+                    del attributes["gen_ai.usage.output_tokens"]
             if cost is not None:
                 attributes["vllora.cost.usd"] = cost
             if self.provider_name is None:  # required: an instance that never named its provider
@@ -271,8 +277,9 @@ class Observation:
             instruments.duration.record(duration, metric_attributes)
             if usage is not None:
                 instruments.token_usage.record(usage.prompt_tokens, {**metric_attributes, "gen_ai.token.type": "input"})
-                instruments.token_usage.record(usage.completion_tokens,
-                                               {**metric_attributes, "gen_ai.token.type": "output"})
+                if self._output_tokens:
+                    instruments.token_usage.record(usage.completion_tokens,
+                                                   {**metric_attributes, "gen_ai.token.type": "output"})
         if self._listeners:
             emit(self._listeners, LlmStop(self.provider_name, response_model, usage,
                                           finish_reasons[0] if finish_reasons else None, cost, list(tool_calls)))

@@ -49,6 +49,9 @@ class _Api:
             else metrics.get_meter_provider)
 
 
+_OFF: Any = object()
+"""The providers of `Telemetry.off()`."""
+
 _PROVIDER_ENV = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
 _FROM_ENV: bool | None = None
 """Whether the environment names a provider for the API to load (looked at once)."""
@@ -119,8 +122,15 @@ class Telemetry:
         self._meter_provider = meter_provider
         self._cached: tuple[Any, Any, Instruments | None] | None = None
 
+    @classmethod
+    def off(cls) -> Telemetry:
+        """Telemetry that records nothing, whatever is configured (for calls another observation covers)."""
+        return cls(_OFF, _OFF)
+
     def instruments(self) -> Instruments | None:
         """The instruments to use now, or None when nothing would record them."""
+        if self._tracer_provider is _OFF:
+            return None
         api = _API or _api()
         if not api:
             return None

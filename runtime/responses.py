@@ -12,47 +12,62 @@ request goes to its own endpoint and the server keeps the conversation.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import deque
 from collections.abc import Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from vllora_llm.engine.errors import NotFoundError
+from vllora_llm.engine.errors import LLMError, NotFoundError
+from vllora_llm.engine.gateway import RequestWarning
 from vllora_llm.engine.responses_map import (
     input_items,
     items_as_input,
+    judge_unsent,
     new_id,
     response_shell,
     to_chat_request,
     to_response,
 )
-from vllora_llm.engine.responses_native import untranslated
 from vllora_llm.engine.responses_stream import ResponseEventBuilder
 from vllora_llm.engine.responses_types import CreateResponse, Response, ResponseStreamEvent
 
+from .genai_responses import RESPONSES, finish_responses
+from .observe import Observation, observe
 from .response_store import ResponseStore
 from .responses_native import NativeResponseStream, create_native
 from .transport import Timeouts
 
 if TYPE_CHECKING:
+    from vllora_llm.engine.gateway import ChatCompletionChunk
+
     from .client import CompletionsClient, ResultStream
 
 __all__ = ["ResponseEventStream", "ResponsesClient"]
 
 
 class ResponsesClient:
-    """Responses against one client's chat path; conversations kept in `store`."""
+    """Responses against one client's chat path; conversations kept in `store`. A call is observed (span,
+    metrics, model events) as one Responses operation (`genai_responses.py`); the chat call under it is not
+    observed again."""
 
-    __slots__ = ("_completions", "store")
+    __slots__ = ("_chat", "_completions", "store")
 
     def __init__(self, completions: CompletionsClient, store: ResponseStore) -> None:
         self._completions = completions
+        self._chat = completions.unobserved()
         self.store = store
 
     def native(self, request: CreateResponse) -> bool:
         """Whether the provider serves the Responses API itself (its spec declares the operation)."""
         return self._completions._instance.serves("responses", request.model)
+
+    def observe(self, request: CreateResponse, stream: bool) -> Observation | None:
+        """The call's observation, or None when nothing listens."""
+        completions = self._completions
+        return observe(completions._telemetry, completions._listeners, RESPONSES, request.model, request,
+                       stream=stream, provider_name=completions._instance.otel_provider_name)
 
     async def conversation(self, request: CreateResponse) -> list[dict[str, Any]]:
         """The items the model sees: the stored conversation of `previous_response_id`, then `input`."""
@@ -67,6 +82,11 @@ class ResponsesClient:
                                 path="previous_response_id")
         return stored + items
 
+    def unsent(self, request: CreateResponse) -> list[RequestWarning]:
+        """The warnings for the settings no chat request carries, by the spec's policy for the model (a
+        `MappingError` before any I/O when that policy is `error`)."""
+        return judge_unsent(request, self._completions._instance.unsupported_policy(request.model))
+
     async def keep(self, request: CreateResponse, items: list[dict[str, Any]], response: Response) -> None:
         """Store the conversation under the response's id (unless `store` is false)."""
         if request.store is not False:
@@ -79,19 +99,34 @@ class ResponsesClient:
         coerced = CreateResponse.coerce(request)
         if self.native(coerced):
             return await create_native(self._completions._instance, coerced, timeout)
+        unsent = self.unsent(coerced)
         items = await self.conversation(coerced)
         chat = to_chat_request(coerced, items)
-        result = await self._completions.create(chat, timeout=timeout)
+        observation = self.observe(coerced, False)
+        if observation is None:
+            result = await self._chat.create(chat, timeout=timeout)
+        else:
+            try:
+                with observation.active():  # retries, fallbacks and the target report to this call
+                    result = await self._chat.create(chat, timeout=timeout)
+            except BaseException as err:
+                observation.fail(err)
+                raise
         response = to_response(coerced, result, new_id("resp"), time.time())
-        response.warnings.extend(untranslated(coerced, response.provider))
+        response.warnings[:0] = unsent
+        if observation is not None:
+            if observation.wants_content() and response.output_text:
+                observation.content(response.output_text)
+            finish_responses(observation, response, result.usage)
         await self.keep(coerced, items, response)
         return response
 
     def create_stream(self, request: CreateResponse | dict[str, Any] | bytes | str, *,
                       timeout: Timeouts | float | None = None) -> ResponseEventStream | NativeResponseStream:
         """A streamed response: `async for event in ...`, `stream = await ...` (HTTP errors raise there) or
-        `async with ... as stream`; `stream.response` is the whole `Response` once the events are exhausted.
-        A natively served one passes the provider's events through (`NativeResponseStream`)."""
+        `async with ... as stream`; `stream.response` is the whole `Response` once the events are exhausted. A
+        failure once open yields `error` and `response.failed`, then raises the typed error (`stream.error`). A
+        natively served one passes the provider's events through (`NativeResponseStream`)."""
         coerced = CreateResponse.coerce(request)
         if self.native(coerced):
             return NativeResponseStream(self._completions._instance, coerced, timeout)
@@ -100,9 +135,15 @@ class ResponsesClient:
 
 class ResponseEventStream:
     """Responses stream events made from one chat stream (see `ResponsesClient.create_stream`). Leaving early
-    closes the HTTP response at once."""
+    closes the HTTP response at once.
 
-    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_items", "_pending", "_request", "_timeout")
+    A stream that breaks once open (the provider's error event, a cut or stalled stream) yields an `error` event
+    and then `response.failed` (as OpenAI's stream would, for code written against its SDK), and the next step
+    raises the typed `LLMError` (`StreamError`, `TimeoutError`, ...), so a loop never takes a failure for an end;
+    `error` and `response` (`status: failed`) stay readable after. Failing to open raises at once, no events."""
+
+    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_error", "_failure", "_first", "_items",
+                 "_observation", "_pending", "_request", "_timeout", "_unsent")
 
     def __init__(self, client: ResponsesClient, request: CreateResponse, timeout: Timeouts | float | None) -> None:
         self._client = client
@@ -114,15 +155,33 @@ class ResponseEventStream:
         self._pending: deque[ResponseStreamEvent] = deque()
         self._done = False
         self._closed = False
+        self._error: LLMError | None = None
+        """Raised once the failure's events were served."""
+        self._failure: LLMError | None = None
+        self._unsent: list[RequestWarning] = []
+        self._observation: Observation | None = None
+        self._first = True
 
     async def _open(self) -> ResultStream:
         if self._chunks is None:
             if self._closed:
                 raise RuntimeError("this stream was closed before it was opened")
+            self._unsent = self._client.unsent(self._request)
             self._items = await self._client.conversation(self._request)
             chat = to_chat_request(self._request, self._items)
-            self._chunks = await self._client._completions.create_stream(chat, timeout=self._timeout,
+            observation = self._observation = self._client.observe(self._request, True)
+            try:
+                if observation is None:
+                    self._chunks = await self._client._chat.create_stream(chat, timeout=self._timeout,
                                                                           aggregate=False)
+                else:
+                    with observation.active():
+                        self._chunks = await self._client._chat.create_stream(chat, timeout=self._timeout,
+                                                                              aggregate=False)
+            except BaseException as err:
+                if observation is not None:
+                    observation.fail(err)
+                raise
             self._builder = ResponseEventBuilder(response_shell(self._request, new_id("resp"), time.time()))
             self._pending.extend(self._builder.start())
         return self._chunks
@@ -151,36 +210,86 @@ class ResponseEventStream:
             return pending.popleft()
         if self._closed:
             raise StopAsyncIteration
+        if self._error is not None:  # after `error` and `response.failed`: the typed error, once
+            err, self._error = self._error, None
+            self._closed = True
+            raise err
         chunks = self._chunks if self._chunks is not None else await self._open()
         builder = self._builder
         assert builder is not None
+        observation = self._observation
         while not pending:
             if self._done:
                 raise StopAsyncIteration
             try:
-                chunk = await chunks.__anext__()
+                chunk = await (chunks.__anext__() if observation is None else self._observed(observation, chunks))
             except StopAsyncIteration:
                 self._done = True
-                pending.extend(builder.finish([*chunks.warnings, *untranslated(self._request, chunks.provider)],
-                                              chunks.provider))
+                pending.extend(builder.finish(self._unsent + chunks.warnings, chunks.provider))
+                if observation is not None:
+                    finish_responses(observation, builder.response, builder.chat_usage)
                 await self._client.keep(self._request, self._items, builder.response)
                 break
+            except LLMError as err:  # the provider's error event, a cut or stalled stream: the events, then raise
+                self._done = True
+                self._error = self._failure = err
+                pending.extend(builder.fail(err, self._unsent + chunks.warnings, chunks.provider))
+                if observation is not None:
+                    observation.fail(err)
+                break
+            except BaseException as err:  # cancelled (or a bug): the span says so, the exception goes on
+                if observation is not None:
+                    observation.fail(err)
+                raise
             pending.extend(builder.feed(chunk))
         return pending.popleft()
+
+    async def _observed(self, observation: Observation, chunks: ResultStream) -> ChatCompletionChunk:
+        """The next chunk, reported: the first one's time, and text deltas to model-event listeners."""
+        if self._first:
+            with observation.active():  # a stream may still be re-opened (retried) before its first chunk
+                chunk = await chunks.__anext__()
+            self._first = False
+            observation.first_chunk()
+        else:
+            chunk = await chunks.__anext__()
+        if observation.wants_content():
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    observation.content(choice.delta.content)
+        return chunk
+
+    def _end_early(self) -> None:
+        """A stream left before its end: the observation ends with what had arrived, and no error."""
+        observation, builder = self._observation, self._builder
+        if observation is not None and not observation.ended and builder is not None:
+            finish_responses(observation, builder.interrupted(), builder.chat_usage)
 
     async def aclose(self) -> None:
         """Stop now and release the connection (idempotent)."""
         self._closed = True
         if self._chunks is not None:
             await self._chunks.aclose()
+        self._end_early()
+
+    def __del__(self) -> None:
+        # A bare `async for` that breaks never calls aclose(); the chat stream releases its socket itself.
+        with contextlib.suppress(Exception):
+            self._end_early()
 
     @property
     def done(self) -> bool:
+        """True once the stream ended: completed, incomplete, or failed (then `error` says why)."""
         return self._done
 
     @property
+    def error(self) -> LLMError | None:
+        """The typed error a failed stream raised (after its `error` and `response.failed` events), else None."""
+        return self._failure
+
+    @property
     def response(self) -> Response:
-        """The whole `Response`; only after the stream ended."""
+        """The whole `Response` (`status: failed` with its `error` after a failure); only after the stream ended."""
         if not self._done or self._builder is None:
             raise RuntimeError("the stream has not ended yet: iterate it to the end")
         return self._builder.response

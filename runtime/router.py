@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -46,6 +46,9 @@ from vllora_llm.engine.routing import (
 from .instance import ChunkStream, ProviderModelInstance, StreamOpeningInstance
 from .observe import CURRENT
 
+if TYPE_CHECKING:
+    from vllora_llm.engine.params import Policy
+
 logger = logging.getLogger("vllora_llm")
 
 
@@ -57,6 +60,7 @@ class Target:
     model_name: str
     base_url: str | None = None
     api_key_env: str | None = None
+    api_version: str | None = None
     price: Price | None = None
     defaults: tuple[tuple[str, Any], ...] = ()
     fallback_on: tuple[str, ...] = ()
@@ -68,6 +72,7 @@ class Target:
             model_name=entry.inference_provider.model_name,
             base_url=entry.target_base_url,
             api_key_env=entry.api_key_env,
+            api_version=entry.api_version,
             price=entry.price,
             defaults=tuple((entry.defaults or {}).items()),
             fallback_on=tuple(entry.fallback_on),
@@ -89,7 +94,7 @@ class RouterModelInstance(StreamOpeningInstance):
         self._spec_path = tuple(spec_path)
         self._environ = environ if environ is not None else os.environ
         self._options = instance_options
-        self._instances: dict[tuple[str, str | None, str | None], ProviderModelInstance] = {}
+        self._instances: dict[tuple[str, str | None, str | None, str | None], ProviderModelInstance] = {}
         self.mcp_defaults: dict[str, Any] = {
             model: entry.defaults["mcp_servers"]
             for model, entry in (config.entries.items() if config is not None else ())
@@ -109,15 +114,21 @@ class RouterModelInstance(StreamOpeningInstance):
             raise unknown_model_error(model, self.config)
         return [Target(provider=parsed[0], model_name=parsed[1])]
 
+    def unsupported_policy(self, model: str) -> Policy:
+        """The first target's (the one every call tries first)."""
+        target = self.targets(model)[0]
+        return self._instance(target).unsupported_policy(target.model_name)
+
     def _instance(self, target: Target) -> ProviderModelInstance:
-        key = (target.provider, target.base_url, target.api_key_env)
+        key = (target.provider, target.base_url, target.api_key_env, target.api_version)
         found = self._instances.get(key)
         if found is None:
             from vllora_llm.engine.registry import load_plan
 
             api_key = self._environ.get(target.api_key_env) if target.api_key_env else None
             found = ProviderModelInstance(
-                load_plan(target.provider, self._spec_path).bind(None, self._environ),  # {placeholders} from env
+                load_plan(target.provider, self._spec_path, target.api_version)
+                .bind(None, self._environ),  # {placeholders} from env
                 api_key=api_key,
                 base_url=target.base_url,
                 environ=self._environ,

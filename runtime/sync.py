@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessageWithFinishReason,
@@ -252,6 +253,11 @@ class SyncResponseEventStream:
     @property
     def response(self) -> Response:
         return self._stream.response
+
+    @property
+    def error(self) -> LLMError | None:
+        """The typed error a failed stream raised after its `error` and `response.failed` events."""
+        return self._stream.error
 
 
 class SyncVlloraLLMClient:

@@ -3,12 +3,13 @@
 It yields every model turn's chunks and the loop's `ToolStartEvent` / `ToolResultEvent`s in order; once done,
 `response` is the last turn's message with the loop's `tool_steps` and the usage summed over every turn.
 Leaving early (break, an exception, cancellation, `aclose()`) closes the open HTTP stream and cancels the
-running tool calls.
+running tool calls. When someone listens, the whole loop is one observed call (`observe`): every turn's model
+calls, retries and tool spans report to it, and it ends with the final answer (usage summed over the turns).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Callable, Generator
 from types import TracebackType
 from typing import Any
 
@@ -20,7 +21,9 @@ from vllora_llm.engine.gateway import (
 )
 
 from .client import ResultStream
+from .genai_chat import finish_chat
 from .instance import ModelInstance
+from .observe import Observation
 from .tool_events import ToolResultEvent, ToolStartEvent
 
 __all__ = ["ToolLoopStream"]
@@ -39,15 +42,54 @@ class ToolLoopStream(ResultStream):
         self._closed = False
         self._first: ChatCompletionChunk | None = None
         self._started = False
+        self._start: Callable[[], Observation | None] | None = None
+        self._observation: Observation | None = None
+        self._text_seen = False
+
+    def observe(self, start: Callable[[], Observation | None]) -> None:
+        """Report the loop to the observation `start` opens when the stream opens (a stream never opened was
+        never a call)."""
+        self._start = start
+
+    async def _next(self) -> ChatCompletionChunk:
+        observation = self._observation
+        if observation is None or observation.ended:
+            return await self._events.__anext__()
+        with observation.active():  # the turns' model calls, retries and tool calls report to this call
+            chunk = await self._events.__anext__()
+        if not isinstance(chunk, (ToolStartEvent, ToolResultEvent)):
+            if not self._text_seen:
+                self._text_seen = True
+                observation.first_chunk()
+            if observation.wants_content():
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        observation.content(choice.delta.content)
+        return chunk
+
+    def _fail(self, err: BaseException) -> None:
+        if self._observation is not None:
+            self._observation.fail(err)
+
+    def _end(self) -> None:
+        """End the observation with the final answer, or what had arrived when left early (no error)."""
+        observation = self._observation
+        if observation is not None and not observation.ended:
+            finish_chat(observation, self.aggregate())
 
     async def _opened(self) -> ToolLoopStream:
         if not self._started:
             self._started = True
+            start, self._start = self._start, None
+            if start is not None:
+                self._observation = start()
             try:  # open now so that connection and HTTP errors raise at the await, like ResultStream
-                self._first = await self._events.__anext__()
+                self._first = await self._next()
             except StopAsyncIteration:
                 self._done = True
-            except BaseException:
+                self._end()
+            except BaseException as err:
+                self._fail(err)
                 await self.aclose()
                 raise
         return self
@@ -75,11 +117,13 @@ class ToolLoopStream(ResultStream):
             if self._done or self._closed:
                 raise StopAsyncIteration
             try:
-                chunk = await self._events.__anext__()
+                chunk = await self._next()
             except StopAsyncIteration:
                 self._done = True
+                self._end()
                 raise
-            except BaseException:
+            except BaseException as err:
+                self._fail(err)
                 await self.aclose()
                 raise
         if isinstance(chunk, (ToolStartEvent, ToolResultEvent)):
@@ -95,6 +139,7 @@ class ToolLoopStream(ResultStream):
             aclose = getattr(self._events, "aclose", None)
             if aclose is not None:
                 await aclose()
+            self._end()
 
     @property
     def done(self) -> bool:

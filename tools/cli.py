@@ -1,7 +1,7 @@
 """`vllora-llm`: the command line. Subcommands live in their own modules and are imported on use.
 
     vllora-llm spec validate [PATH...]     check specs (built-ins + VLLORA_SPEC_PATH by default)
-    vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M] [--region R] [--option K=V]...
+    vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M] [--region R] [--option K=V]... [--api-version V]
                            [--operation chat|embeddings|images|responses]
     vllora-llm spec transforms             list the named transforms with their examples
     vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]]
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--region", help="the {region} of the endpoint (e.g. Bedrock's), instead of AWS_REGION")
     render.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="fill an endpoint placeholder the spec declares (repeatable)")
+    render.add_argument("--api-version", help="render for another API version the spec declares (its versions:)")
     render.add_argument("--operation", choices=("chat", "embeddings", "images", "responses"), default="chat",
                         help="the operation the request is for (default chat)")
     spec_sub.add_parser("transforms", help="list the named transforms and their examples")
@@ -144,7 +145,7 @@ def _run(argv: Sequence[str] | None) -> int:
             return spec_commands.render(
                 args.provider, args.request, stream=args.stream, model=args.model, base_url=args.base_url,
                 options=[*args.option, *([f"region={args.region}"] if args.region is not None else [])],
-                operation=args.operation,
+                operation=args.operation, api_version=args.api_version,
             )
         if args.spec_command == "matrix":
             from .matrix import run as run_matrix

@@ -81,9 +81,11 @@ def render(
     base_url: str | None,
     options: list[str] | None = None,
     operation: str = "chat",
+    api_version: str | None = None,
 ) -> int:
     """Print the wire request. The streamed call when `--stream` or the request's own `"stream": true`
-    says so; `options` (`region=eu-west-1`) fill the endpoint placeholders the spec declares."""
+    says so; `options` (`region=eu-west-1`) fill the endpoint placeholders the spec declares; `api_version`
+    picks one of the versions it declares."""
     from vllora_llm.engine.errors import LLMError
     from vllora_llm.engine.gateway import ChatCompletionRequest
     from vllora_llm.engine.gateway_ops import OPERATION_TYPES
@@ -102,7 +104,7 @@ def render(
         raw["model"] = model
     plan = None
     try:
-        plan = load_plan(provider).bind(values)
+        plan = load_plan(provider, api_version=api_version).bind(values)
         if operation == "chat":
             request = ChatCompletionRequest.coerce(raw)
             stream = stream or request.stream is True

@@ -130,6 +130,10 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
         facts.append(("extends", " → ".join(f"`{e}`" for e in extends)))
     if meta.get("api_version"):
         facts.append(("provider API version", f"`{meta['api_version']}`"))
+    for version, entry in (spec.get("versions") or {}).items():
+        note = (entry or {}).get("note")
+        facts.append(("other API version", f"`{version}`" + (f": {note}" if note else "")
+                      + f" (`api_version=\"{version}\"`)"))
     if meta.get("docs_url"):
         facts.append(("provider docs", str(meta["docs_url"])))
     out += ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in facts), ""]

@@ -423,7 +423,7 @@ def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], di
         if not isinstance(path, str):
             continue
         for name in re.findall(r"\{([^}]*)\}", path):
-            if name != "model":
+            if name not in ("model", "api_version"):
                 spot: Path = (*where, key, "path")
                 diags.add(
                     doc.file,
@@ -431,7 +431,7 @@ def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], di
                     "SPEC037",
                     format_path(spot),
                     f"unknown placeholder {{{name}}} in {path!r}",
-                    hint="only {model} is filled in",
+                    hint="only {model} and {api_version} are filled in",
                 )
     base_url = endpoint.get("base_url")
     declared = set(endpoint.get("placeholders") or {})
@@ -563,10 +563,11 @@ def _check_operation_layer(
     for key in ("endpoint", "stream"):  # (`stream`: the streamed call's endpoint, where the operation has one)
         path = (layer.get(key) or {}).get("path")
         for placeholder in re.findall(r"\{([^}]*)\}", path) if isinstance(path, str) else ():
-            if placeholder != "model":
+            if placeholder not in ("model", "api_version"):
                 spot: Path = (*where, key, "path")
                 diags.add(doc.file, doc.mark(spot), "SPEC037", format_path(spot),
-                          f"unknown placeholder {{{placeholder}}} in {path!r}", hint="only {model} is filled in")
+                          f"unknown placeholder {{{placeholder}}} in {path!r}",
+                          hint="only {model} and {api_version} are filled in")
     over = (layer.get("fan_out") or {}).get("over")
     if isinstance(over, str) and over not in names:
         spot = (*where, "fan_out", "over")

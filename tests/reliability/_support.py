@@ -65,6 +65,7 @@ async def wait_until(predicate: Any, seconds: float = 1.0) -> bool:
 
 def client_for(server: LocalProviderServer, **options: Any) -> VlloraLLMClient:
     provider = options.pop("provider", "openai")
+    base_url = options.pop("base_url", server.openai_base_url)
     options.setdefault("backoff_base", 0.01)
     options.setdefault("max_backoff", 0.02)
-    return VlloraLLMClient.from_provider(provider, api_key=KEY, base_url=server.openai_base_url, **options)
+    return VlloraLLMClient.from_provider(provider, api_key=KEY, base_url=base_url, **options)

@@ -4,7 +4,10 @@ against the local provider server.
 A row says which faults the server applies to the next requests (one per attempt, in order), whether the
 call streams, and what the caller must see: the reply, or one exact error class with its attempt count,
 within a time limit. Adding a case is adding a row. Every row also checks that no connection is left in
-use afterwards. Cancellation (the task or the loop) and the connect timeout follow the table.
+use afterwards. Rows with `api="responses"` go through `client.responses()` on a translated provider
+(Anthropic's wire format): there a stream that fails after it opened must also have ended with the `error` and
+`response.failed` events before the typed error. Cancellation (the task or the loop) and the connect timeout
+follow the table.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ FIRST_CHUNK = (
 )
 ERROR_EVENT = b'data: {"error":{"message":"The server is overloaded","type":"server_error","code":null}}\n\n'
 HTML_PAGE = b"<html><body><h1>Welcome to nginx!</h1></body></html>\n"
+ANTHROPIC_ERROR_EVENT = (Path(__file__).resolve().parents[1] / "recordings" / "anthropic"
+                         / "stream_error_overloaded_midstream_handwritten.sse").read_bytes()
+RESPONSES: dict[str, Any] = {"api": "responses", "provider": "anthropic"}
+RESPONSES_REQUEST: dict[str, Any] = {"model": "claude-sonnet-4-5", "input": "hi"}
 
 
 def http_date(seconds: float) -> str:
@@ -87,6 +94,8 @@ class Row:
     """A per-call timeout (`create(..., timeout=)`) over the client's."""
     provider: str = "openai"
     max_retries: int = 2
+    api: str = "chat"
+    """`chat` (`client.completions()`) or `responses` (`client.responses()`, on the `anthropic` provider)."""
 
 
 TABLE: list[Row] = [
@@ -171,6 +180,23 @@ TABLE: list[Row] = [
     Row("1mb-single-sse-event", (Fault(big_event_bytes=1_000_000),), True, REPLY_1MB, 1, 3.0),
     Row("gzip-body", (Fault(gzip=True),), False, REPLY, 1, 1.0),
     Row("gzip-stream", (Fault(gzip=True),), True, REPLY, 1, 1.0),
+    # ---- the Responses API (translated through the chat spec): the same faults, its own events -------------
+    Row("responses-429-retried", (Fault(status=429, headers={"retry-after-ms": "50"}),), False, REPLY, 2, 1.5,
+        **RESPONSES),
+    Row("responses-429-retried-stream", (Fault(status=429, headers={"retry-after-ms": "50"}),), True, REPLY, 2,
+        1.5, **RESPONSES),
+    Row("responses-429-exhausted-stream", (Fault(status=429, headers={"retry-after-ms": "10"}, times=3),), True,
+        RateLimitError, 3, 1.5, status=429, **RESPONSES),
+    Row("responses-cut-stream-before-any-chunk", (Fault(cut_after_chunks=0),), True, REPLY, 2, 1.5, **RESPONSES),
+    Row("responses-cut-stream", (Fault(cut_after_chunks=4),), True, StreamError, 1, 0.7, chunks_first=True,
+        match="connection lost mid-stream", **RESPONSES),
+    Row("responses-error-event", (replay(ANTHROPIC_ERROR_EVENT, content_type=SSE),), True, StreamError, 1, 0.7,
+        chunks_first=True, match="Overloaded", **RESPONSES),
+    Row("responses-stalled-stream", (Fault(stall_after_chunks=4),), True, TimeoutError, 1, 1.0, chunks_first=True,
+        match="read timeout", **RESPONSES),
+    Row("responses-stalled-before-any-chunk", (Fault(stall_after_chunks=0, times=3),), True, TimeoutError, 3, 2.0,
+        min_s=0.85, match="read timeout", **RESPONSES),  # retried while no chunk reached the caller; then failed
+    Row("responses-500-then-success", (Fault(status=500),), False, REPLY, 2, 1.5, **RESPONSES),
 ]
 
 
@@ -190,6 +216,8 @@ def materialize(fault: Fault) -> Fault:
 
 async def call(client: VlloraLLMClient, row: Row) -> tuple[Any, int]:
     """(the reply text or the LLMError raised, chunks the caller received first)."""
+    if row.api == "responses":
+        return await call_responses(client, row)
     received = 0
     try:
         if row.stream:
@@ -202,12 +230,36 @@ async def call(client: VlloraLLMClient, row: Row) -> tuple[Any, int]:
         return err, received
 
 
+async def call_responses(client: VlloraLLMClient, row: Row) -> tuple[Any, int]:
+    """`call` through `client.responses()`: text deltas count as chunks; a stream that failed once open must
+    have ended with `error` then `response.failed` (the same error) before raising."""
+    if not row.stream:
+        try:
+            return (await client.responses().create(RESPONSES_REQUEST, timeout=row.call_timeout)).output_text, 0
+        except LLMError as err:
+            return err, 0
+    kinds: list[str] = []
+    stream = client.responses().create_stream(RESPONSES_REQUEST, timeout=row.call_timeout)
+    try:
+        async for event in stream:
+            kinds.append(event.type)
+    except LLMError as err:
+        if kinds:
+            assert kinds[-2:] == ["error", "response.failed"], kinds
+            assert stream.error is err and stream.response.status == "failed"
+        return err, kinds.count("response.output_text.delta")
+    assert kinds[-1] == "response.completed", kinds
+    return stream.response.output_text, kinds.count("response.output_text.delta")
+
+
 @pytest.mark.parametrize("row", TABLE, ids=[row.id for row in TABLE])
 async def test_fault(row: Row, server: LocalProviderServer, spec_dir: Path) -> None:
     server.faults.push(*(materialize(f) for f in row.faults))
     loop = asyncio.get_running_loop()
+    base_url = server.base_url_for(row.provider) if row.api == "responses" else server.openai_base_url
     async with client_for(
-        server, provider=row.provider, spec_path=[spec_dir], timeout=row.timeout, max_retries=row.max_retries
+        server, provider=row.provider, spec_path=[spec_dir], timeout=row.timeout, max_retries=row.max_retries,
+        base_url=base_url,
     ) as client:
         started = loop.time()
         try:
@@ -224,7 +276,7 @@ async def test_fault(row: Row, server: LocalProviderServer, spec_dir: Path) -> N
         if row.expect == REPLY_1MB:
             assert outcome.count("x") >= 999_000 and outcome.replace("x", "") == REPLY.replace("x", "")
         else:
-            assert outcome == REPLY
+            assert outcome == (REPLY.replace("openai", row.provider) if row.api == "responses" else REPLY)
     else:
         assert type(outcome) is row.expect, f"{row.id}: expected {row.expect.__name__}, got {outcome!r}"
         assert outcome.attempts == row.attempts
@@ -247,7 +299,8 @@ def test_the_table_covers_every_fault_of_the_issue() -> None:
                    "429-retry-delay-in-body", "x-should-retry-true", "x-should-retry-false", "500-then-success",
                    "reset-before-headers", "reset-mid-body", "truncated-stream", "slow-drip", "stalled-stream",
                    "malformed-json", "1mb-single-sse-event", "html-proxy-page", "gzip-body", "gzip-stream",
-                   "per-call-timeout", "total-timeout", "408", "409", "503"]:
+                   "per-call-timeout", "total-timeout", "408", "409", "503", "responses-429-retried",
+                   "responses-cut-stream", "responses-error-event"]:
         assert needed in ids, needed
     classes = {row.expect for row in TABLE if not isinstance(row.expect, str)}
     assert {RateLimitError, ProviderError, InvalidRequestError, ConnectionError, StreamError, TimeoutError} <= classes
@@ -362,6 +415,62 @@ async def test_leaving_releases_the_connection_at_once(server: LocalProviderServ
         in_use, idle = connections(client)
         assert in_use == 0 and in_use + idle <= baseline
         assert (await client.completions().create(REQUEST)).text() == REPLY  # the pool still works
+
+
+async def _cancel_responses_stream(client: VlloraLLMClient) -> None:
+    started = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in client.responses().create_stream(RESPONSES_REQUEST):
+            if event.type == "response.output_text.delta":
+                started.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(started.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def _break_responses_stream(client: VlloraLLMClient) -> None:
+    async for event in client.responses().create_stream(RESPONSES_REQUEST):
+        if event.type == "response.output_text.delta":
+            break
+
+
+async def _exception_inside_responses_async_with(client: VlloraLLMClient) -> None:
+    with pytest.raises(KeyError):
+        async with client.responses().create_stream(RESPONSES_REQUEST) as stream:
+            async for _ in stream:
+                raise KeyError("the caller's own bug")
+
+
+RESPONSES_LEAVES = [
+    ("cancel-dripping-responses-stream", Fault(drip_s=0.05), _cancel_responses_stream),
+    ("cancel-stalled-responses-stream", Fault(stall_after_chunks=4), _cancel_responses_stream),
+    ("break-out-of-responses-stream", Fault(drip_s=0.05), _break_responses_stream),
+    ("exception-inside-responses-async-with", Fault(drip_s=0.05), _exception_inside_responses_async_with),
+]
+
+
+@pytest.mark.parametrize(("fault", "leave"), [c[1:] for c in RESPONSES_LEAVES], ids=[c[0] for c in RESPONSES_LEAVES])
+async def test_leaving_a_responses_stream_closes_the_connection(
+    server: LocalProviderServer, fault: Fault, leave: Any
+) -> None:
+    """Cancelling, breaking out of or raising inside a Responses stream closes its connection at once: the
+    server sees the client go (one close on 127.0.0.1) while the stream is still dripping or stalled."""
+    async with client_for(server, provider="anthropic", base_url=server.base_url_for("anthropic"),
+                          timeout=Timeouts(connect=1, read=10, total=10)) as client:
+        assert (await client.responses().create(RESPONSES_REQUEST)).output_text  # warm: one keep-alive connection
+        assert sum(connections(client)) == 1 and server.open_connections == 1
+        server.faults.push(fault)
+        async with asyncio.timeout(GUARD):
+            await leave(client)
+        assert await wait_until(lambda: server.disconnects == 1), "the server never saw the client go"
+        assert await wait_until(lambda: server.open_connections <= 1)
+        in_use, idle = connections(client)
+        assert in_use == 0 and in_use + idle <= 1
+        assert (await client.responses().create(RESPONSES_REQUEST)).output_text  # the pool still works
 
 
 # ---- the blocking facade takes the per-call timeout too -----------------------------------------------------

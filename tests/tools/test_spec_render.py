@@ -282,3 +282,24 @@ def test_render_a_native_responses_call_plain_and_streamed(capsys: pytest.Captur
         assert err == "warning: provider_specific.top_k is not supported by openai; it was not sent\n"
     code, out, err = run(capsys, "render", "anthropic", f"{REQUESTS}/responses.json", "--operation", "responses")
     assert (code, out) == (1, "") and "anthropic has no responses operation" in err
+
+
+@pytest.mark.parametrize(("provider", "version", "model"), [("anthropic", "2026-10-21", "claude-sonnet-4-5"),
+                                                            ("gemini", "v1", "gemini-2.5-flash")])
+def test_render_another_api_version(
+    capsys: pytest.CaptureFixture[str], snapshot: object, provider: str, version: str, model: str
+) -> None:
+    argv = ["render", provider, f"{REQUESTS}/stream_true.json", "--model", model]
+    default = json.loads(run(capsys, *argv)[1])
+    code, out, err = run(capsys, *argv, "--api-version", version)
+    assert (code, "error" in err) == (0, False)
+    assert out == snapshot
+    chosen = json.loads(out)
+    assert chosen["body"] == default["body"]  # these versions change how the call is addressed, not the body
+    assert (chosen["url"], chosen["headers"]) != (default["url"], default["headers"])
+
+
+def test_render_an_undeclared_api_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "render", "gemini", f"{REQUESTS}/stream_true.json", "--api-version", "v2")
+    assert (code, out) == (1, "")
+    assert "declares no API version 'v2' (declared: v1beta, v1)" in err
