@@ -98,7 +98,7 @@ class ResponsesClient:
         any I/O; an unknown `previous_response_id` is a `NotFoundError`."""
         coerced = CreateResponse.coerce(request)
         if self.native(coerced):
-            return await create_native(self._completions._instance, coerced, timeout)
+            return await create_native(self._completions, coerced, timeout)
         unsent = self.unsent(coerced)
         items = await self.conversation(coerced)
         chat = to_chat_request(coerced, items)
@@ -129,7 +129,7 @@ class ResponsesClient:
         natively served one passes the provider's events through (`NativeResponseStream`)."""
         coerced = CreateResponse.coerce(request)
         if self.native(coerced):
-            return NativeResponseStream(self._completions._instance, coerced, timeout)
+            return NativeResponseStream(self._completions, coerced, timeout)
         return ResponseEventStream(self, coerced, timeout)
 
 

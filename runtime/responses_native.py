@@ -9,13 +9,15 @@ does not know yet), with `stream.response` the final `Response`.
 A stream that fails is never taken for an end, as with a translated one: the server's own `error` /
 `response.failed` events are passed through, and one that breaks once open (cut, stalled) gets an `error` event
 and `response.failed` (with the items done so far); then the next step raises the typed error (`stream.error`).
+Telemetry and model events are those of a translated call (`genai_responses.py`: one `chat` span, ended from the
+`Response`), so both record the same.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -27,23 +29,60 @@ from vllora_llm.engine.responses_types import (
     CreateResponse,
     ErrorEvent,
     OutputItemDoneEvent,
+    OutputTextDeltaEvent,
     Response,
     ResponseError,
     ResponseFailedEvent,
 )
 
+from .genai_responses import finish_responses, input_content, request_attributes
+from .observe import Observation, Operation, observe
 from .transport import Timeouts, call_timeouts, unkept_stream
 
 if TYPE_CHECKING:
-    from .instance import ChunkStream, ModelInstance
+    from .client import CompletionsClient
+    from .instance import ChunkStream
 
 OPERATION = "responses"
 
 
-async def create_native(instance: ModelInstance, request: CreateResponse, timeout: Timeouts | float | None) -> Response:
+def _input_content(request: CreateResponse) -> Mapping[str, Any]:
+    """The opt-in input content, in the chat shapes a translated call records; a native request may hold what no
+    chat request can (a built-in tool, an `item_reference`): then no input messages are recorded for it."""
+    try:
+        return input_content(request)
+    except LLMError:
+        return {"gen_ai.input.messages": []}
+
+
+NATIVE_RESPONSES = Operation("chat", request_attributes, _input_content)
+"""A natively served Responses call, as the telemetry seam sees it (a translated one is `genai_responses.RESPONSES`)."""
+
+
+def observe_native(completions: CompletionsClient, request: CreateResponse, stream: bool) -> Observation | None:
+    """The call's observation (span, metrics, model events), or None when nothing listens."""
+    return observe(completions._telemetry, completions._listeners, NATIVE_RESPONSES, request.model, request,
+                   stream=stream, provider_name=completions._instance.otel_provider_name)
+
+
+async def create_native(completions: CompletionsClient, request: CreateResponse,
+                        timeout: Timeouts | float | None) -> Response:
     """One whole response from the provider's Responses endpoint."""
-    with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
-        return cast(Response, await instance.run_operation(OPERATION, request))
+    instance = completions._instance
+    observation = observe_native(completions, request, False)
+    try:
+        with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext(), (
+                observation.active() if observation is not None else contextlib.nullcontext()):
+            response = cast(Response, await instance.run_operation(OPERATION, request))
+    except BaseException as err:
+        if observation is not None:
+            observation.fail(err)
+        raise
+    if observation is not None:
+        if observation.wants_content() and response.output_text:
+            observation.content(response.output_text)
+        finish_responses(observation, response)
+    return response
 
 
 def failure_code(err: LLMError) -> str:
@@ -57,11 +96,14 @@ class NativeResponseStream:
     raise there) or `async with ... as stream`; `response` is the final `Response` once the events ended.
     Leaving early closes the HTTP response at once."""
 
-    __slots__ = ("_chunks", "_closed", "_done", "_error", "_failed", "_instance", "_items", "_last", "_pending",
-                 "_request", "_response", "_timeout", "_unsent")
+    __slots__ = ("_chunks", "_closed", "_completions", "_done", "_error", "_failed", "_first", "_items", "_last",
+                 "_observation", "_pending", "_request", "_response", "_timeout")
 
-    def __init__(self, instance: ModelInstance, request: CreateResponse, timeout: Timeouts | float | None) -> None:
-        self._instance = instance
+    def __init__(self, completions: CompletionsClient, request: CreateResponse,
+                 timeout: Timeouts | float | None) -> None:
+        self._completions = completions
+        self._observation: Observation | None = None
+        self._first = True
         self._request = request
         self._timeout = None if timeout is None else Timeouts.coerce(timeout)
         self._chunks: ChunkStream | None = None
@@ -81,8 +123,15 @@ class NativeResponseStream:
         if self._chunks is None:
             if self._closed:
                 raise RuntimeError("this stream was closed before it was opened")
-            with call_timeouts(self._timeout), unkept_stream():  # only the latest Response is kept
-                self._chunks = await self._instance.open_operation_stream(OPERATION, self._request)
+            observation = self._observation = observe_native(self._completions, self._request, True)
+            try:
+                with call_timeouts(self._timeout), unkept_stream(), (  # only the latest Response is kept
+                        observation.active() if observation is not None else contextlib.nullcontext()):
+                    self._chunks = await self._completions._instance.open_operation_stream(OPERATION, self._request)
+            except BaseException as err:
+                if observation is not None:
+                    observation.fail(err)
+                raise
             pending = getattr(self._chunks, "pending", None)
             if isinstance(pending, deque):
                 self._pending = pending
@@ -108,7 +157,7 @@ class NativeResponseStream:
 
     async def __anext__(self) -> NativeEvent:
         pending = self._pending
-        if pending and not self._closed:  # decoded already (a read decodes many): no await per event
+        if pending and not self._closed and (self._observation is None or self._done):  # decoded already: no await
             event = pending.popleft()
             if type(event) in CARRIES_RESPONSE or type(event) is OutputItemDoneEvent:
                 self._track(event)
@@ -123,22 +172,46 @@ class NativeResponseStream:
                 raise failed
             raise StopAsyncIteration
         chunks = self._chunks if self._chunks is not None else await self._open()
+        observation = self._observation
         try:
-            event = cast(Any, await chunks.__anext__())
+            event = cast(Any, await (chunks.__anext__() if observation is None else self._observed(observation)))
         except StopAsyncIteration:
             self._done = True
             return await self._end()
         except LLMError as err:  # broken once open: its events first, the error at the next step
             self._done = True
             self._error = self._failed = err
+            if observation is not None:
+                observation.fail(err)
             return self._fail(err)
+        except BaseException as err:  # cancelled (or a bug): the span says so, the exception goes on
+            if observation is not None:
+                observation.fail(err)
+            raise
         self._track(event)
         self._last = event.sequence_number
         return cast(NativeEvent, event)
 
+    async def _observed(self, observation: Observation) -> Any:
+        """The next event, reported: the first one's time, and text deltas to model-event listeners."""
+        chunks = self._chunks
+        assert chunks is not None
+        event: Any
+        if self._first:
+            with observation.active():  # a stream may still be re-opened (retried) before its first event
+                event = await chunks.__anext__()
+            self._first = False
+            observation.first_chunk()
+        else:
+            event = await chunks.__anext__()
+        if observation.wants_content() and isinstance(event, OutputTextDeltaEvent):
+            observation.content(event.delta)
+        return event
+
     async def _end(self) -> NativeEvent:
         """The stream ended after its terminal event: a failure the server reported is raised, typed."""
         response = self._response
+        observation = self._observation
         if response is not None and response.status == "failed":
             error = response.error
             message = error.message if error is not None else "the response failed"
@@ -146,7 +219,11 @@ class NativeResponseStream:
             err: LLMError = (RateLimitError if kind == "rate_limit_exceeded" else StreamError)(
                 message, provider=self.provider, error_type=kind)
             self._error = err
+            if observation is not None:
+                observation.fail(err)
             raise err
+        if observation is not None and response is not None:
+            finish_responses(observation, response)
         raise StopAsyncIteration
 
     def _fail(self, err: LLMError) -> NativeEvent:
@@ -179,11 +256,25 @@ class NativeResponseStream:
             response.warnings = list(chunks.warnings)
             response.provider = chunks.provider
 
+    def _end_early(self) -> None:
+        """A stream left before its end: the observation ends with what had arrived, and no error."""
+        observation = self._observation
+        if observation is not None and not observation.ended:
+            items = [self._items[index] for index in sorted(self._items)]
+            base = self._response or Response(id="", created_at=0.0, model=self._request.model)
+            finish_responses(observation, msgspec.structs.replace(base, output=items))
+
     async def aclose(self) -> None:
         """Stop now and release the connection (idempotent)."""
         self._closed = True
         if self._chunks is not None:
             await self._chunks.aclose()
+        self._end_early()
+
+    def __del__(self) -> None:
+        # A bare `async for` that breaks never calls aclose(); the stream below releases its socket itself.
+        with contextlib.suppress(Exception):
+            self._end_early()
 
     @property
     def provider(self) -> str | None:

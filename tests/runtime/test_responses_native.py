@@ -332,3 +332,45 @@ async def test_a_translated_call_warns_about_the_fields_only_a_native_endpoint_t
         assert answer.output_text == "Hello from the local anthropic server! You said: Hello!"
     sent = server.last_request.json
     assert not {"service_tier", "prompt_cache_key", "max_tool_calls", "x"} & set(sent)
+
+
+async def test_native_calls_are_observed_like_translated_ones(server: LocalProviderServer) -> None:
+    """One `chat` span per call (ended from the `Response`), and the model events, as a translated call has."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    seen: list[Any] = []
+    async with client_for(server, tracer_provider=tracer_provider, events=seen.append, max_retries=0) as client:
+        response = await client.responses().create({"model": "gpt-4.1-mini", "input": 'Weather in "Oslo"? '
+                                                    "Ask get_weather.", "tools": TOOLS, "max_output_tokens": 64})
+        async with client.responses().create_stream({"model": "gpt-4.1-mini", "input": "Again"}) as stream:
+            deltas = [e.delta async for e in stream if isinstance(e, OutputTextDeltaEvent)]
+        server.faults.push(Fault(cut_after_chunks=6))
+        with pytest.raises(StreamError):
+            async for _ in client.responses().create_stream({"model": "gpt-4.1-mini", "input": "Cut"}):
+                pass
+    tracer_provider.shutdown()
+    plain, streamed, cut = exporter.get_finished_spans()
+    assert [span.name for span in (plain, streamed, cut)] == ["chat gpt-4.1-mini"] * 3
+    attributes = dict(plain.attributes or {})
+    assert response.usage is not None
+    assert (attributes["gen_ai.response.id"], attributes["gen_ai.provider.name"]) == (response.id, "openai")
+    assert attributes["gen_ai.response.finish_reasons"] == ("tool_calls",)
+    assert attributes["gen_ai.usage.input_tokens"] == response.usage.input_tokens
+    assert attributes["gen_ai.request.max_tokens"] == 64 and attributes["server.port"] == server.port
+    streamed_attributes = dict(streamed.attributes or {})
+    assert streamed_attributes["gen_ai.response.id"] == stream.response.id
+    assert streamed_attributes["gen_ai.request.stream"] is True
+    assert "gen_ai.response.time_to_first_chunk" in streamed_attributes
+    assert cut.status.status_code == StatusCode.ERROR and dict(cut.attributes or {})["error.type"] == "StreamError"
+    kinds = [type(event).__name__ for event in seen]
+    assert kinds.count("LlmStart") == 3 and kinds.count("LlmStop") == 2 and kinds.count("LlmError") == 1
+    starts = [i for i, kind in enumerate(kinds) if kind == "LlmStart"]
+    second = seen[starts[1]:starts[2]]  # the streamed call's events: its text deltas, its first token
+    assert "".join(e.content for e in second if type(e).__name__ == "LlmContent") == "".join(deltas)
+    assert [type(e).__name__ for e in second].count("LlmFirstToken") == 1
