@@ -19,7 +19,6 @@ from .mcp_types import McpHttp as McpHttp  # re-exported with the request types
 from .mcp_types import McpSse as McpSse
 from .mcp_types import McpStdio as McpStdio
 from .mcp_types import McpToolFilter as McpToolFilter
-from .plain_check import is_plain_request
 from .tool_types import ToolStep
 
 T = TypeVar("T", bound="GatewayStruct")
@@ -130,8 +129,7 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
             data: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"<request>: {exc}") from None
-        if not (type(self) is ChatCompletionRequest and is_plain_request(data)):  # (simple requests: checked as is)
-            type(self).from_dict(data)
+        type(self).from_dict(data)
         return data
 
     def to_json(self) -> bytes:

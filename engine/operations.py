@@ -19,7 +19,7 @@ from .error_map import ErrorBuilder, compile_errors
 from .errors import InvalidRequestError, LLMError, MappingError, ProviderError
 from .gateway import JSON_ENCODER, RequestWarning, enc_hook
 from .gateway_ops import ITEM_SHAPES, OPERATION_TYPES, OperationInput, OperationResult, operation_params
-from .params import ParamOp, Policy, compile_rule
+from .params import DefaultOp, ParamOp, Policy, compile_rule
 from .paths import Getter, compile_getter, deep_copy, deep_merge_into, merge_defaults_into
 from .response import decode_json
 from .responses_native import ResponsesEventDecoder
@@ -97,13 +97,13 @@ class OperationEncoder:
         policy = Policy(provider, policy_spec.get("unsupported", "warn"))
         rules = dict(spec.get("params") or {})
         self.ops: dict[str, ParamOp] = {}
-        self.defaults: list[tuple[str, Any]] = []
+        self.defaults: list[tuple[str, DefaultOp]] = []
         for name in operation_params(operation):
             if name == "model" and rules.get(name) is None:
                 continue  # the model is in the URL unless a rule sends it: never a warning
             op, default = compile_rule(name, rules.get(name), policy)
             self.ops[name] = op
-            if default is not msgspec.UNSET:
+            if default is not None:
                 self.defaults.append((name, default))
         self.endpoint = Endpoint(spec.get("endpoint") or {})
         self.stream_endpoint: Endpoint | None = Endpoint(spec["stream"]) if spec.get("stream") else None
@@ -134,9 +134,9 @@ class OperationEncoder:
             op = ops.get(name)
             if value is not None and op is not None:
                 op(value, out, ctx, data)
-        for name, default in self.defaults:
+        for name, send_default in self.defaults:
             if data.get(name) is None:
-                ops[name](default, out, ctx, data)
+                send_default(out, ctx, data)
         return out, extra, ctx
 
     def encode(

@@ -13,19 +13,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .errors import MappingError
-from .paths import compile_getter, compile_setter, path_keys
-from .transforms import Apply, Context, Example, Needed, register
-
-
-def _all_keys(*paths: str) -> Needed | None:
-    """Every key of every path must occur (one group per key); None when a path's keys cannot be told."""
-    groups: list[tuple[str, ...]] = []
-    for path in paths:
-        keys = path_keys(path)
-        if keys is None:
-            return None
-        groups.extend((key,) for key in reversed(keys))  # the innermost key first: the rarest, usually
-    return tuple(groups)
+from .paths import compile_getter, compile_setter
+from .transforms import Apply, Context, Example, register
 
 _PATHS = {"type": "array", "items": {"type": "string"}}
 
@@ -37,8 +26,7 @@ _PATHS = {"type": "array", "items": {"type": "string"}}
                       {"max_tokens": 3048, "thinking": {"budget_tokens": 2048}},
                       {"field": "max_tokens", "above": "thinking.budget_tokens"}),
               Example({"max_tokens": 4096}, {"max_tokens": 4096},
-                      {"field": "max_tokens", "above": "thinking.budget_tokens"})),
-    needs=lambda args: _all_keys(str(args["above"]), str(args["field"])))
+                      {"field": "max_tokens", "above": "thinking.budget_tokens"})))
 def _raise_above(args: Mapping[str, Any]) -> Apply:
     """On a body: when the number at `field` is not greater than the number at `above` (a limit that must
     exceed a budget carved out of it), `field` becomes field + above, so the part outside the budget keeps
@@ -105,8 +93,7 @@ def _blocks(node: Any, descend: tuple[str, ...]) -> Iterator[dict[str, Any]]:
                    "descend": _PATHS}},
     examples=(Example({"system": [{"text": "a", "mark": 1}], "messages": [{"content": [{"mark": 1}, {"mark": 1}]}]},
                       {"system": [{"text": "a", "mark": 1}], "messages": [{"content": [{"mark": 1}, {}]}]},
-                      {"key": "mark", "max": 2, "in": ["system", "messages"], "descend": ["content"]}),),
-    needs=lambda args: ((str(args["key"]),),))
+                      {"key": "mark", "max": 2, "in": ["system", "messages"], "descend": ["content"]}),))
 def _limit_marks(args: Mapping[str, Any]) -> Apply:
     """On a body: keep the first `max` blocks carrying `key` (blocks are list items under the `in` paths, in
     that order, and under their `descend` keys); later ones lose `key`, with a warning (a provider's limit
@@ -145,8 +132,7 @@ def _limit_marks(args: Mapping[str, Any]) -> Apply:
                       {"role": "assistant"}),
               Example([{"role": "assistant", "content": "ok"}, {"role": "user", "content": "x "}],
                       [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "x "}],
-                      {"role": "assistant"})),
-    needs=lambda args: ((str(args["role"]),), (str(args.get("role_field", "role")),)))
+                      {"role": "assistant"})))
 def _trim_final_text(args: Mapping[str, Any]) -> Apply:
     """On a list of turns: when the last turn has `role`, trailing whitespace is removed from its last text
     (string content, or the last block's text field); a block or turn left empty is removed. For providers
@@ -188,15 +174,6 @@ def _trim_final_text(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-def _block_values_needed(args: Mapping[str, Any]) -> Needed | None:
-    """The key and one of the (string) values must occur; a non-string value (a number) leaves it always on."""
-    values = list(args["values"])
-    keys = _all_keys(str(args["in"]))
-    if keys is None or not values or not all(isinstance(v, str) for v in values):
-        return None
-    return (tuple(values), (str(args["key"]),), *keys)
-
-
 @register("require_for_blocks", args={
     "type": "object", "additionalProperties": False, "required": ["field", "in", "key", "values", "message"],
     "properties": {"field": {"type": "string"}, "in": {"type": "string"}, "descend": _PATHS,
@@ -204,8 +181,7 @@ def _block_values_needed(args: Mapping[str, Any]) -> Needed | None:
     examples=(Example({"tools": [{"name": "f"}], "messages": [{"content": [{"type": "tool_use"}]}]},
                       {"tools": [{"name": "f"}], "messages": [{"content": [{"type": "tool_use"}]}]},
                       {"field": "tools", "in": "messages", "descend": ["content"], "key": "type",
-                       "values": ["tool_use"], "message": "pass the tools again"}),),
-    needs=lambda args: _block_values_needed(args))
+                       "values": ["tool_use"], "message": "pass the tools again"}),))
 def _require_for_blocks(args: Mapping[str, Any]) -> Apply:
     """On a body: when a block under `in` (list items, following `descend` keys) has `key` equal to one of
     `values`, the top-level `field` must be present; otherwise a MappingError with `message`."""

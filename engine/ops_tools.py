@@ -13,14 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from .paths import compile_getter, compile_setter, path_keys
-from .transforms import Apply, Context, Example, Needed, register
-
-
-def _keys_needed(path: str) -> Needed | None:
-    """A name is found only under every key of its path."""
-    keys = path_keys(path)
-    return None if keys is None else tuple((key,) for key in reversed(keys))  # innermost (rarest) first
+from .paths import compile_getter, compile_setter
+from .transforms import Apply, Context, Example, register
 
 
 @register("declare_used_tools", args={
@@ -36,8 +30,7 @@ def _keys_needed(path: str) -> Needed | None:
                 {"tools": [{"name": "g"}], "messages": [{"content": [{"call": {"name": "f"}}]}]},
                 {"tools": "tools", "names": "messages[].content[].call.name",
                  "declaration": {"name": "$name"}}),
-    ),
-    needs=lambda args: _keys_needed(str(args["names"])))
+    ))
 def _declare_used_tools(args: Mapping[str, Any]) -> Apply:
     """On a body: when nothing is declared at `tools` but the history uses tools (`names`, a path or JMESPath
     collecting the tool names the body's blocks call), declare each used name once with the `declaration`
@@ -53,6 +46,8 @@ def _declare_used_tools(args: Mapping[str, Any]) -> Apply:
         if not isinstance(body, dict) or get_tools(body):
             return body
         found = get_names(body)
+        if not found:
+            return body  # no tool used (None or an empty projection)
         names = list(dict.fromkeys(n for n in (found if isinstance(found, list) else [found]) if isinstance(n, str)))
         if not names:
             return body

@@ -1,16 +1,19 @@
 """Parameter rules: one compiled closure per unified request parameter.
 
-A rule (`to`, `default`, `range`, `map`, `template`, `each`, `transform`, `unsupported`, `allow`,
-`conflicts_with`, `unless`, `requires`, `omit_when`) compiles into a function `(value, body, ctx, present) ->
-None` that writes the provider's field into the body or records a warning. Anything the spec does not mention
-falls to `policy.unsupported`.
+A rule is a mapping of keywords (`to`, `default`, `range`, `map`, `template`, `each`, `transform`,
+`unsupported`, `allow`, `note`, `conflicts_with`, `unless`, `requires`, `omit_when`, `default_warn`). Each
+keyword is one function with one signature, `keyword(rule, value, spec)`, registered in `KEYWORDS` (the way
+python-jsonschema's keyword validators are a table): `compile_rule` calls the functions of the keywords a rule
+has, in the table's declared order, and each adds to a `RuleBuilder` its "when not to send" conditions
+(`SkipWhen`, skips.py), its value steps, its target or its default. Adding a keyword is adding one function and
+one row. The result is a function `(value, body, ctx, present) -> None` that writes the provider's field into
+the body or records a warning. Anything the spec does not mention falls to `policy.unsupported`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -18,10 +21,17 @@ import msgspec
 from .errors import MappingError
 from .gateway import ChatCompletionRequest, ProviderSpecific
 from .paths import compile_setter
+from .skips import SELF, Policy, SkipWhen, not_sent
 from .templates import compile_template
 from .transforms import Context, bind
 
+__all__ = ["KEYWORDS", "DefaultOp", "ParamOp", "Policy", "RuleBuilder", "compile_rule", "unified_params"]
+
 ParamOp = Callable[[Any, dict[str, Any], Context, Mapping[str, Any]], None]
+DefaultOp = Callable[[dict[str, Any], Context, Mapping[str, Any]], None]
+"""`(body, ctx, present)`: send a rule's default, when the request has no value for its parameter."""
+Step = Callable[[Any, Context], Any]
+"""One value step (range, map, each, transform): the value to send next, or None to send nothing."""
 
 
 def unified_params() -> tuple[str, ...]:
@@ -35,107 +45,210 @@ def unified_params() -> tuple[str, ...]:
     return tuple(names)
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
-    provider: str
-    default: str  # error | warn | drop
+class RuleBuilder:
+    """What a rule's keywords compile into: its conditions, steps, target and default."""
 
-    def unsupported(self, name: str, action: str, ctx: Context, reason: str | None = None) -> None:
-        why = reason or f"not supported by {self.provider}"
-        if action == "error":
-            raise MappingError(f"{name}: {why}", path=name, provider=self.provider)
-        ctx.warn("unsupported_parameter", f"{name} is {why}; it was not sent", name)
+    def __init__(self, name: str, policy: Policy) -> None:
+        self.name = name
+        self.policy = policy
+        self.skips: list[SkipWhen] = []
+        self.steps: list[Step] = []
+        self.target = name.rsplit(".", 1)[-1]
+        self.default: Any = msgspec.UNSET
+        self.default_warn = False
+
+    def build(self) -> tuple[ParamOp, DefaultOp | None]:
+        name, policy = self.name, self.policy
+        skips = tuple(self.skips)
+        for index, skip in enumerate(skips):
+            if skip.always:  # the value is never sent: no steps, no default
+                return _skipping(name, skips[: index + 1], policy), None
+        put = compile_setter(self.target)
+        run = tuple(self.steps)
+        if not (skips or run):
+
+            def store(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
+                put(body, value)  # a plain rename (or the same name): nothing to check or convert
+
+            send: ParamOp = store
+        else:
+
+            def apply(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
+                for skip in skips:
+                    if skip.holds(value, present):
+                        not_sent(name, skip, ctx, policy, True)
+                        return
+                ctx.path = name
+                for step in run:
+                    value = step(value, ctx)
+                    if value is None:
+                        return
+                put(body, value)
+
+            send = apply
+        return send, self._default_op(send, skips)
+
+    def _default_op(self, send: ParamOp, skips: tuple[SkipWhen, ...]) -> DefaultOp | None:
+        """What runs when the request has no value: the default, through the same conditions and steps (a
+        condition that holds skips it silently: the caller did not set it)."""
+        default, name, policy = self.default, self.name, self.policy
+        if default is msgspec.UNSET:
+            return None
+        message = f"{name} was not set; sent the default {default!r} ({policy.provider} requires a value)"
+        warn = self.default_warn
+
+        def apply_default(body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
+            for skip in skips:
+                if skip.holds(default, present):
+                    not_sent(name, skip, ctx, policy, False)
+                    return
+            send(default, body, ctx, present)
+            if warn:
+                ctx.warn("default_applied", message, name)
+
+        return apply_default
 
 
-def compile_rule(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> tuple[ParamOp, Any]:
-    """The per-call op for one parameter, and its declared default (or msgspec.UNSET)."""
+def _skipping(name: str, skips: tuple[SkipWhen, ...], policy: Policy) -> ParamOp:
+    """The op of a rule whose value is never sent: the first condition that holds says why."""
+
+    def skip(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
+        for condition in skips:
+            if condition.holds(value, present):
+                not_sent(name, condition, ctx, policy, True)
+                return
+
+    return skip
+
+
+Keyword = Callable[[RuleBuilder, Any, Mapping[str, Any]], None]
+"""`keyword(rule, value, spec)`: add what the keyword's `value` means to `rule`; `spec` is the whole rule (for
+the keywords that qualify another, such as `note`)."""
+
+
+def _allow(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    """Values not sent, silently, because the provider already behaves so (`n: [1]`)."""
+    rule.skips.append(SkipWhen(SELF, "expressed", "the provider already behaves so", values=tuple(value or ())))
+
+
+def _unsupported(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    """Never sent: the policy's verdict (`true`) or the rule's own; `note` is the reason."""
+    action = rule.policy.default if value is True else str(value)
+    rule.skips.append(SkipWhen(SELF, "unsupported", str(spec.get("note") or ""), action=action))
+
+
+def _conflicts_with(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    """Unsupported while another parameter is set (or has one of `values`, or any value but `except`)."""
+    for entry in value or ():
+        if isinstance(entry, str):
+            other, values, excepted = entry, None, ()
+        else:
+            found = entry.get("values")
+            other, values = str(entry["param"]), tuple(found) if found is not None else None
+            excepted = tuple(entry.get("except") or ())
+        rule.skips.append(SkipWhen(other, "unsupported", f"not supported together with {other}", values=values,
+                                   excepted=excepted, action=rule.policy.default))
+
+
+def _unless(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    """Ignored while the named parameter (the one that replaces this one) is set."""
+    if value:
+        rule.skips.append(SkipWhen(str(value), "ignored", f"{value} is set"))
+
+
+def _omit_when(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    """Not sent, silently, when another parameter has one of the values: how the provider says that value."""
+    for other, values in (value or {}).items():
+        rule.skips.append(SkipWhen(str(other), "expressed", f"not sending it is how {rule.policy.provider} says "
+                                   f"{other}", values=tuple(values if isinstance(values, list) else [values])))
+
+
+def _requires(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    """Ignored unless every named parameter is set."""
+    for needed in value or ():
+        rule.skips.append(SkipWhen(str(needed), "ignored", f"{needed} is not set", absent=True))
+
+
+def _range(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    rule.steps.append(_range_step(rule.name, value, rule.policy))
+
+
+def _map(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    """A scalar → provider value table; values not in it go to `template` when there is one."""
+    rule.steps.append(_map_step(value, spec.get("template"), rule.name))
+
+
+def _template(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    if "map" not in spec:  # (with a `map`, the map step renders the values it does not hold)
+        rule.steps.append(_map_step(None, value, rule.name))
+
+
+def _each(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    each = compile_template(value, ("params", rule.name, "each"))
+
+    def map_each(item: Any, ctx: Context) -> Any:
+        return [each(entry, ctx) for entry in item] if isinstance(item, list) else each(item, ctx)
+
+    rule.steps.append(map_each)
+
+
+def _transform(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    rule.steps.append(bind(value, {}) if isinstance(value, str) else bind(value["name"], value.get("args")))
+
+
+def _to(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    if value:
+        rule.target = str(value)
+
+
+def _default(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    rule.default = value
+
+
+def _default_warn(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    """A default that is sent comes with a warning saying so (the provider requires a value)."""
+    rule.default_warn = bool(value)
+
+
+def _read_elsewhere(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    """A keyword another keyword reads (`note`, the reason `unsupported` gives)."""
+
+
+KEYWORDS: dict[str, Keyword] = {
+    # when not to send (tested in this order; the first that holds decides)
+    "allow": _allow,
+    "unsupported": _unsupported,
+    "note": _read_elsewhere,
+    "conflicts_with": _conflicts_with,
+    "unless": _unless,
+    "omit_when": _omit_when,
+    "requires": _requires,
+    # the value's steps (run in this order)
+    "range": _range,
+    "map": _map,
+    "template": _template,
+    "each": _each,
+    "transform": _transform,
+    # where it goes, and what is sent when the request has no value
+    "to": _to,
+    "default": _default,
+    "default_warn": _default_warn,
+}
+"""Every rule keyword and its function, in the order they apply."""
+
+
+def compile_rule(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> tuple[ParamOp, DefaultOp | None]:
+    """The per-call op for one parameter's value, and the op sending its default (None: it has none)."""
     if rule is None:
         rule = {"unsupported": True}
-    action = rule.get("unsupported")
-    if action is not None:
-        verdict = policy.default if action is True else str(action)
-        note = rule.get("note")
-        allowed = tuple(rule.get("allow") or ())
-
-        def unsupported(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
-            if value in allowed:
-                return  # the provider's fixed behaviour already is this value (e.g. n = 1)
-            policy.unsupported(name, verdict, ctx, note)
-
-        return unsupported, msgspec.UNSET
-
-    target = rule.get("to") or name.rsplit(".", 1)[-1]
-    put = compile_setter(target)
-    steps: list[Callable[[Any, Context], Any]] = []
-
-    if "range" in rule:
-        steps.append(_range_step(name, rule["range"], policy))
-    if "map" in rule or "template" in rule:
-        steps.append(_map_step(rule.get("map"), rule.get("template"), name))
-    if "each" in rule:
-        each = compile_template(rule["each"], ("params", name, "each"))
-
-        def map_each(value: Any, ctx: Context) -> Any:
-            return [each(item, ctx) for item in value] if isinstance(value, list) else each(value, ctx)
-
-        steps.append(map_each)
-    if "transform" in rule:
-        ref = rule["transform"]
-        steps.append(bind(ref, {}) if isinstance(ref, str) else bind(ref["name"], ref.get("args")))
-
-    conflicts = tuple(_conflict(entry) for entry in rule.get("conflicts_with") or ())
-    unless = rule.get("unless")
-    requires = tuple(rule.get("requires") or ())
-    omit_when = tuple((str(k), tuple(v if isinstance(v, list) else [v]))
-                      for k, v in (rule.get("omit_when") or {}).items())
-    noop = tuple(rule.get("allow") or ())
-    run = tuple(steps)
-
-    if not (noop or conflicts or unless is not None or omit_when or requires or run):
-
-        def store(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
-            put(body, value)  # a plain rename (or the same name): nothing to check or convert
-
-        return store, rule.get("default", msgspec.UNSET)
-
-    def apply(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
-        if value in noop:
-            return  # the provider already behaves so when the field is absent (e.g. parallel tool calls)
-        for other, values, exempt in conflicts:
-            seen = present.get(other)
-            if seen is not None and (values is None or seen in values) and seen not in exempt:
-                policy.unsupported(name, policy.default, ctx, f"not supported together with {other}")
-                return
-        if unless is not None and present.get(unless) is not None:
-            ctx.warn("ignored_parameter", f"{name} was not sent because {unless} is set", name)
-            return
-        for other, values in omit_when:
-            if present.get(other) in values:
-                return  # how the provider says the other parameter's value (e.g. no tools for "none")
-        for needed in requires:
-            if present.get(needed) is None:
-                ctx.warn("ignored_parameter", f"{name} was not sent because {needed} is not set", name)
-                return
-        ctx.path = name
-        for step in run:
-            value = step(value, ctx)
-            if value is None:
-                return
-        put(body, value)
-
-    return apply, rule.get("default", msgspec.UNSET)
+    builder = RuleBuilder(name, policy)
+    for key, keyword in KEYWORDS.items():
+        if key in rule:
+            keyword(builder, rule[key], rule)
+    return builder.build()
 
 
-def _conflict(entry: Any) -> tuple[str, tuple[Any, ...] | None, tuple[Any, ...]]:
-    """A `conflicts_with` entry: a parameter name, or `{param, values, except}` (only those values conflict,
-    or every value but the excepted ones)."""
-    if isinstance(entry, str):
-        return entry, None, ()
-    values = entry.get("values")
-    return str(entry["param"]), tuple(values) if values is not None else None, tuple(entry.get("except") or ())
-
-
-def _range_step(name: str, bounds: Mapping[str, Any], policy: Policy) -> Callable[[Any, Context], Any]:
+def _range_step(name: str, bounds: Mapping[str, Any], policy: Policy) -> Step:
     low = bounds.get("min")
     high = bounds.get("max")
     action = bounds.get("action", "clamp")
@@ -155,7 +268,7 @@ def _range_step(name: str, bounds: Mapping[str, Any], policy: Policy) -> Callabl
     return check
 
 
-def _map_step(table: Mapping[Any, Any] | None, template: Any, name: str) -> Callable[[Any, Context], Any]:
+def _map_step(table: Mapping[Any, Any] | None, template: Any, name: str) -> Step:
     lookup = dict(table or {})
     render = compile_template(template, ("params", name, "template")) if template is not None else None
 

@@ -56,18 +56,6 @@ def plain_keys(path: str) -> tuple[str, ...] | None:
     return tuple(str(step) for step in steps) if all(isinstance(step, str) for step in steps) else None
 
 
-def path_keys(path: str) -> tuple[str, ...] | None:
-    """The object keys a value at `path` sits under (a dotted path, or keys with `[]` flatten projections);
-    None for anything else (a JMESPath with filters or functions may find a value under other keys)."""
-    if path in ("", "@", "$"):
-        return ()
-    if is_simple(path):
-        return tuple(step for step in split_path(path) if isinstance(step, str))
-    if _PROJECTION.match(path):
-        return tuple(name for segment in path.split("[]") for name in segment.split(".") if name)
-    return None
-
-
 def compile_getter(path: str) -> Getter:
     """A function returning the value at `path`, or None when any step is missing or of the wrong type."""
     if path in ("", "@", "$"):

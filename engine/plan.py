@@ -30,11 +30,11 @@ from .gateway import (
 from .input_guard import check_path_segment
 from .messages import MessagesOp, compile_messages
 from .operations import OperationPlan, compile_operation
-from .params import ParamOp, Policy, compile_rule, unified_params
-from .paths import deep_copy, deep_merge_into, merge_defaults_into, path_keys, split_path
+from .params import DefaultOp, ParamOp, Policy, compile_rule, unified_params
+from .paths import deep_copy, deep_merge_into, merge_defaults_into, split_path
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream, event_header
-from .transforms import Apply, Context, Needed, bind, needs_of
+from .transforms import Apply, Context, bind
 from .versions import with_api_version
 from .wire import AuthSpec, WireRequest
 
@@ -73,18 +73,12 @@ class RequestEncoder:
         """What happens to a parameter this spec cannot send (also judges the Responses-only settings)."""
         rules = dict(spec.get("params") or {})
         self.ops: dict[str, ParamOp] = {}
-        self.defaults: list[tuple[str, Any]] = []
+        self.defaults: list[tuple[str, DefaultOp]] = []
         for name in unified_params():
             op, default = compile_rule(name, rules.get(name), policy)
             self.ops[name] = op
-            if default is not msgspec.UNSET:
+            if default is not None:
                 self.defaults.append((name, default))
-        self.default_warn = {
-            name for name, rule in rules.items() if isinstance(rule, dict) and rule.get("default_warn")
-        }
-        self.default_unless = {  # no default while the parameter that replaces this one is set
-            name: str(rule["unless"]) for name, rule in rules.items() if isinstance(rule, dict) and rule.get("unless")
-        }
         self.model_op = self.ops.pop("model")
         self.messages: MessagesOp = compile_messages(spec.get("messages") or {}, provider)
         endpoint = dict(spec.get("endpoint") or {})
@@ -96,13 +90,6 @@ class RequestEncoder:
                         for k, v in (spec.get("headers") or {}).items()}
         self.headers.setdefault("content-type", "application/json")
         self.adjust = _compile_adjust(spec.get("adjust") or ())
-        self.adjust_firsts: tuple[str, ...] | None = (
-            tuple(dict.fromkeys(text for _, needs in self.adjust for text in needs[0]))  # type: ignore[index]
-            if self.adjust and all(needs for _, needs in self.adjust) else None
-        )
-        """The strings of every rule's first group: when none occurs, no rule can act (one flat loop)."""
-        self.skip_unneeded_adjust = True
-        """Off only to check that skipping rules by what they need never changes a request (a unit test)."""
         self.provider = provider
 
     def encode(
@@ -127,99 +114,39 @@ class RequestEncoder:
         for name, value in data.items():
             if value is not None:
                 ops[name](value, body, ctx, data)
-        for name, default in self.defaults:
-            if data.get(name) is None and data.get(self.default_unless.get(name, "")) is None:
-                ops[name](default, body, ctx, data)
-                if name in self.default_warn:
-                    ctx.warn(
-                        "default_applied",
-                        f"{name} was not set; sent the default {default!r} ({self.provider} requires a value)",
-                        name,
-                    )
+        for name, send_default in self.defaults:
+            if data.get(name) is None:
+                send_default(body, ctx, data)
         self.messages(messages, body, ctx)
-        encoded: bytes | None = None  # the body's JSON while it is still what was encoded
-        if self.adjust:
-            encoded = self._adjusted(body, ctx)
-            if encoded is None:
-                body = self._adjust_all(body, ctx)
+        for adjust in self.adjust:
+            body = adjust(body, ctx)
         endpoint = self.stream if stream else self.chat
         if endpoint.body:
             merge_defaults_into(body, endpoint.body)  # the caller's own values (include_usage: false) win
-            encoded = None
         if extra:
             deep_merge_into(body, extra)
-            encoded = None
         wire = WireRequest(  # (positional arguments: keyword ones double what building it costs)
             endpoint.method,
             endpoint.url(base_url, model),
             self.headers,  # the same dict every time (callers copy before changing it)
-            JSON_ENCODER.encode(body) if encoded is None else encoded,
+            JSON_ENCODER.encode(body),
             stream,
         )
         return wire, ctx.warnings
-
-    def _adjusted(self, body: dict[str, Any], ctx: Context) -> bytes | None:
-        """The body's JSON when no `adjust` rule finds what it needs in it (the usual request: one substring
-        test per rule instead of a walk each); None when a rule may act (`_adjust_all` then runs them all)."""
-        firsts = self.adjust_firsts
-        if firsts is None or not self.skip_unneeded_adjust:
-            return None
-        try:
-            probe = JSON_ENCODER.encode(body)
-            text = probe.decode("utf-8")  # `str in str` is ~4x cheaper than `bytes in bytes` here
-        except (TypeError, ValueError, OverflowError):
-            return None  # the final encode reports it, after the rules ran as they always do
-        for needed in firsts:
-            if needed in text:
-                break
-        else:
-            return probe  # the usual request: not one rule's first group occurs
-        for _, needs in self.adjust:
-            if needs is None:
-                return None
-            for group in needs:
-                for needed in group:
-                    if needed in text:
-                        break
-                else:
-                    break  # a group none of whose strings occurs: this rule has nothing to act on
-            else:
-                return None  # every group occurs: the rule may act
-        return probe
-
-    def _adjust_all(self, body: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        for adjust, _ in self.adjust:
-            body = adjust(body, ctx)
-        return body
 
 
 Adjust = Callable[[dict[str, Any], Context], dict[str, Any]]
 
 
-def _compile_adjust(entries: Any) -> tuple[tuple[Adjust, Needed | None], ...]:
-    """`adjust:` entries (`{at, transform}`): transforms over the finished body, or over the value at `at`;
-    each with what the body's JSON must contain for it to act (None: it always runs)."""
-    out: list[tuple[Adjust, Needed | None]] = []
+def _compile_adjust(entries: Any) -> tuple[Adjust, ...]:
+    """`adjust:` entries (`{at, transform}`): transforms over the finished body, or over the value at `at`."""
+    out: list[Adjust] = []
     for entry in entries:
         ref = entry["transform"]
         name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], ref.get("args"))
         apply = bind(name, args)
-        needs = needs_of(name, args)
-        if entry.get("at"):  # the rule also needs the keys its value sits under
-            keys = path_keys(str(entry["at"]))
-            if keys is not None:
-                needs = (*(needs or ()), *((key,) for key in reversed(keys)))
-            out.append((_adjust_at(str(entry["at"]), apply), _encoded(needs)))
-        else:
-            out.append((_adjust_body(apply), _encoded(needs)))
+        out.append(_adjust_at(str(entry["at"]), apply) if entry.get("at") else _adjust_body(apply))
     return tuple(out)
-
-
-def _encoded(needs: Needed | None) -> Needed | None:
-    """Each needed string as it appears in JSON (quoted and escaped exactly as the body encoder writes it)."""
-    if needs is None:
-        return None
-    return tuple(tuple(JSON_ENCODER.encode(text).decode("utf-8") for text in group) for group in needs)
 
 
 def _adjust_body(apply: Apply) -> Callable[[dict[str, Any], Context], dict[str, Any]]:

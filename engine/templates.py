@@ -229,46 +229,6 @@ def template_paths(template: Any) -> set[tuple[str, ...]] | None:
     return out
 
 
-_SCALARS = (str, int, float, bool)
-
-
-def specialize(
-    template: Any, fixed: dict[str, Any], params: tuple[str, ...], provider: str = ""
-) -> Callable[..., dict[str, Any]] | None:
-    """`template` evaluated on the item `{**fixed, param: value, ...}` as a function of the param values, where
-    that is a plain dict display: the function `(value, ...) -> dict` builds the object directly, without the
-    item dict and the template's reads (a call per message part or turn on the usual request).
-
-    Only an object template qualifies, each field of it either exactly `$param` or reading none of the params;
-    such a field gives the same value on every call (transforms are functions of their input and arguments),
-    so it is evaluated once here, on `fixed`, and must give a str, number, bool (kept) or None (left out),
-    without a warning. Anything else gives None (the caller keeps the general template). The param values must
-    never be None (the general template would leave such a field out)."""
-    if not isinstance(template, dict) or "$op" in template or "$each" in template:
-        return None
-    args = {param: f"_p{i}" for i, param in enumerate(params)}  # (params may be spec keys: never source text)
-    code = FunctionBuilder(tuple(args.values()))
-    entries: list[str] = []
-    for key, field in template.items():
-        if isinstance(field, str) and field.startswith("$") and field[1:].lstrip(".") in args:
-            entries.append(f"{code.bind(str(key))}: {args[field[1:].lstrip('.')]}")
-            continue
-        roots = template_roots(field)
-        if roots is None or roots & set(params):
-            return None
-        ctx = Context(provider)
-        try:
-            value = compile_template(field)(dict(fixed), ctx)
-        except Exception:  # it would fail on every call: the general template reports it there
-            return None
-        if ctx.warnings or (value is not None and type(value) not in _SCALARS):
-            return None
-        if value is not None:
-            entries.append(f"{code.bind(str(key))}: {code.bind(value)}")
-    function: Callable[..., dict[str, Any]] = code.build("{" + ", ".join(entries) + "}")
-    return function
-
-
 def lower_into(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> str:
     """Emit the lines computing `template` into another generated function `code` (its item is `item`, its
     context `ctx`); return the expression of its value."""
@@ -326,22 +286,51 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
                     at_key=True,
                 )
         out = code.temp()
-        code.line(f"{out} = {{}}")
-        for k, v in template.items():
+        fields = list(template.items())
+        leading = 0  # the leading literal fields go into the display the object starts as
+        while leading < len(fields) and _is_literal(fields[leading][1]):
+            leading += 1
+        display = ", ".join(f"{code.bind(str(k))}: {_lower(v, (*where, str(k)), code)}" for k, v in fields[:leading])
+        code.line(f"{out} = {{{display}}}")
+        for k, v in fields[leading:]:
             key = str(k)
             value = _lower(v, (*where, key), code)
-            code.line(f"_v = {value}")
-            code.line(f"if _v is not None: {out}[{code.bind(key)}] = _v")
+            if _never_none(v):
+                code.line(f"{out}[{code.bind(key)}] = {value}")
+            else:
+                code.line(f"_v = {value}")
+                code.line(f"if _v is not None: {out}[{code.bind(key)}] = _v")
         return out
     if isinstance(template, list):
         out = code.temp()
-        code.line(f"{out} = []")
-        for i, v in enumerate(template):
+        leading = 0
+        while leading < len(template) and _is_literal(template[leading]):
+            leading += 1
+        display = ", ".join(_lower(v, (*where, i), code) for i, v in enumerate(template[:leading]))
+        code.line(f"{out} = [{display}]")
+        for i, v in enumerate(template[leading:], leading):
             value = _lower(v, (*where, i), code)
-            code.line(f"_v = {value}")
-            code.line(f"if _v is not None: {out}.append(_v)")
+            if _never_none(v):
+                code.line(f"{out}.append({value})")
+            else:
+                code.line(f"_v = {value}")
+                code.line(f"if _v is not None: {out}.append(_v)")
         return out
     return "None" if template is None else code.bind(template)
+
+
+def _is_literal(template: Any) -> bool:
+    """A template that is a constant other than None (`_lower` binds it: it emits no lines)."""
+    if isinstance(template, str):
+        return template.startswith("$$") or not template.startswith("$")
+    return isinstance(template, (int, float, bool))
+
+
+def _never_none(template: Any) -> bool:
+    """A template whose value is never None: a literal, or an object or list it builds (not a directive)."""
+    if isinstance(template, dict):
+        return "$op" not in template and "$each" not in template
+    return isinstance(template, list) or _is_literal(template)
 
 
 def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:

@@ -51,15 +51,6 @@ class Transform:
     doc: str
     args_schema: dict[str, Any]
     examples: tuple[Example, ...]
-    needs: Needs | None = None
-    """For a transform over a body (`adjust:`): given its args, the strings that must occur in the body's
-    JSON for it to find anything to do (every group needs one of its strings), so a plan can skip it on
-    the usual request with one substring test instead of a walk. None: it always runs."""
-
-
-Needed = tuple[tuple[str, ...], ...]
-"""Groups of strings: each group needs one of its strings in the body's JSON."""
-Needs = Callable[[Mapping[str, Any]], "Needed | None"]
 
 REGISTRY: dict[str, Transform] = {}
 
@@ -67,13 +58,13 @@ _NO_ARGS: dict[str, Any] = {"type": "object", "additionalProperties": False, "pr
 
 
 def register(
-    name: str, *, args: dict[str, Any] | None = None, examples: tuple[Example, ...] = (), needs: Needs | None = None
+    name: str, *, args: dict[str, Any] | None = None, examples: tuple[Example, ...] = ()
 ) -> Callable[[Factory], Factory]:
     """Add a transform factory to the registry (the explicit, listable extension point)."""
 
     def decorate(factory: Factory) -> Factory:
         doc = (factory.__doc__ or "").strip()
-        REGISTRY[name] = Transform(name, factory, doc, args or _NO_ARGS, examples, needs)
+        REGISTRY[name] = Transform(name, factory, doc, args or _NO_ARGS, examples)
         return factory
 
     return decorate
@@ -82,12 +73,6 @@ def register(
 def bind(name: str, args: Mapping[str, Any] | None = None) -> Apply:
     """The per-call closure for `name` with `args` (validated by the spec validator beforehand)."""
     return REGISTRY[name].factory(dict(args or {}))
-
-
-def needs_of(name: str, args: Mapping[str, Any] | None = None) -> Needed | None:
-    """What a body's JSON must contain for transform `name` with `args` to act (see `Transform.needs`)."""
-    needs = REGISTRY[name].needs
-    return needs(dict(args or {})) if needs is not None else None
 
 
 def run_example(transform: Transform, example: Example) -> Any:

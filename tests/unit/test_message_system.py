@@ -1,0 +1,70 @@
+"""System lifting (`messages.system`): which system messages are lifted and what the others become.
+
+A table: the spec's `take` and `later`, a conversation of roles, and what is lifted (by text) and what is left
+for the turns (by role and text), or the error a later system message raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from vllora_llm.engine.errors import MappingError
+from vllora_llm.engine.message_parts import PartRenderer
+from vllora_llm.engine.message_system import SystemLifter
+from vllora_llm.engine.transforms import Context
+
+CONVERSATION = [("system", "s1"), ("developer", "s2"), ("user", "u1"), ("system", "s3"), ("assistant", "a1")]
+
+ROWS: list[tuple[str, str, list[str], list[tuple[str, str]]]] = [
+    # (take, later, lifted texts, the rest as (role, text))
+    ("leading", "user", ["s1", "s2"], [("user", "u1"), ("user", "s3"), ("assistant", "a1")]),
+    ("leading", "keep", ["s1", "s2"], [("user", "u1"), ("system", "s3"), ("assistant", "a1")]),
+    ("leading", "merge", ["s1", "s2", "s3"], [("user", "u1"), ("assistant", "a1")]),
+    ("all", "error", ["s1", "s2", "s3"], [("user", "u1"), ("assistant", "a1")]),
+    ("first", "user", ["s1"], [("user", "s2"), ("user", "u1"), ("user", "s3"), ("assistant", "a1")]),
+    ("first", "keep", ["s1"], [("developer", "s2"), ("user", "u1"), ("system", "s3"), ("assistant", "a1")]),
+]
+
+
+def _lifter(system: dict[str, Any]) -> SystemLifter:
+    spec = {"system": system, "parts": {"text": {"text": "$text"}}}
+    return SystemLifter(spec, "acme", PartRenderer(spec, "acme"))
+
+
+def _messages() -> list[dict[str, Any]]:
+    return [{"role": role, "content": text} for role, text in CONVERSATION]
+
+
+@pytest.mark.parametrize(("take", "later", "lifted", "rest"), ROWS, ids=[f"{r[0]}-{r[1]}" for r in ROWS])
+def test_what_is_lifted_and_what_is_left(take: str, later: str, lifted: list[str], rest: list[tuple[str, str]]) -> None:
+    parts, others = _lifter({"to": "system", "take": take, "later": later}).split(_messages())
+    assert [part["text"] for part in parts] == lifted
+    assert [(message["role"], message["content"]) for _, message in others] == rest
+    texts = [text for _, text in CONVERSATION]
+    assert [index for index, _ in others] == [texts.index(text) for _, text in rest]  # its index in the request
+
+
+def test_a_later_system_message_is_an_error_naming_it_by_default() -> None:
+    with pytest.raises(MappingError, match=r"messages\[3\]: a system message after the conversation started"):
+        _lifter({"to": "system"}).split(_messages())
+
+
+def test_without_a_target_nothing_is_lifted() -> None:
+    parts, others = _lifter({}).split(_messages())
+    assert parts == [] and [m for _, m in others] == _messages()
+
+
+@pytest.mark.parametrize(("system", "value"), [
+    ({"format": "string"}, "s1\n\ns2"),
+    ({"format": "parts"}, [{"text": "s1"}, {"text": "s2"}]),
+    ({"format": "parts", "template": {"parts": "$parts"}}, {"parts": [{"text": "s1"}, {"text": "s2"}]}),
+    ({"format": "parts", "template": {"joined": "$text"}}, {"joined": "s1\n\ns2"}),
+])
+def test_the_lifted_value_has_the_declared_format(system: dict[str, Any], value: Any) -> None:
+    lifter = _lifter({"to": "system", "later": "keep", **system})
+    parts, _ = lifter.split(_messages())
+    body: dict[str, Any] = {}
+    lifter.put(parts, body, Context("acme"))
+    assert body == {"system": value}
