@@ -213,9 +213,44 @@ class McpApprovalRequestItem(Tagged, tag_field="type", tag="mcp_approval_request
     server_label: str
 
 
+class ComputerCallItem(Tagged, tag_field="type", tag="computer_call"):
+    id: str
+    call_id: str
+    status: str
+    pending_safety_checks: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    action: dict[str, Any] | None = None
+
+
+class LocalShellCallItem(Tagged, tag_field="type", tag="local_shell_call"):
+    id: str
+    call_id: str
+    status: str
+    action: dict[str, Any]
+
+
+class ShellCallItem(Tagged, tag_field="type", tag="shell_call"):
+    id: str
+    call_id: str
+    status: str
+    action: dict[str, Any]
+
+
+class ApplyPatchCallItem(Tagged, tag_field="type", tag="apply_patch_call"):
+    id: str
+    call_id: str
+    status: str
+    operation: dict[str, Any]
+
+
+class CompactionItem(Tagged, tag_field="type", tag="compaction"):
+    id: str
+    encrypted_content: str
+
+
 OutputItem = (
     OutputMessage | FunctionCallItem | ReasoningItem | WebSearchCallItem | FileSearchCallItem | CodeInterpreterCallItem
     | ImageGenerationCallItem | CustomToolCallItem | McpCallItem | McpListToolsItem | McpApprovalRequestItem
+    | ComputerCallItem | LocalShellCallItem | ShellCallItem | ApplyPatchCallItem | CompactionItem
 )
 
 

@@ -15,7 +15,7 @@ from openai.types.responses import ResponseStreamEvent as SdkEvent
 from pydantic import TypeAdapter
 
 from vllora_llm.client import InMemoryResponseStore, SyncVlloraLLMClient, VlloraLLMClient
-from vllora_llm.engine.errors import RateLimitError, StreamError
+from vllora_llm.engine.errors import ProviderError, RateLimitError, StreamError
 from vllora_llm.testing import Fault, LocalProviderServer, replay
 from vllora_llm.types.responses import (
     CreateResponse,
@@ -374,3 +374,51 @@ async def test_native_calls_are_observed_like_translated_ones(server: LocalProvi
     second = seen[starts[1]:starts[2]]  # the streamed call's events: its text deltas, its first token
     assert "".join(e.content for e in second if type(e).__name__ == "LlmContent") == "".join(deltas)
     assert [type(e).__name__ for e in second].count("LlmFirstToken") == 1
+
+
+BUILT_IN_ITEMS = [  # one output item of each built-in tool kind, as the SDK types them
+    {"id": "ws_1", "type": "web_search_call", "status": "completed", "action": {"type": "search", "query": "q"}},
+    {"id": "fs_1", "type": "file_search_call", "status": "completed", "queries": ["q"], "results": None},
+    {"id": "ci_1", "type": "code_interpreter_call", "status": "completed", "container_id": "cntr_1",
+     "code": "print(1)", "outputs": [{"type": "logs", "logs": "1"}]},
+    {"id": "ig_1", "type": "image_generation_call", "status": "completed", "result": "iVBORw0KGgo="},
+    {"id": "ctc_1", "type": "custom_tool_call", "call_id": "call_1", "name": "grep", "input": "foo"},
+    {"id": "mcp_1", "type": "mcp_call", "name": "add", "arguments": "{}", "server_label": "s", "output": "2",
+     "error": None, "status": "completed"},
+    {"id": "mcpl_1", "type": "mcp_list_tools", "server_label": "s", "tools": [{"name": "add", "input_schema": {}}]},
+    {"id": "mcpr_1", "type": "mcp_approval_request", "name": "add", "arguments": "{}", "server_label": "s"},
+    {"id": "cu_1", "type": "computer_call", "call_id": "call_2", "status": "completed", "pending_safety_checks": [],
+     "action": {"type": "click", "button": "left", "x": 1, "y": 2}},
+    {"id": "ls_1", "type": "local_shell_call", "call_id": "call_3", "status": "completed",
+     "action": {"type": "exec", "command": ["ls"], "env": {}}},
+    {"id": "sh_1", "type": "shell_call", "call_id": "call_4", "status": "completed",
+     "action": {"commands": ["ls"], "max_output_length": None, "timeout_ms": None}},
+    {"id": "ap_1", "type": "apply_patch_call", "call_id": "call_5", "status": "completed",
+     "operation": {"type": "create_file", "path": "a.txt", "diff": "+x"}},
+    {"id": "cmp_1", "type": "compaction", "encrypted_content": "gAAAA"},
+]
+
+
+async def test_built_in_tools_items_decode_typed(server: LocalProviderServer) -> None:
+    body = json.loads(server_response_text())
+    body["output"] = BUILT_IN_ITEMS
+    server.faults.push(replay(json.dumps(body).encode(), content_type="application/json"))
+    async with client_for(server) as client:
+        response = await client.responses().create({"model": "gpt-5.5", "input": "hi", "tools": [
+            {"type": "web_search"}, {"type": "code_interpreter", "container": {"type": "auto"}}]})
+    assert server.last_request.json["tools"] == [  # built-in tools go to the server as given
+        {"type": "web_search"}, {"type": "code_interpreter", "container": {"type": "auto"}}]
+    assert [item.type for item in response.output] == [item["type"] for item in BUILT_IN_ITEMS]
+    assert all(type(item).__name__.endswith("Item") for item in response.output)  # typed, not dicts
+    SdkResponse.model_validate(response.to_dict())
+    for ours, sent in zip(response.to_dict()["output"], BUILT_IN_ITEMS, strict=True):
+        assert {key: ours[key] for key in sent} == sent  # nothing the server sent is lost
+
+
+async def test_an_output_item_of_an_unknown_type_is_a_provider_error(server: LocalProviderServer) -> None:
+    body = json.loads(server_response_text())
+    body["output"] = [{"id": "x_1", "type": "teleport_call", "status": "completed"}]
+    server.faults.push(replay(json.dumps(body).encode(), content_type="application/json"))
+    async with client_for(server) as client:
+        with pytest.raises(ProviderError, match=r"teleport_call.*output\[0\]\.type|output\[0\]"):
+            await client.responses().create({"model": "gpt-5.5", "input": "hi"})

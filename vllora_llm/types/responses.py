@@ -81,6 +81,7 @@ __all__ = [
 
 # Natively served Responses: built-in tools' items, the other event types, and events not known yet.
 from vllora_llm.engine.responses_types import (
+    ApplyPatchCallItem,
     AudioDeltaEvent,
     AudioDoneEvent,
     AudioTranscriptDeltaEvent,
@@ -91,6 +92,8 @@ from vllora_llm.engine.responses_types import (
     CodeInterpreterCallInProgressEvent,
     CodeInterpreterCallInterpretingEvent,
     CodeInterpreterCallItem,
+    CompactionItem,
+    ComputerCallItem,
     CustomToolCallInputDeltaEvent,
     CustomToolCallInputDoneEvent,
     CustomToolCallItem,
@@ -103,6 +106,7 @@ from vllora_llm.engine.responses_types import (
     ImageGenerationCallInProgressEvent,
     ImageGenerationCallItem,
     ImageGenerationCallPartialImageEvent,
+    LocalShellCallItem,
     McpApprovalRequestItem,
     McpCallArgumentsDeltaEvent,
     McpCallArgumentsDoneEvent,
@@ -121,6 +125,7 @@ from vllora_llm.engine.responses_types import (
     RefusalDeltaEvent,
     RefusalDoneEvent,
     ResponseQueuedEvent,
+    ShellCallItem,
     ToolProgressEvent,
     WebSearchCallCompletedEvent,
     WebSearchCallInProgressEvent,
@@ -129,6 +134,7 @@ from vllora_llm.engine.responses_types import (
 )
 
 __all__ += [
+    "ApplyPatchCallItem",
     "AudioDeltaEvent",
     "AudioDoneEvent",
     "AudioTranscriptDeltaEvent",
@@ -139,6 +145,8 @@ __all__ += [
     "CodeInterpreterCallInProgressEvent",
     "CodeInterpreterCallInterpretingEvent",
     "CodeInterpreterCallItem",
+    "CompactionItem",
+    "ComputerCallItem",
     "CustomToolCallInputDeltaEvent",
     "CustomToolCallInputDoneEvent",
     "CustomToolCallItem",
@@ -151,6 +159,7 @@ __all__ += [
     "ImageGenerationCallInProgressEvent",
     "ImageGenerationCallItem",
     "ImageGenerationCallPartialImageEvent",
+    "LocalShellCallItem",
     "McpApprovalRequestItem",
     "McpCallArgumentsDeltaEvent",
     "McpCallArgumentsDoneEvent",
@@ -169,6 +178,7 @@ __all__ += [
     "RefusalDeltaEvent",
     "RefusalDoneEvent",
     "ResponseQueuedEvent",
+    "ShellCallItem",
     "ToolProgressEvent",
     "WebSearchCallCompletedEvent",
     "WebSearchCallInProgressEvent",
