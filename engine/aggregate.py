@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .extras import merge_extras
 from .gateway import (
     ChatCompletionChunk,
     ChatCompletionMessage,
@@ -198,7 +199,7 @@ class _ChoiceParts:
 class StreamAggregator:
     """Add chunks as they arrive; `result()` at any time gives the message gathered so far."""
 
-    __slots__ = ("_choices", "chunks", "created", "id", "model", "usage")
+    __slots__ = ("_choices", "chunks", "created", "extras", "id", "model", "usage")
 
     def __init__(self) -> None:
         self._choices: dict[int, _ChoiceParts] = {}
@@ -206,6 +207,7 @@ class StreamAggregator:
         self.model: str | None = None
         self.created: int | None = None
         self.usage: Usage | None = None
+        self.extras: dict[str, Any] | None = None
         self.chunks = 0
 
     def add(self, chunk: ChatCompletionChunk) -> None:
@@ -218,6 +220,10 @@ class StreamAggregator:
             self.created = chunk.created
         if chunk.usage is not None:
             self.usage = chunk.usage
+        if chunk.extras:
+            if self.extras is None:
+                self.extras = {}
+            merge_extras(self.extras, chunk.extras)
         for choice in chunk.choices:
             parts = self._choices.get(choice.index)
             if parts is None:
@@ -235,6 +241,7 @@ class StreamAggregator:
             model=self.model,
             created=self.created,
             usage=self.usage,
+            extras=dict(self.extras) if self.extras else None,
         )
 
 

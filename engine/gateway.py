@@ -487,6 +487,9 @@ class ChatCompletionMessageWithFinishReason(GatewayStruct):
     system_fingerprint: str | None = None
     tool_steps: list[ToolStep] | None = None
     """The tool calls the client's tool loop ran to get this answer (MCP servers, Python tools), in order."""
+    extras: dict[str, Any] | None = None
+    """Provider-specific fields the spec maps (`extras:`: citations, search results, grounding metadata...),
+    by name; `extras["raw"]` is the whole provider body with the client option `extras="raw"`."""
 
     def message(self) -> ChatCompletionMessage:
         """The first choice's message (the crate's `message()`)."""
@@ -550,3 +553,5 @@ class ChatCompletionChunk(GatewayStruct):
     created: int | None = None
     object: str = "chat.completion.chunk"
     usage: Usage | None = None
+    extras: dict[str, Any] | None = None
+    """Provider-specific fields the spec maps from this chunk's event (see the response's `extras`)."""

@@ -17,6 +17,7 @@ from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
 from .gateway import ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, plain_keys
+from .silent import SILENT_KIND, response_warnings
 from .templates import compile_template, lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, view_type
@@ -84,18 +85,25 @@ def lower_choice(spec: Mapping[str, Any], views: Views | None = None) -> ReadCho
             code.line(f"    kind = {code.bind(compile_getter(field))}(part)")
         code.line(f"    render = {code.bind(kinds)}.get(kind if type(kind) is str else str(kind)) "
                   "if kind is not None else None")
-        code.line("    if render is not None: pieces.append(render(part, ctx))")
+        code.line(f"    if render is not None: pieces.append(render(part, ctx) or {{{code.bind(SILENT_KIND)}: kind}})")
     else:  # the first `present` key whose value is truthy names the kind; a kind without a template adds nothing
         code.line("    if type(part) is not dict: continue")
         for position, (key, kind) in enumerate(kind_by.get("present", ())):
             test = f"{'if' if position == 0 else 'elif'} part.get({code.bind(str(key))}):"
             render = kinds.get(str(kind))
-            code.line(f"    {test} pieces.append({code.bind(render)}(part, ctx))" if render is not None
+            code.line(f"    {test} pieces.append({code.bind(render)}(part, ctx) or "  # (empty: a marker, silent.py)
+                      f"{{{code.bind(SILENT_KIND)}: {code.bind(str(kind))}}})" if render is not None
                       else f"    {test} pass")
     finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
     reason = _read(code, "raw", str(finish["from"]))
     function: ReadChoice = code.build(f"{index}, pieces, {reason}")
     return function
+
+
+def kinds_declared(spec: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """Each response part kind → the pieces its template declares (`{text}`, `{tool_call}`, ...)."""
+    return {str(kind): frozenset(str(key) for key in template) if isinstance(template, dict) else frozenset()
+            for kind, template in (spec.get("kinds") or {}).items()}
 
 
 def lower_usage(fields: Mapping[str, Any], views: Views | None = None) -> Callable[[Any, Context], dict[str, int]]:
@@ -135,11 +143,13 @@ def _not_a_list(choices: Any, provider: str) -> ProviderError:
 
 def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[Any, bool], str | None],
                    read_usage: Callable[[Any, Context], dict[str, int]], message: Callable[..., Any],
-                   usage_of: Callable[..., Any]) -> Callable[[Any, ReadChoice], Any]:
+                   usage_of: Callable[..., Any], read_extras: Callable[[Any, Context], Any] | None = None
+                   ) -> Callable[[Any, ReadChoice], Any]:
     """A template-mode `response:` spec as one generated function `decode_response(data, read_choice)`: the
     choices (or the body as the one choice), the `blocked` check, each choice read by `read_choice` into a
     message and its finish reason, the id, the model and the usage. `translate`, `read_usage`, `message`
-    (`message_from_pieces`) and `usage_of` (`build_usage`) are the pieces it calls."""
+    (`message_from_pieces`), `usage_of` (`build_usage`) and `read_extras` (extras.py; None: the spec declares
+    no extras, and no line reads them) are the pieces it calls."""
     code = FunctionBuilder(("data", "read_choice"), "decode_response")
     name = code.bind(provider)
     code.line(f"ctx = {code.bind(_SilentContext(provider))}")
@@ -153,10 +163,15 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
         code.indent = ""
     code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
     code.line("choices = []")
+    code.line("silent = None")
     code.line(f"for position, raw in enumerate({choices} or ()):")
     code.line("    index, pieces, reason = read_choice(raw, ctx)")
     code.line("    if not isinstance(index, int): index = position")
     code.line(f"    message = {code.bind(message)}(pieces, index)")
+    code.line("    for piece in pieces:")  # a kind's template rendered nothing: see silent.py
+    code.line(f"        if {code.bind(SILENT_KIND)} in piece:")
+    code.line("            silent = [*(silent or ()), (pieces, message)]")
+    code.line("            break")
     code.line(f"    choices.append({code.bind(Choice)}(message=message, index=index, "
               f"finish_reason={code.bind(translate)}(reason, bool(message.tool_calls))))")
     ident = _read(code, "data", str(spec.get("id", "id")))
@@ -164,7 +179,9 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
     result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
               f"id=str({ident}) if {ident} is not None else None, "
               f"model=str({model}) if {model} is not None else None, "
-              f"usage={code.bind(usage_of)}({code.bind(read_usage)}(data, ctx)), provider={name})")
+              f"usage={code.bind(usage_of)}({code.bind(read_usage)}(data, ctx)), provider={name}, "
+              f"warnings={code.bind(response_warnings)}(silent, {code.bind(kinds_declared(spec))}) if silent else []"
+              + (f", extras={code.bind(read_extras)}(data, ctx))" if read_extras is not None else ")"))
     function: Callable[[Any, ReadChoice], Any] = code.build(result)
     return function
 

@@ -20,6 +20,7 @@ import msgspec
 
 from .error_map import ErrorBuilder, compile_errors
 from .errors import LLMError, MappingError
+from .extras import RAW, RawExtrasDecoder
 from .gateway import (
     JSON_ENCODER,
     ChatCompletionMessageWithFinishReason,
@@ -342,13 +343,20 @@ class Plan:
             request, stream=stream, base_url=self.resolve_base_url(base_url), builtins=builtins
         )
 
-    def decode(self, status: int, headers: Mapping[str, str], body: bytes) -> ChatCompletionMessageWithFinishReason:
+    def decode(self, status: int, headers: Mapping[str, str], body: bytes, *, raw: bool = False
+               ) -> ChatCompletionMessageWithFinishReason:
+        """`raw`: also keep the whole decoded body under `extras["raw"]` (the client option `extras="raw"`)."""
         if status >= 400:
             raise self.error(status, headers, body)
-        return self._decode(body)
+        result = self._decode(body)
+        if raw:
+            result.extras = {**(result.extras or {}), RAW: msgspec.json.decode(body)}
+        return result
 
     def error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError:
         return self._error(status, headers, body)
 
-    def stream_decoder(self) -> StreamDecoder:
-        return self._stream()
+    def stream_decoder(self, *, raw: bool = False) -> StreamDecoder:
+        """A fresh decoder for one stream; `raw`: each event's payload also goes on its chunk's `extras["raw"]`."""
+        decoder = self._stream()
+        return RawExtrasDecoder(decoder) if raw else decoder

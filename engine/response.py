@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from .errors import ProviderError
+from .extras import EventExtras, compile_event_extras, lower_extras
 from .gateway import (
     ChatCompletionMessage,
     ChatCompletionMessageWithFinishReason,
@@ -143,6 +144,9 @@ def message_from_pieces(pieces: list[dict[str, Any]], choice_index: int) -> Chat
 
 
 def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
+    if spec.get("mode", "passthrough") == "passthrough" and spec.get("extras"):
+        return _with_extras(compile_response({**spec, "extras": None}, provider),
+                            compile_event_extras(spec["extras"], ("response", "extras"), provider))
     if spec.get("mode", "passthrough") == "passthrough":
         decoder = msgspec.json.Decoder(ChatCompletionMessageWithFinishReason)
 
@@ -163,6 +167,18 @@ def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
     return _TemplateResponse(spec, provider).decode
 
 
+def _with_extras(decode: Decode, extras: EventExtras | None) -> Decode:
+    """A passthrough decoder that also reads the spec's extras (decoding the body again only when it holds
+    one of their keys: most bodies do not)."""
+    def decode_with_extras(body: bytes) -> ChatCompletionMessageWithFinishReason:
+        result = decode(body)
+        if extras is not None:
+            result.extras = extras.of(body)
+        return result
+
+    return decode_with_extras
+
+
 class _TemplateResponse:
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
@@ -170,7 +186,7 @@ class _TemplateResponse:
         """The generated reading of one choice (a test replaces it with a reference reader)."""
         self.from_choices: Callable[[Any, Any], ChatCompletionMessageWithFinishReason] = lower_response(
             spec, provider, FinishMap(spec.get("finish_reason")).translate, UsageMap(spec.get("usage")).read,
-            message_from_pieces, build_usage)
+            message_from_pieces, build_usage, lower_extras(spec.get("extras") or {}, ("response", "extras")))
 
     def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:
         try:

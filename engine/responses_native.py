@@ -17,6 +17,7 @@ import msgspec
 
 from .errors import StreamError
 from .frames import FrameLike
+from .gateway import RequestWarning
 from .redaction import preview
 from .responses_types import (
     ErrorEvent,
@@ -57,6 +58,11 @@ class ResponsesEventDecoder:
     def __init__(self, provider: str) -> None:
         self.provider = provider
         self.done = False
+
+    @property
+    def warnings(self) -> list[RequestWarning]:
+        """Nothing is mapped, so nothing can give nothing (the chat decoders' end-of-stream warnings)."""
+        return []
 
     def feed(self, frame: FrameLike) -> list[NativeEvent]:
         out: list[NativeEvent] = []

@@ -22,8 +22,9 @@ from typing import Any
 import msgspec
 
 from .error_map import compile_event_errors
+from .extras import compile_event_extras
 from .gateway import ChatCompletionChunk
-from .lower_response import event_views, lower_choice, lower_event_top, lower_usage
+from .lower_response import event_views, kinds_declared, lower_choice, lower_event_top, lower_usage
 from .paths import plain_keys
 from .response import FinishMap, UsageMap
 from .stream_base import StreamDecoder
@@ -53,7 +54,10 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         done_data = spec.get("done_data", "[DONE]")
         terminal = spec.get("terminal", "done_data")
         decoder = msgspec.json.Decoder(ChatCompletionChunk)
-        return lambda: PassthroughDecoder(provider, decoder, done_data, terminal)
+        extras = compile_event_extras(spec.get("extras"), ("stream", "extras"), provider)
+        if extras is not None and spec.get("framing", "sse") != "sse":
+            extras.first = None  # (`first in data` is for text payloads; event-stream payloads are bytes)
+        return lambda: PassthroughDecoder(provider, decoder, done_data, terminal, extras)
     finish = FinishMap(response_spec.get("finish_reason"))
     if mode == "whole_response":
         usage = UsageMap(response_spec.get("usage"))
@@ -64,7 +68,11 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         read_usage = lower_usage({str(k): v for k, v in (response_spec.get("usage") or {}).items()}, views)
         read_top = lower_event_top(response_spec, spec, usage.roots, views)
         decode = msgspec.json.Decoder(event_type).decode
-        return lambda: WholeResponseDecoder(provider, decode, read_top, read_choice, finish, read_usage)
+        extras = (compile_event_extras(spec["extras"], ("stream", "extras"), provider) if spec.get("extras")
+                  else compile_event_extras(response_spec.get("extras"), ("response", "extras"), provider))
+        declared = kinds_declared(response_spec)
+        return lambda: WholeResponseDecoder(provider, decode, read_top, read_choice, finish, read_usage, extras,
+                                            declared)
     compiled = CompiledEvents(spec)
     event_error = compile_event_errors(errors or {}, provider)
     return lambda: EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)

@@ -13,7 +13,7 @@ import msgspec
 
 from .errors import StreamError
 from .frames import FrameLike
-from .gateway import ChatCompletionChunk
+from .gateway import ChatCompletionChunk, RequestWarning
 from .redaction import preview
 
 NOTHING = object()
@@ -25,6 +25,11 @@ class StreamDecoder:
 
     provider = ""
     done = False
+
+    @property
+    def warnings(self) -> list[RequestWarning]:
+        """What the stream's mapping warns about once it ended (silent.py: a rule that gave nothing)."""
+        return []
 
     def feed(self, frame: FrameLike) -> list[ChatCompletionChunk]:
         """The chunks of one frame: `feed_all` of that frame alone."""

@@ -19,8 +19,18 @@ import msgspec
 from .error_map import EventErrorBuilder, compile_event_errors
 from .errors import StreamError
 from .frames import DATA, EXCEPTION, FrameLike
-from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
+from .gateway import (
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    FunctionCallDelta,
+    ReasoningDetail,
+    RequestWarning,
+    ToolCallDelta,
+)
+from .paths import compile_getter
 from .response import FinishMap, build_usage
+from .silent import SilentRules, event_rules
 from .stream_base import StreamDecoder, json_of, stream_error
 from .templates import compile_events, events_paths
 from .transforms import Context
@@ -41,6 +51,15 @@ class CompiledEvents:
         """A payload's JSON → its view (views.py: only the fields the handlers read), or plain decoded data
         when the handlers' paths allow no view."""
         self.read_event = compile_events(handlers, name_path, ("stream",), views)
+        self.handlers = frozenset(handlers)
+        self.name_of = compile_getter(name_path) if name_path is not None else None
+        """The event name in a payload (decoded as plain JSON), for an event whose handler gave nothing."""
+        self.declared = event_rules(handlers)
+        """Each rule's part names (silent.py)."""
+        self.switches = {
+            name: (compile_getter(str(handler["switch"])), {str(case) for case in handler.get("cases") or {}})
+            for name, handler in handlers.items() if isinstance(handler, dict) and "switch" in handler}
+        """A switch handler's getter and cases: which rule of it gave nothing for an event."""
 
 
 class EventsDecoder(StreamDecoder):
@@ -60,6 +79,13 @@ class EventsDecoder(StreamDecoder):
         self.indexed_starts = False
         self.has_calls = False
         self.finished = False
+        self.silent = SilentRules(events.declared, "stream.events")
+        """The handlers that gave nothing for an event, and the parts the stream gave (silent.py)."""
+
+    @property
+    def warnings(self) -> list[RequestWarning]:
+        """A handler that gave nothing for every event it got while the stream holds none of its parts."""
+        return self.silent.warnings("event") if self.silent.counts else []
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
         read_event = self.events.read_event
@@ -67,6 +93,7 @@ class EventsDecoder(StreamDecoder):
         ctx = self.ctx
         append = out.append
         data_kind = DATA
+        texted: bool | str = False  # (a non-empty text delta came: the stream gave text)
         for frame in frames:
             if frame.kind != data_kind:
                 self._raise(frame)
@@ -81,10 +108,32 @@ class EventsDecoder(StreamDecoder):
                 payload = {}
             parts = read_event(payload, frame, ctx)
             if type(parts) is str:  # a text delta and nothing else (templates._lower_parts)
+                texted = texted or parts
                 append(ChatCompletionChunk(id=self.id, model=self.model,
                                            choices=[ChunkChoice(delta=ChoiceDelta(content=parts), index=0)]))
             elif parts:
                 self._emit(parts, out)
+            elif parts is not None and data:  # a handler gave nothing for a payload (silent.py)
+                self._silent(frame)
+        if texted:
+            self.silent.spoken.add("text")
+
+    def _silent(self, frame: FrameLike) -> None:
+        """Record which rule gave nothing for this event (read again as plain JSON: a rare path)."""
+        events = self.events
+        try:
+            payload = msgspec.json.decode(frame.payload)
+        except msgspec.DecodeError:
+            return
+        name = frame.name if events.name_of is None else events.name_of(payload)
+        name = "" if name is None else str(name)
+        handler = name if name in events.handlers else "*"
+        rule = handler
+        switch = events.switches.get(handler)
+        if switch is not None:
+            value = switch[0](payload)
+            rule = f"{handler}.cases.{value}" if str(value) in switch[1] else f"{handler}.default"
+        self.silent.record(rule, name)
 
     def _raise(self, frame: FrameLike) -> NoReturn:
         """A frame that is no event: an `exception` (its JSON payload's `message`, its name looked up in the
@@ -100,6 +149,7 @@ class EventsDecoder(StreamDecoder):
         """The chunks of one event's unified parts, appended to `out`."""
         if "error" in parts:
             raise stream_error(parts["error"], self.provider)
+        self.silent.spoken.update(parts)
         meta = parts.get("meta")
         if meta:
             self.id = meta.get("id", self.id)
@@ -147,11 +197,16 @@ class EventsDecoder(StreamDecoder):
             finish_reason = self.finish.translate(parts["finish"], self.has_calls)
             self.finished = True
             touched = True
+        extras = parts.get("extras")
+        if extras:  # (an `extras` part: the provider fields this event carries, see extras.py)
+            extras = {k: v for k, v in extras.items() if v is not None and v != [] and v != {}} or None
         if touched:
             out.append(ChatCompletionChunk(
                 id=self.id, model=self.model,
-                choices=[ChunkChoice(delta=delta, index=0, finish_reason=finish_reason)],
+                choices=[ChunkChoice(delta=delta, index=0, finish_reason=finish_reason)], extras=extras,
             ))
+        elif extras:
+            out.append(ChatCompletionChunk(id=self.id, model=self.model, choices=[], extras=extras))
         if parts.get("end"):
             self.done = True
             usage = build_usage(self.usage)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, MutableSequence
 import msgspec
 
 from .errors import StreamError
+from .extras import EventExtras, attach
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk
 from .redaction import preview
@@ -19,8 +20,10 @@ from .stream_base import StreamDecoder, json_of, stream_error
 
 class PassthroughDecoder(StreamDecoder):
     def __init__(self, provider: str, decoder: msgspec.json.Decoder[ChatCompletionChunk], done_data: str,
-                 terminal: str) -> None:
+                 terminal: str, extras: EventExtras | None = None) -> None:
         self.provider = provider
+        self.extras = extras
+        """The spec's `stream.extras` (extras.py), read from each event that may hold one; None: none declared."""
         self.decoder = decoder
         self.done_data = done_data
         self.terminal = terminal
@@ -30,6 +33,8 @@ class PassthroughDecoder(StreamDecoder):
         decode = self.decoder.decode
         done_data = self.done_data
         watch = self.terminal != "done_data"
+        extras = self.extras
+        first = extras.first if extras is not None else None
         for frame in frames:
             data = frame.payload
             if data == done_data:
@@ -45,6 +50,9 @@ class PassthroughDecoder(StreamDecoder):
                 json_of(data, self.provider)
                 raise StreamError(f"a stream event is not a chunk: {preview(data, 200)!r}",
                                   provider=self.provider) from None
+            # the spec's `stream.extras` (extras.py), read from an event that may hold one
+            if extras is not None and (first is None or first in data) and (found := extras.of(data)):
+                attach(chunk, found)
             if watch:
                 for choice in chunk.choices:
                     if choice.finish_reason is not None:

@@ -8,16 +8,26 @@ only when it differs from the last one read, and the usage chunk is sent once th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, MutableSequence
+from collections.abc import Callable, Iterable, Mapping, MutableSequence
 from typing import Any
 
 import msgspec
 
 from .errors import InvalidRequestError, StreamError
+from .extras import EventExtras
 from .frames import FrameLike
-from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
+from .gateway import (
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    FunctionCallDelta,
+    ReasoningDetail,
+    RequestWarning,
+    ToolCallDelta,
+)
 from .lower_response import EventTop, ReadChoice
 from .response import FinishMap, build_usage
+from .silent import SILENT_KIND, SilentRules
 from .stream_base import NOTHING, StreamDecoder, json_of, stream_error
 from .transforms import Context
 
@@ -28,9 +38,11 @@ class WholeResponseDecoder(StreamDecoder):
     differs from the last one read."""
 
     def __init__(self, provider: str, decode: Callable[[str | bytes], Any], read_top: EventTop,
-                 read_choice: ReadChoice, finish: FinishMap, read_usage: Callable[[Any, Context], dict[str, int]]
-                 ) -> None:
+                 read_choice: ReadChoice, finish: FinishMap, read_usage: Callable[[Any, Context], dict[str, int]],
+                 extras: EventExtras | None = None, declared: Mapping[str, frozenset[str]] | None = None) -> None:
         self.provider = provider
+        self.extras = extras
+        """The spec's extras (extras.py), read from each event that may hold one; None: none declared."""
         self.decode = decode
         """An event's JSON → its view (views.py), or plain decoded data when the spec's paths allow no view."""
         self.read_top = read_top
@@ -42,6 +54,19 @@ class WholeResponseDecoder(StreamDecoder):
         self.calls: dict[int, int] = {}
         self.usage: dict[str, int] = {}
         self.usage_read: Any = NOTHING  # what the last usage read saw (`UsageMap.inputs`)
+        self.silent = SilentRules(declared or {}, "response.kinds")
+        """The part kinds whose template rendered nothing, and the pieces the stream gave (silent.py)."""
+        self.texted = False
+
+    @property
+    def warnings(self) -> list[RequestWarning]:
+        """A part kind whose template gave nothing for every part of that kind while the stream holds none of
+        its pieces."""
+        if not self.silent.counts:
+            return []
+        if self.texted:
+            self.silent.spoken.add("text")
+        return self.silent.warnings("part")
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
         for frame in frames:
@@ -68,9 +93,11 @@ class WholeResponseDecoder(StreamDecoder):
         if inputs is None or inputs != self.usage_read:  # the same usage block again reads the same values
             self.usage.update(self.read_usage(body, self.ctx))
             self.usage_read = inputs
-        if out_choices:
+        extras = self.extras.of(data) if self.extras is not None else None
+        if out_choices or extras:
             out.append(ChatCompletionChunk(id=str(ident) if ident is not None else None,
-                                           model=str(model) if model is not None else None, choices=out_choices))
+                                           model=str(model) if model is not None else None, choices=out_choices,
+                                           extras=extras))
         if self.done and self.usage:
             out.append(ChatCompletionChunk(choices=[], usage=build_usage(self.usage)))
             self.usage = {}
@@ -83,6 +110,7 @@ class WholeResponseDecoder(StreamDecoder):
             index = position
         if len(pieces) == 1 and len(piece := pieces[0]) == 1 and type(text := piece.get("text")) is str:
             delta = ChoiceDelta(content=text)  # one plain text piece (most events): what `_gather` gives
+            self.texted = True
         else:
             content, calls, details, reasoning = self._gather(index, pieces)
             delta = ChoiceDelta(content=content, tool_calls=calls or None, reasoning=reasoning,
@@ -101,6 +129,10 @@ class WholeResponseDecoder(StreamDecoder):
         details: list[ReasoningDetail] = []
         reasoning: str | None = None
         for piece in pieces:
+            if SILENT_KIND in piece:  # a part kind's template rendered nothing (silent.py)
+                self.silent.record(str(piece[SILENT_KIND]), str(piece[SILENT_KIND]))
+                continue
+            self.silent.spoke(piece)
             if isinstance(text := piece.get("text"), str):
                 texts.append(text)
                 if "reasoning" in piece:  # a content part that also carries a reasoning signature

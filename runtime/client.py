@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 import msgspec
 
 from vllora_llm.engine.aggregate import StreamAggregator
+from vllora_llm.engine.errors import InvalidRequestError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessageWithFinishReason,
@@ -637,6 +638,8 @@ class VlloraLLMClient:
 
         observers = _pop_observers(options)
         tool_options = _tool_options(options)
+        if options.get("extras") not in (None, "raw"):  # (checked here: the routes' instances are made on use)
+            raise InvalidRequestError(f"extras: expected 'raw' or None, got {options['extras']!r}")
         config = load_routing(str(path), spec_path=spec_path) if path is not None else None
         instance = RouterModelInstance(
             config, spec_path=spec_path, timeout=timeout, max_retries=max_retries, **options

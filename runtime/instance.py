@@ -103,6 +103,11 @@ class StreamDecoder(Protocol):
 
     def close(self) -> list[ChatCompletionChunk]: ...
 
+    @property
+    def warnings(self) -> list[RequestWarning]:
+        """What the mapping warns about once the stream ended (a rule that gave nothing)."""
+        ...
+
 
 class ProviderPlan(Protocol):
     """What the runtime needs from a compiled provider spec."""
@@ -125,11 +130,12 @@ class ProviderPlan(Protocol):
         builtins: dict[str, Any] | None = None,
     ) -> tuple[WireRequest, list[RequestWarning]]: ...
 
-    def decode(self, status: int, headers: Mapping[str, str], body: bytes) -> ChatCompletionMessageWithFinishReason: ...
+    def decode(self, status: int, headers: Mapping[str, str], body: bytes, *, raw: bool = False
+               ) -> ChatCompletionMessageWithFinishReason: ...
 
     def error(self, status: int, headers: Mapping[str, str], body: bytes) -> LLMError: ...
 
-    def stream_decoder(self) -> StreamDecoder: ...
+    def stream_decoder(self, *, raw: bool = False) -> StreamDecoder: ...
 
     def operation(self, name: str) -> OperationPlan: ...
 
@@ -393,7 +399,13 @@ class ProviderModelInstance(StreamOpeningInstance):
         limits: Limits | None = None,
         secret_headers: Sequence[str] = (),
         max_input_depth: int = MAX_INPUT_DEPTH,
+        extras: str | None = None,
     ) -> None:
+        if extras not in (None, "raw"):
+            raise InvalidRequestError(f"extras: expected 'raw' or None, got {extras!r}", provider=plan.name)
+        self.raw_extras = extras == "raw"
+        """`extras="raw"`: every result and chunk also carries the provider's whole body (event) under
+        `extras["raw"]`, for debugging."""
         if plan.framing not in FRAMERS:
             known = ", ".join(sorted(FRAMERS))
             raise SpecError(f"{plan.name}: unknown stream framing {plan.framing!r} (known: {known})")
@@ -619,7 +631,7 @@ class ProviderModelInstance(StreamOpeningInstance):
             if depth is not None and json_too_deep(body, depth):
                 raise ProviderError(f"response body nested deeper than {depth} (Limits.max_json_depth)")
             try:
-                return self.plan.decode(response.status, response.headers, body)
+                return self.plan.decode(response.status, response.headers, body, raw=self.raw_extras)
             except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
                 raise ProviderError("response body nested too deeply to decode") from None
         except LLMError as first:  # a 2xx body that is not a response (not JSON, wrong shape): say which one
@@ -714,7 +726,7 @@ class _ProviderChunkStream(ChunkStream):
         self.warnings = warnings
         self.provider = owner.plan.name
         self._owner = owner
-        self._new_decoder: Callable[[], Any] = decoder or owner.plan.stream_decoder
+        self._new_decoder: Callable[[], Any] = decoder or (lambda: owner.plan.stream_decoder(raw=owner.raw_extras))
         self._framing = framing or owner.plan.framing
         self._wire = wire
         self._attempts = owner._attempts()
@@ -855,6 +867,9 @@ class _ProviderChunkStream(ChunkStream):
                     self._feed_all(frames, pending)  # each frame's chunks, appended to `pending`
                 if not data:
                     pending.extend(self._decoder.close())
+                    found = self._decoder.warnings  # a mapping that gave nothing (engine/silent.py)
+                    if found:
+                        self.warnings.extend(found)  # (in place: a router's stream shares the list)
                     self._finished = True
                     self._response = None
                     self._stop_watch()

@@ -55,7 +55,8 @@ CASE_KEYS: dict[str, frozenset[str]] = {
 REQUEST_EXPECT = frozenset({"method", "url", "url_endswith", "headers", "body", "body_subset", "body_recorded",
                             "warnings", "error"})
 MESSAGE_KEYS = frozenset({"role", "content", "text", "tool_calls", "reasoning", "refusal", "reasoning_details"})
-RESULT_EXPECT = MESSAGE_KEYS | {"message", "finish_reason", "usage", "choices", "id", "model", "chunk_count"}
+RESULT_EXPECT = MESSAGE_KEYS | {"message", "finish_reason", "usage", "choices", "id", "model", "chunk_count", "extras",
+                                "warnings"}
 ERROR_EXPECT = frozenset({"class", "message_contains", "status", "error_type", "request_id", "retryable",
                           "retry_after", "path", "after_chunks", "partial"})
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
@@ -272,6 +273,10 @@ def check_result(result: ChatCompletionMessageWithFinishReason, expect: Mapping[
     for key in ("id", "model"):
         if key in expect:
             _same(getattr(result, key), expect[key], case, key)
+    if "extras" in expect:
+        _check_extras(result.extras, expect["extras"], case)
+    if "warnings" in expect:
+        check_warnings(result.warnings, expect["warnings"] or [], case)
     if "usage" in expect:
         _check_usage(result.usage, expect["usage"], case)
     choices = expect.get("choices")
@@ -290,6 +295,15 @@ def check_result(result: ChatCompletionMessageWithFinishReason, expect: Mapping[
         if "finish_reason" in expect:
             _same(result.choices[0].finish_reason, expect["finish_reason"], case, "finish_reason")
         _check_message(result.choices[0].message, first, case)
+
+
+def _check_extras(actual: dict[str, Any] | None, wanted: Mapping[str, Any] | None, case: Case) -> None:
+    """`extras`: the exact set of extras names; each value as in `body_subset` (mappings may leave keys out)."""
+    actual = actual or {}
+    wanted = dict(wanted or {})
+    _same(sorted(actual), sorted(wanted), case, "extras names")
+    problems = [line for key, value in wanted.items() for line in _subset_problems(actual[key], value, key)]
+    _expect(not problems, f"{case.where} ({case.id}): extras differ\n" + "\n".join(problems))
 
 
 def _message_keys(expect: Mapping[str, Any]) -> dict[str, Any]:
@@ -392,10 +406,18 @@ class StreamRun:
 
     aggregator: StreamAggregator
     error: LLMError | None = None
+    warnings: list[RequestWarning] = field(default_factory=list)
+    """What the decoder warned about once the stream ended (a mapping that gave nothing)."""
 
     @property
     def chunks(self) -> int:
         return self.aggregator.chunks
+
+    def result(self) -> ChatCompletionMessageWithFinishReason:
+        """The aggregated message, with the decoder's warnings (as the runtime's stream gives them)."""
+        result = self.aggregator.result()
+        result.warnings = list(self.warnings)
+        return result
 
 
 def _reads(raw: bytes, size: int | None) -> Iterator[bytes]:
@@ -469,6 +491,7 @@ def run_stream(case: Case) -> StreamRun:
                 run.aggregator.add(chunk)
         for chunk in decoder.close():
             run.aggregator.add(chunk)
+        run.warnings = decoder.warnings
     except LLMError as exc:
         run.error = exc
     return run

@@ -96,6 +96,28 @@ def stream_section(spec: Mapping[str, Any]) -> list[str]:
     return [*out, *_rows(("event", "gives"), rows)]
 
 
+def extras_section(spec: Mapping[str, Any]) -> list[str]:
+    """The provider fields the spec keeps in `extras` (on responses, chunks and the stream aggregate)."""
+    out = ["## Extras", ""]
+    response = (spec.get("response") or {}).get("extras") or {}
+    stream = spec.get("stream") or {}
+    rows = [(f"`{name}`", f"response: {_code(template)}") for name, template in response.items()]
+    own = stream.get("extras") or (response if stream.get("mode") == "whole_response" else {})
+    rows += [(f"`{name}`", f"each stream event: {_code(template)}") for name, template in own.items()]
+    for event, mapping in (stream.get("events") or {}).items():
+        templates = ([(f"{event}` / `{case}", value) for case, value in (mapping.get("cases") or {}).items()]
+                     if isinstance(mapping, Mapping) and "switch" in mapping else [(str(event), mapping)])
+        for label, template in templates:
+            if isinstance(template, Mapping) and isinstance(template.get("extras"), Mapping):
+                rows += [(f"`{name}`", f"event `{label}`: {_code(value)}")
+                         for name, value in template["extras"].items()]
+    if not rows:
+        return [*out, "None declared: `extras` is empty (`extras=\"raw\"` on the client keeps the whole body).", ""]
+    return [*out, "Provider fields kept in `extras` (a value that is null or empty is left out; a stream's aggregate "
+            "concatenates lists and keeps the last other value):", "",
+            *_rows(("extra", "read from"), rows)]
+
+
 def errors_section(spec: Mapping[str, Any]) -> list[str]:
     errors = spec.get("errors") or {}
     if not errors:
@@ -104,4 +126,5 @@ def errors_section(spec: Mapping[str, Any]) -> list[str]:
 
 
 def mapping_sections(spec: Mapping[str, Any]) -> list[str]:
-    return [*messages_section(spec), *response_section(spec), *stream_section(spec), *errors_section(spec)]
+    return [*messages_section(spec), *response_section(spec), *stream_section(spec), *extras_section(spec),
+            *errors_section(spec)]

@@ -102,6 +102,27 @@ class SampleCheck:
         )
 
 
+    def names(self, declared: Mapping[str, Any], seen: Mapping[str, list[Any]], where: Where, what: str) -> None:
+        """SPEC051: a declared event name (part kind) that no sample has, where the samples have one a typo away
+        (a letter added, dropped, changed, or two swapped: `content-delat` for `content-delta`): its events
+        would go to `*`, or be dropped."""
+        if not seen:
+            return
+        names = list(seen)
+        for name in declared:
+            if str(name) == "*" or str(name) in seen:
+                continue
+            close = [n for n in names if _one_edit_apart(str(name), n)]  # (a typo: distinct names such as
+            # contentBlockStart / contentBlockStop are alike by ratio, and both real)
+            if close:
+                spot = (*where, name)
+                self.diags.add(
+                    self.doc.file, self.doc.mark(spot, key=True), "SPEC051", format_path(spot),
+                    f"no {what} {str(name)!r} occurs in the samples of {self.tests_label}, which have "
+                    f"{close[0]!r}", hint=f"did you mean {close[0]!r}?", severity="WARNING",
+                )
+
+
 def _event_name(frame: Any, payload: Any, event_type: Mapping[str, Any]) -> str:
     """The event's name as the spec reads it: a payload field, or the frame's own name (the SSE `event:` or
     the event-stream header), as the runtime's framers normalise it."""
@@ -140,11 +161,18 @@ def response_samples(cases: list[pt.Case]) -> list[Any]:
 
 
 def check_stream(check: SampleCheck, own: Mapping[str, Any], merged: Mapping[str, Any], cases: list[pt.Case]) -> None:
+    if own.get("extras"):
+        stream = merged.get("stream") or {}
+        every = [p for ps in stream_samples(cases, stream.get("event_type") or {}, Plan(merged)).values() for p in ps]
+        for name, template in own["extras"].items():
+            for path, spot in template_refs(template, ("stream", "extras", name)):
+                check.check(path, spot, every, "stream events")
     events = own.get("events") or {}
     if not isinstance(events, Mapping) or not events:
         return
     stream = merged.get("stream") or {}
     samples = stream_samples(cases, stream.get("event_type") or {}, Plan(merged))
+    check.names(events, samples, ("stream", "events"), "event")
     for name, mapping in events.items():
         where: Where = ("stream", "events", name)
         payloads = samples.get(str(name), [])
@@ -152,6 +180,10 @@ def check_stream(check: SampleCheck, own: Mapping[str, Any], merged: Mapping[str
             else None
         if switch_path and isinstance(mapping, Mapping):
             switch = compile_getter(str(switch_path))
+            kinds: dict[str, list[Any]] = {}
+            for payload in payloads:
+                kinds.setdefault(str(switch(payload)), []).append(payload)
+            check.names(mapping.get("cases") or {}, kinds, (*where, "cases"), f"`{name}` event of kind")
             for case_name, template in (mapping.get("cases") or {}).items():
                 chosen = [p for p in payloads if str(switch(p)) == str(case_name)]
                 for path, spot in template_refs(template, (*where, "cases", case_name)):
@@ -175,9 +207,12 @@ def _kind_of(part: Any, kind_by: Mapping[str, Any]) -> str | None:
 def check_response(check: SampleCheck, own: Mapping[str, Any], merged: Mapping[str, Any],
                    cases: list[pt.Case]) -> None:
     response = merged.get("response") or {}
+    bodies = response_samples(cases)
+    for name, template in (own.get("extras") or {}).items():
+        for path, spot in template_refs(template, ("response", "extras", name)):
+            check.check(path, spot, bodies, "responses")
     if response.get("mode") != "template":
         return
-    bodies = response_samples(cases)
     for key in ("id", "model", "choices"):
         if isinstance(own.get(key), str):
             check.check(own[key], ("response", key), bodies, "responses")
@@ -194,6 +229,11 @@ def check_response(check: SampleCheck, own: Mapping[str, Any], merged: Mapping[s
     parts_of = compile_getter(str(response.get("parts", "")))
     parts = [p for choice in choices for p in (parts_of(choice) or [])]
     kind_by = response.get("kind_by") or {}
+    if "field" in kind_by:  # (`present` kinds are the spec's own names: SPEC045 checks them)
+        seen: dict[str, list[Any]] = {}
+        for part in parts:
+            seen.setdefault(str(_kind_of(part, kind_by)), []).append(part)
+        check.names(own.get("kinds") or {}, seen, ("response", "kinds"), "part kind")
     for kind, template in (own.get("kinds") or {}).items():
         of_kind = [p for p in parts if _kind_of(p, kind_by) == str(kind)]
         for path, spot in template_refs(template, ("response", "kinds", kind)):

@@ -60,11 +60,16 @@ def run_case(case: pt.Case) -> str | None:
             if "expect_error" in case.data:
                 if run.error is None:
                     return f"expected an error; {run.chunks} chunks decoded"
-                pt.check_error(run.error, case.data["expect_error"], case)
+                wanted = case.data["expect_error"]
+                pt.check_error(run.error, wanted, case)
+                if "after_chunks" in wanted and run.chunks != wanted["after_chunks"]:
+                    return f"{run.chunks} chunks before the error, expected {wanted['after_chunks']}"
+                if "partial" in wanted:
+                    pt.check_result(run.aggregator.result(), wanted["partial"], case)
             elif run.error is not None:
                 return f"unexpected {type(run.error).__name__}: {run.error}"
             else:
-                pt.check_result(run.aggregator.result(), expect, case)
+                pt.check_result(run.result(), expect, case)
                 if "chunk_count" in expect and run.chunks != expect["chunk_count"]:
                     return f"{run.chunks} chunks, expected {expect['chunk_count']}"
     except AssertionError as failure:

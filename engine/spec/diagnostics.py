@@ -38,8 +38,12 @@ CODES: dict[str, str] = {
     "SPEC041": "a routing config lists the same model twice",
     "SPEC042": "a routing fallback names a model the routing config does not have",
     "SPEC043": "a routing entry names a provider that no spec on the search path has",
+    "SPEC044": "a template gives a stream part or response piece the engine does not read",
+    "SPEC045": "a response kind template that kind_by.present never names (warning)",
     "SPEC050": "a response or stream path reads nothing from the spec's own samples (<name>.tests.yaml) where "
     "they hold a key spelt almost like it (warning)",
+    "SPEC051": "an event name or part kind the spec maps occurs in none of its samples, which hold one spelt almost "
+    "like it (warning)",
 }
 
 

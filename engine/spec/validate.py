@@ -21,6 +21,7 @@ from ..templates import TemplateError, check_args, compile_template
 from ..transforms import REGISTRY
 from .diagnostics import Diagnostics
 from .loader import Path, SourceDoc, format_path
+from .part_names import check_event_parts, check_kinds
 
 SCHEMA_CODES = {
     "additionalProperties": "SPEC010",
@@ -262,6 +263,8 @@ def semantic_pass(doc: SourceDoc, diags: Diagnostics, *, file_stem: str | None =
         _check_adjust(doc, (*where, "adjust"), override.get("adjust") or (), diags)
     _check_response(doc, data.get("response") or {}, diags)
     _check_stream(doc, data.get("stream") or {}, diags)
+    check_kinds(doc, data.get("response") or {}, diags)
+    check_event_parts(doc, (data.get("stream") or {}).get("events") or {}, diags)
     _check_errors(doc, data.get("errors") or {}, diags)
     _check_operations(doc, data.get("operations") or {}, diags)
 
@@ -504,6 +507,8 @@ def _check_response(doc: SourceDoc, response: Mapping[str, Any], diags: Diagnost
         _template(doc, (*where, "usage", key), template, diags)
     blocked = response.get("blocked") or {}
     _path(doc, (*where, "blocked", "when"), blocked.get("when"), diags)
+    for key, template in (response.get("extras") or {}).items():
+        _template(doc, (*where, "extras", key), template, diags)
 
 
 def _check_stream(doc: SourceDoc, stream: Mapping[str, Any], diags: Diagnostics) -> None:
@@ -512,6 +517,8 @@ def _check_stream(doc: SourceDoc, stream: Mapping[str, Any], diags: Diagnostics)
     if event_type.get("from") == "field":
         _path(doc, (*where, "event_type", "name"), event_type.get("name"), diags)
     _path(doc, (*where, "error_when"), stream.get("error_when"), diags)
+    for key, template in (stream.get("extras") or {}).items():
+        _template(doc, (*where, "extras", key), template, diags)
     for name, handler in (stream.get("events") or {}).items():
         here: Path = (*where, "events", name)
         if handler == "ignore":

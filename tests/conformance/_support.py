@@ -18,9 +18,24 @@ CASES_DIR = Path(__file__).resolve().parent
 RECORDINGS = CASES_DIR.parent / "recordings"
 
 
-def load_cases(kind: str) -> list[Case]:
-    """Every case of `kind` from every case file in its folder, checked for unknown keys and duplicate ids."""
-    return list(_load_kind(kind))
+def load_cases(kind: str, *, beside_specs: bool = True) -> list[Case]:
+    """Every case of `kind` from every case file in its folder, checked for unknown keys and duplicate ids, and
+    (`beside_specs`) the cases of the shipped specs' protocol tests (`specs/providers/<name>.tests.yaml`, where
+    the cases that need no recording live): the checks over every rendered request or decoded response
+    (the SDK shapes) see both. The conformance runner runs only this folder's (`spec test` runs the others)."""
+    return [*_load_kind(kind), *(_spec_cases(kind) if beside_specs else ())]
+
+
+@functools.cache
+def _spec_cases(kind: str) -> tuple[Case, ...]:
+    from vllora_llm.engine.registry import builtin_dir
+    from vllora_llm.tools.protocol_tests import load_spec_tests
+
+    out: list[Case] = []
+    for path in sorted(builtin_dir().glob("*.tests.yaml")):
+        provider = path.name[: -len(".tests.yaml")]
+        out += [c for c in load_spec_tests(path, provider, label=f"specs/providers/{path.name}") if c.kind == kind]
+    return tuple(out)
 
 
 @functools.cache
@@ -35,6 +50,7 @@ def _load_kind(kind: str) -> tuple[Case, ...]:
     return tuple(out)
 
 
-def params(kind: str, provider: str | None = None) -> list[Any]:
+def params(kind: str, provider: str | None = None, *, beside_specs: bool = True) -> list[Any]:
     """`pytest.param`s for a parametrized test, one per case, with the case id as the test id."""
-    return [pytest.param(c, id=c.id) for c in load_cases(kind) if provider is None or c.provider == provider]
+    return [pytest.param(c, id=c.id) for c in load_cases(kind, beside_specs=beside_specs)
+            if provider is None or c.provider == provider]

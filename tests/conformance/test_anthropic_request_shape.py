@@ -75,10 +75,21 @@ TOOL_RESULT_BLOCK = _obj(["tool_use_id", "type"], {
 })
 CONTENT_BLOCK = {"oneOf": [TEXT_BLOCK, IMAGE_BLOCK, DOCUMENT_BLOCK, THINKING_BLOCK, REDACTED_THINKING_BLOCK,
                            TOOL_USE_BLOCK, TOOL_RESULT_BLOCK]}
-MESSAGE = _obj(["content", "role"], {
-    "role": {"enum": ["user", "assistant"]},
-    "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": CONTENT_BLOCK}]},
-})
+MESSAGE = {"oneOf": [
+    _obj(["content", "role"], {
+        "role": {"enum": ["user", "assistant"]},
+        "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": CONTENT_BLOCK}]},
+    }),
+    # SDK 2.x `SystemMessageParam`: text only; taken by the models that accept a system turn mid-conversation
+    # (see problems()).
+    _obj(["content", "role"], {
+        "role": {"const": "system"},
+        "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": TEXT_BLOCK}]},
+    }),
+]}
+INLINE_SYSTEM_MODELS = ("claude-opus-4-8", "claude-opus-5", "claude-sonnet-5", "claude-haiku-5", "claude-fable-5",
+                        "claude-mythos-5")
+"""Model-name prefixes of the models that take `role: system` inside `messages` (FEATURE_FACTS, 2026 models)."""
 TOOL = _obj(["input_schema", "name"], {
     "name": {"type": "string"},
     "description": {"type": "string"},
@@ -131,6 +142,10 @@ def problems(body: Any) -> list[str]:
     (after merging) with alternating roles is not required (the API merges consecutive turns)."""
     found = [f"{'/'.join(str(p) for p in e.absolute_path) or '<body>'}: {e.message}"
              for e in sorted(VALIDATOR.iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))]
+    if isinstance(body, dict) and not str(body.get("model", "")).startswith(INLINE_SYSTEM_MODELS):
+        turns = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+        found += [f"messages/{i}/role: a system turn inside messages is not taken by {body.get('model')!r}"
+                  for i, m in enumerate(turns) if m.get("role") == "system"]
     thinking = body.get("thinking") if isinstance(body, dict) else None
     if isinstance(thinking, dict) and thinking.get("type") == "enabled":
         budget = thinking.get("budget_tokens")
@@ -188,7 +203,9 @@ def test_schema_accepts_a_recorded_request(name: str) -> None:
 _OK: dict[str, Any] = {"model": "claude-x", "max_tokens": 64, "messages": [{"role": "user", "content": "hi"}]}
 WRONG = [
     ("no_max_tokens", {k: v for k, v in _OK.items() if k != "max_tokens"}),
-    ("system_role_in_messages", {**_OK, "messages": [{"role": "system", "content": "x"}]}),
+    ("system_role_in_messages", {**_OK, "messages": [{"role": "system", "content": "x"}]}),   # on claude-x
+    ("system_turn_with_an_image", {**_OK, "model": "claude-opus-4-8", "messages": [{"role": "system", "content": [
+        {"type": "image", "source": {"type": "url", "url": "https://x/y.png"}}]}]}),
     ("openai_tool_shape", {**_OK, "tools": [{"type": "function", "function": {"name": "f"}}]}),
     ("tool_choice_required", {**_OK, "tool_choice": {"type": "required"}}),
     ("tool_choice_none_with_parallel", {**_OK, "tool_choice": {"type": "none", "disable_parallel_tool_use": True}}),

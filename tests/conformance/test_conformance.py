@@ -24,7 +24,7 @@ from vllora_llm.tools.protocol_tests import (
 from ._support import params
 
 
-@pytest.mark.parametrize("case", params("requests"))
+@pytest.mark.parametrize("case", params("requests", beside_specs=False))  # (spec test runs the others)
 def test_request(case: Case) -> None:
     """Unified request + spec → method, URL, headers, JSON body and warnings, or a typed error."""
     expect = case.expect
@@ -38,7 +38,7 @@ def test_request(case: Case) -> None:
     check_warnings(warnings, expect.get("warnings") or [], case)
 
 
-@pytest.mark.parametrize("case", params("responses"))
+@pytest.mark.parametrize("case", params("responses", beside_specs=False))  # (spec test runs the others)
 def test_response(case: Case) -> None:
     """Provider status, headers and body → the unified response, or a typed error."""
     plan = load_plan(case.provider)
@@ -51,7 +51,7 @@ def test_response(case: Case) -> None:
     check_result(plan.decode(status, headers, body), case.expect, case)
 
 
-@pytest.mark.parametrize("case", params("streams"))
+@pytest.mark.parametrize("case", params("streams", beside_specs=False))  # (spec test runs the others)
 def test_stream(case: Case) -> None:
     """A recorded wire stream → framed, decoded, aggregated into the expected message, or a StreamError."""
     run = run_stream(case)
@@ -66,6 +66,6 @@ def test_stream(case: Case) -> None:
         return
     if run.error is not None:
         raise AssertionError(f"{case.where} ({case.id}): unexpected {run.error!r}") from run.error
-    check_result(run.aggregator.result(), case.expect, case)
+    check_result(run.result(), case.expect, case)
     if "chunk_count" in case.expect:
         assert run.chunks == case.expect["chunk_count"], f"{case.where} ({case.id}): {run.chunks} chunks"

@@ -258,8 +258,13 @@ def shape_problems(value: Any, type_name: str, scope: str, where: str) -> list[s
     return problems
 
 
+NEWER_THAN_THE_PROTOS = {  # Gemini 3's thinkingConfig.thinkingLevel: the recorded v1beta protos predate it
+    "gemini:reasoning_effort_is_a_level_on_3", "gemini:reasoning_effort_none_on_3_is_the_least_level"}
+
+
 def _body_cases() -> list[Any]:
-    cases = [c for c in load_cases("requests") if c.provider == "gemini" and "error" not in c.expect]
+    cases = [c for c in load_cases("requests") if c.provider == "gemini" and "error" not in c.expect
+             and c.id not in NEWER_THAN_THE_PROTOS]
     return [pytest.param(c, id=c.id) for c in cases]
 
 

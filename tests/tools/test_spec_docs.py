@@ -133,3 +133,19 @@ def test_operations_section_lists_each_operation_or_its_absence(
             assert sorted(re.findall(r"^\| `([a-z_.]+)` \|", table, re.M)) == sorted(operation_params(operation))
         else:
             assert f"`{operation}`" in section.split("Not offered here:", 1)[1].split("\n", 1)[0]
+
+
+@pytest.mark.parametrize(("provider", "rows"), [
+    ("cohere", ["| `citations` | response: `$message.citations` |",
+                '| `citations` | event `citation-start`: `{"$op": "as_list", "in": "$delta.message.citations"}` |',
+                "| `billed_units` | event `message-end`: `$delta.usage.billed_units` |"]),
+    ("gemini", ["| `grounding_metadata` | each stream event: `$candidates[0].groundingMetadata` |"]),
+    ("perplexity", ["| `search_results` | each stream event: `$search_results` |"]),
+    ("bedrock", ["None declared: `extras` is empty"]),
+])
+def test_extras_are_listed(provider: str, rows: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spec", "docs", provider]) == 0
+    out = capsys.readouterr().out
+    extras = out.split("## Extras", 1)[1].split("\n## ", 1)[0]
+    for row in rows:
+        assert row in extras, extras

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from vllora_llm.engine.paths import compile_getter
+from vllora_llm.engine.silent import SILENT_KIND
 from vllora_llm.engine.templates import compile_template
 
 
@@ -34,7 +35,7 @@ def reference_read_choice(spec: dict[str, Any]) -> Any:
             kind = kind_of(part)
             render = kinds.get(kind) if kind is not None else None
             if render is not None:
-                pieces.append(render(part, ctx))
+                pieces.append(render(part, ctx) or {SILENT_KIND: kind})  # (a kind that rendered nothing)
         return (index(raw) if index is not None else None), pieces, finish(raw)
 
     return read
