@@ -422,3 +422,31 @@ async def test_an_output_item_of_an_unknown_type_is_a_provider_error(server: Loc
     async with client_for(server) as client:
         with pytest.raises(ProviderError, match=r"teleport_call.*output\[0\]\.type|output\[0\]"):
             await client.responses().create({"model": "gpt-5.5", "input": "hi"})
+
+
+async def test_a_provider_model_id_routes_natively_with_no_file(server: LocalProviderServer,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.openai_base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "k-0123456789")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url_for("anthropic"))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k-0123456789")
+    async with VlloraLLMClient.from_config() as client:
+        native = await client.responses().create({"model": "openai/gpt-4.1-mini", "input": "Hello!"})
+        translated = await client.responses().create({"model": "anthropic/claude-sonnet-4-5", "input": "Hello!"})
+    assert [r.path for r in server.requests] == ["/v1/responses", "/v1/messages"]
+    assert server.requests[0].json["model"] == "gpt-4.1-mini"  # the provider's own model name
+    assert (native.provider, translated.provider) == ("openai", "anthropic")
+
+
+async def test_item_references_go_to_the_server(server: LocalProviderServer) -> None:
+    """An `item_reference` (which a translated provider cannot take) names an item the server stored."""
+    async with client_for(server) as client:
+        first = await client.responses().create({"model": "gpt-4.1-mini", "tools": TOOLS,
+                                                 "input": 'Weather in "Oslo"? Ask get_weather.'})
+        [call] = first.output
+        assert isinstance(call, FunctionCallItem)
+        answer = await client.responses().create({"model": "gpt-4.1-mini", "tools": TOOLS, "store": False, "input": [
+            {"type": "item_reference", "id": call.id},
+            {"type": "function_call_output", "call_id": call.call_id, "output": "cloudy"}]})
+    assert server.last_request.json["input"][0] == {"type": "item_reference", "id": call.id}
+    assert answer.output_text == "Hello from the local openai server! The tool returned: cloudy"

@@ -5,7 +5,8 @@ written, items `in_progress` when added and `completed` when done, consecutive `
 named by their type, no `[DONE]`), so the official openai SDK's `client.responses.create` / `.stream` work here.
 Replies follow the server's rules (`replies.py`): text that quotes the last user message or the tool results, a
 function call when the last user message names a function tool. Like OpenAI, the server keeps each stored
-response's conversation (input and output items) for `previous_response_id`; `store: false` keeps nothing.
+response's conversation (input and output items) for `previous_response_id` and `item_reference` input items;
+`store: false` keeps nothing.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _reply(call: Call) -> JsonReply | StreamReply:
     if not isinstance(body.get("model"), str) or not body["model"]:
         raise WireError(400, "Missing required parameter: 'model'.", param="model")
     stored = call.request.app[STATE].responses
-    items = _earlier(body, stored) + _input_items(body.get("input"))
+    items = _earlier(body, stored) + _input_items(body.get("input"), stored)
     conversation = _conversation(body, items)
     reply = generate(conversation, call_id=f"call_local_{call.sequence}")
     response = _response(body, call.sequence, reply, prompt_tokens(conversation))
@@ -87,7 +88,7 @@ def _earlier(body: dict[str, Any], stored: dict[str, list[dict[str, Any]]]) -> l
     return list(found)
 
 
-def _input_items(value: Any) -> list[dict[str, Any]]:
+def _input_items(value: Any, stored: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     if isinstance(value, str):
         return [{"type": "message", "role": "user", "content": value}]
     if not isinstance(value, list):
@@ -95,6 +96,14 @@ def _input_items(value: Any) -> list[dict[str, Any]]:
     items = []
     for index, item in enumerate(value):
         kind = item.get("type", "message") if isinstance(item, dict) else None
+        if kind == "item_reference":  # an item of a stored response, by its id
+            found = next((earlier for conversation in stored.values() for earlier in conversation
+                          if earlier.get("id") == item.get("id")), None)
+            if found is None:
+                raise WireError(404, f"Item with id '{item.get('id')}' not found.", error_type="invalid_request_error",
+                                param=f"input[{index}]")
+            items.append(found)
+            continue
         if kind not in INPUT_TYPES:
             raise WireError(400, f"Invalid value: {kind!r}. Supported values are: {', '.join(INPUT_TYPES)}.",
                             param=f"input[{index}].type")
