@@ -299,6 +299,15 @@ def test_the_sync_facade_serves_it_natively(threaded_server: LocalProviderServer
             kinds = [event.type for event in stream]
     assert kinds[-1] == "response.completed" and stream.response.output_text.endswith("You said: Again")
     assert [r.path for r in threaded_server.requests] == ["/v1/responses", "/v1/responses"]
+    threaded_server.faults.push(Fault(cut_after_chunks=5))
+    with SyncVlloraLLMClient.from_provider("openai", api_key="k-0123456789", max_retries=0,
+                                           base_url=threaded_server.openai_base_url) as client:
+        kinds = []
+        with client.responses().create_stream({"model": "gpt-4.1-mini", "input": "Cut"}) as stream, \
+                pytest.raises(StreamError):
+            for event in stream:
+                kinds.append(event.type)
+    assert kinds[-2:] == ["error", "response.failed"] and isinstance(stream.error, StreamError)
 
 
 async def test_a_failed_response_from_the_server_is_raised_after_its_event(server: LocalProviderServer) -> None:
