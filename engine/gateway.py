@@ -258,6 +258,9 @@ class ChatCompletionMessage(GatewayStruct):
     """On a `tool` message: the tool failed and `content` says why (providers that mark failed results)."""
     reasoning_content: str | None = None
     """Read only: the name several compatible servers give `reasoning`; folded into it on decode."""
+    cache_control: CacheControl | None = None
+    """A prompt-caching mark on the whole message: moved onto its last content part (string content becomes
+    one text part), so each provider reads marks on parts; kept here only on a message without content."""
 
     if TYPE_CHECKING:
 
@@ -275,6 +278,7 @@ class ChatCompletionMessage(GatewayStruct):
             function_call: FunctionCall | None = None,
             is_error: bool | None = None,
             reasoning_content: str | None = None,
+            cache_control: CacheControl | None = None,
         ) -> None: ...
 
     def __post_init__(self) -> None:
@@ -287,6 +291,18 @@ class ChatCompletionMessage(GatewayStruct):
             if self.reasoning is None:
                 self.reasoning = self.reasoning_content
             self.reasoning_content = None
+        if self.cache_control is not None:
+            self._mark_last_part()
+
+    def _mark_last_part(self) -> None:
+        content = self.content
+        if type(content) is TextContent:
+            self.content = PartsContent([TextPart(text=str(content), cache_control=self.cache_control)])
+        elif type(content) is PartsContent and content:
+            content[-1] = msgspec.structs.replace(content[-1], cache_control=self.cache_control)
+        else:
+            return
+        self.cache_control = None
 
     @classmethod
     def new_text(cls, role: Role, text: str) -> ChatCompletionMessage:

@@ -176,6 +176,17 @@ class ImagesResponse(GatewayStruct):
     provider: str | None = None
 
 
+class CachedContent(GatewayStruct):
+    """A provider-side prompt cache, as `client.caches()` lists it (`tokens`: its size, when reported)."""
+
+    name: str
+    display_name: str | None = None
+    model: str | None = None
+    create_time: str | None = None
+    expire_time: str | None = None
+    tokens: int | None = None
+
+
 OperationResult = CreateEmbeddingResponse | ImagesResponse | Response
 """What an operation returns (one more member per operation)."""
 

@@ -44,6 +44,7 @@ from .transport import Timeouts, call_timeouts, unkept_stream
 if TYPE_CHECKING:
     from vllora_llm.engine.mcp_types import McpDefinition
 
+    from .caches_client import CachesClient
     from .python_tool import FunctionTool
     from .response_store import ResponseStore
     from .responses import ResponsesClient
@@ -654,6 +655,20 @@ class VlloraLLMClient:
 
     def images(self) -> ImagesClient:
         return ImagesClient(self.instance, self.telemetry, self._completions._listeners)
+
+    def caches(self) -> CachesClient:
+        """The provider-side prompt caches this client created for `cache_control`-marked prefixes (list, get,
+        delete); a `MappingError` when the client's provider has no `prompt_cache` operation."""
+        from vllora_llm.engine.errors import MappingError
+
+        from .caches_client import CachesClient
+
+        caching = getattr(self.instance, "prompt_cache", None)
+        if caching is None:
+            name = getattr(getattr(self.instance, "plan", None), "name", type(self.instance).__name__)
+            raise MappingError(f"{name} has no prompt_cache operation (caches() needs a client of a provider "
+                               "whose spec declares one, made with from_provider)")
+        return CachesClient(caching)
 
     def responses(self) -> ResponsesClient:
         """The Responses API (OpenAI's `CreateResponse` / `Response`), translated through the chat spec."""

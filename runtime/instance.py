@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from yarl import URL
 
+from vllora_llm.engine.cache_marks import is_marked
 from vllora_llm.engine.errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError, StreamError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
@@ -61,6 +62,9 @@ from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Tra
 if TYPE_CHECKING:  # (the spec compiler is imported only by clients built from a spec)
     from vllora_llm.engine.operations import OperationPlan
     from vllora_llm.engine.params import Policy
+
+    from .prompt_cache import PromptCaching
+    from .response_store import KeyValueStore
 
 __all__ = [
     "FRAMERS",
@@ -400,7 +404,10 @@ class ProviderModelInstance(StreamOpeningInstance):
         secret_headers: Sequence[str] = (),
         max_input_depth: int = MAX_INPUT_DEPTH,
         extras: str | None = None,
+        cache_store: KeyValueStore | None = None,
     ) -> None:
+        """`cache_store` keeps the prompt-cache registry (spec with a `prompt_cache` operation only; default: an
+        in-memory LRU)."""
         if extras not in (None, "raw"):
             raise InvalidRequestError(f"extras: expected 'raw' or None, got {extras!r}", provider=plan.name)
         self.raw_extras = extras == "raw"
@@ -432,6 +439,23 @@ class ProviderModelInstance(StreamOpeningInstance):
         self.limits: Limits = limits or getattr(transport, "limits", None) or Limits()
         """Size and depth limits (a transport you pass bounds bodies with its own `limits`)."""
         self.transport: Transport = transport or AiohttpTransport(timeout, limits=self.limits)
+        self._cache_store = cache_store
+        self._prompt_cache: PromptCaching | None = None
+        self._caches = bool(((getattr(plan, "spec", None) or {}).get("operations") or {}).get("prompt_cache"))
+        """Whether the spec has a `prompt_cache` operation (compiled on the first marked request)."""
+
+    @property
+    def prompt_cache(self) -> PromptCaching | None:
+        """Creates and reuses the provider-side caches of marked prefixes (None: the spec has no such operation)."""
+        if self._prompt_cache is None and self._caches:
+            from vllora_llm.engine.prompt_cache import compile_prompt_cache
+
+            from .prompt_cache import PromptCaching
+
+            cache_plan = compile_prompt_cache(getattr(self.plan, "spec", {}), self.plan.name)
+            if cache_plan is not None:
+                self._prompt_cache = PromptCaching(self, cache_plan, self._cache_store)
+        return self._prompt_cache
 
     def __repr__(self) -> str:
         return f"ProviderModelInstance({self.plan.name!r}, base_url={mask_url_passwords(repr(self.base_url))})"
@@ -488,13 +512,17 @@ class ProviderModelInstance(StreamOpeningInstance):
         return any(name.lower() == "authorization" for name in probe.headers)
 
     def _prepare(
-        self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None
+        self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None,
+        body_edit: Callable[[bytes], bytes] | None = None,
     ) -> tuple[WireRequest, list[RequestWarning]]:
+        """The wire request, authorized; `body_edit` rewrites the plan's body first (the prompt cache's cut)."""
         check_depth(request, self.max_input_depth, self.plan.name)  # a text-only request: a few attribute reads
         try:
             wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
         except (RecursionError, UnicodeEncodeError) as exc:  # what the encoder refused: name the field
             raise explain_unencodable(request, exc, self.plan.name) from None
+        if body_edit is not None:
+            wire.body = body_edit(wire.body)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: %s %s", self.plan.name, wire.method, redact(wire.url.split("?", 1)[0], self._redactor))
         if warnings and self._redactor:  # a warning may quote a request value, and a value may hold a key
@@ -600,6 +628,16 @@ class ProviderModelInstance(StreamOpeningInstance):
     async def complete_validated(
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
     ) -> ChatCompletionMessageWithFinishReason:
+        if self._caches and is_marked(request):
+            caching = self.prompt_cache
+            if caching is not None:
+                return await caching.complete(request, builtins)
+        return await self.complete_uncached(request, builtins)
+
+    async def complete_uncached(
+        self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
+    ) -> ChatCompletionMessageWithFinishReason:
+        """One whole completion, as the plan renders it (no prompt cache)."""
         wire, warnings = self._prepare(request, stream=False, builtins=builtins)
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
@@ -705,7 +743,17 @@ class ProviderModelInstance(StreamOpeningInstance):
         return stream
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
-        wire, warnings = self._prepare(request, stream=True)
+        if self._caches and is_marked(request):
+            caching = self.prompt_cache
+            if caching is not None:
+                return await caching.open_stream(request)
+        return await self.open_stream_uncached(request)
+
+    async def open_stream_uncached(
+        self, request: ChatCompletionRequest, body_edit: Callable[[bytes], bytes] | None = None
+    ) -> ChunkStream:
+        """A stream, opened, as the plan renders it (`body_edit`: see `_prepare`)."""
+        wire, warnings = self._prepare(request, stream=True, body_edit=body_edit)
         stream = _ProviderChunkStream(self, wire, warnings)
         await stream.open()
         return stream

@@ -22,7 +22,7 @@ from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.gateway import (
@@ -44,8 +44,11 @@ from .responses import ResponseEventStream
 from .responses_native import NativeResponseStream
 from .transport import Timeouts
 
-__all__ = ["SyncCompletionsClient", "SyncResponseEventStream", "SyncResponsesClient", "SyncResultStream",
-           "SyncVlloraLLMClient"]
+if TYPE_CHECKING:
+    from vllora_llm.engine.gateway_ops import CachedContent
+
+__all__ = ["SyncCachesClient", "SyncCompletionsClient", "SyncResponseEventStream", "SyncResponsesClient",
+           "SyncResultStream", "SyncVlloraLLMClient"]
 
 T = TypeVar("T")
 
@@ -193,6 +196,26 @@ class SyncImagesClient:
         return self._client._runner.run(self._client.client.images().create(request, timeout=timeout))
 
 
+class SyncCachesClient:
+    """Blocking `caches()`: the prompt caches this library created (list, get, delete)."""
+
+    def __init__(self, client: SyncVlloraLLMClient) -> None:
+        self._client = client
+        self._caches = client.client.caches()  # (a MappingError here when the provider has none)
+
+    def list(self, *, everything: bool = False) -> list[CachedContent]:
+        return self._client._runner.run(self._caches.list(everything=everything))
+
+    def get(self, name: str) -> CachedContent:
+        return self._client._runner.run(self._caches.get(name))
+
+    def delete(self, name: str) -> None:
+        self._client._runner.run(self._caches.delete(name))
+
+    def delete_all(self) -> int:
+        return self._client._runner.run(self._caches.delete_all())
+
+
 class SyncResponsesClient:
     """Blocking `responses().create` and `create_stream` (a plain iterator of events; `response` at the end)."""
 
@@ -311,6 +334,9 @@ class SyncVlloraLLMClient:
 
     def responses(self) -> SyncResponsesClient:
         return SyncResponsesClient(self)
+
+    def caches(self) -> SyncCachesClient:
+        return SyncCachesClient(self)
 
     def create(
         self, request: RequestLike, *, timeout: Timeouts | float | None = None

@@ -39,8 +39,9 @@ def _names(value: Any) -> list[str]:
 # ---- rules ------------------------------------------------------------------------------------------------
 
 
-def rule_steps(rule: Mapping[str, Any]) -> list[str]:
-    """What a supported rule does besides writing its value, in the order the engine runs the steps."""
+def rule_steps(rule: Mapping[str, Any], policy: str = "warn") -> list[str]:
+    """What a supported rule does besides writing its value, in the order the engine runs the steps, then when
+    it is not sent (the compiled conditions, in the order they are tested)."""
     steps: list[str] = []
     if "range" in rule:
         bounds = rule["range"]
@@ -59,10 +60,10 @@ def rule_steps(rule: Mapping[str, Any]) -> list[str]:
         steps.append(f"transform `{ref if isinstance(ref, str) else ref.get('name')}`")
     if "default" in rule:
         steps.append(f"default {_code(rule['default'])}" + (" (with a warning)" if rule.get("default_warn") else ""))
-    if rule.get("unless"):
-        steps.append(f"not sent when `{rule['unless']}` is set")
-    if rule.get("conflicts_with"):
-        steps.append("unsupported together with " + ", ".join(f"`{c}`" for c in rule["conflicts_with"]))
+    from vllora_llm.engine.params import Policy, rule_conditions
+
+    steps += [f"when {condition.describe()}" for condition in rule_conditions("?", rule, Policy("?", policy))
+              if not condition.always]
     return steps
 
 
@@ -179,7 +180,7 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
             "says otherwise (`error`: a MappingError before any I/O; `warn` and `drop`: not sent, a warning "
             "comes back with the response).", "",
             "### Sent", "", "| parameter | sent as | steps |", "|---|---|---|"]
-    out += [f"| `{p}` | `{_target(p, r)}` | {_cell('; '.join(rule_steps(r)))} |" for p, r in supported]
+    out += [f"| `{p}` | `{_target(p, r)}` | {_cell('; '.join(rule_steps(r, policy)))} |" for p, r in supported]
     out += ["", "### Not sent", "", "| parameter | what happens | why |", "|---|---|---|"]
     for p, r in unsupported:
         what, why = unsupported_text(r, policy)
@@ -205,7 +206,7 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
             merged = {**(params.get(p) or {}), **r} if isinstance(r, dict) else None
             if _is_supported(merged):
                 assert merged is not None
-                steps = "; ".join(rule_steps(merged))
+                steps = "; ".join(rule_steps(merged, policy))
                 out.append(f"- `{p}`: sent as `{_target(p, merged)}`" + (f"; {steps}" if steps else ""))
             else:
                 what, why = unsupported_text(merged, policy)
@@ -276,7 +277,7 @@ def _operations(spec: Mapping[str, Any], base: str, policy: str) -> list[str]:
             if param == "model" and rule is None:
                 out.append("| `model` | in the URL | |")
             elif _is_supported(rule):
-                out.append(f"| `{param}` | `{_target(param, rule)}` | {_cell('; '.join(rule_steps(rule)))} |")
+                out.append(f"| `{param}` | `{_target(param, rule)}` | {_cell('; '.join(rule_steps(rule, policy)))} |")
             else:
                 what, why = unsupported_text(rule, policy)
                 out.append(f"| `{param}` | not sent | {_cell(what + (': ' + why if why else ''))} |")
@@ -285,7 +286,29 @@ def _operations(spec: Mapping[str, Any], base: str, policy: str) -> list[str]:
             out.append("")
             out.append("Models " + ", ".join(f"`{g}`" for g in layer.get("match") or ()) + f": own {changed}.")
         out.append("")
+    cache = operations.get("prompt_cache")
+    if isinstance(cache, Mapping):
+        out += _prompt_cache(cache, base)
     return out
+
+
+def _prompt_cache(op: Mapping[str, Any], base: str) -> list[str]:
+    """The `prompt_cache` operation: what a `cache_control` mark caches, and the calls that manage caches."""
+    prefix = op.get("prefix") or {}
+    moved = ", ".join(f"`{k}`" for k in prefix.get("keys") or ())
+    calls = []
+    for name, where in (("create", (op.get("create") or {}).get("endpoint")), ("get", op.get("get")),
+                        ("list", (op.get("list") or {}).get("endpoint")), ("delete", op.get("delete"))):
+        if isinstance(where, Mapping):
+            url = (base or "<base_url>").rstrip("/") + str(where.get("path", "/"))
+            calls.append(f"{name}: {where.get('method', 'GET')} `{url}`")
+    sizes = ", ".join(f"{', '.join(f'`{g}`' for g in layer.get('match') or ())}: {layer.get('min_tokens')}"
+                      for layer in op.get("overrides") or () if "min_tokens" in layer)
+    return ["### `prompt_cache`", "",
+            f"A `cache_control` mark caches the leading entries of `{prefix.get('list')}` up to the marked message"
+            + (f", with {moved}" if moved else "") + f"; later requests name the cache in `{op.get('reference')}`"
+            f" (default ttl {op.get('default_ttl', 3600)} s; minimum {op.get('min_tokens', 0)} tokens"
+            + (f"; {sizes}" if sizes else "") + ").", "", "Calls: " + "; ".join(calls) + ".", ""]
 
 
 def _is_supported(rule: Any) -> bool:

@@ -545,6 +545,9 @@ def _check_errors(doc: SourceDoc, errors: Mapping[str, Any], diags: Diagnostics,
 def _check_operations(doc: SourceDoc, operations: Mapping[str, Any], diags: Diagnostics) -> None:
     """Each operation, and each of its override layers, checked like the chat mapping's parts."""
     for name, operation in operations.items():
+        if name == "prompt_cache" and isinstance(operation, dict):
+            _check_prompt_cache(doc, operation, diags)
+            continue
         if name not in OPERATION_TYPES or not isinstance(operation, dict):
             continue  # the schema pass reported it
         where: Path = ("operations", name)
@@ -556,6 +559,28 @@ def _check_operations(doc: SourceDoc, operations: Mapping[str, Any], diags: Diag
                     diags.add(doc.file, doc.mark((*here, "match", j)), "SPEC039", format_path((*here, "match", j)),
                               f"the glob {glob!r} matches every model", hint="put these rules in the operation itself")
             _check_operation_layer(doc, here, name, layer, diags)
+
+
+def _check_prompt_cache(doc: SourceDoc, operation: Mapping[str, Any], diags: Diagnostics) -> None:
+    """The prompt-cache operation's templates and error patterns (its shape is the schema's)."""
+    import re
+
+    where: Path = ("operations", "prompt_cache")
+    create = operation.get("create")
+    if isinstance(create, dict) and "request" in create:
+        _template(doc, (*where, "create", "request"), create["request"], diags)
+    if "resource" in operation:
+        _template(doc, (*where, "resource"), operation["resource"], diags)
+    for key in ("gone", "too_small"):
+        pattern = (operation.get(key) or {}).get("message") if isinstance(operation.get(key), dict) else None
+        if not isinstance(pattern, str):
+            continue
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            spot: Path = (*where, key, "message")
+            diags.add(doc.file, doc.mark(spot), "SPEC031", format_path(spot),
+                      f"{pattern!r} is not a regular expression: {exc}", hint="Python `re` syntax")
 
 
 def _check_operation_layer(

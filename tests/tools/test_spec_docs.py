@@ -149,3 +149,12 @@ def test_extras_are_listed(provider: str, rows: list[str], capsys: pytest.Captur
     extras = out.split("## Extras", 1)[1].split("\n## ", 1)[0]
     for row in rows:
         assert row in extras, extras
+
+
+def test_gemini_documents_its_prompt_cache(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = docs(capsys, "gemini")
+    assert code == 0
+    section = out.split("### `prompt_cache`", 1)[1]
+    assert "leading entries of `contents` up to the marked message" in section
+    assert "`gemini-2.5-pro*`, `gemini-2.5-flash-lite*`: 2048" in section
+    assert "create: POST `https://generativelanguage.googleapis.com/v1beta/cachedContents`" in section

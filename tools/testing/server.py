@@ -16,6 +16,7 @@ from typing import Self
 from aiohttp import web
 
 from vllora_llm.tools.testing import (
+    gemini_caches,
     wire_anthropic,
     wire_converse,
     wire_gemini,
@@ -32,6 +33,7 @@ WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (
     wire_converse.register,
     wire_gemini.register,
     wire_operations.register,  # embeddings and images, in each of those formats
+    gemini_caches.register,  # Gemini's cachedContents
     wire_responses.register,  # OpenAI's Responses API
 )
 
@@ -98,6 +100,11 @@ class LocalProviderServer:
         if not self.state.requests:
             raise LookupError("the local provider server has not received a request yet")
         return self.state.requests[-1]
+
+    @property
+    def gemini_caches(self) -> gemini_caches.CacheStore:
+        """The Gemini caches this server holds (`creates`: every create body; `expire(name)` ages one)."""
+        return gemini_caches.caches_of(self.app)
 
     @property
     def faults(self) -> FaultQueue:

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from vllora_llm.tools.testing import gemini_caches
 from vllora_llm.tools.testing.replies import (
     Conversation,
     OutputFormat,
@@ -109,7 +110,8 @@ def _answer(call: Call, *, stream: bool) -> JsonReply | StreamReply:
             "Key or other form of API consumer identity to call this API.",
         )
     model = call.request.match_info["model"]
-    body = _checked_body(call.json, model)
+    whole, cached = gemini_caches.expand(call, call.json, model)  # `cachedContent`: its turns come first
+    body = _checked_body(whole, model)
     conversation = _conversation(body)
     config = body.get("generationConfig") or {}
     n = config.get("candidateCount") or 1
@@ -119,8 +121,8 @@ def _answer(call: Call, *, stream: bool) -> JsonReply | StreamReply:
     if not stream:
         return JsonReply({"candidates": [_candidate(i, _parts(r), FINISH[r.finish_reason]) for i, r in
                                          enumerate(replies)],
-                          "usageMetadata": _usage(prompt, replies), **head})
-    events = _stream_events(head, prompt, replies)
+                          "usageMetadata": _usage(prompt, replies, cached=cached), **head})
+    events = _stream_events(head, prompt, replies, cached)
     if call.recorded.query.get("alt") != "sse":  # without alt=sse the API streams one JSON array
         return JsonReply(events)
     return StreamReply([b"data: " + json_bytes(event) + b"\r\n\r\n" for event in events])
@@ -171,6 +173,10 @@ def _check_part(part: Any, model: str, where: str, block: int) -> None:
     response = part.get("functionResponse")
     if isinstance(response, dict) and not isinstance(response.get("response"), dict):
         raise _invalid(f"* GenerateContentRequest.{where}.function_response.response: must be an object")
+
+
+check_part = _check_part
+"""(Also what a cache's contents are checked with: `gemini_caches`.)"""
 
 
 def _lower_types(schema: Any, depth: int = 0) -> Any:
@@ -288,15 +294,17 @@ def _candidate(index: int, parts: list[dict[str, Any]], finish: str | None = Non
     return candidate
 
 
-def _usage(prompt: int, replies: list[Reply], done: bool = True) -> dict[str, Any]:
+def _usage(prompt: int, replies: list[Reply], done: bool = True, cached: int = 0) -> dict[str, Any]:
     out = sum(reply.completion_tokens for reply in replies) if done else 0
     usage: dict[str, Any] = {"promptTokenCount": prompt, "totalTokenCount": prompt + out}
+    if cached:  # (included in promptTokenCount, as the API counts it)
+        usage["cachedContentTokenCount"] = cached
     if done:
         usage["candidatesTokenCount"] = out
     return usage
 
 
-def _stream_events(head: dict[str, Any], prompt: int, replies: list[Reply]) -> list[dict[str, Any]]:
+def _stream_events(head: dict[str, Any], prompt: int, replies: list[Reply], cached: int = 0) -> list[dict[str, Any]]:
     """Text in word-ish pieces, all candidates side by side; a call arrives whole; the last event holds the
     finish reasons (after an empty text part, as the recordings show) and the final usage."""
     per_candidate: list[list[list[dict[str, Any]]]] = []
@@ -309,8 +317,8 @@ def _stream_events(head: dict[str, Any], prompt: int, replies: list[Reply]) -> l
     events = []
     for step in range(steps):
         candidates = [_candidate(i, pieces[step]) for i, pieces in enumerate(per_candidate) if step < len(pieces)]
-        events.append({"candidates": candidates, "usageMetadata": _usage(prompt, replies, done=False), **head})
+        events.append({"candidates": candidates, "usageMetadata": _usage(prompt, replies, False, cached), **head})
     last = [_candidate(i, [{"text": ""}], FINISH[r.finish_reason]) for i, r in enumerate(replies)]
-    events.append({"candidates": last, "usageMetadata": _usage(prompt, replies), **head})
+    events.append({"candidates": last, "usageMetadata": _usage(prompt, replies, cached=cached), **head})
     return events
 

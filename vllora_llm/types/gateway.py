@@ -59,6 +59,7 @@ from vllora_llm.engine.gateway import (
     Usage,
 )
 from vllora_llm.engine.gateway_ops import (
+    CachedContent,
     CreateEmbeddingRequest,
     CreateEmbeddingResponse,
     CreateImageRequest,
@@ -75,6 +76,7 @@ from vllora_llm.engine.gateway_ops import (
 __all__ = [
     "FINISH_REASONS",
     "CacheControl",
+    "CachedContent",
     "ChatCompletionChunk",
     "ChatCompletionMessage",
     "ChatCompletionMessageWithFinishReason",
