@@ -244,7 +244,10 @@ class NativeResponseStream:
             return
         if type(event) not in CARRIES_RESPONSE:
             return
-        response = latest_response(event, self._response)
+        current = self._response
+        if current is None and type(event) is ErrorEvent:  # an error before any response: fail an empty one
+            current = Response(id="", created_at=0.0, model=self._request.model, status="in_progress")
+        response = latest_response(event, current)
         if response is not self._response and response is not None:
             self._say_who(response)
             self._response = response

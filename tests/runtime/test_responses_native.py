@@ -459,3 +459,15 @@ async def test_item_references_go_to_the_server(server: LocalProviderServer) -> 
             {"type": "function_call_output", "call_id": call.call_id, "output": "cloudy"}]})
     assert server.last_request.json["input"][0] == {"type": "item_reference", "id": call.id}
     assert answer.output_text == "Hello from the local openai server! The tool returned: cloudy"
+
+
+async def test_an_error_event_before_any_response_still_fails_the_stream(server: LocalProviderServer) -> None:
+    error = {"type": "error", "sequence_number": 0, "code": "server_error", "message": "Overloaded.", "param": None}
+    server.faults.push(replay(f"data: {json.dumps(error)}\n\n".encode(), content_type=SSE))
+    async with client_for(server) as client:
+        stream = client.responses().create_stream({"model": "gpt-5.5", "input": "hi"})
+        kinds: list[str] = []
+        with pytest.raises(StreamError, match="Overloaded"):
+            async for event in stream:
+                kinds.append(event.type)
+    assert kinds == ["error"] and stream.response.status == "failed"
