@@ -471,3 +471,23 @@ async def test_an_error_event_before_any_response_still_fails_the_stream(server:
             async for event in stream:
                 kinds.append(event.type)
     assert kinds == ["error"] and stream.response.status == "failed"
+
+
+async def test_leaving_a_native_stream_early_ends_its_span_without_an_error(server: LocalProviderServer) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with client_for(server, tracer_provider=tracer_provider) as client:
+        async with client.responses().create_stream({"model": "gpt-4.1-mini", "input": "Hello there"}) as stream:
+            async for event in stream:
+                if event.type == "response.output_text.delta":
+                    break
+    tracer_provider.shutdown()
+    [span] = exporter.get_finished_spans()
+    assert span.status.status_code != StatusCode.ERROR
+    assert dict(span.attributes or {})["gen_ai.response.id"] == "resp_local_1"  # from response.created
