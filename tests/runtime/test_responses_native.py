@@ -482,11 +482,11 @@ async def test_leaving_a_native_stream_early_ends_its_span_without_an_error(serv
     exporter = InMemorySpanExporter()
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    async with client_for(server, tracer_provider=tracer_provider) as client:
-        async with client.responses().create_stream({"model": "gpt-4.1-mini", "input": "Hello there"}) as stream:
-            async for event in stream:
-                if event.type == "response.output_text.delta":
-                    break
+    async with client_for(server, tracer_provider=tracer_provider) as client, client.responses().create_stream(
+            {"model": "gpt-4.1-mini", "input": "Hello there"}) as stream:
+        async for event in stream:
+            if event.type == "response.output_text.delta":
+                break
     tracer_provider.shutdown()
     [span] = exporter.get_finished_spans()
     assert span.status.status_code != StatusCode.ERROR
