@@ -60,13 +60,16 @@ class _ToolCallParts:
 class _ReasoningParts:
     """One reasoning block being assembled."""
 
-    __slots__ = ("data", "signature", "text", "type")
+    __slots__ = ("data", "extra", "signature", "summary", "text", "type")
 
     def __init__(self, kind: str) -> None:
         self.type = kind
         self.text: list[str] = []
         self.signature: str | None = None
         self.data: str | None = None
+        self.summary: list[str] = []
+        self.extra: dict[str, Any] = {}
+        """A proxy's `format`, `id`, `index` (OpenRouter), first seen value each."""
 
     def sealed_for(self, delta: ReasoningDetail) -> bool:
         """A signed block, a redacted block that has its data, or a delta of another kind, cannot continue
@@ -84,6 +87,8 @@ class _ReasoningParts:
             text="".join(self.text) if self.text else None,
             signature=self.signature,
             data=self.data,
+            summary="".join(self.summary) if self.summary else None,
+            **self.extra,
         )
 
 
@@ -168,6 +173,12 @@ class _ChoiceParts:
             current.signature = delta.signature
         if delta.data is not None:
             current.data = delta.data
+        if delta.summary:
+            current.summary.append(delta.summary)
+        if delta.format is not None or delta.id is not None or delta.index is not None:
+            for key in ("format", "id", "index"):
+                if (value := getattr(delta, key)) is not None:
+                    current.extra.setdefault(key, value)
 
     def add_logprobs(self, logprobs: Any) -> None:
         """Concatenate the token lists (`content`, `refusal`) of OpenAI-shaped logprobs."""

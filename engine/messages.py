@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .content_parts import reasoning_as_content
 from .errors import MappingError
 from .message_turns import TurnAssembler
 from .paths import compile_setter
@@ -30,10 +31,13 @@ def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
     require_call = bool((spec.get("tool_results") or {}).get("require_call", False))
     drop = frozenset(spec.get("drop_fields") or ())
     renames: dict[str, str] = {str(k): str(v) for k, v in (spec.get("rename_fields") or {}).items()}
+    as_content = reasoning_as_content(spec["reasoning_as_content"]) if spec.get("reasoning_as_content") else None
 
     def apply(messages: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
         if require_call:
             _check_tool_results(messages, provider)
+        if as_content is not None:
+            messages = [as_content(m, ctx) for m in messages]
         if roles:
             messages = [{**m, "role": roles.get(m["role"], m["role"])} for m in messages]
         if renames:  # before drop_fields, so a renamed field escapes a drop of its unified name

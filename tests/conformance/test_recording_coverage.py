@@ -17,6 +17,7 @@ MUST_COVER: dict[str, tuple[str, ...]] = {
     # gemini/cached_contents_create_response.json answers POST /v1beta/cachedContents (creating a cache), not
     # generateContent: out of scope for the gemini spec.
     "bedrock": ("bedrock/converse_*.json", "bedrock/*.eventstream", "bedrock/*.decoded.jsonl"),
+    "mistral": ("mistral/response_*.json", "mistral/stream_*"),
     "gemini": ("gemini/response_*.json", "gemini/error_*.json", "gemini/stream_*", "gemini/vertex_*"),
     "openai": ("openai/response_*.json", "openai/error_*.json", "openai/stream_*.sse", "openai/stream_*.jsonl"),
 }
