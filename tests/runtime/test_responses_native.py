@@ -107,24 +107,31 @@ async def test_previous_response_id_goes_to_the_server(server: LocalProviderServ
 
 @pytest.mark.parametrize("path", STREAMS, ids=[p.name for p in STREAMS])
 async def test_recorded_streams_decode_to_typed_events(server: LocalProviderServer, path: Path) -> None:
-    """Each recorded stream, replayed in 64-byte pieces, as typed events equal to what OpenAI sent."""
+    """Each recorded stream (a file may hold several turns), replayed in 64-byte pieces, as typed events equal to
+    what OpenAI sent."""
     raw = recorded(path)
-    end = next(i for i, data in enumerate(raw) if data["type"] == "response.completed") + 1  # (first stream)
-    body = "".join(f"event: {d['type']}\ndata: {json.dumps(d)}\n\n" for d in raw[:end]).encode()
-    server.faults.push(replay(body, content_type=SSE, chunk_size=64))
+    ends = [i + 1 for i, data in enumerate(raw) if data["type"] == "response.completed"]
     request = json.loads(path.with_suffix(".request.json").read_text()) if path.suffix == ".sse" else {
         "model": "gpt-5.1-codex-max", "input": "hi"}
     request.pop("stream", None)
     async with client_for(server) as client:
-        stream = await client.responses().create_stream(request)
-        events = [event async for event in stream]
-    assert [event.type for event in events] == [data["type"] for data in raw[:end]]
-    for event, data in zip(events, raw[:end], strict=True):
+        for start, end in zip([0, *ends[:-1]], ends, strict=True):
+            turn = raw[start:end]
+            body = "".join(f"event: {d['type']}\ndata: {json.dumps(d)}\n\n" for d in turn).encode()
+            server.faults.push(replay(body, content_type=SSE, chunk_size=64))
+            stream = await client.responses().create_stream(request)
+            events = [event async for event in stream]
+            check_turn(events, turn, stream.response)
+    assert len(ends) == (4 if path.suffix == ".jsonl" else 1)  # every turn of the file was replayed
+
+
+def check_turn(events: list[Any], turn: list[dict[str, Any]], response: Any) -> None:
+    assert [event.type for event in events] == [data["type"] for data in turn]
+    for event, data in zip(events, turn, strict=True):
         assert not isinstance(event, OtherStreamEvent)
         assert event.sequence_number == data["sequence_number"]
         EVENTS.validate_python(event.to_dict())
-    final = raw[end - 1]["response"]
-    response = stream.response
+    final = turn[-1]["response"]
     assert response.id == final["id"] and response.status == "completed"
     for ours, sent in zip(response.to_dict()["output"], final["output"], strict=True):  # every field we keep
         assert {key: value for key, value in ours.items() if key in sent} == {
