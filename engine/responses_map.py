@@ -21,6 +21,8 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from .errors import InvalidRequestError, MappingError
 from .gateway import (
     ChatCompletionMessage,
@@ -134,8 +136,9 @@ def _settings(request: CreateResponse) -> dict[str, str | None]:
 def unsent_settings(request: CreateResponse) -> list[tuple[str, str]]:
     """(field, why) for each setting of `request` that no chat request can carry: `truncation: auto` (the
     conversation is sent whole; one too long for the context fails as with `disabled`), `reasoning.summary`
-    `concise` / `detailed` (the provider's own reasoning text, when it gives one, is the summary) and
-    `text.verbosity`. Bad values are an `InvalidRequestError` naming the field."""
+    `concise` / `detailed` (the provider's own reasoning text, when it gives one, is the summary),
+    `text.verbosity`, and the fields only a native Responses endpoint takes (`CreateResponse.NATIVE_ONLY`). Bad
+    values are an `InvalidRequestError` naming the field."""
     _includes(request)
     values = _settings(request)
     unsent: list[tuple[str, str]] = []
@@ -145,6 +148,8 @@ def unsent_settings(request: CreateResponse) -> list[tuple[str, str]]:
         unsent.append(("reasoning.summary", f"{NOT_IN_CHAT} (the provider's own reasoning text is the summary)"))
     if values["text.verbosity"] is not None:
         unsent.append(("text.verbosity", NOT_IN_CHAT))
+    given = msgspec.structs.asdict(request)  # the fields only a natively served Responses endpoint takes
+    unsent.extend((name, NOT_IN_CHAT) for name in CreateResponse.NATIVE_ONLY if given.get(name) is not None)
     return unsent
 
 

@@ -22,6 +22,7 @@ from vllora_llm.tools.testing import (
     wire_gemini,
     wire_openai,
     wire_operations,
+    wire_responses,
 )
 from vllora_llm.tools.testing.faults import FaultQueue
 from vllora_llm.tools.testing.state import STATE, RecordedRequest, ServerState
@@ -33,6 +34,7 @@ WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (
     wire_gemini.register,
     wire_operations.register,  # embeddings and images, in each of those formats
     gemini_caches.register,  # Gemini's cachedContents
+    wire_responses.register,  # OpenAI's Responses API
 )
 
 BASE_PATHS: dict[str, str] = {"openai": "/v1", "anthropic": "", "bedrock": "", "gemini": ""}
@@ -167,6 +169,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8765) -> None:
         async with LocalProviderServer(host, port) as server:
             print(f"vllora-llm local provider server listening on {server.url}", flush=True)
             print(f"  OpenAI chat completions: {server.openai_base_url}/chat/completions", flush=True)
+            print(f"  OpenAI Responses API: {server.openai_base_url}/responses (plain and streamed)", flush=True)
             print(f"  Anthropic messages: {server.base_url_for('anthropic')}/v1/messages", flush=True)
             print(f"  Bedrock Converse: {server.base_url_for('bedrock')}/model/<model>/converse", flush=True)
             print(f"  Gemini: {server.base_url_for('gemini')}/v1beta/models/<model>:generateContent (or /v1/...)",

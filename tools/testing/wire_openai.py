@@ -89,8 +89,13 @@ async def deployment_chat_completions(call: Call) -> JsonReply | StreamReply:
     return await _reply(call)
 
 
+def is_bearer(authorization: str) -> bool:
+    """Whether an `Authorization` header value is `Bearer <key>`."""
+    return _BEARER.fullmatch(authorization.strip()) is not None
+
+
 async def chat_completions(call: Call) -> JsonReply | StreamReply:
-    if not _BEARER.fullmatch(call.headers.get("authorization", "").strip()):
+    if not is_bearer(call.headers.get("authorization", "")):
         raise WireError(
             401,
             "You didn't provide an API key. You need to provide your API key in an Authorization header "
