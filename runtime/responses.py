@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from collections.abc import Generator
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from vllora_llm.engine.errors import LLMError, NotFoundError
@@ -37,6 +35,7 @@ from .genai_responses import RESPONSES, finish_responses
 from .observe import Observation, observe
 from .response_store import ResponseStore
 from .responses_native import NativeResponseStream, create_native
+from .stream_forms import StreamForms
 from .transport import Timeouts
 
 if TYPE_CHECKING:
@@ -133,7 +132,7 @@ class ResponsesClient:
         return ResponseEventStream(self, coerced, timeout)
 
 
-class ResponseEventStream:
+class ResponseEventStream(StreamForms):
     """Responses stream events made from one chat stream (see `ResponsesClient.create_stream`). Leaving early
     closes the HTTP response at once.
 
@@ -185,24 +184,6 @@ class ResponseEventStream:
             self._builder = ResponseEventBuilder(response_shell(self._request, new_id("resp"), time.time()))
             self._pending.extend(self._builder.start())
         return self._chunks
-
-    async def _opened(self) -> ResponseEventStream:
-        await self._open()
-        return self
-
-    def __await__(self) -> Generator[Any, None, ResponseEventStream]:
-        return self._opened().__await__()
-
-    async def __aenter__(self) -> ResponseEventStream:
-        return await self._opened()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> ResponseEventStream:
-        return self
 
     async def __anext__(self) -> ResponseStreamEvent:
         pending = self._pending

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Generator, Mapping
-from types import TracebackType
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
@@ -37,6 +36,7 @@ from vllora_llm.engine.responses_types import (
 
 from .genai_responses import finish_responses, input_content, request_attributes
 from .observe import Observation, Operation, observe
+from .stream_forms import StreamForms
 from .transport import Timeouts, call_timeouts, unkept_stream
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def failure_code(err: LLMError) -> str:
     return "rate_limit_exceeded" if limited else "server_error"
 
 
-class NativeResponseStream:
+class NativeResponseStream(StreamForms):
     """The events of one natively streamed response: `async for event in ...`, `stream = await ...` (HTTP errors
     raise there) or `async with ... as stream`; `response` is the final `Response` once the events ended.
     Leaving early closes the HTTP response at once."""
@@ -136,24 +136,6 @@ class NativeResponseStream:
             if isinstance(pending, deque):
                 self._pending = pending
         return self._chunks
-
-    async def _opened(self) -> NativeResponseStream:
-        await self._open()
-        return self
-
-    def __await__(self) -> Generator[Any, None, NativeResponseStream]:
-        return self._opened().__await__()
-
-    async def __aenter__(self) -> NativeResponseStream:
-        return await self._opened()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> NativeResponseStream:
-        return self
 
     async def __anext__(self) -> NativeEvent:
         pending = self._pending
