@@ -11,7 +11,9 @@ Tool calls are assembled by their `index`; providers disagree on the details, so
 - the name is taken from the first delta that has one; argument fragments are concatenated.
 
 Reasoning details are merged by position within each delta's list the same way: text concatenated, the
-signature and redacted `data` set; a position whose detail is already signed starts a new detail.
+signature and redacted `data` set; a position whose detail is already signed starts a new detail, and so does
+any reasoning after answer text or a tool call (a signature that comes after the text, as on a Gemini text
+part, signs that part, not the thoughts before it).
 """
 
 from __future__ import annotations
@@ -60,13 +62,16 @@ class _ToolCallParts:
 class _ReasoningParts:
     """One reasoning block being assembled."""
 
-    __slots__ = ("data", "signature", "text", "type")
+    __slots__ = ("data", "extra", "signature", "summary", "text", "type")
 
     def __init__(self, kind: str) -> None:
         self.type = kind
         self.text: list[str] = []
         self.signature: str | None = None
         self.data: str | None = None
+        self.summary: list[str] = []
+        self.extra: dict[str, Any] = {}
+        """A proxy's `format`, `id`, `index` (OpenRouter), first seen value each."""
 
     def sealed_for(self, delta: ReasoningDetail) -> bool:
         """A signed block, a redacted block that has its data, or a delta of another kind, cannot continue
@@ -84,6 +89,8 @@ class _ReasoningParts:
             text="".join(self.text) if self.text else None,
             signature=self.signature,
             data=self.data,
+            summary="".join(self.summary) if self.summary else None,
+            **self.extra,
         )
 
 
@@ -120,6 +127,7 @@ class _ChoiceParts:
             self.role = delta.role
         if delta.content:
             self.content.append(delta.content)
+            self.reasoning_by_position.clear()  # the reasoning before the text is over
         if delta.refusal:
             self.refusal.append(delta.refusal)
         if delta.reasoning:
@@ -127,6 +135,7 @@ class _ChoiceParts:
         if delta.tool_calls:
             for call in delta.tool_calls:
                 self._add_call(call)
+            self.reasoning_by_position.clear()
         if delta.reasoning_details:
             for position, detail in enumerate(delta.reasoning_details):
                 self._add_reasoning(position, detail)
@@ -168,6 +177,12 @@ class _ChoiceParts:
             current.signature = delta.signature
         if delta.data is not None:
             current.data = delta.data
+        if delta.summary:
+            current.summary.append(delta.summary)
+        if delta.format is not None or delta.id is not None or delta.index is not None:
+            for key in ("format", "id", "index"):
+                if (value := getattr(delta, key)) is not None:
+                    current.extra.setdefault(key, value)
 
     def add_logprobs(self, logprobs: Any) -> None:
         """Concatenate the token lists (`content`, `refusal`) of OpenAI-shaped logprobs."""

@@ -13,7 +13,8 @@ Pure (no I/O) so both the engine and the runtime raise the same classes. The tre
     │   └── StreamError            an error event mid-stream, a truncated stream, a bad frame
     ├── TimeoutError               connect / idle read / total timeout
     ├── ConnectionError            the connection failed or dropped before a response
-    └── SpecError                  a bad provider spec (carries every diagnostic)
+    ├── SpecError                  a bad provider spec (carries every diagnostic)
+    └── StructuredOutputError      the answer's JSON does not fit the class asked for (`completions().parse`)
 
 Messages never carry secrets: the runtime redacts known keys before an error is built.
 """
@@ -136,6 +137,15 @@ class SpecError(LLMError):
         return self.message + "\n" + "\n".join(str(d) for d in self.diagnostics)
 
 
+class StructuredOutputError(LLMError):
+    """The model's answer is not JSON, or does not fit the class given as `response_format`: `target` names the
+    class, `path` the field, `body` holds the answer's text."""
+
+    def __init__(self, message: str, *, target: str | None = None, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.target = target
+
+
 ALL_ERRORS: tuple[type[LLMError], ...] = (
     LLMError,
     ProviderError,
@@ -150,5 +160,6 @@ ALL_ERRORS: tuple[type[LLMError], ...] = (
     ConnectionError,
     SpecError,
 )
+"""The classes an HTTP answer or a spec can produce (`StructuredOutputError` is raised after a good answer)."""
 
 ERROR_CLASSES: dict[str, type[LLMError]] = {cls.__name__: cls for cls in ALL_ERRORS}

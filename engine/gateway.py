@@ -228,6 +228,13 @@ class ReasoningDetail(GatewayStruct):
     text: str | None = None
     signature: str | None = None
     data: str | None = None
+    summary: str | None = None
+    """A proxy's summary entry (OpenRouter `reasoning.summary`): its text, kept to be sent back as given."""
+    format: str | None = None
+    """A proxy's tag of which model family the entry comes from (OpenRouter's `format`)."""
+    id: str | None = None
+    index: int | None = None
+    """The proxy's own id and position of the entry (OpenRouter), sent back with it."""
 
 
 MessageContent = TextContent | PartsContent

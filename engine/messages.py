@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .codegen import FunctionBuilder
+from .content_parts import reasoning_as_content
 from .errors import MappingError
 from .message_turns import TurnAssembler
 from .paths import compile_setter
@@ -33,8 +34,9 @@ def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
     require_call = bool((spec.get("tool_results") or {}).get("require_call", False))
     drop = frozenset(spec.get("drop_fields") or ())
     renames: dict[str, str] = {str(k): str(v) for k, v in (spec.get("rename_fields") or {}).items()}
+    as_content = reasoning_as_content(spec["reasoning_as_content"]) if spec.get("reasoning_as_content") else None
     code = FunctionBuilder(("messages", "body", "ctx"), "map_messages")
-    if not (require_call or roles or renames or drop):
+    if not (require_call or as_content is not None or roles or renames or drop):
         code.line(f"{code.bind(compile_setter(spec.get('to', 'messages')))}(body, messages)")
         function: MessagesOp = code.build("None")
         return function
@@ -49,6 +51,10 @@ def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
                   "            called.add(call.get('id'))",
                   "    if message.get('role') == 'tool' and message.get('tool_call_id') not in called:",
                   f"        {code.bind(_unanswered)}(message, index, {code.bind(provider)})"]
+    if as_content is not None:  # (the test is the transform's own first one: only a reasoning assistant turn)
+        lines += ["    if message.get('role') == 'assistant' and (message.get('reasoning_details')"
+                  " or message.get('reasoning')):",
+                  f"        message = {code.bind(as_content)}(message, ctx)"]
     if roles:
         role_map = code.bind(roles)
         lines.append(f"    message = {{**message, 'role': {role_map}.get(message['role'], message['role'])}}")

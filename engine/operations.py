@@ -9,7 +9,6 @@ input per call), a `response` mapping, an `errors` block merged over the spec's,
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -18,54 +17,19 @@ import msgspec
 from .error_map import ErrorBuilder, compile_errors
 from .errors import InvalidRequestError, LLMError, MappingError, ProviderError
 from .gateway import JSON_ENCODER, RequestWarning, enc_hook
-from .gateway_ops import ITEM_SHAPES, OPERATION_TYPES, OperationRequest, OperationResult, operation_params
+from .gateway_ops import ITEM_SHAPES, OPERATION_TYPES, OperationInput, OperationResult, operation_params
+from .layers import Layers, merge_layer
 from .params import DefaultOp, ParamOp, Policy, compile_rule
 from .paths import Getter, compile_getter, deep_copy, deep_merge_into, merge_defaults_into
 from .response import decode_json
+from .responses_native import ResponsesEventDecoder
+from .responses_types import Response
 from .templates import Evaluator, compile_template
 from .transforms import Context
 from .wire import WireRequest
 
 OPERATIONS: tuple[str, ...] = tuple(OPERATION_TYPES)
 """The operations a spec may declare under `operations:` (chat is the spec's top level)."""
-
-REPLACED_IN_OVERRIDES = ("request", "response", "fan_out")
-"""Keys an override layer replaces whole (a template is one value); `params` replaces rule by rule, and
-`endpoint` and `errors` merge key by key (a null removes the base's value in each)."""
-
-
-def merge_layer(base: Any, layer: Any) -> Any:
-    """`layer` over `base` as `extends` merges: mappings key by key, a null removes, anything else replaces."""
-    if isinstance(base, dict) and isinstance(layer, dict):
-        out = dict(base)
-        for key, value in layer.items():
-            if value is None:
-                out.pop(key, None)
-            elif key in out:
-                out[key] = merge_layer(out[key], value)
-            else:
-                out[key] = value
-        return out
-    return layer
-
-
-def _overlay(operation: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in operation.items() if k != "overrides"}
-    for key, value in layer.items():
-        if key == "match":
-            continue
-        if key in REPLACED_IN_OVERRIDES or value is None:
-            if value is None:
-                out.pop(key, None)
-            else:
-                out[key] = value
-        elif key == "params":  # a rule is one value: the layer's rule replaces the base's whole
-            rules = {**(out.get("params") or {}), **value}
-            out["params"] = {name: rule for name, rule in rules.items() if rule is not None}
-        else:
-            out[key] = merge_layer(out.get(key), value)
-    return out
-
 
 class Endpoint:
     """Where an operation's calls go: method, path (`{model}` percent-encoded), query, body defaults."""
@@ -104,6 +68,7 @@ class OperationEncoder:
             if default is not None:
                 self.defaults.append((name, default))
         self.endpoint = Endpoint(spec.get("endpoint") or {})
+        self.stream_endpoint: Endpoint | None = Endpoint(spec["stream"]) if spec.get("stream") else None
         self.template: Evaluator | None = (
             compile_template(spec["request"], ("operations", operation, "request")) if "request" in spec else None
         )
@@ -115,7 +80,7 @@ class OperationEncoder:
                         for k, v in (shared.get("headers") or {}).items()}
         self.headers.setdefault("content-type", "application/json")
 
-    def mapped(self, request: OperationRequest) -> tuple[dict[str, Any], dict[str, Any] | None, Context]:
+    def mapped(self, request: OperationInput) -> tuple[dict[str, Any], dict[str, Any] | None, Context]:
         """The parameters after their rules (renamed, mapped, checked; unsupported ones warned about), the
         request's `extra_body`, and the context holding the warnings."""
         ctx = Context(self.provider)
@@ -136,8 +101,17 @@ class OperationEncoder:
                 send_default(out, ctx, data)
         return out, extra, ctx
 
-    def encode(self, request: OperationRequest, base_url: str) -> tuple[list[WireRequest], list[RequestWarning]]:
-        """The wire requests (one, or one per item with `fan_out`) and the warnings the mapping produced."""
+    def encode(
+        self, request: OperationInput, base_url: str, stream: bool = False
+    ) -> tuple[list[WireRequest], list[RequestWarning]]:
+        """The wire requests (one, or one per item with `fan_out`) and the warnings the mapping produced;
+        with `stream`, the one request to the operation's `stream` endpoint."""
+        endpoint = self.endpoint
+        if stream:
+            if self.stream_endpoint is None:
+                raise MappingError(f"{self.provider}: the {self.operation} operation has no stream endpoint",
+                                   provider=self.provider)
+            endpoint = self.stream_endpoint
         mapped, extra, ctx = self.mapped(request)
         if self.fan_out is None:
             items = [mapped]
@@ -145,18 +119,18 @@ class OperationEncoder:
             values = mapped.get(self.fan_out)
             values = values if isinstance(values, list) else [values]
             items = [{**mapped, self.fan_out: value} for value in values]
-        url = self.endpoint.url(base_url, request.model)
+        url = endpoint.url(base_url, request.model)
         wires = []
         for item in items:
             body = self.template(item, ctx) if self.template is not None else item
             if not isinstance(body, dict):
                 raise MappingError(f"{self.provider}: the {self.operation} request template did not give an "
                                    "object", provider=self.provider)
-            if self.endpoint.body:
-                merge_defaults_into(body, self.endpoint.body)
+            if endpoint.body:
+                merge_defaults_into(body, endpoint.body)
             if extra:
                 deep_merge_into(body, deep_copy(extra))
-            wires.append(WireRequest(self.endpoint.method, url, self.headers, JSON_ENCODER.encode(body), False))
+            wires.append(WireRequest(endpoint.method, url, self.headers, JSON_ENCODER.encode(body), stream))
         return wires, ctx.warnings
 
 
@@ -175,7 +149,7 @@ class OperationDecoder:
             compile_template(spec["fields"], (*where, "fields")) if "fields" in spec else None
         )
         self.error_when: Getter | None = compile_getter(str(spec["error_when"])) if spec.get("error_when") else None
-        self.bare_key, self.indexed = ITEM_SHAPES[operation]
+        self.bare_key, self.indexed = ITEM_SHAPES.get(operation, ("", False))
 
     def __call__(self, body: bytes) -> OperationResult:
         if self.passthrough:
@@ -215,11 +189,11 @@ class OperationDecoder:
 def combine(results: list[OperationResult]) -> OperationResult:
     """Fan-out answers as one: data concatenated in call order (re-indexed), usage counts summed."""
     first = results[0]
-    if len(results) == 1:
+    if len(results) == 1 or isinstance(first, Response):  # (a Responses call is never fanned out)
         return first
     data: list[Any] = []
     for result in results:
-        data.extend(result.data)
+        data.extend(getattr(result, "data", ()))
     for position, entry in enumerate(data):
         if hasattr(entry, "index"):
             entry.index = position
@@ -241,41 +215,34 @@ class OperationPlan:
         self.name = name
         self.provider = provider
         self.spec = spec
-        self._base = OperationEncoder(name, spec, shared, provider)
-        self._overrides: list[tuple[tuple[str, ...], OperationEncoder, OperationDecoder, ErrorBuilder]] = []
-        errors = merge_layer(dict(shared.get("errors") or {}), dict(spec.get("errors") or {}))
-        self._decode = OperationDecoder(name, spec.get("response") or {"mode": "passthrough"}, provider)
-        self._error: ErrorBuilder = compile_errors(errors, provider)
-        for layer in spec.get("overrides") or ():
-            merged = _overlay(spec, layer)
-            self._overrides.append((
-                tuple(layer["match"]),
-                OperationEncoder(name, merged, shared, provider),
-                OperationDecoder(name, merged.get("response") or {"mode": "passthrough"}, provider),
-                compile_errors(merge_layer(errors, dict(layer.get("errors") or {})), provider),
-            ))
-        self._by_model: dict[str, tuple[OperationEncoder, OperationDecoder, ErrorBuilder]] = {}
+        shared_errors = dict(shared.get("errors") or {})
+
+        def build(layered: dict[str, Any]) -> tuple[OperationEncoder, OperationDecoder, ErrorBuilder]:
+            return (OperationEncoder(name, layered, shared, provider),
+                    OperationDecoder(name, layered.get("response") or {"mode": "passthrough"}, provider),
+                    compile_errors(merge_layer(shared_errors, dict(layered.get("errors") or {})), provider))
+
+        self._layers = Layers(spec, spec.get("overrides") or (), build)
 
     def __repr__(self) -> str:
         return f"<OperationPlan {self.provider}.{self.name}>"
 
     def for_model(self, model: str) -> tuple[OperationEncoder, OperationDecoder, ErrorBuilder]:
-        found = self._by_model.get(model)
-        if found is None:
-            found = (self._base, self._decode, self._error)
-            for globs, encoder, decoder, error in self._overrides:
-                if any(fnmatch.fnmatchcase(model, g) for g in globs):
-                    found = (encoder, decoder, error)
-            if len(self._by_model) < 1024:
-                self._by_model[model] = found
-        return found
+        """What serves `model`: every override layer matching it merged over the operation, in order."""
+        return self._layers.for_model(model)
 
     def concurrency(self, model: str) -> int:
         """How many of a fan-out's calls may be in flight at once."""
         return self.for_model(model)[0].concurrency
 
-    def encode(self, request: OperationRequest, *, base_url: str) -> tuple[list[WireRequest], list[RequestWarning]]:
-        return self.for_model(request.model)[0].encode(request, base_url)
+    def encode(
+        self, request: OperationInput, *, base_url: str, stream: bool = False
+    ) -> tuple[list[WireRequest], list[RequestWarning]]:
+        return self.for_model(request.model)[0].encode(request, base_url, stream)
+
+    def stream_decoder(self) -> ResponsesEventDecoder:
+        """A fresh decoder for one streamed call (a streamed operation's events are Responses events)."""
+        return ResponsesEventDecoder(self.provider)
 
     def decode(self, model: str, status: int, headers: Mapping[str, str], body: bytes) -> OperationResult:
         _, decoder, error = self.for_model(model)

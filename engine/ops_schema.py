@@ -7,7 +7,7 @@ type names, or a JSON Schema subset with a short keyword allow-list). A spec cha
 All of them walk the schema *structurally*: they know which keywords hold sub-schemas (`properties`,
 `items`, `anyOf`, ...), so a property that happens to be called `type` or `$ref` is never mistaken for a
 keyword. None of them mutates its input. What cannot be expressed is never dropped silently: a keyword
-removed by `schema_allow_keys` comes back as one warning per call, and a reference that cannot be inlined
+removed by `schema_keys` comes back as one warning per call, and a reference that cannot be inlined
 is a `MappingError`.
 """
 
@@ -391,21 +391,32 @@ def _omit_empty_object_schema(args: Mapping[str, Any]) -> Apply:
 # ---- the allow-list ---------------------------------------------------------------------------------------
 
 
-@register("schema_allow_keys", args={
-    "type": "object", "additionalProperties": False, "required": ["keys"],
-    "properties": {"keys": {"type": "array", "items": {"type": "string"}},
-                   "quiet": {"type": "array", "items": {"type": "string"}}}},
+@register("schema_keys", args={
+    "type": "object", "additionalProperties": False,
+    "oneOf": [{"required": ["allow"], "not": {"required": ["drop"]}},
+              {"required": ["drop"], "not": {"required": ["allow"]}}],
+    "properties": {"allow": {"type": "array", "items": {"type": "string"}},
+                   "drop": {"type": "array", "items": {"type": "string"}},
+                   "quiet": {"type": "array", "items": {"type": "string"}},
+                   "warn": {"type": "boolean"}}},
     examples=(Example({"type": "string", "pattern": "^a", "$schema": "x"}, {"type": "string"},
-                      {"keys": ["type"], "quiet": ["$schema"]}),
+                      {"allow": ["type"], "quiet": ["$schema"]}),
               Example({"type": "object", "properties": {"pattern": {"type": "string", "minLength": 1}}},
                       {"type": "object", "properties": {"pattern": {"type": "string"}}},
-                      {"keys": ["type", "properties"]})))
-def _schema_allow_keys(args: Mapping[str, Any]) -> Apply:
-    """Keep only the keywords in `keys` (everywhere, never touching property names). Keywords in `quiet`
-    (pure annotations such as `$schema`) go without a word; every other dropped keyword is reported in one
-    warning per call (`schema_keyword_dropped`), with how often it was dropped."""
-    allowed = frozenset(args["keys"])
+                      {"allow": ["type", "properties"]}),
+              Example({"$schema": "x", "type": "object", "additionalProperties": False,
+                       "properties": {"a": {"type": "string", "additionalProperties": False}}},
+                      {"type": "object", "properties": {"a": {"type": "string"}}},
+                      {"drop": ["$schema", "additionalProperties"]})))
+def _schema_keys(args: Mapping[str, Any]) -> Apply:
+    """Keep only the keywords in `allow`, or remove those in `drop` (everywhere, never touching property
+    names). A keyword dropped by `allow` is reported in one warning per call (`schema_keyword_dropped`, with
+    how often it was dropped) unless it is in `quiet` (pure annotations such as `$schema`) or `warn` is false;
+    those removed by `drop` are reported only with `warn: true`."""
+    allow = frozenset(args["allow"]) if "allow" in args else None
+    drop = frozenset(args.get("drop") or ())
     quiet = frozenset(args.get("quiet") or ())
+    warn = bool(args.get("warn", allow is not None))
 
     def apply(value: Any, ctx: Context) -> Any:
         dropped: dict[str, int] = {}
@@ -413,7 +424,7 @@ def _schema_allow_keys(args: Mapping[str, Any]) -> Apply:
         def node_fn(node: Node) -> Node:
             out: Node = {}
             for key, item in node.items():
-                if key in allowed:
+                if (key in allow) if allow is not None else (key not in drop):
                     out[key] = item
                 elif key not in quiet:
                     dropped[key] = dropped.get(key, 0) + 1
@@ -423,7 +434,7 @@ def _schema_allow_keys(args: Mapping[str, Any]) -> Apply:
             return map_subschemas(node_fn(node), walk) if isinstance(node, dict) else node
 
         result = walk(value)
-        if dropped:
+        if dropped and warn:
             listed = ", ".join(f"{k}" + (f" (x{n})" if n > 1 else "") for k, n in sorted(dropped.items()))
             ctx.warn("schema_keyword_dropped",
                      f"JSON Schema keywords not supported by {ctx.provider or 'the provider'} were dropped: {listed}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import MappingError, ProviderError
 from .transforms import REGISTRY, Apply, Context, Example, bind, register
 
 _STEP: dict[str, Any] = {
@@ -30,7 +29,8 @@ _STEP: dict[str, Any] = {
     examples=(Example("END", ["END"], {"steps": ["as_list"]}),
               Example({"b": None}, None, {"steps": ["omit_empty", "as_list"]})))
 def _chain(args: Mapping[str, Any]) -> Apply:
-    """Run transforms one after another (`steps`: names or `{name, args}`); a step giving None stops the chain."""
+    """Run transforms one after another (`steps`: names or `{name, args}`); a step giving None stops the chain.
+    (v1 files name it; a v2 file writes the list of calls itself, which is loaded as this.)"""
     from .templates import check_args  # the template module imports this registry; import it lazily
 
     steps: list[Apply] = []
@@ -61,26 +61,6 @@ def _omit(args: Mapping[str, Any]) -> Apply:
 
     def apply(value: Any, ctx: Context) -> Any:
         return None
-
-    return apply
-
-
-@register("forbid", args={
-    "type": "object", "additionalProperties": False, "required": ["message"],
-    "properties": {"message": {"type": "string"}, "error": {"enum": ["mapping", "provider"]}}},
-    examples=(Example(None, None, {"message": "x"}),))
-def _forbid(args: Mapping[str, Any]) -> Apply:
-    """None passes; any other value raises with `message`: a MappingError (`error: mapping`, the default, for
-    requests) or a ProviderError (`error: provider`, for a response shape the spec cannot read)."""
-    message = str(args["message"])
-    provider_side = args.get("error", "mapping") == "provider"
-
-    def apply(value: Any, ctx: Context) -> Any:
-        if value is None:
-            return None
-        if provider_side:
-            raise ProviderError(message, provider=ctx.provider or None)
-        raise MappingError(f"{ctx.path or 'value'}: {message}", path=ctx.path or None, provider=ctx.provider or None)
 
     return apply
 
@@ -138,23 +118,6 @@ def _wrap(args: Mapping[str, Any]) -> Apply:
     def apply(value: Any, ctx: Context) -> Any:
         wrapped = {key: value}
         return [wrapped] if as_list else wrapped
-
-    return apply
-
-
-@register("sum_or_none", examples=(Example([1, None, 2], 3), Example([None, None], None), Example([0], 0)))
-def _sum_or_none(args: Mapping[str, Any]) -> Apply:
-    """Add up the numbers of a list; None when none of them is a number (absent counts are not zero)."""
-
-    def apply(value: Any, ctx: Context) -> Any:
-        total: float = 0  # sum()'s start and order, without building a list (usage maps run it per response)
-        found = False
-        for v in value or ():
-            kind = type(v)  # (exact int / float first: the usual counts, without two isinstance calls)
-            if kind is int or kind is float or (kind is not bool and isinstance(v, (int, float))):
-                total += v
-                found = True
-        return total if found else None
 
     return apply
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .guards import GuardCode, guard, plain_path
-from .paths import compile_getter, compile_setter
+from .paths import compile_getter, compile_setter, plain_keys
 from .transforms import Apply, Context, Example, register
 
 
@@ -105,3 +105,95 @@ def _project(code: GuardCode, value: str, tails: list[tuple[str, ...]], found: s
     code.code.indent = code.code.indent[:-12]
     if not first:
         code.line(f"elif {value} is not None: {found} = True")
+
+
+def _pop_path(body: dict[str, Any], keys: tuple[str, ...]) -> None:
+    """Remove the value at `keys`, and the objects left empty on the way up."""
+    trail: list[dict[str, Any]] = [body]
+    for key in keys[:-1]:
+        node = trail[-1].get(key)
+        if not isinstance(node, dict):
+            return
+        trail.append(node)
+    trail[-1].pop(keys[-1], None)
+    for depth in range(len(keys) - 2, -1, -1):
+        if not trail[depth + 1]:
+            trail[depth].pop(keys[depth], None)
+
+
+@register("answer_with_tool", args={
+    "type": "object", "additionalProperties": False,
+    "required": ["request_at", "types", "tools", "tool", "choice_at", "choice"],
+    "properties": {"request_at": {"type": "string"},
+                   "types": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                   "tools": {"type": "string"}, "tool": {}, "choice_at": {"type": "string"}, "choice": {},
+                   "unless": {"type": "object", "additionalProperties": False, "required": ["at", "values"],
+                              "properties": {"at": {"type": "string"}, "values": {"type": "array"},
+                                             "note": {"type": "string"}}}}},
+    examples=(
+        Example({"format": {"type": "json_object"}, "tools": [{"name": "f"}]},
+                {"tools": [{"name": "f"}, {"name": "json_response", "input_schema": {"type": "object"}}],
+                 "tool_choice": {"type": "tool", "name": "json_response"}},
+                {"request_at": "format", "types": ["json_object"], "tools": "tools",
+                 "tool": {"name": "json_response", "input_schema": {"type": "object"}},
+                 "choice_at": "tool_choice", "choice": {"type": "tool", "name": "json_response"}}),
+        Example({"format": {"type": "json_schema", "schema": {"type": "object"}}},
+                {"format": {"type": "json_schema", "schema": {"type": "object"}}},
+                {"request_at": "format", "types": ["json_object"], "tools": "tools", "tool": {"name": "json_response"},
+                 "choice_at": "tool_choice", "choice": {"type": "tool", "name": "json_response"}}),
+    ))
+def _answer_with_tool(args: Mapping[str, Any]) -> Apply:
+    """On a body: when the value at `request_at` (a structured-output request the parameters wrote) has a `type` in
+    `types`, the provider has no such output mode: the value is removed and the answer is asked for as a
+    tool call instead, the `tool` template (item: that value) appended at `tools` and the `choice` template
+    forcing it at `choice_at` (a tool choice of the request's own is replaced, with a warning). `unless`:
+    when the value at its `at` is one of its `values` (thinking, which forbids forced tool use), the tool is
+    offered but not forced, with a warning. The response and stream read this tool's input back as the
+    message's text (`response.answer_tools`)."""
+    from .templates import compile_template  # templates import the registry: bind lazily
+
+    keys = plain_keys(str(args["request_at"]))
+    if not keys:
+        raise ValueError(f"answer_with_tool: 'request_at' must be a path of plain keys, not {args['request_at']!r}")
+    get_marker = compile_getter(str(args["request_at"]))
+    types = frozenset(str(t) for t in args["types"])
+    get_tools, put_tools = compile_getter(str(args["tools"])), compile_setter(str(args["tools"]))
+    get_choice, put_choice = compile_getter(str(args["choice_at"])), compile_setter(str(args["choice_at"]))
+    tool = compile_template(args["tool"], ("args", "tool"))
+    choice = compile_template(args["choice"], ("args", "choice"))
+    unless = dict(args.get("unless") or {})
+    get_blocker = compile_getter(str(unless["at"])) if unless else None
+    blockers = list(unless.get("values") or ())
+
+    def apply(body: Any, ctx: Context) -> Any:
+        marker = get_marker(body) if isinstance(body, dict) else None
+        if not isinstance(marker, dict) or marker.get("type") not in types:
+            return body
+        body = copy.deepcopy(body)
+        _pop_path(body, keys)
+        tools = get_tools(body)
+        put_tools(body, [*(tools if isinstance(tools, list) else ()), tool(marker, ctx)])
+        what = f"response_format {marker.get('type')}"
+        if get_blocker is not None and get_blocker(body) in blockers:
+            ctx.warn("answer_tool_not_forced", f"{what} is asked for through a tool the model is not forced to "
+                     f"call ({unless.get('note') or 'forced tool use is not allowed here'}): it may answer in "
+                     "prose", "response_format")
+            return body
+        if get_choice(body) is not None:
+            ctx.warn("tool_choice_replaced", f"{what} is answered through a forced tool call, which replaces "
+                     "the request's tool_choice", "tool_choice")
+        put_choice(body, choice(marker, ctx))
+        return body
+
+    return apply
+
+
+@guard("answer_with_tool")
+def _answer_with_tool_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
+    """The value at `request_at` is an object whose `type` is one of `types` (the rare structured-output ask)."""
+    marker = code.read(body, str(args["request_at"]))
+    if marker is None:  # (not plain keys: the factory refuses it, so this is never the case at run time)
+        marker = code.temp()
+        code.line(f"{marker} = {code.bind(compile_getter(str(args['request_at'])))}({body})")
+    types = code.bind(frozenset(str(t) for t in args["types"]))
+    return f"(type({marker}) is dict and {marker}.get('type') in {types})"

@@ -1,4 +1,4 @@
-"""Transforms on one value: defaults inside objects, list hygiene, token budgets, content sources.
+"""Transforms on one value: defaults inside objects, list hygiene, token budgets, image sizes.
 
 Registered in the transform registry like the ones in `transforms.py` (this module is imported at its
 bottom). Each is small, generic and named for what it does; specs call them from parameter rules and
@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import MappingError
 from .regex_guard import MAX_REGEX_INPUT
-from .transforms import Apply, Context, Example, parse_data_url, register
+from .transforms import Apply, Context, Example, register
 
 # ---- objects ------------------------------------------------------------------------------------------------
 
@@ -59,37 +59,34 @@ def _drop_blank_items(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@register("drop_matching", args={
-    "type": "object", "additionalProperties": False, "required": ["pattern", "reason"],
-    "properties": {"pattern": {"type": "string", "format": "regex"}, "reason": {"type": "string"}}},
-    examples=(Example("user-42", "user-42", {"pattern": "@", "reason": "looks like an e-mail address"}),
-              Example("a@b.io", None, {"pattern": "@", "reason": "looks like an e-mail address"})))
-def _drop_matching(args: Mapping[str, Any]) -> Apply:
-    """A string matching `pattern` (a regular expression, searched) is not sent: None, with a warning giving
-    `reason`. Any other value passes through."""
-    pattern = re.compile(str(args["pattern"]))
-    reason = str(args["reason"])
-
-    def apply(value: Any, ctx: Context) -> Any:
-        if isinstance(value, str) and pattern.search(value, 0, MAX_REGEX_INPUT):  # a bounded prefix only
-            ctx.warn("dropped_value", f"{ctx.path or 'value'} {reason}; it was not sent")
-            return None
-        return value
-
-    return apply
-
-
 @register("drop_when", args={
-    "type": "object", "additionalProperties": False, "required": ["field", "values", "reason"],
-    "properties": {"field": {"type": "string"}, "values": {"type": "array"}, "reason": {"type": "string"}}},
+    "type": "object", "additionalProperties": False, "required": ["reason"],
+    "oneOf": [{"required": ["field", "values"], "not": {"required": ["pattern"]}},
+              {"required": ["pattern"], "not": {"anyOf": [{"required": ["field"]}, {"required": ["values"]}]}}],
+    "properties": {"field": {"type": "string"}, "values": {"type": "array"},
+                   "pattern": {"type": "string", "format": "regex"}, "reason": {"type": "string"}}},
     examples=(Example({"type": "json_object"}, None,
                       {"field": "type", "values": ["json_object"], "reason": "has no JSON mode"}),
               Example({"type": "json_schema"}, {"type": "json_schema"},
-                      {"field": "type", "values": ["json_object"], "reason": "has no JSON mode"})))
+                      {"field": "type", "values": ["json_object"], "reason": "has no JSON mode"}),
+              Example("user-42", "user-42", {"pattern": "@", "reason": "looks like an e-mail address"}),
+              Example("a@b.io", None, {"pattern": "@", "reason": "looks like an e-mail address"})))
 def _drop_when(args: Mapping[str, Any]) -> Apply:
-    """A mapping whose `field` holds one of `values` is not sent: None, with a warning giving `reason` (a
-    variant of a parameter the provider has no counterpart for, while the other variants map)."""
-    field, values, reason = str(args["field"]), list(args["values"]), str(args["reason"])
+    """A value the provider has no counterpart for is not sent: None, with a warning giving `reason`. Either a
+    mapping whose `field` holds one of `values` (one variant of a parameter, while the others map), or a
+    string matching `pattern` (a regular expression, searched). Any other value passes through."""
+    reason = str(args["reason"])
+    if "pattern" in args:
+        pattern = re.compile(str(args["pattern"]))
+
+        def matching(value: Any, ctx: Context) -> Any:
+            if isinstance(value, str) and pattern.search(value, 0, MAX_REGEX_INPUT):  # a bounded prefix only
+                ctx.warn("dropped_value", f"{ctx.path or 'value'} {reason}; it was not sent")
+                return None
+            return value
+
+        return matching
+    field, values = str(args["field"]), list(args["values"])
 
     def apply(value: Any, ctx: Context) -> Any:
         if isinstance(value, Mapping) and value.get(field) in values:
@@ -172,43 +169,7 @@ def _budget_bounds(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-# ---- content sources ------------------------------------------------------------------------------------------
-
-
-_LINK = re.compile(r"^https?://", re.IGNORECASE)
-
-
-@register("data_url_source", args={
-    "type": "object", "additionalProperties": False, "required": ["inline", "link"],
-    "properties": {"inline": {"type": "object"}, "link": {"type": "object"}}},
-    examples=(
-        Example("data:image/png;base64,iVBO", {"type": "base64", "media_type": "image/png", "data": "iVBO"},
-                {"inline": {"type": "base64", "media_type": "$media_type", "data": "$data"},
-                 "link": {"type": "url", "url": "$url"}}),
-        Example("https://x/y.png", {"type": "url", "url": "https://x/y.png"},
-                {"inline": {"type": "base64", "media_type": "$media_type", "data": "$data"},
-                 "link": {"type": "url", "url": "$url"}}),
-        Example("y.png", None, {"inline": {"data": "$data"}, "link": {"url": "$url"}}),
-    ))
-def _data_url_source(args: Mapping[str, Any]) -> Apply:
-    """A URL as the provider's content source: a data URL becomes the `inline` template (with `$media_type`
-    and `$data`), an http(s) URL the `link` template (with `$url`); anything else is None."""
-    from .templates import compile_template  # templates import this registry: bind lazily
-
-    inline = compile_template(args["inline"], ("args", "inline"))
-    link = compile_template(args["link"], ("args", "link"))
-
-    def apply(value: Any, ctx: Context) -> Any:
-        if not isinstance(value, str):
-            return None
-        parsed = parse_data_url(value)
-        if parsed is not None:
-            return inline({"media_type": parsed[0], "data": parsed[1]}, ctx)
-        if _LINK.match(value):
-            return link({"url": value}, ctx)
-        return None
-
-    return apply
+# ---- sizes ------------------------------------------------------------------------------------------------------
 
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")

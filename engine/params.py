@@ -26,7 +26,8 @@ from .skips import SELF, Policy, SkipWhen, not_sent
 from .templates import compile_template
 from .transforms import Context, bind
 
-__all__ = ["KEYWORDS", "DefaultOp", "ParamOp", "Policy", "RuleBuilder", "compile_rule", "unified_params"]
+__all__ = ["KEYWORDS", "DefaultOp", "ParamOp", "Policy", "RuleBuilder", "compile_rule", "rule_conditions",
+           "unified_params"]
 
 ParamOp = Callable[[Any, dict[str, Any], Context, Mapping[str, Any]], None]
 DefaultOp = Callable[[dict[str, Any], Context, Mapping[str, Any]], None]
@@ -268,13 +269,22 @@ KEYWORDS: dict[str, Keyword] = {
 
 def compile_rule(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> tuple[ParamOp, DefaultOp | None]:
     """The per-call op for one parameter's value, and the op sending its default (None: it has none)."""
+    return _builder(name, rule, policy).build()
+
+
+def rule_conditions(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> tuple[SkipWhen, ...]:
+    """The "when not to send" conditions a rule compiles into, in the order they are tested (for docs)."""
+    return tuple(_builder(name, rule, policy).skips)
+
+
+def _builder(name: str, rule: Mapping[str, Any] | None, policy: Policy) -> RuleBuilder:
     if rule is None:
         rule = {"unsupported": True}
     builder = RuleBuilder(name, policy)
     for key, keyword in KEYWORDS.items():
         if key in rule:
             keyword(builder, rule[key], rule)
-    return builder.build()
+    return builder
 
 
 def _range_step(name: str, bounds: Mapping[str, Any], policy: Policy) -> Step:

@@ -8,7 +8,6 @@ encoders of their own, chosen by glob on the model name and memoised per model.
 from __future__ import annotations
 
 import copy
-import fnmatch
 import json
 import os
 import re
@@ -32,10 +31,11 @@ from .gateway import (
     enc_hook,
 )
 from .input_guard import check_path_segment
+from .layers import Layers
 from .messages import compile_messages
 from .operations import OperationPlan, compile_operation
 from .params import DefaultOp, ParamOp, Policy, compile_rule, unified_params
-from .paths import deep_copy, deep_merge_into, merge_defaults_into
+from .paths import deep_merge_into, merge_defaults_into
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream, event_header
 from .transforms import Context
@@ -189,12 +189,6 @@ def _auth_spec(auth: Mapping[str, Any]) -> AuthSpec:
     )
 
 
-def _overlay(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = deep_copy(dict(base))
-    deep_merge_into(out, deep_copy(dict(extra)))
-    return out
-
-
 class Plan:
     """A compiled provider spec. Immutable after construction; safe to share between clients and tasks."""
 
@@ -229,13 +223,9 @@ class Plan:
         self.event_header: str | None = event_header(stream)
         """The event-stream header naming events, which the runtime reads into each frame's name."""
         """`as_data`: SSE lines that are no field (a bare JSON error object) are delivered as an event's data."""
-        rules: RuleCache = {}
-        self._base = RequestEncoder(spec, self.name, rules)
-        self._overrides: list[tuple[tuple[str, ...], RequestEncoder]] = []
-        for override in spec.get("overrides") or ():
-            layer = {k: v for k, v in override.items() if k != "match"}
-            self._overrides.append((tuple(override["match"]), RequestEncoder(_overlay(spec, layer), self.name, rules)))
-        self._by_model: dict[str, RequestEncoder] = {}
+        rules: RuleCache = {}  # (shared: each set of matching layers repeats most of the spec's rules as they are)
+        self._encoders: Layers[RequestEncoder] = Layers(
+            spec, spec.get("overrides") or (), lambda layered: RequestEncoder(layered, self.name, rules))
         self._operations: dict[str, OperationPlan] = {}
         self._decode: Decode = compile_response(spec.get("response") or {}, self.name)
         self._error: ErrorBuilder = compile_errors(spec.get("errors") or {}, self.name)
@@ -246,15 +236,8 @@ class Plan:
         return f"<Plan {self.name} r{self.revision}>"
 
     def encoder_for(self, model: str) -> RequestEncoder:
-        found = self._by_model.get(model)
-        if found is None:
-            found = self._base
-            for globs, encoder in self._overrides:
-                if any(fnmatch.fnmatchcase(model, g) for g in globs):
-                    found = encoder
-            if len(self._by_model) < 4096:
-                self._by_model[model] = found
-        return found
+        """The request encoder for `model`: every override layer matching it merged over the spec, in order."""
+        return self._encoders.for_model(model)
 
     def unsupported_policy(self, model: str) -> Policy:
         """The unsupported-parameter policy that applies to `model` (its overrides included)."""

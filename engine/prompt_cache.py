@@ -26,7 +26,7 @@ from .error_map import ErrorBuilder, compile_errors
 from .errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError
 from .gateway import JSON_ENCODER
 from .gateway_ops import CachedContent
-from .operations import merge_layer
+from .layers import merge_layer
 from .response import decode_json
 from .templates import Evaluator, compile_template
 from .transforms import Context

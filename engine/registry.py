@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
+from .layers import merge_layer
 from .plan import Plan
 from .prevalidated import prevalidated
 from .spec import cache as spec_cache
@@ -82,30 +83,42 @@ def discover(spec_path: Iterable[str | os.PathLike[str]] = ()) -> dict[str, Spec
     return found
 
 
-def merge(base: Any, child: Any) -> Any:
-    if isinstance(base, dict) and isinstance(child, dict):
-        out = dict(base)
-        for key, value in child.items():
-            if value is None:
-                out.pop(key, None)
-            elif key in out:
-                out[key] = merge(out[key], value)
-            else:
-                out[key] = value
-        return out
-    return child
+merge = merge_layer
+"""`extends` merges a child over its base as override layers merge: mappings key by key, a null removes."""
 
 
 def _load_checked(entry: SpecFile, diags: Diagnostics) -> SourceDoc | None:
+    """The file checked against its format's schema, then in the compiler's form (spec/desugar.py) and
+    checked there, its diagnostics placed and named where the file has them."""
+    from .spec.desugar import internal
     from .spec.loader import load_file
     from .spec.validate import schema_pass, semantic_pass
 
     doc = load_file(str(entry.path), entry.display, diags)
     if doc is None:
         return None
-    if schema_pass(doc, diags):
-        semantic_pass(doc, diags, file_stem=entry.name)
-    return doc
+    if not schema_pass(doc, diags):
+        return doc
+    lowered = internal(doc, diags)
+    before = len(diags.items)
+    semantic_pass(lowered, diags, file_stem=entry.name)
+    if lowered.aliases:
+        diags.items[before:] = [_placed(d, lowered) for d in diags.items[before:]]
+    return lowered
+
+
+def _placed(diagnostic: Diagnostic, doc: SourceDoc) -> Diagnostic:
+    """A diagnostic about the compiler's form, named by the path the file has (`params.x.transform.pattern`,
+    not `params.x.transform.args.pattern`)."""
+    from dataclasses import replace
+
+    from .spec.loader import format_path
+
+    for new in sorted(doc.aliases, key=len, reverse=True):
+        prefix = format_path(new)
+        if diagnostic.path == prefix or diagnostic.path.startswith((prefix + ".", prefix + "[")):
+            return replace(diagnostic, path=format_path(doc.source_path(new)) + diagnostic.path[len(prefix):])
+    return diagnostic
 
 
 def resolve(
@@ -152,6 +165,7 @@ def resolve(
             return None
         current = parent
     merged: dict[str, Any] = {}
+    layers_from: dict[tuple[str, ...], str] = {}  # where override layers are → the format of the file giving them
     for doc in reversed(chain):
         data = dict(doc.data)
         data.pop("extends", None)
@@ -159,12 +173,41 @@ def resolve(
         inherited = {"api_version": merged.get("metadata", {}).get("api_version")} if merged else {}
         merged = merge(merged, data)
         merged["metadata"] = {**{k: v for k, v in inherited.items() if v is not None}, **metadata}
+        _note_layers(data, layers_from)
+    _settle_layers(merged, layers_from)
     if len(chain) > 1:
         from .spec.validate import inherited_variables_pass, merged_pass
 
         merged_pass(merged, chain[0], diags)
         inherited_variables_pass(merged, chain, diags)
     return merged
+
+
+def _note_layers(data: dict[str, Any], layers_from: dict[tuple[str, ...], str]) -> None:
+    from .spec.desugar import version_of
+
+    version = version_of(data)
+    if "overrides" in data:
+        layers_from[()] = version
+    for name, operation in (data.get("operations") or {}).items():
+        if isinstance(operation, dict) and "overrides" in operation:
+            layers_from[(str(name),)] = version
+
+
+def _settle_layers(merged: dict[str, Any], layers_from: dict[tuple[str, ...], str]) -> None:
+    """Override layers written in v1 (the last matching layer is used) as layers that add up (v2, what the
+    plan does): see spec/desugar.py."""
+    from .spec.desugar import V1, settle_v1_layers, settle_v1_operation_layers
+
+    if layers_from.get(()) == V1 and isinstance(merged.get("overrides"), list):
+        base = {k: v for k, v in merged.items() if k != "overrides"}
+        merged["overrides"] = settle_v1_layers(merged["overrides"], base)
+    operations = merged.get("operations")
+    if isinstance(operations, dict):
+        operations = merged["operations"] = dict(operations)  # (a child's own block may be shared, not copied)
+    for name, version in layers_from.items():
+        if name and version == V1 and isinstance(operations, dict) and isinstance(operations.get(name[0]), dict):
+            operations[name[0]] = settle_v1_operation_layers(operations[name[0]])
 
 
 def validate_files(paths: Sequence[str | os.PathLike[str]] = ()) -> tuple[list[Diagnostic], list[str]]:

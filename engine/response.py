@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from .content_parts import response_decoder
 from .errors import ProviderError
 from .extras import EventExtras, compile_event_extras, lower_extras
 from .gateway import (
@@ -51,6 +52,8 @@ class FinishMap:
         self.map: dict[str, str] = {str(k): str(v) for k, v in (spec.get("map") or {}).items()}
         self.default = spec.get("default")
         self.tool_calls_when_calls = bool(spec.get("tool_calls_when_calls", False))
+        self.stop_without_calls = bool(spec.get("stop_without_calls", False))
+        """`tool_calls` with no call in the message is `stop` (a forced tool whose input is the answer)."""
 
     def translate(self, raw: Any, has_calls: bool) -> str | None:
         if raw is None:
@@ -61,6 +64,8 @@ class FinishMap:
             reason = self.default if self.default is not None else text.lower()
         if has_calls and self.tool_calls_when_calls and reason == "stop":
             return "tool_calls"
+        if not has_calls and self.stop_without_calls and reason == "tool_calls":
+            return "stop"
         return reason
 
 
@@ -143,12 +148,26 @@ def message_from_pieces(pieces: list[dict[str, Any]], choice_index: int) -> Chat
     )
 
 
+def answers_as_text(names: frozenset[str]) -> Callable[[list[dict[str, Any]], int], ChatCompletionMessage]:
+    """`message_from_pieces`, where a call of one of `names` (`response.answer_tools`: a tool the request forced
+    to carry the answer) is the message's text: its arguments, the JSON the caller asked for."""
+
+    def message(pieces: list[dict[str, Any]], choice_index: int) -> ChatCompletionMessage:
+        pieces = [{"text": call.get("arguments") or "{}"} if "tool_call" in piece
+                  and isinstance(call := piece["tool_call"], dict) and isinstance(name := call.get("name"), str)
+                  and name in names else piece
+                  for piece in pieces]
+        return message_from_pieces(pieces, choice_index)
+
+    return message
+
+
 def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
     if spec.get("mode", "passthrough") == "passthrough" and spec.get("extras"):
         return _with_extras(compile_response({**spec, "extras": None}, provider),
                             compile_event_extras(spec["extras"], ("response", "extras"), provider))
     if spec.get("mode", "passthrough") == "passthrough":
-        decoder = msgspec.json.Decoder(ChatCompletionMessageWithFinishReason)
+        decoder = response_decoder(spec, provider) or msgspec.json.Decoder(ChatCompletionMessageWithFinishReason)
 
         def passthrough(body: bytes) -> ChatCompletionMessageWithFinishReason:
             try:
@@ -186,7 +205,8 @@ class _TemplateResponse:
         """The generated reading of one choice (a test replaces it with a reference reader)."""
         self.from_choices: Callable[[Any, Any], ChatCompletionMessageWithFinishReason] = lower_response(
             spec, provider, FinishMap(spec.get("finish_reason")).translate, UsageMap(spec.get("usage")).read,
-            message_from_pieces, build_usage, lower_extras(spec.get("extras") or {}, ("response", "extras")))
+            answers_as_text(frozenset(spec["answer_tools"])) if spec.get("answer_tools") else message_from_pieces,
+            build_usage, lower_extras(spec.get("extras") or {}, ("response", "extras")))
 
     def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:
         try:

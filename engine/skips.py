@@ -66,6 +66,22 @@ class SkipWhen:
             return seen is None
         return seen is not None and (self.values is None or seen in self.values) and seen not in self.excepted
 
+    def describe(self) -> str:
+        """The condition in words, for generated documentation (`spec docs`)."""
+        subject = "the value" if self.subject == SELF else f"`{self.subject}`"
+        if self.absent:
+            when = f"{subject} is not set"
+        elif self.values is None:
+            when = "always" if self.subject == SELF else f"{subject} is set"
+        else:
+            when = f"{subject} is " + " or ".join(_shown(v) for v in self.values)
+        if self.excepted:
+            when += " (except " + ", ".join(_shown(v) for v in self.excepted) + ")"
+        verdict = {"expressed": "silently (the provider says it so)", "ignored": "with an `ignored_parameter` warning",
+                   "unsupported": f"unsupported ({self.action})"}[self.outcome]
+        note = f" — {self.reason}" if self.reason and self.subject == SELF and self.outcome != "expressed" else ""
+        return f"{when}: not sent, {verdict}{note}"   # a condition on another parameter says its reason itself
+
     @property
     def always(self) -> bool:
         """True when the rule's own value is never sent (an `unsupported` rule with no allowed value first)."""
@@ -80,3 +96,9 @@ def not_sent(name: str, skip: SkipWhen, ctx: Context, policy: Policy, by_caller:
         policy.unsupported(name, skip.action, ctx, skip.reason or None)
     else:
         ctx.warn("ignored_parameter", f"{name} was not sent because {skip.reason}", name)
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    return "`" + json.dumps(value, separators=(", ", ": ")) + "`"

@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from .content_parts import stream_decoder_factory
 from .error_map import compile_event_errors
 from .extras import compile_event_extras
 from .gateway import ChatCompletionChunk
@@ -53,6 +54,9 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
     if mode == "passthrough":
         done_data = spec.get("done_data", "[DONE]")
         terminal = spec.get("terminal", "done_data")
+        rewriting = stream_decoder_factory(spec, response_spec, provider)
+        if rewriting is not None:  # typed content chunks or index-less tool calls: a rewriting decoder per stream
+            return lambda: PassthroughDecoder(provider, rewriting(), done_data, terminal)
         decoder = msgspec.json.Decoder(ChatCompletionChunk)
         extras = compile_event_extras(spec.get("extras"), ("stream", "extras"), provider)
         if extras is not None and spec.get("framing", "sse") != "sse":
@@ -75,4 +79,5 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
                                             declared)
     compiled = CompiledEvents(spec)
     event_error = compile_event_errors(errors or {}, provider)
-    return lambda: EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error)
+    answers = frozenset(str(name) for name in response_spec.get("answer_tools") or ())
+    return lambda: EventsDecoder(provider, compiled, finish, spec.get("terminal", "event"), event_error, answers)

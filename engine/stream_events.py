@@ -64,7 +64,7 @@ class CompiledEvents:
 
 class EventsDecoder(StreamDecoder):
     def __init__(self, provider: str, events: CompiledEvents, finish: FinishMap, terminal: str,
-                 event_error: EventErrorBuilder | None = None) -> None:
+                 event_error: EventErrorBuilder | None = None, answer_tools: frozenset[str] = frozenset()) -> None:
         self.provider = provider
         self.event_error = event_error or compile_event_errors({}, provider)
         self.events = events
@@ -79,6 +79,9 @@ class EventsDecoder(StreamDecoder):
         self.indexed_starts = False
         self.has_calls = False
         self.finished = False
+        self.answer_tools = answer_tools
+        """Tools whose input is the answer (`response.answer_tools`): their blocks stream as text."""
+        self.answer_blocks: set[Any] = set()
         self.silent = SilentRules(events.declared, "stream.events")
         """The handlers that gave nothing for an event, and the parts the stream gave (silent.py)."""
 
@@ -175,6 +178,15 @@ class EventsDecoder(StreamDecoder):
             delta.reasoning_details = [ReasoningDetail(type="redacted_thinking", data=parts["reasoning_redacted"])]
             touched = True
         start = parts.get("tool_call_start")
+        if isinstance(start, dict) and type(name := start.get("name")) is str and name in self.answer_tools:
+            self.answer_blocks.add(start.get("index"))
+            start = None
+        args = parts.get("tool_call_args")
+        if self.answer_blocks and isinstance(args, dict) and args.get("index") in self.answer_blocks:
+            if args.get("arguments"):
+                delta.content = str(args["arguments"])
+                touched = True
+            args = None
         if isinstance(start, dict) and start.get("name"):  # no name: the block is not a tool call
             index = len(self.tool_index)
             self.indexed_starts = self.indexed_starts or start.get("index") is not None
@@ -186,7 +198,6 @@ class EventsDecoder(StreamDecoder):
                 function=FunctionCallDelta(name=start.get("name"), arguments=start.get("arguments") or ""),
             )]
             touched = True
-        args = parts.get("tool_call_args")
         if isinstance(args, dict) and args.get("arguments") and self._opened_call(args.get("index")):
             index = self.tool_index.get(args.get("index"), self.last_tool)
             delta.tool_calls = [*(delta.tool_calls or ()), ToolCallDelta(

@@ -7,6 +7,7 @@ A `done_data` sentinel (`[DONE]`) ends the stream; an event holding a top-level 
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableSequence
+from typing import Protocol
 
 import msgspec
 
@@ -18,8 +19,14 @@ from .redaction import preview
 from .stream_base import StreamDecoder, json_of, stream_error
 
 
+class ChunkDecoder(Protocol):
+    """A msgspec decoder of chunks, or one that rewrites events first (content_parts.py)."""
+
+    def decode(self, data: str | bytes) -> ChatCompletionChunk: ...
+
+
 class PassthroughDecoder(StreamDecoder):
-    def __init__(self, provider: str, decoder: msgspec.json.Decoder[ChatCompletionChunk], done_data: str,
+    def __init__(self, provider: str, decoder: ChunkDecoder, done_data: str,
                  terminal: str, extras: EventExtras | None = None) -> None:
         self.provider = provider
         self.extras = extras

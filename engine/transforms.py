@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import MappingError
+from .errors import MappingError, ProviderError
 from .gateway import RequestWarning
 
 Apply = Callable[[Any, "Context"], Any]
@@ -92,9 +92,34 @@ def _as_list(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@register("json_parse", examples=(Example('{"a": 1}', {"a": 1}), Example("", {})))
+_JSON_STARTS = frozenset('{["-0123456789tfnNI')
+"""The characters a text json.loads accepts can start with (after JSON whitespace; NaN and Infinity too)."""
+
+
+@register("json_parse", args={
+    "type": "object", "additionalProperties": False, "properties": {"wrap": {"type": "string"}}},
+    examples=(Example('{"a": 1}', {"a": 1}), Example("", {}), Example('{"ok": true}', {"ok": True}, {"wrap": "result"}),
+              Example("sunny", {"result": "sunny"}, {"wrap": "result"})))
 def _json_parse(args: Mapping[str, Any]) -> Apply:
-    """Parse a JSON string (tool-call arguments) into a value; '' gives {}; bad JSON is a MappingError."""
+    """Parse a JSON string (tool-call arguments) into a value; '' gives {}; bad JSON is a MappingError. With
+    `wrap: KEY`, anything that is not a JSON object (text, bad JSON, a list) comes back as {KEY: value}
+    instead (a tool result the provider takes as an object)."""
+    wrap = args.get("wrap")
+    if wrap is not None:
+        key = str(wrap)
+
+        def wrapped(value: Any, ctx: Context) -> Any:
+            if isinstance(value, str):
+                if value.lstrip(" \t\n\r")[:1] not in _JSON_STARTS:
+                    return {key: value}  # (plain text, the usual tool result: json.loads would only raise)
+                try:
+                    parsed = json.loads(value)
+                except ValueError:
+                    return {key: value}
+                return parsed if isinstance(parsed, dict) else {key: parsed}
+            return value if isinstance(value, dict) else {key: value}
+
+        return wrapped
 
     def apply(value: Any, ctx: Context) -> Any:
         if value is None or value == "":
@@ -105,31 +130,6 @@ def _json_parse(args: Mapping[str, Any]) -> Apply:
             return json.loads(value)
         except json.JSONDecodeError as exc:
             raise MappingError(f"{ctx.path or 'value'}: not valid JSON ({exc.msg})", path=ctx.path or None) from None
-
-    return apply
-
-
-_JSON_STARTS = frozenset('{["-0123456789tfnNI')
-"""The characters a text json.loads accepts can start with (after JSON whitespace; NaN and Infinity too)."""
-
-
-@register("json_object_or_wrap", args={
-    "type": "object", "additionalProperties": False, "properties": {"key": {"type": "string"}}},
-    examples=(Example('{"ok": true}', {"ok": True}), Example("sunny", {"result": "sunny"}, {"key": "result"})))
-def _json_object_or_wrap(args: Mapping[str, Any]) -> Apply:
-    """A JSON object string becomes that object; anything else is wrapped as {key: value}."""
-    key = str(args.get("key", "result"))
-
-    def apply(value: Any, ctx: Context) -> Any:
-        if isinstance(value, str):
-            if value.lstrip(" \t\n\r")[:1] not in _JSON_STARTS:
-                return {key: value}  # (plain text, the usual tool result: json.loads would only raise)
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                return {key: value}
-            return parsed if isinstance(parsed, dict) else {key: parsed}
-        return value if isinstance(value, dict) else {key: value}
 
     return apply
 
@@ -164,12 +164,23 @@ def _coalesce(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@register("sum", examples=(Example([1, None, 2], 3), Example([None], 0)))
+@register("sum", args={"type": "object", "additionalProperties": False, "properties": {"empty": {}}},
+          examples=(Example([1, None, 2], 3), Example([None], 0), Example([None, None], None, {"empty": None}),
+                    Example([0], 0, {"empty": None})))
 def _sum(args: Mapping[str, Any]) -> Apply:
-    """Add up the numbers of a list, None counting as 0 (token counts split across fields)."""
+    """Add up the numbers of a list (token counts split across fields); `empty` (default 0) when none of them
+    is a number (`empty: null`: an absent count is not zero)."""
+    empty = args.get("empty", 0)
 
     def apply(value: Any, ctx: Context) -> Any:
-        return sum(v for v in (value or ()) if isinstance(v, (int, float)))
+        total: float = 0  # sum()'s start and order, without building a list (usage maps run it per response)
+        found = False
+        for v in value or ():
+            kind = type(v)  # (exact int / float first: the usual counts, without two isinstance calls)
+            if kind is int or kind is float or (kind is not bool and isinstance(v, (int, float))):
+                total += v
+                found = True
+        return total if found else empty
 
     return apply
 
@@ -223,26 +234,63 @@ def parse_data_url(url: str) -> tuple[str, str] | None:
     return mime, data
 
 
-@register("data_url_media_type", examples=(Example("data:image/png;base64,iVBO", "image/png"),
-                                           Example("https://x/y.png", None)))
-def _data_url_media_type(args: Mapping[str, Any]) -> Apply:
-    """The media type of a data URL; None for any other URL."""
+_LINK = re.compile(r"^https?://", re.IGNORECASE)
+_SOURCE = {"inline": {"type": "base64", "media_type": "$media_type", "data": "$data"},
+           "link": {"type": "url", "url": "$url"}}
+
+
+@register("data_url", args={
+    "type": "object", "additionalProperties": False,
+    "oneOf": [{"required": ["part"], "not": {"anyOf": [{"required": ["inline"]}, {"required": ["link"]}]}},
+              {"required": ["inline", "link"], "not": {"required": ["part"]}}],
+    "properties": {"part": {"enum": ["media_type", "data", "link"]}, "inline": {"type": "object"},
+                   "link": {"type": "object"}}},
+    examples=(Example("data:image/png;base64,iVBO", "image/png", {"part": "media_type"}),
+              Example("data:image/png;base64,iVBO", "iVBO", {"part": "data"}),
+              Example("https://x/y.png", None, {"part": "data"}),
+              Example("https://x/y.png", "https://x/y.png", {"part": "link"}),
+              Example("data:image/png;base64,iVBO", None, {"part": "link"}),
+              Example("data:image/png;base64,iVBO", {"type": "base64", "media_type": "image/png", "data": "iVBO"},
+                      _SOURCE),
+              Example("https://x/y.png", {"type": "url", "url": "https://x/y.png"}, _SOURCE),
+              Example("y.png", None, _SOURCE)))
+def _data_url(args: Mapping[str, Any]) -> Apply:
+    """A URL that may be a data URL. With `part`: its `media_type` or base64 `data` (None for any other URL),
+    or the URL itself when it is not a data URL (`link`; None for a data URL). With `inline` and `link`
+    templates: the provider's content source, a data URL rendered by `inline` (with `$media_type` and
+    `$data`), an http(s) URL by `link` (with `$url`); anything else is None."""
+    if "part" not in args:
+        return _source(args)
+    part = args["part"]
+    if part == "link":
+        def link(value: Any, ctx: Context) -> Any:
+            return None if isinstance(value, str) and value.startswith("data:") else value
+
+        return link
+    index = 0 if part == "media_type" else 1
 
     def apply(value: Any, ctx: Context) -> Any:
         parsed = parse_data_url(value) if isinstance(value, str) else None
-        return parsed[0] if parsed else None
+        return parsed[index] if parsed else None
 
     return apply
 
 
-@register("data_url_data", examples=(Example("data:image/png;base64,iVBO", "iVBO"),
-                                     Example("https://x/y.png", None)))
-def _data_url_data(args: Mapping[str, Any]) -> Apply:
-    """The base64 payload of a data URL; None for any other URL."""
+def _source(args: Mapping[str, Any]) -> Apply:
+    from .templates import compile_template  # templates import this registry: bind lazily
+
+    inline = compile_template(args["inline"], ("args", "inline"))
+    link = compile_template(args["link"], ("args", "link"))
 
     def apply(value: Any, ctx: Context) -> Any:
-        parsed = parse_data_url(value) if isinstance(value, str) else None
-        return parsed[1] if parsed else None
+        if not isinstance(value, str):
+            return None
+        parsed = parse_data_url(value)
+        if parsed is not None:
+            return inline({"media_type": parsed[0], "data": parsed[1]}, ctx)
+        if _LINK.match(value):
+            return link({"url": value}, ctx)
+        return None
 
     return apply
 
@@ -257,65 +305,41 @@ def _media_subtype(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@register("not_data_url", examples=(Example("https://x/y.png", "https://x/y.png"),
-                                    Example("data:image/png;base64,iVBO", None)))
-def _not_data_url(args: Mapping[str, Any]) -> Apply:
-    """The URL itself unless it is a data URL (None then): picks the by-reference form of an image."""
-
-    def apply(value: Any, ctx: Context) -> Any:
-        return None if isinstance(value, str) and value.startswith("data:") else value
-
-    return apply
-
-
-@register("require", args={"type": "object", "additionalProperties": False, "required": ["message"],
-                           "properties": {"message": {"type": "string"}}},
-          examples=(Example("x", "x", {"message": "needed"}),))
+@register("require", args={
+    "type": "object", "additionalProperties": False, "required": ["message"],
+    "properties": {"message": {"type": "string"}, "absent": {"type": "boolean"},
+                   "error": {"enum": ["mapping", "provider"]}}},
+    examples=(Example("x", "x", {"message": "needed"}), Example(None, None, {"message": "x", "absent": True})))
 def _require(args: Mapping[str, Any]) -> Apply:
-    """Pass the value through; None raises a MappingError with `message` (a shape the provider cannot take)."""
+    """Pass the value through when it is present (`absent: true`: when it is absent); otherwise raise with
+    `message`: a MappingError (`error: mapping`, the default: a request shape the provider cannot take) or a
+    ProviderError (`error: provider`: a response shape the spec cannot read)."""
     message = str(args["message"])
+    absent = bool(args.get("absent", False))
+    provider_side = args.get("error", "mapping") == "provider"
+
+    def fail(ctx: Context) -> Exception:
+        if provider_side:
+            return ProviderError(message, provider=ctx.provider or None)
+        return MappingError(f"{ctx.path or 'value'}: {message}", path=ctx.path or None, provider=ctx.provider or None)
+
+    if absent:
+        def forbid(value: Any, ctx: Context) -> Any:
+            if value is None:
+                return None
+            raise fail(ctx)
+
+        return forbid
 
     def apply(value: Any, ctx: Context) -> Any:
         if value is None:
-            raise MappingError(f"{ctx.path or 'value'}: {message}", path=ctx.path or None)
+            raise fail(ctx)
         return value
 
     return apply
 
 
 # ---- JSON Schema ------------------------------------------------------------------------------------------
-
-
-@register("schema_strip_keys", args={
-    "type": "object", "additionalProperties": False, "required": ["keys"],
-    "properties": {"keys": {"type": "array", "items": {"type": "string"}}, "warn": {"type": "boolean"}}},
-    examples=(Example({"$schema": "x", "type": "object", "additionalProperties": False,
-                       "properties": {"a": {"type": "string", "additionalProperties": False}}},
-                      {"type": "object", "properties": {"a": {"type": "string"}}},
-                      {"keys": ["$schema", "additionalProperties"]}),))
-def _schema_strip_keys(args: Mapping[str, Any]) -> Apply:
-    """Remove the named keywords everywhere in a JSON Schema (never inside `properties` names)."""
-    keys = frozenset(args["keys"])
-    warn = bool(args.get("warn", False))
-
-    def strip(node: Any, ctx: Context, in_properties: bool) -> Any:
-        if isinstance(node, dict):
-            out = {}
-            for key, value in node.items():
-                if not in_properties and key in keys:
-                    if warn:
-                        ctx.warn("schema_keyword_dropped", f"JSON Schema keyword {key!r} is not supported; dropped")
-                    continue
-                out[key] = strip(value, ctx, key == "properties" and not in_properties)
-            return out
-        if isinstance(node, list):
-            return [strip(item, ctx, False) for item in node]
-        return node
-
-    def apply(value: Any, ctx: Context) -> Any:
-        return strip(value, ctx, False)
-
-    return apply
 
 
 @register("empty_object_schema", examples=(Example(None, {"type": "object", "properties": {}}),

@@ -13,7 +13,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
 import msgspec
 
@@ -23,6 +23,7 @@ from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessageWithFinishReason,
     ChatCompletionRequest,
+    JsonSchemaFormat,
     RequestWarning,
 )
 from vllora_llm.engine.gateway_ops import (
@@ -33,6 +34,7 @@ from vllora_llm.engine.gateway_ops import (
     OperationRequest,
     OperationResult,
 )
+from vllora_llm.engine.typed_output import ParsedChatCompletion, is_output_type, parsed_completion, response_format_for
 
 from .events import EventCallback
 from .genai_chat import CHAT, finish_chat
@@ -54,6 +56,16 @@ __all__ = ["CompletionsClient", "EmbeddingsClient", "ImagesClient", "RequestLike
 
 RequestLike: TypeAlias = ChatCompletionRequest | dict[str, Any] | bytes | str
 """Anything `ChatCompletionRequest.coerce` accepts."""
+
+T = TypeVar("T")
+
+
+def asking_for(request: RequestLike, output: type[Any]) -> ChatCompletionRequest:
+    """`request` with the `json_schema` response format of `output` (a msgspec Struct or pydantic model class)."""
+    if isinstance(request, dict) and is_output_type(request.get("response_format")):
+        request = {k: v for k, v in request.items() if k != "response_format"}
+    format_ = JsonSchemaFormat.from_dict(response_format_for(output))
+    return msgspec.structs.replace(ChatCompletionRequest.coerce(request), response_format=format_)
 
 
 class ResultStream:
@@ -210,6 +222,11 @@ class ResultStream:
             raise RuntimeError("the stream has not ended yet: iterate it to the end, or call aggregate()")
         return self.aggregate()
 
+    def parse(self, response_format: type[T]) -> ParsedChatCompletion[T]:
+        """The ended stream's response with its JSON text validated into `response_format` (the class the
+        request asked for), as `CompletionsClient.parse` gives it; `StructuredOutputError` when it does not fit."""
+        return parsed_completion(response_format, self.response)
+
 
 class CompletionsClient:
     """Chat completions against one model instance (the crate's `CompletionsClient`).
@@ -289,7 +306,11 @@ class CompletionsClient:
         """One whole completion. `timeout` (a `Timeouts` or seconds) replaces the client's for this call (for
         each model call of a tool loop); `events` receives this call's model events (besides the client's
         callback). `tools` (functions made with `vllora_llm.tool.tool`), `max_tool_steps` and `tool_timeout`
-        (seconds per tool call) set the tool loop for this call."""
+        (seconds per tool call) set the tool loop for this call. A `response_format` that is a class in a dict
+        request is `parse()`."""
+        if type(request) is dict and is_output_type(output := request.get("response_format")):
+            return await self.parse(request, output, timeout=timeout, events=events, tools=tools,
+                                    max_tool_steps=max_tool_steps, tool_timeout=tool_timeout)
         coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
         coerced = self._with_route_defaults(coerced)
         observation = self._observe(coerced, False, events)
@@ -319,6 +340,24 @@ class CompletionsClient:
             return await self._instance.complete_validated(coerced, builtins)
         with call_timeouts(timeout):
             return await self._instance.complete_validated(coerced, builtins)
+
+    async def parse(
+        self,
+        request: RequestLike,
+        response_format: type[T],
+        *,
+        timeout: Timeouts | float | None = None,
+        events: EventCallback | None = None,
+        tools: Sequence[FunctionTool] | None = None,
+        max_tool_steps: int | None = None,
+        tool_timeout: float | None = None,
+    ) -> ParsedChatCompletion[T]:
+        """`create`, asking for `response_format` (a msgspec Struct or pydantic model class): its JSON schema
+        is sent as a `json_schema` response format, and the answer comes back validated into an instance,
+        `.parsed` (None when the model refused). `StructuredOutputError` when the answer does not fit."""
+        result = await self.create(asking_for(request, response_format), timeout=timeout, events=events,
+                                   tools=tools, max_tool_steps=max_tool_steps, tool_timeout=tool_timeout)
+        return parsed_completion(response_format, result)
 
     async def _create_observed(
         self,
@@ -353,7 +392,11 @@ class CompletionsClient:
     ) -> ResultStream:
         """A streamed completion; see `ResultStream` for the ways to consume it (and for `timeout`,
         `aggregate`); `events` receives this call's model events (besides the client's callback). Through
-        the tool loop (see `create`), every turn's chunks and the tool events are yielded in order."""
+        the tool loop (see `create`), every turn's chunks and the tool events are yielded in order. A
+        `response_format` that is a class (in a dict request) sends its JSON schema; `stream.parse(Class)` reads
+        the streamed answer into it once the stream ended."""
+        if type(request) is dict and is_output_type(output := request.get("response_format")):
+            request = asking_for(request, output)
         coerced = self._with_route_defaults(ChatCompletionRequest.coerce(request))
         observed = events is not None or bool(self._listeners) or self._telemetry.instruments() is not None
         if self._uses_loop(coerced, tools):

@@ -37,10 +37,12 @@ from vllora_llm.engine.gateway_ops import (
     ImagesResponse,
 )
 from vllora_llm.engine.responses_types import CreateResponse, Response, ResponseStreamEvent
+from vllora_llm.engine.typed_output import ParsedChatCompletion
 
 from .client import RequestLike, ResultStream, VlloraLLMClient
 from .instance import ModelInstance
 from .responses import ResponseEventStream
+from .responses_native import NativeResponseStream
 from .transport import Timeouts
 
 if TYPE_CHECKING:
@@ -142,6 +144,10 @@ class SyncResultStream:
     def response(self) -> ChatCompletionMessageWithFinishReason:
         return self._stream.response
 
+    def parse(self, response_format: type[T]) -> ParsedChatCompletion[T]:
+        """The ended stream's answer validated into `response_format` (see `ResultStream.parse`)."""
+        return self._stream.parse(response_format)
+
 
 class SyncCompletionsClient:
     """Blocking `create` and `create_stream`."""
@@ -155,6 +161,14 @@ class SyncCompletionsClient:
         """`tool_options`: the tool loop's `tools`, `max_tool_steps`, `tool_timeout` (see the async client)."""
         completions = self._client.client.completions()
         return self._client._runner.run(completions.create(request, timeout=timeout, **tool_options))
+
+    def parse(
+        self, request: RequestLike, response_format: type[T], *, timeout: Timeouts | float | None = None,
+        **tool_options: Any,
+    ) -> ParsedChatCompletion[T]:
+        """Blocking `parse` (see the async client): `.parsed` is the answer as a `response_format` instance."""
+        completions = self._client.client.completions()
+        return self._client._runner.run(completions.parse(request, response_format, timeout=timeout, **tool_options))
 
     def create_stream(
         self, request: RequestLike, *, timeout: Timeouts | float | None = None, aggregate: bool = True,
@@ -232,7 +246,7 @@ class SyncResponsesClient:
         """Opens the stream before returning, so HTTP errors (and an unknown `previous_response_id`) raise here."""
         stream = self._client.client.responses().create_stream(request, timeout=timeout)
 
-        async def opened() -> ResponseEventStream:
+        async def opened() -> ResponseEventStream | NativeResponseStream:
             return await stream
 
         return SyncResponseEventStream(self._client._runner, self._client._runner.run(opened()))
@@ -241,7 +255,7 @@ class SyncResponsesClient:
 class SyncResponseEventStream:
     """A `ResponseEventStream` as a plain iterator (`with` closes it)."""
 
-    def __init__(self, runner: _LoopThread, stream: ResponseEventStream) -> None:
+    def __init__(self, runner: _LoopThread, stream: ResponseEventStream | NativeResponseStream) -> None:
         self._runner = runner
         self._stream = stream
 

@@ -172,7 +172,7 @@ class _Differ:
         new_by = {key(layer): layer for layer in new}
         kept_old = [k for k in old_by if k in new_by]
         kept_new = [k for k in new_by if k in old_by]
-        if kept_old != kept_new:  # the last matching layer wins: a new order changes what models get
+        if kept_old != kept_new:  # matching layers merge in order: a new order changes what models get
             self.add(BREAKING, ("overrides",), [list(k) for k in kept_old], [list(k) for k in kept_new])
         for k in _union(old_by, new_by):
             here = (f"overrides[{','.join(k)}]",)
@@ -181,10 +181,41 @@ class _Differ:
                 self.add(COMPATIBLE if o is ABSENT else BREAKING, here, o, n)
                 continue
             policies = (_layer_policy(o, self.policies[0]), _layer_policy(n, self.policies[1]))
-            self.params((*here, "params"), o.get("params") or {}, n.get("params") or {}, bases, policies)
+            layered = (_with_earlier(bases[0], old, o), _with_earlier(bases[1], new, n))
+            before = len(self.changes)
+            self.params((*here, "params"), _merged_rules(layered[0], o), _merged_rules(layered[1], n), layered,
+                        policies)
             for part in _union(o, n):
                 if part not in ("match", "params"):
                     self.walk((*here, part), o.get(part, ABSENT), n.get(part, ABSENT), policies)
+            # a layer's rules are compared as its models get them (merged over the spec's): a change the spec
+            # itself made is reported there, not again in every layer that inherits it
+            inherited = {(c.path, repr(c.old), repr(c.new)) for c in self.changes[:before]}
+            prefix = _format(here) + "."
+            self.changes[before:] = [c for c in self.changes[before:] if not (
+                c.path.startswith(prefix) and (c.path[len(prefix):], repr(c.old), repr(c.new)) in inherited)]
+
+
+def _with_earlier(base: Mapping[str, Any], layers: list[Any], layer: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The rules a layer's models start from: the spec's, with every earlier layer that can match the same
+    models merged in (matching layers add up, in order)."""
+    from vllora_llm.engine.layers import merge_layer
+    from vllora_llm.engine.spec.desugar import globs_may_overlap
+
+    out: Any = base
+    globs = list(layer.get("match") or ())
+    for earlier in layers[: layers.index(layer)]:
+        if isinstance(earlier, dict) and globs_may_overlap(list(earlier.get("match") or ()), globs):
+            out = merge_layer(out, earlier.get("params") or {})
+    return out
+
+
+def _merged_rules(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    """A layer's rules as its models get them: each merged over the rule it changes."""
+    from vllora_llm.engine.layers import merge_layer
+
+    return {name: merge_layer(base.get(name), rule) if isinstance(rule, dict) and isinstance(base.get(name), dict)
+            else rule for name, rule in (layer.get("params") or {}).items()}
 
 
 def _relative(path: tuple[str, ...]) -> tuple[str, ...]:
@@ -276,7 +307,22 @@ def load_revision(path: str) -> tuple[dict[str, Any] | None, list[str]]:
     files[file.stem] = SpecFile(file.stem, file, path, False)
     merged = resolve(file.stem, files, diags)
     errors = [str(d) for d in diags.sorted() if d.severity == "ERROR"]
-    return (None if errors else merged), errors
+    if errors or merged is None:
+        return None, errors
+    return canonical(merged), errors
+
+
+def canonical(merged: dict[str, Any]) -> dict[str, Any]:
+    """A merged spec written one way (v2's calls, an in-less template call joined to the rule's pipeline), so
+    two revisions that say the same thing differently compare equal; the format itself is not a change."""
+    from vllora_llm.engine.spec.desugar import to_v2
+
+    from .spec_migrate import fold_templates
+
+    out = to_v2(merged)
+    fold_templates(out)
+    out.pop("apiVersion", None)
+    return out
 
 
 def run(old_path: str, new_path: str) -> int:

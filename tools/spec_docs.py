@@ -39,8 +39,9 @@ def _names(value: Any) -> list[str]:
 # ---- rules ------------------------------------------------------------------------------------------------
 
 
-def rule_steps(rule: Mapping[str, Any]) -> list[str]:
-    """What a supported rule does besides writing its value, in the order the engine runs the steps."""
+def rule_steps(rule: Mapping[str, Any], policy: str = "warn") -> list[str]:
+    """What a supported rule does besides writing its value, in the order the engine runs the steps, then when
+    it is not sent (the compiled conditions, in the order they are tested)."""
     steps: list[str] = []
     if "range" in rule:
         bounds = rule["range"]
@@ -55,14 +56,13 @@ def rule_steps(rule: Mapping[str, Any]) -> list[str]:
     if "each" in rule:
         steps.append("each item through a template")
     if "transform" in rule:
-        ref = rule["transform"]
-        steps.append(f"transform `{ref if isinstance(ref, str) else ref.get('name')}`")
+        steps.append("transform " + " → ".join(f"`{name}`" for name in _call_names(rule["transform"])))
     if "default" in rule:
         steps.append(f"default {_code(rule['default'])}" + (" (with a warning)" if rule.get("default_warn") else ""))
-    if rule.get("unless"):
-        steps.append(f"not sent when `{rule['unless']}` is set")
-    if rule.get("conflicts_with"):
-        steps.append("unsupported together with " + ", ".join(f"`{c}`" for c in rule["conflicts_with"]))
+    from vllora_llm.engine.params import Policy, rule_conditions
+
+    steps += [f"when {condition.describe()}" for condition in rule_conditions("?", rule, Policy("?", policy))
+              if not condition.always]
     return steps
 
 
@@ -84,21 +84,28 @@ def _target(name: str, rule: Mapping[str, Any]) -> str:
 # ---- transforms used --------------------------------------------------------------------------------------
 
 
+def _call_names(ref: Any) -> Iterator[str]:
+    """The transform names a reference calls, in order: a name, a call (`{$op, ...}` or the compiler's
+    `{name, args}`) or a pipeline (a list, or the compiler's `chain` with its steps)."""
+    if isinstance(ref, str):
+        yield ref
+    elif isinstance(ref, list):
+        for item in ref:
+            yield from _call_names(item)
+    elif isinstance(ref, dict):
+        name = ref.get("$op", ref.get("name"))
+        args = ref.get("args") if isinstance(ref.get("args"), dict) else {}
+        steps = ref.get("steps", args.get("steps"))
+        if name == "chain" and isinstance(steps, list):
+            yield from _call_names(steps)
+        else:
+            yield from _call_names(name)
+
+
 def _refs(value: Any) -> Iterator[str]:
     if isinstance(value, dict):
-        if isinstance(value.get("$op"), str):
-            yield value["$op"]
-        ref = value.get("transform")
-        if isinstance(ref, str):
-            yield ref
-        elif isinstance(ref, dict) and isinstance(ref.get("name"), str):
-            yield ref["name"]
-        if isinstance(value.get("steps"), list):
-            for step in value["steps"]:
-                if isinstance(step, str):
-                    yield step
-                elif isinstance(step, dict) and isinstance(step.get("name"), str):
-                    yield step["name"]
+        yield from _call_names(value.get("$op"))
+        yield from _call_names(value.get("transform"))
         for item in value.values():
             yield from _refs(item)
     elif isinstance(value, list):
@@ -179,7 +186,7 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
             "says otherwise (`error`: a MappingError before any I/O; `warn` and `drop`: not sent, a warning "
             "comes back with the response).", "",
             "### Sent", "", "| parameter | sent as | steps |", "|---|---|---|"]
-    out += [f"| `{p}` | `{_target(p, r)}` | {_cell('; '.join(rule_steps(r)))} |" for p, r in supported]
+    out += [f"| `{p}` | `{_target(p, r)}` | {_cell('; '.join(rule_steps(r, policy)))} |" for p, r in supported]
     out += ["", "### Not sent", "", "| parameter | what happens | why |", "|---|---|---|"]
     for p, r in unsupported:
         what, why = unsupported_text(r, policy)
@@ -205,7 +212,7 @@ def render(name: str, spec: Mapping[str, Any], file: str | None = None, extends:
             merged = {**(params.get(p) or {}), **r} if isinstance(r, dict) else None
             if _is_supported(merged):
                 assert merged is not None
-                steps = "; ".join(rule_steps(merged))
+                steps = "; ".join(rule_steps(merged, policy))
                 out.append(f"- `{p}`: sent as `{_target(p, merged)}`" + (f"; {steps}" if steps else ""))
             else:
                 what, why = unsupported_text(merged, policy)
@@ -255,11 +262,16 @@ def _operations(spec: Mapping[str, Any], base: str, policy: str) -> list[str]:
         url += ("?" + "&".join(f"{k}={v}" for k, v in query.items())) if query else ""
         out += [f"### `{name}`", "", f"{endpoint.get('method', 'POST')} `{url}`"
                 + (f"; body adds {_code(endpoint['body'])}" if endpoint.get("body") else "") + "."]
+        stream = op.get("stream")
+        if isinstance(stream, Mapping):
+            out.append(f"Streamed: {stream.get('method', 'POST')} `{(base or '<base_url>').rstrip('/')}"
+                       f"{stream.get('path', '/')}`" + (f"; body adds {_code(stream['body'])}" if stream.get("body")
+                                                         else "") + " (server-sent events, typed events).")
         fan_out = op.get("fan_out")
         if isinstance(fan_out, Mapping):
             out.append(f"One call per item of `{fan_out.get('over')}` (at most {fan_out.get('concurrency', 4)} at "
                        "once), answers combined in input order with usage summed.")
-        response = op.get("response") or {}
+        response = op.get("response") or {"mode": "passthrough"}   # (the default: the body is the result's type)
         out += ["", "Response: " + ("decoded as is (OpenAI's shape)." if response.get("mode") == "passthrough"
                                     else f"results at `{response.get('data', 'data')}`."), ""]
         if "request" in op:
@@ -271,7 +283,7 @@ def _operations(spec: Mapping[str, Any], base: str, policy: str) -> list[str]:
             if param == "model" and rule is None:
                 out.append("| `model` | in the URL | |")
             elif _is_supported(rule):
-                out.append(f"| `{param}` | `{_target(param, rule)}` | {_cell('; '.join(rule_steps(rule)))} |")
+                out.append(f"| `{param}` | `{_target(param, rule)}` | {_cell('; '.join(rule_steps(rule, policy)))} |")
             else:
                 what, why = unsupported_text(rule, policy)
                 out.append(f"| `{param}` | not sent | {_cell(what + (': ' + why if why else ''))} |")

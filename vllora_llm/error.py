@@ -12,6 +12,7 @@ from vllora_llm.engine.errors import (
     RateLimitError,
     SpecError,
     StreamError,
+    StructuredOutputError,
     TimeoutError,
 )
 from vllora_llm.engine.tool_errors import MaxToolStepsError, McpConnectionError, ToolLoopError
@@ -30,6 +31,7 @@ __all__ = [
     "RateLimitError",
     "SpecError",
     "StreamError",
+    "StructuredOutputError",
     "TimeoutError",
     "ToolLoopError",
 ]

@@ -47,11 +47,26 @@ class SourceDoc:
     data: Any
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    aliases: dict[Path, Path] = field(default_factory=dict)
+    """Rewritten nodes (spec/desugar.py): a path of the compiler's form → where it is written in the file."""
+
+    def source_path(self, path: Path) -> Path:
+        """Where `path` (of the compiler's form, after desugaring) is written in the file."""
+        path = tuple(path)
+        for _ in range(16):  # a rewritten node inside a rewritten node: translate until nothing matches
+            for cut in range(len(path), 0, -1):
+                found = self.aliases.get(path[:cut])
+                if found is not None:
+                    path = (*found, *path[cut:])
+                    break
+            else:
+                return path
+        return path
 
     def mark(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """The position of `path`, or of its nearest ancestor that has one."""
         table = self.key_marks if key else self.marks
-        probe = tuple(path)
+        probe = self.source_path(path) if self.aliases else tuple(path)
         while probe:
             if probe in table:
                 return table[probe]

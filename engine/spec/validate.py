@@ -19,6 +19,7 @@ from ..params import unified_params
 from ..paths import PathError, compile_getter, compile_setter
 from ..templates import TemplateError, check_args, compile_template
 from ..transforms import REGISTRY
+from .desugar import V1, V2, VERSIONS, version_of
 from .diagnostics import Diagnostics
 from .loader import Path, SourceDoc, format_path
 from .part_names import check_event_parts, check_kinds
@@ -40,8 +41,10 @@ SCHEMA_CODES = {
 
 
 @cache
-def spec_schema() -> dict[str, Any]:
-    text = resources.files("vllora_llm.specs").joinpath("schema/provider-spec.v1.json").read_text("utf-8")
+def spec_schema(api_version: str = V1) -> dict[str, Any]:
+    """The JSON Schema of a spec format (`vllora.dev/v1` or `vllora.dev/v2`)."""
+    file = "provider-spec.v2.json" if api_version == V2 else "provider-spec.v1.json"
+    text = resources.files("vllora_llm.specs").joinpath(f"schema/{file}").read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 
@@ -133,21 +136,28 @@ def schema_pass(doc: SourceDoc, diags: Diagnostics) -> bool:
             "SPEC003",
             "",
             f"{found}; a spec is a YAML mapping",
-            hint="start with apiVersion: vllora.dev/v1, kind: ProviderSpec, metadata: {name, revision}",
+            hint="start with apiVersion: vllora.dev/v2, kind: ProviderSpec, metadata: {name, revision}",
         )
         return False
     ok = True
     partial = isinstance(doc.data.get("extends"), str)
-    validator = Draft202012Validator(spec_schema())
+    validator = Draft202012Validator(spec_schema(version_of(doc.data)))
     for top in validator.iter_errors(doc.data):
         for error in _leaf_errors(top):
             if partial and _inherited(error):
                 continue  # checked on the merged spec (merged_pass)
             ok = False
             for code, message, path, at_key, hint in _describe(error):
+                if message == "missing required key '$op'" and version_of(doc.data) == V2:
+                    hint = ("vllora.dev/v2 calls a transform as {$op: NAME, ...args} (v1 wrote {name: NAME, args: "
+                            "{...}} and adjust entries as {transform: ...}); `vllora-llm spec migrate FILE` rewrites "
+                            "a v1 file")
                 if path in (("apiVersion",), ("kind",)):
                     code = "SPEC003"
-                    hint = "this library reads apiVersion: vllora.dev/v1, kind: ProviderSpec"
+                    if path == ("apiVersion",):
+                        message = f"{error.instance!r} is not one of {'|'.join(VERSIONS)}"
+                    hint = (f"this library reads apiVersion: {' or '.join(VERSIONS)} (`vllora-llm spec migrate FILE` "
+                            "turns a v1 file into v2), kind: ProviderSpec")
                 diags.add(doc.file, doc.mark(path, key=at_key), code, format_path(path), message, hint=hint)
     return ok
 
@@ -297,13 +307,16 @@ def _path(doc: SourceDoc, where: Path, value: Any, diags: Diagnostics, *, setter
         )
 
 
-def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics) -> None:
+def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics, also: tuple[str, ...] = ()) -> None:
+    """Check a transform reference; `also`: keys written beside the arguments (an adjust entry's `at`), offered
+    as "did you mean" for a misspelt argument."""
     name = ref if isinstance(ref, str) else ref.get("name") if isinstance(ref, dict) else None
     args = ref.get("args") or {} if isinstance(ref, dict) else {}
+    args = {key: value for key, value in args.items() if value is not None}  # (in a layer, null removes an arg)
     if name not in REGISTRY:
         diags.add(
             doc.file,
-            doc.mark(where),
+            doc.mark((*where, "name") if isinstance(ref, dict) else where),
             "SPEC030",
             format_path(where),
             f"unknown transform {name!r}",
@@ -311,16 +324,23 @@ def _transform(doc: SourceDoc, where: Path, ref: Any, diags: Diagnostics) -> Non
             + "`vllora-llm spec transforms` lists them",
         )
         return
+    if name == "chain" and isinstance(args.get("steps"), list):  # a pipeline: each step is a call of its own
+        for i, step in enumerate(args["steps"]):
+            _transform(doc, (*where, "args", "steps", i), step, diags)
+        return
     problem = check_args(str(name), dict(args))
     if problem:
         spot: Path = (*where, "args") if isinstance(ref, dict) else where
+        known = [*(REGISTRY[str(name)].args_schema.get("properties") or {}), *also]
+        close = next((c for key in args if key not in known and (c := _close(str(key), known))), None)
         diags.add(
             doc.file,
             doc.mark(spot),
             "SPEC031",
             format_path(spot),
             problem,
-            hint="`vllora-llm spec transforms` lists each transform's arguments",
+            hint=(f"did you mean {close!r}? " if close else "")
+            + "`vllora-llm spec transforms` lists each transform's arguments",
         )
 
 
@@ -391,7 +411,7 @@ def _check_params(
         for key in ("template", "each"):
             if key in rule:
                 _template(doc, (*here, key), rule[key], diags)
-        if "transform" in rule:
+        if rule.get("transform") is not None:
             _transform(doc, (*here, "transform"), rule["transform"], diags)
         named: list[tuple[Path, Any]] = [
             ((*here, "conflicts_with", j), entry.get("param") if isinstance(entry, dict) else entry)
@@ -415,7 +435,7 @@ def _check_adjust(doc: SourceDoc, where: Path, entries: Any, diags: Diagnostics)
             continue
         _path(doc, (*where, i, "at"), entry.get("at"), diags, setter=True)
         if "transform" in entry:
-            _transform(doc, (*where, i, "transform"), entry["transform"], diags)
+            _transform(doc, (*where, i, "transform"), entry["transform"], diags, also=("at",))
 
 
 def _check_endpoint(doc: SourceDoc, where: Path, endpoint: Mapping[str, Any], diags: Diagnostics) -> None:
@@ -592,13 +612,14 @@ def _check_operation_layer(
     _check_params(doc, (*where, "params"), layer.get("params") or {}, diags, names)
     if "request" in layer:
         _template(doc, (*where, "request"), layer["request"], diags)
-    path = (layer.get("endpoint") or {}).get("path")
-    for placeholder in re.findall(r"\{([^}]*)\}", path) if isinstance(path, str) else ():
-        if placeholder not in ("model", "api_version"):
-            spot: Path = (*where, "endpoint", "path")
-            diags.add(doc.file, doc.mark(spot), "SPEC037", format_path(spot),
-                      f"unknown placeholder {{{placeholder}}} in {path!r}",
-                      hint="only {model} and {api_version} are filled in")
+    for key in ("endpoint", "stream"):  # (`stream`: the streamed call's endpoint, where the operation has one)
+        path = (layer.get(key) or {}).get("path")
+        for placeholder in re.findall(r"\{([^}]*)\}", path) if isinstance(path, str) else ():
+            if placeholder not in ("model", "api_version"):
+                spot: Path = (*where, key, "path")
+                diags.add(doc.file, doc.mark(spot), "SPEC037", format_path(spot),
+                          f"unknown placeholder {{{placeholder}}} in {path!r}",
+                          hint="only {model} and {api_version} are filled in")
     over = (layer.get("fan_out") or {}).get("over")
     if isinstance(over, str) and over not in names:
         spot = (*where, "fan_out", "over")

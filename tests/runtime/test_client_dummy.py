@@ -200,6 +200,7 @@ def test_public_modules_reexport_the_api() -> None:
     import vllora_llm.client as public_client
     import vllora_llm.engine.gateway as gateway
     import vllora_llm.engine.gateway_ops as gateway_ops
+    import vllora_llm.engine.typed_output as typed_output
     import vllora_llm.types.gateway as public_gateway
 
     for module in (gateway, gateway_ops):  # chat's types, and the other operations' (embeddings, images)
@@ -210,7 +211,8 @@ def test_public_modules_reexport_the_api() -> None:
             and name != "OperationRequest"  # (the shared base; not part of the crate's API)
         }
         assert defined <= set(public_gateway.__all__)
-    assert all(getattr(public_gateway, name) is (getattr(gateway, name, None) or getattr(gateway_ops, name))
+    assert all(getattr(public_gateway, name) is (getattr(gateway, name, None) or getattr(gateway_ops, name, None)
+                                                  or getattr(typed_output, name))  # (parse()'s result type)
                for name in public_gateway.__all__)
     for name in (
         "VlloraLLMClient",

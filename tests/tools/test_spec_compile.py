@@ -54,7 +54,7 @@ def test_unknown_provider_or_operation(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_a_traceback_through_generated_code_shows_its_lines() -> None:
-    forbid = {"$op": "forbid", "in": "$text", "error": "provider", "message": "no text here"}
+    forbid = {"$op": "require", "absent": True, "in": "$text", "error": "provider", "message": "no text here"}
     read = lower_choice({"parts": "content", "kind_by": {"field": "type"}, "kinds": {"text": {"text": forbid}}})
     with pytest.raises(LLMError) as caught:
         read({"content": [{"type": "text", "text": "a"}]}, Context("made-up"))

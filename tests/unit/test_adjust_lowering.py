@@ -28,7 +28,11 @@ REQUIRE = {"transform": {"name": "require_for_blocks", "args": {
     "message": "pass the tools"}}}
 DECLARE = {"transform": {"name": "declare_used_tools", "args": {
     "tools": "toolConfig.tools", "names": "messages[].content[].toolUse.name", "declaration": {"name": "$name"}}}}
-ENTRIES = [FILL, RAISE, MARKS, TRIM, REQUIRE]
+ANSWER = {"transform": {"name": "answer_with_tool", "args": {
+    "request_at": "output_config.format", "types": ["json_object"], "tools": "tools", "tool": {"name": "json"},
+    "choice_at": "tool_choice", "choice": {"type": "tool", "name": "json"},
+    "unless": {"at": "thinking.type", "values": ["enabled"]}}}}
+ENTRIES = [ANSWER, FILL, RAISE, MARKS, TRIM, REQUIRE]
 
 
 def _reference(entries: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -76,6 +80,11 @@ BODIES = [
     {"messages": [{"role": "user", "type": "tool_use"}]},
     {"messages": "not a list", "system": "text", "tools": {"not": "a list"}},
     {"messages": [[{"type": "tool_use"}]], "tool_choice": None},
+    {"output_config": {"format": {"type": "json_object"}}, "tools": [{"name": "t"}], "tool_choice": {"type": "any"}},
+    {"output_config": {"format": {"type": "json_object"}, "effort": "low"}, "thinking": {"type": "enabled"}},
+    {"output_config": {"format": {"type": "json_schema", "schema": {}}}},
+    {"output_config": {"format": "json_object"}, "tool_choice": {}},
+    {"output_config": ["format"]},
 ]
 
 

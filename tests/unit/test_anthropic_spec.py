@@ -70,12 +70,14 @@ def test_every_declared_default_is_below_the_sdk_limit() -> None:
     assert defaults and all(d <= SDK_NON_STREAMING_LIMIT for d in defaults)
 
 
-def test_override_layers_are_not_lost_for_overlapping_globs() -> None:
-    """Only the last matching override applies, so a model matched by two layers must find both rules in it."""
+def test_override_layers_add_up_for_overlapping_globs() -> None:
+    """Every matching layer applies, in order: a 4.1+ model takes its family's max_tokens default from one
+    layer and "temperature wins over top_p" from the next, which does not repeat the default."""
     spec = load_spec("anthropic")
-    for model in FAMILY_LIMITS:
-        layers = [o for o in spec["overrides"] if any(fnmatch.fnmatchcase(model, g) for g in o["match"])]
-        if len(layers) > 1:
-            for earlier in layers[:-1]:
-                for name in earlier["params"]:
-                    assert name in layers[-1]["params"], f"{model}: {name} from an earlier layer is lost"
+    model = "claude-opus-4-1-20250805"
+    layers = [o for o in spec["overrides"] if any(fnmatch.fnmatchcase(model, g) for g in o["match"])]
+    assert len(layers) == 2 and "max_tokens" not in layers[-1]["params"]
+    request = ChatCompletionRequest.coerce({"model": model, "messages": [{"role": "user", "content": "hi"}],
+                                            "temperature": 0.5, "top_p": 0.9})
+    body = json.loads(load_plan("anthropic").encode(request)[0].body)
+    assert body["max_tokens"] == 16384 and body["temperature"] == 0.5 and "top_p" not in body

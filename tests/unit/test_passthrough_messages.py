@@ -1,9 +1,10 @@
 """`messages: {mode: passthrough}` lowered into one generated pass (messages.py).
 
 A table of spec options, a conversation and the messages sent: roles renamed, fields renamed before the drop (a
-renamed field escapes a drop of its unified name), dropped fields removed at the top level, in content parts and
-in tool calls; without a role mapping, a message with nothing to change is sent as the same object. A `tool`
-message answering no earlier call is a `MappingError` naming it (with `tool_results.require_call`).
+renamed field escapes a drop of its unified name), reasoning sent back as content parts, dropped fields removed
+at the top level, in content parts and in tool calls; without a role mapping, a message with nothing to change is
+sent as the same object. A `tool` message answering no earlier call is a `MappingError` naming it (with
+`tool_results.require_call`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ ROWS: list[tuple[str, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]
       {"role": "assistant", "tool_calls": [CALL]}],
      [{"role": "user", "content": [{"type": "text", "text": "a"}]},
       {"role": "assistant", "tool_calls": [{k: v for k, v in CALL.items() if k != "signature"}]}]),
+    ("reasoning as content", {"reasoning_as_content": {"template": {"type": "thinking", "thinking": "$text"}},
+                              "drop_fields": ["reasoning", "reasoning_details"]},
+     [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "reasoning": "r"},
+      {"role": "assistant", "content": "b", "reasoning_details": [{"type": "x", "text": "t"}, {"type": "y"}]},
+      {"role": "assistant", "content": "c"}],
+     [{"role": "user", "content": "q"},
+      {"role": "assistant", "content": [{"type": "thinking", "thinking": "r"}, {"type": "text", "text": "a"}]},
+      {"role": "assistant", "content": [{"type": "thinking", "thinking": "t"}, {"type": "text", "text": "b"}]},
+      {"role": "assistant", "content": "c"}]),
     ("to another key", {"to": "input.turns", "tool_results": {"require_call": True}},
      [{"role": "assistant", "tool_calls": [CALL]}, {"role": "tool", "tool_call_id": "c1", "content": "ok"}],
      [{"role": "assistant", "tool_calls": [CALL]}, {"role": "tool", "tool_call_id": "c1", "content": "ok"}]),

@@ -108,10 +108,9 @@ RENDERS = [
         "mistral",
         "https://api.mistral.ai/v1/chat/completions",
         "authorization",
-        {"max_tokens": 64, "random_seed": 7, "stream": True},
+        {"max_tokens": 64, "random_seed": 7, "stream": True, "reasoning_effort": "high"},  # Mistral's high | none
         ("seed", "max_completion_tokens", "stream_options", "user", "logit_bias", "logprobs", "top_logprobs"),
-        frozenset({"user", "logit_bias", "logprobs", "top_logprobs", "prompt_cache_key", "reasoning_effort",
-                   "provider_specific.top_k"}),
+        frozenset({"user", "logit_bias", "logprobs", "top_logprobs", "prompt_cache_key", "provider_specific.top_k"}),
         stream=True,  # Mistral rejects stream_options: the stream body must not carry OpenAI's default
     ),
     Render(
@@ -424,3 +423,18 @@ def test_groq_drops_the_message_name_it_rejects() -> None:
     assert json.loads(wire.body)["messages"] == [{"role": "user", "content": "hi"}]
     wire, _ = load_plan("openai").encode(request)
     assert json.loads(wire.body)["messages"] == [{"role": "user", "content": "hi", "name": "ann"}]
+
+
+@pytest.mark.parametrize("provider", ["groq", "xai", "openrouter"])
+def test_reasoning_in_the_history_goes_back_as_each_provider_takes_it(provider: str) -> None:
+    """Groq answers 400 to reasoning fields on assistant turns and xAI reads none: both get the text only;
+    OpenRouter asks for `reasoning_details` back exactly as received (its "preserving reasoning blocks")."""
+    details = [{"type": "reasoning.text", "text": "t", "signature": "s", "format": "f", "index": 0}]
+    request = ChatCompletionRequest.coerce({"model": "m", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "yo", "reasoning": "t", "reasoning_details": details},
+        {"role": "user", "content": "again"}]})
+    wire, _ = load_plan(provider).encode(request)
+    assistant = json.loads(wire.body)["messages"][1]
+    expected = {"role": "assistant", "content": "yo"}
+    assert assistant == ({**expected, "reasoning_details": details} if provider == "openrouter" else expected)

@@ -398,7 +398,7 @@ KEYS: list[tuple[dict[str, Any], Any, str | None]] = [
     ({"text": {"text": "$text", "role": "assistant"}}, None, None),  # a literal
     ({"text": {"text": "$text", "reasoning": "$text"}}, None, None),  # reads the text key again
     ({"text": {"text": "$text", "reasoning": {"$op": "omit_empty"}}}, None, None),  # reads the whole part
-    ({"text": {"text": "$text", "x": {"$op": "forbid", "in": "$text", "message": "no"}}}, None, None),
+    ({"text": {"text": "$text", "x": {"$op": "require", "absent": True, "in": "$text", "message": "no"}}}, None, None),
     ({"text": {"text": "$other"}}, None, None),
     ({"text": {"text": "$text.value"}}, None, None),
     ({"text": {"text": "$"}}, None, None),

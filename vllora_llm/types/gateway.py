@@ -72,6 +72,7 @@ from vllora_llm.engine.gateway_ops import (
     ImagesResponse,
     ImagesUsage,
 )
+from vllora_llm.engine.typed_output import ParsedChatCompletion, parse_output
 
 __all__ = [
     "FINISH_REASONS",
@@ -117,6 +118,7 @@ __all__ = [
     "McpStdio",
     "McpToolFilter",
     "NamedToolChoice",
+    "ParsedChatCompletion",
     "PartsContent",
     "Penalty",
     "Probability",
@@ -139,4 +141,5 @@ __all__ = [
     "ToolChoiceFunction",
     "ToolStep",
     "Usage",
+    "parse_output",
 ]

@@ -1,4 +1,4 @@
-"""`json_object_or_wrap` answers plain text without asking json.loads (which would raise), and everything else as
+"""`json_parse {wrap}` answers plain text without asking json.loads (which would raise), and everything else as
 json.loads does: the table holds texts on both sides of that line (JSON whitespace first, NaN and Infinity,
 numbers, literals, strings, objects, broken JSON, a non-JSON space and a byte-order mark)."""
 
@@ -25,5 +25,5 @@ def _reference(text: str) -> Any:
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_same_answer_as_json_loads(text: str) -> None:
-    got = bind("json_object_or_wrap", {"key": "result"})(text, Context())
+    got = bind("json_parse", {"wrap": "result"})(text, Context())
     assert repr(got) == repr(_reference(text))  # (repr: NaN is not equal to itself)

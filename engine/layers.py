@@ -1,0 +1,62 @@
+"""Model-family `overrides`: every layer whose globs match a model applies, in order, merged like `extends`.
+
+A plan builds what it needs (a request encoder; an operation's encoder, decoder and error builder) once per
+set of matching layers, on first use, and remembers the choice per model name.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+MAX_MODELS = 4096
+"""Model names remembered per plan (a bounded memo: model names come from callers)."""
+
+
+def merge_layer(base: Any, layer: Any) -> Any:
+    """`layer` over `base` as `extends` merges: mappings key by key, a null removes, anything else replaces."""
+    if isinstance(base, dict) and isinstance(layer, dict):
+        out = dict(base)
+        for key, value in layer.items():
+            if value is None:
+                out.pop(key, None)
+            elif key in out:
+                out[key] = merge_layer(out[key], value)
+            else:
+                out[key] = value
+        return out
+    return layer
+
+
+class Layers(Generic[T]):
+    """`build(spec)` for the base spec and for each combination of matching override layers."""
+
+    def __init__(self, spec: Mapping[str, Any], layers: Sequence[Mapping[str, Any]],
+                 build: Callable[[dict[str, Any]], T]) -> None:
+        self._spec = {k: v for k, v in spec.items() if k != "overrides"}
+        self._layers = [(tuple(layer["match"]), {k: v for k, v in layer.items() if k != "match"})
+                        for layer in layers]
+        self._build = build
+        self.base: T = build(self._spec)
+        self._by_set: dict[tuple[int, ...], T] = {(): self.base}
+        self._by_model: dict[str, T] = {}
+        for i in range(len(self._layers)):  # each layer compiled once now, so a broken one fails at load
+            self._by_set[(i,)] = build(merge_layer(self._spec, self._layers[i][1]))
+
+    def for_model(self, model: str) -> T:
+        found = self._by_model.get(model)
+        if found is None:
+            matching = tuple(i for i, (globs, _) in enumerate(self._layers)
+                             if any(fnmatch.fnmatchcase(model, g) for g in globs))
+            found = self._by_set.get(matching)
+            if found is None:
+                spec: Any = self._spec
+                for i in matching:
+                    spec = merge_layer(spec, self._layers[i][1])
+                found = self._by_set[matching] = self._build(spec)
+            if len(self._by_model) < MAX_MODELS:
+                self._by_model[model] = found
+        return found
