@@ -11,7 +11,9 @@ Tool calls are assembled by their `index`; providers disagree on the details, so
 - the name is taken from the first delta that has one; argument fragments are concatenated.
 
 Reasoning details are merged by position within each delta's list the same way: text concatenated, the
-signature and redacted `data` set; a position whose detail is already signed starts a new detail.
+signature and redacted `data` set; a position whose detail is already signed starts a new detail, and so does
+any reasoning after answer text or a tool call (a signature that comes after the text, as on a Gemini text
+part, signs that part, not the thoughts before it).
 """
 
 from __future__ import annotations
@@ -205,6 +207,8 @@ class StreamAggregator:
             delta = choice.delta  # (read here, not in a method of the parts: a call per chunk less)
             if delta.content:
                 parts.content.append(delta.content)
+                if parts.reasoning_by_position:
+                    parts.reasoning_by_position.clear()  # the reasoning before the text is over
             if delta.role:
                 parts.role = delta.role
             if delta.refusal:
@@ -233,6 +237,8 @@ class StreamAggregator:
                             current.name = function.name
                         if function.arguments:
                             current.args.append(function.arguments)
+                if parts.reasoning_by_position:
+                    parts.reasoning_by_position.clear()  # (as after text: the reasoning before the call is over)
             if delta.reasoning_details:
                 for position, detail in enumerate(delta.reasoning_details):
                     parts._add_reasoning(position, detail)

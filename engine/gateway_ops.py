@@ -13,8 +13,10 @@ import msgspec
 
 from .errors import InvalidRequestError
 from .gateway import GatewayStruct, RequestWarning
+from .responses_types import CreateResponse, Response
 
 R = TypeVar("R", bound="OperationRequest")
+S = TypeVar("S", bound=GatewayStruct)
 
 NonEmptyText = Annotated[str, msgspec.Meta(min_length=1)]
 
@@ -51,7 +53,7 @@ class OperationRequest(GatewayStruct, forbid_unknown_fields=True):
         """Rules a field type cannot say (overridden where needed)."""
 
     @staticmethod
-    def coerce_as(request: R, model: str, defaults: tuple[tuple[str, Any], ...] = ()) -> R:
+    def coerce_as(request: S, model: str, defaults: tuple[tuple[str, Any], ...] = ()) -> S:
         """`request` for another model name (a route's target), with the route's defaults where it has none."""
         if not defaults:
             return msgspec.structs.replace(request, model=model)
@@ -185,14 +187,19 @@ class CachedContent(GatewayStruct):
     tokens: int | None = None
 
 
-OperationResult = CreateEmbeddingResponse | ImagesResponse
+OperationResult = CreateEmbeddingResponse | ImagesResponse | Response
 """What an operation returns (one more member per operation)."""
 
-OPERATION_TYPES: dict[str, tuple[type[OperationRequest], type[GatewayStruct]]] = {
+OPERATION_TYPES: dict[str, tuple[type[OperationRequest] | type[CreateResponse], type[GatewayStruct]]] = {
     "embeddings": (CreateEmbeddingRequest, CreateEmbeddingResponse),
     "images": (CreateImageRequest, ImagesResponse),
+    "responses": (CreateResponse, Response),
 }
-"""Operation name → (request type, response type). A fourth operation (`responses`) is one more row."""
+"""Operation name → (request type, response type). `responses` is the Responses API served by the provider
+itself (a spec without it gets the Responses API translated through its chat mapping)."""
+
+OperationInput = OperationRequest | CreateResponse
+"""What an operation takes (`CreateResponse` is the Responses API's own request type, not an `OperationRequest`)."""
 
 
 ITEM_SHAPES: dict[str, tuple[str, bool]] = {"embeddings": ("embedding", True), "images": ("b64_json", False)}
@@ -202,7 +209,8 @@ ITEM_SHAPES: dict[str, tuple[str, bool]] = {"embeddings": ("embedding", True), "
 def operation_params(operation: str) -> tuple[str, ...]:
     """The unified parameters a spec's rules for `operation` may name (`provider_specific.<field>` included)."""
     request_type = OPERATION_TYPES[operation][0]
-    names = [f for f in request_type.__struct_fields__ if f not in ("provider_specific", "extra_body")]
+    skipped = ("provider_specific", "extra_body", *getattr(request_type, "not_params", ()))
+    names = [f for f in request_type.__struct_fields__ if f not in skipped]
     if request_type.specific is not None:
         names += [f"provider_specific.{f}" for f in request_type.specific.__struct_fields__]
     return tuple(names)

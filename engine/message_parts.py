@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .codegen import FunctionBuilder
 from .errors import MappingError
-from .templates import Evaluator, compile_template
+from .templates import Evaluator, compile_template, lower_into
 from .transforms import Context
 
 PART_KINDS = ("text", "image_url", "input_audio", "file", "tool_call", "tool_result", "reasoning",
@@ -21,13 +22,15 @@ RESULT_ROLES = ("tool", "function")
 
 
 class PartRenderer:
-    """`render(message, index, call_names, ctx)`: the message's rendered parts (the tool calls seen so far are
-    in `call_names`, id → name, so a tool result can name the call it answers)."""
+    """`emit_render(code)`: the lines rendering one message's parts into the generated message mapping
+    (message_turns.py); the tool calls seen so far are in `call_names`, id → name, so a tool result can name
+    the call it answers."""
 
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
+        self.templates: dict[str, Any] = dict(spec.get("parts") or {})
         self.parts: dict[str, Evaluator] = {
-            kind: compile_template(tpl, ("messages", "parts", kind)) for kind, tpl in (spec.get("parts") or {}).items()
+            kind: compile_template(tpl, ("messages", "parts", kind)) for kind, tpl in self.templates.items()
         }
         self.rank = _ranks(list(spec.get("order") or []))
         self.require_call = bool((spec.get("tool_results") or {}).get("require_call", False))
@@ -43,72 +46,99 @@ class PartRenderer:
         render = self.parts.get("text")
         return render(part, ctx) if render is not None else part
 
-    def render(self, message: dict[str, Any], index: int, call_names: dict[str, str], ctx: Context) -> list[Any]:
-        raw = self._flatten(message, index, call_names)
-        if len(raw) > 1:  # (most messages have one part: nothing to order)
-            rank, last = self.rank, len(PART_KINDS)
-            raw.sort(key=lambda entry: rank.get(entry[0], last))
-        parts, cache_point, attach = self.parts, self.cache_point, self.attach_signature_as
-        out: list[Any] = []
-        signatures: list[str] = []  # signature-only reasoning waiting for the part that carries it
-        for kind, item, where in raw:
-            if attach and kind == "reasoning" and _signature_only(item):
-                signatures.append(str(item["signature"]))
-                continue
-            render = parts.get(kind)
-            if render is None:
-                if kind == "refusal":
-                    continue
-                raise MappingError(
-                    f"{where}: {kind} content is not supported by {self.provider}", path=where, provider=self.provider
-                )
-            ctx.path = where + ".function.arguments" if kind == "tool_call" else where
-            out.append(render(item, ctx))
-            if signatures:
-                self._attach_signatures(out[-1:], signatures)
-            if cache_point is not None and item.get("cache_control") is not None:
-                out.append(cache_point(item, ctx))
-        if signatures:
-            self._attach_signatures(out[::-1], signatures)
-        return out
+    def emit_render(self, code: FunctionBuilder) -> None:
+        """Lines rendering the local `message` (at `index`) into the list `out`: its parts flattened in message
+        order as (kind, the item its template reads, its request path), sorted by the spec's `order`, each
+        rendered with its kind's template. What the spec does not use (signature attaching, cache points) is
+        left out of the lines; the rarer part kinds (reasoning details, tool results, tool calls) are flattened
+        by the methods below."""
+        attach, cache_point = self.attach_signature_as is not None, self.cache_point
+        lines = [
+            "raw = []",
+            "details = message.get('reasoning_details')",
+            "if details:",
+            f"    {code.bind(self._details)}(details, index, raw)",
+            "content = message.get('content')",
+            f"if message.get('role') in {code.bind(RESULT_ROLES)}:",
+            f"    raw.append({code.bind(self._tool_result)}(message, content, index, call_names))",
+            "else:",
+            "    if isinstance(content, str):",
+            "        if content:",
+            "            raw.append(('text', {'type': 'text', 'text': content}, f'messages[{index}].content'))",
+            "    elif content:",
+            "        for j, part in enumerate(content):",
+            "            raw.append((str(part.get('type')), part, f'messages[{index}].content[{j}]'))",
+            "    if message.get('refusal'):",
+            "        raw.append(('refusal', {'text': message['refusal']}, f'messages[{index}].refusal'))",
+            "calls = message.get('tool_calls')",
+            "if calls:",
+            f"    {code.bind(_tool_calls)}(calls, index, call_names, raw)",
+            "if len(raw) > 1:",  # (most messages have one part: nothing to order)
+            f"    raw.sort(key={code.bind(self._rank_of)})",
+            "out = []",
+        ]
+        if attach:
+            lines.append("signatures = []")  # signature-only reasoning waiting for the part that carries it
+        lines.append("for kind, item, where in raw:")
+        if attach:
+            lines += [f"    if kind == 'reasoning' and {code.bind(_signature_only)}(item):",
+                      "        signatures.append(str(item['signature']))",
+                      "        continue"]
+        for text in lines:
+            code.line(text)
+        lines = []
+        code.indent += "    "
+        kinds = sorted(self.templates, key=lambda kind: kind != "text")  # (the usual kind tested first)
+        for position, kind in enumerate(kinds):  # each kind's template inline in its branch
+            code.line(f"{'if' if position == 0 else 'elif'} kind == {code.bind(kind)}:")
+            code.indent += "    "
+            code.line("ctx.path = where + '.function.arguments'" if kind == "tool_call" else "ctx.path = where")
+            code.reads = {}  # (what one branch read is not read in another)
+            code.line(f"rendered = {lower_into(self.templates[kind], ('messages', 'parts', kind), code)}")
+            code.reads = {}
+            code.indent = code.indent[:-4]
+        if "refusal" not in self.templates:
+            code.line("elif kind == 'refusal':" if kinds else "if kind == 'refusal':")
+            code.line("    continue")
+        code.line("else:")
+        code.line(f"    {code.bind(self._unsupported)}(kind, where)")
+        code.line("out.append(rendered)")
+        code.indent = code.indent[:-4]
+        if attach:
+            lines += ["    if signatures:", f"        {code.bind(self._attach_signatures)}(out[-1:], signatures)"]
+        if cache_point is not None:
+            lines += ["    if item.get('cache_control') is not None:",
+                      f"        out.append({code.bind(cache_point)}(item, ctx))"]  # a separate block after it
+        if attach:
+            lines += ["if signatures:", f"    {code.bind(self._attach_signatures)}(out[::-1], signatures)"]
+        for text in lines:
+            code.line(text)
 
-    def _flatten(
-        self, message: dict[str, Any], index: int, call_names: dict[str, str]
-    ) -> list[tuple[str, dict[str, Any], str]]:
-        """The message's parts in message order: (kind, the item its template reads, its request path)."""
-        raw: list[tuple[str, dict[str, Any], str]] = []
-        details = message.get("reasoning_details")
-        if details:
-            for j, detail in enumerate(details):
-                kind = "redacted_reasoning" if detail.get("type") == "redacted_thinking" else "reasoning"
-                raw.append((kind, detail, f"messages[{index}].reasoning_details[{j}]"))
-        content = message.get("content")
-        if message.get("role") in RESULT_ROLES:
-            call_id = message.get("tool_call_id") or message.get("name") or ""
-            name = call_names.get(call_id) or message.get("name")
-            if self.require_call and call_id not in call_names:
-                raise MappingError(
-                    f"messages[{index}].tool_call_id: {call_id!r} answers no earlier assistant tool call",
-                    path=f"messages[{index}].tool_call_id", provider=self.provider,
-                )
-            item = {"tool_call_id": call_id, "name": name, "content": _content_text(content),
-                    "is_error": message.get("is_error")}
-            raw.append(("tool_result", item, f"messages[{index}]"))
-        else:
-            if isinstance(content, str):
-                if content:
-                    raw.append(("text", {"type": "text", "text": content}, f"messages[{index}].content"))
-            elif content:
-                for j, part in enumerate(content):
-                    raw.append((str(part.get("type")), part, f"messages[{index}].content[{j}]"))
-            if message.get("refusal"):
-                raw.append(("refusal", {"text": message["refusal"]}, f"messages[{index}].refusal"))
-        calls = message.get("tool_calls")
-        if calls:
-            for j, call in enumerate(calls):
-                call_names[call.get("id", "")] = call.get("function", {}).get("name", "")
-                raw.append(("tool_call", {**call, "position": j}, f"messages[{index}].tool_calls[{j}]"))
-        return raw
+    def _rank_of(self, entry: tuple[str, Any, str]) -> int:
+        return self.rank.get(entry[0], len(PART_KINDS))
+
+    def _unsupported(self, kind: str, where: str) -> None:
+        raise MappingError(f"{where}: {kind} content is not supported by {self.provider}", path=where,
+                           provider=self.provider)
+
+    @staticmethod
+    def _details(details: list[Any], index: int, raw: list[tuple[str, Any, str]]) -> None:
+        for j, detail in enumerate(details):
+            kind = "redacted_reasoning" if detail.get("type") == "redacted_thinking" else "reasoning"
+            raw.append((kind, detail, f"messages[{index}].reasoning_details[{j}]"))
+
+    def _tool_result(self, message: dict[str, Any], content: Any, index: int, call_names: dict[str, str]
+                     ) -> tuple[str, dict[str, Any], str]:
+        call_id = message.get("tool_call_id") or message.get("name") or ""
+        name = call_names.get(call_id) or message.get("name")
+        if self.require_call and call_id not in call_names:
+            raise MappingError(
+                f"messages[{index}].tool_call_id: {call_id!r} answers no earlier assistant tool call",
+                path=f"messages[{index}].tool_call_id", provider=self.provider,
+            )
+        item = {"tool_call_id": call_id, "name": name, "content": _content_text(content),
+                "is_error": message.get("is_error")}
+        return "tool_result", item, f"messages[{index}]"
 
     def _attach_signatures(self, candidates: list[Any], signatures: list[str]) -> None:
         """Set the first waiting signature on the first candidate part that has none yet."""
@@ -117,6 +147,12 @@ class PartRenderer:
         for part in candidates:
             if signatures and isinstance(part, dict) and key not in part:
                 part[key] = signatures.pop(0)
+
+
+def _tool_calls(calls: list[Any], index: int, call_names: dict[str, str], raw: list[tuple[str, Any, str]]) -> None:
+    for j, call in enumerate(calls):
+        call_names[call.get("id", "")] = call.get("function", {}).get("name", "")
+        raw.append(("tool_call", {**call, "position": j}, f"messages[{index}].tool_calls[{j}]"))
 
 
 def _signature_only(detail: dict[str, Any]) -> bool:

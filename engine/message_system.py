@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .codegen import FunctionBuilder
 from .errors import MappingError
 from .message_parts import PartRenderer
 from .paths import compile_setter
@@ -23,8 +24,8 @@ SYSTEM_ROLES = ("system", "developer")
 
 
 class SystemLifter:
-    """`split(messages)`: the lifted text parts and the other messages (with their indices); `put(...)` writes
-    the lifted parts into the body."""
+    """`emit_split(code)`: the lines lifting the system messages (into the generated message mapping,
+    message_turns.py); `put(...)` writes the lifted parts into the body."""
 
     def __init__(self, spec: Mapping[str, Any], provider: str, parts: PartRenderer) -> None:
         system = dict(spec.get("system") or {})
@@ -42,26 +43,36 @@ class SystemLifter:
         self.template_reads_text = roots is None or "text" in roots
         """Whether the template reads `text` (the joined texts are built only then)."""
 
-    def split(self, messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[int, dict[str, Any]]]]:
-        lifted: list[dict[str, Any]] = []
-        rest: list[tuple[int, dict[str, Any]]] = []
+    def emit_split(self, code: FunctionBuilder) -> None:
+        """Lines that lift the system messages of `messages` into the body (`put`) and leave the others, with
+        their indices, in `rest` (the constants of `take` and `later` decided here, once)."""
         if self.to is None:
-            return lifted, list(enumerate(messages))
-        leading = True
-        roles, take, later = self.roles, self.take, self.later
-        for index, message in enumerate(messages):
-            if message.get("role") not in roles:
-                leading = False
-                rest.append((index, message))
-            elif (leading or take == "all" or later == "merge") and not (take == "first" and lifted):
-                content = message.get("content")  # its text parts
-                if isinstance(content, str):
-                    lifted.append({"type": "text", "text": content})
-                elif content:
-                    lifted.extend([part for part in content if part.get("type") == "text"])
-            else:
-                rest.append((index, self._later(message, index)))
-        return lifted, rest
+            code.line("rest = enumerate(messages)")
+            return
+        take, later = self.take, self.later
+        lift = "True" if take == "all" or later == "merge" else "leading"
+        if take == "first":
+            lift = "not lifted" if lift == "True" else f"{lift} and not lifted"
+        for text in (
+            "lifted = []",
+            "rest = []",
+            "leading = True",
+            "for index, message in enumerate(messages):",
+            f"    if message.get('role') not in {code.bind(self.roles)}:",
+            "        leading = False",
+            "        rest.append((index, message))",
+            f"    elif {lift}:",
+            "        content = message.get('content')",
+            "        if isinstance(content, str):",
+            "            lifted.append({'type': 'text', 'text': content})",
+            "        elif content:",
+            "            lifted.extend([part for part in content if part.get('type') == 'text'])",
+            "    else:",
+            f"        rest.append((index, {code.bind(self._later)}(message, index)))",
+            "if lifted:",
+            f"    {code.bind(self.put)}(lifted, body, ctx)",
+        ):
+            code.line(text)
 
     def _later(self, message: dict[str, Any], index: int) -> dict[str, Any]:
         if self.later == "user":

@@ -9,19 +9,21 @@ says which role the conversation must start with; each turn is rendered with the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from .codegen import FunctionBuilder
 from .errors import MappingError
 from .message_parts import PartRenderer
 from .message_system import SystemLifter
 from .paths import compile_setter
-from .templates import compile_template
+from .templates import lower_into
 from .transforms import Context
 
 
 class TurnAssembler:
-    """`apply(messages, body, ctx)`: the conversation written into the body as the provider's turns."""
+    """`apply(messages, body, ctx)`: the conversation written into the body as the provider's turns, one
+    generated function per spec (each step adds its lines: `SystemLifter.emit_split`, `PartRenderer.emit_render`)."""
 
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
@@ -29,36 +31,58 @@ class TurnAssembler:
         self.roles: dict[str, str] = dict(spec.get("roles") or {})
         self.merge = bool(spec.get("merge_consecutive_roles", False))
         self.first_role: str | None = spec.get("first_role")
-        self.turn = compile_template(spec.get("turn", {"role": "$role", "content": "$parts"}), ("messages", "turn"))
+        self.turn_template = spec.get("turn", {"role": "$role", "content": "$parts"})
         self.parts = PartRenderer(spec, provider)
         self.system = SystemLifter(spec, provider, self.parts)
 
-    def apply(self, messages: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
-        lifted, rest = self.system.split(messages)
-        if lifted:
-            self.system.put(lifted, body, ctx)
-        turns: list[tuple[str, list[Any]]] = []
-        call_names: dict[str, str] = {}
-        roles, merge, render = self.roles, self.merge, self.parts.render
-        for index, message in rest:
-            role = roles.get(message.get("role"))  # type: ignore[arg-type]
-            if role is None:
-                raise MappingError(
-                    f"messages[{index}].role: role {str(message.get('role'))!r} is not supported by {self.provider}",
-                    path=f"messages[{index}].role", provider=self.provider,
-                )
-            rendered = render(message, index, call_names, ctx)
-            if not rendered:
-                continue
-            if merge and turns and turns[-1][0] == role:
-                turns[-1][1].extend(rendered)
-            else:
-                turns.append((role, rendered))
-        if self.first_role is not None and turns and turns[0][0] != self.first_role:
-            raise MappingError(
-                f"messages: the conversation must start with a {self.first_role} turn for {self.provider} "
-                f"(it starts with {turns[0][0]}); put a {self.first_role} message first",
-                path="messages", provider=self.provider,
-            )
-        turn = self.turn
-        self.put(body, [turn({"role": role, "parts": parts}, ctx) for role, parts in turns])
+        self.apply = self._lower()
+        """The generated `map_messages(messages, body, ctx)`: lifting, rendering and assembly as one function."""
+
+    def _lower(self) -> Callable[[list[dict[str, Any]], dict[str, Any], Context], None]:
+        code = FunctionBuilder(("messages", "body", "ctx"), "map_messages")
+        self.system.emit_split(code)
+        code.line("turns = []")
+        code.line("call_names = {}")
+        code.line("for index, message in rest:")
+        code.indent = "    "
+        code.line(f"role = {code.bind(self.roles)}.get(message.get('role'))")
+        code.line("if role is None:")
+        code.line(f"    {code.bind(self._bad_role)}(index, message)")
+        self.parts.emit_render(code)
+        code.line("if not out:")
+        code.line("    continue")
+        if self.merge:
+            code.line("if turns and turns[-1][0] == role:")
+            code.line("    turns[-1][1].extend(out)")
+            code.line("else:")
+            code.line("    turns.append((role, out))")
+        else:
+            code.line("turns.append((role, out))")
+        code.indent = ""
+        if self.first_role is not None:
+            code.line(f"if turns and turns[0][0] != {code.bind(self.first_role)}:")
+            code.line(f"    {code.bind(self._bad_first_role)}(turns[0][0])")
+        code.line("sent = []")
+        code.line("for role, parts in turns:")  # each turn rendered with the `turn` template, inline
+        code.indent = "    "
+        code.line("item = {'role': role, 'parts': parts}")
+        code.reads = {}
+        code.line(f"sent.append({lower_into(self.turn_template, ('messages', 'turn'), code)})")
+        code.reads = {}
+        code.indent = ""
+        code.line(f"{code.bind(self.put)}(body, sent)")
+        function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
+        return function
+
+    def _bad_role(self, index: int, message: dict[str, Any]) -> None:
+        raise MappingError(
+            f"messages[{index}].role: role {str(message.get('role'))!r} is not supported by {self.provider}",
+            path=f"messages[{index}].role", provider=self.provider,
+        )
+
+    def _bad_first_role(self, role: str) -> None:
+        raise MappingError(
+            f"messages: the conversation must start with a {self.first_role} turn for {self.provider} "
+            f"(it starts with {role}); put a {self.first_role} message first",
+            path="messages", provider=self.provider,
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .codegen import FunctionBuilder
 from .content_parts import reasoning_as_content
 from .errors import MappingError
 from .message_turns import TurnAssembler
@@ -26,27 +27,61 @@ def compile_messages(spec: Mapping[str, Any], provider: str) -> MessagesOp:
 
 
 def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
+    """One generated function `map_messages` (one pass over the messages): each `tool` message checked against
+    the calls before it (`require_call`), roles renamed, fields renamed, fields dropped (a copy only of what
+    changes), as the spec declares; the list written at `to`."""
     roles = dict(spec.get("roles") or {})
-    put = compile_setter(spec.get("to", "messages"))
     require_call = bool((spec.get("tool_results") or {}).get("require_call", False))
     drop = frozenset(spec.get("drop_fields") or ())
     renames: dict[str, str] = {str(k): str(v) for k, v in (spec.get("rename_fields") or {}).items()}
     as_content = reasoning_as_content(spec["reasoning_as_content"]) if spec.get("reasoning_as_content") else None
+    code = FunctionBuilder(("messages", "body", "ctx"), "map_messages")
+    if not (require_call or as_content is not None or roles or renames or drop):
+        code.line(f"{code.bind(compile_setter(spec.get('to', 'messages')))}(body, messages)")
+        function: MessagesOp = code.build("None")
+        return function
+    lines = ["out = []"]
+    if require_call:
+        lines.append("called = set()")
+    lines.append("for index, message in enumerate(messages):")
+    if require_call:
+        lines += ["    calls = message.get('tool_calls')",
+                  "    if calls:",
+                  "        for call in calls:",
+                  "            called.add(call.get('id'))",
+                  "    if message.get('role') == 'tool' and message.get('tool_call_id') not in called:",
+                  f"        {code.bind(_unanswered)}(message, index, {code.bind(provider)})"]
+    if as_content is not None:  # (the test is the transform's own first one: only a reasoning assistant turn)
+        lines += ["    if message.get('role') == 'assistant' and (message.get('reasoning_details')"
+                  " or message.get('reasoning')):",
+                  f"        message = {code.bind(as_content)}(message, ctx)"]
+    if roles:
+        role_map = code.bind(roles)
+        lines.append(f"    message = {{**message, 'role': {role_map}.get(message['role'], message['role'])}}")
+    if renames:  # before drop_fields, so a renamed field escapes a drop of its unified name
+        lines.append(f"    message = {code.bind(_renamed)}(message, {code.bind(renames)})")
+    if drop:
+        dropped = code.bind(drop)
+        lines += [f"    if not {dropped}.isdisjoint(message) or ((type(message.get('content')) is list"
+                  f" or message.get('tool_calls')) and {code.bind(_parts_hold)}(message, {dropped})):",
+                  f"        message = {code.bind(_without)}(message, {dropped})"]
+    lines.append("    out.append(message)")
+    lines.append(f"{code.bind(compile_setter(spec.get('to', 'messages')))}(body, out)")
+    for text in lines:
+        code.line(text)
+    function = code.build("None")
+    return function
 
-    def apply(messages: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
-        if require_call:
-            _check_tool_results(messages, provider)
-        if as_content is not None:
-            messages = [as_content(m, ctx) for m in messages]
-        if roles:
-            messages = [{**m, "role": roles.get(m["role"], m["role"])} for m in messages]
-        if renames:  # before drop_fields, so a renamed field escapes a drop of its unified name
-            messages = [_renamed(m, renames) for m in messages]
-        if drop:
-            messages = [_without(m, drop) for m in messages]
-        put(body, messages)
 
-    return apply
+def _parts_hold(message: dict[str, Any], drop: frozenset[str]) -> bool:
+    """Whether a content part or a tool call of `message` holds a dropped field."""
+    for field in ("content", "tool_calls"):
+        items = message.get(field)
+        if type(items) is list:
+            for item in items:
+                if not drop.isdisjoint(item):
+                    return True
+    return False
 
 
 def _renamed(message: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
@@ -69,14 +104,9 @@ def _without(message: dict[str, Any], drop: frozenset[str]) -> dict[str, Any]:
     return out
 
 
-def _check_tool_results(messages: list[dict[str, Any]], provider: str) -> None:
-    """Each `tool` message must answer, by `tool_call_id`, a call an earlier message made."""
-    called: set[Any] = set()
-    for index, message in enumerate(messages):
-        for call in message.get("tool_calls") or ():
-            called.add(call.get("id"))
-        if message.get("role") == "tool" and message.get("tool_call_id") not in called:
-            raise MappingError(
-                f"messages[{index}].tool_call_id: {message.get('tool_call_id')!r} answers no earlier assistant "
-                "tool call", path=f"messages[{index}].tool_call_id", provider=provider,
-            )
+def _unanswered(message: dict[str, Any], index: int, provider: str) -> None:
+    """A `tool` message must answer, by `tool_call_id`, a call an earlier message made."""
+    raise MappingError(
+        f"messages[{index}].tool_call_id: {message.get('tool_call_id')!r} answers no earlier assistant "
+        "tool call", path=f"messages[{index}].tool_call_id", provider=provider,
+    )

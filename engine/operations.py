@@ -17,11 +17,13 @@ import msgspec
 from .error_map import ErrorBuilder, compile_errors
 from .errors import InvalidRequestError, LLMError, MappingError, ProviderError
 from .gateway import JSON_ENCODER, RequestWarning, enc_hook
-from .gateway_ops import ITEM_SHAPES, OPERATION_TYPES, OperationRequest, OperationResult, operation_params
+from .gateway_ops import ITEM_SHAPES, OPERATION_TYPES, OperationInput, OperationResult, operation_params
 from .layers import Layers, merge_layer
 from .params import DefaultOp, ParamOp, Policy, compile_rule
 from .paths import Getter, compile_getter, deep_copy, deep_merge_into, merge_defaults_into
 from .response import decode_json
+from .responses_native import ResponsesEventDecoder
+from .responses_types import Response
 from .templates import Evaluator, compile_template
 from .transforms import Context
 from .wire import WireRequest
@@ -66,6 +68,7 @@ class OperationEncoder:
             if default is not None:
                 self.defaults.append((name, default))
         self.endpoint = Endpoint(spec.get("endpoint") or {})
+        self.stream_endpoint: Endpoint | None = Endpoint(spec["stream"]) if spec.get("stream") else None
         self.template: Evaluator | None = (
             compile_template(spec["request"], ("operations", operation, "request")) if "request" in spec else None
         )
@@ -77,7 +80,7 @@ class OperationEncoder:
                         for k, v in (shared.get("headers") or {}).items()}
         self.headers.setdefault("content-type", "application/json")
 
-    def mapped(self, request: OperationRequest) -> tuple[dict[str, Any], dict[str, Any] | None, Context]:
+    def mapped(self, request: OperationInput) -> tuple[dict[str, Any], dict[str, Any] | None, Context]:
         """The parameters after their rules (renamed, mapped, checked; unsupported ones warned about), the
         request's `extra_body`, and the context holding the warnings."""
         ctx = Context(self.provider)
@@ -98,8 +101,17 @@ class OperationEncoder:
                 send_default(out, ctx, data)
         return out, extra, ctx
 
-    def encode(self, request: OperationRequest, base_url: str) -> tuple[list[WireRequest], list[RequestWarning]]:
-        """The wire requests (one, or one per item with `fan_out`) and the warnings the mapping produced."""
+    def encode(
+        self, request: OperationInput, base_url: str, stream: bool = False
+    ) -> tuple[list[WireRequest], list[RequestWarning]]:
+        """The wire requests (one, or one per item with `fan_out`) and the warnings the mapping produced;
+        with `stream`, the one request to the operation's `stream` endpoint."""
+        endpoint = self.endpoint
+        if stream:
+            if self.stream_endpoint is None:
+                raise MappingError(f"{self.provider}: the {self.operation} operation has no stream endpoint",
+                                   provider=self.provider)
+            endpoint = self.stream_endpoint
         mapped, extra, ctx = self.mapped(request)
         if self.fan_out is None:
             items = [mapped]
@@ -107,18 +119,18 @@ class OperationEncoder:
             values = mapped.get(self.fan_out)
             values = values if isinstance(values, list) else [values]
             items = [{**mapped, self.fan_out: value} for value in values]
-        url = self.endpoint.url(base_url, request.model)
+        url = endpoint.url(base_url, request.model)
         wires = []
         for item in items:
             body = self.template(item, ctx) if self.template is not None else item
             if not isinstance(body, dict):
                 raise MappingError(f"{self.provider}: the {self.operation} request template did not give an "
                                    "object", provider=self.provider)
-            if self.endpoint.body:
-                merge_defaults_into(body, self.endpoint.body)
+            if endpoint.body:
+                merge_defaults_into(body, endpoint.body)
             if extra:
                 deep_merge_into(body, deep_copy(extra))
-            wires.append(WireRequest(self.endpoint.method, url, self.headers, JSON_ENCODER.encode(body), False))
+            wires.append(WireRequest(endpoint.method, url, self.headers, JSON_ENCODER.encode(body), stream))
         return wires, ctx.warnings
 
 
@@ -137,7 +149,7 @@ class OperationDecoder:
             compile_template(spec["fields"], (*where, "fields")) if "fields" in spec else None
         )
         self.error_when: Getter | None = compile_getter(str(spec["error_when"])) if spec.get("error_when") else None
-        self.bare_key, self.indexed = ITEM_SHAPES[operation]
+        self.bare_key, self.indexed = ITEM_SHAPES.get(operation, ("", False))
 
     def __call__(self, body: bytes) -> OperationResult:
         if self.passthrough:
@@ -177,11 +189,11 @@ class OperationDecoder:
 def combine(results: list[OperationResult]) -> OperationResult:
     """Fan-out answers as one: data concatenated in call order (re-indexed), usage counts summed."""
     first = results[0]
-    if len(results) == 1:
+    if len(results) == 1 or isinstance(first, Response):  # (a Responses call is never fanned out)
         return first
     data: list[Any] = []
     for result in results:
-        data.extend(result.data)
+        data.extend(getattr(result, "data", ()))
     for position, entry in enumerate(data):
         if hasattr(entry, "index"):
             entry.index = position
@@ -223,8 +235,14 @@ class OperationPlan:
         """How many of a fan-out's calls may be in flight at once."""
         return self.for_model(model)[0].concurrency
 
-    def encode(self, request: OperationRequest, *, base_url: str) -> tuple[list[WireRequest], list[RequestWarning]]:
-        return self.for_model(request.model)[0].encode(request, base_url)
+    def encode(
+        self, request: OperationInput, *, base_url: str, stream: bool = False
+    ) -> tuple[list[WireRequest], list[RequestWarning]]:
+        return self.for_model(request.model)[0].encode(request, base_url, stream)
+
+    def stream_decoder(self) -> ResponsesEventDecoder:
+        """A fresh decoder for one streamed call (a streamed operation's events are Responses events)."""
+        return ResponsesEventDecoder(self.provider)
 
     def decode(self, model: str, status: int, headers: Mapping[str, str], body: bytes) -> OperationResult:
         _, decoder, error = self.for_model(model)

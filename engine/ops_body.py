@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .errors import MappingError
+from .guards import GuardCode, guard
 from .paths import compile_getter, compile_setter
 from .transforms import Apply, Context, Example, register
 
@@ -45,6 +46,23 @@ def _raise_above(args: Mapping[str, Any]) -> Apply:
         return body
 
     return apply
+
+
+@guard("raise_above")
+def _raise_above_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
+    """Both numbers are there and the limit does not exceed the budget."""
+    limit = _read(code, body, str(args["field"]))
+    budget = _read(code, body, str(args["above"]))
+    return f"isinstance({budget}, int) and isinstance({limit}, int) and not {limit} > {budget}"
+
+
+def _read(code: GuardCode, holder: str, path: str) -> str:
+    """A local holding the value at `path` of `holder` (inline lookups; a call of its getter for other paths)."""
+    local = code.read(holder, path)
+    if local is None:
+        local = code.temp()
+        code.line(f"{local} = {code.bind(compile_getter(path))}({holder})")
+    return local
 
 
 def _count_marked(node: Any, key: str, descend: tuple[str, ...]) -> int:
@@ -123,6 +141,19 @@ def _limit_marks(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+@guard("limit_marks")
+def _limit_marks_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
+    """More than `max` blocks carry the key (the count, as inline loops)."""
+    key, descend = code.bind(str(args["key"])), tuple(args.get("descend") or ())
+    count, helper, descend_name = code.temp(), code.bind(_count_marked), code.bind(descend)
+    code.line(f"{count} = 0")
+    for path in args["in"]:
+        code.walk_blocks(_read(code, body, str(path)), descend,
+                         lambda item: code.line(f"if {key} in {item}: {count} += 1"),
+                         lambda inner: code.line(f"{count} += {helper}({inner}, {key}, {descend_name})"))
+    return f"{count} > {int(args['max'])}"
+
+
 @register("trim_final_text", args={
     "type": "object", "additionalProperties": False, "required": ["role"],
     "properties": {"role": {"type": "string"}, "role_field": {"type": "string"},
@@ -174,6 +205,14 @@ def _trim_final_text(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+@guard("trim_final_text")
+def _trim_final_text_guard(args: Mapping[str, Any], turns: str, code: GuardCode) -> str:
+    """The last turn has the role."""
+    role, field = code.bind(str(args["role"])), code.bind(str(args.get("role_field", "role")))
+    return (f"isinstance({turns}, list) and len({turns}) > 0 and isinstance({turns}[-1], dict) "
+            f"and {turns}[-1].get({field}) == {role}")
+
+
 @register("require_for_blocks", args={
     "type": "object", "additionalProperties": False, "required": ["field", "in", "key", "values", "message"],
     "properties": {"field": {"type": "string"}, "in": {"type": "string"}, "descend": _PATHS,
@@ -199,3 +238,20 @@ def _require_for_blocks(args: Mapping[str, Any]) -> Apply:
         return body
 
     return apply
+
+
+@guard("require_for_blocks")
+def _require_for_blocks_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
+    """The field is missing and a block has one of the values (the walk, as inline loops)."""
+    present = _read(code, body, str(args["field"]))
+    found, descend = code.temp(), tuple(args.get("descend") or ())
+    key, values = code.bind(str(args["key"])), code.bind(tuple(args["values"]))
+    helper, descend_name = code.bind(_has_block), code.bind(descend)
+    code.line(f"{found} = False")
+    code.line(f"if not {present}:")
+    code.code.indent += "    "
+    code.walk_blocks(_read(code, body, str(args["in"])), descend,
+                     lambda item: code.line(f"if {item}.get({key}) in {values}: {found} = True"),
+                     lambda inner: code.line(f"if {helper}({inner}, {descend_name}, {key}, {values}): {found} = True"))
+    code.code.indent = code.code.indent[:-4]
+    return found

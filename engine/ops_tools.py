@@ -13,6 +13,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
+from .guards import GuardCode, guard, plain_path
 from .paths import compile_getter, compile_setter, plain_keys
 from .transforms import Apply, Context, Example, register
 
@@ -59,6 +60,51 @@ def _declare_used_tools(args: Mapping[str, Any]) -> Apply:
         return body
 
     return apply
+
+
+@guard("declare_used_tools")
+def _declare_used_tools_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
+    """Nothing is declared and the history names a tool: for a `a[].b[].c` path, the projection as inline loops
+    (true as soon as one name is a string; a nested list, which JMESPath flattens, counts as found)."""
+    tools = code.read(body, str(args["tools"]))
+    if tools is None:
+        tools = code.temp()
+        code.line(f"{tools} = {code.bind(compile_getter(str(args['tools'])))}({body})")
+    found, path = code.temp(), str(args["names"])
+    head, *tails = path.split("[]")
+    keys = [plain_path(segment.removeprefix(".")) if segment else () for segment in [head, *tails]]
+    if not tails or any(k is None for k in keys) or not keys[0]:
+        code.line(f"{found} = not {tools} and bool({code.bind(compile_getter(path))}({body}))")
+        return found
+    code.line(f"{found} = False")
+    code.line(f"if not {tools}:")
+    code.code.indent += "    "
+    value = code.read(body, head)
+    assert value is not None
+    _project(code, value, [k or () for k in keys[1:]], found, first=True)
+    code.code.indent = code.code.indent[:-4]
+    return found
+
+
+def _project(code: GuardCode, value: str, tails: list[tuple[str, ...]], found: str, *, first: bool) -> None:
+    """Loops over the flattened list `value`, each element read at the first tail, then the rest."""
+    element = code.temp()
+    code.line(f"if isinstance({value}, list):")
+    code.code.indent += "    "
+    code.line(f"for {element} in {value}:")
+    code.code.indent += "    "
+    code.line(f"if isinstance({element}, list): {found} = True")
+    code.line("else:")
+    code.code.indent += "    "
+    leaf = code.read(element, ".".join(tails[0])) if tails[0] else element
+    assert leaf is not None
+    if len(tails) > 1:
+        _project(code, leaf, tails[1:], found, first=False)
+    else:
+        code.line(f"if isinstance({leaf}, str): {found} = True")
+    code.code.indent = code.code.indent[:-12]
+    if not first:
+        code.line(f"elif {value} is not None: {found} = True")
 
 
 def _pop_path(body: dict[str, Any], keys: tuple[str, ...]) -> None:
@@ -140,3 +186,14 @@ def _answer_with_tool(args: Mapping[str, Any]) -> Apply:
         return body
 
     return apply
+
+
+@guard("answer_with_tool")
+def _answer_with_tool_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
+    """The value at `request_at` is an object whose `type` is one of `types` (the rare structured-output ask)."""
+    marker = code.read(body, str(args["request_at"]))
+    if marker is None:  # (not plain keys: the factory refuses it, so this is never the case at run time)
+        marker = code.temp()
+        code.line(f"{marker} = {code.bind(compile_getter(str(args['request_at'])))}({body})")
+    types = code.bind(frozenset(str(t) for t in args["types"]))
+    return f"(type({marker}) is dict and {marker}.get('type') in {types})"

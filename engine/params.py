@@ -18,9 +18,10 @@ from typing import Any
 
 import msgspec
 
+from .codegen import FunctionBuilder
 from .errors import MappingError
 from .gateway import ChatCompletionRequest, ProviderSpecific
-from .paths import compile_setter
+from .paths import PathError, deep_merge_into, split_path
 from .skips import SELF, Policy, SkipWhen, not_sent
 from .templates import compile_template
 from .transforms import Context, bind
@@ -59,67 +60,95 @@ class RuleBuilder:
         self.default_warn = False
 
     def build(self) -> tuple[ParamOp, DefaultOp | None]:
-        name, policy = self.name, self.policy
+        """The rule lowered into generated functions (codegen.py): `param_<name>(value, body, ctx, present)`,
+        its conditions tested inline, its steps called in order, the value stored with inline lookups; and
+        `default_<name>(body, ctx, present)` sending the default through the same conditions and steps."""
         skips = tuple(self.skips)
         for index, skip in enumerate(skips):
             if skip.always:  # the value is never sent: no steps, no default
-                return _skipping(name, skips[: index + 1], policy), None
-        put = compile_setter(self.target)
-        run = tuple(self.steps)
-        if not (skips or run):
+                return self._function("param", skips[: index + 1], (), None), None
+        send = self._function("param", skips, tuple(self.steps), self.target)
+        if self.default is msgspec.UNSET:
+            return send, None
+        return send, self._default_function(send, skips)
 
-            def store(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
-                put(body, value)  # a plain rename (or the same name): nothing to check or convert
-
-            send: ParamOp = store
+    def _function(self, kind: str, skips: tuple[SkipWhen, ...], steps: tuple[Step, ...],
+                  target: str | None) -> ParamOp:
+        code = FunctionBuilder(("value", "body", "ctx", "present"), f"{kind}_{_identifier(self.name)}")
+        _emit_skips(code, self.name, skips, self.policy, by_caller=True)
+        if target is None:
+            code.line("return None")
         else:
+            if steps or skips:  # (the path later warnings without a parameter name; as before)
+                code.line(f"ctx.path = {code.bind(self.name)}")
+            for step in steps:
+                code.line(f"value = {code.bind(step)}(value, ctx)")
+                code.line("if value is None: return None")
+            _emit_put(code, target)
+        function: ParamOp = code.build("None")
+        return function
 
-            def apply(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
-                for skip in skips:
-                    if skip.holds(value, present):
-                        not_sent(name, skip, ctx, policy, True)
-                        return
-                ctx.path = name
-                for step in run:
-                    value = step(value, ctx)
-                    if value is None:
-                        return
-                put(body, value)
-
-            send = apply
-        return send, self._default_op(send, skips)
-
-    def _default_op(self, send: ParamOp, skips: tuple[SkipWhen, ...]) -> DefaultOp | None:
+    def _default_function(self, send: ParamOp, skips: tuple[SkipWhen, ...]) -> DefaultOp:
         """What runs when the request has no value: the default, through the same conditions and steps (a
         condition that holds skips it silently: the caller did not set it)."""
-        default, name, policy = self.default, self.name, self.policy
-        if default is msgspec.UNSET:
-            return None
-        message = f"{name} was not set; sent the default {default!r} ({policy.provider} requires a value)"
-        warn = self.default_warn
-
-        def apply_default(body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
-            for skip in skips:
-                if skip.holds(default, present):
-                    not_sent(name, skip, ctx, policy, False)
-                    return
-            send(default, body, ctx, present)
-            if warn:
-                ctx.warn("default_applied", message, name)
-
-        return apply_default
+        name, policy = self.name, self.policy
+        message = f"{name} was not set; sent the default {self.default!r} ({policy.provider} requires a value)"
+        code = FunctionBuilder(("body", "ctx", "present"), f"default_{_identifier(name)}")
+        code.line(f"value = {code.bind(self.default)}")
+        _emit_skips(code, name, skips, policy, by_caller=False)
+        code.line(f"{code.bind(send)}(value, body, ctx, present)")
+        if self.default_warn:
+            code.line(f"ctx.warn('default_applied', {code.bind(message)}, {code.bind(name)})")
+        function: DefaultOp = code.build("None")
+        return function
 
 
-def _skipping(name: str, skips: tuple[SkipWhen, ...], policy: Policy) -> ParamOp:
-    """The op of a rule whose value is never sent: the first condition that holds says why."""
+def _identifier(name: str) -> str:
+    return name.replace(".", "_")
 
-    def skip(value: Any, body: dict[str, Any], ctx: Context, present: Mapping[str, Any]) -> None:
-        for condition in skips:
-            if condition.holds(value, present):
-                not_sent(name, condition, ctx, policy, True)
-                return
 
-    return skip
+def _emit_skips(code: FunctionBuilder, name: str, skips: tuple[SkipWhen, ...], policy: Policy, *,
+                by_caller: bool) -> None:
+    """Each condition inline, in order (`SkipWhen.holds`); the first that holds says why (`not_sent`) and returns."""
+    for skip in skips:
+        seen = "value"
+        if skip.subject != SELF:
+            seen = code.temp()
+            code.line(f"{seen} = present.get({code.bind(skip.subject)})")
+        if skip.absent:
+            condition = f"{seen} is None"
+        else:
+            condition = f"{seen} is not None"
+            if skip.values is not None:
+                condition += f" and {seen} in {code.bind(skip.values)}"
+            if skip.excepted:
+                condition += f" and {seen} not in {code.bind(skip.excepted)}"
+        code.line(f"if {condition}:")
+        if by_caller and skip.outcome != "expressed":  # (`not_sent` says nothing otherwise)
+            why = f"{code.bind(name)}, {code.bind(skip)}, ctx, {code.bind(policy)}, True"
+            code.line(f"    {code.bind(not_sent)}({why})")
+        code.line("    return None")
+
+
+def _emit_put(code: FunctionBuilder, target: str) -> None:
+    """`compile_setter(target)(body, value)` inline: intermediate objects created, an object deep-merged into
+    an object already there."""
+    steps = split_path(target)
+    if not all(isinstance(p, str) for p in steps):
+        raise PathError(f"{target!r}: a target path cannot index into lists")
+    *parents, last = [str(p) for p in steps]
+    holder = "body"
+    for key in parents:
+        inner, name = code.temp(), code.bind(key)
+        code.line(f"{inner} = {holder}.get({name})")
+        code.line(f"if type({inner}) is not dict:")
+        code.line(f"    {inner} = {holder}[{name}] = {{}}")
+        holder = inner
+    existing, name = code.temp(), code.bind(last)
+    code.line(f"if type(value) is dict and type({existing} := {holder}.get({name})) is dict:")
+    code.line(f"    {code.bind(deep_merge_into)}({existing}, value)")
+    code.line("else:")
+    code.line(f"    {holder}[{name}] = value")
 
 
 Keyword = Callable[[RuleBuilder, Any, Mapping[str, Any]], None]

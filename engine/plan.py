@@ -8,6 +8,7 @@ encoders of their own, chosen by glob on the model name and memoised per model.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -17,6 +18,8 @@ from urllib.parse import quote, urlencode
 
 import msgspec
 
+from .adjust import emit_adjust
+from .codegen import FunctionBuilder
 from .error_map import ErrorBuilder, compile_errors
 from .errors import LLMError, MappingError
 from .extras import RAW, RawExtrasDecoder
@@ -29,13 +32,13 @@ from .gateway import (
 )
 from .input_guard import check_path_segment
 from .layers import Layers
-from .messages import MessagesOp, compile_messages
+from .messages import compile_messages
 from .operations import OperationPlan, compile_operation
 from .params import DefaultOp, ParamOp, Policy, compile_rule, unified_params
-from .paths import deep_merge_into, merge_defaults_into, split_path
+from .paths import deep_merge_into, merge_defaults_into
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream, event_header
-from .transforms import Apply, Context, bind
+from .transforms import Context
 from .versions import with_api_version
 from .wire import AuthSpec, WireRequest
 
@@ -68,20 +71,13 @@ class _Endpoint:
 class RequestEncoder:
     """Everything `encode` needs for one (spec, override) pair, prebuilt."""
 
-    def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
+    def __init__(self, spec: Mapping[str, Any], provider: str, rules: RuleCache | None = None) -> None:
         policy = Policy(provider, (spec.get("policy") or {}).get("unsupported", "warn"))
         self.policy = policy
         """What happens to a parameter this spec cannot send (also judges the Responses-only settings)."""
-        rules = dict(spec.get("params") or {})
-        self.ops: dict[str, ParamOp] = {}
-        self.defaults: list[tuple[str, DefaultOp]] = []
-        for name in unified_params():
-            op, default = compile_rule(name, rules.get(name), policy)
-            self.ops[name] = op
-            if default is not None:
-                self.defaults.append((name, default))
-        self.model_op = self.ops.pop("model")
-        self.messages: MessagesOp = compile_messages(spec.get("messages") or {}, provider)
+        self.map_body = _lower_body(spec, provider, policy, {} if rules is None else rules)
+        """The generated `map_body(model, data, messages, ctx) -> body`: every parameter rule, the defaults,
+        the messages mapping and the `adjust:` entries of this (spec, override) pair, in that order."""
         endpoint = dict(spec.get("endpoint") or {})
         chat = dict(endpoint.get("chat") or {"path": "/chat/completions"})
         self.chat = _Endpoint(chat)
@@ -90,7 +86,6 @@ class RequestEncoder:
         self.headers = {str(k): str(v).replace("{api_version}", api_version)
                         for k, v in (spec.get("headers") or {}).items()}
         self.headers.setdefault("content-type", "application/json")
-        self.adjust = _compile_adjust(spec.get("adjust") or ())
         self.provider = provider
 
     def encode(
@@ -108,19 +103,8 @@ class RequestEncoder:
         if specific:
             for key, value in specific.items():
                 data[f"provider_specific.{key}"] = value
-        body: dict[str, Any] = {}
         model = data.pop("model")
-        self.model_op(model, body, ctx, data)
-        ops = self.ops
-        for name, value in data.items():
-            if value is not None:
-                ops[name](value, body, ctx, data)
-        for name, send_default in self.defaults:
-            if data.get(name) is None:
-                send_default(body, ctx, data)
-        self.messages(messages, body, ctx)
-        for adjust in self.adjust:
-            body = adjust(body, ctx)
+        body = self.map_body(model, data, messages, ctx)
         endpoint = self.stream if stream else self.chat
         if endpoint.body:
             merge_defaults_into(body, endpoint.body)  # the caller's own values (include_usage: false) win
@@ -136,48 +120,47 @@ class RequestEncoder:
         return wire, ctx.warnings
 
 
-Adjust = Callable[[dict[str, Any], Context], dict[str, Any]]
-
-
-def _compile_adjust(entries: Any) -> tuple[Adjust, ...]:
-    """`adjust:` entries (`{at, transform}`): transforms over the finished body, or over the value at `at`."""
-    out: list[Adjust] = []
-    for entry in entries:
-        ref = entry["transform"]
-        name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], ref.get("args"))
-        apply = bind(name, args)
-        out.append(_adjust_at(str(entry["at"]), apply) if entry.get("at") else _adjust_body(apply))
-    return tuple(out)
-
-
-def _adjust_body(apply: Apply) -> Callable[[dict[str, Any], Context], dict[str, Any]]:
-    def run(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        result = apply(body, ctx)
-        return result if isinstance(result, dict) else body
-
-    return run
-
-
-def _adjust_at(path: str, apply: Apply) -> Callable[[dict[str, Any], Context], dict[str, Any]]:
-    *parents, last = [str(p) for p in split_path(path)]
-
-    def run(body: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        holder: Any = body
-        for key in parents:
-            holder = holder.get(key) if isinstance(holder, dict) else None
-        if not isinstance(holder, dict) or holder.get(last) is None:
-            return body
-        result = apply(holder[last], ctx)
-        if result is None:
-            del holder[last]
-        else:
-            holder[last] = result
-        return body
-
-    return run
-
-
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+RuleCache = dict[tuple[str, str, Policy], tuple[ParamOp, DefaultOp | None]]
+"""Compiled rules by (parameter, rule, policy): a model override repeats most of its spec's rules as they are."""
+
+
+def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy, cache: RuleCache) -> MapBody:
+    """One generated function for the body: the model's rule, each parameter the request sets through its rule's
+    function (params.py; a dict lookup by name: a request sets few of the ~35 parameters), the defaults of the
+    parameters it does not set, the messages (messages.py), then the `adjust:` entries inline (adjust.py)."""
+    rules = dict(spec.get("params") or {})
+    ops: dict[str, ParamOp] = {}
+    defaults: list[tuple[str, DefaultOp]] = []
+    for name in unified_params():
+        rule = rules.get(name)
+        key = (name, json.dumps(rule, sort_keys=True, default=repr), policy)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = compile_rule(name, rule, policy)
+        op, default = found
+        ops[name] = op
+        if default is not None:
+            defaults.append((name, default))
+    code = FunctionBuilder(("model", "data", "messages", "ctx"), "map_body")
+    code.line("body = {}")
+    code.line(f"{code.bind(ops.pop('model'))}(model, body, ctx, data)")
+    code.line(f"ops = {code.bind(ops)}")
+    code.line("for name, value in data.items():")
+    code.line("    if value is not None:")
+    code.line("        ops[name](value, body, ctx, data)")
+    for name, default in defaults:
+        code.line(f"if data.get({code.bind(name)}) is None:")
+        code.line(f"    {code.bind(default)}(body, ctx, data)")
+    code.line(f"{code.bind(compile_messages(spec.get('messages') or {}, provider))}(messages, body, ctx)")
+    emit_adjust(spec.get("adjust"), code)
+    function: MapBody = code.build("body")
+    return function
+
+
+MapBody = Callable[[str, dict[str, Any], list[dict[str, Any]], Context], dict[str, Any]]
 
 
 def _names(value: Any) -> tuple[str, ...]:
@@ -240,8 +223,9 @@ class Plan:
         self.event_header: str | None = event_header(stream)
         """The event-stream header naming events, which the runtime reads into each frame's name."""
         """`as_data`: SSE lines that are no field (a bare JSON error object) are delivered as an event's data."""
+        rules: RuleCache = {}  # (shared: each set of matching layers repeats most of the spec's rules as they are)
         self._encoders: Layers[RequestEncoder] = Layers(
-            spec, spec.get("overrides") or (), lambda layered: RequestEncoder(layered, self.name))
+            spec, spec.get("overrides") or (), lambda layered: RequestEncoder(layered, self.name, rules))
         self._operations: dict[str, OperationPlan] = {}
         self._decode: Decode = compile_response(spec.get("response") or {}, self.name)
         self._error: ErrorBuilder = compile_errors(spec.get("errors") or {}, self.name)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SpecError
+from .layers import merge_layer
 from .plan import Plan
 from .prevalidated import prevalidated
 from .spec import cache as spec_cache
@@ -82,18 +83,8 @@ def discover(spec_path: Iterable[str | os.PathLike[str]] = ()) -> dict[str, Spec
     return found
 
 
-def merge(base: Any, child: Any) -> Any:
-    if isinstance(base, dict) and isinstance(child, dict):
-        out = dict(base)
-        for key, value in child.items():
-            if value is None:
-                out.pop(key, None)
-            elif key in out:
-                out[key] = merge(out[key], value)
-            else:
-                out[key] = value
-        return out
-    return child
+merge = merge_layer
+"""`extends` merges a child over its base as override layers merge: mappings key by key, a null removes."""
 
 
 def _load_checked(entry: SpecFile, diags: Diagnostics) -> SourceDoc | None:

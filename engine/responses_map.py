@@ -4,8 +4,10 @@ chat result becomes a `Response`, so every provider with a chat spec serves the 
 Input items become chat messages: `instructions` → a system message; messages keep their role (`input_text` /
 `input_image` / `input_file` / `output_text` parts → text / image / file parts); `reasoning`, assistant messages
 and `function_call` items that follow each other are one assistant turn (reasoning → `reasoning_details` with the
-signature from `encrypted_content`; a call → a tool call with its `call_id`); `function_call_output` → a tool
-message answering that `call_id`. Anything else is an `InvalidRequestError` / `MappingError` naming the item.
+signature from `encrypted_content`, and its text as `reasoning`; a `redacted_item` → a redacted detail; a
+`call_signature_item` → the signature of the call after it; a call → a tool call with its `call_id`);
+`function_call_output` → a tool message answering that `call_id`. Anything else is an `InvalidRequestError` /
+`MappingError` naming the item.
 
 Settings: every `CreateResponse` field is sent (as its chat parameter, which the spec then judges), honoured by
 the library (`store`, `previous_response_id`, `metadata` echoed, `include` of what is always given), or listed by
@@ -18,6 +20,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from .errors import InvalidRequestError, MappingError
 from .gateway import (
@@ -132,8 +136,9 @@ def _settings(request: CreateResponse) -> dict[str, str | None]:
 def unsent_settings(request: CreateResponse) -> list[tuple[str, str]]:
     """(field, why) for each setting of `request` that no chat request can carry: `truncation: auto` (the
     conversation is sent whole; one too long for the context fails as with `disabled`), `reasoning.summary`
-    `concise` / `detailed` (the provider's own reasoning text, when it gives one, is the summary) and
-    `text.verbosity`. Bad values are an `InvalidRequestError` naming the field."""
+    `concise` / `detailed` (the provider's own reasoning text, when it gives one, is the summary),
+    `text.verbosity`, and the fields only a native Responses endpoint takes (`CreateResponse.NATIVE_ONLY`). Bad
+    values are an `InvalidRequestError` naming the field."""
     _includes(request)
     values = _settings(request)
     unsent: list[tuple[str, str]] = []
@@ -143,6 +148,8 @@ def unsent_settings(request: CreateResponse) -> list[tuple[str, str]]:
         unsent.append(("reasoning.summary", f"{NOT_IN_CHAT} (the provider's own reasoning text is the summary)"))
     if values["text.verbosity"] is not None:
         unsent.append(("text.verbosity", NOT_IN_CHAT))
+    given = msgspec.structs.asdict(request)  # the fields only a natively served Responses endpoint takes
+    unsent.extend((name, NOT_IN_CHAT) for name in CreateResponse.NATIVE_ONLY if given.get(name) is not None)
     return unsent
 
 
@@ -160,6 +167,7 @@ def judge_unsent(request: CreateResponse, policy: Policy) -> list[RequestWarning
 def _messages(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     turn: dict[str, Any] | None = None  # the assistant turn being gathered (reasoning, text, calls)
+    call_signature: str | None = None  # from a `call_signature_item`, for the function call that follows it
 
     def assistant() -> dict[str, Any]:
         nonlocal turn
@@ -192,6 +200,8 @@ def _messages(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind == "function_call":
             call = {"id": _text(item, "call_id", path), "type": "function",
                     "function": {"name": _text(item, "name", path), "arguments": _text(item, "arguments", path)}}
+            if call_signature is not None:
+                call["signature"], call_signature = call_signature, None
             assistant().setdefault("tool_calls", []).append(call)
         elif kind == "function_call_output":
             output = item.get("output")
@@ -200,6 +210,8 @@ def _messages(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                                  if isinstance(part, dict))
             turn = None
             out.append({"role": "tool", "tool_call_id": _text(item, "call_id", path), "content": output})
+        elif kind == "reasoning" and str(item.get("encrypted_content") or "").startswith(CALL_SIGNATURE):
+            call_signature = str(item["encrypted_content"])[len(CALL_SIGNATURE):]
         elif kind == "reasoning":
             current = assistant()
             if "content" in current or "tool_calls" in current:
@@ -208,9 +220,14 @@ def _messages(items: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             summary = item.get("summary") or []
             text = "".join(part.get("text", "") for part in summary if isinstance(part, dict))
             detail: dict[str, Any] = {"type": "thinking", "text": text}
-            if item.get("encrypted_content"):
-                detail["signature"] = item["encrypted_content"]
+            encrypted = str(item.get("encrypted_content") or "")
+            if encrypted.startswith(REDACTED):
+                detail = {"type": "redacted_thinking", "data": encrypted[len(REDACTED):]}
+            elif encrypted:
+                detail["signature"] = encrypted
             current.setdefault("reasoning_details", []).append(detail)
+            if text:  # the plain text too: a spec that sends reasoning back unsigned reads `reasoning`
+                current["reasoning"] = current.get("reasoning", "") + text
         else:
             raise MappingError(f"{path}.type: input items of type {kind!r} cannot be translated to a chat request",
                                path=f"{path}.type")
@@ -311,10 +328,12 @@ def usage_of(usage: Usage | None) -> ResponseUsage | None:
 
 
 def reasoning_items(message: ChatCompletionMessage) -> list[ReasoningItem]:
-    """The message's reasoning as reasoning items: one per detail (its signature as `encrypted_content`)."""
-    details = [d for d in message.reasoning_details or () if d.type == "thinking"]
+    """The message's reasoning as reasoning items: one per detail (its signature as `encrypted_content`; a
+    redacted block as a `redacted_item`)."""
+    details = [d for d in message.reasoning_details or () if d.type == "thinking" or d.data]
     if details:
-        return [ReasoningItem(id=new_id("rs"), summary=[SummaryText(text=d.text)] if d.text else [],
+        return [redacted_item(d.data) if d.type == "redacted_thinking" and d.data else
+                ReasoningItem(id=new_id("rs"), summary=[SummaryText(text=d.text)] if d.text else [],
                               encrypted_content=d.signature) for d in details]
     if message.reasoning:
         return [ReasoningItem(id=new_id("rs"), summary=[SummaryText(text=message.reasoning)])]
@@ -352,9 +371,32 @@ def output_items(message: ChatCompletionMessage, logprobs: Any = None) -> list[O
     if content:
         items.append(OutputMessage(id=new_id("msg"), content=content))
     for call in message.tool_calls or ():
+        if call.signature:
+            items.append(call_signature_item(call.signature))
         items.append(FunctionCallItem(id=new_id("fc"), call_id=call.id or new_id("call"), name=call.function.name,
                                       arguments=call.function.arguments))
     return items
+
+
+CALL_SIGNATURE = "vllora.call-signature:"
+"""Marks a reasoning item's `encrypted_content` as the signature of the function call right after it."""
+
+
+REDACTED = "vllora.redacted-thinking:"
+"""Marks a reasoning item's `encrypted_content` as a redacted reasoning block's opaque data."""
+
+
+def redacted_item(data: str) -> ReasoningItem:
+    """A redacted reasoning block (Anthropic `redacted_thinking`, Bedrock `redactedContent`) as a reasoning item
+    with no summary, its data in `encrypted_content`; given back as input, it is that block again."""
+    return ReasoningItem(id=new_id("rs"), summary=[], encrypted_content=REDACTED + data)
+
+
+def call_signature_item(signature: str) -> ReasoningItem:
+    """A tool call's own signature (e.g. a thought signature on a function call) as an output item: a reasoning
+    item with no summary, just before the `function_call` item, whose opaque `encrypted_content` holds it. Given
+    back as input, it becomes that call's `signature` again (OpenAI's function_call item has no place for it)."""
+    return ReasoningItem(id=new_id("rs"), summary=[], encrypted_content=CALL_SIGNATURE + signature)
 
 
 def finish_status(finish_reason: str | None) -> tuple[str, IncompleteDetails | None]:

@@ -17,7 +17,7 @@ import msgspec
 
 from .errors import LLMError, RateLimitError
 from .gateway import ChatCompletionChunk, RequestWarning, Usage
-from .responses_map import finish_status, logprobs_of, new_id, usage_of
+from .responses_map import call_signature_item, finish_status, logprobs_of, new_id, redacted_item, usage_of
 from .responses_types import (
     ContentPartAddedEvent,
     ContentPartDoneEvent,
@@ -121,12 +121,28 @@ class ResponseEventBuilder:
                 self._text(delta.content, events, choice.logprobs)
             for call in delta.tool_calls or ():
                 self._call(call.index, call.id, call.function.name if call.function else None,
-                           call.function.arguments if call.function else None, events)
+                           call.function.arguments if call.function else None, events, call.signature)
             if choice.finish_reason is not None:
                 self._finish_reason = choice.finish_reason
         return events
 
+    def _whole_item(self, done: ReasoningItem, events: list[ResponseStreamEvent]) -> None:
+        """A reasoning item that arrives whole (a redacted block, a call's signature): added, then done."""
+        mark = self._open("reasoning", "rs")
+        self.done[mark.index] = done
+        events.append(OutputItemAddedEvent(sequence_number=self._next(), output_index=mark.index, item=done))
+        events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=mark.index, item=done))
+
     def _reason(self, text: str, details: Any, events: list[ResponseStreamEvent]) -> None:
+        redacted = [d.data for d in details or () if d.type == "redacted_thinking" and d.data]
+        if redacted:
+            self._close_reasoning(events)
+            self._close_message(events)
+            for data in redacted:
+                self._whole_item(redacted_item(data), events)
+            details = [d for d in details if not (d.type == "redacted_thinking" and d.data)]
+            if not text and not details:
+                return
         item = self._reasoning
         if item is None:
             self._close_message(events)
@@ -166,11 +182,13 @@ class ResponseEventBuilder:
                                            content_index=0, delta=text, logprobs=entries))
 
     def _call(self, index: int, call_id: str | None, name: str | None, arguments: str | None,
-              events: list[ResponseStreamEvent]) -> None:
+              events: list[ResponseStreamEvent], signature: str | None = None) -> None:
         item = self._calls.get(index)
         if item is None:
             self._close_reasoning(events)
             self._close_message(events)
+            if signature:  # the call's own signature: an item of its own, just before the call
+                self._whole_item(call_signature_item(signature), events)
             item = self._calls[index] = self._open("function_call", "fc")
             item.call_id = call_id or new_id("call")
             item.name = name or ""

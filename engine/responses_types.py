@@ -7,7 +7,7 @@ many shapes there (messages with or without `type`, earlier output items), check
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -54,6 +54,28 @@ class CreateResponse(GatewayStruct, forbid_unknown_fields=True):
     stream: bool | None = None
     provider_specific: ProviderSpecific | None = None
     """This library's, as on a chat request (`top_k`, `thinking`, ...): passed to the chat request."""
+    background: bool | None = None
+    conversation: str | dict[str, Any] | None = None
+    max_tool_calls: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    prompt: dict[str, Any] | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    safety_identifier: str | None = None
+    service_tier: str | None = None
+    stream_options: dict[str, Any] | None = None
+    top_logprobs: Annotated[int, msgspec.Meta(ge=0, le=20)] | None = None
+    extra_body: dict[str, Any] | None = None
+    """Fields merged into the body a native Responses endpoint gets (as on a chat request)."""
+
+    operation: ClassVar[str] = "responses"
+    specific: ClassVar[type[GatewayStruct] | None] = ProviderSpecific
+    """The type of `provider_specific` (what a spec's `provider_specific.<field>` rules may name)."""
+    not_params: ClassVar[tuple[str, ...]] = ("stream",)
+    """Fields no spec rule maps: `stream` is `create` vs `create_stream`."""
+    NATIVE_ONLY: ClassVar[tuple[str, ...]] = (
+        "background", "conversation", "max_tool_calls", "prompt", "prompt_cache_key", "prompt_cache_retention",
+        "safety_identifier", "service_tier", "stream_options", "top_logprobs", "extra_body")
+    """Fields only a native Responses endpoint takes (a translated call warns about each one it got)."""
 
     @classmethod
     def coerce(cls, data: Any) -> CreateResponse:
@@ -125,9 +147,111 @@ class ReasoningItem(Tagged, tag_field="type", tag="reasoning"):
     summary: list[SummaryText] = msgspec.field(default_factory=list)
     encrypted_content: str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | None = None
+    content: list[dict[str, Any]] | None = None
+    """`reasoning_text` parts, where a model returns its raw reasoning (natively served only)."""
 
 
-OutputItem = OutputMessage | FunctionCallItem | ReasoningItem
+# Built-in tools' items (a native Responses endpoint returns them; nested objects stay plain JSON).
+
+
+class WebSearchCallItem(Tagged, tag_field="type", tag="web_search_call"):
+    id: str
+    status: str
+    action: dict[str, Any] | None = None
+
+
+class FileSearchCallItem(Tagged, tag_field="type", tag="file_search_call"):
+    id: str
+    status: str
+    queries: list[str] = msgspec.field(default_factory=list)
+    results: list[dict[str, Any]] | None = None
+
+
+class CodeInterpreterCallItem(Tagged, tag_field="type", tag="code_interpreter_call"):
+    id: str
+    status: str
+    container_id: str
+    code: str | None = None
+    outputs: list[dict[str, Any]] | None = None
+
+
+class ImageGenerationCallItem(Tagged, tag_field="type", tag="image_generation_call"):
+    id: str
+    status: str
+    result: str | None = None
+
+
+class CustomToolCallItem(Tagged, tag_field="type", tag="custom_tool_call"):
+    call_id: str
+    name: str
+    input: str
+    id: str | None = None
+
+
+class McpCallItem(Tagged, tag_field="type", tag="mcp_call"):
+    id: str
+    name: str
+    arguments: str
+    server_label: str
+    output: str | None = None
+    error: Any = None
+    status: str | None = None
+    approval_request_id: str | None = None
+
+
+class McpListToolsItem(Tagged, tag_field="type", tag="mcp_list_tools"):
+    id: str
+    server_label: str
+    tools: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    error: str | None = None
+
+
+class McpApprovalRequestItem(Tagged, tag_field="type", tag="mcp_approval_request"):
+    id: str
+    name: str
+    arguments: str
+    server_label: str
+
+
+class ComputerCallItem(Tagged, tag_field="type", tag="computer_call"):
+    id: str
+    call_id: str
+    status: str
+    pending_safety_checks: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    action: dict[str, Any] | None = None
+
+
+class LocalShellCallItem(Tagged, tag_field="type", tag="local_shell_call"):
+    id: str
+    call_id: str
+    status: str
+    action: dict[str, Any]
+
+
+class ShellCallItem(Tagged, tag_field="type", tag="shell_call"):
+    id: str
+    call_id: str
+    status: str
+    action: dict[str, Any]
+
+
+class ApplyPatchCallItem(Tagged, tag_field="type", tag="apply_patch_call"):
+    id: str
+    call_id: str
+    status: str
+    operation: dict[str, Any]
+
+
+class CompactionItem(Tagged, tag_field="type", tag="compaction"):
+    id: str
+    encrypted_content: str
+
+
+OutputItem = (
+    OutputMessage | FunctionCallItem | ReasoningItem | WebSearchCallItem | FileSearchCallItem | CodeInterpreterCallItem
+    | ImageGenerationCallItem | CustomToolCallItem | McpCallItem | McpListToolsItem | McpApprovalRequestItem
+    | ComputerCallItem | LocalShellCallItem | ShellCallItem | ApplyPatchCallItem | CompactionItem
+)
 
 
 # ---- response --------------------------------------------------------------------------------------------
@@ -193,6 +317,16 @@ class Response(ResponsesStruct):
     truncation: str | None = "disabled"
     usage: ResponseUsage | None = None
     user: str | None = None
+    background: bool | None = None
+    completed_at: float | None = None
+    conversation: dict[str, Any] | None = None
+    max_tool_calls: int | None = None
+    prompt: dict[str, Any] | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    safety_identifier: str | None = None
+    service_tier: str | None = None
+    top_logprobs: int | None = None
     warnings: list[RequestWarning] = msgspec.field(default_factory=list)
     """What the provider mapping could not honour (this library's; not in `to_dict()`)."""
     provider: str | None = None
@@ -325,11 +459,211 @@ class ErrorEvent(StreamEvent, tag_field="type", tag="error"):
     param: str | None = None
 
 
+# Events a native Responses endpoint sends besides the ones above (refusals, raw reasoning, annotations, audio,
+# built-in tools' progress).
+
+
+class ResponseQueuedEvent(StreamEvent, tag_field="type", tag="response.queued"):
+    response: Response
+
+
+class RefusalDeltaEvent(StreamEvent, tag_field="type", tag="response.refusal.delta"):
+    item_id: str
+    output_index: int
+    content_index: int
+    delta: str
+
+
+class RefusalDoneEvent(StreamEvent, tag_field="type", tag="response.refusal.done"):
+    item_id: str
+    output_index: int
+    content_index: int
+    refusal: str
+
+
+class ReasoningTextDeltaEvent(StreamEvent, tag_field="type", tag="response.reasoning_text.delta"):
+    item_id: str
+    output_index: int
+    content_index: int
+    delta: str
+
+
+class ReasoningTextDoneEvent(StreamEvent, tag_field="type", tag="response.reasoning_text.done"):
+    item_id: str
+    output_index: int
+    content_index: int
+    text: str
+
+
+class OutputTextAnnotationAddedEvent(StreamEvent, tag_field="type", tag="response.output_text.annotation.added"):
+    item_id: str
+    output_index: int
+    content_index: int
+    annotation_index: int
+    annotation: Any = None
+
+
+class AudioDeltaEvent(StreamEvent, tag_field="type", tag="response.audio.delta"):
+    delta: str
+
+
+class AudioDoneEvent(StreamEvent, tag_field="type", tag="response.audio.done"):
+    pass
+
+
+class AudioTranscriptDeltaEvent(StreamEvent, tag_field="type", tag="response.audio.transcript.delta"):
+    delta: str
+
+
+class AudioTranscriptDoneEvent(StreamEvent, tag_field="type", tag="response.audio.transcript.done"):
+    pass
+
+
+class ToolProgressEvent(StreamEvent):
+    """A built-in tool's call moved on (`response.web_search_call.searching`, ...): which item, nothing more."""
+
+    item_id: str
+    output_index: int
+
+
+class WebSearchCallInProgressEvent(ToolProgressEvent, tag_field="type", tag="response.web_search_call.in_progress"):
+    pass
+
+
+class WebSearchCallSearchingEvent(ToolProgressEvent, tag_field="type", tag="response.web_search_call.searching"):
+    pass
+
+
+class WebSearchCallCompletedEvent(ToolProgressEvent, tag_field="type", tag="response.web_search_call.completed"):
+    pass
+
+
+class FileSearchCallInProgressEvent(ToolProgressEvent, tag_field="type", tag="response.file_search_call.in_progress"):
+    pass
+
+
+class FileSearchCallSearchingEvent(ToolProgressEvent, tag_field="type", tag="response.file_search_call.searching"):
+    pass
+
+
+class FileSearchCallCompletedEvent(ToolProgressEvent, tag_field="type", tag="response.file_search_call.completed"):
+    pass
+
+
+class CodeInterpreterCallInProgressEvent(ToolProgressEvent, tag_field="type",
+                                         tag="response.code_interpreter_call.in_progress"):
+    pass
+
+
+class CodeInterpreterCallInterpretingEvent(ToolProgressEvent, tag_field="type",
+                                           tag="response.code_interpreter_call.interpreting"):
+    pass
+
+
+class CodeInterpreterCallCompletedEvent(ToolProgressEvent, tag_field="type",
+                                        tag="response.code_interpreter_call.completed"):
+    pass
+
+
+class CodeInterpreterCallCodeDeltaEvent(ToolProgressEvent, tag_field="type",
+                                        tag="response.code_interpreter_call_code.delta"):
+    delta: str
+
+
+class CodeInterpreterCallCodeDoneEvent(ToolProgressEvent, tag_field="type",
+                                       tag="response.code_interpreter_call_code.done"):
+    code: str
+
+
+class ImageGenerationCallInProgressEvent(ToolProgressEvent, tag_field="type",
+                                         tag="response.image_generation_call.in_progress"):
+    pass
+
+
+class ImageGenerationCallGeneratingEvent(ToolProgressEvent, tag_field="type",
+                                         tag="response.image_generation_call.generating"):
+    pass
+
+
+class ImageGenerationCallCompletedEvent(ToolProgressEvent, tag_field="type",
+                                        tag="response.image_generation_call.completed"):
+    pass
+
+
+class ImageGenerationCallPartialImageEvent(ToolProgressEvent, tag_field="type",
+                                           tag="response.image_generation_call.partial_image"):
+    partial_image_b64: str
+    partial_image_index: int
+
+
+class McpCallInProgressEvent(ToolProgressEvent, tag_field="type", tag="response.mcp_call.in_progress"):
+    pass
+
+
+class McpCallCompletedEvent(ToolProgressEvent, tag_field="type", tag="response.mcp_call.completed"):
+    pass
+
+
+class McpCallFailedEvent(ToolProgressEvent, tag_field="type", tag="response.mcp_call.failed"):
+    pass
+
+
+class McpCallArgumentsDeltaEvent(ToolProgressEvent, tag_field="type", tag="response.mcp_call_arguments.delta"):
+    delta: str
+
+
+class McpCallArgumentsDoneEvent(ToolProgressEvent, tag_field="type", tag="response.mcp_call_arguments.done"):
+    arguments: str
+
+
+class McpListToolsInProgressEvent(ToolProgressEvent, tag_field="type", tag="response.mcp_list_tools.in_progress"):
+    pass
+
+
+class McpListToolsCompletedEvent(ToolProgressEvent, tag_field="type", tag="response.mcp_list_tools.completed"):
+    pass
+
+
+class McpListToolsFailedEvent(ToolProgressEvent, tag_field="type", tag="response.mcp_list_tools.failed"):
+    pass
+
+
+class CustomToolCallInputDeltaEvent(ToolProgressEvent, tag_field="type", tag="response.custom_tool_call_input.delta"):
+    delta: str
+
+
+class CustomToolCallInputDoneEvent(ToolProgressEvent, tag_field="type", tag="response.custom_tool_call_input.done"):
+    input: str
+
+
 ResponseStreamEvent = (
     ResponseCreatedEvent | ResponseInProgressEvent | ResponseCompletedEvent | ResponseIncompleteEvent
     | ResponseFailedEvent | OutputItemAddedEvent | OutputItemDoneEvent | ContentPartAddedEvent
     | ContentPartDoneEvent | OutputTextDeltaEvent | OutputTextDoneEvent | FunctionCallArgumentsDeltaEvent
     | FunctionCallArgumentsDoneEvent | ReasoningSummaryPartAddedEvent | ReasoningSummaryPartDoneEvent
     | ReasoningSummaryTextDeltaEvent | ReasoningSummaryTextDoneEvent | ErrorEvent
+    | ResponseQueuedEvent | RefusalDeltaEvent | RefusalDoneEvent | ReasoningTextDeltaEvent | ReasoningTextDoneEvent
+    | OutputTextAnnotationAddedEvent | AudioDeltaEvent | AudioDoneEvent | AudioTranscriptDeltaEvent
+    | AudioTranscriptDoneEvent | WebSearchCallInProgressEvent | WebSearchCallSearchingEvent
+    | WebSearchCallCompletedEvent | FileSearchCallInProgressEvent | FileSearchCallSearchingEvent
+    | FileSearchCallCompletedEvent | CodeInterpreterCallInProgressEvent | CodeInterpreterCallInterpretingEvent
+    | CodeInterpreterCallCompletedEvent | CodeInterpreterCallCodeDeltaEvent | CodeInterpreterCallCodeDoneEvent
+    | ImageGenerationCallInProgressEvent | ImageGenerationCallGeneratingEvent | ImageGenerationCallCompletedEvent
+    | ImageGenerationCallPartialImageEvent | McpCallInProgressEvent | McpCallCompletedEvent | McpCallFailedEvent
+    | McpCallArgumentsDeltaEvent | McpCallArgumentsDoneEvent | McpListToolsInProgressEvent
+    | McpListToolsCompletedEvent | McpListToolsFailedEvent | CustomToolCallInputDeltaEvent
+    | CustomToolCallInputDoneEvent
 )
 """Every Responses stream event (decode one with `msgspec.convert(data, ResponseStreamEvent)`)."""
+
+
+class OtherStreamEvent(msgspec.Struct):
+    """An event of a type this library does not know yet (a native endpoint's newer events), kept whole:
+    `type` and `sequence_number` as sent, `data` the event's JSON (what `to_dict()` gives back)."""
+
+    type: str
+    sequence_number: int
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)

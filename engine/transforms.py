@@ -92,6 +92,10 @@ def _as_list(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+_JSON_STARTS = frozenset('{["-0123456789tfnNI')
+"""The characters a text json.loads accepts can start with (after JSON whitespace; NaN and Infinity too)."""
+
+
 @register("json_parse", args={
     "type": "object", "additionalProperties": False, "properties": {"wrap": {"type": "string"}}},
     examples=(Example('{"a": 1}', {"a": 1}), Example("", {}), Example('{"ok": true}', {"ok": True}, {"wrap": "result"}),
@@ -106,6 +110,8 @@ def _json_parse(args: Mapping[str, Any]) -> Apply:
 
         def wrapped(value: Any, ctx: Context) -> Any:
             if isinstance(value, str):
+                if value.lstrip(" \t\n\r")[:1] not in _JSON_STARTS:
+                    return {key: value}  # (plain text, the usual tool result: json.loads would only raise)
                 try:
                     parsed = json.loads(value)
                 except ValueError:

@@ -34,7 +34,7 @@ from vllora_llm.engine.gateway import (
     RequestWarning,
     Usage,
 )
-from vllora_llm.engine.gateway_ops import OperationRequest, OperationResult
+from vllora_llm.engine.gateway_ops import OperationInput, OperationResult
 from vllora_llm.engine.input_guard import (
     MAX_INPUT_DEPTH,
     check_base_url,
@@ -223,7 +223,7 @@ class ModelInstance(ABC):
         """Start a stream and return once it is open (HTTP errors raise here); wraps `stream()` by default."""
         return _IteratorChunkStream(self.stream(request))
 
-    async def run_operation(self, operation: str, request: OperationRequest) -> OperationResult:
+    async def run_operation(self, operation: str, request: OperationInput) -> OperationResult:
         """An operation beside chat (`embeddings`, `images`): the instances built from a spec run it."""
         raise MappingError(f"{type(self).__name__} has no {operation} operation", path="model")
 
@@ -236,6 +236,15 @@ class ModelInstance(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most instances hold nothing
         """Release connections; the default has none."""
+
+    def serves(self, operation: str, model: str) -> bool:
+        """Whether calls of `operation` for `model` go to the provider's own endpoint for it (the spec declares
+        the operation). `client.responses()` asks: the Responses API is translated through chat otherwise."""
+        return False
+
+    async def open_operation_stream(self, operation: str, request: OperationInput) -> ChunkStream:
+        """A streamed call of `operation` (its typed events, e.g. Responses events), once open."""
+        raise MappingError(f"{type(self).__name__} has no streamed {operation} operation", path="model")
 
 
 # ---- offline -----------------------------------------------------------------------------------------------
@@ -707,10 +716,31 @@ class ProviderModelInstance(StreamOpeningInstance):
         except LLMError as err:
             raise (attempts or self._attempts()).final(err) from None
 
-    async def run_operation(self, operation: str, request: OperationRequest) -> OperationResult:
+    async def run_operation(self, operation: str, request: OperationInput) -> OperationResult:
         from .operations import run_operation
 
         return await run_operation(self, operation, request)
+
+    def serves(self, operation: str, model: str) -> bool:
+        try:
+            self.plan.operation(operation)
+        except MappingError:
+            return False
+        return True
+
+    async def open_operation_stream(self, operation: str, request: OperationInput) -> ChunkStream:
+        from .operations import open_operation_stream
+
+        return await open_operation_stream(self, operation, request)
+
+    async def open_stream_for(
+        self, wire: WireRequest, warnings: list[RequestWarning], decoder: Callable[[], Any], framing: str
+    ) -> ChunkStream:
+        """The open stream of `wire` (already authorized), its frames decoded by `decoder()`: retries (until the
+        first item is handed out), limits and stream timeouts as for chat."""
+        stream = _ProviderChunkStream(self, wire, warnings, decoder, framing)
+        await stream.open()
+        return stream
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
         if self._caches and is_marked(request):
@@ -736,10 +766,16 @@ class ProviderModelInstance(StreamOpeningInstance):
 class _ProviderChunkStream(ChunkStream):
     """Bytes → frames → chunks for one streamed call, retried (re-opened) only until a chunk is handed out."""
 
-    def __init__(self, owner: ProviderModelInstance, wire: WireRequest, warnings: list[RequestWarning]) -> None:
+    def __init__(
+        self, owner: ProviderModelInstance, wire: WireRequest, warnings: list[RequestWarning],
+        decoder: Callable[[], Any] | None = None, framing: str | None = None,
+    ) -> None:
+        """`decoder` / `framing`: another operation's stream decoder factory and framing (default: chat's)."""
         self.warnings = warnings
         self.provider = owner.plan.name
         self._owner = owner
+        self._new_decoder: Callable[[], Any] = decoder or (lambda: owner.plan.stream_decoder(raw=owner.raw_extras))
+        self._framing = framing or owner.plan.framing
         self._wire = wire
         self._attempts = owner._attempts()
         self._response: StreamResponse | None = None
@@ -777,8 +813,8 @@ class _ProviderChunkStream(ChunkStream):
         except LLMError as err:
             raise self._attempts.final(err) from None
         owner = self._owner
-        self._framer = FRAMERS[owner.plan.framing](owner.plan, owner.limits)
-        self._decoder = decoder = owner.plan.stream_decoder(raw=owner.raw_extras)
+        self._framer = FRAMERS[self._framing](owner.plan, owner.limits)
+        self._decoder = decoder = self._new_decoder()
         self._feed_all = getattr(decoder, "feed_all", None) or (
             lambda frames, out: self._feed_each(decoder, frames, out))
         self._pending.clear()

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from vllora_llm.engine.errors import LLMError
-from vllora_llm.engine.gateway_ops import CreateEmbeddingResponse, OperationRequest, OperationResult
+from vllora_llm.engine.gateway import RequestWarning
+from vllora_llm.engine.gateway_ops import CreateEmbeddingResponse, OperationInput, OperationResult
 from vllora_llm.engine.operations import OperationPlan, combine
 from vllora_llm.engine.wire import WireRequest
 
@@ -22,16 +23,13 @@ from .retry import classify_http_error
 from .transport import Response
 
 if TYPE_CHECKING:
-    from .instance import ProviderModelInstance
+    from .instance import ChunkStream, ProviderModelInstance
 
 
-async def run_operation(instance: ProviderModelInstance, operation: str, request: OperationRequest) -> OperationResult:
+async def run_operation(instance: ProviderModelInstance, operation: str, request: OperationInput) -> OperationResult:
     plan = instance.plan.operation(operation)  # a spec without it: MappingError, before any I/O
     wires, warnings = plan.encode(request, base_url=instance.plan.resolve_base_url(instance.base_url))
-    secrets = instance._secrets
-    if warnings and secrets:
-        for warning in warnings:
-            warning.message = redact(warning.message, secrets)
+    _redact_warnings(instance, warnings)
     model = request.model
 
     def decode(response: Response) -> OperationResult:
@@ -49,6 +47,24 @@ async def run_operation(instance: ProviderModelInstance, operation: str, request
     if getattr(result, "provider", None) is None:
         result.provider = instance.plan.name
     return result
+
+
+async def open_operation_stream(
+    instance: ProviderModelInstance, operation: str, request: OperationInput
+) -> ChunkStream:
+    """The streamed call of `operation` (the spec's `stream` endpoint), open: its events decoded by the
+    operation's stream decoder, with chat's retries (until the first event), limits and stream timeouts."""
+    plan = instance.plan.operation(operation)
+    wires, warnings = plan.encode(request, base_url=instance.plan.resolve_base_url(instance.base_url), stream=True)
+    _redact_warnings(instance, warnings)
+    return await instance.open_stream_for(instance.authorize(wires[0]), warnings, plan.stream_decoder, "sse")
+
+
+def _redact_warnings(instance: ProviderModelInstance, warnings: list[RequestWarning]) -> None:
+    secrets = instance._secrets
+    if warnings and secrets:
+        for warning in warnings:
+            warning.message = redact(warning.message, secrets)
 
 
 def _decoded(instance: ProviderModelInstance, plan: OperationPlan, model: str, response: Response) -> OperationResult:

@@ -5,6 +5,9 @@ request (`engine/responses_map.py`), sent through the chat client (so routing, r
 loop apply), and the result or chunk stream is translated back to a `Response` or Responses stream events
 (`engine/responses_stream.py`). With `store` (the default, as in OpenAI) the whole conversation is kept in the
 client's `ResponseStore` under the new response's id.
+
+A provider whose spec declares the `responses` operation serves it natively instead (`responses_native.py`): the
+request goes to its own endpoint and the server keeps the conversation.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from collections.abc import Generator
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from vllora_llm.engine.errors import LLMError, NotFoundError
@@ -33,6 +34,8 @@ from vllora_llm.engine.responses_types import CreateResponse, Response, Response
 from .genai_responses import RESPONSES, finish_responses
 from .observe import Observation, observe
 from .response_store import ResponseStore
+from .responses_native import NativeResponseStream, create_native
+from .stream_forms import StreamForms
 from .transport import Timeouts
 
 if TYPE_CHECKING:
@@ -54,6 +57,10 @@ class ResponsesClient:
         self._completions = completions
         self._chat = completions.unobserved()
         self.store = store
+
+    def native(self, request: CreateResponse) -> bool:
+        """Whether the provider serves the Responses API itself (its spec declares the operation)."""
+        return self._completions._instance.serves("responses", request.model)
 
     def observe(self, request: CreateResponse, stream: bool) -> Observation | None:
         """The call's observation, or None when nothing listens."""
@@ -89,6 +96,8 @@ class ResponsesClient:
         """One whole response. Bad input is an `InvalidRequestError` / `MappingError` naming the field before
         any I/O; an unknown `previous_response_id` is a `NotFoundError`."""
         coerced = CreateResponse.coerce(request)
+        if self.native(coerced):
+            return await create_native(self._completions, coerced, timeout)
         unsent = self.unsent(coerced)
         items = await self.conversation(coerced)
         chat = to_chat_request(coerced, items)
@@ -112,14 +121,18 @@ class ResponsesClient:
         return response
 
     def create_stream(self, request: CreateResponse | dict[str, Any] | bytes | str, *,
-                      timeout: Timeouts | float | None = None) -> ResponseEventStream:
+                      timeout: Timeouts | float | None = None) -> ResponseEventStream | NativeResponseStream:
         """A streamed response: `async for event in ...`, `stream = await ...` (HTTP errors raise there) or
         `async with ... as stream`; `stream.response` is the whole `Response` once the events are exhausted. A
-        failure once open yields `error` and `response.failed`, then raises the typed error (`stream.error`)."""
-        return ResponseEventStream(self, CreateResponse.coerce(request), timeout)
+        failure once open yields `error` and `response.failed`, then raises the typed error (`stream.error`). A
+        natively served one passes the provider's events through (`NativeResponseStream`)."""
+        coerced = CreateResponse.coerce(request)
+        if self.native(coerced):
+            return NativeResponseStream(self._completions, coerced, timeout)
+        return ResponseEventStream(self, coerced, timeout)
 
 
-class ResponseEventStream:
+class ResponseEventStream(StreamForms):
     """Responses stream events made from one chat stream (see `ResponsesClient.create_stream`). Leaving early
     closes the HTTP response at once.
 
@@ -171,24 +184,6 @@ class ResponseEventStream:
             self._builder = ResponseEventBuilder(response_shell(self._request, new_id("resp"), time.time()))
             self._pending.extend(self._builder.start())
         return self._chunks
-
-    async def _opened(self) -> ResponseEventStream:
-        await self._open()
-        return self
-
-    def __await__(self) -> Generator[Any, None, ResponseEventStream]:
-        return self._opened().__await__()
-
-    async def __aenter__(self) -> ResponseEventStream:
-        return await self._opened()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> ResponseEventStream:
-        return self
 
     async def __anext__(self) -> ResponseStreamEvent:
         pending = self._pending

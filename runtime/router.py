@@ -25,7 +25,14 @@ from vllora_llm.engine.gateway import (
     ChatCompletionMessageWithFinishReason,
     ChatCompletionRequest,
 )
-from vllora_llm.engine.gateway_ops import CreateEmbeddingResponse, ImagesUsage, OperationRequest, OperationResult
+from vllora_llm.engine.gateway_ops import (
+    CreateEmbeddingResponse,
+    ImagesResponse,
+    ImagesUsage,
+    OperationInput,
+    OperationRequest,
+    OperationResult,
+)
 from vllora_llm.engine.routing import (
     ModelEntry,
     Price,
@@ -176,7 +183,7 @@ class RouterModelInstance(StreamOpeningInstance):
             return response
         raise AssertionError("unreachable: a route always has at least one target")
 
-    async def run_operation(self, operation: str, request: OperationRequest) -> OperationResult:
+    async def run_operation(self, operation: str, request: OperationInput) -> OperationResult:
         """Embeddings and images routed like chat: the entry's targets in order, cost where priced."""
         targets = self.targets(request.model)
         for position, target in enumerate(targets):
@@ -192,6 +199,31 @@ class RouterModelInstance(StreamOpeningInstance):
             if target.price is not None:
                 _price_operation(result, routed, target.price)
             return result
+        raise AssertionError("unreachable: a route always has at least one target")
+
+    def serves(self, operation: str, model: str) -> bool:
+        """Natively only when every target of the route does (a route mixing native and translated targets is
+        served through chat, where its fallbacks apply to every target alike)."""
+        try:
+            targets = self.targets(model)
+        except LLMError:
+            return False
+        return all(self._instance(target).serves(operation, target.model_name) for target in targets)
+
+    async def open_operation_stream(self, operation: str, request: OperationInput) -> ChunkStream:
+        """A streamed operation routed like a chat stream: the next target only before anything was read."""
+        targets = self.targets(request.model)
+        for position, target in enumerate(targets):
+            try:
+                routed = OperationRequest.coerce_as(request, target.model_name, target.defaults)
+                inner = await self._instance(target).open_operation_stream(operation, routed)
+            except LLMError as err:
+                if position + 1 < len(targets) and self._should_fall_back(err, target):
+                    self._hop(request.model, target, err, targets[position + 1:])
+                    continue
+                raise
+            inner.provider = target.provider
+            return inner
         raise AssertionError("unreachable: a route always has at least one target")
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
@@ -213,12 +245,14 @@ class RouterModelInstance(StreamOpeningInstance):
         self._instances.clear()
 
 
-def _price_operation(result: OperationResult, request: OperationRequest, price: Price) -> None:
+def _price_operation(result: OperationResult, request: OperationInput, price: Price) -> None:
     """`usage.cost`: embeddings per input token, images per image (by quality and size) where priced."""
     if isinstance(result, CreateEmbeddingResponse):
         if result.usage is not None:
             result.usage.cost = result.usage.prompt_tokens * price.per_input_token / 1_000_000
         return
+    if not isinstance(result, ImagesResponse):
+        return  # (a Responses usage has no cost field)
     size = getattr(request, "size", None)
     quality = getattr(request, "quality", None)
     cost = image_cost(len(result.data), price, size, quality)

@@ -42,6 +42,7 @@ from vllora_llm.engine.typed_output import ParsedChatCompletion
 from .client import RequestLike, ResultStream, VlloraLLMClient
 from .instance import ModelInstance
 from .responses import ResponseEventStream
+from .responses_native import NativeResponseStream
 from .transport import Timeouts
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ class SyncResponsesClient:
         """Opens the stream before returning, so HTTP errors (and an unknown `previous_response_id`) raise here."""
         stream = self._client.client.responses().create_stream(request, timeout=timeout)
 
-        async def opened() -> ResponseEventStream:
+        async def opened() -> ResponseEventStream | NativeResponseStream:
             return await stream
 
         return SyncResponseEventStream(self._client._runner, self._client._runner.run(opened()))
@@ -254,7 +255,7 @@ class SyncResponsesClient:
 class SyncResponseEventStream:
     """A `ResponseEventStream` as a plain iterator (`with` closes it)."""
 
-    def __init__(self, runner: _LoopThread, stream: ResponseEventStream) -> None:
+    def __init__(self, runner: _LoopThread, stream: ResponseEventStream | NativeResponseStream) -> None:
         self._runner = runner
         self._stream = stream
 

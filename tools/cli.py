@@ -2,9 +2,10 @@
 
     vllora-llm spec validate [PATH...]     check specs (built-ins + VLLORA_SPEC_PATH by default)
     vllora-llm spec render PROVIDER REQUEST.json [--stream] [--model M] [--region R] [--option K=V]... [--api-version V]
-                           [--operation chat|embeddings|images]
+                           [--operation chat|embeddings|images|responses]
     vllora-llm spec transforms             list the named transforms with their examples
-    vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]] [--operation embeddings|images]
+    vllora-llm spec matrix [--all] [--format md|json] [--write-readme [README.md]]
+                           [--operation embeddings|images|responses]
     vllora-llm spec diff OLD.yaml NEW.yaml  classify the changes between two revisions of a spec
     vllora-llm spec docs PROVIDER           Markdown reference of one provider's spec
     vllora-llm spec compile PROVIDER [--operation chat]   the source generated from a spec
@@ -67,13 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="fill an endpoint placeholder the spec declares (repeatable)")
     render.add_argument("--api-version", help="render for another API version the spec declares (its versions:)")
-    render.add_argument("--operation", choices=("chat", "embeddings", "images"), default="chat",
+    render.add_argument("--operation", choices=("chat", "embeddings", "images", "responses"), default="chat",
                         help="the operation the request is for (default chat)")
     spec_sub.add_parser("transforms", help="list the named transforms and their examples")
     matrix = spec_sub.add_parser("matrix", help="the parameter support table, computed from the specs")
     matrix.add_argument("--all", action="store_true", help="a column per spec on the search path, with targets")
     matrix.add_argument("--format", choices=("md", "json"), default="md")
-    matrix.add_argument("--operation", choices=("chat", "embeddings", "images"), default="chat",
+    matrix.add_argument("--operation", choices=("chat", "embeddings", "images", "responses"), default="chat",
                         help="the table of another operation's parameters (default chat)")
     matrix.add_argument("--write-readme", nargs="?", const="README.md", metavar="README",
                         help="replace the table between the matrix markers of README (default README.md)")

@@ -2,8 +2,9 @@
 
 Starts the built-in local provider server on 127.0.0.1 (a free port), then for every provider spec the
 server speaks runs the guide's one-shot call and its streaming call via `VlloraLLMClient.from_provider`,
-and one embeddings call and one image call where the provider has those operations, printing what a user
-would want to see. No keys (a placeholder is sent), no internet.
+and one embeddings call and one image call where the provider has those operations, and the Responses API on
+OpenAI (served natively) and Anthropic (translated through its chat spec), printing what a user would want
+to see. No keys (a placeholder is sent), no internet.
 """
 
 from __future__ import annotations
@@ -78,6 +79,47 @@ async def _one_provider(name: str, base_url: str, out: list[str]) -> None:
                        f"{len(images.data[0].b64_json or '')} base64 characters of PNG")
 
 
+RESPONSES_DEMO = ("openai", "anthropic")  # one provider serving the Responses API natively, one translated
+WEATHER_TOOL = {"type": "function", "name": "get_weather", "description": "Current weather in a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+async def _responses(name: str, server: object, out: list[str]) -> None:
+    """The Responses API on `name`: a tool call answered with `function_call_output` (continued with
+    `previous_response_id`), then a streamed response, showing whether it was served natively or translated."""
+    from vllora_llm.client import VlloraLLMClient
+    from vllora_llm.testing import LocalProviderServer
+    from vllora_llm.types.responses import FunctionCallItem, OutputTextDeltaEvent
+
+    assert isinstance(server, LocalProviderServer)
+    model = DEMO_MODELS[name]
+    async with VlloraLLMClient.from_provider(name, api_key="local-demo-key",
+                                             base_url=server.base_url_for(name)) as client:
+        responses = client.responses()
+        first = await responses.create({"model": model, "input": 'Weather in "Paris"? Ask get_weather.',
+                                        "tools": [WEATHER_TOOL]})
+        how = "natively" if client.instance.serves("responses", model) else "translated through its chat spec"
+        out.append(f"== Responses API: {name} ({model}), {how}: POST {server.last_request.path}")
+        for item in first.output:
+            if isinstance(item, FunctionCallItem):
+                out.append(f"  {first.id}: function_call {item.name}({item.arguments}) call_id={item.call_id}")
+                final = await responses.create({
+                    "model": model, "previous_response_id": first.id, "tools": [WEATHER_TOOL],
+                    "input": [{"type": "function_call_output", "call_id": item.call_id, "output": "sunny"}]})
+                usage = final.usage
+                out.append(f"  {final.id} (previous_response_id={first.id}): {final.output_text}")
+                if usage is not None:
+                    out.append(f"  status={final.status} input_tokens={usage.input_tokens} "
+                               f"output_tokens={usage.output_tokens}")
+        deltas: list[str] = []
+        async with responses.create_stream({"model": model, "input": "Say hello."}) as stream:
+            async for event in stream:
+                if isinstance(event, OutputTextDeltaEvent):
+                    deltas.append(event.delta)
+        out.append(f"Streamed ({len(deltas)} output_text deltas): {''.join(deltas)} "
+                   f"[{stream.response.status}]")
+
+
 MCP_HINT = "MCP tool loop: skipped (pip install 'vllora-llm[mcp]' to run it against a local MCP server)"
 
 
@@ -131,6 +173,10 @@ async def _run() -> int:
         for name in server.providers:
             lines = []
             await _one_provider(name, server.base_url_for(name), lines)
+            print("\n".join(lines), flush=True)
+        for name in RESPONSES_DEMO:
+            lines = []
+            await _responses(name, server, lines)
             print("\n".join(lines), flush=True)
         lines = []
         await _mcp_loop(server.base_url_for("openai"), lines)

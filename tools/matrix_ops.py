@@ -1,4 +1,4 @@
-"""`vllora-llm spec matrix --operation embeddings|images`: which provider offers an operation, and how it
+"""`vllora-llm spec matrix --operation embeddings|images|responses`: which provider offers an operation, and how it
 takes each of the operation's parameters, computed from the specs (like the chat matrix)."""
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def run(operation: str, fmt: str) -> int:
         print(json.dumps({"operation": operation, "providers": {p: cells.get(p) for p in providers}}, indent=2))
         return 0
     lines = [f"| {operation} | " + " | ".join(providers) + " |", "|---|" + "---|" * len(providers)]
-    lines.append("| offered | " + " | ".join("yes" if p in cells else "no" for p in providers) + " |")
+    absent = "via chat" if operation == "responses" else "no"  # the Responses API is translated where not native
+    lines.append("| offered | " + " | ".join("yes" if p in cells else absent for p in providers) + " |")
     for param in params:
         lines.append(f"| {param} | " + " | ".join(cells[p][param] if p in cells else "—" for p in providers) + " |")
     print("\n".join(lines))

@@ -112,7 +112,9 @@ def render(
             wires = [wire]
         else:
             op_request = OPERATION_TYPES[operation][0].coerce(raw)
-            wires, warnings = plan.operation(operation).encode(op_request, base_url=plan.resolve_base_url(base_url))
+            stream = stream or getattr(op_request, "stream", None) is True  # (a Responses request may say so)
+            wires, warnings = plan.operation(operation).encode(op_request, base_url=plan.resolve_base_url(base_url),
+                                                               stream=stream)
     except LLMError as exc:
         print(f"error: {exc}", file=sys.stderr)
         unfilled = [name for name in sorted(plan.placeholders) if f"{{{name}}}" in str(exc)] if plan else []

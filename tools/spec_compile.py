@@ -32,11 +32,11 @@ def run(provider: str, operation: str = "chat") -> int:
         return 1
     with collect() as built:
         Plan(spec)
-    out = [f"# {provider} {operation}: {len(built)} generated functions\n"]
+    blocks: dict[str, None] = {}  # (a model override's encoder repeats most of the base's functions: each once)
     for filename, source, names in built:
-        out.append(f"\n# ---- {filename}\n")
-        out += [f"#   {name} = {_shown(value)}\n" for name, value in names.items() if name.startswith("_b")]
-        out.append(source)
+        shown = "".join(f"#   {name} = {_shown(value)}\n" for name, value in names.items() if name.startswith("_b"))
+        blocks.setdefault(f"\n# ---- {filename}\n{shown}{source}")
+    out = [f"# {provider} {operation}: {len(built)} generated functions, {len(blocks)} different\n", *blocks]
     sys.stdout.write("".join(out))
     return 0
 

@@ -262,11 +262,16 @@ def _operations(spec: Mapping[str, Any], base: str, policy: str) -> list[str]:
         url += ("?" + "&".join(f"{k}={v}" for k, v in query.items())) if query else ""
         out += [f"### `{name}`", "", f"{endpoint.get('method', 'POST')} `{url}`"
                 + (f"; body adds {_code(endpoint['body'])}" if endpoint.get("body") else "") + "."]
+        stream = op.get("stream")
+        if isinstance(stream, Mapping):
+            out.append(f"Streamed: {stream.get('method', 'POST')} `{(base or '<base_url>').rstrip('/')}"
+                       f"{stream.get('path', '/')}`" + (f"; body adds {_code(stream['body'])}" if stream.get("body")
+                                                         else "") + " (server-sent events, typed events).")
         fan_out = op.get("fan_out")
         if isinstance(fan_out, Mapping):
             out.append(f"One call per item of `{fan_out.get('over')}` (at most {fan_out.get('concurrency', 4)} at "
                        "once), answers combined in input order with usage summed.")
-        response = op.get("response") or {}
+        response = op.get("response") or {"mode": "passthrough"}   # (the default: the body is the result's type)
         out += ["", "Response: " + ("decoded as is (OpenAI's shape)." if response.get("mode") == "passthrough"
                                     else f"results at `{response.get('data', 'data')}`."), ""]
         if "request" in op:

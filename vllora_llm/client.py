@@ -6,6 +6,7 @@ from vllora_llm.runtime.instance import DummyModelInstance, ModelInstance, Provi
 from vllora_llm.runtime.limits import Limits
 from vllora_llm.runtime.response_store import InMemoryResponseStore, InMemoryStore, KeyValueStore, ResponseStore
 from vllora_llm.runtime.responses import ResponseEventStream, ResponsesClient
+from vllora_llm.runtime.responses_native import NativeResponseStream
 from vllora_llm.runtime.router import RouterModelInstance
 from vllora_llm.runtime.sync import (
     SyncCachesClient,
@@ -30,6 +31,7 @@ __all__ = [
     "KeyValueStore",
     "Limits",
     "ModelInstance",
+    "NativeResponseStream",
     "ProviderModelInstance",
     "ResponseEventStream",
     "ResponseStore",

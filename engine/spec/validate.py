@@ -612,13 +612,14 @@ def _check_operation_layer(
     _check_params(doc, (*where, "params"), layer.get("params") or {}, diags, names)
     if "request" in layer:
         _template(doc, (*where, "request"), layer["request"], diags)
-    path = (layer.get("endpoint") or {}).get("path")
-    for placeholder in re.findall(r"\{([^}]*)\}", path) if isinstance(path, str) else ():
-        if placeholder not in ("model", "api_version"):
-            spot: Path = (*where, "endpoint", "path")
-            diags.add(doc.file, doc.mark(spot), "SPEC037", format_path(spot),
-                      f"unknown placeholder {{{placeholder}}} in {path!r}",
-                      hint="only {model} and {api_version} are filled in")
+    for key in ("endpoint", "stream"):  # (`stream`: the streamed call's endpoint, where the operation has one)
+        path = (layer.get(key) or {}).get("path")
+        for placeholder in re.findall(r"\{([^}]*)\}", path) if isinstance(path, str) else ():
+            if placeholder not in ("model", "api_version"):
+                spot: Path = (*where, key, "path")
+                diags.add(doc.file, doc.mark(spot), "SPEC037", format_path(spot),
+                          f"unknown placeholder {{{placeholder}}} in {path!r}",
+                          hint="only {model} and {api_version} are filled in")
     over = (layer.get("fan_out") or {}).get("over")
     if isinstance(over, str) and over not in names:
         spot = (*where, "fan_out", "over")

@@ -34,4 +34,6 @@ def test_the_benchmark_runs_on_a_tiny_workload(tmp_path: Path) -> None:
     assert set(results["embeddings"]) >= {"floor_us", "vllora_us", "ratio"}  # the 100 x 1,536 embeddings row
     assert "| openai | embeddings 100 x 1,536 floats" in done.stdout
     assert set(results["responses"]) >= {"floor_ms", "vllora_ms", "ratio"}  # the 5,000-delta Responses row
-    assert "| openai | Responses stream of 5,000 deltas" in done.stdout
+    assert "| openai | Responses stream of 5,000 deltas (via chat)" in done.stdout
+    assert set(results["responses"]["native"]) >= {"floor_ms", "vllora_ms", "ratio"}  # served natively too
+    assert "| openai | Responses stream of 5,000 deltas (native)" in done.stdout

@@ -12,7 +12,8 @@ import pytest
 from ._support import KINDS, RECORDINGS, load_cases
 
 MUST_COVER: dict[str, tuple[str, ...]] = {
-    # openai/responses_stream_* are the Responses API (/v1/responses): out of scope for the openai spec.
+    # openai/responses_stream_* are the Responses API (/v1/responses), not chat: every one of them is replayed
+    # through the native `responses` operation by tests/runtime/test_responses_native.py (a glob, like here).
     # gemini/cached_contents_create_response.json answers POST /v1beta/cachedContents (creating a cache), not
     # generateContent: out of scope for the gemini spec.
     "bedrock": ("bedrock/converse_*.json", "bedrock/*.eventstream", "bedrock/*.decoded.jsonl"),

@@ -1,4 +1,4 @@
-"""Embeddings and images decoding never fails in an untyped way: for every shipped spec that offers an
+"""Embeddings, images and native Responses decoding never fails in an untyped way: for every shipped spec that offers an
 operation, and each of its model families, arbitrary JSON (shaped like the answers: the right keys with wrong
 values, missing pieces, nulls) and arbitrary bytes decode into the unified response or raise a
 `ProviderError` (a typed error for a provider's refusal) - never a KeyError, TypeError or anything else. The
@@ -20,12 +20,12 @@ from vllora_llm.engine.plan import Plan
 from vllora_llm.engine.registry import discover, load_plan, load_spec
 
 MODELS = {"embeddings": ["m", "amazon.titan-embed-text-v1", "cohere.embed-english-v3"],
-          "images": ["m", "stability.sd3-5-large-v1:0"]}
+          "images": ["m", "stability.sd3-5-large-v1:0"], "responses": ["m", "gpt-5"]}
 CASES = [(name, op, model) for name in sorted(discover()) for op in OPERATION_TYPES
          if op in (load_spec(name).get("operations") or {}) for model in MODELS[op]]
 KEYS = ["data", "embeddings", "embedding", "values", "predictions", "bytesBase64Encoded", "images", "index",
         "finish_reasons", "usage", "prompt_tokens", "total_tokens", "inputTextTokenCount", "b64_json", "error",
-        "model", "created", "url", "revised_prompt"]
+        "model", "created", "url", "revised_prompt", "id", "created_at", "output", "status"]
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 values = st.recursive(

@@ -22,7 +22,7 @@ RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "openai"
 MIDSTREAM_ERROR = RECORDINGS.parent / "anthropic" / "stream_error_overloaded_midstream_handwritten.sse"
 EVENTS: TypeAdapter[Any] = TypeAdapter(SdkEvent)
 SSE = "text/event-stream; charset=utf-8"
-REQUEST = {"model": "gpt-4o-mini", "input": "hi"}
+REQUEST = {"model": "gpt-4o-mini", "input": "hi"}  # on `together`: an OpenAI-shaped chat spec, translated
 
 
 async def wait_for_disconnect(server: LocalProviderServer, before: int) -> None:
@@ -33,7 +33,7 @@ async def wait_for_disconnect(server: LocalProviderServer, before: int) -> None:
 
 async def test_leaving_early_closes_the_connection(server: LocalProviderServer) -> None:
     server.faults.push(replay(RECORDINGS / "stream_text_no_usage.sse", content_type=SSE, chunk_size=40, drip_s=0.02))
-    async with VlloraLLMClient.from_provider("openai", api_key="k-0123456789", base_url=server.openai_base_url) as c:
+    async with VlloraLLMClient.from_provider("together", api_key="k-0123456789", base_url=server.openai_base_url) as c:
         async with c.responses().create_stream(REQUEST) as stream:
             async for event in stream:
                 if event.type == "response.output_text.delta":
@@ -46,7 +46,7 @@ async def test_leaving_early_closes_the_connection(server: LocalProviderServer) 
 
 async def test_cut_stream_is_a_stream_error_and_stores_nothing(server: LocalProviderServer) -> None:
     server.faults.push(Fault(cut_after_chunks=3))
-    async with VlloraLLMClient.from_provider("openai", api_key="k-0123456789", base_url=server.openai_base_url,
+    async with VlloraLLMClient.from_provider("together", api_key="k-0123456789", base_url=server.openai_base_url,
                                              max_retries=0) as client:
         kinds: list[str] = []
         with pytest.raises(StreamError) as raised:

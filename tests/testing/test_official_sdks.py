@@ -1,6 +1,6 @@
-"""Existing SDK code pointed at `vllora-llm mock-server`: the official openai, anthropic, google-genai and
-botocore (bedrock-runtime Converse) clients, plain and streamed, one JSON-output call and one tool round trip
-each, against the server running as the CLI runs it (a subprocess on a free 127.0.0.1 port)."""
+"""Existing SDK code pointed at `vllora-llm mock-server`: the official openai (chat and Responses), anthropic,
+google-genai and botocore (bedrock-runtime Converse) clients, plain and streamed, one JSON-output call and one
+tool round trip each, against the server running as the CLI runs it (a subprocess on a free 127.0.0.1 port)."""
 
 from __future__ import annotations
 
@@ -144,6 +144,67 @@ def test_openai_tool_round_trip(openai_client: openai.OpenAI, stream: bool) -> N
                  {"role": "tool", "tool_call_id": call.id, "content": weather(**arguments)}]
     final = openai_client.chat.completions.create(model="gpt-4.1-mini", messages=messages, tools=tools)
     assert final.choices[0].message.content == "Hello from the local openai server! The tool returned: sunny in Paris"
+
+
+# ---- openai Responses API -----------------------------------------------------------------------------------
+
+
+def test_openai_responses_plain_and_streamed(openai_client: openai.OpenAI) -> None:
+    from openai.types.responses import ResponseStreamEvent
+    from pydantic import TypeAdapter
+
+    reply = openai_client.responses.create(model="gpt-4.1-mini", input="hi", instructions="Be brief.",
+                                           metadata={"k": "v"})
+    assert reply.output_text == "Hello from the local openai server! You said: hi"
+    assert reply.status == "completed" and reply.instructions == "Be brief." and reply.metadata == {"k": "v"}
+    assert reply.usage is not None and reply.usage.total_tokens == reply.usage.input_tokens + reply.usage.output_tokens
+    with openai_client.responses.stream(model="gpt-4.1-mini", input="hi") as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    assert final.output_text == reply.output_text and final.status == "completed"
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    deltas = [event.delta for event in events if event.type == "response.output_text.delta"]
+    assert len(deltas) > 3 and "".join(deltas) == reply.output_text
+    strict: TypeAdapter[Any] = TypeAdapter(ResponseStreamEvent)  # every event is one of the SDK's own types
+    for event in openai_client.responses.create(model="gpt-4.1-mini", input="hi", stream=True):
+        strict.validate_python(event.model_dump(mode="json"))
+
+
+def test_openai_responses_json_schema(openai_client: openai.OpenAI) -> None:
+    text: Any = {"format": {"type": "json_schema", "name": "answer", "schema": ANSWER_SCHEMA, "strict": True}}
+    reply = openai_client.responses.create(model="gpt-4.1-mini", input=ASK_JSON, text=text)
+    answer_is_valid(reply.output_text)
+    import openai
+
+    with pytest.raises(openai.BadRequestError, match="must contain the word 'json'"):
+        openai_client.responses.create(model="gpt-4.1-mini", input="hi", text={"format": {"type": "json_object"}})
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_openai_responses_tool_round_trip(openai_client: openai.OpenAI, stream: bool) -> None:
+    """Turn 2 continues turn 1 on the server (`previous_response_id`); a stateless turn 2 (`store: false`, the
+    output items sent back as input) gets the same answer."""
+    tools: Any = [{"type": "function", "name": "get_weather", "parameters": WEATHER_SCHEMA, "strict": False}]
+    if stream:
+        with openai_client.responses.stream(model="gpt-4.1-mini", input=ASK_TOOL, tools=tools) as events:
+            first = events.get_final_response()
+    else:
+        first = openai_client.responses.create(model="gpt-4.1-mini", input=ASK_TOOL, tools=tools)
+    [call] = [item for item in first.output if item.type == "function_call"]
+    arguments = json.loads(call.arguments)
+    assert (call.name, arguments) == ("get_weather", {"city": "Paris", "days": 1})
+    result: Any = {"type": "function_call_output", "call_id": call.call_id, "output": weather(**arguments)}
+    final = openai_client.responses.create(model="gpt-4.1-mini", previous_response_id=first.id, input=[result],
+                                           tools=tools)
+    assert final.output_text == "Hello from the local openai server! The tool returned: sunny in Paris"
+    again = openai_client.responses.create(
+        model="gpt-4.1-mini", store=False, tools=tools,
+        input=[{"role": "user", "content": ASK_TOOL}, *[item.model_dump() for item in first.output], result])
+    assert again.output_text == final.output_text
+    import openai
+
+    with pytest.raises(openai.NotFoundError, match="not found"):  # store=false kept nothing
+        openai_client.responses.create(model="gpt-4.1-mini", previous_response_id=again.id, input="hi")
 
 
 # ---- anthropic ----------------------------------------------------------------------------------------------

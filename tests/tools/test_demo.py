@@ -47,3 +47,18 @@ def test_demo_shows_one_embeddings_and_one_image_call_per_provider_that_has_them
         assert re.search(rf"Image \({re.escape(image_model)}\): 1 image\(s\), \d+ base64 characters of PNG", section)
     anthropic = out.split("== anthropic (", 1)[1].split("\n== ", 1)[0]
     assert "Embeddings" not in anthropic  # no such operation: not attempted
+
+
+def test_demo_shows_the_responses_api_native_and_translated(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    native = out.split("== Responses API: openai (", 1)[1].split("\n== ", 1)[0]
+    translated = out.split("== Responses API: anthropic (", 1)[1].split("\n== ", 1)[0]
+    assert "natively: POST /v1/responses" in native
+    assert "translated through its chat spec: POST /v1/messages" in translated
+    for provider, section in (("openai", native), ("anthropic", translated)):
+        assert re.search(r'function_call get_weather\(\{"city":"Paris"\}\) call_id=\S+', section), section
+        assert f"Hello from the local {provider} server! The tool returned: sunny" in section
+        streamed = re.search(r"Streamed \((\d+) output_text deltas\): (.+) \[completed\]", section)
+        assert streamed and int(streamed.group(1)) > 1, section
+        assert streamed.group(2) == f"Hello from the local {provider} server! You said: Say hello."

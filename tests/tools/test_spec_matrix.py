@@ -192,3 +192,14 @@ def test_operation_matrix(operation: str, capsys: pytest.CaptureFixture[str], sn
     assert main(["spec", "matrix", "--operation", operation, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["providers"]["anthropic"] is None and data["providers"]["gemini"] is not None
+
+
+def test_responses_matrix_says_who_serves_it_natively(capsys: pytest.CaptureFixture[str]) -> None:
+    from vllora_llm.tools.cli import main
+
+    assert main(["spec", "matrix", "--operation", "responses"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")][1:]
+    offered = dict(zip(header, [c.strip() for c in lines[2].strip("|").split("|")][1:], strict=True))
+    assert {p for p, how in offered.items() if how == "yes"} == {"openai", "azure-openai", "xai", "fireworks"}
+    assert offered["anthropic"] == offered["groq"] == "via chat"  # translated through the chat spec

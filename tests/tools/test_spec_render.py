@@ -269,6 +269,21 @@ def test_render_an_operation_the_provider_lacks(capsys: pytest.CaptureFixture[st
     assert "anthropic has no embeddings operation" in err and "vllora-llm spec docs anthropic" in err
 
 
+def test_render_a_native_responses_call_plain_and_streamed(capsys: pytest.CaptureFixture[str]) -> None:
+    request = json.loads((Path(REQUESTS) / "responses.json").read_text())
+    for extra, streamed in (((), False), (("--stream",), True)):
+        code, out, err = run(capsys, "render", "openai", f"{REQUESTS}/responses.json", "--operation", "responses",
+                             *extra)
+        assert code == 0
+        call = json.loads(out)
+        assert (call["method"], call["url"]) == ("POST", "https://api.openai.com/v1/responses")
+        expected = {k: v for k, v in request.items() if k != "provider_specific"}
+        assert call["body"] == ({**expected, "stream": True} if streamed else expected)  # as given
+        assert err == "warning: provider_specific.top_k is not supported by openai; it was not sent\n"
+    code, out, err = run(capsys, "render", "anthropic", f"{REQUESTS}/responses.json", "--operation", "responses")
+    assert (code, out) == (1, "") and "anthropic has no responses operation" in err
+
+
 @pytest.mark.parametrize(("provider", "version", "model"), [("anthropic", "2026-10-21", "claude-sonnet-4-5"),
                                                             ("gemini", "v1", "gemini-2.5-flash")])
 def test_render_another_api_version(

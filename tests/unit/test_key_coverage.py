@@ -28,6 +28,7 @@ from vllora_llm.engine.gateway import ChatCompletionRequest
 from vllora_llm.engine.gateway_ops import CreateEmbeddingRequest, CreateImageRequest
 from vllora_llm.engine.plan import Plan
 from vllora_llm.engine.registry import discover, resolve
+from vllora_llm.engine.responses_types import CreateResponse
 from vllora_llm.engine.spec.diagnostics import Diagnostics
 from vllora_llm.tools import spec_docs
 from vllora_llm.tools.matrix import column_for, render_json
@@ -149,10 +150,16 @@ def operations(plan: Plan) -> Any:
     bodies = {"embeddings": {"data": [{"embedding": [1.0], "index": 0}], "model": "e", "vectors": [[1.0]],
                              "usage": {"prompt_tokens": 1, "total_tokens": 1}},
               "images": {"created": 1, "data": [{"b64_json": "AA"}], "images": ["AA"], "bad": "why"}}
+    requests["responses"] = CreateResponse.coerce({"model": "r-1", "input": "hi", "temperature": 0.5})
+    bodies["responses"] = {"id": "resp_1", "object": "response", "created_at": 1, "model": "r", "status": "completed",
+                           "output": []}
     for name, request in requests.items():
         def run(name: str = name, request: Any = request) -> Any:
             operation = plan.operation(name)
             wires, warnings = operation.encode(request, base_url="http://toy.test")
+            if name == "responses":
+                streamed, _ = operation.encode(request, base_url="http://toy.test", stream=True)
+                wires += streamed
             decoded = _caught(lambda: operation.decode(request.model, 200, {}, json.dumps(bodies[name]).encode()))
             error = operation.error(request.model, 429, {}, b'{"error": {"message": "m", "type": "t"}, "msg": "x"}')
             return ([(w.method, w.url, json.loads(w.body)) for w in wires], [w.message for w in warnings],
@@ -546,6 +553,9 @@ def pc(**changes: Any) -> dict[str, Any]:
     return {"operations": {"prompt_cache": {**PC, **changes}}}
 
 
+RSP = {"endpoint": {"path": "/responses"}, "stream": {"path": "/responses", "body": {"stream": True}},
+       "params": {"model": {}, "input": {}, "temperature": {}}}
+RSP_LAYER = {"match": ["r-*"], "params": {"temperature": {"unsupported": True}}}
 THOUGHT = {"type": "thinking", "thinking": [{"type": "text", "text": "$text"}]}
 PARTS = {"kind_by": {"field": "type"}, "kinds": {"text": {"text": "$text"},
                                               "thinking": {"reasoning": {"type": "thinking", "text": "$thinking"}}}}
@@ -603,6 +613,27 @@ PC_ROWS: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = [
      pc(too_small={"status": [400], "message": "never"})),
     ("#prompt_cache_operation.errors", pc(errors={"message": "msg"}), pc()),
     ("response.extras", {"response/extras": {"where": "$model"}}, {}),
+    # the natively served Responses operation
+    ("operations.responses", {"operations": {"responses": RSP}}, {}),
+    ("#streamed_operation.stream", {"operations": {"responses": RSP}},
+     {"operations": {"responses": {**RSP, "stream": {"path": "/other"}}}}),
+    ("#streamed_operation.request", {"operations": {"responses": {**RSP, "request": {"m": "$model"}}}},
+     {"operations": {"responses": RSP}}),
+    ("#streamed_operation.errors", {"operations": {"responses": {**RSP, "errors": {"message": "msg"}}}},
+     {"operations": {"responses": RSP}}),
+    ("#streamed_operation.overrides", {"operations": {"responses": {**RSP, "overrides": [RSP_LAYER]}}},
+     {"operations": {"responses": RSP}}),
+    ("#streamed_operation.overrides.[].match", {"operations": {"responses": {**RSP, "overrides": [RSP_LAYER]}}},
+     {"operations": {"responses": {**RSP, "overrides": [{**RSP_LAYER, "match": ["x-*"]}]}}}),
+    ("#streamed_operation.overrides.[].stream",
+     {"operations": {"responses": {**RSP, "overrides": [{"match": ["r-*"], "stream": {"path": "/r2"}}]}}},
+     {"operations": {"responses": RSP}}),
+    ("#streamed_operation.overrides.[].request",
+     {"operations": {"responses": {**RSP, "overrides": [{"match": ["r-*"], "request": {"m": "$model"}}]}}},
+     {"operations": {"responses": RSP}}),
+    ("#streamed_operation.overrides.[].errors",
+     {"operations": {"responses": {**RSP, "overrides": [{"match": ["r-*"], "errors": {"message": "msg"}}]}}},
+     {"operations": {"responses": RSP}}),
     # reasoning as content chunks, answer tools, index-less streamed calls (the thinking work of #22)
     ("#messages.reasoning_as_content", {**PASSTHROUGH, MS + "reasoning_as_content": {"template": THOUGHT}},
      PASSTHROUGH),

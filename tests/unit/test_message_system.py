@@ -13,6 +13,7 @@ import pytest
 from vllora_llm.engine.errors import MappingError
 from vllora_llm.engine.message_parts import PartRenderer
 from vllora_llm.engine.message_system import SystemLifter
+from vllora_llm.engine.messages import compile_messages
 from vllora_llm.engine.transforms import Context
 
 CONVERSATION = [("system", "s1"), ("developer", "s2"), ("user", "u1"), ("system", "s3"), ("assistant", "a1")]
@@ -37,9 +38,23 @@ def _messages() -> list[dict[str, Any]]:
     return [{"role": role, "content": text} for role, text in CONVERSATION]
 
 
+def _split(system: dict[str, Any]) -> tuple[list[dict[str, Any]], list[tuple[int, dict[str, Any]]]]:
+    """What the generated mapping lifts (as text parts) and leaves (each turn's index in the request and its
+    message), read from a spec whose turns carry their role, text and request path."""
+    spec = {"mode": "template", "system": {**system, "format": "parts"} if system else {}, "to": "turns",
+            "roles": {r: r for r, _ in CONVERSATION}, "turn": {"role": "$role", "parts": "$parts"},
+            "parts": {"text": {"type": "text", "text": "$text"}}}
+    body: dict[str, Any] = {}
+    compile_messages(spec, "acme")(_messages(), body, Context("acme"))
+    texts = [text for _, text in CONVERSATION]
+    rest = [(texts.index(turn["parts"][0]["text"]), {"role": turn["role"], "content": turn["parts"][0]["text"]})
+            for turn in body["turns"]]
+    return list(body.get("system") or []), rest
+
+
 @pytest.mark.parametrize(("take", "later", "lifted", "rest"), ROWS, ids=[f"{r[0]}-{r[1]}" for r in ROWS])
 def test_what_is_lifted_and_what_is_left(take: str, later: str, lifted: list[str], rest: list[tuple[str, str]]) -> None:
-    parts, others = _lifter({"to": "system", "take": take, "later": later}).split(_messages())
+    parts, others = _split({"to": "system", "take": take, "later": later})
     assert [part["text"] for part in parts] == lifted
     assert [(message["role"], message["content"]) for _, message in others] == rest
     texts = [text for _, text in CONVERSATION]
@@ -48,11 +63,11 @@ def test_what_is_lifted_and_what_is_left(take: str, later: str, lifted: list[str
 
 def test_a_later_system_message_is_an_error_naming_it_by_default() -> None:
     with pytest.raises(MappingError, match=r"messages\[3\]: a system message after the conversation started"):
-        _lifter({"to": "system"}).split(_messages())
+        _split({"to": "system"})
 
 
 def test_without_a_target_nothing_is_lifted() -> None:
-    parts, others = _lifter({}).split(_messages())
+    parts, others = _split({})
     assert parts == [] and [m for _, m in others] == _messages()
 
 
@@ -64,7 +79,7 @@ def test_without_a_target_nothing_is_lifted() -> None:
 ])
 def test_the_lifted_value_has_the_declared_format(system: dict[str, Any], value: Any) -> None:
     lifter = _lifter({"to": "system", "later": "keep", **system})
-    parts, _ = lifter.split(_messages())
+    parts = [{"type": "text", "text": "s1"}, {"type": "text", "text": "s2"}]
     body: dict[str, Any] = {}
     lifter.put(parts, body, Context("acme"))
     assert body == {"system": value}

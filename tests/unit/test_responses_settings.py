@@ -45,12 +45,25 @@ FATES: dict[str, tuple[dict[str, Any], str]] = {
     "stream": ({"stream": True}, "library"),  # `create` or `create_stream` decides, as for chat
     "metadata": ({"metadata": {"k": "v"}}, "echo"),  # OpenAI keeps it with the response; no model sees it
     "truncation": ({"truncation": "auto"}, "policy"),
+    # fields only a natively served Responses endpoint takes (CreateResponse.NATIVE_ONLY)
+    "background": ({"background": True}, "policy"),
+    "conversation": ({"conversation": "conv_1"}, "policy"),
+    "max_tool_calls": ({"max_tool_calls": 2}, "policy"),
+    "prompt": ({"prompt": {"id": "pmpt_1"}}, "policy"),
+    "prompt_cache_key": ({"prompt_cache_key": "k"}, "policy"),
+    "prompt_cache_retention": ({"prompt_cache_retention": "24h"}, "policy"),
+    "safety_identifier": ({"safety_identifier": "s"}, "policy"),
+    "service_tier": ({"service_tier": "flex"}, "policy"),
+    "stream_options": ({"stream_options": {"include_obfuscation": False}}, "policy"),
+    "top_logprobs": ({"top_logprobs": 2}, "policy"),
+    "extra_body": ({"extra_body": {"x": 1}}, "policy"),
 }
 UNSENT = [  # the settings judged by the policy, one request each
     ({"truncation": "auto"}, "truncation"),
     ({"reasoning": {"summary": "detailed"}}, "reasoning.summary"),
     ({"reasoning": {"effort": "low", "summary": "concise"}}, "reasoning.summary"),
     ({"text": {"verbosity": "low"}}, "text.verbosity"),
+    *((fragment, field) for field, (fragment, fate) in FATES.items() if fate == "policy" and field != "truncation"),
 ]
 
 

@@ -40,7 +40,7 @@ def test_items_become_one_assistant_turn_and_tool_results() -> None:
         {"role": "user", "content": [{"type": "text", "text": "hi"},
                                      {"type": "image_url", "image_url": {"url": "https://x.test/a.png",
                                                                          "detail": "low"}}]},
-        {"role": "assistant", "content": "Let me check.", "reasoning_details": [
+        {"role": "assistant", "content": "Let me check.", "reasoning": "think", "reasoning_details": [
             {"text": "think", "signature": "sig"}],  # type "thinking" is the default, omitted
          "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}},
                         {"id": "call_2", "type": "function", "function": {"name": "g", "arguments": "{}"}}]},

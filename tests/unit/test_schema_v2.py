@@ -86,6 +86,11 @@ def derive(v1: dict[str, Any]) -> dict[str, Any]:
         op_layer["properties"][key] = {"anyOf": [{"$ref": f"#/$defs/{target}_layer"}, NULL]}
     op_layer["properties"]["fan_out"] = {"anyOf": [_nullable(defs["operation"]["properties"]["fan_out"]), NULL]}
     op_layer["description"] = description
+    streamed_layer = defs["streamed_operation"]["properties"]["overrides"]["items"]   # (the Responses operation)
+    for key, target in (("endpoint", "op_endpoint"), ("stream", "op_endpoint"), ("policy", "policy"),
+                        ("params", "params"), ("errors", "errors")):
+        streamed_layer["properties"][key] = {"anyOf": [{"$ref": f"#/$defs/{target}_layer"}, NULL]}
+    streamed_layer["description"] = description
     return v2
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "quoted_phrases",
     "split_fragments",
     "split_pieces",
+    "thinking_text",
     "tools_to_call",
 ]
 
@@ -130,6 +131,14 @@ def generate(
         text = "".join(split_pieces(text)[:limit])
         finish = "length"
     return Reply(text, (), finish, count_words(text))
+
+
+def thinking_text(conversation: Conversation) -> str:
+    """What the server "thinks" before a reply, when the request turns thinking on (the same in every wire
+    format, so tests can tell which turn a reasoning text came from)."""
+    if conversation.tool_result is not None:
+        return f"The tool answered: {conversation.tool_result}. I can reply now."
+    return f"The user said: {conversation.last_user_text or 'nothing'}. I will answer briefly."
 
 
 def _answer_text(conversation: Conversation, choice: int, n: int) -> str:

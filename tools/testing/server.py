@@ -22,6 +22,7 @@ from vllora_llm.tools.testing import (
     wire_gemini,
     wire_openai,
     wire_operations,
+    wire_responses,
 )
 from vllora_llm.tools.testing.faults import FaultQueue
 from vllora_llm.tools.testing.state import STATE, RecordedRequest, ServerState
@@ -33,10 +34,13 @@ WIRE_FORMATS: tuple[Callable[[web.Application], None], ...] = (
     wire_gemini.register,
     wire_operations.register,  # embeddings and images, in each of those formats
     gemini_caches.register,  # Gemini's cachedContents
+    wire_responses.register,  # OpenAI's Responses API
 )
 
 BASE_PATHS: dict[str, str] = {"openai": "/v1", "anthropic": "", "bedrock": "", "gemini": ""}
 """Provider spec name → the base-URL path the official SDK convention expects for that provider here."""
+COMPATIBLE_BASE_PATHS: dict[str, str] = {"deepseek": "/v1"}
+"""Specs that speak one of those wire formats (DeepSeek's thinking mode is served on the OpenAI route)."""
 
 
 def create_app(*, faults: FaultQueue | None = None) -> web.Application:
@@ -85,7 +89,7 @@ class LocalProviderServer:
     def base_url_for(self, provider: str) -> str:
         """The `base_url=` to give `VlloraLLMClient.from_provider(provider, ...)` to talk to this server."""
         try:
-            return self.url + BASE_PATHS[provider]
+            return self.url + {**BASE_PATHS, **COMPATIBLE_BASE_PATHS}[provider]
         except KeyError:
             raise LookupError(f"the local provider server does not speak {provider!r} yet") from None
 
@@ -165,6 +169,7 @@ def run_server(host: str = "127.0.0.1", port: int = 8765) -> None:
         async with LocalProviderServer(host, port) as server:
             print(f"vllora-llm local provider server listening on {server.url}", flush=True)
             print(f"  OpenAI chat completions: {server.openai_base_url}/chat/completions", flush=True)
+            print(f"  OpenAI Responses API: {server.openai_base_url}/responses (plain and streamed)", flush=True)
             print(f"  Anthropic messages: {server.base_url_for('anthropic')}/v1/messages", flush=True)
             print(f"  Bedrock Converse: {server.base_url_for('bedrock')}/model/<model>/converse", flush=True)
             print(f"  Gemini: {server.base_url_for('gemini')}/v1beta/models/<model>:generateContent (or /v1/...)",

@@ -39,6 +39,8 @@ class ServerState:
     faults: FaultQueue = field(default_factory=FaultQueue)
     requests: list[RecordedRequest] = field(default_factory=list)
     disconnects: int = 0
+    responses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Stored Responses conversations by response id (input and output items), for `previous_response_id`."""
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     _sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _connection_ids: WeakKeyDictionary[Any, int] = field(default_factory=WeakKeyDictionary)
@@ -74,6 +76,7 @@ class ServerState:
     def reset(self) -> None:
         self.faults.clear()
         self.requests.clear()
+        self.responses.clear()
         self.disconnects = 0
 
 

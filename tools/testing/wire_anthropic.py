@@ -7,8 +7,9 @@ with a `signature`), and streams of typed SSE events (`message_start`, `content_
 `message_delta`, `message_stop`, `ping`).
 
 Thinking is checked the way the API checks it: a thinking block sent back must carry the signature this
-server gave it (byte for byte), and with thinking on, a final assistant turn holding `tool_use` must start
-with its thinking block. So a client that round-trips thinking here round-trips it there.
+server gave it (byte for byte), a `redacted_thinking` block its `data`, and with thinking on, a final assistant
+turn holding `tool_use` must start with its thinking block. So a client that round-trips thinking here
+round-trips it there. The documented test prompt (`REDACTED_TRIGGER`) gets a `redacted_thinking` block.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from vllora_llm.tools.testing.replies import (
     prompt_tokens,
     split_fragments,
     split_pieces,
+    thinking_text,
 )
 from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
 
@@ -79,6 +81,27 @@ def signature_for(thinking: str) -> str:
     """The signature this server gives a thinking text (the real API's is opaque; ours is checkable)."""
     digest = hashlib.sha256(b"vllora-local-thinking\x00" + thinking.encode()).digest()
     return base64.b64encode(digest).decode()
+
+
+REDACTED_TRIGGER = (
+    "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB"
+)
+"""The test prompt Anthropic documents for redacted thinking (extended-thinking guide): a last user message
+holding it gets a `redacted_thinking` block (Bedrock: `reasoningContent.redactedContent`) instead of thinking."""
+
+
+def redacted_for(thinking: str) -> str:
+    """The opaque `data` of a redacted thinking block: here the signed text, so a copy sent back is checkable."""
+    return base64.b64encode(json.dumps([thinking, signature_for(thinking)]).encode()).decode()
+
+
+def redacted_ok(data: Any) -> bool:
+    """Whether `data` is a redacted block this server made, unmodified."""
+    try:
+        text, signature = json.loads(base64.b64decode(str(data), validate=True))
+    except (ValueError, TypeError):
+        return False
+    return isinstance(text, str) and signature == signature_for(text)
 
 
 async def messages(call: Call) -> JsonReply | StreamReply:
@@ -162,6 +185,8 @@ def _check_block(block: Any, where: str) -> None:
         text, signature = block.get("thinking"), block.get("signature")
         if not isinstance(text, str) or not isinstance(signature, str) or signature != signature_for(text):
             raise _invalid(f"{where}: Invalid `signature` in `thinking` block")
+    if block["type"] == "redacted_thinking" and not redacted_ok(block.get("data")):
+        raise _invalid(f"{where}: Invalid `data` in `redacted_thinking` block")
     if block["type"] == "tool_use" and not isinstance(block.get("input"), dict):
         raise _invalid(f"{where}.input: Input should be a valid dictionary")
 
@@ -254,17 +279,16 @@ def _output_format(body: dict[str, Any]) -> OutputFormat | None:
 
 
 def _thinking_text(body: dict[str, Any], conversation: Conversation) -> str | None:
-    if not _thinking_on(body):
-        return None
-    if conversation.tool_result is not None:
-        return f"The tool answered: {conversation.tool_result}. I can reply now."
-    return f"The user said: {conversation.last_user_text or 'nothing'}. I will answer briefly."
+    return thinking_text(conversation) if _thinking_on(body) else None
 
 
 def _blocks(reply: Reply, thinking: str | None) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     if thinking is not None:
-        blocks.append({"type": "thinking", "thinking": thinking, "signature": signature_for(thinking)})
+        if REDACTED_TRIGGER in thinking:
+            blocks.append({"type": "redacted_thinking", "data": redacted_for(thinking)})
+        else:
+            blocks.append({"type": "thinking", "thinking": thinking, "signature": signature_for(thinking)})
     if reply.text is not None:
         blocks.append({"type": "text", "text": reply.text})
     blocks.extend(
@@ -302,6 +326,8 @@ def _stream_events(message: dict[str, Any], big_event_bytes: int | None) -> tupl
             start: dict[str, Any] = {"type": "thinking", "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": p} for p in split_pieces(block["thinking"])]
             deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        elif kind == "redacted_thinking":  # whole, in its start event: no deltas
+            start, deltas = block, []
         elif kind == "text":
             start = {"type": "text", "text": ""}
             deltas = [{"type": "text_delta", "text": p} for p in split_pieces(block["text"])]

@@ -11,6 +11,17 @@ Requests are checked the way Bedrock checks them: roles alternate and start with
 content, a history with `toolUse` / `toolResult` blocks needs a `toolConfig`, and the `Authorization` header
 is either a bearer API key or has the shape of a SigV4 signature for service `bedrock` (the signature itself
 cannot be verified without the secret key, which only the client has).
+
+Thinking (Claude through `additionalModelRequestFields.thinking`, `type` enabled or adaptive) is answered and
+checked as Bedrock does. Facts used (AWS API reference, ReasoningContentBlock / ReasoningTextBlock; the
+`ValidationException` texts quoted in langchain-aws#844, pydantic-ai#2453, aws-samples/bedrock-engineer#43):
+the reply starts with `reasoningContent: {reasoningText: {text, signature}}`; a stream sends it as
+`contentBlockDelta` events with `delta.reasoningContent.text` pieces, then one `delta.reasoningContent.signature`;
+a reasoning block sent back must keep its text and signature unmodified, and with thinking on, the final
+assistant turn holding `toolUse` must start with its reasoning block ("The model returned the following errors:
+messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. ..."), else 400.
+The signature is the Anthropic wire format's (`wire_anthropic.signature_for`), checkable here; Anthropic's
+redacted-thinking test prompt gets `reasoningContent.redactedContent` (base64), which must come back unmodified.
 """
 
 from __future__ import annotations
@@ -27,12 +38,15 @@ from vllora_llm.tools.testing.replies import (
     OutputFormat,
     Reply,
     ToolSpec,
+    count_words,
     generate,
     prompt_tokens,
     split_fragments,
     split_pieces,
+    thinking_text,
 )
 from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route
+from vllora_llm.tools.testing.wire_anthropic import REDACTED_TRIGGER, redacted_for, redacted_ok, signature_for
 
 SIGNING_NAME = "bedrock"
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
@@ -97,28 +111,36 @@ def register(app: web.Application) -> None:
 
 
 async def converse(call: Call) -> JsonReply:
-    conversation = _checked(call)
+    conversation, thinking = _checked(call)
     reply = generate(conversation, call_id=f"tooluse_local_{call.sequence}")
     return JsonReply({
-        "output": {"message": {"role": "assistant", "content": _blocks(reply)}},
+        "output": {"message": {"role": "assistant", "content": _blocks(reply, thinking)}},
         "stopReason": STOP_REASONS[reply.finish_reason],
-        "usage": _usage(conversation, reply),
+        "usage": _usage(conversation, reply, thinking),
         "metrics": {"latencyMs": 1},
     })
 
 
 async def converse_stream(call: Call) -> StreamReply:
-    conversation = _checked(call)
+    conversation, thinking = _checked(call)
     reply = generate(conversation, call_id=f"tooluse_local_{call.sequence}")
     events = [frame("messageStart", {"role": "assistant"})]
     index = 0
+    if thinking is not None:
+        deltas = [{"reasoningContent": {"text": p}} for p in split_pieces(thinking)]
+        deltas.append({"reasoningContent": {"signature": signature_for(thinking)}})
+        if REDACTED_TRIGGER in thinking:
+            deltas = [{"reasoningContent": {"redactedContent": redacted_for(thinking)}}]
+        events += [frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": d}) for d in deltas]
+        events.append(frame("contentBlockStop", {"contentBlockIndex": 0}))
+        index = 1
     if reply.text is not None:
         pieces = split_pieces(reply.text) or [""]
         if call.fault.big_event_bytes is not None:
             pieces.insert(0, "x" * call.fault.big_event_bytes)
-        events += [frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": p}}) for p in pieces]
-        events.append(frame("contentBlockStop", {"contentBlockIndex": 0}))
-        index = 1
+        events += [frame("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": p}}) for p in pieces]
+        events.append(frame("contentBlockStop", {"contentBlockIndex": index}))
+        index += 1
     for tool in reply.tool_calls:
         start = {"toolUse": {"toolUseId": tool.id, "name": tool.name}}
         events.append(frame("contentBlockStart", {"contentBlockIndex": index, "start": start}))
@@ -129,7 +151,7 @@ async def converse_stream(call: Call) -> StreamReply:
         events.append(frame("contentBlockStop", {"contentBlockIndex": index}))
         index += 1
     done = frame("messageStop", {"stopReason": STOP_REASONS[reply.finish_reason]}) + frame(
-        "metadata", {"usage": _usage(conversation, reply), "metrics": {"latencyMs": 1}}
+        "metadata", {"usage": _usage(conversation, reply, thinking), "metrics": {"latencyMs": 1}}
     )
     return StreamReply(events, done)
 
@@ -137,14 +159,61 @@ async def converse_stream(call: Call) -> StreamReply:
 # ---- checks ------------------------------------------------------------------------------------------------
 
 
-def _checked(call: Call) -> Conversation:
+def _checked(call: Call) -> tuple[Conversation, str | None]:
+    """The conversation, and the reply's thinking text when the request turns thinking on."""
     _check_auth(call.headers)
     body = call.json
     if not isinstance(body, dict):
         raise wire_error(400, "Malformed input request, please reformat your input and try again.",
                          "SerializationException")
     _check_messages(body)
-    return _conversation(body)
+    _check_reasoning(body)
+    conversation = _conversation(body)
+    return conversation, thinking_text(conversation) if _thinking_on(body) else None
+
+
+def _thinking_on(body: dict[str, Any]) -> bool:
+    fields = body.get("additionalModelRequestFields")
+    thinking = fields.get("thinking") if isinstance(fields, dict) else None
+    return isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+
+
+def _model_error(message: str) -> WireError:
+    return wire_error(400, f"The model returned the following errors: {message}")
+
+
+def _check_reasoning(body: dict[str, Any]) -> None:
+    """Reasoning blocks sent back keep their signature; with thinking on, the final assistant turn that calls
+    tools starts with one (Claude's rule, which Bedrock reports as the model's error)."""
+    messages = body["messages"]
+    for i, message in enumerate(messages):
+        for j, block in enumerate(message["content"]):
+            reasoning = block.get("reasoningContent") if isinstance(block, dict) else None
+            text_block = reasoning.get("reasoningText") if isinstance(reasoning, dict) else None
+            if isinstance(text_block, dict):
+                text, signature = text_block.get("text"), text_block.get("signature")
+                if not isinstance(text, str) or signature != signature_for(text):
+                    raise _model_error(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
+            if isinstance(reasoning, dict) and "redactedContent" in reasoning and not redacted_ok(
+                    reasoning["redactedContent"]):
+                raise _model_error(f"messages.{i}.content.{j}: Invalid `data` in `redacted_thinking` block")
+    if not _thinking_on(body):
+        return
+    last = next((i for i in range(len(messages) - 1, -1, -1) if messages[i]["role"] == "assistant"), None)
+    if last is None:
+        return
+    content = messages[last]["content"]
+    if not any(isinstance(b, dict) and "toolUse" in b for b in content):
+        return
+    first = content[0]
+    if not (isinstance(first, dict) and "reasoningContent" in first):
+        found = "tool_use" if isinstance(first, dict) and "toolUse" in first else "text"
+        raise _model_error(
+            f"messages.{last}.content.0.type: Expected `thinking` or `redacted_thinking`, but found `{found}`. "
+            "When `thinking` is enabled, a final `assistant` message must start with a thinking block "
+            "(preceeding the lastmost set of `tool_use` and `tool_result` blocks). We recommend you include "
+            "thinking blocks from previous turns. To avoid this requirement, disable `thinking`."
+        )
 
 
 def _check_auth(headers: dict[str, str]) -> None:
@@ -270,15 +339,21 @@ def _output_format(config: Any) -> OutputFormat | None:
     return OutputFormat("json_schema", schema)
 
 
-def _blocks(reply: Reply) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [{"text": reply.text}] if reply.text is not None else []
+def _blocks(reply: Reply, thinking: str | None = None) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if thinking is not None and REDACTED_TRIGGER in thinking:
+        blocks.append({"reasoningContent": {"redactedContent": redacted_for(thinking)}})
+    elif thinking is not None:
+        blocks.append({"reasoningContent": {"reasoningText": {"text": thinking, "signature": signature_for(thinking)}}})
+    if reply.text is not None:
+        blocks.append({"text": reply.text})
     blocks += [
         {"toolUse": {"toolUseId": c.id, "name": c.name, "input": json.loads(c.arguments)}} for c in reply.tool_calls
     ]
     return blocks
 
 
-def _usage(conversation: Conversation, reply: Reply) -> dict[str, int]:
+def _usage(conversation: Conversation, reply: Reply, thinking: str | None = None) -> dict[str, int]:
     prompt = prompt_tokens(conversation)
-    return {"inputTokens": prompt, "outputTokens": reply.completion_tokens,
-            "totalTokens": prompt + reply.completion_tokens}
+    output = reply.completion_tokens + (count_words(thinking) if thinking else 0)
+    return {"inputTokens": prompt, "outputTokens": output, "totalTokens": prompt + output}

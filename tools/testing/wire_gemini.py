@@ -7,10 +7,20 @@ as the real API does; without `alt=sse`: one JSON array of them. Shapes follow t
 finishReason, index}]` (n = `candidateCount`), `functionCall` parts with object `args`, `usageMetadata`, and
 `{"error": {code, message, status}}` errors (a 429 carries `google.rpc.RetryInfo`).
 
-Thought signatures are checked the way Gemini 3 checks them: every function call this server makes carries a
-`thoughtSignature`, and for a `gemini-3*` model a `functionCall` sent back in the history must carry it
-byte for byte (or the documented `skip_thought_signature_validator` sentinel), else a 400. So a client that
-round-trips signatures here round-trips them there.
+Thought signatures are checked the way Gemini 3 checks them: the first function call of each answer (a step:
+parallel calls share one) carries a `thoughtSignature`, and for a `gemini-3*` model the first `functionCall` of
+each step of the current turn (since the last user message that is not only function responses) sent back
+must carry it byte for byte (or the documented `skip_thought_signature_validator` sentinel), else a 400. A
+Gemini 3 answer without calls carries its signature on its last part (not validated when it comes back). So a
+client that round-trips signatures here round-trips them there.
+
+Thinking: with `generationConfig.thinkingConfig.includeThoughts: true` the answer starts with a thought summary,
+a text part marked `thought: true` (streamed as its own events, before the rest), and `usageMetadata` counts it
+in `thoughtsTokenCount` (outside `candidatesTokenCount`). Facts used (ai.google.dev thinking and
+thought-signature guides; python-genai `Part.thought` / `Part.thought_signature`; the 400 text quoted in public
+bug reports): the signature rides on the `functionCall` part; thought parts sent back are accepted and not
+read as the user's words; on Gemini 3 a `functionCall` part sent back without its signature is a 400 "Function
+call ... is missing a `thought_signature`".
 """
 
 from __future__ import annotations
@@ -28,9 +38,11 @@ from vllora_llm.tools.testing.replies import (
     OutputFormat,
     Reply,
     ToolSpec,
+    count_words,
     generate,
     prompt_tokens,
     split_pieces,
+    thinking_text,
 )
 from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
 
@@ -118,11 +130,15 @@ def _answer(call: Call, *, stream: bool) -> JsonReply | StreamReply:
     replies = [generate(conversation, choice=i, n=n, call_id=f"call_local_{call.sequence}_{i}") for i in range(n)]
     head = {"modelVersion": model, "responseId": f"local-{call.sequence}"}
     prompt = prompt_tokens(conversation)
+    thinking = config.get("thinkingConfig")
+    thought = thinking_text(conversation) if isinstance(thinking, dict) and True in (
+        thinking.get("includeThoughts"), thinking.get("include_thoughts")) else None  # google-genai: snake_case
     if not stream:
-        return JsonReply({"candidates": [_candidate(i, _parts(r), FINISH[r.finish_reason]) for i, r in
-                                         enumerate(replies)],
-                          "usageMetadata": _usage(prompt, replies, cached=cached), **head})
-    events = _stream_events(head, prompt, replies, cached)
+        signed = model.startswith("gemini-3")
+        return JsonReply({"candidates": [_candidate(i, _thought_parts(thought) + _parts(r, signed),
+                                                    FINISH[r.finish_reason]) for i, r in enumerate(replies)],
+                          "usageMetadata": _usage(prompt, replies, cached=cached, thought=thought), **head})
+    events = _stream_events(head, prompt, replies, cached, thought, signed=model.startswith("gemini-3"))
     if call.recorded.query.get("alt") != "sse":  # without alt=sse the API streams one JSON array
         return JsonReply(events)
     return StreamReply([b"data: " + json_bytes(event) + b"\r\n\r\n" for event in events])
@@ -144,18 +160,34 @@ def _checked_body(body: Any, model: str) -> dict[str, Any]:
     n = config.get("candidateCount")
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_CANDIDATES):
         raise _invalid(f"* GenerateContentRequest.generation_config.candidate_count: must be 1 to {MAX_CANDIDATES}")
+    turn = _current_turn(contents)
     for i, content in enumerate(contents):
         if not isinstance(content, dict) or content.get("role") not in ("user", "model"):
             raise _invalid(f"* GenerateContentRequest.contents[{i}].role: must be user or model")
         parts = content.get("parts")
         if not isinstance(parts, list) or not parts:
             raise _invalid(f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.")
+        first_call = True  # a step's parallel calls: only the first carries the signature
         for j, part in enumerate(parts):
-            _check_part(part, model, f"contents[{i}].parts[{j}]", i + 1)
+            checked = model.startswith("gemini-3") and i >= turn
+            _check_part(part, f"contents[{i}].parts[{j}]", i + 1, checked=checked, required=first_call)
+            first_call = first_call and not (isinstance(part, dict) and "functionCall" in part)
     return body
 
 
-def _check_part(part: Any, model: str, where: str, block: int) -> None:
+def _current_turn(contents: list[Any]) -> int:
+    """Where the current turn starts: the last user content that is not only function responses. Gemini 3
+    validates the signatures of this turn's steps only."""
+    for i in range(len(contents) - 1, -1, -1):
+        content = contents[i]
+        parts = content.get("parts") if isinstance(content, dict) else None
+        if content.get("role") == "user" and isinstance(parts, list) and any(
+                isinstance(p, dict) and "functionResponse" not in p for p in parts):
+            return i
+    return 0
+
+
+def _check_part(part: Any, where: str, block: int, *, checked: bool, required: bool) -> None:
     if not isinstance(part, dict):
         raise _invalid(f"* GenerateContentRequest.{where}: must be an object")
     function_call = part.get("functionCall")
@@ -163,9 +195,8 @@ def _check_part(part: Any, model: str, where: str, block: int) -> None:
         if not isinstance(function_call.get("args", {}), dict):
             raise _invalid(f"* GenerateContentRequest.{where}.function_call.args: must be an object")
         signature = part.get("thoughtSignature")
-        if model.startswith("gemini-3") and signature != SKIP_SIGNATURE and signature != signature_for(
-            str(function_call.get("name")), function_call.get("args") or {}
-        ):
+        if checked and (required or signature is not None) and signature != SKIP_SIGNATURE and signature != \
+                signature_for(str(function_call.get("name")), function_call.get("args") or {}):
             raise _invalid(
                 f"Unable to submit request because function call `{function_call.get('name')}` in the {block}. "
                 "content block is missing a `thought_signature`."
@@ -175,8 +206,10 @@ def _check_part(part: Any, model: str, where: str, block: int) -> None:
         raise _invalid(f"* GenerateContentRequest.{where}.function_response.response: must be an object")
 
 
-check_part = _check_part
-"""(Also what a cache's contents are checked with: `gemini_caches`.)"""
+def check_part(part: Any, model: str, where: str, block: int) -> None:
+    """What a cache's contents are checked with (`gemini_caches`): a part's shape, and a signature it carries.
+    Whether one is missing depends on the turn, so it is checked when the cache is used, on the whole history."""
+    _check_part(part, where, block, checked=model.startswith("gemini-3"), required=False)
 
 
 def _lower_types(schema: Any, depth: int = 0) -> Any:
@@ -276,15 +309,26 @@ def _output_format(config: dict[str, Any]) -> OutputFormat | None:
     return OutputFormat("json_object")
 
 
-def _parts(reply: Reply) -> list[dict[str, Any]]:
+def _thought_parts(thought: str | None) -> list[dict[str, Any]]:
+    return [] if thought is None else [{"text": thought, "thought": True}]
+
+
+def _parts(reply: Reply, signed_text: bool = False) -> list[dict[str, Any]]:
+    """A reply's parts: parallel calls with the signature on the first; text, signed when `signed_text`
+    (Gemini 3 signs every answer: a reply without calls has it on its last part)."""
     if reply.tool_calls:
         parts = []
-        for call in reply.tool_calls:
+        for k, call in enumerate(reply.tool_calls):
             args = json.loads(call.arguments)
-            parts.append({"functionCall": {"name": call.name, "args": args},
-                          "thoughtSignature": signature_for(call.name, args)})
+            part: dict[str, Any] = {"functionCall": {"name": call.name, "args": args}}
+            if k == 0:
+                part["thoughtSignature"] = signature_for(call.name, args)
+            parts.append(part)
         return parts
-    return [{"text": reply.text or ""}]
+    text: dict[str, Any] = {"text": reply.text or ""}
+    if signed_text:
+        text["thoughtSignature"] = signature_for("", reply.text or "")
+    return [text]
 
 
 def _candidate(index: int, parts: list[dict[str, Any]], finish: str | None = None) -> dict[str, Any]:
@@ -294,31 +338,45 @@ def _candidate(index: int, parts: list[dict[str, Any]], finish: str | None = Non
     return candidate
 
 
-def _usage(prompt: int, replies: list[Reply], done: bool = True, cached: int = 0) -> dict[str, Any]:
+def _usage(
+    prompt: int, replies: list[Reply], done: bool = True, cached: int = 0, thought: str | None = None
+) -> dict[str, Any]:
     out = sum(reply.completion_tokens for reply in replies) if done else 0
-    usage: dict[str, Any] = {"promptTokenCount": prompt, "totalTokenCount": prompt + out}
+    thoughts = count_words(thought) * len(replies) if done and thought else 0
+    usage: dict[str, Any] = {"promptTokenCount": prompt, "totalTokenCount": prompt + out + thoughts}
     if cached:  # (included in promptTokenCount, as the API counts it)
         usage["cachedContentTokenCount"] = cached
     if done:
         usage["candidatesTokenCount"] = out
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
     return usage
 
 
-def _stream_events(head: dict[str, Any], prompt: int, replies: list[Reply], cached: int = 0) -> list[dict[str, Any]]:
-    """Text in word-ish pieces, all candidates side by side; a call arrives whole; the last event holds the
-    finish reasons (after an empty text part, as the recordings show) and the final usage."""
+def _stream_events(
+    head: dict[str, Any], prompt: int, replies: list[Reply], cached: int = 0, thought: str | None = None, *,
+    signed: bool = False,
+) -> list[dict[str, Any]]:
+    """Thoughts first, then text in word-ish pieces, all candidates side by side; a call arrives whole; the
+    last event holds the finish reasons (after an empty text part, as the recordings show, which carries a
+    text answer's signature when `signed`) and the final usage."""
+    thinking = [[{"text": piece, "thought": True}] for piece in split_pieces(thought)] if thought else []
     per_candidate: list[list[list[dict[str, Any]]]] = []
     for reply in replies:
         if reply.tool_calls:
-            per_candidate.append([_parts(reply)])
+            per_candidate.append([*thinking, _parts(reply)])
         else:
-            per_candidate.append([[{"text": piece}] for piece in split_pieces(reply.text or "")] or [[{"text": ""}]])
+            text = [[{"text": piece}] for piece in split_pieces(reply.text or "")] or [[{"text": ""}]]
+            per_candidate.append([*thinking, *text])
     steps = max(len(pieces) for pieces in per_candidate)
     events = []
     for step in range(steps):
         candidates = [_candidate(i, pieces[step]) for i, pieces in enumerate(per_candidate) if step < len(pieces)]
         events.append({"candidates": candidates, "usageMetadata": _usage(prompt, replies, False, cached), **head})
-    last = [_candidate(i, [{"text": ""}], FINISH[r.finish_reason]) for i, r in enumerate(replies)]
-    events.append({"candidates": last, "usageMetadata": _usage(prompt, replies, cached=cached), **head})
+    last = [_candidate(i, [{"text": ""} if r.tool_calls or not signed else {
+        "text": "", "thoughtSignature": signature_for("", r.text or "")}], FINISH[r.finish_reason])
+        for i, r in enumerate(replies)]
+    events.append({"candidates": last, "usageMetadata": _usage(prompt, replies, cached=cached, thought=thought),
+                   **head})
     return events
 

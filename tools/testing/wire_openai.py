@@ -3,6 +3,15 @@
 Shapes follow the real API as recorded in `tests/recordings/openai/` (error JSON, chunk fields, tool-call
 deltas that carry `index` + `id` + name first and argument fragments after, `usage: null` on every chunk when
 `stream_options.include_usage` asks for a final usage-only chunk), so a client that works here works there.
+
+DeepSeek's thinking mode, on the same route (DeepSeek is OpenAI-compatible): a request with `thinking: {type:
+enabled}`, or for `deepseek-reasoner` (which always thinks) unless `thinking.type` is `disabled`, gets
+`reasoning_content` beside `content` (streamed as `delta.reasoning_content` before the content) and
+`completion_tokens_details.reasoning_tokens`. Facts used (api-docs.deepseek.com guides/thinking_mode, and the
+400 texts quoted in public bug reports, e.g. anomalyco/opencode#9397, #24722): in thinking mode the
+`reasoning_content` of every assistant turn that made tool calls must be passed back in all later requests,
+else 400 invalid_request_error "Missing `reasoning_content` field in the assistant message at message index N";
+on turns without tool calls it is ignored.
 """
 
 from __future__ import annotations
@@ -17,10 +26,12 @@ from vllora_llm.tools.testing.replies import (
     OutputFormat,
     Reply,
     ToolSpec,
+    count_words,
     generate,
     prompt_tokens,
     split_fragments,
     split_pieces,
+    thinking_text,
 )
 from vllora_llm.tools.testing.responder import Call, JsonReply, StreamReply, Wire, WireError, add_route, json_bytes
 
@@ -78,8 +89,13 @@ async def deployment_chat_completions(call: Call) -> JsonReply | StreamReply:
     return await _reply(call)
 
 
+def is_bearer(authorization: str) -> bool:
+    """Whether an `Authorization` header value is `Bearer <key>`."""
+    return _BEARER.fullmatch(authorization.strip()) is not None
+
+
 async def chat_completions(call: Call) -> JsonReply | StreamReply:
-    if not _BEARER.fullmatch(call.headers.get("authorization", "").strip()):
+    if not is_bearer(call.headers.get("authorization", "")):
         raise WireError(
             401,
             "You didn't provide an API key. You need to provide your API key in an Authorization header "
@@ -92,24 +108,30 @@ async def chat_completions(call: Call) -> JsonReply | StreamReply:
 async def _reply(call: Call) -> JsonReply | StreamReply:
     body = _checked_body(call.json)
     conversation = _conversation(body)
+    thinking = _thinking_mode(body)
+    if thinking:
+        _check_reasoning_passed_back(body["messages"])
+    reasoning = thinking_text(conversation) if thinking else None
     n = body.get("n") or 1
     replies = [
         generate(conversation, choice=i, n=n, call_id=f"call_local_{call.sequence}_{i}") for i in range(n)
     ]
     prompt = prompt_tokens(conversation)
-    completion = sum(reply.completion_tokens for reply in replies)
+    reasoning_tokens = count_words(reasoning) * n if reasoning else 0
+    completion = sum(reply.completion_tokens for reply in replies) + reasoning_tokens
     usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
     }
     head = {"id": f"chatcmpl-local-{call.sequence}", "created": CREATED, "model": body["model"]}
     if body.get("stream") is True:
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        events = _stream_events(head, replies, usage if include_usage else None, call.fault.big_event_bytes)
+        events = _stream_events(head, replies, usage if include_usage else None, call.fault.big_event_bytes,
+                                reasoning)
         return StreamReply(events, DONE)
     return JsonReply(
         {
@@ -117,7 +139,7 @@ async def _reply(call: Call) -> JsonReply | StreamReply:
             "object": "chat.completion",
             "created": CREATED,
             "model": head["model"],
-            "choices": [_choice(i, reply) for i, reply in enumerate(replies)],
+            "choices": [_choice(i, reply, reasoning) for i, reply in enumerate(replies)],
             "usage": usage,
             "system_fingerprint": SYSTEM_FINGERPRINT,
         }
@@ -137,6 +159,26 @@ def _checked_body(body: Any) -> dict[str, Any]:
             400, f"{n!r} is not a valid value for 'n': expected an integer from 1 to 128.", param="n"
         )
     return body
+
+
+def _thinking_mode(body: dict[str, Any]) -> bool:
+    """DeepSeek's thinking mode: asked for with `thinking: {type: enabled}`; `deepseek-reasoner` always thinks."""
+    thinking = body.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    return kind == "enabled" or (str(body["model"]).startswith("deepseek-reasoner") and kind != "disabled")
+
+
+def _check_reasoning_passed_back(messages: list[Any]) -> None:
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or message.get("role") != "assistant" or not message.get("tool_calls"):
+            continue
+        if not isinstance(message.get("reasoning_content"), str):
+            raise WireError(
+                400,
+                f"Missing `reasoning_content` field in the assistant message at message index {index}. For more "
+                "information, please refer to https://api-docs.deepseek.com/guides/thinking_mode#tool-calls",
+                error_type="invalid_request_error", code="invalid_request_error",
+            )
 
 
 def _text(content: Any) -> str:
@@ -212,8 +254,10 @@ def _output_format(response_format: Any, texts: tuple[str, ...]) -> OutputFormat
                     "'text'.", param="response_format.type")
 
 
-def _choice(index: int, reply: Reply) -> dict[str, Any]:
+def _choice(index: int, reply: Reply, reasoning: str | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
     if reply.tool_calls:
         message["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -222,12 +266,18 @@ def _choice(index: int, reply: Reply) -> dict[str, Any]:
     return {"index": index, "message": message, "logprobs": None, "finish_reason": reply.finish_reason}
 
 
-def _deltas(reply: Reply) -> list[dict[str, Any]]:
-    """One choice's deltas before its finish chunk, in the order OpenAI sends them."""
+def _deltas(reply: Reply, reasoning: str | None = None) -> list[dict[str, Any]]:
+    """One choice's deltas before its finish chunk, in the order OpenAI sends them (DeepSeek's reasoning
+    first, `content: null` beside it)."""
+    thoughts: list[dict[str, Any]] = [
+        {"role": "assistant", "content": None, "reasoning_content": piece} if k == 0 else
+        {"content": None, "reasoning_content": piece}
+        for k, piece in enumerate(split_pieces(reasoning or ""))
+    ]
     if not reply.tool_calls:
         first: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
-        return [first, *({"content": piece} for piece in split_pieces(reply.text or ""))]
-    deltas: list[dict[str, Any]] = []
+        return [*thoughts, first, *({"content": piece} for piece in split_pieces(reply.text or ""))]
+    deltas: list[dict[str, Any]] = thoughts
     for index, call in enumerate(reply.tool_calls):
         start = {
             "index": index,
@@ -247,7 +297,11 @@ def _deltas(reply: Reply) -> list[dict[str, Any]]:
 
 
 def _stream_events(
-    head: dict[str, Any], replies: list[Reply], usage: dict[str, Any] | None, big_event_bytes: int | None
+    head: dict[str, Any],
+    replies: list[Reply],
+    usage: dict[str, Any] | None,
+    big_event_bytes: int | None,
+    reasoning: str | None = None,
 ) -> list[bytes]:
     include_usage = usage is not None
 
@@ -267,7 +321,7 @@ def _stream_events(
     def choice(index: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
-    per_choice = [_deltas(reply) for reply in replies]
+    per_choice = [_deltas(reply, reasoning) for reply in replies]
     events = [
         event([choice(index, deltas[step])])
         for step in range(max(len(deltas) for deltas in per_choice))

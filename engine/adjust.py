@@ -1,0 +1,78 @@
+"""`adjust:` lowered: a spec's body transforms as generated lines of the request encoder's `map_body` (plan.py).
+
+Each entry (`{at: path, transform: ...}`, or `{transform: ...}` over the whole body) becomes a block of lines
+(`emit_adjust`; `compile_adjust` builds them alone as `adjust_body(body, ctx)`): the value at `at` read with
+inline lookups, the transform's guard (guards.py, generated from the entry's own arguments) tested, and only
+then the transform called. `at` entries replace the value (None removes it); whole-body entries replace the
+body when the transform returns an object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .codegen import FunctionBuilder
+from .guards import GUARDS, GuardCode
+from .paths import split_path
+from .transforms import Context, bind
+
+AdjustBody = Callable[[dict[str, Any], Context], dict[str, Any]]
+
+
+def compile_adjust(entries: Any) -> AdjustBody | None:
+    """The generated `adjust_body`, or None when the spec has no `adjust:` entries."""
+    if not entries:
+        return None
+    code = FunctionBuilder(("body", "ctx"), "adjust_body")
+    emit_adjust(entries, code)
+    function: AdjustBody = code.build("body")
+    return function
+
+
+def emit_adjust(entries: Any, code: FunctionBuilder) -> None:
+    """The lines applying `entries` to the local `body` (which a whole-body transform may replace)."""
+    guards = GuardCode(code)
+    for entry in entries or ():
+        ref = entry["transform"]
+        name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], dict(ref.get("args") or {}))
+        apply = code.bind(bind(name, args))
+        code.line(f"# {name}" + (f" at {entry['at']}" if entry.get("at") else ""))
+        guard = GUARDS.get(name)
+        if entry.get("at"):
+            _at(str(entry["at"]), apply, guard, args, guards)
+            continue
+        result = code.temp()
+        _guarded(guard(args, "body", guards) if guard is not None else None, code, [
+            f"{result} = {apply}(body, ctx)",
+            f"if isinstance({result}, dict): body = {result}"])
+
+
+def _at(path: str, apply: str, guard: Any, args: dict[str, Any], guards: GuardCode) -> None:
+    """The value at `path` (skipped when it is None), through the guard and the transform, stored back."""
+    code = guards.code
+    *parents, last_key = [str(p) for p in split_path(path)]  # (an index is a key too, as before)
+    holder = guards.read_keys("body", tuple(parents))
+    last = code.bind(last_key)
+    value = code.temp()
+    code.line(f"{value} = body.get({last})" if holder == "body"
+              else f"{value} = {holder}.get({last}) if type({holder}) is dict else None")
+    code.line(f"if {value} is not None:")
+    code.indent += "    "
+    result = code.temp()
+    _guarded(guard(args, value, guards) if guard is not None else None, code, [
+        f"{result} = {apply}({value}, ctx)",
+        f"if {result} is None: del {holder}[{last}]",
+        f"else: {holder}[{last}] = {result}"])
+    code.indent = code.indent[:-4]
+
+
+def _guarded(condition: str | None, code: FunctionBuilder, lines: list[str]) -> None:
+    """`lines` under `if condition:` (as they are without a guard)."""
+    if condition is not None:
+        code.line(f"if {condition}:")
+        code.indent += "    "
+    for text in lines:
+        code.line(text)
+    if condition is not None:
+        code.indent = code.indent[:-4]

@@ -1,0 +1,55 @@
+"""Parameter rules lowered into generated functions (params.py `RuleBuilder.build`).
+
+Each rule is one function `param_<name>` (and `default_<name>` when it has a default) whose source is registered
+in `linecache`; the store into the body is inline and keeps the setter's semantics: intermediate objects are
+created, an object meets an object already there by a deep merge, anything else replaces what was there.
+"""
+
+from __future__ import annotations
+
+import linecache
+from typing import Any
+
+import pytest
+
+from vllora_llm.engine.params import Policy, compile_rule
+from vllora_llm.engine.paths import PathError
+from vllora_llm.engine.transforms import Context
+
+POLICY = Policy("acme", "warn")
+
+ROWS: list[tuple[str, str, Any, dict[str, Any], dict[str, Any]]] = [
+    # (id, target, value, body before, body after)
+    ("new nested", "a.b.c", 1, {}, {"a": {"b": {"c": 1}}}),
+    ("into existing", "a.b", 2, {"a": {"x": 0}}, {"a": {"x": 0, "b": 2}}),
+    ("object merged", "a", {"y": 1, "z": {"k": 2}}, {"a": {"x": 0, "z": {"j": 1}}},
+     {"a": {"x": 0, "y": 1, "z": {"j": 1, "k": 2}}}),
+    ("non-object replaced", "a.b", 3, {"a": 7}, {"a": {"b": 3}}),
+    ("list replaced", "a", [1], {"a": {"x": 0}}, {"a": [1]}),
+]
+
+
+@pytest.mark.parametrize(("target", "value", "before", "after"), [r[1:] for r in ROWS], ids=[r[0] for r in ROWS])
+def test_inline_store_keeps_the_setter_semantics(target: str, value: Any, before: dict[str, Any],
+                                                  after: dict[str, Any]) -> None:
+    op, _ = compile_rule("p", {"to": target}, POLICY)
+    op(value, before, Context("acme"), {})
+    assert before == after
+
+
+def test_generated_functions_are_named_and_in_linecache() -> None:
+    op, default = compile_rule("provider_specific.top_k", {"to": "k", "default": 5, "unless": "x"}, POLICY)
+    assert default is not None
+    body: dict[str, Any] = {}
+    ctx = Context("acme")
+    default(body, ctx, {})
+    assert body == {"k": 5} and ctx.path == "provider_specific.top_k"
+    for function, name in ((op, "param_provider_specific_top_k"), (default, "default_provider_specific_top_k")):
+        filename = function.__code__.co_filename  # type: ignore[attr-defined]
+        assert filename.startswith(f"vllora-llm/generated/{name}_")
+        assert f"def {name}(" in "".join(linecache.getlines(filename))
+
+
+def test_a_target_indexing_a_list_is_refused() -> None:
+    with pytest.raises(PathError, match="cannot index into lists"):
+        compile_rule("p", {"to": "a[0].b"}, POLICY)
