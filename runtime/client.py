@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +41,7 @@ from .genai_chat import CHAT, finish_chat
 from .instance import ChunkStream, ModelInstance, ProviderModelInstance
 from .observe import Observation, Operation, observe
 from .otel import Telemetry
+from .stream_forms import StreamForms
 from .transport import Timeouts, call_timeouts, unkept_stream
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def asking_for(request: RequestLike, output: type[Any]) -> ChatCompletionRequest
     return msgspec.structs.replace(ChatCompletionRequest.coerce(request), response_format=format_)
 
 
-class ResultStream:
+class ResultStream(StreamForms):
     """One streamed completion. Three ways to use it::
 
         async for chunk in completions.create_stream(req): ...       # opens lazily
@@ -117,24 +118,6 @@ class ResultStream:
             pending = getattr(self._chunks, "pending", None)
             self._pending = pending if isinstance(pending, deque) else None
         return self._chunks
-
-    async def _opened(self) -> ResultStream:
-        await self._open()
-        return self
-
-    def __await__(self) -> Generator[Any, None, ResultStream]:
-        return self._opened().__await__()
-
-    async def __aenter__(self) -> ResultStream:
-        return await self._opened()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> ResultStream:
-        return self
 
     async def __anext__(self) -> ChatCompletionChunk:
         if self._done or self._closed:
@@ -499,9 +482,8 @@ class _ObservedResultStream(ResultStream):
             self._end()
 
 
-class EmbeddingsClient:
-    """Embeddings against one model instance: one vector per input, in input order, for every provider.
-    Observed like chat (an `embeddings` span, metrics, model events) when someone listens."""
+class _OperationClient:
+    """What the operation sub-clients share: the model instance, and who observes their calls."""
 
     __slots__ = ("_instance", "_listeners", "_telemetry")
 
@@ -510,6 +492,13 @@ class EmbeddingsClient:
         self._instance = instance
         self._telemetry = telemetry or Telemetry()
         self._listeners = listeners
+
+
+class EmbeddingsClient(_OperationClient):
+    """Embeddings against one model instance: one vector per input, in input order, for every provider.
+    Observed like chat (an `embeddings` span, metrics, model events) when someone listens."""
+
+    __slots__ = ()
 
     async def create(
         self, request: CreateEmbeddingRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
@@ -522,17 +511,11 @@ class EmbeddingsClient:
         return cast(CreateEmbeddingResponse, _finished(result, finish_embeddings))
 
 
-class ImagesClient:
+class ImagesClient(_OperationClient):
     """Image generation against one model instance (`b64_json` from every provider, `url` where offered).
     Observed like chat (a `generate_content` span, metrics, model events) when someone listens."""
 
-    __slots__ = ("_instance", "_listeners", "_telemetry")
-
-    def __init__(self, instance: ModelInstance, telemetry: Telemetry | None = None,
-                 listeners: tuple[EventCallback, ...] = ()) -> None:
-        self._instance = instance
-        self._telemetry = telemetry or Telemetry()
-        self._listeners = listeners
+    __slots__ = ()
 
     async def create(
         self, request: CreateImageRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None

@@ -9,8 +9,7 @@ calls, retries and tool spans report to it, and it ends with the final answer (u
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Generator
-from types import TracebackType
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from vllora_llm.engine.aggregate import StreamAggregator
@@ -92,20 +91,6 @@ class ToolLoopStream(ResultStream):
                 self._fail(err)
                 await self.aclose()
                 raise
-        return self
-
-    def __await__(self) -> Generator[Any, None, ToolLoopStream]:
-        return self._opened().__await__()
-
-    async def __aenter__(self) -> ToolLoopStream:
-        return await self._opened()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    def __aiter__(self) -> ToolLoopStream:
         return self
 
     async def __anext__(self) -> ChatCompletionChunk:
