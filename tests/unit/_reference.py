@@ -3,10 +3,12 @@ with no code generation, so the generated reader can be compared with it on ever
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
+from vllora_llm.engine.codegen import FunctionBuilder
 from vllora_llm.engine.errors import InvalidRequestError, StreamError
 from vllora_llm.engine.extras import EventExtras
 from vllora_llm.engine.gateway import (
@@ -22,8 +24,9 @@ from vllora_llm.engine.paths import compile_getter
 from vllora_llm.engine.response import FinishMap, UsageMap, build_usage
 from vllora_llm.engine.silent import SILENT_KIND, SilentRules
 from vllora_llm.engine.stream_base import stream_error
-from vllora_llm.engine.templates import compile_template
+from vllora_llm.engine.templates import _getter, _inline_getter, _lower, compile_template
 from vllora_llm.engine.transforms import Context
+from vllora_llm.engine.views import Views
 
 
 def reference_read_choice(spec: dict[str, Any]) -> Any:
@@ -59,12 +62,11 @@ def reference_read_choice(spec: dict[str, Any]) -> Any:
 
 class ReferenceEvents:
     """An events-mode stream decoder written plainly: payloads decoded into dicts, the handlers evaluated by the
-    template interpreter (`templates.compile_events`, parts as an object), the parts applied by the code below
+    template interpreter (`compile_events` below, parts as an object), the parts applied by the code below
     (what the engine did before its handlers were lowered into one generated function)."""
 
     def __init__(self, decoder: Any) -> None:
         from vllora_llm.engine.silent import SilentRules, event_rules
-        from vllora_llm.engine.templates import compile_events
         from vllora_llm.engine.transforms import Context
 
         events = decoder.events
@@ -342,3 +344,111 @@ class ReferenceWhole:
         if not self.done:
             raise StreamError("the stream ended before its terminal event (truncated)", provider=self.provider)
         return []
+
+
+# ---- the events interpreter the engine had before its handlers were lowered into one generated function ----
+
+
+def compile_events(handlers: dict[str, Any], name_path: str | None,
+                   where: tuple[str | int, ...] = (), views: Views | None = None) -> Callable[[Any, Any, Context], Any]:
+    """(The engine's former interpreter of `events:`, kept as the reference for the generated decoder.)
+    A stream's `events:` block lowered into one function `read_event(item, frame, ctx) -> parts`: the event's
+    name (the frame's, or the value at `name_path` of the payload, its str) picks its handler, else the
+    `*` handler; a handler is `ignore` (nothing), a parts template (`_lower_parts`) or a `switch` on a path of
+    the payload whose cases and `default` are parts templates. Each branch reads what it needs once. `views`:
+    the payload's view types (views.py), from `events_paths`."""
+    code = FunctionBuilder(("item", "frame", "ctx"), "read_event", views)
+    if name_path is None:
+        code.line("name = frame.name")
+    else:
+        code.line(f"name = {_inline_getter(name_path, _getter('$' + name_path, (*where, 'event_type'))[1], code)}")
+        code.line("if type(name) is not str: name = str(name or '')")
+    read_before = dict(code.reads)
+    for event, spec in handlers.items():
+        if event == "*":
+            continue
+        code.line(f"if name == {code.bind(str(event))}:")
+        code.indent = "    "
+        code.reads = dict(read_before)  # a local read in another branch is not assigned in this one
+        _emit_handler(spec, (*where, "events", str(event)), code)
+        code.indent = ""
+    code.reads = dict(read_before)
+    if "*" in handlers:
+        _emit_handler(handlers["*"], (*where, "events", "*"), code)
+    function: Callable[[Any, Any, Context], Any] = code.build("None")
+    return function
+
+
+def _emit_handler(spec: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> None:
+    """Emit lines returning one event handler's parts, at the builder's current indent."""
+    if spec == "ignore":
+        code.line("return None")
+        return
+    if not (isinstance(spec, dict) and "switch" in spec):
+        code.line(f"return {_lower_parts(spec, where, code)}")
+        return
+    path = str(spec["switch"])
+    kind = code.temp()
+    code.line(f"{kind} = {_inline_getter(path, _getter('$' + path, (*where, 'switch'))[1], code)}")
+    code.line(f"if type({kind}) is not str: {kind} = str({kind})")
+    read_before, indent = dict(code.reads), code.indent
+    for case, template in (spec.get("cases") or {}).items():
+        code.line(f"if {kind} == {code.bind(str(case))}:")
+        code.indent = indent + "    "
+        code.reads = dict(read_before)
+        code.line(f"return {_lower_parts(template, (*where, 'cases', str(case)), code)}")
+        code.indent = indent
+    code.reads = read_before
+    default = spec.get("default")
+    code.line(f"return {'None' if default is None else _lower_parts(default, (*where, 'default'), code)}")
+
+
+def _lower_parts(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> str:
+    """`_lower` for a stream parts template. An object template with a `text` field computes its fields into
+    locals (in order, as `_lower` does) and gives the text itself when the event is a text delta and nothing
+    else: `text` a str, every other field None, except `tool_call_args` when it holds no `arguments` (a block
+    index alone is no tool-call piece). The stream decoder turns a str into a text chunk; any other value is
+    the parts object `_lower` builds."""
+    if not isinstance(template, dict) or "text" not in template or "$op" in template:
+        return _lower(template, where, code)
+    for key in template:
+        if isinstance(key, str) and key.startswith("$"):
+            return _lower(template, where, code)  # (`_lower` reports the directive)
+    values: list[tuple[str, str]] = []
+    tests: list[str] = []
+    objects: dict[str, list[tuple[str, str]]] = {}  # `tool_call_args` objects: their fields, built after the test
+    for k, v in template.items():
+        key = str(k)
+        if key == "tool_call_args" and isinstance(v, dict) and "$op" not in v and not any(
+                isinstance(name, str) and name.startswith("$") for name in v):
+            fields = objects[key] = []
+            for name, field in v.items():
+                local = code.temp()
+                code.line(f"{local} = {_lower(field, (*where, key, str(name)), code)}")
+                fields.append((str(name), local))
+            arguments = dict(fields).get("arguments")
+            if arguments is not None:
+                tests.append(f"not {arguments}")  # (the object is never None: no `arguments`, no tool-call piece)
+            values.append((key, ""))
+            continue
+        local = code.temp()
+        code.line(f"{local} = {_lower(v, (*where, key), code)}")
+        values.append((key, local))
+        if key == "tool_call_args":
+            tests.append(f"({local} is None or (type({local}) is dict and not {local}.get({code.bind('arguments')})))")
+        elif key != "text":
+            tests.append(f"{local} is None")
+    text = dict(values)["text"]
+    code.line(f"if type({text}) is str{''.join(' and ' + test for test in tests)}: return {text}")
+    out = code.temp()
+    code.line(f"{out} = {{}}")
+    for key, local in values:
+        if key in objects:
+            built = code.temp()
+            code.line(f"{built} = {{}}")
+            for name, field in objects[key]:
+                code.line(f"if {field} is not None: {built}[{code.bind(name)}] = {field}")
+            code.line(f"{out}[{code.bind(key)}] = {built}")
+        else:
+            code.line(f"if {local} is not None: {out}[{code.bind(key)}] = {local}")
+    return out
