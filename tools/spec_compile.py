@@ -16,11 +16,11 @@ def run(provider: str, operation: str = "chat") -> int:
     from vllora_llm.engine.codegen import collect
     from vllora_llm.engine.errors import SpecError
     from vllora_llm.engine.plan import Plan
-    from vllora_llm.engine.registry import discover, load_spec
+    from vllora_llm.engine.registry import discover, load_spec, unknown_spec_message
 
     files = discover()
     if provider not in files:
-        print(f"error: no provider spec named {provider!r}; known: {', '.join(sorted(files))}", file=sys.stderr)
+        print(f"error: {unknown_spec_message(provider, files)}", file=sys.stderr)
         return 1
     if operation not in OPERATIONS:
         print(f"error: {provider!r} has no operation {operation!r}; known: {', '.join(OPERATIONS)}", file=sys.stderr)

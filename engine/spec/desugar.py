@@ -378,7 +378,8 @@ def _leaves(layer: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]
             yield (*path, key)
 
 
-def _has(data: Any, path: tuple[str, ...]) -> bool:
+def has_path(data: Any, path: tuple[str, ...]) -> bool:
+    """True when every key of `path` is present, object by object, in `data`."""
     for key in path:
         if not isinstance(data, dict) or key not in data:
             return False
@@ -401,7 +402,7 @@ def _restore(layer: dict[str, Any], base: dict[str, Any], path: tuple[str, ...])
     import copy
 
     value = _get(base, path)
-    node[path[-1]] = copy.deepcopy(value) if _has(base, path) else None
+    node[path[-1]] = copy.deepcopy(value) if has_path(base, path) else None
 
 
 def settle_v1_layers(layers: list[Any], base: dict[str, Any]) -> list[Any]:
@@ -422,7 +423,7 @@ def settle_v1_layers(layers: list[Any], base: dict[str, Any]) -> list[Any]:
                                                                      list(layer.get("match") or ())):
                 continue
             for path in _leaves({key: value for key, value in earlier.items() if key != "match"}):
-                if _covered(body, path) or (_has(base, path) and _get(base, path) == _get(earlier, path)):
+                if _covered(body, path) or (has_path(base, path) and _get(base, path) == _get(earlier, path)):
                     continue  # this layer sets it, or the earlier layer only repeats the spec's own value
                 _restore(settled, base, path)
         out.append(settled)

@@ -19,7 +19,7 @@ from ..params import unified_params
 from ..paths import PathError, compile_getter, compile_setter
 from ..templates import TemplateError, check_args, compile_template
 from ..transforms import REGISTRY
-from .desugar import V1, V2, VERSIONS, version_of
+from .desugar import V1, V2, VERSIONS, has_path, version_of
 from .diagnostics import Diagnostics
 from .loader import Path, SourceDoc, format_path
 from .part_names import check_event_parts, check_kinds
@@ -193,7 +193,7 @@ def inherited_variables_pass(merged: dict[str, Any], chain: list[SourceDoc], dia
     """Warn when an extending spec points at another service (its own `base_url`) but still reads the
     environment variables its base declares: the base provider's key would be sent to the new host."""
     child, base = chain[0], chain[-1]
-    if not any(_has(doc.data, ("endpoint", "base_url")) for doc in chain[:-1]):
+    if not any(has_path(doc.data, ("endpoint", "base_url")) for doc in chain[:-1]):
         return  # same service (a tweak of the base's rules): the base's variables are the right ones
     if any(d.file == child.file and d.severity == "ERROR" for d in diags.items):
         return  # fix the errors first; this advice matters once the spec loads
@@ -201,7 +201,7 @@ def inherited_variables_pass(merged: dict[str, Any], chain: list[SourceDoc], dia
         value: Any = merged
         for key in path:
             value = value.get(key) if isinstance(value, dict) else None
-        declared = any(_has(doc.data, path) for doc in chain[:-1])
+        declared = any(has_path(doc.data, path) for doc in chain[:-1])
         if value and not declared:
             diags.add(child.file, child.mark(("extends",)), "SPEC023", format_path(path),
                       f"inherits {value!r} from {base.data.get('metadata', {}).get('name')!r}",
@@ -209,12 +209,6 @@ def inherited_variables_pass(merged: dict[str, Any], chain: list[SourceDoc], dia
                       severity="WARNING")
 
 
-def _has(data: Any, path: tuple[str, ...]) -> bool:
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return False
-        data = data[key]
-    return True
 
 
 def merged_pass(merged: dict[str, Any], doc: SourceDoc, diags: Diagnostics) -> None:
