@@ -102,13 +102,22 @@ class ResponsesStruct(GatewayStruct, omit_defaults=False):
     """OpenAI writes every field of these objects (nulls and empty lists included)."""
 
 
-class Tagged(ResponsesStruct):
-    """An object whose `type` is its tag."""
+class _TagName:
+    """`.type` of a tagged object: its class's tag, read once per class and then kept as a plain class attribute
+    (callers read `event.type` on every event; a property would build the string on each read)."""
 
-    @property
-    def type(self) -> str:
-        """The object's `type` tag (`message`, `response.output_text.delta`, ...), as the SDK's `.type`."""
-        return str(self.__struct_config__.tag)
+    def __get__(self, obj: object, cls: type[Any]) -> str:
+        tag = cls.__struct_config__.tag
+        if tag is None:  # an untagged base class (`StreamEvent`): no type, and nothing kept for its subclasses
+            raise AttributeError("type")
+        cls.type = tag = str(tag)
+        return tag
+
+
+class Tagged(ResponsesStruct):
+    """An object whose `type` is its tag (`message`, `response.output_text.delta`, ...), as the SDK's `.type`."""
+
+    type = _TagName()
 
 
 class OutputText(Tagged, tag_field="type", tag="output_text"):
