@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from .responses_items import OutputItem, OutputText, Refusal, SummaryText, Tagged
+from .responses_items import KeptWhole, OutputItem, OutputText, Refusal, SummaryText, Tagged
 from .responses_result import Response
 
 
@@ -303,6 +303,17 @@ class CustomToolCallInputDoneEvent(ToolProgressEvent, tag_field="type", tag="res
     input: str
 
 
+UNKNOWN_EVENT = "vllora.unknown_event"
+"""The tag an `OtherStreamEvent` is encoded under by msgspec (`to_dict()` gives the event's own JSON)."""
+
+
+class OtherStreamEvent(KeptWhole, StreamEvent, tag_field="type", tag=UNKNOWN_EVENT):
+    """An event of a type this library does not know yet (a native endpoint's newer events), kept whole:
+    `type` and `sequence_number` as sent, `data` the event's JSON (what `to_dict()` gives back)."""
+
+    data: dict[str, Any]
+
+
 ResponseStreamEvent = (
     ResponseCreatedEvent | ResponseInProgressEvent | ResponseCompletedEvent | ResponseIncompleteEvent
     | ResponseFailedEvent | OutputItemAddedEvent | OutputItemDoneEvent | ContentPartAddedEvent
@@ -319,18 +330,7 @@ ResponseStreamEvent = (
     | ImageGenerationCallPartialImageEvent | McpCallInProgressEvent | McpCallCompletedEvent | McpCallFailedEvent
     | McpCallArgumentsDeltaEvent | McpCallArgumentsDoneEvent | McpListToolsInProgressEvent
     | McpListToolsCompletedEvent | McpListToolsFailedEvent | CustomToolCallInputDeltaEvent
-    | CustomToolCallInputDoneEvent
+    | CustomToolCallInputDoneEvent | OtherStreamEvent
 )
-"""Every Responses stream event (decode one with `msgspec.convert(data, ResponseStreamEvent)`)."""
-
-
-class OtherStreamEvent(msgspec.Struct):
-    """An event of a type this library does not know yet (a native endpoint's newer events), kept whole:
-    `type` and `sequence_number` as sent, `data` the event's JSON (what `to_dict()` gives back)."""
-
-    type: str
-    sequence_number: int
-    data: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.data)
+"""Every Responses stream event (decode one with `msgspec.convert(data, ResponseStreamEvent)`); one of a type not
+modelled here is an `OtherStreamEvent`."""

@@ -1,18 +1,37 @@
 """The Responses API output items (a `Response`'s `output`, a stream's `output_item.added/done`) and the base of every
 Responses object: a msgspec Struct tagged by its `type`, in OpenAI's JSON shape (every field written).
+
+An item of a type not modelled here (a newer OpenAI item) is kept whole as an `OtherOutputItem`, never an error:
+msgspec's tagged unions have no catch-all, so a decoder the typed decode refused wraps each such item
+(`keep_unknown_items`) under a tag of this library's (`UNKNOWN_ITEM`) and decodes again; `to_dict()` and
+`to_json()` give the item's own JSON back (`unwrap_unknown_items`).
 """
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import msgspec
 
-from .gateway import GatewayStruct
+from .gateway import JSON_ENCODER, GatewayStruct
+
+UNKNOWN_ITEM = "vllora.unknown_item"
+"""The tag an `OtherOutputItem` is encoded under by msgspec (never sent: `to_dict()` / `to_json()` unwrap it)."""
+
+_UNKNOWN_MARK = UNKNOWN_ITEM.encode()
 
 
 class ResponsesStruct(GatewayStruct, omit_defaults=False):
     """OpenAI writes every field of these objects (nulls and empty lists included)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return unwrap_unknown_items(super().to_dict())
+
+    def to_json(self) -> bytes:
+        raw = super().to_json()
+        return raw if _UNKNOWN_MARK not in raw else JSON_ENCODER.encode(self.to_dict())
 
 
 class _TagName:
@@ -30,7 +49,11 @@ class _TagName:
 class Tagged(ResponsesStruct):
     """An object whose `type` is its tag (`message`, `response.output_text.delta`, ...), as the SDK's `.type`."""
 
-    type = _TagName()
+    if typing.TYPE_CHECKING:
+        @property
+        def type(self) -> str: ...
+    else:
+        type = _TagName()
 
 
 class OutputText(Tagged, tag_field="type", tag="output_text"):
@@ -169,8 +192,74 @@ class CompactionItem(Tagged, tag_field="type", tag="compaction"):
     encrypted_content: str
 
 
+class KeptWhole:
+    """What the objects kept whole share (`OtherOutputItem`, `OtherStreamEvent`): `type` as the server sent it,
+    `data` the object's JSON, which `to_dict()` gives back."""
+
+    __slots__ = ()
+
+    data: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return str(self.data.get("type"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+class OtherOutputItem(KeptWhole, Tagged, tag_field="type", tag=UNKNOWN_ITEM):
+    """An output item of a type this library does not model yet, kept whole (`type`, `data`, `to_dict()`; `id`
+    when it has one). Given back as input, it goes to the server as it came."""
+
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> str | None:
+        value = self.data.get("id")
+        return value if isinstance(value, str) else None
+
+
 OutputItem = (
     OutputMessage | FunctionCallItem | ReasoningItem | WebSearchCallItem | FileSearchCallItem | CodeInterpreterCallItem
     | ImageGenerationCallItem | CustomToolCallItem | McpCallItem | McpListToolsItem | McpApprovalRequestItem
-    | ComputerCallItem | LocalShellCallItem | ShellCallItem | ApplyPatchCallItem | CompactionItem
+    | ComputerCallItem | LocalShellCallItem | ShellCallItem | ApplyPatchCallItem | CompactionItem | OtherOutputItem
 )
+
+ITEM_TYPES = frozenset(str(cls.__struct_config__.tag) for cls in typing.get_args(OutputItem)) - {UNKNOWN_ITEM}
+"""The output item types modelled here."""
+
+
+def _item_slots(value: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+    """Where a Responses object (decoded JSON) holds output items, as (container, key): a `Response`'s `output`, an
+    item event's `item`, the `output` of the `Response` an event carries."""
+    output = value.get("output")
+    if isinstance(output, list):
+        yield from ((output, index) for index in range(len(output)))
+    if isinstance(value.get("item"), dict):
+        yield value, "item"
+    response = value.get("response")
+    output = response.get("output") if isinstance(response, dict) else None
+    if isinstance(output, list):
+        yield from ((output, index) for index in range(len(output)))
+
+
+def keep_unknown_items(value: dict[str, Any]) -> bool:
+    """Wrap, in place, each output item of `value` (decoded JSON) whose type is not modelled here, so that it decodes
+    as an `OtherOutputItem`; True when there was one."""
+    kept = False
+    for place, key in _item_slots(value):
+        item = place[key]
+        if isinstance(item, dict) and isinstance(item.get("type"), str) and item["type"] not in ITEM_TYPES:
+            place[key] = {"type": UNKNOWN_ITEM, "data": item}
+            kept = True
+    return kept
+
+
+def unwrap_unknown_items(out: dict[str, Any]) -> dict[str, Any]:
+    """`keep_unknown_items` undone on a `to_dict()`: each kept item is its own JSON again."""
+    for place, key in _item_slots(out):
+        item = place[key]
+        if isinstance(item, dict) and item.get("type") == UNKNOWN_ITEM:
+            place[key] = item["data"]
+    return out

@@ -84,8 +84,9 @@ class CreateResponse(GatewayStruct, forbid_unknown_fields=True):
             data = msgspec.to_builtins(data)
         if not isinstance(data, dict):
             raise InvalidRequestError(f"<request>: expected a CreateResponse or a dict, got {type(data).__name__}")
-        if isinstance(data.get("input"), list):  # typed output items given back as input
-            data = {**data, "input": [msgspec.to_builtins(item) if isinstance(item, msgspec.Struct) else item
+        if isinstance(data.get("input"), list):  # typed output items given back as input (each as it was sent)
+            data = {**data, "input": [item.to_dict() if isinstance(item, GatewayStruct)
+                                      else msgspec.to_builtins(item) if isinstance(item, msgspec.Struct) else item
                                       for item in data["input"]]}
         try:
             return msgspec.convert(data, cls)
