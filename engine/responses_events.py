@@ -15,7 +15,10 @@ from .responses_items import KeptWhole, OutputItem, OutputText, Refusal, Summary
 from .responses_result import Response
 
 
-class StreamEvent(Tagged):
+class StreamEvent(Tagged, gc=False):
+    """Every event. Not tracked by the cycle collector (msgspec's `gc=False`): a stream makes one per delta and an
+    event never refers back to itself, so tracking would only make the collector run more often."""
+
     sequence_number: int
 
 
