@@ -560,15 +560,17 @@ class ChoiceDelta(GatewayStruct):
             self.reasoning_content = None
 
 
-class ChunkChoice(GatewayStruct):
+class ChunkChoice(GatewayStruct, gc=False):  # (as the chunk: see below)
     delta: ChoiceDelta
     index: int = 0
     finish_reason: str | None = None
     logprobs: Any = None
 
 
-class ChatCompletionChunk(GatewayStruct):
-    """One streamed piece, in OpenAI's chunk shape whatever the provider."""
+class ChatCompletionChunk(GatewayStruct, gc=False):
+    """One streamed piece, in OpenAI's chunk shape whatever the provider. Not tracked by the cycle collector
+    (msgspec's `gc=False`; a chunk never refers back to itself): a read decodes hundreds at once, and tracked
+    they would make the collector run, and promote them, while they wait to be consumed."""
 
     choices: list[ChunkChoice] = msgspec.field(default_factory=list)
     id: str | None = None
