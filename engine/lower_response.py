@@ -304,18 +304,23 @@ def _not_a_list(choices: Any, provider: str) -> ProviderError:
 
 
 def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[Any, bool], str | None],
-                   read_usage: Callable[[Any, Context], dict[str, int]], message: Callable[..., Any],
+                   usage_fields: Mapping[str, Any], message: Callable[..., Any],
                    usage_of: Callable[..., Any], read_extras: Callable[[Any, Context], Any] | None = None
                    ) -> Callable[[Any, ReadChoice], Any]:
     """A template-mode `response:` spec as one generated function `decode_response(data, read_choice)`: the
     choices (or the body as the one choice), the `blocked` check, each choice read by `read_choice` into a
-    message and its finish reason, the id, the model and the usage. `translate`, `read_usage`, `message`
-    (`message_from_pieces`), `usage_of` (`build_usage`) and `read_extras` (extras.py; None: the spec declares
-    no extras, and no line reads them) are the pieces it calls."""
+    message and its finish reason, the id, the model and the usage (the `usage:` map `usage_fields`, each count
+    read inline, see `_emit_usage`). `translate`, `message` (`message_from_pieces`), `usage_of`
+    (`response.usage_from`) and `read_extras` (extras.py; None: the spec declares no extras, and no line reads
+    them) are the pieces it calls."""
     code = FunctionBuilder(("data", "read_choice"), "decode_response")
     name = code.bind(provider)
     code.line(f"ctx = {code.bind(_SilentContext(provider))}")
-    choices = _read(code, "data", str(spec["choices"])) if "choices" in spec else "[data]"
+    if "choices" in spec:
+        choices = _read(code, "data", str(spec["choices"]))
+    else:  # the body is the one choice
+        choices = code.temp()
+        code.line(f"{choices} = [data]")
     blocked = dict(spec.get("blocked") or {})
     if "when" in blocked:
         code.line(f"if not {choices}:")
@@ -323,7 +328,8 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
         reason = _read(code, "data", str(blocked["when"]))
         code.line(f"if {reason}: raise {code.bind(_blocked)}({reason}, data, {name})")
         code.indent = ""
-    code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
+    if "choices" in spec:
+        code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
     code.line("choices = []")
     code.line("silent = None")
     code.line(f"for position, raw in enumerate({choices} or ()):")
@@ -341,8 +347,34 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
     result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
               f"id=str({ident}) if {ident} is not None else None, "
               f"model=str({model}) if {model} is not None else None, "
-              f"usage={code.bind(usage_of)}({code.bind(read_usage)}(data, ctx)), provider={name}, "
+              f"usage={_emit_usage(code, usage_fields, usage_of)}, provider={name}, "
               f"warnings={code.bind(response_warnings)}(silent, {code.bind(kinds_declared(spec))}) if silent else []"
               + (f", extras={code.bind(read_extras)}(data, ctx))" if read_extras is not None else ")"))
     function: Callable[[Any, ReadChoice], Any] = code.build(result)
     return function
+
+
+USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
+                "reasoning_tokens")
+"""The counts of the `usage:` map the unified `Usage` holds, in `response.usage_from`'s argument order."""
+
+
+def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any], usage_of: Callable[..., Any]) -> str:
+    """Emit the lines reading each count of the `usage:` map `fields` from `data` into a local (an int, a
+    number as its int, else None: what `read_usage` keeps in its dict); return the expression of the `Usage`
+    (`usage_of`, `response.usage_from`, over the six unified counts; None when the map gave no count at all,
+    as `build_usage` of an empty dict)."""
+    if not fields:
+        return "None"
+    code.reads = {}
+    code.line("item = data")  # (what the templates read)
+    counts: dict[str, str] = {}
+    for key, template in fields.items():
+        local = counts[str(key)] = code.temp()
+        code.line(f"{local} = {lower_into(template, ('response', 'usage', str(key)), code)}")
+        code.line(f"if type({local}) is not int: {local} = int({local}) "
+                  f"if {local} is not None and isinstance({local}, (int, float)) else None")
+    code.reads = {}
+    args = ", ".join(counts.get(name, "None") for name in USAGE_COUNTS)
+    some = " or ".join(f"{local} is not None" for local in counts.values())
+    return f"({code.bind(usage_of)}({args}) if {some} else None)"

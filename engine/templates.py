@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .codegen import FunctionBuilder
-from .paths import Getter, PathError, compile_getter, is_simple, split_path
+from .paths import Getter, PathError, compile_getter, is_simple, projection_steps, split_path
 from .prevalidated import is_prevalidated
 from .transforms import REGISTRY, Context, bind
 
@@ -235,6 +235,9 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
         return "item"
     parts = split_path(path) if is_simple(path) else []
     if not parts or not all(isinstance(part, str) for part in parts):
+        projection = projection_steps(path) if not parts and not code.views else None
+        if projection is not None:
+            return _inline_projection(*projection, code)
         return f"{code.bind(getter)}(item)"
     keys = tuple(str(part) for part in parts)
     if len(keys) == 1 and not code.views:
@@ -249,6 +252,32 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
             code.line(f"{local} = {code.step(holder, keys[:depth - 1], keys[depth - 1])}")
         holder = local
     return holder
+
+
+def _inline_projection(head: tuple[str, ...], tails: tuple[tuple[str, ...], ...], code: FunctionBuilder) -> str:
+    """The lines evaluating `head[]tail[]...` (paths.projection_steps) on `item` as paths.py's projection getter
+    does (JMESPath's flatten: a list flattened one level, the tail's keys read from each element, the non-null
+    values kept; a key of a non-object or a flatten of a non-list is null); return the local holding it."""
+    out = code.temp()
+    holder = "item"
+    for key in head:
+        code.line(f"{out} = {holder}.get({code.bind(key)}) if isinstance({holder}, dict) else None")
+        holder = out
+    for tail in tails:
+        flat, each, element, kept = code.temp(), code.temp(), code.temp(), code.temp()
+        code.line(f"if isinstance({out}, list):")
+        code.line(f"    {flat} = []")
+        code.line(f"    for {each} in {out}:")
+        code.line(f"        for {element} in ({each} if isinstance({each}, list) else ({each},)):")
+        holder = element
+        for key in tail:
+            code.line(f"            {kept} = {holder}.get({code.bind(key)}) if isinstance({holder}, dict) else None")
+            holder = kept
+        code.line(f"            if {holder} is not None: {flat}.append({holder})")
+        code.line(f"    {out} = {flat}")
+        code.line("else:")
+        code.line(f"    {out} = None")
+    return out
 
 
 def _lower_each(template: dict[str, Any], where: tuple[str | int, ...], code: FunctionBuilder) -> str:
