@@ -48,13 +48,20 @@ def lower_extras(fields: Mapping[str, Any], where: tuple[str | int, ...]) -> Rea
     if not fields:
         return None
     code = FunctionBuilder(("item", "ctx"), "read_extras")
-    code.line("out = {}")
+    function: ReadExtras = code.build(emit_extras(fields, where, code))
+    return function
+
+
+def emit_extras(fields: Mapping[str, Any], where: tuple[str | int, ...], code: FunctionBuilder) -> str:
+    """Emit `lower_extras`'s lines into the generated function `code` (its item is `item`, its context `ctx`);
+    return the expression of the extras (a dict, or None)."""
+    out = code.temp()
+    code.line(f"{out} = {{}}")
     for name, template in fields.items():
         value = lower_into(template, (*where, str(name)), code)
         code.line(f"_v = {value}")
-        code.line(f"if _v is not None and _v != [] and _v != {{}}: out[{code.bind(str(name))}] = _v")
-    function: ReadExtras = code.build("out or None")
-    return function
+        code.line(f"if _v is not None and _v != [] and _v != {{}}: {out}[{code.bind(str(name))}] = _v")
+    return f"({out} or None)"
 
 
 def needles(fields: Mapping[str, Any]) -> tuple[str, ...] | None:

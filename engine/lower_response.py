@@ -15,6 +15,7 @@ from typing import Any
 
 from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
+from .extras import emit_extras
 from .gateway import ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, is_simple, plain_keys, split_path
 from .silent import SILENT_KIND, response_warnings
@@ -305,14 +306,14 @@ def _not_a_list(choices: Any, provider: str) -> ProviderError:
 
 def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[Any, bool], str | None],
                    usage_fields: Mapping[str, Any], message: Callable[..., Any],
-                   usage_of: Callable[..., Any], read_extras: Callable[[Any, Context], Any] | None = None
+                   usage_of: Callable[..., Any], extras_fields: Mapping[str, Any] | None = None
                    ) -> Callable[[Any, ReadChoice], Any]:
     """A template-mode `response:` spec as one generated function `decode_response(data, read_choice)`: the
     choices (or the body as the one choice), the `blocked` check, each choice read by `read_choice` into a
     message and its finish reason, the id, the model and the usage (the `usage:` map `usage_fields`, each count
     read inline, see `_emit_usage`). `translate`, `message` (`message_from_pieces`), `usage_of`
-    (`response.usage_from`) and `read_extras` (extras.py; None: the spec declares no extras, and no line reads
-    them) are the pieces it calls."""
+    (`response.usage_from`) are the pieces it calls; the spec's `extras` (`extras_fields`) are read inline
+    (extras.py; none declared: no line reads them)."""
     code = FunctionBuilder(("data", "read_choice"), "decode_response")
     name = code.bind(provider)
     code.line(f"ctx = {code.bind(_SilentContext(provider))}")
@@ -344,12 +345,16 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
               f"finish_reason={code.bind(translate)}(reason, bool(message.tool_calls))))")
     ident = _read(code, "data", str(spec.get("id", "id")))
     model = _read(code, "data", str(spec.get("model", "model")))
+    code.line("item = data")  # (what the usage and extras templates read)
+    code.reads = {}  # (straight-line code from here: the usage and extras lines share what they read)
+    usage = _emit_usage(code, usage_fields, usage_of)
+    extras = emit_extras(extras_fields, ("response", "extras"), code) if extras_fields else None
     result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
               f"id=str({ident}) if {ident} is not None else None, "
               f"model=str({model}) if {model} is not None else None, "
-              f"usage={_emit_usage(code, usage_fields, usage_of)}, provider={name}, "
+              f"usage={usage}, provider={name}, "
               f"warnings={code.bind(response_warnings)}(silent, {code.bind(kinds_declared(spec))}) if silent else []"
-              + (f", extras={code.bind(read_extras)}(data, ctx))" if read_extras is not None else ")"))
+              + (f", extras={extras})" if extras is not None else ")"))
     function: Callable[[Any, ReadChoice], Any] = code.build(result)
     return function
 
@@ -360,21 +365,18 @@ USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_to
 
 
 def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any], usage_of: Callable[..., Any]) -> str:
-    """Emit the lines reading each count of the `usage:` map `fields` from `data` into a local (an int, a
+    """Emit the lines reading each count of the `usage:` map `fields` from `item` into a local (an int, a
     number as its int, else None: what `read_usage` keeps in its dict); return the expression of the `Usage`
     (`usage_of`, `response.usage_from`, over the six unified counts; None when the map gave no count at all,
     as `build_usage` of an empty dict)."""
     if not fields:
         return "None"
-    code.reads = {}
-    code.line("item = data")  # (what the templates read)
     counts: dict[str, str] = {}
     for key, template in fields.items():
         local = counts[str(key)] = code.temp()
         code.line(f"{local} = {lower_into(template, ('response', 'usage', str(key)), code)}")
         code.line(f"if type({local}) is not int: {local} = int({local}) "
                   f"if {local} is not None and isinstance({local}, (int, float)) else None")
-    code.reads = {}
     args = ", ".join(counts.get(name, "None") for name in USAGE_COUNTS)
     some = " or ".join(f"{local} is not None" for local in counts.values())
     return f"({code.bind(usage_of)}({args}) if {some} else None)"

@@ -16,7 +16,7 @@ import msgspec
 
 from .content_parts import response_decoder
 from .errors import ProviderError
-from .extras import EventExtras, compile_event_extras, lower_extras
+from .extras import EventExtras, compile_event_extras
 from .gateway import (
     ChatCompletionMessage,
     ChatCompletionMessageWithFinishReason,
@@ -216,7 +216,7 @@ class _TemplateResponse:
             spec, provider, FinishMap(spec.get("finish_reason")).translate,
             {str(k): v for k, v in (spec.get("usage") or {}).items()},
             answers_as_text(frozenset(spec["answer_tools"])) if spec.get("answer_tools") else message_from_pieces,
-            usage_from, lower_extras(spec.get("extras") or {}, ("response", "extras")))
+            usage_from, spec.get("extras") or {})
 
     def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:
         try:
