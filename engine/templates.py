@@ -241,7 +241,7 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
         return f"{code.bind(getter)}(item)"
     keys = tuple(str(part) for part in parts)
     if len(keys) == 1 and not code.views:
-        return f"(item.get({code.bind(keys[0])}) if type(item) is dict else None)"
+        return code.reads.get(keys) or f"(item.get({code.bind(keys[0])}) if type(item) is dict else None)"
     # Each prefix of the path is read once into a local and shared by the later paths that start with it
     # (`$delta.text`, `$delta.reasoningContent.text`, ... read `delta` once); templates never mutate the item.
     holder = "item"
