@@ -114,8 +114,10 @@ def _nothing_free_form(request: Any) -> bool:
             return False
         for message in request.messages:  # (a loop, not all() over a generator: this runs on every call)
             if message.tool_calls is not None:
-                return False
-        return True
+                break
+        else:
+            return True
+        return False
     except AttributeError:
         return False
 

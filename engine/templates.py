@@ -192,6 +192,8 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
             value = _lower(v, (*where, key), code)
             if _never_none(v):
                 code.line(f"{out}[{code.bind(key)}] = {value}")
+            elif value.isidentifier():  # (a local: tested as it is)
+                code.line(f"if {value} is not None: {out}[{code.bind(key)}] = {value}")
             else:
                 code.line(f"_v = {value}")
                 code.line(f"if _v is not None: {out}[{code.bind(key)}] = _v")
@@ -207,6 +209,8 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
             value = _lower(v, (*where, i), code)
             if _never_none(v):
                 code.line(f"{out}.append({value})")
+            elif value.isidentifier():  # (a local: tested as it is)
+                code.line(f"if {value} is not None: {out}.append({value})")
             else:
                 code.line(f"_v = {value}")
                 code.line(f"if _v is not None: {out}.append(_v)")
@@ -238,6 +242,8 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
         projection = projection_steps(path) if not parts and not code.views else None
         if projection is not None:
             return _inline_projection(*projection, code)
+        if parts and not code.views:  # keys and list indexes (`candidates[0].groundingMetadata`)
+            return _inline_steps(parts, code)
         return f"{code.bind(getter)}(item)"
     keys = tuple(str(part) for part in parts)
     if len(keys) == 1 and not code.views:
@@ -252,6 +258,21 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
             code.line(f"{local} = {code.step(holder, keys[:depth - 1], keys[depth - 1])}")
         holder = local
     return holder
+
+
+def _inline_steps(steps: list[str | int], code: FunctionBuilder) -> str:
+    """The lines reading a dotted path with list indexes from `item` as paths.py's getter does (a key of a
+    non-object, an index of a non-list or out of range: None); return the local holding the value."""
+    out = code.temp()
+    holder = "item"
+    for step in steps:
+        if isinstance(step, str):
+            code.line(f"{out} = {holder}.get({code.bind(step)}) if type({holder}) is dict else None")
+        else:
+            fits = f"len({holder}) > {step}" if step >= 0 else f"len({holder}) >= {-step}"
+            code.line(f"{out} = {holder}[{step}] if type({holder}) is list and {fits} else None")
+        holder = out
+    return out
 
 
 def _inline_projection(head: tuple[str, ...], tails: tuple[tuple[str, ...], ...], code: FunctionBuilder) -> str:

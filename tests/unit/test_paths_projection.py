@@ -44,6 +44,17 @@ def test_inlined_in_a_template_same_result_as_jmespath(data: Any, expression: st
     assert template(data, Context("test")) == ({"x": expected, "n": 1} if expected is not None else {"n": 1})
 
 
+INDEXED = ["a[0]", "a[-1]", "a[1].b", "a.b[0].c", "a[0][1]", "b[-2].a"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=JSON, path=st.sampled_from(INDEXED))
+def test_an_indexed_path_inlined_in_a_template_reads_what_the_getter_reads(data: Any, path: str) -> None:
+    template = compile_template({"x": f"${path}", "n": 1})  # (generated: the steps inline)
+    expected = compile_getter(path)(data)
+    assert template(data, Context("test")) == ({"x": expected, "n": 1} if expected is not None else {"n": 1})
+
+
 def test_a_template_inlines_the_projection() -> None:
     from vllora_llm.engine import codegen
 
