@@ -16,6 +16,7 @@ filter's regex) is kept: a class whose hook only reshapes is listed here on purp
 
 from __future__ import annotations
 
+import threading
 import types
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -27,25 +28,29 @@ never raises: their validator copies go without it (`reshaping_only`, where the 
 
 _COPIES: dict[type, type[msgspec.Struct]] = {}
 _BUILDING: set[type] = set()
+_LOCK = threading.RLock()
 
 
 def reshaping_only(*classes: type) -> None:
     """Declare that the `__post_init__` of each of `classes` only reshapes (see `RESHAPING_ONLY`)."""
-    RESHAPING_ONLY.update(classes)
-    _COPIES.clear()
+    with _LOCK:
+        RESHAPING_ONLY.update(classes)
+        _COPIES.clear()
 
 
 def validator_type(cls: type[msgspec.Struct]) -> type[msgspec.Struct]:
-    """The validator copy of the Struct type `cls` (built once per class)."""
+    """The validator copy of the Struct type `cls` (built once per class, under a lock: plans and clients are
+    shared between threads)."""
     found = _COPIES.get(cls)
     if found is None:
-        found = _copy(cls)
+        with _LOCK:
+            found = _COPIES.get(cls) or _copy(cls)
     return found
 
 
 def _copy(cls: type[msgspec.Struct]) -> type[msgspec.Struct]:
-    if cls in _BUILDING:
-        raise TypeError(f"{cls.__name__} refers to itself: no validator copy (the request types never do)")
+    if cls in _BUILDING:  # a type that refers to itself: that reference keeps the class (the same checks)
+        return cls
     _BUILDING.add(cls)
     try:
         config = cls.__struct_config__
@@ -63,13 +68,19 @@ def _copy(cls: type[msgspec.Struct]) -> type[msgspec.Struct]:
                 fields.append((info.name, typed))
     finally:
         _BUILDING.discard(cls)
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {}  # the class's own methods (what a kept hook may call), then the hook rule
+    for base in reversed(cls.__mro__[:cls.__mro__.index(msgspec.Struct)]):
+        for name, value in vars(base).items():
+            if isinstance(value, (types.FunctionType, property, staticmethod, classmethod)) and not (
+                    name.startswith("__") and name.endswith("__")):
+                namespace[name] = value
     post_init = getattr(cls, "__post_init__", None)
     if post_init is not None and cls not in RESHAPING_ONLY:
         namespace["__post_init__"] = post_init
     built: type[msgspec.Struct] = msgspec.defstruct(
         f"Validate{cls.__name__}", fields, kw_only=True, tag=config.tag, tag_field=config.tag_field,
-        rename=rename or None, forbid_unknown_fields=config.forbid_unknown_fields, gc=False, namespace=namespace)
+        rename=rename or None, forbid_unknown_fields=config.forbid_unknown_fields, array_like=config.array_like,
+        gc=False, namespace=namespace)
     _COPIES[cls] = built
     return built
 

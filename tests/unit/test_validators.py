@@ -104,3 +104,25 @@ def test_a_typed_request_is_validated_with_the_field_path() -> None:
     good = ChatCompletionRequest(model="m", messages=[ChatCompletionMessage.new_text("user", "hi")], max_tokens=5)
     assert good.validated_builtins() == {"model": "m", "messages": [{"role": "user", "content": "hi"}],
                                          "max_tokens": 5}
+
+
+class Node(msgspec.Struct, kw_only=True):
+    """A type that refers to itself, with a checking hook that calls a method of its class."""
+
+    name: str
+    children: list[Node] = []
+
+    def _check(self) -> None:
+        if not self.name:
+            raise ValueError("a node needs a name")
+
+    def __post_init__(self) -> None:
+        self._check()
+
+
+def test_a_kept_hook_may_call_the_class_s_methods_and_a_type_may_refer_to_itself() -> None:
+    copy_ = validator_type(Node)
+    assert msgspec.convert({"name": "a", "children": [{"name": "b"}]}, copy_).name == "a"
+    for bad in ({"name": ""}, {"name": "a", "children": [{"name": ""}]}):
+        assert _outcome(bad, copy_)[0] == "rejected"
+        assert _outcome(bad, copy_) == _outcome(bad, Node)
