@@ -19,7 +19,7 @@ from .extras import emit_extras
 from .gateway import ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, is_simple, plain_keys, split_path
 from .silent import SILENT_KIND, response_warnings
-from .templates import compile_template, lower_into, template_paths
+from .templates import lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, relative, view_type
 
@@ -175,34 +175,44 @@ def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]
     return view_type(paths)
 
 
-def lower_choice(spec: Mapping[str, Any], views: Views | None = None) -> ReadChoice:
-    """The generated `read_choice` of a template-mode `response:` spec (`views`: a choice's view types)."""
-    code = FunctionBuilder(("raw", "ctx"), "read_choice", views)
+def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
+    """The generated `read_choice` of a template-mode `response:` spec: each content part's kind found as
+    `kind_by` says, and that kind's template lowered inline in its branch (the part is the templates' item)."""
+    code = FunctionBuilder(("raw", "ctx"), "read_choice")
     index = _read(code, "raw", str(spec["index"])) if "index" in spec else "None"
     parts = _read(code, "raw", str(spec.get("parts", "content")))
-    kinds = {str(kind): compile_template(template, ("response", "kinds", str(kind)))
-             for kind, template in (spec.get("kinds") or {}).items()}
+    kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
     kind_by = dict(spec.get("kind_by") or {"field": "type"})
     code.line("pieces = []")
-    code.line(f"for part in {parts} or ():")
+    code.line(f"for item in {parts} or ():")
+    code.indent = "    "
     if "field" in kind_by:
         field = str(kind_by["field"])
         keys = plain_keys(field)
         if keys is not None and len(keys) == 1:
-            code.line(f"    kind = part.get({code.bind(keys[0])}) if type(part) is dict else None")
+            code.line(f"kind = item.get({code.bind(keys[0])}) if type(item) is dict else None")
         else:
-            code.line(f"    kind = {code.bind(compile_getter(field))}(part)")
-        code.line(f"    render = {code.bind(kinds)}.get(kind if type(kind) is str else str(kind)) "
-                  "if kind is not None else None")
-        code.line(f"    if render is not None: pieces.append(render(part, ctx) or {{{code.bind(SILENT_KIND)}: kind}})")
+            code.line(f"kind = {code.bind(compile_getter(field))}(item)")
+        code.line("if kind is None: continue")
+        code.line("name = kind if type(kind) is str else str(kind)")
+        branches = [(f"name == {code.bind(kind)}", kind, "kind") for kind in kinds]
     else:  # the first `present` key whose value is truthy names the kind; a kind without a template adds nothing
-        code.line("    if type(part) is not dict: continue")
-        for position, (key, kind) in enumerate(kind_by.get("present", ())):
-            test = f"{'if' if position == 0 else 'elif'} part.get({code.bind(str(key))}):"
-            render = kinds.get(str(kind))
-            code.line(f"    {test} pieces.append({code.bind(render)}(part, ctx) or "  # (empty: a marker, silent.py)
-                      f"{{{code.bind(SILENT_KIND)}: {code.bind(str(kind))}}})" if render is not None
-                      else f"    {test} pass")
+        code.line("if type(item) is not dict: continue")
+        branches = [(f"item.get({code.bind(str(key))})", str(kind), code.bind(str(kind)))
+                    for key, kind in kind_by.get("present", ())]
+    for position, (test, kind, marker) in enumerate(branches):
+        code.line(f"{'if' if position == 0 else 'elif'} {test}:")
+        template = kinds.get(kind)
+        code.indent = "        "
+        if template is None:
+            code.line("pass")
+        else:
+            code.reads = {}  # (what one branch read is not read in another)
+            value = lower_into(template, ("response", "kinds", kind), code)
+            code.line(f"pieces.append({value} or {{{code.bind(SILENT_KIND)}: {marker}}})")  # (empty: silent.py)
+            code.reads = {}
+        code.indent = "    "
+    code.indent = ""
     finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
     reason = _read(code, "raw", str(finish["from"]))
     function: ReadChoice = code.build(f"{index}, pieces, {reason}")
