@@ -16,7 +16,7 @@ import msgspec
 
 from .content_parts import response_decoder
 from .errors import ProviderError
-from .extras import EventExtras, compile_event_extras
+from .extras import compile_event_extras
 from .gateway import (
     ChatCompletionMessage,
     ChatCompletionMessageWithFinishReason,
@@ -172,11 +172,11 @@ def answers_as_text(names: frozenset[str]) -> Callable[[list[dict[str, Any]], in
 
 
 def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
-    if spec.get("mode", "passthrough") == "passthrough" and spec.get("extras"):
-        return _with_extras(compile_response({**spec, "extras": None}, provider),
-                            compile_event_extras(spec["extras"], ("response", "extras"), provider))
     if spec.get("mode", "passthrough") == "passthrough":
         decoder = response_decoder(spec, provider) or msgspec.json.Decoder(ChatCompletionMessageWithFinishReason)
+        extras = compile_event_extras(spec.get("extras"), ("response", "extras"), provider)
+        """The spec's extras, read from the body (decoded again only when it holds one of their keys with a
+        value: most bodies do not)."""
 
         def passthrough(body: bytes) -> ChatCompletionMessageWithFinishReason:
             try:
@@ -186,25 +186,17 @@ def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
                 raise ProviderError("the response does not have the chat-completion shape", provider=provider) from None
             result.provider = provider
             for choice in result.choices:
-                for position, call in enumerate(choice.message.tool_calls or ()):
-                    if not call.id:  # some compatible servers send "" or no id; a reply must name the call
-                        call.id = f"call_{choice.index}_{position}"
+                calls = choice.message.tool_calls
+                if calls:
+                    for position, call in enumerate(calls):
+                        if not call.id:  # some compatible servers send "" or no id; a reply must name the call
+                            call.id = f"call_{choice.index}_{position}"
+            if extras is not None:
+                result.extras = extras.of(body)
             return result
 
         return passthrough
     return _TemplateResponse(spec, provider).decode
-
-
-def _with_extras(decode: Decode, extras: EventExtras | None) -> Decode:
-    """A passthrough decoder that also reads the spec's extras (decoding the body again only when it holds
-    one of their keys: most bodies do not)."""
-    def decode_with_extras(body: bytes) -> ChatCompletionMessageWithFinishReason:
-        result = decode(body)
-        if extras is not None:
-            result.extras = extras.of(body)
-        return result
-
-    return decode_with_extras
 
 
 class _TemplateResponse:

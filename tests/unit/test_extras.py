@@ -70,7 +70,9 @@ def test_a_spec_without_extras_builds_no_reader() -> None:
     plan = _without_extras("openai")
     decoder: Any = plan.stream_decoder()
     assert decoder.extras is None
-    assert plan._decode.__name__ != "decode_with_extras"  # type: ignore[attr-defined]
+    body = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"x","annotations":[{"a":1}]}}]}'
+    assert plan.decode(200, {}, body).extras is None
+    assert load_plan("openai").decode(200, {}, body).extras == {"annotations": [{"a": 1}]}
     chunks = decoder.feed(Frame("", '{"choices":[{"index":0,"delta":{"annotations":[{"a":1}]}}]}'))
     assert chunks[0].extras is None
     assert load_plan("openai").stream_decoder().feed(  # the shipped spec declares it
