@@ -15,10 +15,11 @@ from typing import Any
 
 from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
+from .extras import emit_extras
 from .gateway import ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, is_simple, plain_keys, split_path
 from .silent import SILENT_KIND, response_warnings
-from .templates import compile_template, lower_into, template_paths
+from .templates import lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, relative, view_type
 
@@ -174,34 +175,44 @@ def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]
     return view_type(paths)
 
 
-def lower_choice(spec: Mapping[str, Any], views: Views | None = None) -> ReadChoice:
-    """The generated `read_choice` of a template-mode `response:` spec (`views`: a choice's view types)."""
-    code = FunctionBuilder(("raw", "ctx"), "read_choice", views)
+def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
+    """The generated `read_choice` of a template-mode `response:` spec: each content part's kind found as
+    `kind_by` says, and that kind's template lowered inline in its branch (the part is the templates' item)."""
+    code = FunctionBuilder(("raw", "ctx"), "read_choice")
     index = _read(code, "raw", str(spec["index"])) if "index" in spec else "None"
     parts = _read(code, "raw", str(spec.get("parts", "content")))
-    kinds = {str(kind): compile_template(template, ("response", "kinds", str(kind)))
-             for kind, template in (spec.get("kinds") or {}).items()}
+    kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
     kind_by = dict(spec.get("kind_by") or {"field": "type"})
     code.line("pieces = []")
-    code.line(f"for part in {parts} or ():")
+    code.line(f"for item in {parts} or ():")
+    code.indent = "    "
     if "field" in kind_by:
         field = str(kind_by["field"])
         keys = plain_keys(field)
         if keys is not None and len(keys) == 1:
-            code.line(f"    kind = part.get({code.bind(keys[0])}) if type(part) is dict else None")
+            code.line(f"kind = item.get({code.bind(keys[0])}) if type(item) is dict else None")
         else:
-            code.line(f"    kind = {code.bind(compile_getter(field))}(part)")
-        code.line(f"    render = {code.bind(kinds)}.get(kind if type(kind) is str else str(kind)) "
-                  "if kind is not None else None")
-        code.line(f"    if render is not None: pieces.append(render(part, ctx) or {{{code.bind(SILENT_KIND)}: kind}})")
+            code.line(f"kind = {code.bind(compile_getter(field))}(item)")
+        code.line("if kind is None: continue")
+        code.line("name = kind if type(kind) is str else str(kind)")
+        branches = [(f"name == {code.bind(kind)}", kind, "kind") for kind in kinds]
     else:  # the first `present` key whose value is truthy names the kind; a kind without a template adds nothing
-        code.line("    if type(part) is not dict: continue")
-        for position, (key, kind) in enumerate(kind_by.get("present", ())):
-            test = f"{'if' if position == 0 else 'elif'} part.get({code.bind(str(key))}):"
-            render = kinds.get(str(kind))
-            code.line(f"    {test} pieces.append({code.bind(render)}(part, ctx) or "  # (empty: a marker, silent.py)
-                      f"{{{code.bind(SILENT_KIND)}: {code.bind(str(kind))}}})" if render is not None
-                      else f"    {test} pass")
+        code.line("if type(item) is not dict: continue")
+        branches = [(f"item.get({code.bind(str(key))})", str(kind), code.bind(str(kind)))
+                    for key, kind in kind_by.get("present", ())]
+    for position, (test, kind, marker) in enumerate(branches):
+        code.line(f"{'if' if position == 0 else 'elif'} {test}:")
+        template = kinds.get(kind)
+        code.indent = "        "
+        if template is None:
+            code.line("pass")
+        else:
+            code.reads = {}  # (what one branch read is not read in another)
+            value = lower_into(template, ("response", "kinds", kind), code)
+            code.line(f"pieces.append({value} or {{{code.bind(SILENT_KIND)}: {marker}}})")  # (empty: silent.py)
+            code.reads = {}
+        code.indent = "    "
+    code.indent = ""
     finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
     reason = _read(code, "raw", str(finish["from"]))
     function: ReadChoice = code.build(f"{index}, pieces, {reason}")
@@ -304,18 +315,23 @@ def _not_a_list(choices: Any, provider: str) -> ProviderError:
 
 
 def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[Any, bool], str | None],
-                   read_usage: Callable[[Any, Context], dict[str, int]], message: Callable[..., Any],
-                   usage_of: Callable[..., Any], read_extras: Callable[[Any, Context], Any] | None = None
+                   usage_fields: Mapping[str, Any], message: Callable[..., Any],
+                   usage_of: Callable[..., Any], extras_fields: Mapping[str, Any] | None = None
                    ) -> Callable[[Any, ReadChoice], Any]:
     """A template-mode `response:` spec as one generated function `decode_response(data, read_choice)`: the
     choices (or the body as the one choice), the `blocked` check, each choice read by `read_choice` into a
-    message and its finish reason, the id, the model and the usage. `translate`, `read_usage`, `message`
-    (`message_from_pieces`), `usage_of` (`build_usage`) and `read_extras` (extras.py; None: the spec declares
-    no extras, and no line reads them) are the pieces it calls."""
+    message and its finish reason, the id, the model and the usage (the `usage:` map `usage_fields`, each count
+    read inline, see `_emit_usage`). `translate`, `message` (`message_from_pieces`), `usage_of`
+    (`response.usage_from`) are the pieces it calls; the spec's `extras` (`extras_fields`) are read inline
+    (extras.py; none declared: no line reads them)."""
     code = FunctionBuilder(("data", "read_choice"), "decode_response")
     name = code.bind(provider)
     code.line(f"ctx = {code.bind(_SilentContext(provider))}")
-    choices = _read(code, "data", str(spec["choices"])) if "choices" in spec else "[data]"
+    if "choices" in spec:
+        choices = _read(code, "data", str(spec["choices"]))
+    else:  # the body is the one choice
+        choices = code.temp()
+        code.line(f"{choices} = [data]")
     blocked = dict(spec.get("blocked") or {})
     if "when" in blocked:
         code.line(f"if not {choices}:")
@@ -323,7 +339,8 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
         reason = _read(code, "data", str(blocked["when"]))
         code.line(f"if {reason}: raise {code.bind(_blocked)}({reason}, data, {name})")
         code.indent = ""
-    code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
+    if "choices" in spec:
+        code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
     code.line("choices = []")
     code.line("silent = None")
     code.line(f"for position, raw in enumerate({choices} or ()):")
@@ -338,11 +355,38 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
               f"finish_reason={code.bind(translate)}(reason, bool(message.tool_calls))))")
     ident = _read(code, "data", str(spec.get("id", "id")))
     model = _read(code, "data", str(spec.get("model", "model")))
+    code.line("item = data")  # (what the usage and extras templates read)
+    code.reads = {}  # (straight-line code from here: the usage and extras lines share what they read)
+    usage = _emit_usage(code, usage_fields, usage_of)
+    extras = emit_extras(extras_fields, ("response", "extras"), code) if extras_fields else None
     result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
               f"id=str({ident}) if {ident} is not None else None, "
               f"model=str({model}) if {model} is not None else None, "
-              f"usage={code.bind(usage_of)}({code.bind(read_usage)}(data, ctx)), provider={name}, "
+              f"usage={usage}, provider={name}, "
               f"warnings={code.bind(response_warnings)}(silent, {code.bind(kinds_declared(spec))}) if silent else []"
-              + (f", extras={code.bind(read_extras)}(data, ctx))" if read_extras is not None else ")"))
+              + (f", extras={extras})" if extras is not None else ")"))
     function: Callable[[Any, ReadChoice], Any] = code.build(result)
     return function
+
+
+USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
+                "reasoning_tokens")
+"""The counts of the `usage:` map the unified `Usage` holds, in `response.usage_from`'s argument order."""
+
+
+def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any], usage_of: Callable[..., Any]) -> str:
+    """Emit the lines reading each count of the `usage:` map `fields` from `item` into a local (an int, a
+    number as its int, else None: what `read_usage` keeps in its dict); return the expression of the `Usage`
+    (`usage_of`, `response.usage_from`, over the six unified counts; None when the map gave no count at all,
+    as `build_usage` of an empty dict)."""
+    if not fields:
+        return "None"
+    counts: dict[str, str] = {}
+    for key, template in fields.items():
+        local = counts[str(key)] = code.temp()
+        code.line(f"{local} = {lower_into(template, ('response', 'usage', str(key)), code)}")
+        code.line(f"if type({local}) is not int: {local} = int({local}) "
+                  f"if {local} is not None and isinstance({local}, (int, float)) else None")
+    args = ", ".join(counts.get(name, "None") for name in USAGE_COUNTS)
+    some = " or ".join(f"{local} is not None" for local in counts.values())
+    return f"({code.bind(usage_of)}({args}) if {some} else None)"

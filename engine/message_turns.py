@@ -17,7 +17,7 @@ from .errors import MappingError
 from .message_parts import PartRenderer
 from .message_system import SystemLifter
 from .paths import compile_setter
-from .templates import lower_into
+from .templates import lower_into, template_paths
 from .transforms import Context
 
 
@@ -65,8 +65,9 @@ class TurnAssembler:
         code.line("sent = []")
         code.line("for role, parts in turns:")  # each turn rendered with the `turn` template, inline
         code.indent = "    "
-        code.line("item = {'role': role, 'parts': parts}")
-        code.reads = {}
+        if template_paths(self.turn_template) is None:  # (it reads the item whole, or a path of another kind)
+            code.line("item = {'role': role, 'parts': parts}")
+        code.reads = {("role",): "role", ("parts",): "parts"}  # (what it reads of them: the locals)
         code.line(f"sent.append({lower_into(self.turn_template, ('messages', 'turn'), code)})")
         code.reads = {}
         code.indent = ""

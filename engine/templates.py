@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .codegen import FunctionBuilder
-from .paths import Getter, PathError, compile_getter, is_simple, split_path
+from .paths import Getter, PathError, compile_getter, is_simple, projection_steps, split_path
 from .prevalidated import is_prevalidated
 from .transforms import REGISTRY, Context, bind
 
@@ -192,6 +192,8 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
             value = _lower(v, (*where, key), code)
             if _never_none(v):
                 code.line(f"{out}[{code.bind(key)}] = {value}")
+            elif value.isidentifier():  # (a local: tested as it is)
+                code.line(f"if {value} is not None: {out}[{code.bind(key)}] = {value}")
             else:
                 code.line(f"_v = {value}")
                 code.line(f"if _v is not None: {out}[{code.bind(key)}] = _v")
@@ -207,6 +209,8 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
             value = _lower(v, (*where, i), code)
             if _never_none(v):
                 code.line(f"{out}.append({value})")
+            elif value.isidentifier():  # (a local: tested as it is)
+                code.line(f"if {value} is not None: {out}.append({value})")
             else:
                 code.line(f"_v = {value}")
                 code.line(f"if _v is not None: {out}.append(_v)")
@@ -235,10 +239,15 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
         return "item"
     parts = split_path(path) if is_simple(path) else []
     if not parts or not all(isinstance(part, str) for part in parts):
+        projection = projection_steps(path) if not parts and not code.views else None
+        if projection is not None:
+            return _inline_projection(*projection, code)
+        if parts and not code.views:  # keys and list indexes (`candidates[0].groundingMetadata`)
+            return _inline_steps(parts, code)
         return f"{code.bind(getter)}(item)"
     keys = tuple(str(part) for part in parts)
     if len(keys) == 1 and not code.views:
-        return f"(item.get({code.bind(keys[0])}) if type(item) is dict else None)"
+        return code.reads.get(keys) or f"(item.get({code.bind(keys[0])}) if type(item) is dict else None)"
     # Each prefix of the path is read once into a local and shared by the later paths that start with it
     # (`$delta.text`, `$delta.reasoningContent.text`, ... read `delta` once); templates never mutate the item.
     holder = "item"
@@ -249,6 +258,47 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
             code.line(f"{local} = {code.step(holder, keys[:depth - 1], keys[depth - 1])}")
         holder = local
     return holder
+
+
+def _inline_steps(steps: list[str | int], code: FunctionBuilder) -> str:
+    """The lines reading a dotted path with list indexes from `item` as paths.py's getter does (a key of a
+    non-object, an index of a non-list or out of range: None); return the local holding the value."""
+    out = code.temp()
+    holder = "item"
+    for step in steps:
+        if isinstance(step, str):
+            code.line(f"{out} = {holder}.get({code.bind(step)}) if type({holder}) is dict else None")
+        else:
+            fits = f"len({holder}) > {step}" if step >= 0 else f"len({holder}) >= {-step}"
+            code.line(f"{out} = {holder}[{step}] if type({holder}) is list and {fits} else None")
+        holder = out
+    return out
+
+
+def _inline_projection(head: tuple[str, ...], tails: tuple[tuple[str, ...], ...], code: FunctionBuilder) -> str:
+    """The lines evaluating `head[]tail[]...` (paths.projection_steps) on `item` as paths.py's projection getter
+    does (JMESPath's flatten: a list flattened one level, the tail's keys read from each element, the non-null
+    values kept; a key of a non-object or a flatten of a non-list is null); return the local holding it."""
+    out = code.temp()
+    holder = "item"
+    for key in head:
+        code.line(f"{out} = {holder}.get({code.bind(key)}) if isinstance({holder}, dict) else None")
+        holder = out
+    for tail in tails:
+        flat, each, element, kept = code.temp(), code.temp(), code.temp(), code.temp()
+        code.line(f"if isinstance({out}, list):")
+        code.line(f"    {flat} = []")
+        code.line(f"    for {each} in {out}:")
+        code.line(f"        for {element} in ({each} if isinstance({each}, list) else ({each},)):")
+        holder = element
+        for key in tail:
+            code.line(f"            {kept} = {holder}.get({code.bind(key)}) if isinstance({holder}, dict) else None")
+            holder = kept
+        code.line(f"            if {holder} is not None: {flat}.append({holder})")
+        code.line(f"    {out} = {flat}")
+        code.line("else:")
+        code.line(f"    {out} = None")
+    return out
 
 
 def _lower_each(template: dict[str, Any], where: tuple[str | int, ...], code: FunctionBuilder) -> str:
