@@ -17,7 +17,7 @@ from .codegen import FunctionBuilder
 from .errors import MappingError
 from .message_parts import PartRenderer
 from .paths import compile_setter
-from .templates import lower_into, template_paths, template_roots
+from .templates import lower_into, template_roots
 from .transforms import Context
 
 SYSTEM_ROLES = ("system", "developer")
@@ -112,7 +112,8 @@ class SystemLifter:
             if self.template_reads_text:
                 code.line("text = value if type(value) is str else '\\n\\n'.join([p['text'] for p in parts])")
                 code.reads[("text",)] = "text"
-            if template_paths(template) is None:  # (it reads the item whole, or a path of another kind)
+            roots = template_roots(template)
+            if roots is None or not roots <= {"parts", "text"}:  # (it reads more than the two: the object itself)
                 code.line("item = {'parts': value, 'text': " + (
                     "text}" if self.template_reads_text else "value if type(value) is str else None}"))
             code.line(f"value = {lower_into(template, ('messages', 'system', 'template'), code)}")
