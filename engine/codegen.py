@@ -105,6 +105,18 @@ class FunctionBuilder:
             return f"{holder}.{view[1][key]} if type({holder}) is {name} else None"
         return f"{holder}.get({self.bind(key)}) if type({holder}) is dict else None"
 
+    @contextlib.contextmanager
+    def other_item(self, views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]],
+                   reads: Mapping[tuple[str, ...], str]) -> Iterator[None]:
+        """Inside the block, templates are lowered against another value, which the caller assigned to `item`:
+        its view types and the key paths of it already read into locals (`reads`)."""
+        saved = self.views, self._view_names, self.reads
+        self.views, self._view_names, self.reads = views, {}, dict(reads)
+        try:
+            yield
+        finally:
+            self.views, self._view_names, self.reads = saved
+
     def bind(self, value: Any) -> str:
         """A name for `value` in the function's namespace (how data reaches the generated code)."""
         name = f"_b{len(self.namespace)}"

@@ -4,7 +4,7 @@
 (None without one), the unified pieces of its content parts, each part's kind found as `kind_by` says and
 rendered by its kind's template, and the raw value at `finish_reason.from`; paths of plain keys become `.get`
 lines, the `kind_by: present` scan an `if/elif` chain over the keys. `decode_response` reads the choices,
-id, model and usage around it; `read_usage` / `update_usage` the `usage:` map. A whole-response stream's
+id, model and usage around it; `read_usage` the `usage:` map (`usage_lines`). A whole-response stream's
 event handler (stream_whole.py) is lowered from the same spec with the same readers (`read_path`,
 `read_fields`, `part_paths`) and view types (`event_views`)."""
 
@@ -18,7 +18,7 @@ from .errors import InvalidRequestError, ProviderError
 from .gateway import ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, is_simple, plain_keys, split_path
 from .silent import SILENT_KIND, response_warnings
-from .templates import compile_template, lower_into, template_paths
+from .templates import calls_out, compile_template, lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, relative, view_type
 
@@ -214,60 +214,51 @@ def kinds_declared(spec: Mapping[str, Any]) -> dict[str, frozenset[str]]:
             for kind, template in (spec.get("kinds") or {}).items()}
 
 
-UpdateUsage = Callable[[Any, Context, dict[str, int], list[Any]], None]
-
-
 def lower_usage(fields: Mapping[str, Any], views: Views | None = None) -> Callable[[Any, Context], dict[str, int]]:
-    """The `usage:` map as one generated function `read_usage(item, ctx) -> counts` (`lower_usage_update`'s
-    lines on a new dict, every count evaluated)."""
-    function, _ = _lower_usage(fields, views, incremental=False)
+    """The `usage:` map as one generated function `read_usage(item, ctx) -> counts` (`usage_lines` on a new
+    dict, every count evaluated)."""
+    code = FunctionBuilder(("item", "ctx"), "read_usage", views)
+    code.line("usage = {}")
+    usage_lines(fields, code, incremental=False)
+    function: Callable[[Any, Context], dict[str, int]] = code.build("usage")
     return function
 
 
-def lower_usage_update(fields: Mapping[str, Any], views: Views | None = None) -> tuple[UpdateUsage, int]:
-    """The `usage:` map as one generated function `update_usage(item, ctx, usage, seen)`, and the size of its
-    `seen` list: each count's template evaluated in order, an int stored in `usage`, another number (a float,
-    a bool) stored as its int, anything else left as it was. `views`: the item's view types.
+def usage_lines(fields: Mapping[str, Any], code: FunctionBuilder, incremental: bool) -> int:
+    """Emit the `usage:` map's lines into `code` (its item is `item`, the counts go into the local `usage`):
+    each count's template evaluated in order, an int stored in `usage`, another number (a float, a bool)
+    stored as its int, anything else left as it was. Return the size of the `seen` list they use.
 
-    Why `seen`: a stream whose every event carries a usage block with growing counts reads it on every event.
-    A count computed by a transform (a sum of two counts) is evaluated again only when the values it reads
-    differ from those it read last time (kept in its slot of `seen`): templates are functions of what they
-    read, so the same inputs give the value `usage` already holds (or, left out, left it as it was)."""
-    function, slots = _lower_usage(fields, views, incremental=True)
-    return function, slots
-
-
-def _lower_usage(fields: Mapping[str, Any], views: Views | None, incremental: bool) -> tuple[Callable[..., Any], int]:
-    if incremental:
-        code = FunctionBuilder(("item", "ctx", "usage", "seen"), "update_usage", views)
-    else:
-        code = FunctionBuilder(("item", "ctx"), "read_usage", views)
-        code.line("usage = {}")
+    `incremental` (a stream's `usage` kept across events, whose every event may carry a usage block with
+    growing counts): a count whose template calls a transform is evaluated again only when the values it
+    reads differ from those it read last time (kept in its slot of the local `seen`): templates are functions
+    of what they read, so the same inputs give the value `usage` already holds (or, left out, left it as it
+    was). A template lowered to plain lines (a reference, a `sum` written inline) costs less than that test."""
     inputs: dict[str, list[str]] = {}
     for key, template in fields.items():  # every value a count reads, read once, first
         paths = template_paths(template)
-        if not incremental or paths is None or (isinstance(template, str) and template.startswith("$")):
-            continue  # (reads the whole item, or is one read: evaluated every time)
+        if not incremental or paths is None or not calls_out(template):
+            continue  # (reads the whole item, or costs less than the test: evaluated every time)
         inputs[key] = [_read_once(code, path) for path in sorted(paths)]
     slots = 0
     for key, template in fields.items():
         name = code.bind(key)
         reads = inputs.get(key)
-        indent = ""
+        indent = code.indent
         if reads is not None:
             code.line(f"_k = ({''.join(f'{local}, ' for local in reads)})")
             code.line(f"if _k != seen[{slots}]:")
             code.line(f"    seen[{slots}] = _k")
             slots += 1
-            indent = code.indent = "    "
+            code.indent = indent + "    "
         before = dict(code.reads)
         code.line(f"_n = {lower_into(template, ('response', 'usage', key), code)}")
         code.line(f"if type(_n) is int: usage[{name}] = _n")
         code.line(f"elif _n is not None and isinstance(_n, (int, float)): usage[{name}] = int(_n)")
-        if indent:
+        if reads is not None:
             code.reads = before  # (a local read in the branch is not assigned when it is skipped)
-            code.indent = ""
-    return code.build("None" if incremental else "usage"), slots
+            code.indent = indent
+    return slots
 
 
 def _read_once(code: FunctionBuilder, path: tuple[str, ...]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .inline import Emit, InlineCode, inline, is_object_template
 from .transforms import REGISTRY, Apply, Context, Example, bind, register
 
 _STEP: dict[str, Any] = {
@@ -81,6 +82,19 @@ def _omit_empty(args: Mapping[str, Any]) -> Apply:
         return value
 
     return apply
+
+
+@inline("omit_empty")
+def _omit_empty_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
+    """Around an object or a list written in the template: what it builds holds no None, so it is kept unless
+    it is empty."""
+    if not is_object_template(source) and not isinstance(source, list):
+        return None
+
+    def emit(code: InlineCode) -> str:
+        return f"({code.lower(source)} or None)"
+
+    return emit
 
 
 @register("lookup", args={

@@ -32,7 +32,7 @@ from .gateway import (
     RequestWarning,
     ToolCallDelta,
 )
-from .lower_response import ExtraRead, UpdateUsage, kinds_declared, read_fields, read_path, step
+from .lower_response import ExtraRead, kinds_declared, read_fields, read_path, step, usage_lines
 from .paths import plain_keys
 from .response import build_usage
 from .silent import SilentRules, part_bit, part_names
@@ -60,7 +60,7 @@ class WholeResponseDecoder(StreamDecoder):
         self.usage_read: Any = NOTHING  # what the last usage read saw (the values at the usage map's root keys)
         self.slots = slots
         self.usage_seen: list[Any] = [NOTHING] * slots
-        """What each count computed by a transform read last (`lower_response.lower_usage_update`)."""
+        """What each count computed by a transform read last (`lower_response.usage_lines`)."""
         self.spoke = 0
         """The part names the stream's pieces gave, as `silent.part_bit` bits (set by the generated code)."""
         self.silent = SilentRules(declared or {}, "response.kinds")
@@ -118,15 +118,17 @@ def _call(st: WholeResponseDecoder, index: int, call: Any) -> ToolCallDelta:
 
 
 def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any], provider: str,
-                      usage_roots: tuple[str, ...] | None, update_usage: UpdateUsage,
+                      usage_roots: tuple[str, ...] | None, usage: Mapping[str, Any],
                       translate: Callable[[Any, bool], str | None], views: Views,
-                      extras: EventExtras | list[ExtraRead] | None = None) -> OnEvent:
+                      extras: EventExtras | list[ExtraRead] | None = None) -> tuple[OnEvent, int]:
     """The generated `on_event(data, raw, st, out)` of a whole-response stream (see the module docstring).
     `views`: the event's view types, keyed by key path from the event (empty: events are plain dicts).
     `extras`: the spec's extras (extras.py): read from the event's views when each is one path
     (`lower_response.extras_reads`), else from the event's text (`raw`) when it may hold one; an event with
     extras and no choices comes as a chunk with no choices. A kind whose template renders nothing for a
-    part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py)."""
+    part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py). `usage`: the usage map,
+    whose lines update `st.usage` when the values at its root keys (`usage_roots`) changed. Also returns the
+    size of `st.usage_seen`."""
     choices_keys = plain_keys(str(response_spec["choices"])) if "choices" in response_spec else None
     each = (*(choices_keys or ()), EACH)
     parts_path = str(response_spec.get("parts", "content"))
@@ -185,19 +187,31 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
                   "extras=_x))")
         code.indent = ""
         code.reads = dict(reads_before)
+    code.line("item = data")  # (the usage map's templates read the event)
     if usage_roots is None:
-        code.line(f"{code.bind(update_usage)}(data, ctx, st.usage, st.usage_seen)")
+        slots = _usage_update(code, usage, views, {})
         code.line("st.usage_read = None")
     else:
-        values = "".join(f"{first[root]}, " if root in first else f"({step(code, 'data', views, (), root)}), "
-                         for root in usage_roots)
-        code.line(f"inputs = ({values})")
-        code.line("if inputs != st.usage_read:")
-        code.line(f"    {code.bind(update_usage)}(data, ctx, st.usage, st.usage_seen)")
-        code.line("    st.usage_read = inputs")
+        values = [first[root] if root in first else f"({step(code, 'data', views, (), root)})" for root in usage_roots]
+        inputs = values[0] if len(values) == 1 else f"({''.join(f'{value}, ' for value in values)})"
+        code.line(f"if {inputs} != st.usage_read:")
+        code.indent = "    "
+        slots = _usage_update(code, usage, views, {(root,): first[root] for root in usage_roots if root in first})
+        code.line(f"st.usage_read = {inputs}")
+        code.indent = ""
     code.line(f"if st.done and st.usage: out.append({code.bind(_usage_chunk)}(st))")
     function: OnEvent = code.build("None")
-    return function
+    return function, slots
+
+
+def _usage_update(code: FunctionBuilder, usage: Mapping[str, Any], views: Views,
+                  reads: Mapping[tuple[str, ...], str]) -> int:
+    """The usage map's lines updating `st.usage` from the event (`item`, whose root keys `reads` are read
+    already); return the size of `st.usage_seen` they use (`lower_response.usage_lines`)."""
+    code.line("usage = st.usage")
+    code.line("seen = st.usage_seen")
+    with code.other_item(views, reads):
+        return usage_lines(usage, code, incremental=True)
 
 
 def _read_extras(code: FunctionBuilder, reads: list[ExtraRead], choices: str, views: Views, choice_views: Views,

@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import MappingError, ProviderError
 from .gateway import RequestWarning
+from .inline import Emit, InlineCode, inline
 
 Apply = Callable[[Any, "Context"], Any]
 Factory = Callable[[Mapping[str, Any]], Apply]
@@ -205,6 +206,27 @@ def _sum(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+@inline("sum")
+def _sum_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
+    """A sum of a list written in the template: each element evaluated into a local, then added in order."""
+    if not isinstance(source, list):
+        return None
+
+    def emit(code: InlineCode) -> str:
+        values = [code.local(code.lower(value, position)) for position, value in enumerate(source)]
+        total, found = code.temp(), code.temp()
+        code.line(f"{total} = 0")
+        code.line(f"{found} = False")
+        for v in values:
+            code.line(f"if type({v}) is int or type({v}) is float or ({v} is not None and type({v}) is not bool "
+                      f"and isinstance({v}, (int, float))):")
+            code.line(f"    {total} += {v}")
+            code.line(f"    {found} = True")
+        return f"({total} if {found} else {code.bind(args.get('empty', 0))})"
+
+    return emit
+
+
 @register("join", args={"type": "object", "additionalProperties": False, "properties": {"sep": {"type": "string"}}},
           examples=(Example(["a", None, "b"], "a\nb", {"sep": "\n"}),))
 def _join(args: Mapping[str, Any]) -> Apply:
@@ -357,6 +379,19 @@ def _require(args: Mapping[str, Any]) -> Apply:
         return value
 
     return apply
+
+
+@inline("require")
+def _require_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
+    """The test inline; the transform is called only to raise."""
+    absent = bool(args.get("absent", False))
+
+    def emit(code: InlineCode) -> str:
+        value = code.local(code.lower(source))
+        code.line(f"if {value} is {'not ' if absent else ''}None: {code.apply}({value}, ctx)")
+        return "None" if absent else value
+
+    return emit
 
 
 # ---- JSON Schema ------------------------------------------------------------------------------------------
