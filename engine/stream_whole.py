@@ -15,7 +15,7 @@ recorded for the "mapping yielded nothing" warning (silent.py), and what the pie
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, MutableSequence
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
@@ -266,6 +266,8 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         tests = [(f"{kind} == {code.bind(name)}", name) for name in kinds]
     else:  # the first `present` key whose value is truthy names the kind
         code.line(f"if type(item) is not {part_type}: continue")
+        if part_view is not None:
+            code.known.add("item")
         tests = [(f"item.{part_view[1][str(key)]}" if part_view is not None else code.step('item', (), str(key)),
                   str(kind)) for key, kind in kind_by.get("present", ())]
     for position, (test, kind_name) in enumerate(tests):
@@ -278,6 +280,7 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
             code.line("pass")
         code.indent = outer + "        "
     code.reads = {}
+    code.known.discard("item")
     code.indent = outer + "    "
     reason = read_path(code, "choice", str(finish["from"]), choice_views, first)
     code.line(f"if {reason} is not None:")
@@ -300,13 +303,18 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
     where = ("response", "kinds", kind)
     fields: dict[str, str] = {}
     call_fields: dict[str, str] | None = None  # a `tool_call` written as an object: its fields' locals
+    detail_fields: dict[str, str] | None = None  # the same for a `reasoning` object
     if _is_object(template):
         for key, value in template.items():
-            if str(key) == "tool_call" and _is_object(value):
-                call_fields = {str(name): code.temp() for name in value}
+            if str(key) in ("tool_call", "reasoning") and _is_object(value):
+                locals_ = {str(name): code.temp() for name in value}
                 for name, field in value.items():
-                    code.line(f"{call_fields[str(name)]} = {lower_into(field, (*where, 'tool_call', str(name)), code)}")
-                fields["tool_call"] = "True"  # (an object template always gives an object)
+                    code.line(f"{locals_[str(name)]} = {lower_into(field, (*where, str(key), str(name)), code)}")
+                fields[str(key)] = "True"  # (an object template always gives an object)
+                if str(key) == "tool_call":
+                    call_fields = locals_
+                else:
+                    detail_fields = locals_
                 continue
             local = code.temp()
             code.line(f"{local} = {lower_into(value, (*where, str(key)), code)}")
@@ -324,14 +332,13 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
             local = fields[key] = code.temp()
             code.line(f"{local} = {piece}.get({code.bind(key)})")
     text, call, reasoning = fields.get("text"), fields.get("tool_call"), fields.get("reasoning")
-    convert = code.bind(msgspec.convert)
-    detail = code.bind(ReasoningDetail)
+    detail = _detail(code, reasoning, detail_fields) if reasoning is not None else ""
     branches: list[tuple[str, list[str]]] = []
     if text is not None:
         body = [f"content = {text} if content is None else content + {text}"]
         if reasoning is not None:
             body += [f"if {reasoning} is not None:",
-                     f"    _d = {convert}({reasoning}, {detail})",
+                     f"    _d = {detail}",
                      "    if details is None: details = [_d]",
                      "    else: details.append(_d)"]
         branches.append((f"type({text}) is str", body))
@@ -348,15 +355,59 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
         body += ["if calls is None: calls = [_c]", "else: calls.append(_c)"]
         branches.append(("True" if call_fields is not None else f"{call} is not None", body))
     if reasoning is not None:
-        body = [f"_d = {convert}({reasoning}, {detail})",
+        body = [f"_d = {detail}",
                 "reasoning = (reasoning or '') + (_d.text or '')",
                 "if details is None: details = [_d]",
                 "else: details.append(_d)"]
-        branches.append((f"{reasoning} is not None", body))
+        branches.append(("True" if detail_fields is not None else f"{reasoning} is not None", body))
     for position, (test, body) in enumerate(branches):
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         for line in body:
             code.line(f"    {line}")
+
+
+def _field_test(annotation: Any) -> str | None:
+    """The test (`{}` for the value) that a value fits a field typed `annotation` as msgspec converts it: `str`,
+    `int` (not a bool) or either or None; None for another type."""
+    kinds = set(get_args(annotation)) if get_args(annotation) else {annotation}
+    named = [f"type({{0}}) is {kind.__name__}" for kind in (str, int) if kind in kinds]
+    if len(named) != 1 or not kinds <= {str, int, type(None)} or len(kinds - {type(None)}) != 1:
+        return None
+    return f"({{0}} is None or {named[0]})" if type(None) in kinds else named[0]
+
+
+_DETAIL_TESTS = {field.encode_name: (field.name, _field_test(field.type))
+                 for field in msgspec.structs.fields(ReasoningDetail)}
+
+
+def _detail_of(names: tuple[str, ...], *values: Any) -> ReasoningDetail:
+    """A reasoning detail from a piece's `reasoning` object: what msgspec converts the object its template
+    builds into (its fields that are not None), with the same validation error for a value that does not fit."""
+    return msgspec.convert({name: value for name, value in zip(names, values, strict=True) if value is not None},
+                           ReasoningDetail)
+
+
+def _detail(code: FunctionBuilder, local: str, fields: dict[str, str] | None) -> str:
+    """The expression of the `ReasoningDetail` of a piece's `reasoning`: the object in `local` converted, or,
+    for a `reasoning` written as an object (its fields' locals in `fields`), built from the locals when each
+    fits its field's type (else converted as the object would be)."""
+    if fields is None:
+        return f"{code.bind(msgspec.convert)}({local}, {code.bind(ReasoningDetail)})"
+    tests, kwargs = [], []
+    for name, value in fields.items():
+        field = _DETAIL_TESTS.get(name)
+        if field is None:
+            continue  # (a key the Struct has no field for: conversion ignores it)
+        if field[1] is None:
+            tests = ["False"]  # (a field of another type: always converted)
+            break
+        tests.append(field[1].format(value))
+        kwargs.append(f"{field[0]}={value}")
+    fallback = f"{code.bind(_detail_of)}({code.bind(tuple(fields))}, {', '.join(fields.values())})"
+    if tests == ["False"]:
+        return fallback
+    built = f"{code.bind(ReasoningDetail)}({', '.join(kwargs)})"
+    return f"({built} if {' and '.join(tests)} else {fallback})" if tests else built
 
 
 def _emit_spoke(code: FunctionBuilder, kind: str, fields: dict[str, str], has_call: bool, declares: bool) -> None:

@@ -81,6 +81,12 @@ SHAPES: list[Any] = [
     _event(content={"parts": [{"functionCall": "f"}]}),
     _event(content={"parts": [{"text": "a", "thought": True, "thoughtSignature": "s"}, {"text": "b"}]}),
     _event(content={"parts": [{"text": 1}, {"text": None, "thoughtSignature": "s"}]}),
+    _event(content={"parts": [{"text": 5, "thought": True}]}),  # (a reasoning detail that does not convert)
+    _event(content={"parts": [{"text": "a", "thought": True, "thoughtSignature": ["s"]}]}),
+    _event(content={"parts": [{"thoughtSignature": 5}]}),
+    {**_event(), "usageMetadata": {"promptTokenCount": 3.5, "toolUsePromptTokenCount": True,
+                                   "candidatesTokenCount": "2", "thoughtsTokenCount": 4, "totalTokenCount": 9.0}},
+    {**_event(), "usageMetadata": {"toolUsePromptTokenCount": 2, "cachedContentTokenCount": 1}},
     _event(content={"parts": [{"executableCode": {"code": "1"}}]}),
     _event(content={"parts": [{"unknownPart": 1}]}),
     _event(content={"parts": [{"text": "a"}, {"text": "b"}]}),
