@@ -234,6 +234,7 @@ def usage_lines(fields: Mapping[str, Any], code: FunctionBuilder, incremental: b
     reads differ from those it read last time (kept in its slot of the local `seen`): templates are functions
     of what they read, so the same inputs give the value `usage` already holds (or, left out, left it as it
     was). A template lowered to plain lines (a reference, a `sum` written inline) costs less than that test."""
+    _prefetch(code, [path for template in fields.values() for path in sorted(template_paths(template) or ())])
     inputs: dict[str, list[str]] = {}
     for key, template in fields.items():  # every value a count reads, read once, first
         paths = template_paths(template)
@@ -259,6 +260,26 @@ def usage_lines(fields: Mapping[str, Any], code: FunctionBuilder, incremental: b
             code.reads = before  # (a local read in the branch is not assigned when it is skipped)
             code.indent = indent
     return slots
+
+
+def _prefetch(code: FunctionBuilder, paths: list[tuple[str, ...]]) -> None:
+    """Emit the reads of `paths` (key paths from `item`) whose holder is a view Struct, the fields of each holder
+    under one type test, into locals the templates lowered after use (`code.reads`)."""
+    wanted: dict[tuple[str, ...], list[str]] = {}
+    for path in paths:
+        if len(path) > 1 and path not in code.reads and path[:-1] in code.views:
+            keys = wanted.setdefault(path[:-1], [])
+            if path[-1] not in keys:
+                keys.append(path[-1])
+    for parent, keys in wanted.items():
+        holder = _read_once(code, parent)
+        view, attributes = code.views[parent]
+        locals_ = [code.reads.setdefault((*parent, key), code.temp()) for key in keys]
+        code.line(f"if type({holder}) is {code.bind(view)}:")
+        for key, local in zip(keys, locals_, strict=True):
+            code.line(f"    {local} = {holder}.{attributes[key]}")
+        code.line("else:")
+        code.line(f"    {' = '.join(locals_)} = None")
 
 
 def _read_once(code: FunctionBuilder, path: tuple[str, ...]) -> str:

@@ -92,9 +92,26 @@ def _omit_empty_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
         return None
 
     def emit(code: InlineCode) -> str:
-        return f"({code.lower(source)} or None)"
+        if not is_object_template(source) or not source or any(_constant(value) for value in source.values()):
+            return f"({code.lower(source)} or None)"
+        # (fields that may all be None: evaluated in order into locals, the object built only when one is not)
+        values = {str(key): code.local(code.lower(value, str(key))) for key, value in source.items()}
+        out = code.temp()
+        code.line(f"if {' and '.join(f'{value} is None' for value in values.values())}: {out} = None")
+        code.line("else:")
+        code.line(f"    {out} = {{}}")
+        for key, value in values.items():
+            code.line(f"    if {value} is not None: {out}[{code.bind(key)}] = {value}")
+        return out
 
     return emit
+
+
+def _constant(template: Any) -> bool:
+    """A literal other than None (an object template always writes it)."""
+    if isinstance(template, str):
+        return template.startswith("$$") or not template.startswith("$")
+    return template is not None and not isinstance(template, (dict, list))
 
 
 @register("lookup", args={

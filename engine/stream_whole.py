@@ -219,17 +219,19 @@ def _read_extras(code: FunctionBuilder, reads: list[ExtraRead], choices: str, vi
     """The lines setting `_x` to the event's extras read from its views (None, [] and {} left out; None when
     none is kept), as `extras.lower_extras` reads them from the event decoded again."""
     code.line("_x = None")
-    picked: dict[int, str] = {}
+    picked: dict[int, tuple[str, dict[str, str]]] = {}
     for name, keys, index, rest in reads:
         if index is None:
             value = read_path(code, "data", ".".join(keys), views, first)
         else:
-            holder = picked.get(index)
-            if holder is None:
-                holder = picked[index] = code.temp()
+            if index not in picked:  # (the choice, and the first key of each extra read from it, once)
+                holder = code.temp()
                 code.line(f"{holder} = {choices}[{index}] if type({choices}) is list and len({choices}) > {index} "
                           "else None")
-            value = read_path(code, holder, ".".join(rest), choice_views)
+                picked[index] = holder, read_fields(code, holder, choice_views, [
+                    ".".join(more) for _, _, at, more in reads if at == index])
+            holder, fields = picked[index]
+            value = read_path(code, holder, ".".join(rest), choice_views, fields)
         code.line(f"if {value} is not None and {value} != [] and {value} != {{}}:")
         code.line("    if _x is None: _x = {}")
         code.line(f"    _x[{code.bind(name)}] = {value}")
