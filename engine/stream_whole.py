@@ -159,14 +159,18 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
         code.line(f"elif type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
     else:
         code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
-    if isinstance(extras, list):
+    in_choice: list[ExtraRead] = []  # extras all read from one choice: read in the loop, with its fields
+    if isinstance(extras, list) and len({index for _, _, index, _ in extras}) == 1 and extras[0][2] is not None:
+        code.line("_x = None")
+        in_choice = extras
+    elif isinstance(extras, list):
         _read_extras(code, extras, choices, views, choice_views, first)
     elif extras is not None:
         code.line(f"_x = {code.bind(extras)}.of(raw)")
     reads_before = dict(code.reads)
     code.line(f"if {choices}:")
     code.indent = "    "
-    _emit_choices(code, response_spec, choices, choice_views, part_views, translate)
+    _emit_choices(code, response_spec, choices, choice_views, part_views, translate, in_choice)
     ident = read_path(code, "data", str(response_spec.get("id", "id")), views, first)
     model = read_path(code, "data", str(response_spec.get("model", "model")), views, first)
     text = code.bind(str)
@@ -232,21 +236,33 @@ def _read_extras(code: FunctionBuilder, reads: list[ExtraRead], choices: str, vi
                     ".".join(more) for _, _, at, more in reads if at == index])
             holder, fields = picked[index]
             value = read_path(code, holder, ".".join(rest), choice_views, fields)
-        code.line(f"if {value} is not None and {value} != [] and {value} != {{}}:")
-        code.line("    if _x is None: _x = {}")
-        code.line(f"    _x[{code.bind(name)}] = {value}")
+        _keep_extra(code, name, value)
+
+
+def _keep_extra(code: FunctionBuilder, name: str, value: str) -> None:
+    code.line(f"if {value} is not None and {value} != [] and {value} != {{}}:")
+    code.line("    if _x is None: _x = {}")
+    code.line(f"    _x[{code.bind(name)}] = {value}")
 
 
 def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, choice_views: Views,
-                  part_views: Views, translate: Callable[[Any, bool], str | None]) -> None:
-    """The lines turning the list `choices` into the list `chosen` of `ChunkChoice`s (at the current indent)."""
+                  part_views: Views, translate: Callable[[Any, bool], str | None], extras: list[ExtraRead]) -> None:
+    """The lines turning the list `choices` into the list `chosen` of `ChunkChoice`s (at the current indent);
+    `extras` (all read from the choice at one position) are kept into `_x` from the choice at that position."""
     outer = code.indent
     code.line("chosen = []")
     code.line(f"for position, choice in enumerate({choices}):")
     code.indent = outer + "    "
     finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
     first = read_fields(code, "choice", choice_views, [str(path) for path in (
-        spec.get("index"), spec.get("parts", "content"), finish["from"]) if path is not None])
+        spec.get("index"), spec.get("parts", "content"), finish["from"]) if path is not None]
+        + [".".join(rest) for _, _, _, rest in extras])
+    if extras:
+        code.line(f"if position == {int(extras[0][2] or 0)}:")
+        code.indent = outer + "        "
+        for name, _, _, rest in extras:
+            _keep_extra(code, name, read_path(code, "choice", ".".join(rest), choice_views, first))
+        code.indent = outer + "    "
     index = read_path(code, "choice", str(spec["index"]), choice_views, first) if "index" in spec else None
     if index is None:
         index = "position"
