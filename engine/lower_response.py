@@ -262,6 +262,13 @@ def usage_lines(fields: Mapping[str, Any], code: FunctionBuilder, incremental: b
     return slots
 
 
+def read_paths(code: FunctionBuilder, paths: list[tuple[str, ...]]) -> list[str]:
+    """Emit the reads of key paths from `item` not read yet (a view's fields under one type test); return the
+    local holding each path's value."""
+    _prefetch(code, paths)
+    return [_read_once(code, path) for path in paths]
+
+
 def _prefetch(code: FunctionBuilder, paths: list[tuple[str, ...]]) -> None:
     """Emit the reads of `paths` (key paths from `item`) whose holder is a view Struct, the fields of each holder
     under one type test, into locals the templates lowered after use (`code.reads`)."""

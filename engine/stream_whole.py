@@ -6,10 +6,10 @@ The response spec (its choices, each choice's index, parts, kinds and finish rea
 the fields the mappings read, down to each content part) goes in, its chunks are appended to `out`. Each kind's
 template is evaluated inline on its part, and what it gives (`text`, `tool_call`, `reasoning`) is gathered into
 the delta directly; `st` (the decoder) holds what lasts between events: the tool-call counts per choice, the
-usage counts read so far, whether the finish reason came. The usage block is read again only when it differs
-from the last one read, and the usage chunk is sent once the finish reason came. The spec's extras (extras.py)
-are read from the event's text when it may hold one; a kind whose template renders nothing for a part is
-recorded for the "mapping yielded nothing" warning (silent.py), and what the pieces gave is kept as bits.
+usage counts read so far (stream_usage.py), whether the finish reason came; the usage chunk is sent once the
+finish reason came. The spec's extras (extras.py) are read from the event's views, or from its text when it may
+hold one; a kind whose template renders nothing for a part is recorded for the "mapping yielded nothing"
+warning (silent.py), and what the pieces gave is kept as bits.
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ from .gateway import (
     RequestWarning,
     ToolCallDelta,
 )
-from .lower_response import ExtraRead, kinds_declared, read_fields, read_path, step, usage_lines
+from .lower_response import ExtraRead, kinds_declared, read_fields, read_path
 from .paths import plain_keys
 from .response import build_usage
 from .silent import SilentRules, part_bit, part_names
 from .stream_base import NOTHING, StreamDecoder, json_of, stream_error
+from .stream_usage import Fold, lower_usage_section
 from .templates import lower_into
 from .transforms import Context
 from .views import EACH, Views, relative
@@ -48,7 +49,7 @@ class WholeResponseDecoder(StreamDecoder):
     """Every event is a whole response, handed to the spec's generated `on_event` (see the module docstring)."""
 
     def __init__(self, provider: str, decode: Callable[[str | bytes], Any], on_event: OnEvent, slots: int,
-                 declared: Mapping[str, frozenset[str]] | None = None) -> None:
+                 declared: Mapping[str, frozenset[str]] | None = None, fold: Fold | None = None) -> None:
         self.provider = provider
         self.decode = decode
         """An event's JSON → its view (views.py), or plain decoded data when the spec's paths allow no view."""
@@ -56,8 +57,11 @@ class WholeResponseDecoder(StreamDecoder):
         self.ctx = Context(provider)
         self.calls: dict[int, int] = {}
         """Tool calls seen so far, per choice index (a call's position within its choice)."""
-        self.usage: dict[str, int] = {}
-        self.usage_read: Any = NOTHING  # what the last usage read saw (the values at the usage map's root keys)
+        self.counts: dict[str, int] = {}
+        """The usage counts folded so far (stream_usage.py; `usage` adds the block still pending)."""
+        self.usage_read: Any = NOTHING  # the last usage block seen (the values at the usage map's root keys)
+        self.fold = fold
+        """The generated `fold_usage` when usage blocks are folded lazily (the last one pending), else None."""
         self.slots = slots
         self.usage_seen: list[Any] = [NOTHING] * slots
         """What each count computed by a transform read last (`lower_response.usage_lines`)."""
@@ -66,6 +70,15 @@ class WholeResponseDecoder(StreamDecoder):
         self.silent = SilentRules(declared or {}, "response.kinds")
         """The part kinds whose template rendered nothing, and the pieces the stream gave (silent.py; the
         generated `on_event` records both)."""
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """The usage counts the stream gave so far (what its usage chunk will hold)."""
+        if self.fold is None:
+            return self.counts
+        counts = dict(self.counts)
+        self.fold(self.usage_read, self.ctx, counts, list(self.usage_seen))
+        return counts
 
     @property
     def warnings(self) -> list[RequestWarning]:
@@ -101,8 +114,8 @@ def _not_a_list(choices: Any, provider: str) -> StreamError:
 
 def _usage_chunk(st: WholeResponseDecoder) -> ChatCompletionChunk:
     """The usage chunk sent after the finish reason; the counts start again."""
-    chunk = ChatCompletionChunk(choices=[], usage=build_usage(st.usage))
-    st.usage = {}
+    chunk = ChatCompletionChunk(choices=[], usage=build_usage(st.counts))
+    st.counts = {}
     st.usage_read = NOTHING
     st.usage_seen = [NOTHING] * st.slots
     return chunk
@@ -120,15 +133,15 @@ def _call(st: WholeResponseDecoder, index: int, call: Any) -> ToolCallDelta:
 def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any], provider: str,
                       usage_roots: tuple[str, ...] | None, usage: Mapping[str, Any],
                       translate: Callable[[Any, bool], str | None], views: Views,
-                      extras: EventExtras | list[ExtraRead] | None = None) -> tuple[OnEvent, int]:
+                      extras: EventExtras | list[ExtraRead] | None = None) -> tuple[OnEvent, int, Fold | None]:
     """The generated `on_event(data, raw, st, out)` of a whole-response stream (see the module docstring).
     `views`: the event's view types, keyed by key path from the event (empty: events are plain dicts).
     `extras`: the spec's extras (extras.py): read from the event's views when each is one path
     (`lower_response.extras_reads`), else from the event's text (`raw`) when it may hold one; an event with
     extras and no choices comes as a chunk with no choices. A kind whose template renders nothing for a
     part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py). `usage`: the usage map,
-    whose lines update `st.usage` when the values at its root keys (`usage_roots`) changed. Also returns the
-    size of `st.usage_seen`."""
+    read into `st.counts` when the values at its root keys (`usage_roots`) changed (stream_usage.py). Also
+    returns the size of `st.usage_seen` and the `fold_usage` of a lazily folded usage map."""
     choices_keys = plain_keys(str(response_spec["choices"])) if "choices" in response_spec else None
     each = (*(choices_keys or ()), EACH)
     parts_path = str(response_spec.get("parts", "content"))
@@ -191,31 +204,9 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
                   "extras=_x))")
         code.indent = ""
         code.reads = dict(reads_before)
-    code.line("item = data")  # (the usage map's templates read the event)
-    if usage_roots is None:
-        slots = _usage_update(code, usage, views, {})
-        code.line("st.usage_read = None")
-    else:
-        values = [first[root] if root in first else f"({step(code, 'data', views, (), root)})" for root in usage_roots]
-        inputs = values[0] if len(values) == 1 else f"({''.join(f'{value}, ' for value in values)})"
-        code.line(f"if {inputs} != st.usage_read:")
-        code.indent = "    "
-        slots = _usage_update(code, usage, views, {(root,): first[root] for root in usage_roots if root in first})
-        code.line(f"st.usage_read = {inputs}")
-        code.indent = ""
-    code.line(f"if st.done and st.usage: out.append({code.bind(_usage_chunk)}(st))")
+    slots, fold = lower_usage_section(code, usage, usage_roots, views, first, code.bind(_usage_chunk))
     function: OnEvent = code.build("None")
-    return function, slots
-
-
-def _usage_update(code: FunctionBuilder, usage: Mapping[str, Any], views: Views,
-                  reads: Mapping[tuple[str, ...], str]) -> int:
-    """The usage map's lines updating `st.usage` from the event (`item`, whose root keys `reads` are read
-    already); return the size of `st.usage_seen` they use (`lower_response.usage_lines`)."""
-    code.line("usage = st.usage")
-    code.line("seen = st.usage_seen")
-    with code.other_item(views, reads):
-        return usage_lines(usage, code, incremental=True)
+    return function, slots, fold
 
 
 def _read_extras(code: FunctionBuilder, reads: list[ExtraRead], choices: str, views: Views, choice_views: Views,
