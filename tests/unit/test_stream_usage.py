@@ -47,16 +47,28 @@ def test_a_count_keeps_its_last_number_across_blocks_that_leave_it_out() -> None
     assert usage["completion_tokens_details"]["reasoning_tokens"] == 6  # the second block's, not the first's
 
 
-@pytest.mark.parametrize("lazy", [True, False])
-def test_lazy_and_eager_folding_give_the_reference_counts_after_every_event(lazy: bool) -> None:
+NESTED = [  # (usage read from two roots, one of them two keys deep)
+    SSEEvent("message", json.dumps({"candidates": [], "meter": {"in": {"n": 2}}, "usageMetadata": {"x": 1}})),
+    SSEEvent("message", json.dumps({"candidates": [], "meter": {"in": {"n": 3.5}}})),
+    SSEEvent("message", json.dumps({"candidates": [], "meter": {"in": None}, "usageMetadata": {"x": 4}})),
+    SSEEvent("message", json.dumps({"candidates": [], "meter": [], "usageMetadata": {"x": "5"}})),
+    _event({"promptTokenCount": 1}, finish="STOP"),
+]
+
+
+@pytest.mark.parametrize(("lazy", "nested"), [(True, False), (False, False), (True, True)])
+def test_lazy_and_eager_folding_give_the_reference_counts_after_every_event(lazy: bool, nested: bool) -> None:
     plan = load_plan("gemini")
     response = dict(plan.spec["response"])
     if not lazy:  # a count computed by another transform: every block folded
         response["usage"] = {**response["usage"], "cached_tokens": {"$op": "coalesce", "in": [
             "$usageMetadata.cachedContentTokenCount", "$usageMetadata.promptTokenCount"]}}
+    if nested:
+        response["usage"] = {**response["usage"], "cached_tokens": "$meter.in.n",
+                             "reasoning_tokens": {"$op": "sum", "in": ["$meter.in.n", "$usageMetadata.x"]}}
     decoder: Any = compile_stream(plan.spec["stream"], response, "gemini")()
     reference = ReferenceWhole(response, plan.spec["stream"], "gemini")
     assert (decoder.fold is not None) is lazy
-    for event in STREAM:
+    for event in [*STREAM, *NESTED] if nested else STREAM:
         assert decoder.feed(event) == reference.feed(event)
         assert decoder.usage == reference.usage
