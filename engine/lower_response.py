@@ -85,9 +85,12 @@ def read_fields(code: FunctionBuilder, holder: str, views: Views, paths: list[st
     return out
 
 
-def part_paths(spec: Mapping[str, Any]) -> list[tuple[str, ...]] | None:
+def part_paths(spec: Mapping[str, Any], text: set[tuple[str, ...]] | None = None
+               ) -> list[tuple[str, ...]] | None:
     """The key paths of a content part that the kind detection and the kind templates read (its view);
-    None when one of them reads the part whole or is not plain keys."""
+    None when one of them reads the part whole or is not plain keys. A `present` key read as an object
+    (`object_keys`) is read through the paths below it. With `text`, the paths read only as JSON text go there
+    (see `templates.template_paths`)."""
     kind_by = dict(spec.get("kind_by") or {"field": "type"})
     paths: list[tuple[str, ...]] = []
     if "field" in kind_by:
@@ -96,13 +99,37 @@ def part_paths(spec: Mapping[str, Any]) -> list[tuple[str, ...]] | None:
             return None
         paths.append(keys)
     else:
-        paths.extend((str(key),) for key, _ in kind_by.get("present", ()))
+        objects = object_keys(spec)
+        paths.extend((str(key),) for key, _ in kind_by.get("present", ()) if str(key) not in objects)
+    found_text: set[tuple[str, ...]] = set()
     for template in (spec.get("kinds") or {}).values():
-        found = template_paths(template)
+        found = template_paths(template, found_text)
         if found is None:
             return None
         paths.extend(found)
+    if text is not None:
+        text |= found_text - set(paths)
+    paths.extend(found_text & set(paths))  # (read as a value too: decoded)
     return paths
+
+
+def object_keys(spec: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The `kind_by: present` keys whose value the kind templates read only below it, as an object: each with
+    the keys they read in it. Such a key is present when its value is an object holding one of those keys (not
+    null), or is another value that is truthy; any other present key, when its value is truthy."""
+    kind_by = dict(spec.get("kind_by") or {})
+    reads: set[tuple[str, ...]] = set()
+    for template in (spec.get("kinds") or {}).values():
+        found = template_paths(template)
+        if found is None:
+            return {}
+        reads |= found
+    out: dict[str, tuple[str, ...]] = {}
+    for key, _ in kind_by.get("present", ()):
+        below = sorted(path for path in reads if path[0] == str(key))
+        if below and all(len(path) > 1 for path in below):
+            out[str(key)] = tuple(dict.fromkeys(path[1] for path in below))
+    return out
 
 
 ExtraRead = tuple[str, tuple[str, ...], int | None, tuple[str, ...]]
@@ -162,7 +189,8 @@ def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]
     if parts is None or choices is None:
         return None
     under = (*choices, EACH, *parts)
-    in_part = part_paths(response_spec)
+    text: set[tuple[str, ...]] = set()
+    in_part = part_paths(response_spec, text)
     paths.extend([under] if in_part is None else [(*under, EACH, *path) for path in in_part])
     for template in (response_spec.get("usage") or {}).values():
         found = template_paths(template)
@@ -171,7 +199,7 @@ def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]
         paths.extend(found)
     for _, keys, index, rest in extras or ():  # (each read whole: a plain value in the view)
         paths.append(keys if index is None else (*choices, EACH, *rest))
-    return view_type(paths)
+    return view_type(paths, [(*under, EACH, *path) for path in text] if in_part is not None else ())
 
 
 def lower_choice(spec: Mapping[str, Any], views: Views | None = None) -> ReadChoice:
@@ -194,10 +222,15 @@ def lower_choice(spec: Mapping[str, Any], views: Views | None = None) -> ReadCho
         code.line(f"    render = {code.bind(kinds)}.get(kind if type(kind) is str else str(kind)) "
                   "if kind is not None else None")
         code.line(f"    if render is not None: pieces.append(render(part, ctx) or {{{code.bind(SILENT_KIND)}: kind}})")
-    else:  # the first `present` key whose value is truthy names the kind; a kind without a template adds nothing
+    else:  # the first `present` key (`object_keys`) names the kind; a kind without a template adds nothing
         code.line("    if type(part) is not dict: continue")
+        objects = object_keys(spec)
         for position, (key, kind) in enumerate(kind_by.get("present", ())):
-            test = f"{'if' if position == 0 else 'elif'} part.get({code.bind(str(key))}):"
+            value = f"part.get({code.bind(str(key))})"
+            if str(key) in objects:
+                held = " or ".join(f"_o.get({code.bind(name)}) is not None" for name in objects[str(key)])
+                value = f"(({held}) if type(_o := {value}) is dict else _o)"
+            test = f"{'if' if position == 0 else 'elif'} {value}:"
             render = kinds.get(str(kind))
             code.line(f"    {test} pieces.append({code.bind(render)}(part, ctx) or "  # (empty: a marker, silent.py)
                       f"{{{code.bind(SILENT_KIND)}: {code.bind(str(kind))}}})" if render is not None

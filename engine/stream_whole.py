@@ -32,7 +32,7 @@ from .gateway import (
     RequestWarning,
     ToolCallDelta,
 )
-from .lower_response import ExtraRead, kinds_declared, read_fields, read_path
+from .lower_response import ExtraRead, kinds_declared, object_keys, read_fields, read_path
 from .paths import plain_keys
 from .response import build_usage
 from .silent import SilentRules, part_bit, part_names
@@ -277,8 +277,9 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         code.line(f"if type(item) is not {part_type}: continue")
         if part_view is not None:
             code.known.add("item")
-        tests = [(f"item.{part_view[1][str(key)]}" if part_view is not None else code.step('item', (), str(key)),
-                  str(kind)) for key, kind in kind_by.get("present", ())]
+        objects = object_keys(spec)
+        tests = [(_present(code, str(key), objects.get(str(key)), part_views), str(kind))
+                 for key, kind in kind_by.get("present", ())]
     for position, (test, kind_name) in enumerate(tests):
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         code.indent = outer + "            "
@@ -299,6 +300,24 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
               f"tool_calls=calls, reasoning=reasoning, reasoning_details=details), index={index}, "
               f"finish_reason={reason}))")
     code.indent = outer
+
+
+def _present(code: FunctionBuilder, key: str, held: tuple[str, ...] | None, part_views: Views) -> str:
+    """The test that the part `item` (its view's type tested) holds the `present` key `key`: its value truthy,
+    or, for a key read as an object (`held`: the keys read in it, `lower_response.object_keys`), an object
+    holding one of them."""
+    part = part_views.get(())
+    value = f"item.{part[1][key]}" if part is not None else code.step("item", (), key)
+    view = part_views.get((key,))
+    if held is None or view is None:
+        return value
+    types = {field.name: field.type for field in msgspec.structs.fields(view[0])}
+    raw = {name for name in held if types[view[1][name]] is msgspec.Raw}
+    null = code.bind(msgspec.Raw(b"null")) if raw else ""
+    tests = " or ".join([*(f"_o.{view[1][name]} is not None" for name in held if name not in raw),  # (cheaper first)
+                         *(f"(_o.{view[1][name]} is not None and _o.{view[1][name]} != {null})"
+                           for name in held if name in raw)])  # (JSON text kept undecoded: null is a Raw)
+    return f"(({tests}) if type(_o := {value}) is {code.bind(view[0])} else _o)"
 
 
 def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, declares: bool) -> None:

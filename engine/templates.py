@@ -25,7 +25,7 @@ from .codegen import FunctionBuilder
 from .inline import INLINE, WHOLE
 from .paths import Getter, PathError, compile_getter, is_simple, split_path
 from .prevalidated import is_prevalidated
-from .transforms import REGISTRY, Context, bind
+from .transforms import REGISTRY, TAKES_JSON_TEXT, Context, bind
 
 Evaluator = Callable[[Any, Context], Any]
 
@@ -100,9 +100,17 @@ def template_roots(template: Any) -> set[str] | None:
     return out
 
 
-def template_paths(template: Any) -> set[tuple[str, ...]] | None:
+def template_paths(template: Any, text: set[tuple[str, ...]] | None = None) -> set[tuple[str, ...]] | None:
     """The key paths of the item a template reads (`$a.b` → `("a", "b")`); None when it reads the whole item or
-    a path that is not plain keys. What the view types of `views.py` are derived from."""
+    a path that is not plain keys. What the view types of `views.py` are derived from. With `text`, a path read
+    only as the input of a transform that takes JSON text (`transforms.TAKES_JSON_TEXT`) goes into `text`
+    instead of the result."""
+    if text is not None and isinstance(template, dict) and template.get("$op") in TAKES_JSON_TEXT \
+            and isinstance(template.get("in"), str):
+        found = template_paths(template["in"])
+        if found:
+            text |= found
+            return set()
     if isinstance(template, str):
         if not template.startswith("$") or template.startswith("$$"):
             return set()
@@ -112,13 +120,13 @@ def template_paths(template: Any) -> set[tuple[str, ...]] | None:
         parts = split_path(path)
         return {tuple(parts)} if all(isinstance(part, str) for part in parts) else None  # type: ignore[arg-type]
     if isinstance(template, dict) and "$op" in template:
-        return template_paths(template["in"]) if "in" in template else None
+        return template_paths(template["in"], text) if "in" in template else None
     if isinstance(template, dict) and "$each" in template:
         return None
     values = template.values() if isinstance(template, dict) else template if isinstance(template, list) else ()
     out: set[tuple[str, ...]] = set()
     for value in values:
-        found = template_paths(value)
+        found = template_paths(value, text)
         if found is None:
             return None
         out |= found

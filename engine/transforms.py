@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from .errors import MappingError, ProviderError
 from .gateway import RequestWarning
 from .inline import Emit, InlineCode, inline
@@ -147,14 +149,29 @@ built once and without the circular-reference check (no `markers` dict shared be
 value makes it raise RecursionError, and `_COMPACT.encode` is then asked again for the proper error."""
 
 
+TAKES_JSON_TEXT = frozenset({"json_dumps"})
+"""Transforms that take a value as its JSON text too: a path a template reads only as their input is kept
+undecoded in a payload's view (views.py: a `msgspec.Raw`), and they write that text as they would the value."""
+
+_RAW_NULL = msgspec.Raw(b"null")
+
+
+def _compact_text(raw: msgspec.Raw) -> str:
+    """The JSON text of an undecoded value, compact: its whitespace removed, its numbers and escapes as written
+    (the same value as `json_dumps` of it decoded; JSON null gives '{}', as None does)."""
+    return "{}" if raw == _RAW_NULL else msgspec.json.format(raw, indent=-1).decode()
+
+
 @register("json_dumps", examples=(Example({"a": 1}, '{"a":1}'), Example(None, "{}")))
 def _json_dumps(args: Mapping[str, Any]) -> Apply:
-    """Serialise a value (tool input object) to compact JSON text; None gives '{}'."""
+    """Serialise a value (tool input object) to compact JSON text; None gives '{}'. A value a payload's view
+    kept as its JSON text (msgspec.Raw) gives that text compacted, its numbers and escapes as they were sent."""
     encode = _COMPACT.encode
     fast = _C_ENCODER
+    raw = msgspec.Raw
     if fast is None:  # (a Python without the C accelerator)
         def apply_slow(value: Any, ctx: Context) -> Any:
-            return "{}" if value is None else encode(value)
+            return "{}" if value is None else _compact_text(value) if type(value) is raw else encode(value)
 
         return apply_slow
     join = "".join
@@ -162,6 +179,8 @@ def _json_dumps(args: Mapping[str, Any]) -> Apply:
     def apply(value: Any, ctx: Context) -> Any:
         if value is None:
             return "{}"
+        if type(value) is raw:
+            return _compact_text(value)
         if type(value) is str:
             return encode(value)
         try:
