@@ -176,11 +176,13 @@ def _json_dumps(args: Mapping[str, Any]) -> Apply:
         return apply_slow
     join = "".join
 
+    null, compact = _RAW_NULL, msgspec.json.format
+
     def apply(value: Any, ctx: Context) -> Any:
         if value is None:
             return "{}"
-        if type(value) is raw:
-            return _compact_text(value)
+        if type(value) is raw:  # (`_compact_text`, without its call)
+            return "{}" if value == null else compact(value, indent=-1).decode()
         if type(value) is str:
             return encode(value)
         try:
