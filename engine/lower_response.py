@@ -107,9 +107,10 @@ def part_paths(spec: Mapping[str, Any], text: set[tuple[str, ...]] | None = None
         if found is None:
             return None
         paths.extend(found)
-    if text is not None:
-        text |= found_text - set(paths)
-    paths.extend(found_text & set(paths))  # (read as a value too: decoded)
+    if text is None:
+        paths.extend(found_text)
+    else:
+        text |= found_text - set(paths)  # (a path also read as a value is decoded)
     return paths
 
 
