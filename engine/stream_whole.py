@@ -335,18 +335,14 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
     if _is_object(template):
         for key, value in template.items():
             if str(key) in ("tool_call", "reasoning") and _is_object(value):
-                locals_ = {str(name): code.temp() for name in value}
-                for name, field in value.items():
-                    code.line(f"{locals_[str(name)]} = {lower_into(field, (*where, str(key), str(name)), code)}")
+                locals_ = {str(name): _local(code, field, (*where, str(key), str(name))) for name, field in value.items()}
                 fields[str(key)] = "True"  # (an object template always gives an object)
                 if str(key) == "tool_call":
                     call_fields = locals_
                 else:
                     detail_fields = locals_
                 continue
-            local = code.temp()
-            code.line(f"{local} = {lower_into(value, (*where, str(key)), code)}")
-            fields[str(key)] = local
+            fields[str(key)] = _local(code, value, (*where, str(key)))
         _emit_spoke(code, kind, fields, call_fields is not None, declares)
     else:
         piece = code.temp()
@@ -392,6 +388,17 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         for line in body:
             code.line(f"    {line}")
+
+
+def _local(code: FunctionBuilder, template: Any, where: tuple[str, ...]) -> str:
+    """A name holding the value of `template` (evaluated now, in order): the local or bound name its lowering
+    gives (assigned once, never changed after), else a new local."""
+    value = lower_into(template, where, code)
+    if value.isidentifier():
+        return value
+    local = code.temp()
+    code.line(f"{local} = {value}")
+    return local
 
 
 def _field_test(annotation: Any) -> str | None:
