@@ -335,7 +335,8 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
     if _is_object(template):
         for key, value in template.items():
             if str(key) in ("tool_call", "reasoning") and _is_object(value):
-                locals_ = {str(name): _local(code, field, (*where, str(key), str(name))) for name, field in value.items()}
+                locals_ = {str(name): _local(code, field, (*where, str(key), str(name)))
+                           for name, field in value.items()}
                 fields[str(key)] = "True"  # (an object template always gives an object)
                 if str(key) == "tool_call":
                     call_fields = locals_
