@@ -272,20 +272,20 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         kind = read_path(code, "item", str(kind_by["field"]), part_views)
         code.line(f"if {kind} is None: continue")
         code.line(f"if type({kind}) is not str: {kind} = str({kind})")
-        tests = [(f"{kind} == {code.bind(name)}", name) for name in kinds]
+        tests = [(f"{kind} == {code.bind(name)}", name, None) for name in kinds]
     else:  # the first `present` key whose value is truthy names the kind
         code.line(f"if type(item) is not {part_type}: continue")
         if part_view is not None:
             code.known.add("item")
         objects = object_keys(spec)
-        tests = [(_present(code, str(key), objects.get(str(key)), part_views), str(kind))
-                 for key, kind in kind_by.get("present", ())]
-    for position, (test, kind_name) in enumerate(tests):
+        tests = [(_present(code, str(key), objects.get(str(key)), part_views), str(kind),
+                  None if str(key) in objects else str(key)) for key, kind in kind_by.get("present", ())]
+    for position, (test, kind_name, truthy) in enumerate(tests):
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         code.indent = outer + "            "
         code.reads = {}  # (a local read in another branch is not assigned in this one)
         if kind_name in kinds:
-            _emit_piece(code, kind_name, kinds[kind_name], index, bool(declared.get(kind_name)))
+            _emit_piece(code, kind_name, kinds[kind_name], index, bool(declared.get(kind_name)), truthy)
         else:
             code.line("pass")
         code.indent = outer + "        "
@@ -320,14 +320,16 @@ def _present(code: FunctionBuilder, key: str, held: tuple[str, ...] | None, part
     return f"(({tests}) if type(_o := {value}) is {code.bind(view[0])} else _o)"
 
 
-def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, declares: bool) -> None:
+def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, declares: bool,
+                truthy: str | None = None) -> None:
     """The lines evaluating one kind's template on the part `item` and gathering what it gives into the
     choice's `content`, `calls`, `details` and `reasoning`: a `text` str is content (with the piece's
     `reasoning`, a signature, as a detail), else a `tool_call` object is a call, else a `reasoning` object is
     a reasoning detail whose text is also the reasoning text. A template written as an object has its fields
     evaluated into locals (in order: transforms run and fail as they would building the object); any other
     template gives the piece object, whose fields are read. `declares`: the kind's template names pieces (a
-    part it renders nothing for is recorded, silent.py)."""
+    part it renders nothing for is recorded, silent.py). `truthy`: a key of the part known to be set here (the
+    `present` key that named the kind): a field that is that key is never None."""
     where = ("response", "kinds", kind)
     fields: dict[str, str] = {}
     call_fields: dict[str, str] | None = None  # a `tool_call` written as an object: its fields' locals
@@ -344,7 +346,9 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
                     detail_fields = locals_
                 continue
             fields[str(key)] = _local(code, value, (*where, str(key)))
-        _emit_spoke(code, kind, fields, call_fields is not None, declares)
+        known = {local for key, local in fields.items()
+                 if truthy is not None and template[key] in (f"${truthy}", f"$.{truthy}")}
+        _emit_spoke(code, kind, fields, known, declares)
     else:
         piece = code.temp()
         code.line(f"{piece} = {lower_into(template, where, code)}")
@@ -446,30 +450,27 @@ def _detail(code: FunctionBuilder, local: str, fields: dict[str, str] | None) ->
     return f"({built} if {' and '.join(tests)} else {fallback})" if tests else built
 
 
-def _emit_spoke(code: FunctionBuilder, kind: str, fields: dict[str, str], has_call: bool, declares: bool) -> None:
+def _emit_spoke(code: FunctionBuilder, kind: str, fields: dict[str, str], known: set[str], declares: bool) -> None:
     """The lines recording what an object template's piece gave (the bits of its fields that are not None, in
-    `st.spoke`), or, when every field is None, that its kind gave nothing for this part (silent.py)."""
-    fixed = sum(part_bit(key) for key, local in fields.items() if local == "True")
-    varying = [(part_bit(key), local) for key, local in fields.items() if local != "True"]
-    if not varying:
-        code.line(f"st.spoke |= {fixed}")
-        return
-    if len(varying) == 1:
-        bit, local = varying[0]
-        if declares and not has_call:
-            code.line(f"if {local} is None: st.silent.record({code.bind(kind)}, {code.bind(kind)})")
-            code.line(f"else: st.spoke |= {fixed | bit}")
-        else:
-            code.line(f"st.spoke |= {f'{fixed} + ' if fixed else ''}({bit} if {local} is not None else 0)")
-        return
-    mask = " + ".join([*([str(fixed)] if fixed else []),
-                       *(f"({bit} if {local} is not None else 0)" for bit, local in varying)])
-    if declares and not has_call:
+    `st.spoke`), or, when every field is None, that its kind gave nothing for this part (silent.py). `known`:
+    the locals known not to be None (with the fields written as objects, "True")."""
+    fixed = sum(part_bit(key) for key, local in fields.items() if local == "True" or local in known)
+    varying = [(part_bit(key), local) for key, local in fields.items() if local != "True" and local not in known]
+    each = [f"if {local} is not None: st.spoke |= {bit}" for bit, local in varying]
+    if declares and not fixed and varying:  # (the piece may give nothing)
         code.line(f"if {' and '.join(f'{local} is None' for _, local in varying)}: "
                   f"st.silent.record({code.bind(kind)}, {code.bind(kind)})")
-        code.line(f"else: st.spoke |= {mask}")
-    else:
-        code.line(f"st.spoke |= {mask}")
+        if len(varying) == 1:
+            code.line(f"else: st.spoke |= {varying[0][0]}")
+            return
+        code.line("else:")
+        for line in each:
+            code.line(f"    {line}")
+        return
+    if fixed:
+        code.line(f"st.spoke |= {fixed}")
+    for line in each:
+        code.line(line)
 
 
 def _is_object(template: Any) -> bool:
