@@ -272,7 +272,7 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         kind = read_path(code, "item", str(kind_by["field"]), part_views)
         code.line(f"if {kind} is None: continue")
         code.line(f"if type({kind}) is not str: {kind} = str({kind})")
-        tests = [(f"{kind} == {code.bind(name)}", name, None) for name in kinds]
+        tests: list[tuple[str, str, str | None]] = [(f"{kind} == {code.bind(name)}", name, None) for name in kinds]
     else:  # the first `present` key whose value is truthy names the kind
         code.line(f"if type(item) is not {part_type}: continue")
         if part_view is not None:
