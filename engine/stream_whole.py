@@ -32,13 +32,13 @@ from .gateway import (
     RequestWarning,
     ToolCallDelta,
 )
-from .lower_response import ExtraRead, kinds_declared, object_keys, read_fields, read_path
+from .lower_response import ExtraRead, kinds_declared, object_keys, read_fields, read_path, read_paths
 from .paths import plain_keys
 from .response import build_usage
 from .silent import SilentRules, part_bit, part_names
 from .stream_base import NOTHING, StreamDecoder, json_of, stream_error
 from .stream_usage import Fold, lower_usage_section
-from .templates import lower_into
+from .templates import lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, relative
 
@@ -272,18 +272,22 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         kind = read_path(code, "item", str(kind_by["field"]), part_views)
         code.line(f"if {kind} is None: continue")
         code.line(f"if type({kind}) is not str: {kind} = str({kind})")
-        tests: list[tuple[str, str, str | None]] = [(f"{kind} == {code.bind(name)}", name, None) for name in kinds]
+        tests: list[tuple[str, str, str | None, str | None]] = [
+            (f"{kind} == {code.bind(name)}", name, None, None) for name in kinds]
     else:  # the first `present` key whose value is truthy names the kind
         code.line(f"if type(item) is not {part_type}: continue")
         if part_view is not None:
             code.known.add("item")
         objects = object_keys(spec)
         tests = [(_present(code, str(key), objects.get(str(key)), part_views), str(kind),
-                  None if str(key) in objects else str(key)) for key, kind in kind_by.get("present", ())]
-    for position, (test, kind_name, truthy) in enumerate(tests):
+                  None if str(key) in objects else str(key), str(key) if str(key) in objects else None)
+                 for key, kind in kind_by.get("present", ())]
+    for position, (test, kind_name, truthy, held) in enumerate(tests):
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         code.indent = outer + "            "
         code.reads = {}  # (a local read in another branch is not assigned in this one)
+        if held is not None and "_o := " in test:
+            code.reads[(held,)] = "_o"  # (the object's test read it)
         if kind_name in kinds:
             _emit_piece(code, kind_name, kinds[kind_name], index, bool(declared.get(kind_name)), truthy)
         else:
@@ -335,6 +339,8 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
     call_fields: dict[str, str] | None = None  # a `tool_call` written as an object: its fields' locals
     detail_fields: dict[str, str] | None = None  # the same for a `reasoning` object
     if _is_object(template):
+        # (the fields of each object the template reads below the part, read under one type test first)
+        read_paths(code, sorted(path for path in template_paths(template) or () if len(path) > 1))
         for key, value in template.items():
             if str(key) in ("tool_call", "reasoning") and _is_object(value):
                 locals_ = {str(name): _local(code, field, (*where, str(key), str(name)))
