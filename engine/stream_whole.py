@@ -422,7 +422,13 @@ def _field_test(annotation: Any) -> str | None:
     return f"({{0}} is None or {named[0]})" if type(None) in kinds else named[0]
 
 
-_DETAIL_TESTS = {field.encode_name: (field.name, _field_test(field.type))
+def _fits(annotation: Any, value: Any) -> bool:
+    """What the test `_field_test` writes for `annotation` says of `value`."""
+    kinds = set(get_args(annotation)) if get_args(annotation) else {annotation}
+    return type(value) in kinds and type(value) is not bool
+
+
+_DETAIL_TESTS = {field.encode_name: (field.name, _field_test(field.type), field.type)
                  for field in msgspec.structs.fields(ReasoningDetail)}
 
 
@@ -444,10 +450,12 @@ def _detail(code: FunctionBuilder, local: str, fields: dict[str, str] | None) ->
         field = _DETAIL_TESTS.get(name)
         if field is None:
             continue  # (a key the Struct has no field for: conversion ignores it)
-        if field[1] is None:
+        constant = value == "None" or value in code.namespace  # (a literal of the template: tested now)
+        if field[1] is None or (constant and not _fits(field[2], code.namespace.get(value))):
             tests = ["False"]  # (a field of another type: always converted)
             break
-        tests.append(field[1].format(value))
+        if not constant:
+            tests.append(field[1].format(value))
         kwargs.append(f"{field[0]}={value}")
     fallback = f"{code.bind(_detail_of)}({code.bind(tuple(fields))}, {', '.join(fields.values())})"
     if tests == ["False"]:

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from vllora_llm.engine.registry import load_plan
+from vllora_llm.engine.stream import compile_stream
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
 from ._reference import ReferenceWhole
@@ -162,3 +163,20 @@ def test_a_function_call_holding_none_of_the_keys_read_is_no_call_streamed_or_no
     assert streamed[0].choices[0].delta.tool_calls is None and streamed[0].choices[0].delta.content == "t"
     whole = plan.decode(200, {}, json.dumps(body).encode())
     assert whole.message().tool_calls is None and whole.text() == "t"
+
+
+@pytest.mark.parametrize("kind", ["redacted_thinking", 5])
+def test_a_reasoning_object_with_a_literal_is_what_converting_it_gives(kind: Any) -> None:
+    """A `reasoning` written as an object is built from its fields' values when they fit (a literal is tested
+    when the spec compiles); one that does not fit is converted, with conversion's error."""
+    plan = load_plan("gemini")
+    response = {**plan.spec["response"], "kinds": {**plan.spec["response"]["kinds"],
+                                                   "reasoning": {"reasoning": {"type": kind, "text": "$text"}}}}
+    decoder: Any = compile_stream(plan.spec["stream"], response, "gemini")()
+    event = SSEEvent("message", json.dumps(_event(content={"parts": [{"text": "a", "thought": True}]})))
+    if isinstance(kind, str):
+        detail = decoder.feed(event)[0].choices[0].delta.reasoning_details[0]
+        assert (detail.type, detail.text) == (kind, "a")
+    else:
+        with pytest.raises(msgspec.ValidationError, match=r"\$\.type"):
+            decoder.feed(event)
