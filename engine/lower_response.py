@@ -204,6 +204,12 @@ def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]
     return view_type(paths, [(*under, EACH, *path) for path in text] if in_part is not None else ())
 
 
+def parts_not_a_list(parts: Any) -> None:
+    """Raised for a choice whose content parts are neither a list nor empty (a string would be read character
+    by character); the decoder turns it into a ProviderError / StreamError naming the provider."""
+    raise TypeError(f"a choice's content parts are a {type(parts).__name__}, not a list")
+
+
 def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
     """The generated `read_choice` of a template-mode `response:` spec: each content part's kind found as
     `kind_by` says, and that kind's template lowered inline in its branch (the part is the templates' item)."""
@@ -213,6 +219,7 @@ def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
     kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
     kind_by = dict(spec.get("kind_by") or {"field": "type"})
     code.line("pieces = []")
+    code.line(f"if {parts} and type({parts}) is not list: {code.bind(parts_not_a_list)}({parts})")
     code.line(f"for item in {parts} or ():")
     code.indent = "    "
     if "field" in kind_by:
@@ -399,7 +406,7 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
     code.line("silent = None")
     code.line(f"for position, raw in enumerate({choices} or ()):")
     code.line("    index, pieces, reason = read_choice(raw, ctx)")
-    code.line("    if not isinstance(index, int): index = position")
+    code.line("    if type(index) is not int: index = position")  # (not a bool either: as a stream reads it)
     code.line(f"    message = {code.bind(message)}(pieces, index)")
     code.line("    for piece in pieces:")  # a kind's template rendered nothing: see silent.py
     code.line(f"        if {code.bind(SILENT_KIND)} in piece:")

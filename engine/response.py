@@ -30,6 +30,7 @@ from .gateway import (
 from .lower_response import lower_choice, lower_response, lower_usage
 from .paths import compile_getter
 from .redaction import preview
+from .stream_base import STRAY
 from .templates import template_roots
 from .transforms import Context
 
@@ -120,6 +121,14 @@ def usage_from(prompt: int | None, completion: int | None, total: int | None, ca
     )
 
 
+def call_text(value: Any, field: str) -> str | None:
+    """A tool call's `field` as its mapping read it: a str or None; another type raises TypeError (the decoder
+    turns it into a ProviderError / StreamError naming the provider: `malformed_response`, `malformed`)."""
+    if value is None or type(value) is str:
+        return value
+    raise TypeError(f"a tool call's {field} is a {type(value).__name__}, not a string")
+
+
 def message_from_pieces(pieces: list[dict[str, Any]], choice_index: int) -> ChatCompletionMessage:
     if len(pieces) == 1 and len(piece := pieces[0]) == 1 and type(text := piece.get("text")) is str:
         return ChatCompletionMessage(role="assistant", content=text)  # one plain text piece: what the rest gives
@@ -135,9 +144,10 @@ def message_from_pieces(pieces: list[dict[str, Any]], choice_index: int) -> Chat
         elif "tool_call" in piece:
             call = piece["tool_call"]
             calls.append(ToolCall(
-                id=call.get("id") or f"call_{choice_index}_{len(calls)}",
-                function=FunctionCall(name=call.get("name", ""), arguments=call.get("arguments") or "{}"),
-                signature=call.get("signature"),
+                id=call_text(call.get("id"), "id") or f"call_{choice_index}_{len(calls)}",
+                function=FunctionCall(name=call_text(call.get("name"), "name") or "",
+                                      arguments=call_text(call.get("arguments"), "arguments") or "{}"),
+                signature=call_text(call.get("signature"), "signature"),
             ))
         elif "reasoning" in piece:
             details.append(msgspec.convert(piece["reasoning"], ReasoningDetail))
@@ -181,9 +191,12 @@ def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
         def passthrough(body: bytes) -> ChatCompletionMessageWithFinishReason:
             try:
                 result = decoder.decode(body)
-            except msgspec.DecodeError:
+            except msgspec.DecodeError as exc:
                 decode_json(body, provider)  # raises with a preview when it is not JSON at all
-                raise ProviderError("the response does not have the chat-completion shape", provider=provider) from None
+                raise ProviderError(f"the response does not have the chat-completion shape ({exc})",
+                                    provider=provider) from None
+            except STRAY as exc:  # (a decoder that reshapes the body first, content_parts.py)
+                raise malformed_response(exc, provider) from None
             result.provider = provider
             for choice in result.choices:
                 calls = choice.message.tool_calls
@@ -216,7 +229,17 @@ class _TemplateResponse:
         except msgspec.DecodeError:
             decode_json(body, self.provider)  # raises with a preview
             raise
-        return self.from_choices(data, self.read_choice)
+        return self.from_data(data)
 
     def from_data(self, data: Any) -> ChatCompletionMessageWithFinishReason:
-        return self.from_choices(data, self.read_choice)
+        try:  # (once per response: a field of the wrong type is a ProviderError saying what was wrong)
+            return self.from_choices(data, self.read_choice)
+        except STRAY as exc:
+            raise malformed_response(exc, self.provider) from None
+
+
+def malformed_response(exc: BaseException, provider: str) -> ProviderError:
+    """A `ProviderError` for a body the response mapping could not read: what was wrong (no body preview: a
+    whole response may be large; `err.body` is not set either)."""
+    what = str(exc) if isinstance(exc, (ValueError, TypeError)) and str(exc) else f"{type(exc).__name__}: {exc}"
+    return ProviderError(f"the response does not fit the response mapping ({preview(what, 200)})", provider=provider)

@@ -59,6 +59,23 @@ def json_of(data: Any, provider: str) -> Any:
         raise StreamError(f"a stream event is not valid JSON: {preview(data, 200)!r}", provider=provider) from None
 
 
+STRAY = (ValueError, TypeError, KeyError, IndexError, AttributeError)
+"""What reading an event or body whose fields have the wrong types can raise below a decoder (msgspec's
+ValidationError is a ValueError): each stream decoder's `feed_all` catches these once around its whole loop
+(no per-event or per-field try) and raises `malformed` instead; a whole response's decoder once per body."""
+
+
+def malformed(exc: BaseException, frame: FrameLike | None, provider: str) -> StreamError:
+    """A `StreamError` for an event the stream mapping could not read (a field of the wrong type): the event's
+    name, what was wrong, and a redacted preview of the event (in the message and as `body`)."""
+    what = str(exc) if isinstance(exc, (ValueError, TypeError)) and str(exc) else f"{type(exc).__name__}: {exc}"
+    name = getattr(frame, "name", "") or "message"
+    payload = getattr(frame, "payload", "") or ""
+    shown = preview(payload, 200)
+    return StreamError(f"a {name!r} stream event does not fit the stream mapping ({preview(what, 200)}): {shown!r}",
+                       provider=provider, body=shown)
+
+
 def stream_error(error: Any, provider: str) -> StreamError:
     """An error object a provider sent in its stream, as a `StreamError` (its message, type and body)."""
     if isinstance(error, dict):

@@ -23,9 +23,9 @@ from .error_map import EventErrorBuilder, compile_event_errors
 from .errors import StreamError
 from .frames import DATA, EXCEPTION, FrameLike
 from .gateway import ChatCompletionChunk, FunctionCallDelta, RequestWarning, ToolCallDelta
-from .response import FinishMap, build_usage
+from .response import FinishMap, build_usage, call_text
 from .silent import SilentRules, event_rules, part_names
-from .stream_base import StreamDecoder, json_of
+from .stream_base import STRAY, StreamDecoder, json_of, malformed
 from .stream_events_lower import lower_events
 from .templates import events_paths
 from .transforms import Context
@@ -91,19 +91,23 @@ class EventsDecoder(StreamDecoder):
         decode = self.events.decode
         data_kind = DATA
         spoke = 0
-        for frame in frames:
-            if frame.kind != data_kind:
-                self._raise(frame)
-            data = frame.payload
-            if data:
-                try:
-                    payload = decode(data)
-                except msgspec.DecodeError:
-                    json_of(data, self.provider)  # raises the stream's error with a preview
-                    raise
-            else:
-                payload = {}
-            spoke |= on_event(payload, frame, self, out)
+        frame: FrameLike | None = None
+        try:  # (once around the loop: an event whose fields have the wrong types is a StreamError naming it)
+            for frame in frames:
+                if frame.kind != data_kind:
+                    self._raise(frame)
+                data = frame.payload
+                if data:
+                    try:
+                        payload = decode(data)
+                    except msgspec.DecodeError:
+                        json_of(data, self.provider)  # raises the stream's error with a preview
+                        raise
+                else:
+                    payload = {}
+                spoke |= on_event(payload, frame, self, out)
+        except STRAY as exc:
+            raise malformed(exc, frame, self.provider) from None
         self.spoke |= spoke
 
     def _raise(self, frame: FrameLike) -> NoReturn:
@@ -123,8 +127,9 @@ class EventsDecoder(StreamDecoder):
         self.tool_index[position if index is None else index] = position
         self.last_tool = position
         self.has_calls = True
-        return ToolCallDelta(index=position, id=call_id or f"call_{position}", type="function",
-                             function=FunctionCallDelta(name=name, arguments=arguments or ""))
+        return ToolCallDelta(index=position, id=call_text(call_id, "id") or f"call_{position}", type="function",
+                             function=FunctionCallDelta(name=call_text(name, "name"),
+                                                        arguments=call_text(arguments, "arguments") or ""))
 
     def end(self, out: MutableSequence[ChatCompletionChunk]) -> None:
         """An `end` part: the stream is complete; the usage gathered comes as a last chunk."""

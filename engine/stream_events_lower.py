@@ -17,6 +17,7 @@ from typing import Any
 from .codegen import FunctionBuilder
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
+from .response import call_text
 from .silent import part_bit
 from .stream_base import stream_error
 from .templates import lower_into
@@ -199,7 +200,7 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer
         code.line(f"if {meta.truthy()} and {meta.is_object()}:")
         for key, value in kept:
             if value != "None":  # (a field the part does not have)
-                code.line(f"    if {value} is not None: st.{key} = {value}")
+                code.line(f"    if {value} is not None: st.{key} = {value} if type({value}) is str else str({value})")
     usage = parts.get("usage")
     if usage is not None:
         if usage.fields is not None:
@@ -215,7 +216,8 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer
     given: list[str] = []  # the tests that a part gave something to the chunk
     if meta is not None:
         role = meta.field("role")
-        code.line(f"_role = str({role}) if {meta.truthy()} and {meta.is_object()} and {role} else None")
+        code.line(f"_role = {role} if {meta.truthy()} and {meta.is_object()} and type({role}) is str and {role} "
+                  "else None")  # (another type is no role: the message's role stays the assistant's)
         delta["role"] = "_role"
         given.append("_role is not None")
     if "text" in parts:
@@ -273,7 +275,8 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer
                   "(st.tool_index and not st.indexed_starts):")
         code.line("        _n = st.tool_index.get(_i, st.last_tool)")
         code.line(f"        _d = {code.bind(ToolCallDelta)}(index=_n if _n > 0 else 0, "
-                  f"function={code.bind(FunctionCallDelta)}(arguments={arguments}))")
+                  f"function={code.bind(FunctionCallDelta)}(arguments={arguments} if type({arguments}) is str "
+                  f"else {code.bind(call_text)}({arguments}, 'arguments')))")
         code.line(f"        _calls = {'[_d] if _calls is None else [*_calls, _d]' if start is not None else '[_d]'}")
     if calls:
         delta["tool_calls"] = "_calls"

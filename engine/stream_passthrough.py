@@ -16,7 +16,7 @@ from .extras import EventExtras, attach
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk
 from .redaction import preview
-from .stream_base import StreamDecoder, json_of, stream_error
+from .stream_base import STRAY, StreamDecoder, json_of, malformed, stream_error
 
 
 class ChunkDecoder(Protocol):
@@ -42,29 +42,33 @@ class PassthroughDecoder(StreamDecoder):
         watch = self.terminal != "done_data"
         extras = self.extras
         first = extras.first if extras is not None else None
-        for frame in frames:
-            data = frame.payload
-            if data == done_data:
-                self.done = True
-                continue
-            if not data:
-                continue
-            if '"error"' in data and isinstance(error := json_of(data, self.provider), dict) and "error" in error:
-                raise stream_error(error["error"], self.provider)
-            try:
-                chunk = decode(data)
-            except msgspec.DecodeError:
-                json_of(data, self.provider)
-                raise StreamError(f"a stream event is not a chunk: {preview(data, 200)!r}",
-                                  provider=self.provider) from None
-            # the spec's `stream.extras` (extras.py), read from an event that may hold one
-            if extras is not None and (first is None or first in data) and (found := extras.of(data)):
-                attach(chunk, found)
-            if watch:
-                for choice in chunk.choices:
-                    if choice.finish_reason is not None:
-                        self.finished = True
-            out.append(chunk)
+        frame: FrameLike | None = None
+        try:  # (once around the loop: an event whose fields have the wrong types is a StreamError naming it)
+            for frame in frames:
+                data = frame.payload
+                if data == done_data:
+                    self.done = True
+                    continue
+                if not data:
+                    continue
+                if '"error"' in data and isinstance(error := json_of(data, self.provider), dict) and "error" in error:
+                    raise stream_error(error["error"], self.provider)
+                try:
+                    chunk = decode(data)
+                except msgspec.DecodeError as exc:
+                    json_of(data, self.provider)
+                    raise StreamError(f"a stream event is not a chunk ({exc}): {preview(data, 200)!r}",
+                                      provider=self.provider) from None
+                # the spec's `stream.extras` (extras.py), read from an event that may hold one
+                if extras is not None and (first is None or first in data) and (found := extras.of(data)):
+                    attach(chunk, found)
+                if watch:
+                    for choice in chunk.choices:
+                        if choice.finish_reason is not None:
+                            self.finished = True
+                out.append(chunk)
+        except STRAY as exc:
+            raise malformed(exc, frame, self.provider) from None
 
     def close(self) -> list[ChatCompletionChunk]:
         if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):

@@ -32,11 +32,19 @@ from .gateway import (
     RequestWarning,
     ToolCallDelta,
 )
-from .lower_response import ExtraRead, kinds_declared, object_keys, read_fields, read_path, read_paths
+from .lower_response import (
+    ExtraRead,
+    kinds_declared,
+    object_keys,
+    parts_not_a_list,
+    read_fields,
+    read_path,
+    read_paths,
+)
 from .paths import plain_keys
-from .response import build_usage
+from .response import build_usage, call_text
 from .silent import SilentRules, part_bit, part_names
-from .stream_base import NOTHING, StreamDecoder, json_of, stream_error
+from .stream_base import NOTHING, STRAY, StreamDecoder, json_of, malformed, stream_error
 from .stream_usage import Fold, lower_usage_section
 from .templates import lower_into, template_paths
 from .transforms import Context
@@ -91,15 +99,19 @@ class WholeResponseDecoder(StreamDecoder):
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
         decode, on_event = self.decode, self.on_event
-        for frame in frames:
-            data = frame.payload
-            if data and not data.isspace():  # (what `data.strip()` tells, without copying the event)
-                try:
-                    body = decode(data)
-                except msgspec.DecodeError:
-                    json_of(data, self.provider)  # raises the stream's error with a preview
-                    raise
-                on_event(body, data, self, out)
+        frame: FrameLike | None = None
+        try:  # (once around the loop: an event whose fields have the wrong types is a StreamError naming it)
+            for frame in frames:
+                data = frame.payload
+                if data and not data.isspace():  # (what `data.strip()` tells, without copying the event)
+                    try:
+                        body = decode(data)
+                    except msgspec.DecodeError:
+                        json_of(data, self.provider)  # raises the stream's error with a preview
+                        raise
+                    on_event(body, data, self, out)
+        except STRAY as exc:
+            raise malformed(exc, frame, self.provider) from None
 
 
 def _blocked(reason: Any, raw: str | bytes, provider: str) -> InvalidRequestError:
@@ -125,9 +137,10 @@ def _call(st: WholeResponseDecoder, index: int, call: Any) -> ToolCallDelta:
     """A `tool_call` piece (an object: id, name, arguments, signature) as the delta of the choice's next call."""
     n = st.calls.get(index, 0)
     st.calls[index] = n + 1
-    return ToolCallDelta(index=n, id=call.get("id") or f"call_{index}_{n}", type="function",
-                         signature=call.get("signature"),
-                         function=FunctionCallDelta(name=call.get("name"), arguments=call.get("arguments") or "{}"))
+    return ToolCallDelta(index=n, id=call_text(call.get("id"), "id") or f"call_{index}_{n}", type="function",
+                         signature=call_text(call.get("signature"), "signature"),
+                         function=FunctionCallDelta(name=call_text(call.get("name"), "name"),
+                                                    arguments=call_text(call.get("arguments"), "arguments") or "{}"))
 
 
 def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any], provider: str,
@@ -261,6 +274,7 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         code.line(f"if type({index}) is not int: {index} = position")
     parts = read_path(code, "choice", str(spec.get("parts", "content")), choice_views, first)
     code.line("content = reasoning = calls = details = None")
+    code.line(f"if {parts} and type({parts}) is not list: {code.bind(parts_not_a_list)}({parts})")
     part_view = part_views.get(())
     part_type = code.bind(part_view[0]) if part_view is not None else "dict"
     code.line(f"for item in {parts} or ():")
@@ -380,9 +394,12 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
     if call is not None:
         if call_fields is None:
             body = [f"_c = {code.bind(_call)}(st, {index}, {call})"]
-        else:  # what `_call` does, on the fields' locals
+        else:  # what `_call` does, on the fields' locals (each a str or None: another type raises)
             get = call_fields.get
-            body = [f"_n = st.calls.get({index}, 0)",
+            body = [f"if {local} is not None and type({local}) is not str: {code.bind(call_text)}({local}, "
+                    f"{code.bind(field)})" for field, local in call_fields.items()
+                    if field in ("id", "name", "arguments", "signature") and local.isidentifier()]
+            body += [f"_n = st.calls.get({index}, 0)",
                     f"st.calls[{index}] = _n + 1",
                     f"_c = {code.bind(ToolCallDelta)}(index=_n, id={get('id', 'None')} or f'call_{{{index}}}_{{_n}}', "
                     f"type='function', signature={get('signature', 'None')}, function={code.bind(FunctionCallDelta)}("

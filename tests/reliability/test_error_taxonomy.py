@@ -175,8 +175,8 @@ STREAM_TABLE = [
     ("error-event", CHUNK + b'data: {"error":{"message":"Overloaded.","type":"server_error"}}\n\n',
      "openai server_error: Overloaded.", {"message": "Overloaded.", "type": "server_error"}),
     ("event-not-json", CHUNK + b"data: {not json\n\n", "openai: a stream event is not valid JSON: '{not json'", None),
-    ("event-not-a-chunk", b'data: {"choices": 5}\n\n', "openai: a stream event is not a chunk: '{\"choices\": 5}'",
-     None),
+    ("event-not-a-chunk", b'data: {"choices": 5}\n\n',
+     "openai: a stream event is not a chunk (Expected `array`, got `int` - at `$.choices`): '{\"choices\": 5}'", None),
     ("no-terminal-event", CHUNK, "openai: the stream ended before its terminal event (truncated)", None),
 ]
 

@@ -53,8 +53,13 @@ def reference_read_choice(spec: dict[str, Any]) -> Any:
         return None
 
     def read(raw: Any, ctx: Any) -> Any:
+        from vllora_llm.engine.lower_response import parts_not_a_list
+
         pieces = []
-        for part in parts(raw) or ():
+        found = parts(raw)
+        if found and type(found) is not list:
+            parts_not_a_list(found)  # (a string is not read character by character)
+        for part in found or ():
             kind = kind_of(part)
             render = kinds.get(kind) if kind is not None else None
             if render is not None:
@@ -99,6 +104,15 @@ class ReferenceEvents:
         self.done = False
 
     def feed(self, frame: Any) -> list[Any]:
+        """`_feed`, an event of the wrong shape raised as the decoders' `feed_all` raises it (stream_base.py)."""
+        from vllora_llm.engine.stream_base import STRAY, malformed
+
+        try:
+            return self._feed(frame)
+        except STRAY as exc:
+            raise malformed(exc, frame, self.provider) from None
+
+    def _feed(self, frame: Any) -> list[Any]:
         import msgspec
 
         from vllora_llm.engine.frames import DATA
@@ -165,12 +179,14 @@ class ReferenceEvents:
         if meta:
             self.id = meta.get("id", self.id)
             self.model = meta.get("model", self.model)
+            self.id = str(self.id) if self.id is not None and type(self.id) is not str else self.id
+            self.model = str(self.model) if self.model is not None and type(self.model) is not str else self.model
         if "usage" in parts and isinstance(parts["usage"], dict):
             self.usage.update({k: int(v) for k, v in parts["usage"].items() if isinstance(v, (int, float))})
         delta = ChoiceDelta()
         touched = False
-        if meta and meta.get("role"):
-            delta.role = str(meta["role"])
+        if meta and type(meta.get("role")) is str and meta["role"]:  # (another type is no role)
+            delta.role = meta["role"]
             touched = True
         if isinstance(parts.get("text"), str):
             delta.content = parts["text"]
@@ -277,7 +293,16 @@ class ReferenceWhole:
     def warnings(self) -> list[Any]:
         return self.silent.warnings("part") if self.silent.counts else []
 
-    def feed(self, frame: Any) -> list[ChatCompletionChunk]:
+    def feed(self, frame: Any) -> list[Any]:
+        """`_feed`, an event of the wrong shape raised as the decoders' `feed_all` raises it (stream_base.py)."""
+        from vllora_llm.engine.stream_base import STRAY, malformed
+
+        try:
+            return self._feed(frame)
+        except STRAY as exc:
+            raise malformed(exc, frame, self.provider) from None
+
+    def _feed(self, frame: Any) -> list[ChatCompletionChunk]:
         out: list[ChatCompletionChunk] = []
         data = frame.payload
         if not data or data.isspace():
