@@ -112,7 +112,10 @@ def _nothing_free_form(request: Any) -> bool:
         if (request.extra_body is not None or request.provider_specific is not None or request.tools is not None
                 or request.functions is not None or request.response_format is not None):
             return False
-        return all(message.tool_calls is None for message in request.messages)
+        for message in request.messages:  # noqa: SIM110 - a loop, not `all` over a generator: runs on every call
+            if message.tool_calls is not None:
+                return False
+        return True
     except AttributeError:
         return False
 

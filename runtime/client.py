@@ -295,9 +295,13 @@ class CompletionsClient:
             return await self.parse(request, output, timeout=timeout, events=events, tools=tools,
                                     max_tool_steps=max_tool_steps, tool_timeout=tool_timeout)
         coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
-        coerced = self._with_route_defaults(coerced)
-        observation = self._observe(coerced, False, events)
-        if self._uses_loop(coerced, tools):
+        if self._routes is not None:
+            coerced = self._with_route_defaults(coerced)
+        # `observe`'s own check first, inline: most calls have nobody listening
+        observed = events is not None or bool(self._listeners) or self._telemetry.instruments() is not None
+        observation = self._observe(coerced, False, events) if observed else None
+        if coerced.mcp_servers is not None or tools is not None or (  # (`_uses_loop`, inline)
+                self._loop is not None and self._loop.applies(coerced, tools)):
             instance = self._instance
 
             async def model_call(turn: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:

@@ -15,7 +15,7 @@ import logging
 import weakref
 from abc import abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -301,8 +301,13 @@ class ProviderModelInstance(StreamOpeningInstance):
         if warnings and self._redactor:  # a warning may quote a request value, and a value may hold a key
             for warning in warnings:
                 warning.message = redact(warning.message, self._redactor)
-        trace_headers: dict[str, str] = {}
         observation = CURRENT.get()
+        if observation is None and self._headers_only_auth:  # the usual call: the final headers of the plan's dict
+            source = wire.headers
+            found = self._final_headers.get(id(source))  # (`_headers_for`, its cache inline)
+            wire.headers = found[1] if found is not None and found[0] is source else self._headers_for(wire)
+            return wire, warnings
+        trace_headers: dict[str, str] = {}
         if observation is not None:  # an observed call: say where it goes, and carry its trace if the spec allows
             observation.target(self._otel_name, wire.url, self._secrets)
             if self._propagate_trace:
@@ -395,17 +400,18 @@ class ProviderModelInstance(StreamOpeningInstance):
                 text += f"; the default base URL is {default}"
         return text
 
-    async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
-        return await self.complete_validated(request, None)
+    def complete(self, request: ChatCompletionRequest) -> Coroutine[Any, Any, ChatCompletionMessageWithFinishReason]:
+        return self.complete_validated(request, None)
 
-    async def complete_validated(
+    def complete_validated(
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
-    ) -> ChatCompletionMessageWithFinishReason:
+    ) -> Coroutine[Any, Any, ChatCompletionMessageWithFinishReason]:
+        # A plain function handing out the call's coroutine: no coroutine of its own for each call to pass through.
         if self._caches and is_marked(request):
             caching = self.prompt_cache
             if caching is not None:
-                return await caching.complete(request, builtins)
-        return await self.complete_uncached(request, builtins)
+                return caching.complete(request, builtins)
+        return self.complete_uncached(request, builtins)
 
     async def complete_uncached(
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
