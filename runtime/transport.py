@@ -361,6 +361,8 @@ class AiohttpTransport:
         self._owns_session = session is None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closer: AsyncGenerator[None, None] | None = None
+        self._urls: dict[str, URL] = {}
+        """The URLs sent to, parsed once (`_url`): a client calls the same few endpoints again and again."""
         self._watches = CallWatches()
         """The non-streamed calls in flight and their one timer (`call_watch.py`)."""
 
@@ -414,6 +416,15 @@ class AiohttpTransport:
             return None
         return session
 
+    def _url(self, text: str) -> URL:
+        """`text` as the URL sent, byte for byte: the plan already percent-encoded it (re-quoting would turn `%3A`
+        back into `:`, and a request signature covers the path exactly as it was signed). Kept for the next
+        call to the same URL (a bounded table: a URL that changes per call is parsed each time)."""
+        url = URL(text, encoded=True)
+        if len(self._urls) < 256:
+            self._urls[text] = url
+        return url
+
     @staticmethod
     def _headers(wire: WireRequest) -> Mapping[str, str]:
         headers = wire.headers
@@ -435,9 +446,7 @@ class AiohttpTransport:
     async def _request(self, wire: WireRequest, timeouts: Timeouts, kind: str) -> aiohttp.ClientResponse:
         session = self._session_now() or await self._client()
         timeout = self._client_timeout(kind, timeouts)
-        # The plan already percent-encoded the URL: send it byte for byte (re-quoting would turn `%3A` back into
-        # `:`, and a request signature covers the path exactly as it was signed).
-        url = URL(wire.url, encoded=True)
+        url = self._urls.get(wire.url) or self._url(wire.url)
         try:
             if kind == "stream" and timeouts.total is not None:
                 async with asyncio.timeout(timeouts.total):
@@ -467,7 +476,7 @@ class AiohttpTransport:
         try:
             try:
                 response = await session.request(
-                    wire.method, URL(wire.url, encoded=True),  # (as in `_request`: sent byte for byte)
+                    wire.method, self._urls.get(wire.url) or self._url(wire.url),
                     data=wire.body, headers=self._headers(wire),
                     timeout=own[1][kind] if own[0] is timeouts else _aiohttp_timeout(timeouts, kind),
                     allow_redirects=False,  # a provider API never redirects; following one resends the key
