@@ -75,7 +75,7 @@ def collect() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
 class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
-    __slots__ = ("_temps", "_view_names", "args", "indent", "lines", "name", "namespace", "reads", "views")
+    __slots__ = ("_temps", "_view_names", "args", "indent", "known", "lines", "name", "namespace", "reads", "views")
 
     def __init__(self, args: tuple[str, ...], name: str = "template",
                  views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]] | None = None) -> None:
@@ -94,6 +94,9 @@ class FunctionBuilder:
         """The view Structs the item is decoded into (views.py): key path from the item → (Struct, attribute of
         each key); a path not in it is a dict."""
         self._view_names: dict[tuple[str, ...], str] = {}
+        self.known: set[str] = set()
+        """Locals known to hold their view Struct where the lines are emitted now (the caller tested it and
+        left the block otherwise): their fields are read without a type test."""
 
     def step(self, holder: str, prefix: tuple[str, ...], key: str) -> str:
         """The expression reading `key` from the local `holder` (the value at key path `prefix` of the item), as
@@ -101,9 +104,23 @@ class FunctionBuilder:
         the compiler decoded that value into, else a dict lookup."""
         view = self.views.get(prefix)
         if view is not None:
+            if holder in self.known:
+                return f"{holder}.{view[1][key]}"
             name = self._view_names.get(prefix) or self._view_names.setdefault(prefix, self.bind(view[0]))
             return f"{holder}.{view[1][key]} if type({holder}) is {name} else None"
         return f"{holder}.get({self.bind(key)}) if type({holder}) is dict else None"
+
+    @contextlib.contextmanager
+    def other_item(self, views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]],
+                   reads: Mapping[tuple[str, ...], str]) -> Iterator[None]:
+        """Inside the block, templates are lowered against another value, which the caller assigned to `item`:
+        its view types and the key paths of it already read into locals (`reads`)."""
+        saved = self.views, self._view_names, self.reads, self.known
+        self.views, self._view_names, self.reads, self.known = views, {}, dict(reads), set()
+        try:
+            yield
+        finally:
+            self.views, self._view_names, self.reads, self.known = saved
 
     def bind(self, value: Any) -> str:
         """A name for `value` in the function's namespace (how data reaches the generated code)."""

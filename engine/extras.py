@@ -48,13 +48,20 @@ def lower_extras(fields: Mapping[str, Any], where: tuple[str | int, ...]) -> Rea
     if not fields:
         return None
     code = FunctionBuilder(("item", "ctx"), "read_extras")
-    code.line("out = {}")
+    function: ReadExtras = code.build(emit_extras(fields, where, code))
+    return function
+
+
+def emit_extras(fields: Mapping[str, Any], where: tuple[str | int, ...], code: FunctionBuilder) -> str:
+    """Emit `lower_extras`'s lines into the generated function `code` (its item is `item`, its context `ctx`);
+    return the expression of the extras (a dict, or None)."""
+    out = code.temp()
+    code.line(f"{out} = {{}}")
     for name, template in fields.items():
         value = lower_into(template, (*where, str(name)), code)
         code.line(f"_v = {value}")
-        code.line(f"if _v is not None and _v != [] and _v != {{}}: out[{code.bind(str(name))}] = _v")
-    function: ReadExtras = code.build("out or None")
-    return function
+        code.line(f"if _v is not None and _v != [] and _v != {{}}: {out}[{code.bind(str(name))}] = _v")
+    return f"({out} or None)"
 
 
 def needles(fields: Mapping[str, Any]) -> tuple[str, ...] | None:
@@ -111,7 +118,7 @@ class _DroppingContext(Context):
 class EventExtras:
     """A stream's extras mapping over each event's JSON (passthrough and whole-response streams)."""
 
-    __slots__ = ("ctx", "first", "keys", "read", "worth_reading")
+    __slots__ = ("ctx", "first", "keys", "read", "worth_reading", "worth_reading_bytes")
 
     def __init__(self, fields: Mapping[str, Any], where: tuple[str | int, ...], provider: str) -> None:
         read = lower_extras(fields, where)
@@ -128,20 +135,28 @@ class EventExtras:
             f"(?:{'|'.join(re.escape(key) for key in keys)})" + r"\s*:(?!\s*(?:\[\s*\]|\{\s*\}|null\b))")
         """Finds one of the declared keys holding a value that is not empty (an empty one is left out anyway):
         an event without such a key is not decoded again. None: every event is read."""
+        self.worth_reading_bytes = None if self.worth_reading is None else re.compile(
+            self.worth_reading.pattern.encode())
+        """The same search over bytes (a response body, an event-stream payload): one pass of the regex's
+        literal-prefix scan, without decoding the text first or looking for the keys with `in` (either costs
+        about as much as the search itself)."""
         self.ctx = _DroppingContext(provider)
 
     def of(self, data: str | bytes) -> dict[str, Any] | None:
         """The extras of one event's JSON text, or None; the event is decoded again only when it may hold one."""
         worth_reading = self.worth_reading
         if worth_reading is not None:
-            text = data if isinstance(data, str) else data.decode("utf-8", "replace")
-            for key in self.keys:
-                if key in text:
-                    break
-            else:
-                return None
-            if worth_reading.search(text) is None:
-                return None
+            if not isinstance(data, str):
+                if self.worth_reading_bytes is not None and self.worth_reading_bytes.search(data) is None:
+                    return None
+            else:  # (a stream's text: most events hold none of the keys, and `in` tells that fastest)
+                for key in self.keys:
+                    if key in data:
+                        break
+                else:
+                    return None
+                if worth_reading.search(data) is None:
+                    return None
         try:
             payload = msgspec.json.decode(data)
         except msgspec.DecodeError:

@@ -20,6 +20,7 @@ from .mcp_types import McpSse as McpSse
 from .mcp_types import McpStdio as McpStdio
 from .mcp_types import McpToolFilter as McpToolFilter
 from .tool_types import ToolStep
+from .validators import reshaping_only, validator_type
 
 T = TypeVar("T", bound="GatewayStruct")
 
@@ -129,7 +130,10 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
             data: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"<request>: {exc}") from None
-        type(self).from_dict(data)
+        try:  # (into the type's validator copy: the same checks, without the hooks that only reshape)
+            msgspec.convert(data, validator_type(type(self)))
+        except msgspec.ValidationError as exc:
+            raise validation_error(exc) from None
         return data
 
     def to_json(self) -> bytes:
@@ -323,6 +327,9 @@ class ChatCompletionMessage(GatewayStruct):
         if isinstance(content, str):
             return str(content)
         return "".join(p.text for p in content if isinstance(p, TextPart))
+
+
+reshaping_only(CacheControl, ToolCall, ChatCompletionMessage)  # (what their `__post_init__` does checks nothing)
 
 
 # ---- request ---------------------------------------------------------------------------------------------
@@ -560,15 +567,17 @@ class ChoiceDelta(GatewayStruct):
             self.reasoning_content = None
 
 
-class ChunkChoice(GatewayStruct):
+class ChunkChoice(GatewayStruct, gc=False):  # (as the chunk: see below)
     delta: ChoiceDelta
     index: int = 0
     finish_reason: str | None = None
     logprobs: Any = None
 
 
-class ChatCompletionChunk(GatewayStruct):
-    """One streamed piece, in OpenAI's chunk shape whatever the provider."""
+class ChatCompletionChunk(GatewayStruct, gc=False):
+    """One streamed piece, in OpenAI's chunk shape whatever the provider. Not tracked by the cycle collector
+    (msgspec's `gc=False`; a chunk never refers back to itself): a read decodes hundreds at once, and tracked
+    they would make the collector run, and promote them, while they wait to be consumed."""
 
     choices: list[ChunkChoice] = msgspec.field(default_factory=list)
     id: str | None = None

@@ -112,10 +112,12 @@ def _nothing_free_form(request: Any) -> bool:
         if (request.extra_body is not None or request.provider_specific is not None or request.tools is not None
                 or request.functions is not None or request.response_format is not None):
             return False
-        for message in request.messages:  # noqa: SIM110 - a loop, not `all` over a generator: runs on every call
+        for message in request.messages:  # (a loop, not all() over a generator: this runs on every call)
             if message.tool_calls is not None:
-                return False
-        return True
+                break
+        else:
+            return True
+        return False
     except AttributeError:
         return False
 

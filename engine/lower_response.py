@@ -4,7 +4,7 @@
 (None without one), the unified pieces of its content parts, each part's kind found as `kind_by` says and
 rendered by its kind's template, and the raw value at `finish_reason.from`; paths of plain keys become `.get`
 lines, the `kind_by: present` scan an `if/elif` chain over the keys. `decode_response` reads the choices,
-id, model and usage around it; `read_usage` / `update_usage` the `usage:` map. A whole-response stream's
+id, model and usage around it; `read_usage` the `usage:` map (`usage_lines`). A whole-response stream's
 event handler (stream_whole.py) is lowered from the same spec with the same readers (`read_path`,
 `read_fields`, `part_paths`) and view types (`event_views`)."""
 
@@ -15,10 +15,11 @@ from typing import Any
 
 from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
+from .extras import emit_extras
 from .gateway import ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, is_simple, plain_keys, split_path
 from .silent import SILENT_KIND, response_warnings
-from .templates import compile_template, lower_into, template_paths
+from .templates import calls_out, lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, relative, view_type
 
@@ -85,9 +86,12 @@ def read_fields(code: FunctionBuilder, holder: str, views: Views, paths: list[st
     return out
 
 
-def part_paths(spec: Mapping[str, Any]) -> list[tuple[str, ...]] | None:
+def part_paths(spec: Mapping[str, Any], text: set[tuple[str, ...]] | None = None
+               ) -> list[tuple[str, ...]] | None:
     """The key paths of a content part that the kind detection and the kind templates read (its view);
-    None when one of them reads the part whole or is not plain keys."""
+    None when one of them reads the part whole or is not plain keys. A `present` key read as an object
+    (`object_keys`) is read through the paths below it. With `text`, the paths read only as JSON text go there
+    (see `templates.template_paths`)."""
     kind_by = dict(spec.get("kind_by") or {"field": "type"})
     paths: list[tuple[str, ...]] = []
     if "field" in kind_by:
@@ -96,13 +100,38 @@ def part_paths(spec: Mapping[str, Any]) -> list[tuple[str, ...]] | None:
             return None
         paths.append(keys)
     else:
-        paths.extend((str(key),) for key, _ in kind_by.get("present", ()))
+        objects = object_keys(spec)
+        paths.extend((str(key),) for key, _ in kind_by.get("present", ()) if str(key) not in objects)
+    found_text: set[tuple[str, ...]] = set()
     for template in (spec.get("kinds") or {}).values():
-        found = template_paths(template)
+        found = template_paths(template, found_text)
         if found is None:
             return None
         paths.extend(found)
+    if text is None:
+        paths.extend(found_text)
+    else:
+        text |= found_text - set(paths)  # (a path also read as a value is decoded)
     return paths
+
+
+def object_keys(spec: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The `kind_by: present` keys whose value the kind templates read only below it, as an object: each with
+    the keys they read in it. Such a key is present when its value is an object holding one of those keys (not
+    null), or is another value that is truthy; any other present key, when its value is truthy."""
+    kind_by = dict(spec.get("kind_by") or {})
+    reads: set[tuple[str, ...]] = set()
+    for template in (spec.get("kinds") or {}).values():
+        found = template_paths(template)
+        if found is None:
+            return {}
+        reads |= found
+    out: dict[str, tuple[str, ...]] = {}
+    for key, _ in kind_by.get("present", ()):
+        below = sorted(path for path in reads if path[0] == str(key))
+        if below and all(len(path) > 1 for path in below):
+            out[str(key)] = tuple(dict.fromkeys(path[1] for path in below))
+    return out
 
 
 ExtraRead = tuple[str, tuple[str, ...], int | None, tuple[str, ...]]
@@ -162,7 +191,8 @@ def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]
     if parts is None or choices is None:
         return None
     under = (*choices, EACH, *parts)
-    in_part = part_paths(response_spec)
+    text: set[tuple[str, ...]] = set()
+    in_part = part_paths(response_spec, text)
     paths.extend([under] if in_part is None else [(*under, EACH, *path) for path in in_part])
     for template in (response_spec.get("usage") or {}).values():
         found = template_paths(template)
@@ -171,37 +201,53 @@ def event_views(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any]
         paths.extend(found)
     for _, keys, index, rest in extras or ():  # (each read whole: a plain value in the view)
         paths.append(keys if index is None else (*choices, EACH, *rest))
-    return view_type(paths)
+    return view_type(paths, [(*under, EACH, *path) for path in text] if in_part is not None else ())
 
 
-def lower_choice(spec: Mapping[str, Any], views: Views | None = None) -> ReadChoice:
-    """The generated `read_choice` of a template-mode `response:` spec (`views`: a choice's view types)."""
-    code = FunctionBuilder(("raw", "ctx"), "read_choice", views)
+def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
+    """The generated `read_choice` of a template-mode `response:` spec: each content part's kind found as
+    `kind_by` says, and that kind's template lowered inline in its branch (the part is the templates' item)."""
+    code = FunctionBuilder(("raw", "ctx"), "read_choice")
     index = _read(code, "raw", str(spec["index"])) if "index" in spec else "None"
     parts = _read(code, "raw", str(spec.get("parts", "content")))
-    kinds = {str(kind): compile_template(template, ("response", "kinds", str(kind)))
-             for kind, template in (spec.get("kinds") or {}).items()}
+    kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
     kind_by = dict(spec.get("kind_by") or {"field": "type"})
     code.line("pieces = []")
-    code.line(f"for part in {parts} or ():")
+    code.line(f"for item in {parts} or ():")
+    code.indent = "    "
     if "field" in kind_by:
         field = str(kind_by["field"])
         keys = plain_keys(field)
         if keys is not None and len(keys) == 1:
-            code.line(f"    kind = part.get({code.bind(keys[0])}) if type(part) is dict else None")
+            code.line(f"kind = item.get({code.bind(keys[0])}) if type(item) is dict else None")
         else:
-            code.line(f"    kind = {code.bind(compile_getter(field))}(part)")
-        code.line(f"    render = {code.bind(kinds)}.get(kind if type(kind) is str else str(kind)) "
-                  "if kind is not None else None")
-        code.line(f"    if render is not None: pieces.append(render(part, ctx) or {{{code.bind(SILENT_KIND)}: kind}})")
-    else:  # the first `present` key whose value is truthy names the kind; a kind without a template adds nothing
-        code.line("    if type(part) is not dict: continue")
-        for position, (key, kind) in enumerate(kind_by.get("present", ())):
-            test = f"{'if' if position == 0 else 'elif'} part.get({code.bind(str(key))}):"
-            render = kinds.get(str(kind))
-            code.line(f"    {test} pieces.append({code.bind(render)}(part, ctx) or "  # (empty: a marker, silent.py)
-                      f"{{{code.bind(SILENT_KIND)}: {code.bind(str(kind))}}})" if render is not None
-                      else f"    {test} pass")
+            code.line(f"kind = {code.bind(compile_getter(field))}(item)")
+        code.line("if kind is None: continue")
+        code.line("name = kind if type(kind) is str else str(kind)")
+        branches = [(f"name == {code.bind(kind)}", kind, "kind") for kind in kinds]
+    else:  # the first `present` key (`object_keys`) names the kind; a kind without a template adds nothing
+        code.line("if type(item) is not dict: continue")
+        objects = object_keys(spec)
+        branches = []
+        for key, kind in kind_by.get("present", ()):
+            value = f"item.get({code.bind(str(key))})"
+            if str(key) in objects:
+                held = " or ".join(f"_o.get({code.bind(name)}) is not None" for name in objects[str(key)])
+                value = f"(({held}) if type(_o := {value}) is dict else _o)"
+            branches.append((value, str(kind), code.bind(str(kind))))
+    for position, (test, kind, marker) in enumerate(branches):
+        code.line(f"{'if' if position == 0 else 'elif'} {test}:")
+        template = kinds.get(kind)
+        code.indent = "        "
+        if template is None:
+            code.line("pass")
+        else:
+            code.reads = {}  # (what one branch read is not read in another)
+            value = lower_into(template, ("response", "kinds", kind), code)
+            code.line(f"pieces.append({value} or {{{code.bind(SILENT_KIND)}: {marker}}})")  # (empty: silent.py)
+            code.reads = {}
+        code.indent = "    "
+    code.indent = ""
     finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
     reason = _read(code, "raw", str(finish["from"]))
     function: ReadChoice = code.build(f"{index}, pieces, {reason}")
@@ -214,60 +260,79 @@ def kinds_declared(spec: Mapping[str, Any]) -> dict[str, frozenset[str]]:
             for kind, template in (spec.get("kinds") or {}).items()}
 
 
-UpdateUsage = Callable[[Any, Context, dict[str, int], list[Any]], None]
-
-
 def lower_usage(fields: Mapping[str, Any], views: Views | None = None) -> Callable[[Any, Context], dict[str, int]]:
-    """The `usage:` map as one generated function `read_usage(item, ctx) -> counts` (`lower_usage_update`'s
-    lines on a new dict, every count evaluated)."""
-    function, _ = _lower_usage(fields, views, incremental=False)
+    """The `usage:` map as one generated function `read_usage(item, ctx) -> counts` (`usage_lines` on a new
+    dict, every count evaluated)."""
+    code = FunctionBuilder(("item", "ctx"), "read_usage", views)
+    code.line("usage = {}")
+    usage_lines(fields, code, incremental=False)
+    function: Callable[[Any, Context], dict[str, int]] = code.build("usage")
     return function
 
 
-def lower_usage_update(fields: Mapping[str, Any], views: Views | None = None) -> tuple[UpdateUsage, int]:
-    """The `usage:` map as one generated function `update_usage(item, ctx, usage, seen)`, and the size of its
-    `seen` list: each count's template evaluated in order, an int stored in `usage`, another number (a float,
-    a bool) stored as its int, anything else left as it was. `views`: the item's view types.
+def usage_lines(fields: Mapping[str, Any], code: FunctionBuilder, incremental: bool) -> int:
+    """Emit the `usage:` map's lines into `code` (its item is `item`, the counts go into the local `usage`):
+    each count's template evaluated in order, an int stored in `usage`, another number (a float, a bool)
+    stored as its int, anything else left as it was. Return the size of the `seen` list they use.
 
-    Why `seen`: a stream whose every event carries a usage block with growing counts reads it on every event.
-    A count computed by a transform (a sum of two counts) is evaluated again only when the values it reads
-    differ from those it read last time (kept in its slot of `seen`): templates are functions of what they
-    read, so the same inputs give the value `usage` already holds (or, left out, left it as it was)."""
-    function, slots = _lower_usage(fields, views, incremental=True)
-    return function, slots
-
-
-def _lower_usage(fields: Mapping[str, Any], views: Views | None, incremental: bool) -> tuple[Callable[..., Any], int]:
-    if incremental:
-        code = FunctionBuilder(("item", "ctx", "usage", "seen"), "update_usage", views)
-    else:
-        code = FunctionBuilder(("item", "ctx"), "read_usage", views)
-        code.line("usage = {}")
+    `incremental` (a stream's `usage` kept across events, whose every event may carry a usage block with
+    growing counts): a count whose template calls a transform is evaluated again only when the values it
+    reads differ from those it read last time (kept in its slot of the local `seen`): templates are functions
+    of what they read, so the same inputs give the value `usage` already holds (or, left out, left it as it
+    was). A template lowered to plain lines (a reference, a `sum` written inline) costs less than that test."""
+    _prefetch(code, [path for template in fields.values() for path in sorted(template_paths(template) or ())])
     inputs: dict[str, list[str]] = {}
     for key, template in fields.items():  # every value a count reads, read once, first
         paths = template_paths(template)
-        if not incremental or paths is None or (isinstance(template, str) and template.startswith("$")):
-            continue  # (reads the whole item, or is one read: evaluated every time)
+        if not incremental or paths is None or not calls_out(template):
+            continue  # (reads the whole item, or costs less than the test: evaluated every time)
         inputs[key] = [_read_once(code, path) for path in sorted(paths)]
     slots = 0
     for key, template in fields.items():
         name = code.bind(key)
         reads = inputs.get(key)
-        indent = ""
+        indent = code.indent
         if reads is not None:
             code.line(f"_k = ({''.join(f'{local}, ' for local in reads)})")
             code.line(f"if _k != seen[{slots}]:")
             code.line(f"    seen[{slots}] = _k")
             slots += 1
-            indent = code.indent = "    "
+            code.indent = indent + "    "
         before = dict(code.reads)
         code.line(f"_n = {lower_into(template, ('response', 'usage', key), code)}")
         code.line(f"if type(_n) is int: usage[{name}] = _n")
         code.line(f"elif _n is not None and isinstance(_n, (int, float)): usage[{name}] = int(_n)")
-        if indent:
+        if reads is not None:
             code.reads = before  # (a local read in the branch is not assigned when it is skipped)
-            code.indent = ""
-    return code.build("None" if incremental else "usage"), slots
+            code.indent = indent
+    return slots
+
+
+def read_paths(code: FunctionBuilder, paths: list[tuple[str, ...]]) -> list[str]:
+    """Emit the reads of key paths from `item` not read yet (a view's fields under one type test); return the
+    local holding each path's value."""
+    _prefetch(code, paths)
+    return [_read_once(code, path) for path in paths]
+
+
+def _prefetch(code: FunctionBuilder, paths: list[tuple[str, ...]]) -> None:
+    """Emit the reads of `paths` (key paths from `item`) whose holder is a view Struct, the fields of each holder
+    under one type test, into locals the templates lowered after use (`code.reads`)."""
+    wanted: dict[tuple[str, ...], list[str]] = {}
+    for path in paths:
+        if len(path) > 1 and path not in code.reads and path[:-1] in code.views:
+            keys = wanted.setdefault(path[:-1], [])
+            if path[-1] not in keys:
+                keys.append(path[-1])
+    for parent, keys in wanted.items():
+        holder = _read_once(code, parent)
+        view, attributes = code.views[parent]
+        locals_ = [code.reads.setdefault((*parent, key), code.temp()) for key in keys]
+        code.line(f"if type({holder}) is {code.bind(view)}:")
+        for key, local in zip(keys, locals_, strict=True):
+            code.line(f"    {local} = {holder}.{attributes[key]}")
+        code.line("else:")
+        code.line(f"    {' = '.join(locals_)} = None")
 
 
 def _read_once(code: FunctionBuilder, path: tuple[str, ...]) -> str:
@@ -304,18 +369,23 @@ def _not_a_list(choices: Any, provider: str) -> ProviderError:
 
 
 def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[Any, bool], str | None],
-                   read_usage: Callable[[Any, Context], dict[str, int]], message: Callable[..., Any],
-                   usage_of: Callable[..., Any], read_extras: Callable[[Any, Context], Any] | None = None
+                   usage_fields: Mapping[str, Any], message: Callable[..., Any],
+                   usage_of: Callable[..., Any], extras_fields: Mapping[str, Any] | None = None
                    ) -> Callable[[Any, ReadChoice], Any]:
     """A template-mode `response:` spec as one generated function `decode_response(data, read_choice)`: the
     choices (or the body as the one choice), the `blocked` check, each choice read by `read_choice` into a
-    message and its finish reason, the id, the model and the usage. `translate`, `read_usage`, `message`
-    (`message_from_pieces`), `usage_of` (`build_usage`) and `read_extras` (extras.py; None: the spec declares
-    no extras, and no line reads them) are the pieces it calls."""
+    message and its finish reason, the id, the model and the usage (the `usage:` map `usage_fields`, each count
+    read inline, see `_emit_usage`). `translate`, `message` (`message_from_pieces`), `usage_of`
+    (`response.usage_from`) are the pieces it calls; the spec's `extras` (`extras_fields`) are read inline
+    (extras.py; none declared: no line reads them)."""
     code = FunctionBuilder(("data", "read_choice"), "decode_response")
     name = code.bind(provider)
     code.line(f"ctx = {code.bind(_SilentContext(provider))}")
-    choices = _read(code, "data", str(spec["choices"])) if "choices" in spec else "[data]"
+    if "choices" in spec:
+        choices = _read(code, "data", str(spec["choices"]))
+    else:  # the body is the one choice
+        choices = code.temp()
+        code.line(f"{choices} = [data]")
     blocked = dict(spec.get("blocked") or {})
     if "when" in blocked:
         code.line(f"if not {choices}:")
@@ -323,7 +393,8 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
         reason = _read(code, "data", str(blocked["when"]))
         code.line(f"if {reason}: raise {code.bind(_blocked)}({reason}, data, {name})")
         code.indent = ""
-    code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
+    if "choices" in spec:
+        code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
     code.line("choices = []")
     code.line("silent = None")
     code.line(f"for position, raw in enumerate({choices} or ()):")
@@ -338,11 +409,38 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
               f"finish_reason={code.bind(translate)}(reason, bool(message.tool_calls))))")
     ident = _read(code, "data", str(spec.get("id", "id")))
     model = _read(code, "data", str(spec.get("model", "model")))
+    code.line("item = data")  # (what the usage and extras templates read)
+    code.reads = {}  # (straight-line code from here: the usage and extras lines share what they read)
+    usage = _emit_usage(code, usage_fields, usage_of)
+    extras = emit_extras(extras_fields, ("response", "extras"), code) if extras_fields else None
     result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
               f"id=str({ident}) if {ident} is not None else None, "
               f"model=str({model}) if {model} is not None else None, "
-              f"usage={code.bind(usage_of)}({code.bind(read_usage)}(data, ctx)), provider={name}, "
+              f"usage={usage}, provider={name}, "
               f"warnings={code.bind(response_warnings)}(silent, {code.bind(kinds_declared(spec))}) if silent else []"
-              + (f", extras={code.bind(read_extras)}(data, ctx))" if read_extras is not None else ")"))
+              + (f", extras={extras})" if extras is not None else ")"))
     function: Callable[[Any, ReadChoice], Any] = code.build(result)
     return function
+
+
+USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
+                "reasoning_tokens")
+"""The counts of the `usage:` map the unified `Usage` holds, in `response.usage_from`'s argument order."""
+
+
+def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any], usage_of: Callable[..., Any]) -> str:
+    """Emit the lines reading each count of the `usage:` map `fields` from `item` into a local (an int, a
+    number as its int, else None: what `read_usage` keeps in its dict); return the expression of the `Usage`
+    (`usage_of`, `response.usage_from`, over the six unified counts; None when the map gave no count at all,
+    as `build_usage` of an empty dict)."""
+    if not fields:
+        return "None"
+    counts: dict[str, str] = {}
+    for key, template in fields.items():
+        local = counts[str(key)] = code.temp()
+        code.line(f"{local} = {lower_into(template, ('response', 'usage', str(key)), code)}")
+        code.line(f"if type({local}) is not int: {local} = int({local}) "
+                  f"if {local} is not None and isinstance({local}, (int, float)) else None")
+    args = ", ".join(counts.get(name, "None") for name in USAGE_COUNTS)
+    some = " or ".join(f"{local} is not None" for local in counts.values())
+    return f"({code.bind(usage_of)}({args}) if {some} else None)"

@@ -36,6 +36,7 @@ class PartRenderer:
         self.require_call = bool((spec.get("tool_results") or {}).get("require_call", False))
         self.attach_signature_as: str | None = (spec.get("signature_only_reasoning") or {}).get("attach_as")
         cache = dict(spec.get("cache_points") or {})
+        self.cache_point_template: Any = cache.get("template")
         self.cache_point = (
             compile_template(cache["template"], ("messages", "cache_points", "template")) if "template" in cache
             else None

@@ -10,14 +10,14 @@ blank line, or text blocks when one carries `cache_control`; `parts`: the render
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .codegen import FunctionBuilder
 from .errors import MappingError
 from .message_parts import PartRenderer
 from .paths import compile_setter
-from .templates import compile_template, template_roots
+from .templates import lower_into, template_roots
 from .transforms import Context
 
 SYSTEM_ROLES = ("system", "developer")
@@ -36,12 +36,11 @@ class SystemLifter:
         self.take = system.get("take", "leading")
         self.later = system.get("later", "error")
         self.roles = tuple(system.get("roles") or SYSTEM_ROLES)
-        self.template = (
-            compile_template(system["template"], ("messages", "system", "template")) if "template" in system else None
-        )
         roots = template_roots(system["template"]) if "template" in system else set()
         self.template_reads_text = roots is None or "text" in roots
         """Whether the template reads `text` (the joined texts are built only then)."""
+        self.put = self._lower_put(system.get("template"))
+        """The generated `put_system(parts, body, ctx)`: the lifted text parts written into the body."""
 
     def emit_split(self, code: FunctionBuilder) -> None:
         """Lines that lift the system messages of `messages` into the body (`put`) and leave the others, with
@@ -85,26 +84,58 @@ class SystemLifter:
             path=f"messages[{index}]", provider=self.provider,
         )
 
-    def put(self, parts: list[dict[str, Any]], body: dict[str, Any], ctx: Context) -> None:
-        assert self.to is not None
-        cached = False
-        for part in parts:  # (a loop, not any() over a generator: this runs on every request)
-            if part.get("cache_control") is not None:
-                cached = True
-                break
-        if self.format == "string" and not cached:
-            value: Any = parts[0]["text"] if len(parts) == 1 else "\n\n".join([p["text"] for p in parts])
-        else:
-            cache_point = self.parts.cache_point
-            value = []
-            for part in parts:
-                value.append(self.parts.text(part, ctx))
-                if cache_point is not None and part.get("cache_control") is not None:
-                    value.append(cache_point(part, ctx))  # a separate block after the marked one
-        if self.template is not None:
-            text: Any = value
-            if type(value) is not str:
-                text = "\n\n".join([p["text"] for p in parts]) if self.template_reads_text else None
-            value = self.template({"parts": value, "text": text}, ctx)
-        self.to(body, value)
+    def _lower_put(self, template: Any) -> Callable[[list[dict[str, Any]], dict[str, Any], Context], None]:
+        """`put_system(parts, body, ctx)` for this spec: the lifted text parts as one string (the texts joined
+        by a blank line; text blocks as for `parts` when one carries `cache_control`) or as the rendered text
+        parts (each followed by the spec's cache point block when it carries `cache_control`), then the
+        `template` over `{parts, text}` when there is one, written at `to`. Format, template and cache points
+        are decided here, once."""
+        code = FunctionBuilder(("parts", "body", "ctx"), "put_system")
+        if self.to is None:
+            return code.build("None")
+        if self.format == "string":
+            for text in ("cached = False",
+                         "for part in parts:",  # (a loop, not any() over a generator: this runs on every request)
+                         "    if part.get('cache_control') is not None:",
+                         "        cached = True",
+                         "        break",
+                         "if not cached:",
+                         "    value = parts[0]['text'] if len(parts) == 1 else "
+                         "'\\n\\n'.join([p['text'] for p in parts])",
+                         "else:"):
+                code.line(text)
+            code.indent = "    "
+        self._emit_blocks(code)
+        code.indent = ""
+        if template is not None:
+            code.reads = {("parts",): "value"}
+            if self.template_reads_text:
+                code.line("text = value if type(value) is str else '\\n\\n'.join([p['text'] for p in parts])")
+                code.reads[("text",)] = "text"
+            roots = template_roots(template)
+            if roots is None or not roots <= {"parts", "text"}:  # (it reads more than the two: the object itself)
+                code.line("item = {'parts': value, 'text': " + (
+                    "text}" if self.template_reads_text else "value if type(value) is str else None}"))
+            code.line(f"value = {lower_into(template, ('messages', 'system', 'template'), code)}")
+            code.reads = {}
+        code.line(f"{code.bind(self.to)}(body, value)")
+        function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
+        return function
 
+    def _emit_blocks(self, code: FunctionBuilder) -> None:
+        """Lines setting `value` to the parts rendered as text blocks (`text` template inline), each marked one
+        followed by the cache point block."""
+        text, cache_point = self.parts.templates.get("text"), self.parts.cache_point_template
+        code.line("value = []")
+        code.line("for item in parts:")
+        code.reads = {}
+        code.indent += "    "
+        rendered = lower_into(text, ("messages", "parts", "text"), code) if text is not None else "item"
+        code.line(f"value.append({rendered})")
+        if cache_point is not None:
+            code.line("if item.get('cache_control') is not None:")  # a separate block after the marked one
+            code.indent += "    "
+            code.line(f"value.append({lower_into(cache_point, ('messages', 'cache_points', 'template'), code)})")
+            code.indent = code.indent[:-4]
+        code.reads = {}
+        code.indent = code.indent[:-4]

@@ -17,7 +17,7 @@ from .errors import MappingError
 from .message_parts import PartRenderer
 from .message_system import SystemLifter
 from .paths import compile_setter
-from .templates import lower_into
+from .templates import lower_into, template_roots
 from .transforms import Context
 
 
@@ -65,8 +65,10 @@ class TurnAssembler:
         code.line("sent = []")
         code.line("for role, parts in turns:")  # each turn rendered with the `turn` template, inline
         code.indent = "    "
-        code.line("item = {'role': role, 'parts': parts}")
-        code.reads = {}
+        roots = template_roots(self.turn_template)
+        if roots is None or not roots <= {"role", "parts"}:  # (it reads more than the two: the object itself)
+            code.line("item = {'role': role, 'parts': parts}")
+        code.reads = {("role",): "role", ("parts",): "parts"}  # (what it reads of them: the locals)
         code.line(f"sent.append({lower_into(self.turn_template, ('messages', 'turn'), code)})")
         code.reads = {}
         code.indent = ""

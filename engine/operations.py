@@ -22,6 +22,7 @@ from .layers import Layers, merge_layer
 from .params import DefaultOp, ParamOp, Policy, compile_rule
 from .paths import Getter, compile_getter, deep_copy, deep_merge_into, merge_defaults_into
 from .response import decode_json
+from .responses_items import keep_unknown_items
 from .responses_native import ResponsesEventDecoder
 from .responses_types import Response
 from .templates import Evaluator, compile_template
@@ -155,7 +156,9 @@ class OperationDecoder:
         if self.passthrough:
             try:
                 result: OperationResult = self._decoder.decode(body)
-            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            except msgspec.ValidationError as exc:
+                return self._unmodelled(body, exc)
+            except msgspec.DecodeError as exc:
                 raise ProviderError(f"the response is not a {self.type.__name__}: {exc}",
                                     provider=self.provider) from None
             return result
@@ -184,6 +187,18 @@ class OperationDecoder:
         except msgspec.ValidationError as exc:
             raise ProviderError(f"the response is not a {self.type.__name__}: {exc}",
                                 provider=self.provider, body=data) from None
+
+
+    def _unmodelled(self, body: bytes, exc: msgspec.ValidationError) -> OperationResult:
+        """A body the typed decode refused: a `Response` holding output items of a type not modelled here keeps
+        them whole (`OtherOutputItem`, as a stream keeps an unknown event); anything else is a `ProviderError`."""
+        data = decode_json(body, self.provider) if self.type is Response else None
+        if isinstance(data, dict) and keep_unknown_items(data):
+            try:
+                return msgspec.convert(data, Response)
+            except msgspec.ValidationError as again:
+                exc = again
+        raise ProviderError(f"the response is not a {self.type.__name__}: {exc}", provider=self.provider) from None
 
 
 def combine(results: list[OperationResult]) -> OperationResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .inline import Emit, InlineCode, inline, is_object_template
 from .transforms import REGISTRY, Apply, Context, Example, bind, register
 
 _STEP: dict[str, Any] = {
@@ -81,6 +82,36 @@ def _omit_empty(args: Mapping[str, Any]) -> Apply:
         return value
 
     return apply
+
+
+@inline("omit_empty")
+def _omit_empty_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
+    """Around an object or a list written in the template: what it builds holds no None, so it is kept unless
+    it is empty."""
+    if not is_object_template(source) and not isinstance(source, list):
+        return None
+
+    def emit(code: InlineCode) -> str:
+        if not is_object_template(source) or not source or any(_constant(value) for value in source.values()):
+            return f"({code.lower(source)} or None)"
+        # (fields that may all be None: evaluated in order into locals, the object built only when one is not)
+        values = {str(key): code.local(code.lower(value, str(key))) for key, value in source.items()}
+        out = code.temp()
+        code.line(f"if {' and '.join(f'{value} is None' for value in values.values())}: {out} = None")
+        code.line("else:")
+        code.line(f"    {out} = {{}}")
+        for key, value in values.items():
+            code.line(f"    if {value} is not None: {out}[{code.bind(key)}] = {value}")
+        return out
+
+    return emit
+
+
+def _constant(template: Any) -> bool:
+    """A literal other than None (an object template always writes it)."""
+    if isinstance(template, str):
+        return template.startswith("$$") or not template.startswith("$")
+    return template is not None and not isinstance(template, (dict, list))
 
 
 @register("lookup", args={

@@ -75,17 +75,19 @@ def _select(args: Mapping[str, Any]) -> Apply:
     suffix = args.get("suffix")
     values = tuple(args.get("values") or ())
 
-    def keep(item: Any) -> bool:
-        if not isinstance(item, dict):
-            return False
-        value = item.get(field)
-        return (isinstance(suffix, str) and isinstance(value, str) and value.endswith(suffix)) or (
-            bool(values) and value in values)
+    ends = suffix if isinstance(suffix, str) else None
 
     def apply(value: Any, ctx: Context) -> Any:
         if not isinstance(value, list):
             return None
-        return [item for item in value if keep(item)]
+        out = []
+        for item in value:  # (inline, no call per item: this runs on every response that declares it)
+            if isinstance(item, dict):
+                found = item.get(field)
+                if (ends is not None and isinstance(found, str) and found.endswith(ends)) or (
+                        values and found in values):
+                    out.append(item)
+        return out
 
     return apply
 

@@ -110,15 +110,24 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _PROJECTION = re.compile(rf"^{_NAME}(?:\.{_NAME})*(?:\[\](?:\.{_NAME})*)+$")
 
 
-def _projection_getter(path: str) -> Getter | None:
-    """`a.b[].c[].d` (keys and flatten projections only), evaluated the way JMESPath does it without the
-    library, about 20x cheaper per call: flatten a list one level, apply the rest of the path to each
-    element, keep the non-null results; a key of a non-object, or a flatten of a non-list, is null."""
+def projection_steps(path: str) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]] | None:
+    """`a.b[].c[].d` → (`("a", "b")`, `(("c",), ("d",))`): the keys before the first flatten and the keys after
+    each; None when `path` is not keys and flatten projections only."""
     if not _PROJECTION.match(path):
         return None
     first, *rest = path.split("[]")
-    head = tuple(first.split("."))
-    tails = tuple(tuple(segment[1:].split(".")) if segment else () for segment in rest)
+    return tuple(first.split(".")), tuple(tuple(segment[1:].split(".")) if segment else () for segment in rest)
+
+
+def _projection_getter(path: str) -> Getter | None:
+    """`a.b[].c[].d` (keys and flatten projections only), evaluated the way JMESPath does it without the
+    library, about 20x cheaper per call: flatten a list one level, apply the rest of the path to each
+    element, keep the non-null results; a key of a non-object, or a flatten of a non-list, is null. (Templates
+    inline the same steps: `templates._inline_projection`.)"""
+    steps = projection_steps(path)
+    if steps is None:
+        return None
+    head, tails = steps
 
     def keys(value: Any, names: tuple[str, ...]) -> Any:
         for name in names:

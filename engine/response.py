@@ -16,7 +16,7 @@ import msgspec
 
 from .content_parts import response_decoder
 from .errors import ProviderError
-from .extras import EventExtras, compile_event_extras, lower_extras
+from .extras import compile_event_extras
 from .gateway import (
     ChatCompletionMessage,
     ChatCompletionMessageWithFinishReason,
@@ -93,17 +93,23 @@ class UsageMap:
 
 
 def build_usage(values: Mapping[str, int]) -> Usage | None:
+    """The `Usage` of the counts a `usage:` map read (None when it read none)."""
     if not values:
         return None
-    prompt = values.get("prompt_tokens", 0)
-    completion = values.get("completion_tokens", 0)
-    cached = values.get("cached_tokens")
-    created = values.get("cache_creation_tokens")
-    reasoning = values.get("reasoning_tokens")
+    return usage_from(values.get("prompt_tokens"), values.get("completion_tokens"), values.get("total_tokens"),
+                      values.get("cached_tokens"), values.get("cache_creation_tokens"), values.get("reasoning_tokens"))
+
+
+def usage_from(prompt: int | None, completion: int | None, total: int | None, cached: int | None,
+               created: int | None, reasoning: int | None) -> Usage:
+    """The unified `Usage` of the six counts (None: not given; the total defaults to prompt + completion). A
+    response's generated decoder calls it with the counts it read into locals (`lower_response._emit_usage`)."""
+    prompt = prompt if prompt is not None else 0
+    completion = completion if completion is not None else 0
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=values.get("total_tokens", prompt + completion),
+        total_tokens=total if total is not None else prompt + completion,
         prompt_tokens_details=(
             PromptTokensDetails(cached_tokens=cached, cache_creation_tokens=created)
             if cached is not None or created is not None else None
@@ -153,21 +159,24 @@ def answers_as_text(names: frozenset[str]) -> Callable[[list[dict[str, Any]], in
     to carry the answer) is the message's text: its arguments, the JSON the caller asked for."""
 
     def message(pieces: list[dict[str, Any]], choice_index: int) -> ChatCompletionMessage:
-        pieces = [{"text": call.get("arguments") or "{}"} if "tool_call" in piece
-                  and isinstance(call := piece["tool_call"], dict) and isinstance(name := call.get("name"), str)
-                  and name in names else piece
-                  for piece in pieces]
+        for piece in pieces:  # (most answers hold no tool call: the pieces as they are)
+            if "tool_call" in piece:
+                pieces = [{"text": call.get("arguments") or "{}"} if "tool_call" in piece
+                          and isinstance(call := piece["tool_call"], dict)
+                          and isinstance(name := call.get("name"), str) and name in names else piece
+                          for piece in pieces]
+                break
         return message_from_pieces(pieces, choice_index)
 
     return message
 
 
 def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
-    if spec.get("mode", "passthrough") == "passthrough" and spec.get("extras"):
-        return _with_extras(compile_response({**spec, "extras": None}, provider),
-                            compile_event_extras(spec["extras"], ("response", "extras"), provider))
     if spec.get("mode", "passthrough") == "passthrough":
         decoder = response_decoder(spec, provider) or msgspec.json.Decoder(ChatCompletionMessageWithFinishReason)
+        extras = compile_event_extras(spec.get("extras"), ("response", "extras"), provider)
+        """The spec's extras, read from the body (decoded again only when it holds one of their keys with a
+        value: most bodies do not)."""
 
         def passthrough(body: bytes) -> ChatCompletionMessageWithFinishReason:
             try:
@@ -177,25 +186,17 @@ def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
                 raise ProviderError("the response does not have the chat-completion shape", provider=provider) from None
             result.provider = provider
             for choice in result.choices:
-                for position, call in enumerate(choice.message.tool_calls or ()):
-                    if not call.id:  # some compatible servers send "" or no id; a reply must name the call
-                        call.id = f"call_{choice.index}_{position}"
+                calls = choice.message.tool_calls
+                if calls:
+                    for position, call in enumerate(calls):
+                        if not call.id:  # some compatible servers send "" or no id; a reply must name the call
+                            call.id = f"call_{choice.index}_{position}"
+            if extras is not None:
+                result.extras = extras.of(body)
             return result
 
         return passthrough
     return _TemplateResponse(spec, provider).decode
-
-
-def _with_extras(decode: Decode, extras: EventExtras | None) -> Decode:
-    """A passthrough decoder that also reads the spec's extras (decoding the body again only when it holds
-    one of their keys: most bodies do not)."""
-    def decode_with_extras(body: bytes) -> ChatCompletionMessageWithFinishReason:
-        result = decode(body)
-        if extras is not None:
-            result.extras = extras.of(body)
-        return result
-
-    return decode_with_extras
 
 
 class _TemplateResponse:
@@ -204,9 +205,10 @@ class _TemplateResponse:
         self.read_choice = lower_choice(spec)
         """The generated reading of one choice (a test replaces it with a reference reader)."""
         self.from_choices: Callable[[Any, Any], ChatCompletionMessageWithFinishReason] = lower_response(
-            spec, provider, FinishMap(spec.get("finish_reason")).translate, UsageMap(spec.get("usage")).read,
+            spec, provider, FinishMap(spec.get("finish_reason")).translate,
+            {str(k): v for k, v in (spec.get("usage") or {}).items()},
             answers_as_text(frozenset(spec["answer_tools"])) if spec.get("answer_tools") else message_from_pieces,
-            build_usage, lower_extras(spec.get("extras") or {}, ("response", "extras")))
+            usage_from, spec.get("extras") or {})
 
     def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:
         try:

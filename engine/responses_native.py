@@ -2,9 +2,10 @@
 
 Why a decoder of its own: a native endpoint's events are already OpenAI's Responses events, so nothing is mapped;
 each is decoded straight into its Struct (`ResponseStreamEvent`), an event of a type this library does not know
-yet becomes an `OtherStreamEvent` holding its JSON (never dropped), and the stream is complete once a terminal
-event came (`response.completed`, `response.incomplete`, `response.failed`, or an `error` event); an end of input
-before one is a truncated stream (`StreamError`).
+yet becomes an `OtherStreamEvent` holding its JSON (never dropped; an output item of such a type, an
+`OtherOutputItem`), and the stream is complete once a terminal event came (`response.completed`,
+`response.incomplete`, `response.failed`, or an `error` event); an end of input before one is a truncated stream
+(`StreamError`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .errors import StreamError
 from .frames import FrameLike
 from .gateway import RequestWarning
 from .redaction import preview
+from .responses_items import keep_unknown_items
 from .responses_types import (
     ErrorEvent,
     OtherStreamEvent,
@@ -34,7 +36,8 @@ from .responses_types import (
 )
 from .stream_base import json_of, stream_error
 
-KNOWN_TYPES = frozenset(str(cls.__struct_config__.tag) for cls in typing.get_args(ResponseStreamEvent))
+KNOWN_TYPES = frozenset(str(cls.__struct_config__.tag) for cls in typing.get_args(ResponseStreamEvent)
+                        if cls is not OtherStreamEvent)
 """The event types decoded into their own Struct."""
 
 TERMINAL = (ResponseCompletedEvent, ResponseIncompleteEvent, ResponseFailedEvent)
@@ -49,7 +52,8 @@ CARRIES_RESPONSE = frozenset(
 
 _DECODER = msgspec.json.Decoder(ResponseStreamEvent)
 
-NativeEvent = ResponseStreamEvent | OtherStreamEvent
+NativeEvent = ResponseStreamEvent
+"""What a native stream yields: every event type, `OtherStreamEvent` (in the union) for one not modelled here."""
 
 
 class ResponsesEventDecoder:
@@ -83,8 +87,9 @@ class ResponsesEventDecoder:
                 self.done = True
             out.append(event)
 
-    def _other(self, data: str | bytes) -> OtherStreamEvent:
-        """An event the typed decoder refused: an unknown type kept whole, anything else a `StreamError`."""
+    def _other(self, data: str | bytes) -> NativeEvent:
+        """An event the typed decoder refused: an unknown type kept whole, a known one holding an output item of a
+        type not modelled here with that item kept whole (`OtherOutputItem`), anything else a `StreamError`."""
         value = json_of(data, self.provider)
         if isinstance(value, dict) and "type" not in value and "error" in value:
             raise stream_error(value["error"], self.provider)
@@ -93,14 +98,16 @@ class ResponsesEventDecoder:
         if not isinstance(kind, str) or not isinstance(sequence, int):
             raise StreamError(f"a stream event is not a Responses event: {preview(data, 200)!r}",
                               provider=self.provider)
-        if kind in KNOWN_TYPES:
-            try:  # decode again for the message naming the field
-                msgspec.convert(value, ResponseStreamEvent)
-            except msgspec.ValidationError as exc:
-                raise StreamError(f"a {kind} event is malformed: {exc}", provider=self.provider,
-                                  body=preview(data, 200)) from None
         assert isinstance(value, dict)
-        return OtherStreamEvent(type=kind, sequence_number=sequence, data=value)
+        if kind not in KNOWN_TYPES:
+            return OtherStreamEvent(sequence_number=sequence, data=value)
+        keep_unknown_items(value)
+        try:  # decoded again: with its unknown items kept, or for the message naming the field
+            event: NativeEvent = msgspec.convert(value, ResponseStreamEvent)
+        except msgspec.ValidationError as exc:
+            raise StreamError(f"a {kind} event is malformed: {exc}", provider=self.provider,
+                              body=preview(data, 200)) from None
+        return event
 
     def close(self) -> list[NativeEvent]:
         if not self.done:

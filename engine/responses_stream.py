@@ -11,6 +11,7 @@ the runtime feeds chunks and yields what comes back.
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
 from typing import Any
 
 import msgspec
@@ -74,10 +75,15 @@ class _Open:
 
 
 class ResponseEventBuilder:
-    """Feed chat chunks (`feed`), then `finish()`; each returns the Responses events they make."""
+    """Feed chat chunks (`feed`), then `finish()` or `fail(err)`. The events they make are appended to `out`: a
+    list made here, or the caller's own queue (the stream serves its events from it, no list per chunk)."""
 
-    def __init__(self, shell: Response) -> None:
+    __slots__ = ("_calls", "_finish_reason", "_items", "_message", "_reasoning", "_sequence", "_usage", "done", "out",
+                 "response")
+
+    def __init__(self, shell: Response, out: MutableSequence[ResponseStreamEvent] | None = None) -> None:
         self.response = shell
+        self.out: MutableSequence[ResponseStreamEvent] = [] if out is None else out
         self._sequence = 0
         self._items: list[_Open] = []
         self._message: _Open | None = None
@@ -89,14 +95,14 @@ class ResponseEventBuilder:
 
     def _next(self) -> int:
         number = self._sequence
-        self._sequence += 1
+        self._sequence = number + 1
         return number
 
-    def start(self) -> list[ResponseStreamEvent]:
+    def start(self) -> None:
         """`response.created` and `response.in_progress`."""
         snapshot = msgspec.structs.replace(self.response, output=[])
-        return [ResponseCreatedEvent(sequence_number=self._next(), response=snapshot),
-                ResponseInProgressEvent(sequence_number=self._next(), response=snapshot)]
+        self.out.append(ResponseCreatedEvent(sequence_number=self._next(), response=snapshot))
+        self.out.append(ResponseInProgressEvent(sequence_number=self._next(), response=snapshot))
 
     def _open(self, kind: str, prefix: str) -> _Open:
         item = _Open(kind, len(self._items), new_id(prefix))
@@ -104,52 +110,56 @@ class ResponseEventBuilder:
         self.done.append(None)
         return item
 
-    def feed(self, chunk: ChatCompletionChunk) -> list[ResponseStreamEvent]:
-        events: list[ResponseStreamEvent] = []
-        if chunk.model and self.response.model != chunk.model:
-            self.response.model = chunk.model
+    def feed(self, chunk: ChatCompletionChunk) -> None:
+        """The events one chunk makes (none for a chunk that carries only usage or a finish reason)."""
+        model = chunk.model
+        if model and self.response.model != model:
+            self.response.model = model
         if chunk.usage is not None:
             self._usage = chunk.usage
         for choice in chunk.choices:
-            if choice.index != 0:
+            if choice.index:
                 continue
             delta = choice.delta
             reasoning = delta.reasoning or delta.reasoning_content
             if reasoning or delta.reasoning_details:
-                self._reason(reasoning or "", delta.reasoning_details, events)
-            if delta.content:
-                self._text(delta.content, events, choice.logprobs)
-            for call in delta.tool_calls or ():
-                self._call(call.index, call.id, call.function.name if call.function else None,
-                           call.function.arguments if call.function else None, events, call.signature)
+                self._reason(reasoning or "", delta.reasoning_details)
+            text = delta.content
+            if text:
+                self._text(text, choice.logprobs)
+            if delta.tool_calls:
+                for call in delta.tool_calls:
+                    function = call.function
+                    self._call(call.index, call.id, function.name if function else None,
+                               function.arguments if function else None, call.signature)
             if choice.finish_reason is not None:
                 self._finish_reason = choice.finish_reason
-        return events
 
-    def _whole_item(self, done: ReasoningItem, events: list[ResponseStreamEvent]) -> None:
+    def _whole_item(self, done: ReasoningItem) -> None:
         """A reasoning item that arrives whole (a redacted block, a call's signature): added, then done."""
         mark = self._open("reasoning", "rs")
         self.done[mark.index] = done
-        events.append(OutputItemAddedEvent(sequence_number=self._next(), output_index=mark.index, item=done))
-        events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=mark.index, item=done))
+        self.out.append(OutputItemAddedEvent(sequence_number=self._next(), output_index=mark.index, item=done))
+        self.out.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=mark.index, item=done))
 
-    def _reason(self, text: str, details: Any, events: list[ResponseStreamEvent]) -> None:
+    def _reason(self, text: str, details: Any) -> None:
+        out = self.out
         redacted = [d.data for d in details or () if d.type == "redacted_thinking" and d.data]
         if redacted:
-            self._close_reasoning(events)
-            self._close_message(events)
+            self._close_reasoning()
+            self._close_message()
             for data in redacted:
-                self._whole_item(redacted_item(data), events)
+                self._whole_item(redacted_item(data))
             details = [d for d in details if not (d.type == "redacted_thinking" and d.data)]
             if not text and not details:
                 return
         item = self._reasoning
         if item is None:
-            self._close_message(events)
+            self._close_message()
             item = self._reasoning = self._open("reasoning", "rs")
-            events.append(OutputItemAddedEvent(sequence_number=self._next(), output_index=item.index,
-                                               item=ReasoningItem(id=item.id, summary=[])))
-            events.append(ReasoningSummaryPartAddedEvent(
+            out.append(OutputItemAddedEvent(sequence_number=self._next(), output_index=item.index,
+                                            item=ReasoningItem(id=item.id, summary=[])))
+            out.append(ReasoningSummaryPartAddedEvent(
                 sequence_number=self._next(), item_id=item.id, output_index=item.index, summary_index=0,
                 part=SummaryText(text="")))
         for detail in details or ():
@@ -159,40 +169,43 @@ class ResponseEventBuilder:
                 text = detail.text
         if text:
             item.text.append(text)
-            events.append(ReasoningSummaryTextDeltaEvent(sequence_number=self._next(), item_id=item.id,
-                                                         output_index=item.index, summary_index=0, delta=text))
+            out.append(ReasoningSummaryTextDeltaEvent(sequence_number=self._next(), item_id=item.id,
+                                                      output_index=item.index, summary_index=0, delta=text))
 
-    def _text(self, text: str, events: list[ResponseStreamEvent], logprobs: Any = None) -> None:
-        item = self._message
-        if item is None:
-            self._close_reasoning(events)
-            item = self._message = self._open("message", "msg")
-            events.append(OutputItemAddedEvent(sequence_number=self._next(), output_index=item.index,
-                                               item=OutputMessage(id=item.id, content=[], status="in_progress")))
-            events.append(ContentPartAddedEvent(sequence_number=self._next(), item_id=item.id,
-                                                output_index=item.index, content_index=0, part=OutputText(text="")))
+    def _text(self, text: str, logprobs: Any) -> None:
+        item = self._message or self._open_message()
         item.text.append(text)
+        number = self._sequence
+        self._sequence = number + 1
         if logprobs is None:
-            events.append(OutputTextDeltaEvent(sequence_number=self._next(), item_id=item.id,
-                                               output_index=item.index, content_index=0, delta=text))
-            return
-        entries = logprobs_of(logprobs)
-        item.logprobs.extend(entries)
-        events.append(OutputTextDeltaEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
-                                           content_index=0, delta=text, logprobs=entries))
+            entries: list[dict[str, Any]] = []
+        else:
+            entries = logprobs_of(logprobs)
+            item.logprobs.extend(entries)
+        self.out.append(OutputTextDeltaEvent(sequence_number=number, item_id=item.id, output_index=item.index,
+                                             content_index=0, delta=text, logprobs=entries))
+
+    def _open_message(self) -> _Open:
+        self._close_reasoning()
+        item = self._message = self._open("message", "msg")
+        self.out.append(OutputItemAddedEvent(sequence_number=self._next(), output_index=item.index,
+                                             item=OutputMessage(id=item.id, content=[], status="in_progress")))
+        self.out.append(ContentPartAddedEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
+                                              content_index=0, part=OutputText(text="")))
+        return item
 
     def _call(self, index: int, call_id: str | None, name: str | None, arguments: str | None,
-              events: list[ResponseStreamEvent], signature: str | None = None) -> None:
+              signature: str | None) -> None:
         item = self._calls.get(index)
         if item is None:
-            self._close_reasoning(events)
-            self._close_message(events)
+            self._close_reasoning()
+            self._close_message()
             if signature:  # the call's own signature: an item of its own, just before the call
-                self._whole_item(call_signature_item(signature), events)
+                self._whole_item(call_signature_item(signature))
             item = self._calls[index] = self._open("function_call", "fc")
             item.call_id = call_id or new_id("call")
             item.name = name or ""
-            events.append(OutputItemAddedEvent(
+            self.out.append(OutputItemAddedEvent(
                 sequence_number=self._next(), output_index=item.index,
                 item=FunctionCallItem(id=item.id, call_id=item.call_id, name=item.name, arguments="",
                                       status="in_progress")))
@@ -200,54 +213,54 @@ class ResponseEventBuilder:
             item.name = name
         if arguments:
             item.arguments.append(arguments)
-            events.append(FunctionCallArgumentsDeltaEvent(sequence_number=self._next(), item_id=item.id,
-                                                          output_index=item.index, delta=arguments))
+            self.out.append(FunctionCallArgumentsDeltaEvent(sequence_number=self._next(), item_id=item.id,
+                                                            output_index=item.index, delta=arguments))
 
-    def _close_reasoning(self, events: list[ResponseStreamEvent]) -> None:
+    def _close_reasoning(self) -> None:
         item = self._reasoning
         if item is None:
             return
         self._reasoning = None
+        out = self.out
         text = "".join(item.text)
-        events.append(ReasoningSummaryTextDoneEvent(sequence_number=self._next(), item_id=item.id,
-                                                    output_index=item.index, summary_index=0, text=text))
-        events.append(ReasoningSummaryPartDoneEvent(sequence_number=self._next(), item_id=item.id,
-                                                    output_index=item.index, summary_index=0,
-                                                    part=SummaryText(text=text)))
+        out.append(ReasoningSummaryTextDoneEvent(sequence_number=self._next(), item_id=item.id,
+                                                 output_index=item.index, summary_index=0, text=text))
+        out.append(ReasoningSummaryPartDoneEvent(sequence_number=self._next(), item_id=item.id,
+                                                 output_index=item.index, summary_index=0,
+                                                 part=SummaryText(text=text)))
         done = ReasoningItem(id=item.id, summary=[SummaryText(text=text)], encrypted_content=item.signature)
         self.done[item.index] = done
-        events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
+        out.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
 
-    def _close_message(self, events: list[ResponseStreamEvent]) -> None:
+    def _close_message(self) -> None:
         item = self._message
         if item is None:
             return
         self._message = None
+        out = self.out
         text = "".join(item.text)
-        events.append(OutputTextDoneEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
-                                          content_index=0, text=text, logprobs=item.logprobs))
-        events.append(ContentPartDoneEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
-                                           content_index=0, part=OutputText(text=text, logprobs=item.logprobs)))
+        out.append(OutputTextDoneEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
+                                       content_index=0, text=text, logprobs=item.logprobs))
+        out.append(ContentPartDoneEvent(sequence_number=self._next(), item_id=item.id, output_index=item.index,
+                                        content_index=0, part=OutputText(text=text, logprobs=item.logprobs)))
         done = OutputMessage(id=item.id, content=[OutputText(text=text, logprobs=item.logprobs)])
         self.done[item.index] = done
-        events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
+        out.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
 
-    def _close_call(self, item: _Open, events: list[ResponseStreamEvent]) -> None:
+    def _close_call(self, item: _Open) -> None:
         arguments = "".join(item.arguments)
-        events.append(FunctionCallArgumentsDoneEvent(sequence_number=self._next(), item_id=item.id,
-                                                     output_index=item.index, arguments=arguments, name=item.name))
+        self.out.append(FunctionCallArgumentsDoneEvent(sequence_number=self._next(), item_id=item.id,
+                                                       output_index=item.index, arguments=arguments, name=item.name))
         done = FunctionCallItem(id=item.id, call_id=item.call_id, name=item.name, arguments=arguments)
         self.done[item.index] = done
-        events.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
+        self.out.append(OutputItemDoneEvent(sequence_number=self._next(), output_index=item.index, item=done))
 
-    def finish(self, warnings: list[RequestWarning] | None = None, provider: str | None = None
-               ) -> list[ResponseStreamEvent]:
+    def finish(self, warnings: list[RequestWarning] | None = None, provider: str | None = None) -> None:
         """Close every open item and end with `response.completed` (or `response.incomplete`)."""
-        events: list[ResponseStreamEvent] = []
-        self._close_reasoning(events)
-        self._close_message(events)
+        self._close_reasoning()
+        self._close_message()
         for item in sorted(self._calls.values(), key=lambda open_item: open_item.index):
-            self._close_call(item, events)
+            self._close_call(item)
         self._calls.clear()
         response = self.response
         response.output = [item for item in self.done if item is not None]
@@ -262,11 +275,9 @@ class ResponseEventBuilder:
             end = ResponseCompletedEvent(sequence_number=self._next(), response=response)
         else:
             end = ResponseIncompleteEvent(sequence_number=self._next(), response=response)
-        events.append(end)
-        return events
+        self.out.append(end)
 
-    def fail(self, err: LLMError, warnings: list[RequestWarning] | None = None, provider: str | None = None
-             ) -> list[ResponseStreamEvent]:
+    def fail(self, err: LLMError, warnings: list[RequestWarning] | None = None, provider: str | None = None) -> None:
         """End a broken stream: an `error` event, then `response.failed` with the items so far (the open ones
         `incomplete`, with what they had gathered). No `output_item.done` for the open items: they never ended."""
         code = failure_code(err)
@@ -277,8 +288,8 @@ class ResponseEventBuilder:
         response.error = ResponseError(code=code, message=message, type=err.error_type)
         response.warnings = list(warnings or ())
         response.provider = provider
-        return [ErrorEvent(sequence_number=self._next(), message=message, code=code),
-                ResponseFailedEvent(sequence_number=self._next(), response=response)]
+        self.out.append(ErrorEvent(sequence_number=self._next(), message=message, code=code))
+        self.out.append(ResponseFailedEvent(sequence_number=self._next(), response=response))
 
     def interrupted(self) -> Response:
         """The response with what arrived so far (the open items `incomplete`, no events): for a stream that

@@ -25,7 +25,7 @@ from .content_parts import stream_decoder_factory
 from .error_map import compile_event_errors
 from .extras import compile_event_extras
 from .gateway import ChatCompletionChunk
-from .lower_response import event_views, extras_reads, kinds_declared, lower_usage_update
+from .lower_response import event_views, extras_reads, kinds_declared
 from .response import FinishMap, UsageMap
 from .stream_base import StreamDecoder
 from .stream_events import CompiledEvents, EventsDecoder
@@ -68,13 +68,13 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         reads = extras_reads(fields, response_spec)  # (None: the extras are read from the event's text)
         viewed = event_views(response_spec, spec, reads)
         event_type, views = viewed if viewed is not None else (Any, {})
-        update_usage, slots = lower_usage_update(
-            {str(k): v for k, v in (response_spec.get("usage") or {}).items()}, views)
-        on_event = lower_whole_event(response_spec, spec, provider, usage.roots, update_usage, finish.translate, views,
-                                     reads if reads is not None else compile_event_extras(fields, where, provider))
+        usage_fields = {str(k): v for k, v in (response_spec.get("usage") or {}).items()}
+        on_event, slots, fold = lower_whole_event(
+            response_spec, spec, provider, usage.roots, usage_fields, finish.translate, views,
+            reads if reads is not None else compile_event_extras(fields, where, provider))
         decode = msgspec.json.Decoder(event_type).decode
         declared = kinds_declared(response_spec)
-        return lambda: WholeResponseDecoder(provider, decode, on_event, slots, declared)
+        return lambda: WholeResponseDecoder(provider, decode, on_event, slots, declared, fold)
     answers = frozenset(str(name) for name in response_spec.get("answer_tools") or ())
     compiled = CompiledEvents(spec, provider, answers)
     event_error = compile_event_errors(errors or {}, provider)

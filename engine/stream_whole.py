@@ -6,16 +6,16 @@ The response spec (its choices, each choice's index, parts, kinds and finish rea
 the fields the mappings read, down to each content part) goes in, its chunks are appended to `out`. Each kind's
 template is evaluated inline on its part, and what it gives (`text`, `tool_call`, `reasoning`) is gathered into
 the delta directly; `st` (the decoder) holds what lasts between events: the tool-call counts per choice, the
-usage counts read so far, whether the finish reason came. The usage block is read again only when it differs
-from the last one read, and the usage chunk is sent once the finish reason came. The spec's extras (extras.py)
-are read from the event's text when it may hold one; a kind whose template renders nothing for a part is
-recorded for the "mapping yielded nothing" warning (silent.py), and what the pieces gave is kept as bits.
+usage counts read so far (stream_usage.py), whether the finish reason came; the usage chunk is sent once the
+finish reason came. The spec's extras (extras.py) are read from the event's views, or from its text when it may
+hold one; a kind whose template renders nothing for a part is recorded for the "mapping yielded nothing"
+warning (silent.py), and what the pieces gave is kept as bits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, MutableSequence
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
@@ -32,12 +32,13 @@ from .gateway import (
     RequestWarning,
     ToolCallDelta,
 )
-from .lower_response import ExtraRead, UpdateUsage, kinds_declared, read_fields, read_path, step
+from .lower_response import ExtraRead, kinds_declared, object_keys, read_fields, read_path, read_paths
 from .paths import plain_keys
 from .response import build_usage
 from .silent import SilentRules, part_bit, part_names
 from .stream_base import NOTHING, StreamDecoder, json_of, stream_error
-from .templates import lower_into
+from .stream_usage import Fold, lower_usage_section
+from .templates import lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, relative
 
@@ -48,7 +49,7 @@ class WholeResponseDecoder(StreamDecoder):
     """Every event is a whole response, handed to the spec's generated `on_event` (see the module docstring)."""
 
     def __init__(self, provider: str, decode: Callable[[str | bytes], Any], on_event: OnEvent, slots: int,
-                 declared: Mapping[str, frozenset[str]] | None = None) -> None:
+                 declared: Mapping[str, frozenset[str]] | None = None, fold: Fold | None = None) -> None:
         self.provider = provider
         self.decode = decode
         """An event's JSON → its view (views.py), or plain decoded data when the spec's paths allow no view."""
@@ -56,16 +57,28 @@ class WholeResponseDecoder(StreamDecoder):
         self.ctx = Context(provider)
         self.calls: dict[int, int] = {}
         """Tool calls seen so far, per choice index (a call's position within its choice)."""
-        self.usage: dict[str, int] = {}
-        self.usage_read: Any = NOTHING  # what the last usage read saw (the values at the usage map's root keys)
+        self.counts: dict[str, int] = {}
+        """The usage counts folded so far (stream_usage.py; `usage` adds the block still pending)."""
+        self.usage_read: Any = NOTHING  # the last usage block seen (the values at the usage map's root keys)
+        self.fold = fold
+        """The generated `fold_usage` when usage blocks are folded lazily (the last one pending), else None."""
         self.slots = slots
         self.usage_seen: list[Any] = [NOTHING] * slots
-        """What each count computed by a transform read last (`lower_response.lower_usage_update`)."""
+        """What each count computed by a transform read last (`lower_response.usage_lines`)."""
         self.spoke = 0
         """The part names the stream's pieces gave, as `silent.part_bit` bits (set by the generated code)."""
         self.silent = SilentRules(declared or {}, "response.kinds")
         """The part kinds whose template rendered nothing, and the pieces the stream gave (silent.py; the
         generated `on_event` records both)."""
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """The usage counts the stream gave so far (what its usage chunk will hold)."""
+        if self.fold is None:
+            return self.counts
+        counts = dict(self.counts)
+        self.fold(self.usage_read, self.ctx, counts, list(self.usage_seen))
+        return counts
 
     @property
     def warnings(self) -> list[RequestWarning]:
@@ -101,8 +114,8 @@ def _not_a_list(choices: Any, provider: str) -> StreamError:
 
 def _usage_chunk(st: WholeResponseDecoder) -> ChatCompletionChunk:
     """The usage chunk sent after the finish reason; the counts start again."""
-    chunk = ChatCompletionChunk(choices=[], usage=build_usage(st.usage))
-    st.usage = {}
+    chunk = ChatCompletionChunk(choices=[], usage=build_usage(st.counts))
+    st.counts = {}
     st.usage_read = NOTHING
     st.usage_seen = [NOTHING] * st.slots
     return chunk
@@ -118,15 +131,17 @@ def _call(st: WholeResponseDecoder, index: int, call: Any) -> ToolCallDelta:
 
 
 def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any], provider: str,
-                      usage_roots: tuple[str, ...] | None, update_usage: UpdateUsage,
+                      usage_roots: tuple[str, ...] | None, usage: Mapping[str, Any],
                       translate: Callable[[Any, bool], str | None], views: Views,
-                      extras: EventExtras | list[ExtraRead] | None = None) -> OnEvent:
+                      extras: EventExtras | list[ExtraRead] | None = None) -> tuple[OnEvent, int, Fold | None]:
     """The generated `on_event(data, raw, st, out)` of a whole-response stream (see the module docstring).
     `views`: the event's view types, keyed by key path from the event (empty: events are plain dicts).
     `extras`: the spec's extras (extras.py): read from the event's views when each is one path
     (`lower_response.extras_reads`), else from the event's text (`raw`) when it may hold one; an event with
     extras and no choices comes as a chunk with no choices. A kind whose template renders nothing for a
-    part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py)."""
+    part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py). `usage`: the usage map,
+    read into `st.counts` when the values at its root keys (`usage_roots`) changed (stream_usage.py). Also
+    returns the size of `st.usage_seen` and the `fold_usage` of a lazily folded usage map."""
     choices_keys = plain_keys(str(response_spec["choices"])) if "choices" in response_spec else None
     each = (*(choices_keys or ()), EACH)
     parts_path = str(response_spec.get("parts", "content"))
@@ -157,14 +172,18 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
         code.line(f"elif type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
     else:
         code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
-    if isinstance(extras, list):
+    in_choice: list[ExtraRead] = []  # extras all read from one choice: read in the loop, with its fields
+    if isinstance(extras, list) and len({index for _, _, index, _ in extras}) == 1 and extras[0][2] is not None:
+        code.line("_x = None")
+        in_choice = extras
+    elif isinstance(extras, list):
         _read_extras(code, extras, choices, views, choice_views, first)
     elif extras is not None:
         code.line(f"_x = {code.bind(extras)}.of(raw)")
     reads_before = dict(code.reads)
     code.line(f"if {choices}:")
     code.indent = "    "
-    _emit_choices(code, response_spec, choices, choice_views, part_views, translate)
+    _emit_choices(code, response_spec, choices, choice_views, part_views, translate, in_choice)
     ident = read_path(code, "data", str(response_spec.get("id", "id")), views, first)
     model = read_path(code, "data", str(response_spec.get("model", "model")), views, first)
     text = code.bind(str)
@@ -185,19 +204,9 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
                   "extras=_x))")
         code.indent = ""
         code.reads = dict(reads_before)
-    if usage_roots is None:
-        code.line(f"{code.bind(update_usage)}(data, ctx, st.usage, st.usage_seen)")
-        code.line("st.usage_read = None")
-    else:
-        values = "".join(f"{first[root]}, " if root in first else f"({step(code, 'data', views, (), root)}), "
-                         for root in usage_roots)
-        code.line(f"inputs = ({values})")
-        code.line("if inputs != st.usage_read:")
-        code.line(f"    {code.bind(update_usage)}(data, ctx, st.usage, st.usage_seen)")
-        code.line("    st.usage_read = inputs")
-    code.line(f"if st.done and st.usage: out.append({code.bind(_usage_chunk)}(st))")
+    slots, fold = lower_usage_section(code, usage, usage_roots, views, first, code.bind(_usage_chunk))
     function: OnEvent = code.build("None")
-    return function
+    return function, slots, fold
 
 
 def _read_extras(code: FunctionBuilder, reads: list[ExtraRead], choices: str, views: Views, choice_views: Views,
@@ -205,32 +214,46 @@ def _read_extras(code: FunctionBuilder, reads: list[ExtraRead], choices: str, vi
     """The lines setting `_x` to the event's extras read from its views (None, [] and {} left out; None when
     none is kept), as `extras.lower_extras` reads them from the event decoded again."""
     code.line("_x = None")
-    picked: dict[int, str] = {}
+    picked: dict[int, tuple[str, dict[str, str]]] = {}
     for name, keys, index, rest in reads:
         if index is None:
             value = read_path(code, "data", ".".join(keys), views, first)
         else:
-            holder = picked.get(index)
-            if holder is None:
-                holder = picked[index] = code.temp()
+            if index not in picked:  # (the choice, and the first key of each extra read from it, once)
+                holder = code.temp()
                 code.line(f"{holder} = {choices}[{index}] if type({choices}) is list and len({choices}) > {index} "
                           "else None")
-            value = read_path(code, holder, ".".join(rest), choice_views)
-        code.line(f"if {value} is not None and {value} != [] and {value} != {{}}:")
-        code.line("    if _x is None: _x = {}")
-        code.line(f"    _x[{code.bind(name)}] = {value}")
+                picked[index] = holder, read_fields(code, holder, choice_views, [
+                    ".".join(more) for _, _, at, more in reads if at == index])
+            holder, fields = picked[index]
+            value = read_path(code, holder, ".".join(rest), choice_views, fields)
+        _keep_extra(code, name, value)
+
+
+def _keep_extra(code: FunctionBuilder, name: str, value: str) -> None:
+    code.line(f"if {value} is not None and {value} != [] and {value} != {{}}:")
+    code.line("    if _x is None: _x = {}")
+    code.line(f"    _x[{code.bind(name)}] = {value}")
 
 
 def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, choice_views: Views,
-                  part_views: Views, translate: Callable[[Any, bool], str | None]) -> None:
-    """The lines turning the list `choices` into the list `chosen` of `ChunkChoice`s (at the current indent)."""
+                  part_views: Views, translate: Callable[[Any, bool], str | None], extras: list[ExtraRead]) -> None:
+    """The lines turning the list `choices` into the list `chosen` of `ChunkChoice`s (at the current indent);
+    `extras` (all read from the choice at one position) are kept into `_x` from the choice at that position."""
     outer = code.indent
     code.line("chosen = []")
     code.line(f"for position, choice in enumerate({choices}):")
     code.indent = outer + "    "
     finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
     first = read_fields(code, "choice", choice_views, [str(path) for path in (
-        spec.get("index"), spec.get("parts", "content"), finish["from"]) if path is not None])
+        spec.get("index"), spec.get("parts", "content"), finish["from"]) if path is not None]
+        + [".".join(rest) for _, _, _, rest in extras])
+    if extras:
+        code.line(f"if position == {int(extras[0][2] or 0)}:")
+        code.indent = outer + "        "
+        for name, _, _, rest in extras:
+            _keep_extra(code, name, read_path(code, "choice", ".".join(rest), choice_views, first))
+        code.indent = outer + "    "
     index = read_path(code, "choice", str(spec["index"]), choice_views, first) if "index" in spec else None
     if index is None:
         index = "position"
@@ -249,21 +272,29 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         kind = read_path(code, "item", str(kind_by["field"]), part_views)
         code.line(f"if {kind} is None: continue")
         code.line(f"if type({kind}) is not str: {kind} = str({kind})")
-        tests = [(f"{kind} == {code.bind(name)}", name) for name in kinds]
+        tests: list[tuple[str, str, str | None, str | None]] = [
+            (f"{kind} == {code.bind(name)}", name, None, None) for name in kinds]
     else:  # the first `present` key whose value is truthy names the kind
         code.line(f"if type(item) is not {part_type}: continue")
-        tests = [(f"item.{part_view[1][str(key)]}" if part_view is not None else code.step('item', (), str(key)),
-                  str(kind)) for key, kind in kind_by.get("present", ())]
-    for position, (test, kind_name) in enumerate(tests):
+        if part_view is not None:
+            code.known.add("item")
+        objects = object_keys(spec)
+        tests = [(_present(code, str(key), objects.get(str(key)), part_views), str(kind),
+                  None if str(key) in objects else str(key), str(key) if str(key) in objects else None)
+                 for key, kind in kind_by.get("present", ())]
+    for position, (test, kind_name, truthy, held) in enumerate(tests):
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         code.indent = outer + "            "
         code.reads = {}  # (a local read in another branch is not assigned in this one)
+        if held is not None and "_o := " in test:
+            code.reads[(held,)] = "_o"  # (the object's test read it)
         if kind_name in kinds:
-            _emit_piece(code, kind_name, kinds[kind_name], index, bool(declared.get(kind_name)))
+            _emit_piece(code, kind_name, kinds[kind_name], index, bool(declared.get(kind_name)), truthy)
         else:
             code.line("pass")
         code.indent = outer + "        "
     code.reads = {}
+    code.known.discard("item")
     code.indent = outer + "    "
     reason = read_path(code, "choice", str(finish["from"]), choice_views, first)
     code.line(f"if {reason} is not None:")
@@ -275,29 +306,55 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
     code.indent = outer
 
 
-def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, declares: bool) -> None:
+def _present(code: FunctionBuilder, key: str, held: tuple[str, ...] | None, part_views: Views) -> str:
+    """The test that the part `item` (its view's type tested) holds the `present` key `key`: its value truthy,
+    or, for a key read as an object (`held`: the keys read in it, `lower_response.object_keys`), an object
+    holding one of them."""
+    part = part_views.get(())
+    value = f"item.{part[1][key]}" if part is not None else code.step("item", (), key)
+    view = part_views.get((key,))
+    if held is None or view is None:
+        return value
+    types = {field.name: field.type for field in msgspec.structs.fields(view[0])}
+    raw = {name for name in held if types[view[1][name]] is msgspec.Raw}
+    null = code.bind(msgspec.Raw(b"null")) if raw else ""
+    tests = " or ".join([*(f"_o.{view[1][name]} is not None" for name in held if name not in raw),  # (cheaper first)
+                         *(f"(_o.{view[1][name]} is not None and _o.{view[1][name]} != {null})"
+                           for name in held if name in raw)])  # (JSON text kept undecoded: null is a Raw)
+    return f"(({tests}) if type(_o := {value}) is {code.bind(view[0])} else _o)"
+
+
+def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, declares: bool,
+                truthy: str | None = None) -> None:
     """The lines evaluating one kind's template on the part `item` and gathering what it gives into the
     choice's `content`, `calls`, `details` and `reasoning`: a `text` str is content (with the piece's
     `reasoning`, a signature, as a detail), else a `tool_call` object is a call, else a `reasoning` object is
     a reasoning detail whose text is also the reasoning text. A template written as an object has its fields
     evaluated into locals (in order: transforms run and fail as they would building the object); any other
     template gives the piece object, whose fields are read. `declares`: the kind's template names pieces (a
-    part it renders nothing for is recorded, silent.py)."""
+    part it renders nothing for is recorded, silent.py). `truthy`: a key of the part known to be set here (the
+    `present` key that named the kind): a field that is that key is never None."""
     where = ("response", "kinds", kind)
     fields: dict[str, str] = {}
     call_fields: dict[str, str] | None = None  # a `tool_call` written as an object: its fields' locals
+    detail_fields: dict[str, str] | None = None  # the same for a `reasoning` object
     if _is_object(template):
+        # (the fields of each object the template reads below the part, read under one type test first)
+        read_paths(code, sorted(path for path in template_paths(template) or () if len(path) > 1))
         for key, value in template.items():
-            if str(key) == "tool_call" and _is_object(value):
-                call_fields = {str(name): code.temp() for name in value}
-                for name, field in value.items():
-                    code.line(f"{call_fields[str(name)]} = {lower_into(field, (*where, 'tool_call', str(name)), code)}")
-                fields["tool_call"] = "True"  # (an object template always gives an object)
+            if str(key) in ("tool_call", "reasoning") and _is_object(value):
+                locals_ = {str(name): _local(code, field, (*where, str(key), str(name)))
+                           for name, field in value.items()}
+                fields[str(key)] = "True"  # (an object template always gives an object)
+                if str(key) == "tool_call":
+                    call_fields = locals_
+                else:
+                    detail_fields = locals_
                 continue
-            local = code.temp()
-            code.line(f"{local} = {lower_into(value, (*where, str(key)), code)}")
-            fields[str(key)] = local
-        _emit_spoke(code, kind, fields, call_fields is not None, declares)
+            fields[str(key)] = _local(code, value, (*where, str(key)))
+        known = {local for key, local in fields.items()
+                 if truthy is not None and template[key] in (f"${truthy}", f"$.{truthy}")}
+        _emit_spoke(code, kind, fields, known, declares)
     else:
         piece = code.temp()
         code.line(f"{piece} = {lower_into(template, where, code)}")
@@ -310,14 +367,13 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
             local = fields[key] = code.temp()
             code.line(f"{local} = {piece}.get({code.bind(key)})")
     text, call, reasoning = fields.get("text"), fields.get("tool_call"), fields.get("reasoning")
-    convert = code.bind(msgspec.convert)
-    detail = code.bind(ReasoningDetail)
+    detail = _detail(code, reasoning, detail_fields) if reasoning is not None else ""
     branches: list[tuple[str, list[str]]] = []
     if text is not None:
         body = [f"content = {text} if content is None else content + {text}"]
         if reasoning is not None:
             body += [f"if {reasoning} is not None:",
-                     f"    _d = {convert}({reasoning}, {detail})",
+                     f"    _d = {detail}",
                      "    if details is None: details = [_d]",
                      "    else: details.append(_d)"]
         branches.append((f"type({text}) is str", body))
@@ -334,41 +390,101 @@ def _emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, dec
         body += ["if calls is None: calls = [_c]", "else: calls.append(_c)"]
         branches.append(("True" if call_fields is not None else f"{call} is not None", body))
     if reasoning is not None:
-        body = [f"_d = {convert}({reasoning}, {detail})",
+        body = [f"_d = {detail}",
                 "reasoning = (reasoning or '') + (_d.text or '')",
                 "if details is None: details = [_d]",
                 "else: details.append(_d)"]
-        branches.append((f"{reasoning} is not None", body))
+        branches.append(("True" if detail_fields is not None else f"{reasoning} is not None", body))
     for position, (test, body) in enumerate(branches):
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         for line in body:
             code.line(f"    {line}")
 
 
-def _emit_spoke(code: FunctionBuilder, kind: str, fields: dict[str, str], has_call: bool, declares: bool) -> None:
+def _local(code: FunctionBuilder, template: Any, where: tuple[str, ...]) -> str:
+    """A name holding the value of `template` (evaluated now, in order): the local or bound name its lowering
+    gives (assigned once, never changed after), else a new local."""
+    value = lower_into(template, where, code)
+    if value.isidentifier():
+        return value
+    local = code.temp()
+    code.line(f"{local} = {value}")
+    return local
+
+
+def _field_test(annotation: Any) -> str | None:
+    """The test (`{}` for the value) that a value fits a field typed `annotation` as msgspec converts it: `str`,
+    `int` (not a bool) or either or None; None for another type."""
+    kinds = set(get_args(annotation)) if get_args(annotation) else {annotation}
+    named = [f"type({{0}}) is {kind.__name__}" for kind in (str, int) if kind in kinds]
+    if len(named) != 1 or not kinds <= {str, int, type(None)} or len(kinds - {type(None)}) != 1:
+        return None
+    return f"({{0}} is None or {named[0]})" if type(None) in kinds else named[0]
+
+
+def _fits(annotation: Any, value: Any) -> bool:
+    """What the test `_field_test` writes for `annotation` says of `value`."""
+    kinds = set(get_args(annotation)) if get_args(annotation) else {annotation}
+    return type(value) in kinds and type(value) is not bool
+
+
+_DETAIL_TESTS = {field.encode_name: (field.name, _field_test(field.type), field.type)
+                 for field in msgspec.structs.fields(ReasoningDetail)}
+
+
+def _detail_of(names: tuple[str, ...], *values: Any) -> ReasoningDetail:
+    """A reasoning detail from a piece's `reasoning` object: what msgspec converts the object its template
+    builds into (its fields that are not None), with the same validation error for a value that does not fit."""
+    return msgspec.convert({name: value for name, value in zip(names, values, strict=True) if value is not None},
+                           ReasoningDetail)
+
+
+def _detail(code: FunctionBuilder, local: str, fields: dict[str, str] | None) -> str:
+    """The expression of the `ReasoningDetail` of a piece's `reasoning`: the object in `local` converted, or,
+    for a `reasoning` written as an object (its fields' locals in `fields`), built from the locals when each
+    fits its field's type (else converted as the object would be)."""
+    if fields is None:
+        return f"{code.bind(msgspec.convert)}({local}, {code.bind(ReasoningDetail)})"
+    tests, kwargs = [], []
+    for name, value in fields.items():
+        field = _DETAIL_TESTS.get(name)
+        if field is None:
+            continue  # (a key the Struct has no field for: conversion ignores it)
+        constant = value == "None" or value in code.namespace  # (a literal of the template: tested now)
+        if field[1] is None or (constant and not _fits(field[2], code.namespace.get(value))):
+            tests = ["False"]  # (a field of another type: always converted)
+            break
+        if not constant:
+            tests.append(field[1].format(value))
+        kwargs.append(f"{field[0]}={value}")
+    fallback = f"{code.bind(_detail_of)}({code.bind(tuple(fields))}, {', '.join(fields.values())})"
+    if tests == ["False"]:
+        return fallback
+    built = f"{code.bind(ReasoningDetail)}({', '.join(kwargs)})"
+    return f"({built} if {' and '.join(tests)} else {fallback})" if tests else built
+
+
+def _emit_spoke(code: FunctionBuilder, kind: str, fields: dict[str, str], known: set[str], declares: bool) -> None:
     """The lines recording what an object template's piece gave (the bits of its fields that are not None, in
-    `st.spoke`), or, when every field is None, that its kind gave nothing for this part (silent.py)."""
-    fixed = sum(part_bit(key) for key, local in fields.items() if local == "True")
-    varying = [(part_bit(key), local) for key, local in fields.items() if local != "True"]
-    if not varying:
-        code.line(f"st.spoke |= {fixed}")
-        return
-    if len(varying) == 1:
-        bit, local = varying[0]
-        if declares and not has_call:
-            code.line(f"if {local} is None: st.silent.record({code.bind(kind)}, {code.bind(kind)})")
-            code.line(f"else: st.spoke |= {fixed | bit}")
-        else:
-            code.line(f"st.spoke |= {f'{fixed} + ' if fixed else ''}({bit} if {local} is not None else 0)")
-        return
-    mask = " + ".join([*([str(fixed)] if fixed else []),
-                       *(f"({bit} if {local} is not None else 0)" for bit, local in varying)])
-    if declares and not has_call:
+    `st.spoke`), or, when every field is None, that its kind gave nothing for this part (silent.py). `known`:
+    the locals known not to be None (with the fields written as objects, "True")."""
+    fixed = sum(part_bit(key) for key, local in fields.items() if local == "True" or local in known)
+    varying = [(part_bit(key), local) for key, local in fields.items() if local != "True" and local not in known]
+    each = [f"if {local} is not None: st.spoke |= {bit}" for bit, local in varying]
+    if declares and not fixed and varying:  # (the piece may give nothing)
         code.line(f"if {' and '.join(f'{local} is None' for _, local in varying)}: "
                   f"st.silent.record({code.bind(kind)}, {code.bind(kind)})")
-        code.line(f"else: st.spoke |= {mask}")
-    else:
-        code.line(f"st.spoke |= {mask}")
+        if len(varying) == 1:
+            code.line(f"else: st.spoke |= {varying[0][0]}")
+            return
+        code.line("else:")
+        for line in each:
+            code.line(f"    {line}")
+        return
+    if fixed:
+        code.line(f"st.spoke |= {fixed}")
+    for line in each:
+        code.line(line)
 
 
 def _is_object(template: Any) -> bool:

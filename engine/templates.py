@@ -22,9 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .codegen import FunctionBuilder
-from .paths import Getter, PathError, compile_getter, is_simple, split_path
+from .inline import INLINE, WHOLE
+from .paths import Getter, PathError, compile_getter, is_simple, projection_steps, split_path
 from .prevalidated import is_prevalidated
-from .transforms import REGISTRY, Context, bind
+from .transforms import REGISTRY, TAKES_JSON_TEXT, Context, bind
 
 Evaluator = Callable[[Any, Context], Any]
 
@@ -99,9 +100,17 @@ def template_roots(template: Any) -> set[str] | None:
     return out
 
 
-def template_paths(template: Any) -> set[tuple[str, ...]] | None:
+def template_paths(template: Any, text: set[tuple[str, ...]] | None = None) -> set[tuple[str, ...]] | None:
     """The key paths of the item a template reads (`$a.b` → `("a", "b")`); None when it reads the whole item or
-    a path that is not plain keys. What the view types of `views.py` are derived from."""
+    a path that is not plain keys. What the view types of `views.py` are derived from. With `text`, a path read
+    only as the input of a transform that takes JSON text (`transforms.TAKES_JSON_TEXT`) goes into `text`
+    instead of the result."""
+    if text is not None and isinstance(template, dict) and template.get("$op") in TAKES_JSON_TEXT \
+            and isinstance(template.get("in"), str):
+        found = template_paths(template["in"])
+        if found:
+            text |= found
+            return set()
     if isinstance(template, str):
         if not template.startswith("$") or template.startswith("$$"):
             return set()
@@ -111,17 +120,38 @@ def template_paths(template: Any) -> set[tuple[str, ...]] | None:
         parts = split_path(path)
         return {tuple(parts)} if all(isinstance(part, str) for part in parts) else None  # type: ignore[arg-type]
     if isinstance(template, dict) and "$op" in template:
-        return template_paths(template["in"]) if "in" in template else None
+        return template_paths(template["in"], text) if "in" in template else None
     if isinstance(template, dict) and "$each" in template:
         return None
     values = template.values() if isinstance(template, dict) else template if isinstance(template, list) else ()
     out: set[tuple[str, ...]] = set()
     for value in values:
-        found = template_paths(value)
+        found = template_paths(value, text)
         if found is None:
             return None
         out |= found
     return out
+
+
+def calls_out(template: Any) -> bool:
+    """Whether a template's generated lines call out: a transform without an inline form for its arguments and
+    input (inline.py), a `$each`, or a path that is not plain keys (its compiled getter)."""
+    if isinstance(template, str):
+        if not template.startswith("$") or template.startswith("$$"):
+            return False
+        path = template[1:].lstrip(".")
+        return path not in ("", "@", "$") and (not is_simple(path) or
+                                               not all(isinstance(step, str) for step in split_path(path)))
+    if isinstance(template, dict):
+        if "$op" in template:
+            form = INLINE.get(template["$op"])
+            args = {k: v for k, v in template.items() if k not in ("$op", "in")}
+            source = template.get("in", WHOLE)
+            return form is None or form(args, source) is None or (source is not WHOLE and calls_out(source))
+        if "$each" in template:
+            return True
+        return any(calls_out(value) for value in template.values())
+    return isinstance(template, list) and any(calls_out(value) for value in template)
 
 
 def lower_into(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -> str:
@@ -192,6 +222,8 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
             value = _lower(v, (*where, key), code)
             if _never_none(v):
                 code.line(f"{out}[{code.bind(key)}] = {value}")
+            elif value.isidentifier():  # (a local: tested as it is)
+                code.line(f"if {value} is not None: {out}[{code.bind(key)}] = {value}")
             else:
                 code.line(f"_v = {value}")
                 code.line(f"if _v is not None: {out}[{code.bind(key)}] = _v")
@@ -207,6 +239,8 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
             value = _lower(v, (*where, i), code)
             if _never_none(v):
                 code.line(f"{out}.append({value})")
+            elif value.isidentifier():  # (a local: tested as it is)
+                code.line(f"if {value} is not None: {out}.append({value})")
             else:
                 code.line(f"_v = {value}")
                 code.line(f"if _v is not None: {out}.append(_v)")
@@ -235,10 +269,15 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
         return "item"
     parts = split_path(path) if is_simple(path) else []
     if not parts or not all(isinstance(part, str) for part in parts):
+        projection = projection_steps(path) if not parts and not code.views else None
+        if projection is not None:
+            return _inline_projection(*projection, code)
+        if parts and not code.views:  # keys and list indexes (`candidates[0].groundingMetadata`)
+            return _inline_steps(parts, code)
         return f"{code.bind(getter)}(item)"
     keys = tuple(str(part) for part in parts)
     if len(keys) == 1 and not code.views:
-        return f"(item.get({code.bind(keys[0])}) if type(item) is dict else None)"
+        return code.reads.get(keys) or f"(item.get({code.bind(keys[0])}) if type(item) is dict else None)"
     # Each prefix of the path is read once into a local and shared by the later paths that start with it
     # (`$delta.text`, `$delta.reasoningContent.text`, ... read `delta` once); templates never mutate the item.
     holder = "item"
@@ -249,6 +288,47 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
             code.line(f"{local} = {code.step(holder, keys[:depth - 1], keys[depth - 1])}")
         holder = local
     return holder
+
+
+def _inline_steps(steps: list[str | int], code: FunctionBuilder) -> str:
+    """The lines reading a dotted path with list indexes from `item` as paths.py's getter does (a key of a
+    non-object, an index of a non-list or out of range: None); return the local holding the value."""
+    out = code.temp()
+    holder = "item"
+    for step in steps:
+        if isinstance(step, str):
+            code.line(f"{out} = {holder}.get({code.bind(step)}) if type({holder}) is dict else None")
+        else:
+            fits = f"len({holder}) > {step}" if step >= 0 else f"len({holder}) >= {-step}"
+            code.line(f"{out} = {holder}[{step}] if type({holder}) is list and {fits} else None")
+        holder = out
+    return out
+
+
+def _inline_projection(head: tuple[str, ...], tails: tuple[tuple[str, ...], ...], code: FunctionBuilder) -> str:
+    """The lines evaluating `head[]tail[]...` (paths.projection_steps) on `item` as paths.py's projection getter
+    does (JMESPath's flatten: a list flattened one level, the tail's keys read from each element, the non-null
+    values kept; a key of a non-object or a flatten of a non-list is null); return the local holding it."""
+    out = code.temp()
+    holder = "item"
+    for key in head:
+        code.line(f"{out} = {holder}.get({code.bind(key)}) if isinstance({holder}, dict) else None")
+        holder = out
+    for tail in tails:
+        flat, each, element, kept = code.temp(), code.temp(), code.temp(), code.temp()
+        code.line(f"if isinstance({out}, list):")
+        code.line(f"    {flat} = []")
+        code.line(f"    for {each} in {out}:")
+        code.line(f"        for {element} in ({each} if isinstance({each}, list) else ({each},)):")
+        holder = element
+        for key in tail:
+            code.line(f"            {kept} = {holder}.get({code.bind(key)}) if isinstance({holder}, dict) else None")
+            holder = kept
+        code.line(f"            if {holder} is not None: {flat}.append({holder})")
+        code.line(f"    {out} = {flat}")
+        code.line("else:")
+        code.line(f"    {out} = None")
+    return out
 
 
 def _lower_each(template: dict[str, Any], where: tuple[str | int, ...], code: FunctionBuilder) -> str:
@@ -287,12 +367,54 @@ def _lower_call(template: dict[str, Any], where: tuple[str | int, ...], code: Fu
     problem = check_args(name, args)
     if problem:
         raise TemplateError("SPEC031", where, problem)
-    source = _lower(template["in"], (*where, "in"), code) if "in" in template else "item"
+    form = INLINE.get(name)
+    emit = form(args, template.get("in", WHOLE)) if form is not None else None
+    if emit is None:
+        source = _lower(template["in"], (*where, "in"), code) if "in" in template else "item"
     try:
         apply = bind(name, args)
     except ValueError as exc:  # a factory may reject arguments its schema cannot express (e.g. chain steps)
         raise TemplateError("SPEC031", where, str(exc)) from None
+    if emit is not None:  # (the transform's inline form, inline.py: its lines instead of the call)
+        return emit(_InlineCode(code, apply, (*where, "in")))
     return f"{code.bind(apply)}({source}, ctx)"
+
+
+class _InlineCode:
+    """What an inline form writes with (inline.InlineCode): the template's builder, where its `in` is."""
+
+    __slots__ = ("_apply", "_name", "code", "where")
+
+    def __init__(self, code: FunctionBuilder, apply: Any, where: tuple[str | int, ...]) -> None:
+        self.code = code
+        self._apply = apply
+        self._name: str | None = None
+        self.where = where
+
+    @property
+    def apply(self) -> str:
+        if self._name is None:  # (bound where it is first used, as a call binds it after its input)
+            self._name = self.code.bind(self._apply)
+        return self._name
+
+    def lower(self, template: Any, *steps: str | int) -> str:
+        return "item" if template is WHOLE else _lower(template, (*self.where, *steps), self.code)
+
+    def local(self, expression: str) -> str:
+        if expression.isidentifier():
+            return expression
+        local = self.code.temp()
+        self.code.line(f"{local} = {expression}")
+        return local
+
+    def line(self, text: str) -> None:
+        self.code.line(text)
+
+    def bind(self, value: Any) -> str:
+        return self.code.bind(value)
+
+    def temp(self) -> str:
+        return self.code.temp()
 
 
 def check_args(name: str, args: dict[str, Any]) -> str | None:

@@ -16,8 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from .errors import MappingError, ProviderError
 from .gateway import RequestWarning
+from .inline import Emit, InlineCode, inline
 
 Apply = Callable[[Any, "Context"], Any]
 Factory = Callable[[Mapping[str, Any]], Apply]
@@ -146,21 +149,40 @@ built once and without the circular-reference check (no `markers` dict shared be
 value makes it raise RecursionError, and `_COMPACT.encode` is then asked again for the proper error."""
 
 
+TAKES_JSON_TEXT = frozenset({"json_dumps"})
+"""Transforms that take a value as its JSON text too: a path a template reads only as their input is kept
+undecoded in a payload's view (views.py: a `msgspec.Raw`), and they write that text as they would the value."""
+
+_RAW_NULL = msgspec.Raw(b"null")
+
+
+def _compact_text(raw: msgspec.Raw) -> str:
+    """The JSON text of an undecoded value, compact: its whitespace removed, its numbers and escapes as written
+    (the same value as `json_dumps` of it decoded; JSON null gives '{}', as None does)."""
+    return "{}" if raw == _RAW_NULL else msgspec.json.format(raw, indent=-1).decode()
+
+
 @register("json_dumps", examples=(Example({"a": 1}, '{"a":1}'), Example(None, "{}")))
 def _json_dumps(args: Mapping[str, Any]) -> Apply:
-    """Serialise a value (tool input object) to compact JSON text; None gives '{}'."""
+    """Serialise a value (tool input object) to compact JSON text; None gives '{}'. A value a payload's view
+    kept as its JSON text (msgspec.Raw) gives that text compacted, its numbers and escapes as they were sent."""
     encode = _COMPACT.encode
     fast = _C_ENCODER
+    raw = msgspec.Raw
     if fast is None:  # (a Python without the C accelerator)
         def apply_slow(value: Any, ctx: Context) -> Any:
-            return "{}" if value is None else encode(value)
+            return "{}" if value is None else _compact_text(value) if type(value) is raw else encode(value)
 
         return apply_slow
     join = "".join
 
+    null, compact = _RAW_NULL, msgspec.json.format
+
     def apply(value: Any, ctx: Context) -> Any:
         if value is None:
             return "{}"
+        if type(value) is raw:  # (`_compact_text`, without its call)
+            return "{}" if value == null else compact(value, indent=-1).decode()
         if type(value) is str:
             return encode(value)
         try:
@@ -203,6 +225,27 @@ def _sum(args: Mapping[str, Any]) -> Apply:
         return total if found else empty
 
     return apply
+
+
+@inline("sum")
+def _sum_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
+    """A sum of a list written in the template: each element evaluated into a local, then added in order."""
+    if not isinstance(source, list):
+        return None
+
+    def emit(code: InlineCode) -> str:
+        values = [code.local(code.lower(value, position)) for position, value in enumerate(source)]
+        total, found = code.temp(), code.temp()
+        code.line(f"{total} = 0")
+        code.line(f"{found} = False")
+        for v in values:
+            code.line(f"if type({v}) is int or type({v}) is float or ({v} is not None and type({v}) is not bool "
+                      f"and isinstance({v}, (int, float))):")
+            code.line(f"    {total} += {v}")
+            code.line(f"    {found} = True")
+        return f"({total} if {found} else {code.bind(args.get('empty', 0))})"
+
+    return emit
 
 
 @register("join", args={"type": "object", "additionalProperties": False, "properties": {"sep": {"type": "string"}}},
@@ -357,6 +400,19 @@ def _require(args: Mapping[str, Any]) -> Apply:
         return value
 
     return apply
+
+
+@inline("require")
+def _require_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
+    """The test inline; the transform is called only to raise."""
+    absent = bool(args.get("absent", False))
+
+    def emit(code: InlineCode) -> str:
+        value = code.local(code.lower(source))
+        code.line(f"if {value} is {'not ' if absent else ''}None: {code.apply}({value}, ctx)")
+        return "None" if absent else value
+
+    return emit
 
 
 # ---- JSON Schema ------------------------------------------------------------------------------------------

@@ -34,32 +34,35 @@ class _Node:
         self.keys: dict[str, _Node] = {}
 
 
-def view_type(paths: Iterable[tuple[str, ...]]) -> tuple[Any, Views] | None:
+def view_type(paths: Iterable[tuple[str, ...]], text: Iterable[tuple[str, ...]] = ()) -> tuple[Any, Views] | None:
     """The msgspec type decoding a payload into views of exactly `paths`, and where each view sits; None when
-    the paths ask for a list and an object at the same place (no view can serve both)."""
+    the paths ask for a list and an object at the same place (no view can serve both). A path of `text` (read
+    only as JSON text, templates.template_paths) with nothing read below it is kept undecoded (`msgspec.Raw`;
+    None when absent)."""
     root = _Node()
-    for path in sorted(paths):  # (a set of paths: the same fields in every process)
+    as_text = set(text)
+    for path in sorted({*paths, *as_text}):  # (a set of paths: the same fields in every process)
         node = root
         for key in path:
             node = node.keys.setdefault(key, _Node())
         node.whole = True
     views: Views = {}
-    built = _build(root, (), views)
+    built = _build(root, (), views, as_text)
     return None if built is None else (built, views)
 
 
-def _build(node: _Node, prefix: tuple[str, ...], views: Views) -> Any:
+def _build(node: _Node, prefix: tuple[str, ...], views: Views, text: set[tuple[str, ...]]) -> Any:
     if node.whole or not node.keys:
-        return Any
+        return msgspec.Raw if prefix in text and not node.keys and prefix and prefix[-1] != EACH else Any
     if EACH in node.keys:
         if len(node.keys) > 1:
             return None
-        element = _build(node.keys[EACH], (*prefix, EACH), views)
+        element = _build(node.keys[EACH], (*prefix, EACH), views, text)
         return None if element is None else Union[(list[element], dict, *_OTHER_JSON[1:])]  # type: ignore[valid-type]
     fields: list[tuple[str, Any, Any]] = []
     attributes: dict[str, str] = {}
     for position, (key, child) in enumerate(node.keys.items()):
-        typed = _build(child, (*prefix, key), views)
+        typed = _build(child, (*prefix, key), views, text)
         if typed is None:
             return None
         attributes[key] = f"f{position}"

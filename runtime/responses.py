@@ -12,9 +12,10 @@ request goes to its own endpoint and the server keeps the conversation.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from vllora_llm.engine.errors import LLMError, NotFoundError
@@ -34,8 +35,8 @@ from vllora_llm.engine.responses_types import CreateResponse, Response, Response
 from .genai_responses import RESPONSES, finish_responses
 from .observe import Observation, observe
 from .response_store import ResponseStore
+from .responses_base import ResponsesStream
 from .responses_native import NativeResponseStream, create_native
-from .stream_forms import StreamForms
 from .transport import Timeouts
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class ResponsesClient:
         return ResponseEventStream(self, coerced, timeout)
 
 
-class ResponseEventStream(StreamForms):
+class ResponseEventStream(ResponsesStream["ResultStream"]):
     """Responses stream events made from one chat stream (see `ResponsesClient.create_stream`). Leaving early
     closes the HTTP response at once.
 
@@ -141,25 +142,21 @@ class ResponseEventStream(StreamForms):
     raises the typed `LLMError` (`StreamError`, `TimeoutError`, ...), so a loop never takes a failure for an end;
     `error` and `response` (`status: failed`) stay readable after. Failing to open raises at once, no events."""
 
-    __slots__ = ("_builder", "_chunks", "_client", "_closed", "_done", "_error", "_failure", "_first", "_items",
-                 "_observation", "_pending", "_request", "_timeout", "_unsent")
+    __slots__ = ("_builder", "_client", "_fetch", "_items", "_live", "_pending", "_request", "_timeout", "_unsent")
 
     def __init__(self, client: ResponsesClient, request: CreateResponse, timeout: Timeouts | float | None) -> None:
+        super().__init__()
         self._client = client
         self._request = request
         self._timeout = timeout
-        self._chunks: ResultStream | None = None
         self._builder: ResponseEventBuilder | None = None
         self._items: list[dict[str, Any]] = []
         self._pending: deque[ResponseStreamEvent] = deque()
-        self._done = False
-        self._closed = False
-        self._error: LLMError | None = None
-        """Raised once the failure's events were served."""
-        self._failure: LLMError | None = None
+        """The events made and not yet served: the builder appends to it, `__anext__` pops from it."""
+        self._live = False
+        """Open, and neither ended nor closed: `__anext__` pulls chunks."""
+        self._fetch: Callable[[], Awaitable[ChatCompletionChunk]] | None = None
         self._unsent: list[RequestWarning] = []
-        self._observation: Observation | None = None
-        self._first = True
 
     async def _open(self) -> ResultStream:
         if self._chunks is None:
@@ -171,106 +168,100 @@ class ResponseEventStream(StreamForms):
             observation = self._observation = self._client.observe(self._request, True)
             try:
                 if observation is None:
-                    self._chunks = await self._client._chat.create_stream(chat, timeout=self._timeout,
-                                                                          aggregate=False)
+                    chunks = await self._client._chat.create_stream(chat, timeout=self._timeout, aggregate=False)
                 else:
                     with observation.active():
-                        self._chunks = await self._client._chat.create_stream(chat, timeout=self._timeout,
-                                                                              aggregate=False)
+                        chunks = await self._client._chat.create_stream(chat, timeout=self._timeout,
+                                                                        aggregate=False)
             except BaseException as err:
                 if observation is not None:
                     observation.fail(err)
                 raise
-            self._builder = ResponseEventBuilder(response_shell(self._request, new_id("resp"), time.time()))
-            self._pending.extend(self._builder.start())
+            self._chunks = chunks
+            self._fetch = chunks.__anext__ if observation is None else partial(self._observed, observation)
+            builder = self._builder = ResponseEventBuilder(
+                response_shell(self._request, new_id("resp"), time.time()), self._pending)
+            self._response = builder.response
+            builder.start()
+            self._live = True
         return self._chunks
 
     async def __anext__(self) -> ResponseStreamEvent:
         pending = self._pending
-        if pending and not self._closed:  # most chunks make one event, some several: served from here
+        if pending:  # most chunks make one event, some several: served from here (`aclose` empties it)
             return pending.popleft()
-        if self._closed:
-            raise StopAsyncIteration
-        if self._error is not None:  # after `error` and `response.failed`: the typed error, once
-            err, self._error = self._error, None
-            self._closed = True
-            raise err
-        chunks = self._chunks if self._chunks is not None else await self._open()
-        builder = self._builder
-        assert builder is not None
-        observation = self._observation
+        if not self._live:  # not open yet, ended, failed or closed
+            return await self._settle()
+        builder, fetch = self._builder, self._fetch
+        assert builder is not None and fetch is not None
         while not pending:
-            if self._done:
-                raise StopAsyncIteration
             try:
-                chunk = await (chunks.__anext__() if observation is None else self._observed(observation, chunks))
+                chunk = await fetch()
             except StopAsyncIteration:
-                self._done = True
-                pending.extend(builder.finish(self._unsent + chunks.warnings, chunks.provider))
-                if observation is not None:
-                    finish_responses(observation, builder.response, builder.chat_usage)
-                await self._client.keep(self._request, self._items, builder.response)
+                await self._finish(builder)
                 break
             except LLMError as err:  # the provider's error event, a cut or stalled stream: the events, then raise
-                self._done = True
-                self._error = self._failure = err
-                pending.extend(builder.fail(err, self._unsent + chunks.warnings, chunks.provider))
-                if observation is not None:
-                    observation.fail(err)
+                self._broke(builder, err)
                 break
             except BaseException as err:  # cancelled (or a bug): the span says so, the exception goes on
-                if observation is not None:
-                    observation.fail(err)
+                if self._observation is not None:
+                    self._observation.fail(err)
                 raise
-            pending.extend(builder.feed(chunk))
+            builder.feed(chunk)
         return pending.popleft()
 
-    async def _observed(self, observation: Observation, chunks: ResultStream) -> ChatCompletionChunk:
+    async def _settle(self) -> ResponseStreamEvent:
+        """The next event of a stream that is not mid-flight: opened now (its first events), or the end (a
+        failure's typed error, raised once)."""
+        if self._closed:
+            raise StopAsyncIteration
+        if self._raise is not None:  # after `error` and `response.failed`: the typed error, once
+            err, self._raise = self._raise, None
+            self._closed = True
+            raise err
+        if self._done:
+            raise StopAsyncIteration
+        await self._open()
+        return await self.__anext__()
+
+    async def _finish(self, builder: ResponseEventBuilder) -> None:
+        """The chat stream ended: close the items, report the call, keep the conversation."""
+        self._live = False
+        self._done = True
+        chunks = self._chunks
+        assert chunks is not None
+        builder.finish(self._unsent + chunks.warnings, chunks.provider)
+        if self._observation is not None:
+            finish_responses(self._observation, builder.response, builder.chat_usage)
+        await self._client.keep(self._request, self._items, builder.response)
+
+    def _broke(self, builder: ResponseEventBuilder, err: LLMError) -> None:
+        """The chat stream broke once open: `error` and `response.failed` now, the typed error at the next step."""
+        self._live = False
+        self._done = True
+        self._raise = self._failure = err
+        chunks = self._chunks
+        assert chunks is not None
+        builder.fail(err, self._unsent + chunks.warnings, chunks.provider)
+        if self._observation is not None:
+            self._observation.fail(err)
+
+    async def _observed(self, observation: Observation) -> ChatCompletionChunk:
         """The next chunk, reported: the first one's time, and text deltas to model-event listeners."""
-        if self._first:
-            with observation.active():  # a stream may still be re-opened (retried) before its first chunk
-                chunk = await chunks.__anext__()
-            self._first = False
-            observation.first_chunk()
-        else:
-            chunk = await chunks.__anext__()
+        chunk: ChatCompletionChunk = await self._observed_next(observation)
         if observation.wants_content():
             for choice in chunk.choices:
                 if choice.delta.content:
                     observation.content(choice.delta.content)
         return chunk
 
-    def _end_early(self) -> None:
-        """A stream left before its end: the observation ends with what had arrived, and no error."""
-        observation, builder = self._observation, self._builder
-        if observation is not None and not observation.ended and builder is not None:
+    def _report_partial(self, observation: Observation) -> None:
+        builder = self._builder
+        if builder is not None:
             finish_responses(observation, builder.interrupted(), builder.chat_usage)
 
     async def aclose(self) -> None:
         """Stop now and release the connection (idempotent)."""
-        self._closed = True
-        if self._chunks is not None:
-            await self._chunks.aclose()
-        self._end_early()
-
-    def __del__(self) -> None:
-        # A bare `async for` that breaks never calls aclose(); the chat stream releases its socket itself.
-        with contextlib.suppress(Exception):
-            self._end_early()
-
-    @property
-    def done(self) -> bool:
-        """True once the stream ended: completed, incomplete, or failed (then `error` says why)."""
-        return self._done
-
-    @property
-    def error(self) -> LLMError | None:
-        """The typed error a failed stream raised (after its `error` and `response.failed` events), else None."""
-        return self._failure
-
-    @property
-    def response(self) -> Response:
-        """The whole `Response` (`status: failed` with its `error` after a failure); only after the stream ended."""
-        if not self._done or self._builder is None:
-            raise RuntimeError("the stream has not ended yet: iterate it to the end")
-        return self._builder.response
+        self._live = False
+        self._pending.clear()
+        await super().aclose()

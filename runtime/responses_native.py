@@ -24,6 +24,7 @@ import msgspec
 
 from vllora_llm.engine.errors import LLMError, RateLimitError, StreamError
 from vllora_llm.engine.responses_native import CARRIES_RESPONSE, NativeEvent, latest_response
+from vllora_llm.engine.responses_stream import failure_code
 from vllora_llm.engine.responses_types import (
     CreateResponse,
     ErrorEvent,
@@ -36,7 +37,7 @@ from vllora_llm.engine.responses_types import (
 
 from .genai_responses import finish_responses, input_content, request_attributes
 from .observe import Observation, Operation, observe
-from .stream_forms import StreamForms
+from .responses_base import ResponsesStream
 from .transport import Timeouts, call_timeouts, unkept_stream
 
 if TYPE_CHECKING:
@@ -85,39 +86,24 @@ async def create_native(completions: CompletionsClient, request: CreateResponse,
     return response
 
 
-def failure_code(err: LLMError) -> str:
-    """The `error.code` OpenAI gives a failed response (a closed list): a rate limit, or a server error."""
-    limited = isinstance(err, RateLimitError) or "rate_limit" in (err.error_type or "").lower()
-    return "rate_limit_exceeded" if limited else "server_error"
-
-
-class NativeResponseStream(StreamForms):
+class NativeResponseStream(ResponsesStream["ChunkStream"]):
     """The events of one natively streamed response: `async for event in ...`, `stream = await ...` (HTTP errors
     raise there) or `async with ... as stream`; `response` is the final `Response` once the events ended.
     Leaving early closes the HTTP response at once."""
 
-    __slots__ = ("_chunks", "_closed", "_completions", "_done", "_error", "_failed", "_first", "_items", "_last",
-                 "_observation", "_pending", "_request", "_response", "_timeout")
+    __slots__ = ("_completions", "_items", "_last", "_pending", "_request", "_timeout")
 
     def __init__(self, completions: CompletionsClient, request: CreateResponse,
                  timeout: Timeouts | float | None) -> None:
+        super().__init__()
         self._completions = completions
-        self._observation: Observation | None = None
-        self._first = True
         self._request = request
         self._timeout = None if timeout is None else Timeouts.coerce(timeout)
-        self._chunks: ChunkStream | None = None
         self._pending: deque[Any] = deque()
         """The open stream's own queue of decoded events (when it shows one): popped here, no await per event."""
-        self._response: Response | None = None
         self._items: dict[int, Any] = {}
         """The output items done so far, by output index (what a failed response holds)."""
         self._last = -1
-        self._done = False
-        self._closed = False
-        self._failed: LLMError | None = None
-        """A failure whose events were served: raised at the next step."""
-        self._error: LLMError | None = None
 
     async def _open(self) -> ChunkStream:
         if self._chunks is None:
@@ -149,8 +135,8 @@ class NativeResponseStream(StreamForms):
 
     async def _next(self) -> NativeEvent:
         if self._closed or self._done:
-            if self._failed is not None:
-                failed, self._failed = self._failed, None
+            if self._raise is not None:
+                failed, self._raise = self._raise, None
                 raise failed
             raise StopAsyncIteration
         chunks = self._chunks if self._chunks is not None else await self._open()
@@ -162,7 +148,7 @@ class NativeResponseStream(StreamForms):
             return await self._end()
         except LLMError as err:  # broken once open: its events first, the error at the next step
             self._done = True
-            self._error = self._failed = err
+            self._failure = self._raise = err
             if observation is not None:
                 observation.fail(err)
             return self._fail(err)
@@ -176,16 +162,7 @@ class NativeResponseStream(StreamForms):
 
     async def _observed(self, observation: Observation) -> Any:
         """The next event, reported: the first one's time, and text deltas to model-event listeners."""
-        chunks = self._chunks
-        assert chunks is not None
-        event: Any
-        if self._first:
-            with observation.active():  # a stream may still be re-opened (retried) before its first event
-                event = await chunks.__anext__()
-            self._first = False
-            observation.first_chunk()
-        else:
-            event = await chunks.__anext__()
+        event = await self._observed_next(observation)
         if observation.wants_content() and isinstance(event, OutputTextDeltaEvent):
             observation.content(event.delta)
         return event
@@ -200,7 +177,7 @@ class NativeResponseStream(StreamForms):
             kind = error.code if error is not None else None
             err: LLMError = (RateLimitError if kind == "rate_limit_exceeded" else StreamError)(
                 message, provider=self.provider, error_type=kind)
-            self._error = err
+            self._failure = err
             if observation is not None:
                 observation.fail(err)
             raise err
@@ -241,42 +218,7 @@ class NativeResponseStream(StreamForms):
             response.warnings = list(chunks.warnings)
             response.provider = chunks.provider
 
-    def _end_early(self) -> None:
-        """A stream left before its end: the observation ends with what had arrived, and no error."""
-        observation = self._observation
-        if observation is not None and not observation.ended:
-            items = [self._items[index] for index in sorted(self._items)]
-            base = self._response or Response(id="", created_at=0.0, model=self._request.model)
-            finish_responses(observation, msgspec.structs.replace(base, output=items))
-
-    async def aclose(self) -> None:
-        """Stop now and release the connection (idempotent)."""
-        self._closed = True
-        if self._chunks is not None:
-            await self._chunks.aclose()
-        self._end_early()
-
-    def __del__(self) -> None:
-        # A bare `async for` that breaks never calls aclose(); the stream below releases its socket itself.
-        with contextlib.suppress(Exception):
-            self._end_early()
-
-    @property
-    def provider(self) -> str | None:
-        return self._chunks.provider if self._chunks is not None else None
-
-    @property
-    def done(self) -> bool:
-        return self._done
-
-    @property
-    def error(self) -> LLMError | None:
-        """The typed error a failed stream raised after its `error` / `response.failed` events."""
-        return self._error
-
-    @property
-    def response(self) -> Response:
-        """The final `Response` (`failed` after a failure); only after the stream ended."""
-        if not self._done or self._response is None:
-            raise RuntimeError("the stream has not ended yet: iterate it to the end")
-        return self._response
+    def _report_partial(self, observation: Observation) -> None:
+        items = [self._items[index] for index in sorted(self._items)]
+        base = self._response or Response(id="", created_at=0.0, model=self._request.model)
+        finish_responses(observation, msgspec.structs.replace(base, output=items))

@@ -59,6 +59,7 @@ async def streamed(client: VlloraLLMClient, request: dict[str, Any]) -> tuple[li
     assert [event.sequence_number for event in events] == list(range(len(events)))
     assert events[0].type == "response.created" and events[1].type == "response.in_progress"
     assert events[-1].response is stream.response
+    assert stream.done and stream.error is None and stream.provider == stream.response.provider is not None
     return events, checked(stream.response)
 
 

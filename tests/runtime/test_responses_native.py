@@ -21,9 +21,13 @@ from vllora_llm.types.responses import (
     CreateResponse,
     ErrorEvent,
     FunctionCallItem,
+    OtherOutputItem,
     OtherStreamEvent,
+    OutputItemAddedEvent,
+    OutputItemDoneEvent,
     OutputTextDeltaEvent,
     ResponseCompletedEvent,
+    ResponseStreamEvent,
 )
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings" / "openai"
@@ -431,13 +435,65 @@ async def test_built_in_tools_items_decode_typed(server: LocalProviderServer) ->
         assert {key: ours[key] for key in sent} == sent  # nothing the server sent is lost
 
 
-async def test_an_output_item_of_an_unknown_type_is_a_provider_error(server: LocalProviderServer) -> None:
+TELEPORT = {"id": "tp_1", "type": "teleport_call", "status": "completed", "destination": {"planet": "Mars"}}
+"""An output item of a type OpenAI might add tomorrow (no type of this library models it)."""
+
+
+async def test_an_output_item_of_an_unknown_type_is_kept_whole(server: LocalProviderServer) -> None:
     body = json.loads(server_response_text())
-    body["output"] = [{"id": "x_1", "type": "teleport_call", "status": "completed"}]
+    message = body["output"][-1]
+    body["output"] = [TELEPORT, message]
     server.faults.push(replay(json.dumps(body).encode(), content_type="application/json"))
     async with client_for(server) as client:
-        with pytest.raises(ProviderError, match=r"teleport_call.*output\[0\]\.type|output\[0\]"):
+        response = await client.responses().create({"model": "gpt-5.5", "input": "hi"})
+        other, _ = response.output
+        assert isinstance(other, OtherOutputItem)
+        assert (other.type, other.id, other.data) == ("teleport_call", "tp_1", TELEPORT)
+        assert response.output_text == "".join(part["text"] for part in message["content"])
+        assert response.to_dict()["output"][0] == TELEPORT  # OpenAI's JSON, as sent
+        assert json.loads(response.to_json())["output"][0] == TELEPORT
+        SdkResponse.model_validate(response.to_dict() | {"output": [message]})
+        # the local server's own input checks know no such item either: it answers with a replay
+        server.faults.push(replay(json.dumps(body).encode(), content_type="application/json"))
+        await client.responses().create({"model": "gpt-5.5", "input": response.output, "store": False})
+    assert server.last_request.json["input"][0] == TELEPORT  # given back, it goes back as it came
+
+
+async def test_a_malformed_known_output_item_is_still_a_provider_error(server: LocalProviderServer) -> None:
+    body = json.loads(server_response_text())
+    body["output"] = [TELEPORT, {"type": "function_call", "id": "fc_1", "name": "f", "arguments": "{}"}]  # no call_id
+    server.faults.push(replay(json.dumps(body).encode(), content_type="application/json"))
+    async with client_for(server) as client:
+        with pytest.raises(ProviderError, match=r"call_id.*output\[1\]"):
             await client.responses().create({"model": "gpt-5.5", "input": "hi"})
+
+
+async def test_a_streamed_output_item_of_an_unknown_type_is_kept_whole(server: LocalProviderServer) -> None:
+    raw = recorded(RECORDINGS / "responses_stream_basic.sse")
+    final = raw[-1]["response"]
+    final["output"] = [TELEPORT, *final["output"]]
+    for data in raw:
+        if "output_index" in data:
+            data["output_index"] += 1
+    raw[2:2] = [
+        {"type": "response.output_item.added", "output_index": 0, "item": {**TELEPORT, "status": "in_progress"}},
+        {"type": "response.teleport_call.progress", "output_index": 0, "item_id": "tp_1"},
+        {"type": "response.output_item.done", "output_index": 0, "item": TELEPORT}]
+    for position, data in enumerate(raw):
+        data["sequence_number"] = position
+    server.faults.push(replay("".join(f"data: {json.dumps(d)}\n\n" for d in raw).encode(), content_type=SSE))
+    async with client_for(server) as client:
+        stream = await client.responses().create_stream({"model": "gpt-5.5", "input": "hi"})
+        events: list[ResponseStreamEvent] = [event async for event in stream]  # the union holds every kind
+    added, progress, done = events[2:5]
+    assert isinstance(added, OutputItemAddedEvent) and isinstance(added.item, OtherOutputItem)
+    assert added.item.data["status"] == "in_progress" and added.to_dict() == raw[2]
+    assert isinstance(progress, OtherStreamEvent) and progress.to_dict() == raw[3]
+    assert isinstance(done, OutputItemDoneEvent) and done.item.to_dict() == TELEPORT
+    assert [event.type for event in events] == [data["type"] for data in raw]
+    assert isinstance(stream.response.output[0], OtherOutputItem)
+    assert stream.response.to_dict()["output"][0] == TELEPORT
+    assert events[-1].to_dict()["response"]["output"][0] == TELEPORT
 
 
 async def test_a_provider_model_id_routes_natively_with_no_file(server: LocalProviderServer,

@@ -60,7 +60,6 @@ def test_a_traceback_through_generated_code_shows_its_lines() -> None:
         read({"content": [{"type": "text", "text": "a"}]}, Context("made-up"))
     frames = {f.name: f for f in traceback.extract_tb(caught.value.__traceback__)}
     assert frames["read_choice"].filename.startswith("vllora-llm/generated/read_choice_")
-    assert (frames["read_choice"].line or "").startswith("if render is not None: pieces.append(render(part, ctx) or {")
-    assert frames["template"].filename.startswith("vllora-llm/generated/template_")
-    assert (frames["template"].line or "").startswith("_v = _b")
+    # (the kind's template is inline in read_choice, and `require` inline in it: its line is the failing one)
+    assert re.fullmatch(r"if _t\d+ is not None: _b\d+\(_t\d+, ctx\)", frames["read_choice"].line or "")
     assert linecache.getline(frames["read_choice"].filename, 1) == "def read_choice(raw, ctx):\n"

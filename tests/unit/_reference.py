@@ -19,7 +19,7 @@ from vllora_llm.engine.gateway import (
     ReasoningDetail,
     ToolCallDelta,
 )
-from vllora_llm.engine.lower_response import kinds_declared
+from vllora_llm.engine.lower_response import kinds_declared, object_keys
 from vllora_llm.engine.paths import compile_getter
 from vllora_llm.engine.response import FinishMap, UsageMap, build_usage
 from vllora_llm.engine.silent import SILENT_KIND, SilentRules
@@ -37,6 +37,7 @@ def reference_read_choice(spec: dict[str, Any]) -> Any:
     kind_by = spec.get("kind_by") or {"field": "type"}
     kind_field = compile_getter(kind_by["field"]) if "field" in kind_by else None
     finish = compile_getter((spec.get("finish_reason") or {}).get("from", "finish_reason"))
+    objects = object_keys(spec)  # (a key read as an object: present when it holds one of the keys read in it)
 
     def kind_of(part: Any) -> str | None:
         if kind_field is not None:
@@ -44,7 +45,10 @@ def reference_read_choice(spec: dict[str, Any]) -> Any:
             return str(value) if value is not None else None
         if isinstance(part, dict):
             for key, kind in kind_by.get("present", ()):
-                if part.get(key):
+                value = part.get(key)
+                if key in objects and isinstance(value, dict):
+                    value = any(value.get(name) is not None for name in objects[key])
+                if value:
                     return str(kind)
         return None
 

@@ -43,11 +43,14 @@ def test_null_and_empty_values_are_left_out() -> None:
     ('{"choices":[{"delta":{"annotations": [ ]}}]}', False),            # the key, empty
     ('{"choices":[{"delta":{"annotations":null}}]}', False),
     ('{"choices":[{"delta":{"annotations":[{"type":"url_citation"}]}}]}', True),
+    ('{"choices":[{"delta":{"annotations" :\t{"a":1}}}]}', True),
+    ('{"annotations":[],"choices":[{"delta":{"annotations":[{"type":"url_citation"}]}}]}', True),  # (2nd place)
 ])
 def test_an_event_is_decoded_again_only_when_it_can_hold_an_extra(event: str, read: bool) -> None:
     extras = EventExtras({"annotations": "$choices[0].delta.annotations"}, ("stream", "extras"), "p")
     assert (extras.worth_reading is not None and extras.worth_reading.search(event) is not None) is read
     assert (extras.of(event) is not None) is read
+    assert (extras.of(event.encode()) is not None) is read  # (bytes: a body, an event-stream payload)
 
 
 def test_a_jmespath_extra_reads_every_event() -> None:
@@ -67,7 +70,9 @@ def test_a_spec_without_extras_builds_no_reader() -> None:
     plan = _without_extras("openai")
     decoder: Any = plan.stream_decoder()
     assert decoder.extras is None
-    assert plan._decode.__name__ != "decode_with_extras"  # type: ignore[attr-defined]
+    body = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"x","annotations":[{"a":1}]}}]}'
+    assert plan.decode(200, {}, body).extras is None
+    assert load_plan("openai").decode(200, {}, body).extras == {"annotations": [{"a": 1}]}
     chunks = decoder.feed(Frame("", '{"choices":[{"index":0,"delta":{"annotations":[{"a":1}]}}]}'))
     assert chunks[0].extras is None
     assert load_plan("openai").stream_decoder().feed(  # the shipped spec declares it

@@ -76,6 +76,9 @@ def test_without_a_target_nothing_is_lifted() -> None:
     ({"format": "parts"}, [{"text": "s1"}, {"text": "s2"}]),
     ({"format": "parts", "template": {"parts": "$parts"}}, {"parts": [{"text": "s1"}, {"text": "s2"}]}),
     ({"format": "parts", "template": {"joined": "$text"}}, {"joined": "s1\n\ns2"}),
+    ({"format": "string", "template": {"joined": "$text", "none": "$name"}}, {"joined": "s1\n\ns2"}),
+    ({"format": "parts", "template": {"parts": "$parts", "none": "$text.x"}}, {"parts": [{"text": "s1"},
+                                                                                       {"text": "s2"}]}),
 ])
 def test_the_lifted_value_has_the_declared_format(system: dict[str, Any], value: Any) -> None:
     lifter = _lifter({"to": "system", "later": "keep", **system})
@@ -83,3 +86,13 @@ def test_the_lifted_value_has_the_declared_format(system: dict[str, Any], value:
     body: dict[str, Any] = {}
     lifter.put(parts, body, Context("acme"))
     assert body == {"system": value}
+
+
+def test_a_turn_template_reads_only_what_a_turn_holds() -> None:
+    """`role` and `parts` come from locals; any other key of the turn is absent (not a part's, say)."""
+    spec = {"mode": "template", "to": "turns", "roles": {"user": "user"},
+            "turn": {"role": "$role", "parts": "$parts", "name": "$name", "text": "$text"},
+            "parts": {"text": {"text": "$text"}}}
+    body: dict[str, Any] = {}
+    compile_messages(spec, "acme")([{"role": "user", "content": "hi", "name": "n"}], body, Context("acme"))
+    assert body == {"turns": [{"role": "user", "parts": [{"text": "hi"}]}]}

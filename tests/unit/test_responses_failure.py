@@ -26,11 +26,12 @@ def chunk(delta: dict[str, Any]) -> ChatCompletionChunk:
 
 def test_fail_closes_nothing_and_reports_the_items_so_far() -> None:
     builder = ResponseEventBuilder(response_shell(CreateResponse(model="m", input="hi"), "resp_1", 1.0))
-    events = builder.start()
-    events += builder.feed(chunk({"content": "Let me look."}))  # closed by the call below: completed
-    events += builder.feed(chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                                                  "function": {"name": "f", "arguments": '{"a":'}}]}))
-    events += builder.fail(TimeoutError("no data for 0.3 s (read timeout)", provider="openai"))
+    builder.start()
+    builder.feed(chunk({"content": "Let me look."}))  # closed by the call below: completed
+    builder.feed(chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                        "function": {"name": "f", "arguments": '{"a":'}}]}))
+    builder.fail(TimeoutError("no data for 0.3 s (read timeout)", provider="openai"))
+    events = list(builder.out)
     for event in events:
         EVENTS.validate_python(event.to_dict())
     assert [event.sequence_number for event in events] == list(range(len(events)))
@@ -49,7 +50,8 @@ def test_open_reasoning_keeps_its_signature() -> None:
     builder = ResponseEventBuilder(response_shell(CreateResponse(model="m", input="hi"), "resp_1", 1.0))
     builder.start()
     builder.feed(chunk({"reasoning": "hmm", "reasoning_details": [{"type": "thinking", "signature": "sig"}]}))
-    response = builder.fail(StreamError("boom"))[-1].response
+    builder.fail(StreamError("boom"))
+    response = builder.out[-1].response
     assert [(item.type, item.status, item.encrypted_content) for item in response.output] == [
         ("reasoning", "incomplete", "sig")]
     assert response.output[0].summary[0].text == "hmm"

@@ -144,12 +144,13 @@ def test_logprobs_come_back_on_output_text() -> None:
 
 def test_streamed_logprobs_on_deltas_and_the_done_part() -> None:
     builder = ResponseEventBuilder(response_shell(request_with({}), "resp_1", 1.0))
-    events = builder.start()
+    builder.start()
     for text, entry in (("Hi", CHAT_LOGPROBS["content"][0]), ("!", CHAT_LOGPROBS["content"][1])):
-        events += builder.feed(ChatCompletionChunk.from_dict({
+        builder.feed(ChatCompletionChunk.from_dict({
             "id": "c", "created": 1, "model": "m", "object": "chat.completion.chunk",
             "choices": [{"index": 0, "delta": {"content": text}, "logprobs": {"content": [entry]}}]}))
-    events += builder.finish()
+    builder.finish()
+    events = list(builder.out)
     for event in events:
         EVENTS.validate_python(event.to_dict())
     deltas = [e for e in events if e.type == "response.output_text.delta"]

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from vllora_llm.engine.registry import load_plan
+from vllora_llm.engine.stream import compile_stream
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
 from ._reference import ReferenceWhole
@@ -79,8 +80,18 @@ SHAPES: list[Any] = [
                               {"functionCall": {"name": "g"}}, {"text": "t"}]}),
     _event(content={"parts": [{"functionCall": {"name": "f", "partialArgs": [{"x": 1}]}}]}),
     _event(content={"parts": [{"functionCall": "f"}]}),
+    _event(content={"parts": [{"functionCall": {}}, {"functionCall": {"willContinue": True}}, {"text": "t"}]}),
+    _event(content={"parts": [{"functionCall": {"name": None, "args": None}, "text": "t"}]}),
+    _event(content={"parts": [{"functionCall": {"name": "f", "args": {"a": [1, 2.5, {"b": None}], "c": "d e"}}}]}),
+    _event(content={"parts": [{"functionCall": {"name": "f", "args": "text"}}, {"functionCall": {"args": 1e16}}]}),
     _event(content={"parts": [{"text": "a", "thought": True, "thoughtSignature": "s"}, {"text": "b"}]}),
     _event(content={"parts": [{"text": 1}, {"text": None, "thoughtSignature": "s"}]}),
+    _event(content={"parts": [{"text": 5, "thought": True}]}),  # (a reasoning detail that does not convert)
+    _event(content={"parts": [{"text": "a", "thought": True, "thoughtSignature": ["s"]}]}),
+    _event(content={"parts": [{"thoughtSignature": 5}]}),
+    {**_event(), "usageMetadata": {"promptTokenCount": 3.5, "toolUsePromptTokenCount": True,
+                                   "candidatesTokenCount": "2", "thoughtsTokenCount": 4, "totalTokenCount": 9.0}},
+    {**_event(), "usageMetadata": {"toolUsePromptTokenCount": 2, "cachedContentTokenCount": 1}},
     _event(content={"parts": [{"executableCode": {"code": "1"}}]}),
     _event(content={"parts": [{"unknownPart": 1}]}),
     _event(content={"parts": [{"text": "a"}, {"text": "b"}]}),
@@ -117,3 +128,55 @@ def test_shapes(at: int) -> None:
 
 def test_all_shapes_in_one_stream() -> None:
     assert _compare([SSEEvent("message", json.dumps(shape)) for shape in SHAPES])
+
+
+def _raws(value: Any) -> list[msgspec.Raw]:
+    if isinstance(value, msgspec.Raw):
+        return [value]
+    if isinstance(value, msgspec.Struct):
+        value = msgspec.structs.astuple(value)
+    return [raw for item in value for raw in _raws(item)] if isinstance(value, (list, tuple)) else []
+
+
+def test_arguments_pass_through_as_their_json_text_compacted() -> None:
+    """`functionCall.args` is read only by `json_dumps`: the view keeps it undecoded (msgspec.Raw) and the
+    arguments are its text without whitespace, numbers and escapes as sent (the same JSON value)."""
+    decoder: Any = load_plan("gemini").stream_decoder()
+    args = '{ "q": "\\u003cb\\u003e",\r\n "n": 1.50, "s": " x y ", "l": [ 1 , {} ] }'
+    event = '{"candidates": [{"content": {"parts": [{"functionCall": {"name": "f", "args": ARGS}}]}}]}'.replace(
+        "ARGS", args)
+    assert [bytes(raw) for raw in _raws(decoder.decode(event))] == [args.encode()]
+    call = decoder.feed(SSEEvent("message", event))[0].choices[0].delta.tool_calls[0]
+    assert call.function.arguments == '{"q":"\\u003cb\\u003e","n":1.50,"s":" x y ","l":[1,{}]}'
+    assert json.loads(call.function.arguments) == {"q": "<b>", "n": 1.5, "s": " x y ", "l": [1, {}]}
+    null = decoder.feed(SSEEvent("message", event.replace(args, "null")))[0].choices[0].delta.tool_calls[0]
+    assert null.function.arguments == "{}"  # (as json_dumps of None)
+
+
+def test_a_function_call_holding_none_of_the_keys_read_is_no_call_streamed_or_not() -> None:
+    """`{}` and `{"willContinue": true}` (Vertex's streamed-arguments markers) name no kind: an object under a
+    `present` key counts when it holds one of the keys its kind reads (specs/README.md, `kind_by`)."""
+    plan = load_plan("gemini")
+    body = {"candidates": [{"content": {"parts": [{"functionCall": {}}, {"functionCall": {"willContinue": True}},
+                                                  {"text": "t"}]}, "finishReason": "STOP"}]}
+    streamed = plan.stream_decoder().feed(SSEEvent("message", json.dumps(body)))
+    assert streamed[0].choices[0].delta.tool_calls is None and streamed[0].choices[0].delta.content == "t"
+    whole = plan.decode(200, {}, json.dumps(body).encode())
+    assert whole.message().tool_calls is None and whole.text() == "t"
+
+
+@pytest.mark.parametrize("kind", ["redacted_thinking", 5])
+def test_a_reasoning_object_with_a_literal_is_what_converting_it_gives(kind: Any) -> None:
+    """A `reasoning` written as an object is built from its fields' values when they fit (a literal is tested
+    when the spec compiles); one that does not fit is converted, with conversion's error."""
+    plan = load_plan("gemini")
+    response = {**plan.spec["response"], "kinds": {**plan.spec["response"]["kinds"],
+                                                   "reasoning": {"reasoning": {"type": kind, "text": "$text"}}}}
+    decoder: Any = compile_stream(plan.spec["stream"], response, "gemini")()
+    event = SSEEvent("message", json.dumps(_event(content={"parts": [{"text": "a", "thought": True}]})))
+    if isinstance(kind, str):
+        detail = decoder.feed(event)[0].choices[0].delta.reasoning_details[0]
+        assert (detail.type, detail.text) == (kind, "a")
+    else:
+        with pytest.raises(msgspec.ValidationError, match=r"\$\.type"):
+            decoder.feed(event)

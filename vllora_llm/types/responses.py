@@ -79,7 +79,7 @@ __all__ = [
     "TextConfig",
 ]
 
-# Natively served Responses: built-in tools' items, the other event types, and events not known yet.
+# Natively served Responses: built-in tools' items, the other event types, and items and events not known yet.
 from vllora_llm.engine.responses_types import (
     ApplyPatchCallItem,
     AudioDeltaEvent,
@@ -118,6 +118,7 @@ from vllora_llm.engine.responses_types import (
     McpListToolsFailedEvent,
     McpListToolsInProgressEvent,
     McpListToolsItem,
+    OtherOutputItem,
     OtherStreamEvent,
     OutputTextAnnotationAddedEvent,
     ReasoningTextDeltaEvent,
@@ -171,6 +172,7 @@ __all__ += [
     "McpListToolsFailedEvent",
     "McpListToolsInProgressEvent",
     "McpListToolsItem",
+    "OtherOutputItem",
     "OtherStreamEvent",
     "OutputTextAnnotationAddedEvent",
     "ReasoningTextDeltaEvent",

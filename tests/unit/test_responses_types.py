@@ -1,0 +1,45 @@
+"""Responses objects' `.type`: each tagged class's tag (what `to_dict()` writes), read from the class; the untagged
+bases have none, and asking one first does not change what their subclasses say."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from vllora_llm.engine.responses_types import (
+    McpCallCompletedEvent,
+    OtherOutputItem,
+    OtherStreamEvent,
+    OutputItem,
+    ResponseStreamEvent,
+    StreamEvent,
+    Tagged,
+    ToolProgressEvent,
+    WebSearchCallSearchingEvent,
+)
+
+TAGGED = [cls for cls in (*typing.get_args(OutputItem), *typing.get_args(ResponseStreamEvent))
+          if cls not in (OtherOutputItem, OtherStreamEvent)]
+
+
+@pytest.mark.parametrize("cls", TAGGED, ids=[cls.__name__ for cls in TAGGED])
+def test_type_is_the_tag_that_to_dict_writes(cls: type[Tagged]) -> None:
+    assert cls.type == cls.__struct_config__.tag
+    assert "type" not in cls.__struct_fields__  # a tag, not a field: nothing to fill in
+
+
+def test_untagged_bases_have_no_type_and_leave_their_subclasses_theirs() -> None:
+    for base in (ToolProgressEvent, StreamEvent, Tagged):
+        assert not hasattr(base, "type")
+    event = McpCallCompletedEvent(sequence_number=3, item_id="mcp_1", output_index=0)
+    assert event.type == "response.mcp_call.completed" == event.to_dict()["type"]
+    assert WebSearchCallSearchingEvent.type == "response.web_search_call.searching"
+
+
+def test_objects_kept_whole_say_the_type_they_were_sent_with() -> None:
+    item = OtherOutputItem(data={"type": "teleport_call", "id": "tp_1", "status": "completed"})
+    assert (item.type, item.id, item.to_dict()) == ("teleport_call", "tp_1", item.data)
+    event = OtherStreamEvent(sequence_number=7, data={"type": "response.teleport.delta", "sequence_number": 7})
+    assert (event.type, event.to_dict()) == ("response.teleport.delta", event.data)
+    assert OtherOutputItem(data={"type": "x"}).id is None
