@@ -123,6 +123,12 @@ class CallWatches:
         if self.calls.get(watch.task) is watch:
             del self.calls[watch.task]
 
+    def close(self) -> None:
+        """The transport is closed: its timer goes too (unless a call is still in flight: it keeps its limits)."""
+        if not self.calls and self._handle is not None:
+            self._handle.cancel()
+            self._handle, self._due = None, _NEVER
+
     def connecting(self) -> CallWatch | None:
         """The current task's call, now waiting for a connection (its read clock stopped until `connected`)."""
         task = asyncio.current_task()

@@ -565,6 +565,7 @@ class AiohttpTransport:
                                      None if _UNKEPT.get() else limits.max_response_bytes, limits.max_error_bytes)
 
     async def aclose(self) -> None:
+        self._watches.close()
         session, self._session = self._session, None
         closer, self._closer = self._closer, None
         if session is not None and self._owns_session and not session.closed:

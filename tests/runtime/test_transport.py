@@ -201,6 +201,10 @@ async def test_whole_calls_share_one_timer_for_their_limits(
     assert response.body == b"echo:x" and all(answer.body == b"echo:y" for answer in answers)
     assert [name for name in scheduled if not name.startswith("RequestHandler.")] == []  # (but the server's)
     assert transport._watches.calls == {}
+    timer = transport._watches._handle
+    assert timer is not None and not timer.cancelled()
+    await transport.aclose()  # the timer goes with the transport
+    assert timer.cancelled() and transport._watches._handle is None
 
 
 async def test_the_shared_timer_times_each_call_from_its_own_start(server: tuple[str, Seen]) -> None:
