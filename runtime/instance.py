@@ -27,6 +27,7 @@ from vllora_llm.engine.gateway import (
 from vllora_llm.engine.gateway_ops import OperationInput, OperationResult
 from vllora_llm.engine.input_guard import (
     MAX_INPUT_DEPTH,
+    VALUE_CONTROL,
     check_base_url,
     check_depth,
     check_header_text,
@@ -192,6 +193,8 @@ class ProviderModelInstance(StreamOpeningInstance):
         in_header = headers_only(self._auth)
         for secret in self._credentials.secrets():
             problem = "CR, LF or NUL" if any(ch in secret for ch in "\r\n\0") else None
+            if problem is None and in_header and any(ch in VALUE_CONTROL for ch in secret):
+                problem = "a control character"
             try:
                 secret.encode("latin-1" if in_header else "utf-8")
             except UnicodeEncodeError:
