@@ -166,17 +166,18 @@ class EventStreamParser:
         if size < (self._frame_length or _PRELUDE_LENGTH):
             return out  # nothing to check yet (a large frame arriving in pieces is not copied per piece)
         known = self._known_headers
-        data = bytes(buf)  # one copy per read: its slices are the header keys and payloads, with no second copy
-        view = memoryview(data)  # CRCs are taken over views of it (no copy of the frame)
+        data = bytes(buf)  # one copy per read: its slices are the header keys and payloads
+        # (CRCs over bytes slices: for frames of a few hundred bytes a copy costs less than a memoryview slice;
+        # a frame's size is bounded by `max_frame_bytes`)
+        unpack, crc32, u32, max_total = _PRELUDE.unpack_from, zlib.crc32, _U32.unpack_from, self._max_total
         try:
             while size - pos >= _PRELUDE_LENGTH:
                 total = self._frame_length
                 if not total:
-                    total, headers_length, crc = _PRELUDE.unpack_from(data, pos)
-                    if not (zlib.crc32(view[pos : pos + 8]) == crc and total >= _MIN_LENGTH
+                    total, headers_length, crc = unpack(data, pos)
+                    if not (crc32(data[pos : pos + 8]) == crc and _MIN_LENGTH <= total <= max_total
                             and headers_length <= total - _MIN_LENGTH and headers_length <= MAX_HEADERS_LENGTH
-                            and total - _MIN_LENGTH - headers_length <= MAX_PAYLOAD_LENGTH
-                            and total <= self._max_total):
+                            and total - _MIN_LENGTH - headers_length <= MAX_PAYLOAD_LENGTH):
                         self._check_prelude(pos)  # raises, saying which check failed
                     if size - pos < total:
                         self._frame_length = total  # checked: the rest of the frame comes with later chunks
@@ -185,16 +186,16 @@ class EventStreamParser:
                     break
                 else:
                     headers_length = _U32_AT_4.unpack_from(data, pos)[0]
+                    self._frame_length = 0
                 # The frame is whole: check its CRC and cut it (what _decode does, inlined for the common
                 # case of a header block seen before; a new or bad one goes through _decode).
                 end = pos + total - 4
                 headers_end = pos + _PRELUDE_LENGTH + headers_length
                 make = known.get(data[pos + _PRELUDE_LENGTH : headers_end])
-                if make is None or zlib.crc32(view[pos:end]) != _U32.unpack_from(data, end)[0]:
+                if make is None or crc32(data[pos:end]) != u32(data, end)[0]:
                     out.append(self._decode(pos, total))
                 else:
                     out.append(make(data[headers_end:end]))
-                self._frame_length = 0
                 pos += total
         except StreamError as exc:
             self._error = exc
