@@ -11,6 +11,7 @@ order the interpreter before it applied them: `error` (raised), `meta` (id, mode
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, MutableSequence
 from typing import Any
 
@@ -24,6 +25,8 @@ from .views import Views
 
 OnEvent = Callable[[Any, FrameLike, Any, MutableSequence[ChatCompletionChunk]], int]
 """`on_event(payload, frame, decoder, out) -> spoke`: the bits (`silent.part_bit`) of the parts the event gave."""
+
+_USES_CTX = re.compile(r"(?<![\w.])ctx\b")
 
 _PARTS = ("error", "meta", "usage", "text", "reasoning", "reasoning_signature", "reasoning_redacted",
           "tool_call_start", "tool_call_args", "finish", "extras", "end")
@@ -66,8 +69,8 @@ def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: View
     A rule (a handler, a switch case or default) written as an object whose parts are all None for a non-empty
     payload gave nothing: it is recorded in `st.silent` (silent.py); `on_event` returns the bits of the parts
     an event gave, for the warning's "while the rest of the answer came"."""
-    code = FunctionBuilder(("item", "frame", "st", "out"), "on_event", views)
-    code.line("ctx = st.ctx")
+    code = FunctionBuilder(("item", "frame", "st", "out"), "on_event", views, settle=True)
+    code.settle("item", ())  # (the payload's view, or an empty one: its fields are read without a type test)
     if name_path is None:
         code.line("name = frame.name")
     else:
@@ -86,6 +89,8 @@ def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: View
     code.reads = dict(read_before)
     if "*" in handlers:
         _handler(handlers["*"], ("stream", "events", "*"), code, provider, answer_tools, "*")
+    if any(_USES_CTX.search(line) for line in code.lines):  # (a transform's context, read once when used)
+        code.lines.insert(0, "ctx = st.ctx")
     function: OnEvent = code.build("0")
     return function
 
@@ -246,7 +251,7 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer
     if start is not None:
         code.line("_calls = None")
         calls = True
-        code.line(f"if {start.is_object()} and {start.field('name')}:")
+        code.line(f"if {_and(start.is_object(), start.field('name'))}:")
         opening = (f"_calls = [st.start_call({start.field('index')}, {start.field('id')}, {start.field('name')}, "
                    f"{start.field('arguments')})]")
         if answers is not None:  # (an answer tool's block opens no call: its arguments are the text)
@@ -265,15 +270,18 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer
             code.line("_calls = None")
             calls = True
         arguments, index = args.field("arguments"), args.field("index")
-        code.line(f"if {args.is_object()} and {arguments}:")
+        code.line(f"if {_and(args.is_object(), arguments)}:")
         code.line(f"    _i = {index}")
+        # a piece continues the call its block opened; one without a block index, or after calls opened
+        # without indexes, the last call opened (the first: 0); any other opens nothing
+        code.line("    _n = st.tool_index.get(_i)")
         if answers is not None:
             code.line(f"    if st.answer_blocks and _i in st.answer_blocks: _content = {code.bind(str)}({arguments})")
-        code.line(f"    {'elif' if answers is not None else 'if'} _i is None or _i in st.tool_index or "
+        code.line(f"    {'elif' if answers is not None else 'if'} _n is not None or _i is None or "
                   "(st.tool_index and not st.indexed_starts):")
-        code.line("        _n = st.tool_index.get(_i, st.last_tool)")
-        code.line(f"        _d = {code.bind(ToolCallDelta)}(index=_n if _n > 0 else 0, "
-                  f"function={code.bind(FunctionCallDelta)}(arguments={arguments}))")
+        code.line("        if _n is None: _n = st.last_tool if st.last_tool > 0 else 0")
+        code.line(f"        _d = {code.bind(ToolCallDelta)}(index=_n, function={code.bind(FunctionCallDelta)}"
+                  f"(arguments={arguments}))")
         code.line(f"        _calls = {'[_d] if _calls is None else [*_calls, _d]' if start is not None else '[_d]'}")
     if calls:
         delta["tool_calls"] = "_calls"
@@ -306,13 +314,18 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer
         fields = ", ".join(f"{key}={local}" for key, local in delta.items())
         finish_field = f", finish_reason={reason}" if reason != "None" else ""
         code.line(f"if {' or '.join(given)}: out.append({code.bind(ChatCompletionChunk)}(id=st.id, model=st.model, "
-                  f"choices=[{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}), index=0"
-                  f"{finish_field})]{extras_field}))")
+                  f"choices=[{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}){finish_field})]"
+                  f"{extras_field}))")
     if extras is not None:
         code.line(f"{'elif' if given else 'if'} _x: out.append({code.bind(ChatCompletionChunk)}(id=st.id, "
                   "model=st.model, choices=[], extras=_x))")
     if "end" in parts:
         code.line(f"if {_whole(parts['end'], code)}: st.end(out)")
+
+
+def _and(test: str, value: str) -> str:
+    """`test and value`, without a test that is always true."""
+    return value if test == "True" else f"{test} and {value}"
 
 
 def _whole(value: _Value, code: FunctionBuilder) -> str:
