@@ -102,7 +102,8 @@ def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: View
         code.indent = "        "
         code.reads = dict(read_before)  # a local read in another branch is not assigned in this one
         _handler(spec, ("stream", "events", str(event)), code, provider, answer_tools, str(event))
-        code.line("continue")
+        if code.lines[-1] != code.indent + "continue":  # (a handler that gave its parts went on already)
+            code.line("continue")
         code.indent = "    "
     code.reads = dict(read_before)
     if "*" in handlers:
