@@ -38,8 +38,11 @@ __all__ = ["StreamAggregator", "aggregate"]
 
 
 class _ToolCallParts(msgspec.Struct, gc=False):
-    """One tool call being assembled (a Struct built in C and not tracked by the garbage collector: it holds
-    only strings and a list of strings, so it is in no cycle; a stream may open one per chunk)."""
+    """One tool call being assembled.
+
+    A Struct the garbage collector does not track (it holds strings and a list of strings: no cycle can run
+    through it), made in C: a stream of thousands of calls (one per event) keeps one of these per call, and
+    tracked they filled the collector's young generation every few hundred events."""
 
     id: str | None
     name: str | None = None
@@ -70,15 +73,6 @@ class _ReasoningParts:
         self.summary: list[str] = []
         self.extra: dict[str, Any] = {}
         """A proxy's `format`, `id`, `index` (OpenRouter), first seen value each."""
-
-    def sealed_for(self, delta: ReasoningDetail) -> bool:
-        """A signed block, a redacted block that has its data, or a delta of another kind, cannot continue
-        this block."""
-        if delta.type != self.type:
-            return True
-        if self.data is not None and delta.data is not None:
-            return True
-        return self.signature is not None and (delta.text is not None or delta.data is not None)
 
     def build(self) -> ReasoningDetail:
         kind: Any = self.type
@@ -126,24 +120,30 @@ class _ChoiceParts:
         self.calls_by_index[index] = call
         return call
 
-    def _add_reasoning(self, position: int, delta: ReasoningDetail) -> None:
-        current = self.reasoning_by_position.get(position)
-        if current is None or current.sealed_for(delta):
-            current = _ReasoningParts(delta.type)
-            self.reasoning_details.append(current)
-            self.reasoning_by_position[position] = current
-        if delta.text:
-            current.text.append(delta.text)
-        if delta.signature:  # an empty signature (sent before the text by some proxies) signs nothing
-            current.signature = delta.signature
-        if delta.data is not None:
-            current.data = delta.data
-        if delta.summary:
-            current.summary.append(delta.summary)
-        if delta.format is not None or delta.id is not None or delta.index is not None:
-            for key in ("format", "id", "index"):
-                if (value := getattr(delta, key)) is not None:
-                    current.extra.setdefault(key, value)
+    def _add_reasoning(self, details: list[ReasoningDetail]) -> None:
+        """Merge a delta's reasoning details, each into the block at its position (see the module docstring)."""
+        by_position = self.reasoning_by_position
+        position = 0
+        for delta in details:
+            current = by_position.get(position)
+            # a signed block, a redacted block that has its data, or a delta of another kind, is not continued
+            if current is None or delta.type != current.type or (current.data is not None and delta.data is not None) \
+                    or (current.signature is not None and (delta.text is not None or delta.data is not None)):
+                current = by_position[position] = _ReasoningParts(delta.type)
+                self.reasoning_details.append(current)
+            if delta.text:
+                current.text.append(delta.text)
+            if delta.signature:  # an empty signature (sent before the text by some proxies) signs nothing
+                current.signature = delta.signature
+            if delta.data is not None:
+                current.data = delta.data
+            if delta.summary:
+                current.summary.append(delta.summary)
+            if delta.format is not None or delta.id is not None or delta.index is not None:
+                for key in ("format", "id", "index"):
+                    if (value := getattr(delta, key)) is not None:
+                        current.extra.setdefault(key, value)
+            position += 1  # noqa: SIM113 (enumerate costs an iterator and a tuple per chunk, a tenth of this call)
 
     def add_logprobs(self, logprobs: Any) -> None:
         """Concatenate the token lists (`content`, `refusal`) of OpenAI-shaped logprobs."""
@@ -240,8 +240,7 @@ class StreamAggregator:
                 if parts.reasoning_by_position:
                     parts.reasoning_by_position.clear()  # (as after text: the reasoning before the call is over)
             if delta.reasoning_details:
-                for position, detail in enumerate(delta.reasoning_details):
-                    parts._add_reasoning(position, detail)
+                parts._add_reasoning(delta.reasoning_details)
             if choice.finish_reason is not None:
                 parts.finish_reason = choice.finish_reason
             if choice.logprobs is not None:

@@ -75,10 +75,12 @@ def collect() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
 class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
-    __slots__ = ("_temps", "_view_names", "args", "indent", "known", "lines", "name", "namespace", "reads", "views")
+    __slots__ = ("_temps", "_view_names", "args", "indent", "known", "lines", "name", "namespace", "reads", "settled",
+                 "views")
 
     def __init__(self, args: tuple[str, ...], name: str = "template",
-                 views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]] | None = None) -> None:
+                 views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]] | None = None,
+                 settle: bool = False) -> None:
         self.args = args
         self.name = name
         """The function's name (an identifier saying what it does), shown in tracebacks."""
@@ -97,6 +99,8 @@ class FunctionBuilder:
         self.known: set[str] = set()
         """Locals known to hold their view Struct where the lines are emitted now (the caller tested it and
         left the block otherwise): their fields are read without a type test."""
+        self.settled: set[str] | None = set() if settle else None
+        """With `settle`: the locals holding a view Struct for certain (`settle`), read without a type test."""
 
     def step(self, holder: str, prefix: tuple[str, ...], key: str) -> str:
         """The expression reading `key` from the local `holder` (the value at key path `prefix` of the item), as
@@ -104,10 +108,9 @@ class FunctionBuilder:
         the compiler decoded that value into, else a dict lookup."""
         view = self.views.get(prefix)
         if view is not None:
-            if holder in self.known:
+            if holder in self.known or (self.settled is not None and holder in self.settled):
                 return f"{holder}.{view[1][key]}"
-            name = self._view_names.get(prefix) or self._view_names.setdefault(prefix, self.bind(view[0]))
-            return f"{holder}.{view[1][key]} if type({holder}) is {name} else None"
+            return f"{holder}.{view[1][key]} if type({holder}) is {self._view_name(prefix)} else None"
         return f"{holder}.get({self.bind(key)}) if type({holder}) is dict else None"
 
     @contextlib.contextmanager
@@ -115,12 +118,30 @@ class FunctionBuilder:
                    reads: Mapping[tuple[str, ...], str]) -> Iterator[None]:
         """Inside the block, templates are lowered against another value, which the caller assigned to `item`:
         its view types and the key paths of it already read into locals (`reads`)."""
-        saved = self.views, self._view_names, self.reads, self.known
+        saved = self.views, self._view_names, self.reads, self.known, self.settled
         self.views, self._view_names, self.reads, self.known = views, {}, dict(reads), set()
+        self.settled = None if self.settled is None else set()
         try:
             yield
         finally:
-            self.views, self._view_names, self.reads, self.known = saved
+            self.views, self._view_names, self.reads, self.known, self.settled = saved
+
+    def settle(self, local: str, prefix: tuple[str, ...]) -> None:
+        """When the builder settles views: make `local` (the value at key path `prefix`, decoded into a view
+        Struct there) that Struct for certain, an empty one (every field None) when the payload held something
+        else there, so that each field is then read without a type test: one test per object, not per field.
+
+        Sound because a path decoded into a view is only stepped through, never read as a whole value (one
+        read whole is decoded whole: views.py), and the generated code never writes to the value it reads."""
+        view = self.views.get(prefix)
+        if self.settled is None or view is None or local in self.settled:
+            return
+        name = self._view_name(prefix)
+        self.line(f"if type({local}) is not {name}: {local} = {self.bind(view[0]())}")
+        self.settled.add(local)
+
+    def _view_name(self, prefix: tuple[str, ...]) -> str:
+        return self._view_names.get(prefix) or self._view_names.setdefault(prefix, self.bind(self.views[prefix][0]))
 
     def bind(self, value: Any) -> str:
         """A name for `value` in the function's namespace (how data reaches the generated code)."""

@@ -22,6 +22,7 @@ from .errors import InvalidRequestError, MappingError
 
 __all__ = [
     "MAX_INPUT_DEPTH",
+    "VALUE_CONTROL",
     "check_base_url",
     "check_depth",
     "check_header_text",
@@ -33,6 +34,9 @@ MAX_INPUT_DEPTH = 100
 """Deepest nesting accepted in a request's free-form JSON (a JSON schema is rarely deeper than 20)."""
 
 _CONTROL = frozenset(chr(c) for c in (*range(0x20), 0x7F))
+VALUE_CONTROL = _CONTROL - {"\t"}
+"""What a header value cannot hold (RFC 9110 5.5: field values are visible characters, space and tab); aiohttp
+refuses these with a bare ValueError at send time, after the connection is taken."""
 
 
 def _children(value: Any, path: str) -> Iterator[tuple[str, Any]]:
@@ -212,7 +216,8 @@ def check_base_url(url: str, provider: str | None = None, field: str = "base_url
 
 
 def check_header_text(headers: Mapping[str, str], provider: str | None = None) -> None:
-    """Header names are tokens and values carry no CR, LF or NUL and are Latin-1 (what HTTP/1.1 can send)."""
+    """Header names are tokens and values carry no control character but tab and are Latin-1 (what HTTP/1.1 can
+    send)."""
     for name, value in headers.items():
         path = f"headers[{name!r}]" if isinstance(name, str) else "headers"
         if not isinstance(name, str) or not name or any(ch in _CONTROL or ch in ' ()<>@,;:\\"/[]?={}' or ord(ch) > 126
@@ -221,8 +226,10 @@ def check_header_text(headers: Mapping[str, str], provider: str | None = None) -
         if not isinstance(value, str):
             raise InvalidRequestError(f"{path}: expected 'str', got {type(value).__name__!r}", provider=provider,
                                       path=path)
-        if any(ch in "\r\n\0" for ch in value):
-            raise InvalidRequestError(f"{path}: the value contains CR, LF or NUL", provider=provider, path=path)
+        bad = next((ch for ch in value if ch in VALUE_CONTROL), None)
+        if bad is not None:
+            what = "CR, LF or NUL" if bad in "\r\n\0" else f"a control character (U+{ord(bad):04X})"
+            raise InvalidRequestError(f"{path}: the value contains {what}", provider=provider, path=path)
         try:
             value.encode("latin-1")
         except UnicodeEncodeError:

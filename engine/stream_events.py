@@ -3,7 +3,7 @@
 The name is the frame's (an SSE `event:`, or the event-stream header the spec names: the runtime has read it)
 or a field of the payload (`event_type: {from: field, name: type}`). A handler is `ignore`, a parts template,
 or a `switch` on a path of the payload whose cases are parts templates. The whole block is lowered into one
-generated function per spec, `on_event(item, frame, st, out)` (stream_events_lower.py): the name read, the handler
+generated function per spec, `on_events(frames, st, out)` (stream_events_lower.py): the name read, the handler
 picked, each part of its template evaluated into a local (a part written as an object: each of its fields),
 and the chunk those parts make built and appended to `out`, with the decoder `st` holding what lasts between
 events (id, model, usage, the tool calls opened). The parts are `text`, `reasoning`, `reasoning_signature`,
@@ -21,11 +21,11 @@ import msgspec
 
 from .error_map import EventErrorBuilder, compile_event_errors
 from .errors import StreamError
-from .frames import DATA, EXCEPTION, FrameLike
+from .frames import EXCEPTION, FrameLike
 from .gateway import ChatCompletionChunk, FunctionCallDelta, RequestWarning, ToolCallDelta
 from .response import FinishMap, build_usage, call_text
 from .silent import SilentRules, event_rules, part_names
-from .stream_base import STRAY, StreamDecoder, json_of, malformed
+from .stream_base import StreamDecoder, json_of
 from .stream_events_lower import lower_events
 from .templates import events_paths
 from .transforms import Context
@@ -45,8 +45,8 @@ class CompiledEvents:
         event_type, views = viewed if viewed is not None else (Any, {})
         self.decode = msgspec.json.Decoder(event_type).decode
         """A payload's JSON → its view (views.py: only the fields the handlers read), or plain decoded data
-        when the handlers' paths allow no view."""
-        self.on_event = lower_events(handlers, name_path, views, provider, answer_tools)
+        when the handlers' paths allow no view (what `on_events` decodes each payload with)."""
+        self.on_events = lower_events(handlers, name_path, views, self.decode, provider, answer_tools)
         self.handlers, self.name_path, self.answer_tools = handlers, name_path, answer_tools
         """What it was compiled from (the handlers; the payload path naming events, None: the frame's name; the
         tools whose input is the answer, `response.answer_tools`)."""
@@ -74,7 +74,7 @@ class EventsDecoder(StreamDecoder):
         self.answer_blocks: set[Any] = set()
         """The blocks of a tool whose input is the answer (`response.answer_tools`): they stream as text."""
         self.spoke = 0
-        """The part names the stream's events gave, as `silent.part_bit` bits (what `on_event` returns)."""
+        """The part names the stream's events gave, as `silent.part_bit` bits (what `on_events` returns)."""
         self.silent = SilentRules(events.declared, "stream.events")
         """The handlers that gave nothing for an event (recorded by the generated code; silent.py)."""
 
@@ -87,30 +87,9 @@ class EventsDecoder(StreamDecoder):
         return self.silent.warnings("event")
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
-        on_event = self.events.on_event
-        decode = self.events.decode
-        data_kind = DATA
-        spoke = 0
-        frame: FrameLike | None = None
-        try:  # (once around the loop: an event whose fields have the wrong types is a StreamError naming it)
-            for frame in frames:
-                if frame.kind != data_kind:
-                    self._raise(frame)
-                data = frame.payload
-                if data:
-                    try:
-                        payload = decode(data)
-                    except msgspec.DecodeError:
-                        json_of(data, self.provider)  # raises the stream's error with a preview
-                        raise
-                else:
-                    payload = {}
-                spoke |= on_event(payload, frame, self, out)
-        except STRAY as exc:
-            raise malformed(exc, frame, self.provider) from None
-        self.spoke |= spoke
+        self.spoke |= self.events.on_events(frames, self, out)
 
-    def _raise(self, frame: FrameLike) -> NoReturn:
+    def raise_for(self, frame: FrameLike) -> NoReturn:
         """A frame that is no event: an `exception` (its JSON payload's `message`, its name looked up in the
         spec's `errors.types`) or a stream-level `error` (its `message`)."""
         name = frame.name

@@ -1,30 +1,37 @@
-"""The `events:` block of a stream spec lowered into one generated function, `on_event(item, frame, st, out)`.
+"""The `events:` block of a stream spec lowered into one generated function, `on_events(frames, st, out)`.
 
-The name is read (the frame's, or the payload's field), the handler picked (`ignore`, a parts template, or a
-`switch` whose cases are parts templates), each part of its template evaluated into a local (a part written as
-an object: each of its fields, in order), and the chunk those parts make built and appended to `out`; `st` is
-the decoder (stream_events.EventsDecoder), holding what lasts between events. The parts are applied in the
-order the interpreter before it applied them: `error` (raised), `meta` (id, model), `usage`, then the delta
+For each frame (a batch of them: the loop is generated too, so an event costs no Python call), its payload is
+decoded into its view, the name read (the frame's, or the payload's field), the handler picked (`ignore`, a
+parts template, or a `switch` whose cases are parts templates), each part of its template evaluated into a
+local (a part written as an object: each of its fields, in order), and the chunk those parts make built and
+appended to `out`; `st` is the decoder (stream_events.EventsDecoder), holding what lasts between events; a
+frame that is no event (an exception or error message) is raised by `st.raise_for`. The parts are applied in
+the order the interpreter before it applied them: `error` (raised), `meta` (id, model), `usage`, then the delta
 (`meta.role`, `text`, `reasoning`, `reasoning_signature`, `reasoning_redacted`, `tool_call_start`,
 `tool_call_args`), `finish`, and `end`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableSequence
+import re
+from collections.abc import Callable, Iterable, Mapping, MutableSequence
 from typing import Any
 
+import msgspec
+
 from .codegen import FunctionBuilder
-from .frames import FrameLike
+from .frames import DATA, FrameLike
 from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
 from .response import call_text
 from .silent import part_bit
-from .stream_base import stream_error
+from .stream_base import STRAY, json_of, malformed, stream_error
 from .templates import lower_into
 from .views import Views
 
-OnEvent = Callable[[Any, FrameLike, Any, MutableSequence[ChatCompletionChunk]], int]
-"""`on_event(payload, frame, decoder, out) -> spoke`: the bits (`silent.part_bit`) of the parts the event gave."""
+OnEvents = Callable[[Iterable[FrameLike], Any, MutableSequence[ChatCompletionChunk]], int]
+"""`on_events(frames, decoder, out) -> spoke`: the bits (`silent.part_bit`) of the parts the frames gave."""
+
+_USES_CTX = re.compile(r"(?<![\w.])ctx\b")
 
 _PARTS = ("error", "meta", "usage", "text", "reasoning", "reasoning_signature", "reasoning_redacted",
           "tool_call_start", "tool_call_args", "finish", "extras", "end")
@@ -58,17 +65,31 @@ class _Value:
         return str(self.local)
 
 
-def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: Views, provider: str,
-                 answer_tools: frozenset[str] = frozenset()) -> OnEvent:
-    """The `events:` block as `on_event(item, frame, st, out)` (see the module docstring). `views`: the payload's
-    view types (views.py), from `templates.events_paths`. `answer_tools`: tools whose input is the answer
-    (`response.answer_tools`): their blocks' argument pieces are text deltas, and open no tool call.
+def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: Views, decode: Callable[[Any], Any],
+                 provider: str, answer_tools: frozenset[str] = frozenset()) -> OnEvents:
+    """The `events:` block as `on_events(frames, st, out)` (see the module docstring). `views`: the payload's
+    view types (views.py), from `templates.events_paths`; `decode`: a payload's JSON → its view. `answer_tools`:
+    tools whose input is the answer (`response.answer_tools`): their blocks' argument pieces are text deltas,
+    and open no tool call.
 
     A rule (a handler, a switch case or default) written as an object whose parts are all None for a non-empty
-    payload gave nothing: it is recorded in `st.silent` (silent.py); `on_event` returns the bits of the parts
-    an event gave, for the warning's "while the rest of the answer came"."""
-    code = FunctionBuilder(("item", "frame", "st", "out"), "on_event", views)
-    code.line("ctx = st.ctx")
+    payload gave nothing: it is recorded in `st.silent` (silent.py); `on_events` returns the bits of the parts
+    the frames gave, for the warning's "while the rest of the answer came"."""
+    code = FunctionBuilder(("frames", "st", "out"), "on_events", views, settle=True)
+    code.line("spoke = 0")
+    code.line("for frame in frames:")  # (the loop is generated too: no Python call per event)
+    code.indent = "    "
+    code.line(f"if frame.kind != {code.bind(DATA)}: st.raise_for(frame)")
+    code.line("data = frame.payload")
+    code.line("if data:")
+    code.line("    try:")
+    code.line(f"        item = {code.bind(decode)}(data)")
+    code.line(f"    except {code.bind(msgspec.DecodeError)}:")
+    code.line(f"        {code.bind(json_of)}(data, {code.bind(provider)})  # raises the stream's error with a preview")
+    code.line("        raise")
+    code.line("else:")
+    code.line("    item = {}")
+    code.settle("item", ())  # (the payload's view, or an empty one: its fields are read without a type test)
     if name_path is None:
         code.line("name = frame.name")
     else:
@@ -79,15 +100,25 @@ def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: View
         if event == "*":
             continue
         code.line(f"if name == {code.bind(str(event))}:")
-        code.indent = "    "
+        code.indent = "        "
         code.reads = dict(read_before)  # a local read in another branch is not assigned in this one
         _handler(spec, ("stream", "events", str(event)), code, provider, answer_tools, str(event))
-        code.line("return 0")
-        code.indent = ""
+        if code.lines[-1] != code.indent + "continue":  # (a handler that gave its parts went on already)
+            code.line("continue")
+        code.indent = "    "
     code.reads = dict(read_before)
     if "*" in handlers:
         _handler(handlers["*"], ("stream", "events", "*"), code, provider, answer_tools, "*")
-    function: OnEvent = code.build("0")
+    code.indent = ""
+    # one try around the whole loop (none per event or field): a payload whose fields have the wrong types is a
+    # StreamError naming the event (stream_base.malformed), not the bare error reading it raised
+    loop = code.lines.index("for frame in frames:")
+    code.lines[loop:] = ["try:", *(f"    {line}" for line in code.lines[loop:]),
+                         f"except {code.bind(STRAY)} as _e:",
+                         f"    raise {code.bind(malformed)}(_e, frame, {code.bind(provider)}) from None"]
+    if any(_USES_CTX.search(line) for line in code.lines):  # (a transform's context, read once when used)
+        code.lines.insert(0, "ctx = st.ctx")
+    function: OnEvents = code.build("spoke")
     return function
 
 
@@ -168,24 +199,31 @@ def _parts(template: Any, where: tuple[str | int, ...], code: FunctionBuilder, p
     _emit(parts, code, provider, answer_tools)
     if not _object_fields(template):  # (declares no parts: never recorded as silent)
         code.line(f"st.silent.spoken.update({whole})")
-        code.line("return 0")
+        code.line("continue")
         return
     fixed = sum(part_bit(key) for key, value in parts.items() if value.fields is not None)
     varying = [(part_bit(key), str(value.local)) for key, value in parts.items() if value.fields is None]
     if not varying:
-        code.line(f"return {fixed}")
+        _gave(str(fixed), code)
         return
     if not fixed:  # (a part written as an object is always given: the rule never gives nothing)
         code.line(f"if {' and '.join(f'{local} is None' for _, local in varying)}:")  # the rule gave nothing
         code.line(f"    if frame.payload: st.silent.record({code.bind(rule)}, name)")
-        code.line("    return 0")
+        code.line("    continue")
     text = part_bit("text")  # (an empty text delta is no text the stream gave)
     if len(varying) == 1 and varying[0][0] != text and not fixed:
-        code.line(f"return {fixed | varying[0][0]}")
+        _gave(str(fixed | varying[0][0]), code)
     else:
         terms = [f"({bit} if {local} else 0)" if bit == text else f"({bit} if {local} is not None else 0)"
                  for bit, local in varying]
-        code.line("return " + " + ".join([*([str(fixed)] if fixed else []), *terms]))
+        _gave(" + ".join([*([str(fixed)] if fixed else []), *terms]), code)
+
+
+def _gave(bits: str, code: FunctionBuilder) -> None:
+    """The event is done: the parts it gave (`bits`, an expression) join the frames'; on to the next frame."""
+    if bits != "0":
+        code.line(f"spoke |= {bits}")
+    code.line("continue")
 
 
 def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer_tools: frozenset[str]) -> None:
@@ -248,7 +286,7 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer
     if start is not None:
         code.line("_calls = None")
         calls = True
-        code.line(f"if {start.is_object()} and {start.field('name')}:")
+        code.line(f"if {_and(start.is_object(), start.field('name'))}:")
         opening = (f"_calls = [st.start_call({start.field('index')}, {start.field('id')}, {start.field('name')}, "
                    f"{start.field('arguments')})]")
         if answers is not None:  # (an answer tool's block opens no call: its arguments are the text)
@@ -267,16 +305,19 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer
             code.line("_calls = None")
             calls = True
         arguments, index = args.field("arguments"), args.field("index")
-        code.line(f"if {args.is_object()} and {arguments}:")
+        code.line(f"if {_and(args.is_object(), arguments)}:")
         code.line(f"    _i = {index}")
+        # a piece continues the call its block opened; one without a block index, or after calls opened
+        # without indexes, the last call opened (the first: 0); any other opens nothing
+        code.line("    _n = st.tool_index.get(_i)")
         if answers is not None:
             code.line(f"    if st.answer_blocks and _i in st.answer_blocks: _content = {code.bind(str)}({arguments})")
-        code.line(f"    {'elif' if answers is not None else 'if'} _i is None or _i in st.tool_index or "
+        code.line(f"    {'elif' if answers is not None else 'if'} _n is not None or _i is None or "
                   "(st.tool_index and not st.indexed_starts):")
-        code.line("        _n = st.tool_index.get(_i, st.last_tool)")
-        code.line(f"        _d = {code.bind(ToolCallDelta)}(index=_n if _n > 0 else 0, "
-                  f"function={code.bind(FunctionCallDelta)}(arguments={arguments} if type({arguments}) is str "
-                  f"else {code.bind(call_text)}({arguments}, 'arguments')))")
+        code.line("        if _n is None: _n = st.last_tool if st.last_tool > 0 else 0")
+        code.line(f"        _d = {code.bind(ToolCallDelta)}(index=_n, function={code.bind(FunctionCallDelta)}"
+                  f"(arguments={arguments} if type({arguments}) is str else {code.bind(call_text)}({arguments}, "
+                  "'arguments')))")
         code.line(f"        _calls = {'[_d] if _calls is None else [*_calls, _d]' if start is not None else '[_d]'}")
     if calls:
         delta["tool_calls"] = "_calls"
@@ -309,13 +350,18 @@ def _emit(parts: dict[str, _Value], code: FunctionBuilder, provider: str, answer
         fields = ", ".join(f"{key}={local}" for key, local in delta.items())
         finish_field = f", finish_reason={reason}" if reason != "None" else ""
         code.line(f"if {' or '.join(given)}: out.append({code.bind(ChatCompletionChunk)}(id=st.id, model=st.model, "
-                  f"choices=[{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}), index=0"
-                  f"{finish_field})]{extras_field}))")
+                  f"choices=[{code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}({fields}){finish_field})]"
+                  f"{extras_field}))")
     if extras is not None:
         code.line(f"{'elif' if given else 'if'} _x: out.append({code.bind(ChatCompletionChunk)}(id=st.id, "
                   "model=st.model, choices=[], extras=_x))")
     if "end" in parts:
         code.line(f"if {_whole(parts['end'], code)}: st.end(out)")
+
+
+def _and(test: str, value: str) -> str:
+    """`test and value`, without a test that is always true."""
+    return value if test == "True" else f"{test} and {value}"
 
 
 def _whole(value: _Value, code: FunctionBuilder) -> str:

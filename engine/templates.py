@@ -286,6 +286,7 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
         if local is None:
             local = code.reads[keys[:depth]] = code.temp()
             code.line(f"{local} = {code.step(holder, keys[:depth - 1], keys[depth - 1])}")
+            code.settle(local, keys[:depth])
         holder = local
     return holder
 

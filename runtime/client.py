@@ -2,47 +2,32 @@
 
 It accepts requests as the typed struct, a dict in OpenAI's JSON shape, or JSON text, and hands streams back
 as a `ResultStream` that can be iterated directly, awaited (to surface HTTP errors before the first chunk)
-or used as an async context manager, and that aggregates what it yielded into the whole response.
+or used as an async context manager, and that aggregates what it yielded into the whole response
+(`result_stream.py`; the embeddings and images clients: `operation_clients.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import msgspec
 
-from vllora_llm.engine.aggregate import StreamAggregator
 from vllora_llm.engine.errors import InvalidRequestError
-from vllora_llm.engine.gateway import (
-    ChatCompletionChunk,
-    ChatCompletionMessageWithFinishReason,
-    ChatCompletionRequest,
-    JsonSchemaFormat,
-    RequestWarning,
-)
-from vllora_llm.engine.gateway_ops import (
-    CreateEmbeddingRequest,
-    CreateEmbeddingResponse,
-    CreateImageRequest,
-    ImagesResponse,
-    OperationRequest,
-    OperationResult,
-)
+from vllora_llm.engine.gateway import ChatCompletionMessageWithFinishReason, ChatCompletionRequest, JsonSchemaFormat
 from vllora_llm.engine.typed_output import ParsedChatCompletion, is_output_type, parsed_completion, response_format_for
 
 from .events import EventCallback
 from .genai_chat import CHAT, finish_chat
-from .instance import ChunkStream, ModelInstance, ProviderModelInstance
-from .observe import Observation, Operation, observe
+from .instance import ModelInstance, ProviderModelInstance
+from .observe import Observation, observe
+from .operation_clients import EmbeddingsClient, ImagesClient
 from .otel import Telemetry
-from .stream_forms import StreamForms
-from .transport import Timeouts, call_timeouts, unkept_stream
+from .result_stream import ObservedResultStream, ResultStream
+from .transport import Timeouts, call_timeouts
 
 if TYPE_CHECKING:
     from vllora_llm.engine.mcp_types import McpDefinition
@@ -67,148 +52,6 @@ def asking_for(request: RequestLike, output: type[Any]) -> ChatCompletionRequest
         request = {k: v for k, v in request.items() if k != "response_format"}
     format_ = JsonSchemaFormat.from_dict(response_format_for(output))
     return msgspec.structs.replace(ChatCompletionRequest.coerce(request), response_format=format_)
-
-
-class ResultStream(StreamForms):
-    """One streamed completion. Three ways to use it::
-
-        async for chunk in completions.create_stream(req): ...       # opens lazily
-        stream = await completions.create_stream(req)                  # opens now: HTTP errors raise here
-        async with completions.create_stream(req) as stream: ...       # opens now, always closes
-
-    When the chunks are exhausted, `response` (or `aggregate()`) is the whole message. Leaving early (break,
-    an exception, cancellation, `aclose()`) closes the HTTP response at once instead of draining it.
-    `timeout` (a `Timeouts` or seconds) replaces the client's timeouts for this stream, retries included.
-    `aggregate=False` keeps nothing (no `aggregate()`), so the stream's body has no total size limit.
-    """
-
-    __slots__ = (
-        "_aggregator", "_chunks", "_closed", "_done", "_instance", "_pending", "_request", "_result", "_timeout",
-    )
-
-    def __init__(
-        self,
-        instance: ModelInstance,
-        request: ChatCompletionRequest,
-        timeout: Timeouts | float | None = None,
-        aggregate: bool = True,
-    ) -> None:
-        self._instance = instance
-        self._request = request
-        self._timeout = None if timeout is None else Timeouts.coerce(timeout)
-        self._chunks: ChunkStream | None = None
-        self._pending: deque[ChatCompletionChunk] | None = None
-        """The chunk stream's queue of decoded chunks, when it shows one (`pending`): popped here directly,
-        not through a `ready()` call per chunk."""
-        self._aggregator = StreamAggregator() if aggregate else None
-        self._result: ChatCompletionMessageWithFinishReason | None = None
-        self._done = False
-        self._closed = False
-
-    async def _open(self) -> ChunkStream:
-        if self._chunks is None:
-            if self._closed:
-                raise RuntimeError("this stream was closed before it was opened")
-            with call_timeouts(self._timeout):
-                if self._aggregator is None:
-                    with unkept_stream():
-                        self._chunks = await self._instance.open_stream(self._request)
-                else:
-                    self._chunks = await self._instance.open_stream(self._request)
-            pending = getattr(self._chunks, "pending", None)
-            self._pending = pending if isinstance(pending, deque) else None
-        return self._chunks
-
-    async def __anext__(self) -> ChatCompletionChunk:
-        if self._done or self._closed:
-            raise StopAsyncIteration
-        chunks = self._chunks
-        if chunks is None:  # opened once; not an extra await per chunk
-            chunks = await self._open()
-        pending = self._pending
-        chunk: ChatCompletionChunk | None
-        if pending:  # most chunks were decoded from the same read as the one before
-            chunk = pending.popleft()
-        else:
-            chunk = chunks.ready() if pending is None else None
-            if chunk is None:
-                try:
-                    if self._timeout is None:
-                        chunk = await chunks.__anext__()
-                    else:
-                        with call_timeouts(self._timeout):  # a re-open (retry) before the first chunk uses it too
-                            chunk = await chunks.__anext__()
-                except StopAsyncIteration:
-                    self._done = True
-                    await self.aclose()
-                    raise
-                except BaseException:
-                    self._closed = True
-                    chunks.close()
-                    raise
-        aggregator = self._aggregator
-        if aggregator is not None:
-            aggregator.add(chunk)
-        return chunk
-
-    async def aclose(self) -> None:
-        """Stop now and release the connection (idempotent)."""
-        self._closed = True
-        chunks = self._chunks
-        if chunks is not None:
-            await chunks.aclose()
-
-    def __del__(self) -> None:
-        # A bare `async for` that breaks never calls aclose(): release the socket when the stream is dropped.
-        chunks = self._chunks
-        if chunks is not None and not self._closed:
-            with contextlib.suppress(Exception):
-                chunks.close()
-
-    @property
-    def warnings(self) -> list[RequestWarning]:
-        """What the request mapping could not honour (known once the stream is open)."""
-        return list(self._chunks.warnings) if self._chunks is not None else []
-
-    @property
-    def done(self) -> bool:
-        """True once every chunk was received."""
-        return self._done
-
-    @property
-    def provider(self) -> str | None:
-        """Who answers (after a fallback: the target that does), known once the stream is open."""
-        return self._chunks.provider if self._chunks is not None else None
-
-    def aggregate(self) -> ChatCompletionMessageWithFinishReason:
-        """The message assembled from the chunks so far (the whole response once `done`)."""
-        if self._result is not None:
-            return self._result
-        if self._aggregator is None:
-            raise RuntimeError("this stream was opened with aggregate=False: it keeps no chunks to aggregate")
-        result = self._aggregator.result()
-        result.warnings = self.warnings
-        chunks = self._chunks
-        if chunks is not None:  # who answered (after a fallback: the target that did), as `create` says
-            if chunks.provider is not None:
-                result.provider = chunks.provider
-            if result.model is None:
-                result.model = chunks.model
-        if self._done:
-            self._result = result
-        return result
-
-    @property
-    def response(self) -> ChatCompletionMessageWithFinishReason:
-        """The aggregated response; only after the stream ended (use `aggregate()` for a partial one)."""
-        if not self._done:
-            raise RuntimeError("the stream has not ended yet: iterate it to the end, or call aggregate()")
-        return self.aggregate()
-
-    def parse(self, response_format: type[T]) -> ParsedChatCompletion[T]:
-        """The ended stream's response with its JSON text validated into `response_format` (the class the
-        request asked for), as `CompletionsClient.parse` gives it; `StructuredOutputError` when it does not fit."""
-        return parsed_completion(response_format, self.response)
 
 
 class CompletionsClient:
@@ -295,9 +138,13 @@ class CompletionsClient:
             return await self.parse(request, output, timeout=timeout, events=events, tools=tools,
                                     max_tool_steps=max_tool_steps, tool_timeout=tool_timeout)
         coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
-        coerced = self._with_route_defaults(coerced)
-        observation = self._observe(coerced, False, events)
-        if self._uses_loop(coerced, tools):
+        if self._routes is not None:
+            coerced = self._with_route_defaults(coerced)
+        # `observe`'s own check first, inline: most calls have nobody listening
+        observed = events is not None or bool(self._listeners) or self._telemetry.instruments() is not None
+        observation = self._observe(coerced, False, events) if observed else None
+        if coerced.mcp_servers is not None or tools is not None or (  # (`_uses_loop`, inline)
+                self._loop is not None and self._loop.applies(coerced, tools)):
             instance = self._instance
 
             async def model_call(turn: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
@@ -397,165 +244,7 @@ class CompletionsClient:
         if not observed:
             return ResultStream(self._instance, coerced, timeout, aggregate)
         start = partial(self._observe, coerced, True, events)
-        return _ObservedResultStream(self._instance, coerced, timeout, start, aggregate)
-
-
-class _ObservedResultStream(ResultStream):
-    """A `ResultStream` that reports to its observation: the first chunk, text deltas, and the end (whole,
-    left early, failed or cancelled). Only observed streams pay for this; a plain `ResultStream` does not.
-    The observation starts when the stream is opened (a stream never opened was never a call)."""
-
-    __slots__ = ("_first", "_observation", "_start")
-
-    def __init__(
-        self,
-        instance: ModelInstance,
-        request: ChatCompletionRequest,
-        timeout: Timeouts | float | None,
-        start: Callable[[], Observation | None],
-        aggregate: bool = True,
-    ) -> None:
-        super().__init__(instance, request, timeout, aggregate)
-        self._start: Callable[[], Observation | None] | None = start
-        self._observation: Observation | None = None
-        self._first = True
-
-    async def _open(self) -> ChunkStream:
-        if self._chunks is not None or self._closed:
-            return await ResultStream._open(self)
-        start, self._start = self._start, None
-        if start is not None:
-            self._observation = start()
-        observation = self._observation
-        if observation is None:  # nobody listens any more
-            return await ResultStream._open(self)
-        try:
-            with observation.active():  # retries and fallbacks while opening report to this call
-                return await ResultStream._open(self)
-        except BaseException as err:
-            observation.fail(err)
-            raise
-
-    async def __anext__(self) -> ChatCompletionChunk:
-        if self._chunks is None and not (self._closed or self._done):
-            await self._open()
-        observation = self._observation
-        if observation is None or observation.ended:
-            return await ResultStream.__anext__(self)
-        try:
-            if self._first:
-                with observation.active():  # a stream may still be re-opened (retried) before its first chunk
-                    chunk = await ResultStream.__anext__(self)
-            else:
-                chunk = await ResultStream.__anext__(self)
-        except StopAsyncIteration:
-            self._end()
-            raise
-        except BaseException as err:
-            observation.fail(err)
-            raise
-        if self._first:
-            self._first = False
-            observation.first_chunk()
-        if observation.wants_content():
-            for choice in chunk.choices:
-                if choice.delta.content:
-                    observation.content(choice.delta.content)
-        return chunk
-
-    def _end(self) -> None:
-        """End the observation with what arrived (the whole message, or a part when left early)."""
-        observation = self._observation
-        if observation is not None and not observation.ended:
-            if self._aggregator is None and self._result is None:  # aggregate=False: nothing kept to report
-                observation.finish()
-            else:
-                finish_chat(observation, self.aggregate())
-
-    async def aclose(self) -> None:
-        await ResultStream.aclose(self)
-        self._end()
-
-    def __del__(self) -> None:
-        ResultStream.__del__(self)
-        with contextlib.suppress(Exception):
-            self._end()
-
-
-class _OperationClient:
-    """What the operation sub-clients share: the model instance, and who observes their calls."""
-
-    __slots__ = ("_instance", "_listeners", "_telemetry")
-
-    def __init__(self, instance: ModelInstance, telemetry: Telemetry | None = None,
-                 listeners: tuple[EventCallback, ...] = ()) -> None:
-        self._instance = instance
-        self._telemetry = telemetry or Telemetry()
-        self._listeners = listeners
-
-
-class EmbeddingsClient(_OperationClient):
-    """Embeddings against one model instance: one vector per input, in input order, for every provider.
-    Observed like chat (an `embeddings` span, metrics, model events) when someone listens."""
-
-    __slots__ = ()
-
-    async def create(
-        self, request: CreateEmbeddingRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
-    ) -> CreateEmbeddingResponse:
-        """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
-        from .genai_ops import EMBEDDINGS, finish_embeddings
-
-        coerced = CreateEmbeddingRequest.coerce(request)
-        result = await _run_operation(self._instance, self._telemetry, self._listeners, EMBEDDINGS, coerced, timeout)
-        return cast(CreateEmbeddingResponse, _finished(result, finish_embeddings))
-
-
-class ImagesClient(_OperationClient):
-    """Image generation against one model instance (`b64_json` from every provider, `url` where offered).
-    Observed like chat (a `generate_content` span, metrics, model events) when someone listens."""
-
-    __slots__ = ()
-
-    async def create(
-        self, request: CreateImageRequest | dict[str, Any] | bytes | str, *, timeout: Timeouts | float | None = None
-    ) -> ImagesResponse:
-        """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
-        from .genai_ops import IMAGES, finish_images
-
-        coerced = CreateImageRequest.coerce(request)
-        result = await _run_operation(self._instance, self._telemetry, self._listeners, IMAGES, coerced, timeout)
-        return cast(ImagesResponse, _finished(result, finish_images))
-
-
-async def _run_operation(
-    instance: ModelInstance,
-    telemetry: Telemetry,
-    listeners: tuple[EventCallback, ...],
-    operation: Operation,
-    request: OperationRequest,
-    timeout: Timeouts | float | None,
-) -> tuple[OperationResult, Observation | None]:
-    """Run `request`'s operation on `instance`, inside its observation (None when nobody listens), which the
-    caller finishes with the result; a failure ends it here."""
-    observation = observe(telemetry, listeners, operation, request.model, request, stream=False,
-                          provider_name=instance.otel_provider_name)
-    with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
-        if observation is None:
-            return await instance.run_operation(request.operation, request), None
-        try:
-            with observation.active():  # retries, fallbacks and the target report to this call
-                return await instance.run_operation(request.operation, request), observation
-        except BaseException as err:
-            observation.fail(err)
-            raise
-
-
-def _finished(run: tuple[OperationResult, Observation | None], finish: Callable[[Any, Any], None]) -> OperationResult:
-    result, observation = run
-    if observation is not None:
-        finish(observation, result)
-    return result
+        return ObservedResultStream(self._instance, coerced, timeout, start, aggregate)
 
 
 class VlloraLLMClient:

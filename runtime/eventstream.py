@@ -39,6 +39,7 @@ MAX_PAYLOAD_LENGTH = 24 * 1024 * 1024
 _PRELUDE_LENGTH = 12
 _MIN_LENGTH = 16  # a prelude and a message CRC, nothing else
 _MAX_TOTAL = _MIN_LENGTH + MAX_HEADERS_LENGTH + MAX_PAYLOAD_LENGTH
+_MAX_BODY = _MIN_LENGTH + MAX_PAYLOAD_LENGTH  # a frame's total length less its headers' at most
 
 _PRELUDE = struct.Struct(">III")
 _U32 = struct.Struct(">I")
@@ -134,7 +135,8 @@ class EventStreamParser:
     The parser is unusable after an error.
     """
 
-    __slots__ = ("_buf", "_error", "_frame_length", "_known_headers", "_max_total", "_offset", "_prepare")
+    __slots__ = ("_block", "_buf", "_error", "_frame_length", "_known_headers", "_make", "_max_total", "_offset",
+                 "_prepare")
 
     def __init__(
         self, message: Callable[[dict[str, object], bytes], Any] = _own_message, max_frame_bytes: int | None = None,
@@ -151,7 +153,9 @@ class EventStreamParser:
         self._buf = bytearray()
         self._known_headers: dict[bytes, Callable[[bytes], Any]] = {}  # header block → what makes its messages
         self._offset = 0  # stream offset of _buf[0], for error messages
-        self._frame_length = 0  # total length of the frame at _buf[0] once its prelude is checked
+        self._frame_length = 0  # total length of the frame at _buf[0] once its prelude is read (0: not read)
+        self._block = b""  # the header block of the last frame, and what makes its messages
+        self._make: Callable[[bytes], Any] | None = None
         self._error: StreamError | None = None
 
     def feed(self, chunk: bytes) -> list[Any]:
@@ -166,41 +170,44 @@ class EventStreamParser:
         if size < (self._frame_length or _PRELUDE_LENGTH):
             return out  # nothing to check yet (a large frame arriving in pieces is not copied per piece)
         known = self._known_headers
-        data = bytes(buf)  # one copy per read: its slices are the header keys and payloads, with no second copy
-        view = memoryview(data)  # CRCs are taken over views of it (no copy of the frame)
+        data = bytes(buf)  # one copy per read: its slices are the header keys and payloads
+        # (CRCs over bytes slices: for frames of a few hundred bytes a copy costs less than a memoryview slice;
+        # a frame's size is bounded by `max_frame_bytes`)
+        unpack, crc32, u32, max_total = _PRELUDE.unpack_from, zlib.crc32, _U32.unpack_from, self._max_total
+        block, make = self._block, self._make  # the header block of the frame before, and its maker
         try:
             while size - pos >= _PRELUDE_LENGTH:
-                total = self._frame_length
-                if not total:
-                    total, headers_length, crc = _PRELUDE.unpack_from(data, pos)
-                    if not (zlib.crc32(view[pos : pos + 8]) == crc and total >= _MIN_LENGTH
-                            and headers_length <= total - _MIN_LENGTH and headers_length <= MAX_HEADERS_LENGTH
-                            and total - _MIN_LENGTH - headers_length <= MAX_PAYLOAD_LENGTH
-                            and total <= self._max_total):
-                        self._check_prelude(pos)  # raises, saying which check failed
-                    if size - pos < total:
-                        self._frame_length = total  # checked: the rest of the frame comes with later chunks
-                        break
-                elif size - pos < total:
+                total, headers_length, crc = unpack(data, pos)
+                if not (crc32(data[pos : pos + 8]) == crc and _MIN_LENGTH + headers_length <= total <= max_total
+                        and headers_length <= MAX_HEADERS_LENGTH and total - headers_length <= _MAX_BODY):
+                    self._check_prelude(pos)  # raises, saying which check failed
+                end = pos + total
+                if end > size:
+                    self._frame_length = total  # the rest of the frame comes with later chunks
                     break
-                else:
-                    headers_length = _U32_AT_4.unpack_from(data, pos)[0]
-                # The frame is whole: check its CRC and cut it (what _decode does, inlined for the common
-                # case of a header block seen before; a new or bad one goes through _decode).
-                end = pos + total - 4
-                headers_end = pos + _PRELUDE_LENGTH + headers_length
-                make = known.get(data[pos + _PRELUDE_LENGTH : headers_end])
-                if make is None or zlib.crc32(view[pos:end]) != _U32.unpack_from(data, end)[0]:
+                # The frame is whole: check its CRC and cut it (what _decode does, inlined for a header block
+                # seen before; a new or bad one goes through _decode). A stream sends runs of one header block:
+                # it is compared with the one before in place, and looked up only when it differs.
+                headers = pos + _PRELUDE_LENGTH
+                payload = headers + headers_length
+                if headers_length != len(block) or not data.startswith(block, headers):
+                    block = data[headers:payload]
+                    make = known.get(block)
+                end -= 4
+                if make is None or crc32(data[pos:end]) != u32(data, end)[0]:
                     out.append(self._decode(pos, total))
+                    make = known.get(block)
                 else:
-                    out.append(make(data[headers_end:end]))
-                self._frame_length = 0
+                    out.append(make(data[payload:end]))
                 pos += total
+            else:
+                self._frame_length = 0
         except StreamError as exc:
             self._error = exc
             if not out:
                 raise
         finally:
+            self._block, self._make = block, make
             if pos:
                 del buf[:pos]
                 self._offset += pos

@@ -2,27 +2,22 @@
 
 `ProviderModelInstance` is where the layers meet: the plan renders and parses (pure), auth adds credentials,
 the transport moves bytes, a framer cuts the stream into frames and the plan's stream decoder turns frames
-into chunks. Retries (rules in `retry.py`) are driven from here because only here is it known whether a
+into chunks (one streamed call: `provider_stream.py`; the calls' headers: `provider_headers.py`). Retries
+(rules in `retry.py`) are driven from here and from the stream, because only there is it known whether a
 chunk already reached the caller: a stream is re-opened after a failure only until its first chunk is
 handed out, never after.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import weakref
 from abc import abstractmethod
-from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from yarl import URL
-
 from vllora_llm.engine.cache_marks import is_marked
-from vllora_llm.engine.errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError, StreamError
+from vllora_llm.engine.errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError
 from vllora_llm.engine.gateway import (
     ChatCompletionChunk,
     ChatCompletionMessageWithFinishReason,
@@ -32,31 +27,23 @@ from vllora_llm.engine.gateway import (
 from vllora_llm.engine.gateway_ops import OperationInput, OperationResult
 from vllora_llm.engine.input_guard import (
     MAX_INPUT_DEPTH,
+    VALUE_CONTROL,
     check_base_url,
     check_depth,
     check_header_text,
     explain_unencodable,
 )
-from vllora_llm.engine.redaction import Redactor, activate, deactivate, mask_url_passwords, preview, redacting
-from vllora_llm.engine.version import VERSION as __version__
-from vllora_llm.engine.wire import AuthSpec, WireRequest
+from vllora_llm.engine.redaction import Redactor, mask_url_passwords, preview, redacting
+from vllora_llm.engine.wire import WireRequest
 
 from .auth import headers_only, redact, redact_error, resolve_credentials, scheme_for, select_auth
-from .eventstream import EventStreamFramer
 from .limits import ACCEPT_ENCODING, Limits, json_too_deep
-from .model_instance import (
-    ChunkStream,
-    DummyModelInstance,
-    Framer,
-    ModelInstance,
-    ProviderPlan,
-    StreamDecoder,
-)
+from .model_instance import ChunkStream, DummyModelInstance, ModelInstance, ProviderPlan
 from .observe import CURRENT
+from .provider_headers import USER_AGENT, header_secrets, merge_headers, safe_location
+from .provider_stream import FRAMERS, ProviderChunkStream
 from .retry import Attempts, RetryPolicy, classify_http_error, header_value
-from .sse import SSEParser
-from .stream_watch import StreamWatch
-from .transport import AiohttpTransport, Response, StreamResponse, Timeouts, Transport
+from .transport import AiohttpTransport, Response, Timeouts, Transport
 
 if TYPE_CHECKING:  # (the spec compiler is imported only by clients built from a spec)
     from vllora_llm.engine.params import Policy
@@ -79,67 +66,6 @@ T = TypeVar("T")
 WRONG_URL_STATUS = frozenset({404, 405})
 """Statuses that often mean the request went to the wrong URL (a base URL without its version, a typo):
 their errors name the method, the URL and the spec's `endpoint.base_url_hint`."""
-
-USER_AGENT = f"vllora-llm/{__version__}"  # not importlib.metadata: it costs ~5 ms of every process start
-
-SECRET_HEADERS = frozenset(("authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key",
-                            "cookie", "x-auth-token"))
-"""Header names whose values (in `headers=`) are treated as secrets without being named in `secret_headers=`."""
-
-
-FRAMERS: dict[str, Callable[[ProviderPlan, Limits], Framer]] = {
-    "sse": lambda plan, limits: SSEParser(stray_lines_as_data=getattr(plan, "stray_lines", "ignore") == "as_data",
-                                          max_event_bytes=limits.max_event_bytes),
-    "aws_event_stream": lambda plan, limits: EventStreamFramer(getattr(plan, "event_header", None),
-                                                               max_frame_bytes=limits.max_event_bytes),
-}
-"""A plan's `framing` → the push parser that cuts its stream into frames (configured by the plan and limits)."""
-
-
-def _merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
-    """Later layers win, header names compared case-insensitively (a replaced name moves to the end)."""
-    out: dict[str, str] = {}
-    spelled: dict[str, str] = {}  # lower-case name -> the spelling `out` holds (once per request: no rescans)
-    for layer in layers:
-        for key, value in layer.items():
-            lower = key.lower()
-            existing = spelled.get(lower)
-            if existing is not None:
-                del out[existing]
-            spelled[lower] = key
-            out[key] = value
-    return out
-
-
-def _safe_location(location: str, secrets: Sequence[str]) -> str:
-    """A redirect target fit for an error message: without userinfo, known keys redacted (before cutting, so
-    no half key shows), at most 300 characters, quoted (control characters escaped)."""
-    try:
-        url = URL(location)
-        text = str(url.with_user(None)) if url.user is not None or url.password is not None else location
-    except (ValueError, TypeError):
-        text = location
-    text = redact(text, secrets)
-    if len(text) > 300:
-        text = text[:300] + "..."
-    return f"Location {text!r}"
-
-
-def _header_secrets(headers: Mapping[str, str], auth: AuthSpec, named: Sequence[str]) -> tuple[str, ...]:
-    """The values of the caller's headers that are secrets: the ones named in `secret_headers=`, the known
-    credential headers and the spec's own auth header; for ``Bearer <token>``-like values, the token too."""
-    secret = {name.lower() for name in named} | SECRET_HEADERS
-    if auth.name:
-        secret.add(auth.name.lower())
-    out: list[str] = []
-    for name, value in headers.items():
-        if isinstance(name, str) and isinstance(value, str) and name.lower() in secret and value:
-            out.append(value)
-            scheme, _, token = value.partition(" ")
-            if token and scheme.isalpha():
-                out.append(token.strip())
-    return tuple(out)
-
 
 class StreamOpeningInstance(ModelInstance):
     """An instance whose streams are opened first (`open_stream`); `stream()` iterates one and closes it."""
@@ -198,9 +124,9 @@ class ProviderModelInstance(StreamOpeningInstance):
         self._auth = scheme_for(self._auth_spec)
         self._credentials = resolve_credentials(self._auth_spec, api_key, environ, provider=plan.name)
         check_header_text(headers or {}, plan.name)
-        self._secrets = (*self._credentials.secrets(), *_header_secrets(headers or {}, plan.auth, secret_headers))
+        self._secrets = (*self._credentials.secrets(), *header_secrets(headers or {}, plan.auth, secret_headers))
         self._check_key()
-        self._headers = _merge_headers({"user-agent": USER_AGENT, "accept-encoding": ACCEPT_ENCODING}, headers or {})
+        self._headers = merge_headers({"user-agent": USER_AGENT, "accept-encoding": ACCEPT_ENCODING}, headers or {})
         self.max_input_depth = max_input_depth
         self._secrets = (*self._secrets, *self._check_base_url(plan, base_url))
         self._redactor = Redactor(self._secrets)
@@ -267,6 +193,8 @@ class ProviderModelInstance(StreamOpeningInstance):
         in_header = headers_only(self._auth)
         for secret in self._credentials.secrets():
             problem = "CR, LF or NUL" if any(ch in secret for ch in "\r\n\0") else None
+            if problem is None and in_header and any(ch in VALUE_CONTROL for ch in secret):
+                problem = "a control character"
             try:
                 secret.encode("latin-1" if in_header else "utf-8")
             except UnicodeEncodeError:
@@ -301,8 +229,13 @@ class ProviderModelInstance(StreamOpeningInstance):
         if warnings and self._redactor:  # a warning may quote a request value, and a value may hold a key
             for warning in warnings:
                 warning.message = redact(warning.message, self._redactor)
-        trace_headers: dict[str, str] = {}
         observation = CURRENT.get()
+        if observation is None and self._headers_only_auth:  # the usual call: the final headers of the plan's dict
+            source = wire.headers
+            found = self._final_headers.get(id(source))  # (`_headers_for`, its cache inline)
+            wire.headers = found[1] if found is not None and found[0] is source else self._headers_for(wire)
+            return wire, warnings
+        trace_headers: dict[str, str] = {}
         if observation is not None:  # an observed call: say where it goes, and carry its trace if the spec allows
             observation.target(self._otel_name, wire.url, self._secrets)
             if self._propagate_trace:
@@ -312,7 +245,7 @@ class ProviderModelInstance(StreamOpeningInstance):
             if trace_headers:  # a copy: the shared final headers stay as they are
                 wire.headers = {**wire.headers, **trace_headers}
             return wire, warnings
-        wire = wire.with_headers(_merge_headers(self._headers, wire.headers, trace_headers))
+        wire = wire.with_headers(merge_headers(self._headers, wire.headers, trace_headers))
         return self._auth.apply(wire, self._auth_spec, self._credentials), warnings
 
     def _headers_for(self, wire: WireRequest) -> dict[str, str]:
@@ -323,7 +256,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         found = self._final_headers.get(id(source))
         if found is not None and found[0] is source:
             return found[1]
-        merged = wire.with_headers(_merge_headers(self._headers, source))
+        merged = wire.with_headers(merge_headers(self._headers, source))
         final = self._auth.apply(merged, self._auth_spec, self._credentials).headers
         if len(self._final_headers) < 64:
             self._final_headers[id(source)] = (source, final)
@@ -376,7 +309,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         """A 3xx as a typed error: provider APIs do not redirect, and following one would resend the key
         (in headers aiohttp keeps across hosts) and the prompt to wherever the server points."""
         location = header_value(headers, "location")
-        shown = "no Location" if location is None else _safe_location(location, self._secrets)
+        shown = "no Location" if location is None else safe_location(location, self._secrets)
         err = ProviderError(
             f"redirect refused ({shown}): provider calls never follow redirects; set base_url to the final URL",
             provider=self.plan.name, status=status, retryable=False,
@@ -395,17 +328,18 @@ class ProviderModelInstance(StreamOpeningInstance):
                 text += f"; the default base URL is {default}"
         return text
 
-    async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
-        return await self.complete_validated(request, None)
+    def complete(self, request: ChatCompletionRequest) -> Coroutine[Any, Any, ChatCompletionMessageWithFinishReason]:
+        return self.complete_validated(request, None)
 
-    async def complete_validated(
+    def complete_validated(
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
-    ) -> ChatCompletionMessageWithFinishReason:
+    ) -> Coroutine[Any, Any, ChatCompletionMessageWithFinishReason]:
+        # A plain function handing out the call's coroutine: no coroutine of its own for each call to pass through.
         if self._caches and is_marked(request):
             caching = self.prompt_cache
             if caching is not None:
-                return await caching.complete(request, builtins)
-        return await self.complete_uncached(request, builtins)
+                return caching.complete(request, builtins)
+        return self.complete_uncached(request, builtins)
 
     async def complete_uncached(
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
@@ -469,7 +403,7 @@ class ProviderModelInstance(StreamOpeningInstance):
         if self._headers_only_auth:
             wire.headers = self._headers_for(wire)
             return wire
-        return self._auth.apply(wire.with_headers(_merge_headers(self._headers, wire.headers)), self._auth_spec,
+        return self._auth.apply(wire.with_headers(merge_headers(self._headers, wire.headers)), self._auth_spec,
                                 self._credentials)
 
     async def send_decoded(self, wire: WireRequest, decode: Callable[[Response], T]) -> T:
@@ -511,7 +445,7 @@ class ProviderModelInstance(StreamOpeningInstance):
     ) -> ChunkStream:
         """The open stream of `wire` (already authorized), its frames decoded by `decoder()`: retries (until the
         first item is handed out), limits and stream timeouts as for chat."""
-        stream = _ProviderChunkStream(self, wire, warnings, decoder, framing)
+        stream = ProviderChunkStream(self, wire, warnings, decoder, framing)
         await stream.open()
         return stream
 
@@ -527,200 +461,10 @@ class ProviderModelInstance(StreamOpeningInstance):
     ) -> ChunkStream:
         """A stream, opened, as the plan renders it (`body_edit`: see `_prepare`)."""
         wire, warnings = self._prepare(request, stream=True, body_edit=body_edit)
-        stream = _ProviderChunkStream(self, wire, warnings)
+        stream = ProviderChunkStream(self, wire, warnings)
         await stream.open()
         return stream
 
     async def aclose(self) -> None:
         if self._owns_transport:
             await self.transport.aclose()
-
-
-class _ProviderChunkStream(ChunkStream):
-    """Bytes → frames → chunks for one streamed call, retried (re-opened) only until a chunk is handed out."""
-
-    def __init__(
-        self, owner: ProviderModelInstance, wire: WireRequest, warnings: list[RequestWarning],
-        decoder: Callable[[], Any] | None = None, framing: str | None = None,
-    ) -> None:
-        """`decoder` / `framing`: another operation's stream decoder factory and framing (default: chat's)."""
-        self.warnings = warnings
-        self.provider = owner.plan.name
-        self._owner = owner
-        self._new_decoder: Callable[[], Any] = decoder or (lambda: owner.plan.stream_decoder(raw=owner.raw_extras))
-        self._framing = framing or owner.plan.framing
-        self._wire = wire
-        self._attempts = owner._attempts()
-        self._response: StreamResponse | None = None
-        self._pending: deque[ChatCompletionChunk] = deque()
-        self.pending = self._pending
-        """The decoded chunks not handed out yet; a wrapper (`ResultStream`) may pop them itself instead of
-        calling `ready()` per chunk. Outside `__anext__` this queue is non-empty only after `__anext__`
-        handed out the first chunk of the read that filled it, so the retry rule (`_delivered`) holds."""
-        self._framer: Framer
-        self._decoder: StreamDecoder
-        self._feed_all: Callable[[Sequence[Any], deque[ChatCompletionChunk]], None]
-        self._delivered = False
-        self._finished = False
-        self._deferred: LLMError | None = None
-        self._watch: StreamWatch | None = None
-        self._started: float | None = None
-
-    async def _open_once(self) -> StreamResponse:
-        response = await self._owner.transport.open_stream(self._wire)
-        status = response.status
-        if 200 <= status < 300:
-            return response
-        try:
-            body = b"" if 300 <= status < 400 else await response.read()
-        finally:
-            response.close()
-        raise self._owner.http_error(status, response.headers, body, getattr(response, "truncated", False), self._wire)
-
-    async def open(self) -> None:
-        """Connect (with retries) and restart framing and decoding from scratch."""
-        if self._started is None:
-            self._started = asyncio.get_running_loop().time()
-        try:
-            self._response = await self._attempts.run(self._open_once)
-        except LLMError as err:
-            raise self._attempts.final(err) from None
-        owner = self._owner
-        self._framer = FRAMERS[self._framing](owner.plan, owner.limits)
-        self._decoder = decoder = self._new_decoder()
-        self._feed_all = getattr(decoder, "feed_all", None) or (
-            lambda frames, out: self._feed_each(decoder, frames, out))
-        self._pending.clear()
-        self._watch_stream()
-
-    def _watch_stream(self) -> None:
-        """Start the `stream_idle` / `stream_total` watch on the response just opened (a transport without
-        `current_timeouts` times its streams itself)."""
-        if self._watch is not None:
-            self._watch.stop()
-            self._watch = None
-        current = getattr(self._owner.transport, "current_timeouts", None)
-        timeouts: Timeouts | None = current() if current is not None else None
-        if timeouts is None or (timeouts.idle is None and timeouts.stream_total is None):
-            return
-        abort = getattr(self._response, "abort", None)
-        this = weakref.ref(self)  # the timer must not keep an abandoned stream alive
-
-        def fail(exc: BaseException) -> None:
-            if abort is not None:
-                abort(exc)  # wakes the read in progress with `exc`
-            elif (stream := this()) is not None:
-                stream._deferred = exc if isinstance(exc, LLMError) else None
-                stream._drop_response()
-
-        total = timeouts.stream_total
-        if total is not None and self._started is not None:  # a re-open (retry) keeps the first start
-            total = max(total - (asyncio.get_running_loop().time() - self._started), 0.0)
-        self._watch = StreamWatch(timeouts.idle, total, fail, self._owner.plan.name)
-
-    async def __anext__(self) -> ChatCompletionChunk:
-        while not self._pending:
-            if self._finished:
-                self._stop_watch()
-                raise StopAsyncIteration
-            if self._response is None:
-                try:
-                    await self.open()
-                except BaseException:
-                    self._finished = True
-                    raise
-            watch = self._watch
-            if watch is not None:
-                watch.waiting = True  # the caller waits for the server from here
-            try:
-                await self._pump()
-            except LLMError as err:
-                self._drop_response()
-                if self._delivered:
-                    self._finished = True
-                    self._stop_watch()
-                    raise self._attempts.final(err) from None
-                try:
-                    await self._attempts.failed(err)  # raises unless this failure may be retried
-                except BaseException:
-                    self._finished = True
-                    self._stop_watch()
-                    raise
-            except BaseException:
-                self.close()
-                raise
-        watch = self._watch
-        if watch is not None:
-            watch.waiting = False
-            watch.progress += 1
-        self._delivered = True
-        return self._pending.popleft()
-
-    def _stop_watch(self) -> None:
-        watch, self._watch = self._watch, None
-        if watch is not None:
-            watch.stop()
-
-    def ready(self) -> ChatCompletionChunk | None:
-        pending = self._pending
-        if not pending:
-            return None
-        self._delivered = True
-        return pending.popleft()
-
-    async def _pump(self) -> None:
-        """Read one piece of the body and decode whatever frames it completes.
-
-        An error decoded after good chunks in the same read is held back until those chunks are handed out,
-        so the caller sees everything the provider sent before it failed."""
-        if self._deferred is not None:
-            err, self._deferred = self._deferred, None
-            raise err
-        assert self._response is not None
-        data = await self._response.read_chunk()
-        frames = self._framer.feed(data) if data else self._framer.close()
-        pending = self._pending
-        redactor = self._owner._redactor
-        token = activate(redactor) if redactor else None  # error previews redacted before they are cut
-        try:
-            try:
-                if frames:
-                    self._feed_all(frames, pending)  # each frame's chunks, appended to `pending`
-                if not data:
-                    pending.extend(self._decoder.close())
-                    found = self._decoder.warnings  # a mapping that gave nothing (engine/silent.py)
-                    if found:
-                        self.warnings.extend(found)  # (in place: a router's stream shares the list)
-                    self._finished = True
-                    self._response = None
-                    self._stop_watch()
-            except RecursionError:  # the JSON decoder's own depth limit (free per event; ours is for bodies)
-                raise StreamError("a stream event is nested too deeply to decode") from None
-        except LLMError as err:
-            if not pending:
-                raise
-            self._deferred = err
-        finally:
-            if token is not None:
-                deactivate(token)
-
-    def _drop_response(self) -> None:
-        response, self._response = self._response, None
-        if response is not None:
-            response.close()
-
-    def close(self) -> None:
-        self._stop_watch()
-        self._drop_response()
-        self._pending.clear()
-        self._finished = True
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):  # best effort at garbage collection (the loop may be gone)
-            self.close()
-
-    @staticmethod
-    def _feed_each(decoder: StreamDecoder, frames: Sequence[Any], out: deque[ChatCompletionChunk]) -> None:
-        """`feed_all` for a decoder without one: `feed` per frame, its chunks appended in order."""
-        for frame in frames:
-            out.extend(decoder.feed(frame))

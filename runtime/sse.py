@@ -2,9 +2,9 @@
 
 Why not aiohttp's line iterator or ``str.splitlines``: lines end at CR, LF or CRLF *only*. U+2028 and U+2029
 are legal inside JSON and must stay inside ``data``, and a CRLF may be split across two network reads.
-The parser keeps a ``bytearray`` of the unfinished last line, splits each run of complete lines in C
-(``bytes.split``, or ``bytes.splitlines`` when it holds a CR: that one breaks at CR, LF and CRLF only) and
-decodes UTF-8 (``errors="replace"``) per value, so it never raises on bad input.
+The parser keeps a ``bytearray`` of the unfinished last line and decodes each run of complete lines as UTF-8
+(``errors="replace"``, so it never raises on bad input) before splitting it in C: at once and then at LF, or,
+when it holds a CR, split by ``bytes.splitlines`` (it breaks at CR, LF and CRLF only) and decoded per line.
 
 Deliberate departures from the WHATWG algorithm, all lenient:
 
@@ -91,10 +91,10 @@ class SSEParser:
         self._buf = bytearray()  # the unfinished last line
         self._skip_lf = False  # the last chunk ended in CR: an LF opening the next one ends the same line
         self._at_start = True  # a UTF-8 BOM is dropped from the first line only
-        self._data: list[bytes] = []  # the data lines of an event not dispatched yet (between two blocks)
-        self._event = b""
+        self._data: list[str] = []  # the data lines of an event not dispatched yet (between two blocks)
+        self._event = ""
         self._retry: int | None = None
-        self._stray: list[bytes] = []
+        self._stray: list[str] = []
         self._counted = 0  # data lines of the pending event already counted in `_pending_bytes`
         self._pending_bytes = 0
 
@@ -159,13 +159,17 @@ class SSEParser:
             self._at_start = False
             if block.startswith(_BOM):
                 block = block[3:]
-        if has_cr:  # (`bytes.splitlines` breaks at CR, LF and CRLF only, in one pass: no copy of the block)
-            lines = block.splitlines()
-        else:
-            lines = block.split(b"\n")
-            lines.pop()  # the empty tail after the final line end
         if len(block) > self._max:  # (never with network-sized reads and the default bound)
-            self._check_block(lines)
+            self._check_block(block.splitlines() if has_cr else block.split(b"\n"))
+        # The lines are decoded before they are read (a line end is ASCII: no character spans two lines, so this
+        # is what decoding each value gives): a block of LF lines at once, then split as text (no decode call per
+        # field); one with CRs split by `bytes.splitlines` (it breaks at CR, LF and CRLF only, in one C pass;
+        # `str.splitlines` breaks at more, and splitting text at CRLF is slower), then each line decoded.
+        if has_cr:
+            lines = [line.decode("utf-8", "replace") for line in block.splitlines()]
+        else:
+            lines = block.decode("utf-8", "replace").split("\n")
+            lines.pop()  # the empty tail after the final line end
         out: list[SSEEvent] = []
         data = self._data  # the event's data lines after the first (in the block), or all of them (between blocks)
         one = data.pop(0) if data else None  # its first: most events have one line, dispatched without the list
@@ -179,45 +183,42 @@ class SSEParser:
                     self._flush_stray(out)
                 if one is not None:
                     if data:
-                        text = b"\n".join([one, *data])
+                        one = "\n".join([one, *data])
                         data.clear()
-                    else:
-                        text = one
-                    out.append(SSEEvent(event.decode("utf-8", "replace") if event else "message",
-                                        text.decode("utf-8", "replace"), last_id, retry))
+                    out.append(SSEEvent(event or "message", one, last_id, retry))
                     one = None
-                    event = b""
+                    event = ""
                 elif event:
-                    out.append(SSEEvent(event.decode("utf-8", "replace"), "", last_id, retry))
-                    event = b""
+                    out.append(SSEEvent(event, "", last_id, retry))
+                    event = ""
                 retry = None
                 continue
-            if line[:6] == b"data: ":  # the hot path: one slice to test, one to keep
+            if line[:6] == "data: ":  # the hot path: one slice to test, one to keep
                 if one is None:
                     one = line[6:]
                 else:
                     data.append(line[6:])
                 continue
-            if line[:7] == b"event: ":  # the other common line
+            if line[:7] == "event: ":  # the other common line
                 event = line[7:]
                 continue
-            name, _, value = line.partition(b":")
+            name, _, value = line.partition(":")
             if not name:  # ":" comment
                 continue
-            if value[:1] == b" ":
+            if value[:1] == " ":
                 value = value[1:]
-            if name == b"data":
+            if name == "data":
                 if one is None:
                     one = value
                 else:
                     data.append(value)
-            elif name == b"event":
+            elif name == "event":
                 event = value
-            elif name == b"id":
-                if b"\0" not in value:
-                    last_id = value.decode("utf-8", "replace")
-            elif name == b"retry":
-                if value.isdigit() and len(value) <= 10:  # (int() refuses 4,300+ digits; nobody waits that long)
+            elif name == "id":
+                if "\0" not in value:
+                    last_id = value
+            elif name == "retry":
+                if value.isascii() and value.isdigit() and len(value) <= 10:  # (int() refuses 4,300+ digits)
                     retry = self.retry = int(value)
             elif self.stray_lines_as_data:
                 stray.append(line)
@@ -228,13 +229,13 @@ class SSEParser:
             # The event goes on past this block: count what it holds (lines counted in an earlier block are
             # skipped, unless an event was dispatched here, in which case this one started here).
             counted = 0 if out else self._counted
-            self._pending_bytes = (0 if out else self._pending_bytes) + sum(map(len, data[counted:]))
+            self._pending_bytes = (0 if out else self._pending_bytes) + sum(map(_utf8_length, data[counted:]))
             self._counted = len(data)
             if self._pending_bytes > self._max:
                 self._too_long("an event's data")
         elif self._counted:
             self._counted = self._pending_bytes = 0
-        if stray and sum(map(len, stray)) > self._max:
+        if stray and sum(map(_utf8_length, stray)) > self._max:
             self._too_long("an event's lines")
         self._event = event
         self._retry = retry
@@ -263,5 +264,10 @@ class SSEParser:
 
     def _flush_stray(self, out: list[SSEEvent]) -> None:
         """Deliver the block's stray lines as one event with ``event=""`` (before the block's own event)."""
-        out.append(SSEEvent("", b"\n".join(self._stray).decode("utf-8", "replace")))
+        out.append(SSEEvent("", "\n".join(self._stray)))
         self._stray.clear()
+
+
+def _utf8_length(text: str) -> int:
+    """The length in bytes of a decoded value (what the bounds count)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))

@@ -21,21 +21,17 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import aiohttp
 from yarl import URL
-
-if TYPE_CHECKING:
-    from aiohttp.client_reqrep import ClientRequest
-    from aiohttp.connector import Connection
-    from aiohttp.tracing import Trace
 
 from vllora_llm.engine.errors import ConnectionError as LLMConnectionError
 from vllora_llm.engine.errors import ProviderError, StreamError
 from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
 from vllora_llm.engine.wire import WireRequest
 
+from .call_watch import CallWatches, WatchedConnector
 from .limits import ACCEPT_ENCODING, BodyDecoder, Limits, body_decoder
 
 __all__ = [
@@ -311,100 +307,6 @@ class AiohttpStreamResponse:
                 self.close()
 
 
-class _CallWatch:
-    """One timer for a whole (non-streamed) call's `total` and `read` limits, where aiohttp would use three:
-    its total timer, and a read timer armed when the request is out and re-armed on every piece of data
-    (a cancelled timer handle each time, several microseconds per call when many calls are in flight).
-
-    The timer fires at the earliest time a limit could have passed and only then looks at the call:
-    past `total` since the start, past `read` since the connection was ready with no response headers,
-    or (reading the body) no new bytes for `read` since the headers or the last check that saw some (checks
-    come at quarter-`read` steps while bytes flow, so a stalled body is noticed at most a quarter of `read`
-    after the limit). A limit that passed cancels the task, as `asyncio.timeout` does;
-    `AiohttpTransport.send` turns that cancellation into our `TimeoutError`.
-    """
-
-    __slots__ = ("cancelling", "connected", "fired", "handle", "loop", "quiet_since", "read", "response", "seen",
-                 "start", "task", "total")
-
-    def __init__(self, timeouts: Timeouts) -> None:
-        self.loop = loop = asyncio.get_running_loop()
-        self.task = task = asyncio.current_task()
-        self.cancelling = task.cancelling() if task is not None else 0
-        self.start = start = loop.time()
-        self.read, self.total = read, total = timeouts.read, timeouts.total
-        self.connected: float | None = None
-        """When the request got its connection (`_WatchedConnector`): the read clock starts there."""
-        self.response: aiohttp.ClientResponse | None = None
-        self.seen = -1
-        self.quiet_since = 0.0
-        self.fired: str | None = None
-        first = total if read is None else read if total is None or read < total else total
-        self.handle = loop.call_at(start + first, self._check) if first is not None and task is not None else None
-
-    def _check(self) -> None:
-        now = self.loop.time()
-        total, read = self.total, self.read
-        next_at = self.start + total if total is not None else now + 3600.0
-        if now >= next_at:
-            return self._fire("total")
-        if read is not None:
-            if self.connected is None:  # waiting for a pooled connection (or connecting): not the server's silence
-                next_at = min(next_at, now + read / 4)
-            elif self.response is None:  # the request is out, no response headers yet
-                if now >= self.connected + read:
-                    return self._fire("read")
-                next_at = min(next_at, self.connected + read)
-            else:
-                got = self.response.content.total_bytes
-                if got != self.seen:
-                    self.seen, self.quiet_since = got, now
-                elif now >= self.quiet_since + read:
-                    return self._fire("read")
-                next_at = min(next_at, self.quiet_since + read, now + read / 4)
-        self.handle = self.loop.call_at(next_at, self._check)
-
-    def headers_arrived(self, response: aiohttp.ClientResponse) -> None:
-        """The body's silence is measured from here (bytes already read with the headers count as seen)."""
-        self.response = response
-        self.seen = response.content.total_bytes
-        self.quiet_since = self.loop.time()
-
-    def _fire(self, what: str) -> None:
-        self.fired = what
-        self.handle = None
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-
-    def stop(self) -> None:
-        if self.handle is not None:
-            self.handle.cancel()
-            self.handle = None
-
-    def timed_out(self) -> bool:
-        """Whether the cancellation being handled is this watch's (not the caller's own)."""
-        return self.fired is not None and self.task is not None and self.task.uncancel() <= self.cancelling
-
-
-class _WatchedConnector(aiohttp.TCPConnector):
-    """Tells the call being watched when its connection is ready, so a wait for a pooled connection does not
-    count as silence from the server (as with aiohttp's `sock_read`, which starts once the request is sent).
-    Calls are found by their task (`watches`, filled by `AiohttpTransport.send`): a task sends one request
-    at a time, and a dict entry costs less per call than a context variable."""
-
-    def __init__(self, *, limit: int, watches: dict[asyncio.Task[Any], _CallWatch]) -> None:
-        super().__init__(limit=limit)
-        self.watches = watches
-
-    async def connect(self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout) -> Connection:
-        conn = await super().connect(req, traces, timeout)
-        task = asyncio.current_task()
-        watch = self.watches.get(task) if task is not None else None
-        if watch is not None:
-            watch.connected = watch.loop.time()
-        return conn
-
-
 async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
     """Parked at its `yield` for the session's lifetime. A loop's `shutdown_asyncgens()` (which
     `asyncio.run` calls on exit) closes every parked async generator, so a client that was never closed
@@ -423,7 +325,7 @@ def _aiohttp_timeout(t: Timeouts, kind: str) -> aiohttp.ClientTimeout:
     """aiohttp's form of `t` for a call of `kind` (immutable: built once per (timeouts, kind), not per call).
 
     `whole`: a non-streamed call timed by aiohttp; `stream`: a streamed one (its `total` is ours, up to the
-    headers); `watched`: a non-streamed call timed by a `_CallWatch` (aiohttp keeps only the socket connect).
+    headers); `watched`: a non-streamed call timed by a `CallWatch` (aiohttp keeps only the socket connect).
     `connect` is the socket connect (`sock_connect`), not aiohttp's `connect`, which also times the wait for a
     pooled connection and so schedules a timer on every call (that wait is bounded by `total`)."""
     found = _CLIENT_TIMEOUTS.get((t, kind))
@@ -459,8 +361,10 @@ class AiohttpTransport:
         self._owns_session = session is None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closer: AsyncGenerator[None, None] | None = None
-        self._watches: dict[asyncio.Task[Any], _CallWatch] = {}
-        """The non-streamed calls in flight by task, for the connector to tell each when it is connected."""
+        self._urls: dict[str, URL] = {}
+        """The URLs sent to, parsed once (`_url`): a client calls the same few endpoints again and again."""
+        self._watches = CallWatches()
+        """The non-streamed calls in flight and their one timer (`call_watch.py`)."""
 
     def __repr__(self) -> str:
         return f"AiohttpTransport(timeouts={self.timeouts!r}, limits={self.limits!r})"
@@ -479,7 +383,7 @@ class AiohttpTransport:
             self._abandon(session)  # its loop was closed without shutting down async generators
         self._loop = loop
         session = self._session = aiohttp.ClientSession(
-            connector=_WatchedConnector(limit=self._limit, watches=self._watches),
+            connector=WatchedConnector(limit=self._limit, watches=self._watches),
             timeout=self._client_timeout("whole"),
             auto_decompress=False,  # bodies are decoded by `limits.body_decoder`, in bounded pieces
         )
@@ -512,6 +416,15 @@ class AiohttpTransport:
             return None
         return session
 
+    def _url(self, text: str) -> URL:
+        """`text` as the URL sent, byte for byte: the plan already percent-encoded it (re-quoting would turn `%3A`
+        back into `:`, and a request signature covers the path exactly as it was signed). Kept for the next
+        call to the same URL (a bounded table: a URL that changes per call is parsed each time)."""
+        url = URL(text, encoded=True)
+        if len(self._urls) < 256:
+            self._urls[text] = url
+        return url
+
     @staticmethod
     def _headers(wire: WireRequest) -> Mapping[str, str]:
         headers = wire.headers
@@ -533,9 +446,7 @@ class AiohttpTransport:
     async def _request(self, wire: WireRequest, timeouts: Timeouts, kind: str) -> aiohttp.ClientResponse:
         session = self._session_now() or await self._client()
         timeout = self._client_timeout(kind, timeouts)
-        # The plan already percent-encoded the URL: send it byte for byte (re-quoting would turn `%3A` back into
-        # `:`, and a request signature covers the path exactly as it was signed).
-        url = URL(wire.url, encoded=True)
+        url = self._urls.get(wire.url) or self._url(wire.url)
         try:
             if kind == "stream" and timeouts.total is not None:
                 async with asyncio.timeout(timeouts.total):
@@ -552,20 +463,22 @@ class AiohttpTransport:
         # One coroutine from here to aiohttp (no nested ones of ours): every suspension of a call passes through
         # each frame of its chain, and with many calls in flight those frames add up.
         timeouts = _CALL_TIMEOUTS.get() or self.timeouts  # (current_timeouts, inline: once per call)
+        loop = asyncio.get_running_loop()
+        session = self._session  # (`_session_now`, inline)
+        if session is None or session.closed or (self._owns_session and self._loop is not loop):
+            session = await self._client()
         # A session of the caller's has a connector that tells no watch: aiohttp then times the call.
-        watch = _CallWatch(timeouts) if self._owns_session else None
-        task = None
-        if watch is not None and watch.task is not None:
-            task = watch.task
-            self._watches[task] = watch  # (the connector finds it by its task)
+        watches = self._watches
+        watch = watches.start(timeouts, loop) if self._owns_session else None
+        kind = "whole" if watch is None else "watched"
+        own = self._own_timeouts
         response: aiohttp.ClientResponse | None = None
         try:
-            session = self._session_now() or await self._client()
             try:
                 response = await session.request(
-                    wire.method, URL(wire.url, encoded=True),  # (as in `_request`: sent byte for byte)
+                    wire.method, self._urls.get(wire.url) or self._url(wire.url),
                     data=wire.body, headers=self._headers(wire),
-                    timeout=self._client_timeout("whole" if watch is None else "watched", timeouts),
+                    timeout=own[1][kind] if own[0] is timeouts else _aiohttp_timeout(timeouts, kind),
                     allow_redirects=False,  # a provider API never redirects; following one resends the key
                 )
             except TimeoutError as exc:
@@ -573,7 +486,7 @@ class AiohttpTransport:
             except aiohttp.ClientError as exc:
                 raise LLMConnectionError(f"{_origin(wire)}: {type(exc).__name__}: {exc}") from None
             if watch is not None:
-                watch.headers_arrived(response)
+                watch.headers_arrived(response, loop.time())
             status = response.status
             if 300 <= status < 400:  # never followed (the instance says so): the body is not worth reading
                 response.close()
@@ -609,11 +522,9 @@ class AiohttpTransport:
             raise
         finally:
             if watch is not None:
-                watch.stop()
-                if task is not None:
-                    del self._watches[task]
+                watches.stop(watch)
         response.release()
-        return Response(response.status, response.headers, body)
+        return Response(status, response.headers, body)
 
     @classmethod
     async def _read_limited(
@@ -654,6 +565,7 @@ class AiohttpTransport:
                                      None if _UNKEPT.get() else limits.max_response_bytes, limits.max_error_bytes)
 
     async def aclose(self) -> None:
+        self._watches.close()
         session, self._session = self._session, None
         closer, self._closer = self._closer, None
         if session is not None and self._owns_session and not session.closed:

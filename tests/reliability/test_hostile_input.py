@@ -83,6 +83,10 @@ ROWS = [
     Row("crlf-in-header", req(), InvalidRequestError, "headers['x-trace']",
         client={"headers": {"x-trace": "a\r\nx-injected: 1"}}),
     Row("crlf-in-api-key", req(), InvalidRequestError, "api_key", client={"api_key": "sk-abcdefgh\r\nx: y"}),
+    # HTTP field values hold no control character but tab (RFC 9110 5.5; aiohttp raises a bare ValueError)
+    Row("control-char-in-header", req(), InvalidRequestError, "headers['x-trace']",
+        client={"headers": {"x-trace": "\x1f"}}),
+    Row("control-char-in-api-key", req(), InvalidRequestError, "api_key", client={"api_key": "sk-abcdefgh\x7fkey"}),
     Row("userinfo-on-bearer-provider", req(), InvalidRequestError, "base_url",
         client={"base_url": "http://user:hunter2secret@127.0.0.1:9/v1"}),
     # finding 11: model ids that would change the URL path

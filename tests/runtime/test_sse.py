@@ -124,6 +124,7 @@ CASES: list[tuple[str, list[bytes], list[SSEEvent]]] = [
     ("id-with-nul-ignored", [b"id: 1\n\nid: 2\x003\ndata: a\n\n"], [E("a", id="1")]),
     ("retry", [b"retry: 3000\ndata: a\n\ndata: b\n\n"], [E("a", retry=3000), E("b")]),
     ("retry-not-digits-ignored", [b"retry: 30s\nretry: -1\nretry:\nretry: 1.5\ndata: a\n\n"], [E("a")]),
+    ("retry-non-ascii-digits-ignored", ["retry: \u0663\u0660\nretry: \u00b2\ndata: a\n\n".encode()], [E("a")]),
     ("bom-dropped", [b"\xef\xbb\xbfdata: a\n\n"], [E("a")]),
     ("bom-split-across-feeds", [b"\xef", b"\xbb", b"\xbfdata: a\n\n"], [E("a")]),
     ("bom-only-at-start", [b"data: a\n\n\xef\xbb\xbfdata: b\n\n"], [E("a")]),

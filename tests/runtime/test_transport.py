@@ -20,7 +20,7 @@ from vllora_llm.engine.errors import SpecError, StreamError
 from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.engine.wire import WireRequest
-from vllora_llm.runtime.transport import AiohttpTransport, Response, StreamResponse, Timeouts
+from vllora_llm.runtime.transport import AiohttpTransport, Response, StreamResponse, Timeouts, call_timeouts
 
 LONG_LINE = b"data: " + b"x" * 300_000 + b"\n\n"  # longer than aiohttp's line-iterator limit
 
@@ -177,28 +177,55 @@ async def test_total_timeout(server: tuple[str, Seen]) -> None:
         await transport.aclose()
 
 
-async def test_a_whole_call_schedules_one_timer_for_its_limits(
+async def test_whole_calls_share_one_timer_for_their_limits(
     server: tuple[str, Seen], transport: AiohttpTransport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`total` and `read` of a non-streamed call share one timer (aiohttp's own would schedule three: its total,
-    and a read timer armed when the request is out and again when data arrives), and it is cancelled at the end."""
+    """`total` and `read` of the non-streamed calls in flight share one timer (aiohttp's own would schedule three
+    per call: its total, and a read timer armed when the request is out and again when data arrives): the first
+    call arms it, and calls whose limits fall after it schedule nothing; an ended call leaves no watch behind."""
     base, _ = server
-    await transport.send(wire(base + "/echo", "POST", b"warm"))  # the pool is open, one idle connection
+    for _ in range(2):  # the pool holds open connections for 5 calls at once, the timer is armed
+        await asyncio.gather(*(transport.send(wire(base + "/echo", "POST", b"warm")) for _ in range(5)))
     loop = asyncio.get_running_loop()
-    scheduled: list[tuple[str, asyncio.TimerHandle]] = []  # (what it calls, the handle)
+    scheduled: list[str] = []
     real_call_at = loop.call_at
 
     def call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
-        handle = real_call_at(when, callback, *args, **kwargs)
-        scheduled.append((getattr(callback, "__qualname__", repr(callback)), handle))
-        return handle
+        scheduled.append(getattr(callback, "__qualname__", repr(callback)))
+        return real_call_at(when, callback, *args, **kwargs)
 
     monkeypatch.setattr(loop, "call_at", call_at)
     response = await transport.send(wire(base + "/echo", "POST", b"x"))
+    answers = await asyncio.gather(*(transport.send(wire(base + "/echo", "POST", b"y")) for _ in range(5)))
     monkeypatch.undo()
-    assert response.body == b"echo:x"
-    assert [name for name, _ in scheduled] == ["_CallWatch._check"]  # (the server's side schedules none here)
-    assert all(handle.cancelled() for _, handle in scheduled)
+    assert response.body == b"echo:x" and all(answer.body == b"echo:y" for answer in answers)
+    assert [name for name in scheduled if not name.startswith("RequestHandler.")] == []  # (but the server's)
+    assert transport._watches.calls == {}
+    timer = transport._watches._handle
+    assert timer is not None and not timer.cancelled()
+    await transport.aclose()  # the timer goes with the transport
+    assert timer.cancelled() and transport._watches._handle is None
+
+
+async def test_the_shared_timer_times_each_call_from_its_own_start(server: tuple[str, Seen]) -> None:
+    """The timer armed for a call that ended wakes for the calls still in flight and sleeps until their own
+    limits: a stalled call started later times out `total` after its own start, not after the first call's."""
+    base, _ = server
+    transport = AiohttpTransport(Timeouts(connect=1, read=5, total=0.6))
+    try:
+        await transport.send(wire(base + "/echo", "POST", b"first"))  # arms the timer for first start + 0.6 s
+        await asyncio.sleep(0.3)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(LLMTimeoutError, match=r"total timeout \(0.6 s\)"):
+            await transport.send(wire(base + "/slow"))
+        assert 0.55 <= asyncio.get_running_loop().time() - started < 1.5
+        with call_timeouts(Timeouts(connect=1, read=5, total=0.2)):  # a shorter limit re-arms the timer earlier
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(LLMTimeoutError, match=r"total timeout \(0.2 s\)"):
+                await transport.send(wire(base + "/slow"))
+            assert asyncio.get_running_loop().time() - started < 0.5
+    finally:
+        await transport.aclose()
 
 
 async def test_a_callers_own_session_is_used_and_timed_by_aiohttp(server: tuple[str, Seen]) -> None:
@@ -213,7 +240,7 @@ async def test_a_callers_own_session_is_used_and_timed_by_aiohttp(server: tuple[
             await transport.send(wire(base + "/slow"))
         await transport.aclose()
         assert not session.closed
-        assert transport._watches == {}
+        assert transport._watches.calls == {}
 
 
 async def test_reset_mid_stream_is_a_stream_error(server: tuple[str, Seen], transport: AiohttpTransport) -> None:

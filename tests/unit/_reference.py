@@ -89,7 +89,7 @@ class ReferenceEvents:
         self.answer_blocks: set[Any] = set()
         self.silent = SilentRules(event_rules(events.handlers), "stream.events")
         self.provider = decoder.provider
-        self.real = decoder  # (its `_raise` and `finish`: frames that are no event are not what is compared)
+        self.real = decoder  # (its `raise_for` and `finish`: frames that are no event are not what is compared)
         self.finish = decoder.finish
         self.terminal = decoder.terminal
         self.ctx = Context(self.provider)
@@ -121,7 +121,7 @@ class ReferenceEvents:
 
         out: list[Any] = []
         if frame.kind != DATA:
-            self.real._raise(frame)
+            self.real.raise_for(frame)
         data = frame.payload
         if data:
             try:
