@@ -135,9 +135,9 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
     `extras`: the spec's extras (extras.py): read from the event's views when each is one path
     (`lower_response.extras_reads`), else from the event's text (`raw`) when it may hold one; an event with
     extras and no choices comes as a chunk with no choices. A kind whose template renders nothing for a
-    part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py). `usage`: the usage map,
-    read into `st.counts` when the values at its root keys (`usage_roots`) changed (stream_usage.py). Also
-    returns the size of `st.usage_seen` and the `fold_usage` of a lazily folded usage map."""
+    part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py: gathered in a local).
+    `usage`: the usage map, read into `st.counts` when the values at its root keys (`usage_roots`) changed
+    (stream_usage.py). Also returns the size of `st.usage_seen` and the `fold_usage` of a lazily folded usage map."""
     choices_keys = plain_keys(str(response_spec["choices"])) if "choices" in response_spec else None
     each = (*(choices_keys or ()), EACH)
     parts_path = str(response_spec.get("parts", "content"))
@@ -200,17 +200,22 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
         code.indent = ""
         code.reads = dict(reads_before)
     slots, fold = lower_usage_section(code, usage, usage_roots, views, first, code.bind(_usage_chunk))
-    # the event's lines (written for one event) go inside the frame loop
+    # the event's lines (written for one event) go inside the frame loop; the parts the pieces gave are
+    # gathered in a local, added to the decoder's once the frames are done (or one raised)
     code.lines = ["ctx = st.ctx",
-                  "for frame in frames:",
-                  "    raw = frame.payload",
-                  "    if not raw or raw.isspace(): continue  # (what `raw.strip()` tells, without copying the event)",
-                  "    try:",
-                  f"        data = {code.bind(decode)}(raw)",
-                  f"    except {code.bind(msgspec.DecodeError)}:",
-                  f"        {code.bind(json_of)}(raw, {name})  # raises the stream's error with a preview",
-                  "        raise",
-                  *(f"    {line}" for line in code.lines)]
+                  "spoke = 0",
+                  "try:",
+                  "    for frame in frames:",
+                  "        raw = frame.payload",
+                  "        if not raw or raw.isspace(): continue  # (what `raw.strip()` tells, without a copy)",
+                  "        try:",
+                  f"            data = {code.bind(decode)}(raw)",
+                  f"        except {code.bind(msgspec.DecodeError)}:",
+                  f"            {code.bind(json_of)}(raw, {name})  # raises the stream's error with a preview",
+                  "            raise",
+                  *(f"        {line}" for line in code.lines),
+                  "finally:",
+                  "    st.spoke |= spoke"]
     function: OnEvents = code.build("None")
     return function, slots, fold
 
@@ -472,23 +477,24 @@ def _detail(code: FunctionBuilder, local: str, fields: dict[str, str] | None) ->
 
 def _emit_spoke(code: FunctionBuilder, kind: str, fields: dict[str, str], known: set[str], declares: bool) -> None:
     """The lines recording what an object template's piece gave (the bits of its fields that are not None, in
-    `st.spoke`), or, when every field is None, that its kind gave nothing for this part (silent.py). `known`:
-    the locals known not to be None (with the fields written as objects, "True")."""
+    `spoke`, added to `st.spoke` when the frames are done), or, when every field is None, that its kind gave
+    nothing for this part (silent.py). `known`: the locals known not to be None (with the fields written as
+    objects, "True")."""
     fixed = sum(part_bit(key) for key, local in fields.items() if local == "True" or local in known)
     varying = [(part_bit(key), local) for key, local in fields.items() if local != "True" and local not in known]
-    each = [f"if {local} is not None: st.spoke |= {bit}" for bit, local in varying]
+    each = [f"if {local} is not None: spoke |= {bit}" for bit, local in varying]
     if declares and not fixed and varying:  # (the piece may give nothing)
         code.line(f"if {' and '.join(f'{local} is None' for _, local in varying)}: "
                   f"st.silent.record({code.bind(kind)}, {code.bind(kind)})")
         if len(varying) == 1:
-            code.line(f"else: st.spoke |= {varying[0][0]}")
+            code.line(f"else: spoke |= {varying[0][0]}")
             return
         code.line("else:")
         for line in each:
             code.line(f"    {line}")
         return
     if fixed:
-        code.line(f"st.spoke |= {fixed}")
+        code.line(f"spoke |= {fixed}")
     for line in each:
         code.line(line)
 
