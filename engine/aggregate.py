@@ -220,13 +220,24 @@ class StreamAggregator:
                 for call in delta.tool_calls:
                     current = by_index.get(call.index)
                     call_id = call.id
-                    if call_id is None:  # (the usual argument piece: it continues the call open at its index)
-                        if current is None:
-                            current = parts.calls[-1] if parts.calls else parts._open_call(call.index, None)
-                    elif current is not None and current.id is None:
-                        current.id = call_id
-                    elif current is None or current.id != call_id:
-                        current = parts._open_call(call.index, call_id)
+                    if current is None:
+                        if call_id is not None:  # a new call (its first delta): made whole, in one C call
+                            function = call.function
+                            name = arguments = None
+                            if function is not None:
+                                name, arguments = function.name or None, function.arguments
+                            current = _ToolCallParts(call_id, name, call.type or None, call.signature,
+                                                     [arguments] if arguments else [])
+                            parts.calls.append(current)
+                            by_index[call.index] = current
+                            continue
+                        # (an argument piece without an id: it continues the last call, or opens one)
+                        current = parts.calls[-1] if parts.calls else parts._open_call(call.index, None)
+                    elif call_id is not None:  # (the usual argument piece has none: it continues the call)
+                        if current.id is None:
+                            current.id = call_id
+                        elif current.id != call_id:
+                            current = parts._open_call(call.index, call_id)
                     if call.type:
                         current.type = call.type
                     if call.signature is not None:

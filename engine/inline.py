@@ -26,6 +26,10 @@ class InlineCode(Protocol):
     def lower(self, template: Any, *steps: str | int) -> str:
         """Emit the lines evaluating `template` (below the call's `in`); return its expression."""
 
+    @property
+    def viewed(self) -> bool:
+        """The item is read from view Structs (views.py), where a value may be kept as its JSON text."""
+
     def local(self, expression: str) -> str:
         """A local holding `expression` (the expression itself when it is one)."""
 

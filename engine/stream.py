@@ -69,12 +69,12 @@ def compile_stream(spec: Mapping[str, Any], response_spec: Mapping[str, Any], pr
         viewed = event_views(response_spec, spec, reads)
         event_type, views = viewed if viewed is not None else (Any, {})
         usage_fields = {str(k): v for k, v in (response_spec.get("usage") or {}).items()}
-        on_event, slots, fold = lower_whole_event(
-            response_spec, spec, provider, usage.roots, usage_fields, finish.translate, views,
-            reads if reads is not None else compile_event_extras(fields, where, provider))
         decode = msgspec.json.Decoder(event_type).decode
+        on_events, slots, fold = lower_whole_event(
+            response_spec, spec, provider, usage.roots, usage_fields, finish.translate, views,
+            reads if reads is not None else compile_event_extras(fields, where, provider), decode)
         declared = kinds_declared(response_spec)
-        return lambda: WholeResponseDecoder(provider, decode, on_event, slots, declared, fold)
+        return lambda: WholeResponseDecoder(provider, decode, on_events, slots, declared, fold)
     answers = frozenset(str(name) for name in response_spec.get("answer_tools") or ())
     compiled = CompiledEvents(spec, provider, answers)
     event_error = compile_event_errors(errors or {}, provider)

@@ -9,7 +9,7 @@ When every count is *monotone* (a reference, or a `sum` of references: a count t
 whenever one of the values it reads is a number, or always, for a sum whose `empty` is a number), a block
 whose every value read that is not None in the last block is an int writes every count the last block wrote,
 so the last block need not be folded: folding it and then this block gives what folding this block alone
-gives. The generated `on_event` (`lower_usage_section`) then keeps the last block pending (`st.usage_read`),
+gives. The generated `on_events` (`lower_usage_section`) then keeps the last block pending (`st.usage_read`),
 folds it (the generated `fold_usage`) only when the block after it fails that test (cheaper than comparing the
 two blocks), and folds it when the finish reason came, before the usage chunk. Any other usage map is folded
 on every block that differs from the last one.
@@ -34,10 +34,10 @@ value itself for one root, else their tuple; `NOTHING`: no block) into `counts`.
 
 def lower_usage_section(code: FunctionBuilder, usage: Mapping[str, Any], roots: tuple[str, ...] | None,
                         views: Views, first: Mapping[str, str], chunk: str) -> tuple[int, Fold | None]:
-    """Emit the end of `on_event`: the usage block read into `st.counts` (eagerly, or lazily as the module
-    docstring says) and, once the finish reason came, the usage chunk (`chunk(st)`). Return the size of
-    `st.usage_seen` and, when blocks are folded lazily, `fold_usage` (the decoder folds the pending block with
-    it to show its counts)."""
+    """Emit the end of an event's lines in `on_events`: the usage block read into `st.counts` (eagerly, or
+    lazily as the module docstring says) and, once the finish reason came, the usage chunk (`chunk(st)`).
+    Return the size of `st.usage_seen` and, when blocks are folded lazily, `fold_usage` (the decoder folds
+    the pending block with it to show its counts)."""
     if roots is None:  # (a count reads the whole event: folded on every event)
         code.line("item = data")
         slots = _fold_lines(code, usage, views, {})

@@ -2,8 +2,9 @@
 
 The response spec (its choices, each choice's index, parts, kinds and finish reason, the id, the model, the
 `blocked` check) and the stream's `error_when` are lowered into one generated function per spec,
-`on_event(data, raw, st, out)` (`lower_whole_event`): an event decoded into its view Structs (views.py: only
-the fields the mappings read, down to each content part) goes in, its chunks are appended to `out`. Each kind's
+`on_events(frames, st, out)` (`lower_whole_event`): for each frame (the loop is generated too, so an event
+costs no Python call), its payload is decoded into its view Structs (views.py: only the fields the mappings
+read, down to each content part), and its chunks are appended to `out`. Each kind's
 template is evaluated inline on its part, and what it gives (`text`, `tool_call`, `reasoning`) is gathered into
 the delta directly; `st` (the decoder) holds what lasts between events: the tool-call counts per choice, the
 usage counts read so far (stream_usage.py), whether the finish reason came; the usage chunk is sent once the
@@ -50,18 +51,18 @@ from .templates import lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, relative
 
-OnEvent = Callable[[Any, Any, "WholeResponseDecoder", MutableSequence[ChatCompletionChunk]], None]
+OnEvents = Callable[[Iterable[FrameLike], "WholeResponseDecoder", MutableSequence[ChatCompletionChunk]], None]
 
 
 class WholeResponseDecoder(StreamDecoder):
-    """Every event is a whole response, handed to the spec's generated `on_event` (see the module docstring)."""
+    """Every event is a whole response, read by the spec's generated `on_events` (see the module docstring)."""
 
-    def __init__(self, provider: str, decode: Callable[[str | bytes], Any], on_event: OnEvent, slots: int,
+    def __init__(self, provider: str, decode: Callable[[str | bytes], Any], on_events: OnEvents, slots: int,
                  declared: Mapping[str, frozenset[str]] | None = None, fold: Fold | None = None) -> None:
         self.provider = provider
         self.decode = decode
         """An event's JSON → its view (views.py), or plain decoded data when the spec's paths allow no view."""
-        self.on_event = on_event
+        self.on_events = on_events
         self.ctx = Context(provider)
         self.calls: dict[int, int] = {}
         """Tool calls seen so far, per choice index (a call's position within its choice)."""
@@ -77,7 +78,7 @@ class WholeResponseDecoder(StreamDecoder):
         """The part names the stream's pieces gave, as `silent.part_bit` bits (set by the generated code)."""
         self.silent = SilentRules(declared or {}, "response.kinds")
         """The part kinds whose template rendered nothing, and the pieces the stream gave (silent.py; the
-        generated `on_event` records both)."""
+        generated `on_events` records both)."""
 
     @property
     def usage(self) -> dict[str, int]:
@@ -98,20 +99,7 @@ class WholeResponseDecoder(StreamDecoder):
         return self.silent.warnings("part")
 
     def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
-        decode, on_event = self.decode, self.on_event
-        frame: FrameLike | None = None
-        try:  # (once around the loop: an event whose fields have the wrong types is a StreamError naming it)
-            for frame in frames:
-                data = frame.payload
-                if data and not data.isspace():  # (what `data.strip()` tells, without copying the event)
-                    try:
-                        body = decode(data)
-                    except msgspec.DecodeError:
-                        json_of(data, self.provider)  # raises the stream's error with a preview
-                        raise
-                    on_event(body, data, self, out)
-        except STRAY as exc:
-            raise malformed(exc, frame, self.provider) from None
+        self.on_events(frames, self, out)
 
 
 def _blocked(reason: Any, raw: str | bytes, provider: str) -> InvalidRequestError:
@@ -146,23 +134,26 @@ def _call(st: WholeResponseDecoder, index: int, call: Any) -> ToolCallDelta:
 def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str, Any], provider: str,
                       usage_roots: tuple[str, ...] | None, usage: Mapping[str, Any],
                       translate: Callable[[Any, bool], str | None], views: Views,
-                      extras: EventExtras | list[ExtraRead] | None = None) -> tuple[OnEvent, int, Fold | None]:
-    """The generated `on_event(data, raw, st, out)` of a whole-response stream (see the module docstring).
+                      extras: EventExtras | list[ExtraRead] | None = None,
+                      decode: Callable[[str | bytes], Any] = msgspec.json.decode,
+                      ) -> tuple[OnEvents, int, Fold | None]:
+    """The generated `on_events(frames, st, out)` of a whole-response stream (see the module docstring): each
+    frame's payload that is not blank is decoded by `decode` (its JSON → its view) into `data`, its text kept
+    in `raw`, and read by the event's lines.
     `views`: the event's view types, keyed by key path from the event (empty: events are plain dicts).
     `extras`: the spec's extras (extras.py): read from the event's views when each is one path
     (`lower_response.extras_reads`), else from the event's text (`raw`) when it may hold one; an event with
     extras and no choices comes as a chunk with no choices. A kind whose template renders nothing for a
-    part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py). `usage`: the usage map,
-    read into `st.counts` when the values at its root keys (`usage_roots`) changed (stream_usage.py). Also
-    returns the size of `st.usage_seen` and the `fold_usage` of a lazily folded usage map."""
+    part is recorded in `st.silent`, what the pieces gave in `st.spoke` (silent.py: gathered in a local).
+    `usage`: the usage map, read into `st.counts` when the values at its root keys (`usage_roots`) changed
+    (stream_usage.py). Also returns the size of `st.usage_seen` and the `fold_usage` of a lazily folded usage map."""
     choices_keys = plain_keys(str(response_spec["choices"])) if "choices" in response_spec else None
     each = (*(choices_keys or ()), EACH)
     parts_path = str(response_spec.get("parts", "content"))
     choice_views = relative(views, each) if choices_keys is not None else {}
     part_views = relative(views, (*each, *(plain_keys(parts_path) or ("?",)), EACH))
-    code = FunctionBuilder(("data", "raw", "st", "out"), "on_event", part_views)
+    code = FunctionBuilder(("frames", "st", "out"), "on_events", part_views)
     name = code.bind(provider)
-    code.line("ctx = st.ctx")
     when = (response_spec.get("blocked") or {}).get("when")
     tops = [str(path) for path in (stream_spec.get("error_when"), response_spec.get("choices"), when,
                                    response_spec.get("id", "id"), response_spec.get("model", "model")) if path]
@@ -218,7 +209,28 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
         code.indent = ""
         code.reads = dict(reads_before)
     slots, fold = lower_usage_section(code, usage, usage_roots, views, first, code.bind(_usage_chunk))
-    function: OnEvent = code.build("None")
+    # the event's lines (written for one event) go inside the frame loop; the parts the pieces gave are
+    # gathered in a local, added to the decoder's once the frames are done (or one raised)
+    code.lines = ["ctx = st.ctx",
+                  "spoke = 0",
+                  "frame = None",
+                  "try:",
+                  "    for frame in frames:",
+                  "        raw = frame.payload",
+                  "        if not raw or raw.isspace(): continue  # (what `raw.strip()` tells, without a copy)",
+                  "        try:",
+                  f"            data = {code.bind(decode)}(raw)",
+                  f"        except {code.bind(msgspec.DecodeError)}:",
+                  f"            {code.bind(json_of)}(raw, {name})  # raises the stream's error with a preview",
+                  "            raise",
+                  *(f"        {line}" for line in code.lines),
+                  # (one except around the loop, none per event or field: an event whose fields have the wrong
+                  # types is a StreamError naming it, stream_base.malformed, not the bare error reading it raised)
+                  f"except {code.bind(STRAY)} as _e:",
+                  f"    raise {code.bind(malformed)}(_e, frame, {name}) from None",
+                  "finally:",
+                  "    st.spoke |= spoke"]
+    function: OnEvents = code.build("None")
     return function, slots, fold
 
 
@@ -483,23 +495,24 @@ def _detail(code: FunctionBuilder, local: str, fields: dict[str, str] | None) ->
 
 def _emit_spoke(code: FunctionBuilder, kind: str, fields: dict[str, str], known: set[str], declares: bool) -> None:
     """The lines recording what an object template's piece gave (the bits of its fields that are not None, in
-    `st.spoke`), or, when every field is None, that its kind gave nothing for this part (silent.py). `known`:
-    the locals known not to be None (with the fields written as objects, "True")."""
+    `spoke`, added to `st.spoke` when the frames are done), or, when every field is None, that its kind gave
+    nothing for this part (silent.py). `known`: the locals known not to be None (with the fields written as
+    objects, "True")."""
     fixed = sum(part_bit(key) for key, local in fields.items() if local == "True" or local in known)
     varying = [(part_bit(key), local) for key, local in fields.items() if local != "True" and local not in known]
-    each = [f"if {local} is not None: st.spoke |= {bit}" for bit, local in varying]
+    each = [f"if {local} is not None: spoke |= {bit}" for bit, local in varying]
     if declares and not fixed and varying:  # (the piece may give nothing)
         code.line(f"if {' and '.join(f'{local} is None' for _, local in varying)}: "
                   f"st.silent.record({code.bind(kind)}, {code.bind(kind)})")
         if len(varying) == 1:
-            code.line(f"else: st.spoke |= {varying[0][0]}")
+            code.line(f"else: spoke |= {varying[0][0]}")
             return
         code.line("else:")
         for line in each:
             code.line(f"    {line}")
         return
     if fixed:
-        code.line(f"st.spoke |= {fixed}")
+        code.line(f"spoke |= {fixed}")
     for line in each:
         code.line(line)
 

@@ -401,6 +401,10 @@ class _InlineCode:
     def lower(self, template: Any, *steps: str | int) -> str:
         return "item" if template is WHOLE else _lower(template, (*self.where, *steps), self.code)
 
+    @property
+    def viewed(self) -> bool:
+        return bool(self.code.views)
+
     def local(self, expression: str) -> str:
         if expression.isidentifier():
             return expression

@@ -193,6 +193,24 @@ def _json_dumps(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+@inline("json_dumps")
+def _json_dumps_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
+    """A value a payload's view kept as its JSON text (msgspec.Raw, not null) compacted by the lines; any other
+    value goes to the transform (a tool's arguments, one per call event: the call cost as much as the work)."""
+
+    def emit(code: InlineCode) -> str:
+        if not code.viewed:  # (a value read from plain data is never JSON text: the call)
+            value = code.lower(source)
+            return f"{code.apply}({value}, ctx)"
+        value, text = code.local(code.lower(source)), code.temp()
+        code.line(f"if type({value}) is {code.bind(msgspec.Raw)} and {value} != {code.bind(_RAW_NULL)}: "
+                  f"{text} = {code.bind(msgspec.json.format)}({value}, indent=-1).decode()")
+        code.line(f"else: {text} = {code.apply}({value}, ctx)")
+        return text
+
+    return emit
+
+
 @register("coalesce", examples=(Example([None, "b", "c"], "b"), Example([None, None], None)))
 def _coalesce(args: Mapping[str, Any]) -> Apply:
     """The first element of a list that is not None (a default for an optional value)."""

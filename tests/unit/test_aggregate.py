@@ -6,9 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vllora_llm.engine.aggregate import StreamAggregator, aggregate
-from vllora_llm.engine.gateway import ChatCompletionChunk, Usage
+from vllora_llm.engine.gateway import (
+    ChatCompletionChunk,
+    ChoiceDelta,
+    ChunkChoice,
+    FunctionCallDelta,
+    ToolCallDelta,
+    Usage,
+)
 
 
 def chunk(*deltas: dict[str, Any], finish: str | None = None, index: int = 0, **top: Any) -> dict[str, Any]:
@@ -245,3 +254,56 @@ def test_inputs_are_not_mutated() -> None:
     before = (first.to_dict(), second.to_dict())
     aggregate([first, second])
     assert (first.to_dict(), second.to_dict()) == before
+
+
+def _reference_calls(deltas: list[ToolCallDelta]) -> list[tuple[Any, ...]]:
+    """The tool-call rules of the module docstring, one field at a time (what the aggregator did before a new
+    call's first delta was made whole in one step): (id, name, type, signature, arguments) per call."""
+    calls: list[dict[str, Any]] = []
+    by_index: dict[int, dict[str, Any]] = {}
+
+    def open_call(index: int, call_id: str | None) -> dict[str, Any]:
+        call = by_index[index] = {"id": call_id, "name": None, "type": None, "signature": None, "args": []}
+        calls.append(call)
+        return call
+
+    for delta in deltas:
+        current = by_index.get(delta.index)
+        if delta.id is None:
+            if current is None:
+                current = calls[-1] if calls else open_call(delta.index, None)
+        elif current is not None and current["id"] is None:
+            current["id"] = delta.id
+        elif current is None or current["id"] != delta.id:
+            current = open_call(delta.index, delta.id)
+        if delta.type:
+            current["type"] = delta.type
+        if delta.signature is not None:
+            current["signature"] = delta.signature
+        if delta.function is not None:
+            if delta.function.name and not current["name"]:
+                current["name"] = delta.function.name
+            if delta.function.arguments:
+                current["args"].append(delta.function.arguments)
+    return [(c["id"] or f"call_{i}", c["name"] or "", c["type"] or "function", c["signature"],
+             "".join(c["args"]) or "{}") for i, c in enumerate(calls)]
+
+
+_TEXTS = st.sampled_from([None, "", "a", "b"])
+_DELTAS = st.builds(ToolCallDelta, index=st.integers(0, 2), id=st.sampled_from([None, "x", "y"]),
+                    type=st.sampled_from([None, "", "function", "custom"]), signature=_TEXTS,
+                    function=st.one_of(st.none(), st.builds(FunctionCallDelta, name=_TEXTS, arguments=_TEXTS)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(groups=st.lists(st.lists(_DELTAS, min_size=1, max_size=3), max_size=6))
+def test_tool_call_deltas_are_assembled_by_the_rules(groups: list[list[ToolCallDelta]]) -> None:
+    """Calls opened, continued and renamed as the rules say, a chunk's deltas in order, whichever delta opens
+    a call (an id, none, a repeated index, a function or none)."""
+    aggregator = StreamAggregator()
+    for deltas in groups:
+        aggregator.add(ChatCompletionChunk(choices=[ChunkChoice(index=0, delta=ChoiceDelta(tool_calls=deltas))]))
+    message = aggregator.result().choices[0].message if groups else None
+    got = [(c.id, c.function.name, c.type, c.signature, c.function.arguments)
+           for c in (message.tool_calls if message is not None else None) or ()]
+    assert got == _reference_calls([delta for deltas in groups for delta in deltas])

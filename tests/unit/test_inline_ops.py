@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vllora_llm.engine.codegen import collect
+from vllora_llm.engine.codegen import FunctionBuilder, collect
 from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.inline import INLINE
-from vllora_llm.engine.templates import compile_template
+from vllora_llm.engine.templates import compile_template, lower_into
 from vllora_llm.engine.transforms import Context, bind
 
 _COUNTS = st.one_of(st.none(), st.integers(-10**20, 10**20), st.floats(allow_nan=False), st.booleans(),
@@ -28,7 +29,11 @@ def _source(template: Any) -> str:
 
 
 def test_the_inline_forms_are_what_the_generated_code_runs() -> None:
-    assert {"sum", "omit_empty", "require"} <= set(INLINE)
+    assert {"sum", "omit_empty", "require", "json_dumps"} <= set(INLINE)
+    assert "indent=-1" not in _source({"$op": "json_dumps", "in": "$a"})  # (plain data: never JSON text)
+    with collect() as built:
+        _viewed_json_dumps()
+    assert "indent=-1" in built[0][1]  # (read from a view: JSON text compacted by the lines)
     assert ", ctx)" not in _source({"$op": "sum", "in": ["$a", "$b"]})  # no call of the transform: its lines
     assert ", ctx)" not in _source({"$op": "omit_empty", "in": {"x": "$a"}})
     assert ", ctx)" in _source({"$op": "omit_empty", "in": "$a"})  # (a shape without an inline form: the call)
@@ -65,3 +70,36 @@ def test_require_inline_passes_and_fails_as_the_transform(absent: bool, value: A
             template({"a": value}, Context("test"))
     else:
         assert template({"a": value}, Context("test")) == want
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=4))
+_JSON = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)), max_leaves=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=_JSON, spaced=st.booleans())
+def test_json_dumps_inline_writes_what_the_transform_writes(value: Any, spaced: bool) -> None:
+    """On a value kept as its JSON text (msgspec.Raw, laid out with spaces or not; `null` included) and on the
+    value itself (a dict, a str, None, ...)."""
+    text = msgspec.json.encode(value)
+    if spaced:
+        text = msgspec.json.format(text, indent=2)
+    viewed, template = _viewed_json_dumps(), compile_template({"$op": "json_dumps", "in": "$a"})
+    apply = bind("json_dumps", {})
+    for given_value in (msgspec.Raw(text), value):
+        want = apply(given_value, Context("test"))
+        assert type(want) is str
+        assert viewed(_View(given_value), Context("test")) == want
+        assert template({"a": given_value}, Context("test")) == want
+
+
+class _View(msgspec.Struct):
+    f0: Any = None
+
+
+def _viewed_json_dumps() -> Any:
+    """`{$op: json_dumps, in: $a}` lowered against an item decoded into a view Struct (views.py), where `a` may
+    be kept as its JSON text."""
+    code = FunctionBuilder(("item", "ctx"), "template", {(): (_View, {"a": "f0"})})
+    return code.build(lower_into({"$op": "json_dumps", "in": "$a"}, (), code))
