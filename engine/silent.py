@@ -103,7 +103,12 @@ def response_warnings(pieces_by_choice: Iterable[tuple[list[dict[str, Any]], Cha
     return rules.warnings("part")
 
 
-_BITS: dict[str, int] = {}
+_BITS: dict[str, int] = {name: 1 << i for i, name in enumerate((
+    "end", "error", "extras", "finish", "meta", "reasoning", "reasoning_redacted", "reasoning_signature", "refusal",
+    "text", "tool_call", "tool_call_args", "tool_call_start", "usage"))}
+"""The part names a stream mapping gives, each with a fixed bit, so that generated source (and its file name in
+tracebacks and `spec compile`) does not depend on which spec a process compiled first; another name gets the
+next free bit."""
 
 
 def part_bit(name: str) -> int:

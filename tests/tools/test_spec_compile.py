@@ -7,7 +7,10 @@ source is registered under in `linecache`, so an error raised inside generated c
 from __future__ import annotations
 
 import linecache
+import os
 import re
+import subprocess
+import sys
 import traceback
 from pathlib import Path
 
@@ -63,3 +66,24 @@ def test_a_traceback_through_generated_code_shows_its_lines() -> None:
     # (the kind's template is inline in read_choice, and `require` inline in it: its line is the failing one)
     assert re.fullmatch(r"if _t\d+ is not None: _b\d+\(_t\d+, ctx\)", frames["read_choice"].line or "")
     assert linecache.getline(frames["read_choice"].filename, 1) == "def read_choice(raw, ctx):\n"
+
+
+def test_generated_source_does_not_depend_on_what_the_process_compiled_before() -> None:
+    """Bits for the parts a stream gave were handed out first come, first served: `spec compile anthropic`
+    printed other constants (and file names) after a Gemini decoder had been compiled in the same process."""
+    script = ("import contextlib, io, sys\nfrom vllora_llm.tools.cli import main\n"
+              "for name in sys.argv[1:]:\n"
+              "    out = io.StringIO()\n"
+              "    with contextlib.redirect_stdout(out):\n"
+              "        main(['spec', 'compile', name])\n"
+              "print(out.getvalue())\n")
+    env = {**os.environ, "VLLORA_SPEC_CACHE": "off"}
+    env.pop("VLLORA_SPEC_PATH", None)
+
+    def printed(*names: str) -> str:
+        return subprocess.run([sys.executable, "-c", script, *names], cwd=ROOT, env=env, check=True,
+                              capture_output=True, text=True).stdout
+
+    alone = printed("anthropic")
+    assert "def on_events(" in alone
+    assert printed("gemini", "bedrock", "anthropic") == alone
