@@ -28,10 +28,11 @@ def _source(template: Any) -> str:
 
 
 def test_the_inline_forms_are_what_the_generated_code_runs() -> None:
-    assert {"sum", "omit_empty", "require"} <= set(INLINE)
+    assert {"sum", "omit_empty", "require", "fill_defaults"} <= set(INLINE)
     assert ", ctx)" not in _source({"$op": "sum", "in": ["$a", "$b"]})  # no call of the transform: its lines
     assert ", ctx)" not in _source({"$op": "omit_empty", "in": {"x": "$a"}})
     assert ", ctx)" in _source({"$op": "omit_empty", "in": "$a"})  # (a shape without an inline form: the call)
+    assert "is None else" in _source({"$op": "fill_defaults", "in": "$a", "defaults": {"type": "x"}})
 
 
 @settings(max_examples=300, deadline=None)
@@ -65,3 +66,12 @@ def test_require_inline_passes_and_fails_as_the_transform(absent: bool, value: A
             template({"a": value}, Context("test"))
     else:
         assert template({"a": value}, Context("test")) == want
+
+
+@pytest.mark.parametrize("value", [None, {}, {"ttl": "1h"}, {"type": "mine"}, "ephemeral", 0, [], False])
+def test_fill_defaults_inline_gives_what_the_transform_gives(value: Any) -> None:
+    args = {"defaults": {"type": "ephemeral"}}
+    for template in ({"$op": "fill_defaults", "in": "$a", **args}, {"x": {"$op": "fill_defaults", "in": "$a", **args}}):
+        got = compile_template(template)({"a": value}, Context("test"))
+        want = bind("fill_defaults", args)(value, Context("test"))
+        assert (got if "$op" in template else got.get("x")) == want
