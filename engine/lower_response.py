@@ -411,8 +411,10 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
     model = _read(code, "data", str(spec.get("model", "model")))
     code.line("item = data")  # (what the usage and extras templates read)
     code.reads = {}  # (straight-line code from here: the usage and extras lines share what they read)
+    code.dicts = True  # (and each object they read is tested once)
     usage = _emit_usage(code, usage_fields, usage_of)
     extras = emit_extras(extras_fields, ("response", "extras"), code) if extras_fields else None
+    code.dicts = False
     result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
               f"id=str({ident}) if {ident} is not None else None, "
               f"model=str({model}) if {model} is not None else None, "
