@@ -60,6 +60,8 @@ def _stub(name: str, args: tuple[str, ...]) -> CodeType:
     return stub
 
 
+OBJECT = "\x00object"
+"""`reads[OBJECT, local]`: the local holding `local` as a dict (`FunctionBuilder.object_of`)."""
 _NO_KEYS: dict[str, Any] = {}
 """What `object_of` reads keys from when a value is not an object (never written)."""
 
@@ -126,7 +128,7 @@ class FunctionBuilder:
         """A local holding the local `holder` when it is a dict, else an empty dict (shared: generated code only
         reads it, and never hands it out), assigned at its first use; kept in `reads`, so it is forgotten
         wherever what was read is (a branch, another item)."""
-        key = ("\x00object", holder)
+        key = (OBJECT, holder)
         local = self.reads.get(key)
         if local is None:
             local = self.reads[key] = self.temp()

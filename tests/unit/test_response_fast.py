@@ -275,8 +275,9 @@ _USAGE_BLOCKS: list[Any] = [None, 7, "x", [], [1], {}, {"a": 1}, True]
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_usage_read_inline_with_each_object_tested_once(provider: str) -> None:
-    """`decode_response` reads the usage counts with one type test per object (`FunctionBuilder.object_of`); on
-    any shape of the usage block (and of its nested objects) it reads what the plan's `read_usage` reads."""
+    """`decode_response` reads the usage counts with one type test per object (`FunctionBuilder.object_of`), and
+    `read_choice`'s kind templates do not test the part again; on any shape of the usage block (and of its nested
+    objects) the counts are what the plan's `read_usage` reads (the parts: `test_shapes` above)."""
     import linecache
 
     from vllora_llm.engine.response import UsageMap, build_usage
@@ -291,6 +292,8 @@ def test_usage_read_inline_with_each_object_tested_once(provider: str) -> None:
     source = "".join(linecache.getlines(generated.from_choices.__code__.co_filename))
     tail = source.split("item = data", 1)[1]
     assert tail.count("type(item) is dict") == 1  # (was one test per key read)
+    choice = "".join(linecache.getlines(generated.read_choice.__code__.co_filename))
+    assert choice.count("type(item) is dict") + choice.count("type(item) is not dict") == 1  # (kinds: none again)
     roots = usage_map.roots or ()
     for root in roots:
         counts = usual.get(root)
