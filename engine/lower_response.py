@@ -359,8 +359,6 @@ class _SilentContext(Context):
     """The context of a response decoder's templates, one per decoder: a response's warnings are never
     returned, so `warn` drops them (a list kept across calls would only grow)."""
 
-    __slots__ = ()
-
     def warn(self, code: str, message: str, param: str | None = None) -> None:
         return None
 
