@@ -60,6 +60,12 @@ def _stub(name: str, args: tuple[str, ...]) -> CodeType:
     return stub
 
 
+OBJECT = "\x00object"
+"""`reads[OBJECT, local]`: the local holding `local` as a dict (`FunctionBuilder.object_of`)."""
+_NO_KEYS: dict[str, Any] = {}
+"""What `object_of` reads keys from when a value is not an object (never written)."""
+
+
 @contextlib.contextmanager
 def collect() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
     """`with collect() as built:` gives the (file name, source, bound names) of every function built inside the
@@ -75,8 +81,8 @@ def collect() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
 class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
-    __slots__ = ("_temps", "_view_names", "args", "indent", "known", "lines", "name", "namespace", "reads", "settled",
-                 "views")
+    __slots__ = ("_temps", "_view_names", "args", "dicts", "indent", "known", "lines", "name", "namespace", "reads",
+                 "settled", "views")
 
     def __init__(self, args: tuple[str, ...], name: str = "template",
                  views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]] | None = None,
@@ -101,6 +107,9 @@ class FunctionBuilder:
         left the block otherwise): their fields are read without a type test."""
         self.settled: set[str] | None = set() if settle else None
         """With `settle`: the locals holding a view Struct for certain (`settle`), read without a type test."""
+        self.dicts = False
+        """Set over straight-line code: a local assigned once (`item`, a key path's local in `reads`) that is
+        read as an object is tested once (`object_of`), and its keys are read without a type test each."""
 
     def step(self, holder: str, prefix: tuple[str, ...], key: str) -> str:
         """The expression reading `key` from the local `holder` (the value at key path `prefix` of the item), as
@@ -111,7 +120,20 @@ class FunctionBuilder:
             if holder in self.known or (self.settled is not None and holder in self.settled):
                 return f"{holder}.{view[1][key]}"
             return f"{holder}.{view[1][key]} if type({holder}) is {self._view_name(prefix)} else None"
+        if self.dicts and (holder == "item" or holder in self.reads.values()):
+            return f"{self.object_of(holder)}.get({self.bind(key)})"
         return f"{holder}.get({self.bind(key)}) if type({holder}) is dict else None"
+
+    def object_of(self, holder: str) -> str:
+        """A local holding the local `holder` when it is a dict, else an empty dict (shared: generated code only
+        reads it, and never hands it out), assigned at its first use; kept in `reads`, so it is forgotten
+        wherever what was read is (a branch, another item)."""
+        key = (OBJECT, holder)
+        local = self.reads.get(key)
+        if local is None:
+            local = self.reads[key] = self.temp()
+            self.line(f"{local} = {holder} if type({holder}) is dict else {self.bind(_NO_KEYS)}")
+        return local
 
     @contextlib.contextmanager
     def other_item(self, views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]],

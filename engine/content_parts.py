@@ -32,8 +32,6 @@ Fold = Callable[[dict[str, Any]], None]
 
 
 class _Silent(Context):
-    __slots__ = ()
-
     def warn(self, code: str, message: str, param: str | None = None) -> None:
         return None
 

@@ -109,8 +109,6 @@ class _DroppingContext(Context):
     """The context of the extras templates, shared by every call: a warning there is not returned anywhere, so
     it is dropped (a list kept across calls would only grow)."""
 
-    __slots__ = ()
-
     def warn(self, code: str, message: str, param: str | None = None) -> None:
         return None
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .codegen import FunctionBuilder
+from .codegen import OBJECT, FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
 from .extras import emit_extras
 from .gateway import ChatCompletionMessageWithFinishReason, Choice
@@ -227,13 +227,16 @@ def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
         keys = plain_keys(field)
         if keys is not None and len(keys) == 1:
             code.line(f"kind = item.get({code.bind(keys[0])}) if type(item) is dict else None")
+            known = True  # (a kind read: the item is an object)
         else:
             code.line(f"kind = {code.bind(compile_getter(field))}(item)")
+            known = False
         code.line("if kind is None: continue")
         code.line("name = kind if type(kind) is str else str(kind)")
         branches = [(f"name == {code.bind(kind)}", kind, "kind") for kind in kinds]
     else:  # the first `present` key (`object_keys`) names the kind; a kind without a template adds nothing
         code.line("if type(item) is not dict: continue")
+        known = True
         objects = object_keys(spec)
         branches = []
         for key, kind in kind_by.get("present", ()):
@@ -250,7 +253,11 @@ def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
             code.line("pass")
         else:
             code.reads = {}  # (what one branch read is not read in another)
+            if known:  # (straight-line code in the branch: each object read is tested once, the item not again)
+                code.reads[OBJECT, "item"] = "item"
+                code.dicts = True
             value = lower_into(template, ("response", "kinds", kind), code)
+            code.dicts = False
             code.line(f"pieces.append({value} or {{{code.bind(SILENT_KIND)}: {marker}}})")  # (empty: silent.py)
             code.reads = {}
         code.indent = "    "
@@ -359,8 +366,6 @@ class _SilentContext(Context):
     """The context of a response decoder's templates, one per decoder: a response's warnings are never
     returned, so `warn` drops them (a list kept across calls would only grow)."""
 
-    __slots__ = ()
-
     def warn(self, code: str, message: str, param: str | None = None) -> None:
         return None
 
@@ -418,8 +423,10 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
     model = _read(code, "data", str(spec.get("model", "model")))
     code.line("item = data")  # (what the usage and extras templates read)
     code.reads = {}  # (straight-line code from here: the usage and extras lines share what they read)
+    code.dicts = True  # (and each object they read is tested once)
     usage = _emit_usage(code, usage_fields, usage_of)
     extras = emit_extras(extras_fields, ("response", "extras"), code) if extras_fields else None
+    code.dicts = False
     result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
               f"id=str({ident}) if {ident} is not None else None, "
               f"model=str({model}) if {model} is not None else None, "

@@ -16,7 +16,7 @@ from typing import Any
 from .codegen import FunctionBuilder
 from .errors import MappingError
 from .message_parts import PartRenderer
-from .paths import compile_setter
+from .paths import compile_setter, setter_lines
 from .templates import lower_into, template_roots
 from .transforms import Context
 
@@ -32,6 +32,7 @@ class SystemLifter:
         self.provider = provider
         self.parts = parts
         self.to = compile_setter(system["to"]) if system.get("to") else None
+        self.path = str(system.get("to") or "")
         self.format = system.get("format", "string")
         self.take = system.get("take", "leading")
         self.later = system.get("later", "error")
@@ -118,7 +119,8 @@ class SystemLifter:
                     "text}" if self.template_reads_text else "value if type(value) is str else None}"))
             code.line(f"value = {lower_into(template, ('messages', 'system', 'template'), code)}")
             code.reads = {}
-        code.line(f"{code.bind(self.to)}(body, value)")
+        for text in setter_lines(self.path, "value", code.bind):
+            code.line(text)
         function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
         return function
 

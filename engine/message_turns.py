@@ -16,7 +16,7 @@ from .codegen import FunctionBuilder
 from .errors import MappingError
 from .message_parts import PartRenderer
 from .message_system import SystemLifter
-from .paths import compile_setter
+from .paths import compile_setter, setter_lines
 from .templates import lower_into, template_roots
 from .transforms import Context
 
@@ -27,7 +27,8 @@ class TurnAssembler:
 
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
-        self.put = compile_setter(spec.get("to", "messages"))
+        self.to = str(spec.get("to", "messages"))
+        self.put = compile_setter(self.to)
         self.roles: dict[str, str] = dict(spec.get("roles") or {})
         self.merge = bool(spec.get("merge_consecutive_roles", False))
         self.first_role: str | None = spec.get("first_role")
@@ -72,7 +73,8 @@ class TurnAssembler:
         code.line(f"sent.append({lower_into(self.turn_template, ('messages', 'turn'), code)})")
         code.reads = {}
         code.indent = ""
-        code.line(f"{code.bind(self.put)}(body, sent)")
+        for text in setter_lines(self.to, "sent", code.bind, a_list=True):
+            code.line(text)
         function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
         return function
 

@@ -14,7 +14,7 @@ from .codegen import FunctionBuilder
 from .content_parts import reasoning_as_content
 from .errors import MappingError
 from .message_turns import TurnAssembler
-from .paths import compile_setter
+from .paths import setter_lines
 from .transforms import Context
 
 MessagesOp = Callable[[list[dict[str, Any]], dict[str, Any], Context], None]
@@ -37,7 +37,8 @@ def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
     as_content = reasoning_as_content(spec["reasoning_as_content"]) if spec.get("reasoning_as_content") else None
     code = FunctionBuilder(("messages", "body", "ctx"), "map_messages")
     if not (require_call or as_content is not None or roles or renames or drop):
-        code.line(f"{code.bind(compile_setter(spec.get('to', 'messages')))}(body, messages)")
+        for text in setter_lines(str(spec.get("to", "messages")), "messages", code.bind, a_list=True):
+            code.line(text)
         function: MessagesOp = code.build("None")
         return function
     lines = ["out = []"]
@@ -66,7 +67,7 @@ def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
                   f" or message.get('tool_calls')) and {code.bind(_parts_hold)}(message, {dropped})):",
                   f"        message = {code.bind(_without)}(message, {dropped})"]
     lines.append("    out.append(message)")
-    lines.append(f"{code.bind(compile_setter(spec.get('to', 'messages')))}(body, out)")
+    lines.extend(setter_lines(str(spec.get("to", "messages")), "out", code.bind, a_list=True))
     for text in lines:
         code.line(text)
     function = code.build("None")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import MappingError
+from .inline import Emit, InlineCode, inline
 from .regex_guard import MAX_REGEX_INPUT
 from .transforms import Apply, Context, Example, register
 
@@ -35,6 +36,19 @@ def _fill_defaults(args: Mapping[str, Any]) -> Apply:
         return {**defaults, **value}
 
     return apply
+
+
+@inline("fill_defaults")
+def _fill_defaults_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
+    """None (an absent option: the usual value, e.g. a part's `cache_control`) stays None without a call."""
+
+    def emit(code: InlineCode) -> str:
+        value = code.local(code.lower(source))
+        out = code.temp()
+        code.line(f"{out} = None if {value} is None else {code.apply}({value}, ctx)")
+        return out
+
+    return emit
 
 
 # ---- lists --------------------------------------------------------------------------------------------------

@@ -196,6 +196,20 @@ def _lazy_jmespath_getter(expression: str) -> Getter:
     return search
 
 
+def setter_lines(path: str, value: str, bind: Callable[[Any], str], *, a_list: bool = False) -> list[str]:
+    """Generated lines storing the local `value` at `path` of the local `body`, as `compile_setter(path)` does:
+    inline for one key (`a_list`: the value is a list for certain, so stored as it is), else a call of it."""
+    keys = split_path(path)
+    if len(keys) != 1 or not isinstance(keys[0], str):
+        return [f"{bind(compile_setter(path))}(body, {value})"]
+    key = bind(keys[0])
+    if a_list:
+        return [f"body[{key}] = {value}"]
+    merge = bind(deep_merge_into)
+    return [f"if type({value}) is dict and type(_held := body.get({key})) is dict: {merge}(_held, {value})",
+            f"else: body[{key}] = {value}"]
+
+
 def compile_setter(path: str) -> Setter:
     """A function that stores a value at a dotted path, creating intermediate objects, deep-merging dicts."""
     parts = split_path(path)

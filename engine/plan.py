@@ -68,6 +68,10 @@ class _Endpoint:
         return found
 
 
+_SET_ASIDE = frozenset(("extra_body", "stream", "mcp_servers", "stream_options", "provider_specific"))
+"""Request fields `encode` takes out of the parameters before mapping them."""
+
+
 class RequestEncoder:
     """Everything `encode` needs for one (spec, override) pair, prebuilt."""
 
@@ -94,16 +98,18 @@ class RequestEncoder:
         ctx = Context(self.provider)
         data = cast(dict[str, Any], _to_builtins(request, enc_hook=enc_hook)) if builtins is None else builtins
         messages = data.pop("messages")
-        extra = data.pop("extra_body", None)
-        data.pop("stream", None)
-        data.pop("mcp_servers", None)  # the client's tool loop reads it; never a provider parameter
-        if not stream:
-            data.pop("stream_options", None)
-        specific = data.pop("provider_specific", None)
-        if specific:
-            for key, value in specific.items():
-                data[f"provider_specific.{key}"] = value
         model = data.pop("model")
+        extra = None
+        if not _SET_ASIDE.isdisjoint(data):  # (one test: a usual request sets none of them)
+            extra = data.pop("extra_body", None)
+            data.pop("stream", None)
+            data.pop("mcp_servers", None)  # the client's tool loop reads it; never a provider parameter
+            if not stream:
+                data.pop("stream_options", None)
+            specific = data.pop("provider_specific", None)
+            if specific:
+                for key, value in specific.items():
+                    data[f"provider_specific.{key}"] = value
         body = self.map_body(model, data, messages, ctx)
         endpoint = self.stream if stream else self.chat
         if endpoint.body:
@@ -306,9 +312,10 @@ class Plan:
     ) -> tuple[WireRequest, list[RequestWarning]]:
         """The wire request (without credentials) and the warnings the mapping produced. `builtins`: the
         request's plain-data form when the caller has it already (`coerce_with_builtins`); it is consumed."""
-        return self.encoder_for(request.model).encode(
-            request, stream=stream, base_url=self.resolve_base_url(base_url), builtins=builtins
-        )
+        if not base_url or "{" in base_url:  # (a caller's plain URL is what `resolve_base_url` gives back)
+            base_url = self.resolve_base_url(base_url)
+        return self._encoders.for_model(request.model).encode(request, stream=stream, base_url=base_url,
+                                                              builtins=builtins)
 
     def decode(self, status: int, headers: Mapping[str, str], body: bytes, *, raw: bool = False
                ) -> ChatCompletionMessageWithFinishReason:

@@ -277,6 +277,8 @@ def _inline_getter(path: str, getter: Getter, code: FunctionBuilder) -> str:
         return f"{code.bind(getter)}(item)"
     keys = tuple(str(part) for part in parts)
     if len(keys) == 1 and not code.views:
+        if code.dicts and keys not in code.reads:
+            return f"{code.object_of('item')}.get({code.bind(keys[0])})"
         return code.reads.get(keys) or f"(item.get({code.bind(keys[0])}) if type(item) is dict else None)"
     # Each prefix of the path is read once into a local and shared by the later paths that start with it
     # (`$delta.text`, `$delta.reasoningContent.text`, ... read `delta` once); templates never mutate the item.
@@ -297,7 +299,9 @@ def _inline_steps(steps: list[str | int], code: FunctionBuilder) -> str:
     out = code.temp()
     holder = "item"
     for step in steps:
-        if isinstance(step, str):
+        if isinstance(step, str) and holder == "item" and code.dicts:
+            code.line(f"{out} = {code.object_of(holder)}.get({code.bind(step)})")
+        elif isinstance(step, str):
             code.line(f"{out} = {holder}.get({code.bind(step)}) if type({holder}) is dict else None")
         else:
             fits = f"len({holder}) > {step}" if step >= 0 else f"len({holder}) >= {-step}"

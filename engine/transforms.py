@@ -26,15 +26,13 @@ Apply = Callable[[Any, "Context"], Any]
 Factory = Callable[[Mapping[str, Any]], Apply]
 
 
-class Context:
-    """Per-call state a transform may touch: the warnings list and the field path being mapped."""
+class Context(msgspec.Struct):
+    """Per-call state a transform may touch: the warnings list and the field path being mapped. (A Struct: one
+    is made per request, and its C constructor costs a third of a Python `__init__`.)"""
 
-    __slots__ = ("path", "provider", "warnings")
-
-    def __init__(self, provider: str = "", path: str = "") -> None:
-        self.warnings: list[RequestWarning] = []
-        self.provider = provider
-        self.path = path
+    provider: str = ""
+    path: str = ""
+    warnings: list[RequestWarning] = []  # (a new list for each: msgspec copies an empty default)
 
     def warn(self, code: str, message: str, param: str | None = None) -> None:
         self.warnings.append(RequestWarning(code=code, message=message, param=param or self.path or None))

@@ -29,7 +29,7 @@ def _source(template: Any) -> str:
 
 
 def test_the_inline_forms_are_what_the_generated_code_runs() -> None:
-    assert {"sum", "omit_empty", "require", "json_dumps"} <= set(INLINE)
+    assert {"sum", "omit_empty", "require", "json_dumps", "fill_defaults"} <= set(INLINE)
     assert "indent=-1" not in _source({"$op": "json_dumps", "in": "$a"})  # (plain data: never JSON text)
     with collect() as built:
         _viewed_json_dumps()
@@ -37,6 +37,7 @@ def test_the_inline_forms_are_what_the_generated_code_runs() -> None:
     assert ", ctx)" not in _source({"$op": "sum", "in": ["$a", "$b"]})  # no call of the transform: its lines
     assert ", ctx)" not in _source({"$op": "omit_empty", "in": {"x": "$a"}})
     assert ", ctx)" in _source({"$op": "omit_empty", "in": "$a"})  # (a shape without an inline form: the call)
+    assert "is None else" in _source({"$op": "fill_defaults", "in": "$a", "defaults": {"type": "x"}})
 
 
 @settings(max_examples=300, deadline=None)
@@ -103,3 +104,12 @@ def _viewed_json_dumps() -> Any:
     be kept as its JSON text."""
     code = FunctionBuilder(("item", "ctx"), "template", {(): (_View, {"a": "f0"})})
     return code.build(lower_into({"$op": "json_dumps", "in": "$a"}, (), code))
+
+
+@pytest.mark.parametrize("value", [None, {}, {"ttl": "1h"}, {"type": "mine"}, "ephemeral", 0, [], False])
+def test_fill_defaults_inline_gives_what_the_transform_gives(value: Any) -> None:
+    args = {"defaults": {"type": "ephemeral"}}
+    for template in ({"$op": "fill_defaults", "in": "$a", **args}, {"x": {"$op": "fill_defaults", "in": "$a", **args}}):
+        got = compile_template(template)({"a": value}, Context("test"))
+        want = bind("fill_defaults", args)(value, Context("test"))
+        assert (got if "$op" in template else got.get("x")) == want

@@ -268,3 +268,45 @@ def test_the_usual_answer(provider: str) -> None:
 def test_duplicate_keys_read_as_json_reads_them() -> None:
     body = b'{"content": [{"type": "text", "text": "a"}], "content": [{"type": "text", "text": "b"}], "id": 1}'
     assert _compare("anthropic", body)[3].choices[0].message.content == "b"
+
+
+_USAGE_BLOCKS: list[Any] = [None, 7, "x", [], [1], {}, {"a": 1}, True]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_usage_read_inline_with_each_object_tested_once(provider: str) -> None:
+    """`decode_response` reads the usage counts with one type test per object (`FunctionBuilder.object_of`), and
+    `read_choice`'s kind templates do not test the part again; on any shape of the usage block (and of its nested
+    objects) the counts are what the plan's `read_usage` reads (the parts: `test_shapes` above)."""
+    import linecache
+
+    from vllora_llm.engine.response import UsageMap, build_usage
+    from vllora_llm.engine.transforms import Context
+
+    plan = load_plan(provider)
+    spec = plan.spec["response"]
+    usage_map = UsageMap(spec.get("usage"))
+    generated = plan._decode.__self__  # type: ignore[attr-defined]
+    usual = msgspec.json.decode(generated_usual_body(provider))
+    plan.decode(200, {}, msgspec.json.encode(usual))  # (the generated source is compiled on first use)
+    source = "".join(linecache.getlines(generated.from_choices.__code__.co_filename))
+    tail = source.split("item = data", 1)[1]
+    assert tail.count("type(item) is dict") == 1  # (was one test per key read)
+    choice = "".join(linecache.getlines(generated.read_choice.__code__.co_filename))
+    assert choice.count("type(item) is dict") + choice.count("type(item) is not dict") == 1  # (kinds: none again)
+    roots = usage_map.roots or ()
+    for root in roots:
+        counts = usual.get(root)
+        shapes = [*_USAGE_BLOCKS, counts]
+        if isinstance(counts, dict):
+            shapes += [{**counts, key: value} for key in counts for value in (None, "1", 2.5, {"n": 1}, [3], True)]
+        for shape in shapes:
+            body = {**usual, root: shape}
+            got = plan.decode(200, {}, msgspec.json.encode(body)).usage
+            assert got == build_usage(usage_map.read(body, Context(provider))), (root, shape)
+
+
+def generated_usual_body(provider: str) -> bytes:
+    from benchmarks.wire import payloads
+
+    return payloads(provider, 4).response
