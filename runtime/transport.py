@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -27,12 +27,16 @@ import aiohttp
 from yarl import URL
 
 from vllora_llm.engine.errors import ConnectionError as LLMConnectionError
-from vllora_llm.engine.errors import ProviderError, StreamError
+from vllora_llm.engine.errors import ProviderError
 from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
 from vllora_llm.engine.wire import WireRequest
 
+from .aiohttp_stream import AiohttpStreamResponse
 from .call_watch import CallWatches, WatchedConnector
 from .limits import ACCEPT_ENCODING, BodyDecoder, Limits, body_decoder
+from .transport_errors import origin as _origin
+from .transport_errors import timeout_error as _timeout_error
+from .transport_errors import timeout_text as _timeout_text
 
 __all__ = [
     "AiohttpStreamResponse",
@@ -160,151 +164,6 @@ class Transport(Protocol):
     async def aclose(self) -> None:
         """Release pooled connections."""
         ...
-
-
-def _origin(wire: WireRequest) -> str:
-    """`POST https://host:port/path` without the query string (which may hold a key)."""
-    try:
-        url = URL(wire.url)
-        return f"{wire.method} {url.with_query(None).with_fragment(None)}"
-    except (ValueError, TypeError):
-        return wire.method
-
-
-def _timeout_text(what: str, t: Timeouts) -> str:
-    """How a timeout is named in messages, by which limit passed (`connect`, `read` or `total`)."""
-    if what == "connect":
-        return f"connect timeout ({t.connect} s)"
-    if what == "read":
-        return f"no data for {t.read} s (read timeout)"
-    return f"total timeout ({t.total} s)"
-
-
-def _timeout_error(exc: BaseException, wire: WireRequest, timeouts: Timeouts, *, reading: bool) -> LLMTimeoutError:
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        what = "connect"
-    elif isinstance(exc, aiohttp.SocketTimeoutError) or reading:
-        what = "read"
-    else:
-        what = "total"
-    return LLMTimeoutError(f"{_origin(wire)}: {_timeout_text(what, timeouts)}")
-
-
-class AiohttpStreamResponse:
-    """A streamed aiohttp response: bytes via `content.iter_any()` (never the line iterator, which fails on
-    long lines), decoded here in bounded pieces when compressed, released for reuse at the end of the body,
-    closed at once on early exit. `max_total` bounds the whole (decoded) body; `max_error` an error body."""
-
-    __slots__ = ("_chunks", "_decoder", "_done", "_failure", "_left", "_max_error", "_response", "_timeouts",
-                 "_wire", "headers", "status", "truncated")
-
-    def __init__(
-        self,
-        response: aiohttp.ClientResponse,
-        wire: WireRequest,
-        timeouts: Timeouts,
-        decoder: BodyDecoder | None = None,
-        max_total: int | None = None,
-        max_error: int | None = None,
-    ) -> None:
-        self._response = response
-        self._wire = wire
-        self._timeouts = timeouts
-        self._chunks = response.content.iter_any()
-        self._decoder = decoder
-        self._left = max_total
-        self._max_error = max_error
-        self._done = False
-        self._failure: BaseException | None = None
-        self.status = response.status
-        self.headers: Mapping[str, str] = response.headers
-        self.truncated = False
-        """`read()` stopped at `max_error` bytes and returned nothing."""
-
-    async def read_chunk(self) -> bytes:
-        decoder = self._decoder
-        if decoder is not None and (held := decoder.more()):
-            return self._counted(held)
-        while True:
-            if self._done:
-                if self._failure is not None:
-                    raise self._failure
-                return b""
-            try:
-                data = await self._chunks.__anext__()
-            except StopAsyncIteration:
-                self._done = True
-                self._response.release()
-                return b""
-            except TimeoutError as exc:
-                self.close()
-                raise _timeout_error(exc, self._wire, self._timeouts, reading=True) from None
-            except aiohttp.ClientError as exc:
-                self.close()
-                what = f"connection lost mid-stream ({type(exc).__name__})"
-                raise StreamError(f"{_origin(self._wire)}: {what}", retryable=True) from None
-            except BaseException:
-                self.close()
-                raise
-            if decoder is not None:
-                try:
-                    data = decoder.decode(data)
-                except ProviderError as err:
-                    self.close()
-                    raise StreamError(f"{_origin(self._wire)}: {err.message}") from None
-                if not data:
-                    continue  # (a compressed piece that completed no output yet)
-            return data if self._left is None else self._counted(data)
-
-    def _counted(self, data: bytes) -> bytes:
-        if self._left is not None:
-            self._left -= len(data)
-            if self._left < 0:
-                self.close()
-                raise StreamError(
-                    f"{_origin(self._wire)}: streamed body over the response size limit "
-                    "(Limits.max_response_bytes; create_stream(..., aggregate=False) keeps nothing and lifts it)"
-                )
-        return data
-
-    async def read(self) -> bytes:
-        """The rest of the body (an error body: at most `max_error` bytes, else `truncated` and b"")."""
-        parts: list[bytes] = []
-        size, limit = 0, self._max_error
-        while chunk := await self.read_chunk():
-            size += len(chunk)
-            if limit is not None and size > limit:
-                self.close()
-                self.truncated = True
-                return b""
-            parts.append(chunk)
-        return b"".join(parts)
-
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
-        """The body as raw chunks; leaving the loop early closes the connection."""
-        try:
-            while chunk := await self.read_chunk():
-                yield chunk
-        finally:
-            self.close()
-
-    def abort(self, exc: BaseException) -> None:
-        """Fail the read in progress (or the next one) with `exc` and drop the connection: how a stream
-        watch (`stream_idle`, `stream_total`) stops a stream whose reader is parked in `read_chunk`."""
-        if not self._done:
-            self._failure = exc
-            self._response.content.set_exception(exc)
-            self.close()
-
-    def close(self) -> None:
-        if not self._done:
-            self._done = True
-            self._response.close()
-
-    def __del__(self) -> None:
-        if not self._done:
-            with contextlib.suppress(Exception):  # best effort at garbage collection (the loop may be gone)
-                self.close()
 
 
 async def _close_at_loop_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
