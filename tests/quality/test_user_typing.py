@@ -91,7 +91,7 @@ def test_message_content_types_match_what_the_constructor_takes() -> None:
     Struct's fields, so the two cannot drift apart."""
     from vllora_llm.types.gateway import ChatCompletionMessage, TextPart
 
-    source = (ROOT / "engine" / "gateway.py").read_text(encoding="utf-8")
+    source = (ROOT / "engine" / "gateway_messages.py").read_text(encoding="utf-8")
     body = source.split("class ChatCompletionMessage(", 1)[1].split("def __post_init__", 1)[0]
     signature = body.split("def __init__(", 1)[1].split(") -> None", 1)[0]
     parameters = re.findall(r"^\s+(\w+):", signature, re.M)

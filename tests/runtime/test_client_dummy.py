@@ -199,11 +199,16 @@ def test_sync_facade() -> None:
 def test_public_modules_reexport_the_api() -> None:
     import vllora_llm.client as public_client
     import vllora_llm.engine.gateway as gateway
+    import vllora_llm.engine.gateway_messages as gateway_messages
     import vllora_llm.engine.gateway_ops as gateway_ops
+    import vllora_llm.engine.gateway_request as gateway_request
+    import vllora_llm.engine.gateway_response as gateway_response
+    import vllora_llm.engine.gateway_struct as gateway_struct
     import vllora_llm.engine.typed_output as typed_output
     import vllora_llm.types.gateway as public_gateway
 
-    for module in (gateway, gateway_ops):  # chat's types, and the other operations' (embeddings, images)
+    chat_modules = (gateway_struct, gateway_messages, gateway_request, gateway_response)  # (gathered in `gateway`)
+    for module in (*chat_modules, gateway_ops):  # chat's types, and the other operations' (embeddings, images)
         defined = {
             name
             for name, value in vars(module).items()
