@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 import msgspec
 
-from .gateway import JSON_ENCODER, GatewayStruct
+from .gateway import JSON_ENCODER, GatewayStruct, validation_error
+
+T = typing.TypeVar("T", bound="ResponsesStruct")
 
 UNKNOWN_ITEM = "vllora.unknown_item"
 """The tag an `OtherOutputItem` is encoded under by msgspec (never sent: `to_dict()` / `to_json()` unwrap it)."""
@@ -24,7 +26,28 @@ _UNKNOWN_MARK = UNKNOWN_ITEM.encode()
 
 
 class ResponsesStruct(GatewayStruct, omit_defaults=False):
-    """OpenAI writes every field of these objects (nulls and empty lists included)."""
+    """OpenAI writes every field of these objects (nulls and empty lists included).
+
+    `from_dict()` / `from_json()` keep an output item of a type not modelled here whole (`OtherOutputItem`), as
+    decoding a provider's body does, so `to_dict()`'s JSON reads back as the same object."""
+
+    @classmethod
+    def from_dict(cls: type[T], data: Any) -> T:
+        if isinstance(data, cls):
+            return data
+        try:
+            return msgspec.convert(data, cls)
+        except msgspec.ValidationError as exc:
+            return _with_unknown_items_kept(cls, data, exc)
+
+    @classmethod
+    def from_json(cls: type[T], data: bytes | str) -> T:
+        try:
+            return msgspec.json.decode(data, type=cls)
+        except msgspec.ValidationError as exc:
+            return _with_unknown_items_kept(cls, msgspec.json.decode(data), exc)
+        except msgspec.DecodeError as exc:
+            raise validation_error(exc) from None
 
     def to_dict(self) -> dict[str, Any]:
         return unwrap_unknown_items(super().to_dict())
@@ -254,6 +277,26 @@ def keep_unknown_items(value: dict[str, Any]) -> bool:
             place[key] = {"type": UNKNOWN_ITEM, "data": item}
             kept = True
     return kept
+
+
+def _with_unknown_items_kept(cls: type[T], data: Any, exc: msgspec.ValidationError) -> T:
+    """`data` (decoded JSON) the typed conversion into `cls` refused, converted again with its output items of a type
+    not modelled here kept whole (in copies: the caller's data is left as it was); else `exc` as ours."""
+    if isinstance(data, dict):
+        data = dict(data)  # (and below, each container `keep_unknown_items` may change in place)
+        if isinstance(data.get("output"), list):
+            data["output"] = list(data["output"])
+        response = data.get("response")
+        if isinstance(response, dict):
+            data["response"] = response = dict(response)
+            if isinstance(response.get("output"), list):
+                response["output"] = list(response["output"])
+        if keep_unknown_items(data):
+            try:
+                return msgspec.convert(data, cls)
+            except msgspec.ValidationError as again:  # (a malformed known item: named by the second try)
+                exc = again
+    raise validation_error(exc) from None
 
 
 def unwrap_unknown_items(out: dict[str, Any]) -> dict[str, Any]:
