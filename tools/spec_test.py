@@ -1,7 +1,7 @@
 """`vllora-llm spec test [PROVIDER|PATH ...]`: run the protocol tests written beside specs.
 
 A spec's cases live in `<name>.tests.yaml` next to `<name>.yaml` (the case language is in
-`protocol_tests.py` and specs/README.md). Each case is rendered or decoded with the spec's compiled plan and
+`protocol_cases.py` and specs/README.md). Each case is rendered or decoded with the spec's compiled plan and
 compared with what the author expects; the report is a pass/fail table, then each failure's diff.
 """
 
