@@ -52,7 +52,8 @@ def test_objects_kept_whole_say_the_type_they_were_sent_with() -> None:
 
 
 TELEPORT = {"type": "teleport_call", "id": "tp_1", "status": "completed", "destination": {"planet": "Mars"}}
-CALL = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": "{}", "status": "completed"}
+CALL = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "f", "arguments": "{}",
+        "status": "completed"}
 
 
 def test_from_dict_keeps_an_item_of_an_unknown_type_whole_as_decoding_does() -> None:
