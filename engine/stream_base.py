@@ -62,13 +62,17 @@ def json_of(data: Any, provider: str) -> Any:
 STRAY = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 """What reading an event or body whose fields have the wrong types can raise below a decoder (msgspec's
 ValidationError is a ValueError): each stream decoder's `feed_all` catches these once around its whole loop
-(no per-event or per-field try) and raises `malformed` instead; a whole response's decoder once per body."""
+(no per-event or per-field try) and raises `malformed` instead, chained to it (`from`); a whole response's decoder
+once per body. A bug of ours that raises one of these inside the loop is a `StreamError` too, so `malformed` names the
+exception's type and the chain keeps its traceback (the generated lines included: they are in `linecache`)."""
 
 
 def malformed(exc: BaseException, frame: FrameLike | None, provider: str) -> StreamError:
     """A `StreamError` for an event the stream mapping could not read (a field of the wrong type): the event's
-    name, what was wrong, and a redacted preview of the event (in the message and as `body`)."""
-    what = str(exc) if isinstance(exc, (ValueError, TypeError)) and str(exc) else f"{type(exc).__name__}: {exc}"
+    name, what was wrong (with the exception's type, which tells a payload that does not fit, a `ValidationError`
+    or a reader's `TypeError`, from a bug of ours), and a redacted preview of the event (in the message and as
+    `body`). Raised `from exc`."""
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     name = getattr(frame, "name", "") or "message"
     payload = getattr(frame, "payload", "") or ""
     shown = preview(payload, 200)

@@ -111,11 +111,12 @@ def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: View
         _handler(handlers["*"], ("stream", "events", "*"), code, provider, answer_tools, "*")
     code.indent = ""
     # one try around the whole loop (none per event or field): a payload whose fields have the wrong types is a
-    # StreamError naming the event (stream_base.malformed), not the bare error reading it raised
+    # StreamError naming the event (stream_base.malformed), not the bare error reading it raised (chained to it, so
+    # a bug of ours that raised one of these shows its own type and traceback)
     loop = code.lines.index("for frame in frames:")
     code.lines[loop:] = ["try:", *(f"    {line}" for line in code.lines[loop:]),
                          f"except {code.bind(STRAY)} as _e:",
-                         f"    raise {code.bind(malformed)}(_e, frame, {code.bind(provider)}) from None"]
+                         f"    raise {code.bind(malformed)}(_e, frame, {code.bind(provider)}) from _e"]
     if any(_USES_CTX.search(line) for line in code.lines):  # (a transform's context, read once when used)
         code.lines.insert(0, "ctx = st.ctx")
     function: OnEvents = code.build("spoke")

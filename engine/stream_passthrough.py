@@ -68,7 +68,7 @@ class PassthroughDecoder(StreamDecoder):
                             self.finished = True
                 out.append(chunk)
         except STRAY as exc:
-            raise malformed(exc, frame, self.provider) from None
+            raise malformed(exc, frame, self.provider) from exc
 
     def close(self) -> list[ChatCompletionChunk]:
         if self.terminal == "eof" or (self.terminal == "finish_reason" and self.finished):

@@ -211,9 +211,9 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
                   "            raise",
                   *(f"        {line}" for line in code.lines),
                   # (one except around the loop, none per event or field: an event whose fields have the wrong
-                  # types is a StreamError naming it, stream_base.malformed, not the bare error reading it raised)
+                  # types is a StreamError naming it, stream_base.malformed, chained to the error reading it raised)
                   f"except {code.bind(STRAY)} as _e:",
-                  f"    raise {code.bind(malformed)}(_e, frame, {name}) from None",
+                  f"    raise {code.bind(malformed)}(_e, frame, {name}) from _e",
                   "finally:",
                   "    st.spoke |= spoke"]
     function: OnEvents = code.build("None")

@@ -1,0 +1,61 @@
+"""A stream decoder's frame loop turns what reading an event raised into a `StreamError` naming the event, with one
+try around the whole loop. That StreamError is chained to the exception (`raise ... from`) and its message names the
+exception's type: a payload that does not fit (msgspec's `ValidationError`, a reader's `TypeError`) reads as such,
+while a bug of ours caught by the same try (here: a runtime handing the decoder something that is not a frame) shows
+its own type and a traceback down to the line that raised, the generated lines included (they are in `linecache`)."""
+
+from __future__ import annotations
+
+import json
+import linecache
+from types import TracebackType
+from typing import Any
+
+import msgspec
+import pytest
+
+from vllora_llm.engine.errors import StreamError
+from vllora_llm.engine.registry import load_plan
+from vllora_llm.runtime.sse import SSEEvent
+
+WRONG_TYPES = [  # (provider, an event whose field has the wrong type, what raised, what the message says)
+    ("gemini", SSEEvent("message", json.dumps({"candidates": [{"index": 0, "content": {"role": "model", "parts": [
+        {"text": "Let me think", "thought": True, "thoughtSignature": 7}]}}]})),
+     msgspec.ValidationError, "ValidationError: Expected `str | null`, got `int`"),
+    ("anthropic", SSEEvent("content_block_start", json.dumps({"type": "content_block_start", "index": 0,
+                                                              "content_block": {"type": "tool_use", "id": "t",
+                                                                                "name": 5, "input": {}}})),
+     TypeError, "TypeError: a tool call's name is a int, not a string"),
+]
+
+
+def raised(name: str, frame: Any) -> StreamError:
+    with pytest.raises(StreamError) as caught:
+        load_plan(name).stream_decoder().feed_all([frame], [])
+    assert caught.value.provider == name
+    return caught.value
+
+
+def innermost(tb: TracebackType | None) -> TracebackType:
+    assert tb is not None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb
+
+
+@pytest.mark.parametrize(("name", "frame", "cause", "says"), WRONG_TYPES, ids=[case[0] for case in WRONG_TYPES])
+def test_a_payload_that_does_not_fit_is_a_stream_error_chained_to_what_raised(
+        name: str, frame: SSEEvent, cause: type[Exception], says: str) -> None:
+    error = raised(name, frame)
+    assert type(error.__cause__) is cause
+    assert says in str(error) and f"a {frame.name!r} stream event does not fit" in str(error)
+
+
+@pytest.mark.parametrize("name", ["anthropic", "gemini", "openai"])  # events, whole-response, passthrough modes
+def test_a_bug_of_ours_in_the_frame_loop_shows_its_type_and_where_it_raised(name: str) -> None:
+    error = raised(name, object())  # (not a frame: reading its fields raises AttributeError in our own loop)
+    assert isinstance(error.__cause__, AttributeError)
+    assert "AttributeError: 'object' object has no attribute" in str(error)
+    last = innermost(error.__cause__.__traceback__)
+    source = linecache.getline(last.tb_frame.f_code.co_filename, last.tb_lineno)
+    assert "frame." in source  # the line that read the not-a-frame, generated or written by hand
