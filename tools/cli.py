@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("providers", nargs="*", help="provider names or spec files (default: every spec with tests)")
     for command in spec_sub.choices.values():
         command.add_argument("--spec-path", action="append", default=[], metavar="DIR",
-                             help=f"also look for specs in DIR (repeatable; before {ENV_VAR})")
+                             help=f"also look for specs in DIR (repeatable; after {ENV_VAR}: its specs win)")
 
     sub.add_parser("demo", help="run the usage guide's examples against the built-in local provider server")
 
