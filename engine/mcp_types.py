@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from .errors import InvalidRequestError
+from .gateway_struct import validation_error
 
 __all__ = ["McpDefinition", "McpHttp", "McpSse", "McpStdio", "McpToolFilter"]
 
@@ -116,8 +117,6 @@ McpDefinition = McpStdio | McpHttp | McpSse
 def coerce_definitions(value: object, *, path: str = "mcp_servers") -> list[McpDefinition]:
     """Typed definitions or plain dicts → typed definitions; a bad one raises `InvalidRequestError` with its
     path (`mcp_servers[1].server_url: ...`)."""
-    from .gateway import validation_error
-
     if not isinstance(value, (list, tuple)):
         raise InvalidRequestError(f"{path}: expected a list of MCP server definitions", path=path)
     out: list[McpDefinition] = []
