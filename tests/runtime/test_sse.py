@@ -289,3 +289,27 @@ def test_arbitrary_bytes_never_raise_and_match_the_oracle(raw: bytes, cuts: list
         events += parser.feed(chunk)
     events += parser.close()
     assert (events, parser.ignored_lines) == reference(raw, stray)
+
+
+# streams whose reads hold CRs, cut into events where a CRLF blank line meets a data line (`_crlf_events`): mostly
+# one-line data events (each its own piece), with what sends a piece through the line reader mixed in
+CRLF_EVENTS = st.lists(
+    st.one_of(
+        st.sampled_from([b"{}", b"x", b"", b"a b", b"\xe2\x80\xa8", b"\xff", b"\xe2\x80", b"x\ndata: y", b"x\ry",
+                         b"x\r"]).map(lambda value: b"data: " + value + b"\r\n\r\n"),
+        st.sampled_from([b"data: ", b"data:", b"\r\n\r\n", b"\r\n", b"\r", b"\n", b"\r\r\n", b"x", b"event: e\r\n",
+                         b"id: 7\r\n", b"retry: 5\r\n", b": c\r\n", b"\xef\xbb\xbf"]),
+    ),
+    max_size=40,
+).map(b"".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(raw=CRLF_EVENTS, cuts=st.lists(st.integers(min_value=0), max_size=8))
+def test_crlf_streams_cut_into_events_match_the_oracle(raw: bytes, cuts: list[int]) -> None:
+    parser = SSEParser()
+    events: list[SSEEvent] = []
+    for chunk in split(raw, cuts):
+        events += parser.feed(chunk)
+    events += parser.close()
+    assert (events, parser.ignored_lines) == reference(raw)
