@@ -298,18 +298,19 @@ CRLF_EVENTS = st.lists(
         st.sampled_from([b"{}", b"x", b"", b"a b", b"\xe2\x80\xa8", b"\xff", b"\xe2\x80", b"x\ndata: y", b"x\ry",
                          b"x\r"]).map(lambda value: b"data: " + value + b"\r\n\r\n"),
         st.sampled_from([b"data: ", b"data:", b"\r\n\r\n", b"\r\n", b"\r", b"\n", b"\r\r\n", b"x", b"event: e\r\n",
-                         b"id: 7\r\n", b"retry: 5\r\n", b": c\r\n", b"\xef\xbb\xbf"]),
+                         b"id: 7\r\n", b"retry: 5\r\n", b": c\r\n", b"\xef\xbb\xbf", b"stray\r\n"]),
     ),
     max_size=40,
 ).map(b"".join)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(raw=CRLF_EVENTS, cuts=st.lists(st.integers(min_value=0), max_size=8))
-def test_crlf_streams_cut_into_events_match_the_oracle(raw: bytes, cuts: list[int]) -> None:
-    parser = SSEParser()
+@pytest.mark.parametrize("stray", [False, True], ids=["default", "stray-lines-as-data"])
+def test_crlf_streams_cut_into_events_match_the_oracle(raw: bytes, cuts: list[int], stray: bool) -> None:
+    parser = SSEParser(stray_lines_as_data=stray)
     events: list[SSEEvent] = []
     for chunk in split(raw, cuts):
         events += parser.feed(chunk)
     events += parser.close()
-    assert (events, parser.ignored_lines) == reference(raw)
+    assert (events, parser.ignored_lines) == reference(raw, stray)
