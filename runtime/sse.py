@@ -3,9 +3,9 @@
 Why not aiohttp's line iterator or ``str.splitlines``: lines end at CR, LF or CRLF *only*. U+2028 and U+2029
 are legal inside JSON and must stay inside ``data``, and a CRLF may be split across two network reads.
 The parser keeps a ``bytearray`` of the unfinished last line and decodes each run of complete lines as UTF-8
-(``errors="replace"``, so it never raises on bad input) at once, then splits it in C: at LF, or, when it holds a
-CR, into events where a CRLF blank line is followed by a data line, a one-line ``data:`` event made whole from
-its piece (pieces holding anything else are split at CR, LF and CRLF and read line by line).
+(``errors="replace"``, so it never raises on bad input) at once, then splits it in C into events where a blank
+line is followed by a data line, a one-line ``data:`` event made whole from its piece (pieces holding anything
+else, and blocks whose events are named by ``event:`` lines, are split at CR, LF and CRLF and read line by line).
 
 Deliberate departures from the WHATWG algorithm, all lenient:
 
@@ -35,8 +35,11 @@ from vllora_llm.engine.frames import DATA
 __all__ = ["SSEEvent", "SSEParser"]
 
 _BOM = b"\xef\xbb\xbf"
-CUT = "\r\n\r\ndata: "
-"""Where a block holding CRs is cut into events (`SSEParser._crlf_events`): a CRLF blank line, then a data line."""
+CUTS = ("\n\ndata: ", "\r\n\r\ndata: ")
+"""Where a block is cut into events (`SSEParser._events`), by whether it holds CRs: a blank line, then a data
+line ("\r\n\r\n" and "\n\n" are always two line ends, whatever precedes them; a block holding no CR has no CRLF)."""
+PROBE = 4096
+"""A block is cut into events when a cut comes within its first `PROBE` characters."""
 MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
@@ -165,37 +168,33 @@ class SSEParser:
         if len(block) > self._max:  # (never with network-sized reads and the default bound)
             self._check_block(block.splitlines() if has_cr else block.split(b"\n"))
         # The lines are decoded before they are read (a line end is ASCII: no character spans two lines, so this
-        # is what decoding each value gives), the whole block at once: LF lines are then split as text (no
-        # decode call per field); a block holding CRs is cut into events (`_crlf_events`).
-        if has_cr:
-            return self._crlf_events(block.decode("utf-8", "replace"))
-        lines = block.decode("utf-8", "replace").split("\n")
-        lines.pop()  # the empty tail after the final line end
-        out: list[SSEEvent] = []
-        self._run(lines, out)
-        return out
+        # is what decoding each value gives), the whole block at once, then cut into events (`_events`).
+        return self._events(block.decode("utf-8", "replace"), has_cr)
 
-    def _crlf_events(self, text: str) -> list[SSEEvent]:
-        """The events of `text`, complete lines holding CRs: cut where a blank line is followed by a data line
-        (`CUT`: two CRLF line ends, whatever precedes them, then "data: "). A piece between two cuts that holds no
-        CR or LF is the value of one whole data line, followed by a blank line: its event, made here, one step
-        per event (no line to split, test and slice; splitting text at a two-character line end costs more than
-        at this cut). Any other piece (several lines, CR or LF line ends: other framings come here whole), the
-        text before the first cut and the one after the last go through the line reader."""
-        pieces = text.split(CUT)
+    def _events(self, text: str, has_cr: bool) -> list[SSEEvent]:
+        """The events of `text`, complete lines (`has_cr`: holding CRs), cut where a blank line is followed by a
+        data line (`CUTS`: two line ends, whatever precedes them, then "data: "). A piece between two cuts that
+        holds no CR or LF is the value of one whole data line, followed by a blank line: its event, made here, one
+        step per event (no line to split, test and slice; the long cut is also found faster than a line end of
+        two characters). Any other piece (several lines, an `event:` line, a comment, other line ends: other
+        framings come here whole), the text before the first cut and the one after the last go through the line
+        reader, and so does a block with no cut in its first `PROBE` characters (events named by `event:` lines:
+        cutting it would only scan it once more)."""
+        cut = CUTS[has_cr]
         out: list[SSEEvent] = []
-        if len(pieces) == 1:
-            lines = _split_lines(text)
+        if text.find(cut, 0, PROBE) < 0:
+            lines = _split_lines(text) if has_cr else text.split("\n")
             lines.pop()  # the empty tail after the final line end
             self._run(lines, out)
             return out
+        pieces = text.split(cut)
         tail = pieces.pop()
-        lines = _split_lines(pieces[0])  # (its last line is ended by the cut's first CRLF)
+        lines = _split_lines(pieces[0])  # (its last line is ended by the cut's first line end)
         lines.append("")  # the blank line
         self._run(lines, out)
         last_id = self.last_event_id
         for piece in pieces[1:]:  # (the blank line before each one dispatched whatever was pending)
-            if "\r" in piece or "\n" in piece:
+            if "\n" in piece or (has_cr and "\r" in piece):
                 lines = _split_lines("data: " + piece)
                 lines.append("")
                 self._run(lines, out)
