@@ -42,20 +42,25 @@ class _ToolCallParts(msgspec.Struct, gc=False):
 
     A Struct the garbage collector does not track (it holds strings and a list of strings: no cycle can run
     through it), made in C: a stream of thousands of calls (one per event) keeps one of these per call, and
-    tracked they filled the collector's young generation every few hundred events."""
+    tracked they filled the collector's young generation every few hundred events. The first argument piece is
+    kept as it is (`first`), a list made only for the pieces after it: a call sent whole (one per event in some
+    streams) keeps no list, which the collector would track."""
 
     id: str | None
     name: str | None = None
     type: str | None = None
     signature: str | None = None
-    args: list[str] = msgspec.field(default_factory=list)
+    first: str = ""
+    more: list[str] | None = None
+    """The argument pieces after the first, in order (None until there is one)."""
 
     def build(self, position: int) -> ToolCall:
+        arguments = self.first if self.more is None else self.first + "".join(self.more)
         return ToolCall(
             id=self.id or f"call_{position}",
             type=self.type or "function",
             # a call that streamed no argument text took none: "{}", as a whole response says it
-            function=FunctionCall(name=self.name or "", arguments="".join(self.args) or "{}"),
+            function=FunctionCall(name=self.name or "", arguments=arguments or "{}"),
             signature=self.signature,
         )
 
@@ -223,11 +228,11 @@ class StreamAggregator:
                     if current is None:
                         if call_id is not None:  # a new call (its first delta): made whole, in one C call
                             function = call.function
-                            name = arguments = None
-                            if function is not None:
-                                name, arguments = function.name or None, function.arguments
-                            current = _ToolCallParts(call_id, name, call.type or None, call.signature,
-                                                     [arguments] if arguments else [])
+                            if function is None:
+                                current = _ToolCallParts(call_id, None, call.type or None, call.signature)
+                            else:
+                                current = _ToolCallParts(call_id, function.name or None, call.type or None,
+                                                         call.signature, function.arguments or "")
                             parts.calls.append(current)
                             by_index[call.index] = current
                             continue
@@ -247,7 +252,12 @@ class StreamAggregator:
                         if function.name and not current.name:
                             current.name = function.name
                         if function.arguments:
-                            current.args.append(function.arguments)
+                            if current.more is not None:
+                                current.more.append(function.arguments)
+                            elif current.first:
+                                current.more = [function.arguments]
+                            else:
+                                current.first = function.arguments
                 if parts.reasoning_by_position:
                     parts.reasoning_by_position.clear()  # (as after text: the reasoning before the call is over)
             if delta.reasoning_details:

@@ -272,7 +272,7 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         code.line(f"if type({index}) is not int: {index} = position")
     parts = read_path(code, "choice", str(spec.get("parts", "content")), choice_views, first)
     code.line("content = reasoning = calls = details = None")
-    code.line(f"if {parts} and type({parts}) is not list: {code.bind(parts_not_a_list)}({parts})")
+    code.line(f"if type({parts}) is not list and {parts}: {code.bind(parts_not_a_list)}({parts})")
     part_view = part_views.get(())
     part_type = code.bind(part_view[0]) if part_view is not None else "dict"
     code.line(f"for item in {parts} or ():")
@@ -333,4 +333,5 @@ def _present(code: FunctionBuilder, key: str, held: tuple[str, ...] | None, part
     tests = " or ".join([*(f"_o.{view[1][name]} is not None" for name in held if name not in raw),  # (cheaper first)
                          *(f"(_o.{view[1][name]} is not None and _o.{view[1][name]} != {null})"
                            for name in held if name in raw)])  # (JSON text kept undecoded: null is a Raw)
-    return f"(({tests}) if type(_o := {value}) is {code.bind(view[0])} else _o)"
+    # (an absent key, the usual case for every kind but one, is told by one `is` test before the type test)
+    return f"((_o := {value}) is not None and (({tests}) if type(_o) is {code.bind(view[0])} else _o))"

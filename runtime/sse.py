@@ -3,8 +3,9 @@
 Why not aiohttp's line iterator or ``str.splitlines``: lines end at CR, LF or CRLF *only*. U+2028 and U+2029
 are legal inside JSON and must stay inside ``data``, and a CRLF may be split across two network reads.
 The parser keeps a ``bytearray`` of the unfinished last line and decodes each run of complete lines as UTF-8
-(``errors="replace"``, so it never raises on bad input) before splitting it in C: at once and then at LF, or,
-when it holds a CR, split by ``bytes.splitlines`` (it breaks at CR, LF and CRLF only) and decoded per line.
+(``errors="replace"``, so it never raises on bad input) at once, then splits it in C into events where a blank
+line is followed by a data line, a one-line ``data:`` event made whole from its piece (pieces holding anything
+else, and blocks whose events are named by ``event:`` lines, are split at CR, LF and CRLF and read line by line).
 
 Deliberate departures from the WHATWG algorithm, all lenient:
 
@@ -34,6 +35,11 @@ from vllora_llm.engine.frames import DATA
 __all__ = ["SSEEvent", "SSEParser"]
 
 _BOM = b"\xef\xbb\xbf"
+CUTS = ("\n\ndata: ", "\r\n\r\ndata: ")
+"""Where a block is cut into events (`SSEParser._events`), by whether it holds CRs: a blank line, then a data
+line ("\r\n\r\n" and "\n\n" are always two line ends, whatever precedes them; a block holding no CR has no CRLF)."""
+PROBE = 4096
+"""A block is cut into events when a cut comes within its first `PROBE` characters."""
 MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
@@ -162,15 +168,47 @@ class SSEParser:
         if len(block) > self._max:  # (never with network-sized reads and the default bound)
             self._check_block(block.splitlines() if has_cr else block.split(b"\n"))
         # The lines are decoded before they are read (a line end is ASCII: no character spans two lines, so this
-        # is what decoding each value gives): a block of LF lines at once, then split as text (no decode call per
-        # field); one with CRs split by `bytes.splitlines` (it breaks at CR, LF and CRLF only, in one C pass;
-        # `str.splitlines` breaks at more, and splitting text at CRLF is slower), then each line decoded.
-        if has_cr:
-            lines = [line.decode("utf-8", "replace") for line in block.splitlines()]
-        else:
-            lines = block.decode("utf-8", "replace").split("\n")
-            lines.pop()  # the empty tail after the final line end
+        # is what decoding each value gives), the whole block at once, then cut into events (`_events`).
+        return self._events(block.decode("utf-8", "replace"), has_cr)
+
+    def _events(self, text: str, has_cr: bool) -> list[SSEEvent]:
+        """The events of `text`, complete lines (`has_cr`: holding CRs), cut where a blank line is followed by a
+        data line (`CUTS`: two line ends, whatever precedes them, then "data: "). A piece between two cuts that
+        holds no CR or LF is the value of one whole data line, followed by a blank line: its event, made here, one
+        step per event (no line to split, test and slice; the long cut is also found faster than a line end of
+        two characters). Any other piece (several lines, an `event:` line, a comment, other line ends: other
+        framings come here whole), the text before the first cut and the one after the last go through the line
+        reader, and so does a block with no cut in its first `PROBE` characters (events named by `event:` lines:
+        cutting it would only scan it once more)."""
+        cut = CUTS[has_cr]
         out: list[SSEEvent] = []
+        if text.find(cut, 0, PROBE) < 0:
+            lines = _split_lines(text) if has_cr else text.split("\n")
+            lines.pop()  # the empty tail after the final line end
+            self._run(lines, out)
+            return out
+        pieces = text.split(cut)
+        tail = pieces.pop()
+        lines = _split_lines(pieces[0])  # (its last line is ended by the cut's first line end)
+        lines.append("")  # the blank line
+        self._run(lines, out)
+        last_id = self.last_event_id
+        for piece in pieces[1:]:  # (the blank line before each one dispatched whatever was pending)
+            if "\n" in piece or (has_cr and "\r" in piece):
+                lines = _split_lines("data: " + piece)
+                lines.append("")
+                self._run(lines, out)
+                last_id = self.last_event_id
+            else:
+                out.append(SSEEvent("message", piece, last_id))
+        lines = _split_lines("data: " + tail)
+        lines.pop()
+        self._run(lines, out)
+        return out
+
+    def _run(self, lines: list[str], out: list[SSEEvent]) -> None:
+        """Read `lines` (decoded, without their line ends), appending the events they dispatch to `out`; an
+        event not dispatched yet is kept on the parser."""
         data = self._data  # the event's data lines after the first (in the block), or all of them (between blocks)
         one = data.pop(0) if data else None  # its first: most events have one line, dispatched without the list
         event = self._event
@@ -240,7 +278,6 @@ class SSEParser:
         self._event = event
         self._retry = retry
         self.last_event_id = last_id
-        return out
 
     def _check_block(self, lines: list[bytes]) -> None:
         """The bounds within one block larger than the bound itself: no line, and no event's data lines
@@ -266,6 +303,14 @@ class SSEParser:
         """Deliver the block's stray lines as one event with ``event=""`` (before the block's own event)."""
         out.append(SSEEvent("", "\n".join(self._stray)))
         self._stray.clear()
+
+
+def _split_lines(text: str) -> list[str]:
+    """`text` cut at CR, LF and CRLF only (`str.splitlines` breaks at more); the piece after the last line end
+    too (empty when `text` ends with one)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
 
 
 def _utf8_length(text: str) -> int:

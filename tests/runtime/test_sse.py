@@ -289,3 +289,33 @@ def test_arbitrary_bytes_never_raise_and_match_the_oracle(raw: bytes, cuts: list
         events += parser.feed(chunk)
     events += parser.close()
     assert (events, parser.ignored_lines) == reference(raw, stray)
+
+
+def event_streams(nl: bytes) -> st.SearchStrategy[bytes]:
+    """Streams cut into events where a blank line meets a data line (`SSEParser._events`), their lines ended by
+    `nl`: mostly one-line data events (each its own piece), with what sends a piece through the line reader
+    (other line ends, other fields, comments, stray lines, a BOM) mixed in."""
+    return st.lists(
+        st.one_of(
+            st.sampled_from([b"{}", b"x", b"", b"a b", b"\xe2\x80\xa8", b"\xff", b"\xe2\x80", b"x\ndata: y", b"x\ry",
+                             b"x\r"]).map(lambda value: b"data: " + value + nl + nl),
+            st.sampled_from([b"data: ", b"data:", nl + nl, nl, b"\r", b"\n", b"\r\r\n", b"x", b"event: e" + nl,
+                             b"id: 7" + nl, b"retry: 5" + nl, b": c" + nl, b"\xef\xbb\xbf", b"stray" + nl]),
+        ),
+        max_size=40,
+    ).map(b"".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), cuts=st.lists(st.integers(min_value=0), max_size=8))
+@pytest.mark.parametrize("stray", [False, True], ids=["default", "stray-lines-as-data"])
+@pytest.mark.parametrize("nl", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+def test_streams_cut_into_events_match_the_oracle(data: st.DataObject, cuts: list[int], stray: bool,
+                                                  nl: bytes) -> None:
+    raw = data.draw(event_streams(nl))
+    parser = SSEParser(stray_lines_as_data=stray)
+    events: list[SSEEvent] = []
+    for chunk in split(raw, cuts):
+        events += parser.feed(chunk)
+    events += parser.close()
+    assert (events, parser.ignored_lines) == reference(raw, stray)
