@@ -20,7 +20,7 @@ from .mcp_types import McpSse as McpSse
 from .mcp_types import McpStdio as McpStdio
 from .mcp_types import McpToolFilter as McpToolFilter
 from .tool_types import ToolStep
-from .validators import reshaping_only, validator_type
+from .validators import COPIES, reshaping_only, validator_type
 
 T = TypeVar("T", bound="GatewayStruct")
 
@@ -54,6 +54,8 @@ def enc_hook(obj: Any) -> Any:
 
 
 JSON_ENCODER = msgspec.json.Encoder(enc_hook=enc_hook)
+_to_builtins = msgspec.to_builtins
+_convert = msgspec.convert
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _PATH = re.compile(r"\s*-\s*at\s*`\$\.?(?P<path>[^`]*)`\s*$")
@@ -127,11 +129,12 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
     def validated_builtins(self) -> dict[str, Any]:
         """`validate()`, returning the plain-data form it checked (the same as `to_dict()`)."""
         try:
-            data: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
+            data: dict[str, Any] = _to_builtins(self, enc_hook=enc_hook)
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(f"<request>: {exc}") from None
+        cls = type(self)
         try:  # (into the type's validator copy: the same checks, without the hooks that only reshape)
-            msgspec.convert(data, validator_type(type(self)))
+            _convert(data, COPIES.get(cls) or validator_type(cls))
         except msgspec.ValidationError as exc:
             raise validation_error(exc) from None
         return data
