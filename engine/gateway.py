@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 import msgspec
 
 from .errors import InvalidRequestError
+from .input_guard import check_depth
 from .mcp_types import McpDefinition
 from .mcp_types import McpHttp as McpHttp  # re-exported with the request types
 from .mcp_types import McpSse as McpSse
@@ -130,8 +131,11 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
         """`validate()`, returning the plain-data form it checked (the same as `to_dict()`)."""
         try:
             data: dict[str, Any] = _to_builtins(self, enc_hook=enc_hook)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, NotImplementedError) as exc:  # (NotImplementedError: `enc_hook`'s refusal)
             raise InvalidRequestError(f"<request>: {exc}") from None
+        except RecursionError:  # free-form JSON nested past the interpreter's limit: name the field
+            check_depth(self)
+            raise InvalidRequestError("<request>: nested too deeply to be converted") from None
         cls = type(self)
         try:  # (into the type's validator copy: the same checks, without the hooks that only reshape)
             _convert(data, COPIES.get(cls) or validator_type(cls))
