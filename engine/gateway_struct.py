@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import msgspec
 
 from .errors import InvalidRequestError
-from .validators import validator_type
+from .input_guard import check_depth
+from .validators import COPIES, validator_type
 
 T = TypeVar("T", bound="GatewayStruct")
 
@@ -28,6 +29,8 @@ def enc_hook(obj: Any) -> Any:
 
 
 JSON_ENCODER = msgspec.json.Encoder(enc_hook=enc_hook)
+_to_builtins = msgspec.to_builtins
+_convert = msgspec.convert
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _PATH = re.compile(r"\s*-\s*at\s*`\$\.?(?P<path>[^`]*)`\s*$")
@@ -101,11 +104,15 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
     def validated_builtins(self) -> dict[str, Any]:
         """`validate()`, returning the plain-data form it checked (the same as `to_dict()`)."""
         try:
-            data: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
-        except (TypeError, ValueError) as exc:
+            data: dict[str, Any] = _to_builtins(self, enc_hook=enc_hook)
+        except (TypeError, ValueError, NotImplementedError) as exc:  # (NotImplementedError: `enc_hook`'s refusal)
             raise InvalidRequestError(f"<request>: {exc}") from None
+        except RecursionError:  # free-form JSON nested past the interpreter's limit: name the field
+            check_depth(self)
+            raise InvalidRequestError("<request>: nested too deeply to be converted") from None
+        cls = type(self)
         try:  # (into the type's validator copy: the same checks, without the hooks that only reshape)
-            msgspec.convert(data, validator_type(type(self)))
+            _convert(data, COPIES.get(cls) or validator_type(cls))
         except msgspec.ValidationError as exc:
             raise validation_error(exc) from None
         return data

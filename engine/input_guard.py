@@ -111,26 +111,21 @@ def _free_form(request: Any) -> Iterator[tuple[str, Any]]:
         yield f"functions[{i}].parameters", field(function, "parameters")
 
 
-def _nothing_free_form(request: Any) -> bool:
-    try:
-        if (request.extra_body is not None or request.provider_specific is not None or request.tools is not None
-                or request.functions is not None or request.response_format is not None):
-            return False
-        for message in request.messages:  # (a loop, not all() over a generator: this runs on every call)
-            if message.tool_calls is not None:
-                break
-        else:
-            return True
-        return False
-    except AttributeError:
-        return False
-
-
 def check_depth(request: Any, limit: int = MAX_INPUT_DEPTH, provider: str | None = None) -> None:
     """Raise `InvalidRequestError` naming the field when free-form JSON in `request` nests deeper than
     `limit` (tool-call arguments, JSON text, included)."""
-    if isinstance(request, msgspec.Struct) and _nothing_free_form(request):
-        return  # a request of text and numbers: a few attribute reads, on every call
+    if isinstance(request, msgspec.Struct):
+        typed: Any = request
+        try:  # a request of text and numbers: a few attribute reads, on every call (inline: no call of its own)
+            if (typed.extra_body is None and typed.provider_specific is None and typed.tools is None
+                    and typed.functions is None and typed.response_format is None):
+                for message in typed.messages:  # (a loop, not all() over a generator)
+                    if message.tool_calls is not None:
+                        break
+                else:
+                    return
+        except AttributeError:
+            pass
     for path, value in _free_form(request):
         if isinstance(value, (dict, list)):
             where = _too_deep(value, path, limit)

@@ -42,12 +42,13 @@ class Layers(Generic[T]):
         self._build = build
         self.base: T = build(self._spec)
         self._by_set: dict[tuple[int, ...], T] = {(): self.base}
-        self._by_model: dict[str, T] = {}
+        self.by_model: dict[str, T] = {}
+        """What `for_model` chose for each model it was asked about (read directly on every request)."""
         for i in range(len(self._layers)):  # each layer compiled once now, so a broken one fails at load
             self._by_set[(i,)] = build(merge_layer(self._spec, self._layers[i][1]))
 
     def for_model(self, model: str) -> T:
-        found = self._by_model.get(model)
+        found = self.by_model.get(model)
         if found is None:
             matching = tuple(i for i, (globs, _) in enumerate(self._layers)
                              if any(fnmatch.fnmatchcase(model, g) for g in globs))
@@ -57,6 +58,6 @@ class Layers(Generic[T]):
                 for i in matching:
                     spec = merge_layer(spec, self._layers[i][1])
                 found = self._by_set[matching] = self._build(spec)
-            if len(self._by_model) < MAX_MODELS:
-                self._by_model[model] = found
+            if len(self.by_model) < MAX_MODELS:
+                self.by_model[model] = found
         return found

@@ -26,7 +26,8 @@ RESHAPING_ONLY: set[type] = set()
 """Classes whose `__post_init__` only reshapes the value (content wrappers, an always-encoded `type`) and
 never raises: their validator copies go without it (`reshaping_only`, where the class is defined)."""
 
-_COPIES: dict[type, type[msgspec.Struct]] = {}
+COPIES: dict[type, type[msgspec.Struct]] = {}
+"""The validator copy of each class (what `validator_type` returns; read directly on every request)."""
 _BUILDING: set[type] = set()
 _LOCK = threading.RLock()
 
@@ -35,16 +36,16 @@ def reshaping_only(*classes: type) -> None:
     """Declare that the `__post_init__` of each of `classes` only reshapes (see `RESHAPING_ONLY`)."""
     with _LOCK:
         RESHAPING_ONLY.update(classes)
-        _COPIES.clear()
+        COPIES.clear()
 
 
 def validator_type(cls: type[msgspec.Struct]) -> type[msgspec.Struct]:
     """The validator copy of the Struct type `cls` (built once per class, under a lock: plans and clients are
     shared between threads)."""
-    found = _COPIES.get(cls)
+    found = COPIES.get(cls)
     if found is None:
         with _LOCK:
-            found = _COPIES.get(cls) or _copy(cls)
+            found = COPIES.get(cls) or _copy(cls)
     return found
 
 
@@ -81,7 +82,7 @@ def _copy(cls: type[msgspec.Struct]) -> type[msgspec.Struct]:
         f"Validate{cls.__name__}", fields, kw_only=True, tag=config.tag, tag_field=config.tag_field,
         rename=rename or None, forbid_unknown_fields=config.forbid_unknown_fields, array_like=config.array_like,
         gc=False, namespace=namespace)
-    _COPIES[cls] = built
+    COPIES[cls] = built
     return built
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgspec
 
-@dataclass(slots=True)
-class WireRequest:
-    """One HTTP call, fully rendered except for credentials (the runtime's auth scheme adds those)."""
+
+class WireRequest(msgspec.Struct):
+    """One HTTP call, fully rendered except for credentials (the runtime's auth scheme adds those). A Struct:
+    one is made per call, and its C constructor costs a fifth of a dataclass's `__init__`."""
 
     method: str
     url: str
@@ -20,7 +22,7 @@ class WireRequest:
     stream: bool = False
 
     def with_headers(self, headers: dict[str, str]) -> WireRequest:
-        """A copy carrying `headers` (`dataclasses.replace` costs 5x more, and this runs twice per call).
+        """A copy carrying `headers` (`msgspec.structs.replace` costs more, and this runs twice per call).
         A new field must be passed on here too (a unit test compares the fields)."""
         return WireRequest(self.method, self.url, headers, self.body, self.stream)
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import msgspec
 
 from vllora_llm.engine.errors import AuthenticationError, LLMError
 from vllora_llm.engine.redaction import REDACTED, Redactor
@@ -163,7 +165,7 @@ class QueryScheme(_KeyScheme):
         parts = urlsplit(wire.url)
         pair = urlencode({spec.name: f"{spec.prefix}{credentials.key}"})
         query = f"{parts.query}&{pair}" if parts.query else pair
-        return replace(wire, url=urlunsplit(parts._replace(query=query)))
+        return msgspec.structs.replace(wire, url=urlunsplit(parts._replace(query=query)))
 
 
 class NoAuthScheme:

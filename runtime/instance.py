@@ -222,6 +222,8 @@ class ProviderModelInstance(StreamOpeningInstance):
             wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
         except (RecursionError, UnicodeEncodeError) as exc:  # what the encoder refused: name the field
             raise explain_unencodable(request, exc, self.plan.name) from None
+        except NotImplementedError as exc:  # a free-form value with no JSON form (the encoder's hook refused it)
+            raise InvalidRequestError(f"<request>: {exc}", provider=self.plan.name) from None
         if body_edit is not None:
             wire.body = body_edit(wire.body)
         if logger.isEnabledFor(logging.DEBUG):

@@ -131,7 +131,12 @@ class Telemetry:
         """The instruments to use now, or None when nothing would record them."""
         if self._tracer_provider is _OFF:
             return None
-        api = _API or _api()
+        api = _API
+        if api is None:  # (`_api`'s usual answer inline: the API not imported, no provider named in the environment)
+            modules = sys.modules
+            if _FROM_ENV is False and "opentelemetry.trace" not in modules and "opentelemetry.metrics" not in modules:
+                return None
+            api = _api()
         if not api:
             return None
         tracer_provider = self._tracer_provider or api.tracer_provider()

@@ -17,8 +17,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from vllora_llm.engine.errors import AuthenticationError
 from vllora_llm.engine.wire import AuthSpec, WireRequest
@@ -129,7 +131,7 @@ class AwsSigV4Scheme:
         frozen = credentials.provider(spec).get_frozen_credentials()
         request = aws_request(method=wire.method, url=wire.url, headers=dict(wire.headers), data=wire.body)
         sigv4_auth(frozen, spec.signing_name, region).add_auth(request)
-        return replace(wire, headers={str(k): str(v) for k, v in request.headers.items()})
+        return msgspec.structs.replace(wire, headers={str(k): str(v) for k, v in request.headers.items()})
 
 
 register_auth_scheme("aws_sigv4", AwsSigV4Scheme())

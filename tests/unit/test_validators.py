@@ -106,6 +106,19 @@ def test_a_typed_request_is_validated_with_the_field_path() -> None:
                                          "max_tokens": 5}
 
 
+def test_a_typed_request_that_cannot_become_plain_data_is_a_typed_error() -> None:
+    """Free-form JSON nested past the interpreter's limit, or a value with no plain form: validating converts the
+    request to plain data first, and neither may end in a bare RecursionError or NotImplementedError."""
+    deep: Any = 1
+    for _ in range(5000):
+        deep = {"a": deep}
+    user = [ChatCompletionMessage.new_text("user", "hi")]
+    with pytest.raises(InvalidRequestError, match=r"^extra_body: nested deeper than 100 levels"):
+        ChatCompletionRequest(model="m", messages=user, extra_body=deep).validate()
+    with pytest.raises(InvalidRequestError, match=r"^<request>: cannot encode object$"):
+        ChatCompletionRequest(model="m", messages=user, extra_body={"x": object()}).validate()
+
+
 class Node(msgspec.Struct, kw_only=True):
     """A type that refers to itself, with a checking hook that calls a method of its class."""
 

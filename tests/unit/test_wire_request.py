@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
+
+from msgspec.structs import fields
 
 from vllora_llm.engine.wire import WireRequest
 
