@@ -44,12 +44,14 @@ class TurnAssembler:
         self.system.emit_split(code)
         code.line("turns = []")
         code.line("call_names = {}")
+        start = len(code.lines)
         code.line("for index, message in rest:")
         code.indent = "    "
-        code.line(f"role = {code.bind(self.roles)}.get(message.get('role'))")
+        code.line("unified = message.get('role')")
+        code.line(f"role = {code.bind(self.roles)}.get(unified)")
         code.line("if role is None:")
         code.line(f"    {code.bind(self._bad_role)}(index, message)")
-        self.parts.emit_render(code)
+        deferred = self.parts.emit_render(code)
         code.line("if not out:")
         code.line("    continue")
         if self.merge:
@@ -60,6 +62,10 @@ class TurnAssembler:
         else:
             code.line("turns.append((role, out))")
         code.indent = ""
+        if deferred:  # the path of the last string content rendered without it (PartRenderer.emit_render)
+            code.lines.insert(start, "tail = None")
+            code.line("if tail is not None:")
+            code.line("    ctx.path = f'messages[{tail}].content'")
         if self.first_role is not None:
             code.line(f"if turns and turns[0][0] != {code.bind(self.first_role)}:")
             code.line(f"    {code.bind(self._bad_first_role)}(turns[0][0])")

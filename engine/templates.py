@@ -220,6 +220,8 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
         for k, v in fields[leading:]:
             key = str(k)
             value = _lower(v, (*where, key), code)
+            if value == "None":  # (a read known to be None: the key is left out)
+                continue
             if _never_none(v):
                 code.line(f"{out}[{code.bind(key)}] = {value}")
             elif value.isidentifier():  # (a local: tested as it is)
@@ -237,6 +239,8 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
         code.line(f"{out} = [{display}]")
         for i, v in enumerate(template[leading:], leading):
             value = _lower(v, (*where, i), code)
+            if value == "None":
+                continue
             if _never_none(v):
                 code.line(f"{out}.append({value})")
             elif value.isidentifier():  # (a local: tested as it is)
