@@ -79,7 +79,7 @@ class PartRenderer:
             code.indent += "    "
             if deferred:  # (the general path sets the path itself: the one left to the caller is set first)
                 code.line("if tail is not None:")
-                code.line("    ctx.path = f'messages[{tail}].content'")
+                code.line(f"    ctx.path = {content_path(code, 'tail')}")
                 code.line("    tail = None")
         lines = [
             "raw = []",
@@ -160,7 +160,7 @@ class PartRenderer:
         code.reads = {}
         deferred = not any(_CTX.search(text) for text in code.lines[start:])
         code.lines.insert(start, code.indent + ("tail = index" if deferred else
-                                                "ctx.path = f'messages[{index}].content'"))
+                                                f"ctx.path = {content_path(code, 'index')}"))
         code.line(f"out = [{rendered}]")
         return deferred
 
@@ -203,6 +203,15 @@ def _tool_calls(calls: list[Any], index: int, call_names: dict[str, str], raw: l
     for j, call in enumerate(calls):
         call_names[call.get("id", "")] = call.get("function", {}).get("name", "")
         raw.append(("tool_call", {**call, "position": j}, f"messages[{index}].tool_calls[{j}]"))
+
+
+_CONTENT_PATHS = tuple(f"messages[{index}].content" for index in range(64))
+
+
+def content_path(code: FunctionBuilder, index: str) -> str:
+    """The expression of the request path `messages[<index>].content` (made once for the first messages: a
+    formatted string costs more than rendering a short text part)."""
+    return f"({code.bind(_CONTENT_PATHS)}[{index}] if {index} < 64 else f'messages[{{{index}}}].content')"
 
 
 def _signature_only(detail: dict[str, Any]) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .codegen import FunctionBuilder
 from .errors import MappingError
-from .message_parts import PartRenderer
+from .message_parts import PartRenderer, content_path
 from .message_system import SystemLifter
 from .paths import compile_setter, setter_lines
 from .templates import lower_into, template_roots
@@ -65,7 +65,7 @@ class TurnAssembler:
         if deferred:  # the path of the last string content rendered without it (PartRenderer.emit_render)
             code.lines.insert(start, "tail = None")
             code.line("if tail is not None:")
-            code.line("    ctx.path = f'messages[{tail}].content'")
+            code.line(f"    ctx.path = {content_path(code, 'tail')}")
         if self.first_role is not None:
             code.line(f"if turns and turns[0][0] != {code.bind(self.first_role)}:")
             code.line(f"    {code.bind(self._bad_first_role)}(turns[0][0])")

@@ -99,6 +99,7 @@ def test_string_content_maps_as_one_text_part(name: str, conversation: list[dict
     ([{"role": "user", "content": [{"type": "text", "text": "a"}]}, {"role": "user", "content": "b"}],
      "messages[1].content"),
     ([{"role": "user", "content": ""}], "before"),
+    ([{"role": "user", "content": "hi"}] * 70, "messages[69].content"),  # (past the paths made once)
 ])
 def test_the_path_left_after_the_messages(messages: list[dict[str, Any]], path: str) -> None:
     """The steps after the messages (adjust entries, the turn template) see the path of the last rendered part,
