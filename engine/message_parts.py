@@ -156,8 +156,9 @@ class PartRenderer:
         else:
             known = {"text": "content", "type": code.bind("text")}
             code.reads = {(root,): known.get(root, "None") for root in {path[0] for path in paths if path}}
+            code.present = {"content"}  # (a non-empty string)
         rendered = lower_into(template, ("messages", "parts", "text"), code)
-        code.reads = {}
+        code.reads, code.present = {}, set()
         deferred = not any(_CTX.search(text) for text in code.lines[start:])
         code.lines.insert(start, code.indent + ("tail = index" if deferred else
                                                 f"ctx.path = {content_path(code, 'index')}"))

@@ -76,8 +76,9 @@ class TurnAssembler:
         if roots is None or not roots <= {"role", "parts"}:  # (it reads more than the two: the object itself)
             code.line("item = {'role': role, 'parts': parts}")
         code.reads = {("role",): "role", ("parts",): "parts"}  # (what it reads of them: the locals)
+        code.present = {"role", "parts"}  # (a turn has a mapped role and a list of parts)
         code.line(f"sent.append({lower_into(self.turn_template, ('messages', 'turn'), code)})")
-        code.reads = {}
+        code.reads, code.present = {}, set()
         code.indent = ""
         for text in setter_lines(self.to, "sent", code.bind, a_list=True):
             code.line(text)
