@@ -32,8 +32,10 @@ def compile_adjust(entries: Any) -> AdjustBody | None:
 
 def emit_adjust(entries: Any, code: FunctionBuilder) -> None:
     """The lines applying `entries` to the local `body` (which a whole-body transform may replace)."""
+    if not entries:
+        return
     guards = GuardCode(code)
-    for entry in entries or ():
+    for entry in entries:
         ref = entry["transform"]
         name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], dict(ref.get("args") or {}))
         apply = code.bind(bind(name, args))
@@ -43,9 +45,10 @@ def emit_adjust(entries: Any, code: FunctionBuilder) -> None:
             _at(str(entry["at"]), apply, guard, args, guards)
             continue
         result = code.temp()
-        _guarded(guard(args, "body", guards) if guard is not None else None, code, [
+        _guarded(guard(args, "body", guards) if guard is not None else None, guards, [
             f"{result} = {apply}(body, ctx)",
             f"if isinstance({result}, dict): body = {result}"])
+    guards.finish()
 
 
 def _at(path: str, apply: str, guard: Any, args: dict[str, Any], guards: GuardCode) -> None:
@@ -60,19 +63,21 @@ def _at(path: str, apply: str, guard: Any, args: dict[str, Any], guards: GuardCo
     code.line(f"if {value} is not None:")
     code.indent += "    "
     result = code.temp()
-    _guarded(guard(args, value, guards) if guard is not None else None, code, [
+    _guarded(guard(args, value, guards) if guard is not None else None, guards, [
         f"{result} = {apply}({value}, ctx)",
         f"if {result} is None: del {holder}[{last}]",
         f"else: {holder}[{last}] = {result}"])
     code.indent = code.indent[:-4]
 
 
-def _guarded(condition: str | None, code: FunctionBuilder, lines: list[str]) -> None:
-    """`lines` under `if condition:` (as they are without a guard)."""
+def _guarded(condition: str | None, guards: GuardCode, lines: list[str]) -> None:
+    """`lines` (a transform's: `changed`) under `if condition:` (as they are without a guard)."""
+    code = guards.code
     if condition is not None:
         code.line(f"if {condition}:")
         code.indent += "    "
     for text in lines:
         code.line(text)
+    guards.changed()
     if condition is not None:
         code.indent = code.indent[:-4]

@@ -81,8 +81,8 @@ def collect() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
 class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
-    __slots__ = ("_temps", "_view_names", "args", "dicts", "indent", "known", "lines", "name", "namespace", "reads",
-                 "settled", "views")
+    __slots__ = ("_temps", "_view_names", "args", "dicts", "indent", "known", "lines", "name", "namespace", "present",
+                 "reads", "settled", "views")
 
     def __init__(self, args: tuple[str, ...], name: str = "template",
                  views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]] | None = None,
@@ -110,6 +110,8 @@ class FunctionBuilder:
         self.dicts = False
         """Set over straight-line code: a local assigned once (`item`, a key path's local in `reads`) that is
         read as an object is tested once (`object_of`), and its keys are read without a type test each."""
+        self.present: set[str] = set()
+        """Locals of `reads` known never to be None (an object built of them takes them without a test)."""
 
     def step(self, holder: str, prefix: tuple[str, ...], key: str) -> str:
         """The expression reading `key` from the local `holder` (the value at key path `prefix` of the item), as

@@ -8,17 +8,19 @@ and a part carrying `cache_control` is followed by the spec's cache point block 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from .codegen import FunctionBuilder
 from .errors import MappingError
-from .templates import Evaluator, compile_template, lower_into
+from .templates import Evaluator, compile_template, lower_into, template_paths
 from .transforms import Context
 
 PART_KINDS = ("text", "image_url", "input_audio", "file", "tool_call", "tool_result", "reasoning",
               "redacted_reasoning", "refusal")
 RESULT_ROLES = ("tool", "function")
+_CTX = re.compile(r"\bctx\b")
 
 
 class PartRenderer:
@@ -47,20 +49,43 @@ class PartRenderer:
         render = self.parts.get("text")
         return render(part, ctx) if render is not None else part
 
-    def emit_render(self, code: FunctionBuilder) -> None:
-        """Lines rendering the local `message` (at `index`) into the list `out`: its parts flattened in message
-        order as (kind, the item its template reads, its request path), sorted by the spec's `order`, each
-        rendered with its kind's template. What the spec does not use (signature attaching, cache points) is
-        left out of the lines; the rarer part kinds (reasoning details, tool results, tool calls) are flattened
-        by the methods below."""
+    def emit_render(self, code: FunctionBuilder) -> bool:
+        """Lines rendering the local `message` (at `index`, its unified role in `unified`) into the list `out`.
+
+        A message whose only part is its string content (the usual user or assistant turn) renders that text
+        straight through the `text` template, lowered over the string (`reads`: no part dict, no path string,
+        nothing to order). Any other message is flattened in message order as (kind, the item its template
+        reads, its request path), sorted by the spec's `order`, each part rendered with its kind's template.
+        What the spec does not use (signature attaching, cache points) is left out of the lines; the rarer
+        part kinds (reasoning details, tool results, tool calls) are flattened by the methods below.
+
+        Returns whether the string branch leaves its request path to the caller (`tail`, below): when the text
+        template's lines never touch `ctx`, the path is not built per message; the caller sets it from `tail`
+        (the index of the last such message) where a later step could read it, so `ctx.path` ends as before."""
         attach, cache_point = self.attach_signature_as is not None, self.cache_point
+        code.line("content = message.get('content')")
+        code.line("details = message.get('reasoning_details')")
+        code.line("calls = message.get('tool_calls')")
+        deferred = False
+        if "text" in self.templates:
+            code.line("if isinstance(content, str) and not details and not calls and not message.get('refusal') "
+                      f"and unified not in {code.bind(RESULT_ROLES)}:")
+            code.indent += "    "
+            code.line("if not content:")
+            code.line("    continue")
+            deferred = self._emit_string(code)
+            code.indent = code.indent[:-4]
+            code.line("else:")
+            code.indent += "    "
+            if deferred:  # (the general path sets the path itself: the one left to the caller is set first)
+                code.line("if tail is not None:")
+                code.line(f"    ctx.path = {content_path(code, 'tail')}")
+                code.line("    tail = None")
         lines = [
             "raw = []",
-            "details = message.get('reasoning_details')",
             "if details:",
             f"    {code.bind(self._details)}(details, index, raw)",
-            "content = message.get('content')",
-            f"if message.get('role') in {code.bind(RESULT_ROLES)}:",
+            f"if unified in {code.bind(RESULT_ROLES)}:",
             f"    raw.append({code.bind(self._tool_result)}(message, content, index, call_names))",
             "else:",
             "    if isinstance(content, str):",
@@ -71,7 +96,6 @@ class PartRenderer:
             "            raw.append((str(part.get('type')), part, f'messages[{index}].content[{j}]'))",
             "    if message.get('refusal'):",
             "        raw.append(('refusal', {'text': message['refusal']}, f'messages[{index}].refusal'))",
-            "calls = message.get('tool_calls')",
             "if calls:",
             f"    {code.bind(_tool_calls)}(calls, index, call_names, raw)",
             "if len(raw) > 1:",  # (most messages have one part: nothing to order)
@@ -114,6 +138,32 @@ class PartRenderer:
             lines += ["if signatures:", f"    {code.bind(self._attach_signatures)}(out[::-1], signatures)"]
         for text in lines:
             code.line(text)
+        if "text" in self.templates:
+            code.indent = code.indent[:-4]
+        return deferred
+
+    def _emit_string(self, code: FunctionBuilder) -> bool:
+        """The lines rendering the string `content` as the text part `{type: text, text: content}` would be,
+        into `out`: the `text` template lowered with its reads of that part as locals and constants (a key the
+        part does not have reads None). Without a cache mark or a signature, nothing follows it. Returns
+        whether the path was left to the caller (the lines never touch `ctx`)."""
+        template = self.templates["text"]
+        start = len(code.lines)
+        code.reads = {}
+        paths = template_paths(template)
+        if paths is None:  # (it reads the part as a whole, or a path that is not plain keys)
+            code.line("item = {'type': 'text', 'text': content}")
+        else:
+            known = {"text": "content", "type": code.bind("text")}
+            code.reads = {(root,): known.get(root, "None") for root in {path[0] for path in paths if path}}
+            code.present = {"content"}  # (a non-empty string)
+        rendered = lower_into(template, ("messages", "parts", "text"), code)
+        code.reads, code.present = {}, set()
+        deferred = not any(_CTX.search(text) for text in code.lines[start:])
+        code.lines.insert(start, code.indent + ("tail = index" if deferred else
+                                                f"ctx.path = {content_path(code, 'index')}"))
+        code.line(f"out = [{rendered}]")
+        return deferred
 
     def _rank_of(self, entry: tuple[str, Any, str]) -> int:
         return self.rank.get(entry[0], len(PART_KINDS))
@@ -154,6 +204,15 @@ def _tool_calls(calls: list[Any], index: int, call_names: dict[str, str], raw: l
     for j, call in enumerate(calls):
         call_names[call.get("id", "")] = call.get("function", {}).get("name", "")
         raw.append(("tool_call", {**call, "position": j}, f"messages[{index}].tool_calls[{j}]"))
+
+
+_CONTENT_PATHS = tuple(f"messages[{index}].content" for index in range(64))
+
+
+def content_path(code: FunctionBuilder, index: str) -> str:
+    """The expression of the request path `messages[<index>].content` (made once for the first messages: a
+    formatted string costs more than rendering a short text part)."""
+    return f"({code.bind(_CONTENT_PATHS)}[{index}] if {index} < 64 else f'messages[{{{index}}}].content')"
 
 
 def _signature_only(detail: dict[str, Any]) -> bool:

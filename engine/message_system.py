@@ -40,7 +40,8 @@ class SystemLifter:
         roots = template_roots(system["template"]) if "template" in system else set()
         self.template_reads_text = roots is None or "text" in roots
         """Whether the template reads `text` (the joined texts are built only then)."""
-        self.put = self._lower_put(system.get("template"))
+        self.template: Any = system.get("template")
+        self.put = self._lower_put(self.template)
         """The generated `put_system(parts, body, ctx)`: the lifted text parts written into the body."""
 
     def emit_split(self, code: FunctionBuilder) -> None:
@@ -69,10 +70,13 @@ class SystemLifter:
             "            lifted.extend([part for part in content if part.get('type') == 'text'])",
             "    else:",
             f"        rest.append((index, {code.bind(self._later)}(message, index)))",
-            "if lifted:",
-            f"    {code.bind(self.put)}(lifted, body, ctx)",
         ):
             code.line(text)
+        code.line("if lifted:")  # (`put`'s lines inline: no call per request)
+        code.indent += "    "
+        code.line("parts = lifted")
+        self._emit_put(code, self.template)
+        code.indent = code.indent[:-4]
 
     def _later(self, message: dict[str, Any], index: int) -> dict[str, Any]:
         if self.later == "user":
@@ -94,6 +98,13 @@ class SystemLifter:
         code = FunctionBuilder(("parts", "body", "ctx"), "put_system")
         if self.to is None:
             return code.build("None")
+        self._emit_put(code, template)
+        function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
+        return function
+
+    def _emit_put(self, code: FunctionBuilder, template: Any) -> None:
+        """The lines of `put` (its parts in the local `parts`) at the builder's indentation."""
+        indent = code.indent
         if self.format == "string":
             for text in ("cached = False",
                          "for part in parts:",  # (a loop, not any() over a generator: this runs on every request)
@@ -105,9 +116,9 @@ class SystemLifter:
                          "'\\n\\n'.join([p['text'] for p in parts])",
                          "else:"):
                 code.line(text)
-            code.indent = "    "
+            code.indent += "    "
         self._emit_blocks(code)
-        code.indent = ""
+        code.indent = indent
         if template is not None:
             code.reads = {("parts",): "value"}
             if self.template_reads_text:
@@ -121,8 +132,6 @@ class SystemLifter:
             code.reads = {}
         for text in setter_lines(self.path, "value", code.bind):
             code.line(text)
-        function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
-        return function
 
     def _emit_blocks(self, code: FunctionBuilder) -> None:
         """Lines setting `value` to the parts rendered as text blocks (`text` template inline), each marked one

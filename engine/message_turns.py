@@ -14,7 +14,7 @@ from typing import Any
 
 from .codegen import FunctionBuilder
 from .errors import MappingError
-from .message_parts import PartRenderer
+from .message_parts import PartRenderer, content_path
 from .message_system import SystemLifter
 from .paths import compile_setter, setter_lines
 from .templates import lower_into, template_roots
@@ -44,12 +44,14 @@ class TurnAssembler:
         self.system.emit_split(code)
         code.line("turns = []")
         code.line("call_names = {}")
+        start = len(code.lines)
         code.line("for index, message in rest:")
         code.indent = "    "
-        code.line(f"role = {code.bind(self.roles)}.get(message.get('role'))")
+        code.line("unified = message.get('role')")
+        code.line(f"role = {code.bind(self.roles)}.get(unified)")
         code.line("if role is None:")
         code.line(f"    {code.bind(self._bad_role)}(index, message)")
-        self.parts.emit_render(code)
+        deferred = self.parts.emit_render(code)
         code.line("if not out:")
         code.line("    continue")
         if self.merge:
@@ -60,6 +62,10 @@ class TurnAssembler:
         else:
             code.line("turns.append((role, out))")
         code.indent = ""
+        if deferred:  # the path of the last string content rendered without it (PartRenderer.emit_render)
+            code.lines.insert(start, "tail = None")
+            code.line("if tail is not None:")
+            code.line(f"    ctx.path = {content_path(code, 'tail')}")
         if self.first_role is not None:
             code.line(f"if turns and turns[0][0] != {code.bind(self.first_role)}:")
             code.line(f"    {code.bind(self._bad_first_role)}(turns[0][0])")
@@ -70,8 +76,9 @@ class TurnAssembler:
         if roots is None or not roots <= {"role", "parts"}:  # (it reads more than the two: the object itself)
             code.line("item = {'role': role, 'parts': parts}")
         code.reads = {("role",): "role", ("parts",): "parts"}  # (what it reads of them: the locals)
+        code.present = {"role", "parts"}  # (a turn has a mapped role and a list of parts)
         code.line(f"sent.append({lower_into(self.turn_template, ('messages', 'turn'), code)})")
-        code.reads = {}
+        code.reads, code.present = {}, set()
         code.indent = ""
         for text in setter_lines(self.to, "sent", code.bind, a_list=True):
             code.line(text)

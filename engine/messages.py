@@ -63,8 +63,10 @@ def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
         lines.append(f"    message = {code.bind(_renamed)}(message, {code.bind(renames)})")
     if drop:
         dropped = code.bind(drop)
+        calls = "calls" if require_call and not (as_content is not None or renames) else \
+            "message.get('tool_calls')"  # (the calls read above, when `message` still holds them where they were)
         lines += [f"    if not {dropped}.isdisjoint(message) or ((type(message.get('content')) is list"
-                  f" or message.get('tool_calls')) and {code.bind(_parts_hold)}(message, {dropped})):",
+                  f" or {calls}) and {code.bind(_parts_hold)}(message, {dropped})):",
                   f"        message = {code.bind(_without)}(message, {dropped})"]
     lines.append("    out.append(message)")
     lines.extend(setter_lines(str(spec.get("to", "messages")), "out", code.bind, a_list=True))

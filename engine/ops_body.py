@@ -9,11 +9,11 @@ and the messages are mapped (`adjust: [{at: path, transform: …}]`, the whole b
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .errors import MappingError
-from .guards import GuardCode, guard
+from .guards import GuardCode, guard, plain_path
 from .paths import compile_getter, compile_setter
 from .transforms import Apply, Context, Example, register
 
@@ -143,15 +143,33 @@ def _limit_marks(args: Mapping[str, Any]) -> Apply:
 
 @guard("limit_marks")
 def _limit_marks_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
-    """More than `max` blocks carry the key (the count, as inline loops)."""
+    """More than `max` blocks carry the key (the count of each root, as inline loops)."""
     key, descend = code.bind(str(args["key"])), tuple(args.get("descend") or ())
-    count, helper, descend_name = code.temp(), code.bind(_count_marked), code.bind(descend)
-    code.line(f"{count} = 0")
+    helper, descend_name = code.bind(_count_marked), code.bind(descend)
+    counts = []
     for path in args["in"]:
-        code.walk_blocks(_read(code, body, str(path)), descend,
-                         lambda item: code.line(f"if {key} in {item}: {count} += 1"),
-                         lambda inner: code.line(f"{count} += {helper}({inner}, {key}, {descend_name})"))
-    return f"{count} > {int(args['max'])}"
+        count = code.temp()
+        counts.append(count)
+        visit, deeper = _counting(code, count, key, helper, descend_name)
+        if plain_path(str(path)) is None:  # (not plain keys: the getter, then the walk over what it found)
+            code.line(f"{count} = 0")
+            code.walk_blocks(_read(code, body, str(path)), descend, visit, deeper)
+        else:
+            code.walk_path(body, str(path), descend, count, "0", visit, deeper)
+    return f"{' + '.join(counts) or '0'} > {int(args['max'])}"
+
+
+def _counting(code: GuardCode, count: str, key: str, helper: str, descend: str
+              ) -> tuple[Callable[[str], None], Callable[[str], None]]:
+    """The lines adding to the local `count` the blocks carrying `key`: on one object, and below a list."""
+
+    def visit(item: str) -> None:
+        code.line(f"if {key} in {item}: {count} += 1")
+
+    def deeper(inner: str) -> None:
+        code.line(f"{count} += {helper}({inner}, {key}, {descend})")
+
+    return visit, deeper
 
 
 @register("trim_final_text", args={
@@ -244,14 +262,22 @@ def _require_for_blocks(args: Mapping[str, Any]) -> Apply:
 def _require_for_blocks_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
     """The field is missing and a block has one of the values (the walk, as inline loops)."""
     present = _read(code, body, str(args["field"]))
-    found, descend = code.temp(), tuple(args.get("descend") or ())
+    found, descend, path = code.temp(), tuple(args.get("descend") or ()), str(args["in"])
     key, values = code.bind(str(args["key"])), code.bind(tuple(args["values"]))
     helper, descend_name = code.bind(_has_block), code.bind(descend)
-    code.line(f"{found} = False")
-    code.line(f"if not {present}:")
-    code.code.indent += "    "
-    code.walk_blocks(_read(code, body, str(args["in"])), descend,
-                     lambda item: code.line(f"if {item}.get({key}) in {values}: {found} = True"),
-                     lambda inner: code.line(f"if {helper}({inner}, {descend_name}, {key}, {values}): {found} = True"))
-    code.code.indent = code.code.indent[:-4]
-    return found
+
+    def visit(item: str) -> None:
+        code.line(f"if {item}.get({key}) in {values}: {found} = True")
+
+    def deeper(inner: str) -> None:
+        code.line(f"if {helper}({inner}, {descend_name}, {key}, {values}): {found} = True")
+
+    if plain_path(path) is None:
+        code.line(f"{found} = False")
+        code.line(f"if not {present}:")
+        code.code.indent += "    "
+        code.walk_blocks(_read(code, body, path), descend, visit, deeper)
+        code.code.indent = code.code.indent[:-4]
+    else:
+        code.walk_path(body, path, descend, found, "False", visit, deeper, unless=present)
+    return f"(not {present} and {found})"

@@ -44,6 +44,8 @@ def _fill_defaults_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
 
     def emit(code: InlineCode) -> str:
         value = code.local(code.lower(source))
+        if value == "None":  # (a read known to be None, e.g. the cache mark of a string content)
+            return "None"
         out = code.temp()
         code.line(f"{out} = None if {value} is None else {code.apply}({value}, ctx)")
         return out

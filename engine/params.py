@@ -82,9 +82,13 @@ class RuleBuilder:
             if steps or skips:  # (the path later warnings without a parameter name; as before)
                 code.line(f"ctx.path = {code.bind(self.name)}")
             for step in steps:
+                if step is _omitted:  # (nothing after it runs: the value is never sent)
+                    code.line("return None")
+                    break
                 code.line(f"value = {code.bind(step)}(value, ctx)")
                 code.line("if value is None: return None")
-            _emit_put(code, target)
+            else:
+                _emit_put(code, target)
         function: ParamOp = code.build("None")
         return function
 
@@ -223,7 +227,17 @@ def _each(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
 
 
 def _transform(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:
+    name = value if isinstance(value, str) else value["name"]
+    if name == "omit":  # (what `omit` does, known to the generated function: no call)
+        bind(name, {} if isinstance(value, str) else value.get("args"))  # (its arguments checked all the same)
+        rule.steps.append(_omitted)
+        return
     rule.steps.append(bind(value, {}) if isinstance(value, str) else bind(value["name"], value.get("args")))
+
+
+def _omitted(value: Any, ctx: Context) -> None:
+    """The `omit` transform's step: the value is written nowhere."""
+    return None
 
 
 def _to(rule: RuleBuilder, value: Any, spec: Mapping[str, Any]) -> None:

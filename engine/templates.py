@@ -213,13 +213,15 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
         out = code.temp()
         fields = list(template.items())
         leading = 0  # the leading literal fields go into the display the object starts as
-        while leading < len(fields) and _is_literal(fields[leading][1]):
+        while leading < len(fields) and (_is_literal(fields[leading][1]) or _present(fields[leading][1], code)):
             leading += 1
         display = ", ".join(f"{code.bind(str(k))}: {_lower(v, (*where, str(k)), code)}" for k, v in fields[:leading])
         code.line(f"{out} = {{{display}}}")
         for k, v in fields[leading:]:
             key = str(k)
             value = _lower(v, (*where, key), code)
+            if value == "None":  # (a read known to be None: the key is left out)
+                continue
             if _never_none(v):
                 code.line(f"{out}[{code.bind(key)}] = {value}")
             elif value.isidentifier():  # (a local: tested as it is)
@@ -237,6 +239,8 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
         code.line(f"{out} = [{display}]")
         for i, v in enumerate(template[leading:], leading):
             value = _lower(v, (*where, i), code)
+            if value == "None":
+                continue
             if _never_none(v):
                 code.line(f"{out}.append({value})")
             elif value.isidentifier():  # (a local: tested as it is)
@@ -253,6 +257,15 @@ def _is_literal(template: Any) -> bool:
     if isinstance(template, str):
         return template.startswith("$$") or not template.startswith("$")
     return isinstance(template, (int, float, bool))
+
+
+def _present(template: Any, code: FunctionBuilder) -> bool:
+    """A reference to a key read into a local known never to be None (`FunctionBuilder.present`): it emits no
+    lines, so it can go into the display an object starts as."""
+    if not (isinstance(template, str) and template.startswith("$") and not template.startswith("$$")):
+        return False
+    path = template[1:].lstrip(".")
+    return is_simple(path) and code.reads.get((path,)) in code.present
 
 
 def _never_none(template: Any) -> bool:

@@ -85,6 +85,10 @@ BODIES = [
     {"output_config": {"format": {"type": "json_schema", "schema": {}}}},
     {"output_config": {"format": "json_object"}, "tool_choice": {}},
     {"output_config": ["format"]},
+    # more marks than allowed, then a tool block without tools: the transform between ran, the shared walk is stale
+    {"system": [{"text": "a", "cc": 1}, {"text": "b", "cc": 1}], "messages": [_turn("user", {"type": "tool_use",
+                                                                                            "cc": 1})]},
+    {"messages": [_turn("user", {"type": "tool_use"}), _turn("assistant", {"type": "text", "text": "ok  "})]},
 ]
 
 
@@ -128,3 +132,22 @@ def test_a_guard_that_fails_skips_the_transform_and_the_source_is_in_linecache()
     generated({"max_tokens": 10}, Context("p"))
     generated({"max_tokens": 10, "thinking": {"budget_tokens": 40}}, Context("p"))
     assert calls == [{"max_tokens": 10, "thinking": {"budget_tokens": 40}}]
+
+
+def test_a_walk_shared_between_guards_is_walked_again_after_a_transform_changed_the_body() -> None:
+    """limit_marks and require_for_blocks walk `messages` the same way: one walk computes both guards, unless a
+    transform ran between them (here one that puts a tool block into `messages`), which the later guard must see."""
+    marks = {"transform": {"name": "limit_marks", "args": {"key": "cc", "max": 2, "in": ["messages"],
+                                                           "descend": ["content"]}}}
+    swap = {"at": "messages", "transform": {"name": "lookup", "args": {
+        "table": {}, "default": [_turn("user", {"type": "tool_use"})]}}}
+    entries = [marks, swap, REQUIRE]
+    generated = compile_adjust(entries)
+    assert generated is not None
+    for body in ({"messages": [_turn("user", {"type": "text"})]}, {"messages": [_turn("user", {"type": "tool_use"})]},
+                 {"messages": [_turn("user", {"cc": 1}, {"cc": 1}, {"cc": 1, "type": "tool_use"})]}):
+        expected = _run(lambda b, c: _reference(entries, b, c), body)
+        assert _run(generated, body) == expected
+    assert _run(generated, {"messages": [_turn("user", {"type": "text"})]})[0][0] == "error"
+    source = "".join(linecache.getlines(generated.__code__.co_filename))
+    assert source.count("for ") == 2 + 2  # (the shared walk's two loops; the later guard's own, when stale)

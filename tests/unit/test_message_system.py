@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vllora_llm.engine.errors import MappingError
 from vllora_llm.engine.message_parts import PartRenderer
@@ -96,3 +98,49 @@ def test_a_turn_template_reads_only_what_a_turn_holds() -> None:
     body: dict[str, Any] = {}
     compile_messages(spec, "acme")([{"role": "user", "content": "hi", "name": "n"}], body, Context("acme"))
     assert body == {"turns": [{"role": "user", "parts": [{"text": "hi"}]}]}
+
+
+def _reference_split(messages: list[dict[str, Any]], take: str, later: str) -> tuple[list[str], Any]:
+    """The lifting as `messages.system` documents it, written plainly: the lifted texts and the rest as
+    (index, role, text), or the error a later system message raises."""
+    lifted: list[str] = []
+    rest: list[tuple[int, str, str]] = []
+    leading = True
+    for index, message in enumerate(messages):
+        role, text = message["role"], message["content"]
+        if role not in ("system", "developer"):
+            leading = False
+            rest.append((index, role, text))
+        elif (take == "all" or later == "merge" or leading) and not (take == "first" and lifted):
+            lifted.append(text)
+        elif later == "user":
+            rest.append((index, "user", text))
+        elif later == "keep":
+            rest.append((index, role, text))
+        else:
+            return lifted, ("error", index)
+    return lifted, rest
+
+
+@pytest.mark.parametrize("take", ["leading", "first", "all"])
+@pytest.mark.parametrize("later", ["error", "user", "keep", "merge"])
+@settings(max_examples=60, deadline=None)
+@given(roles=st.lists(st.sampled_from(["system", "developer", "user", "assistant"]), min_size=1, max_size=6))
+def test_the_generated_lifting_agrees_with_the_documented_one(take: str, later: str, roles: list[str]) -> None:
+    """Every `take` and `later`, on any order of roles: what is lifted, and which messages become turns, in order,
+    with which role and index (or which later system message is refused)."""
+    messages = [{"role": role, "content": f"m{i}"} for i, role in enumerate(roles)]
+    spec = {"mode": "template", "system": {"to": "system", "format": "parts", "take": take, "later": later},
+            "to": "turns", "roles": {r: r for r in ("system", "developer", "user", "assistant")},
+            "turn": {"role": "$role", "parts": "$parts"}, "parts": {"text": {"text": "$text"}}}
+    body: dict[str, Any] = {}
+    lifted, rest = _reference_split(messages, take, later)
+    try:
+        compile_messages(spec, "acme")(messages, body, Context("acme"))
+    except MappingError as exc:
+        assert isinstance(rest, tuple), exc
+        assert exc.path == f"messages[{rest[1]}]"
+        return
+    assert [part["text"] for part in body.get("system") or []] == lifted
+    assert [(turn["role"], part["text"]) for turn in body["turns"] for part in turn["parts"]] == \
+        [(role, text) for _, role, text in rest]
