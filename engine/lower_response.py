@@ -1,29 +1,31 @@
 """The response spec lowered into generated functions (see codegen.py), and the readers they share.
 
-`read_choice(raw, ctx) -> (index, pieces, finish)` reads one choice of a response: the raw value at `index:`
-(None without one), the unified pieces of its content parts, each part's kind found as `kind_by` says and
-rendered by its kind's template, and the raw value at `finish_reason.from`; paths of plain keys become `.get`
-lines, the `kind_by: present` scan an `if/elif` chain over the keys. `decode_response` reads the choices,
-id, model and usage around it; `read_usage` the `usage:` map (`usage_lines`). A whole-response stream's
+`decode_response(data)` reads a whole response: its choices, and in each choice the value at `index:`, its
+content parts (each part's kind found as `kind_by` says, `emit_parts`, and what its kind's template gives
+gathered into the message, response_pieces.py) and its finish reason; then the id, model, usage and extras;
+paths of plain keys become `.get` lines, the `kind_by: present` scan an `if/elif` chain over the keys.
+`read_usage` reads the `usage:` map (`usage_lines`). A whole-response stream's
 event handler (stream_whole.py) is lowered from the same spec with the same readers (`read_path`,
 `read_fields`, `part_paths`) and view types (`event_views`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .codegen import OBJECT, FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
 from .extras import emit_extras
-from .gateway import ChatCompletionMessageWithFinishReason, Choice
+from .gateway import ChatCompletionMessage, ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, is_simple, plain_keys, split_path
-from .silent import SILENT_KIND, response_warnings
+from .response_pieces import emit_finish, emit_message_piece, reasoning_text
+from .silent import response_warnings
 from .templates import calls_out, lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, relative, view_type
 
-ReadChoice = Callable[[Any, Context], tuple[Any, list[dict[str, Any]], Any]]
+if TYPE_CHECKING:
+    from .response import FinishMap
 
 
 def _read(code: FunctionBuilder, holder: str, path: str) -> str:
@@ -210,18 +212,19 @@ def parts_not_a_list(parts: Any) -> None:
     raise TypeError(f"a choice's content parts are a {type(parts).__name__}, not a list")
 
 
-def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
-    """The generated `read_choice` of a template-mode `response:` spec: each content part's kind found as
-    `kind_by` says, and that kind's template lowered inline in its branch (the part is the templates' item)."""
-    code = FunctionBuilder(("raw", "ctx"), "read_choice")
-    index = _read(code, "raw", str(spec["index"])) if "index" in spec else "None"
-    parts = _read(code, "raw", str(spec.get("parts", "content")))
+def emit_parts(code: FunctionBuilder, spec: Mapping[str, Any], parts: str,
+               branch: Callable[[str, Any, str, str | None], None]) -> None:
+    """Emit the loop over the content parts in the local `parts` (a choice's): each part (`item`) has its kind
+    found as `kind_by` says, and `branch(kind, template, marker, truthy)` emits that kind's lines (`marker`:
+    the expression naming the kind; `truthy`: the part's key known to be set there, if any). A kind without
+    a template adds nothing."""
     kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
     kind_by = dict(spec.get("kind_by") or {"field": "type"})
-    code.line("pieces = []")
+    indent = code.indent
     code.line(f"if {parts} and type({parts}) is not list: {code.bind(parts_not_a_list)}({parts})")
     code.line(f"for item in {parts} or ():")
-    code.indent = "    "
+    code.indent = indent + "    "
+    branches: list[tuple[str, str, str, str | None]] = []
     if "field" in kind_by:
         field = str(kind_by["field"])
         keys = plain_keys(field)
@@ -233,22 +236,21 @@ def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
             known = False
         code.line("if kind is None: continue")
         code.line("name = kind if type(kind) is str else str(kind)")
-        branches = [(f"name == {code.bind(kind)}", kind, "kind") for kind in kinds]
-    else:  # the first `present` key (`object_keys`) names the kind; a kind without a template adds nothing
+        branches = [(f"name == {code.bind(kind)}", kind, "name", None) for kind in kinds]
+    else:  # the first `present` key (`object_keys`) names the kind
         code.line("if type(item) is not dict: continue")
         known = True
         objects = object_keys(spec)
-        branches = []
         for key, kind in kind_by.get("present", ()):
             value = f"item.get({code.bind(str(key))})"
             if str(key) in objects:
                 held = " or ".join(f"_o.get({code.bind(name)}) is not None" for name in objects[str(key)])
                 value = f"(({held}) if type(_o := {value}) is dict else _o)"
-            branches.append((value, str(kind), code.bind(str(kind))))
-    for position, (test, kind, marker) in enumerate(branches):
+            branches.append((value, str(kind), code.bind(str(kind)), str(key)))
+    for position, (test, kind, marker, truthy) in enumerate(branches):
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         template = kinds.get(kind)
-        code.indent = "        "
+        code.indent = indent + "        "
         if template is None:
             code.line("pass")
         else:
@@ -256,16 +258,11 @@ def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
             if known:  # (straight-line code in the branch: each object read is tested once, the item not again)
                 code.reads[OBJECT, "item"] = "item"
                 code.dicts = True
-            value = lower_into(template, ("response", "kinds", kind), code)
+            branch(kind, template, marker, truthy)
             code.dicts = False
-            code.line(f"pieces.append({value} or {{{code.bind(SILENT_KIND)}: {marker}}})")  # (empty: silent.py)
             code.reads = {}
-        code.indent = "    "
-    code.indent = ""
-    finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
-    reason = _read(code, "raw", str(finish["from"]))
-    function: ReadChoice = code.build(f"{index}, pieces, {reason}")
-    return function
+        code.indent = indent + "    "
+    code.indent = indent
 
 
 def kinds_declared(spec: Mapping[str, Any]) -> dict[str, frozenset[str]]:
@@ -380,17 +377,17 @@ def _not_a_list(choices: Any, provider: str) -> ProviderError:
                          provider=provider)
 
 
-def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[Any, bool], str | None],
-                   usage_fields: Mapping[str, Any], message: Callable[..., Any],
+def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, usage_fields: Mapping[str, Any],
                    usage_of: Callable[..., Any], extras_fields: Mapping[str, Any] | None = None
-                   ) -> Callable[[Any, ReadChoice], Any]:
-    """A template-mode `response:` spec as one generated function `decode_response(data, read_choice)`: the
-    choices (or the body as the one choice), the `blocked` check, each choice read by `read_choice` into a
-    message and its finish reason, the id, the model and the usage (the `usage:` map `usage_fields`, each count
-    read inline, see `_emit_usage`). `translate`, `message` (`message_from_pieces`), `usage_of`
-    (`response.usage_from`) are the pieces it calls; the spec's `extras` (`extras_fields`) are read inline
-    (extras.py; none declared: no line reads them)."""
-    code = FunctionBuilder(("data", "read_choice"), "decode_response")
+                   ) -> Callable[[Any], Any]:
+    """A template-mode `response:` spec as one generated function `decode_response(data)`: the choices (or the
+    body as the one choice), the `blocked` check; in each choice its index, its content parts (each kind's
+    template lowered inline in its branch, what it gives gathered into the message: response_pieces.py) and
+    its finish reason (`finish`, a `FinishMap`, lowered inline); then the id, the model and the usage (the
+    `usage:` map `usage_fields`, each count read inline, see `_emit_usage`; `usage_of` is
+    `response.usage_from`); the spec's `extras` (`extras_fields`) are read inline (extras.py; none declared: no
+    line reads them)."""
+    code = FunctionBuilder(("data",), "decode_response")
     name = code.bind(provider)
     code.line(f"ctx = {code.bind(_SilentContext(provider))}")
     if "choices" in spec:
@@ -410,15 +407,26 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
     code.line("choices = []")
     code.line("silent = None")
     code.line(f"for position, raw in enumerate({choices} or ()):")
-    code.line("    index, pieces, reason = read_choice(raw, ctx)")
-    code.line("    if type(index) is not int: index = position")  # (not a bool either: as a stream reads it)
-    code.line(f"    message = {code.bind(message)}(pieces, index)")
-    code.line("    for piece in pieces:")  # a kind's template rendered nothing: see silent.py
-    code.line(f"        if {code.bind(SILENT_KIND)} in piece:")
-    code.line("            silent = [*(silent or ()), (pieces, message)]")
-    code.line("            break")
-    code.line(f"    choices.append({code.bind(Choice)}(message=message, index=index, "
-              f"finish_reason={code.bind(translate)}(reason, bool(message.tool_calls))))")
+    code.indent = "    "
+    index = _read(code, "raw", str(spec["index"])) if "index" in spec else None
+    if index is None:
+        code.line("index = position")
+    else:  # (not a bool either: as a stream reads it)
+        code.line(f"index = {index} if type({index}) is int else position")
+    parts = _read(code, "raw", str(spec.get("parts", "content")))
+    code.line("content = calls = details = refusal = quiet = None")
+    answers = frozenset(str(tool) for tool in spec.get("answer_tools") or ())
+    declared = kinds_declared(spec)
+    emit_parts(code, spec, parts, lambda kind, template, marker, truthy: emit_message_piece(
+        code, kind, template, marker, answers, bool(declared.get(kind)), truthy))
+    reason = _read(code, "raw", str(dict(spec.get("finish_reason") or {"from": "finish_reason"})["from"]))
+    code.line(f"message = {code.bind(ChatCompletionMessage)}(role='assistant', content=content, tool_calls=calls, "
+              f"reasoning={code.bind(reasoning_text)}(details) if details is not None else None, "
+              "reasoning_details=details, refusal=refusal)")
+    code.line("if quiet is not None: silent = [*(silent or ()), (quiet, message)]")  # (see silent.py)
+    finished = emit_finish(code, finish, reason, "calls")
+    code.line(f"choices.append({code.bind(Choice)}(message=message, index=index, finish_reason={finished}))")
+    code.indent = ""
     ident = _read(code, "data", str(spec.get("id", "id")))
     model = _read(code, "data", str(spec.get("model", "model")))
     code.line("item = data")  # (what the usage and extras templates read)
@@ -431,9 +439,9 @@ def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[
               f"id=str({ident}) if {ident} is not None else None, "
               f"model=str({model}) if {model} is not None else None, "
               f"usage={usage}, provider={name}, "
-              f"warnings={code.bind(response_warnings)}(silent, {code.bind(kinds_declared(spec))}) if silent else []"
+              f"warnings={code.bind(response_warnings)}(silent, {code.bind(declared)}) if silent else []"
               + (f", extras={extras})" if extras is not None else ")"))
-    function: Callable[[Any, ReadChoice], Any] = code.build(result)
+    function: Callable[[Any], Any] = code.build(result)
     return function
 
 

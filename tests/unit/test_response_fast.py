@@ -1,12 +1,12 @@
-"""The template-mode response decoder's generated choice reader (`lower_response.lower_choice`) reads every
-body shape as the spec says: every recorded response body of the template-mode providers, the inline bodies of
-their response cases and a set of hand-made shapes are decoded twice, once by the plan and once with its
-`read_choice` replaced by `reference_read_choice` (tests/unit/_reference.py: the spec read through plain
-getters and templates, one step at a time), and the results (or errors) compared."""
+"""The template-mode response decoder's generated `decode_response` (`lower_response.lower_response`) reads
+every body shape as the spec says: every recorded response body of the template-mode providers, the inline
+bodies of their response cases and a set of hand-made shapes are decoded twice, once by the plan and once by
+`ReferenceResponse` (tests/unit/_reference_response.py: the spec read through plain getters and templates, one
+step at a time, each part's piece built as a dict and then walked into the message), and the results (or
+errors) compared."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import yaml
 from vllora_llm.engine.gateway import enc_hook
 from vllora_llm.engine.registry import load_plan
 
-from ._reference import reference_read_choice
+from ._reference_response import ReferenceResponse
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDINGS = ROOT / "tests" / "recordings"
@@ -28,12 +28,9 @@ LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _decoders(provider: str) -> tuple[Any, Any]:
-    """(the plan's decoder, a copy of it reading choices with `reference_read_choice` (tests/unit/_reference.py))."""
+    """(the plan's decoder, the reference decoder of its spec (tests/unit/_reference_response.py))."""
     plan = load_plan(provider)
-    generated = plan._decode.__self__  # type: ignore[attr-defined]
-    reference = copy.copy(generated)
-    reference.read_choice = reference_read_choice(plan.spec["response"])
-    return generated, reference
+    return plan._decode.__self__, ReferenceResponse(plan.spec["response"], provider)  # type: ignore[attr-defined]
 
 
 def _outcome(decoder: Any, body: bytes) -> Any:
@@ -146,6 +143,13 @@ _ANTHROPIC_PARTS: list[Any] = [
     [{"type": "tool_use", "name": "f"}],
     [{"type": "tool_use", "id": "a", "name": "f", "input": {}}, {"type": "tool_use", "id": "b", "name": "g",
                                                                "input": {"y": [1]}}],
+    [{"type": "text", "text": "a"}, {"type": "tool_use", "id": "t", "name": "json_response", "input": {"a": 1}}],
+    [{"type": "tool_use", "name": "json_response"}, {"type": "tool_use", "name": "f", "input": {}}],
+    [{"type": "tool_use", "id": 5, "name": "f", "input": {}}],
+    [{"type": "tool_use", "id": "a", "name": ["f"], "input": {}}],
+    [{"type": "thinking", "thinking": 5}],
+    [{"type": "thinking", "thinking": "a"}, {"type": "thinking", "thinking": "b", "signature": "c"},
+     {"type": "redacted_thinking", "data": "d"}, {"type": "text", "text": "x"}],
 ]
 
 _GEMINI_PARTS: list[Any] = [
@@ -161,6 +165,10 @@ _GEMINI_PARTS: list[Any] = [
     [{"functionCall": {"name": "f", "partialArgs": [{"x": 1}]}}],
     [{"functionCall": {"name": "f", "args": {}}}, {"functionCall": {"name": "g", "args": {"y": 2}}}],
     [{"functionCall": None}],
+    [{"functionCall": {"name": 5, "args": {}}}],
+    [{"functionCall": {"name": "f", "args": {}, "id": ["x"]}}],
+    [{"text": "a", "thought": True, "thoughtSignature": 5}],
+    [{"text": "a", "thoughtSignature": 5}],
     [{"executableCode": {"code": "1"}}],
     [{"codeExecutionResult": {"output": "1"}}],
     [{"inlineData": {"mimeType": "image/png", "data": "AA=="}}],
@@ -178,6 +186,9 @@ _BEDROCK_PARTS: list[Any] = [
     [{"toolUse": {"toolUseId": "t1", "name": "f", "input": {}}}, {"toolUse": {"name": "g"}}],
     [{"toolUse": None}],
     [{"unknownPart": 1}],
+    [{"text": "a"}, {"toolUse": {"toolUseId": "t1", "name": "json_response", "input": {"x": 1}}}],
+    [{"toolUse": {"toolUseId": 1, "name": "f"}}],
+    [{"reasoningContent": {"reasoningText": {"text": 1}}}],
 ]
 
 _PARTS = {"anthropic": _ANTHROPIC_PARTS, "gemini": _GEMINI_PARTS, "bedrock": _BEDROCK_PARTS}
@@ -289,11 +300,10 @@ def test_usage_read_inline_with_each_object_tested_once(provider: str) -> None:
     generated = plan._decode.__self__  # type: ignore[attr-defined]
     usual = msgspec.json.decode(generated_usual_body(provider))
     plan.decode(200, {}, msgspec.json.encode(usual))  # (the generated source is compiled on first use)
-    source = "".join(linecache.getlines(generated.from_choices.__code__.co_filename))
-    tail = source.split("item = data", 1)[1]
+    source = "".join(linecache.getlines(generated.from_data.__code__.co_filename))
+    head, tail = source.split("item = data", 1)
     assert tail.count("type(item) is dict") == 1  # (was one test per key read)
-    choice = "".join(linecache.getlines(generated.read_choice.__code__.co_filename))
-    assert choice.count("type(item) is dict") + choice.count("type(item) is not dict") == 1  # (kinds: none again)
+    assert head.count("type(item) is dict") + head.count("type(item) is not dict") == 1  # (kinds: none again)
     roots = usage_map.roots or ()
     for root in roots:
         counts = usual.get(root)
@@ -310,3 +320,51 @@ def generated_usual_body(provider: str) -> bytes:
     from benchmarks.wire import payloads
 
     return payloads(provider, 4).response
+
+
+_MADE_UP = {
+    "parts": "content",
+    "kind_by": {"field": "type"},
+    "answer_tools": ["answer"],
+    "finish_reason": {"from": "stop", "tool_calls_when_calls": True, "map": {"done": "stop"}},
+    "kinds": {
+        "whole": "$piece",                                   # a template that is not an object: the piece as given
+        "refusal": {"refusal": "$text"},
+        "call": {"tool_call": "$call"},                      # a call that is not written as an object
+        "object_call": {"tool_call": {"id": "$id", "name": "$name", "arguments": "$arguments"}},
+        "thought": {"reasoning": "$detail", "text": "$text"},
+        "empty": {},
+    },
+}
+_MADE_UP_PARTS: list[Any] = [
+    [{"type": "whole", "piece": {"text": "a"}}, {"type": "whole", "piece": {"tool_call": {"name": "f"}}}],
+    [{"type": "whole", "piece": {"tool_call": {"name": "answer", "arguments": "{}"}}}],
+    [{"type": "whole", "piece": {"reasoning": {"text": "r"}}}, {"type": "whole", "piece": {"refusal": 5}}],
+    [{"type": "whole", "piece": None}, {"type": "whole", "piece": {}}, {"type": "whole"}],
+    [{"type": "whole", "piece": "text"}],
+    [{"type": "whole", "piece": 5}],
+    [{"type": "whole", "piece": {"tool_call": "x"}}],
+    [{"type": "refusal", "text": "no"}, {"type": "refusal", "text": " way"}, {"type": "refusal"}],
+    [{"type": "call", "call": {"id": "c", "name": "f", "arguments": "{}"}}, {"type": "call", "call": {}}],
+    [{"type": "call", "call": {"name": "answer", "arguments": "[1]"}}, {"type": "call", "call": 5}],
+    [{"type": "call", "call": {"name": "answer"}}, {"type": "call", "call": {"name": 5}}],
+    [{"type": "thought", "detail": {"text": "r"}}, {"type": "thought", "text": "t", "detail": {"signature": "s"}}],
+    [{"type": "thought", "detail": {"text": 5}}],
+    [{"type": "thought", "detail": 5}],
+    [{"type": "empty", "text": "x"}, {"type": "thought"}],
+    [{"type": "object_call", "name": "answer"}, {"type": "object_call", "name": "answer", "arguments": 5}],
+    [{"type": "object_call", "name": "f"}, {"type": "object_call", "name": "answer", "arguments": "[2]"}],
+    [{"type": "object_call", "name": "f", "arguments": 5}],
+]
+
+
+@pytest.mark.parametrize("parts", _MADE_UP_PARTS)
+@pytest.mark.parametrize("stop", [None, "done", "other"])
+def test_made_up_kinds(parts: Any, stop: Any) -> None:
+    """Kinds the shipped specs do not write: a template that is not an object, a call that is not written as an
+    object, refusal, a reasoning object beside a text, a kind declaring nothing; and the finish map's rules."""
+    from vllora_llm.engine.response import _TemplateResponse
+
+    body = json.dumps({"content": parts, "stop": stop}).encode()
+    got = _outcome(_TemplateResponse(_MADE_UP, "made-up"), body)
+    assert got == _outcome(ReferenceResponse(_MADE_UP, "made-up"), body)
