@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 from .codegen import OBJECT, FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
 from .extras import emit_extras
-from .gateway import ChatCompletionMessage, ChatCompletionMessageWithFinishReason, Choice
+from .gateway import (
+    ChatCompletionMessage,
+    ChatCompletionMessageWithFinishReason,
+    Choice,
+    CompletionTokensDetails,
+    PromptTokensDetails,
+    Usage,
+)
 from .paths import compile_getter, is_simple, plain_keys, split_path
 from .response_pieces import emit_finish, emit_message_piece, reasoning_text
 from .silent import response_warnings
@@ -378,14 +385,14 @@ def _not_a_list(choices: Any, provider: str) -> ProviderError:
 
 
 def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, usage_fields: Mapping[str, Any],
-                   usage_of: Callable[..., Any], extras_fields: Mapping[str, Any] | None = None
+                   extras_fields: Mapping[str, Any] | None = None
                    ) -> Callable[[Any], Any]:
     """A template-mode `response:` spec as one generated function `decode_response(data)`: the choices (or the
     body as the one choice), the `blocked` check; in each choice its index, its content parts (each kind's
     template lowered inline in its branch, what it gives gathered into the message: response_pieces.py) and
     its finish reason (`finish`, a `FinishMap`, lowered inline); then the id, the model and the usage (the
-    `usage:` map `usage_fields`, each count read inline, see `_emit_usage`; `usage_of` is
-    `response.usage_from`); the spec's `extras` (`extras_fields`) are read inline (extras.py; none declared: no
+    `usage:` map `usage_fields`, each count read inline and its `Usage` built inline, see `_emit_usage`); the
+    spec's `extras` (`extras_fields`) are read inline (extras.py; none declared: no
     line reads them)."""
     code = FunctionBuilder(("data",), "decode_response")
     name = code.bind(provider)
@@ -432,7 +439,7 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
     code.line("item = data")  # (what the usage and extras templates read)
     code.reads = {}  # (straight-line code from here: the usage and extras lines share what they read)
     code.dicts = True  # (and each object they read is tested once)
-    usage = _emit_usage(code, usage_fields, usage_of)
+    usage = _emit_usage(code, usage_fields)
     extras = emit_extras(extras_fields, ("response", "extras"), code) if extras_fields else None
     code.dicts = False
     result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
@@ -447,14 +454,14 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
 
 USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
                 "reasoning_tokens")
-"""The counts of the `usage:` map the unified `Usage` holds, in `response.usage_from`'s argument order."""
+"""The counts of the `usage:` map the unified `Usage` holds (`response.usage_from`'s arguments)."""
 
 
-def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any], usage_of: Callable[..., Any]) -> str:
+def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any]) -> str:
     """Emit the lines reading each count of the `usage:` map `fields` from `item` into a local (an int, a
-    number as its int, else None: what `read_usage` keeps in its dict); return the expression of the `Usage`
-    (`usage_of`, `response.usage_from`, over the six unified counts; None when the map gave no count at all,
-    as `build_usage` of an empty dict)."""
+    number as its int, else None: what `read_usage` keeps in its dict), then the `Usage` of those counts as
+    `response.usage_from` builds it (a count the map does not declare is None: its tests are left out); return
+    the local holding it (None when the map gave no count at all, as `build_usage` of an empty dict)."""
     if not fields:
         return "None"
     counts: dict[str, str] = {}
@@ -463,6 +470,21 @@ def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any], usage_of: Call
         code.line(f"{local} = {lower_into(template, ('response', 'usage', str(key)), code)}")
         code.line(f"if type({local}) is not int: {local} = int({local}) "
                   f"if {local} is not None and isinstance({local}, (int, float)) else None")
-    args = ", ".join(counts.get(name, "None") for name in USAGE_COUNTS)
-    some = " or ".join(f"{local} is not None" for local in counts.values())
-    return f"({code.bind(usage_of)}({args}) if {some} else None)"
+    out, prompt, completion = code.temp(), code.temp(), code.temp()
+    code.line(f"if {' or '.join(f'{local} is not None' for local in counts.values())}:")
+    for local, name in ((prompt, "prompt_tokens"), (completion, "completion_tokens")):
+        count = counts.get(name)
+        code.line(f"    {local} = {count} if {count} is not None else 0" if count else f"    {local} = 0")
+    total = counts.get("total_tokens")
+    cached, created = counts.get("cached_tokens"), counts.get("cache_creation_tokens")
+    reasoning = counts.get("reasoning_tokens")
+    prompt_details = "None" if not cached and not created else (
+        f"{code.bind(PromptTokensDetails)}(cached_tokens={cached or 'None'}, "
+        f"cache_creation_tokens={created or 'None'}) if {' or '.join(f'{local} is not None' for local in (cached, created) if local)} else None")
+    completion_details = "None" if not reasoning else (
+        f"{code.bind(CompletionTokensDetails)}(reasoning_tokens={reasoning}) if {reasoning} is not None else None")
+    code.line(f"    {out} = {code.bind(Usage)}(prompt_tokens={prompt}, completion_tokens={completion}, "
+              f"total_tokens={f'{total} if {total} is not None else ' if total else ''}{prompt} + {completion}, "
+              f"prompt_tokens_details={prompt_details}, completion_tokens_details={completion_details})")
+    code.line(f"else: {out} = None")
+    return out

@@ -106,6 +106,32 @@ def _select(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
+@inline("select")
+def _select_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
+    """The loop over the list written in the template's lines (a response reads it on every body: most hold
+    no item it keeps)."""
+    field = str(args["field"])
+    suffix = args.get("suffix")
+    ends = suffix if isinstance(suffix, str) else None
+    values = tuple(args.get("values") or ())
+
+    def emit(code: InlineCode) -> str:
+        value = code.local(code.lower(source))
+        out, item, found = code.temp(), code.temp(), code.temp()
+        tests = [*([f"(isinstance({found}, str) and {found}.endswith({code.bind(ends)}))"] if ends is not None else []),
+                 *([f"{found} in {code.bind(values)}"] if values else [])]
+        code.line(f"if isinstance({value}, list):")
+        code.line(f"    {out} = []")
+        code.line(f"    for {item} in {value}:")
+        code.line(f"        if isinstance({item}, dict):")
+        code.line(f"            {found} = {item}.get({code.bind(field)})")
+        code.line(f"            if {' or '.join(tests) or 'False'}: {out}.append({item})")
+        code.line(f"else: {out} = None")
+        return out
+
+    return emit
+
+
 @register("drop_when", args={
     "type": "object", "additionalProperties": False, "required": ["reason"],
     "oneOf": [{"required": ["field", "values"], "not": {"required": ["pattern"]}},

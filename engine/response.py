@@ -101,7 +101,7 @@ def build_usage(values: Mapping[str, int]) -> Usage | None:
 def usage_from(prompt: int | None, completion: int | None, total: int | None, cached: int | None,
                created: int | None, reasoning: int | None) -> Usage:
     """The unified `Usage` of the six counts (None: not given; the total defaults to prompt + completion). A
-    response's generated decoder calls it with the counts it read into locals (`lower_response._emit_usage`)."""
+    response's generated decoder builds the same `Usage` in its own lines (`lower_response._emit_usage`)."""
     prompt = prompt if prompt is not None else 0
     completion = completion if completion is not None else 0
     return Usage(
@@ -154,7 +154,7 @@ class _TemplateResponse:
         self.provider = provider
         self.from_data: Callable[[Any], ChatCompletionMessageWithFinishReason] = lower_response(
             spec, provider, FinishMap(spec.get("finish_reason")),
-            {str(k): v for k, v in (spec.get("usage") or {}).items()}, usage_from, spec.get("extras") or {})
+            {str(k): v for k, v in (spec.get("usage") or {}).items()}, spec.get("extras") or {})
         """The generated reading of a decoded body (`decode_response`)."""
 
     def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:

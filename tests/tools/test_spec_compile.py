@@ -19,7 +19,7 @@ import pytest
 from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.lower_response import lower_response
 from vllora_llm.engine.registry import clear_cache
-from vllora_llm.engine.response import FinishMap, usage_from
+from vllora_llm.engine.response import FinishMap
 from vllora_llm.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +59,7 @@ def test_unknown_provider_or_operation(capsys: pytest.CaptureFixture[str]) -> No
 def test_a_traceback_through_generated_code_shows_its_lines() -> None:
     forbid = {"$op": "require", "absent": True, "in": "$text", "error": "provider", "message": "no text here"}
     decode = lower_response({"parts": "content", "kind_by": {"field": "type"}, "kinds": {"text": {"text": forbid}}},
-                            "made-up", FinishMap(None), {}, usage_from)
+                            "made-up", FinishMap(None), {})
     with pytest.raises(LLMError) as caught:
         decode({"content": [{"type": "text", "text": "a"}]})
     frames = {f.name: f for f in traceback.extract_tb(caught.value.__traceback__)}
