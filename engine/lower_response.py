@@ -480,7 +480,8 @@ def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any]) -> str:
     reasoning = counts.get("reasoning_tokens")
     prompt_details = "None" if not cached and not created else (
         f"{code.bind(PromptTokensDetails)}(cached_tokens={cached or 'None'}, "
-        f"cache_creation_tokens={created or 'None'}) if {' or '.join(f'{local} is not None' for local in (cached, created) if local)} else None")
+        f"cache_creation_tokens={created or 'None'}) "
+        f"if {' or '.join(f'{local} is not None' for local in (cached, created) if local)} else None")
     completion_details = "None" if not reasoning else (
         f"{code.bind(CompletionTokensDetails)}(reasoning_tokens={reasoning}) if {reasoning} is not None else None")
     code.line(f"    {out} = {code.bind(Usage)}(prompt_tokens={prompt}, completion_tokens={completion}, "
