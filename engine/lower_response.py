@@ -397,13 +397,10 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
     code = FunctionBuilder(("data",), "decode_response")
     name = code.bind(provider)
     code.line(f"ctx = {code.bind(_SilentContext(provider))}")
-    if "choices" in spec:
-        choices = _read(code, "data", str(spec["choices"]))
-    else:  # the body is the one choice
-        choices = code.temp()
-        code.line(f"{choices} = [data]")
+    one = "choices" not in spec  # (the body is the one choice: its lines once, no loop)
+    choices = _read(code, "data", str(spec["choices"])) if not one else "[data]"
     blocked = dict(spec.get("blocked") or {})
-    if "when" in blocked:
+    if "when" in blocked and not one:
         code.line(f"if not {choices}:")
         code.indent = "    "
         reason = _read(code, "data", str(blocked["when"]))
@@ -411,15 +408,18 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
         code.indent = ""
     if "choices" in spec:
         code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
-    code.line("choices = []")
     code.line("silent = None")
-    code.line(f"for position, raw in enumerate({choices} or ()):")
-    code.indent = "    "
+    if one:
+        code.line("raw = data")
+    else:
+        code.line("choices = []")
+        code.line(f"for position, raw in enumerate({choices} or ()):")
+        code.indent = "    "
     index = _read(code, "raw", str(spec["index"])) if "index" in spec else None
     if index is None:
-        code.line("index = position")
+        code.line(f"index = {'0' if one else 'position'}")
     else:  # (not a bool either: as a stream reads it)
-        code.line(f"index = {index} if type({index}) is int else position")
+        code.line(f"index = {index} if type({index}) is int else {'0' if one else 'position'}")
     parts = _read(code, "raw", str(spec.get("parts", "content")))
     code.line("content = calls = details = refusal = quiet = None")
     answers = frozenset(str(tool) for tool in spec.get("answer_tools") or ())
@@ -432,7 +432,8 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
               "reasoning_details=details, refusal=refusal)")
     code.line("if quiet is not None: silent = [*(silent or ()), (quiet, message)]")  # (see silent.py)
     finished = emit_finish(code, finish, reason, "calls")
-    code.line(f"choices.append({code.bind(Choice)}(message=message, index=index, finish_reason={finished}))")
+    choice = f"{code.bind(Choice)}(message=message, index=index, finish_reason={finished})"
+    code.line(f"choices = [{choice}]" if one else f"choices.append({choice})")
     code.indent = ""
     ident = _read(code, "data", str(spec.get("id", "id")))
     model = _read(code, "data", str(spec.get("model", "model")))
@@ -443,8 +444,8 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
     extras = emit_extras(extras_fields, ("response", "extras"), code) if extras_fields else None
     code.dicts = False
     result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
-              f"id=str({ident}) if {ident} is not None else None, "
-              f"model=str({model}) if {model} is not None else None, "
+              f"id={ident} if type({ident}) is str or {ident} is None else {code.bind(str)}({ident}), "
+              f"model={model} if type({model}) is str or {model} is None else {code.bind(str)}({model}), "
               f"usage={usage}, provider={name}, "
               f"warnings={code.bind(response_warnings)}(silent, {code.bind(declared)}) if silent else []"
               + (f", extras={extras})" if extras is not None else ")"))
