@@ -1,45 +1,21 @@
-"""The response spec lowered into generated functions (see codegen.py), and the readers they share.
+"""The readers the response spec's generated functions share (see codegen.py).
 
-`decode_response(data)` reads a whole response: its choices, and in each choice the value at `index:`, its
-content parts (each part's kind found as `kind_by` says, `emit_parts`, and what its kind's template gives
-gathered into the message, response_pieces.py) and its finish reason; then the id, model, usage and extras;
-paths of plain keys become `.get` lines, the `kind_by: present` scan an `if/elif` chain over the keys.
-`read_usage` reads the `usage:` map (`usage_lines`). A whole-response stream's
-event handler (stream_whole.py) is lowered from the same spec with the same readers (`read_path`,
-`read_fields`, `part_paths`) and view types (`event_views`)."""
+A whole response's `decode_response` (lower_decode.py) and a whole-response stream's event handler
+(stream_whole.py) are lowered from the same spec with the same readers (`read_path`, `read_fields`,
+`part_paths`, `object_keys`) and view types (views.py, `event_views`): paths of plain keys become `.get`
+lines, or attribute reads of a view. `read_usage` reads the `usage:` map (`usage_lines`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .codegen import OBJECT, FunctionBuilder
+from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
-from .extras import emit_extras
-from .gateway import (
-    ChatCompletionMessage,
-    ChatCompletionMessageWithFinishReason,
-    Choice,
-    CompletionTokensDetails,
-    PromptTokensDetails,
-    Usage,
-)
 from .paths import compile_getter, is_simple, plain_keys, split_path
-from .response_pieces import emit_finish, emit_message_piece, reasoning_text
-from .silent import response_warnings
 from .templates import calls_out, lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, relative, view_type
-
-if TYPE_CHECKING:
-    from .response import FinishMap
-
-
-def _read(code: FunctionBuilder, holder: str, path: str) -> str:
-    """Emit lines reading `path` from the local `holder` (the function's item: a view where the compiler
-    decoded one, see views.py) as paths.py's getters do (None as soon as a step is missing or not an object);
-    return the local holding the value. A path that is not plain keys is a call of its compiled getter."""
-    return read_path(code, holder, path, None)
 
 
 def step(code: FunctionBuilder, holder: str, views: Views, prefix: tuple[str, ...], key: str) -> str:
@@ -219,59 +195,6 @@ def parts_not_a_list(parts: Any) -> None:
     raise TypeError(f"a choice's content parts are a {type(parts).__name__}, not a list")
 
 
-def emit_parts(code: FunctionBuilder, spec: Mapping[str, Any], parts: str,
-               branch: Callable[[str, Any, str, str | None], None]) -> None:
-    """Emit the loop over the content parts in the local `parts` (a choice's): each part (`item`) has its kind
-    found as `kind_by` says, and `branch(kind, template, marker, truthy)` emits that kind's lines (`marker`:
-    the expression naming the kind; `truthy`: the part's key known to be set there, if any). A kind without
-    a template adds nothing."""
-    kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
-    kind_by = dict(spec.get("kind_by") or {"field": "type"})
-    indent = code.indent
-    code.line(f"if {parts} and type({parts}) is not list: {code.bind(parts_not_a_list)}({parts})")
-    code.line(f"for item in {parts} or ():")
-    code.indent = indent + "    "
-    branches: list[tuple[str, str, str, str | None]] = []
-    if "field" in kind_by:
-        field = str(kind_by["field"])
-        keys = plain_keys(field)
-        if keys is not None and len(keys) == 1:
-            code.line(f"kind = item.get({code.bind(keys[0])}) if type(item) is dict else None")
-            known = True  # (a kind read: the item is an object)
-        else:
-            code.line(f"kind = {code.bind(compile_getter(field))}(item)")
-            known = False
-        code.line("if kind is None: continue")
-        code.line("name = kind if type(kind) is str else str(kind)")
-        branches = [(f"name == {code.bind(kind)}", kind, "name", None) for kind in kinds]
-    else:  # the first `present` key (`object_keys`) names the kind
-        code.line("if type(item) is not dict: continue")
-        known = True
-        objects = object_keys(spec)
-        for key, kind in kind_by.get("present", ()):
-            value = f"item.get({code.bind(str(key))})"
-            if str(key) in objects:
-                held = " or ".join(f"_o.get({code.bind(name)}) is not None" for name in objects[str(key)])
-                value = f"(({held}) if type(_o := {value}) is dict else _o)"
-            branches.append((value, str(kind), code.bind(str(kind)), str(key)))
-    for position, (test, kind, marker, truthy) in enumerate(branches):
-        code.line(f"{'if' if position == 0 else 'elif'} {test}:")
-        template = kinds.get(kind)
-        code.indent = indent + "        "
-        if template is None:
-            code.line("pass")
-        else:
-            code.reads = {}  # (what one branch read is not read in another)
-            if known:  # (straight-line code in the branch: each object read is tested once, the item not again)
-                code.reads[OBJECT, "item"] = "item"
-                code.dicts = True
-            branch(kind, template, marker, truthy)
-            code.dicts = False
-            code.reads = {}
-        code.indent = indent + "    "
-    code.indent = indent
-
-
 def kinds_declared(spec: Mapping[str, Any]) -> dict[str, frozenset[str]]:
     """Each response part kind → the pieces its template declares (`{text}`, `{tool_call}`, ...)."""
     return {str(kind): frozenset(str(key) for key in template) if isinstance(template, dict) else frozenset()
@@ -382,111 +305,3 @@ def _blocked(reason: Any, data: Any, provider: str) -> InvalidRequestError:
 def _not_a_list(choices: Any, provider: str) -> ProviderError:
     return ProviderError(f"the response's choices are a {type(choices).__name__}, not a list: {str(choices)[:80]!r}",
                          provider=provider)
-
-
-def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, usage_fields: Mapping[str, Any],
-                   extras_fields: Mapping[str, Any] | None = None
-                   ) -> Callable[[Any], Any]:
-    """A template-mode `response:` spec as one generated function `decode_response(data)`: the choices (or the
-    body as the one choice), the `blocked` check; in each choice its index, its content parts (each kind's
-    template lowered inline in its branch, what it gives gathered into the message: response_pieces.py) and
-    its finish reason (`finish`, a `FinishMap`, lowered inline); then the id, the model and the usage (the
-    `usage:` map `usage_fields`, each count read inline and its `Usage` built inline, see `_emit_usage`); the
-    spec's `extras` (`extras_fields`) are read inline (extras.py; none declared: no
-    line reads them)."""
-    code = FunctionBuilder(("data",), "decode_response")
-    name = code.bind(provider)
-    code.line(f"ctx = {code.bind(_SilentContext(provider))}")
-    one = "choices" not in spec  # (the body is the one choice: its lines once, no loop)
-    choices = _read(code, "data", str(spec["choices"])) if not one else "[data]"
-    blocked = dict(spec.get("blocked") or {})
-    if "when" in blocked and not one:
-        code.line(f"if not {choices}:")
-        code.indent = "    "
-        reason = _read(code, "data", str(blocked["when"]))
-        code.line(f"if {reason}: raise {code.bind(_blocked)}({reason}, data, {name})")
-        code.indent = ""
-    if "choices" in spec:
-        code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
-    code.line("silent = None")
-    if one:
-        code.line("raw = data")
-    else:
-        code.line("choices = []")
-        code.line(f"for position, raw in enumerate({choices} or ()):")
-        code.indent = "    "
-    index = _read(code, "raw", str(spec["index"])) if "index" in spec else None
-    if index is None:
-        code.line(f"index = {'0' if one else 'position'}")
-    else:  # (not a bool either: as a stream reads it)
-        code.line(f"index = {index} if type({index}) is int else {'0' if one else 'position'}")
-    parts = _read(code, "raw", str(spec.get("parts", "content")))
-    code.line("content = calls = details = refusal = quiet = None")
-    answers = frozenset(str(tool) for tool in spec.get("answer_tools") or ())
-    declared = kinds_declared(spec)
-    emit_parts(code, spec, parts, lambda kind, template, marker, truthy: emit_message_piece(
-        code, kind, template, marker, answers, bool(declared.get(kind)), truthy))
-    reason = _read(code, "raw", str(dict(spec.get("finish_reason") or {"from": "finish_reason"})["from"]))
-    code.line(f"message = {code.bind(ChatCompletionMessage)}(role='assistant', content=content, tool_calls=calls, "
-              f"reasoning={code.bind(reasoning_text)}(details) if details is not None else None, "
-              "reasoning_details=details, refusal=refusal)")
-    code.line("if quiet is not None: silent = [*(silent or ()), (quiet, message)]")  # (see silent.py)
-    finished = emit_finish(code, finish, reason, "calls")
-    choice = f"{code.bind(Choice)}(message=message, index=index, finish_reason={finished})"
-    code.line(f"choices = [{choice}]" if one else f"choices.append({choice})")
-    code.indent = ""
-    ident = _read(code, "data", str(spec.get("id", "id")))
-    model = _read(code, "data", str(spec.get("model", "model")))
-    code.line("item = data")  # (what the usage and extras templates read)
-    code.reads = {}  # (straight-line code from here: the usage and extras lines share what they read)
-    code.dicts = True  # (and each object they read is tested once)
-    usage = _emit_usage(code, usage_fields)
-    extras = emit_extras(extras_fields, ("response", "extras"), code) if extras_fields else None
-    code.dicts = False
-    result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
-              f"id={ident} if type({ident}) is str or {ident} is None else {code.bind(str)}({ident}), "
-              f"model={model} if type({model}) is str or {model} is None else {code.bind(str)}({model}), "
-              f"usage={usage}, provider={name}, "
-              f"warnings={code.bind(response_warnings)}(silent, {code.bind(declared)}) if silent else []"
-              + (f", extras={extras})" if extras is not None else ")"))
-    function: Callable[[Any], Any] = code.build(result)
-    return function
-
-
-USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
-                "reasoning_tokens")
-"""The counts of the `usage:` map the unified `Usage` holds (`response.usage_from`'s arguments)."""
-
-
-def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any]) -> str:
-    """Emit the lines reading each count of the `usage:` map `fields` from `item` into a local (an int, a
-    number as its int, else None: what `read_usage` keeps in its dict), then the `Usage` of those counts as
-    `response.usage_from` builds it (a count the map does not declare is None: its tests are left out); return
-    the local holding it (None when the map gave no count at all, as `build_usage` of an empty dict)."""
-    if not fields:
-        return "None"
-    counts: dict[str, str] = {}
-    for key, template in fields.items():
-        local = counts[str(key)] = code.temp()
-        code.line(f"{local} = {lower_into(template, ('response', 'usage', str(key)), code)}")
-        code.line(f"if type({local}) is not int: {local} = int({local}) "
-                  f"if {local} is not None and isinstance({local}, (int, float)) else None")
-    out, prompt, completion = code.temp(), code.temp(), code.temp()
-    code.line(f"if {' or '.join(f'{local} is not None' for local in counts.values())}:")
-    for local, name in ((prompt, "prompt_tokens"), (completion, "completion_tokens")):
-        count = counts.get(name)
-        code.line(f"    {local} = {count} if {count} is not None else 0" if count else f"    {local} = 0")
-    total = counts.get("total_tokens")
-    cached, created = counts.get("cached_tokens"), counts.get("cache_creation_tokens")
-    reasoning = counts.get("reasoning_tokens")
-    prompt_details = "None" if not cached and not created else (
-        f"{code.bind(PromptTokensDetails)}(cached_tokens={cached or 'None'}, "
-        f"cache_creation_tokens={created or 'None'}) "
-        f"if {' or '.join(f'{local} is not None' for local in (cached, created) if local)} else None")
-    completion_details = "None" if not reasoning else (
-        f"{code.bind(CompletionTokensDetails)}(reasoning_tokens={reasoning}) if {reasoning} is not None else None")
-    code.line(f"    {out} = {code.bind(Usage)}(prompt_tokens={prompt}, completion_tokens={completion}, "
-              f"total_tokens={f'{total} if {total} is not None else ' if total else ''}{prompt} + {completion}, "
-              f"prompt_tokens_details={prompt_details}, completion_tokens_details={completion_details})")
-    code.line(f"else: {out} = None")
-    return out

@@ -3,8 +3,8 @@
 `passthrough` decodes OpenAI-shaped bodies straight into the unified Structs (one msgspec call).
 `template` walks the declared choices and content parts: `kind_by` names each part's kind, `kinds` says
 what it becomes (text, tool_call, reasoning, refusal), and `finish_reason` / `usage` are declared maps. The
-whole body is read by one function generated from the spec (`lower_response.lower_response`), the same for
-every body shape.
+body is decoded into view Structs of the fields the spec reads and read by one function generated from the
+spec (`lower_decode.lower_response`), the same for every body shape.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from .gateway import (
     PromptTokensDetails,
     Usage,
 )
-from .lower_response import lower_response, lower_usage
+from .lower_decode import lower_response, response_views
+from .lower_response import lower_usage
 from .paths import compile_getter
 from .redaction import preview
 from .response_pieces import call_text as call_text
@@ -152,19 +153,24 @@ def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
 class _TemplateResponse:
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
-        self.from_data: Callable[[Any], ChatCompletionMessageWithFinishReason] = lower_response(
+        viewed = response_views(spec)
+        self.decoder: Callable[[bytes], Any] = (
+            msgspec.json.Decoder(viewed[0]).decode if viewed is not None else msgspec.json.decode)
+        """The body into the view Structs holding what the mapping reads (lower_decode.py), else plain data."""
+        self.from_data: Callable[[Any, bytes], ChatCompletionMessageWithFinishReason] = lower_response(
             spec, provider, FinishMap(spec.get("finish_reason")),
-            {str(k): v for k, v in (spec.get("usage") or {}).items()}, spec.get("extras") or {})
-        """The generated reading of a decoded body (`decode_response`)."""
+            {str(k): v for k, v in (spec.get("usage") or {}).items()}, spec.get("extras") or {},
+            viewed[1] if viewed is not None else None)
+        """The generated reading of the decoded body and its bytes (`decode_response`)."""
 
     def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:
         try:
-            data = msgspec.json.decode(body)
+            data = self.decoder(body)
         except msgspec.DecodeError:
             decode_json(body, self.provider)  # raises with a preview
             raise
         try:  # (once per response: a field of the wrong type is a ProviderError saying what was wrong)
-            return self.from_data(data)
+            return self.from_data(data, body)
         except STRAY as exc:
             raise malformed_response(exc, self.provider) from None
 

@@ -15,6 +15,7 @@ import msgspec
 import pytest
 import yaml
 
+from vllora_llm.engine.errors import ProviderError
 from vllora_llm.engine.gateway import enc_hook
 from vllora_llm.engine.registry import load_plan
 
@@ -119,7 +120,10 @@ def _parts(provider: str, parts: Any) -> dict[str, Any]:
 
 _USUAL = {"anthropic": _anthropic, "gemini": _gemini, "bedrock": _bedrock}
 
-_NOT_JSON: list[bytes] = [b"", b"{not json", b'{"a": 1} x', b'{"x": 1e400}', b'{"x": "\xff"}', b'\xff{}', b"[1,]"]
+_NOT_JSON: list[bytes] = [b"", b"{not json", b'{"a": 1} x', b'{"model": 1e400}', b'{"model": "\xff"}', b'\xff{}',
+                          b"[1,]", b'{"x": [1,]}', b'{"x": {"a" 1}}']
+_READ_KEY = {"anthropic": b"model", "gemini": b"modelVersion", "bedrock": b"model"}
+"""A top-level key each spec reads (a number out of range or bad UTF-8 there is not JSON the mapping can read)."""
 _NOT_OBJECTS: list[Any] = [None, [], [1, 2], "text", 3, True, {}]
 
 _COMMON_PARTS: list[Any] = [
@@ -256,7 +260,7 @@ def _shape_params() -> list[Any]:
     for provider in PROVIDERS:
         for at, shape in enumerate(_shapes(provider)):
             out.append(pytest.param(provider, json.dumps(shape).encode(), id=f"{provider}-{at}"))
-        for at, body in enumerate(_NOT_JSON):
+        for at, body in enumerate(body.replace(b'"model"', b'"%s"' % _READ_KEY[provider]) for body in _NOT_JSON):
             out.append(pytest.param(provider, body, id=f"{provider}-not-json-{at}"))
     return out
 
@@ -286,9 +290,10 @@ _USAGE_BLOCKS: list[Any] = [None, 7, "x", [], [1], {}, {"a": 1}, True]
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_usage_read_inline_with_each_object_tested_once(provider: str) -> None:
-    """`decode_response` reads the usage counts with one type test per object (`FunctionBuilder.object_of`), and
-    `read_choice`'s kind templates do not test the part again; on any shape of the usage block (and of its nested
-    objects) the counts are what the plan's `read_usage` reads (the parts: `test_shapes` above)."""
+    """`decode_response` reads the usage counts with one type test per object (a view's fields under one test,
+    `FunctionBuilder.object_of` for a dict), and its kind templates do not test the part again; on any shape of the
+    usage block (and of its nested objects) the counts are what the plan's `read_usage` reads (the parts:
+    `test_shapes` above)."""
     import linecache
 
     from vllora_llm.engine.response import UsageMap, build_usage
@@ -302,8 +307,9 @@ def test_usage_read_inline_with_each_object_tested_once(provider: str) -> None:
     plan.decode(200, {}, msgspec.json.encode(usual))  # (the generated source is compiled on first use)
     source = "".join(linecache.getlines(generated.from_data.__code__.co_filename))
     head, tail = source.split("item = data", 1)
-    assert tail.count("type(item) is dict") == 1  # (was one test per key read)
-    assert head.count("type(item) is dict") + head.count("type(item) is not dict") == 1  # (kinds: none again)
+    assert source.count("type(data) is ") == 1  # (its top-level values read under one test: a view's or a dict's)
+    assert tail.count("type(item) is ") == 0  # (was one test per key read)
+    assert head.count("type(item) is ") == 1  # (the part's, once: its kinds read it without a test)
     roots = usage_map.roots or ()
     for root in roots:
         counts = usual.get(root)
@@ -368,3 +374,17 @@ def test_made_up_kinds(parts: Any, stop: Any) -> None:
     body = json.dumps({"content": parts, "stop": stop}).encode()
     got = _outcome(_TemplateResponse(_MADE_UP, "made-up"), body)
     assert got == _outcome(ReferenceResponse(_MADE_UP, "made-up"), body)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_field_the_mapping_does_not_read_is_skipped(provider: str) -> None:
+    """The body is decoded into views of the fields the mapping reads (lower_decode.py): a field it does not
+    read is skipped as JSON (its syntax checked) without being decoded, so a number out of range or bad UTF-8
+    there does not fail the answer (as in the streams' views); in a field it reads, it does (above)."""
+    plan = load_plan(provider)
+    usual = json.dumps(_USUAL[provider]()).encode()
+    for junk in (b'1e400', b'"\xff"'):
+        body = usual[:-1] + b', "unread_field": ' + junk + b"}"
+        assert plan.decode(200, {}, body).choices[0].message.content == _TEXT
+    with pytest.raises(ProviderError, match="not valid JSON"):
+        plan.decode(200, {}, usual[:-1] + b', "unread_field": [1,]}')
