@@ -25,6 +25,7 @@ from .gateway import (
     PromptTokensDetails,
     Usage,
 )
+from .inline import ITEM_TESTS, ItemTest
 from .lower_response import (
     _blocked,
     _not_a_list,
@@ -58,7 +59,16 @@ def _extra_read(template: Any) -> tuple[str, Any]:
     """How an extra is read from a viewed body: `("paths", paths)` (plain key paths, through the views),
     `("steps", steps)` (one path with list indexes, `$candidates[0].groundingMetadata`), `("roots", keys)`
     (any other template reading only these top-level keys, read whole: it is evaluated on an object of them),
-    or `("whole", None)` (it reads the whole body: no views)."""
+    `("projection", (head, tails))` (keys and flatten projections, read through the views), `("tested",
+    (keys, field, test))` (a transform keeping the items of the list at `keys` by their `field`, inline.py's
+    `ITEM_TESTS`: its items' fields are tested, and it is evaluated on the body decoded again only when one
+    passes), or `("whole", None)` (it reads the whole body: no views)."""
+    if isinstance(template, dict) and template.get("$op") in ITEM_TESTS and isinstance(template.get("in"), str) \
+            and template["in"].startswith("$") and not template["in"].startswith("$$"):
+        keys = plain_keys(template["in"][1:].lstrip("."))
+        form = ITEM_TESTS[template["$op"]]({k: v for k, v in template.items() if k not in ("$op", "in")})
+        if keys and form is not None:
+            return "tested", (keys, *form)
     paths = template_paths(template)
     if paths is not None:
         return "paths", paths
@@ -68,7 +78,10 @@ def _extra_read(template: Any) -> tuple[str, Any]:
             return "steps", tuple(split_path(path))
         projection = projection_steps(path) if path else None
         if projection is not None and projection[0] and projection[0][0]:
-            return "roots", (projection[0][0],)
+            head, tails = projection
+            if all(head) and all(all(tail) and tail for tail in tails[:-1]) and all(tails[-1]):
+                return "projection", projection
+            return "roots", (head[0],)
         return "whole", None
     roots = template_roots(template)
     return ("roots", tuple(sorted(roots))) if roots is not None else ("whole", None)
@@ -89,6 +102,8 @@ def _roots(templates: Iterable[Any]) -> list[str]:
             out.extend(path[0] for path in what if path)
         elif how == "steps" and isinstance(what[0], str):
             out.append(what[0])
+        elif how in ("tested", "projection"):
+            out.append(what[0][0])
         elif how == "roots":
             out.extend(what)
     return [key for key in dict.fromkeys(out) if plain_keys(key) == (key,)]
@@ -129,6 +144,10 @@ def response_views(spec: Mapping[str, Any]) -> tuple[Any, Views] | None:
             paths.extend(what)
         elif how == "steps":
             paths.append(tuple(EACH if isinstance(key, int) else key for key in what))
+        elif how == "tested":
+            paths.append((*what[0], EACH, what[1]))
+        elif how == "projection":
+            paths.append(_projection_path(*what))
         else:
             paths.extend((root,) for root in what)
     return view_type(paths)
@@ -325,9 +344,13 @@ def _emit_extras(code: FunctionBuilder, fields: Mapping[str, Any], views: Views,
     code.line(f"{out} = None")  # (a dict once a value is kept: most bodies hold none)
     for name, template in fields.items():
         where = ("response", "extras", str(name))
-        how, what = _extra_read(template) if views else ("plain", ())
+        how, what = _extra_read(template) if views else ("plain", cast(Any, None))
         if how == "steps":
             value = _read_steps(code, what, views, first)
+        elif how == "projection":
+            value = _read_projection(code, what[0], what[1], views, first)
+        elif how == "tested":
+            value = _tested(code, template, where, what[0], what[1], what[2], views, first)
         elif how == "roots":
             roots = code.temp()
             fields_ = [f"{code.bind(key)}: {first.get(key) or step(code, 'data', views, (), key)}" for key in what]
@@ -364,4 +387,70 @@ def _read_steps(code: FunctionBuilder, steps: tuple[str | int, ...], views: View
             code.line(f"{out} = {holder}[{key}] if type({holder}) is list and {fits} else None")
             prefix = (*prefix, EACH)
         holder = out
+    return out
+
+
+def _projection_path(head: tuple[str, ...], tails: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """The view path a projection `head[]tail[]...` reads (a trailing `[]` flattens values read whole)."""
+    path = list(head)
+    for tail in tails:
+        if tail:
+            path += [EACH, *tail]
+    return tuple(path)
+
+
+def _key_of(code: FunctionBuilder, holder: str, views: Views, prefix: tuple[str, ...], key: str) -> str:
+    """Reading `key` from `holder`, a value at view path `prefix` that may also be a plain object (an element
+    of a list nested in a viewed list is plain data)."""
+    view = views.get(prefix)
+    plain = f"{holder}.get({code.bind(key)}) if type({holder}) is dict else None"
+    if view is None:
+        return plain
+    return f"{holder}.{view[1][key]} if type({holder}) is {code.bind(view[0])} else ({plain})"
+
+
+def _read_projection(code: FunctionBuilder, head: tuple[str, ...], tails: tuple[tuple[str, ...], ...],
+                     views: Views, first: Mapping[str, str]) -> str:
+    """The lines evaluating `head[]tail[]...` on the viewed body as `templates._inline_projection` does on plain
+    data (a list flattened one level, the tail's keys read from each element, the non-null values kept; a key
+    of a non-object or a flatten of a non-list is null); return the local holding it."""
+    out = code.temp()
+    code.line(f"{out} = {_read_steps(code, head, views, first)}")
+    prefix: tuple[str, ...] = head
+    for tail in tails:
+        flat, each, element, kept = code.temp(), code.temp(), code.temp(), code.temp()
+        code.line(f"if type({out}) is list:")
+        code.line(f"    {flat} = []")
+        code.line(f"    for {each} in {out}:")
+        code.line(f"        for {element} in ({each} if type({each}) is list else ({each},)):")
+        holder, prefix = element, (*prefix, EACH) if tail else prefix
+        for key in tail:
+            code.line(f"            {kept} = {_key_of(code, holder, views, prefix, key)}")
+            holder, prefix = kept, (*prefix, key)
+        code.line(f"            if {holder} is not None: {flat}.append({holder})")
+        code.line(f"    {out} = {flat}")
+        code.line("else:")
+        code.line(f"    {out} = None")
+    return out
+
+
+def _tested(code: FunctionBuilder, template: Any, where: tuple[str, ...], keys: tuple[str, ...], field: str,
+            test: ItemTest, views: Views, first: Mapping[str, str]) -> str:
+    """The lines of an extra that keeps the items of the list at `keys` by their `field` (see `_extra_read`):
+    each item's field tested through the views, and, when one passes, the template evaluated on the body decoded
+    again as plain data (what it keeps is whole items, which views do not hold); return the local holding it."""
+    items, item, value, out = code.temp(), code.temp(), code.temp(), code.temp()
+    code.line(f"{items} = {_read_steps(code, keys, views, first)}")
+    code.line(f"{out} = None")
+    code.line(f"if type({items}) is list:")
+    code.line(f"    for {item} in {items}:")
+    code.line(f"        {value} = {_key_of(code, item, views, (*keys, EACH), field)}")
+    code.line(f"        if {test(value, code.bind)}:")
+    code.line(f"            item = {code.bind(msgspec.json.decode)}(body)")
+    with code.other_item({}, {}):
+        code.indent += "            "
+        code.line(f"{out} = {lower_into(template, where, code)}")
+        code.indent = code.indent[:-12]
+    code.line("            item = data")
+    code.line("            break")
     return out

@@ -8,11 +8,11 @@ templates (`{$op: fill_defaults, in: $cache_control, defaults: {type: ephemeral}
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import MappingError
-from .inline import Emit, InlineCode, inline
+from .inline import Emit, InlineCode, ItemTest, inline, item_test
 from .regex_guard import MAX_REGEX_INPUT
 from .transforms import Apply, Context, Example, register
 
@@ -130,6 +130,21 @@ def _select_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
         return out
 
     return emit
+
+
+@item_test("select")
+def _select_item_test(args: Mapping[str, Any]) -> tuple[str, ItemTest] | None:
+    """An item counts when its field ends with the suffix or is one of the values (what `apply` keeps)."""
+    suffix = args.get("suffix")
+    ends = suffix if isinstance(suffix, str) else None
+    values = tuple(args.get("values") or ())
+
+    def test(local: str, bind: Callable[[Any], str]) -> str:
+        tests = [*([f"(isinstance({local}, str) and {local}.endswith({bind(ends)}))"] if ends is not None else []),
+                 *([f"{local} in {bind(values)}"] if values else [])]
+        return " or ".join(tests) or "False"
+
+    return str(args["field"]), test
 
 
 @register("drop_when", args={
