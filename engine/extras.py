@@ -56,12 +56,15 @@ def emit_extras(fields: Mapping[str, Any], where: tuple[str | int, ...], code: F
     """Emit `lower_extras`'s lines into the generated function `code` (its item is `item`, its context `ctx`);
     return the expression of the extras (a dict, or None)."""
     out = code.temp()
-    code.line(f"{out} = {{}}")
+    code.line(f"{out} = None")  # (a dict once a value is kept: most bodies hold none)
     for name, template in fields.items():
         value = lower_into(template, (*where, str(name)), code)
+        key = code.bind(str(name))
         code.line(f"_v = {value}")
-        code.line(f"if _v is not None and _v != [] and _v != {{}}: {out}[{code.bind(str(name))}] = _v")
-    return f"({out} or None)"
+        code.line("if _v is not None and (_v or not isinstance(_v, (list, dict))):")  # (not None, [] or {})
+        code.line(f"    if {out} is None: {out} = {{{key}: _v}}")
+        code.line(f"    else: {out}[{key}] = _v")
+    return out
 
 
 def needles(fields: Mapping[str, Any]) -> tuple[str, ...] | None:

@@ -67,3 +67,26 @@ def is_object_template(template: Any) -> bool:
     """A template written as an object (not a `$op` / `$each` directive): it builds a dict of its fields that
     are not None."""
     return isinstance(template, dict) and "$op" not in template and "$each" not in template
+
+
+ItemTest = Callable[[str, Callable[[Any], str]], str]
+"""`test(local, bind)`: the expression telling that the field value in the local `local` makes an item count."""
+
+ITEM_TESTS: dict[str, Callable[[Mapping[str, Any]], tuple[str, ItemTest] | None]] = {}
+"""Transforms that keep the items of a list by one field of each (`select`) may declare that field and its
+test: a response decoder reading views of the list's items (views.py, lower_decode.py) tests each item's field
+and evaluates the transform, on the body decoded again as plain data, only when an item passes (most bodies
+hold none)."""
+
+
+def item_test(name: str) -> Callable[[Callable[[Mapping[str, Any]], tuple[str, ItemTest] | None]],
+                                     Callable[[Mapping[str, Any]], tuple[str, ItemTest] | None]]:
+    """Declare the item test of the transform `name` (beside its factory): `form(args)` gives (field, test),
+    or None when those arguments have none."""
+
+    def decorate(function: Callable[[Mapping[str, Any]], tuple[str, ItemTest] | None]
+                 ) -> Callable[[Mapping[str, Any]], tuple[str, ItemTest] | None]:
+        ITEM_TESTS[name] = function
+        return function
+
+    return decorate

@@ -1,36 +1,21 @@
-"""The response spec lowered into generated functions (see codegen.py), and the readers they share.
+"""The readers the response spec's generated functions share (see codegen.py).
 
-`read_choice(raw, ctx) -> (index, pieces, finish)` reads one choice of a response: the raw value at `index:`
-(None without one), the unified pieces of its content parts, each part's kind found as `kind_by` says and
-rendered by its kind's template, and the raw value at `finish_reason.from`; paths of plain keys become `.get`
-lines, the `kind_by: present` scan an `if/elif` chain over the keys. `decode_response` reads the choices,
-id, model and usage around it; `read_usage` the `usage:` map (`usage_lines`). A whole-response stream's
-event handler (stream_whole.py) is lowered from the same spec with the same readers (`read_path`,
-`read_fields`, `part_paths`) and view types (`event_views`)."""
+A whole response's `decode_response` (lower_decode.py) and a whole-response stream's event handler
+(stream_whole.py) are lowered from the same spec with the same readers (`read_path`, `read_fields`,
+`part_paths`, `object_keys`) and view types (views.py, `event_views`): paths of plain keys become `.get`
+lines, or attribute reads of a view. `read_usage` reads the `usage:` map (`usage_lines`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .codegen import OBJECT, FunctionBuilder
+from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, ProviderError
-from .extras import emit_extras
-from .gateway import ChatCompletionMessageWithFinishReason, Choice
 from .paths import compile_getter, is_simple, plain_keys, split_path
-from .silent import SILENT_KIND, response_warnings
 from .templates import calls_out, lower_into, template_paths
 from .transforms import Context
 from .views import EACH, Views, relative, view_type
-
-ReadChoice = Callable[[Any, Context], tuple[Any, list[dict[str, Any]], Any]]
-
-
-def _read(code: FunctionBuilder, holder: str, path: str) -> str:
-    """Emit lines reading `path` from the local `holder` (the function's item: a view where the compiler
-    decoded one, see views.py) as paths.py's getters do (None as soon as a step is missing or not an object);
-    return the local holding the value. A path that is not plain keys is a call of its compiled getter."""
-    return read_path(code, holder, path, None)
 
 
 def step(code: FunctionBuilder, holder: str, views: Views, prefix: tuple[str, ...], key: str) -> str:
@@ -210,64 +195,6 @@ def parts_not_a_list(parts: Any) -> None:
     raise TypeError(f"a choice's content parts are a {type(parts).__name__}, not a list")
 
 
-def lower_choice(spec: Mapping[str, Any]) -> ReadChoice:
-    """The generated `read_choice` of a template-mode `response:` spec: each content part's kind found as
-    `kind_by` says, and that kind's template lowered inline in its branch (the part is the templates' item)."""
-    code = FunctionBuilder(("raw", "ctx"), "read_choice")
-    index = _read(code, "raw", str(spec["index"])) if "index" in spec else "None"
-    parts = _read(code, "raw", str(spec.get("parts", "content")))
-    kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
-    kind_by = dict(spec.get("kind_by") or {"field": "type"})
-    code.line("pieces = []")
-    code.line(f"if {parts} and type({parts}) is not list: {code.bind(parts_not_a_list)}({parts})")
-    code.line(f"for item in {parts} or ():")
-    code.indent = "    "
-    if "field" in kind_by:
-        field = str(kind_by["field"])
-        keys = plain_keys(field)
-        if keys is not None and len(keys) == 1:
-            code.line(f"kind = item.get({code.bind(keys[0])}) if type(item) is dict else None")
-            known = True  # (a kind read: the item is an object)
-        else:
-            code.line(f"kind = {code.bind(compile_getter(field))}(item)")
-            known = False
-        code.line("if kind is None: continue")
-        code.line("name = kind if type(kind) is str else str(kind)")
-        branches = [(f"name == {code.bind(kind)}", kind, "kind") for kind in kinds]
-    else:  # the first `present` key (`object_keys`) names the kind; a kind without a template adds nothing
-        code.line("if type(item) is not dict: continue")
-        known = True
-        objects = object_keys(spec)
-        branches = []
-        for key, kind in kind_by.get("present", ()):
-            value = f"item.get({code.bind(str(key))})"
-            if str(key) in objects:
-                held = " or ".join(f"_o.get({code.bind(name)}) is not None" for name in objects[str(key)])
-                value = f"(({held}) if type(_o := {value}) is dict else _o)"
-            branches.append((value, str(kind), code.bind(str(kind))))
-    for position, (test, kind, marker) in enumerate(branches):
-        code.line(f"{'if' if position == 0 else 'elif'} {test}:")
-        template = kinds.get(kind)
-        code.indent = "        "
-        if template is None:
-            code.line("pass")
-        else:
-            code.reads = {}  # (what one branch read is not read in another)
-            if known:  # (straight-line code in the branch: each object read is tested once, the item not again)
-                code.reads[OBJECT, "item"] = "item"
-                code.dicts = True
-            value = lower_into(template, ("response", "kinds", kind), code)
-            code.dicts = False
-            code.line(f"pieces.append({value} or {{{code.bind(SILENT_KIND)}: {marker}}})")  # (empty: silent.py)
-            code.reads = {}
-        code.indent = "    "
-    code.indent = ""
-    finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
-    reason = _read(code, "raw", str(finish["from"]))
-    function: ReadChoice = code.build(f"{index}, pieces, {reason}")
-    return function
-
-
 def kinds_declared(spec: Mapping[str, Any]) -> dict[str, frozenset[str]]:
     """Each response part kind → the pieces its template declares (`{text}`, `{tool_call}`, ...)."""
     return {str(kind): frozenset(str(key) for key in template) if isinstance(template, dict) else frozenset()
@@ -378,83 +305,3 @@ def _blocked(reason: Any, data: Any, provider: str) -> InvalidRequestError:
 def _not_a_list(choices: Any, provider: str) -> ProviderError:
     return ProviderError(f"the response's choices are a {type(choices).__name__}, not a list: {str(choices)[:80]!r}",
                          provider=provider)
-
-
-def lower_response(spec: Mapping[str, Any], provider: str, translate: Callable[[Any, bool], str | None],
-                   usage_fields: Mapping[str, Any], message: Callable[..., Any],
-                   usage_of: Callable[..., Any], extras_fields: Mapping[str, Any] | None = None
-                   ) -> Callable[[Any, ReadChoice], Any]:
-    """A template-mode `response:` spec as one generated function `decode_response(data, read_choice)`: the
-    choices (or the body as the one choice), the `blocked` check, each choice read by `read_choice` into a
-    message and its finish reason, the id, the model and the usage (the `usage:` map `usage_fields`, each count
-    read inline, see `_emit_usage`). `translate`, `message` (`message_from_pieces`), `usage_of`
-    (`response.usage_from`) are the pieces it calls; the spec's `extras` (`extras_fields`) are read inline
-    (extras.py; none declared: no line reads them)."""
-    code = FunctionBuilder(("data", "read_choice"), "decode_response")
-    name = code.bind(provider)
-    code.line(f"ctx = {code.bind(_SilentContext(provider))}")
-    if "choices" in spec:
-        choices = _read(code, "data", str(spec["choices"]))
-    else:  # the body is the one choice
-        choices = code.temp()
-        code.line(f"{choices} = [data]")
-    blocked = dict(spec.get("blocked") or {})
-    if "when" in blocked:
-        code.line(f"if not {choices}:")
-        code.indent = "    "
-        reason = _read(code, "data", str(blocked["when"]))
-        code.line(f"if {reason}: raise {code.bind(_blocked)}({reason}, data, {name})")
-        code.indent = ""
-    if "choices" in spec:
-        code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
-    code.line("choices = []")
-    code.line("silent = None")
-    code.line(f"for position, raw in enumerate({choices} or ()):")
-    code.line("    index, pieces, reason = read_choice(raw, ctx)")
-    code.line("    if type(index) is not int: index = position")  # (not a bool either: as a stream reads it)
-    code.line(f"    message = {code.bind(message)}(pieces, index)")
-    code.line("    for piece in pieces:")  # a kind's template rendered nothing: see silent.py
-    code.line(f"        if {code.bind(SILENT_KIND)} in piece:")
-    code.line("            silent = [*(silent or ()), (pieces, message)]")
-    code.line("            break")
-    code.line(f"    choices.append({code.bind(Choice)}(message=message, index=index, "
-              f"finish_reason={code.bind(translate)}(reason, bool(message.tool_calls))))")
-    ident = _read(code, "data", str(spec.get("id", "id")))
-    model = _read(code, "data", str(spec.get("model", "model")))
-    code.line("item = data")  # (what the usage and extras templates read)
-    code.reads = {}  # (straight-line code from here: the usage and extras lines share what they read)
-    code.dicts = True  # (and each object they read is tested once)
-    usage = _emit_usage(code, usage_fields, usage_of)
-    extras = emit_extras(extras_fields, ("response", "extras"), code) if extras_fields else None
-    code.dicts = False
-    result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
-              f"id=str({ident}) if {ident} is not None else None, "
-              f"model=str({model}) if {model} is not None else None, "
-              f"usage={usage}, provider={name}, "
-              f"warnings={code.bind(response_warnings)}(silent, {code.bind(kinds_declared(spec))}) if silent else []"
-              + (f", extras={extras})" if extras is not None else ")"))
-    function: Callable[[Any, ReadChoice], Any] = code.build(result)
-    return function
-
-
-USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
-                "reasoning_tokens")
-"""The counts of the `usage:` map the unified `Usage` holds, in `response.usage_from`'s argument order."""
-
-
-def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any], usage_of: Callable[..., Any]) -> str:
-    """Emit the lines reading each count of the `usage:` map `fields` from `item` into a local (an int, a
-    number as its int, else None: what `read_usage` keeps in its dict); return the expression of the `Usage`
-    (`usage_of`, `response.usage_from`, over the six unified counts; None when the map gave no count at all,
-    as `build_usage` of an empty dict)."""
-    if not fields:
-        return "None"
-    counts: dict[str, str] = {}
-    for key, template in fields.items():
-        local = counts[str(key)] = code.temp()
-        code.line(f"{local} = {lower_into(template, ('response', 'usage', str(key)), code)}")
-        code.line(f"if type({local}) is not int: {local} = int({local}) "
-                  f"if {local} is not None and isinstance({local}, (int, float)) else None")
-    args = ", ".join(counts.get(name, "None") for name in USAGE_COUNTS)
-    some = " or ".join(f"{local} is not None" for local in counts.values())
-    return f"({code.bind(usage_of)}({args}) if {some} else None)"

@@ -8,11 +8,11 @@ templates (`{$op: fill_defaults, in: $cache_control, defaults: {type: ephemeral}
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .errors import MappingError
-from .inline import Emit, InlineCode, inline
+from .inline import Emit, InlineCode, ItemTest, inline, item_test
 from .regex_guard import MAX_REGEX_INPUT
 from .transforms import Apply, Context, Example, register
 
@@ -106,6 +106,47 @@ def _select(args: Mapping[str, Any]) -> Apply:
         return out
 
     return apply
+
+
+@inline("select")
+def _select_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
+    """The loop over the list written in the template's lines (a response reads it on every body: most hold
+    no item it keeps)."""
+    field = str(args["field"])
+    suffix = args.get("suffix")
+    ends = suffix if isinstance(suffix, str) else None
+    values = tuple(args.get("values") or ())
+
+    def emit(code: InlineCode) -> str:
+        value = code.local(code.lower(source))
+        out, item, found = code.temp(), code.temp(), code.temp()
+        tests = [*([f"(isinstance({found}, str) and {found}.endswith({code.bind(ends)}))"] if ends is not None else []),
+                 *([f"{found} in {code.bind(values)}"] if values else [])]
+        code.line(f"if isinstance({value}, list):")
+        code.line(f"    {out} = []")
+        code.line(f"    for {item} in {value}:")
+        code.line(f"        if isinstance({item}, dict):")
+        code.line(f"            {found} = {item}.get({code.bind(field)})")
+        code.line(f"            if {' or '.join(tests) or 'False'}: {out}.append({item})")
+        code.line(f"else: {out} = None")
+        return out
+
+    return emit
+
+
+@item_test("select")
+def _select_item_test(args: Mapping[str, Any]) -> tuple[str, ItemTest] | None:
+    """An item counts when its field ends with the suffix or is one of the values (what `apply` keeps)."""
+    suffix = args.get("suffix")
+    ends = suffix if isinstance(suffix, str) else None
+    values = tuple(args.get("values") or ())
+
+    def test(local: str, bind: Callable[[Any], str]) -> str:
+        tests = [*([f"(isinstance({local}, str) and {local}.endswith({bind(ends)}))"] if ends is not None else []),
+                 *([f"{local} in {bind(values)}"] if values else [])]
+        return " or ".join(tests) or "False"
+
+    return str(args["field"]), test
 
 
 @register("drop_when", args={

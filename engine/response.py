@@ -2,9 +2,9 @@
 
 `passthrough` decodes OpenAI-shaped bodies straight into the unified Structs (one msgspec call).
 `template` walks the declared choices and content parts: `kind_by` names each part's kind, `kinds` says
-what it becomes (text, tool_call, reasoning, refusal), and `finish_reason` / `usage` are declared maps. Each
-choice is read by one function generated from the spec (`lower_response.lower_choice`), the same for every
-body shape and shared with the whole-response stream decoder.
+what it becomes (text, tool_call, reasoning, refusal), and `finish_reason` / `usage` are declared maps. The
+body is decoded into view Structs of the fields the spec reads and read by one function generated from the
+spec (`lower_decode.lower_response`), the same for every body shape.
 """
 
 from __future__ import annotations
@@ -18,18 +18,16 @@ from .content_parts import response_decoder
 from .errors import ProviderError
 from .extras import compile_event_extras
 from .gateway import (
-    ChatCompletionMessage,
     ChatCompletionMessageWithFinishReason,
     CompletionTokensDetails,
-    FunctionCall,
     PromptTokensDetails,
-    ReasoningDetail,
-    ToolCall,
     Usage,
 )
-from .lower_response import lower_choice, lower_response, lower_usage
+from .lower_decode import lower_response, response_views
+from .lower_response import lower_usage
 from .paths import compile_getter
 from .redaction import preview
+from .response_pieces import call_text as call_text
 from .stream_base import STRAY
 from .templates import template_roots
 from .transforms import Context
@@ -104,7 +102,7 @@ def build_usage(values: Mapping[str, int]) -> Usage | None:
 def usage_from(prompt: int | None, completion: int | None, total: int | None, cached: int | None,
                created: int | None, reasoning: int | None) -> Usage:
     """The unified `Usage` of the six counts (None: not given; the total defaults to prompt + completion). A
-    response's generated decoder calls it with the counts it read into locals (`lower_response._emit_usage`)."""
+    response's generated decoder builds the same `Usage` in its own lines (`lower_response._emit_usage`)."""
     prompt = prompt if prompt is not None else 0
     completion = completion if completion is not None else 0
     return Usage(
@@ -119,66 +117,6 @@ def usage_from(prompt: int | None, completion: int | None, total: int | None, ca
             CompletionTokensDetails(reasoning_tokens=reasoning) if reasoning is not None else None
         ),
     )
-
-
-def call_text(value: Any, field: str) -> str | None:
-    """A tool call's `field` as its mapping read it: a str or None; another type raises TypeError (the decoder
-    turns it into a ProviderError / StreamError naming the provider: `malformed_response`, `malformed`)."""
-    if value is None or type(value) is str:
-        return value
-    raise TypeError(f"a tool call's {field} is a {type(value).__name__}, not a string")
-
-
-def message_from_pieces(pieces: list[dict[str, Any]], choice_index: int) -> ChatCompletionMessage:
-    if len(pieces) == 1 and len(piece := pieces[0]) == 1 and type(text := piece.get("text")) is str:
-        return ChatCompletionMessage(role="assistant", content=text)  # one plain text piece: what the rest gives
-    texts: list[str] = []
-    calls: list[ToolCall] = []
-    details: list[ReasoningDetail] = []
-    refusal: list[str] = []
-    for piece in pieces:
-        if "text" in piece and isinstance(piece["text"], str):
-            texts.append(piece["text"])
-            if "reasoning" in piece:  # a content part that also carries a reasoning signature
-                details.append(msgspec.convert(piece["reasoning"], ReasoningDetail))
-        elif "tool_call" in piece:
-            call = piece["tool_call"]
-            calls.append(ToolCall(
-                id=call_text(call.get("id"), "id") or f"call_{choice_index}_{len(calls)}",
-                function=FunctionCall(name=call_text(call.get("name"), "name") or "",
-                                      arguments=call_text(call.get("arguments"), "arguments") or "{}"),
-                signature=call_text(call.get("signature"), "signature"),
-            ))
-        elif "reasoning" in piece:
-            details.append(msgspec.convert(piece["reasoning"], ReasoningDetail))
-        elif "refusal" in piece:
-            refusal.append(str(piece["refusal"]))
-    reasoning_text = "".join(d.text or "" for d in details) or None
-    return ChatCompletionMessage(
-        role="assistant",
-        content="".join(texts) if texts else None,
-        tool_calls=calls or None,
-        reasoning=reasoning_text,
-        reasoning_details=details or None,
-        refusal="".join(refusal) if refusal else None,
-    )
-
-
-def answers_as_text(names: frozenset[str]) -> Callable[[list[dict[str, Any]], int], ChatCompletionMessage]:
-    """`message_from_pieces`, where a call of one of `names` (`response.answer_tools`: a tool the request forced
-    to carry the answer) is the message's text: its arguments, the JSON the caller asked for."""
-
-    def message(pieces: list[dict[str, Any]], choice_index: int) -> ChatCompletionMessage:
-        for piece in pieces:  # (most answers hold no tool call: the pieces as they are)
-            if "tool_call" in piece:
-                pieces = [{"text": call.get("arguments") or "{}"} if "tool_call" in piece
-                          and isinstance(call := piece["tool_call"], dict)
-                          and isinstance(name := call.get("name"), str) and name in names else piece
-                          for piece in pieces]
-                break
-        return message_from_pieces(pieces, choice_index)
-
-    return message
 
 
 def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
@@ -215,25 +153,24 @@ def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
 class _TemplateResponse:
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
-        self.read_choice = lower_choice(spec)
-        """The generated reading of one choice (a test replaces it with a reference reader)."""
-        self.from_choices: Callable[[Any, Any], ChatCompletionMessageWithFinishReason] = lower_response(
-            spec, provider, FinishMap(spec.get("finish_reason")).translate,
-            {str(k): v for k, v in (spec.get("usage") or {}).items()},
-            answers_as_text(frozenset(spec["answer_tools"])) if spec.get("answer_tools") else message_from_pieces,
-            usage_from, spec.get("extras") or {})
+        viewed = response_views(spec)
+        self.decoder: Callable[[bytes], Any] = (
+            msgspec.json.Decoder(viewed[0]).decode if viewed is not None else msgspec.json.decode)
+        """The body into the view Structs holding what the mapping reads (lower_decode.py), else plain data."""
+        self.from_data: Callable[[Any, bytes], ChatCompletionMessageWithFinishReason] = lower_response(
+            spec, provider, FinishMap(spec.get("finish_reason")),
+            {str(k): v for k, v in (spec.get("usage") or {}).items()}, spec.get("extras") or {},
+            viewed[1] if viewed is not None else None)
+        """The generated reading of the decoded body and its bytes (`decode_response`)."""
 
     def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:
         try:
-            data = msgspec.json.decode(body)
+            data = self.decoder(body)
         except msgspec.DecodeError:
             decode_json(body, self.provider)  # raises with a preview
             raise
-        return self.from_data(data)
-
-    def from_data(self, data: Any) -> ChatCompletionMessageWithFinishReason:
         try:  # (once per response: a field of the wrong type is a ProviderError saying what was wrong)
-            return self.from_choices(data, self.read_choice)
+            return self.from_data(data, body)
         except STRAY as exc:
             raise malformed_response(exc, self.provider) from None
 

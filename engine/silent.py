@@ -18,8 +18,6 @@ from typing import Any
 from .gateway import ChatCompletionMessage, RequestWarning
 
 CODE = "mapping_yielded_nothing"
-SILENT_KIND = "\x00silent_kind"
-"""The key of the marker piece a response part kind's template leaves when it renders nothing."""
 
 
 def declared_parts(template: Any) -> frozenset[str]:
@@ -90,15 +88,14 @@ _MESSAGE_PARTS = {"text": "content", "tool_call": "tool_calls", "reasoning": "re
                   "refusal": "refusal"}
 
 
-def response_warnings(pieces_by_choice: Iterable[tuple[list[dict[str, Any]], ChatCompletionMessage]],
+def response_warnings(quiet_by_choice: Iterable[tuple[list[str], ChatCompletionMessage]],
                       declared: Mapping[str, frozenset[str]]) -> list[RequestWarning]:
-    """The warnings of a template response whose choices' pieces hold marker pieces (`SILENT_KIND`)."""
+    """The warnings of a template response: for each choice where a part kind's template rendered nothing, the
+    kinds of those parts (`quiet`) and the message."""
     rules = SilentRules(declared, "response.kinds")
-    for pieces, message in pieces_by_choice:
-        for piece in pieces:
-            kind = piece.get(SILENT_KIND)
-            if kind is not None:
-                rules.record(str(kind), str(kind))
+    for quiet, message in quiet_by_choice:
+        for kind in quiet:
+            rules.record(str(kind), str(kind))
         rules.spoke(part for part, field in _MESSAGE_PARTS.items() if getattr(message, field))
     return rules.warnings("part")
 

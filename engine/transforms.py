@@ -252,14 +252,19 @@ def _sum_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
     def emit(code: InlineCode) -> str:
         values = [code.local(code.lower(value, position)) for position, value in enumerate(source)]
         total, found = code.temp(), code.temp()
-        code.line(f"{total} = 0")
-        code.line(f"{found} = False")
+        if values:  # (every value an int, the usual token counts: one test, one sum)
+            code.line(f"if {' and '.join(f'type({v}) is int' for v in values)}: {total} = {' + '.join(values)}")
+            code.line("else:")
+        indent = "    " if values else ""
+        code.line(f"{indent}{total} = 0")
+        code.line(f"{indent}{found} = False")
         for v in values:
-            code.line(f"if type({v}) is int or type({v}) is float or ({v} is not None and type({v}) is not bool "
-                      f"and isinstance({v}, (int, float))):")
-            code.line(f"    {total} += {v}")
-            code.line(f"    {found} = True")
-        return f"({total} if {found} else {code.bind(args.get('empty', 0))})"
+            code.line(f"{indent}if type({v}) is int or type({v}) is float or ({v} is not None and "
+                      f"type({v}) is not bool and isinstance({v}, (int, float))):")
+            code.line(f"{indent}    {total} += {v}")
+            code.line(f"{indent}    {found} = True")
+        code.line(f"{indent}if not {found}: {total} = {code.bind(args.get('empty', 0))}")
+        return total
 
     return emit
 

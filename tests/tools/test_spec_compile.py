@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from vllora_llm.engine.errors import LLMError
-from vllora_llm.engine.lower_response import lower_choice
+from vllora_llm.engine.lower_decode import lower_response
 from vllora_llm.engine.registry import clear_cache
-from vllora_llm.engine.transforms import Context
+from vllora_llm.engine.response import FinishMap
 from vllora_llm.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +36,7 @@ def test_snapshot(capsys: pytest.CaptureFixture[str], snapshot: object) -> None:
     assert main(["spec", "compile", "anthropic"]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    assert "def read_choice(raw, ctx):" in out
+    assert "def decode_response(data, body):" in out
     assert out == snapshot
 
 
@@ -58,14 +58,15 @@ def test_unknown_provider_or_operation(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_a_traceback_through_generated_code_shows_its_lines() -> None:
     forbid = {"$op": "require", "absent": True, "in": "$text", "error": "provider", "message": "no text here"}
-    read = lower_choice({"parts": "content", "kind_by": {"field": "type"}, "kinds": {"text": {"text": forbid}}})
+    decode = lower_response({"parts": "content", "kind_by": {"field": "type"}, "kinds": {"text": {"text": forbid}}},
+                            "made-up", FinishMap(None), {})
     with pytest.raises(LLMError) as caught:
-        read({"content": [{"type": "text", "text": "a"}]}, Context("made-up"))
+        decode({"content": [{"type": "text", "text": "a"}]}, b"")
     frames = {f.name: f for f in traceback.extract_tb(caught.value.__traceback__)}
-    assert frames["read_choice"].filename.startswith("vllora-llm/generated/read_choice_")
-    # (the kind's template is inline in read_choice, and `require` inline in it: its line is the failing one)
-    assert re.fullmatch(r"if _t\d+ is not None: _b\d+\(_t\d+, ctx\)", frames["read_choice"].line or "")
-    assert linecache.getline(frames["read_choice"].filename, 1) == "def read_choice(raw, ctx):\n"
+    assert frames["decode_response"].filename.startswith("vllora-llm/generated/decode_response_")
+    # (the kind's template is inline in decode_response, and `require` inline in it: its line is the failing one)
+    assert re.fullmatch(r"if _t\d+ is not None: _b\d+\(_t\d+, ctx\)", frames["decode_response"].line or "")
+    assert linecache.getline(frames["decode_response"].filename, 1) == "def decode_response(data, body):\n"
 
 
 def test_generated_source_does_not_depend_on_what_the_process_compiled_before() -> None:

@@ -22,11 +22,14 @@ from vllora_llm.engine.gateway import (
 from vllora_llm.engine.lower_response import kinds_declared, object_keys
 from vllora_llm.engine.paths import compile_getter
 from vllora_llm.engine.response import FinishMap, UsageMap, build_usage
-from vllora_llm.engine.silent import SILENT_KIND, SilentRules
+from vllora_llm.engine.silent import SilentRules
 from vllora_llm.engine.stream_base import stream_error
 from vllora_llm.engine.templates import _getter, _inline_getter, _lower, compile_template
 from vllora_llm.engine.transforms import Context
 from vllora_llm.engine.views import Views
+
+SILENT_KIND = "\x00silent_kind"
+"""The key of the marker piece a part kind's template leaves when it renders nothing (silent.py)."""
 
 
 def reference_read_choice(spec: dict[str, Any]) -> Any:

@@ -113,3 +113,20 @@ def test_fill_defaults_inline_gives_what_the_transform_gives(value: Any) -> None
         got = compile_template(template)({"a": value}, Context("test"))
         want = bind("fill_defaults", args)(value, Context("test"))
         assert (got if "$op" in template else got.get("x")) == want
+
+
+_ITEMS = st.one_of(st.none(), st.integers(), st.text(max_size=3),
+                   st.dictionaries(st.sampled_from(["type", "kind"]),
+                                   st.one_of(st.none(), st.integers(), st.sampled_from(["a_x", "b", "x", "_x", ""]),
+                                             st.lists(st.integers(), max_size=1)), max_size=2))
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.one_of(st.none(), st.text(max_size=2), st.dictionaries(st.just("type"), st.just("a_x")),
+                       st.lists(_ITEMS, max_size=4)))
+def test_select_inline_keeps_what_the_transform_keeps(value: Any) -> None:
+    for args in ({"field": "type", "suffix": "_x"}, {"field": "type", "values": ["b", 1]},
+                 {"field": "type", "suffix": "x", "values": ["b"]}, {"field": "kind", "suffix": ""}):
+        assert ", ctx)" not in _source({"$op": "select", "in": "$v", **args})  # (its lines, no call)
+        got = compile_template({"$op": "select", "in": "$v", **args})({"v": value}, Context("test"))
+        assert got == bind("select", args)(value, Context("test"))

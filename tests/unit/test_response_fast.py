@@ -1,12 +1,12 @@
-"""The template-mode response decoder's generated choice reader (`lower_response.lower_choice`) reads every
-body shape as the spec says: every recorded response body of the template-mode providers, the inline bodies of
-their response cases and a set of hand-made shapes are decoded twice, once by the plan and once with its
-`read_choice` replaced by `reference_read_choice` (tests/unit/_reference.py: the spec read through plain
-getters and templates, one step at a time), and the results (or errors) compared."""
+"""The template-mode response decoder's generated `decode_response` (`lower_response.lower_response`) reads
+every body shape as the spec says: every recorded response body of the template-mode providers, the inline
+bodies of their response cases and a set of hand-made shapes are decoded twice, once by the plan and once by
+`ReferenceResponse` (tests/unit/_reference_response.py: the spec read through plain getters and templates, one
+step at a time, each part's piece built as a dict and then walked into the message), and the results (or
+errors) compared."""
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,11 @@ import msgspec
 import pytest
 import yaml
 
+from vllora_llm.engine.errors import ProviderError
 from vllora_llm.engine.gateway import enc_hook
 from vllora_llm.engine.registry import load_plan
 
-from ._reference import reference_read_choice
+from ._reference_response import ReferenceResponse
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDINGS = ROOT / "tests" / "recordings"
@@ -28,12 +29,9 @@ LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _decoders(provider: str) -> tuple[Any, Any]:
-    """(the plan's decoder, a copy of it reading choices with `reference_read_choice` (tests/unit/_reference.py))."""
+    """(the plan's decoder, the reference decoder of its spec (tests/unit/_reference_response.py))."""
     plan = load_plan(provider)
-    generated = plan._decode.__self__  # type: ignore[attr-defined]
-    reference = copy.copy(generated)
-    reference.read_choice = reference_read_choice(plan.spec["response"])
-    return generated, reference
+    return plan._decode.__self__, ReferenceResponse(plan.spec["response"], provider)  # type: ignore[attr-defined]
 
 
 def _outcome(decoder: Any, body: bytes) -> Any:
@@ -122,7 +120,10 @@ def _parts(provider: str, parts: Any) -> dict[str, Any]:
 
 _USUAL = {"anthropic": _anthropic, "gemini": _gemini, "bedrock": _bedrock}
 
-_NOT_JSON: list[bytes] = [b"", b"{not json", b'{"a": 1} x', b'{"x": 1e400}', b'{"x": "\xff"}', b'\xff{}', b"[1,]"]
+_NOT_JSON: list[bytes] = [b"", b"{not json", b'{"a": 1} x', b'{"model": 1e400}', b'{"model": "\xff"}', b'\xff{}',
+                          b"[1,]", b'{"x": [1,]}', b'{"x": {"a" 1}}']
+_READ_KEY = {"anthropic": b"model", "gemini": b"modelVersion", "bedrock": b"model"}
+"""A top-level key each spec reads (a number out of range or bad UTF-8 there is not JSON the mapping can read)."""
 _NOT_OBJECTS: list[Any] = [None, [], [1, 2], "text", 3, True, {}]
 
 _COMMON_PARTS: list[Any] = [
@@ -146,6 +147,20 @@ _ANTHROPIC_PARTS: list[Any] = [
     [{"type": "tool_use", "name": "f"}],
     [{"type": "tool_use", "id": "a", "name": "f", "input": {}}, {"type": "tool_use", "id": "b", "name": "g",
                                                                "input": {"y": [1]}}],
+    [{"type": "text", "text": "a"}, {"type": "tool_use", "id": "t", "name": "json_response", "input": {"a": 1}}],
+    [{"type": "tool_use", "name": "json_response"}, {"type": "tool_use", "name": "f", "input": {}}],
+    [{"type": "tool_use", "id": 5, "name": "f", "input": {}}],
+    [{"type": "tool_use", "id": "a", "name": ["f"], "input": {}}],
+    [{"type": "thinking", "thinking": 5}],
+    [{"type": "server_tool_use", "id": "s", "name": "web_search", "input": {"q": "x"}},
+     {"type": "web_search_tool_result", "tool_use_id": "s", "content": [{"type": "web_search_result", "url": "u"}]},
+     {"type": "text", "text": "a", "citations": [{"type": "web_search_result_location", "url": "u"}]}],
+    [{"type": "text", "text": "a", "citations": [[1], None, {"a": 1}]},
+     {"type": "text", "text": "b", "citations": "x"}],
+    [[{"type": "x_tool_result", "citations": [1]}], {"type": "text", "text": "b", "citations": None}, [[{"x": 1}]]],
+    [{"type": ["x_tool_result"]}, {"type": "y_tool_result"}, "x_tool_result", {"type": "text", "citations": []}],
+    [{"type": "thinking", "thinking": "a"}, {"type": "thinking", "thinking": "b", "signature": "c"},
+     {"type": "redacted_thinking", "data": "d"}, {"type": "text", "text": "x"}],
 ]
 
 _GEMINI_PARTS: list[Any] = [
@@ -161,6 +176,10 @@ _GEMINI_PARTS: list[Any] = [
     [{"functionCall": {"name": "f", "partialArgs": [{"x": 1}]}}],
     [{"functionCall": {"name": "f", "args": {}}}, {"functionCall": {"name": "g", "args": {"y": 2}}}],
     [{"functionCall": None}],
+    [{"functionCall": {"name": 5, "args": {}}}],
+    [{"functionCall": {"name": "f", "args": {}, "id": ["x"]}}],
+    [{"text": "a", "thought": True, "thoughtSignature": 5}],
+    [{"text": "a", "thoughtSignature": 5}],
     [{"executableCode": {"code": "1"}}],
     [{"codeExecutionResult": {"output": "1"}}],
     [{"inlineData": {"mimeType": "image/png", "data": "AA=="}}],
@@ -178,6 +197,9 @@ _BEDROCK_PARTS: list[Any] = [
     [{"toolUse": {"toolUseId": "t1", "name": "f", "input": {}}}, {"toolUse": {"name": "g"}}],
     [{"toolUse": None}],
     [{"unknownPart": 1}],
+    [{"text": "a"}, {"toolUse": {"toolUseId": "t1", "name": "json_response", "input": {"x": 1}}}],
+    [{"toolUse": {"toolUseId": 1, "name": "f"}}],
+    [{"reasoningContent": {"reasoningText": {"text": 1}}}],
 ]
 
 _PARTS = {"anthropic": _ANTHROPIC_PARTS, "gemini": _GEMINI_PARTS, "bedrock": _BEDROCK_PARTS}
@@ -245,7 +267,7 @@ def _shape_params() -> list[Any]:
     for provider in PROVIDERS:
         for at, shape in enumerate(_shapes(provider)):
             out.append(pytest.param(provider, json.dumps(shape).encode(), id=f"{provider}-{at}"))
-        for at, body in enumerate(_NOT_JSON):
+        for at, body in enumerate(body.replace(b'"model"', b'"%s"' % _READ_KEY[provider]) for body in _NOT_JSON):
             out.append(pytest.param(provider, body, id=f"{provider}-not-json-{at}"))
     return out
 
@@ -275,9 +297,10 @@ _USAGE_BLOCKS: list[Any] = [None, 7, "x", [], [1], {}, {"a": 1}, True]
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_usage_read_inline_with_each_object_tested_once(provider: str) -> None:
-    """`decode_response` reads the usage counts with one type test per object (`FunctionBuilder.object_of`), and
-    `read_choice`'s kind templates do not test the part again; on any shape of the usage block (and of its nested
-    objects) the counts are what the plan's `read_usage` reads (the parts: `test_shapes` above)."""
+    """`decode_response` reads the usage counts with one type test per object (a view's fields under one test,
+    `FunctionBuilder.object_of` for a dict), and its kind templates do not test the part again; on any shape of the
+    usage block (and of its nested objects) the counts are what the plan's `read_usage` reads (the parts:
+    `test_shapes` above)."""
     import linecache
 
     from vllora_llm.engine.response import UsageMap, build_usage
@@ -289,11 +312,12 @@ def test_usage_read_inline_with_each_object_tested_once(provider: str) -> None:
     generated = plan._decode.__self__  # type: ignore[attr-defined]
     usual = msgspec.json.decode(generated_usual_body(provider))
     plan.decode(200, {}, msgspec.json.encode(usual))  # (the generated source is compiled on first use)
-    source = "".join(linecache.getlines(generated.from_choices.__code__.co_filename))
-    tail = source.split("item = data", 1)[1]
-    assert tail.count("type(item) is dict") == 1  # (was one test per key read)
-    choice = "".join(linecache.getlines(generated.read_choice.__code__.co_filename))
-    assert choice.count("type(item) is dict") + choice.count("type(item) is not dict") == 1  # (kinds: none again)
+    source = "".join(linecache.getlines(generated.from_data.__code__.co_filename))
+    head, tail = source.split("item = data", 1)
+    assert source.count("type(data) is ") == 1  # (its top-level values read under one test: a view's or a dict's)
+    assert "type(item) is " not in tail.split("item = ", 1)[0]  # (was one test per key read; then an extra may
+    # read the body decoded again as plain data, lower_decode._tested)
+    assert head.count("type(item) is ") == 1  # (the part's, once: its kinds read it without a test)
     roots = usage_map.roots or ()
     for root in roots:
         counts = usual.get(root)
@@ -310,3 +334,65 @@ def generated_usual_body(provider: str) -> bytes:
     from benchmarks.wire import payloads
 
     return payloads(provider, 4).response
+
+
+_MADE_UP = {
+    "parts": "content",
+    "kind_by": {"field": "type"},
+    "answer_tools": ["answer"],
+    "finish_reason": {"from": "stop", "tool_calls_when_calls": True, "map": {"done": "stop"}},
+    "kinds": {
+        "whole": "$piece",                                   # a template that is not an object: the piece as given
+        "refusal": {"refusal": "$text"},
+        "call": {"tool_call": "$call"},                      # a call that is not written as an object
+        "object_call": {"tool_call": {"id": "$id", "name": "$name", "arguments": "$arguments"}},
+        "thought": {"reasoning": "$detail", "text": "$text"},
+        "empty": {},
+    },
+}
+_MADE_UP_PARTS: list[Any] = [
+    [{"type": "whole", "piece": {"text": "a"}}, {"type": "whole", "piece": {"tool_call": {"name": "f"}}}],
+    [{"type": "whole", "piece": {"tool_call": {"name": "answer", "arguments": "{}"}}}],
+    [{"type": "whole", "piece": {"reasoning": {"text": "r"}}}, {"type": "whole", "piece": {"refusal": 5}}],
+    [{"type": "whole", "piece": None}, {"type": "whole", "piece": {}}, {"type": "whole"}],
+    [{"type": "whole", "piece": "text"}],
+    [{"type": "whole", "piece": 5}],
+    [{"type": "whole", "piece": {"tool_call": "x"}}],
+    [{"type": "refusal", "text": "no"}, {"type": "refusal", "text": " way"}, {"type": "refusal"}],
+    [{"type": "call", "call": {"id": "c", "name": "f", "arguments": "{}"}}, {"type": "call", "call": {}}],
+    [{"type": "call", "call": {"name": "answer", "arguments": "[1]"}}, {"type": "call", "call": 5}],
+    [{"type": "call", "call": {"name": "answer"}}, {"type": "call", "call": {"name": 5}}],
+    [{"type": "thought", "detail": {"text": "r"}}, {"type": "thought", "text": "t", "detail": {"signature": "s"}}],
+    [{"type": "thought", "detail": {"text": 5}}],
+    [{"type": "thought", "detail": 5}],
+    [{"type": "empty", "text": "x"}, {"type": "thought"}],
+    [{"type": "object_call", "name": "answer"}, {"type": "object_call", "name": "answer", "arguments": 5}],
+    [{"type": "object_call", "name": "f"}, {"type": "object_call", "name": "answer", "arguments": "[2]"}],
+    [{"type": "object_call", "name": "f", "arguments": 5}],
+]
+
+
+@pytest.mark.parametrize("parts", _MADE_UP_PARTS)
+@pytest.mark.parametrize("stop", [None, "done", "other"])
+def test_made_up_kinds(parts: Any, stop: Any) -> None:
+    """Kinds the shipped specs do not write: a template that is not an object, a call that is not written as an
+    object, refusal, a reasoning object beside a text, a kind declaring nothing; and the finish map's rules."""
+    from vllora_llm.engine.response import _TemplateResponse
+
+    body = json.dumps({"content": parts, "stop": stop}).encode()
+    got = _outcome(_TemplateResponse(_MADE_UP, "made-up"), body)
+    assert got == _outcome(ReferenceResponse(_MADE_UP, "made-up"), body)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_field_the_mapping_does_not_read_is_skipped(provider: str) -> None:
+    """The body is decoded into views of the fields the mapping reads (lower_decode.py): a field it does not
+    read is skipped as JSON (its syntax checked) without being decoded, so a number out of range or bad UTF-8
+    there does not fail the answer (as in the streams' views); in a field it reads, it does (above)."""
+    plan = load_plan(provider)
+    usual = json.dumps(_USUAL[provider]()).encode()
+    for junk in (b'1e400', b'"\xff"'):
+        body = usual[:-1] + b', "unread_field": ' + junk + b"}"
+        assert plan.decode(200, {}, body).choices[0].message.content == _TEXT
+    with pytest.raises(ProviderError, match="not valid JSON"):
+        plan.decode(200, {}, usual[:-1] + b', "unread_field": [1,]}')

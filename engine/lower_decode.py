@@ -1,0 +1,456 @@
+"""A template-mode `response:` spec lowered into one generated function, `decode_response(data, body)`.
+
+The body is decoded into view Structs holding only the fields the mapping reads (`response_views`, views.py:
+msgspec skips every other field in C instead of building dicts for it), then read by the generated lines: the
+choices (or the body as the one choice), the `blocked` check, in each choice its index, its content parts
+(each part's kind found as `kind_by` says, `emit_parts`, and what its kind's template gives gathered into the
+message, response_pieces.py) and its finish reason; then the id, the model, the usage (its `Usage` built in
+the lines, `_emit_usage`) and the extras. A spec whose reads cannot be viewed (a path that is not plain keys,
+a template reading the whole body) reads plain decoded dicts with the same lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+import msgspec
+
+from .codegen import OBJECT, FunctionBuilder
+from .gateway import (
+    ChatCompletionMessage,
+    ChatCompletionMessageWithFinishReason,
+    Choice,
+    CompletionTokensDetails,
+    PromptTokensDetails,
+    Usage,
+)
+from .inline import ITEM_TESTS, ItemTest
+from .lower_response import (
+    _blocked,
+    _not_a_list,
+    _SilentContext,
+    kinds_declared,
+    object_keys,
+    part_paths,
+    parts_not_a_list,
+    read_fields,
+    read_path,
+    read_paths,
+    step,
+)
+from .paths import compile_getter, is_simple, plain_keys, projection_steps, split_path
+from .response_pieces import emit_finish, emit_message_piece, reasoning_text
+from .silent import response_warnings
+from .templates import lower_into, template_paths, template_roots
+from .views import EACH, Views, relative, view_type
+
+if TYPE_CHECKING:
+    from .response import FinishMap
+
+__all__ = ["lower_response", "response_views"]
+
+USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
+                "reasoning_tokens")
+"""The counts of the `usage:` map the unified `Usage` holds (`response.usage_from`'s arguments)."""
+
+
+def _extra_read(template: Any) -> tuple[str, Any]:
+    """How an extra is read from a viewed body: `("paths", paths)` (plain key paths, through the views),
+    `("steps", steps)` (one path with list indexes, `$candidates[0].groundingMetadata`), `("roots", keys)`
+    (any other template reading only these top-level keys, read whole: it is evaluated on an object of them),
+    `("projection", (head, tails))` (keys and flatten projections, read through the views), `("tested",
+    (keys, field, test))` (a transform keeping the items of the list at `keys` by their `field`, inline.py's
+    `ITEM_TESTS`: its items' fields are tested, and it is evaluated on the body decoded again only when one
+    passes), or `("whole", None)` (it reads the whole body: no views)."""
+    if isinstance(template, dict) and template.get("$op") in ITEM_TESTS and isinstance(template.get("in"), str) \
+            and template["in"].startswith("$") and not template["in"].startswith("$$"):
+        keys = plain_keys(template["in"][1:].lstrip("."))
+        form = ITEM_TESTS[template["$op"]]({k: v for k, v in template.items() if k not in ("$op", "in")})
+        if keys and form is not None:
+            return "tested", (keys, *form)
+    paths = template_paths(template)
+    if paths is not None:
+        return "paths", paths
+    if isinstance(template, str) and template.startswith("$") and not template.startswith("$$"):
+        path = template[1:].lstrip(".")
+        if path and is_simple(path):
+            return "steps", tuple(split_path(path))
+        projection = projection_steps(path) if path else None
+        if projection is not None and projection[0] and projection[0][0]:
+            head, tails = projection
+            if all(head) and all(all(tail) and tail for tail in tails[:-1]) and all(tails[-1]):
+                return "projection", projection
+            return "roots", (head[0],)
+        return "whole", None
+    roots = template_roots(template)
+    return ("roots", tuple(sorted(roots))) if roots is not None else ("whole", None)
+
+
+def blocked_when(spec: Mapping[str, Any]) -> str | None:
+    """The path of the `blocked` check's reason (a body without choices whose prompt was blocked), if any."""
+    when = (spec.get("blocked") or {}).get("when")
+    return str(when) if when is not None and "choices" in spec else None
+
+
+def _roots(templates: Iterable[Any]) -> list[str]:
+    """The top-level keys `templates` read (each key a path of its own, for `read_fields`)."""
+    out: list[str] = []
+    for template in templates:
+        how, what = _extra_read(template)
+        if how == "paths":
+            out.extend(path[0] for path in what if path)
+        elif how == "steps" and isinstance(what[0], str):
+            out.append(what[0])
+        elif how in ("tested", "projection"):
+            out.append(what[0][0])
+        elif how == "roots":
+            out.extend(what)
+    return [key for key in dict.fromkeys(out) if plain_keys(key) == (key,)]
+
+
+def response_views(spec: Mapping[str, Any]) -> tuple[Any, Views] | None:
+    """The view type of a response body (views.py): the paths its top level, each choice, each content part
+    (kind detection and kind templates), the usage map and the extras read; None when one of them is not plain
+    keys (or an extra reads the whole body): the body then decodes into dicts. Parts read whole stay plain
+    values."""
+    one = "choices" not in spec
+    choices = () if one else plain_keys(str(spec["choices"]))
+    parts = plain_keys(str(spec.get("parts", "content")))
+    if choices is None or parts is None:
+        return None
+    each = () if one else (*choices, EACH)
+    finish = dict(spec.get("finish_reason") or {"from": "finish_reason"})
+    tops = [spec.get("id", "id"), spec.get("model", "model"), (spec.get("blocked") or {}).get("when")]
+    paths: list[tuple[str, ...]] = []
+    for path, under in [*((p, ()) for p in tops), *((p, each) for p in (spec.get("index"), finish["from"]))]:
+        keys = plain_keys(str(path)) if path is not None else ()
+        if keys is None:
+            return None
+        if keys:
+            paths.append((*under, *keys))
+    in_part = part_paths(spec)
+    paths.extend([(*each, *parts)] if in_part is None else [(*each, *parts, EACH, *path) for path in in_part])
+    for template in (spec.get("usage") or {}).values():
+        found = template_paths(template)
+        if found is None:
+            return None
+        paths.extend(found)
+    for template in (spec.get("extras") or {}).values():
+        how, what = _extra_read(template)
+        if how == "whole":
+            return None
+        if how == "paths":
+            paths.extend(what)
+        elif how == "steps":
+            paths.append(tuple(EACH if isinstance(key, int) else key for key in what))
+        elif how == "tested":
+            paths.append((*what[0], EACH, what[1]))
+        elif how == "projection":
+            paths.append(_projection_path(*what))
+        else:
+            paths.extend((root,) for root in what)
+    return view_type(paths)
+
+
+def emit_parts(code: FunctionBuilder, spec: Mapping[str, Any], parts: str, part_views: Views,
+               branch: Callable[[str, Any, str, str | None], None]) -> None:
+    """Emit the loop over the content parts in the local `parts` (a choice's; each part's view types
+    `part_views`): each part (`item`) has its kind found as `kind_by` says, and `branch(kind, template, marker,
+    truthy)` emits that kind's lines (`marker`: the expression naming the kind; `truthy`: the part's key known
+    to be set there, if any). A kind without a template adds nothing."""
+    from .stream_whole import _present  # (compile time only: that module imports this one's importers)
+
+    kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
+    kind_by = dict(spec.get("kind_by") or {"field": "type"})
+    part_view = part_views.get(())
+    indent = code.indent
+    code.line(f"if {parts} and type({parts}) is not list: {code.bind(parts_not_a_list)}({parts})")
+    code.line(f"for item in {parts} or ():")
+    code.indent = indent + "    "
+    branches: list[tuple[str, str, str, str | None, str | None]] = []
+    if "field" in kind_by:
+        field = str(kind_by["field"])
+        keys = plain_keys(field)
+        known = keys is not None  # (a kind read by keys: the item is an object, its view where there is one)
+        if keys is not None:
+            code.line(f"kind = {read_path(code, 'item', field, part_views)}")
+        else:
+            code.line(f"kind = {code.bind(compile_getter(field))}(item)")
+        code.line("if kind is None: continue")
+        code.line("name = kind if type(kind) is str else str(kind)")
+        branches = [(f"name == {code.bind(kind)}", kind, "name", None, None) for kind in kinds]
+    else:  # the first `present` key (`object_keys`) names the kind
+        code.line(f"if type(item) is not {code.bind(part_view[0]) if part_view is not None else 'dict'}: continue")
+        known = True
+        objects = object_keys(spec)
+        for key, kind in kind_by.get("present", ()):
+            if part_view is not None:
+                test = _present(code, str(key), objects.get(str(key)), part_views)
+            else:
+                test = f"item.get({code.bind(str(key))})"
+                if str(key) in objects:
+                    inner = " or ".join(f"_o.get({code.bind(name)}) is not None" for name in objects[str(key)])
+                    test = f"(({inner}) if type(_o := {test}) is dict else _o)"
+            branches.append((test, str(kind), code.bind(str(kind)), None if str(key) in objects else str(key),
+                             str(key) if str(key) in objects and "_o := " in test else None))
+    for position, (test, kind, marker, truthy, held) in enumerate(branches):
+        code.line(f"{'if' if position == 0 else 'elif'} {test}:")
+        template = kinds.get(kind)
+        code.indent = indent + "        "
+        if template is None:
+            code.line("pass")
+        else:
+            code.reads = {}  # (what one branch read is not read in another)
+            if held is not None:
+                code.reads[(held,)] = "_o"  # (the kind's test read it)
+            if known and part_view is not None:  # (the item is its view: its fields read without a test)
+                code.known.add("item")
+            elif known:  # (straight-line code in the branch: each object read is tested once, the item not again)
+                code.reads[OBJECT, "item"] = "item"
+                code.dicts = True
+            branch(kind, template, marker, truthy)
+            code.dicts = False
+            code.known.discard("item")
+            code.reads = {}
+        code.indent = indent + "    "
+    code.indent = indent
+
+
+def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, usage_fields: Mapping[str, Any],
+                   extras_fields: Mapping[str, Any] | None = None, views: Views | None = None
+                   ) -> Callable[[Any, bytes], Any]:
+    """The generated `decode_response(data, body)` of a template-mode `response:` spec (see the module
+    docstring): `data` is the body decoded into the view types `views` (`response_views`; None: plain dicts),
+    `body` its bytes (decoded again as plain data only for an error that carries it). `finish` is the spec's
+    `FinishMap` (lowered inline), `usage_fields` its `usage:` map, `extras_fields` its `extras`."""
+    views = views or {}
+    code = FunctionBuilder(("data", "body"), "decode_response")
+    name = code.bind(provider)
+    code.line(f"ctx = {code.bind(_SilentContext(provider))}")
+    one = "choices" not in spec  # (the body is the one choice: its lines once, no loop)
+    choices_keys = () if one else plain_keys(str(spec["choices"]))
+    each = () if one else (*(choices_keys or ("?",)), EACH)
+    parts_keys = plain_keys(str(spec.get("parts", "content")))
+    choice_views = relative(views, each)
+    part_views = relative(views, (*each, *(parts_keys or ("?",)), EACH)) if parts_keys is not None else {}
+    finish_from = str(dict(spec.get("finish_reason") or {"from": "finish_reason"})["from"])
+    choice_paths = [str(path) for path in (spec.get("index"), spec.get("parts", "content"), finish_from) if path]
+    first = read_fields(code, "data", views, [  # (the top-level values read, under one type test)
+        *(str(spec[key]) for key in ("choices",) if key in spec), *(choice_paths if one else ()),
+        *(str(path) for path in (spec.get("id", "id"), spec.get("model", "model"), blocked_when(spec)) if path),
+        *_roots(usage_fields.values()), *_roots((extras_fields or {}).values())])
+    choices = read_path(code, "data", str(spec["choices"]), views, first) if not one else "[data]"
+    blocked = dict(spec.get("blocked") or {})
+    if "when" in blocked and not one:
+        code.line(f"if not {choices}:")
+        code.indent = "    "
+        reason = read_path(code, "data", str(blocked["when"]), views, first)
+        plain = f"{code.bind(msgspec.json.decode)}(body)" if views else "data"  # (the error carries plain data)
+        code.line(f"if {reason}: raise {code.bind(_blocked)}({reason}, {plain}, {name})")
+        code.indent = ""
+    if not one:
+        code.line(f"if {choices} and type({choices}) is not list: raise {code.bind(_not_a_list)}({choices}, {name})")
+    code.line("silent = None")
+    if one:
+        code.line("raw = data")
+    else:
+        code.line("choices = []")
+        code.line(f"for position, raw in enumerate({choices} or ()):")
+        code.indent = "    "
+    code.reads = {}
+    in_choice = first if one else None  # (the body is the choice: its top-level values are read)
+    index = read_path(code, "raw", str(spec["index"]), choice_views, in_choice) if "index" in spec else None
+    start = "0" if one else "position"
+    code.line(f"index = {index} if type({index}) is int else {start}" if index is not None else f"index = {start}")
+    parts = read_path(code, "raw", str(spec.get("parts", "content")), choice_views, in_choice)
+    code.line("content = calls = details = refusal = quiet = None")
+    answers = frozenset(str(tool) for tool in spec.get("answer_tools") or ())
+    declared = kinds_declared(spec)
+    with code.other_item(part_views, {}):
+        emit_parts(code, spec, parts, part_views, lambda kind, template, marker, truthy: emit_message_piece(
+            code, kind, template, marker, answers, bool(declared.get(kind)), truthy))
+    reason = read_path(code, "raw", finish_from, choice_views, in_choice)
+    code.line(f"message = {code.bind(ChatCompletionMessage)}(role='assistant', content=content, tool_calls=calls, "
+              f"reasoning={code.bind(reasoning_text)}(details) if details is not None else None, "
+              "reasoning_details=details, refusal=refusal)")
+    code.line("if quiet is not None: silent = [*(silent or ()), (quiet, message)]")  # (see silent.py)
+    finished = emit_finish(code, finish, reason, "calls")
+    choice = f"{code.bind(Choice)}(message=message, index=index, finish_reason={finished})"
+    code.line(f"choices = [{choice}]" if one else f"choices.append({choice})")
+    code.indent = ""
+    code.reads = {}
+    ident = read_path(code, "data", str(spec.get("id", "id")), views, first)
+    model = read_path(code, "data", str(spec.get("model", "model")), views, first)
+    code.line("item = data")  # (what the usage and extras templates read)
+    with code.other_item(views, {(key,): local for key, local in first.items()}):
+        code.dicts = True  # (straight-line code from here: the usage and extras lines share their reads)
+        usage = _emit_usage(code, usage_fields)
+        extras = _emit_extras(code, extras_fields or {}, views, first) if extras_fields else None
+        code.dicts = False
+    text = code.bind(str)
+    result = (f"{code.bind(ChatCompletionMessageWithFinishReason)}(choices=choices, "
+              f"id={ident} if type({ident}) is str or {ident} is None else {text}({ident}), "
+              f"model={model} if type({model}) is str or {model} is None else {text}({model}), "
+              f"usage={usage}, provider={name}, "
+              f"warnings={code.bind(response_warnings)}(silent, {code.bind(declared)}) if silent else []"
+              + (f", extras={extras})" if extras is not None else ")"))
+    function: Callable[[Any, bytes], Any] = code.build(result)
+    return function
+
+
+def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any]) -> str:
+    """Emit the lines reading each count of the `usage:` map `fields` from `item` into a local (an int, a
+    number as its int, else None: what `read_usage` keeps in its dict), then the `Usage` of those counts as
+    `response.usage_from` builds it (a count the map does not declare is None: its tests are left out); return
+    the local holding it (None when the map gave no count at all, as `build_usage` of an empty dict)."""
+    if not fields:
+        return "None"
+    read_paths(code, sorted({path for template in fields.values() for path in template_paths(template) or ()}))
+    counts: dict[str, str] = {}
+    for key, template in fields.items():
+        local = counts[str(key)] = code.temp()
+        code.line(f"{local} = {lower_into(template, ('response', 'usage', str(key)), code)}")
+        code.line(f"if type({local}) is not int: {local} = int({local}) "
+                  f"if {local} is not None and isinstance({local}, (int, float)) else None")
+    out, prompt, completion = code.temp(), code.temp(), code.temp()
+    code.line(f"if {' or '.join(f'{local} is not None' for local in counts.values())}:")
+    for local, name in ((prompt, "prompt_tokens"), (completion, "completion_tokens")):
+        count = counts.get(name)
+        code.line(f"    {local} = {count} if {count} is not None else 0" if count else f"    {local} = 0")
+    total = counts.get("total_tokens")
+    cached, created = counts.get("cached_tokens"), counts.get("cache_creation_tokens")
+    reasoning = counts.get("reasoning_tokens")
+    prompt_details = "None" if not cached and not created else (
+        f"{code.bind(PromptTokensDetails)}(cached_tokens={cached or 'None'}, "
+        f"cache_creation_tokens={created or 'None'}) "
+        f"if {' or '.join(f'{local} is not None' for local in (cached, created) if local)} else None")
+    completion_details = "None" if not reasoning else (
+        f"{code.bind(CompletionTokensDetails)}(reasoning_tokens={reasoning}) if {reasoning} is not None else None")
+    code.line(f"    {out} = {code.bind(Usage)}(prompt_tokens={prompt}, completion_tokens={completion}, "
+              f"total_tokens={f'{total} if {total} is not None else ' if total else ''}{prompt} + {completion}, "
+              f"prompt_tokens_details={prompt_details}, completion_tokens_details={completion_details})")
+    code.line(f"else: {out} = None")
+    return out
+
+
+def _emit_extras(code: FunctionBuilder, fields: Mapping[str, Any], views: Views, first: Mapping[str, str]) -> str:
+    """Emit the lines of the spec's extras (each template evaluated in order, a value kept unless it is None or
+    an empty list / object: extras.py) on `item`, the body (its view types `views`); return the local holding
+    them (a dict, or None). On a viewed body, an extra with list indexes is read through the views, and one
+    reading whole top-level values (a projection, a transform of them) is evaluated on an object of those.
+    `first`: the locals holding the body's top-level values already read, by key."""
+    out = code.temp()
+    code.line(f"{out} = None")  # (a dict once a value is kept: most bodies hold none)
+    for name, template in fields.items():
+        where = ("response", "extras", str(name))
+        how, what = _extra_read(template) if views else ("plain", cast(Any, None))
+        if how == "steps":
+            value = _read_steps(code, what, views, first)
+        elif how == "projection":
+            value = _read_projection(code, what[0], what[1], views, first)
+        elif how == "tested":
+            value = _tested(code, template, where, what[0], what[1], what[2], views, first)
+        elif how == "roots":
+            roots = code.temp()
+            fields_ = [f"{code.bind(key)}: {first.get(key) or step(code, 'data', views, (), key)}" for key in what]
+            code.line(f"{roots} = {{{', '.join(fields_)}}}")
+            code.line(f"item = {roots}")
+            with code.other_item({}, {}):
+                value = code.temp()
+                code.line(f"{value} = {lower_into(template, where, code)}")
+            code.line("item = data")
+        else:
+            value = lower_into(template, where, code)
+        key = code.bind(str(name))
+        code.line(f"_v = {value}")
+        code.line("if _v is not None and (_v or not isinstance(_v, (list, dict))):")  # (not None, [] or {})
+        code.line(f"    if {out} is None: {out} = {{{key}: _v}}")
+        code.line(f"    else: {out}[{key}] = _v")
+    return out
+
+
+def _read_steps(code: FunctionBuilder, steps: tuple[str | int, ...], views: Views, first: Mapping[str, str]) -> str:
+    """The lines reading a path of keys and list indexes from the viewed body `data` as paths.py's getter does
+    (a key of a non-object, an index of a non-list or out of range: None); return the local holding it."""
+    out = code.temp()
+    holder, prefix = "data", cast(tuple[str, ...], ())
+    for position, key in enumerate(steps):
+        if position == 0 and isinstance(key, str) and key in first:
+            code.line(f"{out} = {first[key]}")
+            prefix = (key,)
+        elif isinstance(key, str):
+            code.line(f"{out} = {step(code, holder, views, prefix, key)}")
+            prefix = (*prefix, key)
+        else:
+            fits = f"len({holder}) > {key}" if key >= 0 else f"len({holder}) >= {-key}"
+            code.line(f"{out} = {holder}[{key}] if type({holder}) is list and {fits} else None")
+            prefix = (*prefix, EACH)
+        holder = out
+    return out
+
+
+def _projection_path(head: tuple[str, ...], tails: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """The view path a projection `head[]tail[]...` reads (a trailing `[]` flattens values read whole)."""
+    path = list(head)
+    for tail in tails:
+        if tail:
+            path += [EACH, *tail]
+    return tuple(path)
+
+
+def _key_of(code: FunctionBuilder, holder: str, views: Views, prefix: tuple[str, ...], key: str) -> str:
+    """Reading `key` from `holder`, a value at view path `prefix` that may also be a plain object (an element
+    of a list nested in a viewed list is plain data)."""
+    view = views.get(prefix)
+    plain = f"{holder}.get({code.bind(key)}) if type({holder}) is dict else None"
+    if view is None:
+        return plain
+    return f"{holder}.{view[1][key]} if type({holder}) is {code.bind(view[0])} else ({plain})"
+
+
+def _read_projection(code: FunctionBuilder, head: tuple[str, ...], tails: tuple[tuple[str, ...], ...],
+                     views: Views, first: Mapping[str, str]) -> str:
+    """The lines evaluating `head[]tail[]...` on the viewed body as `templates._inline_projection` does on plain
+    data (a list flattened one level, the tail's keys read from each element, the non-null values kept; a key
+    of a non-object or a flatten of a non-list is null); return the local holding it."""
+    out = code.temp()
+    code.line(f"{out} = {_read_steps(code, head, views, first)}")
+    prefix: tuple[str, ...] = head
+    for tail in tails:
+        flat, each, element, kept = code.temp(), code.temp(), code.temp(), code.temp()
+        code.line(f"if type({out}) is list:")
+        code.line(f"    {flat} = []")
+        code.line(f"    for {each} in {out}:")
+        code.line(f"        for {element} in ({each} if type({each}) is list else ({each},)):")
+        holder, prefix = element, (*prefix, EACH) if tail else prefix
+        for key in tail:
+            code.line(f"            {kept} = {_key_of(code, holder, views, prefix, key)}")
+            holder, prefix = kept, (*prefix, key)
+        code.line(f"            if {holder} is not None: {flat}.append({holder})")
+        code.line(f"    {out} = {flat}")
+        code.line("else:")
+        code.line(f"    {out} = None")
+    return out
+
+
+def _tested(code: FunctionBuilder, template: Any, where: tuple[str, ...], keys: tuple[str, ...], field: str,
+            test: ItemTest, views: Views, first: Mapping[str, str]) -> str:
+    """The lines of an extra that keeps the items of the list at `keys` by their `field` (see `_extra_read`):
+    each item's field tested through the views, and, when one passes, the template evaluated on the body decoded
+    again as plain data (what it keeps is whole items, which views do not hold); return the local holding it."""
+    items, item, value, out = code.temp(), code.temp(), code.temp(), code.temp()
+    code.line(f"{items} = {_read_steps(code, keys, views, first)}")
+    code.line(f"{out} = None")
+    code.line(f"if type({items}) is list:")
+    code.line(f"    for {item} in {items}:")
+    code.line(f"        {value} = {_key_of(code, item, views, (*keys, EACH), field)}")
+    code.line(f"        if {test(value, code.bind)}:")
+    code.line(f"            item = {code.bind(msgspec.json.decode)}(body)")
+    with code.other_item({}, {}):
+        code.indent += "            "
+        code.line(f"{out} = {lower_into(template, where, code)}")
+        code.indent = code.indent[:-12]
+    code.line("            item = data")
+    code.line("            break")
+    return out
