@@ -259,7 +259,8 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
         code.line(f"for position, raw in enumerate({choices} or ()):")
         code.indent = "    "
     code.reads = {}
-    in_choice = first if one else None  # (the body is the choice: its top-level values are read)
+    # (the body is the choice: its top-level values are read; else a choice's, under one type test)
+    in_choice = first if one else read_fields(code, "raw", choice_views, choice_paths)
     index = read_path(code, "raw", str(spec["index"]), choice_views, in_choice) if "index" in spec else None
     start = "0" if one else "position"
     code.line(f"index = {index} if type({index}) is int else {start}" if index is not None else f"index = {start}")

@@ -27,7 +27,7 @@ from .lower_decode import lower_response, response_views
 from .lower_response import lower_usage
 from .paths import compile_getter
 from .redaction import preview
-from .response_pieces import call_text as call_text
+from .response_pieces import call_text as call_text  # (where the stream decoders import it from)
 from .stream_base import STRAY
 from .templates import template_roots
 from .transforms import Context
@@ -102,7 +102,7 @@ def build_usage(values: Mapping[str, int]) -> Usage | None:
 def usage_from(prompt: int | None, completion: int | None, total: int | None, cached: int | None,
                created: int | None, reasoning: int | None) -> Usage:
     """The unified `Usage` of the six counts (None: not given; the total defaults to prompt + completion). A
-    response's generated decoder builds the same `Usage` in its own lines (`lower_response._emit_usage`)."""
+    response's generated decoder builds the same `Usage` in its own lines (`lower_decode._emit_usage`)."""
     prompt = prompt if prompt is not None else 0
     completion = completion if completion is not None else 0
     return Usage(

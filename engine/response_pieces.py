@@ -1,6 +1,6 @@
 """The lines a response's generated `decode_response` writes for one content part's kind (its template's
 pieces gathered straight into the message's content, tool calls, reasoning details and refusal) and for the
-finish reason, and the helpers those lines call (lower_response.py lowers the rest).
+finish reason, and the helpers those lines call (lower_decode.py lowers the rest).
 
 Why: a piece built as a dict per part and walked a second time to build the message cost about as much as the
 rest of the mapping; the generated lines keep what each piece gives in locals instead. What a piece gives is

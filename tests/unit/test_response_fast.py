@@ -1,4 +1,4 @@
-"""The template-mode response decoder's generated `decode_response` (`lower_response.lower_response`) reads
+"""The template-mode response decoder's generated `decode_response` (`lower_decode.lower_response`) reads
 every body shape as the spec says: every recorded response body of the template-mode providers, the inline
 bodies of their response cases and a set of hand-made shapes are decoded twice, once by the plan and once by
 `ReferenceResponse` (tests/unit/_reference_response.py: the spec read through plain getters and templates, one
