@@ -13,6 +13,8 @@ the body or records a warning. Anything the spec does not mention falls to `poli
 from __future__ import annotations
 
 import copy
+import functools
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,8 +28,8 @@ from .skips import SELF, Policy, SkipWhen, not_sent
 from .templates import compile_template
 from .transforms import Context, bind
 
-__all__ = ["KEYWORDS", "DefaultOp", "ParamOp", "Policy", "RuleBuilder", "compile_rule", "rule_conditions",
-           "unified_params"]
+__all__ = ["KEYWORDS", "DefaultOp", "ParamOp", "Policy", "RuleBuilder", "compile_rule", "inline_rule",
+           "rule_conditions", "unified_params"]
 
 ParamOp = Callable[[Any, dict[str, Any], Context, Mapping[str, Any]], None]
 DefaultOp = Callable[[dict[str, Any], Context, Mapping[str, Any]], None]
@@ -90,6 +92,8 @@ class RuleBuilder:
             else:
                 _emit_put(code, target)
         function: ParamOp = code.build("None")
+        if target is not None and not skips and steps in ((), (_omitted,)):  # (a plain write: the caller may inline it)
+            _INLINE[function] = functools.partial(_emit_plain, self.name, target, bool(steps))
         return function
 
     def _default_function(self, send: ParamOp, skips: tuple[SkipWhen, ...]) -> DefaultOp:
@@ -134,7 +138,23 @@ def _emit_skips(code: FunctionBuilder, name: str, skips: tuple[SkipWhen, ...], p
         code.line("    return None")
 
 
-def _emit_put(code: FunctionBuilder, target: str) -> None:
+_INLINE: weakref.WeakKeyDictionary[ParamOp, Callable[[FunctionBuilder, str], None]] = weakref.WeakKeyDictionary()
+
+
+def inline_rule(op: ParamOp) -> Callable[[FunctionBuilder, str], None] | None:
+    """For a rule's function that only writes its value (or, omitted, only names its path): `emit(code, value)`,
+    its lines for the value in the local `value` (what a caller writes instead of calling it); else None."""
+    return _INLINE.get(op)
+
+
+def _emit_plain(name: str, target: str, omitted: bool, code: FunctionBuilder, value: str) -> None:
+    if omitted:
+        code.line(f"ctx.path = {code.bind(name)}")  # (what the function does: the path; nothing is written)
+    else:
+        _emit_put(code, target, value)
+
+
+def _emit_put(code: FunctionBuilder, target: str, value: str = "value") -> None:
     """`compile_setter(target)(body, value)` inline: intermediate objects created, an object deep-merged into
     an object already there."""
     steps = split_path(target)
@@ -149,10 +169,10 @@ def _emit_put(code: FunctionBuilder, target: str) -> None:
         code.line(f"    {inner} = {holder}[{name}] = {{}}")
         holder = inner
     existing, name = code.temp(), code.bind(last)
-    code.line(f"if type(value) is dict and type({existing} := {holder}.get({name})) is dict:")
-    code.line(f"    {code.bind(deep_merge_into)}({existing}, value)")
+    code.line(f"if type({value}) is dict and type({existing} := {holder}.get({name})) is dict:")
+    code.line(f"    {code.bind(deep_merge_into)}({existing}, {value})")
     code.line("else:")
-    code.line(f"    {holder}[{name}] = value")
+    code.line(f"    {holder}[{name}] = {value}")
 
 
 Keyword = Callable[[RuleBuilder, Any, Mapping[str, Any]], None]

@@ -34,7 +34,7 @@ from .input_guard import check_path_segment
 from .layers import Layers
 from .messages import compile_messages
 from .operations import OperationPlan, compile_operation
-from .params import DefaultOp, ParamOp, Policy, compile_rule, unified_params
+from .params import DefaultOp, ParamOp, Policy, compile_rule, inline_rule, unified_params
 from .paths import deep_merge_into, merge_defaults_into
 from .response import Decode, compile_response
 from .stream import DecoderFactory, StreamDecoder, compile_stream, event_header
@@ -153,7 +153,12 @@ def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy, cache: R
             defaults.append((name, default))
     code = FunctionBuilder(("model", "data", "messages", "ctx"), "map_body")
     code.line("body = {}")
-    code.line(f"{code.bind(ops.pop('model'))}(model, body, ctx, data)")
+    model_op = ops.pop("model")
+    emit = inline_rule(model_op)  # (the model's rule is usually a plain write: its lines, not a call)
+    if emit is None:
+        code.line(f"{code.bind(model_op)}(model, body, ctx, data)")
+    else:
+        emit(code, "model")
     code.line(f"ops = {code.bind(ops)}")
     code.line("for name, value in data.items():")
     code.line("    if value is not None:")

@@ -53,3 +53,29 @@ def test_generated_functions_are_named_and_in_linecache() -> None:
 def test_a_target_indexing_a_list_is_refused() -> None:
     with pytest.raises(PathError, match="cannot index into lists"):
         compile_rule("p", {"to": "a[0].b"}, POLICY)
+
+
+@pytest.mark.parametrize(("rule", "inlined"), [
+    ({"to": "a.b"}, True), ({"to": "model"}, True), ({"transform": "omit"}, True),
+    ({"to": "a", "range": {"min": 0, "max": 1}}, False), ({"to": "a", "unless": {"at": "n", "values": [2]}}, False),
+])
+def test_a_plain_rule_is_inlined_by_its_caller_with_the_same_effect(rule: Any, inlined: bool) -> None:
+    """`inline_rule`: a rule that only writes its value (or, omitted, only names its path) gives its lines to
+    the caller (map_body writes the model's so); they do what calling its function does."""
+    from vllora_llm.engine.codegen import FunctionBuilder
+    from vllora_llm.engine.params import inline_rule
+
+    op, _ = compile_rule("model", rule, POLICY)
+    emit = inline_rule(op)
+    assert (emit is not None) == inlined
+    if emit is None:
+        return
+    code = FunctionBuilder(("given", "body", "ctx"), "write")
+    emit(code, "given")
+    write = code.build("None")
+    for value, before in (("m", {}), ({"k": 1}, {"a": {"b": {"j": 2}}, "model": {"x": 0}})):
+        called, inline = dict(before), dict(before)
+        ctx_called, ctx_inline = Context("acme"), Context("acme")
+        op(value, called, ctx_called, {})
+        write(value, inline, ctx_inline)
+        assert (called, ctx_called.path) == (inline, ctx_inline.path)
