@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .prevalidated import is_prevalidated
+from .prevalidated import vouched
 
 Getter = Callable[[Any], Any]
 Setter = Callable[[dict[str, Any], Any], None]
@@ -158,7 +158,7 @@ def _projection_getter(path: str) -> Getter | None:
 
 
 def _jmespath_getter(expression: str) -> Getter:
-    if is_prevalidated():
+    if vouched(("jmespath", expression)):
         return _lazy_jmespath_getter(expression)
     return _compile_jmespath(expression)
 

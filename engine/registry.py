@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from difflib import get_close_matches
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +43,17 @@ class SpecFile:
     shadows: list[str] = field(default_factory=list)
 
 
+def _close_matches(name: str, known: list[str]) -> list[str]:
+    """The best near miss of `name` (for error hints; difflib is imported only when one is needed)."""
+    from difflib import get_close_matches
+
+    return get_close_matches(name, known, n=1)
+
+
 def builtin_dir() -> Path:
-    return Path(str(resources.files("vllora_llm.specs").joinpath("providers")))
+    from vllora_llm import specs  # (its folder: what `importlib.resources.files` gives, without importing it)
+
+    return Path(specs.__path__[0]) / "providers"
 
 
 def search_dirs(spec_path: Iterable[str | os.PathLike[str]] = ()) -> list[tuple[Path, bool]]:
@@ -159,7 +166,7 @@ def resolve(
                 "extends",
                 f"no spec named {parent!r}",
                 hint=f"did you mean {close[0]!r}?"
-                if (close := get_close_matches(parent, list(files), n=1))
+                if (close := _close_matches(parent, list(files)))
                 else f"known specs: {', '.join(sorted(files))}",
             )
             return None
@@ -280,7 +287,7 @@ def load_spec(name: str, spec_path: Sequence[str | os.PathLike[str]] = ()) -> di
 def unknown_spec_message(name: str, files: Iterable[str]) -> str:
     """Why `name` was not found and where user specs are looked for (the words every caller shows)."""
     known = sorted(files)
-    close = get_close_matches(name, known, n=1)
+    close = _close_matches(name, known)
     guess = f"did you mean {close[0]!r}? " if close else ""
     return (
         f"no provider spec named {name!r}; {guess}known: {', '.join(known)}. Your own specs are found in the folders "

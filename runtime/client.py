@@ -20,11 +20,9 @@ from vllora_llm.engine.errors import InvalidRequestError
 from vllora_llm.engine.gateway import ChatCompletionMessageWithFinishReason, ChatCompletionRequest, JsonSchemaFormat
 from vllora_llm.engine.typed_output import ParsedChatCompletion, is_output_type, parsed_completion, response_format_for
 
-from .events import EventCallback
 from .genai_chat import CHAT, finish_chat
 from .instance import ModelInstance, ProviderModelInstance
 from .observe import Observation, observe
-from .operation_clients import EmbeddingsClient, ImagesClient
 from .otel import Telemetry
 from .result_stream import ObservedResultStream, ResultStream
 from .transport import Timeouts, call_timeouts
@@ -33,6 +31,8 @@ if TYPE_CHECKING:
     from vllora_llm.engine.mcp_types import McpDefinition
 
     from .caches_client import CachesClient
+    from .events import EventCallback
+    from .operation_clients import EmbeddingsClient, ImagesClient
     from .python_tool import FunctionTool
     from .response_store import ResponseStore
     from .responses import ResponsesClient
@@ -44,6 +44,15 @@ RequestLike: TypeAlias = ChatCompletionRequest | dict[str, Any] | bytes | str
 """Anything `ChatCompletionRequest.coerce` accepts."""
 
 T = TypeVar("T")
+
+
+def __getattr__(name: str) -> Any:
+    """`EmbeddingsClient` / `ImagesClient`, imported on first use (`operation_clients.py`)."""
+    if name in ("EmbeddingsClient", "ImagesClient"):
+        from . import operation_clients
+
+        return getattr(operation_clients, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def asking_for(request: RequestLike, output: type[Any]) -> ChatCompletionRequest:
@@ -366,9 +375,13 @@ class VlloraLLMClient:
         return self._completions
 
     def embeddings(self) -> EmbeddingsClient:
+        from .operation_clients import EmbeddingsClient  # lazily: most clients only chat
+
         return EmbeddingsClient(self.instance, self.telemetry, self._completions._listeners)
 
     def images(self) -> ImagesClient:
+        from .operation_clients import ImagesClient
+
         return ImagesClient(self.instance, self.telemetry, self._completions._listeners)
 
     def caches(self) -> CachesClient:

@@ -24,7 +24,6 @@ from vllora_llm.engine.gateway import (
     ChatCompletionRequest,
     RequestWarning,
 )
-from vllora_llm.engine.gateway_ops import OperationInput, OperationResult
 from vllora_llm.engine.input_guard import (
     MAX_INPUT_DEPTH,
     VALUE_CONTROL,
@@ -46,6 +45,7 @@ from .retry import Attempts, RetryPolicy, classify_http_error, header_value
 from .transport import AiohttpTransport, Response, Timeouts, Transport
 
 if TYPE_CHECKING:  # (the spec compiler is imported only by clients built from a spec)
+    from vllora_llm.engine.gateway_ops import OperationInput, OperationResult
     from vllora_llm.engine.params import Policy
 
     from .prompt_cache import PromptCaching

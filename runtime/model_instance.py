@@ -23,7 +23,6 @@ from vllora_llm.engine.gateway import (
     RequestWarning,
     Usage,
 )
-from vllora_llm.engine.gateway_ops import OperationInput, OperationResult
 from vllora_llm.engine.wire import AuthSpec, WireRequest
 
 from .script import Script, ScriptStep
@@ -32,6 +31,7 @@ from .script import finish_reason as script_finish_reason
 from .script import tool_call as script_tool_call
 
 if TYPE_CHECKING:  # (the spec compiler is imported only by clients built from a spec)
+    from vllora_llm.engine.gateway_ops import OperationInput, OperationResult
     from vllora_llm.engine.operations import OperationPlan
     from vllora_llm.engine.params import Policy
 

@@ -17,26 +17,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from vllora_llm.engine.gateway import ToolCall, Usage
 
 from .auth import redact
-from .events import (
-    EventCallback,
-    Fallback,
-    LlmContent,
-    LlmError,
-    LlmFirstToken,
-    LlmStart,
-    LlmStop,
-    Retry,
-    ToolResult,
-    ToolStart,
-    emit,
-)
 from .otel import Instruments, Telemetry, _api, traceparent_headers
+
+if TYPE_CHECKING:  # (the event types are imported when a call has listeners: `events.py`)
+    from .events import EventCallback
 
 __all__ = [
     "CAPTURE_CONTENT_ENV", "CURRENT", "Observation", "Operation", "ToolObservation", "capture_content", "observe",
@@ -137,6 +127,7 @@ class Observation:
                 f"{operation.name} {model}", kind=trace.SpanKind.CLIENT, attributes=attributes
             )
         if listeners:
+            from .events import LlmStart, emit  # (imported when someone listens)
             emit(listeners, LlmStart(operation.name, model, provider_name, request))
 
     @property
@@ -199,6 +190,7 @@ class Observation:
                 attributes["http.response.status_code"] = status
             span.add_event("vllora.retry", attributes)
         if self._listeners:
+            from .events import Retry, emit  # (imported when someone listens)
             emit(self._listeners, Retry(provider_name, attempt, err, delay))
 
     def fallback(self, source: tuple[str, str], destination: tuple[str, str], err: BaseException) -> None:
@@ -210,6 +202,7 @@ class Observation:
                 "error.type": type(err).__name__,
             })
         if self._listeners:
+            from .events import Fallback, emit  # (imported when someone listens)
             emit(self._listeners, Fallback(source[0], source[1], destination[0], destination[1], err))
 
     # ---- reports from the operation ------------------------------------------------------------------------
@@ -223,11 +216,13 @@ class Observation:
         if instruments is not None and instruments.first_chunk is not None:
             instruments.first_chunk.record(elapsed, self._metric_attributes(None, None))
         if self._listeners:
+            from .events import LlmFirstToken, emit  # (imported when someone listens)
             emit(self._listeners, LlmFirstToken(elapsed))
 
     def content(self, text: str) -> None:
         """Text the model produced (events only: spans carry content through `finish`'s `output_content`)."""
         if self._listeners:
+            from .events import LlmContent, emit  # (imported when someone listens)
             emit(self._listeners, LlmContent(text))
 
     def wants_content(self) -> bool:
@@ -281,6 +276,7 @@ class Observation:
                     instruments.token_usage.record(usage.completion_tokens,
                                                    {**metric_attributes, "gen_ai.token.type": "output"})
         if self._listeners:
+            from .events import LlmStop, emit  # (imported when someone listens)
             emit(self._listeners, LlmStop(self.provider_name, response_model, usage,
                                           finish_reasons[0] if finish_reasons else None, cost, list(tool_calls)))
 
@@ -306,6 +302,7 @@ class Observation:
             instruments.duration.record(time.perf_counter() - self._started,
                                         self._metric_attributes(None, error_type))
         if self._listeners:
+            from .events import LlmError, emit  # (imported when someone listens)
             emit(self._listeners, LlmError(err))
 
     def tool(self, name: str, call_id: str, arguments: str) -> ToolObservation:
@@ -376,6 +373,7 @@ class ToolObservation:
                 f"execute_tool {name}", context=trace.set_span_in_context(parent), kind=trace.SpanKind.INTERNAL,
                 attributes=attributes)
         if owner._listeners:
+            from .events import ToolStart, emit  # (imported when someone listens)
             emit(owner._listeners, ToolStart(name, call_id, arguments))
 
     def finish(self, output: str, *, is_error: bool = False) -> None:
@@ -392,6 +390,7 @@ class ToolObservation:
                 span.set_status(_api().trace.Status(_api().trace.StatusCode.ERROR))
             span.end()
         if self._owner._listeners:
+            from .events import ToolResult, emit  # (imported when someone listens)
             emit(self._owner._listeners, ToolResult(self.name, self.call_id, output, is_error))
 
     def fail(self, err: BaseException) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from vllora_llm.engine.gateway_ops import (
     CreateEmbeddingRequest,
@@ -16,11 +16,13 @@ from vllora_llm.engine.gateway_ops import (
     OperationResult,
 )
 
-from .events import EventCallback
 from .model_instance import ModelInstance
 from .observe import Observation, Operation, observe
 from .otel import Telemetry
 from .transport import Timeouts, call_timeouts
+
+if TYPE_CHECKING:
+    from .events import EventCallback
 
 __all__ = ["EmbeddingsClient", "ImagesClient"]
 

@@ -1,0 +1,93 @@
+"""What `import vllora_llm.client` and a warm first call leave unimported (issue 17: import time and memory).
+
+A chat client needs neither the Responses API, the router, the blocking facade, the operation clients beside
+chat, nor the model-event types (built only when someone listens): each is imported where it is first used,
+and every public name still imports from where it always did. Each check runs in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vllora_llm.client as client_api
+from vllora_llm.engine.prevalidated import prevalidated, vouched
+from vllora_llm.engine.spec import cache as spec_cache
+
+LAZY = (
+    "vllora_llm.runtime.responses",
+    "vllora_llm.runtime.responses_native",
+    "vllora_llm.engine.responses_types",
+    "vllora_llm.engine.gateway_ops",
+    "vllora_llm.runtime.operation_clients",
+    "vllora_llm.runtime.router",
+    "vllora_llm.runtime.sync",
+    "vllora_llm.runtime.response_store",
+    "vllora_llm.runtime.events",
+    "difflib",
+    "importlib.resources",
+)
+
+
+def _fresh(code: str, **env: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", "import json, sys\n" + code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env})
+    assert done.returncode == 0, done.stderr
+    loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_importing_the_client_api_imports_none_of_what_a_chat_call_does_not_need() -> None:
+    code = f"import vllora_llm.client\nprint(json.dumps([m for m in {LAZY!r} if m in sys.modules]))"
+    assert _fresh(code) == []
+
+
+def test_every_public_name_of_the_client_api_still_imports_from_it() -> None:
+    from vllora_llm.runtime import operation_clients, responses, router, sync
+
+    for name in client_api.__all__:
+        assert getattr(client_api, name) is not None, name
+    assert client_api.ResponsesClient is responses.ResponsesClient
+    assert client_api.RouterModelInstance is router.RouterModelInstance
+    assert client_api.SyncVlloraLLMClient is sync.SyncVlloraLLMClient
+    assert client_api.EmbeddingsClient is operation_clients.EmbeddingsClient
+    assert set(client_api.__all__) <= set(dir(client_api))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        client_api.no_such_name  # noqa: B018
+
+
+def test_runtime_client_re_exports_the_operation_clients_lazily() -> None:
+    code = ("from vllora_llm.runtime.client import EmbeddingsClient, ImagesClient\n"
+            "from vllora_llm.runtime import operation_clients as ops\n"
+            "assert (EmbeddingsClient, ImagesClient) == (ops.EmbeddingsClient, ops.ImagesClient)\n"
+            "print(json.dumps([]))")
+    assert _fresh(code) == []
+
+
+def test_a_warm_first_request_on_combined_override_layers_runs_no_json_schema(tmp_path: Path) -> None:
+    """A model matching several override layers gets their combination compiled on its first request, after
+    the cached spec was loaded: the arguments it repeats were checked before the spec was stored."""
+    folder = str(tmp_path / "spec-cache")
+    code = ("from vllora_llm.client import VlloraLLMClient\n"
+            "from vllora_llm.engine.gateway import ChatCompletionRequest\n"
+            "from vllora_llm.engine.registry import load_plan\n"
+            "VlloraLLMClient.from_provider('anthropic', api_key='k', base_url='http://127.0.0.1:9')\n"
+            "request = ChatCompletionRequest.coerce({'model': 'claude-sonnet-4-5', 'max_tokens': 9,\n"
+            "    'messages': [{'role': 'system', 'content': 'Be brief.'}, {'role': 'user', 'content': 'hi'}]})\n"
+            "load_plan('anthropic').encode(request)\n"
+            "print(json.dumps([m for m in ('yaml', 'jsonschema', 'jmespath') if m in sys.modules]))")
+    assert "jsonschema" in _fresh(code, **{spec_cache.ENV_VAR: folder})  # cold: read and validated, then stored
+    assert _fresh(code, **{spec_cache.ENV_VAR: folder}) == []
+
+
+def test_vouched_answers_only_for_what_was_compiled_inside_prevalidated() -> None:
+    key = ("test-transform", repr({"never": "seen"}))
+    assert not vouched(key)
+    with prevalidated():
+        assert vouched(key)
+    assert vouched(key)  # the same arguments, compiled again outside the block: known to pass
+    assert not vouched(("test-transform", repr({"never": "seen", "other": 1})))
