@@ -12,8 +12,10 @@ are shared between functions of the same source, i.e. the same template shape.
 
 Each function is named after what it does (`template`, `read_choice`, ...) and its source is registered in
 `linecache` under a file name of its own (`vllora-llm/generated/<name>_<hash>.py`), so a traceback through
-generated code shows its real lines (as dataclasses and attrs do). `collect()` hands back the source of every
-function built while it is open: what `vllora-llm spec compile` prints.
+generated code shows its real lines (as dataclasses and attrs do). The entry is linecache's lazy form: the
+lines are made when a traceback (or anyone) first asks for them. A source is interned, so the functions a
+spec's override layers build from the same template (most of them) share one string. `collect()` hands back
+the source of every function built while it is open: what `vllora-llm spec compile` prints.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import builtins
 import contextlib
 import hashlib
 import linecache
+import sys
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from types import CodeType, FunctionType
 from typing import Any
 
@@ -41,7 +45,7 @@ def _function_code(source: str, name: str) -> CodeType:
     code = _CODE.get(source)
     if code is None:
         where = filename(name, source)
-        linecache.cache[where] = (len(source), None, source.splitlines(True), where)  # (no mtime: never evicted)
+        linecache.cache[where] = (partial(str, source),)  # (lazy: its lines are made when first read)
         scratch: dict[str, Any] = {}
         exec(compile(source, where, "exec"), scratch)
         code = scratch[name].__code__
@@ -187,14 +191,18 @@ class FunctionBuilder:
 
     def build(self, result: str) -> Callable[..., Any]:
         """The function running the lines and returning the expression `result`."""
-        source, name = self.source(result), self.name
+        source, name = sys.intern(self.source(result)), self.name
         namespace = self.namespace
         for built in _COLLECTING:
             built.append((filename(name, source), source, namespace))
         function = FunctionType(_stub(name, self.args), namespace, name)
 
         def compile_now(*args: Any) -> Any:
-            function.__code__ = _function_code(source, name)
+            nonlocal source
+            text = source
+            if text:  # (the first call; a call racing it in another thread may compile it too: same code)
+                function.__code__ = _function_code(text, name)
+                source = ""  # the code object has it now (as its linecache entry does)
             return function(*args)
 
         namespace["_compile_now"] = compile_now

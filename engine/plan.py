@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, urlencode
 
 import msgspec
@@ -33,7 +33,6 @@ from .gateway import (
 from .input_guard import check_path_segment
 from .layers import Layers
 from .messages import compile_messages
-from .operations import OperationPlan, compile_operation
 from .params import DefaultOp, ParamOp, Policy, compile_rule, inline_rule, unified_params
 from .paths import deep_merge_into, merge_defaults_into
 from .response import Decode, compile_response
@@ -41,6 +40,9 @@ from .stream import DecoderFactory, StreamDecoder, compile_stream, event_header
 from .transforms import Context
 from .versions import with_api_version
 from .wire import AuthSpec, WireRequest
+
+if TYPE_CHECKING:  # (operations beside chat, and the Responses types they use, compile on first use)
+    from .operations import OperationPlan
 
 _to_builtins = msgspec.to_builtins
 
@@ -260,6 +262,8 @@ class Plan:
         saying this provider has none (before any I/O)."""
         found = self._operations.get(name)
         if found is None:
+            from .operations import compile_operation
+
             found = self._operations[name] = compile_operation(name, self.spec, self.name)
         return found
 

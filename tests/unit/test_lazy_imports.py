@@ -91,3 +91,44 @@ def test_vouched_answers_only_for_what_was_compiled_inside_prevalidated() -> Non
         assert vouched(key)
     assert vouched(key)  # the same arguments, compiled again outside the block: known to pass
     assert not vouched(("test-transform", repr({"never": "seen", "other": 1})))
+
+
+def test_the_public_gateway_types_import_the_operation_types_on_first_use() -> None:
+    code = ("import vllora_llm.types.gateway as types\n"
+            "before = [m for m in ('vllora_llm.engine.gateway_ops', 'vllora_llm.engine.responses_types')\n"
+            "          if m in sys.modules]\n"
+            "from vllora_llm.types.gateway import CreateEmbeddingRequest\n"
+            "from vllora_llm.engine import gateway_ops\n"
+            "assert CreateEmbeddingRequest is gateway_ops.CreateEmbeddingRequest\n"
+            "assert all(hasattr(types, name) for name in types.__all__)\n"
+            "print(json.dumps(before))")
+    assert _fresh(code) == []
+
+
+def test_a_plan_compiles_its_operations_beside_chat_on_first_use() -> None:
+    code = ("from vllora_llm.engine.registry import load_plan\n"
+            "plan = load_plan('openai')\n"
+            "before = [m for m in ('vllora_llm.engine.operations', 'vllora_llm.engine.responses_types')\n"
+            "          if m in sys.modules]\n"
+            "assert plan.operation('embeddings').name == 'embeddings'\n"
+            "print(json.dumps(before))")
+    assert _fresh(code) == []
+
+
+def test_generated_source_is_shared_and_its_lines_are_made_when_first_read() -> None:
+    import linecache
+
+    from vllora_llm.engine.codegen import FunctionBuilder
+
+    def build() -> object:
+        builder = FunctionBuilder(("item",), name="lazy_lines_probe")
+        builder.line("value = item + 1")
+        return builder.build("value")
+
+    first, second = build(), build()
+    assert first(1) == 2 and second(2) == 3  # type: ignore[operator]
+    filename = first.__code__.co_filename  # type: ignore[attr-defined]
+    assert first.__code__ is second.__code__  # type: ignore[attr-defined]  (one source, one code object)
+    assert len(linecache.cache[filename]) == 1  # registered lazily: no lines made yet
+    assert linecache.getline(filename, 2) == "    value = item + 1\n"  # what a traceback reads
+    assert len(linecache.cache[filename]) == 4  # ...and now kept as linecache keeps any file's lines
