@@ -1,7 +1,10 @@
 """Model-family `overrides`: every layer whose globs match a model applies, in order, merged like `extends`.
 
 A plan builds what it needs (a request encoder; an operation's encoder, decoder and error builder) once per
-set of matching layers, on first use, and remembers the choice per model name.
+set of matching layers, on first use, and remembers the choice per model name. Each layer alone is built when
+the plan is (so a broken one fails at load), but for a spec read back from the compiled-spec cache: that one
+was built whole before it was stored, so a layer is built when a model first needs it, inside
+`prevalidated()` as the rest of that plan was (a process start then builds only the layers it uses).
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
+
+from .prevalidated import is_prevalidated, prevalidated
 
 T = TypeVar("T")
 
@@ -44,8 +49,11 @@ class Layers(Generic[T]):
         self._by_set: dict[tuple[int, ...], T] = {(): self.base}
         self.by_model: dict[str, T] = {}
         """What `for_model` chose for each model it was asked about (read directly on every request)."""
-        for i in range(len(self._layers)):  # each layer compiled once now, so a broken one fails at load
-            self._by_set[(i,)] = build(merge_layer(self._spec, self._layers[i][1]))
+        self._cached = is_prevalidated()
+        """Built from a compiled-spec cache hit: every layer alone is known to build; each is built on first use."""
+        if not self._cached:
+            for i in range(len(self._layers)):  # each layer compiled once now, so a broken one fails at load
+                self._by_set[(i,)] = build(merge_layer(self._spec, self._layers[i][1]))
 
     def for_model(self, model: str) -> T:
         found = self.by_model.get(model)
@@ -53,6 +61,12 @@ class Layers(Generic[T]):
             matching = tuple(i for i, (globs, _) in enumerate(self._layers)
                              if any(fnmatch.fnmatchcase(model, g) for g in globs))
             found = self._by_set.get(matching)
+            if found is None and self._cached:
+                with prevalidated():  # (as at load: a combination's checks then skip what these layers hold)
+                    for i in matching:
+                        if (i,) not in self._by_set:
+                            self._by_set[(i,)] = self._build(merge_layer(self._spec, self._layers[i][1]))
+                found = self._by_set.get(matching)
             if found is None:
                 spec: Any = self._spec
                 for i in matching:

@@ -105,14 +105,16 @@ def test_the_public_gateway_types_import_the_operation_types_on_first_use() -> N
     assert _fresh(code) == []
 
 
-def test_a_plan_compiles_its_operations_beside_chat_on_first_use() -> None:
+def test_a_plan_compiles_its_operations_beside_chat_on_first_use(tmp_path: Path) -> None:
     code = ("from vllora_llm.engine.registry import load_plan\n"
             "plan = load_plan('openai')\n"
             "before = [m for m in ('vllora_llm.engine.operations', 'vllora_llm.engine.responses_types')\n"
             "          if m in sys.modules]\n"
             "assert plan.operation('embeddings').name == 'embeddings'\n"
             "print(json.dumps(before))")
-    assert _fresh(code) == []
+    folder = {spec_cache.ENV_VAR: str(tmp_path / "spec-cache")}
+    _fresh(code, **folder)  # cold: validating the spec reads the operation types
+    assert _fresh(code, **folder) == []
 
 
 def test_generated_source_is_shared_and_its_lines_are_made_when_first_read() -> None:
@@ -132,3 +134,48 @@ def test_generated_source_is_shared_and_its_lines_are_made_when_first_read() -> 
     assert len(linecache.cache[filename]) == 1  # registered lazily: no lines made yet
     assert linecache.getline(filename, 2) == "    value = item + 1\n"  # what a traceback reads
     assert len(linecache.cache[filename]) == 4  # ...and now kept as linecache keeps any file's lines
+
+
+LAYERED_MODELS = ("claude-3-haiku-20240307", "claude-3-5-sonnet-latest", "claude-sonnet-4-5", "claude-opus-4-1",
+                  "claude-opus-4-7", "claude-opus-5", "some-other-model")
+
+
+def _encoded(model: str) -> object:
+    from vllora_llm.engine.gateway import ChatCompletionRequest
+    from vllora_llm.engine.registry import load_plan
+
+    request = ChatCompletionRequest.coerce({
+        "model": model, "max_tokens": 64, "temperature": 0.5, "reasoning_effort": "low",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]})
+    try:
+        wire, warnings = load_plan("anthropic").encode(request, base_url="http://127.0.0.1:9")
+    except Exception as exc:  # a request a layer refuses: the same refusal, cached or not
+        return repr(exc)
+    return wire.url, sorted(wire.headers.items()), json.loads(wire.body), [w.to_dict() for w in warnings]
+
+
+def test_a_cached_spec_builds_each_override_layer_on_first_use_into_the_same_requests(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllora_llm.engine import registry
+
+    monkeypatch.setenv(spec_cache.ENV_VAR, str(tmp_path / "spec-cache"))
+    monkeypatch.delenv("VLLORA_SPEC_PATH", raising=False)
+    from vllora_llm.engine.codegen import collect
+
+    registry.clear_cache()
+    try:
+        with collect() as at_cold_load:
+            registry.load_plan("anthropic")
+        cold = [_encoded(model) for model in LAYERED_MODELS]  # every layer built at load, then stored
+        registry.clear_cache()
+        with collect() as at_warm_load:
+            registry.load_plan("anthropic")
+        assert 0 < len(at_warm_load) < len(at_cold_load) / 2  # the base only, not each of its layers
+        warm = [_encoded(model) for model in LAYERED_MODELS]  # from the cache: layers built per model
+        registry.clear_cache()
+        backwards = [_encoded(model) for model in reversed(LAYERED_MODELS)]  # other first uses, other order
+    finally:
+        registry.clear_cache()
+    assert warm == cold
+    assert backwards[::-1] == cold
+    assert len({json.dumps(c, sort_keys=True, default=str) for c in cold}) > 3  # the layers do differ
