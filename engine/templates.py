@@ -441,7 +441,7 @@ class _InlineCode:
 
 def check_args(name: str, args: dict[str, Any]) -> str | None:
     """A message describing why `args` do not fit transform `name`'s schema, or None."""
-    if vouched((name, repr(args))):
+    if vouched(("transform", name, repr(args))):
         return None  # a cached spec: validation checked these arguments before it was stored
     from jsonschema import Draft202012Validator
 

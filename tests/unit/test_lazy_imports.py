@@ -85,12 +85,12 @@ def test_a_warm_first_request_on_combined_override_layers_runs_no_json_schema(tm
 
 
 def test_vouched_answers_only_for_what_was_compiled_inside_prevalidated() -> None:
-    key = ("test-transform", repr({"never": "seen"}))
+    key = ("transform", "test-transform", repr({"never": "seen"}))
     assert not vouched(key)
     with prevalidated():
         assert vouched(key)
     assert vouched(key)  # the same arguments, compiled again outside the block: known to pass
-    assert not vouched(("test-transform", repr({"never": "seen", "other": 1})))
+    assert not vouched(("transform", "test-transform", repr({"never": "seen", "other": 1})))
 
 
 def test_the_public_gateway_types_import_the_operation_types_on_first_use() -> None:
