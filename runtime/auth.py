@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -188,6 +189,10 @@ AUTH_SCHEMES: dict[str, AuthScheme] = {
 }
 """Scheme name (a spec's ``auth.scheme``) → implementation. Extend with `register_auth_scheme`."""
 
+_REGISTERED_ON_IMPORT = {"aws_sigv4": "vllora_llm.runtime.sigv4"}
+"""Built-in schemes whose module registers them, imported when a spec first names one (most clients never
+sign a request: `sigv4.py` is not imported for them)."""
+
 
 def register_auth_scheme(name: str, scheme: AuthScheme) -> None:
     """Make `name` usable as ``auth.scheme`` in specs (how ``aws_sigv4`` plugs in)."""
@@ -204,8 +209,11 @@ def headers_only(scheme: AuthScheme) -> bool:
 def scheme_for(spec: AuthSpec) -> AuthScheme:
     """The scheme a spec names, or an `AuthenticationError` listing the known ones."""
     scheme = AUTH_SCHEMES.get(spec.scheme)
+    if scheme is None and spec.scheme in _REGISTERED_ON_IMPORT:
+        import_module(_REGISTERED_ON_IMPORT[spec.scheme])
+        scheme = AUTH_SCHEMES.get(spec.scheme)
     if scheme is None:
-        known = ", ".join(sorted(AUTH_SCHEMES))
+        known = ", ".join(sorted({*AUTH_SCHEMES, *_REGISTERED_ON_IMPORT}))
         raise AuthenticationError(f"unknown auth scheme {spec.scheme!r} (known: {known})")
     return scheme
 
@@ -237,5 +245,3 @@ def resolve_credentials(
             exc.provider = provider
         raise
 
-
-from . import sigv4 as _sigv4  # noqa: E402,F401  (registers the aws_sigv4 scheme; botocore stays unimported)

@@ -179,3 +179,25 @@ def test_a_cached_spec_builds_each_override_layer_on_first_use_into_the_same_req
     assert warm == cold
     assert backwards[::-1] == cold
     assert len({json.dumps(c, sort_keys=True, default=str) for c in cold}) > 3  # the layers do differ
+
+
+def test_the_signing_scheme_is_imported_when_a_spec_first_names_it() -> None:
+    code = ("import vllora_llm.client\n"
+            "from vllora_llm.runtime.auth import AUTH_SCHEMES, scheme_for\n"
+            "from vllora_llm.engine.wire import AuthSpec\n"
+            "before = [m for m in ('vllora_llm.runtime.sigv4',) if m in sys.modules]\n"
+            "scheme = scheme_for(AuthSpec('aws_sigv4', signing_name='s', signing_region='r'))\n"
+            "assert 'vllora_llm.runtime.sigv4' in sys.modules\n"
+            "from vllora_llm.runtime.sigv4 import AwsSigV4Scheme\n"
+            "assert isinstance(scheme, AwsSigV4Scheme) and AUTH_SCHEMES['aws_sigv4'] is scheme\n"
+            "print(json.dumps(before))")
+    assert _fresh(code) == []
+
+
+def test_an_unknown_scheme_still_lists_the_signing_one() -> None:
+    from vllora_llm.engine.errors import AuthenticationError
+    from vllora_llm.engine.wire import AuthSpec
+    from vllora_llm.runtime.auth import scheme_for
+
+    with pytest.raises(AuthenticationError, match=r"unknown auth scheme 'nope' \(known: aws_sigv4, bearer"):
+        scheme_for(AuthSpec("nope"))
