@@ -384,7 +384,8 @@ def _read_steps(code: FunctionBuilder, steps: tuple[str | int, ...], views: View
             code.line(f"{out} = {step(code, holder, views, prefix, key)}")
             prefix = (*prefix, key)
         else:
-            fits = f"len({holder}) > {key}" if key >= 0 else f"len({holder}) >= {-key}"
+            fits = holder if key in (0, -1) else (  # (a list's truth: not empty, one test less than `len`)
+                f"len({holder}) > {key}" if key >= 0 else f"len({holder}) >= {-key}")
             code.line(f"{out} = {holder}[{key}] if type({holder}) is list and {fits} else None")
             prefix = (*prefix, EACH)
         holder = out

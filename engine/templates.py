@@ -317,7 +317,8 @@ def _inline_steps(steps: list[str | int], code: FunctionBuilder) -> str:
         elif isinstance(step, str):
             code.line(f"{out} = {holder}.get({code.bind(step)}) if type({holder}) is dict else None")
         else:
-            fits = f"len({holder}) > {step}" if step >= 0 else f"len({holder}) >= {-step}"
+            fits = holder if step in (0, -1) else (  # (a list's truth: not empty, one test less than `len`)
+                f"len({holder}) > {step}" if step >= 0 else f"len({holder}) >= {-step}")
             code.line(f"{out} = {holder}[{step}] if type({holder}) is list and {fits} else None")
         holder = out
     return out

@@ -259,8 +259,9 @@ def _sum_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
         code.line(f"{indent}{total} = 0")
         code.line(f"{indent}{found} = False")
         for v in values:
-            code.line(f"{indent}if type({v}) is int or type({v}) is float or ({v} is not None and "
-                      f"type({v}) is not bool and isinstance({v}, (int, float))):")
+            # (None tested first: an absent count is what usually sends a sum down this path)
+            code.line(f"{indent}if {v} is not None and (type({v}) is int or type({v}) is float or ("
+                      f"type({v}) is not bool and isinstance({v}, (int, float)))):")
             code.line(f"{indent}    {total} += {v}")
             code.line(f"{indent}    {found} = True")
         code.line(f"{indent}if not {found}: {total} = {code.bind(args.get('empty', 0))}")
