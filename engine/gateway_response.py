@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from .gateway_messages import ChatCompletionMessage, ReasoningDetail
-from .gateway_struct import GatewayStruct
+from .gateway_struct import GatewayStruct, T
 from .tool_types import ToolStep
 
 FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filter", "function_call", "error")
@@ -106,13 +106,35 @@ class ChoiceDelta(GatewayStruct):
     reasoning: str | None = None
     reasoning_details: list[ReasoningDetail] | None = None
     reasoning_content: str | None = None
-    """Read only: the name several compatible servers give `reasoning`; folded into it on decode."""
+    """Read only: the name several compatible servers give `reasoning`; folded into it where a delta is decoded
+    (`from_dict`, `from_json`, the passthrough stream decoder: `fold_reasoning_content`), not by the
+    constructor: a `__post_init__` would be a Python call on every streamed chunk of every format."""
 
-    def __post_init__(self) -> None:
-        if self.reasoning_content is not None:
-            if self.reasoning is None:
-                self.reasoning = self.reasoning_content
-            self.reasoning_content = None
+    @classmethod
+    def from_dict(cls: type[T], data: Any) -> T:
+        delta = super().from_dict(data)
+        _fold(delta)  # type: ignore[arg-type]
+        return delta
+
+    @classmethod
+    def from_json(cls: type[T], data: bytes | str) -> T:
+        delta = super().from_json(data)
+        _fold(delta)  # type: ignore[arg-type]
+        return delta
+
+
+def _fold(delta: ChoiceDelta) -> None:
+    if delta.reasoning_content is not None:
+        if delta.reasoning is None:
+            delta.reasoning = delta.reasoning_content
+        delta.reasoning_content = None
+
+
+def fold_reasoning_content(chunk: ChatCompletionChunk) -> None:
+    """Fold each decoded delta's `reasoning_content` (the alias) into `reasoning`."""
+    for choice in chunk.choices:
+        if choice.delta.reasoning_content is not None:
+            _fold(choice.delta)
 
 
 class ChunkChoice(GatewayStruct, gc=False):  # (as the chunk: see below)
@@ -120,6 +142,18 @@ class ChunkChoice(GatewayStruct, gc=False):  # (as the chunk: see below)
     index: int = 0
     finish_reason: str | None = None
     logprobs: Any = None
+
+    @classmethod
+    def from_dict(cls: type[T], data: Any) -> T:
+        choice = super().from_dict(data)
+        _fold(choice.delta)  # type: ignore[attr-defined]
+        return choice
+
+    @classmethod
+    def from_json(cls: type[T], data: bytes | str) -> T:
+        choice = super().from_json(data)
+        _fold(choice.delta)  # type: ignore[attr-defined]
+        return choice
 
 
 class ChatCompletionChunk(GatewayStruct, gc=False):
@@ -135,3 +169,15 @@ class ChatCompletionChunk(GatewayStruct, gc=False):
     usage: Usage | None = None
     extras: dict[str, Any] | None = None
     """Provider-specific fields the spec maps from this chunk's event (see the response's `extras`)."""
+
+    @classmethod
+    def from_dict(cls: type[T], data: Any) -> T:
+        chunk = super().from_dict(data)
+        fold_reasoning_content(chunk)  # type: ignore[arg-type]
+        return chunk
+
+    @classmethod
+    def from_json(cls: type[T], data: bytes | str) -> T:
+        chunk = super().from_json(data)
+        fold_reasoning_content(chunk)  # type: ignore[arg-type]
+        return chunk

@@ -15,6 +15,7 @@ from .errors import StreamError
 from .extras import EventExtras, attach
 from .frames import FrameLike
 from .gateway import ChatCompletionChunk
+from .gateway_response import fold_reasoning_content
 from .redaction import preview
 from .stream_base import STRAY, StreamDecoder, json_of, malformed, stream_error
 
@@ -62,10 +63,11 @@ class PassthroughDecoder(StreamDecoder):
                 # the spec's `stream.extras` (extras.py), read from an event that may hold one
                 if extras is not None and (first is None or first in data) and (found := extras.of(data)):
                     attach(chunk, found)
-                if watch:
-                    for choice in chunk.choices:
-                        if choice.finish_reason is not None:
-                            self.finished = True
+                for choice in chunk.choices:  # (the delta's read-only alias, folded here: the constructor does not)
+                    if choice.delta.reasoning_content is not None:
+                        fold_reasoning_content(chunk)
+                    if watch and choice.finish_reason is not None:
+                        self.finished = True
                 out.append(chunk)
         except STRAY as exc:
             raise malformed(exc, frame, self.provider) from exc
