@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from .gateway_messages import ChatCompletionMessage, ReasoningDetail
-from .gateway_struct import GatewayStruct, T
+from .gateway_struct import GatewayStruct
 from .tool_types import ToolStep
 
 FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filter", "function_call", "error")
@@ -110,17 +110,8 @@ class ChoiceDelta(GatewayStruct):
     (`from_dict`, `from_json`, the passthrough stream decoder: `fold_reasoning_content`), not by the
     constructor: a `__post_init__` would be a Python call on every streamed chunk of every format."""
 
-    @classmethod
-    def from_dict(cls: type[T], data: Any) -> T:
-        delta = super().from_dict(data)
-        _fold(delta)  # type: ignore[arg-type]
-        return delta
-
-    @classmethod
-    def from_json(cls: type[T], data: bytes | str) -> T:
-        delta = super().from_json(data)
-        _fold(delta)  # type: ignore[arg-type]
-        return delta
+    def _after_decode(self) -> None:
+        _fold(self)
 
 
 def _fold(delta: ChoiceDelta) -> None:
@@ -143,17 +134,8 @@ class ChunkChoice(GatewayStruct, gc=False):  # (as the chunk: see below)
     finish_reason: str | None = None
     logprobs: Any = None
 
-    @classmethod
-    def from_dict(cls: type[T], data: Any) -> T:
-        choice = super().from_dict(data)
-        _fold(choice.delta)  # type: ignore[attr-defined]
-        return choice
-
-    @classmethod
-    def from_json(cls: type[T], data: bytes | str) -> T:
-        choice = super().from_json(data)
-        _fold(choice.delta)  # type: ignore[attr-defined]
-        return choice
+    def _after_decode(self) -> None:
+        _fold(self.delta)
 
 
 class ChatCompletionChunk(GatewayStruct, gc=False):
@@ -170,14 +152,5 @@ class ChatCompletionChunk(GatewayStruct, gc=False):
     extras: dict[str, Any] | None = None
     """Provider-specific fields the spec maps from this chunk's event (see the response's `extras`)."""
 
-    @classmethod
-    def from_dict(cls: type[T], data: Any) -> T:
-        chunk = super().from_dict(data)
-        fold_reasoning_content(chunk)  # type: ignore[arg-type]
-        return chunk
-
-    @classmethod
-    def from_json(cls: type[T], data: bytes | str) -> T:
-        chunk = super().from_json(data)
-        fold_reasoning_content(chunk)  # type: ignore[arg-type]
-        return chunk
+    def _after_decode(self) -> None:
+        fold_reasoning_content(self)

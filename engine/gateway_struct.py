@@ -81,16 +81,24 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
         if isinstance(data, cls):
             return data
         try:
-            return msgspec.convert(data, cls)
+            value = msgspec.convert(data, cls)
         except msgspec.ValidationError as exc:
             raise validation_error(exc) from None
+        value._after_decode()
+        return value
 
     @classmethod
     def from_json(cls: type[T], data: bytes | str) -> T:
         try:
-            return msgspec.json.decode(data, type=cls)
+            value = msgspec.json.decode(data, type=cls)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise validation_error(exc) from None
+        value._after_decode()
+        return value
+
+    def _after_decode(self) -> None:
+        """What a value read from data still needs (e.g. an alias folded into its field), done here rather than
+        in `__post_init__` when building one in code must stay a C constructor call (a streamed chunk's parts)."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
