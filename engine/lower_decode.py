@@ -159,7 +159,7 @@ def emit_parts(code: FunctionBuilder, spec: Mapping[str, Any], parts: str, part_
     `part_views`): each part (`item`) has its kind found as `kind_by` says, and `branch(kind, template, marker,
     truthy)` emits that kind's lines (`marker`: the expression naming the kind; `truthy`: the part's key known
     to be set there, if any). A kind without a template adds nothing."""
-    from .stream_whole import _present  # (compile time only: that module imports this one's importers)
+    from .stream_whole import present_test  # (compile time only: that module imports this one's importers)
 
     kinds = {str(kind): template for kind, template in (spec.get("kinds") or {}).items()}
     kind_by = dict(spec.get("kind_by") or {"field": "type"})
@@ -186,7 +186,7 @@ def emit_parts(code: FunctionBuilder, spec: Mapping[str, Any], parts: str, part_
         objects = object_keys(spec)
         for key, kind in kind_by.get("present", ()):
             if part_view is not None:
-                test = _present(code, str(key), objects.get(str(key)), part_views)
+                test = present_test(code, str(key), objects.get(str(key)), part_views)
             else:
                 test = f"item.get({code.bind(str(key))})"
                 if str(key) in objects:

@@ -83,13 +83,13 @@ def emit_message_piece(code: FunctionBuilder, kind: str, template: Any, marker: 
     when the template `declares` pieces. `truthy`: the key of the part known to be set here (the `present` key
     that named the kind)."""
     from .lower_response import read_paths  # (compile time only; those modules import this one's `call_text`)
-    from .stream_whole_pieces import _detail, _is_object, _local
+    from .stream_whole_pieces import detail_expression, is_object_template, template_local, text_branch
 
     where = ("response", "kinds", kind)
     if not template:  # (`{}`: the kind means to give nothing)
         code.line("pass")
         return
-    if not _is_object(template):
+    if not is_object_template(template):
         piece = code.temp()
         code.line(f"{piece} = {lower_into(template, where, code)}")
         code.line(f"if not {piece}: quiet = [*(quiet or ()), {marker}]")  # (gave nothing: silent.py)
@@ -101,22 +101,23 @@ def emit_message_piece(code: FunctionBuilder, kind: str, template: Any, marker: 
     call_fields: dict[str, str] | None = None  # a `tool_call` written as an object: its fields' locals
     detail_fields: dict[str, str] | None = None  # the same for a `reasoning` object
     for key, value in template.items():
-        if str(key) in ("tool_call", "reasoning") and _is_object(value):
-            locals_ = {str(name): _local(code, field, (*where, str(key), str(name))) for name, field in value.items()}
+        if str(key) in ("tool_call", "reasoning") and is_object_template(value):
+            locals_ = {str(name): template_local(code, field, (*where, str(key), str(name)))
+                       for name, field in value.items()}
             fields[str(key)] = "True"  # (an object template always gives an object)
             if str(key) == "tool_call":
                 call_fields = locals_
             else:
                 detail_fields = locals_
             continue
-        fields[str(key)] = _local(code, value, (*where, str(key)))
+        fields[str(key)] = template_local(code, value, (*where, str(key)))
     known = {local for key, local in fields.items()
              if truthy is not None and template[key] in (f"${truthy}", f"$.{truthy}")}
     varying = [local for local in fields.values() if local != "True" and local not in known]
     if declares and varying and len(varying) == len(fields):  # (the piece may give nothing at all)
         code.line(f"if {' and '.join(f'{local} is None' for local in varying)}: quiet = [*(quiet or ()), {marker}]")
     text, call, reasoning, refused = (fields.get(key) for key in ("text", "tool_call", "reasoning", "refusal"))
-    detail = _detail(code, reasoning, detail_fields) if reasoning is not None else ""
+    detail = detail_expression(code, reasoning, detail_fields) if reasoning is not None else ""
     branches: list[tuple[str, list[str]]] = []
     if call is not None and answers:
         name = call_fields.get("name") if call_fields is not None else None
@@ -129,13 +130,7 @@ def emit_message_piece(code: FunctionBuilder, kind: str, template: Any, marker: 
         branches.append((test, [f"_a = {arguments} or '{{}}'",
                                 "if type(_a) is str: content = _a if content is None else content + _a"]))
     if text is not None:
-        body = ["if content is None: content = " + text, "else: content += " + text]
-        if reasoning is not None:
-            body += [f"if {reasoning} is not None:",
-                     f"    _d = {detail}",
-                     "    if details is None: details = [_d]",
-                     "    else: details.append(_d)"]
-        branches.append((f"type({text}) is str", body))
+        branches.append(text_branch(text, reasoning, detail))
     if call is not None:
         if call_fields is None:
             body = [f"_c = {code.bind(tool_call)}({call}, index, calls)"]

@@ -291,7 +291,7 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
         if part_view is not None:
             code.known.add("item")
         objects = object_keys(spec)
-        tests = [(_present(code, str(key), objects.get(str(key)), part_views), str(kind),
+        tests = [(present_test(code, str(key), objects.get(str(key)), part_views), str(kind),
                   None if str(key) in objects else str(key), str(key) if str(key) in objects else None)
                  for key, kind in kind_by.get("present", ())]
     for position, (test, kind_name, truthy, held) in enumerate(tests):
@@ -318,7 +318,7 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
     code.indent = outer
 
 
-def _present(code: FunctionBuilder, key: str, held: tuple[str, ...] | None, part_views: Views) -> str:
+def present_test(code: FunctionBuilder, key: str, held: tuple[str, ...] | None, part_views: Views) -> str:
     """The test that the part `item` (its view's type tested) holds the `present` key `key`: its value truthy,
     or, for a key read as an object (`held`: the keys read in it, `lower_response.object_keys`), an object
     holding one of them."""

@@ -44,12 +44,12 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
     fields: dict[str, str] = {}
     call_fields: dict[str, str] | None = None  # a `tool_call` written as an object: its fields' locals
     detail_fields: dict[str, str] | None = None  # the same for a `reasoning` object
-    if _is_object(template):
+    if is_object_template(template):
         # (the fields of each object the template reads below the part, read under one type test first)
         read_paths(code, sorted(path for path in template_paths(template) or () if len(path) > 1))
         for key, value in template.items():
-            if str(key) in ("tool_call", "reasoning") and _is_object(value):
-                locals_ = {str(name): _local(code, field, (*where, str(key), str(name)))
+            if str(key) in ("tool_call", "reasoning") and is_object_template(value):
+                locals_ = {str(name): template_local(code, field, (*where, str(key), str(name)))
                            for name, field in value.items()}
                 fields[str(key)] = "True"  # (an object template always gives an object)
                 if str(key) == "tool_call":
@@ -57,7 +57,7 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
                 else:
                     detail_fields = locals_
                 continue
-            fields[str(key)] = _local(code, value, (*where, str(key)))
+            fields[str(key)] = template_local(code, value, (*where, str(key)))
         known = {local for key, local in fields.items()
                  if truthy is not None and template[key] in (f"${truthy}", f"$.{truthy}")}
         _emit_spoke(code, kind, fields, known, declares)
@@ -73,16 +73,10 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
             local = fields[key] = code.temp()
             code.line(f"{local} = {piece}.get({code.bind(key)})")
     text, call, reasoning = fields.get("text"), fields.get("tool_call"), fields.get("reasoning")
-    detail = _detail(code, reasoning, detail_fields) if reasoning is not None else ""
+    detail = detail_expression(code, reasoning, detail_fields) if reasoning is not None else ""
     branches: list[tuple[str, list[str]]] = []
     if text is not None:
-        body = [f"content = {text} if content is None else content + {text}"]
-        if reasoning is not None:
-            body += [f"if {reasoning} is not None:",
-                     f"    _d = {detail}",
-                     "    if details is None: details = [_d]",
-                     "    else: details.append(_d)"]
-        branches.append((f"type({text}) is str", body))
+        branches.append(text_branch(text, reasoning, detail))
     if call is not None:
         if call_fields is None:
             body = [f"_c = {code.bind(_call)}(st, {index}, {call})"]
@@ -110,7 +104,19 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
             code.line(f"    {line}")
 
 
-def _local(code: FunctionBuilder, template: Any, where: tuple[str, ...]) -> str:
+def text_branch(text: str, reasoning: str | None, detail: str) -> tuple[str, list[str]]:
+    """The branch of a piece that gives text: added to `content`, with the piece's reasoning detail (a
+    signature) kept in `details` when its kind reads one. Shared by the stream and whole-response decoders."""
+    body = [f"content = {text} if content is None else content + {text}"]
+    if reasoning is not None:
+        body += [f"if {reasoning} is not None:",
+                 f"    _d = {detail}",
+                 "    if details is None: details = [_d]",
+                 "    else: details.append(_d)"]
+    return f"type({text}) is str", body
+
+
+def template_local(code: FunctionBuilder, template: Any, where: tuple[str, ...]) -> str:
     """A name holding the value of `template` (evaluated now, in order): the local or bound name its lowering
     gives (assigned once, never changed after), else a new local."""
     value = lower_into(template, where, code)
@@ -148,7 +154,7 @@ def _detail_of(names: tuple[str, ...], *values: Any) -> ReasoningDetail:
                            ReasoningDetail)
 
 
-def _detail(code: FunctionBuilder, local: str, fields: dict[str, str] | None) -> str:
+def detail_expression(code: FunctionBuilder, local: str, fields: dict[str, str] | None) -> str:
     """The expression of the `ReasoningDetail` of a piece's `reasoning`: the object in `local` converted, or,
     for a `reasoning` written as an object (its fields' locals in `fields`), built from the locals when each
     fits its field's type (else converted as the object would be)."""
@@ -197,6 +203,6 @@ def _emit_spoke(code: FunctionBuilder, kind: str, fields: dict[str, str], known:
         code.line(line)
 
 
-def _is_object(template: Any) -> bool:
+def is_object_template(template: Any) -> bool:
     """A template written as an object (not a `$op` / `$each` directive): it always gives an object."""
     return isinstance(template, dict) and not any(isinstance(key, str) and key.startswith("$") for key in template)
