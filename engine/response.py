@@ -134,7 +134,7 @@ def compile_response(spec: Mapping[str, Any], provider: str) -> Decode:
                 raise ProviderError(f"the response does not have the chat-completion shape ({exc})",
                                     provider=provider) from None
             except STRAY as exc:  # (a decoder that reshapes the body first, content_parts.py)
-                raise malformed_response(exc, provider) from None
+                raise malformed_response(exc, provider) from exc
             result.provider = provider
             for choice in result.choices:
                 calls = choice.message.tool_calls
@@ -172,11 +172,12 @@ class _TemplateResponse:
         try:  # (once per response: a field of the wrong type is a ProviderError saying what was wrong)
             return self.from_data(data, body)
         except STRAY as exc:
-            raise malformed_response(exc, self.provider) from None
+            raise malformed_response(exc, self.provider) from exc
 
 
 def malformed_response(exc: BaseException, provider: str) -> ProviderError:
-    """A `ProviderError` for a body the response mapping could not read: what was wrong (no body preview: a
-    whole response may be large; `err.body` is not set either)."""
-    what = str(exc) if isinstance(exc, (ValueError, TypeError)) and str(exc) else f"{type(exc).__name__}: {exc}"
+    """A `ProviderError` for a body the response mapping could not read: what was wrong, with the exception's
+    type as for a stream event (`stream_base.malformed`; raised `from exc`, so a bug of ours caught there shows its
+    own traceback). No body preview: a whole response may be large; `err.body` is not set either."""
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return ProviderError(f"the response does not fit the response mapping ({preview(what, 200)})", provider=provider)

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from vllora_llm.engine.errors import StreamError
+from vllora_llm.engine.errors import ProviderError, StreamError
 from vllora_llm.engine.registry import load_plan
 from vllora_llm.runtime.sse import SSEEvent
 
@@ -59,3 +59,19 @@ def test_a_bug_of_ours_in_the_frame_loop_shows_its_type_and_where_it_raised(name
     last = innermost(error.__cause__.__traceback__)
     source = linecache.getline(last.tb_frame.f_code.co_filename, last.tb_lineno)
     assert "frame." in source  # the line that read the not-a-frame, generated or written by hand
+
+
+RESPONSES = [  # (provider, a whole response with a field of the wrong type, what raised, what the message says)
+    ("anthropic", {"id": "m", "type": "message", "role": "assistant", "model": "c", "stop_reason": "tool_use",
+                   "content": [{"type": "tool_use", "id": "t", "name": 5, "input": {}}]},
+     TypeError, "TypeError: a tool call's name is a int, not a string"),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "cause", "says"), RESPONSES, ids=[case[0] for case in RESPONSES])
+def test_a_whole_response_that_does_not_fit_is_a_provider_error_chained_to_what_raised(
+        name: str, body: dict[str, Any], cause: type[Exception], says: str) -> None:
+    with pytest.raises(ProviderError) as caught:
+        load_plan(name).decode(200, {"content-type": "application/json"}, json.dumps(body).encode())
+    assert type(caught.value.__cause__) is cause
+    assert says in str(caught.value) and "does not fit the response mapping" in str(caught.value)
