@@ -19,7 +19,7 @@ import msgspec
 
 from .codegen import FunctionBuilder
 from .gateway import FunctionCall, ReasoningDetail, ToolCall
-from .templates import lower_into, template_paths
+from .templates import lower_into
 
 if TYPE_CHECKING:
     from .response import FinishMap
@@ -82,8 +82,12 @@ def emit_message_piece(code: FunctionBuilder, kind: str, template: Any, marker: 
     `content`, `calls`, `details`, `refusal`; a part it gives nothing for goes on `quiet` (its kind, `marker`)
     when the template `declares` pieces. `truthy`: the key of the part known to be set here (the `present` key
     that named the kind)."""
-    from .lower_response import read_paths  # (compile time only; those modules import this one's `call_text`)
-    from .stream_whole_pieces import detail_expression, is_object_template, template_local, text_branch
+    from .stream_whole_pieces import (  # (compile time only; it imports this module's `call_text`)
+        detail_expression,
+        is_object_template,
+        template_fields,
+        text_branch,
+    )
 
     where = ("response", "kinds", kind)
     if not template:  # (`{}`: the kind means to give nothing)
@@ -96,23 +100,7 @@ def emit_message_piece(code: FunctionBuilder, kind: str, template: Any, marker: 
         code.line(f"else: content, calls, details, refusal = {code.bind(add_piece)}({piece}, index, "
                   f"{code.bind(answers)}, content, calls, details, refusal)")
         return
-    read_paths(code, sorted(path for path in template_paths(template) or () if len(path) > 1))
-    fields: dict[str, str] = {}
-    call_fields: dict[str, str] | None = None  # a `tool_call` written as an object: its fields' locals
-    detail_fields: dict[str, str] | None = None  # the same for a `reasoning` object
-    for key, value in template.items():
-        if str(key) in ("tool_call", "reasoning") and is_object_template(value):
-            locals_ = {str(name): template_local(code, field, (*where, str(key), str(name)))
-                       for name, field in value.items()}
-            fields[str(key)] = "True"  # (an object template always gives an object)
-            if str(key) == "tool_call":
-                call_fields = locals_
-            else:
-                detail_fields = locals_
-            continue
-        fields[str(key)] = template_local(code, value, (*where, str(key)))
-    known = {local for key, local in fields.items()
-             if truthy is not None and template[key] in (f"${truthy}", f"$.{truthy}")}
+    fields, call_fields, detail_fields, known = template_fields(code, template, where, truthy)
     varying = [local for local in fields.values() if local != "True" and local not in known]
     if declares and varying and len(varying) == len(fields):  # (the piece may give nothing at all)
         code.line(f"if {' and '.join(f'{local} is None' for local in varying)}: quiet = [*(quiet or ()), {marker}]")

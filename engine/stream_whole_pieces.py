@@ -41,27 +41,13 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
     part it renders nothing for is recorded, silent.py). `truthy`: a key of the part known to be set here (the
     `present` key that named the kind): a field that is that key is never None."""
     where = ("response", "kinds", kind)
-    fields: dict[str, str] = {}
     call_fields: dict[str, str] | None = None  # a `tool_call` written as an object: its fields' locals
     detail_fields: dict[str, str] | None = None  # the same for a `reasoning` object
     if is_object_template(template):
-        # (the fields of each object the template reads below the part, read under one type test first)
-        read_paths(code, sorted(path for path in template_paths(template) or () if len(path) > 1))
-        for key, value in template.items():
-            if str(key) in ("tool_call", "reasoning") and is_object_template(value):
-                locals_ = {str(name): template_local(code, field, (*where, str(key), str(name)))
-                           for name, field in value.items()}
-                fields[str(key)] = "True"  # (an object template always gives an object)
-                if str(key) == "tool_call":
-                    call_fields = locals_
-                else:
-                    detail_fields = locals_
-                continue
-            fields[str(key)] = template_local(code, value, (*where, str(key)))
-        known = {local for key, local in fields.items()
-                 if truthy is not None and template[key] in (f"${truthy}", f"$.{truthy}")}
+        fields, call_fields, detail_fields, known = template_fields(code, template, where, truthy)
         _emit_spoke(code, kind, fields, known, declares)
     else:
+        fields = {}
         piece = code.temp()
         code.line(f"{piece} = {lower_into(template, where, code)}")
         # (a piece that is nothing: its kind gave nothing for this part, see silent.py)
@@ -102,6 +88,32 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         for line in body:
             code.line(f"    {line}")
+
+
+def template_fields(code: FunctionBuilder, template: dict[Any, Any], where: tuple[str, ...], truthy: str | None
+                    ) -> tuple[dict[str, str], dict[str, str] | None, dict[str, str] | None, set[str]]:
+    """A kind's object template evaluated field by field into locals, in order (transforms run and fail as they
+    would building the object): the locals by key (an object `tool_call` / `reasoning` is "True"), that
+    call's and that reasoning's fields' locals, and the locals known never to be None (the `truthy` key).
+    The fields of each object the template reads below the part are read under one type test first."""
+    read_paths(code, sorted(path for path in template_paths(template) or () if len(path) > 1))
+    fields: dict[str, str] = {}
+    call_fields: dict[str, str] | None = None
+    detail_fields: dict[str, str] | None = None
+    for key, value in template.items():
+        if str(key) in ("tool_call", "reasoning") and is_object_template(value):
+            locals_ = {str(name): template_local(code, field, (*where, str(key), str(name)))
+                       for name, field in value.items()}
+            fields[str(key)] = "True"  # (an object template always gives an object)
+            if str(key) == "tool_call":
+                call_fields = locals_
+            else:
+                detail_fields = locals_
+            continue
+        fields[str(key)] = template_local(code, value, (*where, str(key)))
+    known = {local for key, local in fields.items()
+             if truthy is not None and template[key] in (f"${truthy}", f"$.{truthy}")}
+    return fields, call_fields, detail_fields, known
 
 
 def text_branch(text: str, reasoning: str | None, detail: str) -> tuple[str, list[str]]:
