@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from .errors import InvalidRequestError
-from .input_guard import check_depth
+from .input_guard import explain_no_json_form
 from .validators import COPIES, validator_type
 
 T = TypeVar("T", bound="GatewayStruct")
@@ -31,6 +31,13 @@ def enc_hook(obj: Any) -> Any:
 JSON_ENCODER = msgspec.json.Encoder(enc_hook=enc_hook)
 _to_builtins = msgspec.to_builtins
 _convert = msgspec.convert
+_REFUSALS = (TypeError, ValueError, NotImplementedError, RecursionError)
+"""What msgspec raises for a value it cannot convert (NotImplementedError: `enc_hook`'s refusal)."""
+
+
+def _plain(value: Any) -> Any:
+    return _to_builtins(value, enc_hook=enc_hook)
+
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _PATH = re.compile(r"\s*-\s*at\s*`\$\.?(?P<path>[^`]*)`\s*$")
@@ -101,7 +108,11 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
         in `__post_init__` when building one in code must stay a C constructor call (a streamed chunk's parts)."""
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = msgspec.to_builtins(self, enc_hook=enc_hook)
+        """The plain-data form; a value with no JSON form is an `InvalidRequestError` naming its field."""
+        try:
+            out: dict[str, Any] = _to_builtins(self, enc_hook=enc_hook)
+        except _REFUSALS as exc:
+            raise explain_no_json_form(self, exc, _plain) from None
         return out
 
     def validate(self) -> None:
@@ -113,11 +124,8 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
         """`validate()`, returning the plain-data form it checked (the same as `to_dict()`)."""
         try:
             data: dict[str, Any] = _to_builtins(self, enc_hook=enc_hook)
-        except (TypeError, ValueError, NotImplementedError) as exc:  # (NotImplementedError: `enc_hook`'s refusal)
-            raise InvalidRequestError(f"<request>: {exc}") from None
-        except RecursionError:  # free-form JSON nested past the interpreter's limit: name the field
-            check_depth(self)
-            raise InvalidRequestError("<request>: nested too deeply to be converted") from None
+        except _REFUSALS as exc:  # (RecursionError: free-form JSON nested past the interpreter's limit)
+            raise explain_no_json_form(self, exc, _plain) from None
         cls = type(self)
         try:  # (into the type's validator copy: the same checks, without the hooks that only reshape)
             _convert(data, COPIES.get(cls) or validator_type(cls))
@@ -126,7 +134,11 @@ class GatewayStruct(msgspec.Struct, omit_defaults=True, kw_only=True):
         return data
 
     def to_json(self) -> bytes:
-        return JSON_ENCODER.encode(self)
+        """The JSON text; a value with no JSON form is an `InvalidRequestError` naming its field."""
+        try:
+            return JSON_ENCODER.encode(self)
+        except _REFUSALS as exc:
+            raise explain_no_json_form(self, exc, JSON_ENCODER.encode) from None
 
 
 def always_encoded(value: str) -> str:

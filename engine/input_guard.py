@@ -12,7 +12,7 @@ attribute reads; the search for a surrogate runs only after the encoder refused 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +27,7 @@ __all__ = [
     "check_depth",
     "check_header_text",
     "check_path_segment",
+    "explain_no_json_form",
     "explain_unencodable",
 ]
 
@@ -179,6 +180,48 @@ def explain_unencodable(request: Any, exc: BaseException, provider: str | None =
     path = _unencodable(request) or "<request>"
     return InvalidRequestError(
         f"{path}: text with an unpaired surrogate (not valid Unicode) cannot be sent", provider=provider, path=path)
+
+
+def _refused(encode: Callable[[Any], Any], value: Any) -> bool:
+    try:
+        encode(value)
+    except (TypeError, ValueError, NotImplementedError):
+        return True
+    return False
+
+
+def _without_json_form(value: Any, encode: Callable[[Any], Any]) -> tuple[str, str] | None:
+    """The path of the first value (or dict key) in `value` that `encode` refuses, and what it is, or None."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, dict):
+            for key in node:
+                if not isinstance(key, str) and _refused(encode, {key: None}):
+                    return where or "<value>", f"a dict key of type {type(key).__name__!r}"
+        elif not isinstance(node, (list, tuple, msgspec.Struct)):
+            if _refused(encode, node):
+                return where or "<value>", f"a value of type {type(node).__name__!r}"
+            continue
+        stack.extend((item, p) for p, item in reversed(list(_children(node, where))))
+    return None
+
+
+def explain_no_json_form(
+    value: Any, exc: BaseException, encode: Callable[[Any], Any], provider: str | None = None
+) -> InvalidRequestError:
+    """The typed error for a value `encode` (msgspec's `to_builtins` or a JSON encoder) refused with `exc`: the
+    field path and the type of what has no JSON form, never the value (it may be a secret). A `RecursionError`
+    or a `UnicodeEncodeError` is `explain_unencodable`'s."""
+    if isinstance(exc, (RecursionError, UnicodeEncodeError)):
+        return explain_unencodable(value, exc, provider)
+    found = _without_json_form(value, encode)
+    if found is None:
+        return InvalidRequestError(f"<request>: has no JSON form ({type(exc).__name__})", provider=provider)
+    path, what = found
+    return InvalidRequestError(
+        f"{path}: {what} has no JSON form (give JSON data: str, int, float, bool, None, list, dict)",
+        provider=provider, path=path)
 
 
 def check_path_segment(value: str, field: str, provider: str | None = None) -> None:

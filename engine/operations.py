@@ -18,6 +18,7 @@ from .error_map import ErrorBuilder, compile_errors
 from .errors import InvalidRequestError, LLMError, MappingError, ProviderError
 from .gateway import JSON_ENCODER, RequestWarning, enc_hook
 from .gateway_ops import ITEM_SHAPES, OPERATION_TYPES, OperationInput, OperationResult, operation_params
+from .input_guard import explain_no_json_form
 from .layers import Layers, merge_layer
 from .params import DefaultOp, ParamOp, Policy, compile_rule
 from .paths import Getter, compile_getter, deep_copy, deep_merge_into, merge_defaults_into
@@ -253,7 +254,10 @@ class OperationPlan:
     def encode(
         self, request: OperationInput, *, base_url: str, stream: bool = False
     ) -> tuple[list[WireRequest], list[RequestWarning]]:
-        return self.for_model(request.model)[0].encode(request, base_url, stream)
+        try:
+            return self.for_model(request.model)[0].encode(request, base_url, stream)
+        except (NotImplementedError, RecursionError, UnicodeEncodeError) as exc:  # (the encoders' refusals)
+            raise explain_no_json_form(request, exc, JSON_ENCODER.encode, self.provider) from None
 
     def stream_decoder(self) -> ResponsesEventDecoder:
         """A fresh decoder for one streamed call (a streamed operation's events are Responses events)."""

@@ -17,6 +17,7 @@ import msgspec
 
 from .errors import StructuredOutputError
 from .gateway import ChatCompletionMessageWithFinishReason, enc_hook
+from .input_guard import explain_no_json_form
 
 T = TypeVar("T")
 
@@ -93,6 +94,13 @@ def _enc_hook(obj: Any) -> Any:
     return enc_hook(obj)
 
 
+_JSON = msgspec.json.Encoder(enc_hook=_enc_hook)
+
+
+def _parsed_builtins(value: Any) -> Any:
+    return msgspec.to_builtins(value, enc_hook=_enc_hook)
+
+
 class ParsedChatCompletion(ChatCompletionMessageWithFinishReason, Generic[T]):
     """A whole response whose answer was asked for as `T` (`completions().parse(...)`): `parsed` is the first
     choice's JSON text validated into a `T`, or None when the model refused (`message().refusal`) or called
@@ -101,8 +109,18 @@ class ParsedChatCompletion(ChatCompletionMessageWithFinishReason, Generic[T]):
     parsed: T | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = msgspec.to_builtins(self, enc_hook=_enc_hook)
+        try:
+            out: dict[str, Any] = msgspec.to_builtins(self, enc_hook=_enc_hook)
+        except (TypeError, ValueError, NotImplementedError, RecursionError) as exc:
+            raise explain_no_json_form(self, exc, _parsed_builtins) from None
         return out
+
+    def to_json(self) -> bytes:
+        """The JSON text, `parsed` included (a pydantic model by its `model_dump`)."""
+        try:
+            return _JSON.encode(self)
+        except (TypeError, ValueError, NotImplementedError, RecursionError) as exc:
+            raise explain_no_json_form(self, exc, _JSON.encode) from None
 
 
 def parsed_completion(cls: type[T], result: ChatCompletionMessageWithFinishReason) -> ParsedChatCompletion[T]:

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 from vllora_llm.engine.cache_marks import is_marked
 from vllora_llm.engine.errors import InvalidRequestError, LLMError, MappingError, ProviderError, SpecError
 from vllora_llm.engine.gateway import (
+    JSON_ENCODER,
     ChatCompletionChunk,
     ChatCompletionMessageWithFinishReason,
     ChatCompletionRequest,
@@ -30,7 +31,7 @@ from vllora_llm.engine.input_guard import (
     check_base_url,
     check_depth,
     check_header_text,
-    explain_unencodable,
+    explain_no_json_form,
 )
 from vllora_llm.engine.redaction import Redactor, mask_url_passwords, preview, redacting
 from vllora_llm.engine.wire import WireRequest
@@ -220,10 +221,8 @@ class ProviderModelInstance(StreamOpeningInstance):
         check_depth(request, self.max_input_depth, self.plan.name)  # a text-only request: a few attribute reads
         try:
             wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
-        except (RecursionError, UnicodeEncodeError) as exc:  # what the encoder refused: name the field
-            raise explain_unencodable(request, exc, self.plan.name) from None
-        except NotImplementedError as exc:  # a free-form value with no JSON form (the encoder's hook refused it)
-            raise InvalidRequestError(f"<request>: {exc}", provider=self.plan.name) from None
+        except (RecursionError, UnicodeEncodeError, NotImplementedError) as exc:  # the encoder refused: name the field
+            raise explain_no_json_form(request, exc, JSON_ENCODER.encode, self.plan.name) from None
         if body_edit is not None:
             wire.body = body_edit(wire.body)
         if logger.isEnabledFor(logging.DEBUG):
