@@ -236,7 +236,8 @@ class CompletionsClient:
         the streamed answer into it once the stream ended."""
         if type(request) is dict and is_output_type(output := request.get("response_format")):
             request = asking_for(request, output)
-        coerced = self._with_route_defaults(ChatCompletionRequest.coerce(request))
+        validated, builtins = ChatCompletionRequest.coerce_with_builtins(request)
+        coerced = self._with_route_defaults(validated)
         observed = events is not None or bool(self._listeners) or self._telemetry.instruments() is not None
         if self._uses_loop(coerced, tools):
             loop_stream = self._tool_loop().stream(
@@ -250,10 +251,12 @@ class CompletionsClient:
             if observed:  # the whole loop is one call: its turns, retries and tool spans report to it
                 loop_stream.observe(partial(self._observe, coerced, True, events))
             return loop_stream
+        if coerced is not validated:  # (route defaults replaced it: its plain form is not the one checked)
+            builtins = None
         if not observed:
-            return ResultStream(self._instance, coerced, timeout, aggregate)
+            return ResultStream(self._instance, coerced, timeout, aggregate, builtins)
         start = partial(self._observe, coerced, True, events)
-        return ObservedResultStream(self._instance, coerced, timeout, start, aggregate)
+        return ObservedResultStream(self._instance, coerced, timeout, start, aggregate, builtins)
 
 
 class VlloraLLMClient:

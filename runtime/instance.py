@@ -450,18 +450,24 @@ class ProviderModelInstance(StreamOpeningInstance):
         await stream.open()
         return stream
 
-    async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
+    def open_stream(self, request: ChatCompletionRequest) -> Coroutine[Any, Any, ChunkStream]:
+        return self.open_stream_validated(request, None)
+
+    def open_stream_validated(
+        self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
+    ) -> Coroutine[Any, Any, ChunkStream]:
         if self._caches and is_marked(request):
             caching = self.prompt_cache
             if caching is not None:
-                return await caching.open_stream(request)
-        return await self.open_stream_uncached(request)
+                return caching.open_stream(request)
+        return self.open_stream_uncached(request, builtins=builtins)
 
     async def open_stream_uncached(
-        self, request: ChatCompletionRequest, body_edit: Callable[[bytes], bytes] | None = None
+        self, request: ChatCompletionRequest, body_edit: Callable[[bytes], bytes] | None = None,
+        builtins: dict[str, Any] | None = None,
     ) -> ChunkStream:
-        """A stream, opened, as the plan renders it (`body_edit`: see `_prepare`)."""
-        wire, warnings = self._prepare(request, stream=True, body_edit=body_edit)
+        """A stream, opened, as the plan renders it (`body_edit`, `builtins`: see `_prepare`)."""
+        wire, warnings = self._prepare(request, stream=True, builtins=builtins, body_edit=body_edit)
         stream = ProviderChunkStream(self, wire, warnings)
         await stream.open()
         return stream

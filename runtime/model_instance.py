@@ -161,6 +161,12 @@ class ModelInstance(ABC):
         """Start a stream and return once it is open (HTTP errors raise here); wraps `stream()` by default."""
         return _IteratorChunkStream(self.stream(request))
 
+    async def open_stream_validated(
+        self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
+    ) -> ChunkStream:
+        """`open_stream` for a request the client has just validated; `builtins` as for `complete_validated`."""
+        return await self.open_stream(request)
+
     async def run_operation(self, operation: str, request: OperationInput) -> OperationResult:
         """An operation beside chat (`embeddings`, `images`): the instances built from a spec run it."""
         raise MappingError(f"{type(self).__name__} has no {operation} operation", path="model")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from vllora_llm.engine.aggregate import StreamAggregator
 from vllora_llm.engine.gateway import (
@@ -43,7 +43,8 @@ class ResultStream(StreamForms):
     """
 
     __slots__ = (
-        "_aggregator", "_chunks", "_closed", "_done", "_instance", "_pending", "_request", "_result", "_timeout",
+        "_aggregator", "_builtins", "_chunks", "_closed", "_done", "_instance", "_pending", "_request", "_result",
+        "_timeout",
     )
 
     def __init__(
@@ -52,9 +53,13 @@ class ResultStream(StreamForms):
         request: ChatCompletionRequest,
         timeout: Timeouts | float | None = None,
         aggregate: bool = True,
+        builtins: dict[str, Any] | None = None,
     ) -> None:
+        """`builtins`: the request's plain-data form when the client has just validated it (the plan renders
+        from it, consuming it, instead of converting the request again)."""
         self._instance = instance
         self._request = request
+        self._builtins = builtins
         self._timeout = None if timeout is None else Timeouts.coerce(timeout)
         self._chunks: ChunkStream | None = None
         self._pending: deque[ChatCompletionChunk] | None = None
@@ -69,12 +74,13 @@ class ResultStream(StreamForms):
         if self._chunks is None:
             if self._closed:
                 raise RuntimeError("this stream was closed before it was opened")
+            builtins, self._builtins = self._builtins, None  # (consumed by the first open, even a failed one)
             with call_timeouts(self._timeout):
                 if self._aggregator is None:
                     with unkept_stream():
-                        self._chunks = await self._instance.open_stream(self._request)
+                        self._chunks = await self._instance.open_stream_validated(self._request, builtins)
                 else:
-                    self._chunks = await self._instance.open_stream(self._request)
+                    self._chunks = await self._instance.open_stream_validated(self._request, builtins)
             pending = getattr(self._chunks, "pending", None)
             self._pending = pending if isinstance(pending, deque) else None
         return self._chunks
@@ -185,8 +191,9 @@ class ObservedResultStream(ResultStream):
         timeout: Timeouts | float | None,
         start: Callable[[], Observation | None],
         aggregate: bool = True,
+        builtins: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(instance, request, timeout, aggregate)
+        super().__init__(instance, request, timeout, aggregate, builtins)
         self._start: Callable[[], Observation | None] | None = start
         self._observation: Observation | None = None
         self._first = True
