@@ -32,7 +32,7 @@ from .gateway import (
 )
 from .input_guard import check_path_segment
 from .layers import Layers
-from .messages import compile_messages
+from .messages import MessagesOp, compile_messages
 from .params import DefaultOp, ParamOp, Policy, compile_rule, inline_rule, unified_params
 from .paths import deep_merge_into, merge_defaults_into
 from .response import Decode, compile_response
@@ -78,11 +78,13 @@ _SET_ASIDE = frozenset(("extra_body", "stream", "mcp_servers", "stream_options",
 class RequestEncoder:
     """Everything `encode` needs for one (spec, override) pair, prebuilt."""
 
-    def __init__(self, spec: Mapping[str, Any], provider: str, rules: RuleCache | None = None) -> None:
+    def __init__(self, spec: Mapping[str, Any], provider: str, rules: RuleCache | None = None,
+                 mappers: MapperCache | None = None) -> None:
         policy = Policy(provider, (spec.get("policy") or {}).get("unsupported", "warn"))
         self.policy = policy
         """What happens to a parameter this spec cannot send (also judges the Responses-only settings)."""
-        self.map_body = _lower_body(spec, provider, policy, {} if rules is None else rules)
+        self.map_body = _lower_body(spec, provider, policy, {} if rules is None else rules,
+                                    {} if mappers is None else mappers)
         """The generated `map_body(model, data, messages, ctx) -> body`: every parameter rule, the defaults,
         the messages mapping and the `adjust:` entries of this (spec, override) pair, in that order."""
         endpoint = dict(spec.get("endpoint") or {})
@@ -134,9 +136,21 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 RuleCache = dict[tuple[str, str, Policy], tuple[ParamOp, DefaultOp | None]]
 """Compiled rules by (parameter, rule, policy): a model override repeats most of its spec's rules as they are."""
+MapperCache = dict[str, MessagesOp]
+"""Compiled messages mappings by their spec (as JSON): most override layers leave `messages` as it is."""
 
 
-def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy, cache: RuleCache) -> MapBody:
+def _messages_op(messages: Mapping[str, Any], provider: str, cache: MapperCache) -> MessagesOp:
+    """The compiled messages mapping of `messages`, shared by every layer set that leaves it unchanged."""
+    key = json.dumps(messages, sort_keys=True, default=repr)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = compile_messages(messages, provider)
+    return found
+
+
+def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy, cache: RuleCache,
+                mappers: MapperCache) -> MapBody:
     """One generated function for the body: the model's rule, each parameter the request sets through its rule's
     function (params.py; a dict lookup by name: a request sets few of the ~35 parameters), the defaults of the
     parameters it does not set, the messages (messages.py), then the `adjust:` entries inline (adjust.py)."""
@@ -168,7 +182,7 @@ def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy, cache: R
     for name, default in defaults:
         code.line(f"if data.get({code.bind(name)}) is None:")
         code.line(f"    {code.bind(default)}(body, ctx, data)")
-    code.line(f"{code.bind(compile_messages(spec.get('messages') or {}, provider))}(messages, body, ctx)")
+    code.line(f"{code.bind(_messages_op(spec.get('messages') or {}, provider, mappers))}(messages, body, ctx)")
     emit_adjust(spec.get("adjust"), code)
     function: MapBody = code.build("body")
     return function
@@ -238,8 +252,9 @@ class Plan:
         """The event-stream header naming events, which the runtime reads into each frame's name."""
         """`as_data`: SSE lines that are no field (a bare JSON error object) are delivered as an event's data."""
         rules: RuleCache = {}  # (shared: each set of matching layers repeats most of the spec's rules as they are)
+        mappers: MapperCache = {}  # (and most leave the messages mapping as it is)
         self._encoders: Layers[RequestEncoder] = Layers(
-            spec, spec.get("overrides") or (), lambda layered: RequestEncoder(layered, self.name, rules))
+            spec, spec.get("overrides") or (), lambda layered: RequestEncoder(layered, self.name, rules, mappers))
         self._operations: dict[str, OperationPlan] = {}
         self._decode: Decode = compile_response(spec.get("response") or {}, self.name)
         self._error: ErrorBuilder = compile_errors(spec.get("errors") or {}, self.name)
