@@ -209,6 +209,20 @@ async def test_google_api_key_is_accepted_too(server: LocalProviderServer, monke
     assert server.last_request.headers["x-goog-api-key"] == "from-google-env"
 
 
+async def test_the_base_url_comes_from_the_official_sdks_variable(
+    server: LocalProviderServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GOOGLE_GEMINI_BASE_URL, the variable google-genai reads for its base URL (the bare origin there too)."""
+    from google import genai
+
+    url = server.base_url_for("gemini")
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", url)
+    assert genai.Client(api_key="k")._api_client._http_options.base_url.rstrip("/") == url.rstrip("/")
+    async with VlloraLLMClient.from_provider("gemini", api_key="k") as c:
+        reply = await c.completions().create({"model": "gemini-2.5-flash", "messages": HELLO})
+    assert reply.text() and server.last_request.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+
+
 async def test_without_alt_sse_the_server_streams_one_json_array(server: LocalProviderServer) -> None:
     async with aiohttp.ClientSession(headers={"x-goog-api-key": "k"}) as session, session.post(
         server.base_url_for("gemini") + "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
