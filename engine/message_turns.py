@@ -40,21 +40,32 @@ class TurnAssembler:
         """The generated `map_messages(messages, body, ctx)`: lifting, rendering and assembly as one function."""
 
     def _lower(self) -> Callable[[list[dict[str, Any]], dict[str, Any], Context], None]:
+        """One pass over the messages: each is lifted (a system message, `SystemLifter.emit_lift`) or rendered
+        (`PartRenderer.emit_render`) and assembled into its turn as it comes; the lifted parts are written after
+        the loop (before the turns, so the body's keys keep their order)."""
         code = FunctionBuilder(("messages", "body", "ctx"), "map_messages")
-        self.system.emit_split(code)
-        code.line("turns = []")
+        self.system.emit_start(code)
+        direct = _direct_turn(self.turn_template)
+        code.line("sent = []" if direct else "turns = []")
+        if direct and self.merge:
+            code.line("last = None")  # (the role of the last turn; its parts list is `merged`)
+        if direct and self.first_role is not None:
+            code.line("first = None")
         code.line("call_names = {}")
         start = len(code.lines)
-        code.line("for index, message in rest:")
+        code.line("for index, message in enumerate(messages):")
         code.indent = "    "
         code.line("unified = message.get('role')")
+        self.system.emit_lift(code)
         code.line(f"role = {code.bind(self.roles)}.get(unified)")
         code.line("if role is None:")
         code.line(f"    {code.bind(self._bad_role)}(index, message)")
         deferred = self.parts.emit_render(code)
         code.line("if not out:")
         code.line("    continue")
-        if self.merge:
+        if direct:
+            self._emit_direct(code)
+        elif self.merge:
             code.line("if turns and turns[-1][0] == role:")
             code.line("    turns[-1][1].extend(out)")
             code.line("else:")
@@ -67,23 +78,44 @@ class TurnAssembler:
             code.line("if tail is not None:")
             code.line(f"    ctx.path = {content_path(code, 'tail')}")
         if self.first_role is not None:
-            code.line(f"if turns and turns[0][0] != {code.bind(self.first_role)}:")
-            code.line(f"    {code.bind(self._bad_first_role)}(turns[0][0])")
-        code.line("sent = []")
-        code.line("for role, parts in turns:")  # each turn rendered with the `turn` template, inline
-        code.indent = "    "
-        roots = template_roots(self.turn_template)
-        if roots is None or not roots <= {"role", "parts"}:  # (it reads more than the two: the object itself)
-            code.line("item = {'role': role, 'parts': parts}")
-        code.reads = {("role",): "role", ("parts",): "parts"}  # (what it reads of them: the locals)
-        code.present = {"role", "parts"}  # (a turn has a mapped role and a list of parts)
-        code.line(f"sent.append({lower_into(self.turn_template, ('messages', 'turn'), code)})")
-        code.reads, code.present = {}, set()
-        code.indent = ""
+            first = "first" if direct else "turns[0][0]"
+            code.line(f"if {'sent' if direct else 'turns'} and {first} != {code.bind(self.first_role)}:")
+            code.line(f"    {code.bind(self._bad_first_role)}({first})")
+        if not direct:
+            code.line("sent = []")
+            code.line("for role, parts in turns:")  # each turn rendered with the `turn` template, inline
+            code.indent = "    "
+            roots = template_roots(self.turn_template)
+            if roots is None or not roots <= {"role", "parts"}:  # (it reads more than the two: the object itself)
+                code.line("item = {'role': role, 'parts': parts}")
+            self._emit_turn(code, "parts")
+            code.indent = ""
+        if self.system.emit_put(code, "entry_path"):
+            code.lines.insert(0, "entry_path = ctx.path")
         for text in setter_lines(self.to, "sent", code.bind, a_list=True):
             code.line(text)
         function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
         return function
+
+    def _emit_direct(self, code: FunctionBuilder) -> None:
+        """A turn whose template only places its role and its parts list (`_direct_turn`) is rendered when it
+        starts; a later message of the same role (`merge_consecutive_roles`) extends that same parts list."""
+        if self.merge:
+            code.line("if last == role:")
+            code.line("    merged.extend(out)")
+            code.line("    continue")
+            code.line("last = role")
+            code.line("merged = out")
+        if self.first_role is not None:
+            code.line("if not sent:")
+            code.line("    first = role")
+        self._emit_turn(code, "out")
+
+    def _emit_turn(self, code: FunctionBuilder, parts: str) -> None:
+        code.reads = {("role",): "role", ("parts",): parts}  # (what it reads of them: the locals)
+        code.present = {"role", parts}  # (a turn has a mapped role and a list of parts)
+        code.line(f"sent.append({lower_into(self.turn_template, ('messages', 'turn'), code)})")
+        code.reads, code.present = {}, set()
 
     def _bad_role(self, index: int, message: dict[str, Any]) -> None:
         raise MappingError(
@@ -97,3 +129,18 @@ class TurnAssembler:
             f"(it starts with {role}); put a {self.first_role} message first",
             path="messages", provider=self.provider,
         )
+
+
+def _direct_turn(template: Any) -> bool:
+    """Whether the `turn` template is an object whose values are `$role`, `$parts` or plain scalars: its value
+    holds the parts list itself, so the turn can be rendered when it starts and extended in place after."""
+    if not isinstance(template, dict) or any(str(key).startswith("$") for key in template):
+        return False
+    for value in template.values():
+        if value in ("$role", "$parts"):
+            continue
+        if isinstance(value, str) and value.startswith("$"):
+            return False
+        if not isinstance(value, (str, int, float, bool)) and value is not None:
+            return False
+    return True
