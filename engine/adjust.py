@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .codegen import FunctionBuilder
-from .guards import GUARDS, GuardCode
+from .guards import GUARDS, GuardCode, WrittenList
 from .paths import split_path
 from .transforms import Context, bind
 
@@ -30,11 +30,12 @@ def compile_adjust(entries: Any) -> AdjustBody | None:
     return function
 
 
-def emit_adjust(entries: Any, code: FunctionBuilder) -> None:
-    """The lines applying `entries` to the local `body` (which a whole-body transform may replace)."""
+def emit_adjust(entries: Any, code: FunctionBuilder, written: tuple[WrittenList, str] | None = None) -> None:
+    """The lines applying `entries` to the local `body` (which a whole-body transform may replace); `written`: a
+    list the mapping wrote and the local holding its flag (`GuardCode.written`)."""
     if not entries:
         return
-    guards = GuardCode(code)
+    guards = GuardCode(code, written)
     for entry in entries:
         ref = entry["transform"]
         name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], dict(ref.get("args") or {}))

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .codegen import FunctionBuilder
+from .codegen import FunctionBuilder, Shape, display_shape
 from .errors import MappingError
 from .templates import Evaluator, compile_template, lower_into, template_paths
 from .transforms import Context
@@ -43,13 +43,15 @@ class PartRenderer:
             compile_template(cache["template"], ("messages", "cache_points", "template")) if "template" in cache
             else None
         )
+        self.string_shape: Shape | None = None
+        """What the part rendered from a string content holds (`emit_render`), when its lines are one display."""
 
     def text(self, part: dict[str, Any], ctx: Context) -> Any:
         """A text part rendered with the `text` template (the part as is without one)."""
         render = self.parts.get("text")
         return render(part, ctx) if render is not None else part
 
-    def emit_render(self, code: FunctionBuilder) -> bool:
+    def emit_render(self, code: FunctionBuilder, plain: str | None = None) -> bool:
         """Lines rendering the local `message` (at `index`, its unified role in `unified`) into the list `out`.
 
         A message whose only part is its string content (the usual user or assistant turn) renders that text
@@ -58,6 +60,8 @@ class PartRenderer:
         reads, its request path), sorted by the spec's `order`, each part rendered with its kind's template.
         What the spec does not use (signature attaching, cache points) is left out of the lines; the rarer
         part kinds (reasoning details, tool results, tool calls) are flattened by the methods below.
+
+        `plain`: a local the other branch sets False (every part so far came from a string content).
 
         Returns whether the string branch leaves its request path to the caller (`tail`, below): when the text
         template's lines never touch `ctx`, the path is not built per message; the caller sets it from `tail`
@@ -77,6 +81,8 @@ class PartRenderer:
             code.indent = code.indent[:-4]
             code.line("else:")
             code.indent += "    "
+            if plain is not None:
+                code.line(f"{plain} = False")
             if deferred:  # (the general path sets the path itself: the one left to the caller is set first)
                 code.line("if tail is not None:")
                 code.line(f"    ctx.path = {content_path(code, 'tail')}")
@@ -158,6 +164,7 @@ class PartRenderer:
             code.reads = {(root,): known.get(root, "None") for root in {path[0] for path in paths if path}}
             code.present = {"content"}  # (a non-empty string)
         rendered = lower_into(template, ("messages", "parts", "text"), code)
+        self.string_shape = display_shape(code, code.lines[start:], rendered, frozenset({"content"}))
         code.reads, code.present = {}, set()
         deferred = not any(_CTX.search(text) for text in code.lines[start:])
         code.lines.insert(start, code.indent + ("tail = index" if deferred else

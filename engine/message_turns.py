@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .codegen import FunctionBuilder
+from .codegen import FunctionBuilder, Shape, display_shape
 from .errors import MappingError
+from .guards import WrittenList
 from .message_parts import PartRenderer, content_path
 from .message_system import SystemLifter
-from .paths import compile_setter, setter_lines
+from .paths import compile_setter, setter_lines, split_path
 from .templates import lower_into, template_roots
 from .transforms import Context
+
+_PLAIN = "_plain"
+"""The generated mapping's local: every message so far was a string content (rendered through one display)."""
 
 
 class TurnAssembler:
@@ -36,8 +40,11 @@ class TurnAssembler:
         self.parts = PartRenderer(spec, provider)
         self.system = SystemLifter(spec, provider, self.parts)
 
+        self.written: WrittenList | None = None
+        """What the turns written at `to` hold when every message was a string content (`_lower`)."""
         self.apply = self._lower()
-        """The generated `map_messages(messages, body, ctx)`: lifting, rendering and assembly as one function."""
+        """The generated `map_messages(messages, body, ctx)`: lifting, rendering and assembly as one function;
+        with `written`, it returns whether every turn it wrote is of that known shape."""
 
     def _lower(self) -> Callable[[list[dict[str, Any]], dict[str, Any], Context], None]:
         """One pass over the messages: each is lifted (a system message, `SystemLifter.emit_lift`) or rendered
@@ -46,6 +53,10 @@ class TurnAssembler:
         code = FunctionBuilder(("messages", "body", "ctx"), "map_messages")
         self.system.emit_start(code)
         direct = _direct_turn(self.turn_template)
+        known = direct and len(split_path(self.to)) == 1 and all(isinstance(r, str) for r in self.roles.values())
+        if known:
+            code.line(f"{_PLAIN} = True")
+        turn: Shape | None = None
         code.line("sent = []" if direct else "turns = []")
         if direct and self.merge:
             code.line("last = None")  # (the role of the last turn; its parts list is `merged`)
@@ -60,11 +71,11 @@ class TurnAssembler:
         code.line(f"role = {code.bind(self.roles)}.get(unified)")
         code.line("if role is None:")
         code.line(f"    {code.bind(self._bad_role)}(index, message)")
-        deferred = self.parts.emit_render(code)
+        deferred = self.parts.emit_render(code, _PLAIN if known else None)
         code.line("if not out:")
         code.line("    continue")
         if direct:
-            self._emit_direct(code)
+            turn = self._emit_direct(code)
         elif self.merge:
             code.line("if turns and turns[-1][0] == role:")
             code.line("    turns[-1][1].extend(out)")
@@ -94,10 +105,18 @@ class TurnAssembler:
             code.lines.insert(0, "entry_path = ctx.path")
         for text in setter_lines(self.to, "sent", code.bind, a_list=True):
             code.line(text)
-        function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
+        part = self.parts.string_shape
+        if known and turn is not None and part is not None:
+            self.written = WrittenList(self.to, turn, {"out": part})
+            function: Callable[[list[dict[str, Any]], dict[str, Any], Context], Any] = code.build(_PLAIN)
+            return function
+        if known:  # (nothing is known of the parts: no flag)
+            code.lines[:] = [text for text in code.lines if text.strip() not in (f"{_PLAIN} = True",
+                                                                                   f"{_PLAIN} = False")]
+        function = code.build("None")
         return function
 
-    def _emit_direct(self, code: FunctionBuilder) -> None:
+    def _emit_direct(self, code: FunctionBuilder) -> Shape | None:
         """A turn whose template only places its role and its parts list (`_direct_turn`) is rendered when it
         starts; a later message of the same role (`merge_consecutive_roles`) extends that same parts list."""
         if self.merge:
@@ -109,13 +128,19 @@ class TurnAssembler:
         if self.first_role is not None:
             code.line("if not sent:")
             code.line("    first = role")
-        self._emit_turn(code, "out")
+        return self._emit_turn(code, "out")
 
-    def _emit_turn(self, code: FunctionBuilder, parts: str) -> None:
+    def _emit_turn(self, code: FunctionBuilder, parts: str) -> Shape | None:
+        """The lines appending the turn of the locals `role` and `parts` to `sent`; returns what the turn holds
+        when its lines are one display (`display_shape`)."""
         code.reads = {("role",): "role", ("parts",): parts}  # (what it reads of them: the locals)
         code.present = {"role", parts}  # (a turn has a mapped role and a list of parts)
-        code.line(f"sent.append({lower_into(self.turn_template, ('messages', 'turn'), code)})")
+        start = len(code.lines)
+        rendered = lower_into(self.turn_template, ("messages", "turn"), code)
+        shape = display_shape(code, code.lines[start:], rendered, frozenset({"role", parts}))
+        code.line(f"sent.append({rendered})")
         code.reads, code.present = {}, set()
+        return shape
 
     def _bad_role(self, index: int, message: dict[str, Any]) -> None:
         raise MappingError(

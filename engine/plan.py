@@ -32,7 +32,7 @@ from .gateway import (
 )
 from .input_guard import check_path_segment
 from .layers import Layers
-from .messages import compile_messages
+from .messages import lower_messages
 from .params import DefaultOp, ParamOp, Policy, compile_rule, inline_rule, unified_params
 from .paths import deep_merge_into, merge_defaults_into
 from .response import Decode, compile_response
@@ -168,8 +168,14 @@ def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy, cache: R
     for name, default in defaults:
         code.line(f"if data.get({code.bind(name)}) is None:")
         code.line(f"    {code.bind(default)}(body, ctx, data)")
-    code.line(f"{code.bind(compile_messages(spec.get('messages') or {}, provider))}(messages, body, ctx)")
-    emit_adjust(spec.get("adjust"), code)
+    mapping, written = lower_messages(spec.get("messages") or {}, provider)
+    if written is None:
+        code.line(f"{code.bind(mapping)}(messages, body, ctx)")
+        emit_adjust(spec.get("adjust"), code)
+    else:  # (it returns whether the turns it wrote are of the shape `written` says)
+        flag = code.temp()
+        code.line(f"{flag} = {code.bind(mapping)}(messages, body, ctx)")
+        emit_adjust(spec.get("adjust"), code, (written, flag))
     function: MapBody = code.build("body")
     return function
 

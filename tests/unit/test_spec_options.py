@@ -176,3 +176,44 @@ def test_consecutive_redacted_blocks_stay_apart() -> None:
         {"type": "redacted_thinking", "data": data}]}}]}) for data in ("d1", "d2")]
     details = aggregate(chunks).message().reasoning_details or []
     assert [(d.type, d.data) for d in details] == [("redacted_thinking", "d1"), ("redacted_thinking", "d2")]
+
+
+LIMIT = {"transform": {"name": "limit_marks", "args": {"key": "mark", "max": 1, "in": ["messages"],
+                                                       "descend": ["content"]}}}
+BLOCKS = {"transform": {"name": "require_for_blocks", "args": {
+    "field": "tools", "in": "messages", "descend": ["content"], "key": "type", "values": ["call"],
+    "message": "define the tools"}}}
+PLAIN_TURNS = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+               {"role": "user", "content": "c"}]
+
+
+@pytest.mark.parametrize(("text", "turn", "adjust", "expected"), [
+    # the turns of string contents carry the mark: the limit still applies (marks after the first dropped)
+    ({"t": "$text", "mark": 1}, None, LIMIT, [[{"t": "a", "mark": 1}], [{"t": "b"}], [{"t": "c"}]]),
+    ({"t": "$text"}, {"role": "$role", "content": "$parts", "mark": "x"}, LIMIT, [[{"t": "a"}]] * 1),
+    # a constant block type among the values: still refused without tools
+    ({"type": "call", "t": "$text"}, None, [LIMIT, BLOCKS], MappingError),
+    # neither: nothing to change, the turns as mapped
+    ({"type": "text", "t": "$text"}, None, [LIMIT, BLOCKS],
+     [[{"type": "text", "t": "a"}], [{"type": "text", "t": "b"}], [{"type": "text", "t": "c"}]]),
+], ids=["part-mark", "turn-mark", "part-block", "inert"])
+def test_adjust_guards_on_turns_of_string_contents(text: Any, turn: Any, adjust: Any, expected: Any) -> None:
+    """The body's guards know what turns made only of string contents hold (the mapping's shapes) instead of
+    walking them: they still act when those shapes carry the key or a block value."""
+    messages = {"mode": "template", "roles": {"user": "user", "assistant": "assistant"}, "parts": {"text": text}}
+    if turn is not None:
+        messages["turn"] = turn
+    p = plan(params={"model": {}}, messages=messages, adjust=adjust if isinstance(adjust, list) else [adjust])
+    request = ChatCompletionRequest.coerce({"model": "m", "messages": PLAIN_TURNS})
+    if expected is MappingError:
+        with pytest.raises(MappingError, match="tools: define the tools"):
+            p.encode(request)
+        return
+    wire, warnings = p.encode(request)
+    turns = json.loads(wire.body)["messages"]
+    if turn is not None:  # (the turn carries the mark: the first turn keeps it, the later ones lose it)
+        assert [t.get("mark") for t in turns] == ["x", None, None]
+        assert warnings
+        return
+    assert [t["content"] for t in turns] == expected
+    assert bool(warnings) == (text.get("mark") is not None)
