@@ -54,7 +54,7 @@ class PartRenderer:
     def emit_render(self, code: FunctionBuilder, plain: str | None = None) -> bool:
         """Lines rendering the local `message` (at `index`, its unified role in `unified`) into the list `out`.
 
-        A message whose only part is its string content (the usual user or assistant turn) renders that text
+        A message of a role and a string content only (the usual user or assistant turn) renders that text
         straight through the `text` template, lowered over the string (`reads`: no part dict, no path string,
         nothing to order). Any other message is flattened in message order as (kind, the item its template
         reads, its request path), sorted by the spec's `order`, each part rendered with its kind's template.
@@ -68,12 +68,10 @@ class PartRenderer:
         (the index of the last such message) where a later step could read it, so `ctx.path` ends as before."""
         attach, cache_point = self.attach_signature_as is not None, self.cache_point
         code.line("content = message.get('content')")
-        code.line("details = message.get('reasoning_details')")
-        code.line("calls = message.get('tool_calls')")
         deferred = False
-        if "text" in self.templates:
-            code.line("if isinstance(content, str) and not details and not calls and not message.get('refusal') "
-                      f"and unified not in {code.bind(RESULT_ROLES)}:")
+        if "text" in self.templates:  # (a role and a string: nothing else to read; any other key, the general lines)
+            results = code.bind(RESULT_ROLES)
+            code.line(f"if len(message) == 2 and isinstance(content, str) and unified not in {results}:")
             code.indent += "    "
             code.line("if not content:")
             code.line("    continue")
@@ -87,6 +85,8 @@ class PartRenderer:
                 code.line("if tail is not None:")
                 code.line(f"    ctx.path = {content_path(code, 'tail')}")
                 code.line("    tail = None")
+        code.line("details = message.get('reasoning_details')")
+        code.line("calls = message.get('tool_calls')")
         lines = [
             "raw = []",
             "if details:",

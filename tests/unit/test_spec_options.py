@@ -217,3 +217,17 @@ def test_adjust_guards_on_turns_of_string_contents(text: Any, turn: Any, adjust:
         return
     assert [t["content"] for t in turns] == expected
     assert bool(warnings) == (text.get("mark") is not None)
+
+
+def test_a_string_content_with_other_fields_renders_as_without() -> None:
+    """A message holding more than its role and string content (a `name` no spec maps) takes the general
+    lines; its turn is the same, merged the same way."""
+    p = plan(params={"model": {}}, messages={**MESSAGES, "parts": {"text": {"type": "text", "t": "$text"}}})
+    plain = [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}]
+    named = [{**m, "name": "bob"} for m in plain]
+    mixed = [plain[0], named[1], plain[2]]
+    bodies = [json.loads(p.encode(ChatCompletionRequest.coerce({"model": "m", "messages": ms}))[0].body)["messages"]
+              for ms in (plain, named, mixed)]
+    assert bodies[0] == [{"role": "user", "content": [{"type": "text", "t": "a"}, {"type": "text", "t": "b"}]},
+                         {"role": "assistant", "content": [{"type": "text", "t": "c"}]}]
+    assert bodies[1] == bodies[0] and bodies[2] == bodies[0]
