@@ -240,12 +240,31 @@ Guard = Callable[[Mapping[str, Any], str, GuardCode], str]
 
 GUARDS: dict[str, Guard] = {}
 
+Needs = Callable[[Mapping[str, Any]], tuple[str, ...]]
+"""`needs(args)`: top-level body keys, one of which the body must hold for the guard (with `args`) to be true."""
 
-def guard(name: str) -> Callable[[Guard], Guard]:
-    """Declare the guard of the transform `name` (beside its factory)."""
+NEEDS: dict[str, Needs] = {}
+
+
+def guard(name: str, needs: Needs | None = None) -> Callable[[Guard], Guard]:
+    """Declare the guard of the transform `name` (beside its factory), and what it needs of the body (`NEEDS`:
+    consecutive `adjust:` entries none of whose keys the body holds are skipped with one test)."""
 
     def decorate(function: Guard) -> Guard:
         GUARDS[name] = function
+        if needs is not None:
+            NEEDS[name] = needs
         return function
 
     return decorate
+
+
+def first_keys(*paths: Any) -> tuple[str, ...]:
+    """The first key of each path (for `needs`); () when one is not plain keys (then nothing is known)."""
+    keys = []
+    for path in paths:
+        found = plain_path(str(path))
+        if found is None:
+            return ()
+        keys.append(found[0])
+    return tuple(keys)

@@ -14,7 +14,7 @@ from typing import Any
 
 from .codegen import Shape
 from .errors import MappingError
-from .guards import GuardCode, Inert, guard, plain_path
+from .guards import GuardCode, Inert, first_keys, guard, plain_path
 from .paths import compile_getter, compile_setter
 from .transforms import Apply, Context, Example, register
 
@@ -49,7 +49,7 @@ def _raise_above(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@guard("raise_above")
+@guard("raise_above", needs=lambda args: first_keys(args["above"]))
 def _raise_above_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
     """Both numbers are there and the limit does not exceed the budget."""
     limit = _read(code, body, str(args["field"]))
@@ -142,7 +142,7 @@ def _limit_marks(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@guard("limit_marks")
+@guard("limit_marks", needs=lambda args: first_keys(*args["in"]))
 def _limit_marks_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
     """More than `max` blocks carry the key (the count of each root, as inline loops)."""
     key, descend = code.bind(str(args["key"])), tuple(args.get("descend") or ())
@@ -264,7 +264,7 @@ def _require_for_blocks(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@guard("require_for_blocks")
+@guard("require_for_blocks", needs=lambda args: first_keys(args["in"]))
 def _require_for_blocks_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
     """The field is missing and a block has one of the values (the walk, as inline loops)."""
     present = _read(code, body, str(args["field"]))

@@ -30,6 +30,7 @@ from .gateway import (
     RequestWarning,
     enc_hook,
 )
+from .guards import first_keys
 from .input_guard import check_path_segment
 from .layers import Layers
 from .messages import lower_messages
@@ -171,11 +172,12 @@ def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy, cache: R
     mapping, written = lower_messages(spec.get("messages") or {}, provider)
     if written is None:
         code.line(f"{code.bind(mapping)}(messages, body, ctx)")
-        emit_adjust(spec.get("adjust"), code)
+        written_at = str((spec.get("messages") or {}).get("to", "messages"))  # (written on every request)
+        emit_adjust(spec.get("adjust"), code, always=first_keys(written_at))
     else:  # (it returns whether the turns it wrote are of the shape `written` says)
         flag = code.temp()
         code.line(f"{flag} = {code.bind(mapping)}(messages, body, ctx)")
-        emit_adjust(spec.get("adjust"), code, (written, flag))
+        emit_adjust(spec.get("adjust"), code, (written, flag), first_keys(written.key))
     function: MapBody = code.build("body")
     return function
 

@@ -231,3 +231,33 @@ def test_a_string_content_with_other_fields_renders_as_without() -> None:
     assert bodies[0] == [{"role": "user", "content": [{"type": "text", "t": "a"}, {"type": "text", "t": "b"}]},
                          {"role": "assistant", "content": [{"type": "text", "t": "c"}]}]
     assert bodies[1] == bodies[0] and bodies[2] == bodies[0]
+
+
+@pytest.mark.parametrize(("text", "declared"), [({"toolUse": "$text"}, ["a", "b"]), ({"text": "$text"}, None)])
+def test_used_tools_declared_from_turns_of_string_contents(text: Any, declared: Any) -> None:
+    """The projection of the names the history uses is known on turns made only of string contents: nothing when
+    their parts hold no such key, each name when the part itself holds one (then it is still read)."""
+    adjust = [{"transform": {"name": "declare_used_tools", "args": {
+        "tools": "toolConfig.tools", "names": "messages[].content[].toolUse",
+        "declaration": {"name": "$name"}}}}]
+    p = plan(params={"model": {}}, adjust=adjust, messages={
+        "mode": "template", "roles": {"user": "user", "assistant": "assistant"}, "parts": {"text": text}})
+    messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    body = json.loads(p.encode(ChatCompletionRequest.coerce({"model": "m", "messages": messages}))[0].body)
+    tools = (body.get("toolConfig") or {}).get("tools")
+    assert (None if tools is None else [tool["name"] for tool in tools]) == declared
+
+
+@pytest.mark.parametrize(("request_", "expected"), [
+    ({}, {}),
+    ({"max_tokens": 5}, {"limit": {"n": 5, "unit": "tokens"}}),
+    ({"provider_specific": {"thinking": {"budget_tokens": 9}}}, {"think": {"budget_tokens": 9, "type": "on"}}),
+])
+def test_adjust_entries_tested_together(request_: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Consecutive entries each needing a key of the body are skipped together when it holds none of them; when
+    it holds one, each entry acts as on its own."""
+    defaults = "fill_defaults"
+    p = plan(params={"model": {}, "max_tokens": {"to": "limit.n"}, "provider_specific.thinking": {"to": "think"}},
+             adjust=[{"at": "think", "transform": {"name": defaults, "args": {"defaults": {"type": "on"}}}},
+                     {"at": "limit", "transform": {"name": defaults, "args": {"defaults": {"unit": "tokens"}}}}])
+    assert encode(p, **request_)[0] == expected
