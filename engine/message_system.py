@@ -26,8 +26,8 @@ _CTX = re.compile(r"\bctx\b")
 
 
 class SystemLifter:
-    """`emit_split(code)`: the lines lifting the system messages (into the generated message mapping,
-    message_turns.py); `put(...)` writes the lifted parts into the body."""
+    """`emit_lift(code)` and `emit_put(code, ...)`: the lines lifting the system messages (into the generated
+    message mapping, message_turns.py); `put(...)` writes the lifted parts into the body."""
 
     def __init__(self, spec: Mapping[str, Any], provider: str, parts: PartRenderer) -> None:
         system = dict(spec.get("system") or {})

@@ -27,7 +27,8 @@ _PLAIN = "_plain"
 
 class TurnAssembler:
     """`apply(messages, body, ctx)`: the conversation written into the body as the provider's turns, one
-    generated function per spec (each step adds its lines: `SystemLifter.emit_split`, `PartRenderer.emit_render`)."""
+    generated function per spec (each step adds its lines: `SystemLifter.emit_lift` and `emit_put`,
+    `PartRenderer.emit_render`)."""
 
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
