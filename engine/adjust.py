@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .codegen import FunctionBuilder
-from .guards import GUARDS, GuardCode
+from .guards import GUARDS, NEEDS, GuardCode, WrittenList, first_keys
 from .paths import split_path
 from .transforms import Context, bind
 
@@ -30,25 +30,61 @@ def compile_adjust(entries: Any) -> AdjustBody | None:
     return function
 
 
-def emit_adjust(entries: Any, code: FunctionBuilder) -> None:
-    """The lines applying `entries` to the local `body` (which a whole-body transform may replace)."""
+def emit_adjust(entries: Any, code: FunctionBuilder, written: tuple[WrittenList, str] | None = None,
+                always: tuple[str, ...] = ()) -> None:
+    """The lines applying `entries` to the local `body` (which a whole-body transform may replace); `written`: a
+    list the mapping wrote and the local holding its flag (`GuardCode.written`). Consecutive entries that each
+    need one of some top-level keys (`needs`; none of the keys the mapping always writes, `always`) are tested
+    together first: when the body holds none of their keys, none of their guards can hold (one test, not one
+    per entry)."""
     if not entries:
         return
-    guards = GuardCode(code)
-    for entry in entries:
-        ref = entry["transform"]
-        name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], dict(ref.get("args") or {}))
-        apply = code.bind(bind(name, args))
-        code.line(f"# {name}" + (f" at {entry['at']}" if entry.get("at") else ""))
-        guard = GUARDS.get(name)
-        if entry.get("at"):
-            _at(str(entry["at"]), apply, guard, args, guards)
+    guards = GuardCode(code, written)
+    needs = [_needs(entry) for entry in entries]
+    start = 0
+    while start < len(entries):
+        end, keys = start, set[str]()
+        while end < len(entries) and needs[end] and keys.isdisjoint(always) and set(needs[end]).isdisjoint(always):
+            keys.update(needs[end])
+            end += 1
+        if end - start < 2:
+            _entry(entries[start], guards)
+            start += 1
             continue
-        result = code.temp()
-        _guarded(guard(args, "body", guards) if guard is not None else None, guards, [
-            f"{result} = {apply}(body, ctx)",
-            f"if isinstance({result}, dict): body = {result}"])
+        code.line(f"if not {code.bind(frozenset(keys))}.isdisjoint(body):")
+        code.indent += "    "
+        for entry in entries[start:end]:
+            _entry(entry, guards)
+        code.indent = code.indent[:-4]
+        start = end
     guards.finish()
+
+
+def _entry(entry: Any, guards: GuardCode) -> None:
+    code = guards.code
+    ref = entry["transform"]
+    name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], dict(ref.get("args") or {}))
+    apply = code.bind(bind(name, args))
+    code.line(f"# {name}" + (f" at {entry['at']}" if entry.get("at") else ""))
+    guard = GUARDS.get(name)
+    if entry.get("at"):
+        _at(str(entry["at"]), apply, guard, args, guards)
+        return
+    result = code.temp()
+    _guarded(guard(args, "body", guards) if guard is not None else None, guards, [
+        f"{result} = {apply}(body, ctx)",
+        f"if isinstance({result}, dict): body = {result}"])
+
+
+def _needs(entry: Any) -> tuple[str, ...]:
+    """The top-level keys one of which the body must hold for the entry to change it (an `at` entry: its path's
+    first key; a whole-body one: its guard's `needs`); () when not known."""
+    if entry.get("at"):
+        return first_keys(entry["at"])
+    ref = entry["transform"]
+    name, args = (ref, {}) if isinstance(ref, str) else (ref["name"], dict(ref.get("args") or {}))
+    needs = NEEDS.get(name) if name in GUARDS else None
+    return needs(args) if needs is not None else ()
 
 
 def _at(path: str, apply: str, guard: Any, args: dict[str, Any], guards: GuardCode) -> None:

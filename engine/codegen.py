@@ -24,6 +24,7 @@ import builtins
 import contextlib
 import hashlib
 import linecache
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
@@ -207,3 +208,39 @@ class FunctionBuilder:
 
         namespace["_compile_now"] = compile_now
         return function
+
+
+Shape = dict[str, tuple[str, Any]]
+"""What an object built by one line of generated code holds, known at compile time: each key → `("const",
+value)` (a scalar bound constant) or `("local", name)` (the value of that local)."""
+
+_DISPLAY_PAIR = re.compile(r"(_b\d+): (_b\d+|[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def display_shape(code: FunctionBuilder, lines: list[str], target: str, locals_: frozenset[str]) -> Shape | None:
+    """The shape of the object `lines` build into `target` when they are that one dict display, its keys bound
+    strings and its values bound scalars or the given locals (`{_b7: _b8, _b9: content}`); None for anything
+    else (a key set only sometimes, a transform call, a nested object): then nothing is known."""
+    if len(lines) != 1:
+        return None
+    text = lines[0].strip()
+    prefix = f"{target} = {{"
+    if not (text.startswith(prefix) and text.endswith("}")):
+        return None
+    inner = text[len(prefix):-1]
+    pairs = _DISPLAY_PAIR.findall(inner)
+    if ", ".join(f"{k}: {v}" for k, v in pairs) != inner:
+        return None
+    shape: Shape = {}
+    for key_name, value_name in pairs:
+        key = code.namespace.get(key_name)
+        if not isinstance(key, str) or key in shape:
+            return None
+        if value_name in locals_:
+            shape[key] = ("local", value_name)
+            continue
+        value = code.namespace.get(value_name, shape) if value_name.startswith("_b") else shape
+        if value is shape or not isinstance(value, (str, int, float, bool)):
+            return None
+        shape[key] = ("const", value)
+    return shape

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .codegen import FunctionBuilder
+from .codegen import FunctionBuilder, Shape, display_shape
 from .errors import MappingError
 from .templates import Evaluator, compile_template, lower_into, template_paths
 from .transforms import Context
@@ -43,33 +43,35 @@ class PartRenderer:
             compile_template(cache["template"], ("messages", "cache_points", "template")) if "template" in cache
             else None
         )
+        self.string_shape: Shape | None = None
+        """What the part rendered from a string content holds (`emit_render`), when its lines are one display."""
 
     def text(self, part: dict[str, Any], ctx: Context) -> Any:
         """A text part rendered with the `text` template (the part as is without one)."""
         render = self.parts.get("text")
         return render(part, ctx) if render is not None else part
 
-    def emit_render(self, code: FunctionBuilder) -> bool:
+    def emit_render(self, code: FunctionBuilder, plain: str | None = None) -> bool:
         """Lines rendering the local `message` (at `index`, its unified role in `unified`) into the list `out`.
 
-        A message whose only part is its string content (the usual user or assistant turn) renders that text
+        A message of a role and a string content only (the usual user or assistant turn) renders that text
         straight through the `text` template, lowered over the string (`reads`: no part dict, no path string,
         nothing to order). Any other message is flattened in message order as (kind, the item its template
         reads, its request path), sorted by the spec's `order`, each part rendered with its kind's template.
         What the spec does not use (signature attaching, cache points) is left out of the lines; the rarer
         part kinds (reasoning details, tool results, tool calls) are flattened by the methods below.
 
+        `plain`: a local the other branch sets False (every part so far came from a string content).
+
         Returns whether the string branch leaves its request path to the caller (`tail`, below): when the text
         template's lines never touch `ctx`, the path is not built per message; the caller sets it from `tail`
         (the index of the last such message) where a later step could read it, so `ctx.path` ends as before."""
         attach, cache_point = self.attach_signature_as is not None, self.cache_point
         code.line("content = message.get('content')")
-        code.line("details = message.get('reasoning_details')")
-        code.line("calls = message.get('tool_calls')")
         deferred = False
-        if "text" in self.templates:
-            code.line("if isinstance(content, str) and not details and not calls and not message.get('refusal') "
-                      f"and unified not in {code.bind(RESULT_ROLES)}:")
+        if "text" in self.templates:  # (a role and a string: nothing else to read; any other key, the general lines)
+            results = code.bind(RESULT_ROLES)
+            code.line(f"if len(message) == 2 and isinstance(content, str) and unified not in {results}:")
             code.indent += "    "
             code.line("if not content:")
             code.line("    continue")
@@ -77,10 +79,14 @@ class PartRenderer:
             code.indent = code.indent[:-4]
             code.line("else:")
             code.indent += "    "
+            if plain is not None:
+                code.line(f"{plain} = False")
             if deferred:  # (the general path sets the path itself: the one left to the caller is set first)
                 code.line("if tail is not None:")
                 code.line(f"    ctx.path = {content_path(code, 'tail')}")
                 code.line("    tail = None")
+        code.line("details = message.get('reasoning_details')")
+        code.line("calls = message.get('tool_calls')")
         lines = [
             "raw = []",
             "if details:",
@@ -158,6 +164,7 @@ class PartRenderer:
             code.reads = {(root,): known.get(root, "None") for root in {path[0] for path in paths if path}}
             code.present = {"content"}  # (a non-empty string)
         rendered = lower_into(template, ("messages", "parts", "text"), code)
+        self.string_shape = display_shape(code, code.lines[start:], rendered, frozenset({"content"}))
         code.reads, code.present = {}, set()
         deferred = not any(_CTX.search(text) for text in code.lines[start:])
         code.lines.insert(start, code.indent + ("tail = index" if deferred else

@@ -10,6 +10,7 @@ blank line, or text blocks when one carries `cache_control`; `parts`: the render
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,11 +22,12 @@ from .templates import lower_into, template_roots
 from .transforms import Context
 
 SYSTEM_ROLES = ("system", "developer")
+_CTX = re.compile(r"\bctx\b")
 
 
 class SystemLifter:
-    """`emit_split(code)`: the lines lifting the system messages (into the generated message mapping,
-    message_turns.py); `put(...)` writes the lifted parts into the body."""
+    """`emit_lift(code)` and `emit_put(code, ...)`: the lines lifting the system messages (into the generated
+    message mapping, message_turns.py); `put(...)` writes the lifted parts into the body."""
 
     def __init__(self, spec: Mapping[str, Any], provider: str, parts: PartRenderer) -> None:
         system = dict(spec.get("system") or {})
@@ -44,39 +46,60 @@ class SystemLifter:
         self.put = self._lower_put(self.template)
         """The generated `put_system(parts, body, ctx)`: the lifted text parts written into the body."""
 
-    def emit_split(self, code: FunctionBuilder) -> None:
-        """Lines that lift the system messages of `messages` into the body (`put`) and leave the others, with
-        their indices, in `rest` (the constants of `take` and `later` decided here, once)."""
+    def emit_lift(self, code: FunctionBuilder) -> None:
+        """Lines inside the message loop of the generated mapping (message_turns.py), the message's role in the
+        local `unified`: a system message lifted is added to `lifted` and skipped (`continue`); one not lifted
+        becomes what `later` says (its role read again); any other role ends the leading run. The constants of
+        `take` and `later` are decided here, once."""
         if self.to is None:
-            code.line("rest = enumerate(messages)")
             return
         take, later = self.take, self.later
         lift = "True" if take == "all" or later == "merge" else "leading"
         if take == "first":
             lift = "not lifted" if lift == "True" else f"{lift} and not lifted"
-        for text in (
-            "lifted = []",
-            "rest = []",
-            "leading = True",
-            "for index, message in enumerate(messages):",
-            f"    if message.get('role') not in {code.bind(self.roles)}:",
-            "        leading = False",
-            "        rest.append((index, message))",
-            f"    elif {lift}:",
-            "        content = message.get('content')",
-            "        if isinstance(content, str):",
-            "            lifted.append({'type': 'text', 'text': content})",
-            "        elif content:",
-            "            lifted.extend([part for part in content if part.get('type') == 'text'])",
-            "    else:",
-            f"        rest.append((index, {code.bind(self._later)}(message, index)))",
-        ):
+        lines = [f"if unified in {code.bind(self.roles)}:"]
+        lines += [f"    if {lift}:"] if lift != "True" else []
+        body = ["content = message.get('content')",
+                "if isinstance(content, str):",
+                "    lifted.append({'type': 'text', 'text': content})",
+                "elif content:",
+                "    lifted.extend([part for part in content if part.get('type') == 'text'])",
+                "continue"]
+        lines += [("        " if lift != "True" else "    ") + text for text in body]
+        if lift != "True":
+            lines += [f"    message = {code.bind(self._later)}(message, index)",
+                      "    unified = message.get('role')"]
+        if "leading" in lift:
+            lines += ["else:", "    leading = False"]
+        for text in lines:
             code.line(text)
-        code.line("if lifted:")  # (`put`'s lines inline: no call per request)
+
+    def emit_start(self, code: FunctionBuilder) -> None:
+        """The locals `emit_lift` uses, before the loop."""
+        if self.to is not None:
+            code.line("lifted = []")
+            if self.take != "all" and self.later != "merge":
+                code.line("leading = True")
+
+    def emit_put(self, code: FunctionBuilder, entry_path: str) -> bool:
+        """After the loop: the lifted parts written into the body (`put`'s lines inline), with `ctx.path` as it was
+        when the mapping started (the local `entry_path`, which the caller sets: the path a transform of the
+        lifted parts sees, as when the lifting ran before the rendering), then back to what the rendering left.
+        Returns whether the lines read `entry_path` (they pass `ctx` on)."""
+        if self.to is None:
+            return False
+        code.line("if lifted:")
         code.indent += "    "
+        start = len(code.lines)
         code.line("parts = lifted")
         self._emit_put(code, self.template)
+        if any(_CTX.search(text) for text in code.lines[start:]):
+            code.lines.insert(start, code.indent + f"ctx.path, {entry_path} = {entry_path}, ctx.path")
+            code.line(f"ctx.path = {entry_path}")
+            code.indent = code.indent[:-4]
+            return True
         code.indent = code.indent[:-4]
+        return False
 
     def _later(self, message: dict[str, Any], index: int) -> dict[str, Any]:
         if self.later == "user":

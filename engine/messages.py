@@ -13,6 +13,7 @@ from typing import Any
 from .codegen import FunctionBuilder
 from .content_parts import reasoning_as_content
 from .errors import MappingError
+from .guards import WrittenList
 from .message_turns import TurnAssembler
 from .paths import setter_lines
 from .transforms import Context
@@ -21,9 +22,16 @@ MessagesOp = Callable[[list[dict[str, Any]], dict[str, Any], Context], None]
 
 
 def compile_messages(spec: Mapping[str, Any], provider: str) -> MessagesOp:
+    return lower_messages(spec, provider)[0]
+
+
+def lower_messages(spec: Mapping[str, Any], provider: str) -> tuple[MessagesOp, WrittenList | None]:
+    """The mapping, and what the list it writes holds when it returns true (`TurnAssembler.written`: then the
+    body's `adjust:` guards know it without walking it)."""
     if spec.get("mode", "passthrough") == "passthrough":
-        return _passthrough(spec, provider)
-    return TurnAssembler(spec, provider).apply
+        return _passthrough(spec, provider), None
+    turns = TurnAssembler(spec, provider)
+    return turns.apply, turns.written
 
 
 def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:

@@ -12,8 +12,9 @@ import copy
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from .codegen import Shape
 from .errors import MappingError
-from .guards import GuardCode, guard, plain_path
+from .guards import GuardCode, Inert, first_keys, guard, plain_path
 from .paths import compile_getter, compile_setter
 from .transforms import Apply, Context, Example, register
 
@@ -48,7 +49,7 @@ def _raise_above(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@guard("raise_above")
+@guard("raise_above", needs=lambda args: first_keys(args["above"]))
 def _raise_above_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
     """Both numbers are there and the limit does not exceed the budget."""
     limit = _read(code, body, str(args["field"]))
@@ -141,7 +142,7 @@ def _limit_marks(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@guard("limit_marks")
+@guard("limit_marks", needs=lambda args: first_keys(*args["in"]))
 def _limit_marks_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
     """More than `max` blocks carry the key (the count of each root, as inline loops)."""
     key, descend = code.bind(str(args["key"])), tuple(args.get("descend") or ())
@@ -155,8 +156,13 @@ def _limit_marks_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> s
             code.line(f"{count} = 0")
             code.walk_blocks(_read(code, body, str(path)), descend, visit, deeper)
         else:
-            code.walk_path(body, str(path), descend, count, "0", visit, deeper)
+            code.walk_path(body, str(path), descend, count, "0", visit, deeper, inert=_unmarked(str(args["key"])))
     return f"{' + '.join(counts) or '0'} > {int(args['max'])}"
+
+
+def _unmarked(key: str) -> Inert:
+    """`_counting`'s visit on a known shape: it counts nothing on an object without the key."""
+    return lambda shape: key not in shape
 
 
 def _counting(code: GuardCode, count: str, key: str, helper: str, descend: str
@@ -258,7 +264,7 @@ def _require_for_blocks(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@guard("require_for_blocks")
+@guard("require_for_blocks", needs=lambda args: first_keys(args["in"]))
 def _require_for_blocks_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
     """The field is missing and a block has one of the values (the walk, as inline loops)."""
     present = _read(code, body, str(args["field"]))
@@ -279,5 +285,17 @@ def _require_for_blocks_guard(args: Mapping[str, Any], body: str, code: GuardCod
         code.walk_blocks(_read(code, body, path), descend, visit, deeper)
         code.code.indent = code.code.indent[:-4]
     else:
-        code.walk_path(body, path, descend, found, "False", visit, deeper, unless=present)
+        code.walk_path(body, path, descend, found, "False", visit, deeper, unless=present,
+                       inert=_without_values(str(args["key"]), tuple(args["values"])))
     return f"(not {present} and {found})"
+
+
+def _without_values(key: str, values: tuple[Any, ...]) -> Inert:
+    """The block test on a known shape: nothing is found on an object whose key is absent or a constant not
+    among the values (a local's value, unknown, may be one)."""
+
+    def inert(shape: Shape) -> bool:
+        found = shape.get(key)
+        return found is None or (found[0] == "const" and found[1] not in values)
+
+    return inert

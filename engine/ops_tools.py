@@ -13,7 +13,8 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from .guards import GuardCode, guard, plain_path
+from .codegen import Shape
+from .guards import GuardCode, WrittenList, first_keys, guard, plain_path
 from .paths import compile_getter, compile_setter, plain_keys
 from .transforms import Apply, Context, Example, register
 
@@ -62,7 +63,7 @@ def _declare_used_tools(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@guard("declare_used_tools")
+@guard("declare_used_tools", needs=lambda args: first_keys(str(args["names"]).split("[]")[0]))
 def _declare_used_tools_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
     """Nothing is declared and the history names a tool: for a `a[].b[].c` path, the projection as inline loops
     (true as soon as one name is a string; a nested list, which JMESPath flattens, counts as found)."""
@@ -77,13 +78,30 @@ def _declare_used_tools_guard(args: Mapping[str, Any], body: str, code: GuardCod
         code.line(f"{found} = not {tools} and bool({code.bind(compile_getter(path))}({body}))")
         return found
     code.line(f"{found} = False")
-    code.line(f"if not {tools}:")
+    written = code.written  # (turns the mapping wrote, of known shapes while its flag holds: no name in them)
+    skip = written is not None and keys[0] == (written[0].key,) and _nameless(
+        written[0], written[0].items, [k or () for k in keys[1:]])
+    code.line(f"if not {tools} and not {written[1]}:" if skip and written is not None else f"if not {tools}:")
     code.code.indent += "    "
     value = code.read(body, head)
     assert value is not None
     _project(code, value, [k or () for k in keys[1:]], found, first=True)
     code.code.indent = code.code.indent[:-4]
     return found
+
+
+def _nameless(written: WrittenList, shape: Shape, tails: list[tuple[str, ...]]) -> bool:
+    """Whether the projection `tails` finds nothing in an object of `shape` of the written list: each tail but the
+    last leads to a list of known shapes (then each of those), the last to a key the shape does not hold."""
+    tail, *rest = tails
+    if not tail:
+        return False
+    kind, value = shape.get(tail[0], ("absent", None))
+    if kind == "absent":
+        return True
+    if not rest or len(tail) > 1 or kind != "local" or value not in written.lists:
+        return False
+    return _nameless(written, written.lists[value], rest)
 
 
 def _project(code: GuardCode, value: str, tails: list[tuple[str, ...]], found: str, *, first: bool) -> None:
@@ -188,7 +206,7 @@ def _answer_with_tool(args: Mapping[str, Any]) -> Apply:
     return apply
 
 
-@guard("answer_with_tool")
+@guard("answer_with_tool", needs=lambda args: first_keys(args["request_at"]))
 def _answer_with_tool_guard(args: Mapping[str, Any], body: str, code: GuardCode) -> str:
     """The value at `request_at` is an object whose `type` is one of `types` (the rare structured-output ask)."""
     marker = code.read(body, str(args["request_at"]))

@@ -30,9 +30,10 @@ from .gateway import (
     RequestWarning,
     enc_hook,
 )
+from .guards import WrittenList, first_keys
 from .input_guard import check_path_segment
 from .layers import Layers
-from .messages import MessagesOp, compile_messages
+from .messages import MessagesOp, lower_messages
 from .params import DefaultOp, ParamOp, Policy, compile_rule, inline_rule, unified_params
 from .paths import deep_merge_into, merge_defaults_into
 from .response import Decode, compile_response
@@ -136,16 +137,19 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 RuleCache = dict[tuple[str, str, Policy], tuple[ParamOp, DefaultOp | None]]
 """Compiled rules by (parameter, rule, policy): a model override repeats most of its spec's rules as they are."""
-MapperCache = dict[str, MessagesOp]
+MapperCache = dict[str, tuple[MessagesOp, WrittenList | None]]
 """Compiled messages mappings by their spec (as JSON): most override layers leave `messages` as it is."""
 
 
-def _messages_op(messages: Mapping[str, Any], provider: str, cache: MapperCache) -> MessagesOp:
-    """The compiled messages mapping of `messages`, shared by every layer set that leaves it unchanged."""
+def _messages_op(
+    messages: Mapping[str, Any], provider: str, cache: MapperCache
+) -> tuple[MessagesOp, WrittenList | None]:
+    """The compiled messages mapping of `messages` (and what the list it writes holds), shared by every layer
+    set that leaves it unchanged."""
     key = json.dumps(messages, sort_keys=True, default=repr)
     found = cache.get(key)
     if found is None:
-        found = cache[key] = compile_messages(messages, provider)
+        found = cache[key] = lower_messages(messages, provider)
     return found
 
 
@@ -182,8 +186,15 @@ def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy, cache: R
     for name, default in defaults:
         code.line(f"if data.get({code.bind(name)}) is None:")
         code.line(f"    {code.bind(default)}(body, ctx, data)")
-    code.line(f"{code.bind(_messages_op(spec.get('messages') or {}, provider, mappers))}(messages, body, ctx)")
-    emit_adjust(spec.get("adjust"), code)
+    mapping, written = _messages_op(spec.get("messages") or {}, provider, mappers)
+    if written is None:
+        code.line(f"{code.bind(mapping)}(messages, body, ctx)")
+        written_at = str((spec.get("messages") or {}).get("to", "messages"))  # (written on every request)
+        emit_adjust(spec.get("adjust"), code, always=first_keys(written_at))
+    else:  # (it returns whether the turns it wrote are of the shape `written` says)
+        flag = code.temp()
+        code.line(f"{flag} = {code.bind(mapping)}(messages, body, ctx)")
+        emit_adjust(spec.get("adjust"), code, (written, flag), first_keys(written.key))
     function: MapBody = code.build("body")
     return function
 

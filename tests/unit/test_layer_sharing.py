@@ -23,13 +23,13 @@ MID_SYSTEM = {"messages": [{"role": "user", "content": "hi"}, {"role": "system",
 @pytest.fixture
 def compiled(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     calls: list[Any] = []
-    real = plan_module.compile_messages
+    real = plan_module.lower_messages
 
     def counting(spec: Any, provider: str) -> Any:
         calls.append(spec)
         return real(spec, provider)
 
-    monkeypatch.setattr(plan_module, "compile_messages", counting)
+    monkeypatch.setattr(plan_module, "lower_messages", counting)
     clear_cache()
     yield calls
     clear_cache()

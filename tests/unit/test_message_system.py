@@ -144,3 +144,47 @@ def test_the_generated_lifting_agrees_with_the_documented_one(take: str, later: 
     assert [part["text"] for part in body.get("system") or []] == lifted
     assert [(turn["role"], part["text"]) for turn in body["turns"] for part in turn["parts"]] == \
         [(role, text) for _, role, text in rest]
+
+
+TURN_ROWS: list[tuple[str, Any, bool, list[Any]]] = [
+    # (id, the `turn` template, merge_consecutive_roles, the turns written)
+    ("direct-merged", {"role": "$role", "parts": "$parts", "kind": "msg"}, True,
+     [{"role": "user", "parts": [{"t": "u1"}, {"t": "u2"}], "kind": "msg"},
+      {"role": "model", "parts": [{"t": "a1"}], "kind": "msg"},
+      {"role": "user", "parts": [{"t": "u3"}], "kind": "msg"}]),
+    ("direct-unmerged", {"role": "$role", "parts": "$parts"}, False,
+     [{"role": "user", "parts": [{"t": "u1"}]}, {"role": "user", "parts": [{"t": "u2"}]},
+      {"role": "model", "parts": [{"t": "a1"}]}, {"role": "user", "parts": [{"t": "u3"}]}]),
+    ("nested-merged", {"who": "$role", "body": {"items": "$parts"}}, True,
+     [{"who": "user", "body": {"items": [{"t": "u1"}, {"t": "u2"}]}},
+      {"who": "model", "body": {"items": [{"t": "a1"}]}},
+      {"who": "user", "body": {"items": [{"t": "u3"}]}}]),
+]
+
+
+@pytest.mark.parametrize(("turn", "merge", "expected"), [r[1:] for r in TURN_ROWS], ids=[r[0] for r in TURN_ROWS])
+def test_turns_assembled_as_the_messages_come(turn: Any, merge: bool, expected: list[Any]) -> None:
+    """A turn template holding the parts list itself is rendered when its turn starts and a merged message extends
+    it in place; any other template renders each turn after the merging: the same turns either way (the kind's
+    constant included, the empty message making no turn, the system message lifted in between)."""
+    spec = {"mode": "template", "system": {"to": "system", "take": "all"}, "to": "turns",
+            "roles": {"user": "user", "assistant": "model"}, "merge_consecutive_roles": merge, "turn": turn,
+            "parts": {"text": {"t": "$text"}}}
+    messages = [{"role": "user", "content": "u1"}, {"role": "system", "content": "s"}, {"role": "user", "content": ""},
+                {"role": "user", "content": "u2"}, {"role": "assistant", "content": "a1"},
+                {"role": "user", "content": "u3"}]
+    body: dict[str, Any] = {}
+    compile_messages(spec, "acme")(messages, body, Context("acme"))
+    assert body == {"system": "s", "turns": expected}
+
+
+@pytest.mark.parametrize("turn", [{"role": "$role", "parts": "$parts"}, {"r": "$role", "p": ["$parts"]}])
+def test_first_role_checked_on_the_first_turn(turn: Any) -> None:
+    spec = {"mode": "template", "to": "turns", "roles": {"user": "user", "assistant": "model"},
+            "merge_consecutive_roles": True, "first_role": "user", "turn": turn, "parts": {"text": {"t": "$text"}}}
+    mapping = compile_messages(spec, "acme")
+    body: dict[str, Any] = {}
+    mapping([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], body, Context("acme"))
+    assert len(body["turns"]) == 2
+    with pytest.raises(MappingError, match=r"must start with a user turn .*it starts with model"):
+        mapping([{"role": "assistant", "content": "a"}, {"role": "user", "content": "q"}], {}, Context("acme"))

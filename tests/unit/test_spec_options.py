@@ -176,3 +176,88 @@ def test_consecutive_redacted_blocks_stay_apart() -> None:
         {"type": "redacted_thinking", "data": data}]}}]}) for data in ("d1", "d2")]
     details = aggregate(chunks).message().reasoning_details or []
     assert [(d.type, d.data) for d in details] == [("redacted_thinking", "d1"), ("redacted_thinking", "d2")]
+
+
+LIMIT = {"transform": {"name": "limit_marks", "args": {"key": "mark", "max": 1, "in": ["messages"],
+                                                       "descend": ["content"]}}}
+BLOCKS = {"transform": {"name": "require_for_blocks", "args": {
+    "field": "tools", "in": "messages", "descend": ["content"], "key": "type", "values": ["call"],
+    "message": "define the tools"}}}
+PLAIN_TURNS = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+               {"role": "user", "content": "c"}]
+
+
+@pytest.mark.parametrize(("text", "turn", "adjust", "expected"), [
+    # the turns of string contents carry the mark: the limit still applies (marks after the first dropped)
+    ({"t": "$text", "mark": 1}, None, LIMIT, [[{"t": "a", "mark": 1}], [{"t": "b"}], [{"t": "c"}]]),
+    ({"t": "$text"}, {"role": "$role", "content": "$parts", "mark": "x"}, LIMIT, [[{"t": "a"}]] * 1),
+    # a constant block type among the values: still refused without tools
+    ({"type": "call", "t": "$text"}, None, [LIMIT, BLOCKS], MappingError),
+    # neither: nothing to change, the turns as mapped
+    ({"type": "text", "t": "$text"}, None, [LIMIT, BLOCKS],
+     [[{"type": "text", "t": "a"}], [{"type": "text", "t": "b"}], [{"type": "text", "t": "c"}]]),
+], ids=["part-mark", "turn-mark", "part-block", "inert"])
+def test_adjust_guards_on_turns_of_string_contents(text: Any, turn: Any, adjust: Any, expected: Any) -> None:
+    """The body's guards know what turns made only of string contents hold (the mapping's shapes) instead of
+    walking them: they still act when those shapes carry the key or a block value."""
+    messages = {"mode": "template", "roles": {"user": "user", "assistant": "assistant"}, "parts": {"text": text}}
+    if turn is not None:
+        messages["turn"] = turn
+    p = plan(params={"model": {}}, messages=messages, adjust=adjust if isinstance(adjust, list) else [adjust])
+    request = ChatCompletionRequest.coerce({"model": "m", "messages": PLAIN_TURNS})
+    if expected is MappingError:
+        with pytest.raises(MappingError, match="tools: define the tools"):
+            p.encode(request)
+        return
+    wire, warnings = p.encode(request)
+    turns = json.loads(wire.body)["messages"]
+    if turn is not None:  # (the turn carries the mark: the first turn keeps it, the later ones lose it)
+        assert [t.get("mark") for t in turns] == ["x", None, None]
+        assert warnings
+        return
+    assert [t["content"] for t in turns] == expected
+    assert bool(warnings) == (text.get("mark") is not None)
+
+
+def test_a_string_content_with_other_fields_renders_as_without() -> None:
+    """A message holding more than its role and string content (a `name` no spec maps) takes the general
+    lines; its turn is the same, merged the same way."""
+    p = plan(params={"model": {}}, messages={**MESSAGES, "parts": {"text": {"type": "text", "t": "$text"}}})
+    plain = [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}]
+    named = [{**m, "name": "bob"} for m in plain]
+    mixed = [plain[0], named[1], plain[2]]
+    bodies = [json.loads(p.encode(ChatCompletionRequest.coerce({"model": "m", "messages": ms}))[0].body)["messages"]
+              for ms in (plain, named, mixed)]
+    assert bodies[0] == [{"role": "user", "content": [{"type": "text", "t": "a"}, {"type": "text", "t": "b"}]},
+                         {"role": "assistant", "content": [{"type": "text", "t": "c"}]}]
+    assert bodies[1] == bodies[0] and bodies[2] == bodies[0]
+
+
+@pytest.mark.parametrize(("text", "declared"), [({"toolUse": "$text"}, ["a", "b"]), ({"text": "$text"}, None)])
+def test_used_tools_declared_from_turns_of_string_contents(text: Any, declared: Any) -> None:
+    """The projection of the names the history uses is known on turns made only of string contents: nothing when
+    their parts hold no such key, each name when the part itself holds one (then it is still read)."""
+    adjust = [{"transform": {"name": "declare_used_tools", "args": {
+        "tools": "toolConfig.tools", "names": "messages[].content[].toolUse",
+        "declaration": {"name": "$name"}}}}]
+    p = plan(params={"model": {}}, adjust=adjust, messages={
+        "mode": "template", "roles": {"user": "user", "assistant": "assistant"}, "parts": {"text": text}})
+    messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    body = json.loads(p.encode(ChatCompletionRequest.coerce({"model": "m", "messages": messages}))[0].body)
+    tools = (body.get("toolConfig") or {}).get("tools")
+    assert (None if tools is None else [tool["name"] for tool in tools]) == declared
+
+
+@pytest.mark.parametrize(("request_", "expected"), [
+    ({}, {}),
+    ({"max_tokens": 5}, {"limit": {"n": 5, "unit": "tokens"}}),
+    ({"provider_specific": {"thinking": {"budget_tokens": 9}}}, {"think": {"budget_tokens": 9, "type": "on"}}),
+])
+def test_adjust_entries_tested_together(request_: dict[str, Any], expected: dict[str, Any]) -> None:
+    """Consecutive entries each needing a key of the body are skipped together when it holds none of them; when
+    it holds one, each entry acts as on its own."""
+    defaults = "fill_defaults"
+    p = plan(params={"model": {}, "max_tokens": {"to": "limit.n"}, "provider_specific.thinking": {"to": "think"}},
+             adjust=[{"at": "think", "transform": {"name": defaults, "args": {"defaults": {"type": "on"}}}},
+                     {"at": "limit", "transform": {"name": defaults, "args": {"defaults": {"unit": "tokens"}}}}])
+    assert encode(p, **request_)[0] == expected
