@@ -85,6 +85,10 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
                 "else: details.append(_d)"]
         branches.append(("True" if detail_fields is not None else f"{reasoning} is not None", body))
     for position, (test, body) in enumerate(branches):
+        if test == "True" and position == 0:  # (a piece written as an object: its lines, without a branch)
+            for line in body:
+                code.line(line)
+            break
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         for line in body:
             code.line(f"    {line}")
