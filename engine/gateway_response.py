@@ -85,12 +85,12 @@ class ChatCompletionMessageWithFinishReason(GatewayStruct):
 ChatCompletionResponse = ChatCompletionMessageWithFinishReason
 
 
-class FunctionCallDelta(GatewayStruct):
+class FunctionCallDelta(GatewayStruct, gc=False):  # (as the chunk: see `ChatCompletionChunk`)
     name: str | None = None
     arguments: str | None = None
 
 
-class ToolCallDelta(GatewayStruct):
+class ToolCallDelta(GatewayStruct, gc=False):
     index: int = 0
     id: str | None = None
     type: str | None = None
@@ -98,7 +98,7 @@ class ToolCallDelta(GatewayStruct):
     signature: str | None = None
 
 
-class ChoiceDelta(GatewayStruct):
+class ChoiceDelta(GatewayStruct, gc=False):
     role: str | None = None
     content: str | None = None
     refusal: str | None = None
@@ -141,7 +141,9 @@ class ChunkChoice(GatewayStruct, gc=False):  # (as the chunk: see below)
 class ChatCompletionChunk(GatewayStruct, gc=False):
     """One streamed piece, in OpenAI's chunk shape whatever the provider. Not tracked by the cycle collector
     (msgspec's `gc=False`; a chunk never refers back to itself): a read decodes hundreds at once, and tracked
-    they would make the collector run, and promote them, while they wait to be consumed."""
+    they would make the collector run, and promote them, while they wait to be consumed. Its choice, delta and
+    tool-call deltas are not tracked either (nothing in them refers back to them): a Struct the collector does not
+    know is made and freed without its header's bookkeeping (~0.3k instructions each, three to five per chunk)."""
 
     choices: list[ChunkChoice] = msgspec.field(default_factory=list)
     id: str | None = None

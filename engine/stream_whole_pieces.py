@@ -71,8 +71,8 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
             body = [f"if {local} is not None and type({local}) is not str: {code.bind(call_text)}({local}, "
                     f"{code.bind(field)})" for field, local in call_fields.items()
                     if field in ("id", "name", "arguments", "signature") and local.isidentifier()]
-            body += [f"_n = st.calls.get({index}, 0)",
-                    f"st.calls[{index}] = _n + 1",
+            body += [f"_n = counted.get({index}, 0)",  # (`st.calls`, read once per batch)
+                    f"counted[{index}] = _n + 1",
                     f"_c = {code.bind(ToolCallDelta)}(index=_n, id={get('id', 'None')} or f'call_{{{index}}}_{{_n}}', "
                     f"type='function', signature={get('signature', 'None')}, function={code.bind(FunctionCallDelta)}("
                     f"name={get('name', 'None')}, arguments={get('arguments', 'None')} or '{{}}'))"]
@@ -85,6 +85,10 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
                 "else: details.append(_d)"]
         branches.append(("True" if detail_fields is not None else f"{reasoning} is not None", body))
     for position, (test, body) in enumerate(branches):
+        if test == "True" and position == 0:  # (a piece written as an object: its lines, without a branch)
+            for line in body:
+                code.line(line)
+            break
         code.line(f"{'if' if position == 0 else 'elif'} {test}:")
         for line in body:
             code.line(f"    {line}")
