@@ -42,6 +42,7 @@ from .lower_response import (
 from .paths import compile_getter, is_simple, plain_keys, projection_steps, split_path
 from .response_pieces import emit_finish, emit_message_piece, reasoning_text
 from .silent import response_warnings
+from .stream_base import STRAY
 from .templates import lower_into, template_paths, template_roots
 from .views import EACH, Views, relative, view_type
 
@@ -218,14 +219,17 @@ def emit_parts(code: FunctionBuilder, spec: Mapping[str, Any], parts: str, part_
 
 
 def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, usage_fields: Mapping[str, Any],
-                   extras_fields: Mapping[str, Any] | None = None, views: Views | None = None
-                   ) -> Callable[[Any, bytes], Any]:
-    """The generated `decode_response(data, body)` of a template-mode `response:` spec (see the module
-    docstring): `data` is the body decoded into the view types `views` (`response_views`; None: plain dicts),
-    `body` its bytes (decoded again as plain data only for an error that carries it). `finish` is the spec's
-    `FinishMap` (lowered inline), `usage_fields` its `usage:` map, `extras_fields` its `extras`."""
+                   extras_fields: Mapping[str, Any] | None, views: Views | None, decoder: Callable[[bytes], Any],
+                   not_json: Callable[[bytes, str], Any], malformed: Callable[[BaseException, str], Exception]
+                   ) -> Callable[[bytes], Any]:
+    """The generated `decode_response(body)` of a template-mode `response:` spec (see the module docstring):
+    the body's bytes are decoded by `decoder` into `data`, the view types `views` (`response_views`; None:
+    plain dicts); `body` is decoded again as plain data only where an error or extra needs it. `finish` is the
+    spec's `FinishMap` (lowered inline), `usage_fields` its `usage:` map, `extras_fields` its `extras`. A body
+    that is not JSON raises what `not_json(body, provider)` raises; a field of the wrong type, what
+    `malformed(exc, provider)` gives (raised from the exception). One function, one frame per response."""
     views = views or {}
-    code = FunctionBuilder(("data", "body"), "decode_response")
+    code = FunctionBuilder(("body",), "decode_response")
     name = code.bind(provider)
     code.line(f"ctx = {code.bind(_SilentContext(provider))}")
     one = "choices" not in spec  # (the body is the one choice: its lines once, no loop)
@@ -296,7 +300,14 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
               f"usage={usage}, provider={name}, "
               f"warnings={code.bind(response_warnings)}(silent, {code.bind(declared)}) if silent else []"
               + (f", extras={extras})" if extras is not None else ")"))
-    function: Callable[[Any, bytes], Any] = code.build(result)
+    code.lines = [  # (the decode and the reading in the function itself: no frame of their own per response)
+        "try:", f"    data = {code.bind(decoder)}(body)",
+        f"except {code.bind(msgspec.DecodeError)}:",
+        f"    {code.bind(not_json)}(body, {name})  # raises with a preview when it is not JSON at all", "    raise",
+        "try:", *(f"    {line}" for line in code.lines), f"    return {result}",
+        f"except {code.bind(STRAY)} as exc:  # (a field of the wrong type: a ProviderError saying what was wrong)",
+        f"    raise {code.bind(malformed)}(exc, {name}) from exc"]
+    function: Callable[[bytes], Any] = code.build("")
     return function
 
 
