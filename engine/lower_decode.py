@@ -1,4 +1,4 @@
-"""A template-mode `response:` spec lowered into one generated function, `decode_response(data, body)`.
+"""A template-mode `response:` spec lowered into one generated function, `decode_response(body)`.
 
 The body is decoded into view Structs holding only the fields the mapping reads (`response_views`, views.py:
 msgspec skips every other field in C instead of building dicts for it), then read by the generated lines: the
