@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 __all__ = ["lower_response", "response_views"]
 
 _ASSISTANT = ChatCompletionMessage(role="assistant")
-"""The empty message each response's message is a copy of (`lower_response`); never handed out itself."""
+"""The empty message each response's message is a copy of (`lower_response`); never handed out itself. Its fields
+are None but `role`, a str: a shallow copy shares nothing mutable with it."""
 
 USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
                 "reasoning_tokens")
