@@ -186,9 +186,10 @@ class FunctionBuilder:
         self.lines.append(self.indent + text)
 
     def source(self, result: str) -> str:
-        """The function's source: the lines, then `return result`."""
+        """The function's source: the lines, then `return result` (none when `result` is empty: the lines
+        return or raise on every path themselves)."""
         body = "".join(f"    {line}\n" for line in self.lines)
-        return f"def {self.name}({', '.join(self.args)}):\n{body}    return {result}\n"
+        return f"def {self.name}({', '.join(self.args)}):\n{body}" + (f"    return {result}\n" if result else "")
 
     def build(self, result: str) -> Callable[..., Any]:
         """The function running the lines and returning the expression `result`."""

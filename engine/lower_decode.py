@@ -1,4 +1,4 @@
-"""A template-mode `response:` spec lowered into one generated function, `decode_response(data, body)`.
+"""A template-mode `response:` spec lowered into one generated function, `decode_response(body)`.
 
 The body is decoded into view Structs holding only the fields the mapping reads (`response_views`, views.py:
 msgspec skips every other field in C instead of building dicts for it), then read by the generated lines: the
@@ -23,6 +23,7 @@ from .gateway import (
     Choice,
     CompletionTokensDetails,
     PromptTokensDetails,
+    TextContent,
     Usage,
 )
 from .inline import ITEM_TESTS, ItemTest
@@ -42,6 +43,7 @@ from .lower_response import (
 from .paths import compile_getter, is_simple, plain_keys, projection_steps, split_path
 from .response_pieces import emit_finish, emit_message_piece, reasoning_text
 from .silent import response_warnings
+from .stream_base import STRAY
 from .templates import lower_into, template_paths, template_roots
 from .views import EACH, Views, relative, view_type
 
@@ -49,6 +51,10 @@ if TYPE_CHECKING:
     from .response import FinishMap
 
 __all__ = ["lower_response", "response_views"]
+
+_ASSISTANT = ChatCompletionMessage(role="assistant")
+"""The empty message each response's message is a copy of (`lower_response`); never handed out itself. Its fields
+are None but `role`, a str: a shallow copy shares nothing mutable with it."""
 
 USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "cache_creation_tokens",
                 "reasoning_tokens")
@@ -177,8 +183,9 @@ def emit_parts(code: FunctionBuilder, spec: Mapping[str, Any], parts: str, part_
             code.line(f"kind = {read_path(code, 'item', field, part_views)}")
         else:
             code.line(f"kind = {code.bind(compile_getter(field))}(item)")
-        code.line("if kind is None: continue")
-        code.line("name = kind if type(kind) is str else str(kind)")
+        code.line("if type(kind) is str: name = kind")  # (the usual kind: one test)
+        code.line("elif kind is None: continue")
+        code.line("else: name = str(kind)")
         branches = [(f"name == {code.bind(kind)}", kind, "name", None, None) for kind in kinds]
     else:  # the first `present` key (`object_keys`) names the kind
         code.line(f"if type(item) is not {code.bind(part_view[0]) if part_view is not None else 'dict'}: continue")
@@ -218,14 +225,17 @@ def emit_parts(code: FunctionBuilder, spec: Mapping[str, Any], parts: str, part_
 
 
 def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, usage_fields: Mapping[str, Any],
-                   extras_fields: Mapping[str, Any] | None = None, views: Views | None = None
-                   ) -> Callable[[Any, bytes], Any]:
-    """The generated `decode_response(data, body)` of a template-mode `response:` spec (see the module
-    docstring): `data` is the body decoded into the view types `views` (`response_views`; None: plain dicts),
-    `body` its bytes (decoded again as plain data only for an error that carries it). `finish` is the spec's
-    `FinishMap` (lowered inline), `usage_fields` its `usage:` map, `extras_fields` its `extras`."""
+                   extras_fields: Mapping[str, Any] | None, views: Views | None, decoder: Callable[[bytes], Any],
+                   not_json: Callable[[bytes, str], Any], malformed: Callable[[BaseException, str], Exception]
+                   ) -> Callable[[bytes], Any]:
+    """The generated `decode_response(body)` of a template-mode `response:` spec (see the module docstring):
+    the body's bytes are decoded by `decoder` into `data`, the view types `views` (`response_views`; None:
+    plain dicts); `body` is decoded again as plain data only where an error or extra needs it. `finish` is the
+    spec's `FinishMap` (lowered inline), `usage_fields` its `usage:` map, `extras_fields` its `extras`. A body
+    that is not JSON raises what `not_json(body, provider)` raises; a field of the wrong type, what
+    `malformed(exc, provider)` gives (raised from the exception). One function, one frame per response."""
     views = views or {}
-    code = FunctionBuilder(("data", "body"), "decode_response")
+    code = FunctionBuilder(("body",), "decode_response")
     name = code.bind(provider)
     code.line(f"ctx = {code.bind(_SilentContext(provider))}")
     one = "choices" not in spec  # (the body is the one choice: its lines once, no loop)
@@ -272,9 +282,14 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
         emit_parts(code, spec, parts, part_views, lambda kind, template, marker, truthy: emit_message_piece(
             code, kind, template, marker, answers, bool(declared.get(kind)), truthy))
     reason = read_path(code, "raw", finish_from, choice_views, in_choice)
-    code.line(f"message = {code.bind(ChatCompletionMessage)}(role='assistant', content=content, tool_calls=calls, "
-              f"reasoning={code.bind(reasoning_text)}(details) if details is not None else None, "
-              "reasoning_details=details, refusal=refusal)")
+    # The message in its built form: a copy of an empty assistant message, the fields gathered set on it (the
+    # content wrapped as the constructor's `__post_init__` wraps a str), without a Python call of the constructor
+    code.line(f"message = {code.bind(cast(Any, _ASSISTANT).__copy__)}()")
+    code.line(f"if content is not None: message.content = {code.bind(TextContent)}(content)")
+    code.line("if calls is not None: message.tool_calls = calls")
+    code.line(f"if details is not None: message.reasoning = {code.bind(reasoning_text)}(details); "
+              "message.reasoning_details = details")
+    code.line("if refusal is not None: message.refusal = refusal")
     code.line("if quiet is not None: silent = [*(silent or ()), (quiet, message)]")  # (see silent.py)
     finished = emit_finish(code, finish, reason, "calls")
     choice = f"{code.bind(Choice)}(message=message, index=index, finish_reason={finished})"
@@ -296,7 +311,14 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
               f"usage={usage}, provider={name}, "
               f"warnings={code.bind(response_warnings)}(silent, {code.bind(declared)}) if silent else []"
               + (f", extras={extras})" if extras is not None else ")"))
-    function: Callable[[Any, bytes], Any] = code.build(result)
+    code.lines = [  # (the decode and the reading in the function itself: no frame of their own per response)
+        "try:", f"    data = {code.bind(decoder)}(body)",
+        f"except {code.bind(msgspec.DecodeError)}:",
+        f"    {code.bind(not_json)}(body, {name})  # raises with a preview when it is not JSON at all", "    raise",
+        "try:", *(f"    {line}" for line in code.lines), f"    return {result}",
+        f"except {code.bind(STRAY)} as exc:  # (a field of the wrong type: a ProviderError saying what was wrong)",
+        f"    raise {code.bind(malformed)}(exc, {name}) from exc"]
+    function: Callable[[bytes], Any] = code.build("")
     return function
 
 
@@ -343,15 +365,16 @@ def _emit_extras(code: FunctionBuilder, fields: Mapping[str, Any], views: Views,
     `first`: the locals holding the body's top-level values already read, by key."""
     out = code.temp()
     code.line(f"{out} = None")  # (a dict once a value is kept: most bodies hold none)
+    read: dict[tuple[Any, ...], str] = {(key,): local for key, local in first.items()}  # (see `_read_steps`)
     for name, template in fields.items():
         where = ("response", "extras", str(name))
         how, what = _extra_read(template) if views else ("plain", cast(Any, None))
         if how == "steps":
-            value = _read_steps(code, what, views, first)
+            value = _read_steps(code, what, views, read)
         elif how == "projection":
-            value = _read_projection(code, what[0], what[1], views, first)
+            value = _read_projection(code, what[0], what[1], views, read)
         elif how == "tested":
-            value = _tested(code, template, where, what[0], what[1], what[2], views, first)
+            value = _tested(code, template, where, what[0], what[1], what[2], views, read)
         elif how == "roots":
             roots = code.temp()
             fields_ = [f"{code.bind(key)}: {first.get(key) or step(code, 'data', views, (), key)}" for key in what]
@@ -371,25 +394,28 @@ def _emit_extras(code: FunctionBuilder, fields: Mapping[str, Any], views: Views,
     return out
 
 
-def _read_steps(code: FunctionBuilder, steps: tuple[str | int, ...], views: Views, first: Mapping[str, str]) -> str:
+def _read_steps(code: FunctionBuilder, steps: tuple[str | int, ...], views: Views, read: dict[tuple[Any, ...], str]
+                ) -> str:
     """The lines reading a path of keys and list indexes from the viewed body `data` as paths.py's getter does
-    (a key of a non-object, an index of a non-list or out of range: None); return the local holding it."""
-    out = code.temp()
+    (a key of a non-object, an index of a non-list or out of range: None); return the local holding it.
+    `read`: the locals holding the paths read already (the body's top-level values, then each step read here:
+    the extras' lines are straight-line code, so an extra reads what another read before from its local)."""
     holder, prefix = "data", cast(tuple[str, ...], ())
     for position, key in enumerate(steps):
-        if position == 0 and isinstance(key, str) and key in first:
-            code.line(f"{out} = {first[key]}")
-            prefix = (key,)
+        done = read.get(steps[:position + 1])
+        if done is not None:
+            holder = done
         elif isinstance(key, str):
-            code.line(f"{out} = {step(code, holder, views, prefix, key)}")
-            prefix = (*prefix, key)
+            done = read[steps[:position + 1]] = code.temp()
+            code.line(f"{done} = {step(code, holder, views, prefix, key)}")
         else:
+            done = read[steps[:position + 1]] = code.temp()
             fits = holder if key in (0, -1) else (  # (a list's truth: not empty, one test less than `len`)
                 f"len({holder}) > {key}" if key >= 0 else f"len({holder}) >= {-key}")
-            code.line(f"{out} = {holder}[{key}] if type({holder}) is list and {fits} else None")
-            prefix = (*prefix, EACH)
-        holder = out
-    return out
+            code.line(f"{done} = {holder}[{key}] if type({holder}) is list and {fits} else None")
+        prefix = (*prefix, key if isinstance(key, str) else EACH)
+        holder = done
+    return holder
 
 
 def _projection_path(head: tuple[str, ...], tails: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
@@ -412,37 +438,52 @@ def _key_of(code: FunctionBuilder, holder: str, views: Views, prefix: tuple[str,
 
 
 def _read_projection(code: FunctionBuilder, head: tuple[str, ...], tails: tuple[tuple[str, ...], ...],
-                     views: Views, first: Mapping[str, str]) -> str:
+                     views: Views, read: dict[tuple[Any, ...], str]) -> str:
     """The lines evaluating `head[]tail[]...` on the viewed body as `templates._inline_projection` does on plain
     data (a list flattened one level, the tail's keys read from each element, the non-null values kept; a key
-    of a non-object or a flatten of a non-list is null); return the local holding it."""
+    of a non-object or a flatten of a non-list is null); return the local holding it. What an extra keeps is
+    the same for an empty list as for None (`_emit_extras`): a list is made for the first value kept, and none
+    kept leaves None (most bodies hold none: no list made and dropped per response)."""
     out = code.temp()
-    code.line(f"{out} = {_read_steps(code, head, views, first)}")
+    code.line(f"{out} = {_read_steps(code, head, views, read)}")
     prefix: tuple[str, ...] = head
     for tail in tails:
         flat, each, element, kept = code.temp(), code.temp(), code.temp(), code.temp()
+        prefix = (*prefix, EACH) if tail else prefix
+
         code.line(f"if type({out}) is list:")
-        code.line(f"    {flat} = []")
+        code.line(f"    {flat} = None")
         code.line(f"    for {each} in {out}:")
-        code.line(f"        for {element} in ({each} if type({each}) is list else ({each},)):")
-        holder, prefix = element, (*prefix, EACH) if tail else prefix
-        for key in tail:
-            code.line(f"            {kept} = {_key_of(code, holder, views, prefix, key)}")
-            holder, prefix = kept, (*prefix, key)
-        code.line(f"            if {holder} is not None: {flat}.append({holder})")
+        code.line(f"        if type({each}) is list:")  # (a list in the list: its elements, flattened)
+        code.line(f"            for {element} in {each}:")
+        _keep(code, element, "                ", tail, prefix, views, kept, flat)
+        code.line("        else:")
+        _keep(code, each, "            ", tail, prefix, views, kept, flat)
         code.line(f"    {out} = {flat}")
         code.line("else:")
         code.line(f"    {out} = None")
+        prefix = (*prefix, *tail)
     return out
 
 
+def _keep(code: FunctionBuilder, holder: str, indent: str, tail: tuple[str, ...], prefix: tuple[str, ...],
+          views: Views, kept: str, flat: str) -> None:
+    """The lines of a projection reading `tail`'s keys from one element `holder` (at view path `prefix`) into
+    `kept`, and adding the value to the list `flat` unless it is null (`_read_projection`)."""
+    for depth, key in enumerate(tail):
+        code.line(f"{indent}{kept} = {_key_of(code, holder, views, (*prefix, *tail[:depth]), key)}")
+        holder = kept
+    code.line(f"{indent}if {holder} is not None:")
+    code.line(f"{indent}    if {flat} is None: {flat} = [{holder}]")
+    code.line(f"{indent}    else: {flat}.append({holder})")
+
+
 def _tested(code: FunctionBuilder, template: Any, where: tuple[str, ...], keys: tuple[str, ...], field: str,
-            test: ItemTest, views: Views, first: Mapping[str, str]) -> str:
+            test: ItemTest, views: Views, read: dict[tuple[Any, ...], str]) -> str:
     """The lines of an extra that keeps the items of the list at `keys` by their `field` (see `_extra_read`):
     each item's field tested through the views, and, when one passes, the template evaluated on the body decoded
     again as plain data (what it keeps is whole items, which views do not hold); return the local holding it."""
-    items, item, value, out = code.temp(), code.temp(), code.temp(), code.temp()
-    code.line(f"{items} = {_read_steps(code, keys, views, first)}")
+    items, item, value, out = _read_steps(code, keys, views, read), code.temp(), code.temp(), code.temp()
     code.line(f"{out} = None")
     code.line(f"if type({items}) is list:")
     code.line(f"    for {item} in {items}:")

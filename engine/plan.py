@@ -267,7 +267,8 @@ class Plan:
         self._encoders: Layers[RequestEncoder] = Layers(
             spec, spec.get("overrides") or (), lambda layered: RequestEncoder(layered, self.name, rules, mappers))
         self._operations: dict[str, OperationPlan] = {}
-        self._decode: Decode = compile_response(spec.get("response") or {}, self.name)
+        self.decode_body: Decode = compile_response(spec.get("response") or {}, self.name)
+        """A 2xx body → the result (what `decode` does for a 2xx without `raw`): the call path calls it directly."""
         self._error: ErrorBuilder = compile_errors(spec.get("errors") or {}, self.name)
         self._stream: DecoderFactory = compile_stream(stream, spec.get("response") or {}, self.name,
                                                       errors=spec.get("errors") or {})
@@ -360,7 +361,7 @@ class Plan:
         """`raw`: also keep the whole decoded body under `extras["raw"]` (the client option `extras="raw"`)."""
         if status >= 400:
             raise self.error(status, headers, body)
-        result = self._decode(body)
+        result = self.decode_body(body)
         if raw:
             result.extras = {**(result.extras or {}), RAW: msgspec.json.decode(body)}
         return result

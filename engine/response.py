@@ -154,25 +154,15 @@ class _TemplateResponse:
     def __init__(self, spec: Mapping[str, Any], provider: str) -> None:
         self.provider = provider
         viewed = response_views(spec)
-        self.decoder: Callable[[bytes], Any] = (
+        decoder: Callable[[bytes], Any] = (
             msgspec.json.Decoder(viewed[0]).decode if viewed is not None else msgspec.json.decode)
         """The body into the view Structs holding what the mapping reads (lower_decode.py), else plain data."""
-        self.from_data: Callable[[Any, bytes], ChatCompletionMessageWithFinishReason] = lower_response(
+        self.decode: Decode = lower_response(
             spec, provider, FinishMap(spec.get("finish_reason")),
             {str(k): v for k, v in (spec.get("usage") or {}).items()}, spec.get("extras") or {},
-            viewed[1] if viewed is not None else None)
-        """The generated reading of the decoded body and its bytes (`decode_response`)."""
-
-    def decode(self, body: bytes) -> ChatCompletionMessageWithFinishReason:
-        try:
-            data = self.decoder(body)
-        except msgspec.DecodeError:
-            decode_json(body, self.provider)  # raises with a preview
-            raise
-        try:  # (once per response: a field of the wrong type is a ProviderError saying what was wrong)
-            return self.from_data(data, body)
-        except STRAY as exc:
-            raise malformed_response(exc, self.provider) from exc
+            viewed[1] if viewed is not None else None, decoder, decode_json, malformed_response)
+        """The generated `decode_response(body)`: the body decoded (a body that is not JSON: a ProviderError with
+        a preview) and read (a field of the wrong type: a ProviderError saying what was wrong)."""
 
 
 def malformed_response(exc: BaseException, provider: str) -> ProviderError:

@@ -8,6 +8,7 @@ or used as an async context manager, and that aggregates what it yielded into th
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,7 @@ from vllora_llm.engine.errors import InvalidRequestError
 from vllora_llm.engine.gateway import ChatCompletionMessageWithFinishReason, ChatCompletionRequest, JsonSchemaFormat
 from vllora_llm.engine.typed_output import ParsedChatCompletion, is_output_type, parsed_completion, response_format_for
 
+from . import otel
 from .genai_chat import CHAT, finish_chat
 from .instance import ModelInstance, ProviderModelInstance
 from .observe import Observation, observe
@@ -44,6 +46,7 @@ RequestLike: TypeAlias = ChatCompletionRequest | dict[str, Any] | bytes | str
 """Anything `ChatCompletionRequest.coerce` accepts."""
 
 T = TypeVar("T")
+_MODULES = sys.modules
 
 
 def __getattr__(name: str) -> Any:
@@ -149,8 +152,11 @@ class CompletionsClient:
         coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
         if self._routes is not None:
             coerced = self._with_route_defaults(coerced)
-        # `observe`'s own check first, inline: most calls have nobody listening
-        observed = events is not None or bool(self._listeners) or self._telemetry.instruments() is not None
+        # `observe`'s own check first, inline: most calls have nobody listening, and no OpenTelemetry API imported
+        # (`otel.TRACE_API`: then `instruments()` would answer None; told here without calling it)
+        observed = events is not None or bool(self._listeners) or (
+            (otel.FROM_ENV is not False or otel.TRACE_API in _MODULES or otel.METRICS_API in _MODULES)
+            and self._telemetry.instruments() is not None)
         observation = self._observe(coerced, False, events) if observed else None
         if coerced.mcp_servers is not None or tools is not None or (  # (`_uses_loop`, inline)
                 self._loop is not None and self._loop.applies(coerced, tools)):

@@ -376,8 +376,10 @@ class ProviderModelInstance(StreamOpeningInstance):
         try:
             if depth is not None and json_too_deep(body, depth):
                 raise ProviderError(f"response body nested deeper than {depth} (Limits.max_json_depth)")
-            try:
-                return self.plan.decode(response.status, response.headers, body, raw=self.raw_extras)
+            try:  # (a 2xx: the plan's body decoder straight away, unless the whole body is kept too)
+                if self.raw_extras:
+                    return self.plan.decode(response.status, response.headers, body, raw=True)
+                return self.plan.decode_body(body)
             except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
                 raise ProviderError("response body nested too deeply to decode") from None
         except LLMError as first:  # a 2xx body that is not a response (not JSON, wrong shape): say which one

@@ -133,20 +133,20 @@ def body_decoder(encoding: str | None) -> BodyDecoder | None:
 
 _NOT_SHAPE = bytes(range(256)).translate(None, b'[]{}"')  # every byte but these: deleted by `translate`
 _SQUARE = bytes.maketrans(b"{}", b"[]")
-_NOT_OPENING = bytes(range(256)).translate(None, b"[{")
 
 
 def json_too_deep(body: bytes, limit: int) -> bool:
     """Whether the JSON text `body` nests arrays/objects more than `limit` deep.
 
-    Costs one `translate` pass for an ordinary body, keeping its `[` and `{` (fewer opening brackets than the
-    limit cannot nest past it; one pass costs less than two `bytes.count`, and this runs on every response);
+    Costs two `bytes.count` for an ordinary body (fewer opening brackets than the limit cannot nest past it; this
+    runs on every response: the two counts cost ~0.6-0.8k instructions less than a `translate` pass keeping the
+    brackets, whose 256-entry deletion table is built on every call);
     otherwise, all in C: escapes are dropped (`\\\\` then `\\"`, left to right as JSON reads them), everything
     but brackets and quotes is deleted, the strings' insides (every other piece between quotes) are cut out,
     and the brackets left are peeled one level per pass (`replace(b"[]", b"")`). Text that is not balanced
     JSON answers False: the JSON decoder then says what is wrong with it.
     """
-    if len(body.translate(None, _NOT_OPENING)) <= limit:
+    if body.count(b"{") + body.count(b"[") <= limit:
         return False
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")

@@ -53,21 +53,26 @@ _OFF: Any = object()
 """The providers of `Telemetry.off()`."""
 
 _PROVIDER_ENV = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
-_FROM_ENV: bool | None = None
-"""Whether the environment names a provider for the API to load (looked at once)."""
+FROM_ENV: bool | None = None
+"""Whether the environment names a provider for the API to load (looked at once; None: not yet)."""
+
+TRACE_API, METRICS_API = "opentelemetry.trace", "opentelemetry.metrics"
+"""The API's modules. While neither is in `sys.modules` and `FROM_ENV is False`, nothing can record: `instruments()`
+answers None at once, and the chat client's `create` tells it without calling `instruments()` (the same test,
+inline)."""
 
 
 def _api() -> Any:
     """The API, imported once something may have configured it: an application that sets a provider has
     imported the API's trace or metrics module, or names one in the environment. Until then nothing is
     imported (and the answer is not kept: an SDK may be configured later)."""
-    global _API, _FROM_ENV
+    global _API, FROM_ENV
     if _API is None:
         modules = sys.modules
-        if "opentelemetry.trace" not in modules and "opentelemetry.metrics" not in modules:
-            if _FROM_ENV is None:
-                _FROM_ENV = any(name in os.environ for name in _PROVIDER_ENV)
-            if not _FROM_ENV:
+        if TRACE_API not in modules and METRICS_API not in modules:
+            if FROM_ENV is None:
+                FROM_ENV = any(name in os.environ for name in _PROVIDER_ENV)
+            if not FROM_ENV:
                 return False
         try:
             from opentelemetry import metrics, trace
@@ -134,7 +139,7 @@ class Telemetry:
         api = _API
         if api is None:  # (`_api`'s usual answer inline: the API not imported, no provider named in the environment)
             modules = sys.modules
-            if _FROM_ENV is False and "opentelemetry.trace" not in modules and "opentelemetry.metrics" not in modules:
+            if FROM_ENV is False and TRACE_API not in modules and METRICS_API not in modules:
                 return None
             api = _api()
         if not api:

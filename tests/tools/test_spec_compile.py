@@ -14,12 +14,13 @@ import sys
 import traceback
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.lower_decode import lower_response
 from vllora_llm.engine.registry import clear_cache
-from vllora_llm.engine.response import FinishMap
+from vllora_llm.engine.response import FinishMap, decode_json, malformed_response
 from vllora_llm.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,7 @@ def test_snapshot(capsys: pytest.CaptureFixture[str], snapshot: object) -> None:
     assert main(["spec", "compile", "anthropic"]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    assert "def decode_response(data, body):" in out
+    assert "def decode_response(body):" in out
     assert out == snapshot
 
 
@@ -59,14 +60,15 @@ def test_unknown_provider_or_operation(capsys: pytest.CaptureFixture[str]) -> No
 def test_a_traceback_through_generated_code_shows_its_lines() -> None:
     forbid = {"$op": "require", "absent": True, "in": "$text", "error": "provider", "message": "no text here"}
     decode = lower_response({"parts": "content", "kind_by": {"field": "type"}, "kinds": {"text": {"text": forbid}}},
-                            "made-up", FinishMap(None), {})
+                            "made-up", FinishMap(None), {}, None, None, msgspec.json.decode, decode_json,
+                            malformed_response)
     with pytest.raises(LLMError) as caught:
-        decode({"content": [{"type": "text", "text": "a"}]}, b"")
+        decode(b'{"content": [{"type": "text", "text": "a"}]}')
     frames = {f.name: f for f in traceback.extract_tb(caught.value.__traceback__)}
     assert frames["decode_response"].filename.startswith("vllora-llm/generated/decode_response_")
     # (the kind's template is inline in decode_response, and `require` inline in it: its line is the failing one)
     assert re.fullmatch(r"if _t\d+ is not None: _b\d+\(_t\d+, ctx\)", frames["decode_response"].line or "")
-    assert linecache.getline(frames["decode_response"].filename, 1) == "def decode_response(data, body):\n"
+    assert linecache.getline(frames["decode_response"].filename, 1) == "def decode_response(body):\n"
 
 
 def test_generated_source_does_not_depend_on_what_the_process_compiled_before() -> None:

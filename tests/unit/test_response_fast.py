@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -31,7 +32,7 @@ LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def _decoders(provider: str) -> tuple[Any, Any]:
     """(the plan's decoder, the reference decoder of its spec (tests/unit/_reference_response.py))."""
     plan = load_plan(provider)
-    return plan._decode.__self__, ReferenceResponse(plan.spec["response"], provider)  # type: ignore[attr-defined]
+    return SimpleNamespace(decode=plan.decode_body), ReferenceResponse(plan.spec["response"], provider)
 
 
 def _outcome(decoder: Any, body: bytes) -> Any:
@@ -309,10 +310,9 @@ def test_usage_read_inline_with_each_object_tested_once(provider: str) -> None:
     plan = load_plan(provider)
     spec = plan.spec["response"]
     usage_map = UsageMap(spec.get("usage"))
-    generated = plan._decode.__self__  # type: ignore[attr-defined]
     usual = msgspec.json.decode(generated_usual_body(provider))
     plan.decode(200, {}, msgspec.json.encode(usual))  # (the generated source is compiled on first use)
-    source = "".join(linecache.getlines(generated.from_data.__code__.co_filename))
+    source = "".join(linecache.getlines(plan.decode_body.__code__.co_filename))
     head, tail = source.split("item = data", 1)
     assert source.count("type(data) is ") == 1  # (its top-level values read under one test: a view's or a dict's)
     assert "type(item) is " not in tail.split("item = ", 1)[0]  # (was one test per key read; then an extra may
