@@ -30,11 +30,25 @@ from .wire import FORMATS, MAX_TOKENS, MODELS, PROMPT, SYSTEM, payloads
 _HEADERS = {"content-type": "application/json"}
 
 
+def bench_completions(fmt: str, transport: Any) -> tuple[Any, Any]:
+    """The completions client of `fmt` over `transport` (no socket) and the benchmark's request: what the
+    harnesses without I/O (this one, `benchmarks.streams`) call."""
+    from vllora_llm.client import VlloraLLMClient
+    from vllora_llm.types.gateway import ChatCompletionMessage, ChatCompletionRequest
+
+    client = VlloraLLMClient.from_provider(fmt, api_key="bench", base_url="http://127.0.0.1:1", max_retries=0,
+                                           transport=transport)
+    request = ChatCompletionRequest(
+        model=MODELS[fmt],
+        messages=[ChatCompletionMessage.new_text("system", SYSTEM), ChatCompletionMessage.new_text("user", PROMPT)],
+        max_tokens=MAX_TOKENS,
+    )
+    return client.completions(), request
+
+
 def caller(fmt: str) -> Any:
     """A function making one whole call (returns the result) through a client whose transport answers at once."""
-    from vllora_llm.client import VlloraLLMClient
     from vllora_llm.runtime.transport import Response
-    from vllora_llm.types.gateway import ChatCompletionMessage, ChatCompletionRequest
 
     body = payloads(fmt, 10).response
 
@@ -50,14 +64,7 @@ def caller(fmt: str) -> Any:
         async def aclose(self) -> None:
             return None
 
-    client = VlloraLLMClient.from_provider(fmt, api_key="bench", base_url="http://127.0.0.1:1", max_retries=0,
-                                           transport=Answering())
-    completions = client.completions()
-    request = ChatCompletionRequest(
-        model=MODELS[fmt],
-        messages=[ChatCompletionMessage.new_text("system", SYSTEM), ChatCompletionMessage.new_text("user", PROMPT)],
-        max_tokens=MAX_TOKENS,
-    )
+    completions, request = bench_completions(fmt, Answering())
 
     def one() -> Any:
         call = completions.create(request)

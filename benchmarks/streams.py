@@ -29,7 +29,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from .wire import FORMATS, MAX_TOKENS, MODELS, PROMPT, SHAPES, SYSTEM, payloads
+from .calls import bench_completions
+from .wire import FORMATS, SHAPES, payloads
 
 EVENTS = 5000
 READ = 65536
@@ -38,9 +39,6 @@ STAGES = ("framing", "decode", "aggregate", "all")
 
 def _public(fmt: str, body: bytes) -> Callable[[], int]:
     """One whole stream through the public API (its chunks counted), the transport answering `body`."""
-    from vllora_llm.client import VlloraLLMClient
-    from vllora_llm.types.gateway import ChatCompletionMessage, ChatCompletionRequest
-
     class Body:
         status = 200
         headers = {"content-type": "application/octet-stream"}
@@ -71,14 +69,7 @@ def _public(fmt: str, body: bytes) -> Callable[[], int]:
         async def aclose(self) -> None:
             return None
 
-    client = VlloraLLMClient.from_provider(fmt, api_key="bench", base_url="http://127.0.0.1:1", max_retries=0,
-                                           transport=Answering())
-    completions = client.completions()
-    request = ChatCompletionRequest(
-        model=MODELS[fmt],
-        messages=[ChatCompletionMessage.new_text("system", SYSTEM), ChatCompletionMessage.new_text("user", PROMPT)],
-        max_tokens=MAX_TOKENS,
-    )
+    completions, request = bench_completions(fmt, Answering())
 
     async def consume() -> int:
         n = 0
