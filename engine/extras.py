@@ -58,13 +58,18 @@ def emit_extras(fields: Mapping[str, Any], where: tuple[str | int, ...], code: F
     out = code.temp()
     code.line(f"{out} = None")  # (a dict once a value is kept: most bodies hold none)
     for name, template in fields.items():
-        value = lower_into(template, (*where, str(name)), code)
-        key = code.bind(str(name))
-        code.line(f"_v = {value}")
-        code.line("if _v is not None and (_v or not isinstance(_v, (list, dict))):")  # (not None, [] or {})
-        code.line(f"    if {out} is None: {out} = {{{key}: _v}}")
-        code.line(f"    else: {out}[{key}] = _v")
+        emit_keep(code, out, str(name), lower_into(template, (*where, str(name)), code))
     return out
+
+
+def emit_keep(code: FunctionBuilder, out: str, name: str, value: str) -> None:
+    """The lines keeping the expression `value` as the extra `name` in the local `out` (a dict made by the first
+    one kept) unless it is None, [] or {}: how every extras mapping keeps a value."""
+    key = code.bind(name)
+    code.line(f"_v = {value}")
+    code.line("if _v is not None and (_v or not isinstance(_v, (list, dict))):")
+    code.line(f"    if {out} is None: {out} = {{{key}: _v}}")
+    code.line(f"    else: {out}[{key}] = _v")
 
 
 def needles(fields: Mapping[str, Any]) -> tuple[str, ...] | None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 import msgspec
 
 from .codegen import OBJECT, FunctionBuilder
+from .extras import emit_keep
 from .gateway import (
     ChatCompletionMessage,
     ChatCompletionMessageWithFinishReason,
@@ -386,11 +387,7 @@ def _emit_extras(code: FunctionBuilder, fields: Mapping[str, Any], views: Views,
             code.line("item = data")
         else:
             value = lower_into(template, where, code)
-        key = code.bind(str(name))
-        code.line(f"_v = {value}")
-        code.line("if _v is not None and (_v or not isinstance(_v, (list, dict))):")  # (not None, [] or {})
-        code.line(f"    if {out} is None: {out} = {{{key}: _v}}")
-        code.line(f"    else: {out}[{key}] = _v")
+        emit_keep(code, out, str(name), value)
     return out
 
 
