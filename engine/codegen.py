@@ -24,7 +24,6 @@ import builtins
 import contextlib
 import hashlib
 import linecache
-import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
@@ -87,7 +86,7 @@ class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
     __slots__ = ("_temps", "_view_names", "args", "dicts", "indent", "known", "lines", "name", "namespace", "present",
-                 "reads", "settled", "views")
+                 "reads", "settled", "shapes", "views")
 
     def __init__(self, args: tuple[str, ...], name: str = "template",
                  views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]] | None = None,
@@ -117,6 +116,9 @@ class FunctionBuilder:
         read as an object is tested once (`object_of`), and its keys are read without a type test each."""
         self.present: set[str] = set()
         """Locals of `reads` known never to be None (an object built of them takes them without a test)."""
+        self.shapes: dict[str, tuple[int, Shape]] = {}
+        """Objects built by one dict display and never changed after (templates._lower records them): the local
+        holding it → (the index of that line, what it holds). See `shape_of`."""
 
     def step(self, holder: str, prefix: tuple[str, ...], key: str) -> str:
         """The expression reading `key` from the local `holder` (the value at key path `prefix` of the item), as
@@ -172,6 +174,15 @@ class FunctionBuilder:
     def _view_name(self, prefix: tuple[str, ...]) -> str:
         return self._view_names.get(prefix) or self._view_names.setdefault(prefix, self.bind(self.views[prefix][0]))
 
+    def shape_of(self, local: str, start: int) -> Shape | None:
+        """What the object in `local` holds when the lines emitted since `start` are only the dict display that
+        built it (its keys constants, its values bound scalars or locals of `present`); None for anything else
+        (a key set only sometimes, a transform call, a nested object): then nothing is known."""
+        recorded = self.shapes.get(local)
+        if recorded is None or recorded[0] != start or len(self.lines) != start + 1:
+            return None
+        return recorded[1]
+
     def bind(self, value: Any) -> str:
         """A name for `value` in the function's namespace (how data reaches the generated code)."""
         name = f"_b{len(self.namespace)}"
@@ -214,34 +225,3 @@ class FunctionBuilder:
 Shape = dict[str, tuple[str, Any]]
 """What an object built by one line of generated code holds, known at compile time: each key → `("const",
 value)` (a scalar bound constant) or `("local", name)` (the value of that local)."""
-
-_DISPLAY_PAIR = re.compile(r"(_b\d+): (_b\d+|[A-Za-z_][A-Za-z0-9_]*)")
-
-
-def display_shape(code: FunctionBuilder, lines: list[str], target: str, locals_: frozenset[str]) -> Shape | None:
-    """The shape of the object `lines` build into `target` when they are that one dict display, its keys bound
-    strings and its values bound scalars or the given locals (`{_b7: _b8, _b9: content}`); None for anything
-    else (a key set only sometimes, a transform call, a nested object): then nothing is known."""
-    if len(lines) != 1:
-        return None
-    text = lines[0].strip()
-    prefix = f"{target} = {{"
-    if not (text.startswith(prefix) and text.endswith("}")):
-        return None
-    inner = text[len(prefix):-1]
-    pairs = _DISPLAY_PAIR.findall(inner)
-    if ", ".join(f"{k}: {v}" for k, v in pairs) != inner:
-        return None
-    shape: Shape = {}
-    for key_name, value_name in pairs:
-        key = code.namespace.get(key_name)
-        if not isinstance(key, str) or key in shape:
-            return None
-        if value_name in locals_:
-            shape[key] = ("local", value_name)
-            continue
-        value = code.namespace.get(value_name, shape) if value_name.startswith("_b") else shape
-        if value is shape or not isinstance(value, (str, int, float, bool)):
-            return None
-        shape[key] = ("const", value)
-    return shape

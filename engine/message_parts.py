@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .codegen import FunctionBuilder, Shape, display_shape
+from .codegen import FunctionBuilder, Shape
 from .errors import MappingError
 from .templates import Evaluator, compile_template, lower_into, template_paths
 from .transforms import Context
@@ -164,7 +164,7 @@ class PartRenderer:
             code.reads = {(root,): known.get(root, "None") for root in {path[0] for path in paths if path}}
             code.present = {"content"}  # (a non-empty string)
         rendered = lower_into(template, ("messages", "parts", "text"), code)
-        self.string_shape = display_shape(code, code.lines[start:], rendered, frozenset({"content"}))
+        self.string_shape = code.shape_of(rendered, start)
         code.reads, code.present = {}, set()
         deferred = not any(_CTX.search(text) for text in code.lines[start:])
         code.lines.insert(start, code.indent + ("tail = index" if deferred else

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .codegen import FunctionBuilder, Shape, display_shape
+from .codegen import FunctionBuilder, Shape
 from .errors import MappingError
 from .guards import WrittenList
 from .message_parts import PartRenderer, content_path
@@ -133,12 +133,12 @@ class TurnAssembler:
 
     def _emit_turn(self, code: FunctionBuilder, parts: str) -> Shape | None:
         """The lines appending the turn of the locals `role` and `parts` to `sent`; returns what the turn holds
-        when its lines are one display (`display_shape`)."""
+        when its lines are one display (`FunctionBuilder.shape_of`)."""
         code.reads = {("role",): "role", ("parts",): parts}  # (what it reads of them: the locals)
         code.present = {"role", parts}  # (a turn has a mapped role and a list of parts)
         start = len(code.lines)
         rendered = lower_into(self.turn_template, ("messages", "turn"), code)
-        shape = display_shape(code, code.lines[start:], rendered, frozenset({"role", parts}))
+        shape = code.shape_of(rendered, start)
         code.line(f"sent.append({rendered})")
         code.reads, code.present = {}, set()
         return shape

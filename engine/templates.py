@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .codegen import FunctionBuilder
+from .codegen import FunctionBuilder, Shape
 from .inline import INLINE, WHOLE
 from .paths import Getter, PathError, compile_getter, is_simple, projection_steps, split_path
 from .prevalidated import vouched
@@ -215,8 +215,9 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
         leading = 0  # the leading literal fields go into the display the object starts as
         while leading < len(fields) and (_is_literal(fields[leading][1]) or _present(fields[leading][1], code)):
             leading += 1
-        display = ", ".join(f"{code.bind(str(k))}: {_lower(v, (*where, str(k)), code)}" for k, v in fields[:leading])
-        code.line(f"{out} = {{{display}}}")
+        entries = [(code.bind(str(k)), _lower(v, (*where, str(k)), code)) for k, v in fields[:leading]]
+        code.line(f"{out} = {{{', '.join(f'{key}: {value}' for key, value in entries)}}}")
+        line = len(code.lines) - 1
         for k, v in fields[leading:]:
             key = str(k)
             value = _lower(v, (*where, key), code)
@@ -229,6 +230,9 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
             else:
                 code.line(f"_v = {value}")
                 code.line(f"if _v is not None: {out}[{code.bind(key)}] = _v")
+        shape = _display_shape(entries, code) if len(code.lines) == line + 1 else None
+        if shape is not None:  # (the display is all it holds: every later field was left out)
+            code.shapes[out] = (line, shape)
         return out
     if isinstance(template, list):
         out = code.temp()
@@ -250,6 +254,24 @@ def _lower(template: Any, where: tuple[str | int, ...], code: FunctionBuilder) -
                 code.line(f"if _v is not None: {out}.append(_v)")
         return out
     return "None" if template is None else code.bind(template)
+
+
+def _display_shape(entries: list[tuple[str, str]], code: FunctionBuilder) -> Shape | None:
+    """What a dict display of (bound key, value expression) entries holds (`Shape`): a local of `present` or a
+    bound scalar per key; None when two keys are equal (YAML's `1` and `"1"`) or a value is anything else."""
+    shape: Shape = {}
+    for key_name, value in entries:
+        key = code.namespace[key_name]
+        if key in shape:
+            return None
+        if value in code.present:
+            shape[key] = ("local", value)
+            continue
+        constant = code.namespace.get(value, shape)
+        if constant is shape or not isinstance(constant, (str, int, float, bool)):
+            return None
+        shape[key] = ("const", constant)
+    return shape
 
 
 def _is_literal(template: Any) -> bool:
