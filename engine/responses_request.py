@@ -74,8 +74,6 @@ class CreateResponse(GatewayStruct, forbid_unknown_fields=True):
         "background", "conversation", "max_tool_calls", "prompt", "prompt_cache_key", "prompt_cache_retention",
         "safety_identifier", "service_tier", "stream_options", "top_logprobs", "extra_body")
     """Fields only a native Responses endpoint takes (a translated call warns about each one it got)."""
-    FLOAT_FIELDS: ClassVar[tuple[str, ...]] = ("temperature", "top_p")
-    """The float fields (`convert` turns an int given there into a float, as the body then carries it)."""
 
     @classmethod
     def coerce(cls, data: Any) -> CreateResponse:
@@ -93,12 +91,7 @@ class CreateResponse(GatewayStruct, forbid_unknown_fields=True):
             return cls.from_json(data), None
         if isinstance(data, cls):  # (`to_dict`: typed items become dicts; no JSON form: `InvalidRequestError`)
             plain = data.to_dict()
-            value = cls._checked(plain)
-            if not _FLOATS.isdisjoint(plain):  # an int there became a float in the copy: the form renders that
-                for name in cls.FLOAT_FIELDS:
-                    if type(plain.get(name)) is int:
-                        plain[name] = getattr(value, name)
-            return value, plain
+            return cls._checked(plain), plain  # (an int given for a float is sent as given, as chat sends it)
         if not isinstance(data, dict):
             raise InvalidRequestError(f"<request>: expected a CreateResponse or a dict, got {type(data).__name__}")
         if isinstance(data.get("input"), list):  # typed output items given back as input (each as it was sent)
@@ -114,5 +107,3 @@ class CreateResponse(GatewayStruct, forbid_unknown_fields=True):
         except msgspec.ValidationError as exc:
             raise validation_error(exc) from None
 
-
-_FLOATS = frozenset(CreateResponse.FLOAT_FIELDS)
