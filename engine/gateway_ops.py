@@ -33,9 +33,16 @@ class OperationRequest(GatewayStruct, forbid_unknown_fields=True):
     @classmethod
     def coerce(cls: type[R], data: Any) -> R:
         """The typed request, a dict in OpenAI's JSON shape, or its JSON text; checked either way."""
+        return cls.coerce_with_builtins(data)[0]
+
+    @classmethod
+    def coerce_with_builtins(cls: type[R], data: Any) -> tuple[R, dict[str, Any] | None]:
+        """`coerce`, plus the request's plain-data form when checking produced it (a typed request), so the
+        operation's plan renders from it instead of converting the request a second time (as chat does)."""
         if isinstance(data, cls):
-            data.validate()
-            return data
+            builtins = data.validated_builtins()
+            data.check()
+            return data, builtins
         if isinstance(data, (bytes, str)):
             found = cls.from_json(data)
         elif isinstance(data, dict):
@@ -43,7 +50,7 @@ class OperationRequest(GatewayStruct, forbid_unknown_fields=True):
         else:
             raise InvalidRequestError(f"<request>: expected a {cls.__name__} or a dict, got {type(data).__name__}")
         found.check()
-        return found
+        return found, None
 
     def validate(self) -> None:
         super().validate()

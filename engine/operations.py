@@ -82,11 +82,15 @@ class OperationEncoder:
                         for k, v in (shared.get("headers") or {}).items()}
         self.headers.setdefault("content-type", "application/json")
 
-    def mapped(self, request: OperationInput) -> tuple[dict[str, Any], dict[str, Any] | None, Context]:
+    def mapped(
+        self, request: OperationInput, builtins: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, Context]:
         """The parameters after their rules (renamed, mapped, checked; unsupported ones warned about), the
-        request's `extra_body`, and the context holding the warnings."""
+        request's `extra_body`, and the context holding the warnings. `builtins`: the request's plain-data form
+        when the caller has it already (`coerce_with_builtins`); it is consumed."""
         ctx = Context(self.provider)
-        data: dict[str, Any] = msgspec.to_builtins(request, enc_hook=enc_hook)
+        data: dict[str, Any] = (
+            builtins if builtins is not None else msgspec.to_builtins(request, enc_hook=enc_hook))
         extra = data.pop("extra_body", None)
         specific = data.pop("provider_specific", None)
         if specific:
@@ -104,17 +108,17 @@ class OperationEncoder:
         return out, extra, ctx
 
     def encode(
-        self, request: OperationInput, base_url: str, stream: bool = False
+        self, request: OperationInput, base_url: str, stream: bool = False, builtins: dict[str, Any] | None = None
     ) -> tuple[list[WireRequest], list[RequestWarning]]:
         """The wire requests (one, or one per item with `fan_out`) and the warnings the mapping produced;
-        with `stream`, the one request to the operation's `stream` endpoint."""
+        with `stream`, the one request to the operation's `stream` endpoint; `builtins` as for `mapped`."""
         endpoint = self.endpoint
         if stream:
             if self.stream_endpoint is None:
                 raise MappingError(f"{self.provider}: the {self.operation} operation has no stream endpoint",
                                    provider=self.provider)
             endpoint = self.stream_endpoint
-        mapped, extra, ctx = self.mapped(request)
+        mapped, extra, ctx = self.mapped(request, builtins)
         if self.fan_out is None:
             items = [mapped]
         else:
@@ -252,10 +256,12 @@ class OperationPlan:
         return self.for_model(model)[0].concurrency
 
     def encode(
-        self, request: OperationInput, *, base_url: str, stream: bool = False
+        self, request: OperationInput, *, base_url: str, stream: bool = False, builtins: dict[str, Any] | None = None
     ) -> tuple[list[WireRequest], list[RequestWarning]]:
+        """`builtins`: the request's plain-data form when the caller has it already (`coerce_with_builtins`), so
+        it is not converted again; it is consumed."""
         try:
-            return self.for_model(request.model)[0].encode(request, base_url, stream)
+            return self.for_model(request.model)[0].encode(request, base_url, stream, builtins)
         except (NotImplementedError, RecursionError, UnicodeEncodeError) as exc:  # (the encoders' refusals)
             raise explain_no_json_form(request, exc, JSON_ENCODER.encode, self.provider) from None
 

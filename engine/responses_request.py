@@ -78,17 +78,32 @@ class CreateResponse(GatewayStruct, forbid_unknown_fields=True):
     @classmethod
     def coerce(cls, data: Any) -> CreateResponse:
         """The typed request (items may be typed output items of an earlier `Response`), a dict, or JSON text."""
+        return cls.coerce_with_builtins(data)[0]
+
+    @classmethod
+    def coerce_with_builtins(cls, data: Any) -> tuple[CreateResponse, dict[str, Any] | None]:
+        """`coerce`, plus the plain-data form a typed request was checked from (None for a dict or JSON text), so
+        a native endpoint's plan renders from it instead of converting the request again. The returned request
+        is a copy made from that form (a request changed later is sent as it was checked); the two share their
+        free-form (`Any`) values, and the plan, which consumes the form, runs once per call, after which nothing
+        reads the copy's nested values."""
         if isinstance(data, (bytes, str)):
-            return cls.from_json(data)
-        if isinstance(data, cls):
-            data = msgspec.to_builtins(data)
+            return cls.from_json(data), None
+        if isinstance(data, cls):  # (`to_dict`: typed items become dicts; no JSON form: `InvalidRequestError`)
+            plain = data.to_dict()
+            return cls._checked(plain), plain  # (an int given for a float is sent as given, as chat sends it)
         if not isinstance(data, dict):
             raise InvalidRequestError(f"<request>: expected a CreateResponse or a dict, got {type(data).__name__}")
         if isinstance(data.get("input"), list):  # typed output items given back as input (each as it was sent)
             data = {**data, "input": [item.to_dict() if isinstance(item, GatewayStruct)
                                       else msgspec.to_builtins(item) if isinstance(item, msgspec.Struct) else item
                                       for item in data["input"]]}
+        return cls._checked(data), None
+
+    @classmethod
+    def _checked(cls, data: dict[str, Any]) -> CreateResponse:
         try:
             return msgspec.convert(data, cls)
         except msgspec.ValidationError as exc:
             raise validation_error(exc) from None
+

@@ -431,6 +431,13 @@ class ProviderModelInstance(StreamOpeningInstance):
 
         return await run_operation(self, operation, request)
 
+    async def run_operation_validated(
+        self, operation: str, request: OperationInput, builtins: dict[str, Any] | None
+    ) -> OperationResult:
+        from .operations import run_operation
+
+        return await run_operation(self, operation, request, builtins)
+
     def serves(self, operation: str, model: str) -> bool:
         try:
             self.plan.operation(operation)
@@ -442,6 +449,13 @@ class ProviderModelInstance(StreamOpeningInstance):
         from .operations import open_operation_stream
 
         return await open_operation_stream(self, operation, request)
+
+    async def open_operation_stream_validated(
+        self, operation: str, request: OperationInput, builtins: dict[str, Any] | None
+    ) -> ChunkStream:
+        from .operations import open_operation_stream
+
+        return await open_operation_stream(self, operation, request, builtins)
 
     async def open_stream_for(
         self, wire: WireRequest, warnings: list[RequestWarning], decoder: Callable[[], Any], framing: str

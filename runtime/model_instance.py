@@ -175,6 +175,12 @@ class ModelInstance(ABC):
         """An operation beside chat (`embeddings`, `images`): the instances built from a spec run it."""
         raise MappingError(f"{type(self).__name__} has no {operation} operation", path="model")
 
+    async def run_operation_validated(
+        self, operation: str, request: OperationInput, builtins: dict[str, Any] | None
+    ) -> OperationResult:
+        """`run_operation` for a request the client has just checked; `builtins` as for `complete_validated`."""
+        return await self.run_operation(operation, request)
+
     def unsupported_policy(self, model: str) -> Policy:
         """What happens to a setting the provider of `model` cannot be sent (a spec's `policy.unsupported`;
         `warn` for instances without a spec). The Responses translation applies it to its own settings."""
@@ -193,6 +199,13 @@ class ModelInstance(ABC):
     async def open_operation_stream(self, operation: str, request: OperationInput) -> ChunkStream:
         """A streamed call of `operation` (its typed events, e.g. Responses events), once open."""
         raise MappingError(f"{type(self).__name__} has no streamed {operation} operation", path="model")
+
+    async def open_operation_stream_validated(
+        self, operation: str, request: OperationInput, builtins: dict[str, Any] | None
+    ) -> ChunkStream:
+        """`open_operation_stream` for a request the client has just checked; `builtins` as for
+        `complete_validated`."""
+        return await self.open_operation_stream(operation, request)
 
 
 # ---- offline -----------------------------------------------------------------------------------------------

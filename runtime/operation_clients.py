@@ -51,8 +51,9 @@ class EmbeddingsClient(_OperationClient):
         """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
         from .genai_ops import EMBEDDINGS, finish_embeddings
 
-        coerced = CreateEmbeddingRequest.coerce(request)
-        result = await _run_operation(self._instance, self._telemetry, self._listeners, EMBEDDINGS, coerced, timeout)
+        coerced, builtins = CreateEmbeddingRequest.coerce_with_builtins(request)
+        result = await _run_operation(self._instance, self._telemetry, self._listeners, EMBEDDINGS, coerced, timeout,
+                                      builtins)
         return cast(CreateEmbeddingResponse, _finished(result, finish_embeddings))
 
 
@@ -68,8 +69,9 @@ class ImagesClient(_OperationClient):
         """`request` checked (`InvalidRequestError` naming the field) before any I/O; `timeout` as `create()`."""
         from .genai_ops import IMAGES, finish_images
 
-        coerced = CreateImageRequest.coerce(request)
-        result = await _run_operation(self._instance, self._telemetry, self._listeners, IMAGES, coerced, timeout)
+        coerced, builtins = CreateImageRequest.coerce_with_builtins(request)
+        result = await _run_operation(self._instance, self._telemetry, self._listeners, IMAGES, coerced, timeout,
+                                      builtins)
         return cast(ImagesResponse, _finished(result, finish_images))
 
 
@@ -80,17 +82,19 @@ async def _run_operation(
     operation: Operation,
     request: OperationRequest,
     timeout: Timeouts | float | None,
+    builtins: dict[str, Any] | None,
 ) -> tuple[OperationResult, Observation | None]:
     """Run `request`'s operation on `instance`, inside its observation (None when nobody listens), which the
-    caller finishes with the result; a failure ends it here."""
+    caller finishes with the result; a failure ends it here. `builtins`: the plain-data form checking the
+    request produced, rendered from instead of converting the request again."""
     observation = observe(telemetry, listeners, operation, request.model, request, stream=False,
                           provider_name=instance.otel_provider_name)
     with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext():
         if observation is None:
-            return await instance.run_operation(request.operation, request), None
+            return await instance.run_operation_validated(request.operation, request, builtins), None
         try:
             with observation.active():  # retries, fallbacks and the target report to this call
-                return await instance.run_operation(request.operation, request), observation
+                return await instance.run_operation_validated(request.operation, request, builtins), observation
         except BaseException as err:
             observation.fail(err)
             raise

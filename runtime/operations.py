@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.gateway import RequestWarning
@@ -26,9 +26,13 @@ if TYPE_CHECKING:
     from .instance import ChunkStream, ProviderModelInstance
 
 
-async def run_operation(instance: ProviderModelInstance, operation: str, request: OperationInput) -> OperationResult:
+async def run_operation(
+    instance: ProviderModelInstance, operation: str, request: OperationInput, builtins: dict[str, Any] | None = None
+) -> OperationResult:
+    """`builtins`: the request's plain-data form the client's check produced (the plan renders from it)."""
     plan = instance.plan.operation(operation)  # a spec without it: MappingError, before any I/O
-    wires, warnings = plan.encode(request, base_url=instance.plan.resolve_base_url(instance.base_url))
+    wires, warnings = plan.encode(request, base_url=instance.plan.resolve_base_url(instance.base_url),
+                                  builtins=builtins)
     _redact_warnings(instance, warnings)
     model = request.model
 
@@ -50,12 +54,14 @@ async def run_operation(instance: ProviderModelInstance, operation: str, request
 
 
 async def open_operation_stream(
-    instance: ProviderModelInstance, operation: str, request: OperationInput
+    instance: ProviderModelInstance, operation: str, request: OperationInput, builtins: dict[str, Any] | None = None
 ) -> ChunkStream:
     """The streamed call of `operation` (the spec's `stream` endpoint), open: its events decoded by the
-    operation's stream decoder, with chat's retries (until the first event), limits and stream timeouts."""
+    operation's stream decoder, with chat's retries (until the first event), limits and stream timeouts;
+    `builtins` as for `run_operation`."""
     plan = instance.plan.operation(operation)
-    wires, warnings = plan.encode(request, base_url=instance.plan.resolve_base_url(instance.base_url), stream=True)
+    wires, warnings = plan.encode(request, base_url=instance.plan.resolve_base_url(instance.base_url), stream=True,
+                                  builtins=builtins)
     _redact_warnings(instance, warnings)
     return await instance.open_stream_for(instance.authorize(wires[0]), warnings, plan.stream_decoder, "sse")
 

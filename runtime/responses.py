@@ -96,9 +96,9 @@ class ResponsesClient:
                      timeout: Timeouts | float | None = None) -> Response:
         """One whole response. Bad input is an `InvalidRequestError` / `MappingError` naming the field before
         any I/O; an unknown `previous_response_id` is a `NotFoundError`."""
-        coerced = CreateResponse.coerce(request)
+        coerced, builtins = CreateResponse.coerce_with_builtins(request)  # (a native plan renders from `builtins`)
         if self.native(coerced):
-            return await create_native(self._completions, coerced, timeout)
+            return await create_native(self._completions, coerced, timeout, builtins)
         unsent = self.unsent(coerced)
         items = await self.conversation(coerced)
         chat = to_chat_request(coerced, items)
@@ -127,9 +127,9 @@ class ResponsesClient:
         `async with ... as stream`; `stream.response` is the whole `Response` once the events are exhausted. A
         failure once open yields `error` and `response.failed`, then raises the typed error (`stream.error`). A
         natively served one passes the provider's events through (`NativeResponseStream`)."""
-        coerced = CreateResponse.coerce(request)
+        coerced, builtins = CreateResponse.coerce_with_builtins(request)
         if self.native(coerced):
-            return NativeResponseStream(self._completions, coerced, timeout)
+            return NativeResponseStream(self._completions, coerced, timeout, builtins)
         return ResponseEventStream(self, coerced, timeout)
 
 

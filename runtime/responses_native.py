@@ -67,14 +67,15 @@ def observe_native(completions: CompletionsClient, request: CreateResponse, stre
 
 
 async def create_native(completions: CompletionsClient, request: CreateResponse,
-                        timeout: Timeouts | float | None) -> Response:
-    """One whole response from the provider's Responses endpoint."""
+                        timeout: Timeouts | float | None, builtins: dict[str, Any] | None = None) -> Response:
+    """One whole response from the provider's Responses endpoint; `builtins`: the request's plain-data form the
+    client's check produced (the plan renders from it instead of converting the request again)."""
     instance = completions._instance
     observation = observe_native(completions, request, False)
     try:
         with call_timeouts(timeout) if timeout is not None else contextlib.nullcontext(), (
                 observation.active() if observation is not None else contextlib.nullcontext()):
-            response = cast(Response, await instance.run_operation(OPERATION, request))
+            response = cast(Response, await instance.run_operation_validated(OPERATION, request, builtins))
     except BaseException as err:
         if observation is not None:
             observation.fail(err)
@@ -91,13 +92,15 @@ class NativeResponseStream(ResponsesStream["ChunkStream"]):
     raise there) or `async with ... as stream`; `response` is the final `Response` once the events ended.
     Leaving early closes the HTTP response at once."""
 
-    __slots__ = ("_completions", "_items", "_last", "_pending", "_request", "_timeout")
+    __slots__ = ("_builtins", "_completions", "_items", "_last", "_pending", "_request", "_timeout")
 
     def __init__(self, completions: CompletionsClient, request: CreateResponse,
-                 timeout: Timeouts | float | None) -> None:
+                 timeout: Timeouts | float | None, builtins: dict[str, Any] | None = None) -> None:
+        """`builtins`: the request's plain-data form the client's check produced (see `create_native`)."""
         super().__init__()
         self._completions = completions
         self._request = request
+        self._builtins = builtins
         self._timeout = None if timeout is None else Timeouts.coerce(timeout)
         self._pending: deque[Any] = deque()
         """The open stream's own queue of decoded events (when it shows one): popped here, no await per event."""
@@ -110,10 +113,12 @@ class NativeResponseStream(ResponsesStream["ChunkStream"]):
             if self._closed:
                 raise RuntimeError("this stream was closed before it was opened")
             observation = self._observation = observe_native(self._completions, self._request, True)
+            builtins, self._builtins = self._builtins, None  # (consumed by the first open, even a failed one)
             try:
                 with call_timeouts(self._timeout), unkept_stream(), (  # only the latest Response is kept
                         observation.active() if observation is not None else contextlib.nullcontext()):
-                    self._chunks = await self._completions._instance.open_operation_stream(OPERATION, self._request)
+                    self._chunks = await self._completions._instance.open_operation_stream_validated(
+                        OPERATION, self._request, builtins)
             except BaseException as err:
                 if observation is not None:
                     observation.fail(err)
