@@ -12,7 +12,7 @@ the reasoning text, else a `refusal`; a part whose template gives nothing is rec
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -24,9 +24,16 @@ from .templates import lower_into
 if TYPE_CHECKING:
     from .response import FinishMap
 
-__all__ = ["call_text", "emit_finish", "emit_message_piece", "reasoning_text"]
+__all__ = ["call_field_checks", "call_text", "emit_finish", "emit_message_piece", "reasoning_text"]
 
 _CALL_FIELDS = ("id", "name", "arguments", "signature")
+
+
+def call_field_checks(code: FunctionBuilder, call_fields: Mapping[str, str]) -> list[str]:
+    """The generated lines checking a tool call's fields read into locals (`call_fields`: field -> local): each
+    one set must be a str (`call_text` raises naming the field); both decoders write them before building a call."""
+    return [f"if {local} is not None and type({local}) is not str: {code.bind(call_text)}({local}, {code.bind(field)})"
+            for field in _CALL_FIELDS if (local := call_fields.get(field)) is not None and str(local).isidentifier()]
 
 
 def call_text(value: Any, field: str) -> str | None:
@@ -124,9 +131,7 @@ def emit_message_piece(code: FunctionBuilder, kind: str, template: Any, marker: 
             body = [f"_c = {code.bind(tool_call)}({call}, index, calls)"]
         else:  # what `tool_call` does, on the fields' locals (each a str or None: another type raises)
             get = call_fields.get
-            body = [f"if {get(field)} is not None and type({get(field)}) is not str: "
-                    f"{code.bind(call_text)}({get(field)}, {code.bind(field)})"
-                    for field in _CALL_FIELDS if field in call_fields and str(get(field)).isidentifier()]
+            body = call_field_checks(code, call_fields)
             body.append(f"_c = {code.bind(ToolCall)}(id={get('id', 'None')} or "
                         f"f'call_{{index}}_{{0 if calls is None else len(calls)}}', "
                         f"function={code.bind(FunctionCall)}(name={get('name', 'None')} or '', "

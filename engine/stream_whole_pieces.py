@@ -11,6 +11,7 @@ from .codegen import FunctionBuilder
 from .gateway import FunctionCallDelta, ReasoningDetail, ToolCallDelta
 from .lower_response import read_paths
 from .response import call_text
+from .response_pieces import call_field_checks
 from .silent import part_bit
 from .templates import lower_into, template_paths
 
@@ -68,9 +69,7 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
             body = [f"_c = {code.bind(_call)}(st, {index}, {call})"]
         else:  # what `_call` does, on the fields' locals (each a str or None: another type raises)
             get = call_fields.get
-            body = [f"if {local} is not None and type({local}) is not str: {code.bind(call_text)}({local}, "
-                    f"{code.bind(field)})" for field, local in call_fields.items()
-                    if field in ("id", "name", "arguments", "signature") and local.isidentifier()]
+            body = call_field_checks(code, call_fields)
             body += [f"_n = counted.get({index}, 0)",  # (`st.calls`, read once per batch)
                     f"counted[{index}] = _n + 1",
                     f"_c = {code.bind(ToolCallDelta)}(index=_n, id={get('id', 'None')} or f'call_{{{index}}}_{{_n}}', "
