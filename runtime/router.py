@@ -138,14 +138,20 @@ class RouterModelInstance(StreamOpeningInstance):
         return found
 
     @staticmethod
-    def _request_for(request: ChatCompletionRequest, target: Target) -> ChatCompletionRequest:
+    def _request_for(
+        request: ChatCompletionRequest, target: Target, builtins: dict[str, Any] | None
+    ) -> tuple[ChatCompletionRequest, dict[str, Any] | None]:
+        """The request `target` gets, and its plain-data form when `builtins` (the client's check of `request`)
+        gives it without converting again: a target without defaults only renames the model. A target with
+        defaults validates the request they make (`from_dict`), which its instance converts itself."""
         if not target.defaults:
-            return msgspec.structs.replace(request, model=target.model_name)
-        data = request.to_dict()
+            routed = msgspec.structs.replace(request, model=target.model_name)
+            return routed, None if builtins is None else {**builtins, "model": target.model_name}
+        data = dict(builtins) if builtins is not None else request.to_dict()  # (read only: a new top level)
         for name, value in target.defaults:
             data.setdefault(name, value)
         data["model"] = target.model_name
-        return ChatCompletionRequest.from_dict(data)
+        return ChatCompletionRequest.from_dict(data), None
 
     @staticmethod
     def _should_fall_back(err: LLMError, target: Target) -> bool:
@@ -166,10 +172,20 @@ class RouterModelInstance(StreamOpeningInstance):
             observation.fallback((target.provider, target.model_name), (after.provider, after.model_name), err)
 
     async def complete(self, request: ChatCompletionRequest) -> ChatCompletionMessageWithFinishReason:
+        return await self.complete_validated(request, None)
+
+    async def complete_validated(
+        self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
+    ) -> ChatCompletionMessageWithFinishReason:
+        """`builtins` (the client's check of `request`) goes to the first target, whose plan renders from it as
+        a direct call does (the request converted once); a fallback converts its own (the first plan may have
+        changed what the plain data holds)."""
         targets = self.targets(request.model)
         for position, target in enumerate(targets):
             try:
-                response = await self._instance(target).complete(self._request_for(request, target))
+                routed, plain = self._request_for(request, target, builtins)
+                builtins = None
+                response = await self._instance(target).complete_validated(routed, plain)
             except LLMError as err:
                 if position + 1 < len(targets) and self._should_fall_back(err, target):
                     self._hop(request.model, target, err, targets[position + 1:])
@@ -227,10 +243,18 @@ class RouterModelInstance(StreamOpeningInstance):
         raise AssertionError("unreachable: a route always has at least one target")
 
     async def open_stream(self, request: ChatCompletionRequest) -> ChunkStream:
+        return await self.open_stream_validated(request, None)
+
+    async def open_stream_validated(
+        self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
+    ) -> ChunkStream:
+        """`builtins` as for `complete_validated`."""
         targets = self.targets(request.model)
         for position, target in enumerate(targets):
             try:
-                inner = await self._instance(target).open_stream(self._request_for(request, target))
+                routed, plain = self._request_for(request, target, builtins)
+                builtins = None
+                inner = await self._instance(target).open_stream_validated(routed, plain)
             except LLMError as err:
                 if position + 1 < len(targets) and self._should_fall_back(err, target):
                     self._hop(request.model, target, err, targets[position + 1:])
