@@ -302,7 +302,7 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
     code.line("item = data")  # (what the usage and extras templates read)
     with code.other_item(views, {(key,): local for key, local in first.items()}):
         code.dicts = True  # (straight-line code from here: the usage and extras lines share their reads)
-        usage = _emit_usage(code, usage_fields)
+        usage = _emit_usage(code, usage_fields, _extras_paths(extras_fields or {}) if views else ())
         extras = _emit_extras(code, extras_fields or {}, views, first) if extras_fields else None
         code.dicts = False
     text = code.bind(str)
@@ -323,14 +323,26 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
     return function
 
 
-def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any]) -> str:
+def _extras_paths(fields: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """The key paths the extras read through the views as plain paths (`_extra_read`'s "paths")."""
+    found: list[tuple[str, ...]] = []
+    for template in fields.values():
+        how, what = _extra_read(template)
+        if how == "paths":
+            found.extend(sorted(what))
+    return found
+
+
+def _emit_usage(code: FunctionBuilder, fields: Mapping[str, Any], also: Iterable[tuple[str, ...]] = ()) -> str:
     """Emit the lines reading each count of the `usage:` map `fields` from `item` into a local (an int, a
     number as its int, else None: what `read_usage` keeps in its dict), then the `Usage` of those counts as
     `response.usage_from` builds it (a count the map does not declare is None: its tests are left out); return
-    the local holding it (None when the map gave no count at all, as `build_usage` of an empty dict)."""
+    the local holding it (None when the map gave no count at all, as `build_usage` of an empty dict). `also`:
+    the key paths the extras read after, read with the counts (one type test per holder)."""
     if not fields:
         return "None"
-    read_paths(code, sorted({path for template in fields.values() for path in template_paths(template) or ()}))
+    read_paths(code, sorted({path for template in fields.values() for path in template_paths(template) or ()}),
+               also)
     counts: dict[str, str] = {}
     for key, template in fields.items():
         local = counts[str(key)] = code.temp()

@@ -7,7 +7,7 @@ lines, or attribute reads of a view. `read_usage` reads the `usage:` map (`usage
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .codegen import FunctionBuilder
@@ -249,23 +249,27 @@ def usage_lines(fields: Mapping[str, Any], code: FunctionBuilder, incremental: b
     return slots
 
 
-def read_paths(code: FunctionBuilder, paths: list[tuple[str, ...]]) -> list[str]:
+def read_paths(code: FunctionBuilder, paths: list[tuple[str, ...]],
+               also: Iterable[tuple[str, ...]] = ()) -> list[str]:
     """Emit the reads of key paths from `item` not read yet (a view's fields under one type test); return the
-    local holding each path's value."""
-    _prefetch(code, paths)
+    local holding each path's value. `also`: paths read later (by other templates), read with them here."""
+    _prefetch(code, [*paths, *also])
     return [_read_once(code, path) for path in paths]
 
 
 def _prefetch(code: FunctionBuilder, paths: list[tuple[str, ...]]) -> None:
     """Emit the reads of `paths` (key paths from `item`) whose holder is a view Struct, the fields of each holder
-    under one type test, into locals the templates lowered after use (`code.reads`)."""
+    under one type test, into locals the templates lowered after use (`code.reads`). A path's steps through
+    views are read so too (`usage.cache_creation` with `usage`'s counts, then its own fields under one test)."""
     wanted: dict[tuple[str, ...], list[str]] = {}
     for path in paths:
-        if len(path) > 1 and path not in code.reads and path[:-1] in code.views:
-            keys = wanted.setdefault(path[:-1], [])
-            if path[-1] not in keys:
-                keys.append(path[-1])
-    for parent, keys in wanted.items():
+        for depth in range(2, len(path) + 1):
+            sub = path[:depth]
+            if sub not in code.reads and sub[:-1] in code.views:
+                keys = wanted.setdefault(sub[:-1], [])
+                if sub[-1] not in keys:
+                    keys.append(sub[-1])
+    for parent, keys in sorted(wanted.items(), key=lambda found: len(found[0])):  # (a holder before its fields)
         holder = _read_once(code, parent)
         view, attributes = code.views[parent]
         locals_ = [code.reads.setdefault((*parent, key), code.temp()) for key in keys]

@@ -161,6 +161,12 @@ def _emit_put(code: FunctionBuilder, target: str, value: str = "value") -> None:
     if not all(isinstance(p, str) for p in steps):
         raise PathError(f"{target!r}: a target path cannot index into lists")
     *parents, last = [str(p) for p in steps]
+    if code.lines and code.lines[-1] == f"{code.indent}body = {{}}":  # (the body just made: its first value)
+        display = value
+        for key in reversed((*parents, last)):
+            display = f"{{{code.bind(key)}: {display}}}"
+        code.lines[-1] = f"{code.indent}body = {display}"
+        return
     holder = "body"
     for key in parents:
         inner, name = code.temp(), code.bind(key)

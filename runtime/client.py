@@ -149,7 +149,11 @@ class CompletionsClient:
         if type(request) is dict and is_output_type(output := request.get("response_format")):
             return await self.parse(request, output, timeout=timeout, events=events, tools=tools,
                                     max_tool_steps=max_tool_steps, tool_timeout=tool_timeout)
-        coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
+        builtins: dict[str, Any] | None
+        if type(request) is ChatCompletionRequest:  # (`coerce_with_builtins`' first case inline: no call of its own)
+            coerced, builtins = request, request.validated_builtins()
+        else:
+            coerced, builtins = ChatCompletionRequest.coerce_with_builtins(request)
         if self._routes is not None:
             coerced = self._with_route_defaults(coerced)
         # `observe`'s own check first, inline: most calls have nobody listening, and no OpenTelemetry API imported
