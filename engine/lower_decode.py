@@ -267,8 +267,10 @@ def lower_response(spec: Mapping[str, Any], provider: str, finish: FinishMap, us
         code.line("raw = data")
     else:
         code.line("choices = []")
-        code.line(f"for position, raw in enumerate({choices} or ()):")
+        code.line("position = -1")  # (a counter, not `enumerate`: no iterator object and tuple per response)
+        code.line(f"for raw in {choices} or ():")
         code.indent = "    "
+        code.line("position += 1")
     code.reads = {}
     # (the body is the choice: its top-level values are read; else a choice's, under one type test)
     in_choice = first if one else read_fields(code, "raw", choice_views, choice_paths)

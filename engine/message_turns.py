@@ -65,8 +65,10 @@ class TurnAssembler:
             code.line("first = None")
         code.line("call_names = {}")
         start = len(code.lines)
-        code.line("for index, message in enumerate(messages):")
+        code.line("index = -1")  # (a counter, not `enumerate`: no iterator object and tuple per call and message)
+        code.line("for message in messages:")
         code.indent = "    "
+        code.line("index += 1")
         code.line("unified = message.get('role')")
         self.system.emit_lift(code)
         code.line(f"role = {code.bind(self.roles)}.get(unified)")

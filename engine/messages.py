@@ -52,7 +52,8 @@ def _passthrough(spec: Mapping[str, Any], provider: str) -> MessagesOp:
     lines = ["out = []"]
     if require_call:
         lines.append("called = set()")
-    lines.append("for index, message in enumerate(messages):")
+    lines += ["index = -1",  # (a counter, not `enumerate`: no iterator object and tuple per call and message)
+              "for message in messages:", "    index += 1"]
     if require_call:
         lines += ["    calls = message.get('tool_calls')",
                   "    if calls:",

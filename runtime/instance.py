@@ -134,6 +134,8 @@ class ProviderModelInstance(StreamOpeningInstance):
         self._headers_only_auth = headers_only(self._auth)
         self._final_headers: dict[int, tuple[dict[str, str], dict[str, str]]] = {}
         """id(the plan's header dict) → (that dict, its final headers), when auth only adds headers."""
+        self._last_headers: tuple[dict[str, str] | None, dict[str, str]] = (None, {})
+        """The pair of `_final_headers` found or stored last (one tuple: read and replaced whole, thread-safe)."""
         self.retry = RetryPolicy(max_retries, backoff_base, max_backoff, max_retry_after)
         self._owns_transport = transport is None
         self.limits: Limits = limits or getattr(transport, "limits", None) or Limits()
@@ -218,7 +220,14 @@ class ProviderModelInstance(StreamOpeningInstance):
         body_edit: Callable[[bytes], bytes] | None = None,
     ) -> tuple[WireRequest, list[RequestWarning]]:
         """The wire request, authorized; `body_edit` rewrites the plan's body first (the prompt cache's cut)."""
-        check_depth(request, self.max_input_depth, self.plan.name)  # a text-only request: a few attribute reads
+        if (request.extra_body is not None or request.provider_specific is not None or request.tools is not None
+                or request.functions is not None or request.response_format is not None):
+            check_depth(request, self.max_input_depth, self.plan.name)
+        else:  # (`check_depth`'s own first test inline: a request of text and numbers needs no call)
+            for message in request.messages:
+                if message.tool_calls is not None:
+                    check_depth(request, self.max_input_depth, self.plan.name)
+                    break
         try:
             wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
         except (RecursionError, UnicodeEncodeError, NotImplementedError) as exc:  # the encoder refused: name the field
@@ -232,9 +241,8 @@ class ProviderModelInstance(StreamOpeningInstance):
                 warning.message = redact(warning.message, self._redactor)
         observation = CURRENT.get()
         if observation is None and self._headers_only_auth:  # the usual call: the final headers of the plan's dict
-            source = wire.headers
-            found = self._final_headers.get(id(source))  # (`_headers_for`, its cache inline)
-            wire.headers = found[1] if found is not None and found[0] is source else self._headers_for(wire)
+            last = self._last_headers  # (`_headers_for`'s last answer: one model's calls hand out one dict)
+            wire.headers = last[1] if last[0] is wire.headers else self._headers_for(wire)
             return wire, warnings
         trace_headers: dict[str, str] = {}
         if observation is not None:  # an observed call: say where it goes, and carry its trace if the spec allows
@@ -256,11 +264,13 @@ class ProviderModelInstance(StreamOpeningInstance):
         source = wire.headers
         found = self._final_headers.get(id(source))
         if found is not None and found[0] is source:
+            self._last_headers = found
             return found[1]
         merged = wire.with_headers(merge_headers(self._headers, source))
         final = self._auth.apply(merged, self._auth_spec, self._credentials).headers
+        self._last_headers = (source, final)
         if len(self._final_headers) < 64:
-            self._final_headers[id(source)] = (source, final)
+            self._final_headers[id(source)] = self._last_headers
         return final
 
     def _attempts(self) -> Attempts:
