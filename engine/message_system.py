@@ -64,6 +64,7 @@ class SystemLifter:
                 "    lifted.append({'type': 'text', 'text': content})",
                 "elif content:",
                 "    lifted.extend([part for part in content if part.get('type') == 'text'])",
+                *(["    cached = None"] if self.format == "string" else []),  # (a part may be marked: `emit_put` looks)
                 "continue"]
         lines += [("        " if lift != "True" else "    ") + text for text in body]
         if lift != "True":
@@ -78,6 +79,8 @@ class SystemLifter:
         """The locals `emit_lift` uses, before the loop."""
         if self.to is not None:
             code.line("lifted = []")
+            if self.format == "string":
+                code.line("cached = False")  # (None once a message gives parts: only they may carry a mark)
             if self.take != "all" and self.later != "merge":
                 code.line("leading = True")
 
@@ -92,7 +95,7 @@ class SystemLifter:
         code.indent += "    "
         start = len(code.lines)
         code.line("parts = lifted")
-        self._emit_put(code, self.template)
+        self._emit_put(code, self.template, known=True)
         if any(_CTX.search(text) for text in code.lines[start:]):
             code.lines.insert(start, code.indent + f"ctx.path, {entry_path} = {entry_path}, ctx.path")
             code.line(f"ctx.path = {entry_path}")
@@ -125,15 +128,19 @@ class SystemLifter:
         function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
         return function
 
-    def _emit_put(self, code: FunctionBuilder, template: Any) -> None:
-        """The lines of `put` (its parts in the local `parts`) at the builder's indentation."""
+    def _emit_put(self, code: FunctionBuilder, template: Any, known: bool = False) -> None:
+        """The lines of `put` (its parts in the local `parts`) at the builder's indentation. `known`: inline after
+        the lifting, whose local `cached` is False when every part lifted was made of a string (none marked),
+        None when a message gave parts (looked at here)."""
         indent = code.indent
         if self.format == "string":
-            for text in ("cached = False",
-                         "for part in parts:",  # (a loop, not any() over a generator: this runs on every request)
-                         "    if part.get('cache_control') is not None:",
-                         "        cached = True",
-                         "        break",
+            for text in (*(("if cached is None:",) if known else ()),
+                         *(f"{'    ' if known else ''}{text}" for text in (
+                             "cached = False",
+                             "for part in parts:",  # (a loop, not any() over a generator: runs on every request)
+                             "    if part.get('cache_control') is not None:",
+                             "        cached = True",
+                             "        break")),
                          "if not cached:",
                          "    value = parts[0]['text'] if len(parts) == 1 else "
                          "'\\n\\n'.join([p['text'] for p in parts])",

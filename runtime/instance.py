@@ -384,7 +384,8 @@ class ProviderModelInstance(StreamOpeningInstance):
         body = response.body
         depth = self.limits.max_json_depth
         try:
-            if depth is not None and json_too_deep(body, depth):
+            if depth is not None and body.count(b"{") + body.count(b"[") > depth and json_too_deep(body, depth):
+                # (`json_too_deep`'s own first test inline: an ordinary body needs no call)
                 raise ProviderError(f"response body nested deeper than {depth} (Limits.max_json_depth)")
             try:  # (a 2xx: the plan's body decoder straight away, unless the whole body is kept too)
                 if self.raw_extras:
