@@ -21,7 +21,7 @@ import msgspec
 
 from .error_map import EventErrorBuilder, compile_event_errors
 from .errors import StreamError
-from .frames import EXCEPTION, FrameLike
+from .frames import EXCEPTION, AnyFrame, FrameLike
 from .gateway import ChatCompletionChunk, FunctionCallDelta, RequestWarning, ToolCallDelta
 from .response import FinishMap, build_usage, call_text
 from .silent import SilentRules, event_rules, part_names
@@ -86,7 +86,7 @@ class EventsDecoder(StreamDecoder):
         self.silent.spoken.update(part_names(self.spoke))
         return self.silent.warnings("event")
 
-    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+    def feed_all(self, frames: Iterable[AnyFrame], out: MutableSequence[ChatCompletionChunk]) -> None:
         self.spoke |= self.events.on_events(frames, self, out)
 
     def raise_for(self, frame: FrameLike) -> NoReturn:

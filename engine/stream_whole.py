@@ -23,7 +23,7 @@ import msgspec
 from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, StreamError
 from .extras import EventExtras
-from .frames import FrameLike
+from .frames import AnyFrame
 from .gateway import (
     ChatCompletionChunk,
     ChoiceDelta,
@@ -48,7 +48,7 @@ from .stream_whole_pieces import emit_piece
 from .transforms import Context
 from .views import EACH, Views, relative
 
-OnEvents = Callable[[Iterable[FrameLike], "WholeResponseDecoder", MutableSequence[ChatCompletionChunk]], None]
+OnEvents = Callable[[Iterable[AnyFrame], "WholeResponseDecoder", MutableSequence[ChatCompletionChunk]], None]
 
 
 class WholeResponseDecoder(StreamDecoder):
@@ -95,7 +95,7 @@ class WholeResponseDecoder(StreamDecoder):
         self.silent.spoken.update(part_names(self.spoke))
         return self.silent.warnings("part")
 
-    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+    def feed_all(self, frames: Iterable[AnyFrame], out: MutableSequence[ChatCompletionChunk]) -> None:
         self.on_events(frames, self, out)
 
 
@@ -204,7 +204,7 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
                   "frame = None",
                   "try:",
                   "    for frame in frames:",
-                  "        raw = frame.payload",
+                  "        raw = frame if type(frame) is str else frame.payload  # (frames.py: a str is its payload)",
                   "        if not raw or raw.isspace(): continue  # (what `raw.strip()` tells, without a copy)",
                   "        try:",
                   f"            data = {code.bind(decode)}(raw)",
