@@ -15,7 +15,8 @@ the runtime (runtime/eventstream.py, `frames_of`).
 
 A frame may also be a `str`: a data event named `message` (an SSE event without an `event:` field), the str
 its payload. The SSE framer hands such events over as their data (most events of most SSE streams: no object
-made per event and read back); a decoder tells the two apart with `type(frame) is str` (`payload_of`).
+made per event and read back); a decoder tells the two apart with `type(frame) is str` (`payload_of`), except
+one compiled for an AWS event-stream, whose framer makes none.
 """
 
 from __future__ import annotations

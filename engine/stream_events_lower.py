@@ -66,11 +66,12 @@ class _Value:
 
 
 def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: Views, decode: Callable[[Any], Any],
-                 provider: str, answer_tools: frozenset[str] = frozenset()) -> OnEvents:
+                 provider: str, answer_tools: frozenset[str] = frozenset(), text_frames: bool = True) -> OnEvents:
     """The `events:` block as `on_events(frames, st, out)` (see the module docstring). `views`: the payload's
     view types (views.py), from `templates.events_paths`; `decode`: a payload's JSON → its view. `answer_tools`:
     tools whose input is the answer (`response.answer_tools`): their blocks' argument pieces are text deltas,
-    and open no tool call.
+    and open no tool call. `text_frames`: the framing may hand over a data event as its payload, a str
+    (frames.py: SSE's); without it (AWS event-stream) every frame is a frame object, read without that test.
 
     A rule (a handler, a switch case or default) written as an object whose parts are all None for a non-empty
     payload gave nothing: it is recorded in `st.silent` (silent.py); `on_events` returns the bits of the parts
@@ -81,8 +82,11 @@ def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: View
     code.indent = "    "
     # (frames.py: a str is a data event named `message`, its payload; the frame's name is read with its payload)
     named = "; name = frame.name" if name_path is None else ""
-    code.line(f"if type(frame) is str: data = frame{f'; name = {code.bind(MESSAGE)}' if named else ''}")
-    code.line(f"elif frame.kind != {code.bind(DATA)}: st.raise_for(frame)")
+    if text_frames:
+        code.line(f"if type(frame) is str: data = frame{f'; name = {code.bind(MESSAGE)}' if named else ''}")
+        code.line(f"elif frame.kind != {code.bind(DATA)}: st.raise_for(frame)")
+    else:
+        code.line(f"if frame.kind != {code.bind(DATA)}: st.raise_for(frame)")
     code.line(f"else: data = frame.payload{named}")
     code.line("if data:")
     code.line("    try:")
