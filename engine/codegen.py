@@ -86,7 +86,7 @@ class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
     __slots__ = ("_temps", "_view_names", "args", "dicts", "indent", "known", "lines", "name", "namespace", "present",
-                 "reads", "settled", "shapes", "views")
+                 "reads", "settled", "shapes", "texts", "views")
 
     def __init__(self, args: tuple[str, ...], name: str = "template",
                  views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]] | None = None,
@@ -116,6 +116,9 @@ class FunctionBuilder:
         read as an object is tested once (`object_of`), and its keys are read without a type test each."""
         self.present: set[str] = set()
         """Locals of `reads` known never to be None (an object built of them takes them without a test)."""
+        self.texts: set[str] = set()
+        """Locals that hold a str wherever they are assigned (an inline form that only gives text says so): a
+        test that such a local is a str is proved away (`response_pieces.call_field_checks`)."""
         self.shapes: dict[str, tuple[int, Shape]] = {}
         """Objects built by one dict display and never changed after (templates._lower records them): the local
         holding it → (the index of that line, what it holds). See `shape_of`."""

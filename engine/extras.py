@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from .codegen import FunctionBuilder
-from .frames import FrameLike
+from .frames import AnyFrame, name_of, payload_of
 from .gateway import ChatCompletionChunk
 from .paths import is_simple, split_path
 from .stream_base import StreamDecoder
@@ -192,10 +192,10 @@ def merge_extras(into: dict[str, Any], extras: Mapping[str, Any]) -> None:
             into[key] = list(value) if isinstance(value, list) else value
 
 
-def _payload(frame: FrameLike) -> Any:
-    data = frame.payload
+def _payload(frame: AnyFrame) -> Any:
+    data = payload_of(frame)
     if not data:
-        return {"event": frame.name} if frame.name else None
+        return {"event": name_of(frame)} if name_of(frame) else None
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError:
@@ -215,7 +215,7 @@ class RawExtrasDecoder(StreamDecoder):
     def warnings(self) -> list[Any]:
         return list(getattr(self.inner, "warnings", ()))
 
-    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+    def feed_all(self, frames: Iterable[AnyFrame], out: MutableSequence[ChatCompletionChunk]) -> None:
         for frame in frames:
             start = len(out)
             self.inner.feed_all((frame,), out)

@@ -12,6 +12,11 @@ stream decoders frames of this one shape, so the engine never looks at how a fra
 
 `SSEEvent` (runtime/sse.py) has these attributes itself; event-stream messages are turned into `Frame`s by
 the runtime (runtime/eventstream.py, `frames_of`).
+
+A frame may also be a `str`: a data event named `message` (an SSE event without an `event:` field), the str
+its payload. The SSE framer hands such events over as their data (most events of most SSE streams: no object
+made per event and read back); a decoder tells the two apart with `type(frame) is str` (`payload_of`), except
+one compiled for an AWS event-stream, whose framer makes none.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from typing import Protocol
 
 import msgspec
 
-__all__ = ["DATA", "ERROR", "EXCEPTION", "Frame", "FrameLike"]
+__all__ = ["DATA", "ERROR", "EXCEPTION", "MESSAGE", "AnyFrame", "Frame", "FrameLike", "name_of", "payload_of"]
 
 DATA, ERROR, EXCEPTION = "data", "error", "exception"
+MESSAGE = "message"
+"""The name of a frame given as its payload (a `str`), an SSE event's default name."""
 
 
 class FrameLike(Protocol):
@@ -41,6 +48,10 @@ class FrameLike(Protocol):
     def message(self) -> str | None: ...
 
 
+AnyFrame = FrameLike | str
+"""What a stream decoder is fed: a frame, or the payload of a data event named `message` (see the module docstring)."""
+
+
 class Frame(msgspec.Struct, frozen=True, gc=False):
     """One normalised frame (see the module's docstring)."""
 
@@ -49,3 +60,13 @@ class Frame(msgspec.Struct, frozen=True, gc=False):
     kind: str = DATA
     message: str | None = None
     """An `error` frame's text (the event-stream `:error-message` header)."""
+
+
+def payload_of(frame: AnyFrame) -> str | bytes:
+    """A frame's payload (a `str` frame is its own)."""
+    return frame if isinstance(frame, str) else frame.payload
+
+
+def name_of(frame: AnyFrame) -> str:
+    """A frame's name (a `str` frame is a `message`)."""
+    return MESSAGE if isinstance(frame, str) else frame.name

@@ -35,6 +35,9 @@ class InlineCode(Protocol):
 
     def line(self, text: str) -> None: ...
 
+    def text(self, local: str) -> None:
+        """Say that the local `local` holds a str wherever it is assigned (`FunctionBuilder.texts`)."""
+
     def bind(self, value: Any) -> str: ...
 
     def temp(self) -> str: ...

@@ -33,7 +33,8 @@ def call_field_checks(code: FunctionBuilder, call_fields: Mapping[str, str]) -> 
     """The generated lines checking a tool call's fields read into locals (`call_fields`: field -> local): each
     one set must be a str (`call_text` raises naming the field); both decoders write them before building a call."""
     return [f"if {local} is not None and type({local}) is not str: {code.bind(call_text)}({local}, {code.bind(field)})"
-            for field in _CALL_FIELDS if (local := call_fields.get(field)) is not None and str(local).isidentifier()]
+            for field in _CALL_FIELDS if (local := call_fields.get(field)) is not None and str(local).isidentifier()
+            and local not in code.texts]  # (a local known to hold a str needs no test)
 
 
 def call_text(value: Any, field: str) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from .errors import StreamError
-from .frames import FrameLike
+from .frames import AnyFrame
 from .gateway import RequestWarning
 from .redaction import preview
 from .responses_items import keep_unknown_items
@@ -68,15 +68,15 @@ class ResponsesEventDecoder:
         """Nothing is mapped, so nothing can give nothing (the chat decoders' end-of-stream warnings)."""
         return []
 
-    def feed(self, frame: FrameLike) -> list[NativeEvent]:
+    def feed(self, frame: AnyFrame) -> list[NativeEvent]:
         out: list[NativeEvent] = []
         self.feed_all((frame,), out)
         return out
 
-    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[Any]) -> None:
+    def feed_all(self, frames: Iterable[AnyFrame], out: MutableSequence[Any]) -> None:
         """Each frame's event appended to `out`; a frame that is not an event raises `StreamError`."""
         for frame in frames:
-            data = frame.payload
+            data = frame if isinstance(frame, str) else frame.payload  # (frames.py: a str is its payload)
             if not data or data == "[DONE]":
                 continue
             try:

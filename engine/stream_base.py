@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from .errors import StreamError
-from .frames import FrameLike
+from .frames import MESSAGE, AnyFrame
 from .gateway import ChatCompletionChunk, RequestWarning
 from .redaction import preview
 
@@ -31,13 +31,13 @@ class StreamDecoder:
         """What the stream's mapping warns about once it ended (silent.py: a rule that gave nothing)."""
         return []
 
-    def feed(self, frame: FrameLike) -> list[ChatCompletionChunk]:
+    def feed(self, frame: AnyFrame) -> list[ChatCompletionChunk]:
         """The chunks of one frame: `feed_all` of that frame alone."""
         out: list[ChatCompletionChunk] = []
         self.feed_all((frame,), out)
         return out
 
-    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+    def feed_all(self, frames: Iterable[AnyFrame], out: MutableSequence[ChatCompletionChunk]) -> None:
         """Read each frame in order, appending its chunks to `out` (a stream's queue of pending chunks).
 
         Why: a read completes dozens of frames; one call per read, chunks appended where they are wanted,
@@ -67,14 +67,14 @@ once per body. A bug of ours that raises one of these inside the loop is a `Stre
 exception's type and the chain keeps its traceback (the generated lines included: they are in `linecache`)."""
 
 
-def malformed(exc: BaseException, frame: FrameLike | None, provider: str) -> StreamError:
+def malformed(exc: BaseException, frame: AnyFrame | None, provider: str) -> StreamError:
     """A `StreamError` for an event the stream mapping could not read (a field of the wrong type): the event's
     name, what was wrong (with the exception's type, which tells a payload that does not fit, a `ValidationError`
     or a reader's `TypeError`, from a bug of ours), and a redacted preview of the event (in the message and as
     `body`). Raised `from exc`."""
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    name = getattr(frame, "name", "") or "message"
-    payload = getattr(frame, "payload", "") or ""
+    name = MESSAGE if isinstance(frame, str) else getattr(frame, "name", "") or MESSAGE
+    payload = frame if isinstance(frame, str) else getattr(frame, "payload", "") or ""
     shown = preview(payload, 200)
     return StreamError(f"a {name!r} stream event does not fit the stream mapping ({preview(what, 200)}): {shown!r}",
                        provider=provider, body=shown)

@@ -21,7 +21,7 @@ import msgspec
 
 from .error_map import EventErrorBuilder, compile_event_errors
 from .errors import StreamError
-from .frames import EXCEPTION, FrameLike
+from .frames import EXCEPTION, AnyFrame, FrameLike
 from .gateway import ChatCompletionChunk, FunctionCallDelta, RequestWarning, ToolCallDelta
 from .response import FinishMap, build_usage, call_text
 from .silent import SilentRules, event_rules, part_names
@@ -46,7 +46,8 @@ class CompiledEvents:
         self.decode = msgspec.json.Decoder(event_type).decode
         """A payload's JSON → its view (views.py: only the fields the handlers read), or plain decoded data
         when the handlers' paths allow no view (what `on_events` decodes each payload with)."""
-        self.on_events = lower_events(handlers, name_path, views, self.decode, provider, answer_tools)
+        text_frames = spec.get("framing", "sse") == "sse"  # (an event-stream framer makes no str frames, frames.py)
+        self.on_events = lower_events(handlers, name_path, views, self.decode, provider, answer_tools, text_frames)
         self.handlers, self.name_path, self.answer_tools = handlers, name_path, answer_tools
         """What it was compiled from (the handlers; the payload path naming events, None: the frame's name; the
         tools whose input is the answer, `response.answer_tools`)."""
@@ -86,7 +87,7 @@ class EventsDecoder(StreamDecoder):
         self.silent.spoken.update(part_names(self.spoke))
         return self.silent.warnings("event")
 
-    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+    def feed_all(self, frames: Iterable[AnyFrame], out: MutableSequence[ChatCompletionChunk]) -> None:
         self.spoke |= self.events.on_events(frames, self, out)
 
     def raise_for(self, frame: FrameLike) -> NoReturn:

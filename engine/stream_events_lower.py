@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from .codegen import FunctionBuilder
-from .frames import DATA, FrameLike
+from .frames import DATA, MESSAGE, AnyFrame
 from .gateway import ChatCompletionChunk, ChoiceDelta, ChunkChoice, FunctionCallDelta, ReasoningDetail, ToolCallDelta
 from .response import call_text
 from .silent import part_bit
@@ -28,7 +28,7 @@ from .stream_base import STRAY, json_of, malformed, stream_error
 from .templates import lower_into
 from .views import Views
 
-OnEvents = Callable[[Iterable[FrameLike], Any, MutableSequence[ChatCompletionChunk]], int]
+OnEvents = Callable[[Iterable[AnyFrame], Any, MutableSequence[ChatCompletionChunk]], int]
 """`on_events(frames, decoder, out) -> spoke`: the bits (`silent.part_bit`) of the parts the frames gave."""
 
 _USES_CTX = re.compile(r"(?<![\w.])ctx\b")
@@ -66,11 +66,12 @@ class _Value:
 
 
 def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: Views, decode: Callable[[Any], Any],
-                 provider: str, answer_tools: frozenset[str] = frozenset()) -> OnEvents:
+                 provider: str, answer_tools: frozenset[str] = frozenset(), text_frames: bool = True) -> OnEvents:
     """The `events:` block as `on_events(frames, st, out)` (see the module docstring). `views`: the payload's
     view types (views.py), from `templates.events_paths`; `decode`: a payload's JSON → its view. `answer_tools`:
     tools whose input is the answer (`response.answer_tools`): their blocks' argument pieces are text deltas,
-    and open no tool call.
+    and open no tool call. `text_frames`: the framing may hand over a data event as its payload, a str
+    (frames.py: SSE's); without it (AWS event-stream) every frame is a frame object, read without that test.
 
     A rule (a handler, a switch case or default) written as an object whose parts are all None for a non-empty
     payload gave nothing: it is recorded in `st.silent` (silent.py); `on_events` returns the bits of the parts
@@ -79,8 +80,14 @@ def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: View
     code.line("spoke = 0")
     code.line("for frame in frames:")  # (the loop is generated too: no Python call per event)
     code.indent = "    "
-    code.line(f"if frame.kind != {code.bind(DATA)}: st.raise_for(frame)")
-    code.line("data = frame.payload")
+    # (frames.py: a str is a data event named `message`, its payload; the frame's name is read with its payload)
+    named = "; name = frame.name" if name_path is None else ""
+    if text_frames:
+        code.line(f"if type(frame) is str: data = frame{f'; name = {code.bind(MESSAGE)}' if named else ''}")
+        code.line(f"elif frame.kind != {code.bind(DATA)}: st.raise_for(frame)")
+    else:
+        code.line(f"if frame.kind != {code.bind(DATA)}: st.raise_for(frame)")
+    code.line(f"else: data = frame.payload{named}")
     code.line("if data:")
     code.line("    try:")
     code.line(f"        item = {code.bind(decode)}(data)")
@@ -90,9 +97,7 @@ def lower_events(handlers: Mapping[str, Any], name_path: str | None, views: View
     code.line("else:")
     code.line("    item = {}")
     code.settle("item", ())  # (the payload's view, or an empty one: its fields are read without a type test)
-    if name_path is None:
-        code.line("name = frame.name")
-    else:
+    if name_path is not None:
         code.line(f"name = {lower_into('$' + name_path, ('stream', 'event_type'), code)}")
         code.line("if type(name) is not str: name = str(name or '')")
     read_before = dict(code.reads)

@@ -13,7 +13,7 @@ import msgspec
 
 from .errors import StreamError
 from .extras import EventExtras, attach
-from .frames import FrameLike
+from .frames import AnyFrame
 from .gateway import ChatCompletionChunk
 from .gateway_response import fold_reasoning_content
 from .redaction import preview
@@ -37,16 +37,16 @@ class PassthroughDecoder(StreamDecoder):
         self.terminal = terminal
         self.finished = False
 
-    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+    def feed_all(self, frames: Iterable[AnyFrame], out: MutableSequence[ChatCompletionChunk]) -> None:
         decode = self.decoder.decode
         done_data = self.done_data
         watch = self.terminal != "done_data"
         extras = self.extras
         first = extras.first if extras is not None else None
-        frame: FrameLike | None = None
+        frame: AnyFrame | None = None
         try:  # (once around the loop: an event whose fields have the wrong types is a StreamError naming it)
             for frame in frames:
-                data = frame.payload
+                data = frame if isinstance(frame, str) else frame.payload  # (frames.py: a str is its payload)
                 if data == done_data:
                     self.done = True
                     continue

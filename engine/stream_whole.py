@@ -23,7 +23,7 @@ import msgspec
 from .codegen import FunctionBuilder
 from .errors import InvalidRequestError, StreamError
 from .extras import EventExtras
-from .frames import FrameLike
+from .frames import AnyFrame
 from .gateway import (
     ChatCompletionChunk,
     ChoiceDelta,
@@ -48,7 +48,7 @@ from .stream_whole_pieces import emit_piece
 from .transforms import Context
 from .views import EACH, Views, relative
 
-OnEvents = Callable[[Iterable[FrameLike], "WholeResponseDecoder", MutableSequence[ChatCompletionChunk]], None]
+OnEvents = Callable[[Iterable[AnyFrame], "WholeResponseDecoder", MutableSequence[ChatCompletionChunk]], None]
 
 
 class WholeResponseDecoder(StreamDecoder):
@@ -95,7 +95,7 @@ class WholeResponseDecoder(StreamDecoder):
         self.silent.spoken.update(part_names(self.spoke))
         return self.silent.warnings("part")
 
-    def feed_all(self, frames: Iterable[FrameLike], out: MutableSequence[ChatCompletionChunk]) -> None:
+    def feed_all(self, frames: Iterable[AnyFrame], out: MutableSequence[ChatCompletionChunk]) -> None:
         self.on_events(frames, self, out)
 
 
@@ -125,8 +125,8 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
                       decode: Callable[[str | bytes], Any] = msgspec.json.decode,
                       ) -> tuple[OnEvents, int, Fold | None]:
     """The generated `on_events(frames, st, out)` of a whole-response stream (see the module docstring): each
-    frame's payload that is not blank is decoded by `decode` (its JSON → its view) into `data`, its text kept
-    in `raw`, and read by the event's lines.
+    frame's payload is decoded by `decode` (its JSON → its view) into `data`, its text kept in `raw`, and read by
+    the event's lines; a blank payload (never JSON: told where its decoding failed) is skipped.
     `views`: the event's view types, keyed by key path from the event (empty: events are plain dicts).
     `extras`: the spec's extras (extras.py): read from the event's views when each is one path
     (`lower_response.extras_reads`), else from the event's text (`raw`) when it may hold one; an event with
@@ -178,9 +178,10 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
     ident = read_path(code, "data", str(response_spec.get("id", "id")), views, first)
     model = read_path(code, "data", str(response_spec.get("model", "model")), views, first)
     text = code.bind(str)
+    # (`str` gives a str as it is: one call, cheaper than testing its type first)
     code.line(f"out.append({code.bind(ChatCompletionChunk)}("
-              f"id={ident} if type({ident}) is str or {ident} is None else {text}({ident}), "
-              f"model={model} if type({model}) is str or {model} is None else {text}({model}), choices=chosen"
+              f"id=None if {ident} is None else {text}({ident}), "
+              f"model=None if {model} is None else {text}({model}), choices=chosen"
               f"{', extras=_x' if extras is not None else ''}))")
     code.indent = ""
     if extras is not None:
@@ -190,9 +191,8 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
         ident = read_path(code, "data", str(response_spec.get("id", "id")), views, first)
         model = read_path(code, "data", str(response_spec.get("model", "model")), views, first)
         code.line(f"out.append({code.bind(ChatCompletionChunk)}("
-                  f"id={ident} if type({ident}) is str or {ident} is None else {text}({ident}), "
-                  f"model={model} if type({model}) is str or {model} is None else {text}({model}), choices=[], "
-                  "extras=_x))")
+                  f"id=None if {ident} is None else {text}({ident}), "
+                  f"model=None if {model} is None else {text}({model}), choices=[], extras=_x))")
         code.indent = ""
         code.reads = dict(reads_before)
     slots, fold = lower_usage_section(code, usage, usage_roots, views, first, code.bind(_usage_chunk))
@@ -204,11 +204,12 @@ def lower_whole_event(response_spec: Mapping[str, Any], stream_spec: Mapping[str
                   "frame = None",
                   "try:",
                   "    for frame in frames:",
-                  "        raw = frame.payload",
-                  "        if not raw or raw.isspace(): continue  # (what `raw.strip()` tells, without a copy)",
+                  "        raw = frame if type(frame) is str else frame.payload  # (frames.py: a str is its payload)",
                   "        try:",
                   f"            data = {code.bind(decode)}(raw)",
                   f"        except {code.bind(msgspec.DecodeError)}:",
+                  # (a blank payload is no JSON: told here, where nothing decoded, instead of before every event)
+                  "            if not raw or raw.isspace(): continue  # (what `raw.strip()` tells, without a copy)",
                   f"            {code.bind(json_of)}(raw, {name})  # raises the stream's error with a preview",
                   "            raise",
                   *(f"        {line}" for line in code.lines),

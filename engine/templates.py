@@ -455,6 +455,9 @@ class _InlineCode:
     def line(self, text: str) -> None:
         self.code.line(text)
 
+    def text(self, local: str) -> None:
+        self.code.texts.add(local)
+
     def bind(self, value: Any) -> str:
         return self.code.bind(value)
 

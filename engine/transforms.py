@@ -204,6 +204,7 @@ def _json_dumps_inline(args: Mapping[str, Any], source: Any) -> Emit | None:
         code.line(f"if type({value}) is {code.bind(msgspec.Raw)} and {value} != {code.bind(_RAW_NULL)}: "
                   f"{text} = {code.bind(msgspec.json.format)}({value}, indent=-1).decode()")
         code.line(f"else: {text} = {code.apply}({value}, ctx)")
+        code.text(text)  # (both give a str: the transform's `apply` always does)
         return text
 
     return emit

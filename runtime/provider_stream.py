@@ -32,11 +32,12 @@ __all__ = ["FRAMERS", "ProviderChunkStream"]
 
 FRAMERS: dict[str, Callable[[ProviderPlan, Limits], Framer]] = {
     "sse": lambda plan, limits: SSEParser(stray_lines_as_data=getattr(plan, "stray_lines", "ignore") == "as_data",
-                                          max_event_bytes=limits.max_event_bytes),
+                                          max_event_bytes=limits.max_event_bytes, plain_data=True),
     "aws_event_stream": lambda plan, limits: EventStreamFramer(getattr(plan, "event_header", None),
                                                                max_frame_bytes=limits.max_event_bytes),
 }
-"""A plan's `framing` → the push parser that cuts its stream into frames (configured by the plan and limits)."""
+"""A plan's `framing` → the push parser that cuts its stream into frames (configured by the plan and limits), as
+the engine reads them (engine/frames.py: an SSE event named `message` comes as its data, a str)."""
 
 
 DECODE_BATCH = 32

@@ -20,6 +20,12 @@ Bounded: a line, or an event's data, longer than ``max_event_bytes`` (default 16
 A ``retry`` longer than ten digits is ignored like any other invalid value.
 
 ``id`` follows the standard: it is the *last event ID*, which persists until another ``id:`` line changes it.
+
+With ``plain_data=True`` (the runtime's framer, runtime/provider_stream.py) the parser returns frames as the
+engine reads them (engine/frames.py): an event named ``message`` (no ``event:`` field, or ``event: message``) as its
+data, a ``str`` (no object made per event, nor read back), any other event as a ``Frame`` (its name and data; the
+decoders read a Frame's fields directly, an `SSEEvent`'s through properties). Without it, every event is an
+:class:`SSEEvent`.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import ClassVar
 import msgspec
 
 from vllora_llm.engine.errors import StreamError
-from vllora_llm.engine.frames import DATA
+from vllora_llm.engine.frames import DATA, MESSAGE, Frame
 
 __all__ = ["SSEEvent", "SSEParser"]
 
@@ -84,12 +90,16 @@ class SSEParser:
         "_stray",
         "ignored_lines",
         "last_event_id",
+        "plain_data",
         "retry",
         "stray_lines_as_data",
     )
 
-    def __init__(self, stray_lines_as_data: bool = False, max_event_bytes: int | None = MAX_EVENT_BYTES) -> None:
+    def __init__(self, stray_lines_as_data: bool = False, max_event_bytes: int | None = MAX_EVENT_BYTES,
+                 plain_data: bool = False) -> None:
         self.stray_lines_as_data = stray_lines_as_data
+        self.plain_data = plain_data
+        """An event named ``message`` comes as its data (a str), not an `SSEEvent` (see the module docstring)."""
         self._max = max_event_bytes if max_event_bytes is not None else 1 << 62
         self.ignored_lines = 0
         self.last_event_id: str | None = None
@@ -104,7 +114,7 @@ class SSEParser:
         self._counted = 0  # data lines of the pending event already counted in `_pending_bytes`
         self._pending_bytes = 0
 
-    def feed(self, chunk: bytes) -> list[SSEEvent]:
+    def feed(self, chunk: bytes) -> list[SSEEvent | Frame | str]:
         """Consume ``chunk`` and return the events it completed (possibly none)."""
         if not chunk:
             return []
@@ -147,7 +157,7 @@ class SSEParser:
             self._skip_lf = True
         return self._lines(block, True)
 
-    def close(self) -> list[SSEEvent]:
+    def close(self) -> list[SSEEvent | Frame | str]:
         """End of stream: parse a last line without a line end and deliver a last event without a blank line.
 
         Then the parser is ready for a new stream; it keeps ``ignored_lines``, ``last_event_id``, ``retry``.
@@ -159,7 +169,7 @@ class SSEParser:
         self._at_start = True
         return out
 
-    def _lines(self, block: bytes, has_cr: bool) -> list[SSEEvent]:
+    def _lines(self, block: bytes, has_cr: bool) -> list[SSEEvent | Frame | str]:
         """Process ``block``, a run of complete lines (it ends with a line end)."""
         if self._at_start:
             self._at_start = False
@@ -171,7 +181,7 @@ class SSEParser:
         # is what decoding each value gives), the whole block at once, then cut into events (`_events`).
         return self._events(block.decode("utf-8", "replace"), has_cr)
 
-    def _events(self, text: str, has_cr: bool) -> list[SSEEvent]:
+    def _events(self, text: str, has_cr: bool) -> list[SSEEvent | Frame | str]:
         """The events of `text`, complete lines (`has_cr`: holding CRs), cut where a blank line is followed by a
         data line (`CUTS`: two line ends, whatever precedes them, then "data: "). A piece between two cuts that
         holds no CR or LF is the value of one whole data line, followed by a blank line: its event, made here, one
@@ -181,7 +191,8 @@ class SSEParser:
         reader, and so does a block with no cut in its first `PROBE` characters (events named by `event:` lines:
         cutting it would only scan it once more)."""
         cut = CUTS[has_cr]
-        out: list[SSEEvent] = []
+        out: list[SSEEvent | Frame | str] = []
+        plain = self.plain_data
         if text.find(cut, 0, PROBE) < 0:
             lines = _split_lines(text) if has_cr else text.split("\n")
             lines.pop()  # the empty tail after the final line end
@@ -200,13 +211,13 @@ class SSEParser:
                 self._run(lines, out)
                 last_id = self.last_event_id
             else:
-                out.append(SSEEvent("message", piece, last_id))
+                out.append(piece if plain else SSEEvent(MESSAGE, piece, last_id))
         lines = _split_lines("data: " + tail)
         lines.pop()
         self._run(lines, out)
         return out
 
-    def _run(self, lines: list[str], out: list[SSEEvent]) -> None:
+    def _run(self, lines: list[str], out: list[SSEEvent | Frame | str]) -> None:
         """Read `lines` (decoded, without their line ends), appending the events they dispatch to `out`; an
         event not dispatched yet is kept on the parser."""
         data = self._data  # the event's data lines after the first (in the block), or all of them (between blocks)
@@ -223,11 +234,17 @@ class SSEParser:
                     if data:
                         one = "\n".join([one, *data])
                         data.clear()
-                    out.append(SSEEvent(event or "message", one, last_id, retry))
+                    if not self.plain_data:
+                        out.append(SSEEvent(event or MESSAGE, one, last_id, retry))
+                    else:
+                        out.append(one if not event or event == MESSAGE else Frame(event, one))
                     one = None
                     event = ""
                 elif event:
-                    out.append(SSEEvent(event, "", last_id, retry))
+                    if not self.plain_data:
+                        out.append(SSEEvent(event, "", last_id, retry))
+                    else:
+                        out.append("" if event == MESSAGE else Frame(event, ""))
                     event = ""
                 retry = None
                 continue
@@ -299,9 +316,10 @@ class SSEParser:
         self._stray.clear()
         raise StreamError(f"SSE stream: {what} is over {self._max} bytes (Limits.max_event_bytes)")
 
-    def _flush_stray(self, out: list[SSEEvent]) -> None:
+    def _flush_stray(self, out: list[SSEEvent | Frame | str]) -> None:
         """Deliver the block's stray lines as one event with ``event=""`` (before the block's own event)."""
-        out.append(SSEEvent("", "\n".join(self._stray)))
+        data = "\n".join(self._stray)
+        out.append(Frame("", data) if self.plain_data else SSEEvent("", data))
         self._stray.clear()
 
 

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vllora_llm.engine.frames import Frame
 from vllora_llm.runtime.sse import SSEEvent, SSEParser
 
 CONFORMANCE = Path(__file__).resolve().parents[1] / "recordings"
@@ -78,6 +79,12 @@ def reference(raw: bytes, stray_lines_as_data: bool = False) -> tuple[list[SSEEv
     return events, ignored
 
 
+def as_frames(events: list[SSEEvent]) -> list[SSEEvent | Frame | str]:
+    """What a `plain_data` parser returns for `events`: an event named `message` as its data, any other as a
+    `Frame` of its name and data (the engine's normalised frames, engine/frames.py)."""
+    return [event.data if event.event == "message" else Frame(event.event, event.data) for event in events]
+
+
 def E(data: str, event: str = "message", id: str | None = None, retry: int | None = None) -> SSEEvent:
     return SSEEvent(event, data, id, retry)
 
@@ -129,6 +136,8 @@ CASES: list[tuple[str, list[bytes], list[SSEEvent]]] = [
     ("bom-split-across-feeds", [b"\xef", b"\xbb", b"\xbfdata: a\n\n"], [E("a")]),
     ("bom-only-at-start", [b"data: a\n\n\xef\xbb\xbfdata: b\n\n"], [E("a")]),
     ("bom-then-close", [b"\xef\xbb\xbf"], []),
+    ("event-named-message", [b"event: message\ndata: a\n\nevent: message\n\nevent: e\n\n"],
+     [E("a"), E(""), E("", event="e")]),
 ]
 
 
@@ -138,6 +147,8 @@ def test_case(chunks: list[bytes], expected: list[SSEEvent]) -> None:
     whole = b"".join(chunks)
     assert one_byte_at_a_time(whole) == expected
     assert reference(whole)[0] == expected
+    # the runtime's framer: an event named `message` as its data, any other as a Frame (engine/frames.py)
+    assert parse(chunks, plain_data=True) == one_byte_at_a_time(whole, plain_data=True) == as_frames(expected)
 
 
 def test_ignored_lines_are_counted() -> None:
@@ -282,13 +293,16 @@ SSE_BYTES = st.lists(
 @settings(max_examples=100, deadline=None)
 @given(raw=SSE_BYTES | st.binary(max_size=300), cuts=st.lists(st.integers(min_value=0), max_size=20))
 @pytest.mark.parametrize("stray", [False, True], ids=["default", "stray-lines-as-data"])
-def test_arbitrary_bytes_never_raise_and_match_the_oracle(raw: bytes, cuts: list[int], stray: bool) -> None:
-    parser = SSEParser(stray_lines_as_data=stray)
-    events: list[SSEEvent] = []
+@pytest.mark.parametrize("plain", [False, True], ids=["events", "plain-data"])
+def test_arbitrary_bytes_never_raise_and_match_the_oracle(raw: bytes, cuts: list[int], stray: bool,
+                                                          plain: bool) -> None:
+    parser = SSEParser(stray_lines_as_data=stray, plain_data=plain)
+    events: list[SSEEvent | Frame | str] = []
     for chunk in split(raw, cuts):
         events += parser.feed(chunk)
     events += parser.close()
-    assert (events, parser.ignored_lines) == reference(raw, stray)
+    expected, ignored = reference(raw, stray)
+    assert (events, parser.ignored_lines) == (as_frames(expected) if plain else expected, ignored)
 
 
 def event_streams(nl: bytes) -> st.SearchStrategy[bytes]:
@@ -310,12 +324,14 @@ def event_streams(nl: bytes) -> st.SearchStrategy[bytes]:
 @given(data=st.data(), cuts=st.lists(st.integers(min_value=0), max_size=8))
 @pytest.mark.parametrize("stray", [False, True], ids=["default", "stray-lines-as-data"])
 @pytest.mark.parametrize("nl", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+@pytest.mark.parametrize("plain", [False, True], ids=["events", "plain-data"])
 def test_streams_cut_into_events_match_the_oracle(data: st.DataObject, cuts: list[int], stray: bool,
-                                                  nl: bytes) -> None:
+                                                  nl: bytes, plain: bool) -> None:
     raw = data.draw(event_streams(nl))
-    parser = SSEParser(stray_lines_as_data=stray)
-    events: list[SSEEvent] = []
+    parser = SSEParser(stray_lines_as_data=stray, plain_data=plain)
+    events: list[SSEEvent | Frame | str] = []
     for chunk in split(raw, cuts):
         events += parser.feed(chunk)
     events += parser.close()
-    assert (events, parser.ignored_lines) == reference(raw, stray)
+    expected, ignored = reference(raw, stray)
+    assert (events, parser.ignored_lines) == (as_frames(expected) if plain else expected, ignored)

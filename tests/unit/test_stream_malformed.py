@@ -15,7 +15,10 @@ import msgspec
 import pytest
 
 from vllora_llm.engine.errors import ProviderError, StreamError
+from vllora_llm.engine.frames import Frame
 from vllora_llm.engine.registry import load_plan
+from vllora_llm.runtime.limits import Limits
+from vllora_llm.runtime.provider_stream import FRAMERS
 from vllora_llm.runtime.sse import SSEEvent
 
 WRONG_TYPES = [  # (provider, an event whose field has the wrong type, what raised, what the message says)
@@ -75,3 +78,17 @@ def test_a_whole_response_that_does_not_fit_is_a_provider_error_chained_to_what_
         load_plan(name).decode(200, {"content-type": "application/json"}, json.dumps(body).encode())
     assert type(caught.value.__cause__) is cause
     assert says in str(caught.value) and "does not fit the response mapping" in str(caught.value)
+
+
+@pytest.mark.parametrize(("name", "frame", "cause", "says"), WRONG_TYPES, ids=[case[0] for case in WRONG_TYPES])
+def test_the_runtime_framers_frames_fail_as_their_sse_events_do(
+        name: str, frame: SSEEvent, cause: type[Exception], says: str) -> None:
+    """The runtime's SSE framer hands a `message` event over as its payload (a str) and any other event as a Frame
+    (engine/frames.py): the error still names the event and previews its payload, word for word."""
+    plan = load_plan(name)
+    wire = (f"event: {frame.event}\n" if frame.event != "message" else "") + f"data: {frame.data}\n\n"
+    frames = FRAMERS[plan.framing](plan, Limits()).feed(wire.encode())
+    assert frames == [frame.data if frame.event == "message" else Frame(frame.event, frame.data)]
+    error = raised(name, frames[0])
+    assert type(error.__cause__) is cause
+    assert str(error) == str(raised(name, frame)) and error.body == raised(name, frame).body
