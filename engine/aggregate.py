@@ -129,31 +129,6 @@ class _ChoiceParts:
         self.calls_by_index[index] = call
         return call
 
-    def add_reasoning(self, details: list[ReasoningDetail]) -> None:
-        """Merge a delta's reasoning details, each into the block at its position (see the module docstring)."""
-        by_position = self.reasoning_by_position
-        position = 0
-        for delta in details:
-            current = by_position.get(position)
-            # a signed block, a redacted block that has its data, or a delta of another kind, is not continued
-            if current is None or delta.type != current.type or (current.data is not None and delta.data is not None) \
-                    or (current.signature is not None and (delta.text is not None or delta.data is not None)):
-                current = by_position[position] = _ReasoningParts(delta.type)
-                self.reasoning_details.append(current)
-            if delta.text:
-                current.text.append(delta.text)
-            if delta.signature:  # an empty signature (sent before the text by some proxies) signs nothing
-                current.signature = delta.signature
-            if delta.data is not None:
-                current.data = delta.data
-            if delta.summary:
-                current.summary.append(delta.summary)
-            if delta.format is not None or delta.id is not None or delta.index is not None:
-                for key in ("format", "id", "index"):
-                    if (value := getattr(delta, key)) is not None:
-                        current.extra.setdefault(key, value)
-            position += 1  # noqa: SIM113 (enumerate costs an iterator and a tuple per chunk, a tenth of this call)
-
     def add_logprobs(self, logprobs: Any) -> None:
         """Concatenate the token lists (`content`, `refusal`) of OpenAI-shaped logprobs."""
         if not isinstance(logprobs, dict):
@@ -274,8 +249,31 @@ class StreamAggregator:
             text = delta.reasoning
             if text is not None and text:
                 parts.reasoning.append(text)
-            if delta.reasoning_details is not None:
-                parts.add_reasoning(delta.reasoning_details)
+            if delta.reasoning_details is not None:  # each merged into the block at its position (module docstring)
+                by_position = parts.reasoning_by_position
+                position = 0
+                for detail in delta.reasoning_details:
+                    block = by_position.get(position)
+                    text = detail.text
+                    # a signed block, a redacted block that has its data, or a detail of another kind: not continued
+                    if block is None or detail.type != block.type \
+                            or (block.data is not None and detail.data is not None) \
+                            or (block.signature is not None and (text is not None or detail.data is not None)):
+                        block = by_position[position] = _ReasoningParts(detail.type)
+                        parts.reasoning_details.append(block)
+                    if text is not None and text:
+                        block.text.append(text)
+                    if detail.signature:  # an empty signature (sent before the text by some proxies) signs nothing
+                        block.signature = detail.signature
+                    if detail.data is not None:
+                        block.data = detail.data
+                    if detail.summary is not None and detail.summary:
+                        block.summary.append(detail.summary)
+                    if detail.format is not None or detail.id is not None or detail.index is not None:
+                        for key in ("format", "id", "index"):
+                            if (value := getattr(detail, key)) is not None:
+                                block.extra.setdefault(key, value)
+                    position += 1  # noqa: SIM113 (enumerate costs an iterator and a tuple per chunk)
             if delta.role is not None and delta.role:
                 parts.role = delta.role
             if delta.refusal is not None and delta.refusal:
