@@ -37,7 +37,9 @@ class ResultStream(StreamForms):
         async with completions.create_stream(req) as stream: ...       # opens now, always closes
 
     When the chunks are exhausted, `response` (or `aggregate()`) is the whole message. Leaving early (break,
-    an exception, cancellation, `aclose()`) closes the HTTP response at once instead of draining it.
+    an exception, cancellation, `aclose()`) closes the HTTP response instead of draining it: at once, except a
+    bare `async for` left by `break` or an exception, which closes it at the event loop's next steps (when the
+    loop's generator is closed).
     `timeout` (a `Timeouts` or seconds) replaces the client's timeouts for this stream, retries included.
     `aggregate=False` keeps nothing (no `aggregate()`), so the stream's body has no total size limit.
     """

@@ -5,7 +5,9 @@ loop at its next step even with decoded chunks waiting, and `__anext__` calls mi
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 
 from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.gateway import ChatCompletionRequest
@@ -78,3 +80,23 @@ async def test_anext_calls_mixed_into_a_loop_take_the_next_chunks() -> None:
                 got.append((await stream.__anext__()).choices[0].delta.content)
         assert got == [*WORDS, None]
         assert stream.response.text() == "".join(WORDS)
+
+
+async def test_a_bare_break_releases_the_stream_within_a_few_loop_steps() -> None:
+    """Left by `break`, the loop's generator is closed by the event loop at its next steps (not at shutdown), and
+    with it the stream and its HTTP response (the server sees the disconnect while the loop keeps running)."""
+    async with LocalProviderServer() as server, VlloraLLMClient.from_provider(
+        "openai", api_key="k-out", base_url=server.openai_base_url, max_retries=0
+    ) as client:
+        server.faults.push(replay(_body(), content_type="text/event-stream", chunk_size=64, drip_s=0.02))
+        stream = client.completions().create_stream(REQUEST)
+        async for _ in stream:
+            break
+        released = weakref.ref(stream._chunks)  # (the chunk stream: freed, and closed, with the stream)
+        del stream
+        for _ in range(3):  # (two are enough: the finalizer schedules the close, a task runs it)
+            await asyncio.sleep(0)
+        assert released() is None
+        async with asyncio.timeout(2):
+            while server.disconnects == 0:
+                await asyncio.sleep(0.005)
