@@ -9,6 +9,8 @@ import asyncio
 import json
 import weakref
 
+import pytest
+
 from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.gateway import ChatCompletionRequest
 from vllora_llm.runtime.provider_stream import DECODE_BATCH
@@ -100,3 +102,12 @@ async def test_a_bare_break_releases_the_stream_within_a_few_loop_steps() -> Non
         async with asyncio.timeout(2):
             while server.disconnects == 0:
                 await asyncio.sleep(0.005)
+
+
+async def test_a_stream_that_keeps_nothing_hands_out_every_chunk() -> None:
+    async with LocalProviderServer() as server, _client(server) as client:
+        stream = client.completions().create_stream(REQUEST, aggregate=False)
+        got = [chunk.choices[0].delta.content async for chunk in stream]
+        assert got == [*WORDS, None] and stream.done
+        with pytest.raises(RuntimeError, match="aggregate=False"):
+            stream.aggregate()
