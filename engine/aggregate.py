@@ -47,15 +47,19 @@ class _ToolCallParts(msgspec.Struct, gc=False):
     streams) keeps no list, which the collector would track."""
 
     id: str | None
-    name: str | None = None
     type: str | None = None
     signature: str | None = None
-    first: str = ""
+    name: str | None = None
+    first: str | None = None
     more: list[str] | None = None
-    """The argument pieces after the first, in order (None until there is one)."""
+    """The argument pieces after the first, in order (None until there is one).
+
+    The fields hold what the call's first delta gave (an empty name, type or argument text as None would be:
+    `build` reads them so), in the order a delta's fields are read (`add` makes one from its first delta with
+    positional arguments)."""
 
     def build(self, position: int) -> ToolCall:
-        arguments = self.first if self.more is None else self.first + "".join(self.more)
+        arguments = self.first if self.more is None else (self.first or "") + "".join(self.more)
         return ToolCall(
             id=self.id or f"call_{position}",
             type=self.type or "function",
@@ -125,31 +129,6 @@ class _ChoiceParts:
         self.calls_by_index[index] = call
         return call
 
-    def _add_reasoning(self, details: list[ReasoningDetail]) -> None:
-        """Merge a delta's reasoning details, each into the block at its position (see the module docstring)."""
-        by_position = self.reasoning_by_position
-        position = 0
-        for delta in details:
-            current = by_position.get(position)
-            # a signed block, a redacted block that has its data, or a delta of another kind, is not continued
-            if current is None or delta.type != current.type or (current.data is not None and delta.data is not None) \
-                    or (current.signature is not None and (delta.text is not None or delta.data is not None)):
-                current = by_position[position] = _ReasoningParts(delta.type)
-                self.reasoning_details.append(current)
-            if delta.text:
-                current.text.append(delta.text)
-            if delta.signature:  # an empty signature (sent before the text by some proxies) signs nothing
-                current.signature = delta.signature
-            if delta.data is not None:
-                current.data = delta.data
-            if delta.summary:
-                current.summary.append(delta.summary)
-            if delta.format is not None or delta.id is not None or delta.index is not None:
-                for key in ("format", "id", "index"):
-                    if (value := getattr(delta, key)) is not None:
-                        current.extra.setdefault(key, value)
-            position += 1  # noqa: SIM113 (enumerate costs an iterator and a tuple per chunk, a tenth of this call)
-
     def add_logprobs(self, logprobs: Any) -> None:
         """Concatenate the token lists (`content`, `refusal`) of OpenAI-shaped logprobs."""
         if not isinstance(logprobs, dict):
@@ -177,13 +156,22 @@ class _ChoiceParts:
         return Choice(index=index, message=message, finish_reason=self.finish_reason, logprobs=self.logprobs)
 
 
+_NOTHING = object()
+_NO_PARTS = _ChoiceParts()
+"""What `StreamAggregator._last` holds before a first choice (never written: no index equals `_NOTHING`)."""
+
+
 class StreamAggregator:
     """Add chunks as they arrive; `result()` at any time gives the message gathered so far."""
 
-    __slots__ = ("_choices", "chunks", "created", "extras", "id", "model", "usage")
+    __slots__ = ("_choices", "_last", "_last_index", "chunks", "created", "extras", "id", "model", "usage")
 
     def __init__(self) -> None:
         self._choices: dict[int, _ChoiceParts] = {}
+        self._last_index: object = _NOTHING
+        """The index of the last chunk's choice, and its parts (`_last`): a chunk's choice is usually the one
+        before's, found with one int compare instead of a dict lookup per chunk."""
+        self._last = _NO_PARTS
         self.id: str | None = None
         self.model: str | None = None
         self.created: int | None = None
@@ -191,7 +179,16 @@ class StreamAggregator:
         self.extras: dict[str, Any] | None = None
         self.chunks = 0
 
+    def _parts(self, index: int) -> _ChoiceParts:
+        parts = self._choices.get(index)
+        if parts is None:
+            parts = self._choices[index] = _ChoiceParts()
+        self._last_index, self._last = index, parts
+        return parts
+
     def add(self, chunk: ChatCompletionChunk) -> None:
+        # (Per chunk, so written for the interpreter: a field tested `is not None` before its truth where it is
+        # usually None, read once into a local where it is used twice, and no Python call on the usual paths.)
         self.chunks += 1
         if self.id is None and chunk.id:
             self.id = chunk.id
@@ -201,40 +198,30 @@ class StreamAggregator:
             self.created = chunk.created
         if chunk.usage is not None:
             self.usage = chunk.usage
-        if chunk.extras:
+        if chunk.extras is not None and chunk.extras:
             if self.extras is None:
                 self.extras = {}
             merge_extras(self.extras, chunk.extras)
         for choice in chunk.choices:
-            parts = self._choices.get(choice.index)
-            if parts is None:
-                parts = self._choices[choice.index] = _ChoiceParts()
-            delta = choice.delta  # (read here, not in a method of the parts: a call per chunk less)
-            if delta.content:
-                parts.content.append(delta.content)
+            parts = self._last if choice.index == self._last_index else self._parts(choice.index)
+            delta = choice.delta
+            text = delta.content
+            if text is not None and text:
+                parts.content.append(text)
                 if parts.reasoning_by_position:
                     parts.reasoning_by_position.clear()  # the reasoning before the text is over
-            if delta.role:
-                parts.role = delta.role
-            if delta.refusal:
-                parts.refusal.append(delta.refusal)
-            if delta.reasoning:
-                parts.reasoning.append(delta.reasoning)
-            if delta.tool_calls:
+            if delta.tool_calls is not None:
                 by_index = parts.calls_by_index
                 for call in delta.tool_calls:
                     current = by_index.get(call.index)
                     call_id = call.id
+                    function = call.function
                     if current is None:
                         if call_id is not None:  # a new call (its first delta): made whole, in one C call
-                            function = call.function
-                            if function is None:
-                                current = _ToolCallParts(call_id, None, call.type or None, call.signature)
-                            else:
-                                current = _ToolCallParts(call_id, function.name or None, call.type or None,
-                                                         call.signature, function.arguments or "")
-                            parts.calls.append(current)
+                            current = _ToolCallParts(call_id, call.type, call.signature) if function is None else \
+                                _ToolCallParts(call_id, call.type, call.signature, function.name, function.arguments)
                             by_index[call.index] = current
+                            parts.calls.append(current)
                             continue
                         # (an argument piece without an id: it continues the last call, or opens one)
                         current = parts.calls[-1] if parts.calls else parts._open_call(call.index, None)
@@ -247,7 +234,6 @@ class StreamAggregator:
                         current.type = call.type
                     if call.signature is not None:
                         current.signature = call.signature
-                    function = call.function
                     if function is not None:
                         if function.name and not current.name:
                             current.name = function.name
@@ -260,8 +246,38 @@ class StreamAggregator:
                                 current.first = function.arguments
                 if parts.reasoning_by_position:
                     parts.reasoning_by_position.clear()  # (as after text: the reasoning before the call is over)
-            if delta.reasoning_details:
-                parts._add_reasoning(delta.reasoning_details)
+            text = delta.reasoning
+            if text is not None and text:
+                parts.reasoning.append(text)
+            if delta.reasoning_details is not None:  # each merged into the block at its position (module docstring)
+                by_position = parts.reasoning_by_position
+                position = 0
+                for detail in delta.reasoning_details:
+                    block = by_position.get(position)
+                    text = detail.text
+                    # a signed block, a redacted block that has its data, or a detail of another kind: not continued
+                    if block is None or detail.type != block.type \
+                            or (block.data is not None and detail.data is not None) \
+                            or (block.signature is not None and (text is not None or detail.data is not None)):
+                        block = by_position[position] = _ReasoningParts(detail.type)
+                        parts.reasoning_details.append(block)
+                    if text is not None and text:
+                        block.text.append(text)
+                    if detail.signature:  # an empty signature (sent before the text by some proxies) signs nothing
+                        block.signature = detail.signature
+                    if detail.data is not None:
+                        block.data = detail.data
+                    if detail.summary is not None and detail.summary:
+                        block.summary.append(detail.summary)
+                    if detail.format is not None or detail.id is not None or detail.index is not None:
+                        for key in ("format", "id", "index"):
+                            if (value := getattr(detail, key)) is not None:
+                                block.extra.setdefault(key, value)
+                    position += 1  # noqa: SIM113 (enumerate costs an iterator and a tuple per chunk)
+            if delta.role is not None and delta.role:
+                parts.role = delta.role
+            if delta.refusal is not None and delta.refusal:
+                parts.refusal.append(delta.refusal)
             if choice.finish_reason is not None:
                 parts.finish_reason = choice.finish_reason
             if choice.logprobs is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from vllora_llm.engine.errors import LLMError
 from vllora_llm.engine.gateway import RequestWarning
@@ -54,6 +54,9 @@ class ResponsesStream(StreamForms, Generic[B]):
         self._failure: LLMError | None = None
         self._raise: LLMError | None = None
         """A failure whose events were served: raised once, at the next step."""
+
+    def __aiter__(self) -> Self:
+        return self
 
     def _report_partial(self, observation: Observation) -> None:
         """End the observation of a stream left early with what had arrived (each stream knows what that is)."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any, Self, TypeVar
 
 from vllora_llm.engine.aggregate import StreamAggregator
 from vllora_llm.engine.gateway import (
@@ -37,7 +37,9 @@ class ResultStream(StreamForms):
         async with completions.create_stream(req) as stream: ...       # opens now, always closes
 
     When the chunks are exhausted, `response` (or `aggregate()`) is the whole message. Leaving early (break,
-    an exception, cancellation, `aclose()`) closes the HTTP response at once instead of draining it.
+    an exception, cancellation, `aclose()`) closes the HTTP response instead of draining it: at once, except a
+    bare `async for` left by `break` or an exception, which closes it at the event loop's next steps (when the
+    loop's generator is closed).
     `timeout` (a `Timeouts` or seconds) replaces the client's timeouts for this stream, retries included.
     `aggregate=False` keeps nothing (no `aggregate()`), so the stream's body has no total size limit.
     """
@@ -111,15 +113,47 @@ class ResultStream(StreamForms):
                 except BaseException:
                     self._closed = True
                     chunks.close()
+                    if pending is not None:
+                        pending.clear()
                     raise
         aggregator = self._aggregator
         if aggregator is not None:
             aggregator.add(chunk)
         return chunk
 
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        return self._handed_out()
+
+    async def _handed_out(self) -> AsyncGenerator[ChatCompletionChunk, None]:
+        """What `async for` iterates: the chunks already decoded are handed out from this one frame, each resumed
+        without the coroutine object and frame an `async def __anext__` call makes per chunk; the rest (opening,
+        reading, the end, errors, retries) goes through `__anext__`, one call per read or batch of 32.
+
+        `pending` (the chunk stream's queue) is emptied whenever the stream is closed (`aclose`, a failure), so a
+        non-empty queue means open. Leaving the loop early drops this generator: the event loop closes it at its
+        next step, then the stream (`__del__`) closes the HTTP response; `async with` or `aclose()` close it at
+        once."""
+        anext = self.__anext__
+        aggregator = self._aggregator
+        while True:
+            try:
+                chunk = await anext()
+            except StopAsyncIteration:
+                return
+            yield chunk
+            pending = self._pending
+            if pending is not None:
+                while pending:  # (as in `__anext__`: the chunks of the read the one above came from)
+                    chunk = pending.popleft()
+                    if aggregator is not None:
+                        aggregator.add(chunk)
+                    yield chunk
+
     async def aclose(self) -> None:
         """Stop now and release the connection (idempotent)."""
         self._closed = True
+        if self._pending is not None:
+            self._pending.clear()
         chunks = self._chunks
         if chunks is not None:
             await chunks.aclose()
@@ -240,6 +274,9 @@ class ObservedResultStream(ResultStream):
                 if choice.delta.content:
                     observation.content(choice.delta.content)
         return chunk
+
+    def __aiter__(self) -> Self:
+        return self  # (each chunk reported: through `__anext__`)
 
     def _end(self) -> None:
         """End the observation with what arrived (the whole message, or a part when left early)."""

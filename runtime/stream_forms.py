@@ -9,7 +9,8 @@ from typing import Any, Self
 
 
 class StreamForms:
-    """A stream type defines `_open` (make the call once) and `aclose`; this gives it the three forms."""
+    """A stream type defines `_open` (make the call once), `aclose` and `__aiter__`; this gives it the three
+    forms."""
 
     __slots__ = ()
 
@@ -33,6 +34,3 @@ class StreamForms:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
-
-    def __aiter__(self) -> Self:
-        return self

@@ -93,6 +93,9 @@ class ToolLoopStream(ResultStream):
                 raise
         return self
 
+    def __aiter__(self) -> ToolLoopStream:
+        return self  # (its own `__anext__`: not `ResultStream`'s generator, which reads one chunk stream's queue)
+
     async def __anext__(self) -> ChatCompletionChunk:
         if not self._started:
             await self._opened()
