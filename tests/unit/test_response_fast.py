@@ -316,7 +316,7 @@ def test_usage_read_inline_with_each_object_tested_once(provider: str) -> None:
     head, tail = source.split("item = data", 1)
     assert source.count("type(data) is ") == 1  # (its top-level values read under one test: a view's or a dict's)
     assert "type(item) is " not in tail.split("item = ", 1)[0]  # (was one test per key read; then an extra may
-    # read the body decoded again as plain data, lower_decode._tested)
+    # read the body decoded again as plain data, decode_extras._tested)
     assert head.count("type(item) is ") == 1  # (the part's, once: its kinds read it without a test)
     roots = usage_map.roots or ()
     for root in roots:
