@@ -33,16 +33,17 @@ from vllora_llm.engine.input_guard import (
     check_header_text,
     explain_no_json_form,
 )
-from vllora_llm.engine.redaction import Redactor, mask_url_passwords, preview, redacting
+from vllora_llm.engine.redaction import Redactor, mask_url_passwords, redacting
 from vllora_llm.engine.wire import WireRequest
 
-from .auth import headers_only, redact, redact_error, resolve_credentials, scheme_for, select_auth
+from .auth import headers_only, redact, resolve_credentials, scheme_for, select_auth
 from .limits import ACCEPT_ENCODING, Limits, json_too_deep
 from .model_instance import ChunkStream, DummyModelInstance, ModelInstance, ProviderPlan
 from .observe import CURRENT
-from .provider_headers import USER_AGENT, header_secrets, merge_headers, safe_location
+from .provider_errors import ProviderErrors
+from .provider_headers import USER_AGENT, header_secrets, merge_headers
 from .provider_stream import FRAMERS, ProviderChunkStream
-from .retry import Attempts, RetryPolicy, classify_http_error, header_value
+from .retry import Attempts, RetryPolicy
 from .transport import AiohttpTransport, Response, Timeouts, Transport
 
 if TYPE_CHECKING:  # (the spec compiler is imported only by clients built from a spec)
@@ -64,9 +65,6 @@ __all__ = [
 logger = logging.getLogger("vllora_llm")
 T = TypeVar("T")
 
-WRONG_URL_STATUS = frozenset({404, 405})
-"""Statuses that often mean the request went to the wrong URL (a base URL without its version, a typo):
-their errors name the method, the URL and the spec's `endpoint.base_url_hint`."""
 
 class StreamOpeningInstance(ModelInstance):
     """An instance whose streams are opened first (`open_stream`); `stream()` iterates one and closes it."""
@@ -83,7 +81,7 @@ class StreamOpeningInstance(ModelInstance):
             await chunks.aclose()
 
 
-class ProviderModelInstance(StreamOpeningInstance):
+class ProviderModelInstance(ProviderErrors, StreamOpeningInstance):
     """A provider reached over HTTP, described by a compiled spec (`plan`)."""
 
     def __init__(
@@ -275,69 +273,6 @@ class ProviderModelInstance(StreamOpeningInstance):
 
     def _attempts(self) -> Attempts:
         return Attempts(self.plan.name, self.retry, self._redactor)
-
-    def _describe_answer(self, err: LLMError, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        """Give an error raised while decoding a 2xx answer its status, request id and a body preview."""
-        if err.status is None:
-            err.status = status
-        if err.request_id is None:  # the plan's error builder knows which header carries the request id
-            err.request_id = self.plan.error(status, headers, b"").request_id
-        if err.body is None:
-            err.body = preview(body, 2000)
-
-    def http_error(
-        self, status: int, headers: Mapping[str, str], body: bytes, truncated: bool = False,
-        wire: WireRequest | None = None,
-    ) -> LLMError:
-        """The plan's typed error, with the retry hint and decision taken from the headers. A 3xx is refused
-        (never followed); an error body too large (`truncated`) or too deeply nested is left out; when the
-        status suggests a wrong URL, the message names the call and the spec's hint on base URLs (keys
-        redacted)."""
-        if 300 <= status < 400:
-            return self.redirect_error(status, headers)
-        note = ""
-        depth = self.limits.max_json_depth
-        if truncated:
-            note = f" (error body over {self.limits.max_error_bytes} bytes, Limits.max_error_bytes: not read)"
-        elif depth is not None and json_too_deep(body, depth):
-            note = f" (error body nested deeper than {depth}, Limits.max_json_depth: not parsed)"
-        with redacting(self._redactor or None):  # previews redacted before they are cut
-            try:
-                err = self.plan.error(status, headers, b"" if note else body)
-            except RecursionError:  # (the decoder's own limit, below ours when the stack is already deep)
-                note = " (error body nested too deeply to parse)"
-                err = self.plan.error(status, headers, b"")
-        if note:
-            err.message += note
-            err.args = (err.message,)
-        err = classify_http_error(err, status, headers)
-        if wire is not None and status in WRONG_URL_STATUS:
-            err.message = f"{err.message} ({self._where(wire)})"
-            err.args = (err.message,)
-        return redact_error(err, self._redactor)
-
-    def redirect_error(self, status: int, headers: Mapping[str, str]) -> LLMError:
-        """A 3xx as a typed error: provider APIs do not redirect, and following one would resend the key
-        (in headers aiohttp keeps across hosts) and the prompt to wherever the server points."""
-        location = header_value(headers, "location")
-        shown = "no Location" if location is None else safe_location(location, self._secrets)
-        err = ProviderError(
-            f"redirect refused ({shown}): provider calls never follow redirects; set base_url to the final URL",
-            provider=self.plan.name, status=status, retryable=False,
-        )
-        err.request_id = self.plan.error(status, headers, b"").request_id
-        return redact_error(err, self._redactor)
-
-    def _where(self, wire: WireRequest) -> str:
-        """`POST https://host/path; hint: <the spec's endpoint.base_url_hint>; the default base URL is ...`."""
-        text = f"{wire.method} {wire.url}"
-        hint: str | None = getattr(self.plan, "base_url_hint", None)
-        if hint:
-            text += f"; hint: {hint}"
-            default: str = getattr(self.plan, "default_base_url", "")
-            if default and "{" not in default and not wire.url.startswith(default.rstrip("/") + "/"):
-                text += f"; the default base URL is {default}"
-        return text
 
     def complete(self, request: ChatCompletionRequest) -> Coroutine[Any, Any, ChatCompletionMessageWithFinishReason]:
         return self.complete_validated(request, None)
