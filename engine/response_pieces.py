@@ -27,12 +27,17 @@ if TYPE_CHECKING:
 __all__ = ["call_field_checks", "call_text", "emit_finish", "emit_message_piece", "reasoning_text"]
 
 _CALL_FIELDS = ("id", "name", "arguments", "signature")
+_USUAL = frozenset(("id", "name", "arguments"))
 
 
 def call_field_checks(code: FunctionBuilder, call_fields: Mapping[str, str]) -> list[str]:
     """The generated lines checking a tool call's fields read into locals (`call_fields`: field -> local): each
     one set must be a str (`call_text` raises naming the field); both decoders write them before building a call."""
-    return [f"if {local} is not None and type({local}) is not str: {code.bind(call_text)}({local}, {code.bind(field)})"
+    # (a field a call usually has, its id or name, is a str: its type test first settles it in one test; one
+    # usually absent, its signature, is told None first)
+    return [(f"if type({local}) is not str and {local} is not None: " if field in _USUAL else
+             f"if {local} is not None and type({local}) is not str: ")
+            + f"{code.bind(call_text)}({local}, {code.bind(field)})"
             for field in _CALL_FIELDS if (local := call_fields.get(field)) is not None and str(local).isidentifier()
             and local not in code.texts]  # (a local known to hold a str needs no test)
 

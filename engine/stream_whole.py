@@ -15,7 +15,9 @@ warning (silent.py), and what the pieces gave is kept as bits.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, MutableSequence
+from itertools import count
 from typing import Any
 
 import msgspec
@@ -61,8 +63,9 @@ class WholeResponseDecoder(StreamDecoder):
         """An event's JSON → its view (views.py), or plain decoded data when the spec's paths allow no view."""
         self.on_events = on_events
         self.ctx = Context(provider)
-        self.calls: dict[int, int] = {}
-        """Tool calls seen so far, per choice index (a call's position within its choice)."""
+        self.calls: defaultdict[int, count[int]] = defaultdict(count)
+        """Per choice index with a tool call, the counter of its calls (`next` gives the next call's position
+        within its choice: one C call, cheaper than reading and writing back an int in a dict)."""
         self.counts: dict[str, int] = {}
         """The usage counts folded so far (stream_usage.py; `usage` adds the block still pending)."""
         self.usage_read: Any = NOTHING  # the last usage block seen (the values at the usage map's root keys)
@@ -315,7 +318,7 @@ def _emit_choices(code: FunctionBuilder, spec: Mapping[str, Any], choices: str, 
     code.indent = outer + "    "
     reason = read_path(code, "choice", str(finish["from"]), choice_views, first)
     code.line(f"if {reason} is not None:")
-    code.line(f"    {reason} = {code.bind(translate)}({reason}, bool(counted.get({index})))")
+    code.line(f"    {reason} = {code.bind(translate)}({reason}, {index} in counted)")
     code.line(f"    if {reason} is not None: st.done = True")
     code.line(f"chosen.append({code.bind(ChunkChoice)}(delta={code.bind(ChoiceDelta)}(content=content, "
               f"tool_calls=calls, reasoning=reasoning, reasoning_details=details), index={index}, "

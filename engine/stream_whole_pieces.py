@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 def _call(st: WholeResponseDecoder, index: int, call: Any) -> ToolCallDelta:
     """A `tool_call` piece (an object: id, name, arguments, signature) as the delta of the choice's next call."""
-    n = st.calls.get(index, 0)
-    st.calls[index] = n + 1
+    n = next(st.calls[index])
     return ToolCallDelta(index=n, id=call_text(call.get("id"), "id") or f"call_{index}_{n}", type="function",
                          signature=call_text(call.get("signature"), "signature"),
                          function=FunctionCallDelta(name=call_text(call.get("name"), "name"),
@@ -70,8 +69,7 @@ def emit_piece(code: FunctionBuilder, kind: str, template: Any, index: str, decl
         else:  # what `_call` does, on the fields' locals (each a str or None: another type raises)
             get = call_fields.get
             body = call_field_checks(code, call_fields)
-            body += [f"_n = counted.get({index}, 0)",  # (`st.calls`, read once per batch)
-                    f"counted[{index}] = _n + 1",
+            body += [f"_n = {code.bind(next)}(counted[{index}])",  # (`st.calls`, read once per batch)
                     f"_c = {code.bind(ToolCallDelta)}(index=_n, id={get('id', 'None')} or f'call_{{{index}}}_{{_n}}', "
                     f"type='function', signature={get('signature', 'None')}, function={code.bind(FunctionCallDelta)}("
                     f"name={get('name', 'None')}, arguments={get('arguments', 'None')} or '{{}}'))"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,11 @@ def outcome(call: Any) -> Any:
 
 
 def state(decoder: Any) -> dict[str, Any]:
-    return {name: getattr(decoder, name) for name in STATE if hasattr(decoder, name)}
+    out = {name: getattr(decoder, name) for name in STATE if hasattr(decoder, name)}
+    if isinstance(out.get("calls"), defaultdict):  # (a whole-response decoder's `itertools.count` per choice, as
+        # the reference's count of calls: the position its repr tells, `count(n)`)
+        out["calls"] = {index: int(repr(counter)[6:-1]) for index, counter in out["calls"].items()}
+    return out
 
 
 def fed_all(decoder: Any, frames: list[Any]) -> list[Any]:
