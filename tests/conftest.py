@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from hypothesis import settings
 
 from vllora_llm.testing import LocalProviderServer
@@ -16,6 +19,26 @@ from vllora_llm.testing import LocalProviderServer
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("dev", print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+ROUTES = Path(__file__).resolve().parent / "data" / "models.yaml"
+"""The gateway routes the router tests use (`primary` falling back to `backup`, ...)."""
+
+
+@pytest.fixture
+def routes_file(tmp_path: Path) -> Callable[..., Path]:
+    """`routes_file(server, **changes)`: tests/data/models.yaml with every endpoint pointed at `server`, each
+    route updated with `changes[its model]`, written to a temporary models.yaml (its path returned)."""
+
+    def write(server: LocalProviderServer, **changes: dict[str, Any]) -> Path:
+        entries = yaml.safe_load(ROUTES.read_text())
+        for entry in entries:
+            entry["inference_provider"]["endpoint"] = server.openai_base_url
+            entry.update(changes.get(entry["model"], {}))
+        path = tmp_path / "models.yaml"
+        path.write_text(yaml.safe_dump(entries))
+        return path
+
+    return write
 
 
 @pytest.fixture

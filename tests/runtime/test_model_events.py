@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from vllora_llm.client import DummyModelInstance, VlloraLLMClient
 from vllora_llm.error import InvalidRequestError
@@ -27,7 +27,6 @@ from vllora_llm.events import (
 from vllora_llm.testing import Fault, LocalProviderServer
 
 REQUEST: dict[str, Any] = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "tell me"}]}
-MODELS = Path(__file__).resolve().parents[1] / "data" / "models.yaml"
 
 
 def _kinds(events: list[ModelEvent]) -> list[str]:
@@ -55,17 +54,13 @@ async def test_a_stream_gives_start_first_token_content_and_stop_in_order() -> N
 
 
 async def test_a_routed_call_reports_its_retries_and_fallbacks_then_the_cost(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    routes_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROUTE_PRIMARY_KEY", "k1")
     monkeypatch.setenv("OPENAI_API_KEY", "k2")
     events: list[ModelEvent] = []
     async with LocalProviderServer() as server:
-        entries = yaml.safe_load(MODELS.read_text())
-        for entry in entries:
-            entry["inference_provider"]["endpoint"] = server.openai_base_url
-        path = tmp_path / "models.yaml"
-        path.write_text(yaml.safe_dump(entries))
+        path = routes_file(server)
         server.faults.push(Fault(status=503, times=2))
         async with VlloraLLMClient.from_config(path, max_retries=1, backoff_base=0.001) as client:
             response = await client.completions().create({**REQUEST, "model": "primary"}, events=events.append)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
 from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.gateway import PromptTokensDetails, Usage
@@ -15,16 +15,6 @@ from vllora_llm.testing import Fault, LocalProviderServer
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "models.yaml"
 REQUEST = {"model": "primary", "messages": [{"role": "user", "content": "route me"}]}
-
-
-def _config(tmp_path: Path, server: LocalProviderServer, **changes: dict) -> Path:
-    entries = yaml.safe_load(DATA.read_text())
-    for entry in entries:
-        entry["inference_provider"]["endpoint"] = server.openai_base_url
-        entry.update(changes.get(entry["model"], {}))
-    path = tmp_path / "models.yaml"
-    path.write_text(yaml.safe_dump(entries))
-    return path
 
 
 @pytest.fixture
@@ -42,9 +32,9 @@ def test_the_gateway_file_reads_as_it_is() -> None:
     assert [e.model for e in config.chain("primary")] == ["primary", "backup"]
 
 
-async def test_a_route_answers_with_its_key_and_its_price(tmp_path: Path, keys: None) -> None:
+async def test_a_route_answers_with_its_key_and_its_price(routes_file: Callable[..., Path], keys: None) -> None:
     async with LocalProviderServer() as server:
-        async with VlloraLLMClient.from_config(_config(tmp_path, server)) as client:
+        async with VlloraLLMClient.from_config(routes_file(server)) as client:
             response = await client.completions().create(REQUEST)
         sent = server.last_request
     assert sent.json["model"] == "gpt-4.1-mini"
@@ -56,10 +46,12 @@ async def test_a_route_answers_with_its_key_and_its_price(tmp_path: Path, keys: 
     assert usage.cost == pytest.approx(expected)
 
 
-async def test_a_503_moves_to_the_fallback_which_gets_its_defaults(tmp_path: Path, keys: None) -> None:
+async def test_a_503_moves_to_the_fallback_which_gets_its_defaults(
+    routes_file: Callable[..., Path], keys: None
+) -> None:
     async with LocalProviderServer() as server:
         server.faults.push(Fault(status=503, times=1))
-        async with VlloraLLMClient.from_config(_config(tmp_path, server), max_retries=0) as client:
+        async with VlloraLLMClient.from_config(routes_file(server), max_retries=0) as client:
             response = await client.completions().create(REQUEST)
         models = [r.json["model"] for r in server.requests]
         fallback_body = server.last_request.json
@@ -72,25 +64,29 @@ async def test_a_503_moves_to_the_fallback_which_gets_its_defaults(tmp_path: Pat
     )
 
 
-async def test_a_non_retryable_error_does_not_fall_back_unless_named(tmp_path: Path, keys: None) -> None:
+async def test_a_non_retryable_error_does_not_fall_back_unless_named(
+    routes_file: Callable[..., Path], keys: None
+) -> None:
     async with LocalProviderServer() as server:
         server.faults.push(Fault(status=400, times=1))
-        async with VlloraLLMClient.from_config(_config(tmp_path, server), max_retries=0) as client:
+        async with VlloraLLMClient.from_config(routes_file(server), max_retries=0) as client:
             with pytest.raises(InvalidRequestError):
                 await client.completions().create(REQUEST)
         assert len(server.requests) == 1
         server.reset()
         server.faults.push(Fault(status=400, times=1))
-        named = _config(tmp_path, server, primary={"fallback_on": ["InvalidRequestError"]})
+        named = routes_file(server, primary={"fallback_on": ["InvalidRequestError"]})
         async with VlloraLLMClient.from_config(named, max_retries=0) as client:
             response = await client.completions().create(REQUEST)
     assert response.model == "gpt-4.1-nano"
 
 
-async def test_streams_fall_back_before_the_first_chunk_and_price_the_usage_chunk(tmp_path: Path, keys: None) -> None:
+async def test_streams_fall_back_before_the_first_chunk_and_price_the_usage_chunk(
+    routes_file: Callable[..., Path], keys: None
+) -> None:
     async with LocalProviderServer() as server:
         server.faults.push(Fault(status=503, times=1))
-        async with VlloraLLMClient.from_config(_config(tmp_path, server), max_retries=0) as client:
+        async with VlloraLLMClient.from_config(routes_file(server), max_retries=0) as client:
             stream = client.completions().create_stream(REQUEST)
             chunks = [chunk async for chunk in stream]
     usage = next(c.usage for c in chunks if c.usage is not None)
@@ -98,10 +94,10 @@ async def test_streams_fall_back_before_the_first_chunk_and_price_the_usage_chun
     assert "nano" in (stream.aggregate().model or "")
 
 
-async def test_no_fallback_once_a_chunk_reached_the_caller(tmp_path: Path, keys: None) -> None:
+async def test_no_fallback_once_a_chunk_reached_the_caller(routes_file: Callable[..., Path], keys: None) -> None:
     async with LocalProviderServer() as server:
         server.faults.push(Fault(cut_after_chunks=2, times=1))
-        async with VlloraLLMClient.from_config(_config(tmp_path, server), max_retries=0) as client:
+        async with VlloraLLMClient.from_config(routes_file(server), max_retries=0) as client:
             with pytest.raises(StreamError):
                 async for _ in client.completions().create_stream(REQUEST):
                     pass

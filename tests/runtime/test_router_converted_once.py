@@ -5,16 +5,14 @@ renamed) instead of converting the request again. Counted through the public API
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import yaml
 
 from vllora_llm.client import VlloraLLMClient
 from vllora_llm.testing import Fault, LocalProviderServer
 from vllora_llm.types.gateway import ChatCompletionMessage, ChatCompletionRequest
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "models.yaml"
 
 
 class Counted(str):
@@ -27,15 +25,6 @@ class Counted(str):
         return str.__str__(self)
 
 
-def _config(tmp_path: Path, server: LocalProviderServer) -> Path:
-    entries = yaml.safe_load(DATA.read_text())
-    for entry in entries:
-        entry["inference_provider"]["endpoint"] = server.openai_base_url
-    path = tmp_path / "models.yaml"
-    path.write_text(yaml.safe_dump(entries))
-    return path
-
-
 def _request() -> ChatCompletionRequest:
     return ChatCompletionRequest(model="primary", messages=[ChatCompletionMessage.new_text("user", "route me")],
                                  max_tokens=16, extra_body={"tag": Counted("t-1")})
@@ -43,11 +32,11 @@ def _request() -> ChatCompletionRequest:
 
 @pytest.mark.parametrize("how", ["create", "stream"])
 async def test_a_routed_typed_request_is_converted_once(
-    how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    how: str, routes_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROUTE_PRIMARY_KEY", "sk-primary")
     async with LocalProviderServer() as server:
-        async with VlloraLLMClient.from_config(_config(tmp_path, server)) as client:
+        async with VlloraLLMClient.from_config(routes_file(server)) as client:
             Counted.conversions = 0
             if how == "create":
                 text = (await client.completions().create(_request())).text()
@@ -61,13 +50,13 @@ async def test_a_routed_typed_request_is_converted_once(
 
 
 async def test_a_fallback_renders_its_own_request_with_its_defaults(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    routes_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROUTE_PRIMARY_KEY", "sk-primary")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-default")
     async with LocalProviderServer() as server:
         server.faults.push(Fault(status=503, times=1))
-        async with VlloraLLMClient.from_config(_config(tmp_path, server), max_retries=0) as client:
+        async with VlloraLLMClient.from_config(routes_file(server), max_retries=0) as client:
             response = await client.completions().create(_request())
         first, second = (r.json for r in server.requests)
     assert response.model == "gpt-4.1-nano"

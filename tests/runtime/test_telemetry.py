@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -36,7 +35,6 @@ REQUEST: dict[str, Any] = {
     "max_tokens": 64, "temperature": 0.5, "top_p": 0.9, "seed": 7, "stop": ["END"],
     "presence_penalty": 0.1, "frequency_penalty": 0.2,
 }
-MODELS = Path(__file__).resolve().parents[1] / "data" / "models.yaml"
 
 
 @dataclass
@@ -247,23 +245,14 @@ async def test_each_retry_is_a_span_event(otel: Otel) -> None:
     assert dict(retry.attributes or {})["vllora.retry.delay_s"] == pytest.approx(0.001)
 
 
-def _routes(tmp_path: Path, server: LocalProviderServer) -> Path:
-    entries = yaml.safe_load(MODELS.read_text())
-    for entry in entries:
-        entry["inference_provider"]["endpoint"] = server.openai_base_url
-    path = tmp_path / "models.yaml"
-    path.write_text(yaml.safe_dump(entries))
-    return path
-
-
 async def test_a_fallback_hop_is_a_span_event_and_cost_is_recorded(
-    otel: Otel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    otel: Otel, routes_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ROUTE_PRIMARY_KEY", KEY)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     async with LocalProviderServer() as server:
         server.faults.push(Fault(status=503))
-        async with VlloraLLMClient.from_config(_routes(tmp_path, server), max_retries=0,
+        async with VlloraLLMClient.from_config(routes_file(server), max_retries=0,
                                                tracer_provider=otel.tracer_provider,
                                                meter_provider=otel.meter_provider) as client:
             response = await client.completions().create({**REQUEST, "model": "primary"})
