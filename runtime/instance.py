@@ -218,14 +218,8 @@ class ProviderModelInstance(ProviderErrors, StreamOpeningInstance):
         body_edit: Callable[[bytes], bytes] | None = None,
     ) -> tuple[WireRequest, list[RequestWarning]]:
         """The wire request, authorized; `body_edit` rewrites the plan's body first (the prompt cache's cut)."""
-        if (request.extra_body is not None or request.provider_specific is not None or request.tools is not None
-                or request.functions is not None or request.response_format is not None):
-            check_depth(request, self.max_input_depth, self.plan.name)
-        else:  # (`check_depth`'s own first test inline: a request of text and numbers needs no call)
-            for message in request.messages:
-                if message.tool_calls is not None:
-                    check_depth(request, self.max_input_depth, self.plan.name)
-                    break
+        # (one call: which fields are free-form is input_guard's knowledge, kept there; its first test is cheap)
+        check_depth(request, self.max_input_depth, self.plan.name)
         try:
             wire, warnings = self.plan.encode(request, stream=stream, base_url=self.base_url, builtins=builtins)
         except (RecursionError, UnicodeEncodeError, NotImplementedError) as exc:  # the encoder refused: name the field
