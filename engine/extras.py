@@ -195,7 +195,8 @@ def merge_extras(into: dict[str, Any], extras: Mapping[str, Any]) -> None:
 def _payload(frame: AnyFrame) -> Any:
     data = payload_of(frame)
     if not data:
-        return {"event": name_of(frame)} if name_of(frame) else None
+        name = name_of(frame)
+        return {"event": name} if name else None
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError:

@@ -73,6 +73,7 @@ def malformed(exc: BaseException, frame: AnyFrame | None, provider: str) -> Stre
     or a reader's `TypeError`, from a bug of ours), and a redacted preview of the event (in the message and as
     `body`). Raised `from exc`."""
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    # (getattr, not frames.name_of / payload_of: a bug of ours may hand over something that is not a frame at all)
     name = MESSAGE if isinstance(frame, str) else getattr(frame, "name", "") or MESSAGE
     payload = frame if isinstance(frame, str) else getattr(frame, "payload", "") or ""
     shown = preview(payload, 200)
