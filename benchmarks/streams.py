@@ -5,7 +5,8 @@ The benchmark's stream bytes of one shape (5,000 events), in 64 KiB reads, throu
 
 - `framing`: the spec's framer only (SSE, AWS event-stream);
 - `decode`: framing, then the plan's stream decoder (`feed_all`, 32 frames at a time, as the runtime does);
-- `aggregate`: the same, each chunk then added to a `StreamAggregator` (what a `ResultStream` does);
+- `aggregate`: the same, each chunk then added to a `StreamAggregator` (what a `ResultStream` does when its
+  aggregate is asked for);
 - `all` (default): the public API, `client.completions().create_stream(request)` iterated to the end, its
   transport answering the bytes at once (an event loop, no socket).
 

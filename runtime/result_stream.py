@@ -36,7 +36,10 @@ class ResultStream(StreamForms):
         stream = await completions.create_stream(req)                  # opens now: HTTP errors raise here
         async with completions.create_stream(req) as stream: ...       # opens now, always closes
 
-    When the chunks are exhausted, `response` (or `aggregate()`) is the whole message. Leaving early (break,
+    When the chunks are exhausted, `response` (or `aggregate()`) is the whole message. The stream keeps the chunks
+    it hands out (the objects themselves, no copies) and folds them into that message only when `aggregate()` or
+    `response` asks, so a caller who only iterates pays nothing for aggregation; a chunk changed by the caller
+    before then is aggregated as changed. Leaving early (break,
     an exception, cancellation, `aclose()`) closes the HTTP response instead of draining it: at once, except a
     bare `async for` left by `break` or an exception, which closes it at the event loop's next steps (when the
     loop's generator is closed).
@@ -45,8 +48,8 @@ class ResultStream(StreamForms):
     """
 
     __slots__ = (
-        "_aggregator", "_builtins", "_chunks", "_closed", "_done", "_instance", "_pending", "_request", "_result",
-        "_timeout",
+        "_aggregator", "_builtins", "_chunks", "_closed", "_done", "_instance", "_kept", "_pending", "_request",
+        "_result", "_timeout",
     )
 
     def __init__(
@@ -68,6 +71,8 @@ class ResultStream(StreamForms):
         """The chunk stream's queue of decoded chunks, when it shows one (`pending`): popped here directly,
         not through a `ready()` call per chunk."""
         self._aggregator = StreamAggregator() if aggregate else None
+        self._kept: list[ChatCompletionChunk] | None = [] if aggregate else None
+        """The chunks handed out and not folded into `_aggregator` yet (`aggregate()` folds them)."""
         self._result: ChatCompletionMessageWithFinishReason | None = None
         self._done = False
         self._closed = False
@@ -116,9 +121,9 @@ class ResultStream(StreamForms):
                     if pending is not None:
                         pending.clear()
                     raise
-        aggregator = self._aggregator
-        if aggregator is not None:
-            aggregator.add(chunk)
+        kept = self._kept
+        if kept is not None:
+            kept.append(chunk)
         return chunk
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
@@ -134,7 +139,7 @@ class ResultStream(StreamForms):
         next step, then the stream (`__del__`) closes the HTTP response; `async with` or `aclose()` close it at
         once."""
         anext = self.__anext__
-        aggregator = self._aggregator
+        kept = self._kept
         while True:
             try:
                 chunk = await anext()
@@ -145,8 +150,8 @@ class ResultStream(StreamForms):
             if pending is not None:
                 while pending:  # (as in `__anext__`: the chunks of the read the one above came from)
                     chunk = pending.popleft()
-                    if aggregator is not None:
-                        aggregator.add(chunk)
+                    if kept is not None:
+                        kept.append(chunk)
                     yield chunk
 
     async def aclose(self) -> None:
@@ -184,9 +189,13 @@ class ResultStream(StreamForms):
         """The message assembled from the chunks so far (the whole response once `done`)."""
         if self._result is not None:
             return self._result
-        if self._aggregator is None:
+        aggregator, kept = self._aggregator, self._kept
+        if aggregator is None or kept is None:
             raise RuntimeError("this stream was opened with aggregate=False: it keeps no chunks to aggregate")
-        result = self._aggregator.result()
+        for chunk in kept:  # (folded once: a later call folds only what arrived since)
+            aggregator.add(chunk)
+        kept.clear()
+        result = aggregator.result()
         result.warnings = self.warnings
         chunks = self._chunks
         if chunks is not None:  # who answered (after a fallback: the target that did), as `create` says

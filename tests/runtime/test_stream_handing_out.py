@@ -45,6 +45,18 @@ async def test_aggregate_is_the_chunks_handed_out_so_far_at_every_step() -> None
         assert stream.response.finish_reason() == "stop"
 
 
+async def test_the_chunks_are_folded_when_the_aggregate_is_asked_for() -> None:
+    """The stream keeps the chunks it handed out and folds them at `aggregate()`: a chunk the caller changed
+    before then is aggregated as changed; one changed after it was folded is not."""
+    async with LocalProviderServer() as server, _client(server) as client:
+        stream = client.completions().create_stream(REQUEST)
+        handed = [chunk async for chunk in stream]
+        handed[0].choices[0].delta.content = "W0 "
+        assert (stream.aggregate().text() or "").startswith("W0 w1 ")
+        handed[1].choices[0].delta.content = "changed after folding "
+        assert stream.response.text() == "W0 " + "".join(WORDS[1:])
+
+
 async def test_a_loop_left_by_break_is_continued_by_the_next_loop() -> None:
     async with LocalProviderServer() as server, _client(server) as client:
         stream = client.completions().create_stream(REQUEST)
