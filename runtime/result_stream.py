@@ -28,6 +28,10 @@ __all__ = ["ObservedResultStream", "ResultStream"]
 
 T = TypeVar("T")
 
+KEEP_AT_MOST = 16_384
+"""Chunks a stream keeps unfolded (about 400 bytes each): past this many, they are folded into the aggregate
+at the next read, so a long stream's memory stays bounded (a fold of this many takes ~20 ms)."""
+
 
 class ResultStream(StreamForms):
     """One streamed completion. Three ways to use it::
@@ -39,10 +43,10 @@ class ResultStream(StreamForms):
     When the chunks are exhausted, `response` (or `aggregate()`) is the whole message. The stream keeps the chunks
     it hands out (the objects themselves, no copies) and folds them into that message only when `aggregate()` or
     `response` asks, so a caller who only iterates pays nothing for aggregation; a chunk changed by the caller
-    before then is aggregated as changed. Leaving early (break,
-    an exception, cancellation, `aclose()`) closes the HTTP response instead of draining it: at once, except a
-    bare `async for` left by `break` or an exception, which closes it at the event loop's next steps (when the
-    loop's generator is closed).
+    before then is aggregated as changed. It keeps at most about `KEEP_AT_MOST` chunks unfolded (bounded memory).
+    Leaving early (break, an exception, cancellation, `aclose()`) closes the HTTP response instead of draining it:
+    at once, except a bare `async for` left by `break` or an exception, which closes it at the event loop's next
+    steps (when the loop's generator is closed).
     `timeout` (a `Timeouts` or seconds) replaces the client's timeouts for this stream, retries included.
     `aggregate=False` keeps nothing (no `aggregate()`), so the stream's body has no total size limit.
     """
@@ -124,6 +128,8 @@ class ResultStream(StreamForms):
         kept = self._kept
         if kept is not None:
             kept.append(chunk)
+            if len(kept) > KEEP_AT_MOST:  # (tested once per read, not per chunk: a read adds at most a batch)
+                self._fold()
         return chunk
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
@@ -185,16 +191,22 @@ class ResultStream(StreamForms):
         """Who answers (after a fallback: the target that does), known once the stream is open."""
         return self._chunks.provider if self._chunks is not None else None
 
+    def _fold(self) -> StreamAggregator | None:
+        """Add the kept chunks to the aggregator (each once: a later fold adds only what arrived since)."""
+        aggregator, kept = self._aggregator, self._kept
+        if aggregator is not None and kept:
+            for chunk in kept:
+                aggregator.add(chunk)
+            kept.clear()
+        return aggregator
+
     def aggregate(self) -> ChatCompletionMessageWithFinishReason:
         """The message assembled from the chunks so far (the whole response once `done`)."""
         if self._result is not None:
             return self._result
-        aggregator, kept = self._aggregator, self._kept
-        if aggregator is None or kept is None:
+        aggregator = self._fold()
+        if aggregator is None:
             raise RuntimeError("this stream was opened with aggregate=False: it keeps no chunks to aggregate")
-        for chunk in kept:  # (folded once: a later call folds only what arrived since)
-            aggregator.add(chunk)
-        kept.clear()
         result = aggregator.result()
         result.warnings = self.warnings
         chunks = self._chunks

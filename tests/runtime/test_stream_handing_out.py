@@ -13,6 +13,7 @@ import pytest
 
 from vllora_llm.client import VlloraLLMClient
 from vllora_llm.engine.gateway import ChatCompletionRequest
+from vllora_llm.runtime import result_stream
 from vllora_llm.runtime.provider_stream import DECODE_BATCH
 from vllora_llm.testing import LocalProviderServer, replay
 
@@ -55,6 +56,17 @@ async def test_the_chunks_are_folded_when_the_aggregate_is_asked_for() -> None:
         assert (stream.aggregate().text() or "").startswith("W0 w1 ")
         handed[1].choices[0].delta.content = "changed after folding "
         assert stream.response.text() == "W0 " + "".join(WORDS[1:])
+
+
+async def test_a_long_stream_folds_its_kept_chunks_as_it_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past `KEEP_AT_MOST` kept chunks, a read folds them: memory stays bounded, the aggregate stays exact."""
+    monkeypatch.setattr(result_stream, "KEEP_AT_MOST", 8)
+    async with LocalProviderServer() as server, _client(server) as client:
+        stream = client.completions().create_stream(REQUEST)
+        handed = [chunk async for chunk in stream]
+        handed[0].choices[0].delta.content = "changed after folding "
+        handed[-2].choices[0].delta.content = "LAST "  # (after the last read: still kept, not folded)
+        assert stream.response.text() == "".join(WORDS[:-1]) + "LAST "
 
 
 async def test_a_loop_left_by_break_is_continued_by_the_next_loop() -> None:
