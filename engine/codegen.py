@@ -85,8 +85,8 @@ def collect() -> Iterator[list[tuple[str, str, dict[str, Any]]]]:
 class FunctionBuilder:
     """Collect lines, bound values and temporaries; `build(result)` returns the function."""
 
-    __slots__ = ("_temps", "_view_names", "args", "dicts", "indent", "known", "lines", "name", "namespace", "present",
-                 "reads", "settled", "shapes", "texts", "views")
+    __slots__ = ("_temps", "_view_names", "args", "dicts", "indent", "known", "lines", "name", "namespace",
+                 "passes_ctx", "present", "reads", "settled", "shapes", "texts", "views")
 
     def __init__(self, args: tuple[str, ...], name: str = "template",
                  views: Mapping[tuple[str, ...], tuple[type, Mapping[str, str]]] | None = None,
@@ -119,6 +119,9 @@ class FunctionBuilder:
         self.texts: set[str] = set()
         """Locals that hold a str wherever they are assigned (an inline form that only gives text says so): a
         test that such a local is a str is proved away (`response_pieces.call_field_checks`)."""
+        self.passes_ctx = False
+        """Set when a line passes `ctx` on (a transform's or `$each`'s call, templates.py): a caller that must
+        give them a `ctx.path` of its own resets it, emits, and looks."""
         self.shapes: dict[str, tuple[int, Shape]] = {}
         """Objects built by one dict display and never changed after (templates._lower records them): the local
         holding it → (the index of that line, what it holds). See `shape_of`."""

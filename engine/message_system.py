@@ -10,7 +10,6 @@ blank line, or text blocks when one carries `cache_control`; `parts`: the render
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,7 +21,6 @@ from .templates import lower_into, template_roots
 from .transforms import Context
 
 SYSTEM_ROLES = ("system", "developer")
-_CTX = re.compile(r"\bctx\b")
 
 
 class SystemLifter:
@@ -95,8 +93,10 @@ class SystemLifter:
         code.indent += "    "
         start = len(code.lines)
         code.line("parts = lifted")
+        passed, code.passes_ctx = code.passes_ctx, False
         self._emit_put(code, self.template, known=True)
-        if any(_CTX.search(text) for text in code.lines[start:]):
+        passes, code.passes_ctx = code.passes_ctx, passed or code.passes_ctx
+        if passes:
             code.lines.insert(start, code.indent + f"ctx.path, {entry_path} = {entry_path}, ctx.path")
             code.line(f"ctx.path = {entry_path}")
             code.indent = code.indent[:-4]

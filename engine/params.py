@@ -16,7 +16,7 @@ import copy
 import functools
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -138,34 +138,45 @@ def _emit_skips(code: FunctionBuilder, name: str, skips: tuple[SkipWhen, ...], p
         code.line("    return None")
 
 
-_INLINE: weakref.WeakKeyDictionary[ParamOp, Callable[[FunctionBuilder, str], None]] = weakref.WeakKeyDictionary()
+class InlineRule(Protocol):
+    """`emit(code, value, new_body=...)`: a rule's lines for the value in the local `value` (what a caller writes
+    instead of calling its function); `new_body`: the local `body` is made by these lines (its first value)."""
+
+    def __call__(self, code: FunctionBuilder, value: str, *, new_body: bool = False) -> None: ...
 
 
-def inline_rule(op: ParamOp) -> Callable[[FunctionBuilder, str], None] | None:
-    """For a rule's function that only writes its value (or, omitted, only names its path): `emit(code, value)`,
-    its lines for the value in the local `value` (what a caller writes instead of calling it); else None."""
+_INLINE: weakref.WeakKeyDictionary[ParamOp, InlineRule] = weakref.WeakKeyDictionary()
+
+
+def inline_rule(op: ParamOp) -> InlineRule | None:
+    """For a rule's function that only writes its value (or, omitted, only names its path): its `InlineRule`;
+    else None."""
     return _INLINE.get(op)
 
 
-def _emit_plain(name: str, target: str, omitted: bool, code: FunctionBuilder, value: str) -> None:
+def _emit_plain(name: str, target: str, omitted: bool, code: FunctionBuilder, value: str, *,
+                new_body: bool = False) -> None:
     if omitted:
+        if new_body:
+            code.line("body = {}")
         code.line(f"ctx.path = {code.bind(name)}")  # (what the function does: the path; nothing is written)
     else:
-        _emit_put(code, target, value)
+        _emit_put(code, target, value, new_body=new_body)
 
 
-def _emit_put(code: FunctionBuilder, target: str, value: str = "value") -> None:
+def _emit_put(code: FunctionBuilder, target: str, value: str = "value", *, new_body: bool = False) -> None:
     """`compile_setter(target)(body, value)` inline: intermediate objects created, an object deep-merged into
-    an object already there."""
+    an object already there. `new_body`: the body does not exist yet and this is its first value: one display
+    makes it (`body = {'model': model}`)."""
     steps = split_path(target)
     if not all(isinstance(p, str) for p in steps):
         raise PathError(f"{target!r}: a target path cannot index into lists")
     *parents, last = [str(p) for p in steps]
-    if code.lines and code.lines[-1] == f"{code.indent}body = {{}}":  # (the body just made: its first value)
+    if new_body:
         display = value
         for key in reversed((*parents, last)):
             display = f"{{{code.bind(key)}: {display}}}"
-        code.lines[-1] = f"{code.indent}body = {display}"
+        code.line(f"body = {display}")
         return
     holder = "body"
     for key in parents:

@@ -172,13 +172,13 @@ def _lower_body(spec: Mapping[str, Any], provider: str, policy: Policy, cache: R
         if default is not None:
             defaults.append((name, default))
     code = FunctionBuilder(("model", "data", "messages", "ctx"), "map_body")
-    code.line("body = {}")
     model_op = ops.pop("model")
     emit = inline_rule(model_op)  # (the model's rule is usually a plain write: its lines, not a call)
     if emit is None:
+        code.line("body = {}")
         code.line(f"{code.bind(model_op)}(model, body, ctx, data)")
     else:
-        emit(code, "model")
+        emit(code, "model", new_body=True)  # (its lines make the body: `body = {'model': model}`)
     code.line(f"ops = {code.bind(ops)}")
     code.line("for name, value in data.items():")
     code.line("    if value is not None:")

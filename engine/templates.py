@@ -381,6 +381,7 @@ def _lower_each(template: dict[str, Any], where: tuple[str | int, ...], code: Fu
         raise TemplateError("SPEC040", where, f"$each: {problem}; write {{$each: $list, as: template}}")
     source = _lower(template["$each"], (*where, "$each"), code)
     each = _each(compile_template(template["as"], (*where, "as")))
+    code.passes_ctx = True
     return f"{code.bind(each)}(item, {source}, ctx)"
 
 
@@ -418,6 +419,7 @@ def _lower_call(template: dict[str, Any], where: tuple[str | int, ...], code: Fu
         raise TemplateError("SPEC031", where, str(exc)) from None
     if emit is not None:  # (the transform's inline form, inline.py: its lines instead of the call)
         return emit(_InlineCode(code, apply, (*where, "in")))
+    code.passes_ctx = True
     return f"{code.bind(apply)}({source}, ctx)"
 
 
@@ -434,6 +436,8 @@ class _InlineCode:
 
     @property
     def apply(self) -> str:
+        """The transform's name in the generated code, called `(value, ctx)`: it passes `ctx` on."""
+        self.code.passes_ctx = True
         if self._name is None:  # (bound where it is first used, as a call binds it after its input)
             self._name = self.code.bind(self._apply)
         return self._name

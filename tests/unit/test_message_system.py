@@ -188,3 +188,21 @@ def test_first_role_checked_on_the_first_turn(turn: Any) -> None:
     assert len(body["turns"]) == 2
     with pytest.raises(MappingError, match=r"must start with a user turn .*it starts with model"):
         mapping([{"role": "assistant", "content": "a"}, {"role": "user", "content": "q"}], {}, Context("acme"))
+
+
+def test_a_transform_in_the_system_template_sees_the_path_the_mapping_started_with() -> None:
+    """The lifted parts are written after the turns are rendered, but a transform in the system template sees
+    `ctx.path` as it was when the mapping started (as if the lifting ran first); after it, the path is what the
+    rendering left."""
+    texts = {"$op": "drop_blank_items", "in": {"$each": "$parts", "as": "$item.text"}}
+    spec = {"mode": "template", "to": "turns", "roles": {"user": "user"},
+            "system": {"to": "system", "format": "parts", "template": {"texts": texts}},
+            "turn": {"role": "$role", "parts": "$parts"}, "parts": {"text": {"text": "$text"}}}
+    body: dict[str, Any] = {}
+    ctx = Context("acme")
+    ctx.path = "started"
+    messages = [{"role": "system", "content": "s1"}, {"role": "system", "content": " "},
+                {"role": "user", "content": "u1"}]
+    compile_messages(spec, "acme")(messages, body, ctx)
+    assert body["system"] == {"texts": ["s1"]}
+    assert [(w.code, w.param) for w in ctx.warnings] == [("dropped_value", "started")]
