@@ -125,32 +125,25 @@ class SSEParser:
                 if not chunk:
                     return []
         buf = self._buf  # holds no CR or LF: it is the unfinished last line
-        if buf:
-            start = len(buf)
+        cr = chunk.rfind(b"\r")
+        end = max(chunk.rfind(b"\n"), cr) + 1
+        if not end:
             buf += chunk
-            cr = buf.rfind(b"\r", start)
-            end = max(buf.rfind(b"\n", start), cr) + 1
-            if not end:
-                if len(buf) > self._max:
-                    self._too_long("a line")
-                return []
-            block = bytes(buf[:end])
-            del buf[:end]
+            if len(buf) > self._max:
+                self._too_long("a line")
+            return []
+        # The block is copied once: the held line and the chunk's complete lines joined (a memoryview slices
+        # without a copy); appending the chunk to `buf` and slicing it out copied a read three times.
+        whole = end == len(chunk)
+        if buf:
+            block = b"".join((buf, chunk if whole else memoryview(chunk)[:end]))
+            buf.clear()
         else:
-            cr = chunk.rfind(b"\r")
-            end = max(chunk.rfind(b"\n"), cr) + 1
-            if not end:
-                buf += chunk
-                if len(buf) > self._max:
-                    self._too_long("a line")
-                return []
-            if end == len(chunk):
-                block = bytes(chunk)
-            else:
-                block = bytes(chunk[:end])
-                buf += chunk[end:]
-                if len(buf) > self._max:
-                    self._too_long("a line")
+            block = bytes(chunk if whole else chunk[:end])
+        if not whole:
+            buf += memoryview(chunk)[end:]
+            if len(buf) > self._max:
+                self._too_long("a line")
         if cr < 0:
             return self._lines(block, False)
         if not buf and cr == end - 1:
