@@ -179,7 +179,8 @@ class SSEParser:
         data line (`CUTS`: two line ends, whatever precedes them, then "data: "). A piece between two cuts that
         holds no CR or LF is the value of one whole data line, followed by a blank line: its event, made here, one
         step per event (no line to split, test and slice; the long cut is also found faster than a line end of
-        two characters). Any other piece (several lines, an `event:` line, a comment, other line ends: other
+        two characters); as plain data, when no piece holds one (their join tested once), the pieces are the
+        events as they are. Any other piece (several lines, an `event:` line, a comment, other line ends: other
         framings come here whole), the text before the first cut and the one after the last go through the line
         reader, and so does a block with no cut in its first `PROBE` characters (events named by `event:` lines:
         cutting it would only scan it once more)."""
@@ -197,7 +198,13 @@ class SSEParser:
         lines.append("")  # the blank line
         self._run(lines, out)
         last_id = self.last_event_id
-        for piece in pieces[1:]:  # (the blank line before each one dispatched whatever was pending)
+        del pieces[0]
+        if plain:  # (pieces usually all hold one data line: tested at once, in C, over their join)
+            joined = "".join(pieces)
+            if "\n" not in joined and not (has_cr and "\r" in joined):
+                out += pieces
+                pieces = []
+        for piece in pieces:  # (the blank line before each one dispatched whatever was pending)
             if "\n" in piece or (has_cr and "\r" in piece):
                 lines = _split_lines("data: " + piece)
                 lines.append("")
