@@ -189,11 +189,13 @@ class EventStreamParser:
                     break
                 # The frame is whole: check its CRC and cut it (what _decode does, inlined for a header block
                 # seen before; a new or bad one goes through _decode). A stream sends runs of one header block:
-                # it is compared with the one before in place, and looked up only when it differs.
+                # it is compared with the one before, and looked up only when it differs (a slice and `!=` cost
+                # less than `startswith` at an offset, whose arguments are parsed from a tuple).
                 headers = pos + _PRELUDE_LENGTH
                 payload = headers + headers_length
-                if headers_length != len(block) or not data.startswith(block, headers):
-                    block = data[headers:payload]
+                head = data[headers:payload]
+                if head != block:
+                    block = head
                     make = known.get(block)
                 end -= 4
                 if make is None or crc32(data[pos:end]) != u32(data, end)[0]:
