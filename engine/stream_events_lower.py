@@ -219,10 +219,12 @@ def _parts(template: Any, where: tuple[str | int, ...], code: FunctionBuilder, p
     text = part_bit("text")  # (an empty text delta is no text the stream gave)
     if len(varying) == 1 and varying[0][0] != text and not fixed:
         _gave(str(fixed | varying[0][0]), code)
-    else:
-        terms = [f"({bit} if {local} else 0)" if bit == text else f"({bit} if {local} is not None else 0)"
-                 for bit, local in varying]
-        _gave(" + ".join([*([str(fixed)] if fixed else []), *terms]), code)
+    else:  # (a part's bit set by its own test: a part not given costs a test, not a conditional and an add)
+        if fixed:
+            code.line(f"spoke |= {fixed}")
+        for bit, local in varying:
+            code.line(f"if {local}: spoke |= {bit}" if bit == text else f"if {local} is not None: spoke |= {bit}")
+        code.line("continue")
 
 
 def _gave(bits: str, code: FunctionBuilder) -> None:

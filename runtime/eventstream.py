@@ -163,14 +163,16 @@ class EventStreamParser:
         if self._error is not None:
             raise self._error
         buf = self._buf
-        buf += chunk
         out: list[Any] = []
         pos = 0
-        size = len(buf)
+        size = len(buf) + len(chunk)
         if size < (self._frame_length or _PRELUDE_LENGTH):
+            buf += chunk
             return out  # nothing to check yet (a large frame arriving in pieces is not copied per piece)
         known = self._known_headers
-        data = bytes(buf)  # one copy per read: its slices are the header keys and payloads
+        # One copy per read (the bytes held and the chunk joined; none when nothing was held): its slices are
+        # the header keys and payloads, and what is left after the last whole frame goes back to `buf`.
+        data = b"".join((buf, chunk)) if buf else bytes(chunk)
         # (CRCs over bytes slices: for frames of a few hundred bytes a copy costs less than a memoryview slice;
         # a frame's size is bounded by `max_frame_bytes`)
         unpack, crc32, u32, max_total = _PRELUDE.unpack_from, zlib.crc32, _U32.unpack_from, self._max_total
@@ -180,22 +182,24 @@ class EventStreamParser:
                 total, headers_length, crc = unpack(data, pos)
                 if not (crc32(data[pos : pos + 8]) == crc and _MIN_LENGTH + headers_length <= total <= max_total
                         and headers_length <= MAX_HEADERS_LENGTH and total - headers_length <= _MAX_BODY):
-                    self._check_prelude(pos)  # raises, saying which check failed
+                    self._check_prelude(data, pos)  # raises, saying which check failed
                 end = pos + total
                 if end > size:
                     self._frame_length = total  # the rest of the frame comes with later chunks
                     break
                 # The frame is whole: check its CRC and cut it (what _decode does, inlined for a header block
                 # seen before; a new or bad one goes through _decode). A stream sends runs of one header block:
-                # it is compared with the one before in place, and looked up only when it differs.
+                # it is compared with the one before, and looked up only when it differs (a slice and `!=` cost
+                # less than `startswith` at an offset, whose arguments are parsed from a tuple).
                 headers = pos + _PRELUDE_LENGTH
                 payload = headers + headers_length
-                if headers_length != len(block) or not data.startswith(block, headers):
-                    block = data[headers:payload]
+                head = data[headers:payload]
+                if head != block:
+                    block = head
                     make = known.get(block)
                 end -= 4
                 if make is None or crc32(data[pos:end]) != u32(data, end)[0]:
-                    out.append(self._decode(pos, total))
+                    out.append(self._decode(data, pos, total))
                     make = known.get(block)
                 else:
                     out.append(make(data[payload:end]))
@@ -208,9 +212,9 @@ class EventStreamParser:
                 raise
         finally:
             self._block, self._make = block, make
-            if pos:
-                del buf[:pos]
-                self._offset += pos
+            self._offset += pos
+            buf.clear()
+            buf += memoryview(data)[pos:]
         return out
 
     def close(self) -> list[Any]:
@@ -225,9 +229,8 @@ class EventStreamParser:
             )
         return []
 
-    def _check_prelude(self, pos: int) -> int:
-        """Check the prelude at ``pos`` (CRC first, then lengths) and return the frame's total length."""
-        buf = self._buf
+    def _check_prelude(self, buf: bytes, pos: int) -> int:
+        """Check the prelude at ``pos`` of ``buf`` (CRC first, then lengths) and return the frame's total length."""
         at = self._offset + pos
         total, headers_length, crc = _PRELUDE.unpack_from(buf, pos)
         computed = zlib.crc32(buf[pos : pos + 8])
@@ -263,9 +266,8 @@ class EventStreamParser:
             )
         return int(total)
 
-    def _decode(self, pos: int, total: int) -> Any:
-        """Check the message CRC of the complete frame at ``pos`` and decode it."""
-        buf = self._buf
+    def _decode(self, buf: bytes, pos: int, total: int) -> Any:
+        """Check the message CRC of the complete frame at ``pos`` of ``buf`` and decode it."""
         at = self._offset + pos
         end = pos + total - 4
         (crc,) = _U32.unpack_from(buf, end)

@@ -44,6 +44,8 @@ _BOM = b"\xef\xbb\xbf"
 CUTS = ("\n\ndata: ", "\r\n\r\ndata: ")
 """Where a block is cut into events (`SSEParser._events`), by whether it holds CRs: a blank line, then a data
 line ("\r\n\r\n" and "\n\n" are always two line ends, whatever precedes them; a block holding no CR has no CRLF)."""
+NAMED_CUTS = ("\n\nevent: ", "\r\n\r\nevent: ")
+"""Where a block of named events is cut (`SSEParser._events`): a blank line, then an event line."""
 PROBE = 4096
 """A block is cut into events when a cut comes within its first `PROBE` characters."""
 MAX_EVENT_BYTES = 16 * 1024 * 1024
@@ -125,32 +127,25 @@ class SSEParser:
                 if not chunk:
                     return []
         buf = self._buf  # holds no CR or LF: it is the unfinished last line
-        if buf:
-            start = len(buf)
+        cr = chunk.rfind(b"\r")
+        end = max(chunk.rfind(b"\n"), cr) + 1
+        if not end:
             buf += chunk
-            cr = buf.rfind(b"\r", start)
-            end = max(buf.rfind(b"\n", start), cr) + 1
-            if not end:
-                if len(buf) > self._max:
-                    self._too_long("a line")
-                return []
-            block = bytes(buf[:end])
-            del buf[:end]
+            if len(buf) > self._max:
+                self._too_long("a line")
+            return []
+        # The block is copied once: the held line and the chunk's complete lines joined (a memoryview slices
+        # without a copy); appending the chunk to `buf` and slicing it out copied a read three times.
+        whole = end == len(chunk)
+        if buf:
+            block = b"".join((buf, chunk if whole else memoryview(chunk)[:end]))
+            buf.clear()
         else:
-            cr = chunk.rfind(b"\r")
-            end = max(chunk.rfind(b"\n"), cr) + 1
-            if not end:
-                buf += chunk
-                if len(buf) > self._max:
-                    self._too_long("a line")
-                return []
-            if end == len(chunk):
-                block = bytes(chunk)
-            else:
-                block = bytes(chunk[:end])
-                buf += chunk[end:]
-                if len(buf) > self._max:
-                    self._too_long("a line")
+            block = bytes(chunk if whole else chunk[:end])
+        if not whole:
+            buf += memoryview(chunk)[end:]
+            if len(buf) > self._max:
+                self._too_long("a line")
         if cr < 0:
             return self._lines(block, False)
         if not buf and cr == end - 1:
@@ -183,39 +178,73 @@ class SSEParser:
 
     def _events(self, text: str, has_cr: bool) -> list[SSEEvent | Frame | str]:
         """The events of `text`, complete lines (`has_cr`: holding CRs), cut where a blank line is followed by a
-        data line (`CUTS`: two line ends, whatever precedes them, then "data: "). A piece between two cuts that
-        holds no CR or LF is the value of one whole data line, followed by a blank line: its event, made here, one
-        step per event (no line to split, test and slice; the long cut is also found faster than a line end of
-        two characters). Any other piece (several lines, an `event:` line, a comment, other line ends: other
-        framings come here whole), the text before the first cut and the one after the last go through the line
-        reader, and so does a block with no cut in its first `PROBE` characters (events named by `event:` lines:
-        cutting it would only scan it once more)."""
+        data line (`CUTS`: two line ends, whatever precedes them, then "data: "), or, in a block with no such cut
+        in its first `PROBE` characters, by an event line (`NAMED_CUTS`: events named by `event:` lines). A piece
+        between two data cuts that holds no CR or LF is the value of one whole data line, followed by a blank
+        line: its event, made here, one step per event (no line to split, test and slice; the long cut is also
+        found faster than a line end of two characters); as plain data, when no piece holds one (their join
+        tested once), the pieces are the events as they are. A piece between two event cuts is read the same way
+        when it is one event line and one data line (`_named`). Any other piece (more lines, a comment, other
+        line ends), the text before the first cut and the one after the last go through the line reader, and so
+        does a block with no cut in its first `PROBE` characters."""
         cut = CUTS[has_cr]
         out: list[SSEEvent | Frame | str] = []
-        plain = self.plain_data
         if text.find(cut, 0, PROBE) < 0:
-            lines = _split_lines(text) if has_cr else text.split("\n")
-            lines.pop()  # the empty tail after the final line end
-            self._run(lines, out)
-            return out
+            cut = NAMED_CUTS[has_cr]
+            if text.find(cut, 0, PROBE) < 0:
+                lines = _split_lines(text) if has_cr else text.split("\n")
+                lines.pop()  # the empty tail after the final line end
+                self._run(lines, out)
+                return out
+        field = cut.lstrip("\r\n")  # the field the cut ends with: "data: " or "event: "
         pieces = text.split(cut)
         tail = pieces.pop()
         lines = _split_lines(pieces[0])  # (its last line is ended by the cut's first line end)
         lines.append("")  # the blank line
         self._run(lines, out)
+        del pieces[0]
+        if field == "event: ":
+            self._named(pieces, has_cr, out)
+        else:
+            self._unnamed(pieces, has_cr, out)
+        lines = _split_lines(field + tail)
+        lines.pop()
+        self._run(lines, out)
+        return out
+
+    def _unnamed(self, pieces: list[str], has_cr: bool, out: list[SSEEvent | Frame | str]) -> None:
+        """The events of the pieces between data cuts (`_events`)."""
         last_id = self.last_event_id
-        for piece in pieces[1:]:  # (the blank line before each one dispatched whatever was pending)
+        if self.plain_data:  # (pieces usually all hold one data line: tested at once, in C, over their join)
+            joined = "".join(pieces)
+            if "\n" not in joined and not (has_cr and "\r" in joined):
+                out += pieces
+                return
+        for piece in pieces:  # (the blank line before each one dispatched whatever was pending)
             if "\n" in piece or (has_cr and "\r" in piece):
                 lines = _split_lines("data: " + piece)
                 lines.append("")
                 self._run(lines, out)
                 last_id = self.last_event_id
             else:
-                out.append(piece if plain else SSEEvent(MESSAGE, piece, last_id))
-        lines = _split_lines("data: " + tail)
-        lines.pop()
-        self._run(lines, out)
-        return out
+                out.append(piece if self.plain_data else SSEEvent(MESSAGE, piece, last_id))
+
+    def _named(self, pieces: list[str], has_cr: bool, out: list[SSEEvent | Frame | str]) -> None:
+        """The events of the pieces between event cuts (`_events`): a piece that is the rest of an event line,
+        a line end and a data line (its name, then its data: no other CR or LF) is made here; any other goes
+        through the line reader."""
+        data_line = "\r\ndata: " if has_cr else "\ndata: "
+        plain = self.plain_data
+        for piece in pieces:  # (the blank line before each one dispatched whatever was pending)
+            name, found, data = piece.partition(data_line)
+            if not found or "\n" in name or "\n" in data or (has_cr and ("\r" in name or "\r" in data)):
+                lines = _split_lines("event: " + piece)
+                lines.append("")
+                self._run(lines, out)
+            elif plain:
+                out.append(data if not name or name == MESSAGE else Frame(name, data))
+            else:
+                out.append(SSEEvent(name or MESSAGE, data, self.last_event_id))
 
     def _run(self, lines: list[str], out: list[SSEEvent | Frame | str]) -> None:
         """Read `lines` (decoded, without their line ends), appending the events they dispatch to `out`; an

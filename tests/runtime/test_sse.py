@@ -335,3 +335,36 @@ def test_streams_cut_into_events_match_the_oracle(data: st.DataObject, cuts: lis
     events += parser.close()
     expected, ignored = reference(raw, stray)
     assert (events, parser.ignored_lines) == (as_frames(expected) if plain else expected, ignored)
+
+
+def named_event_streams(nl: bytes) -> st.SearchStrategy[bytes]:
+    """Streams of events named by `event:` lines (cut where a blank line meets an event line, `SSEParser._named`),
+    their lines ended by `nl`: mostly an event line and a data line (each its own piece), with what sends a piece
+    through the line reader (no data line, two data lines, other line ends, other fields) mixed in."""
+    names = st.sampled_from([b"e", b"message", b"", b"a b", b"x:y", b"\xe2\x80\xa8", b"data: z", b"e\r"])
+    values = st.sampled_from([b"{}", b"x", b"", b"a b", b"\xe2\x80\xa8", b"\xff", b"x\ndata: y", b"x\ry", b"x\r"])
+    return st.lists(
+        st.one_of(
+            st.tuples(names, values).map(lambda nv: b"event: " + nv[0] + nl + b"data: " + nv[1] + nl + nl),
+            st.sampled_from([b"event: e" + nl + nl, b"event: e" + nl + b"data: 1" + nl + b"data: 2" + nl + nl,
+                             b"event: e" + nl + b"id: 7" + nl + b"data: 1" + nl + nl, nl, b"\r", b"\n",
+                             b"event: e\ndata: 1\r\n\r\n", b"retry: 5" + nl, b": c" + nl, b"stray" + nl,
+                             b"data: d" + nl + nl]),
+        ),
+        max_size=40,
+    ).map(b"".join)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), cuts=st.lists(st.integers(min_value=0), max_size=8))
+@pytest.mark.parametrize("nl", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+@pytest.mark.parametrize("plain", [False, True], ids=["events", "plain-data"])
+def test_named_event_streams_match_the_oracle(data: st.DataObject, cuts: list[int], nl: bytes, plain: bool) -> None:
+    raw = data.draw(named_event_streams(nl))
+    parser = SSEParser(plain_data=plain)
+    events: list[SSEEvent | Frame | str] = []
+    for chunk in split(raw, cuts):
+        events += parser.feed(chunk)
+    events += parser.close()
+    expected, ignored = reference(raw, False)
+    assert (events, parser.ignored_lines) == (as_frames(expected) if plain else expected, ignored)
