@@ -214,7 +214,7 @@ class ProviderModelInstance(ProviderErrors, StreamOpeningInstance):
         return any(name.lower() == "authorization" for name in probe.headers)
 
     def _prepare(
-        self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None,
+        self, request: ChatCompletionRequest, stream: bool, builtins: dict[str, Any] | None = None,
         body_edit: Callable[[bytes], bytes] | None = None,
     ) -> tuple[WireRequest, list[RequestWarning]]:
         """The wire request, authorized; `body_edit` rewrites the plan's body first (the prompt cache's cut)."""
@@ -285,7 +285,7 @@ class ProviderModelInstance(ProviderErrors, StreamOpeningInstance):
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
     ) -> ChatCompletionMessageWithFinishReason:
         """One whole completion, as the plan renders it (no prompt cache)."""
-        wire, warnings = self._prepare(request, stream=False, builtins=builtins)
+        wire, warnings = self._prepare(request, False, builtins)
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
             try:  # the first attempt inline (`_complete_once` without its coroutine): no retry loop unless it fails
