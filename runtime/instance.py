@@ -313,8 +313,9 @@ class ProviderModelInstance(ProviderErrors, StreamOpeningInstance):
         body = response.body
         depth = self.limits.max_json_depth
         try:
-            if depth is not None and body.count(b"{") + body.count(b"[") > depth and json_too_deep(body, depth):
-                # (`json_too_deep`'s own first test inline: an ordinary body needs no call)
+            if depth is not None and (len(body) << 1) - len(body.replace(b"{", b"", depth + 1)) - len(
+                    body.replace(b"[", b"", depth + 1)) > depth and json_too_deep(body, depth):
+                # (`json_too_deep`'s own first test, `opening_brackets`, inline: an ordinary body needs no call)
                 raise ProviderError(f"response body nested deeper than {depth} (Limits.max_json_depth)")
             try:  # (a 2xx: the plan's body decoder straight away, unless the whole body is kept too)
                 if self.raw_extras:
