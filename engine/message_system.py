@@ -91,18 +91,12 @@ class SystemLifter:
             return False
         code.line("if lifted:")
         code.indent += "    "
-        start = len(code.lines)
         code.line("parts = lifted")
-        passed, code.passes_ctx = code.passes_ctx, False
-        self._emit_put(code, self.template, known=True)
-        passes, code.passes_ctx = code.passes_ctx, passed or code.passes_ctx
-        if passes:
-            code.lines.insert(start, code.indent + f"ctx.path, {entry_path} = {entry_path}, ctx.path")
-            code.line(f"ctx.path = {entry_path}")
-            code.indent = code.indent[:-4]
-            return True
+        passed = code.passes_ctx
+        uses = self._emit_put(code, self.template, known=True, entry_path=entry_path)
+        code.passes_ctx = passed or uses
         code.indent = code.indent[:-4]
-        return False
+        return uses
 
     def _later(self, message: dict[str, Any], index: int) -> dict[str, Any]:
         if self.later == "user":
@@ -128,10 +122,13 @@ class SystemLifter:
         function: Callable[[list[dict[str, Any]], dict[str, Any], Context], None] = code.build("None")
         return function
 
-    def _emit_put(self, code: FunctionBuilder, template: Any, known: bool = False) -> None:
+    def _emit_put(self, code: FunctionBuilder, template: Any, known: bool = False,
+                  entry_path: str | None = None) -> bool:
         """The lines of `put` (its parts in the local `parts`) at the builder's indentation. `known`: inline after
         the lifting, whose local `cached` is False when every part lifted was made of a string (none marked),
-        None when a message gave parts (looked at here)."""
+        None when a message gave parts (looked at here). `entry_path`: the local holding the path the lines that
+        pass `ctx` on must see (`_at_path`); only those lines set it (a string joined from strings sets none).
+        Returns whether any line passes `ctx` on."""
         indent = code.indent
         if self.format == "string":
             for text in (*(("if cached is None:",) if known else ()),
@@ -147,8 +144,12 @@ class SystemLifter:
                          "else:"):
                 code.line(text)
             code.indent += "    "
+        start = len(code.lines)
+        code.passes_ctx = False
         self._emit_blocks(code)
+        uses = _at_path(code, start, entry_path)
         code.indent = indent
+        start = len(code.lines)
         if template is not None:
             code.reads = {("parts",): "value"}
             if self.template_reads_text:
@@ -162,6 +163,7 @@ class SystemLifter:
             code.reads = {}
         for text in setter_lines(self.path, "value", code.bind):
             code.line(text)
+        return _at_path(code, start, entry_path) or uses
 
     def _emit_blocks(self, code: FunctionBuilder) -> None:
         """Lines setting `value` to the parts rendered as text blocks (`text` template inline), each marked one
@@ -180,3 +182,15 @@ class SystemLifter:
             code.indent = code.indent[:-4]
         code.reads = {}
         code.indent = code.indent[:-4]
+
+
+def _at_path(code: FunctionBuilder, start: int, entry_path: str | None) -> bool:
+    """Run the lines from `start` (at the builder's indentation) with `ctx.path` set to the local `entry_path`,
+    and back to what it was after them, when they pass `ctx` on (the builder's `passes_ctx`, reset here; a
+    Struct field set costs ~0.3k instructions: lines that never read `ctx` are left as they are). Returns whether
+    they pass it on."""
+    passes, code.passes_ctx = code.passes_ctx, False
+    if passes and entry_path is not None:
+        code.lines.insert(start, code.indent + f"held_path, ctx.path = ctx.path, {entry_path}")
+        code.line("ctx.path = held_path")
+    return passes

@@ -158,7 +158,8 @@ class CompletionsClient:
             coerced = self._with_route_defaults(coerced)
         # `observe`'s own check first, inline: most calls have nobody listening, and no OpenTelemetry API imported
         # (`otel.TRACE_API`: then `instruments()` would answer None; told here without calling it)
-        observed = events is not None or bool(self._listeners) or (
+        # (the listeners tuple's truth itself, not `bool()` of it: a call less; `observed` is only tested)
+        observed = events is not None or self._listeners or (
             (otel.FROM_ENV is not False or otel.TRACE_API in _MODULES or otel.METRICS_API in _MODULES)
             and self._telemetry.instruments() is not None)
         observation = self._observe(coerced, False, events) if observed else None

