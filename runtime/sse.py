@@ -4,8 +4,9 @@ Why not aiohttp's line iterator or ``str.splitlines``: lines end at CR, LF or CR
 are legal inside JSON and must stay inside ``data``, and a CRLF may be split across two network reads.
 The parser keeps a ``bytearray`` of the unfinished last line and decodes each run of complete lines as UTF-8
 (``errors="replace"``, so it never raises on bad input) at once, then splits it in C into events where a blank
-line is followed by a data line, a one-line ``data:`` event made whole from its piece (pieces holding anything
-else, and blocks whose events are named by ``event:`` lines, are split at CR, LF and CRLF and read line by line).
+line is followed by a data line (or, in blocks of events named by ``event:`` lines, by an event line), a
+one-line ``data:`` event (or an event line and a data line) made whole from its piece (pieces holding anything
+else are split at CR, LF and CRLF and read line by line).
 
 Deliberate departures from the WHATWG algorithm, all lenient:
 
