@@ -290,12 +290,8 @@ SSE_BYTES = st.lists(
 ).map(b"".join)
 
 
-@settings(max_examples=100, deadline=None)
-@given(raw=SSE_BYTES | st.binary(max_size=300), cuts=st.lists(st.integers(min_value=0), max_size=20))
-@pytest.mark.parametrize("stray", [False, True], ids=["default", "stray-lines-as-data"])
-@pytest.mark.parametrize("plain", [False, True], ids=["events", "plain-data"])
-def test_arbitrary_bytes_never_raise_and_match_the_oracle(raw: bytes, cuts: list[int], stray: bool,
-                                                          plain: bool) -> None:
+def assert_matches_the_oracle(raw: bytes, cuts: list[int], stray: bool, plain: bool) -> None:
+    """`raw` fed in the pieces `cuts` makes, then closed: the events and ignored lines the oracle reads."""
     parser = SSEParser(stray_lines_as_data=stray, plain_data=plain)
     events: list[SSEEvent | Frame | str] = []
     for chunk in split(raw, cuts):
@@ -303,6 +299,15 @@ def test_arbitrary_bytes_never_raise_and_match_the_oracle(raw: bytes, cuts: list
     events += parser.close()
     expected, ignored = reference(raw, stray)
     assert (events, parser.ignored_lines) == (as_frames(expected) if plain else expected, ignored)
+
+
+@settings(max_examples=100, deadline=None)
+@given(raw=SSE_BYTES | st.binary(max_size=300), cuts=st.lists(st.integers(min_value=0), max_size=20))
+@pytest.mark.parametrize("stray", [False, True], ids=["default", "stray-lines-as-data"])
+@pytest.mark.parametrize("plain", [False, True], ids=["events", "plain-data"])
+def test_arbitrary_bytes_never_raise_and_match_the_oracle(raw: bytes, cuts: list[int], stray: bool,
+                                                          plain: bool) -> None:
+    assert_matches_the_oracle(raw, cuts, stray, plain)
 
 
 def event_streams(nl: bytes) -> st.SearchStrategy[bytes]:
@@ -328,13 +333,7 @@ def event_streams(nl: bytes) -> st.SearchStrategy[bytes]:
 def test_streams_cut_into_events_match_the_oracle(data: st.DataObject, cuts: list[int], stray: bool,
                                                   nl: bytes, plain: bool) -> None:
     raw = data.draw(event_streams(nl))
-    parser = SSEParser(stray_lines_as_data=stray, plain_data=plain)
-    events: list[SSEEvent | Frame | str] = []
-    for chunk in split(raw, cuts):
-        events += parser.feed(chunk)
-    events += parser.close()
-    expected, ignored = reference(raw, stray)
-    assert (events, parser.ignored_lines) == (as_frames(expected) if plain else expected, ignored)
+    assert_matches_the_oracle(raw, cuts, stray, plain)
 
 
 def named_event_streams(nl: bytes) -> st.SearchStrategy[bytes]:
@@ -361,10 +360,4 @@ def named_event_streams(nl: bytes) -> st.SearchStrategy[bytes]:
 @pytest.mark.parametrize("plain", [False, True], ids=["events", "plain-data"])
 def test_named_event_streams_match_the_oracle(data: st.DataObject, cuts: list[int], nl: bytes, plain: bool) -> None:
     raw = data.draw(named_event_streams(nl))
-    parser = SSEParser(plain_data=plain)
-    events: list[SSEEvent | Frame | str] = []
-    for chunk in split(raw, cuts):
-        events += parser.feed(chunk)
-    events += parser.close()
-    expected, ignored = reference(raw, False)
-    assert (events, parser.ignored_lines) == (as_frames(expected) if plain else expected, ignored)
+    assert_matches_the_oracle(raw, cuts, False, plain)
