@@ -1,6 +1,6 @@
 """Streams that make no progress time out: the `stream_idle` and `stream_total` limits of `Timeouts`.
 
-aiohttp's read timer is re-armed by every byte, so a server that sends only keep-alive comments, pings (events
+The `read` limit restarts on every byte, so a server that sends only keep-alive comments, pings (events
 that produce no chunk) or one byte a second would hold a stream open forever. Progress here is a *chunk* for
 the caller: the watch measures how long the caller has been waiting for one, and a server's bytes that produce
 none do not reset it. Time the caller spends elsewhere (between two `__anext__` calls) is not the server's

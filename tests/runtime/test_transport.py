@@ -238,17 +238,17 @@ async def test_a_stream_read_one_event_at_a_time_arms_no_timer_per_read(
                 reads += 1
         finally:
             monkeypatch.undo()
-        assert reads >= 10  # (the events did come one or a few per read)
+        assert reads >= 5  # (the events did come one or a few per read)
         return [name for name in scheduled if "_on_read_timeout" in name or "ReadWatch" in name]
 
-    owned = AiohttpTransport(Timeouts(connect=1, read=2, total=5))
+    owned = AiohttpTransport(Timeouts(connect=1, read=20, total=5))  # (its one timer wakes after 5 s)
     try:
         assert await timers_per_stream(owned) == ["ReadWatch._wake"]
     finally:
         await owned.aclose()
     async with aiohttp.ClientSession() as session:
-        theirs = AiohttpTransport(Timeouts(connect=1, read=2, total=5), session=session)
-        assert len(await timers_per_stream(theirs)) >= 10  # aiohttp's, re-armed per read
+        theirs = AiohttpTransport(Timeouts(connect=1, read=20, total=5), session=session)
+        assert len(await timers_per_stream(theirs)) >= 5  # aiohttp's, re-armed per read
         await theirs.aclose()
 
 
