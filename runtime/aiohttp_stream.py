@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from vllora_llm.engine.errors import ProviderError, StreamError
+from vllora_llm.engine.errors import TimeoutError as LLMTimeoutError
 from vllora_llm.engine.wire import WireRequest
 
 from .limits import BodyDecoder
+from .read_watch import ReadWatch
 from .transport_errors import origin as _origin
 from .transport_errors import timeout_error as _timeout_error
 
@@ -24,10 +26,12 @@ __all__ = ["AiohttpStreamResponse"]
 class AiohttpStreamResponse:
     """A streamed aiohttp response: bytes via `content.iter_any()` (never the line iterator, which fails on
     long lines), decoded here in bounded pieces when compressed, released for reuse at the end of the body,
-    closed at once on early exit. `max_total` bounds the whole (decoded) body; `max_error` an error body."""
+    closed at once on early exit. `max_total` bounds the whole (decoded) body; `max_error` an error body.
+    `watch_read`: the body's `read` limit is timed by a `ReadWatch` (a session the library owns; aiohttp then has
+    no `sock_read`), else by aiohttp's own timer."""
 
     __slots__ = ("_chunks", "_decoder", "_done", "_failure", "_left", "_max_error", "_response", "_timeouts",
-                 "_wire", "headers", "status", "truncated")
+                 "_wire", "headers", "read_watch", "status", "truncated")
 
     def __init__(
         self,
@@ -37,6 +41,7 @@ class AiohttpStreamResponse:
         decoder: BodyDecoder | None = None,
         max_total: int | None = None,
         max_error: int | None = None,
+        watch_read: bool = False,
     ) -> None:
         self._response = response
         self._wire = wire
@@ -51,6 +56,9 @@ class AiohttpStreamResponse:
         self.headers: Mapping[str, str] = response.headers
         self.truncated = False
         """`read()` stopped at `max_error` bytes and returned nothing."""
+        read = timeouts.read
+        self.read_watch = ReadWatch(response, read, wire, timeouts) if watch_read and read is not None else None
+        """Times the body's `read` limit (None: aiohttp does); a `StreamWatch` may take its checks over."""
 
     async def read_chunk(self) -> bytes:
         decoder = self._decoder
@@ -65,9 +73,15 @@ class AiohttpStreamResponse:
                 data = await self._chunks.__anext__()
             except StopAsyncIteration:
                 self._done = True
+                if self.read_watch is not None:
+                    self.read_watch.stop()
                 self._response.release()
                 return b""
-            except TimeoutError as exc:
+            except LLMTimeoutError as err:  # the `ReadWatch`'s: the body went silent for `read`
+                self._failure = err
+                self.close()
+                raise
+            except TimeoutError as exc:  # aiohttp's own read timer (a session of the caller's)
                 self.close()
                 raise _timeout_error(exc, self._wire, self._timeouts, reading=True) from None
             except aiohttp.ClientError as exc:
@@ -77,6 +91,8 @@ class AiohttpStreamResponse:
             except BaseException:
                 self.close()
                 raise
+            if (watch := self.read_watch) is not None:
+                watch.taken += len(data)
             if decoder is not None:
                 try:
                     data = decoder.decode(data)
@@ -130,6 +146,8 @@ class AiohttpStreamResponse:
     def close(self) -> None:
         if not self._done:
             self._done = True
+            if self.read_watch is not None:
+                self.read_watch.stop()
             self._response.close()
 
     def __del__(self) -> None:

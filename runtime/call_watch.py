@@ -1,4 +1,5 @@
-"""The `total` and `read` limits of non-streamed calls: one timer per transport for all its calls in flight.
+"""The `total` and `read` limits of non-streamed calls (and of streamed ones up to their response headers: the body
+is then `read_watch.ReadWatch`'s): one timer per transport for all its calls in flight.
 
 aiohttp would schedule three timers per call (its total, and a read timer armed when the request is out and
 re-armed on every piece of data: a timer handle made and cancelled each time). Here a call only records when it

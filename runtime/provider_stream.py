@@ -134,7 +134,9 @@ class ProviderChunkStream(ChunkStream):
         total = timeouts.stream_total
         if total is not None and self._started is not None:  # a re-open (retry) keeps the first start
             total = max(total - (asyncio.get_running_loop().time() - self._started), 0.0)
-        self._watch = StreamWatch(timeouts.idle, total, fail, self._owner.plan.name)
+        # The body's `read` watch (a session the library owns) is checked by the same timer, before the others.
+        self._watch = StreamWatch(timeouts.idle, total, fail, self._owner.plan.name,
+                                  getattr(self._response, "read_watch", None))
 
     async def __anext__(self) -> ChatCompletionChunk:
         while not self._pending:

@@ -184,8 +184,9 @@ _CLIENT_TIMEOUTS: dict[tuple[Timeouts, str], aiohttp.ClientTimeout] = {}
 def _aiohttp_timeout(t: Timeouts, kind: str) -> aiohttp.ClientTimeout:
     """aiohttp's form of `t` for a call of `kind` (immutable: built once per (timeouts, kind), not per call).
 
-    `whole`: a non-streamed call timed by aiohttp; `stream`: a streamed one (its `total` is ours, up to the
-    headers); `watched`: a non-streamed call timed by a `CallWatch` (aiohttp keeps only the socket connect).
+    `whole`: a non-streamed call timed by aiohttp; `stream`: a streamed one on a caller's session (its `total` is
+    ours, up to the headers); `watched`: a call timed by a `CallWatch` (and a stream's body by its `ReadWatch`):
+    aiohttp keeps only the socket connect.
     `connect` is the socket connect (`sock_connect`), not aiohttp's `connect`, which also times the wait for a
     pooled connection and so schedules a timer on every call (that wait is bounded by `total`)."""
     found = _CLIENT_TIMEOUTS.get((t, kind))
@@ -303,12 +304,17 @@ class AiohttpTransport:
             return None
         return body_decoder(encoding)
 
-    async def _request(self, wire: WireRequest, timeouts: Timeouts, kind: str) -> aiohttp.ClientResponse:
+    async def _request(self, wire: WireRequest, timeouts: Timeouts) -> aiohttp.ClientResponse:
+        """A streamed call up to its response headers. On a session the library owns, `total` and `read` (the
+        wait for the headers) are timed by the transport's `CallWatches`, as for `send`, and the body's `read` by
+        the stream's `ReadWatch`: aiohttp keeps only the socket connect. A caller's session: aiohttp's timers."""
+        loop = asyncio.get_running_loop()
         session = self._session_now() or await self._client()
-        timeout = self._client_timeout(kind, timeouts)
+        watch = self._watches.start(timeouts, loop) if self._owns_session else None
+        timeout = self._client_timeout("watched" if self._owns_session else "stream", timeouts)
         url = self._urls.get(wire.url) or self._url(wire.url)
         try:
-            if kind == "stream" and timeouts.total is not None:
+            if not self._owns_session and timeouts.total is not None:
                 async with asyncio.timeout(timeouts.total):
                     return await session.request(wire.method, url, data=wire.body, headers=self._headers(wire),
                                                  timeout=timeout, allow_redirects=False)
@@ -318,6 +324,13 @@ class AiohttpTransport:
             raise _timeout_error(exc, wire, timeouts, reading=False) from None
         except aiohttp.ClientError as exc:
             raise LLMConnectionError(f"{_origin(wire)}: {type(exc).__name__}: {exc}") from None
+        except asyncio.CancelledError:
+            if watch is not None and watch.timed_out():
+                raise LLMTimeoutError(f"{_origin(wire)}: {_timeout_text(watch.fired or 'total', timeouts)}") from None
+            raise
+        finally:
+            if watch is not None:
+                self._watches.stop(watch)
 
     async def send(self, wire: WireRequest) -> Response:
         # One coroutine from here to aiohttp (no nested ones of ours): every suspension of a call passes through
@@ -410,7 +423,7 @@ class AiohttpTransport:
 
     async def open_stream(self, wire: WireRequest) -> AiohttpStreamResponse:
         timeouts = self.current_timeouts()
-        response = await self._request(wire, timeouts, "stream")
+        response = await self._request(wire, timeouts)
         decoder = None
         if 200 <= response.status < 300 or response.status >= 400:
             try:
@@ -422,7 +435,8 @@ class AiohttpTransport:
                 raise
         limits = self.limits
         return AiohttpStreamResponse(response, wire, timeouts, decoder,
-                                     None if _UNKEPT.get() else limits.max_response_bytes, limits.max_error_bytes)
+                                     None if _UNKEPT.get() else limits.max_response_bytes, limits.max_error_bytes,
+                                     watch_read=self._owns_session)
 
     async def aclose(self) -> None:
         self._watches.close()

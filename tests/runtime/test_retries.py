@@ -254,6 +254,23 @@ async def test_stall_before_any_chunk_is_retried(impatient: VlloraLLMClient, ser
     assert len(server.requests) == 2
 
 
+async def test_a_silent_body_is_the_read_timeout_without_stream_idle(server: LocalProviderServer) -> None:
+    """`stream_idle=None` leaves the body's own `read` limit (timed by the stream's watch, not by aiohttp): a
+    stream that stops sending mid-way still fails, with the read timeout, after `read` (a quarter late at most)."""
+    server.faults.push(Fault(stall_after_chunks=2))
+    async with VlloraLLMClient.from_provider(
+        "openai", api_key="sk-test", base_url=server.openai_base_url,
+        timeout=Timeouts(connect=1, read=0.2, total=0.5, stream_idle=None),
+    ) as client:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(LLMTimeoutError, match=r"no data for 0.2 s \(read timeout\)") as info:
+            await stream_text(client)
+        assert 0.2 <= loop.time() - started < 1.5
+    assert info.value.attempts == 1
+    assert len(server.requests) == 1
+
+
 async def test_stall_mid_stream_is_final(impatient: VlloraLLMClient, server: LocalProviderServer) -> None:
     server.faults.push(Fault(stall_after_chunks=2))
     with pytest.raises(LLMTimeoutError, match="read timeout") as info:

@@ -72,7 +72,28 @@ def app(seen: Seen) -> web.Application:
             raise
         return response
 
+    async def drip(request: web.Request) -> web.StreamResponse:
+        """Each event written on its own, so the client reads them one per read (a model generating slowly)."""
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for i in range(int(request.query.get("events", "20"))):
+            await response.write(f"data: {i}\n\n".encode())
+            await asyncio.sleep(0.003)
+        await response.write_eof()
+        return response
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        """4 MB as fast as the client takes them, then the end."""
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for _ in range(64):
+            await response.write(b"x" * 65536)
+        await response.write_eof()
+        return response
+
     application = web.Application()
+    application.router.add_get("/drip", drip)
+    application.router.add_get("/big", big)
     application.router.add_post("/echo", echo)
     application.router.add_get("/gzip", gzipped)
     application.router.add_get("/slow", slow)
@@ -160,6 +181,86 @@ async def test_read_timeout_mid_stream(server: tuple[str, Seen]) -> None:
         with pytest.raises(LLMTimeoutError, match="read timeout"):
             async with asyncio.timeout(3):
                 await response.read()
+    finally:
+        await transport.aclose()
+
+
+async def test_stream_read_timeouts_on_an_owned_session(server: tuple[str, Seen]) -> None:
+    """The transport's own watches time a stream (aiohttp keeps only the socket connect): the wait for the
+    headers, a body that goes silent after some bytes (a quarter of `read` late at most), and a per-call
+    `call_timeouts` override of both; the messages are the read timeout's."""
+    base, _ = server
+    transport = AiohttpTransport(Timeouts(connect=1, read=5, total=5))
+    loop = asyncio.get_running_loop()
+    try:
+        with call_timeouts(Timeouts(connect=1, read=0.2, total=5)):
+            started = loop.time()
+            with pytest.raises(LLMTimeoutError, match=r"GET http://127.0.0.1:\d+/slow: no data for 0.2 s"):
+                await transport.open_stream(wire(base + "/slow"))
+            assert 0.19 <= loop.time() - started < 1.0
+            response = await transport.open_stream(wire(base + "/stream?mode=stall"))
+            started = loop.time()
+            with pytest.raises(LLMTimeoutError, match=r"/stream: no data for 0.2 s \(read timeout\)") as info:
+                await response.read()
+            assert 0.15 <= loop.time() - started < 1.0  # (the stall starts ~0.03 s after the headers)
+            assert info.value.retryable
+            with pytest.raises(LLMTimeoutError, match="read timeout"):  # the failure stays: no silent end
+                await response.read_chunk()
+        assert transport._watches.calls == {}
+    finally:
+        await transport.aclose()
+
+
+async def test_a_stream_read_one_event_at_a_time_arms_no_timer_per_read(
+    server: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiohttp's `sock_read` re-arms a timer on every piece of data; on a session the library owns, a stream's
+    `read` is one timer for the stream (`ReadWatch`), however many reads the body takes. A caller's session
+    keeps aiohttp's timer (the contrast: the test sees it)."""
+    base, _ = server
+    loop = asyncio.get_running_loop()
+    real_call_at = loop.call_at
+
+    async def timers_per_stream(transport: AiohttpTransport) -> list[str]:
+        body = await (await transport.open_stream(wire(base + "/drip?events=5"))).read()  # warm: pooled
+        assert body.count(b"data:") == 5
+        scheduled: list[str] = []
+
+        def call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+            scheduled.append(getattr(callback, "__qualname__", repr(callback)))
+            return real_call_at(when, callback, *args, **kwargs)
+
+        monkeypatch.setattr(loop, "call_at", call_at)
+        try:
+            response = await transport.open_stream(wire(base + "/drip?events=20"))
+            reads = 0
+            while await response.read_chunk():
+                reads += 1
+        finally:
+            monkeypatch.undo()
+        assert reads >= 5  # (the events did come one or a few per read)
+        return [name for name in scheduled if "_on_read_timeout" in name or "ReadWatch" in name]
+
+    owned = AiohttpTransport(Timeouts(connect=1, read=20, total=5))  # (its one timer wakes after 5 s)
+    try:
+        assert await timers_per_stream(owned) == ["ReadWatch._wake"]
+    finally:
+        await owned.aclose()
+    async with aiohttp.ClientSession() as session:
+        theirs = AiohttpTransport(Timeouts(connect=1, read=20, total=5), session=session)
+        assert len(await timers_per_stream(theirs)) >= 5  # aiohttp's, re-armed per read
+        await theirs.aclose()
+
+
+async def test_a_caller_slow_to_read_is_not_the_servers_silence(server: tuple[str, Seen]) -> None:
+    """Bytes that arrived and wait unread (aiohttp stops reading the socket once its buffer is full, so the server
+    cannot send more) do not count as silence: a caller busy for longer than `read` still gets the whole body."""
+    base, _ = server
+    transport = AiohttpTransport(Timeouts(connect=1, read=0.2, total=5))
+    try:
+        response = await transport.open_stream(wire(base + "/big"))
+        await asyncio.sleep(0.6)
+        assert len(b"".join([chunk async for chunk in response.iter_bytes()])) == 64 * 65536
     finally:
         await transport.aclose()
 
